@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.judgebench-installed
 
-.PHONY: run test test-fast lint bench leaderboard-demo clean-venv
+.PHONY: run test test-fast lint bench leaderboard-demo clean-venv wheel-check
 SHARED ?= ../shared/data
 
 $(STAMP): pyproject.toml
@@ -41,3 +41,7 @@ leaderboard-demo: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The wheel as a user installs it, outside the checkout (also run by CI).
+wheel-check: $(STAMP)
+	PYTHON=$(BIN)/python .ci/wheel-check

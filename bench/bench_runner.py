@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import openai
-
-from judgebench.backends.local import start_server
 from judgebench.backends.openai_compat import response_format
-from judgebench.cache import Cache
-from judgebench.pairing import judge_requests
-from judgebench.runner import Runner
+
+from judgebench.judging.kinds import kind_of
+from judgebench.run.backends.local import start_server
+from judgebench.run.cache import Cache
+from judgebench.run.runner import Runner
 from judgebench.tasks import load_task
 from judgebench.types import Candidate, Judge, JudgeRequest, Task
 
@@ -28,10 +28,10 @@ ROUNDS = 3
 
 
 def _requests(task: Task, judge: Judge) -> tuple[list[Candidate], list[JudgeRequest]]:
-    candidates = [Candidate(task.name, item.id, "bench", tuple(f"A short answer to: {t}" for t in item.turns))
+    candidates = [Candidate(task.benchmark, item.id, "bench", tuple(f"A short answer to: {t}" for t in item.turns))
                   for item in task.items]
     by_id = {i.id: i for i in task.items}
-    requests = [r for c in candidates for r in judge_requests(task, c, by_id[c.item_id], judge)]
+    requests = [r for c in candidates for r in kind_of(task.kind).requests(task, c, by_id[c.item_id], judge)]
     return candidates, requests
 
 

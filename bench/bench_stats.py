@@ -17,19 +17,21 @@ from typing import Any
 import numpy as np  # noqa: F401  (patsy evaluates the formula, np.tanh included, in this namespace)
 import pandas as pd
 
-from judgebench.formats import read_json
-from judgebench.importers import alpaca_eval_annotations, judgments_frame
-from judgebench.report import compute_stats
+from judgebench.analysis.records import judgments_frame
+from judgebench.analysis.scores import score_rows
+from judgebench.formats.alpaca_eval import read_annotations as alpaca_eval_annotations
+from judgebench.formats.common import read_json
+from judgebench.formats.identity import instruction_id
 
 SHARED = Path(os.environ.get("JUDGEBENCH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PATTERN = "alpaca_eval/results/*/weighted_alpaca_eval_gpt4_turbo/annotations.json.gz"
 
 
-def judgebench_leaderboard(paths: list[Path]) -> tuple[float, float, list[dict[str, Any]]]:
+def judgebench_leaderboard(paths: list[Path]) -> tuple[float, float, list[Any]]:
     started = time.perf_counter()
     judgments = [j for p in paths for j in alpaca_eval_annotations(p)]
     loaded = time.perf_counter()
-    rows = compute_stats(judgments_frame(judgments), n_bootstrap=1000)
+    rows = score_rows(judgments_frame(judgments), n_bootstrap=1000)
     done = time.perf_counter()
     return done - started, done - loaded, rows
 
@@ -91,7 +93,6 @@ def main() -> dict[str, Any]:
               for m, g in frame.groupby("model") if not (g["opponent"] == m).all()}
     gamma, _ = instruction_difficulty(models, len(ids))
     first = read_json(paths[0])
-    from judgebench.importers import instruction_id
 
     difficulty = {row["instruction"]: float(gamma[index[instruction_id(row["instruction"])]]) for row in first}
     theirs = min(alpaca_eval_leaderboard(paths, difficulty) for _ in range(2))

@@ -1,4 +1,5 @@
-"""The command line. Thin: parse options, call the library, print."""
+"""The command line. Thin: parse options, call the library, print. Every library error is a JudgebenchError,
+caught once (``Main.invoke``) and printed as one line."""
 
 from __future__ import annotations
 
@@ -6,17 +7,17 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import click
-import pandas as pd
 
-from .endpoints import check_reachable, parse_endpoint
-from .errors import JudgebenchError
-from .evaluate import RunConfig, RunResult, evaluate
-from .importers import FORMATS
-from .runner import RetryPolicy
-from .summary import format_stats_table, format_table
+from .errors import ConfigError, JudgebenchError
+from .formats import FORMATS
+from .run.endpoints import check_reachable, is_local, judge_base, parse_endpoint, parse_panel
+from .run.evaluate import RunConfig, RunResult, evaluate
+from .run.runner import RetryPolicy
 from .tasks import builtin_task_names, load_task
 from .types import Endpoint, Judge
 
@@ -28,32 +29,12 @@ DEFAULT_JUDGES = ("local#json", "local#json,t=0.7")
 EXIT_FAILED_JUDGMENTS = 3
 
 
-def _judge_from_spec(spec: str, default_mode: str, concurrency: int, key_env: str | None,
-                     local: Endpoint | None) -> Judge:
-    base, _, options = spec.partition("#")
-    mode, *settings = options.split(",") if options else [default_mode]
-    mode = mode or default_mode
-    if mode not in ("json", "text", "auto"):
-        raise click.BadParameter(f"{spec!r}: verdict mode after '#' must be json or text", param_hint="--judge")
-    temperature = None
-    for setting in settings:
-        key, _, value = setting.partition("=")
+class Main(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            if key != "t":
-                raise ValueError
-            temperature = float(value)
-        except ValueError:
-            raise click.BadParameter(f"{spec!r}: judge settings after the mode are t=TEMPERATURE, e.g. "
-                                     "local#json,t=0.7", param_hint="--judge") from None
-    if base == "local":
-        assert local is not None
-        endpoint = local
-    else:
-        endpoint = parse_endpoint(base, role="judge", concurrency=concurrency, key_env=key_env)
-    constrained = (endpoint.provider == "local") if mode == "auto" else mode == "json"
-    suffix = f"#{options}" if options else ""
-    return Judge(name=f"{endpoint.name}{suffix}", endpoint=endpoint, constrained=constrained,
-                 temperature=temperature)
+            return super().invoke(ctx)
+        except JudgebenchError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 @contextlib.contextmanager
@@ -61,7 +42,7 @@ def _embedded_server(needed: bool, concurrency: int, out: Path) -> Iterator[Endp
     if not needed:
         yield None
         return
-    from .backends.local import start_server
+    from .run.backends.local import start_server
 
     click.echo("starting the embedded llama.cpp server (SmolLM2-135M-Instruct) on loopback...", err=True)
     server = start_server(log_dir=out / ".server-logs")
@@ -74,21 +55,22 @@ def _embedded_server(needed: bool, concurrency: int, out: Path) -> Iterator[Endp
 
 
 def _print_result(result: RunResult) -> None:
-    click.echo(f"\n== {result.task.name} ({result.task.kind}) -> {result.run_dir}")
-    click.echo(format_table(result.task.kind, result.summary))
+    from .analysis.diagnostics import format_report
+    from .publish.tables import format_scores
+
+    click.echo(f"\n== {result.task.name} ({result.task.kind}, benchmark {result.task.benchmark}) -> {result.run_dir}")
+    click.echo(format_scores(result.rows))
     c = result.counters
     click.echo(f"requests made: {c.requests} (retries {c.retries}), served from cache: {c.cache_hits}, "
                f"tokens: {c.prompt_tokens} prompt / {c.completion_tokens} completion")
     if result.n_failed:
         click.echo(f"{result.n_failed} of {result.n_judgments} judgments failed (recorded, not scored); "
                    "run the same command again to retry only those", err=True)
-    from .diagnose import format_report
-
     click.echo("\n-- judge diagnostics --")
     click.echo(format_report(result.diagnostics))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="judgebench")
 def main() -> None:
     """judgebench: LLM-as-a-judge evaluation (MT-Bench, AlpacaEval, pairwise battles)."""
@@ -128,36 +110,29 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str, max_attempts: int, max_elapsed: float, progress: bool) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
-    try:
-        loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
-        if run_id and len(loaded) > 1:
-            raise click.BadParameter("--run-id names one run: give a single --task", param_hint="--run-id")
-        judge_specs = judges or DEFAULT_JUDGES
-        needs_local = (model == "local" and answers is None) or any(s.split("#")[0] == "local" for s in judge_specs)
-        remote = [] if model == "local" or answers else [parse_endpoint(model, role="model", concurrency=concurrency)]
-        remote_judges = [parse_endpoint(s.split("#")[0], role="judge", concurrency=concurrency, key_env=judge_key_env)
-                         for s in judge_specs if s.split("#")[0] != "local"]
-        check_reachable(remote + remote_judges)
-        results = []
-        with _embedded_server(needs_local, concurrency, out) as local:
-            model_endpoint = None if answers else (local if model == "local" else remote[0])
-            panel = tuple(_judge_from_spec(s, verdicts, concurrency, judge_key_env, local) for s in judge_specs)
-            names = [j.name for j in panel]
-            if len(set(names)) != len(names):
-                raise click.BadParameter(f"two judges share a name: {names}", param_hint="--judge")
-            for task in loaded:
-                config = RunConfig(model=model_endpoint, judges=panel, out=out,
-                                   cache_path=cache_path or out / "cache.sqlite", limit=limit, answers_file=answers,
-                                   run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts,
-                                                                     max_elapsed_s=max_elapsed),
-                                   progress=progress and sys.stderr.isatty())
-                result = evaluate(task, config)
-                _print_result(result)
-                results.append(result)
-    except JudgebenchError as exc:
-        raise click.ClickException(str(exc)) from None
-    total = sum(r.counters.requests for r in results)
-    click.echo(f"\ntotal requests made: {total}")
+    loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
+    if run_id and len(loaded) > 1:
+        raise ConfigError("--run-id names one run: give a single --task")
+    judge_specs = judges or DEFAULT_JUDGES
+    needs_local = (model == "local" and answers is None) or any(is_local(s) for s in judge_specs)
+    remote = [] if model == "local" or answers else [parse_endpoint(model, role="model", concurrency=concurrency)]
+    remote_judges = [parse_endpoint(judge_base(s), role="judge", concurrency=concurrency, key_env=judge_key_env)
+                     for s in judge_specs if not is_local(s)]
+    check_reachable(remote + remote_judges)
+    results = []
+    with _embedded_server(needs_local, concurrency, out) as local:
+        model_endpoint = None if answers else (local if model == "local" else remote[0])
+        panel = parse_panel(judge_specs, default_mode=verdicts, concurrency=concurrency, key_env=judge_key_env,
+                            local=local)
+        for task in loaded:
+            config = RunConfig(model=model_endpoint, judges=panel, out=out,
+                               cache_path=cache_path or out / "cache.sqlite", limit=limit, answers_file=answers,
+                               run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed),
+                               progress=progress and sys.stderr.isatty())
+            result = evaluate(task, config)
+            _print_result(result)
+            results.append(result)
+    click.echo(f"\ntotal requests made: {sum(r.counters.requests for r in results)}")
     if any(r.n_failed for r in results):
         sys.exit(EXIT_FAILED_JUDGMENTS)
 
@@ -166,17 +141,20 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
 @click.argument("tasks", nargs=-1)
 def validate(tasks: tuple[str, ...]) -> None:
     """Load tasks and render every prompt with placeholder answers; report problems. Default: all built-in."""
-    from .pairing import render_all
+    from .judging.requests import render_all
 
     names = tasks or tuple(builtin_task_names())
+    if not names:
+        raise ConfigError("no tasks to validate: no built-in task was found (is judgebench installed whole?)")
     placeholder = Endpoint(provider="openai", name="validate", model="validate", base_url="http://127.0.0.1:9/v1")
     problems = 0
     for name in names:
         try:
             task = load_task(name)
-            n = render_all(task, list(task.items),
-                           (Judge("json", placeholder, True), Judge("text", placeholder, False)))
-            click.echo(f"ok    {name}: {task.kind}, {len(task.items)} items, {n} judge prompts rendered")
+            judges = (Judge("json", placeholder, True), Judge("text", placeholder, False))
+            n = render_all(task, list(task.items), judges)
+            click.echo(f"ok    {name}: {task.kind}, benchmark {task.benchmark}, {len(task.items)} items, "
+                       f"{n} judge prompts rendered")
         except JudgebenchError as exc:
             problems += 1
             click.echo(f"FAIL  {name}: {exc}")
@@ -187,24 +165,22 @@ def validate(tasks: tuple[str, ...]) -> None:
 QUESTIONS_OPTION = click.option(
     "--questions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="FastChat question.jsonl giving categories to FastChat judgment files kept apart from it.")
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto",
+                             show_default=True, help="Input format; auto-detected from each path.")
 
 
-def _load_frame(paths: tuple[Path, ...], fmt: str, questions: Path | None = None) -> pd.DataFrame:
-    from .importers import judgments_frame, load_judgments
+def _read(paths: tuple[Path, ...], fmt: str, questions: Path | None = None) -> Any:
+    """The judgments of the inputs, one record per judgment; says on stderr what deduplication did."""
+    from .analysis.records import read_judgments
 
-    try:
-        judgments = [j for p in paths for j in load_judgments(p, fmt, questions)]
-    except JudgebenchError as exc:
-        raise click.ClickException(str(exc)) from None
-    if not judgments:
-        raise click.ClickException("no judgments in the given paths")
-    return judgments_frame(judgments)
+    result = read_judgments(paths, fmt, questions)
+    click.echo(f"read {result.describe()}", err=True)
+    return result
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True,
-              help="Input format; auto-detected from each path.")
+@FORMAT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per model.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap samples for the confidence intervals (95%, percentile).")
@@ -217,27 +193,29 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
     """Win rates (with length control) or MT-Bench scores from runs or other harnesses' judgment files.
 
     PATHS: judgebench run directories or results directories, AlpacaEval annotations.json(.gz), FastChat
-    model_judgment files, Arena-Hard judgment files.
+    model_judgment files, Arena-Hard judgment files. The same judgment read twice counts once.
     """
-    from .report import battle_stats, compute_stats
-
+    frame = _read(paths, fmt, questions).frame
     if battles:
-        bt_rows = battle_stats(_load_frame(paths, fmt, questions), baseline, n_bootstrap=min(bootstrap, 200))
+        from .analysis.battles import battle_rows
+
+        bt_rows = battle_rows(frame, baseline, n_bootstrap=min(bootstrap, 200))
         if as_json:
-            click.echo(json.dumps(bt_rows, indent=2, allow_nan=False))
+            click.echo(json.dumps([asdict(r) for r in bt_rows], indent=2, allow_nan=False))
         else:
             for r in bt_rows:
-                click.echo(f"{r['task']:<14} {r['judge']:<20} {r['model']:<36} {r['bt_score']:6.2f}  "
-                           f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]  battles {r['n_battles']}  vs {r['baseline']}")
+                interval = "-" if r.ci_low is None or r.ci_high is None else f"[{r.ci_low:.2f}, {r.ci_high:.2f}]"
+                click.echo(f"{r.benchmark:<14} {r.judge:<20} {r.model:<36} {r.bt_score:6.2f}  {interval}  "
+                           f"battles {r.n_battles}  vs {r.baseline}")
         return
-    rows = compute_stats(_load_frame(paths, fmt, questions), n_bootstrap=bootstrap)
+    from .analysis.scores import score_rows
+    from .publish.tables import format_scores
+
+    rows = score_rows(frame, n_bootstrap=bootstrap)
     if as_json:
-        click.echo(json.dumps(rows, indent=2, allow_nan=False))
-        return
-    for kind in ("pairwise", "single"):
-        subset = [r for r in rows if ("win_rate" in r) == (kind == "pairwise")]
-        if subset:
-            click.echo(format_stats_table(kind, subset))
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2, allow_nan=False))
+    else:
+        click.echo(format_scores(rows))
 
 
 def _read_families(path: Path | None) -> dict[str, list[str]] | None:
@@ -245,15 +223,15 @@ def _read_families(path: Path | None) -> dict[str, list[str]] | None:
         return None
     import yaml
 
-    data = yaml.safe_load(path.read_text())
+    data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
-        raise click.BadParameter(f"{path}: expected a mapping family -> list of name prefixes", param_hint="--families")
+        raise ConfigError(f"{path}: --families expects a mapping family -> list of name prefixes")
     return {str(k): [str(p) for p in v] for k, v in data.items()}
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True)
+@FORMAT_OPTION
 @click.option("--families", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML {family: [model-name prefixes]} for self-preference; default: the name's leading letters.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -262,11 +240,11 @@ def _read_families(path: Path | None) -> dict[str, list[str]] | None:
 def diagnose(paths: tuple[Path, ...], fmt: str, families: Path | None, as_json: bool, bootstrap: int,
              questions: Path | None) -> None:
     """Position bias, self-preference, saturation and panel agreement of the judges in runs or judgment files."""
-    from .diagnose import diagnose as run_diagnostics
-    from .diagnose import format_report
+    from .analysis.diagnostics import diagnose as run_diagnostics
+    from .analysis.diagnostics import format_report
 
-    report = run_diagnostics(_load_frame(paths, fmt, questions), _read_families(families), n_bootstrap=bootstrap)
-    click.echo(json.dumps(report, indent=2, allow_nan=False) if as_json else format_report(report))
+    report = run_diagnostics(_read(paths, fmt, questions).frame, _read_families(families), n_bootstrap=bootstrap)
+    click.echo(json.dumps(report.to_json(), indent=2, allow_nan=False) if as_json else format_report(report))
 
 
 @main.command()
@@ -275,27 +253,22 @@ def diagnose(paths: tuple[Path, ...], fmt: str, families: Path | None, as_json: 
               help="Human labels: CSV or JSONL, item-level or model-level (see the README).")
 @click.option("--label-column", help="Model-level labels: the numeric column to compare with (e.g. an Elo).")
 @click.option("--model-column", default="model", show_default=True, help="Model-level labels: the model names.")
-@click.option("--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True)
+@FORMAT_OPTION
 @click.option("--json", "as_json", is_flag=True)
 def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, model_column: str, fmt: str,
           as_json: bool) -> None:
     """Agreement of the judgments with human labels: S1/S2 and kappa per item, or Spearman/Kendall per model."""
-    from .agree import item_agreement, model_agreement, read_labels
-    from .report import compute_stats
+    from .analysis.agreement import item_agreement, model_agreement, read_labels
+    from .analysis.scores import score_rows
 
-    frame = _load_frame(paths, fmt)
-    try:
-        labels = read_labels(labels_path)
-        if label_column:
-            rows = compute_stats(frame, n_bootstrap=0)
-            scores = {r["model"]: (r.get("length_controlled_winrate") or r.get("win_rate")) if "win_rate" in r
-                      else r["score"] for r in rows}
-            result = model_agreement({m: s for m, s in scores.items() if s is not None}, labels, label_column,
-                                     model_column)
-        else:
-            result = item_agreement(frame, labels)
-    except JudgebenchError as exc:
-        raise click.ClickException(str(exc)) from None
+    frame = _read(paths, fmt).frame
+    labels = read_labels(labels_path)
+    if label_column:
+        scores = {r.model: r.ranking_value for r in score_rows(frame, n_bootstrap=0)}
+        result = model_agreement({m: s for m, s in scores.items() if s is not None}, labels, label_column,
+                                 model_column)
+    else:
+        result = item_agreement(frame, labels)
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
@@ -306,7 +279,7 @@ def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, 
 @main.command("leaderboard")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Site directory.")
-@click.option("--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True)
+@FORMAT_OPTION
 @click.option("--bootstrap", type=click.IntRange(min=10), default=1000, show_default=True)
 def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap: int) -> None:
     """Build the static leaderboard site from results and judgment files (safe to run from cron).
@@ -314,15 +287,16 @@ def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap:
     Exit status: 0 the site was updated; 3 nothing changed (the site was left as it was); 75 another
     regeneration holds the lock; 1 an error.
     """
-    from .site import EXIT_LOCKED, EXIT_UNCHANGED, SiteLocked, build_site
+    from .publish.site import EXIT_LOCKED, EXIT_UNCHANGED, SiteLocked, build_site
 
     try:
         result = build_site(list(paths), out, fmt=fmt, n_bootstrap=bootstrap)
     except SiteLocked as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_LOCKED)
-    except (JudgebenchError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from None
+    if result.n_superseded:
+        click.echo(f"{result.n_superseded} duplicate record(s) of the same judgments superseded: the newest "
+                   "successful one is kept", err=True)
     click.echo(f"{result.status}: {result.out} ({result.n_inputs} inputs, {result.n_parsed} parsed, "
                f"{result.n_recomputed} of {result.n_groups} groups recomputed)")
     if result.status == "unchanged":
@@ -333,23 +307,25 @@ def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--parquet", "parquet_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for runs/answers/judgments/leaderboard .parquet files.")
-@click.option("--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True)
+@FORMAT_OPTION
 def export(paths: tuple[Path, ...], parquet_dir: Path, fmt: str) -> None:
     """Export results as Parquet, for notebooks and warehouses."""
-    from .notebook import export_parquet, load
+    from .analysis.results import export_parquet, load
 
-    try:
-        written = export_parquet(load(*paths, fmt=fmt), parquet_dir)
-    except (JudgebenchError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
-    for path in written:
+    results = load(*paths, fmt=fmt)
+    if results.n_superseded:
+        click.echo(f"{results.n_superseded} duplicate record(s) of the same judgments superseded", err=True)
+    for path in export_parquet(results, parquet_dir):
         click.echo(str(path))
 
 
 @main.command("tasks")
 def list_tasks() -> None:
     """List the built-in tasks."""
-    for name in builtin_task_names():
+    names = builtin_task_names()
+    if not names:
+        raise ConfigError("no built-in task found: the installation is incomplete (reinstall judgebench)")
+    for name in names:
         click.echo(name)
 
 
@@ -357,12 +333,16 @@ def list_tasks() -> None:
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 def show(run_dir: Path, as_json: bool) -> None:
-    """Print a run's summary again."""
-    summary = json.loads((run_dir / "summary.json").read_text())
+    """Print a run's scores again (computed from its judgments, so a run that was killed shows what it finished)."""
+    from .analysis.records import read_judgments
+    from .analysis.scores import score_rows
+    from .publish.tables import format_scores
+
+    rows = score_rows(read_judgments([run_dir], "judgebench").frame)
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2, allow_nan=False))
     else:
-        click.echo(format_table(summary["kind"], summary["rows"]))
+        click.echo(format_scores(rows))
 
 
 if __name__ == "__main__":

@@ -8,9 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any, Literal
 
-TaskKind = Literal["single", "pairwise"]
+# The name of a task kind ("single", "pairwise"); its behaviour lives in one strategy object
+# (judgebench.judging.kinds), looked up by this name.
+TaskKind = str
+FailureKind = Literal["parse", "request", "no_answer"]
 Position = Literal["single", "AB", "BA"]
 Provider = Literal["openai", "anthropic", "local"]
 PairVerdict = Literal["A", "B", "tie"]
@@ -63,7 +67,9 @@ class JudgeSpec:
 class Task:
     """A benchmark: items, how candidates are generated, how the judge is asked.
 
-    kind: "single" (score each turn on ``judge.scale``) or "pairwise" (compare with the reference
+    benchmark: the benchmark's canonical name (judgebench.formats.identity), shared with every other harness's
+    files of the same benchmark; defaults to the task's name. kind: "single" (score each turn on
+    ``judge.scale``) or "pairwise" (compare with the reference
     model's answers in both orders). reference_model / reference_answers: pairwise only, answers keyed
     by item id. path: the YAML file the task came from.
     """
@@ -72,6 +78,7 @@ class Task:
     kind: TaskKind
     items: tuple[Item, ...]
     judge: JudgeSpec
+    benchmark: str = ""
     description: str = ""
     generation: tuple[tuple[str, Any], ...] = (("max_tokens", 256), ("temperature", 0.0))
     reference_model: str | None = None
@@ -82,8 +89,13 @@ class Task:
     def generation_params(self) -> dict[str, Any]:
         return dict(self.generation)
 
+    @cached_property
+    def _references(self) -> dict[str, tuple[str, ...]]:
+        # Built once per task: a lookup per judged item must not rebuild the map (quadratic in the items).
+        return dict(self.reference_answers)
+
     def reference_for(self, item_id: str) -> tuple[str, ...]:
-        return dict(self.reference_answers)[item_id]
+        return self._references[item_id]
 
 
 @dataclass(frozen=True)
@@ -155,7 +167,7 @@ class ChatReply:
 class Candidate:
     """A model's answer to an item, all turns. params: the sampling parameters used."""
 
-    task: str
+    benchmark: str
     item_id: str
     model: str
     turns: tuple[str, ...]
@@ -190,7 +202,7 @@ class JudgeRequest:
     reference second, "BA" the reverse. turn: 1-based turn being judged.
     """
 
-    task: str
+    benchmark: str
     item_id: str
     category: str
     model: str
@@ -219,17 +231,21 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Judgment:
-    """The outcome of one judged (item, model, turn): both orders of a pairwise question in one record.
+    """The outcome of one judged (benchmark, item, model, turn) by one judge: both orders of a pairwise question
+    in one record. The same record comes from our runs and from every other harness's files.
 
-    For single grading ``score`` is set (or None with ``error``). For pairwise, ``verdict_ab`` is the
-    verdict with the candidate shown first, ``verdict_ba`` with it shown second, both expressed from the
-    candidate's point of view ("win", "loss", "tie"); ``preference`` is the AlpacaEval-style combined
-    preference in [1, 2] (2 = candidate better) or None when either order failed. length /
-    opponent_length: characters of the judged answers (all turns), for length control. expected_score: the
-    probability-weighted grade from the judge's token log-probabilities, where the server returned them.
+    benchmark / item_id: the canonical identity (judgebench.formats.identity), the same whichever harness wrote
+    the file. For single grading ``score`` is set (or None with ``error``), on the task's ``scale``. For
+    pairwise, ``verdict_ab`` is the verdict with the candidate shown first, ``verdict_ba`` with it shown second,
+    both from the candidate's point of view ("win", "loss", "tie"); ``preference`` is the AlpacaEval-style
+    combined preference in [1, 2] (2 = candidate better) or None when either order failed. ``failure`` says
+    why a judgment has no value: the judge's reply did not parse, the request failed, or there was no answer to
+    judge. length / opponent_length: characters of the judged answers (all turns), for length control.
+    expected_score: the probability-weighted grade from the judge's token log-probabilities, where the server
+    returned them.
     """
 
-    task: str
+    benchmark: str
     item_id: str
     category: str
     model: str
@@ -243,10 +259,12 @@ class Judgment:
     preference: float | None = None
     raw: tuple[str, ...] = ()
     error: str | None = None
+    failure: FailureKind | None = None
     calls: tuple[CallRecord, ...] = ()
     length: int | None = None
     opponent_length: int | None = None
     expected_score: float | None = None
+    scale: tuple[int, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -262,3 +280,46 @@ class Judge:
     endpoint: Endpoint
     constrained: bool = False
     temperature: float | None = None
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One model's aggregate on one benchmark under one judge (against one opponent, for pairwise): what `run`,
+    `stats`, the leaderboard and ``load().leaderboard`` all show, computed in one place (the task kind's
+    ``aggregate``).
+
+    score: the mean grade (single grading) or the win rate in percent (pairwise), with its 95% percentile
+    bootstrap interval over items. n_judged: judgments that entered the score; n_failed: judgments without a
+    value (never scored), of which n_parse_failures are judge replies that did not parse. scale: the grading
+    scale. length_controlled_winrate: AlpacaEval's LC win rate, with ``lc_note`` when its estimate is weak.
+    """
+
+    benchmark: str
+    judge: str
+    kind: TaskKind
+    model: str
+    score: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n_judged: int = 0
+    n_failed: int = 0
+    n_parse_failures: int = 0
+    opponent: str | None = None
+    scale: tuple[int, int] | None = None
+    per_turn: tuple[tuple[int, float], ...] = ()
+    per_category: tuple[tuple[str, float], ...] = ()
+    expected_score: float | None = None
+    standard_error: float | None = None
+    n_wins: int | None = None
+    n_draws: int | None = None
+    n_losses: int | None = None
+    discrete_win_rate: float | None = None
+    order_agreement: float | None = None
+    length_controlled_winrate: float | None = None
+    lc_note: str | None = None
+    avg_length: float | None = None
+
+    @property
+    def ranking_value(self) -> float | None:
+        """What ranks models, everywhere: the length-controlled win rate where there is one, else the score."""
+        return self.length_controlled_winrate if self.length_controlled_winrate is not None else self.score

@@ -9,11 +9,28 @@ it shown second, each "win", "loss" or "tie".
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import pandas as pd
 
 CLASSES = ("consistent", "biased_first", "biased_second", "error")
+
+
+@dataclass(frozen=True)
+class PositionBias:
+    """Shares of the four classes (in [0, 1]) over ``n`` questions of one group; the group's keys are set, the
+    others None."""
+
+    n: int
+    consistent: float
+    biased_first: float
+    biased_second: float
+    error: float
+    benchmark: str | None = None
+    judge: str | None = None
+    category: str | None = None
+    model: str | None = None
+    opponent: str | None = None
 
 
 def classify(verdict_ab: str | None, verdict_ba: str | None) -> str:
@@ -28,22 +45,25 @@ def classify(verdict_ab: str | None, verdict_ba: str | None) -> str:
     return "biased_first" if first_ab + first_ba > 0 else "biased_second"
 
 
-def position_bias(frame: pd.DataFrame, by: list[str] | None = None) -> list[dict[str, Any]]:
-    """Shares of the four classes (in [0, 1]) and the count, overall or per group (e.g. judge, category)."""
-    pairwise = frame[frame["kind"] == "pairwise"]
+def position_bias(frame: pd.DataFrame, by: list[str] | None = None) -> list[PositionBias]:
+    """Class shares overall or per group (``by``: columns among benchmark, judge, category, model, opponent) of
+    questions asked in both orders."""
     # Files that hold one combined preference per question (AlpacaEval's) say nothing about order.
-    single_order = pairwise["verdict_ab"].isna() & pairwise["verdict_ba"].isna() & pairwise["preference"].notna()
-    pairwise = pairwise[~single_order]
-    if pairwise.empty:
+    single_order = frame["verdict_ab"].isna() & frame["verdict_ba"].isna() & frame["preference"].notna()
+    data = frame[~single_order]
+    if data.empty:
         return []
-    classes = pd.Series([classify(a, b) for a, b in zip(pairwise["verdict_ab"], pairwise["verdict_ba"],
-                                                        strict=True)], index=pairwise.index, name="class")
-    data = pairwise.assign(**{"class": classes})
+    classes = pd.Series([classify(a, b) for a, b in zip(data["verdict_ab"], data["verdict_ba"], strict=True)],
+                        index=data.index, name="class")
+    data = data.assign(**{"class": classes})
     groups = data.groupby(by, sort=True) if by else [((), data)]
     rows = []
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
         shares = group["class"].value_counts(normalize=True)
-        rows.append({**dict(zip(by or [], key, strict=True)), "n": len(group),
-                     **{c: float(shares.get(c, 0.0)) for c in CLASSES}})
+        keys: dict[str, str | None] = {k: str(v) for k, v in zip(by or [], key, strict=True)}
+        consistent, first, second, error = (float(shares.get(c, 0.0)) for c in CLASSES)
+        rows.append(PositionBias(len(group), consistent, first, second, error, benchmark=keys.get("benchmark"),
+                                 judge=keys.get("judge"), category=keys.get("category"), model=keys.get("model"),
+                                 opponent=keys.get("opponent")))
     return rows

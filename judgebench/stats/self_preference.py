@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -30,13 +30,25 @@ def family_of(name: str, families: Mapping[str, Sequence[str]] | None = None) ->
     return match.group(0) if match else base
 
 
-def _value_column(frame: pd.DataFrame) -> pd.Series:
-    return frame["score"] if (frame["kind"] == "single").all() else frame["preference"] - 1
+@dataclass(frozen=True)
+class SelfPreference:
+    """A judge and a candidate of its family. ``value``: the difference in differences, with a 95% bootstrap
+    interval, against the judges in ``compared_with``; None (with ``note``) when no judge of another family is
+    on the panel."""
+
+    judge: str
+    model: str
+    family: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    compared_with: tuple[str, ...] = ()
+    note: str | None = None
 
 
 def _relative_means(frame: pd.DataFrame) -> pd.DataFrame:
     """(judge, model) -> the judge's mean for the model minus its mean over all models."""
-    data = frame.assign(value=_value_column(frame)).dropna(subset=["value"])
+    data = frame.dropna(subset=["value"])
     means = data.groupby(["judge", "model"])["value"].mean().unstack("model")
     return means.sub(means.mean(axis=1), axis=0)
 
@@ -52,23 +64,24 @@ def _self_preference_value(frame: pd.DataFrame, judge: str, model: str) -> float
 
 
 def self_preference(frame: pd.DataFrame, families: Mapping[str, Sequence[str]] | None = None,
-                    n_bootstrap: int = 200, seed: int = 0) -> list[dict[str, Any]]:
-    """One row per (judge, same-family model). With one judge, the row says so instead of giving a number."""
+                    n_bootstrap: int = 200, seed: int = 0) -> list[SelfPreference]:
+    """One row per (judge, same-family model). With one judge, the row says so instead of giving a number.
+
+    ``frame`` has a ``value`` column: a number per judgment, higher = better for the model (the task kind's)."""
     judges = sorted(frame["judge"].unique())
     models = sorted(frame["model"].unique())
-    rows = []
+    rows: list[SelfPreference] = []
     for judge in judges:
         judge_family = family_of(judge, families)
         for model in models:
             if family_of(model, families) != judge_family:
                 continue
             other_families = [j for j in judges if family_of(j, families) != judge_family]
-            row: dict[str, Any] = {"judge": judge, "model": model, "family": judge_family}
             if not other_families:
-                row.update(value=None, ci_low=None, ci_high=None,
-                           note=f"judge {judge} and candidate {model} share the family {judge_family!r}; no judge "
-                                "of another family is on the panel, so self-preference cannot be measured")
-                rows.append(row)
+                rows.append(SelfPreference(
+                    judge, model, judge_family, None, None, None,
+                    note=f"judge {judge} and candidate {model} share the family {judge_family!r}; no judge "
+                         "of another family is on the panel, so self-preference cannot be measured"))
                 continue
             # Compare with judges of other families only: same-family judges would share the bias.
             panel = frame[frame["judge"].isin([judge, *other_families])]
@@ -83,15 +96,18 @@ def self_preference(frame: pd.DataFrame, families: Mapping[str, Sequence[str]] |
                 samples.append(_self_preference_value(resampled, judge, model))
             finite = [s for s in samples if np.isfinite(s)]
             low, high = (np.quantile(finite, [0.025, 0.975]) if finite else (np.nan, np.nan))
-            row.update(value=value, ci_low=float(low), ci_high=float(high),
-                       compared_with=other_families, note=None)
-            rows.append(row)
+            rows.append(SelfPreference(judge, model, judge_family, _finite(value), _finite(float(low)),
+                                       _finite(float(high)), tuple(other_families)))
     return rows
 
 
+def _finite(value: float) -> float | None:
+    return None if np.isnan(value) else value
+
+
 def leave_one_judge_out(frame: pd.DataFrame) -> dict[str, list[str]]:
-    """For each judge, the models ranked by the mean of the *other* judges' scores."""
-    data = frame.assign(value=_value_column(frame)).dropna(subset=["value"])
+    """For each judge, the models ranked by the mean of the *other* judges' ``value``."""
+    data = frame.dropna(subset=["value"])
     rankings = {}
     for judge in sorted(data["judge"].unique()):
         rest = data[data["judge"] != judge]

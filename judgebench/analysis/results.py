@@ -1,0 +1,99 @@
+"""For notebooks: results as pandas DataFrames, one record per judgment.
+
+``judgebench.load(path, ...)`` reads judgebench results (results directories, run directories) and other
+harnesses' judgment files and returns a ``Results``:
+
+- ``runs``: one row per run: run_id, benchmark, task, kind, model, judges, created.
+- ``answers``: one row per (benchmark, model, item): run_id, benchmark, item_id, model, turns (tuple), error
+  (the newest answer when several runs answered the same item).
+- ``judgments``: one row per judgment (records.COLUMNS: benchmark, item_id, category, model, judge, turn, kind,
+  score, opponent, verdict_ab, verdict_ba, preference in [1, 2], error, failure, length, ...), the same columns
+  for every source; ``n_superseded`` older or failed duplicates were dropped.
+- ``scores``: the score rows `judgebench stats` prints; ``leaderboard``: ranked and badged;
+  ``diagnostics``: the typed report of `judgebench diagnose`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from ..formats import judgebench as ours
+from ..formats import read_sources
+from .diagnostics import Diagnostics
+from .leaderboard import Leaderboard, leaderboard, rows_frame
+from .records import collect, order_sources
+
+RUN_COLUMNS = ["run_id", "benchmark", "task", "kind", "model", "judges", "created"]
+ANSWER_COLUMNS = ["run_id", "benchmark", "item_id", "model", "turns", "error"]
+
+
+@dataclass
+class Results:
+    runs: pd.DataFrame
+    answers: pd.DataFrame
+    judgments: pd.DataFrame
+    n_superseded: int = 0
+    n_bootstrap: int = 1000
+    difficulty: object | None = field(default=None, repr=False)
+
+    @cached_property
+    def _board(self) -> Leaderboard:
+        return leaderboard(self.judgments, self.n_bootstrap, self.difficulty)
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        return rows_frame(self._board.rows)
+
+    @property
+    def scores(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(row) for row in self._board.scores])
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        return self._board.diagnostics
+
+
+def load(*paths: str | Path, fmt: str = "auto", n_bootstrap: int = 1000, difficulty: object | None = None) -> Results:
+    """Results from judgebench results/run directories and other harnesses' judgment files, as DataFrames."""
+    sources = order_sources([s for raw in paths for s in read_sources(Path(raw), fmt)])
+    runs, answers = [], []
+    for source in sources:
+        if source.run_id is None:
+            continue
+        config, candidates, _ = ours.load_run(Path(source.label))
+        task = config.get("task", {})
+        runs.append({"run_id": source.run_id, "benchmark": task.get("benchmark"), "task": task.get("name"),
+                     "kind": task.get("kind"), "model": (config.get("model") or {}).get("name"),
+                     "judges": tuple(j["name"] for j in config.get("judges", [])), "created": config.get("created")})
+        answers += [{"run_id": source.run_id, "benchmark": c.benchmark, "item_id": c.item_id, "model": c.model,
+                     "turns": c.turns, "error": c.error} for c in candidates]
+    answer_frame = pd.DataFrame(answers, columns=ANSWER_COLUMNS)
+    answer_frame = answer_frame.drop_duplicates(["benchmark", "model", "item_id"], keep="last").reset_index(drop=True)
+    judgments = collect(sources)
+    return Results(runs=pd.DataFrame(runs, columns=RUN_COLUMNS), answers=answer_frame, judgments=judgments.frame,
+                   n_superseded=judgments.n_superseded, n_bootstrap=n_bootstrap, difficulty=difficulty)
+
+
+def export_parquet(results: Results, out: Path) -> list[Path]:
+    """runs/answers/judgments/leaderboard as Parquet files in ``out`` (needs pyarrow: pip install
+    'judgebench[parquet]')."""
+    from ..errors import ConfigError
+
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError("Parquet export needs pyarrow: pip install 'judgebench[parquet]'") from exc
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    frames = (("runs", results.runs.assign(judges=results.runs["judges"].map(list))),
+              ("answers", results.answers.assign(turns=results.answers["turns"].map(list))),
+              ("judgments", results.judgments), ("leaderboard", results.leaderboard))
+    for name, frame in frames:
+        path = out / f"{name}.parquet"
+        frame.to_parquet(path, index=False)
+        written.append(path)
+    return written

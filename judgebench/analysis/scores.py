@@ -1,0 +1,25 @@
+"""Judgments -> score rows: the one aggregation behind `run`, `stats`, the leaderboard and ``load()``. Each task
+kind aggregates its own judgments (judging.kinds); this module only splits the frame into (benchmark, judge,
+kind) groups and puts the rows in one order."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..judging.kinds import kind_of
+from ..types import ScoreRow
+
+
+def ranking_order(row: ScoreRow) -> tuple[str, str, str, str, float, str]:
+    """Benchmark, judge, kind, opponent, then best first by ``ranking_value``, then the model's name."""
+    value = row.ranking_value
+    return (row.benchmark, row.judge, row.kind, row.opponent or "", -(value if value is not None else float("-inf")),
+            row.model)
+
+
+def score_rows(frame: pd.DataFrame, n_bootstrap: int = 1000, difficulty: object | None = None) -> list[ScoreRow]:
+    """Score rows of every (benchmark, judge) group in a deduplicated judgments frame, best first in each."""
+    rows: list[ScoreRow] = []
+    for (_, _, kind), group in frame.groupby(["benchmark", "judge", "kind"], sort=True):
+        rows += kind_of(str(kind)).aggregate(group, n_bootstrap, difficulty)
+    return sorted(rows, key=ranking_order)

@@ -1,0 +1,120 @@
+"""FastChat's llm_judge files (MT-Bench): questions, model and reference answers, single and pairwise judgments.
+
+Item ids are FastChat's ``question_id``; our own MT-Bench runs use the same ids, so both line up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import DataError
+from ..judging.verdicts import candidate_outcome, combine_orders, parse_pair, parse_score
+from ..types import Item, Judgment
+from .common import iter_jsonl
+from .identity import MT_BENCH
+
+# FastChat grades MT-Bench on 1-10 and leaves no other trace of the scale in its files.
+FASTCHAT_SCALE = (1, 10)
+
+
+def questions(path: Path) -> list[Item]:
+    """``question.jsonl``: question_id, category, turns (and an optional inline reference)."""
+    items = []
+    for lineno, rec in iter_jsonl(path):
+        try:
+            items.append(Item(
+                id=str(rec["question_id"]),
+                category=str(rec.get("category", "general")),
+                turns=tuple(str(t) for t in rec["turns"]),
+                reference=tuple(str(t) for t in rec.get("reference", ()) or ()),
+                source=f"{path}:{lineno}",
+            ))
+        except KeyError as exc:
+            raise DataError(f"{path}:{lineno}: missing field {exc.args[0]!r}") from exc
+    return items
+
+
+def answers(path: Path) -> dict[str, tuple[str, ...]]:
+    """``model_answer/*.jsonl`` or ``reference_answer/*.jsonl``: question_id -> turns."""
+    found: dict[str, tuple[str, ...]] = {}
+    for lineno, rec in iter_jsonl(path):
+        try:
+            turns = rec["choices"][0]["turns"]
+            found[str(rec["question_id"])] = tuple(str(t) for t in turns)
+        except (KeyError, IndexError, TypeError) as exc:
+            raise DataError(f"{path}:{lineno}: expected question_id and choices[0].turns") from exc
+    return found
+
+
+def model_id(path: Path) -> str | None:
+    for _, rec in iter_jsonl(path):
+        model = rec.get("model_id")
+        return str(model) if model else None
+    return None
+
+
+def _question_categories(path: Path) -> dict[str, str]:
+    """FastChat keeps question.jsonl a level or two above model_judgment/."""
+    for parent in list(path.parents)[:3]:
+        candidate = parent / "question.jsonl"
+        if candidate.exists():
+            return {i.id: i.category for i in questions(candidate)}
+    return {}
+
+
+def _judge_name(row: dict[str, object]) -> str:
+    judge = row.get("judge", ["unknown"])
+    return str(judge[0] if isinstance(judge, list) and judge else judge)
+
+
+def single_judgments(path: Path, categories: dict[str, str] | None = None,
+                     benchmark: str = MT_BENCH) -> list[Judgment]:
+    """``model_judgment/*_single.jsonl``: the grade is parsed again from the judge's text (the file's own
+    ``score`` is -1 where FastChat could not parse it)."""
+    categories = categories if categories is not None else _question_categories(path)
+    judgments = []
+    for lineno, row in iter_jsonl(path):
+        try:
+            verdict = parse_score(str(row["judgment"]), *FASTCHAT_SCALE)
+            qid = str(row["question_id"])
+            judgments.append(Judgment(
+                benchmark=benchmark, item_id=qid, category=categories.get(qid, str(row.get("category", "unknown"))),
+                model=str(row["model"]), judge=_judge_name(row), turn=int(row.get("turn", 1)), kind="single",
+                score=verdict.score, error=verdict.error, failure="parse" if verdict.error else None,
+                raw=(str(row["judgment"]),), scale=FASTCHAT_SCALE,
+            ))
+        except KeyError as exc:
+            raise DataError(f"{path}:{lineno}: not a FastChat single judgment (missing {exc})") from exc
+    return judgments
+
+
+def pair_judgments(path: Path, categories: dict[str, str] | None = None) -> list[Judgment]:
+    """``model_judgment/*_pair.jsonl``: g1 shows model_1 first, g2 swaps. Recorded from model_1's side,
+    model_2 as the opponent."""
+    categories = categories if categories is not None else _question_categories(path)
+    judgments = []
+    labels = ("A", "B", "C")
+    for lineno, row in iter_jsonl(path):
+        try:
+            g1 = parse_pair(str(row["g1_judgment"]), labels)
+            g2 = parse_pair(str(row["g2_judgment"]), labels)
+            ab = candidate_outcome(g1.winner, candidate_first=True) if g1.winner else None
+            ba = candidate_outcome(g2.winner, candidate_first=False) if g2.winner else None
+            qid = str(row["question_id"])
+            errors = [e for e in (g1.error, g2.error) if e]
+            judgments.append(Judgment(
+                benchmark=MT_BENCH, item_id=qid, category=categories.get(qid, "unknown"), model=str(row["model_1"]),
+                judge=_judge_name(row), turn=int(row.get("turn", 1)), kind="pairwise", opponent=str(row["model_2"]),
+                verdict_ab=ab, verdict_ba=ba, preference=combine_orders(ab, ba) if ab and ba else None,
+                error="; ".join(errors) or None, failure="parse" if errors else None,
+                raw=(str(row["g1_judgment"]), str(row["g2_judgment"])),
+            ))
+        except KeyError as exc:
+            raise DataError(f"{path}:{lineno}: not a FastChat pairwise judgment (missing {exc})") from exc
+    return judgments
+
+
+def judgments(path: Path, categories: dict[str, str] | None = None) -> list[Judgment]:
+    """Single or pairwise judgments, whichever the file holds."""
+    first = next(iter_jsonl(path), (0, {}))[1]
+    return pair_judgments(path, categories) if "g1_judgment" in first else single_judgments(path, categories)

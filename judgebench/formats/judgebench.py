@@ -1,0 +1,161 @@
+"""judgebench's own results on disk: results/<run-id>/ with config.json, answers.jsonl, judgments.jsonl, summary.json.
+
+JSONL files are append-only with fsync after every record; JSON files are written atomically (temp file +
+rename). A run directory is created exclusively: an existing run is never overwritten. A torn last line
+(a run killed mid-write) is skipped on reading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import ResultsError
+from ..types import CallRecord, Candidate, Judgment
+from .identity import canonical_benchmark
+
+CONFIG, ANSWERS, JUDGMENTS, SUMMARY = "config.json", "answers.jsonl", "judgments.jsonl", "summary.json"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "run"
+
+
+def new_run_dir(out: Path, label: str, run_id: str | None = None) -> Path:
+    """Create a fresh run directory. A given ``run_id`` that exists is an error, never overwritten."""
+    out.mkdir(parents=True, exist_ok=True)
+    if run_id is not None:
+        path = out / _slug(run_id)
+        try:
+            path.mkdir()
+        except FileExistsError as exc:
+            raise ResultsError(f"{path} already exists; results are never overwritten: "
+                               "choose another --run-id") from exc
+        return path
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = f"{stamp}-{_slug(label)}"
+    for n in range(1000):
+        path = out / (base if n == 0 else f"{base}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise ResultsError(f"cannot create a new run directory under {out}")
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
+        json.dump(value, tmp, indent=2, sort_keys=True, ensure_ascii=False)
+        tmp.write("\n")
+        tmp.flush()
+        os.fsync(tmp.fileno())
+    os.replace(tmp.name, path)
+
+
+class JsonlWriter:
+    """Append-only JSONL with an fsync per record, so a crash loses at most the line being written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = path.open("a", encoding="utf-8")
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Records of a JSONL file; a torn *last* line is skipped, a bad line elsewhere is an error."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    records = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if n == len(lines):
+                break  # torn by an interrupted write
+            raise ResultsError(f"{path}:{n}: corrupt record: {exc.msg}") from exc
+    return records
+
+
+def candidate_record(candidate: Candidate) -> dict[str, Any]:
+    record = asdict(candidate)
+    record["params"] = dict(candidate.params)
+    return record
+
+
+def judgment_record(judgment: Judgment) -> dict[str, Any]:
+    return asdict(judgment)
+
+
+def _upgrade(fields: dict[str, Any]) -> dict[str, Any]:
+    """Records written before judgments carried a benchmark name carried the task's name instead."""
+    if "task" in fields:
+        fields["benchmark"] = canonical_benchmark(str(fields.pop("task")))
+    return fields
+
+
+def judgment_from_record(record: dict[str, Any]) -> Judgment:
+    fields = _upgrade(dict(record))
+    fields["raw"] = tuple(fields.get("raw", ()))
+    fields["calls"] = tuple(CallRecord(**c) for c in fields.get("calls", ()))
+    if fields.get("scale") is not None:
+        fields["scale"] = tuple(fields["scale"])
+    return Judgment(**fields)
+
+
+def candidate_from_record(record: dict[str, Any]) -> Candidate:
+    fields = _upgrade(dict(record))
+    fields["turns"] = tuple(fields["turns"])
+    fields["params"] = tuple(sorted(fields.get("params", {}).items()))
+    fields["calls"] = tuple(CallRecord(**c) for c in fields.get("calls", ()))
+    return Candidate(**fields)
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / CONFIG).is_file()
+
+
+def run_dirs(path: Path) -> list[Path]:
+    """A run directory as itself; a results directory as its runs, oldest first."""
+    if is_run_dir(path):
+        return [path]
+    if not path.is_dir():
+        return []
+    found = [p for p in path.iterdir() if is_run_dir(p)]
+    return sorted(found, key=lambda p: (read_config(p).get("created") or "", p.name))
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    config_path = run_dir / CONFIG
+    if not config_path.exists():
+        raise ResultsError(f"{run_dir}: not a judgebench run (no {CONFIG})")
+    try:
+        config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{config_path}: unreadable run configuration ({exc}); remove the run directory "
+                           "or restore the file") from exc
+    return config
+
+
+def load_run(run_dir: Path) -> tuple[dict[str, Any], list[Candidate], list[Judgment]]:
+    """(config, candidates, judgments) of a run directory, in the order they were written."""
+    config = read_config(run_dir)
+    candidates = [candidate_from_record(r) for r in read_jsonl(run_dir / ANSWERS)]
+    judgments = [judgment_from_record(r) for r in read_jsonl(run_dir / JUDGMENTS)]
+    return config, candidates, judgments

@@ -1,0 +1,1 @@
+"""Judging: prompts (jinja2), one strategy per task kind, verdict parsers."""

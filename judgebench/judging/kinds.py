@@ -1,0 +1,310 @@
+"""One strategy object per task kind: it builds the judge's requests, parses its verdicts, assembles judgments
+and aggregates them into scores. Nothing outside this module branches on a kind's name; a new kind
+(model-vs-model battles, say) is one new class registered in ``KINDS``.
+
+JSON schemas are serialized with their keys in order, not sorted: llama.cpp builds its grammar in property
+order, and the verdict must come first so that a reply cut short by max_tokens still carries it.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ..errors import BackendError
+from ..stats import bootstrap_ci, pairwise_winrate
+from ..stats.length_controlled import length_controlled_by_model
+from ..types import (
+    CallRecord,
+    Candidate,
+    ChatReply,
+    ChatRequest,
+    Item,
+    Judge,
+    JudgeRequest,
+    Judgment,
+    ScoreRow,
+    Task,
+    Verdict,
+)
+from .prompts import neutralize, render_messages
+from .requests import judge_params, template_for
+from .verdicts import (
+    candidate_outcome,
+    combine_orders,
+    expected_score,
+    pair_schema,
+    parse_pair,
+    parse_pair_json,
+    parse_score,
+    parse_score_json,
+    score_schema,
+)
+
+# One judge request's end: the reply, or the error it finally failed with.
+Outcome = ChatReply | BackendError
+
+
+def call_record(request: ChatRequest, outcome: Outcome, label: str) -> CallRecord:
+    if isinstance(outcome, BackendError):
+        return CallRecord(request.cache_key(), label, error=str(outcome))
+    return CallRecord(request.cache_key(), label, outcome.prompt_tokens, outcome.completion_tokens,
+                      round(outcome.latency_s, 4), outcome.from_cache, outcome.finish_reason)
+
+
+def _none_if_nan(value: float | None) -> float | None:
+    return None if value is None or np.isnan(value) else float(value)
+
+
+def _count_failures(group: pd.DataFrame) -> tuple[int, int]:
+    failed = group["error"].notna()
+    return int(failed.sum()), int((group["failure"] == "parse").sum())
+
+
+class JudgingKind(ABC):
+    """What a task kind does at every stage. Stateless: one shared instance per kind."""
+
+    name: ClassVar[str]
+    # The task compares the candidate with a reference model's answers.
+    needs_reference: ClassVar[bool] = False
+    # Each question is asked in two orders, so position bias can be measured.
+    has_orders: ClassVar[bool] = False
+    # Judgments are grades on a scale, so saturation at its top can be measured.
+    has_grades: ClassVar[bool] = False
+
+    # -- requests and verdicts ------------------------------------------------------------------------
+    @abstractmethod
+    def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge) -> list[JudgeRequest]:
+        """The judge requests for one candidate answer."""
+
+    @abstractmethod
+    def parse(self, task: Task, request: JudgeRequest, text: str) -> Verdict:
+        """A judge reply -> a verdict or an explicit parse error. A request with a response schema was asked
+        for a JSON verdict; one without, for a free-text verdict."""
+
+    @abstractmethod
+    def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
+                 outcomes: Sequence[Outcome]) -> list[Judgment]:
+        """The judgments of one candidate answer from its requests' outcomes (in the same order)."""
+
+    @abstractmethod
+    def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
+        """The judgments of a candidate whose generation failed: recorded as failed, never scored."""
+
+    # -- analysis -------------------------------------------------------------------------------------
+    @abstractmethod
+    def value(self, frame: pd.DataFrame) -> pd.Series:
+        """A number per judgment, higher = better for the model: the grade, or the win share (0, 0.5, 1)."""
+
+    @abstractmethod
+    def label(self, frame: pd.DataFrame) -> pd.Series:
+        """A category per judgment, for agreement statistics: the grade, or "win" / "tie" / "loss"."""
+
+    @abstractmethod
+    def aggregate(self, frame: pd.DataFrame, n_bootstrap: int, difficulty: object | None = None) -> list[ScoreRow]:
+        """Score rows of one (benchmark, judge) group of judgments of this kind."""
+
+
+class SingleGrading(JudgingKind):
+    """MT-Bench style: every turn graded on the task's scale, one request per turn."""
+
+    name = "single"
+    has_grades = True
+
+    def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge) -> list[JudgeRequest]:
+        """Turn k shows the conversation up to k and asks for a grade of answer k."""
+        low, high = task.judge.scale
+        schema = json.dumps(score_schema(low, high)) if judge.constrained else None
+        template = template_for(task, item)
+        found = []
+        for turn in range(1, len(item.turns) + 1):
+            turns = [{"question": item.turns[i], "answer": neutralize(candidate.turns[i]),
+                      "reference": item.reference[i] if i < len(item.reference) else None} for i in range(turn)]
+            variables = {"turns": turns, "turn": turn, "category": item.category, "scale_low": low,
+                         "scale_high": high, "constrained": judge.constrained, "item_id": item.id}
+            chat = ChatRequest(judge.endpoint, render_messages(template, task.prompt_dirs, variables),
+                               judge_params(task, judge), schema)
+            found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name, turn,
+                                      "single", chat))
+        return found
+
+    def parse(self, task: Task, request: JudgeRequest, text: str) -> Verdict:
+        low, high = task.judge.scale
+        return parse_score_json(text, low, high) if request.chat.response_schema else parse_score(text, low, high)
+
+    def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
+                 outcomes: Sequence[Outcome]) -> list[Judgment]:
+        length = sum(len(t) for t in candidate.turns)
+        found = []
+        for request, outcome in zip(requests, outcomes, strict=True):
+            record = call_record(request.chat, outcome, request.position)
+            if isinstance(outcome, BackendError):
+                verdict, reply = Verdict(error=f"request failed: {outcome}"), None
+            else:
+                verdict, reply = self.parse(task, request, outcome.text), outcome
+            found.append(Judgment(
+                benchmark=request.benchmark, item_id=request.item_id, category=request.category, model=request.model,
+                judge=request.judge, turn=request.turn, kind=self.name, score=verdict.score,
+                raw=(reply.text,) if reply else (), error=verdict.error,
+                failure=None if verdict.ok else ("request" if reply is None else "parse"), calls=(record,),
+                length=length, scale=task.judge.scale,
+                expected_score=expected_score(reply.logprobs, *task.judge.scale)
+                if reply and reply.logprobs and verdict.ok else None,
+            ))
+        return found
+
+    def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
+        return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
+                         judge=judge.name, turn=turn, kind=self.name, error=f"no answer to judge ({candidate.error})",
+                         failure="no_answer", scale=task.judge.scale)
+                for turn in range(1, len(item.turns) + 1)]
+
+    def value(self, frame: pd.DataFrame) -> pd.Series:
+        return frame["score"]
+
+    def label(self, frame: pd.DataFrame) -> pd.Series:
+        return frame["score"]
+
+    def aggregate(self, frame: pd.DataFrame, n_bootstrap: int, difficulty: object | None = None) -> list[ScoreRow]:
+        rows = []
+        for model, group in frame.groupby("model", sort=True):
+            scored = group[group["score"].notna()]
+            grades = scored["score"].to_numpy(dtype=float)
+            low, high = bootstrap_ci(grades, n_samples=n_bootstrap) if n_bootstrap and len(grades) else (None, None)
+            n_failed, n_parse = _count_failures(group)
+            expected = scored["expected_score"].dropna() if "expected_score" in scored else pd.Series(dtype=float)
+            rows.append(ScoreRow(
+                benchmark=str(group["benchmark"].iloc[0]), judge=str(group["judge"].iloc[0]), kind=self.name,
+                model=str(model), score=float(grades.mean()) if len(grades) else None,
+                ci_low=_none_if_nan(low), ci_high=_none_if_nan(high), n_judged=len(grades), n_failed=n_failed,
+                n_parse_failures=n_parse, scale=_scale_of(group),
+                per_turn=tuple((int(t), float(v)) for t, v in scored.groupby("turn")["score"].mean().items()),
+                per_category=tuple((str(c), float(v))
+                                   for c, v in scored.groupby("category")["score"].mean().items()),
+                expected_score=float(expected.mean()) if len(expected) else None,
+            ))
+        return rows
+
+
+def _scale_of(group: pd.DataFrame) -> tuple[int, int] | None:
+    if "scale_high" not in group or group["scale_high"].isna().all():
+        return None
+    return int(group["scale_low"].dropna().min()), int(group["scale_high"].dropna().max())
+
+
+class PairwiseComparison(JudgingKind):
+    """AlpacaEval style: the candidate against a reference model's answers, asked in both orders; the two
+    verdicts combine into one preference in [1, 2] (orders that disagree count as a tie)."""
+
+    name = "pairwise"
+    needs_reference = True
+    has_orders = True
+
+    def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge) -> list[JudgeRequest]:
+        """Two requests, candidate first ("AB") and reference first ("BA"), over the whole conversation."""
+        reference = task.reference_for(item.id)
+        first, second, tie = task.judge.labels
+        schema = json.dumps(pair_schema(task.judge.labels)) if judge.constrained else None
+        template = template_for(task, item)
+        found = []
+        for position in ("AB", "BA"):
+            answers_a, answers_b = (candidate.turns, reference) if position == "AB" else (reference, candidate.turns)
+            turns = [{"question": item.turns[i], "answer_a": neutralize(answers_a[i]),
+                      "answer_b": neutralize(answers_b[i]),
+                      "reference": item.reference[i] if i < len(item.reference) else None}
+                     for i in range(len(item.turns))]
+            variables = {"turns": turns, "turn": len(item.turns), "category": item.category, "label_a": first,
+                         "label_b": second, "label_tie": tie, "constrained": judge.constrained, "item_id": item.id}
+            chat = ChatRequest(judge.endpoint, render_messages(template, task.prompt_dirs, variables),
+                               judge_params(task, judge), schema)
+            found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name,
+                                      len(item.turns), position, chat, opponent=task.reference_model))
+        return found
+
+    def parse(self, task: Task, request: JudgeRequest, text: str) -> Verdict:
+        labels = task.judge.labels
+        return parse_pair_json(text, labels) if request.chat.response_schema else parse_pair(text, labels)
+
+    def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
+                 outcomes: Sequence[Outcome]) -> list[Judgment]:
+        """Both orders in one record; the preference only when both parsed."""
+        by_position = {req.position: (req, outcome) for req, outcome in zip(requests, outcomes, strict=True)}
+        verdicts: dict[str, Verdict] = {}
+        texts: dict[str, str] = {}
+        records = []
+        for position in ("AB", "BA"):
+            request, outcome = by_position[position]
+            records.append(call_record(request.chat, outcome, position))
+            if isinstance(outcome, BackendError):
+                verdicts[position], texts[position] = Verdict(error=f"request failed: {outcome}"), ""
+            else:
+                verdicts[position], texts[position] = self.parse(task, request, outcome.text), outcome.text
+        ab = candidate_outcome(verdicts["AB"].winner, candidate_first=True) if verdicts["AB"].winner else None
+        ba = candidate_outcome(verdicts["BA"].winner, candidate_first=False) if verdicts["BA"].winner else None
+        errors = [f"{pos}: {v.error}" for pos, v in verdicts.items() if v.error]
+        request_failed = any(isinstance(outcome, BackendError) for _, outcome in by_position.values())
+        first = requests[0]
+        return [Judgment(
+            benchmark=first.benchmark, item_id=first.item_id, category=first.category, model=first.model,
+            judge=first.judge, turn=first.turn, kind=self.name, opponent=first.opponent, verdict_ab=ab,
+            verdict_ba=ba, preference=combine_orders(ab, ba) if ab and ba else None,
+            raw=(texts["AB"], texts["BA"]), error="; ".join(errors) or None,
+            failure=None if not errors else ("request" if request_failed else "parse"), calls=tuple(records),
+            length=sum(len(t) for t in candidate.turns),
+            opponent_length=sum(len(t) for t in task.reference_for(candidate.item_id)),
+        )]
+
+    def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
+        return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
+                         judge=judge.name, turn=len(item.turns), kind=self.name, opponent=task.reference_model,
+                         error=f"no answer to judge ({candidate.error})", failure="no_answer")]
+
+    def value(self, frame: pd.DataFrame) -> pd.Series:
+        return frame["preference"] - 1.0
+
+    def label(self, frame: pd.DataFrame) -> pd.Series:
+        # A weighted judge (AlpacaEval 2.0's) gives a fractional preference: its side of 1.5 is the outcome.
+        preference = frame["preference"]
+        outcome = np.select([preference > 1.5, preference < 1.5], ["win", "loss"], default="tie")
+        return pd.Series(outcome, index=frame.index, dtype=object).where(preference.notna())
+
+    def aggregate(self, frame: pd.DataFrame, n_bootstrap: int, difficulty: object | None = None) -> list[ScoreRow]:
+        rows = []
+        for opponent, by_opponent in frame.groupby(frame["opponent"].fillna(""), sort=True):
+            lc = length_controlled_by_model(by_opponent, difficulty)
+            for model, group in by_opponent.groupby("model", sort=True):
+                win = pairwise_winrate(group["preference"].to_numpy(dtype=float), n_bootstrap=n_bootstrap)
+                done = group[group["preference"].notna()]
+                both_orders = done[done["verdict_ab"].notna() & done["verdict_ba"].notna()]
+                n_failed, n_parse = _count_failures(group)
+                lengths = group["length"].dropna()
+                estimate = lc.get(str(model))
+                rows.append(ScoreRow(
+                    benchmark=str(group["benchmark"].iloc[0]), judge=str(group["judge"].iloc[0]), kind=self.name,
+                    model=str(model), opponent=str(opponent) or None, score=_none_if_nan(win.win_rate),
+                    ci_low=_none_if_nan(win.ci_low), ci_high=_none_if_nan(win.ci_high), n_judged=win.n_total,
+                    n_failed=n_failed, n_parse_failures=n_parse, standard_error=_none_if_nan(win.standard_error),
+                    n_wins=win.n_wins, n_draws=win.n_draws, n_losses=win.n_wins_base,
+                    discrete_win_rate=_none_if_nan(win.discrete_win_rate),
+                    order_agreement=float((both_orders["verdict_ab"] == both_orders["verdict_ba"]).mean())
+                    if len(both_orders) else None,
+                    length_controlled_winrate=estimate.value if estimate else None,
+                    lc_note=estimate.note if estimate else None,
+                    avg_length=float(lengths.mean()) if len(lengths) else None,
+                ))
+        return rows
+
+
+KINDS: dict[str, JudgingKind] = {kind.name: kind for kind in (SingleGrading(), PairwiseComparison())}
+
+
+def kind_of(name: str) -> JudgingKind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown task kind {name!r}; known: {', '.join(KINDS)}") from None

@@ -1,0 +1,120 @@
+"""jinja2 templates (StrictUndefined) -> chat messages.
+
+A judge template defines two blocks, ``system`` and ``user``; each becomes one chat message (an empty
+system block is left out). Answers are *untrusted*: ``neutralize`` defuses the verdict markers and the
+answer delimiters inside them before rendering, so an answer cannot close its own frame or plant a verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import traceback
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ..errors import TaskError
+
+Messages = tuple[tuple[str, str], ...]
+
+# Sequences a judge's verdict or an answer's frame is made of. In answers they are broken up so that a
+# judge that quotes an answer cannot be parsed as having given the answer's planted verdict.
+_MARKERS = [
+    (re.compile(r"\[\["), "[ ["),
+    (re.compile(r"\]\]"), "] ]"),
+    (re.compile(r"<\|"), "< |"),
+    (re.compile(r"\|>"), "| >"),
+    (re.compile(r"\[(?=\s*the\s+(start|end)\s+of)", re.IGNORECASE), "("),
+    (re.compile(r"</?\s*(answer|response|assistant_[ab]|reference)\s*>", re.IGNORECASE), "<tag>"),
+]
+
+
+def neutralize(text: str) -> str:
+    """Defuse verdict markers and frame delimiters in untrusted text (a candidate's answer)."""
+    for pattern, replacement in _MARKERS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@lru_cache(maxsize=32)
+def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(list(search_path)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+
+
+def _template_line(exc: BaseException, template: jinja2.Template) -> str:
+    """file:line in the template source of the innermost template frame (a parent's, with {% extends %})."""
+    environment = template.environment
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if not frame.filename.endswith((".jinja", ".j2", ".jinja2")) or frame.lineno is None:
+            continue
+        owner = template
+        if frame.filename != template.filename:
+            loader_name = Path(frame.filename).name
+            with contextlib.suppress(jinja2.TemplateError):
+                owner = environment.get_template(loader_name)
+        return f"{frame.filename}:{owner.get_corresponding_lineno(frame.lineno)}"
+    return template.filename or "<template>"
+
+
+def load_template(name: str, search_path: tuple[str, ...]) -> jinja2.Template:
+    try:
+        template = _environment(search_path).get_template(name)
+    except jinja2.TemplateNotFound as exc:
+        raise TaskError(f"prompt template {name!r} not found in {', '.join(search_path)}") from exc
+    except jinja2.TemplateSyntaxError as exc:
+        raise TaskError(f"{exc.filename}:{exc.lineno}: template syntax error: {exc.message}") from exc
+    return template
+
+
+def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str, Any]) -> Messages:
+    """Render a template's ``system`` and ``user`` blocks into chat messages."""
+    template = load_template(name, search_path)
+    messages: list[tuple[str, str]] = []
+    context = template.new_context(variables)
+    try:
+        # Rendering the root once resolves {% extends %}, so context.blocks holds the most derived
+        # version of every block, the parents' included.
+        for _ in template.root_render_func(context):
+            pass
+    except jinja2.UndefinedError as exc:
+        where = _template_line(exc, template)
+        raise TaskError(f"{where}: {exc.message} (variables available: {', '.join(sorted(variables))})") from exc
+    for role in ("system", "user"):
+        stack = context.blocks.get(role)
+        if not stack:
+            continue
+        try:
+            text = "".join(stack[0](context)).strip()
+        except jinja2.UndefinedError as exc:
+            where = _template_line(exc, template)
+            known = ", ".join(sorted(variables))
+            raise TaskError(f"{where}: {exc.message} (variables available here: {known})") from exc
+        except jinja2.TemplateError as exc:
+            raise TaskError(f"{_template_line(exc, template)}: {exc}") from exc
+        if text:
+            messages.append((role, _tidy(text)))
+    if not any(role == "user" for role, _ in messages):
+        raise TaskError(f"{template.filename}:1: the template renders no {{% block user %}}: a judge template "
+                        "needs one (and may have a {% block system %})")
+    return tuple(messages)
+
+
+def _tidy(text: str) -> str:
+    """Collapse the blank lines that template tags leave behind (three or more newlines -> two)."""
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def template_hash(name: str, search_path: tuple[str, ...]) -> str:
+    """sha256 of a template's source, for the reproducibility manifest."""
+    template = load_template(name, search_path)
+    source = Path(template.filename).read_text(encoding="utf-8") if template.filename else ""
+    return hashlib.sha256(source.encode()).hexdigest()

@@ -1,0 +1,51 @@
+"""Items x candidates -> chat requests that every task kind shares: the candidate's generation turns, the judge's
+sampling parameters and template choice, and rendering every prompt before anything is sent. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..types import Candidate, ChatRequest, Endpoint, Item, Judge, Task
+
+
+def generation_request(task: Task, item: Item, endpoint: Endpoint, previous_answers: tuple[str, ...]) -> ChatRequest:
+    """The request for the next turn of a candidate's answer: turn k sees the model's own answers to 1..k-1."""
+    messages: list[tuple[str, str]] = []
+    for question, answer in zip(item.turns, previous_answers, strict=False):
+        messages += [("user", question), ("assistant", answer)]
+    messages.append(("user", item.turns[len(previous_answers)]))
+    return ChatRequest(endpoint=endpoint, messages=tuple(messages), params=task.generation)
+
+
+def judge_params(task: Task, judge: Judge) -> tuple[tuple[str, Any], ...]:
+    temperature = task.judge.temperature if judge.temperature is None else judge.temperature
+    params: tuple[tuple[str, Any], ...] = (("max_tokens", task.judge.max_tokens), ("temperature", temperature))
+    if judge.constrained and judge.endpoint.provider == "local":
+        # llama.cpp returns the judge's log-probabilities, which give a probability-weighted grade as well.
+        params = (*params, ("logprobs", True), ("top_logprobs", 10))
+    # A sampled verdict is reproducible only with a fixed seed (vLLM, llama.cpp and OpenAI take one).
+    return (*params, ("seed", 0)) if temperature > 0 else params
+
+
+def template_for(task: Task, item: Item) -> str:
+    uses_reference = item.category in task.judge.reference_categories and bool(item.reference)
+    if uses_reference and task.judge.reference_prompt:
+        return task.judge.reference_prompt
+    return task.judge.prompt
+
+
+def placeholder_candidates(task: Task, items: list[Item]) -> list[Candidate]:
+    return [Candidate(task.benchmark, item.id, "placeholder",
+                      tuple(f"(answer {k + 1})" for k in range(len(item.turns)))) for item in items]
+
+
+def render_all(task: Task, items: list[Item], judges: list[Judge] | tuple[Judge, ...],
+               candidates: list[Candidate] | None = None) -> int:
+    """Render every judge prompt (with placeholder answers when none are given) and return how many: a
+    template error surfaces here, before any request is sent or any result written."""
+    from .kinds import kind_of
+
+    strategy = kind_of(task.kind)
+    by_id = {item.id: item for item in items}
+    candidates = candidates if candidates is not None else placeholder_candidates(task, items)
+    return sum(len(strategy.requests(task, c, by_id[c.item_id], judge)) for judge in judges for c in candidates)

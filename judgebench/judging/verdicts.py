@@ -1,0 +1,186 @@
+"""Judge text or JSON -> a Verdict (a score, a pairwise winner, or an explicit parse error). Pure."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from ..types import PairVerdict, Verdict
+
+# FastChat's patterns: "[[8]]" first, then "[8]" as a fallback, decimals allowed.
+_SCORE_STRICT = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
+# The fallback skips "[ [8] ]": that is how prompts.neutralize defuses a verdict planted in an answer.
+_SCORE_LOOSE = re.compile(r"(?<!\[ )\[\s*(\d+(?:\.\d+)?)\s*\](?! \])")
+
+
+def score_schema(low: int, high: int) -> dict[str, Any]:
+    """JSON schema for a constrained single grade: the score first (a tiny judge may stop early)."""
+    return {
+        "type": "object",
+        "properties": {
+            "score": {"type": "integer", "enum": list(range(low, high + 1))},
+            "explanation": {"type": "string"},
+        },
+        "required": ["score", "explanation"],
+    }
+
+
+def pair_schema(labels: tuple[str, str, str]) -> dict[str, Any]:
+    """JSON schema for a constrained pairwise verdict."""
+    return {
+        "type": "object",
+        "properties": {
+            "verdict": {"type": "string", "enum": list(labels)},
+            "explanation": {"type": "string"},
+        },
+        "required": ["verdict", "explanation"],
+    }
+
+
+def _distinct(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def parse_score(text: str, low: int, high: int) -> Verdict:
+    """A free-text grade: "[[8]]" (or "[8]"). Several *different* grades are an error, not a guess."""
+    for pattern in (_SCORE_STRICT, _SCORE_LOOSE):
+        found = _distinct(pattern.findall(text))
+        if len(found) == 1:
+            value = float(found[0])
+            if low <= value <= high:
+                return Verdict(score=value)
+            return Verdict(error=f"score {found[0]} outside the scale {low}-{high}")
+        if len(found) > 1:
+            return Verdict(error=f"conflicting scores {', '.join(found)} in the judge's reply")
+    return Verdict(error="no [[score]] in the judge's reply")
+
+
+def parse_pair(text: str, labels: tuple[str, str, str]) -> Verdict:
+    """A free-text pairwise verdict: "[[A]]", "[[B]]" or "[[C]]" (the task's labels)."""
+    first, second, tie = labels
+    by_label: dict[str, PairVerdict] = {first: "A", second: "B", tie: "tie"}
+    found = _distinct(re.findall(r"\[\[\s*(" + "|".join(re.escape(lbl) for lbl in labels) + r")\s*\]\]", text))
+    if len(found) == 1:
+        return Verdict(winner=by_label[found[0]])
+    if len(found) > 1:
+        return Verdict(error=f"conflicting verdicts {', '.join(found)} in the judge's reply")
+    return Verdict(error=f"no [[{first}]]/[[{second}]]/[[{tie}]] verdict in the judge's reply")
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        start, end = text.find("{"), text.rfind("}")
+        if start < 0 or end <= start:
+            return None
+        try:
+            value = json.loads(text[start : end + 1])
+        except json.JSONDecodeError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+# The schema puts the verdict first, so a reply cut off by max_tokens during its explanation still begins
+# with a complete verdict: '{"score": 7, "explanation": "...'. That prefix is all the schema guarantees.
+_SCORE_PREFIX = re.compile(r'^\s*\{\s*"score"\s*:\s*(\d+(?:\.\d+)?)\s*[,}]')
+_VERDICT_PREFIX = re.compile(r'^\s*\{\s*"verdict"\s*:\s*"([^"\\]*)"\s*[,}]')
+
+
+def parse_score_json(text: str, low: int, high: int) -> Verdict:
+    obj = _json_object(text)
+    if obj is None:
+        prefix = _SCORE_PREFIX.match(text)
+        if prefix is None:
+            return Verdict(error="the judge's reply is not a JSON object with a score")
+        obj = {"score": float(prefix.group(1))}
+    value = obj.get("score")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return Verdict(error="the judge's JSON has no numeric 'score'")
+    if not low <= value <= high:
+        return Verdict(error=f"score {value} outside the scale {low}-{high}")
+    return Verdict(score=float(value))
+
+
+def parse_pair_json(text: str, labels: tuple[str, str, str]) -> Verdict:
+    obj = _json_object(text)
+    if obj is None:
+        prefix = _VERDICT_PREFIX.match(text)
+        if prefix is None:
+            return Verdict(error="the judge's reply is not a JSON object with a verdict")
+        obj = {"verdict": prefix.group(1)}
+    value = obj.get("verdict")
+    by_label: dict[str, PairVerdict] = {labels[0]: "A", labels[1]: "B", labels[2]: "tie"}
+    if value not in by_label:
+        return Verdict(error=f"the judge's JSON verdict {value!r} is not one of {', '.join(labels)}")
+    return Verdict(winner=by_label[value])
+
+
+def candidate_outcome(winner: PairVerdict, candidate_first: bool) -> str:
+    """A positional verdict seen from the candidate: "win", "loss" or "tie"."""
+    if winner == "tie":
+        return "tie"
+    candidate_won = (winner == "A") == candidate_first
+    return "win" if candidate_won else "loss"
+
+
+def combine_orders(outcome_ab: str, outcome_ba: str) -> float:
+    """AlpacaEval-style preference in [1, 2] from both orders: 2 = candidate better, 1.5 = tie.
+
+    Orders that disagree count as a tie, as FastChat's MT-Bench pairwise scoring does ("inconsistent").
+    """
+    if outcome_ab != outcome_ba:
+        return 1.5
+    return {"win": 2.0, "tie": 1.5, "loss": 1.0}[outcome_ab]
+
+
+TokenLogprobs = tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
+
+
+def _token_at(logprobs: TokenLogprobs, offset: int) -> int | None:
+    """Index of the token that starts the text at ``offset`` (leading whitespace allowed), else None."""
+    text = "".join(token for token, _ in logprobs)
+    position = 0
+    for index, (token, _) in enumerate(logprobs):
+        if position + len(token) > offset:
+            if text[position:offset].strip() or not token.strip():
+                return None  # the grade shares a token with the key
+            return index
+        position += len(token)
+    return None
+_SCORE_KEY = re.compile(r'^\s*\{\s*"score"\s*:\s*')
+
+
+def expected_score(logprobs: TokenLogprobs, low: int, high: int) -> float | None:
+    """The probability-weighted grade of a constrained reply ('{"score": 7, ...'), from the log-probabilities of
+    the alternatives at the grade's first token, renormalized over the valid grades (as G-Eval does).
+
+    A grade of 10 is two tokens, "1" then "0": when the judge chose "1", the next token's alternatives split
+    the "1" mass between 1 and 10; otherwise that branch is unseen and its mass counts as 1. None when the
+    tokens do not line up with the reply (another tokenizer, no log-probabilities)."""
+    text = "".join(token for token, _ in logprobs)
+    key = _SCORE_KEY.match(text)
+    if key is None or key.end() >= len(text) or not text[key.end()].isdigit():
+        return None
+    index = _token_at(logprobs, key.end())
+    if index is None:
+        return None
+    mass: dict[int, float] = {}
+    for alternative, logprob in logprobs[index][1]:
+        stripped = alternative.strip()
+        if stripped.isdigit() and low <= int(stripped) <= high:
+            mass[int(stripped)] = mass.get(int(stripped), 0.0) + math.exp(logprob)
+    if not mass:
+        return None
+    chosen = logprobs[index][0].strip()
+    if high >= 10 > low and chosen == "1" and 1 in mass and 10 not in mass and index + 1 < len(logprobs):
+        following = logprobs[index + 1][1]
+        zero = sum(math.exp(lp) for alt, lp in following if alt.strip().startswith("0"))
+        end = sum(math.exp(lp) for alt, lp in following if alt.strip()[:1] in (",", "}") or alt.strip() == "")
+        if zero + end > 0:
+            mass[10] = mass[1] * zero / (zero + end)
+            mass[1] -= mass[10]
+    total = sum(mass.values())
+    return sum(score * p for score, p in mass.items()) / total

@@ -1,0 +1,60 @@
+"""Score rows -> the plain-text tables that `judgebench run`, `stats` and `show` print (the same table for the
+same rows, whichever command prints it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..judging.kinds import kind_of
+from ..types import ScoreRow
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _interval(row: ScoreRow, digits: int) -> str:
+    if row.ci_low is None or row.ci_high is None:
+        return "-"
+    return f"[{row.ci_low:.{digits}f}, {row.ci_high:.{digits}f}]"
+
+
+def _render(header: list[str], body: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in body]
+    return "\n".join(lines)
+
+
+def _grades_table(rows: Sequence[ScoreRow]) -> str:
+    turns = sorted({t for r in rows for t, _ in r.per_turn})
+    categories = sorted({c for r in rows for c, _ in r.per_category})
+    header = ["benchmark", "judge", "model", "score", "95% CI", "expected", *(f"turn {t}" for t in turns),
+              *categories, "judged", "failed", "parse failures"]
+    body = []
+    for r in rows:
+        per_turn, per_category = dict(r.per_turn), dict(r.per_category)
+        body.append([r.benchmark, r.judge, r.model, _num(r.score, 3), _interval(r, 2), _num(r.expected_score),
+                     *(_num(per_turn.get(t)) for t in turns), *(_num(per_category.get(c)) for c in categories),
+                     str(r.n_judged), str(r.n_failed), str(r.n_parse_failures)])
+    return _render(header, body)
+
+
+def _comparisons_table(rows: Sequence[ScoreRow]) -> str:
+    header = ["benchmark", "judge", "model", "reference", "LC win rate", "win rate", "95% CI", "SE", "wins",
+              "draws", "losses", "order agree", "judged", "failed", "parse failures", "avg len"]
+    body = [[r.benchmark, r.judge, r.model, r.opponent or "-", _num(r.length_controlled_winrate), _num(r.score),
+             _interval(r, 1), _num(r.standard_error), str(r.n_wins), str(r.n_draws), str(r.n_losses),
+             "-" if r.order_agreement is None else f"{100 * r.order_agreement:.0f}%", str(r.n_judged),
+             str(r.n_failed), str(r.n_parse_failures), _num(r.avg_length, 0)] for r in rows]
+    notes = sorted({f"note: {r.model}: LC {r.lc_note}" for r in rows if r.lc_note})
+    return "\n".join([_render(header, body), *notes])
+
+
+def format_scores(rows: Sequence[ScoreRow]) -> str:
+    """One table per kind of judgment (grades; comparisons), in the rows' order."""
+    graded = [r for r in rows if kind_of(r.kind).has_grades]
+    compared = [r for r in rows if not kind_of(r.kind).has_grades]
+    tables = ([_grades_table(graded)] if graded else []) + ([_comparisons_table(compared)] if compared else [])
+    return "\n\n".join(tables) if tables else "(no judgments)"

@@ -1,0 +1,1 @@
+"""Running: endpoints and their spec grammar, backends (one per provider), the cache, the runner, evaluate."""

@@ -1,0 +1,56 @@
+"""The request cache: SQLite in WAL mode, keyed by ChatRequest.cache_key(). Only accepted replies are stored,
+so a failure or an unparseable verdict is asked again on the next run."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from ..types import ChatReply, ChatRequest
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS replies (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+
+
+class Cache:
+    """A persistent map from request hash to reply. Safe for several processes (WAL)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+
+    def get(self, request: ChatRequest) -> ChatReply | None:
+        row = self._db.execute("SELECT reply FROM replies WHERE key = ?", (request.cache_key(),)).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        data["logprobs"] = tuple((token, tuple((alt, lp) for alt, lp in alternatives))
+                                 for token, alternatives in data.get("logprobs", ()))
+        return replace(ChatReply(**data), from_cache=True)
+
+    def put(self, request: ChatRequest, reply: ChatReply) -> None:
+        # Only what the server said is stored: the request's endpoint (and so nothing secret) is not.
+        payload = json.dumps({k: v for k, v in asdict(reply).items() if k != "from_cache"})
+        self._db.execute(
+            "INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
+            (request.cache_key(), request.endpoint.model, payload, time.time()),
+        )
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,137 @@
+"""The endpoint and judge specification grammar, and a reachability check before any work starts.
+
+    model spec:  NAME@URL | NAME@openai | NAME@anthropic | local
+    judge spec:  MODEL_SPEC[#MODE][,t=TEMPERATURE]      MODE: json (a JSON-schema verdict) or text ([[8]])
+
+``local`` is the embedded llama.cpp server, which the caller starts (its URL is known only then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from ..errors import ConfigError
+from ..types import Endpoint, Judge
+
+KNOWN_HOSTS = {
+    "openai": ("openai", "https://api.openai.com/v1"),
+    "anthropic": ("anthropic", None),
+}
+
+
+def _strip_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        raise ConfigError(f"put credentials in the environment, not in the URL ({parts.hostname})")
+    return urlunsplit(parts)
+
+
+def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | None = None) -> Endpoint:
+    """``NAME@URL`` (any OpenAI-compatible server), ``NAME@openai``, ``NAME@anthropic``.
+
+    Keys: OPENAI_API_KEY / ANTHROPIC_API_KEY; a judge may use its own through ``key_env`` (for example
+    JUDGEBENCH_JUDGE_API_KEY). Only the variable's name is kept.
+    """
+    if "@" not in spec:
+        raise ConfigError(f"--{role} {spec!r}: expected NAME@URL, e.g. qwen2.5-7b@http://127.0.0.1:8000/v1, "
+                          f"gpt-4o@openai or claude-sonnet-4@anthropic (or 'local' for the embedded model)")
+    name, _, where = spec.rpartition("@")
+    if not name:
+        raise ConfigError(f"--{role} {spec!r}: the model name before '@' is empty")
+    if where in KNOWN_HOSTS:
+        provider, base_url = KNOWN_HOSTS[where]
+    elif where.startswith(("http://", "https://")):
+        provider, base_url = "openai", _strip_credentials(where.rstrip("/"))
+    else:
+        raise ConfigError(f"--{role} {spec!r}: {where!r} is not a URL (http://...) nor one of "
+                          f"{', '.join(KNOWN_HOSTS)}")
+    default_env = "ANTHROPIC_API_KEY" if provider == "anthropic" else "OPENAI_API_KEY"
+    env = key_env if key_env and os.environ.get(key_env) else default_env
+    return Endpoint(provider=provider, name=name, model=name, base_url=base_url,  # type: ignore[arg-type]
+                    api_key_env=env, concurrency=concurrency)
+
+
+LOCAL = "local"
+VERDICT_MODES = ("json", "text", "auto")
+
+
+def judge_base(spec: str) -> str:
+    """The model part of a judge spec (before '#')."""
+    return spec.partition("#")[0]
+
+
+def is_local(spec: str) -> bool:
+    return judge_base(spec) == LOCAL
+
+
+def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, key_env: str | None = None,
+                local: Endpoint | None = None) -> Judge:
+    """``NAME@URL#json,t=0.7`` -> Judge. ``auto`` picks JSON verdicts on the embedded server, free text elsewhere.
+    The judge's name is the model's name with the options it was given, so two configurations of one model on a
+    panel stay apart."""
+    base, _, options = spec.partition("#")
+    mode, *settings = options.split(",") if options else [default_mode]
+    mode = mode or default_mode
+    if mode not in VERDICT_MODES:
+        raise ConfigError(f"--judge {spec!r}: the verdict mode after '#' must be json or text")
+    temperature = None
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        try:
+            if key != "t":
+                raise ValueError(key)
+            temperature = float(value)
+        except ValueError:
+            raise ConfigError(f"--judge {spec!r}: judge settings after the mode are t=TEMPERATURE, e.g. "
+                              "local#json,t=0.7") from None
+    if base == LOCAL:
+        if local is None:
+            raise ConfigError(f"--judge {spec!r}: the embedded server is not running")
+        endpoint = local
+    else:
+        endpoint = parse_endpoint(base, role="judge", concurrency=concurrency, key_env=key_env)
+    constrained = (endpoint.provider == "local") if mode == "auto" else mode == "json"
+    suffix = f"#{options}" if options else ""
+    return Judge(name=f"{endpoint.name}{suffix}", endpoint=endpoint, constrained=constrained, temperature=temperature)
+
+
+def parse_panel(specs: tuple[str, ...] | list[str], **kwargs: object) -> tuple[Judge, ...]:
+    """Judges of a panel; two with the same name cannot be told apart in the results, so that is an error."""
+    panel = tuple(parse_judge(s, **kwargs) for s in specs)  # type: ignore[arg-type]
+    names = [j.name for j in panel]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"--judge: two judges share a name: {', '.join(names)}")
+    return panel
+
+
+async def _probe(endpoint: Endpoint, timeout_s: float) -> None:
+    if endpoint.provider == "anthropic" or not endpoint.base_url:
+        return
+    key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as client:
+            response = await client.get(f"{endpoint.base_url}/models", headers=headers)
+    except httpx.HTTPError as exc:
+        raise ConfigError(
+            f"cannot reach {endpoint.name} at {endpoint.base_url} ({type(exc).__name__}: {exc}). "
+            "Is the server running (e.g. `vllm serve MODEL`) and is the URL right (it usually ends in /v1)?"
+        ) from None
+    if response.status_code in (401, 403):
+        raise ConfigError(f"{endpoint.name} at {endpoint.base_url} refused the key (HTTP {response.status_code}); "
+                          f"check {endpoint.api_key_env}")
+
+
+async def acheck_reachable(endpoints: list[Endpoint], timeout_s: float = 10.0) -> None:
+    """Fail early, before any result is written, when a server cannot be reached."""
+    await asyncio.gather(*(_probe(e, timeout_s) for e in endpoints))
+
+
+def check_reachable(endpoints: list[Endpoint], timeout_s: float = 10.0) -> None:
+    from .evaluate import run_sync
+
+    run_sync(acheck_reachable(endpoints, timeout_s))

@@ -1,0 +1,143 @@
+"""The only place with concurrency, retries and progress: it turns chat requests into replies, nothing more.
+
+Every model call goes cache -> per-endpoint semaphore -> one tenacity retry layer -> backend. Replies are
+cached only when accepted (a judge reply must parse), so what failed is asked again on the next run. What a
+reply means (a verdict, a judgment) is the task kind's business (judging.kinds), not the runner's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity.wait import wait_exponential_jitter
+from tqdm import tqdm
+
+from ..errors import BackendError
+from ..types import ChatReply, ChatRequest, Endpoint
+from .backends import Backend, make_backend
+from .cache import Cache
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Limits of the single retry layer. A server's Retry-After is honoured up to ``max_wait_s``."""
+
+    max_attempts: int = 5
+    max_elapsed_s: float = 180.0
+    initial_wait_s: float = 0.5
+    max_wait_s: float = 30.0
+
+
+@dataclass
+class Counters:
+    """What a run cost. ``requests`` counts calls sent to a server (each retry included)."""
+
+    requests: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    failed_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, BackendError) and exc.retryable
+
+
+class Runner:
+    """Runs generation and judging against backends with bounded concurrency per endpoint."""
+
+    def __init__(self, cache: Cache, *, retry: RetryPolicy | None = None, progress: bool = True,
+                 backend_factory: Callable[[Endpoint], Backend] = make_backend) -> None:
+        self.cache = cache
+        self.retry = retry or RetryPolicy()
+        self.progress = progress
+        self.counters = Counters()
+        self._backend_factory = backend_factory
+        self._backends: dict[tuple[str, str | None, str], Backend] = {}
+        self._semaphores: dict[tuple[str, str | None, str], asyncio.Semaphore] = {}
+        self._bar: tqdm | None = None
+
+    def _slot(self, endpoint: Endpoint) -> tuple[Backend, asyncio.Semaphore]:
+        key = (endpoint.provider, endpoint.base_url, endpoint.model)
+        if key not in self._backends:
+            self._backends[key] = self._backend_factory(endpoint)
+            self._semaphores[key] = asyncio.Semaphore(max(1, endpoint.concurrency))
+        return self._backends[key], self._semaphores[key]
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        backoff = wait_exponential_jitter(multiplier=self.retry.initial_wait_s, max=self.retry.max_wait_s)(state)
+        if isinstance(exc, BackendError) and exc.retry_after is not None:
+            return min(self.retry.max_wait_s, max(exc.retry_after, 0.0))
+        return float(backoff)
+
+    async def call(self, request: ChatRequest, accept: Callable[[ChatReply], bool] = lambda _: True) -> ChatReply:
+        """One chat call through the cache and the retry layer. Raises BackendError when it finally fails."""
+        cached = self.cache.get(request)
+        if cached is not None:
+            self.counters.cache_hits += 1
+            return cached
+        backend, semaphore = self._slot(request.endpoint)
+
+        def before_sleep(_: RetryCallState) -> None:
+            self.counters.retries += 1
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry.max_attempts) | stop_after_delay(self.retry.max_elapsed_s),
+            wait=self._wait, retry=retry_if_exception(_is_retryable), reraise=True, before_sleep=before_sleep,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    async with semaphore:
+                        self.counters.requests += 1
+                        reply = await backend.complete(request)
+        except BackendError:
+            self.counters.failed_calls += 1
+            raise
+        self.counters.prompt_tokens += reply.prompt_tokens or 0
+        self.counters.completion_tokens += reply.completion_tokens or 0
+        if accept(reply):
+            self.cache.put(request, reply)
+        return reply
+
+    def tick(self, n: int = 1) -> None:
+        """Count ``n`` requests as done on the progress bar (a cached reply counts as done too)."""
+        if self._bar is not None:
+            self._bar.update(n)
+
+    @contextlib.contextmanager
+    def progress_bar(self, total: int, description: str) -> Iterator[None]:
+        self._bar = tqdm(total=total, desc=description, disable=not self.progress, unit="req", leave=False)
+        try:
+            yield
+        finally:
+            self._bar.close()
+            self._bar = None
+
+    async def outcomes(self, requests: Sequence[ChatRequest],
+                       accept: Callable[[ChatRequest, ChatReply], bool]) -> list[ChatReply | BackendError]:
+        """Every request's reply, or the error it finally failed with, in the requests' order. A reply is cached
+        only when ``accept`` takes it (a judge reply must parse)."""
+        async def one(request: ChatRequest) -> ChatReply | BackendError:
+            try:
+                return await self.call(request, accept=lambda reply: accept(request, reply))
+            except BackendError as exc:
+                return exc
+            finally:
+                self.tick()
+
+        return list(await asyncio.gather(*(one(r) for r in requests)))
+
+    async def aclose(self) -> None:
+        for backend in self._backends.values():
+            await backend.aclose()
+        self._backends.clear()
+
+
+__all__ = ["Counters", "RetryPolicy", "Runner"]

@@ -1,0 +1,266 @@
+"""Task YAML -> Task. ``include:`` inheritance, unknown fields with "did you mean", errors with file:line."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError, TaskError
+from ..formats import alpaca_eval, fastchat
+from ..formats.identity import canonical_benchmark
+from ..judging.kinds import KINDS
+from ..types import Item, JudgeSpec, Task
+from .builtin import prompts_dir, task_names, tasks_dir
+from .fetch import resolve_data
+from .yamlsrc import SourcedDict, SourcedList, load_yaml, merge
+
+TOP_FIELDS = {"name", "benchmark", "kind", "description", "include", "judge", "generation", "items", "source",
+              "reference"}
+JUDGE_FIELDS = {"prompt", "reference_prompt", "reference_categories", "scale", "labels", "max_tokens",
+                "temperature"}
+GENERATION_FIELDS = {"max_tokens", "temperature", "top_p", "seed", "stop", "frequency_penalty",
+                     "presence_penalty"}
+ITEM_FIELDS = {"id", "category", "turns", "reference"}
+SOURCE_FIELDS = {"format", "path", "url", "sha256", "references"}
+DATA_FIELDS = {"path", "url", "sha256"}
+REFERENCE_FIELDS = {"model", "answers", "source"}
+SOURCE_FORMATS = ("fastchat", "alpaca_eval")
+
+
+def _check_fields(mapping: SourcedDict, allowed: set[str], what: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known fields: {', '.join(sorted(allowed))}"
+            raise TaskError(f"{mapping.where(key)}: unknown field {key!r} in {what}{suggestion}")
+
+
+def _mapping(parent: SourcedDict, key: str, what: str) -> SourcedDict:
+    value = parent.get(key, SourcedDict())
+    if not isinstance(value, SourcedDict):
+        raise TaskError(f"{parent.where(key)}: {what} must be a mapping")
+    return value
+
+
+def _str_list(value: Any, where: str, what: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
+        raise TaskError(f"{where}: {what} must be a string or a list of strings")
+    return tuple(str(v) for v in value)
+
+
+def find_task(name_or_path: str) -> Path:
+    """A path to a task file, or a built-in task's name ("did you mean" when unknown)."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.exists():
+            raise TaskError(f"{path}: task file not found")
+        return path
+    candidate = tasks_dir() / f"{name_or_path}.yaml"
+    if candidate.exists():
+        return candidate
+    known = task_names()
+    hint = difflib.get_close_matches(name_or_path, known, n=1)
+    suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+    raise TaskError(f"unknown task {name_or_path!r}{suggestion} (built-in tasks: {', '.join(known)})")
+
+
+def _load_with_includes(path: Path, seen: tuple[Path, ...] = ()) -> SourcedDict:
+    path = path.resolve()
+    if path in seen:
+        raise TaskError(f"{path}: include cycle: {' -> '.join(str(p) for p in (*seen, path))}")
+    data = load_yaml(path)
+    _check_fields(data, TOP_FIELDS, "the task")
+    for section, allowed in (("judge", JUDGE_FIELDS), ("generation", GENERATION_FIELDS),
+                             ("source", SOURCE_FIELDS), ("reference", REFERENCE_FIELDS)):
+        if section in data:
+            _check_fields(_mapping(data, section, section), allowed, section)
+    if "include" not in data:
+        return data
+    include = data.pop("include")
+    if not isinstance(include, str):
+        raise TaskError(f"{data.where('include')}: include must be a file name")
+    parent_path = (path.parent / include) if (path.parent / include).exists() else tasks_dir() / include
+    if not parent_path.exists():
+        raise TaskError(f"{data.where('include')}: included task {include!r} not found next to {path.name}")
+    merged: SourcedDict = merge(_load_with_includes(parent_path, (*seen, path)), data)
+    return merged
+
+
+def _data_path(spec: SourcedDict, task_dir: Path) -> Path:
+    _check_fields(spec, DATA_FIELDS | {"format", "references"}, "a data source")
+    local = spec.get("path")
+    return resolve_data(
+        path=(task_dir / str(local)) if local else None,
+        url=spec.get("url"),
+        sha256=str(spec["sha256"]) if spec.get("sha256") is not None else None,
+        where=spec.where("path" if local else "url"),
+    )
+
+
+def _inline_items(raw: Any, where: str) -> list[Item]:
+    if not isinstance(raw, SourcedList):
+        raise TaskError(f"{where}: items must be a list")
+    items = []
+    for entry, origin in zip(raw, raw.item_origins, strict=True):
+        if not isinstance(entry, SourcedDict):
+            raise TaskError(f"{origin}: each item must be a mapping with id, category and turns")
+        _check_fields(entry, ITEM_FIELDS, "an item")
+        for required in ("id", "turns"):
+            if required not in entry:
+                raise TaskError(f"{origin}: item is missing {required!r}")
+        items.append(
+            Item(
+                id=str(entry["id"]),
+                category=str(entry.get("category", "general")),
+                turns=_str_list(entry["turns"], entry.where("turns"), "turns"),
+                reference=_str_list(entry["reference"], entry.where("reference"), "reference")
+                if "reference" in entry else (),
+                source=origin,
+            )
+        )
+    return items
+
+
+def _source_items(source: SourcedDict, task_dir: Path) -> list[Item]:
+    fmt = source.get("format")
+    if fmt not in SOURCE_FORMATS:
+        raise TaskError(f"{source.where('format')}: source format must be one of {', '.join(SOURCE_FORMATS)}")
+    path = _data_path(source, task_dir)
+    if fmt == "alpaca_eval":
+        return alpaca_eval.items(path)
+    items = fastchat.questions(path)
+    if "references" in source:
+        refs_spec = source["references"]
+        if not isinstance(refs_spec, SourcedDict):
+            raise TaskError(f"{source.where('references')}: references must be a mapping with path or url")
+        refs = fastchat.answers(_data_path(refs_spec, task_dir))
+        items = [Item(i.id, i.category, i.turns, refs.get(i.id, i.reference), i.source) for i in items]
+    return items
+
+
+def _check_unique(items: list[Item]) -> None:
+    first_seen: dict[str, str] = {}
+    duplicates = []
+    for item in items:
+        if item.id in first_seen:
+            duplicates.append(f"id {item.id!r} at {item.source} duplicates {first_seen[item.id]}")
+        else:
+            first_seen[item.id] = item.source
+    if duplicates:
+        raise TaskError("duplicate item ids: " + "; ".join(duplicates))
+
+
+def _reference_answers(ref: SourcedDict, items: list[Item], task_dir: Path) -> tuple[str, dict[str, tuple[str, ...]]]:
+    model = str(ref.get("model", "reference"))
+    answers: dict[str, tuple[str, ...]] = {}
+    if "answers" in ref:
+        raw = ref["answers"]
+        if not isinstance(raw, SourcedDict):
+            raise TaskError(f"{ref.where('answers')}: answers must map item id -> answer text")
+        answers = {str(k): _str_list(v, raw.where(k), f"answer {k}") for k, v in raw.items()}
+    elif "source" in ref:
+        src = _mapping(ref, "source", "reference.source")
+        path = _data_path(src, task_dir)
+        if src.get("format") == "alpaca_eval":
+            generator, by_instruction = alpaca_eval.answers_by_instruction(path)
+            model = str(ref.get("model", generator or model))
+            answers = {i.id: (by_instruction[i.turns[0]],) for i in items if i.turns[0] in by_instruction}
+        else:
+            answers = fastchat.answers(path)
+    else:
+        raise TaskError(f"{ref.origin}: a pairwise task's reference needs 'answers' or 'source'")
+    missing = [i.id for i in items if i.id not in answers]
+    extra = sorted(set(answers) - {i.id for i in items})
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"no reference answer for item(s) {', '.join(missing[:10])}"
+                         + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""))
+        if extra:
+            parts.append(f"reference answers for unknown item(s) {', '.join(extra[:10])}")
+        raise TaskError(f"{ref.origin}: reference answers do not match the items: {'; '.join(parts)}")
+    return model, answers
+
+
+def load_task(name_or_path: str) -> Task:
+    """Load and check a task: fields, items, reference answers and prompt files."""
+    path = find_task(name_or_path)
+    data = _load_with_includes(path)
+    task_dir = path.resolve().parent
+    for required in ("name", "kind", "judge"):
+        if required not in data:
+            raise TaskError(f"{data.origin}: the task is missing the field {required!r}")
+    kind = data["kind"]
+    if kind not in KINDS:
+        raise TaskError(f"{data.where('kind')}: kind must be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
+
+    judge_raw = _mapping(data, "judge", "judge")
+    if "prompt" not in judge_raw:
+        raise TaskError(f"{judge_raw.origin}: judge needs a 'prompt' template")
+    scale = judge_raw.get("scale", [1, 10])
+    if not (isinstance(scale, list) and len(scale) == 2 and all(isinstance(s, int) for s in scale)
+            and scale[0] < scale[1]):
+        raise TaskError(f"{judge_raw.where('scale')}: scale must be [low, high] integers, e.g. [1, 10]")
+    labels = judge_raw.get("labels", ["A", "B", "C"])
+    if not (isinstance(labels, list) and len(labels) == 3 and len(set(map(str, labels))) == 3):
+        raise TaskError(f"{judge_raw.where('labels')}: labels must be three distinct strings: "
+                        "first better, second better, tie")
+    judge = JudgeSpec(
+        prompt=str(judge_raw["prompt"]),
+        reference_prompt=str(judge_raw["reference_prompt"]) if judge_raw.get("reference_prompt") else None,
+        reference_categories=_str_list(judge_raw.get("reference_categories", []),
+                                       judge_raw.where("reference_categories"), "reference_categories"),
+        scale=(scale[0], scale[1]),
+        labels=(str(labels[0]), str(labels[1]), str(labels[2])),
+        max_tokens=int(judge_raw.get("max_tokens", 512)),
+        temperature=float(judge_raw.get("temperature", 0.0)),
+    )
+
+    try:
+        if "items" in data:
+            items = _inline_items(data["items"], data.where("items"))
+        elif "source" in data:
+            items = _source_items(_mapping(data, "source", "source"), task_dir)
+        elif KINDS[kind].needs_reference and "reference" in data:
+            ref_src = _mapping(_mapping(data, "reference", "reference"), "source", "reference.source")
+            items = _source_items(ref_src, task_dir)
+        else:
+            raise TaskError(f"{data.origin}: the task needs 'items' or a 'source'")
+        _check_unique(items)
+        if not items:
+            raise TaskError(f"{data.origin}: the task has no items")
+
+        reference_model: str | None = None
+        reference_answers: dict[str, tuple[str, ...]] = {}
+        if KINDS[kind].needs_reference:
+            if "reference" not in data:
+                raise TaskError(f"{data.origin}: a {kind} task needs a 'reference' (model and answers)")
+            reference_model, reference_answers = _reference_answers(
+                _mapping(data, "reference", "reference"), items, task_dir)
+    except DataError as exc:
+        raise TaskError(str(exc)) from exc
+
+    generation = _mapping(data, "generation", "generation")
+    gen_params = {"max_tokens": 256, "temperature": 0.0, **generation}
+    search = (task_dir, task_dir / "prompts", task_dir.parent / "prompts", prompts_dir())
+    prompt_dirs = tuple(str(d) for d in search if d.is_dir())
+    benchmark = data.get("benchmark", data["name"])
+    if not isinstance(benchmark, str) or not benchmark.strip():
+        raise TaskError(f"{data.where('benchmark')}: benchmark must be a name, e.g. mt-bench")
+    return Task(
+        name=str(data["name"]),
+        kind=kind,
+        benchmark=canonical_benchmark(benchmark),
+        items=tuple(items),
+        judge=judge,
+        description=str(data.get("description", "")),
+        generation=tuple(sorted(gen_params.items())),
+        reference_model=reference_model,
+        reference_answers=tuple(sorted(reference_answers.items())),
+        path=str(path),
+        prompt_dirs=tuple(dict.fromkeys(prompt_dirs)),
+    )
+

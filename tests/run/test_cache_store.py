@@ -1,0 +1,87 @@
+"""The cache key, the SQLite cache, and results on disk."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from judgebench.errors import ResultsError
+from judgebench.formats import judgebench as store
+from judgebench.run.cache import Cache
+from judgebench.types import ChatReply, ChatRequest, Endpoint
+
+ENDPOINT = Endpoint(provider="openai", name="m", model="m", base_url="http://127.0.0.1:8000/v1",
+                    api_key_env="OPENAI_API_KEY", concurrency=4)
+REQUEST = ChatRequest(ENDPOINT, (("system", "s"), ("user", "u")), (("max_tokens", 10), ("temperature", 0.0)))
+
+
+def test_cache_key_covers_what_changes_the_answer() -> None:
+    key = REQUEST.cache_key()
+    assert replace(REQUEST, messages=(("user", "other"),)).cache_key() != key
+    assert replace(REQUEST, params=(("max_tokens", 10), ("temperature", 0.7))).cache_key() != key
+    assert replace(REQUEST, response_schema='{"type": "object"}').cache_key() != key
+    assert replace(REQUEST, endpoint=replace(ENDPOINT, model="other")).cache_key() != key
+    assert replace(REQUEST, endpoint=replace(ENDPOINT, base_url="http://other:1/v1")).cache_key() != key
+    assert replace(REQUEST, endpoint=replace(ENDPOINT, provider="anthropic")).cache_key() != key
+
+
+def test_cache_key_ignores_what_cannot() -> None:
+    key = REQUEST.cache_key()
+    assert replace(REQUEST, endpoint=replace(ENDPOINT, concurrency=64)).cache_key() == key
+    assert replace(REQUEST, endpoint=replace(ENDPOINT, api_key_env="OTHER_KEY")).cache_key() == key
+    assert replace(REQUEST, endpoint=replace(ENDPOINT, name="label")).cache_key() == key
+    reordered = replace(REQUEST, params=(("temperature", 0.0), ("max_tokens", 10)))
+    assert reordered.cache_key() == key
+
+
+def test_embedded_server_key_survives_a_new_port() -> None:
+    a = Endpoint("local", "s", "s", "http://127.0.0.1:1111/v1", cache_identity="llama.cpp:model.gguf")
+    b = replace(a, base_url="http://127.0.0.1:2222/v1")
+    assert replace(REQUEST, endpoint=a).cache_key() == replace(REQUEST, endpoint=b).cache_key()
+
+
+def test_cache_round_trip_in_wal_mode(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c.sqlite")
+    reply = ChatReply("text", "stop", 5, 2, 0.1)
+    assert cache.get(REQUEST) is None
+    cache.put(REQUEST, reply)
+    got = cache.get(REQUEST)
+    assert got == replace(reply, from_cache=True)
+    cache.close()
+    mode = sqlite3.connect(tmp_path / "c.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_run_directories_are_never_overwritten(tmp_path: Path) -> None:
+    first = store.new_run_dir(tmp_path, "task-model")
+    second = store.new_run_dir(tmp_path, "task-model")
+    assert first != second and first.exists() and second.exists()
+    store.new_run_dir(tmp_path, "x", run_id="mine")
+    with pytest.raises(ResultsError, match="never overwritten"):
+        store.new_run_dir(tmp_path, "x", run_id="mine")
+
+
+def test_torn_last_line_is_tolerated_but_corruption_elsewhere_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "judgments.jsonl"
+    writer = store.JsonlWriter(path)
+    writer.append({"a": 1})
+    writer.append({"a": 2})
+    writer.close()
+    with path.open("a") as fh:
+        fh.write('{"a": 3, "trunc')
+    assert store.read_jsonl(path) == [{"a": 1}, {"a": 2}]
+    path.write_text('{"a": 1}\n{broken\n{"a": 3}\n')
+    with pytest.raises(ResultsError, match=r"judgments\.jsonl:2"):
+        store.read_jsonl(path)
+
+
+def test_atomic_json_write_replaces_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "summary.json"
+    store.write_json_atomic(path, {"v": 1})
+    store.write_json_atomic(path, {"v": 2})
+    assert json.loads(path.read_text()) == {"v": 2}
+    assert list(tmp_path.iterdir()) == [path]

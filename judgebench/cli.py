@@ -258,11 +258,19 @@ def diagnose(paths: tuple[Path, ...], fmt: str, families: Path | None, as_json: 
 def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, model_column: str, fmt: str,
           as_json: bool) -> None:
     """Agreement of the judgments with human labels: S1/S2 and kappa per item, or Spearman/Kendall per model."""
-    from .analysis.agreement import item_agreement, model_agreement, read_labels
+    from .analysis.agreement import (
+        ModelAgreement,
+        PairwiseAgreement,
+        ScoreAgreement,
+        item_agreement,
+        model_agreement,
+        read_labels,
+    )
     from .analysis.scores import score_rows
 
     frame = _read(paths, fmt).frame
     labels = read_labels(labels_path)
+    result: ModelAgreement | PairwiseAgreement | ScoreAgreement
     if label_column:
         scores = {r.model: r.ranking_value for r in score_rows(frame, n_bootstrap=0)}
         result = model_agreement({m: s for m, s in scores.items() if s is not None}, labels, label_column,
@@ -270,9 +278,9 @@ def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, 
     else:
         result = item_agreement(frame, labels)
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json.dumps(asdict(result), indent=2))
     else:
-        for key, value in result.items():
+        for key, value in asdict(result).items():
             click.echo(f"{key}: {value}")
 
 

@@ -10,8 +10,8 @@ column (``--label-column``).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,46 @@ from scipy.stats import spearmanr
 from ..errors import DataError
 from ..stats.agreement import agreement_s1_s2, cohen_kappa
 from ..stats.correlation import rank_correlation
+
+
+@dataclass(frozen=True)
+class PairwiseAgreement:
+    """Item-level agreement on pairwise winners: with ties (S1, over ``n_s1`` items) and without (S2), as in the
+    MT-Bench paper, and Cohen's kappa."""
+
+    n_s1: int
+    s1: float | None
+    n_s2: int
+    s2: float | None
+    cohen_kappa: float | None
+    kind: str = "pairwise"
+
+
+@dataclass(frozen=True)
+class ScoreAgreement:
+    """Item-level agreement on grades: Spearman and quadratic-weighted Cohen's kappa over ``n`` grades."""
+
+    n: int
+    spearman: float
+    cohen_kappa_quadratic: float | None
+    kind: str = "scores"
+
+
+@dataclass(frozen=True)
+class ModelAgreement:
+    """Model-level agreement of the judge's ranking with a label column, with 95% bootstrap intervals."""
+
+    n: int
+    models: tuple[str, ...]
+    spearman: float
+    spearman_ci: tuple[float, float]
+    kendall: float
+    kendall_ci: tuple[float, float]
+    kind: str = "models"
+
+
+def _finite(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
 
 
 def read_labels(path: Path) -> pd.DataFrame:
@@ -38,7 +78,7 @@ def _winner(row: pd.Series) -> str | None:
     return {2.0: row["model"], 1.0: row["opponent"]}.get(row["preference"], "tie")
 
 
-def item_agreement(frame: pd.DataFrame, labels: pd.DataFrame) -> dict[str, Any]:
+def item_agreement(frame: pd.DataFrame, labels: pd.DataFrame) -> PairwiseAgreement | ScoreAgreement:
     """S1/S2 agreement and Cohen's kappa (pairwise), or Spearman and weighted kappa (scores)."""
     if {"model_a", "model_b", "winner"} <= set(labels.columns):
         judged = frame[frame["preference"].notna() & frame["opponent"].notna()].copy()
@@ -60,7 +100,8 @@ def item_agreement(frame: pd.DataFrame, labels: pd.DataFrame) -> dict[str, Any]:
         if not a:
             raise DataError("no label matches a judgment (item_id, the two models and turn must match)")
         # Verdicts as positions relative to the pair, so kappa compares like with like.
-        return {"kind": "pairwise", **agreement_s1_s2(a, b), "cohen_kappa": cohen_kappa(a, b)}
+        s = agreement_s1_s2(a, b)
+        return PairwiseAgreement(int(s["n_s1"]), _finite(s["s1"]), int(s["n_s2"]), _finite(s["s2"]), cohen_kappa(a, b))
     if {"item_id", "model", "score"} <= set(labels.columns):
         judged = frame.dropna(subset=["score"])
         keys = ["item_id", "model"] + (["turn"] if "turn" in labels.columns else [])
@@ -68,17 +109,15 @@ def item_agreement(frame: pd.DataFrame, labels: pd.DataFrame) -> dict[str, Any]:
         merged = judged.merge(labels, on=keys, suffixes=("", "_label"))
         if merged.empty:
             raise DataError("no score label matches a judgment (item_id and model must match)")
-        return {"kind": "scores", "n": len(merged),
-                "spearman": float(spearmanr(merged["score"], merged["score_label"]).statistic),
-                "cohen_kappa_quadratic": cohen_kappa(list(np.round(merged["score"]).astype(int)),
-                                                     list(np.round(merged["score_label"]).astype(int)),
-                                                     weights="quadratic")}
+        return ScoreAgreement(len(merged), float(spearmanr(merged["score"], merged["score_label"]).statistic),
+                              cohen_kappa(list(np.round(merged["score"]).astype(int)),
+                                          list(np.round(merged["score_label"]).astype(int)), weights="quadratic"))
     raise DataError("labels need item_id, model_a, model_b, winner (pairwise) or item_id, model, score (scores), "
                     "or use --label-column for model-level labels")
 
 
 def model_agreement(model_scores: dict[str, float], labels: pd.DataFrame, label_column: str,
-                    model_column: str = "model", n_bootstrap: int = 1000) -> dict[str, Any]:
+                    model_column: str = "model", n_bootstrap: int = 1000) -> ModelAgreement:
     """Spearman and Kendall of the judge's model scores against a model-level label column."""
     for column in (label_column, model_column):
         if column not in labels.columns:
@@ -91,5 +130,6 @@ def model_agreement(model_scores: dict[str, float], labels: pd.DataFrame, label_
     ours = np.array([v[0] for v in matched.values()])
     theirs = np.array([v[1] for v in matched.values()])
     result = rank_correlation(ours, theirs, n_bootstrap=n_bootstrap)
-    return {"kind": "models", "n": result.n, "models": sorted(matched), "spearman": result.spearman,
-            "spearman_ci": list(result.spearman_ci), "kendall": result.kendall, "kendall_ci": list(result.kendall_ci)}
+    return ModelAgreement(result.n, tuple(sorted(matched)), result.spearman,
+                          (result.spearman_ci[0], result.spearman_ci[1]), result.kendall,
+                          (result.kendall_ci[0], result.kendall_ci[1]))

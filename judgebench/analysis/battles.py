@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
 from ..judging.kinds import kind_of
 from ..stats import bradley_terry_with_ci
 
@@ -43,6 +44,9 @@ def battle_rows(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap: i
         battles = pd.DataFrame({"model_a": judged["model"], "model_b": judged["opponent"],
                                 "outcome": judged["preference"] - 1.0})
         anchor = baseline or str(battles["model_b"].value_counts().index[0])
+        if anchor not in set(battles["model_a"]) | set(battles["model_b"]):
+            raise DataError(f"--baseline {anchor!r} is in no battle of {benchmark} judged by {judge}; models: "
+                            f"{', '.join(sorted(set(battles['model_a']) | set(battles['model_b'])))}")
         for bt in bradley_terry_with_ci(battles, anchor, n_bootstrap=n_bootstrap):
             rows.append(BattleRow(str(benchmark), str(judge), bt.model, bt.score, _finite(bt.ci_low),
                                   _finite(bt.ci_high), bt.strength, bt.n_battles, anchor))

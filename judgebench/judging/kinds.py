@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from ..errors import BackendError
+from ..errors import BackendError, DataError
 from ..stats import bootstrap_ci, pairwise_winrate
 from ..stats.length_controlled import length_controlled_by_model
 from ..types import (
@@ -307,4 +307,4 @@ def kind_of(name: str) -> JudgingKind:
     try:
         return KINDS[name]
     except KeyError:
-        raise ValueError(f"unknown task kind {name!r}; known: {', '.join(KINDS)}") from None
+        raise DataError(f"unknown task kind {name!r} in the judgments; known kinds: {', '.join(KINDS)}") from None

@@ -34,6 +34,7 @@ from .. import __version__
 from ..analysis.diagnostics import Diagnostics
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
 from ..analysis.records import deduplicate, judgments_frame
+from ..errors import DataError, ResultsError
 from ..formats import judgebench as store
 from ..formats import read_sources
 from . import plots
@@ -41,7 +42,7 @@ from . import plots
 EXIT_UPDATED, EXIT_UNCHANGED, EXIT_LOCKED = 0, 3, 75
 
 
-class SiteLocked(Exception):
+class SiteLocked(ResultsError):
     """Another regeneration holds the lock."""
 
 
@@ -185,7 +186,8 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
     out = out.resolve()
     inputs = expand_inputs(paths)
     if not inputs:
-        raise FileNotFoundError("no inputs: give judgebench results directories or judgment files")
+        raise DataError(f"no inputs in {', '.join(map(str, paths))}: give judgebench results directories or "
+                        "judgment files")
     cache = out.parent / f".{out.name}.cache"
     manifest = {"judgebench": __version__, "n_bootstrap": n_bootstrap,
                 "inputs": {str(p): fingerprint(p) for p in inputs}}

@@ -1,0 +1,44 @@
+"""evaluate / aevaluate wiring, against a scripted local server (unit level; the real server is in
+test_integration.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from judgebench.analysis.records import read_judgments
+from judgebench.analysis.scores import score_rows
+from judgebench.run.evaluate import RunConfig, aevaluate, evaluate
+from judgebench.tasks import load_task
+from judgebench.types import Endpoint, Judge
+
+from ..fakeserver import Script, fake_server
+
+
+def config(url: str, tmp_path: Path) -> RunConfig:
+    endpoint = Endpoint(provider="openai", name="fake", model="fake", base_url=url, concurrency=2)
+    return RunConfig(model=endpoint, judges=(Judge("fake-judge", endpoint),), out=tmp_path / "r",
+                     cache_path=tmp_path / "c.sqlite", limit=2, progress=False, n_bootstrap=50)
+
+
+def test_evaluate_works_inside_a_running_event_loop(tmp_path: Path) -> None:
+    """A notebook cell runs inside an event loop: evaluate must not call asyncio.run on it."""
+    task = load_task("sample-mt")
+    with fake_server(Script([("ok", "A fine answer. Rating: [[7]]")])) as url:
+        async def cell() -> int:
+            result = evaluate(task, config(url, tmp_path))
+            again = await aevaluate(task, config(url, tmp_path))
+            assert again.counters.requests == 0  # all from the cache
+            return result.n_judgments
+        assert asyncio.run(cell()) == 4
+
+
+def test_a_run_prints_the_rows_stats_computes_from_its_directory(tmp_path: Path) -> None:
+    task = load_task("sample-pairwise")
+    with fake_server(Script([("ok", "Both are good, A is better. [[A]]")])) as url:
+        result = evaluate(task, config(url, tmp_path))
+    from_disk = score_rows(read_judgments([result.run_dir]).frame, n_bootstrap=50)
+    assert list(result.rows) == from_disk
+    (row,) = from_disk
+    # "A" in both orders: the candidate wins shown first and loses shown second, so every question is a tie.
+    assert row.score == 50.0 and row.n_judged == 2 and row.order_agreement == 0.0 and row.benchmark == task.benchmark

@@ -57,9 +57,13 @@ class Results:
         return self._board.diagnostics
 
 
-def load(*paths: str | Path, fmt: str = "auto", n_bootstrap: int = 1000, difficulty: object | None = None) -> Results:
-    """Results from judgebench results/run directories and other harnesses' judgment files, as DataFrames."""
-    sources = order_sources([s for raw in paths for s in read_sources(Path(raw), fmt)])
+def load(*paths: str | Path, fmt: str = "auto", n_bootstrap: int = 1000, difficulty: object | None = None,
+         questions: str | Path | None = None) -> Results:
+    """Results from judgebench results/run directories and other harnesses' judgment files, as DataFrames.
+    ``questions``: a FastChat question.jsonl giving the categories of FastChat judgment files kept apart from
+    it (as `--questions` does on the command line)."""
+    questions_path = Path(questions) if questions is not None else None
+    sources = order_sources([s for raw in paths for s in read_sources(Path(raw), fmt, questions_path)])
     runs, answers = [], []
     for source in sources:
         if source.run_id is None:
@@ -71,8 +75,11 @@ def load(*paths: str | Path, fmt: str = "auto", n_bootstrap: int = 1000, difficu
                      "judges": tuple(j["name"] for j in config.get("judges", [])), "created": config.get("created")})
         answers += [{"run_id": source.run_id, "benchmark": c.benchmark, "item_id": c.item_id, "model": c.model,
                      "turns": c.turns, "error": c.error} for c in candidates]
-    answer_frame = pd.DataFrame(answers, columns=ANSWER_COLUMNS)
-    answer_frame = answer_frame.drop_duplicates(["benchmark", "model", "item_id"], keep="last").reset_index(drop=True)
+    # One answer per (benchmark, model, item), as for judgments: the newest successful one.
+    answer_frame = pd.DataFrame(answers, columns=ANSWER_COLUMNS).assign(_ok=lambda f: f["error"].isna())
+    answer_frame = (answer_frame.reset_index().sort_values(["_ok", "index"], kind="stable")
+                    .drop_duplicates(["benchmark", "model", "item_id"], keep="last").sort_values("index")
+                    .drop(columns=["index", "_ok"]).reset_index(drop=True))
     judgments = collect(sources)
     return Results(runs=pd.DataFrame(runs, columns=RUN_COLUMNS), answers=answer_frame, judgments=judgments.frame,
                    n_superseded=judgments.n_superseded, n_bootstrap=n_bootstrap, difficulty=difficulty)

@@ -34,7 +34,9 @@ def detect_format(path: Path) -> str:
     if name.endswith(".json"):
         return "alpaca-eval"
     first = next(iter_jsonl(path), (0, {}))[1]
-    if "games" in first:
+    # Arena-Hard's pairwise games, or arena-bench's single grades: FastChat's shape without FastChat's judge and
+    # turn fields.
+    if "games" in first or ("judgment" in first and "judge" not in first and "turn" not in first):
         return "arena-hard"
     if "g1_judgment" in first or "judgment" in first:
         return "fastchat"

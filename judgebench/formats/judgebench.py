@@ -77,19 +77,30 @@ class JsonlWriter:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Records of a JSONL file; a torn *last* line is skipped, a bad line elsewhere is an error."""
+    return [record for _, record in read_jsonl_lines(path)]
+
+
+def read_jsonl_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, record) of a JSONL file; a torn *last* line is skipped, a bad line elsewhere is an error."""
     if not path.exists():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     records = []
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError as exc:
             if n == len(lines):
                 break  # torn by an interrupted write
             raise ResultsError(f"{path}:{n}: corrupt record: {exc.msg}") from exc
+        if not isinstance(record, dict):
+            raise ResultsError(f"{path}:{n}: corrupt record: expected a JSON object")
+        records.append((n, record))
     return records
 
 
@@ -110,8 +121,37 @@ def _upgrade(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+_TEXT_FIELDS = ("benchmark", "item_id", "category", "model", "judge", "kind")
+_NUMBER_FIELDS = ("score", "preference", "length", "opponent_length", "expected_score")
+
+
+def _check_judgment(fields: dict[str, Any]) -> None:
+    """A record must be a judgment before it can enter a score: say what is wrong, or raise nothing."""
+    from ..judging.kinds import KINDS
+
+    known = set(Judgment.__dataclass_fields__)
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+    missing = [f for f in (*_TEXT_FIELDS, "turn") if f not in fields]
+    if missing:
+        raise ValueError(f"missing field(s) {', '.join(missing)}")
+    for name in _TEXT_FIELDS:
+        if not isinstance(fields[name], str):
+            raise ValueError(f"{name} must be text, not {fields[name]!r}")
+    if fields["kind"] not in KINDS:
+        raise ValueError(f"unknown kind {fields['kind']!r} (known: {', '.join(KINDS)})")
+    if isinstance(fields["turn"], bool) or not isinstance(fields["turn"], int) or fields["turn"] < 1:
+        raise ValueError(f"turn must be a positive integer, not {fields['turn']!r}")
+    for name in _NUMBER_FIELDS:
+        value = fields.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"{name} must be a number or null, not {value!r}")
+
+
 def judgment_from_record(record: dict[str, Any]) -> Judgment:
     fields = _upgrade(dict(record))
+    _check_judgment(fields)
     fields["raw"] = tuple(fields.get("raw", ()))
     fields["calls"] = tuple(CallRecord(**c) for c in fields.get("calls", ()))
     if fields.get("scale") is not None:
@@ -146,16 +186,30 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     if not config_path.exists():
         raise ResultsError(f"{run_dir}: not a judgebench run (no {CONFIG})")
     try:
-        config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
+        config = json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{config_path}: unreadable run configuration ({exc}); remove the run directory "
                            "or restore the file") from exc
+    if not isinstance(config, dict):
+        raise ResultsError(f"{config_path}: a run configuration is a JSON object; remove the run directory or "
+                           "restore the file")
     return config
 
 
 def load_run(run_dir: Path) -> tuple[dict[str, Any], list[Candidate], list[Judgment]]:
     """(config, candidates, judgments) of a run directory, in the order they were written."""
     config = read_config(run_dir)
-    candidates = [candidate_from_record(r) for r in read_jsonl(run_dir / ANSWERS)]
-    judgments = [judgment_from_record(r) for r in read_jsonl(run_dir / JUDGMENTS)]
+    candidates = []
+    for n, record in read_jsonl_lines(run_dir / ANSWERS):
+        try:
+            candidates.append(candidate_from_record(record))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ResultsError(f"{run_dir / ANSWERS}:{n}: not an answer record ({exc})") from exc
+    judgments = []
+    for n, record in read_jsonl_lines(run_dir / JUDGMENTS):
+        try:
+            judgments.append(judgment_from_record(record))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ResultsError(f"{run_dir / JUDGMENTS}:{n}: not a judgment record ({exc}); fix or remove the "
+                               "line") from exc
     return config, candidates, judgments

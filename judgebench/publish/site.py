@@ -58,20 +58,25 @@ class BuildResult:
 
 
 def expand_inputs(paths: list[Path]) -> list[Path]:
-    """Files as given; a run directory as itself; a results directory as each of its runs."""
+    """Files as given, in the order given (a repeat included: it is read, and superseded, as every command
+    does); a run directory as itself; a results directory as each of its runs."""
     found: list[Path] = []
     for path in paths:
-        if path.is_dir() and not (path / store.CONFIG).exists():
-            found += sorted(p for p in path.iterdir() if (p / store.CONFIG).exists())
+        if path.is_dir():
+            runs = store.run_dirs(path)
+            if not runs:
+                raise DataError(f"{path}: no judgebench run here (no {store.CONFIG})")
+            found += runs
         else:
             found.append(path)
-    return sorted(dict.fromkeys(p.resolve() for p in found))
+    return [p.resolve() for p in found]
 
 
-def fingerprint(path: Path) -> str:
-    """Changes when the input's content changes: path, size and modification time of its files."""
+def fingerprint(path: Path, fmt: str = "auto") -> str:
+    """Changes when the input's content, or the format it is read as, changes: path, size and modification
+    time of its files."""
     files = [path / store.CONFIG, path / store.JUDGMENTS] if path.is_dir() else [path]
-    parts = [str(path)]
+    parts = [str(path), fmt]
     for file in files:
         if file.exists():
             stat = file.stat()
@@ -99,26 +104,33 @@ def _slug(text: str) -> str:
 
 
 def _load_inputs(inputs: list[Path], cache: Path, fmt: str) -> tuple[pd.DataFrame, int, int]:
-    """(deduplicated judgments of all inputs, inputs parsed this time, records superseded)."""
-    (cache / "inputs").mkdir(parents=True, exist_ok=True)
+    """(deduplicated judgments of all inputs, inputs parsed this time, records superseded). Every input is read
+    before anything is written, so a bad input leaves no trace."""
     parts: list[tuple[tuple[bool, str], pd.DataFrame]] = []
-    parsed = 0
+    fresh: dict[Path, list[tuple[str | None, pd.DataFrame]]] = {}
     for path in inputs:
-        cached = cache / "inputs" / f"{fingerprint(path)}.pkl"
+        cached = cache / "inputs" / f"{fingerprint(path, fmt)}.pkl"
+        sources: list[tuple[str | None, pd.DataFrame]]
         if cached.exists():
             with cached.open("rb") as fh:
-                sources: list[tuple[str | None, pd.DataFrame]] = pickle.load(fh)
+                sources = pickle.load(fh)
+        elif cached in fresh:
+            sources = fresh[cached]
         else:
             sources = [(s.created, judgments_frame(s.judgments, s.run_id)) for s in read_sources(path, fmt)]
-            with cached.open("wb") as fh:
-                pickle.dump(sources, fh)
-            parsed += 1
+            fresh[cached] = sources
         parts += [((created is not None, created or ""), frame) for created, frame in sources]
     # The order every command reads in: other harnesses' files as given, then judgebench runs oldest first.
     parts.sort(key=lambda part: part[0])
     numbers = np.concatenate([np.full(len(f), n) for n, (_, f) in enumerate(parts)])
     frame, superseded = deduplicate(pd.concat([f for _, f in parts], ignore_index=True), numbers)
-    return frame, parsed, superseded
+    if frame.empty:
+        raise DataError(f"no judgments in {', '.join(map(str, inputs))}")
+    for cached, sources in fresh.items():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with cached.open("wb") as fh:
+            pickle.dump(sources, fh)
+    return frame, len(fresh), superseded
 
 
 def _content_key(benchmark: str, judge: str, group: pd.DataFrame, n_bootstrap: int) -> str:
@@ -189,13 +201,14 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
         raise DataError(f"no inputs in {', '.join(map(str, paths))}: give judgebench results directories or "
                         "judgment files")
     cache = out.parent / f".{out.name}.cache"
-    manifest = {"judgebench": __version__, "n_bootstrap": n_bootstrap,
-                "inputs": {str(p): fingerprint(p) for p in inputs}}
+    manifest = {"judgebench": __version__, "n_bootstrap": n_bootstrap, "format": fmt,
+                "inputs": [[str(p), fingerprint(p, fmt)] for p in inputs]}
+    previous = out / "manifest.json"
+    if previous.exists() and json.loads(previous.read_text()) == manifest:
+        return BuildResult("unchanged", out, len(inputs), 0, 0, 0)
+    # Read (and check) every input before the lock and the caches are touched: a bad input writes nothing.
+    frame, parsed, superseded = _load_inputs(inputs, cache, fmt)
     with site_lock(out):
-        previous = out / "manifest.json"
-        if previous.exists() and json.loads(previous.read_text()) == manifest:
-            return BuildResult("unchanged", out, len(inputs), 0, 0, 0)
-        frame, parsed, superseded = _load_inputs(inputs, cache, fmt)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
         try:
             (staging / "data").mkdir()

@@ -125,3 +125,41 @@ def test_public_api_is_curated() -> None:
                                        "aevaluate", "evaluate", "load", "load_task", "parse_endpoint", "parse_judge"}
     for name in judgebench.__all__:
         assert hasattr(judgebench, name)
+
+
+def _annotations(path: Path, preferences: list[float]) -> Path:
+    rows = [{"instruction": f"question {i}", "output_1": "base answer", "output_2": "model answer " * (i + 1),
+             "generator_1": "base", "generator_2": "model", "annotator": "judge", "preference": p, "dataset": "d"}
+            for i, p in enumerate(preferences)]
+    path.write_text(json.dumps(rows))
+    return path
+
+
+def test_site_and_stats_agree_when_two_files_hold_the_same_judgments(tmp_path: Path) -> None:
+    """The newest is the last given, for the site as for stats, whatever the files' names."""
+    zz = _annotations(tmp_path / "zz.json", [2.0] * 6)
+    aa = _annotations(tmp_path / "aa.json", [1.0, 2.0, 1.0, 2.0, 1.5, 1.0])
+    stats = CliRunner().invoke(main, ["stats", "--json", "--bootstrap", "20", str(zz), str(aa)])
+    assert stats.exit_code == 0, stats.output
+    (row,) = json.loads(stats.stdout)
+    assert row["score"] == pytest.approx(100 * (2 + 0.5) / 6)
+    assert "6 older or failed duplicate record(s)" in stats.stderr
+    site = CliRunner().invoke(main, ["leaderboard", "--bootstrap", "20", "--out", str(tmp_path / "site"), str(zz),
+                                     str(aa)])
+    assert site.exit_code == 0, site.output
+    (section,) = json.loads((tmp_path / "site" / "data" / "alpaca-eval__judge.json").read_text())
+    assert section["score"] == pytest.approx(row["score"]) and section["n"] == row["n_judged"] == 6
+    assert "6 duplicate record(s)" in site.stderr
+
+
+def test_site_rebuilds_when_the_format_changes_and_refuses_empty_inputs(tmp_path: Path) -> None:
+    aa = _annotations(tmp_path / "aa.json", [1.0, 2.0, 1.5])
+    out = tmp_path / "site"
+    assert CliRunner().invoke(main, ["leaderboard", "--out", str(out), str(aa)]).exit_code == 0
+    forced = CliRunner().invoke(main, ["leaderboard", "--out", str(out), "--format", "fastchat", str(aa)])
+    assert forced.exit_code == 1 and "unchanged" not in forced.output  # read again, as the format says
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(main, ["leaderboard", "--out", str(tmp_path / "s2"), str(aa), str(empty)])
+    assert result.exit_code == 1 and "no judgebench run here" in result.output
+    assert not (tmp_path / "s2").exists() and not (tmp_path / ".s2.cache").exists()

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import openai
-from judgebench.backends.openai_compat import response_format
 
 from judgebench.judging.kinds import kind_of
 from judgebench.run.backends.local import start_server
+from judgebench.run.backends.openai_compat import response_format
 from judgebench.run.cache import Cache
+from judgebench.run.evaluate import judge as judge_all
 from judgebench.run.runner import Runner
 from judgebench.tasks import load_task
 from judgebench.types import Candidate, Judge, JudgeRequest, Task
@@ -59,7 +60,7 @@ async def judgebench_runner(task: Task, judge: Judge, candidates: list[Candidate
     cache = Cache(Path(tempfile.mkdtemp(dir=workdir)) / "cache.sqlite")
     runner = Runner(cache, progress=False)
     started = time.perf_counter()
-    judgments = await runner.judge(task, task.items, candidates, [judge])
+    judgments = await judge_all(runner, task, list(task.items), candidates, (judge,))
     elapsed = time.perf_counter() - started
     await runner.aclose()
     cache.close()

@@ -302,9 +302,9 @@ def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap:
     except SiteLocked as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_LOCKED)
-    if result.n_superseded:
-        click.echo(f"{result.n_superseded} duplicate record(s) of the same judgments superseded: the newest "
-                   "successful one is kept", err=True)
+    if result.status != "unchanged":
+        click.echo(f"read {result.n_judgments} judgments ({result.n_superseded} duplicate record(s) of the same "
+                   "judgments superseded: the newest successful one is kept)", err=True)
     click.echo(f"{result.status}: {result.out} ({result.n_inputs} inputs, {result.n_parsed} parsed, "
                f"{result.n_recomputed} of {result.n_groups} groups recomputed)")
     if result.status == "unchanged":

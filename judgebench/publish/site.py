@@ -55,6 +55,7 @@ class BuildResult:
     n_groups: int
     n_recomputed: int  # (benchmark, judge) groups computed this time
     n_superseded: int = 0  # duplicate records of the same judgments dropped
+    n_judgments: int = 0  # judgments on the site, one record each
 
 
 def expand_inputs(paths: list[Path]) -> list[Path]:
@@ -234,7 +235,7 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    return BuildResult("updated", out, len(inputs), parsed, len(sections), recomputed, superseded)
+    return BuildResult("updated", out, len(inputs), parsed, len(sections), recomputed, superseded, len(frame))
 
 
 def _swap_in(staging: Path, out: Path) -> None:

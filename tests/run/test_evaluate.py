@@ -42,3 +42,18 @@ def test_a_run_prints_the_rows_stats_computes_from_its_directory(tmp_path: Path)
     (row,) = from_disk
     # "A" in both orders: the candidate wins shown first and loses shown second, so every question is a tie.
     assert row.score == 50.0 and row.n_judged == 2 and row.order_agreement == 0.0 and row.benchmark == task.benchmark
+
+
+def test_a_five_point_task_is_flagged_saturated_on_its_own_scale(tmp_path: Path) -> None:
+    """The task's scale travels with every judgment: 5 out of 5 on every grade is saturation, not a middling 5/10."""
+    from judgebench.analysis.diagnostics import FlagKind
+
+    task_file = tmp_path / "five.yaml"
+    task_file.write_text("include: sample-mt.yaml\nname: five-point\njudge:\n  scale: [1, 5]\n")
+    task = load_task(str(task_file))
+    with fake_server(Script([("ok", "Excellent. [[5]]")])) as url:
+        result = evaluate(task, RunConfig(**{**config(url, tmp_path).__dict__, "limit": None}))
+    assert {row.scale for row in result.rows} == {(1, 5)} and result.rows[0].score == 5.0
+    assert result.rows[0].n_judged == 16
+    saturated = [f for f in result.diagnostics.flags if f.kind is FlagKind.SATURATED and f.category is None]
+    assert [f.model for f in saturated] == ["fake"] and "top grade 5 on 100%" in saturated[0].message

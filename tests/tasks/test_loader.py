@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from judgebench.cli import main
 from judgebench.errors import TaskError
@@ -212,3 +213,12 @@ def test_template_error_stops_a_run_before_any_request(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "'rubric' is undefined" in result.output
     assert script.requests == []
     assert not any(p.is_dir() for p in out.iterdir()) if out.exists() else True
+
+
+def test_no_built_in_task_found_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installation that lost its tasks says so, and exits non-zero, instead of listing nothing."""
+    from judgebench.tasks import builtin
+
+    monkeypatch.setattr(builtin, "tasks_dir", lambda: tmp_path)
+    result = CliRunner().invoke(main, ["tasks"])
+    assert result.exit_code == 1 and "no built-in task found" in result.output

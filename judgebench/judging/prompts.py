@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from ..errors import TaskError
 
@@ -42,7 +43,9 @@ def neutralize(text: str) -> str:
 
 @lru_cache(maxsize=32)
 def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
-    return jinja2.Environment(
+    # Task files and their templates are shared: a template must not reach Python's internals (and through them
+    # os.popen), so templates render in jinja2's sandbox, which also keeps them from changing their arguments.
+    return ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(list(search_path)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
@@ -75,8 +78,22 @@ def load_template(name: str, search_path: tuple[str, ...]) -> jinja2.Template:
     return template
 
 
+def _render_error(exc: Exception, template: jinja2.Template, variables: dict[str, Any],
+                  search_path: tuple[str, ...]) -> TaskError:
+    """A one-line TaskError naming the template's file:line for anything that went wrong while rendering."""
+    where = _template_line(exc, template)
+    if isinstance(exc, SecurityError):
+        return TaskError(f"{where}: refused by the template sandbox ({exc}); a judge template may only use its "
+                         "variables and jinja2's filters")
+    if isinstance(exc, jinja2.UndefinedError):
+        return TaskError(f"{where}: {exc.message} (variables available: {', '.join(sorted(variables))})")
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return TaskError(f"{where}: template {exc.name!r} not found in {', '.join(search_path)}")
+    return TaskError(f"{where}: {exc}")
+
+
 def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str, Any]) -> Messages:
-    """Render a template's ``system`` and ``user`` blocks into chat messages."""
+    """Render a template's ``system`` and ``user`` blocks into chat messages (in jinja2's sandbox)."""
     template = load_template(name, search_path)
     messages: list[tuple[str, str]] = []
     context = template.new_context(variables)
@@ -85,23 +102,13 @@ def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str
         # version of every block, the parents' included.
         for _ in template.root_render_func(context):
             pass
-    except jinja2.UndefinedError as exc:
-        where = _template_line(exc, template)
-        raise TaskError(f"{where}: {exc.message} (variables available: {', '.join(sorted(variables))})") from exc
-    for role in ("system", "user"):
-        stack = context.blocks.get(role)
-        if not stack:
-            continue
-        try:
-            text = "".join(stack[0](context)).strip()
-        except jinja2.UndefinedError as exc:
-            where = _template_line(exc, template)
-            known = ", ".join(sorted(variables))
-            raise TaskError(f"{where}: {exc.message} (variables available here: {known})") from exc
-        except jinja2.TemplateError as exc:
-            raise TaskError(f"{_template_line(exc, template)}: {exc}") from exc
-        if text:
-            messages.append((role, _tidy(text)))
+        for role in ("system", "user"):
+            stack = context.blocks.get(role)
+            text = "".join(stack[0](context)).strip() if stack else ""
+            if text:
+                messages.append((role, _tidy(text)))
+    except (jinja2.TemplateError, SecurityError) as exc:
+        raise _render_error(exc, template, variables, search_path) from None
     if not any(role == "user" for role, _ in messages):
         raise TaskError(f"{template.filename}:1: the template renders no {{% block user %}}: a judge template "
                         "needs one (and may have a {% block system %})")

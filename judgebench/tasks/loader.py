@@ -79,14 +79,32 @@ def _load_with_includes(path: Path, seen: tuple[Path, ...] = ()) -> SourcedDict:
             _check_fields(_mapping(data, section, section), allowed, section)
     if "include" not in data:
         return data
+    where = data.where("include")
     include = data.pop("include")
     if not isinstance(include, str):
-        raise TaskError(f"{data.where('include')}: include must be a file name")
-    parent_path = (path.parent / include) if (path.parent / include).exists() else tasks_dir() / include
+        raise TaskError(f"{where}: include must be a file name")
+    parent_path = _include_path(path, include, where)
     if not parent_path.exists():
         raise TaskError(f"{data.where('include')}: included task {include!r} not found next to {path.name}")
     merged: SourcedDict = merge(_load_with_includes(parent_path, (*seen, path)), data)
     return merged
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def _include_path(task: Path, include: str, where: str) -> Path:
+    """An included task is a file in the including task's folder (or below it), or a built-in task: task files
+    are shared, so one must not read whatever a path points at on the machine."""
+    for folder in (task.parent, tasks_dir()):
+        candidate = folder / include
+        if candidate.exists():
+            if not _within(candidate, folder) or candidate.suffix not in (".yaml", ".yml"):
+                raise TaskError(f"{where}: include {include!r} is refused: an included task must be a .yaml file "
+                                f"in {folder} (or a built-in task)")
+            return candidate
+    return task.parent / include
 
 
 def _data_path(spec: SourcedDict, task_dir: Path) -> Path:
@@ -245,6 +263,8 @@ def load_task(name_or_path: str) -> Task:
 
     generation = _mapping(data, "generation", "generation")
     gen_params = {"max_tokens": 256, "temperature": 0.0, **generation}
+    # Templates come from the task's folder, a prompts/ folder in it or beside it (the layout of this repository,
+    # which users copy) and the built-ins, nowhere else; jinja2's loader refuses ".." within them.
     search = (task_dir, task_dir / "prompts", task_dir.parent / "prompts", prompts_dir())
     prompt_dirs = tuple(str(d) for d in search if d.is_dir())
     benchmark = data.get("benchmark", data["name"])

@@ -49,8 +49,9 @@ DIFFICULTY_L2 = 0.1
 LENGTH_PRIOR = 0.01
 DIFFICULTY_PRIOR = 0.2
 # A table fitted on fewer models gives LCs off by more, on average, than the raw win rate's own standard error
-# (about 1 point on AlpacaEval 2.0): random 20-model pools give a mean |difference| of 0.85, 12-model pools 1.2,
-# 5-model pools 1.8, against 0.37 with all 40 (bench/bench_lc_loo.py --pool-sizes).
+# (about 1 point on AlpacaEval 2.0): tables on random pools of 30 other models give a mean |difference| of 0.58,
+# of 20: 0.86 (one model in ten off by over 2), of 12: 1.20, of 5: 1.52, against 0.37 with all 40
+# (bench/bench_lc_loo.py --pool-sizes).
 MIN_MODELS = 20
 
 # Machine-readable notes on a LengthControlled, for the CLI to say in words.

@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(summary("LOO, the models with all 805 rows", deltas.loc[full, "LOO"]))
     print(summary("(a) alone, no table (before)", deltas["(a) alone"]))
     print(summary("(b) all models jointly (before)", deltas["(b) joint"]))
-    print(summary("(c) AlpacaEval's instruction_difficulty.csv", deltas["(c) AE csv"])
+    print(summary("(c) AlpacaEval's csv (short files by row, as AE)", deltas["(c) AE csv"])
           if ae_table is not None else f"{'(c) AlpacaEval instruction_difficulty.csv':<46} skipped: none given "
           "(--alpaca-eval-csv; it is on the Hugging Face Hub, dataset tatsu-lab/alpaca_eval)")
     print(summary("our table + AlpacaEval's published psi, theta", published_coefficients_check(models, published)))

@@ -52,9 +52,9 @@ def write_difficulty_csv(table: DifficultyTable, path: str | Path,
     path = Path(path)
     out = io.StringIO()
     for line in (MAGIC, f"source: {table.source}", f"n_models: {'' if table.n_models is None else table.n_models}",
-                 f"length_sensitivity: {table.length_sensitivity!r}",
-                 f"difficulty_weight: {table.difficulty_weight!r}",
-                 f"prior_strength: {table.prior_strength[0]!r} {table.prior_strength[1]!r}"):
+                 f"length_sensitivity: {float(table.length_sensitivity)!r}",  # float(): numpy scalars repr oddly
+                 f"difficulty_weight: {float(table.difficulty_weight)!r}",
+                 f"prior_strength: {float(table.prior_strength[0])!r} {float(table.prior_strength[1])!r}"):
         out.write(f"# {' '.join(line.splitlines())}\n")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["item_id", DIFFICULTY_COLUMN, "instruction"])

@@ -1,20 +1,35 @@
-"""Statistics: pure functions over numpy arrays and pandas DataFrames. No I/O here."""
+"""Statistics: pure functions over numpy arrays and pandas DataFrames. No I/O here (difficulty_io, the one
+module that reads and writes files, is not imported by the package: it belongs with the formats)."""
 
 from .bradley_terry import BradleyTerry, bradley_terry, bradley_terry_with_ci
 from .correlation import rank_correlation
-from .length_control import LengthControlled, instruction_difficulty, length_controlled_winrate
+from .length_control import (
+    MIN_MODELS,
+    DifficultyTable,
+    LengthControlled,
+    ModelAnnotations,
+    fit_difficulty,
+    instruction_difficulty,
+    length_controlled_winrate,
+    length_controlled_winrates,
+)
 from .mtbench import mt_bench_scores
 from .winrate import WinRate, bootstrap_ci, pairwise_winrate
 
 __all__ = [
+    "MIN_MODELS",
     "BradleyTerry",
+    "DifficultyTable",
     "LengthControlled",
+    "ModelAnnotations",
     "WinRate",
     "bootstrap_ci",
     "bradley_terry",
     "bradley_terry_with_ci",
+    "fit_difficulty",
     "instruction_difficulty",
     "length_controlled_winrate",
+    "length_controlled_winrates",
     "mt_bench_scores",
     "pairwise_winrate",
     "rank_correlation",

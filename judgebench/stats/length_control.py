@@ -9,69 +9,144 @@ difficulty. No separate intercept: theta is the coefficient of the constant "not
 in AlpacaEval. The length-controlled win rate is the model's predicted win rate with d_x set to 0:
 mean over x of sigmoid(psi * gamma_x + theta), in percent.
 
-AlpacaEval downloads precomputed instruction difficulties and annotations of "gamed" baselines at run time;
-we have neither, so we estimate both pieces from the annotations at hand:
+Two steps, as in AlpacaEval, so that one model's LC does not depend on which other models are evaluated with it:
 
-1. Difficulty: one joint logistic fit over every model's annotations,
+1. A ``DifficultyTable``, fitted once (``fit_difficulty``) from a pool of models by one joint logistic fit,
        logit p_mx = theta_m + phi_m * tanh(d_mx / sd_m) + gamma_x,
-   with a ridge penalty ``difficulty_l2`` on gamma (it is defined up to a shift; the penalty centres it).
-2. Per model: the three-coefficient fit above, with a ridge penalty ``shrinkage`` pulling phi towards the
-   judge's typical length sensitivity (the median phi_m of step 1) and psi towards 1. This plays the role of
-   AlpacaEval's regularization towards the baseline: one model's 805 answers say little about how the judge
-   weighs length, the whole leaderboard says a lot.
+   with a ridge penalty ``DIFFICULTY_L2`` on gamma (it is defined up to a shift; the penalty centres it), or
+   read from a CSV (ours, or AlpacaEval's own ``instruction_difficulty.csv``). It also carries the prior of
+   step 2: the judge's typical phi and psi, the medians of every pool model's own fit against this gamma.
+2. Per model, alone: the three-coefficient fit above with gamma looked up in the table and a Gaussian prior
+   on (phi, psi) at the table's typical values. This is AlpacaEval's ``regularize_to_baseline_lambda``: there,
+   the baseline's verbose and concise rewrites of its own answers (``not_gamed_baseline`` = 0, so theta drops
+   out) are added to every fit at weight 0.1 each, and they share phi and psi with the model. Their only
+   effect is to pull phi and psi towards what the judge shows when quality is equal and length is not; a
+   model that games length cannot then buy a high LC by its own, confounded, length coefficient. We do not
+   have those rewrites, so the pull is a Gaussian whose strength grows with the items judged, as theirs does.
 
-The preferences are soft labels in [0, 1]; the fits maximize the Bernoulli likelihood with fractional targets.
-For a custom task the same two steps run over the models of its own runs (with one model, gamma and theta
-cannot be told apart and the estimate leans on the shrinkage).
+Items are identified by id, never by position: AlpacaEval looks difficulty up by the row's position in the
+annotation file, which shifts it past a missing row (five AlpacaEval 2.0 files miss rows; see the bench).
 
-On the 39 AlpacaEval 2.0 models with annotations in ../shared/data, this reproduces the leaderboard's
-length_controlled_winrate with a mean difference of -0.07 points (mean |difference| 0.57, largest 3.2);
-``difficulty_l2`` and ``shrinkage`` were chosen on that comparison.
+Measured on the AlpacaEval 2.0 annotations in ../shared/data by bench/bench_lc_loo.py (each model evaluated
+alone with a table fitted on the other models; the numbers are in its docstring). ``DIFFICULTY_L2``,
+``LENGTH_PRIOR``, ``DIFFICULTY_PRIOR`` and ``MIN_MODELS`` were chosen there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit
 
 DIFFICULTY_L2 = 0.1
-SHRINKAGE = 20.0
+# Prior precision on phi and psi per judged item (805 items: 8 and 161). Halving or doubling either moves the
+# leave-one-out mean |difference| from 0.37 to at most 0.43 points; psi needs the firmer pull because a single
+# model's own data hardly separate difficulty from its strength.
+LENGTH_PRIOR = 0.01
+DIFFICULTY_PRIOR = 0.2
+# A table fitted on fewer models gives LCs off by more, on average, than the raw win rate's own standard error
+# (about 1 point on AlpacaEval 2.0): tables on random pools of 30 other models give a mean |difference| of 0.58,
+# of 20: 0.86 (one model in ten off by over 2), of 12: 1.20, of 5: 1.52, against 0.37 with all 40
+# (bench/bench_lc_loo.py --pool-sizes).
+MIN_MODELS = 20
+
+# Machine-readable notes on a LengthControlled, for the CLI to say in words.
+THIN_TABLE = "thin_table"  # the table was fitted on fewer than MIN_MODELS models
+UNKNOWN_ITEMS = "unknown_items"  # some judged items have no difficulty in the table and were left out
+# AlpacaEval's gamed-baseline regularization, as a Gaussian, for a table on AlpacaEval's own difficulty scale
+# (whose file records no prior): the mean phi and psi of gpt4_1106_preview_verbose and _concise in AlpacaEval's
+# published GLM weights (weighted_alpaca_eval_gpt4_turbo/length_controlled_v1/baseline_gpt4_1106_preview.csv),
+# and the information of their 2 x 805 rows at weight 0.1 (p(1-p) ~ 0.2, E[tanh^2] ~ 0.5, E[gamma^2] ~ 2.3),
+# per item. With our fitted difficulty standing in for theirs it gives a leave-one-out mean |difference| of 0.36.
+ALPACA_EVAL_PRIOR = (-1.613, 0.759)
+ALPACA_EVAL_PRIOR_STRENGTH = (0.02, 0.093)
 
 
 @dataclass(frozen=True)
 class LengthControlled:
-    """length_controlled_winrate in percent, and the fitted coefficients (phi: length, psi: difficulty,
-    theta: the model's own strength)."""
+    """One model's length_controlled_winrate in percent and its fitted coefficients (phi: length, psi:
+    difficulty, theta: the model's own strength). n_items: items that entered the fit; n_unknown: judged items
+    the table had no difficulty for; table_models: how many models the table was fitted on (None: not
+    recorded); notes: THIN_TABLE, UNKNOWN_ITEMS, for callers to say in words (see ``message``)."""
 
     length_controlled_winrate: float
     phi: float
     psi: float
     theta: float
+    n_items: int = 0
+    n_unknown: int = 0
+    table_models: int | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str | None:
+        """The notes in words, or None."""
+        words = {
+            THIN_TABLE: f"difficulty table fitted on {self.table_models} model(s), fewer than the {MIN_MODELS} "
+                        "it needs: the LC can be off by a few points; fit one on more models or use a published one",
+            UNKNOWN_ITEMS: f"{self.n_unknown} judged item(s) not in the difficulty table were left out",
+        }
+        return "; ".join(words[n] for n in self.notes) or None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ModelAnnotations:
-    """One model against the baseline: item index (into the shared difficulty vector), preference in [1, 2],
-    and the two outputs' lengths."""
+    """One model against the baseline, one entry per judged item: ``items``, the item ids (strings that identify
+    an item across models and tables: for AlpacaEval, the instruction's id; no longer positions into a shared
+    vector), preference in [1, 2] (NaN: not judged), and the two answers' lengths in characters."""
 
     items: np.ndarray
     preference: np.ndarray
     length_model: np.ndarray
     length_baseline: np.ndarray
 
-    def clean(self) -> ModelAnnotations:
-        keep = ~np.isnan(self.preference)
-        return ModelAnnotations(self.items[keep], self.preference[keep], self.length_model[keep],
-                                self.length_baseline[keep])
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> ModelAnnotations:
+        """From judgment rows with item_id, preference, length and opponent_length columns (one model's)."""
+        return cls(frame["item_id"].to_numpy(dtype=str), frame["preference"].to_numpy(dtype=float),
+                   frame["length"].to_numpy(dtype=float), frame["opponent_length"].to_numpy(dtype=float))
 
     def tanh_std_delta(self) -> np.ndarray:
+        """tanh of the length difference over its standard deviation (AlpacaEval's ``np.tanh(std_delta_len)``)."""
         delta = (self.length_baseline - self.length_model).astype(float)
         sd = delta.std(ddof=1) if len(delta) > 1 else 0.0
         return np.tanh(delta / sd) if sd > 0 else np.zeros_like(delta)
+
+
+@dataclass(frozen=True, eq=False)
+class DifficultyTable:
+    """Instruction difficulty (gamma) per item id, and the prior of each model's own fit: phi is pulled towards
+    ``length_sensitivity`` and psi towards ``difficulty_weight``, with ``prior_strength`` (precision per judged
+    item, for phi and psi). n_models: the pool it was fitted on (None: not recorded, as in AlpacaEval's file)."""
+
+    item_ids: tuple[str, ...]
+    difficulty: np.ndarray
+    length_sensitivity: float
+    n_models: int | None
+    source: str
+    difficulty_weight: float = 1.0
+    prior_strength: tuple[float, float] = (LENGTH_PRIOR, DIFFICULTY_PRIOR)
+    _index: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        difficulty = np.array(self.difficulty, dtype=float)
+        if difficulty.shape != (len(self.item_ids),):
+            raise ValueError(f"{len(self.item_ids)} item ids but difficulty of shape {difficulty.shape}")
+        index = {item: n for n, item in enumerate(self.item_ids)}
+        if len(index) != len(self.item_ids):
+            raise ValueError("duplicate item ids in a difficulty table")
+        difficulty.flags.writeable = False
+        object.__setattr__(self, "difficulty", difficulty)
+        object.__setattr__(self, "_index", index)
+
+    def lookup(self, item_ids: Iterable[str]) -> np.ndarray:
+        """gamma for each given item id; NaN for an id the table does not know (callers skip and count those)."""
+        positions = np.array([self._index.get(str(item), -1) for item in item_ids], dtype=int)
+        return np.where(positions >= 0, self.difficulty[positions], np.nan)
 
 
 def _bernoulli_nll(z: np.ndarray, y: np.ndarray) -> float:
@@ -79,15 +154,49 @@ def _bernoulli_nll(z: np.ndarray, y: np.ndarray) -> float:
     return float((np.logaddexp(0, z) - y * z).sum())
 
 
-def instruction_difficulty(models: Mapping[str, ModelAnnotations], n_items: int,
-                           l2: float = DIFFICULTY_L2) -> tuple[np.ndarray, float]:
-    """(gamma per item, median length coefficient) from a joint fit over all models. See the module doc."""
-    data = [m.clean() for m in models.values()]
+def _fit_coefficients(features: np.ndarray, y: np.ndarray, prior: np.ndarray, penalty: np.ndarray) -> np.ndarray:
+    """Logistic fit with soft labels and a Gaussian prior (diagonal precision ``penalty``) at ``prior``."""
+
+    def objective(v: np.ndarray) -> float:
+        gap = v - prior
+        return _bernoulli_nll(features @ v, y) + 0.5 * float((penalty * gap) @ gap)
+
+    # A few coefficients and a strictly convex objective: damped Newton converges in a handful of steps.
+    v = prior.copy()
+    current = objective(v)
+    ridge = 1e-9 * np.eye(len(v))
+    for _ in range(100):
+        p = expit(features @ v)
+        gradient = features.T @ (p - y) + penalty * (v - prior)
+        hessian = (features * (p * (1 - p))[:, None]).T @ features + np.diag(penalty) + ridge
+        step = np.linalg.solve(hessian, gradient)
+        scale = 1.0
+        while scale > 1e-6 and objective(v - scale * step) > current:
+            scale /= 2
+        v = v - scale * step
+        current = objective(v)
+        if np.abs(scale * step).max() < 1e-9:
+            break
+    return v
+
+
+def _usable(annotations: ModelAnnotations) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(item ids, tanh length feature, preference - 1) of the judged items. The length scale is over every
+    item, judged or not, as AlpacaEval standardizes before it drops missing preferences."""
+    x_len = annotations.tanh_std_delta()
+    keep = ~np.isnan(annotations.preference)
+    return annotations.items[keep].astype(str), x_len[keep], annotations.preference[keep] - 1.0
+
+
+def _fit_joint(models: Mapping[str, ModelAnnotations], l2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(item ids, gamma per item, phi per model) from the joint fit of step 1 (see the module doc)."""
+    data = [_usable(m) for m in models.values()]
     k = len(data)
-    item = np.concatenate([d.items for d in data])
-    x_len = np.concatenate([d.tanh_std_delta() for d in data])
-    y = np.concatenate([d.preference - 1.0 for d in data])
-    model = np.concatenate([np.full(len(d.items), i) for i, d in enumerate(data)])
+    item_ids, item = np.unique(np.concatenate([d[0] for d in data]), return_inverse=True)
+    n_items = len(item_ids)
+    x_len = np.concatenate([d[1] for d in data])
+    y = np.concatenate([d[2] for d in data])
+    model = np.concatenate([np.full(len(d[0]), i) for i, d in enumerate(data)])
 
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
         theta, phi, gamma = w[:k], w[k:2 * k], w[2 * k:]
@@ -102,41 +211,73 @@ def instruction_difficulty(models: Mapping[str, ModelAnnotations], n_items: int,
 
     # Start each model's strength at the logit of its mean preference: far fewer iterations than from zero.
     start = np.zeros(2 * k + n_items)
-    mean_pref = np.clip(np.bincount(model, y, k) / np.bincount(model, minlength=k), 1e-3, 1 - 1e-3)
+    mean_pref = np.clip(np.bincount(model, y, k) / np.maximum(np.bincount(model, minlength=k), 1), 1e-3, 1 - 1e-3)
     start[:k] = np.log(mean_pref / (1 - mean_pref))
     w = minimize(objective, start, jac=True, method="L-BFGS-B").x
-    return w[2 * k:], float(np.median(w[k:2 * k]))
+    return item_ids, w[2 * k:], w[k:2 * k]
 
 
-def length_controlled_winrate(annotations: ModelAnnotations, difficulty: np.ndarray, typical_phi: float,
-                              shrinkage: float = SHRINKAGE) -> LengthControlled:
-    """One model's length-controlled win rate given the instruction difficulties. See the module doc."""
-    data = annotations.clean()
-    gamma = difficulty[data.items]
-    features = np.stack([data.tanh_std_delta(), gamma, np.ones(len(gamma))], axis=1)
-    y = data.preference - 1.0
-    prior = np.array([typical_phi, 1.0, 0.0])
-    penalty = np.array([shrinkage, shrinkage, 0.0])
+def fit_difficulty(models: Mapping[str, ModelAnnotations], l2: float = DIFFICULTY_L2) -> DifficultyTable:
+    """A difficulty table from a pool of models against one baseline: gamma from one joint fit, and as the prior
+    the medians of phi and psi of every model's own fit against that gamma (see the module doc)."""
+    pool = {name: m for name, m in models.items() if (~np.isnan(m.preference)).sum() >= 2}
+    if not pool:
+        raise ValueError("no model with at least two judged items to fit instruction difficulty on")
+    item_ids, gamma, _ = _fit_joint(pool, l2)
+    table = DifficultyTable(tuple(str(i) for i in item_ids), gamma, 0.0, len(pool),
+                            f"fitted on {len(pool)} model(s)")
+    # Each model's unpenalized fit: the medians are where a model with no information of its own would sit.
+    # A vanishing penalty keeps a degenerate model (no length spread, all losses) finite; the median ignores it.
+    fits = np.array([_fit_coefficients(*_design(m, table)[:2], np.zeros(3), np.full(3, 1e-6)) for m in pool.values()])
+    return DifficultyTable(table.item_ids, gamma, float(np.median(fits[:, 0])), len(pool), table.source,
+                           difficulty_weight=float(np.median(fits[:, 1])))
 
-    def objective(v: np.ndarray) -> float:
-        gap = v - prior
-        return _bernoulli_nll(features @ v, y) + 0.5 * float((penalty * gap) @ gap)
 
-    # Three coefficients and a strictly convex objective: damped Newton converges in a handful of steps.
-    v = prior.copy()
-    current = objective(v)
-    for _ in range(100):
-        p = expit(features @ v)
-        gradient = features.T @ (p - y) + penalty * (v - prior)
-        hessian = (features * (p * (1 - p))[:, None]).T @ features + np.diag(penalty) + 1e-9 * np.eye(3)
-        step = np.linalg.solve(hessian, gradient)
-        scale = 1.0
-        while scale > 1e-6 and objective(v - scale * step) > current:
-            scale /= 2
-        v = v - scale * step
-        current = objective(v)
-        if np.abs(scale * step).max() < 1e-9:
-            break
-    phi, psi, theta = v
-    lc = float(expit(psi * gamma + theta).mean() * 100)
-    return LengthControlled(lc, float(phi), float(psi), float(theta))
+def _design(annotations: ModelAnnotations, table: DifficultyTable) -> tuple[np.ndarray, np.ndarray, int]:
+    """(features [length, difficulty, 1] of the judged items the table knows, their targets, how many it
+    does not know)."""
+    item_ids, x_len, y = _usable(annotations)
+    gamma = table.lookup(item_ids)
+    known = ~np.isnan(gamma)
+    features = np.stack([x_len[known], gamma[known], np.ones(int(known.sum()))], axis=1)
+    return features, y[known], int((~known).sum())
+
+
+def length_controlled_winrate(annotations: ModelAnnotations, table: DifficultyTable,
+                              length_sensitivity: float | None = None) -> LengthControlled:
+    """One model's length-controlled win rate, from its own annotations and a difficulty table alone: the same
+    model gets the same number whatever else is evaluated. Items the table does not know are left out and
+    counted (n_unknown). ``length_sensitivity`` overrides the table's prior centre for phi. See the module doc."""
+    features, y, n_unknown = _design(annotations, table)
+    if len(y) < 2:
+        raise ValueError(f"only {len(y)} judged item(s) with a known difficulty ({n_unknown} unknown to the "
+                         f"table {table.source!r}): is it the table of this benchmark?")
+    phi_prior = table.length_sensitivity if length_sensitivity is None else length_sensitivity
+    prior = np.array([phi_prior, table.difficulty_weight, 0.0])
+    penalty = len(y) * np.array([*table.prior_strength, 0.0])
+    phi, psi, theta = _fit_coefficients(features, y, prior, penalty)
+    lc = float(expit(psi * features[:, 1] + theta).mean() * 100)
+    notes: list[str] = []
+    if table.n_models is not None and table.n_models < MIN_MODELS:
+        notes.append(THIN_TABLE)
+    if n_unknown:
+        notes.append(UNKNOWN_ITEMS)
+    return LengthControlled(lc, float(phi), float(psi), float(theta), n_items=len(y), n_unknown=n_unknown,
+                            table_models=table.n_models, notes=tuple(notes))
+
+
+def instruction_difficulty(models: Mapping[str, ModelAnnotations], n_items: int | None = None,
+                           l2: float = DIFFICULTY_L2) -> tuple[DifficultyTable, float]:
+    """Deprecated: ``fit_difficulty``. (table, its length_sensitivity), so that callers of the old
+    ``instruction_difficulty`` -> ``length_controlled_winrate(annotations, difficulty, typical_phi)`` keep
+    working; ``n_items`` is no longer needed (items are ids now) and is ignored."""
+    table = fit_difficulty(models, l2)
+    return table, table.length_sensitivity
+
+
+def length_controlled_winrates(models: Mapping[str, ModelAnnotations],
+                               table: DifficultyTable | None = None) -> dict[str, LengthControlled]:
+    """Every model's LC with one table: the given one, else one fitted on these models (its note says when
+    they are too few)."""
+    table = table if table is not None else fit_difficulty(models)
+    return {name: length_controlled_winrate(m, table) for name, m in models.items()}

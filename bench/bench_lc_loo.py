@@ -46,7 +46,8 @@ from scipy.special import expit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's judgebench, not an installed one
 
-from judgebench.stats.difficulty_io import read_difficulty_csv
+from judgebench.formats.difficulty import read_difficulty_csv
+from judgebench.formats.identity import instruction_id
 from judgebench.stats.length_control import (
     DifficultyTable,
     ModelAnnotations,
@@ -56,11 +57,6 @@ from judgebench.stats.length_control import (
     fit_difficulty,
     length_controlled_winrate,
 )
-
-try:
-    from judgebench.formats.identity import instruction_id
-except ImportError:  # before the package's restructuring
-    from judgebench.importers import instruction_id
 
 SHARED = Path(os.environ.get("JUDGEBENCH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 AE = SHARED / "alpaca_eval"

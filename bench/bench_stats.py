@@ -82,19 +82,15 @@ def main() -> dict[str, Any]:
         result["alpaca_eval"] = "not installed: pip install alpaca-eval (make bench does)"
         return result
     # The same difficulty values judgebench estimates, keyed by instruction text as alpaca_eval's frames are.
-    from judgebench.stats.length_control import ModelAnnotations, instruction_difficulty
+    from judgebench.stats.length_control import ModelAnnotations, fit_difficulty
 
     judgments = [j for p in paths for j in alpaca_eval_annotations(p)]
     frame = judgments_frame(judgments)
-    ids = sorted(frame["item_id"].unique())
-    index = {item: n for n, item in enumerate(ids)}
-    models = {m: ModelAnnotations(g["item_id"].map(index).to_numpy(), g["preference"].to_numpy(dtype=float),
-                                  g["length"].to_numpy(dtype=float), g["opponent_length"].to_numpy(dtype=float))
-              for m, g in frame.groupby("model") if not (g["opponent"] == m).all()}
-    gamma, _ = instruction_difficulty(models, len(ids))
+    models = {m: ModelAnnotations.from_frame(g) for m, g in frame.groupby("model") if not (g["opponent"] == m).all()}
+    table = fit_difficulty(models)
     first = read_json(paths[0])
 
-    difficulty = {row["instruction"]: float(gamma[index[instruction_id(row["instruction"])]]) for row in first}
+    difficulty = {row["instruction"]: float(table.lookup([instruction_id(row["instruction"])])[0]) for row in first}
     theirs = min(alpaca_eval_leaderboard(paths, difficulty) for _ in range(2))
     result.update({
         "alpaca_eval_total_s": round(theirs[0], 3), "alpaca_eval_compute_s": round(theirs[1], 3),

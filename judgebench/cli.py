@@ -169,6 +169,19 @@ FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["auto", *FORM
                              show_default=True, help="Input format; auto-detected from each path.")
 
 
+DIFFICULTY_OPTION = click.option(
+    "--difficulty", metavar="CSV|alpaca-eval",
+    help="Instruction difficulties for the length-controlled win rate: a table from `judgebench difficulty fit`, "
+         "AlpacaEval's instruction_difficulty.csv, or 'alpaca-eval' to download AlpacaEval's (checked by sha256). "
+         "Without one, they are fitted on the models given, and a model's LC depends on its company.")
+
+
+def _difficulty(spec: str | None) -> Any:
+    from .formats.difficulty import load_difficulty
+
+    return load_difficulty(spec) if spec else None
+
+
 def _read(paths: tuple[Path, ...], fmt: str, questions: Path | None = None) -> Any:
     """The judgments of the inputs, one record per judgment; says on stderr what deduplication did."""
     from .analysis.records import read_judgments
@@ -188,8 +201,9 @@ def _read(paths: tuple[Path, ...], fmt: str, questions: Path | None = None) -> A
 @click.option("--battles", is_flag=True, help="Rank by Bradley-Terry over all pairwise judgments instead: "
               "each model's predicted win rate against --baseline (= 50), 95% percentile bootstrap interval.")
 @click.option("--baseline", help="With --battles: the anchor model (default: the most frequent opponent).")
+@DIFFICULTY_OPTION
 def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, questions: Path | None,
-          battles: bool, baseline: str | None) -> None:
+          battles: bool, baseline: str | None, difficulty: str | None) -> None:
     """Win rates (with length control) or MT-Bench scores from runs or other harnesses' judgment files.
 
     PATHS: judgebench run directories or results directories, AlpacaEval annotations.json(.gz), FastChat
@@ -211,7 +225,7 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
     from .analysis.scores import score_rows
     from .publish.tables import format_scores
 
-    rows = score_rows(frame, n_bootstrap=bootstrap)
+    rows = score_rows(frame, n_bootstrap=bootstrap, difficulty=_difficulty(difficulty))
     if as_json:
         click.echo(json.dumps([asdict(r) for r in rows], indent=2, allow_nan=False))
     else:
@@ -289,7 +303,8 @@ def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, 
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Site directory.")
 @FORMAT_OPTION
 @click.option("--bootstrap", type=click.IntRange(min=10), default=1000, show_default=True)
-def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap: int) -> None:
+@DIFFICULTY_OPTION
+def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap: int, difficulty: str | None) -> None:
     """Build the static leaderboard site from results and judgment files (safe to run from cron).
 
     Exit status: 0 the site was updated; 3 nothing changed (the site was left as it was); 75 another
@@ -298,7 +313,7 @@ def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap:
     from .publish.site import EXIT_LOCKED, EXIT_UNCHANGED, SiteLocked, build_site
 
     try:
-        result = build_site(list(paths), out, fmt=fmt, n_bootstrap=bootstrap)
+        result = build_site(list(paths), out, fmt=fmt, n_bootstrap=bootstrap, difficulty=_difficulty(difficulty))
     except SiteLocked as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_LOCKED)
@@ -325,6 +340,43 @@ def export(paths: tuple[Path, ...], parquet_dir: Path, fmt: str) -> None:
         click.echo(f"{results.n_superseded} duplicate record(s) of the same judgments superseded", err=True)
     for path in export_parquet(results, parquet_dir):
         click.echo(str(path))
+
+
+@main.group()
+def difficulty() -> None:
+    """Instruction difficulty tables for length-controlled win rates."""
+
+
+@difficulty.command("fit")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The CSV to write.")
+@FORMAT_OPTION
+def difficulty_fit(paths: tuple[Path, ...], out: Path, fmt: str) -> None:
+    """Fit per-instruction difficulties from a pool of pairwise judgments (one benchmark, judge and baseline),
+    for `judgebench stats --difficulty`: a model evaluated alone then gets the LC it would get in the pool."""
+    from .formats.difficulty import write_difficulty_csv
+    from .stats.length_control import MIN_MODELS, ModelAnnotations, fit_difficulty
+
+    frame = _read(paths, fmt).frame
+    pairwise = frame[frame["opponent"].notna() & frame["length"].notna() & frame["opponent_length"].notna()]
+    groups = sorted({(str(b), str(j), str(o)) for b, j, o in
+                     zip(pairwise["benchmark"], pairwise["judge"], pairwise["opponent"], strict=True)})
+    if len(groups) != 1:
+        found = "; ".join(f"{b} judged by {j} against {o}" for b, j, o in groups) or "none"
+        raise ConfigError(f"a difficulty table is fitted for one benchmark, judge and baseline; found: {found}")
+    models = {str(m): ModelAnnotations.from_frame(g) for m, g in pairwise.groupby("model", sort=True)
+              if not (g["opponent"] == m).all() and g["preference"].notna().sum() >= 2}
+    if not models:
+        raise ConfigError("no model with judged answers and their lengths to fit on")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table = fit_difficulty(models)
+    write_difficulty_csv(table, out)
+    benchmark, judge, baseline = groups[0]
+    click.echo(f"{out}: difficulty of {len(table.item_ids)} items of {benchmark} (judge {judge}, baseline "
+               f"{baseline}), fitted on {len(models)} model(s)")
+    if len(models) < MIN_MODELS:
+        click.echo(f"warning: {len(models)} model(s) is fewer than the {MIN_MODELS} a table needs; LCs computed "
+                   "with it can be off by a few points", err=True)
 
 
 @main.command("tasks")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..stats.length_control import DifficultyTable
 from ..types import ScoreRow
 from .diagnostics import Diagnostics, diagnose
 from .scores import score_rows
@@ -52,7 +53,7 @@ def badges(diagnostics: Diagnostics, row: ScoreRow) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def leaderboard(frame: pd.DataFrame, n_bootstrap: int = 1000, difficulty: object | None = None) -> Leaderboard:
+def leaderboard(frame: pd.DataFrame, n_bootstrap: int = 1000, difficulty: DifficultyTable | None = None) -> Leaderboard:
     """Ranked rows for every (benchmark, judge[, opponent]) in a deduplicated frame, badged from its diagnostics."""
     report = diagnose(frame, n_bootstrap=min(n_bootstrap, 500))
     scores = score_rows(frame, n_bootstrap, difficulty)

@@ -23,6 +23,8 @@ import pandas as pd
 
 from ..formats import judgebench as ours
 from ..formats import read_sources
+from ..formats.difficulty import load_difficulty
+from ..stats.length_control import DifficultyTable
 from .diagnostics import Diagnostics
 from .leaderboard import Leaderboard, leaderboard, rows_frame
 from .records import collect, order_sources
@@ -38,7 +40,7 @@ class Results:
     judgments: pd.DataFrame
     n_superseded: int = 0
     n_bootstrap: int = 1000
-    difficulty: object | None = field(default=None, repr=False)
+    difficulty: DifficultyTable | None = field(default=None, repr=False)
 
     @cached_property
     def _board(self) -> Leaderboard:
@@ -57,11 +59,14 @@ class Results:
         return self._board.diagnostics
 
 
-def load(*paths: str | Path, fmt: str = "auto", n_bootstrap: int = 1000, difficulty: object | None = None,
-         questions: str | Path | None = None) -> Results:
+def load(*paths: str | Path, fmt: str = "auto", n_bootstrap: int = 1000,
+         difficulty: DifficultyTable | str | Path | None = None, questions: str | Path | None = None) -> Results:
     """Results from judgebench results/run directories and other harnesses' judgment files, as DataFrames.
     ``questions``: a FastChat question.jsonl giving the categories of FastChat judgment files kept apart from
-    it (as `--questions` does on the command line)."""
+    it (as `--questions` does on the command line). ``difficulty``: the instruction difficulties of
+    length-controlled win rates (a DifficultyTable, a CSV path or "alpaca-eval"; see `judgebench difficulty`)."""
+    if difficulty is not None and not isinstance(difficulty, DifficultyTable):
+        difficulty = load_difficulty(difficulty)
     questions_path = Path(questions) if questions is not None else None
     sources = order_sources([s for raw in paths for s in read_sources(Path(raw), fmt, questions_path)])
     runs, answers = [], []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..judging.kinds import kind_of
+from ..stats.length_control import DifficultyTable
 from ..types import ScoreRow
 
 
@@ -17,7 +18,8 @@ def ranking_order(row: ScoreRow) -> tuple[str, str, str, str, float, str]:
             row.model)
 
 
-def score_rows(frame: pd.DataFrame, n_bootstrap: int = 1000, difficulty: object | None = None) -> list[ScoreRow]:
+def score_rows(frame: pd.DataFrame, n_bootstrap: int = 1000,
+               difficulty: DifficultyTable | None = None) -> list[ScoreRow]:
     """Score rows of every (benchmark, judge) group in a deduplicated judgments frame, best first in each."""
     rows: list[ScoreRow] = []
     for (_, _, kind), group in frame.groupby(["benchmark", "judge", "kind"], sort=True):

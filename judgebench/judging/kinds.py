@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..errors import BackendError, DataError
 from ..stats import bootstrap_ci, pairwise_winrate
+from ..stats.length_control import DifficultyTable
 from ..stats.length_controlled import length_controlled_by_model
 from ..types import (
     CallRecord,
@@ -106,7 +107,8 @@ class JudgingKind(ABC):
         """A category per judgment, for agreement statistics: the grade, or "win" / "tie" / "loss"."""
 
     @abstractmethod
-    def aggregate(self, frame: pd.DataFrame, n_bootstrap: int, difficulty: object | None = None) -> list[ScoreRow]:
+    def aggregate(self, frame: pd.DataFrame, n_bootstrap: int,
+                  difficulty: DifficultyTable | None = None) -> list[ScoreRow]:
         """Score rows of one (benchmark, judge) group of judgments of this kind."""
 
 
@@ -170,7 +172,8 @@ class SingleGrading(JudgingKind):
     def label(self, frame: pd.DataFrame) -> pd.Series:
         return frame["score"]
 
-    def aggregate(self, frame: pd.DataFrame, n_bootstrap: int, difficulty: object | None = None) -> list[ScoreRow]:
+    def aggregate(self, frame: pd.DataFrame, n_bootstrap: int,
+                  difficulty: DifficultyTable | None = None) -> list[ScoreRow]:
         rows = []
         for model, group in frame.groupby("model", sort=True):
             scored = group[group["score"].notna()]
@@ -273,7 +276,8 @@ class PairwiseComparison(JudgingKind):
         outcome = np.select([preference > 1.5, preference < 1.5], ["win", "loss"], default="tie")
         return pd.Series(outcome, index=frame.index, dtype=object).where(preference.notna())
 
-    def aggregate(self, frame: pd.DataFrame, n_bootstrap: int, difficulty: object | None = None) -> list[ScoreRow]:
+    def aggregate(self, frame: pd.DataFrame, n_bootstrap: int,
+                  difficulty: DifficultyTable | None = None) -> list[ScoreRow]:
         rows = []
         for opponent, by_opponent in frame.groupby(frame["opponent"].fillna(""), sort=True):
             lc = length_controlled_by_model(by_opponent, difficulty)

@@ -37,6 +37,7 @@ from ..analysis.records import deduplicate, judgments_frame
 from ..errors import DataError, ResultsError
 from ..formats import judgebench as store
 from ..formats import read_sources
+from ..stats.length_control import DifficultyTable
 from . import plots
 
 EXIT_UPDATED, EXIT_UNCHANGED, EXIT_LOCKED = 0, 3, 75
@@ -134,21 +135,33 @@ def _load_inputs(inputs: list[Path], cache: Path, fmt: str) -> tuple[pd.DataFram
     return frame, len(fresh), superseded
 
 
-def _content_key(benchmark: str, judge: str, group: pd.DataFrame, n_bootstrap: int) -> str:
-    digest = hashlib.sha256("|".join([__version__, str(n_bootstrap), benchmark, judge]).encode())
+def _table_key(table: DifficultyTable | None) -> str | None:
+    """What identifies a difficulty table's numbers (it changes every LC computed with it)."""
+    if table is None:
+        return None
+    digest = hashlib.sha256("|".join([*table.item_ids, repr(table.length_sensitivity),
+                                      repr(table.difficulty_weight), repr(table.prior_strength)]).encode())
+    digest.update(np.asarray(table.difficulty, dtype=float).tobytes())
+    return digest.hexdigest()[:24]
+
+
+def _content_key(benchmark: str, judge: str, group: pd.DataFrame, n_bootstrap: int,
+                 difficulty: DifficultyTable | None) -> str:
+    digest = hashlib.sha256("|".join([__version__, str(n_bootstrap), benchmark, judge,
+                                      _table_key(difficulty) or ""]).encode())
     digest.update(pd.util.hash_pandas_object(group, index=False).to_numpy().tobytes())
     digest.update(",".join(group.columns).encode())
     return digest.hexdigest()[:32]
 
 
-def _group_result(benchmark: str, judge: str, group: pd.DataFrame, cache: Path,
-                  n_bootstrap: int) -> tuple[list[LeaderboardRow], Diagnostics, bool]:
-    cached = cache / "groups" / f"{_content_key(benchmark, judge, group, n_bootstrap)}.pkl"
+def _group_result(benchmark: str, judge: str, group: pd.DataFrame, cache: Path, n_bootstrap: int,
+                  difficulty: DifficultyTable | None) -> tuple[list[LeaderboardRow], Diagnostics, bool]:
+    cached = cache / "groups" / f"{_content_key(benchmark, judge, group, n_bootstrap, difficulty)}.pkl"
     if cached.exists():
         with cached.open("rb") as fh:
             rows, report = pickle.load(fh)
         return rows, report, False
-    board = leaderboard(group, n_bootstrap=n_bootstrap)
+    board = leaderboard(group, n_bootstrap=n_bootstrap, difficulty=difficulty)
     rows, report = list(board.rows), board.diagnostics
     cached.parent.mkdir(parents=True, exist_ok=True)
     with cached.open("wb") as fh:
@@ -194,7 +207,8 @@ def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: int = 1000) -> BuildResult:
+def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: int = 1000,
+               difficulty: DifficultyTable | None = None) -> BuildResult:
     """Regenerate the site at ``out`` from results and judgment files (see the module doc)."""
     out = out.resolve()
     inputs = expand_inputs(paths)
@@ -203,6 +217,7 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
                         "judgment files")
     cache = out.parent / f".{out.name}.cache"
     manifest = {"judgebench": __version__, "n_bootstrap": n_bootstrap, "format": fmt,
+                "difficulty": _table_key(difficulty),
                 "inputs": [[str(p), fingerprint(p, fmt)] for p in inputs]}
     previous = out / "manifest.json"
     if previous.exists() and json.loads(previous.read_text()) == manifest:
@@ -216,7 +231,8 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
             (staging / "plots").mkdir()
             sections, recomputed = [], 0
             for (benchmark, judge), group in frame.groupby(["benchmark", "judge"], sort=True):
-                rows, report, fresh = _group_result(str(benchmark), str(judge), group, cache, n_bootstrap)
+                rows, report, fresh = _group_result(str(benchmark), str(judge), group, cache, n_bootstrap,
+                                                    difficulty)
                 recomputed += int(fresh)
                 stem = f"{_slug(str(benchmark))}__{_slug(str(judge))}"
                 (staging / "data" / f"{stem}.csv").write_text(to_csv(rows))

@@ -1,5 +1,5 @@
-"""Statistics: pure functions over numpy arrays and pandas DataFrames. No I/O here (difficulty_io, the one
-module that reads and writes files, is not imported by the package: it belongs with the formats)."""
+"""Statistics: pure functions over numpy arrays and pandas DataFrames. No I/O here (difficulty tables are read
+and written by judgebench.formats.difficulty)."""
 
 from .bradley_terry import BradleyTerry, bradley_terry, bradley_terry_with_ci
 from .correlation import rank_correlation
@@ -9,7 +9,6 @@ from .length_control import (
     LengthControlled,
     ModelAnnotations,
     fit_difficulty,
-    instruction_difficulty,
     length_controlled_winrate,
     length_controlled_winrates,
 )
@@ -27,7 +26,6 @@ __all__ = [
     "bradley_terry",
     "bradley_terry_with_ci",
     "fit_difficulty",
-    "instruction_difficulty",
     "length_controlled_winrate",
     "length_controlled_winrates",
     "mt_bench_scores",

@@ -266,15 +266,6 @@ def length_controlled_winrate(annotations: ModelAnnotations, table: DifficultyTa
                             table_models=table.n_models, notes=tuple(notes))
 
 
-def instruction_difficulty(models: Mapping[str, ModelAnnotations], n_items: int | None = None,
-                           l2: float = DIFFICULTY_L2) -> tuple[DifficultyTable, float]:
-    """Deprecated: ``fit_difficulty``. (table, its length_sensitivity), so that callers of the old
-    ``instruction_difficulty`` -> ``length_controlled_winrate(annotations, difficulty, typical_phi)`` keep
-    working; ``n_items`` is no longer needed (items are ids now) and is ignored."""
-    table = fit_difficulty(models, l2)
-    return table, table.length_sensitivity
-
-
 def length_controlled_winrates(models: Mapping[str, ModelAnnotations],
                                table: DifficultyTable | None = None) -> dict[str, LengthControlled]:
     """Every model's LC with one table: the given one, else one fitted on these models (its note says when

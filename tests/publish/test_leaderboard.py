@@ -98,9 +98,9 @@ def test_cli_exit_status_says_what_happened(inputs: list[Path], tmp_path: Path) 
     out = tmp_path / "site"
     args = ["leaderboard", *map(str, inputs), "--out", str(out), "--bootstrap", "50"]
     first = CliRunner().invoke(main, args)
-    assert first.exit_code == 0 and first.output.startswith("updated")
+    assert first.exit_code == 0 and first.stdout.startswith("updated") and "read 4025 judgments" in first.stderr
     second = CliRunner().invoke(main, args)
-    assert second.exit_code == EXIT_UNCHANGED and second.output.startswith("unchanged")
+    assert second.exit_code == EXIT_UNCHANGED and second.stdout.startswith("unchanged")
 
 
 def test_load_gives_documented_dataframes_and_parquet(inputs: list[Path], tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from judgebench.errors import DataError
-from judgebench.stats.difficulty_io import read_difficulty_csv, write_difficulty_csv
+from judgebench.formats.difficulty import read_difficulty_csv, write_difficulty_csv
+from judgebench.formats.identity import instruction_id
 from judgebench.stats.length_control import (
     ALPACA_EVAL_PRIOR,
     MIN_MODELS,
@@ -25,11 +26,6 @@ from judgebench.stats.length_control import (
     length_controlled_winrate,
     length_controlled_winrates,
 )
-
-try:
-    from judgebench.formats.identity import instruction_id
-except ImportError:  # before the package's restructuring
-    from judgebench.importers import instruction_id
 
 ANNOTATIONS = "alpaca_eval/results/*/weighted_alpaca_eval_gpt4_turbo/annotations.json.gz"
 LEADERBOARD = "alpaca_eval/leaderboards/data_AlpacaEval_2/weighted_alpaca_eval_gpt4_turbo_leaderboard.csv"
@@ -177,3 +173,37 @@ def test_annotations_from_a_judgments_frame() -> None:
     assert ann.items.tolist() == ["a", "b"]
     np.testing.assert_array_equal(ann.preference, [1.75, np.nan])
     np.testing.assert_allclose(ann.tanh_std_delta(), np.tanh(np.array([10.0, -10.0]) / np.std([10, -10], ddof=1)))
+
+
+def test_cli_a_model_alone_with_a_fitted_table_gets_its_number_in_the_pool(shared_data: Path, tmp_path: Path) -> None:
+    """`judgebench difficulty fit` on a pool, then `stats --difficulty`: one model evaluated alone gets exactly the
+    LC it gets beside the others, and a thin pool is said."""
+    from click.testing import CliRunner
+
+    from judgebench.cli import main
+
+    pool = [shared_data / ANNOTATIONS.replace("*", m) for m in
+            ("claude-2", "alpaca-7b", "vicuna-13b", "gemma-7b-it", "wizardlm-13b", "phi-2")]
+    table = tmp_path / "difficulty.csv"
+    fitted = CliRunner().invoke(main, ["difficulty", "fit", *map(str, pool), "--out", str(table)])
+    assert fitted.exit_code == 0, fitted.output
+    assert "fitted on 6 model(s)" in fitted.stdout and "fewer than the 20" in fitted.stderr
+    alone = CliRunner().invoke(main, ["stats", "--json", "--bootstrap", "0", "--difficulty", str(table), str(pool[0])])
+    together = CliRunner().invoke(main, ["stats", "--json", "--bootstrap", "0", "--difficulty", str(table),
+                                         *map(str, pool)])
+    assert alone.exit_code == 0 and together.exit_code == 0, alone.output + together.output
+    (one,) = json.loads(alone.stdout)
+    in_pool = {r["model"]: r for r in json.loads(together.stdout)}["claude-2"]
+    assert one["length_controlled_winrate"] == in_pool["length_controlled_winrate"]
+    assert "fewer than the 20" in one["lc_note"]
+
+
+def test_cli_alpaca_evals_own_table_offline_is_a_clear_error(shared_data: Path) -> None:
+    from click.testing import CliRunner
+
+    from judgebench.cli import main
+
+    result = CliRunner().invoke(main, ["stats", "--difficulty", "alpaca-eval",
+                                       str(shared_data / ANNOTATIONS.replace("*", "claude-2"))])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "--difficulty alpaca-eval" in result.output and "cannot download" in result.output

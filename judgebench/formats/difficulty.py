@@ -1,6 +1,6 @@
 """Difficulty tables as CSV files: ours, and AlpacaEval's own ``instruction_difficulty.csv``.
 
-File I/O, kept out of length_control.py so that module stays pure; it belongs with the other formats.
+File I/O, kept out of stats/length_control.py so that module stays pure.
 
 Ours has AlpacaEval's shape (a key column, then ``instruction_difficulty``) keyed by item id, the instruction
 after them where known, and the prior and provenance in leading ``# key: value`` lines:
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .length_control import (
+from ..stats.length_control import (
     ALPACA_EVAL_PRIOR,
     ALPACA_EVAL_PRIOR_STRENGTH,
     DIFFICULTY_PRIOR,
@@ -166,3 +166,40 @@ def read_difficulty_csv(path: str | Path, instruction_to_id: Callable[[str], str
     # AlpacaEval's file records no prior: their gamed-baseline regularization, as a Gaussian, stands in.
     return DifficultyTable(tuple(ids), difficulty, ALPACA_EVAL_PRIOR[0], None, f"{path} (AlpacaEval format)",
                            difficulty_weight=ALPACA_EVAL_PRIOR[1], prior_strength=ALPACA_EVAL_PRIOR_STRENGTH)
+
+
+# AlpacaEval 2.0's own instruction difficulties, on the Hugging Face Hub (not in the GitHub repository), keyed by
+# position in the 805-instruction evaluation set (the order of the alpaca-eval-2 task's items).
+ALPACA_EVAL_DIFFICULTY_URL = ("https://huggingface.co/datasets/tatsu-lab/alpaca_eval/resolve/"
+                              "2edc6fad8be6b14ea7230aabfd08188da6b8b814/instruction_difficulty.csv")
+ALPACA_EVAL_DIFFICULTY_SHA256 = "e28d875bb334f75e17acd1e4ed659b261860e3db379cf5de29060301bed0a18b"
+ALPACA_EVAL = "alpaca-eval"
+
+
+def load_difficulty(spec: str | Path) -> DifficultyTable:
+    """A difficulty table from ``spec``: a CSV path (ours, or AlpacaEval's format), or ``alpaca-eval`` for
+    AlpacaEval's own table, downloaded once by URL and checked by sha256 (offline: a clear error). AlpacaEval's
+    rows are positions in the evaluation set, whose instructions come from the built-in alpaca-eval-2 task."""
+    from ..tasks import load_task
+    from ..tasks.fetch import resolve_data
+    from .identity import instruction_id
+
+    def evaluation_set() -> list[str]:
+        return [item.turns[0] for item in load_task("alpaca-eval-2").items]
+
+    if str(spec) == ALPACA_EVAL:
+        path = resolve_data(path=None, url=ALPACA_EVAL_DIFFICULTY_URL, sha256=ALPACA_EVAL_DIFFICULTY_SHA256,
+                            where="--difficulty alpaca-eval")
+        return read_difficulty_csv(path, instruction_id, evaluation_set())
+    path = Path(spec)
+    return read_difficulty_csv(path, instruction_id, evaluation_set() if _keyed_by_position(path) else None)
+
+
+def _keyed_by_position(path: Path) -> bool:
+    """Whether a difficulty CSV names its rows by position (AlpacaEval's) rather than by item or instruction."""
+    try:
+        _, body, _ = _split_header(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the difficulty table: {exc.strerror or exc}") from exc
+    header = next(csv.reader(io.StringIO(body, newline="")), [])
+    return not {"item_id", "instruction"} & {c.strip() for c in header}

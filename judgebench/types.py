@@ -14,7 +14,7 @@ from typing import Any, Literal
 # The name of a task kind ("single", "pairwise"); its behaviour lives in one strategy object
 # (judgebench.judging.kinds), looked up by this name.
 TaskKind = str
-FailureKind = Literal["parse", "request", "no_answer"]
+FailureKind = Literal["parse", "truncated", "request", "no_answer", "empty"]
 Position = Literal["single", "AB", "BA"]
 Provider = Literal["openai", "anthropic", "local"]
 PairVerdict = Literal["A", "B", "tie"]
@@ -223,6 +223,7 @@ class Verdict:
     score: float | None = None
     winner: PairVerdict | None = None
     error: str | None = None
+    truncated: bool = False  # the reply was cut off by max_tokens before its verdict was complete
 
     @property
     def ok(self) -> bool:

@@ -25,6 +25,7 @@ from ..types import (
     Candidate,
     ChatReply,
     ChatRequest,
+    FailureKind,
     Item,
     Judge,
     JudgeRequest,
@@ -34,16 +35,16 @@ from ..types import (
     Verdict,
 )
 from .prompts import neutralize, render_messages
-from .requests import judge_params, template_for
+from .requests import frame_code, judge_params, template_for
 from .verdicts import (
     candidate_outcome,
     combine_orders,
     expected_score,
     pair_schema,
-    parse_pair,
     parse_pair_json,
-    parse_score,
+    parse_pair_text,
     parse_score_json,
+    parse_score_text,
     score_schema,
 )
 
@@ -84,9 +85,10 @@ class JudgingKind(ABC):
         """The judge requests for one candidate answer."""
 
     @abstractmethod
-    def parse(self, task: Task, request: JudgeRequest, text: str) -> Verdict:
-        """A judge reply -> a verdict or an explicit parse error. A request with a response schema was asked
-        for a JSON verdict; one without, for a free-text verdict."""
+    def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
+        """A judge reply -> a verdict or an explicit error. A request with a response schema was asked for a
+        JSON verdict; one without, for a free-text verdict at the end of the reply. A reply the server cut off
+        (finish_reason "length") counts only when its verdict is structurally complete."""
 
     @abstractmethod
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
@@ -128,16 +130,18 @@ class SingleGrading(JudgingKind):
             turns = [{"question": item.turns[i], "answer": neutralize(candidate.turns[i]),
                       "reference": item.reference[i] if i < len(item.reference) else None} for i in range(turn)]
             variables = {"turns": turns, "turn": turn, "category": item.category, "scale_low": low,
-                         "scale_high": high, "constrained": judge.constrained, "item_id": item.id}
+                         "scale_high": high, "constrained": judge.constrained, "item_id": item.id,
+                         "frame": frame_code(*candidate.turns[:turn])}
             chat = ChatRequest(judge.endpoint, render_messages(template, task.prompt_dirs, variables),
                                judge_params(task, judge), schema)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name, turn,
                                       "single", chat))
         return found
 
-    def parse(self, task: Task, request: JudgeRequest, text: str) -> Verdict:
+    def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
         low, high = task.judge.scale
-        return parse_score_json(text, low, high) if request.chat.response_schema else parse_score(text, low, high)
+        parse = parse_score_json if request.chat.response_schema else parse_score_text
+        return parse(reply.text, low, high, truncated=reply.finish_reason == "length")
 
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
                  outcomes: Sequence[Outcome]) -> list[Judgment]:
@@ -148,12 +152,12 @@ class SingleGrading(JudgingKind):
             if isinstance(outcome, BackendError):
                 verdict, reply = Verdict(error=f"request failed: {outcome}"), None
             else:
-                verdict, reply = self.parse(task, request, outcome.text), outcome
+                verdict, reply = self.parse(task, request, outcome), outcome
             found.append(Judgment(
                 benchmark=request.benchmark, item_id=request.item_id, category=request.category, model=request.model,
                 judge=request.judge, turn=request.turn, kind=self.name, score=verdict.score,
                 raw=(reply.text,) if reply else (), error=verdict.error,
-                failure=None if verdict.ok else ("request" if reply is None else "parse"), calls=(record,),
+                failure=_failure(verdict, reply is None), calls=(record,),
                 length=length, scale=task.judge.scale,
                 expected_score=expected_score(reply.logprobs, *task.judge.scale)
                 if reply and reply.logprobs and verdict.ok else None,
@@ -194,6 +198,14 @@ class SingleGrading(JudgingKind):
         return rows
 
 
+def _failure(verdict: Verdict, request_failed: bool) -> FailureKind | None:
+    if verdict.ok:
+        return None
+    if request_failed:
+        return "request"
+    return "truncated" if verdict.truncated else "parse"
+
+
 def _scale_of(group: pd.DataFrame) -> tuple[int, int] | None:
     if "scale_high" not in group or group["scale_high"].isna().all():
         return None
@@ -222,16 +234,17 @@ class PairwiseComparison(JudgingKind):
                       "reference": item.reference[i] if i < len(item.reference) else None}
                      for i in range(len(item.turns))]
             variables = {"turns": turns, "turn": len(item.turns), "category": item.category, "label_a": first,
-                         "label_b": second, "label_tie": tie, "constrained": judge.constrained, "item_id": item.id}
+                         "label_b": second, "label_tie": tie, "constrained": judge.constrained, "item_id": item.id,
+                         "frame": frame_code(*answers_a, *answers_b)}
             chat = ChatRequest(judge.endpoint, render_messages(template, task.prompt_dirs, variables),
                                judge_params(task, judge), schema)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name,
                                       len(item.turns), position, chat, opponent=task.reference_model))
         return found
 
-    def parse(self, task: Task, request: JudgeRequest, text: str) -> Verdict:
-        labels = task.judge.labels
-        return parse_pair_json(text, labels) if request.chat.response_schema else parse_pair(text, labels)
+    def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
+        parse = parse_pair_json if request.chat.response_schema else parse_pair_text
+        return parse(reply.text, task.judge.labels, truncated=reply.finish_reason == "length")
 
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
                  outcomes: Sequence[Outcome]) -> list[Judgment]:
@@ -246,18 +259,19 @@ class PairwiseComparison(JudgingKind):
             if isinstance(outcome, BackendError):
                 verdicts[position], texts[position] = Verdict(error=f"request failed: {outcome}"), ""
             else:
-                verdicts[position], texts[position] = self.parse(task, request, outcome.text), outcome.text
+                verdicts[position], texts[position] = self.parse(task, request, outcome), outcome.text
         ab = candidate_outcome(verdicts["AB"].winner, candidate_first=True) if verdicts["AB"].winner else None
         ba = candidate_outcome(verdicts["BA"].winner, candidate_first=False) if verdicts["BA"].winner else None
         errors = [f"{pos}: {v.error}" for pos, v in verdicts.items() if v.error]
         request_failed = any(isinstance(outcome, BackendError) for _, outcome in by_position.values())
+        failures = [_failure(v, False) for v in verdicts.values() if v.error]
         first = requests[0]
         return [Judgment(
             benchmark=first.benchmark, item_id=first.item_id, category=first.category, model=first.model,
             judge=first.judge, turn=first.turn, kind=self.name, opponent=first.opponent, verdict_ab=ab,
             verdict_ba=ba, preference=combine_orders(ab, ba) if ab and ba else None,
             raw=(texts["AB"], texts["BA"]), error="; ".join(errors) or None,
-            failure=None if not errors else ("request" if request_failed else "parse"), calls=tuple(records),
+            failure=None if not errors else ("request" if request_failed else failures[0]), calls=tuple(records),
             length=sum(len(t) for t in candidate.turns),
             opponent_length=sum(len(t) for t in task.reference_for(candidate.item_id)),
         )]

@@ -3,6 +3,7 @@ sampling parameters and template choice, and rendering every prompt before anyth
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from ..types import Candidate, ChatRequest, Endpoint, Item, Judge, Task
@@ -32,6 +33,13 @@ def template_for(task: Task, item: Item) -> str:
     if uses_reference and task.judge.reference_prompt:
         return task.judge.reference_prompt
     return task.judge.prompt
+
+
+def frame_code(*texts: str) -> str:
+    """A code for the markers that frame untrusted text in one prompt, derived from that text: the same answers
+    give the same prompt (so the cache key is stable), and an answer cannot contain the code of a frame built
+    around itself, so it cannot close its frame or open one of its own."""
+    return hashlib.sha256("\x1f".join(texts).encode("utf-8")).hexdigest()[:10]
 
 
 def placeholder_candidates(task: Task, items: list[Item]) -> list[Candidate]:

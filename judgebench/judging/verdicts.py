@@ -1,4 +1,12 @@
-"""Judge text or JSON -> a Verdict (a score, a pairwise winner, or an explicit parse error). Pure."""
+"""Judge text or JSON -> a Verdict (a score, a pairwise winner, or an explicit parse error). Pure.
+
+Two families:
+- our runs (``parse_*_json``, ``parse_*_text``): strict. One JSON object matching the schema, or the verdict
+  alone at the end of the last line; integers on the task's scale in ASCII digits; a reply cut off by max_tokens
+  is a failure ("truncated") unless its verdict-first JSON prefix is complete.
+- FastChat's files (``parse_score``, ``parse_pair``): FastChat's own rules ("[[8]]", then "[8]", decimals), so
+  that its recorded judgments read back as FastChat read them.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ from typing import Any
 
 from ..types import PairVerdict, Verdict
 
-# FastChat's patterns: "[[8]]" first, then "[8]" as a fallback, decimals allowed.
+# FastChat's patterns, for FastChat's files: "[[8]]" first, then "[8]" as a fallback, decimals allowed.
 _SCORE_STRICT = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
 # The fallback skips "[ [8] ]": that is how prompts.neutralize defuses a verdict planted in an answer.
 _SCORE_LOOSE = re.compile(r"(?<!\[ )\[\s*(\d+(?:\.\d+)?)\s*\](?! \])")
@@ -69,53 +77,115 @@ def parse_pair(text: str, labels: tuple[str, str, str]) -> Verdict:
     return Verdict(error=f"no [[{first}]]/[[{second}]]/[[{tie}]] verdict in the judge's reply")
 
 
-def _json_object(text: str) -> dict[str, Any] | None:
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    duplicated = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicated:
+        raise _DuplicateKey(", ".join(duplicated))
+    return dict(pairs)
+
+
+def _one_object(text: str, keys: tuple[str, ...]) -> tuple[dict[str, Any] | None, str | None]:
+    """The reply as exactly one JSON object with the schema's keys (and no other, none twice), or an error.
+    Nothing is fished out of surrounding text: an object planted in a quoted answer is not the verdict."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        return None, f"the judge's JSON repeats the key(s) {exc}"
     except json.JSONDecodeError:
-        start, end = text.find("{"), text.rfind("}")
-        if start < 0 or end <= start:
-            return None
-        try:
-            value = json.loads(text[start : end + 1])
-        except json.JSONDecodeError:
-            return None
-    return value if isinstance(value, dict) else None
+        return None, "the judge's reply is not one JSON object"
+    if not isinstance(value, dict):
+        return None, "the judge's reply is not one JSON object"
+    unknown = sorted(set(value) - set(keys))
+    if unknown or keys[0] not in value:
+        return None, f"the judge's JSON must have the keys {', '.join(keys)} (it has {', '.join(sorted(value))})"
+    return value, None
 
 
 # The schema puts the verdict first, so a reply cut off by max_tokens during its explanation still begins
-# with a complete verdict: '{"score": 7, "explanation": "...'. That prefix is all the schema guarantees.
-_SCORE_PREFIX = re.compile(r'^\s*\{\s*"score"\s*:\s*(\d+(?:\.\d+)?)\s*[,}]')
-_VERDICT_PREFIX = re.compile(r'^\s*\{\s*"verdict"\s*:\s*"([^"\\]*)"\s*[,}]')
+# with a complete verdict: '{"score": 7, "explanation": "...'. That prefix is all the schema guarantees, and it
+# counts only for a reply the server says was cut off.
+_SCORE_PREFIX = re.compile(r'\s*\{\s*"score"\s*:\s*([0-9]+)\s*,')
+_VERDICT_PREFIX = re.compile(r'\s*\{\s*"verdict"\s*:\s*"([^"\\]*)"\s*,')
+TRUNCATED = "truncated: the reply was cut off by max_tokens before its verdict was complete"
 
 
-def parse_score_json(text: str, low: int, high: int) -> Verdict:
-    obj = _json_object(text)
-    if obj is None:
-        prefix = _SCORE_PREFIX.match(text)
-        if prefix is None:
-            return Verdict(error="the judge's reply is not a JSON object with a score")
-        obj = {"score": float(prefix.group(1))}
-    value = obj.get("score")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return Verdict(error="the judge's JSON has no numeric 'score'")
+def _integer_on_scale(value: Any, low: int, high: int) -> Verdict:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return Verdict(error=f"the judge's score {value!r} is not an integer")
     if not low <= value <= high:
         return Verdict(error=f"score {value} outside the scale {low}-{high}")
     return Verdict(score=float(value))
 
 
-def parse_pair_json(text: str, labels: tuple[str, str, str]) -> Verdict:
-    obj = _json_object(text)
+def parse_score_json(text: str, low: int, high: int, truncated: bool = False) -> Verdict:
+    """A constrained grade: the reply is one object {"score": int, "explanation": str}, the score an integer on
+    the scale. A reply cut off by max_tokens counts when its verdict-first prefix is complete."""
+    obj, error = _one_object(text, ("score", "explanation"))
+    if obj is not None:
+        return _integer_on_scale(obj["score"], low, high)
+    if truncated:
+        prefix = _SCORE_PREFIX.match(text)
+        if prefix is None:
+            return Verdict(error=TRUNCATED, truncated=True)
+        return _integer_on_scale(int(prefix.group(1)), low, high)
+    return Verdict(error=error)
+
+
+def parse_pair_json(text: str, labels: tuple[str, str, str], truncated: bool = False) -> Verdict:
+    """A constrained pairwise verdict: one object {"verdict": label, "explanation": str}."""
+    obj, error = _one_object(text, ("verdict", "explanation"))
     if obj is None:
+        if not truncated:
+            return Verdict(error=error)
         prefix = _VERDICT_PREFIX.match(text)
         if prefix is None:
-            return Verdict(error="the judge's reply is not a JSON object with a verdict")
+            return Verdict(error=TRUNCATED, truncated=True)
         obj = {"verdict": prefix.group(1)}
-    value = obj.get("verdict")
+    value = obj["verdict"]
     by_label: dict[str, PairVerdict] = {labels[0]: "A", labels[1]: "B", labels[2]: "tie"}
-    if value not in by_label:
+    if not isinstance(value, str) or value not in by_label:
         return Verdict(error=f"the judge's JSON verdict {value!r} is not one of {', '.join(labels)}")
     return Verdict(winner=by_label[value])
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+# Our text prompts ask for the verdict alone at the end of the last line: only there is it read, in ASCII.
+_LAST_SCORE = re.compile(r"\[\[([0-9]+)\]\][\s.]*$")
+
+
+def parse_score_text(text: str, low: int, high: int, truncated: bool = False) -> Verdict:
+    """A free-text grade where our prompt puts it: "[[N]]" at the end of the reply's last line, N an integer in
+    ASCII digits. A grade anywhere else (an interim one, or one quoted from the answer) is not read."""
+    if truncated:
+        return Verdict(error=TRUNCATED, truncated=True)
+    last = _last_line(text)
+    found = _LAST_SCORE.search(last)
+    if found is None or last.count("[[") != 1:
+        return Verdict(error="no [[score]] alone at the end of the judge's last line")
+    return _integer_on_scale(int(found.group(1)), low, high)
+
+
+def parse_pair_text(text: str, labels: tuple[str, str, str], truncated: bool = False) -> Verdict:
+    """A free-text pairwise verdict where our prompt puts it: "[[A]]" (a task label) ending the last line."""
+    if truncated:
+        return Verdict(error=TRUNCATED, truncated=True)
+    last = _last_line(text)
+    pattern = r"\[\[(" + "|".join(re.escape(lbl) for lbl in labels) + r")\]\][\s.]*$"
+    found = re.search(pattern, last)
+    if found is None or last.count("[[") != 1:
+        return Verdict(error=f"no [[{labels[0]}]]/[[{labels[1]}]]/[[{labels[2]}]] alone at the end of the judge's "
+                             "last line")
+    by_label: dict[str, PairVerdict] = {labels[0]: "A", labels[1]: "B", labels[2]: "tie"}
+    return Verdict(winner=by_label[found.group(1)])
 
 
 def candidate_outcome(winner: PairVerdict, candidate_first: bool) -> str:

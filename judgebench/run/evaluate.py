@@ -146,7 +146,7 @@ async def _judge_one(runner: Runner, kind: JudgingKind, task: Task, candidate: C
     by_chat = {id(r.chat): r for r in requests}
 
     def accept(chat: ChatRequest, reply: ChatReply) -> bool:
-        return kind.parse(task, by_chat[id(chat)], reply.text).ok
+        return kind.parse(task, by_chat[id(chat)], reply).ok
 
     outcomes = await runner.outcomes([r.chat for r in requests], accept)
     return kind.assemble(task, candidate, requests, outcomes)

@@ -53,13 +53,16 @@ def test_parse_pair() -> None:
 
 def test_json_verdicts_and_truncated_replies() -> None:
     assert parse_score_json('{"score": 7, "explanation": "fine"}', 1, 10).score == 7
-    # Cut off by max_tokens in the explanation: the schema put the score first, so it is still there.
-    assert parse_score_json('{ "score": 4, "explanation": "the answer is wr', 1, 10).score == 4
-    assert parse_score_json('{ "explanation": "no score yet', 1, 10).error is not None
+    # Cut off by max_tokens in the explanation: the schema put the score first, so it is still there...
+    assert parse_score_json('{ "score": 4, "explanation": "the answer is wr', 1, 10, truncated=True).score == 4
+    # ...which counts only when the server says the reply was cut off.
+    assert parse_score_json('{ "score": 4, "explanation": "the answer is wr', 1, 10).error is not None
+    cut = parse_score_json('{ "explanation": "no score yet', 1, 10, truncated=True)
+    assert cut.error is not None and cut.truncated
     assert parse_score_json('{"score": 0, "explanation": ""}', 1, 10).error is not None
     assert parse_score_json('{"score": true}', 1, 10).error is not None
     assert parse_pair_json('{"verdict": "B", "explanation": "x"}', LABELS).winner == "B"
-    assert parse_pair_json('{"verdict": "C", "explan', LABELS).winner == "tie"
+    assert parse_pair_json('{"verdict": "C", "explan', LABELS, truncated=True).winner == "tie"
     assert parse_pair_json('{"verdict": "D"}', LABELS).error is not None
 
 

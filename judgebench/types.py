@@ -61,6 +61,9 @@ class JudgeSpec:
     labels: tuple[str, str, str] = ("A", "B", "C")
     max_tokens: int = 512
     temperature: float = 0.0
+    # An empty (or whitespace-only) answer is never shown to the judge: "lowest" scores it as the scale's lowest
+    # grade / a loss, "skip" records it as failed ("empty") and leaves it out of the score.
+    on_empty: Literal["lowest", "skip"] = "lowest"
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,7 @@ class Judgment:
     opponent_length: int | None = None
     expected_score: float | None = None
     scale: tuple[int, int] | None = None
+    empty: bool = False  # the judged answer was empty: never shown to the judge (see JudgeSpec.on_empty)
 
     @property
     def ok(self) -> bool:
@@ -305,6 +309,7 @@ class ScoreRow:
     n_judged: int = 0
     n_failed: int = 0
     n_parse_failures: int = 0
+    n_empty: int = 0
     opponent: str | None = None
     scale: tuple[int, int] | None = None
     per_turn: tuple[tuple[int, float], ...] = ()

@@ -23,7 +23,7 @@ from ..types import Judgment
 
 # The columns every judgments frame has, whichever harness wrote the records.
 COLUMNS = ["benchmark", "item_id", "category", "model", "judge", "turn", "kind", "score", "opponent", "verdict_ab",
-           "verdict_ba", "preference", "error", "failure", "length", "opponent_length", "expected_score",
+           "verdict_ba", "preference", "error", "failure", "empty", "length", "opponent_length", "expected_score",
            "scale_low", "scale_high", "run_id"]
 IDENTITY = ["benchmark", "judge", "model", "opponent", "item_id", "turn"]
 
@@ -47,12 +47,13 @@ class JudgmentSet:
 def judgments_frame(judgments: Iterable[Judgment], run_id: str | None = None) -> pd.DataFrame:
     """Judgments as a DataFrame, one row per record (raw text and calls left out), columns ``COLUMNS``."""
     rows = [(j.benchmark, j.item_id, j.category, j.model, j.judge, j.turn, j.kind, j.score, j.opponent, j.verdict_ab,
-             j.verdict_ba, j.preference, j.error, j.failure, j.length, j.opponent_length, j.expected_score,
+             j.verdict_ba, j.preference, j.error, j.failure, j.empty, j.length, j.opponent_length, j.expected_score,
              j.scale[0] if j.scale else None, j.scale[1] if j.scale else None, run_id) for j in judgments]
     frame = pd.DataFrame.from_records(rows, columns=COLUMNS)
     for column in ("score", "preference", "length", "opponent_length", "expected_score", "scale_low", "scale_high"):
         frame[column] = frame[column].astype(float)
     frame["turn"] = frame["turn"].astype(int)
+    frame["empty"] = frame["empty"].astype(bool)
     return frame
 
 

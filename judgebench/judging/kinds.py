@@ -63,9 +63,11 @@ def _none_if_nan(value: float | None) -> float | None:
     return None if value is None or np.isnan(value) else float(value)
 
 
-def _count_failures(group: pd.DataFrame) -> tuple[int, int]:
+def _count_failures(group: pd.DataFrame) -> tuple[int, int, int]:
+    """(judgments without a value, replies that did not parse, empty answers)."""
     failed = group["error"].notna()
-    return int(failed.sum()), int((group["failure"] == "parse").sum())
+    empty = int(group["empty"].fillna(False).astype(bool).sum()) if "empty" in group else 0
+    return int(failed.sum()), int((group["failure"] == "parse").sum()), empty
 
 
 class JudgingKind(ABC):
@@ -99,6 +101,11 @@ class JudgingKind(ABC):
     def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
         """The judgments of a candidate whose generation failed: recorded as failed, never scored."""
 
+    @abstractmethod
+    def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
+        """The judgments of the candidate's empty answers, which ``requests`` leaves out: the lowest grade or a
+        loss (``on_empty: lowest``), or failed and unscored (``on_empty: skip``)."""
+
     # -- analysis -------------------------------------------------------------------------------------
     @abstractmethod
     def value(self, frame: pd.DataFrame) -> pd.Series:
@@ -127,6 +134,8 @@ class SingleGrading(JudgingKind):
         template = template_for(task, item)
         found = []
         for turn in range(1, len(item.turns) + 1):
+            if is_empty(candidate.turns[turn - 1]):
+                continue  # never shown to the judge: see ``empty``
             turns = [{"question": item.turns[i], "answer": neutralize(candidate.turns[i]),
                       "reference": item.reference[i] if i < len(item.reference) else None} for i in range(turn)]
             variables = {"turns": turns, "turn": turn, "category": item.category, "scale_low": low,
@@ -170,6 +179,15 @@ class SingleGrading(JudgingKind):
                          failure="no_answer", scale=task.judge.scale)
                 for turn in range(1, len(item.turns) + 1)]
 
+    def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
+        low = task.judge.scale[0]
+        skip = task.judge.on_empty == "skip"
+        return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
+                         judge=judge.name, turn=turn, kind=self.name, score=None if skip else float(low),
+                         error="empty answer (on_empty: skip)" if skip else None, failure="empty" if skip else None,
+                         length=0, scale=task.judge.scale, empty=True)
+                for turn in range(1, len(item.turns) + 1) if is_empty(candidate.turns[turn - 1])]
+
     def value(self, frame: pd.DataFrame) -> pd.Series:
         return frame["score"]
 
@@ -183,19 +201,24 @@ class SingleGrading(JudgingKind):
             scored = group[group["score"].notna()]
             grades = scored["score"].to_numpy(dtype=float)
             low, high = bootstrap_ci(grades, n_samples=n_bootstrap) if n_bootstrap and len(grades) else (None, None)
-            n_failed, n_parse = _count_failures(group)
+            n_failed, n_parse, n_empty = _count_failures(group)
             expected = scored["expected_score"].dropna() if "expected_score" in scored else pd.Series(dtype=float)
             rows.append(ScoreRow(
                 benchmark=str(group["benchmark"].iloc[0]), judge=str(group["judge"].iloc[0]), kind=self.name,
                 model=str(model), score=float(grades.mean()) if len(grades) else None,
                 ci_low=_none_if_nan(low), ci_high=_none_if_nan(high), n_judged=len(grades), n_failed=n_failed,
-                n_parse_failures=n_parse, scale=_scale_of(group),
+                n_parse_failures=n_parse, n_empty=n_empty, scale=_scale_of(group),
                 per_turn=tuple((int(t), float(v)) for t, v in scored.groupby("turn")["score"].mean().items()),
                 per_category=tuple((str(c), float(v))
                                    for c, v in scored.groupby("category")["score"].mean().items()),
                 expected_score=float(expected.mean()) if len(expected) else None,
             ))
         return rows
+
+
+def is_empty(answer: str) -> bool:
+    """An answer with nothing to judge (empty, or only whitespace)."""
+    return not answer.strip()
 
 
 def _failure(verdict: Verdict, request_failed: bool) -> FailureKind | None:
@@ -222,6 +245,8 @@ class PairwiseComparison(JudgingKind):
 
     def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge) -> list[JudgeRequest]:
         """Two requests, candidate first ("AB") and reference first ("BA"), over the whole conversation."""
+        if any(is_empty(answer) for answer in candidate.turns):
+            return []  # never shown to the judge: see ``empty``
         reference = task.reference_for(item.id)
         first, second, tie = task.judge.labels
         schema = json.dumps(pair_schema(task.judge.labels)) if judge.constrained else None
@@ -281,6 +306,18 @@ class PairwiseComparison(JudgingKind):
                          judge=judge.name, turn=len(item.turns), kind=self.name, opponent=task.reference_model,
                          error=f"no answer to judge ({candidate.error})", failure="no_answer")]
 
+    def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
+        if not any(is_empty(answer) for answer in candidate.turns):
+            return []
+        skip = task.judge.on_empty == "skip"
+        return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
+                         judge=judge.name, turn=len(item.turns), kind=self.name, opponent=task.reference_model,
+                         verdict_ab=None if skip else "loss", verdict_ba=None if skip else "loss",
+                         preference=None if skip else 1.0,
+                         error="empty answer (on_empty: skip)" if skip else None, failure="empty" if skip else None,
+                         length=sum(len(t) for t in candidate.turns),
+                         opponent_length=sum(len(t) for t in task.reference_for(item.id)), empty=True)]
+
     def value(self, frame: pd.DataFrame) -> pd.Series:
         return frame["preference"] - 1.0
 
@@ -299,14 +336,15 @@ class PairwiseComparison(JudgingKind):
                 win = pairwise_winrate(group["preference"].to_numpy(dtype=float), n_bootstrap=n_bootstrap)
                 done = group[group["preference"].notna()]
                 both_orders = done[done["verdict_ab"].notna() & done["verdict_ba"].notna()]
-                n_failed, n_parse = _count_failures(group)
+                n_failed, n_parse, n_empty = _count_failures(group)
                 lengths = group["length"].dropna()
                 estimate = lc.get(str(model))
                 rows.append(ScoreRow(
                     benchmark=str(group["benchmark"].iloc[0]), judge=str(group["judge"].iloc[0]), kind=self.name,
                     model=str(model), opponent=str(opponent) or None, score=_none_if_nan(win.win_rate),
                     ci_low=_none_if_nan(win.ci_low), ci_high=_none_if_nan(win.ci_high), n_judged=win.n_total,
-                    n_failed=n_failed, n_parse_failures=n_parse, standard_error=_none_if_nan(win.standard_error),
+                    n_failed=n_failed, n_parse_failures=n_parse, n_empty=n_empty,
+                    standard_error=_none_if_nan(win.standard_error),
                     n_wins=win.n_wins, n_draws=win.n_draws, n_losses=win.n_wins_base,
                     discrete_win_rate=_none_if_nan(win.discrete_win_rate),
                     order_agreement=float((both_orders["verdict_ab"] == both_orders["verdict_ba"]).mean())

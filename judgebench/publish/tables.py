@@ -31,23 +31,23 @@ def _grades_table(rows: Sequence[ScoreRow]) -> str:
     turns = sorted({t for r in rows for t, _ in r.per_turn})
     categories = sorted({c for r in rows for c, _ in r.per_category})
     header = ["benchmark", "judge", "model", "score", "95% CI", "expected", *(f"turn {t}" for t in turns),
-              *categories, "judged", "failed", "parse failures"]
+              *categories, "judged", "failed", "parse failures", "empty"]
     body = []
     for r in rows:
         per_turn, per_category = dict(r.per_turn), dict(r.per_category)
         body.append([r.benchmark, r.judge, r.model, _num(r.score, 3), _interval(r, 2), _num(r.expected_score),
                      *(_num(per_turn.get(t)) for t in turns), *(_num(per_category.get(c)) for c in categories),
-                     str(r.n_judged), str(r.n_failed), str(r.n_parse_failures)])
+                     str(r.n_judged), str(r.n_failed), str(r.n_parse_failures), str(r.n_empty)])
     return _render(header, body)
 
 
 def _comparisons_table(rows: Sequence[ScoreRow]) -> str:
     header = ["benchmark", "judge", "model", "reference", "LC win rate", "win rate", "95% CI", "SE", "wins",
-              "draws", "losses", "order agree", "judged", "failed", "parse failures", "avg len"]
+              "draws", "losses", "order agree", "judged", "failed", "parse failures", "empty", "avg len"]
     body = [[r.benchmark, r.judge, r.model, r.opponent or "-", _num(r.length_controlled_winrate), _num(r.score),
              _interval(r, 1), _num(r.standard_error), str(r.n_wins), str(r.n_draws), str(r.n_losses),
              "-" if r.order_agreement is None else f"{100 * r.order_agreement:.0f}%", str(r.n_judged),
-             str(r.n_failed), str(r.n_parse_failures), _num(r.avg_length, 0)] for r in rows]
+             str(r.n_failed), str(r.n_parse_failures), str(r.n_empty), _num(r.avg_length, 0)] for r in rows]
     notes = sorted({f"note: {r.model}: LC {r.lc_note}" for r in rows if r.lc_note})
     return "\n".join([_render(header, body), *notes])
 

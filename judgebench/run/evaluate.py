@@ -116,7 +116,8 @@ async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoi
     for turn in range(len(item.turns)):
         request = generation_request(task, item, endpoint, tuple(answers))
         try:
-            reply = await runner.call(request)
+            # An empty answer is recorded but not cached: the next run asks again.
+            reply = await runner.call(request, accept=lambda r: bool(r.text.strip()))
         except BackendError as exc:
             error = f"turn {turn + 1}: {exc}"
             calls.append(CallRecord(request.cache_key(), f"turn{turn + 1}", error=str(exc)))
@@ -168,10 +169,14 @@ async def judge(runner: Runner, task: Task, items: list[Item], candidates: list[
     for judge_ in judges:
         for candidate in candidates:
             item = by_id[candidate.item_id]
-            if candidate.ok:
-                groups.append((candidate, kind.requests(task, candidate, item, judge_)))
-            else:
+            if not candidate.ok:
                 record(kind.unanswered(task, item, candidate, judge_))
+                continue
+            # Empty answers are never shown to the judge; the kind records what they count for.
+            record(kind.empty(task, item, candidate, judge_))
+            requests = kind.requests(task, candidate, item, judge_)
+            if requests:
+                groups.append((candidate, requests))
 
     async def one(candidate: Candidate, requests: list[JudgeRequest]) -> None:
         record(await _judge_one(runner, kind, task, candidate, requests))

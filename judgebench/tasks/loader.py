@@ -17,7 +17,7 @@ from .yamlsrc import SourcedDict, SourcedList, load_yaml, merge
 
 TOP_FIELDS = {"name", "benchmark", "kind", "description", "include", "judge", "generation", "items", "source",
               "reference"}
-JUDGE_FIELDS = {"prompt", "reference_prompt", "reference_categories", "scale", "labels", "max_tokens",
+JUDGE_FIELDS = {"prompt", "reference_prompt", "reference_categories", "scale", "labels", "max_tokens", "on_empty",
                 "temperature"}
 GENERATION_FIELDS = {"max_tokens", "temperature", "top_p", "seed", "stop", "frequency_penalty",
                      "presence_penalty"}
@@ -226,6 +226,10 @@ def load_task(name_or_path: str) -> Task:
     if not (isinstance(labels, list) and len(labels) == 3 and len(set(map(str, labels))) == 3):
         raise TaskError(f"{judge_raw.where('labels')}: labels must be three distinct strings: "
                         "first better, second better, tie")
+    on_empty = judge_raw.get("on_empty", "lowest")
+    if on_empty not in ("lowest", "skip"):
+        raise TaskError(f"{judge_raw.where('on_empty')}: on_empty must be 'lowest' (an empty answer gets the lowest "
+                        f"grade or loses) or 'skip' (it is recorded and left out), not {on_empty!r}")
     judge = JudgeSpec(
         prompt=str(judge_raw["prompt"]),
         reference_prompt=str(judge_raw["reference_prompt"]) if judge_raw.get("reference_prompt") else None,
@@ -235,6 +239,7 @@ def load_task(name_or_path: str) -> Task:
         labels=(str(labels[0]), str(labels[1]), str(labels[2])),
         max_tokens=int(judge_raw.get("max_tokens", 512)),
         temperature=float(judge_raw.get("temperature", 0.0)),
+        on_empty=on_empty,
     )
 
     try:

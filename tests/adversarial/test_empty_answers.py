@@ -1,0 +1,75 @@
+"""Empty and whitespace-only answers are never sent to the judge: they are recorded, shown, and count as the
+lowest grade / a loss (or, with on_empty: skip, as failed and unscored). An empty generation is not cached."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from judgebench.run.cache import Cache
+from judgebench.run.evaluate import RunConfig, evaluate
+from judgebench.tasks import load_task
+from judgebench.types import Endpoint, Judge
+
+from ..fakeserver import Script, fake_server
+
+
+def _answers(tmp_path: Path, task_name: str, turns: list[list[str]]) -> Path:
+    task = load_task(task_name)
+    path = tmp_path / "answers.jsonl"
+    path.write_text("".join(json.dumps({"question_id": item.id, "model_id": "cand", "choices": [{"turns": t}]}) + "\n"
+                            for item, t in zip(task.items, turns, strict=False)))
+    return path
+
+
+def _config(url: str, tmp_path: Path, answers: Path | None, limit: int) -> RunConfig:
+    endpoint = Endpoint(provider="openai", name="fake", model="fake", base_url=url, concurrency=1)
+    return RunConfig(model=None if answers else endpoint, judges=(Judge("judge", endpoint),), out=tmp_path / "r",
+                     cache_path=tmp_path / "c.sqlite", answers_file=answers, limit=limit, progress=False,
+                     n_bootstrap=20)
+
+
+def test_empty_turns_get_the_lowest_grade_without_a_request(tmp_path: Path) -> None:
+    answers = _answers(tmp_path, "sample-mt", [["A real answer.", "   \n\t"], ["", "Another answer."]])
+    script = Script([("ok", "Good. Rating: [[7]]")])
+    with fake_server(script) as url:
+        result = evaluate(load_task("sample-mt"), _config(url, tmp_path, answers, limit=2))
+    judged_texts = [m["content"] for body in script.requests for m in body["messages"]]
+    assert len(script.requests) == 2  # two non-empty turns judged; the two empty ones never sent
+    assert not any("<|The Start of Assistant Answer 2" in t and "\t" in t for t in judged_texts)
+    (row,) = result.rows
+    assert row.n_empty == 2 and row.n_judged == 4 and row.score == (7 + 7 + 1 + 1) / 4
+
+
+def test_on_empty_skip_records_them_as_failed_and_unscored(tmp_path: Path) -> None:
+    task_file = tmp_path / "skip.yaml"
+    task_file.write_text("include: sample-mt.yaml\nname: skip-empty\njudge:\n  on_empty: skip\n")
+    answers = _answers(tmp_path, "sample-mt", [["A real answer.", " "]])
+    with fake_server(Script([("ok", "Rating: [[7]]")])) as url:
+        result = evaluate(load_task(str(task_file)), _config(url, tmp_path, answers, limit=1))
+    (row,) = result.rows
+    assert (row.score, row.n_judged, row.n_failed, row.n_empty) == (7.0, 1, 1, 1)
+
+
+def test_an_empty_answer_loses_a_pairwise_comparison_unasked(tmp_path: Path) -> None:
+    task = load_task("sample-pairwise")
+    outputs = [{"instruction": item.turns[0], "output": "" if n == 0 else "An answer.", "generator": "cand"}
+               for n, item in enumerate(task.items[:2])]
+    answers = tmp_path / "outputs.json"
+    answers.write_text(json.dumps(outputs))
+    script = Script([("ok", "Final verdict: [[A]]")])
+    with fake_server(script) as url:
+        result = evaluate(task, _config(url, tmp_path, answers, limit=2))
+    assert len(script.requests) == 2  # only the non-empty answer, in both orders
+    (row,) = result.rows
+    assert row.n_empty == 1 and row.n_losses == 1
+
+
+def test_an_empty_generation_is_not_cached(tmp_path: Path) -> None:
+    with fake_server(Script([("ok", "  ")])) as url:
+        evaluate(load_task("sample-mt"), _config(url, tmp_path, None, limit=1))
+    cache = Cache(tmp_path / "c.sqlite")
+    try:
+        assert len(cache) == 0  # neither the empty answers nor (unparseable) verdicts were kept
+    finally:
+        cache.close()

@@ -7,7 +7,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +209,7 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
     PATHS: judgebench run directories or results directories, AlpacaEval annotations.json(.gz), FastChat
     model_judgment files, Arena-Hard judgment files. The same judgment read twice counts once.
     """
+    table = _difficulty(difficulty)  # a bad table is an error before anything is read
     frame = _read(paths, fmt, questions).frame
     if battles:
         from .analysis.battles import battle_rows
@@ -225,7 +226,7 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
     from .analysis.scores import score_rows
     from .publish.tables import format_scores
 
-    rows = score_rows(frame, n_bootstrap=bootstrap, difficulty=_difficulty(difficulty))
+    rows = score_rows(frame, n_bootstrap=bootstrap, difficulty=table)
     if as_json:
         click.echo(json.dumps([asdict(r) for r in rows], indent=2, allow_nan=False))
     else:
@@ -369,9 +370,9 @@ def difficulty_fit(paths: tuple[Path, ...], out: Path, fmt: str) -> None:
     if not models:
         raise ConfigError("no model with judged answers and their lengths to fit on")
     out.parent.mkdir(parents=True, exist_ok=True)
-    table = fit_difficulty(models)
-    write_difficulty_csv(table, out)
     benchmark, judge, baseline = groups[0]
+    table = replace(fit_difficulty(models), benchmark=benchmark, judge=judge, baseline=baseline)
+    write_difficulty_csv(table, out)
     click.echo(f"{out}: difficulty of {len(table.item_ids)} items of {benchmark} (judge {judge}, baseline "
                f"{baseline}), fitted on {len(models)} model(s)")
     if len(models) < MIN_MODELS:

@@ -28,6 +28,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,9 @@ def write_difficulty_csv(table: DifficultyTable, path: str | Path,
     for line in (MAGIC, f"source: {table.source}", f"n_models: {'' if table.n_models is None else table.n_models}",
                  f"length_sensitivity: {float(table.length_sensitivity)!r}",  # float(): numpy scalars repr oddly
                  f"difficulty_weight: {float(table.difficulty_weight)!r}",
-                 f"prior_strength: {float(table.prior_strength[0])!r} {float(table.prior_strength[1])!r}"):
+                 f"prior_strength: {float(table.prior_strength[0])!r} {float(table.prior_strength[1])!r}",
+                 f"benchmark: {table.benchmark or ''}", f"judge: {table.judge or ''}",
+                 f"baseline: {table.baseline or ''}"):
         out.write(f"# {' '.join(line.splitlines())}\n")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["item_id", DIFFICULTY_COLUMN, "instruction"])
@@ -89,10 +92,7 @@ def read_difficulty_csv(path: str | Path, instruction_to_id: Callable[[str], str
     ``instruction_to_id``), or AlpacaEval's (keyed by position in the evaluation set: pass its
     ``instructions`` in order). Where our item_id and the instruction are both given they must agree."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the difficulty table: {exc}") from exc
+    text = _read_text(path)
     meta, body, offset = _split_header(text)
     reader = csv.reader(io.StringIO(body, newline=""))
     header = next(reader, None)
@@ -148,6 +148,8 @@ def read_difficulty_csv(path: str | Path, instruction_to_id: Callable[[str], str
         values.append(value)
     if len(set(ids)) != len(ids):
         raise DataError(f"{path}: the same item appears twice")
+    if not ids:
+        raise DataError(f"{path}: the difficulty table has no rows")
 
     difficulty = np.array(values, dtype=float)
     if "length_sensitivity" in meta:
@@ -155,17 +157,43 @@ def read_difficulty_csv(path: str | Path, instruction_to_id: Callable[[str], str
             strength = [float(v) for v in meta.get("prior_strength", f"{LENGTH_PRIOR} {DIFFICULTY_PRIOR}").split()]
             if len(strength) != 2:
                 raise ValueError(f"prior_strength needs two numbers, got {len(strength)}")
-            return DifficultyTable(tuple(ids), difficulty, float(meta["length_sensitivity"]),
+            return _checked(path, DifficultyTable(tuple(ids), difficulty, float(meta["length_sensitivity"]),
                                    int(meta["n_models"]) if meta.get("n_models") else None,
                                    meta.get("source") or str(path),
                                    difficulty_weight=float(meta.get("difficulty_weight", "1")),
-                                   prior_strength=(strength[0], strength[1]))
+                                   prior_strength=(strength[0], strength[1]),
+                                   benchmark=meta.get("benchmark") or None, judge=meta.get("judge") or None,
+                                   baseline=meta.get("baseline") or None))
         except ValueError as exc:
             raise DataError(f"{path}: bad header line ({exc}); expected '# length_sensitivity: <number>' etc.") \
                 from exc
     # AlpacaEval's file records no prior: their gamed-baseline regularization, as a Gaussian, stands in.
-    return DifficultyTable(tuple(ids), difficulty, ALPACA_EVAL_PRIOR[0], None, f"{path} (AlpacaEval format)",
-                           difficulty_weight=ALPACA_EVAL_PRIOR[1], prior_strength=ALPACA_EVAL_PRIOR_STRENGTH)
+    try:
+        return _checked(path, DifficultyTable(tuple(ids), difficulty, ALPACA_EVAL_PRIOR[0], None,
+                                              f"{path} (AlpacaEval format)", difficulty_weight=ALPACA_EVAL_PRIOR[1],
+                                              prior_strength=ALPACA_EVAL_PRIOR_STRENGTH))
+    except ValueError as exc:
+        raise DataError(f"{path}: {exc}") from exc
+
+
+def _checked(path: Path, table: DifficultyTable) -> DifficultyTable:
+    try:
+        table.check()
+    except ValueError as exc:
+        raise DataError(f"{path}: {exc}") from exc
+    return table
+
+
+def _read_text(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a difficulty table (not UTF-8 text: {exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the difficulty table: {exc.strerror or exc}") from exc
+    if not text.strip():
+        raise DataError(f"{path}: the difficulty table is empty")
+    return text
 
 
 # AlpacaEval 2.0's own instruction difficulties, on the Hugging Face Hub (not in the GitHub repository), keyed by
@@ -189,17 +217,17 @@ def load_difficulty(spec: str | Path) -> DifficultyTable:
 
     if str(spec) == ALPACA_EVAL:
         path = resolve_data(path=None, url=ALPACA_EVAL_DIFFICULTY_URL, sha256=ALPACA_EVAL_DIFFICULTY_SHA256,
-                            where="--difficulty alpaca-eval")
-        return read_difficulty_csv(path, instruction_id, evaluation_set())
+                            where="--difficulty alpaca-eval",
+                            offline_hint="download it by hand and pass its path: --difficulty FILE.csv")
+        table = read_difficulty_csv(path, instruction_id, evaluation_set())
+        return replace(table, benchmark=ALPACA_EVAL, judge="weighted_alpaca_eval_gpt4_turbo",
+                       baseline="gpt4_1106_preview")
     path = Path(spec)
     return read_difficulty_csv(path, instruction_id, evaluation_set() if _keyed_by_position(path) else None)
 
 
 def _keyed_by_position(path: Path) -> bool:
     """Whether a difficulty CSV names its rows by position (AlpacaEval's) rather than by item or instruction."""
-    try:
-        _, body, _ = _split_header(path.read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the difficulty table: {exc.strerror or exc}") from exc
+    _, body, _ = _split_header(_read_text(path))
     header = next(csv.reader(io.StringIO(body, newline="")), [])
     return not {"item_id", "instruction"} & {c.strip() for c in header}

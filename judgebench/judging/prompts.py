@@ -11,11 +11,13 @@ import contextlib
 import hashlib
 import re
 import traceback
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.runtime
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from ..errors import TaskError
@@ -41,12 +43,44 @@ def neutralize(text: str) -> str:
     return text
 
 
+class _ConfinedLoader(jinja2.FileSystemLoader):
+    """A FileSystemLoader that also refuses a template whose real path leaves its folder (a symlink to
+    /etc/passwd in a task folder would otherwise be read and sent to the judge)."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        real = Path(filename).resolve()
+        if not any(real.is_relative_to(Path(folder).resolve()) for folder in self.searchpath):
+            raise jinja2.TemplateNotFound(template, f"{template!r} leads outside the template folders")
+        return source, filename, uptodate
+
+
+# Operators whose result a template could make huge: a multiplied string or list, a power.
+_MAX_REPEAT = 100_000
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """jinja2's sandbox, which also refuses the arithmetic a template could hang the process with."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
+            raise SecurityError(f"the power {right!r} is too large for a template")
+        if operator == "*":
+            sized = [v for v in (left, right) if isinstance(v, (str, list, tuple))]
+            counts = [v for v in (left, right) if isinstance(v, int)]
+            if sized and counts and len(sized[0]) * max(counts[0], 0) > _MAX_REPEAT:
+                raise SecurityError("a template may not build text longer than 100,000 characters by repetition")
+        return super().call_binop(context, operator, left, right)
+
+
 @lru_cache(maxsize=32)
 def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
     # Task files and their templates are shared: a template must not reach Python's internals (and through them
     # os.popen), so templates render in jinja2's sandbox, which also keeps them from changing their arguments.
-    return ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(list(search_path)),
+    return _Sandbox(
+        loader=_ConfinedLoader(list(search_path)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
         autoescape=False,
@@ -78,11 +112,11 @@ def load_template(name: str, search_path: tuple[str, ...]) -> jinja2.Template:
     return template
 
 
-def _render_error(exc: Exception, template: jinja2.Template, variables: dict[str, Any],
+def _render_error(exc: BaseException, template: jinja2.Template, variables: dict[str, Any],
                   search_path: tuple[str, ...]) -> TaskError:
     """A one-line TaskError naming the template's file:line for anything that went wrong while rendering."""
     where = _template_line(exc, template)
-    if isinstance(exc, SecurityError):
+    if isinstance(exc, (SecurityError, OverflowError)):
         return TaskError(f"{where}: refused by the template sandbox ({exc}); a judge template may only use its "
                          "variables and jinja2's filters")
     if isinstance(exc, jinja2.UndefinedError):
@@ -107,7 +141,7 @@ def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str
             text = "".join(stack[0](context)).strip() if stack else ""
             if text:
                 messages.append((role, _tidy(text)))
-    except (jinja2.TemplateError, SecurityError) as exc:
+    except (jinja2.TemplateError, SecurityError, OverflowError) as exc:
         raise _render_error(exc, template, variables, search_path) from None
     if not any(role == "user" for role, _ in messages):
         raise TaskError(f"{template.filename}:1: the template renders no {{% block user %}}: a judge template "

@@ -53,6 +53,11 @@ DIFFICULTY_PRIOR = 0.2
 # of 20: 0.86 (one model in ten off by over 2), of 12: 1.20, of 5: 1.52, against 0.37 with all 40
 # (bench/bench_lc_loo.py --pool-sizes).
 MIN_MODELS = 20
+# Fitted coefficients (difficulties, phi, psi) of this model live within a few units; a table beyond this is broken.
+MAX_COEFFICIENT = 50.0
+# Fewer judged items than this share with a known difficulty, and the LC is not reported: the table is not this
+# benchmark's (or not this set of items').
+MIN_KNOWN_SHARE = 0.5
 
 # Machine-readable notes on a LengthControlled, for the CLI to say in words.
 THIN_TABLE = "thin_table"  # the table was fitted on fewer than MIN_MODELS models
@@ -121,7 +126,8 @@ class ModelAnnotations:
 class DifficultyTable:
     """Instruction difficulty (gamma) per item id, and the prior of each model's own fit: phi is pulled towards
     ``length_sensitivity`` and psi towards ``difficulty_weight``, with ``prior_strength`` (precision per judged
-    item, for phi and psi). n_models: the pool it was fitted on (None: not recorded, as in AlpacaEval's file)."""
+    item, for phi and psi). n_models: the pool it was fitted on (None: not recorded, as in AlpacaEval's file).
+    benchmark / judge / baseline: what it was fitted for, where known; a table is only valid for those."""
 
     item_ids: tuple[str, ...]
     difficulty: np.ndarray
@@ -130,18 +136,34 @@ class DifficultyTable:
     source: str
     difficulty_weight: float = 1.0
     prior_strength: tuple[float, float] = (LENGTH_PRIOR, DIFFICULTY_PRIOR)
+    benchmark: str | None = None
+    judge: str | None = None
+    baseline: str | None = None
     _index: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         difficulty = np.array(self.difficulty, dtype=float)
-        if difficulty.shape != (len(self.item_ids),):
+        if difficulty.shape != (len(self.item_ids),) or not len(self.item_ids):
             raise ValueError(f"{len(self.item_ids)} item ids but difficulty of shape {difficulty.shape}")
+
         index = {item: n for n, item in enumerate(self.item_ids)}
         if len(index) != len(self.item_ids):
             raise ValueError("duplicate item ids in a difficulty table")
         difficulty.flags.writeable = False
         object.__setattr__(self, "difficulty", difficulty)
         object.__setattr__(self, "_index", index)
+
+    def check(self) -> None:
+        """Raise ValueError if the numbers cannot come from a fit of this model: a broken or hostile table (one
+        read from a file). Coefficients of a logistic model live within a few units."""
+        if not np.all(np.abs(self.difficulty) <= MAX_COEFFICIENT):
+            raise ValueError(f"difficulties must be finite numbers within ±{MAX_COEFFICIENT}")
+        for name, value in (("length_sensitivity", self.length_sensitivity),
+                            ("difficulty_weight", self.difficulty_weight)):
+            if not abs(float(value)) <= MAX_COEFFICIENT:
+                raise ValueError(f"{name} must be a finite number within ±{MAX_COEFFICIENT}, not {value!r}")
+        if not all(0 <= float(v) <= MAX_COEFFICIENT for v in self.prior_strength):
+            raise ValueError(f"prior_strength must be two finite numbers >= 0, not {self.prior_strength!r}")
 
     def lookup(self, item_ids: Iterable[str]) -> np.ndarray:
         """gamma for each given item id; NaN for an id the table does not know (callers skip and count those)."""
@@ -249,7 +271,7 @@ def length_controlled_winrate(annotations: ModelAnnotations, table: DifficultyTa
     model gets the same number whatever else is evaluated. Items the table does not know are left out and
     counted (n_unknown). ``length_sensitivity`` overrides the table's prior centre for phi. See the module doc."""
     features, y, n_unknown = _design(annotations, table)
-    if len(y) < 2:
+    if len(y) < 2 or len(y) < MIN_KNOWN_SHARE * (len(y) + n_unknown):
         raise ValueError(f"only {len(y)} judged item(s) with a known difficulty ({n_unknown} unknown to the "
                          f"table {table.source!r}): is it the table of this benchmark?")
     phi_prior = table.length_sensitivity if length_sensitivity is None else length_sensitivity

@@ -7,6 +7,7 @@ to be in the frame; without one they are fitted on the frame's own models, and a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -36,6 +37,9 @@ def length_controlled_by_model(frame: pd.DataFrame, table: DifficultyTable | Non
         models[str(model)] = ModelAnnotations.from_frame(group)
     if not models:
         return estimates
+    mismatch = _mismatch(frame, table)
+    if mismatch:
+        return {**estimates, **{model: LCEstimate(None, mismatch) for model in models}}
     table = table if table is not None else fit_difficulty(models)
     for model, data in models.items():
         try:
@@ -43,5 +47,20 @@ def length_controlled_by_model(frame: pd.DataFrame, table: DifficultyTable | Non
         except ValueError as exc:  # the table does not know this benchmark's items
             estimates[model] = LCEstimate(None, str(exc))
             continue
-        estimates[model] = LCEstimate(lc.length_controlled_winrate, lc.message)
+        value = lc.length_controlled_winrate
+        estimates[model] = LCEstimate(value if math.isfinite(value) else None, lc.message)
     return estimates
+
+
+def _mismatch(frame: pd.DataFrame, table: DifficultyTable | None) -> str | None:
+    """Why ``table`` is not this group's (fitted for another benchmark, judge or baseline), or None."""
+    if table is None:
+        return None
+    first = frame.iloc[0]
+    for what, ours, theirs in (("benchmark", first["benchmark"], table.benchmark),
+                               ("judge", first["judge"], table.judge),
+                               ("baseline", first["opponent"], table.baseline)):
+        if theirs is not None and str(ours) != theirs:
+            return (f"the difficulty table was fitted for {what} {theirs}, not {ours}: fit one for this "
+                    "group (judgebench difficulty fit)")
+    return None

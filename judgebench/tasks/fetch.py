@@ -27,7 +27,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def resolve_data(*, path: Path | None, url: str | None, sha256: str | None, where: str) -> Path:
+TASK_HINT = "download it by hand and set 'path:' in the task (or a task that includes it) to the local copy"
+
+
+def resolve_data(*, path: Path | None, url: str | None, sha256: str | None, where: str,
+                 offline_hint: str = TASK_HINT) -> Path:
     """A local file for a task's data: ``path`` if given, else ``url`` downloaded once and checked.
 
     ``where`` is the "file:line" of the task field, for messages.
@@ -51,8 +55,8 @@ def resolve_data(*, path: Path | None, url: str | None, sha256: str | None, wher
             payload = response.read()
     except (urllib.error.URLError, OSError) as exc:
         raise DataError(
-            f"{where}: cannot download {url} ({getattr(exc, 'reason', exc)}). Offline? Download it by hand "
-            f"and set 'path:' in the task (or a task that includes it) to the local copy."
+            f"{where}: cannot download {url} ({getattr(exc, 'reason', exc)}). Offline? {offline_hint[0].upper()}"
+            f"{offline_hint[1:]}."
         ) from exc
     actual = hashlib.sha256(payload).hexdigest()
     if actual != sha256:

@@ -76,3 +76,24 @@ def test_include_of_a_built_in_task_still_works(tmp_path: Path) -> None:
     (tmp_path / "t.yaml").write_text("include: sample-mt.yaml\nname: mine\n")
     code, output = validate(tmp_path / "t.yaml")
     assert code == 0, output
+
+
+def test_a_symlinked_template_cannot_send_a_file_from_elsewhere_to_the_judge(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:secret")
+    task_dir = tmp_path / "task"
+    task_dir.mkdir()
+    (task_dir / "link.jinja").symlink_to(secret)
+    (task_dir / "evil.jinja").write_text("{% block user %}{% include 'link.jinja' %}{{ turns }}{% endblock %}")
+    (task_dir / "t.yaml").write_text(TASK)
+    code, output = validate(task_dir / "t.yaml")
+    assert code == 1 and "template 'link.jinja' not found" in output and "root:x" not in output
+
+
+def test_a_template_cannot_hang_or_exhaust_the_process(tmp_path: Path) -> None:
+    for body in ("{{ 'a' * 10**10 }}", "{{ [1] * 10**9 }}", "{{ 2 ** 1000000000 }}",
+                 "{% for i in range(10**9) %}{% endfor %}"):
+        (tmp_path / "evil.jinja").write_text("{% block user %}" + body + "{{ turns }}{% endblock %}")
+        (tmp_path / "t.yaml").write_text(TASK)
+        code, output = validate(tmp_path / "t.yaml")
+        assert code == 1 and "evil.jinja:1:" in output and output.count("\n") == 1, body

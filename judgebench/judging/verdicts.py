@@ -93,7 +93,8 @@ def _one_object(text: str, keys: tuple[str, ...]) -> tuple[dict[str, Any] | None
     """The reply as exactly one JSON object with the schema's keys (and no other, none twice), or an error.
     Nothing is fished out of surrounding text: an object planted in a quoted answer is not the verdict."""
     try:
-        value = json.loads(text, object_pairs_hook=_unique_keys)
+        # strict=False: llama.cpp's JSON grammar lets raw newlines into strings, which change no verdict.
+        value = json.loads(text, strict=False, object_pairs_hook=_unique_keys)
     except _DuplicateKey as exc:
         return None, f"the judge's JSON repeats the key(s) {exc}"
     except json.JSONDecodeError:
@@ -106,9 +107,30 @@ def _one_object(text: str, keys: tuple[str, ...]) -> tuple[dict[str, Any] | None
     return value, None
 
 
-# The schema puts the verdict first, so a reply cut off by max_tokens during its explanation still begins
-# with a complete verdict: '{"score": 7, "explanation": "...'. That prefix is all the schema guarantees, and it
-# counts only for a reply the server says was cut off.
+def _unclosed(text: str) -> bool:
+    """Whether a JSON text stops inside a string or an object: cut off, rather than complete but wrong."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+    return in_string or depth > 0
+
+
+# The schema puts the verdict first, so a reply cut off during its explanation (by max_tokens, or by a small
+# model that stops early) still begins with a complete verdict: '{"score": 7, "explanation": "...'. That prefix
+# is all the schema guarantees, and it counts only for a reply that stops before its object is closed: a complete
+# object that breaks the schema (a repeated key, a second object, a key too many) is an error.
 _SCORE_PREFIX = re.compile(r'\s*\{\s*"score"\s*:\s*([0-9]+)\s*,')
 _VERDICT_PREFIX = re.compile(r'\s*\{\s*"verdict"\s*:\s*"([^"\\]*)"\s*,')
 TRUNCATED = "truncated: the reply was cut off by max_tokens before its verdict was complete"
@@ -124,15 +146,16 @@ def _integer_on_scale(value: Any, low: int, high: int) -> Verdict:
 
 def parse_score_json(text: str, low: int, high: int, truncated: bool = False) -> Verdict:
     """A constrained grade: the reply is one object {"score": int, "explanation": str}, the score an integer on
-    the scale. A reply cut off by max_tokens counts when its verdict-first prefix is complete."""
+    the scale. A reply cut off before its object closes counts when its verdict-first prefix is complete."""
     obj, error = _one_object(text, ("score", "explanation"))
     if obj is not None:
         return _integer_on_scale(obj["score"], low, high)
-    if truncated:
+    if truncated or _unclosed(text):
         prefix = _SCORE_PREFIX.match(text)
-        if prefix is None:
+        if prefix is not None:
+            return _integer_on_scale(int(prefix.group(1)), low, high)
+        if truncated:
             return Verdict(error=TRUNCATED, truncated=True)
-        return _integer_on_scale(int(prefix.group(1)), low, high)
     return Verdict(error=error)
 
 
@@ -140,11 +163,9 @@ def parse_pair_json(text: str, labels: tuple[str, str, str], truncated: bool = F
     """A constrained pairwise verdict: one object {"verdict": label, "explanation": str}."""
     obj, error = _one_object(text, ("verdict", "explanation"))
     if obj is None:
-        if not truncated:
-            return Verdict(error=error)
-        prefix = _VERDICT_PREFIX.match(text)
+        prefix = _VERDICT_PREFIX.match(text) if truncated or _unclosed(text) else None
         if prefix is None:
-            return Verdict(error=TRUNCATED, truncated=True)
+            return Verdict(error=TRUNCATED, truncated=True) if truncated else Verdict(error=error)
         obj = {"verdict": prefix.group(1)}
     value = obj["verdict"]
     by_label: dict[str, PairVerdict] = {labels[0]: "A", labels[1]: "B", labels[2]: "tie"}

@@ -55,8 +55,12 @@ def test_json_verdicts_and_truncated_replies() -> None:
     assert parse_score_json('{"score": 7, "explanation": "fine"}', 1, 10).score == 7
     # Cut off by max_tokens in the explanation: the schema put the score first, so it is still there...
     assert parse_score_json('{ "score": 4, "explanation": "the answer is wr', 1, 10, truncated=True).score == 4
-    # ...which counts only when the server says the reply was cut off.
-    assert parse_score_json('{ "score": 4, "explanation": "the answer is wr', 1, 10).error is not None
+    # ...also when a small model stopped early (the server said "stop"): the object is unclosed.
+    assert parse_score_json('{ "score": 4, "explanation": "the answer is wr', 1, 10).score == 4
+    # A complete object is read whole: a key repeated after the prefix is an error, not the prefix's grade.
+    assert parse_score_json('{ "score": 4, "explanation": "x", "score": 9}', 1, 10).error is not None
+    # Raw newlines inside strings (llama.cpp's grammar allows them) change nothing.
+    assert parse_score_json('{"score": 5, "explanation": ");\n{"}', 1, 10).score == 5
     cut = parse_score_json('{ "explanation": "no score yet', 1, 10, truncated=True)
     assert cut.error is not None and cut.truncated
     assert parse_score_json('{"score": 0, "explanation": ""}', 1, 10).error is not None

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
+import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -15,9 +17,10 @@ import click
 
 from .errors import ConfigError, JudgebenchError
 from .formats import FORMATS
-from .run.endpoints import check_reachable, is_local, judge_base, parse_endpoint, parse_panel
+from .run.endpoints import check_reachable, is_local, parse_endpoint, parse_judge, parse_panel
 from .run.evaluate import RunConfig, RunResult, evaluate
-from .run.runner import RetryPolicy
+from .run.runner import REFUSALS_TO_STOP, RetryPolicy
+from .secrets import redact
 from .tasks import builtin_task_names, load_task
 from .types import Endpoint, Judge
 
@@ -30,11 +33,21 @@ EXIT_FAILED_JUDGMENTS = 3
 
 
 class Main(click.Group):
+    """Every library error is one line on stderr, with any secret value redacted. Anything else is a bug: one
+    line too, with the traceback only when JUDGEBENCH_DEBUG is set (redacted as well)."""
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except JudgebenchError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(redact(str(exc))) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("JUDGEBENCH_DEBUG"):
+                click.echo(redact(traceback.format_exc()), err=True)
+            raise click.ClickException(redact(f"internal error: {type(exc).__name__}: {exc} (a bug: please report "
+                                              "it; set JUDGEBENCH_DEBUG=1 for the traceback)")) from None
 
 
 @contextlib.contextmanager
@@ -65,7 +78,14 @@ def _print_result(result: RunResult) -> None:
                f"tokens: {c.prompt_tokens} prompt / {c.completion_tokens} completion")
     if result.n_failed:
         click.echo(f"{result.n_failed} of {result.n_judgments} judgments failed (recorded, not scored); "
-                   "run the same command again to retry only those", err=True)
+                   "run the same command again to retry only those. Causes:", err=True)
+        for cause, message, n in result.failure_causes[:8]:
+            click.echo(f"  {n} x {cause}: {redact(message)}", err=True)
+        if len(result.failure_causes) > 8:
+            click.echo(f"  ... and {len(result.failure_causes) - 8} other causes (judgments.jsonl has each)", err=True)
+    for refusal in result.stopped:
+        click.echo(f"stopped: {redact(refusal)}; it refused {REFUSALS_TO_STOP} requests in a row, so nothing more "
+                   "was sent to it and its judgments are recorded as failed", err=True)
     click.echo("\n-- judge diagnostics --")
     click.echo(format_report(result.diagnostics))
 
@@ -99,24 +119,29 @@ def main() -> None:
 @click.option("--verdicts", type=click.Choice(["auto", "json", "text"]), default="auto", show_default=True,
               help="Verdict mode for judges without #json/#text: auto = JSON schema on the embedded server, "
                    "free text elsewhere.")
-@click.option("--judge-key-env", default="JUDGEBENCH_JUDGE_API_KEY", show_default=True,
-              help="Environment variable holding the judge's own API key (falls back to OPENAI_API_KEY / "
-                   "ANTHROPIC_API_KEY).")
+@click.option("--judge-key-env", metavar="VAR",
+              help="Environment variable holding the judges' API key. NAME@openai / NAME@anthropic judges use "
+                   "OPENAI_API_KEY / ANTHROPIC_API_KEY otherwise; a NAME@URL judge gets no key unless one is named "
+                   "(here, or key_env=VAR in its spec).")
+@click.option("--model-key-env", metavar="VAR",
+              help="Environment variable holding the candidate model's API key (as --judge-key-env).")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--max-elapsed", type=float, default=180.0, show_default=True,
               help="Seconds a request may keep retrying.")
 @click.option("--progress/--no-progress", default=True)
 def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Path | None, limit: int | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
-        judge_key_env: str, max_attempts: int, max_elapsed: float, progress: bool) -> None:
+        judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float,
+        progress: bool) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
     loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
     if run_id and len(loaded) > 1:
         raise ConfigError("--run-id names one run: give a single --task")
     judge_specs = judges or DEFAULT_JUDGES
     needs_local = (model == "local" and answers is None) or any(is_local(s) for s in judge_specs)
-    remote = [] if model == "local" or answers else [parse_endpoint(model, role="model", concurrency=concurrency)]
-    remote_judges = [parse_endpoint(judge_base(s), role="judge", concurrency=concurrency, key_env=judge_key_env)
+    remote = [] if model == "local" or answers else [parse_endpoint(model, role="model", concurrency=concurrency,
+                                                                    key_env=model_key_env)]
+    remote_judges = [parse_judge(s, concurrency=concurrency, key_env=judge_key_env).endpoint
                      for s in judge_specs if not is_local(s)]
     check_reachable(remote + remote_judges)
     results = []
@@ -128,11 +153,15 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
             config = RunConfig(model=model_endpoint, judges=panel, out=out,
                                cache_path=cache_path or out / "cache.sqlite", limit=limit, answers_file=answers,
                                run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed),
-                               progress=progress and sys.stderr.isatty())
+                               progress=progress and sys.stderr.isatty(),
+                               progress_lines=progress and not sys.stderr.isatty())
             result = evaluate(task, config)
             _print_result(result)
             results.append(result)
     click.echo(f"\ntotal requests made: {sum(r.counters.requests for r in results)}")
+    if any(r.stopped for r in results):
+        raise ConfigError("an endpoint refused every request (see 'stopped:' above); nothing it would have judged "
+                          "was scored")
     if any(r.n_failed for r in results):
         sys.exit(EXIT_FAILED_JUDGMENTS)
 

@@ -65,8 +65,10 @@ def fake_server(script: Script) -> Iterator[str]:
                 self.close_connection = True
                 self.connection.shutdown(2)
             else:
-                extra = {"Retry-After": str(step[1])} if len(step) > 1 else {}
-                self._send(int(kind), {"error": {"message": f"scripted {kind}", "type": "x"}}, extra)
+                # ("429", retry_after) or ("401", None, "the server's own message")
+                extra = {"Retry-After": str(step[1])} if len(step) > 1 and step[1] is not None else {}
+                message = step[2] if len(step) > 2 else f"scripted {kind}"
+                self._send(int(kind), {"error": {"message": message, "type": "x"}}, extra)
 
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()

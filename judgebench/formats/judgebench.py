@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResultsError
+from ..secrets import redact
 from ..types import CallRecord, Candidate, Judgment
 from .identity import canonical_benchmark
 
@@ -50,12 +51,20 @@ def new_run_dir(out: Path, label: str, run_id: str | None = None) -> Path:
     raise ResultsError(f"cannot create a new run directory under {out}")
 
 
+def _file_mode() -> int:
+    """The mode a plain new file gets under this process's umask (a temporary file would get 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_json_atomic(path: Path, value: Any) -> None:
+    text = redact(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
-        json.dump(value, tmp, indent=2, sort_keys=True, ensure_ascii=False)
-        tmp.write("\n")
+        tmp.write(text)
         tmp.flush()
         os.fsync(tmp.fileno())
+    os.chmod(tmp.name, _file_mode())  # the same permissions as the run's JSONL files
     os.replace(tmp.name, path)
 
 
@@ -67,7 +76,8 @@ class JsonlWriter:
         self._fh = path.open("a", encoding="utf-8")
 
     def append(self, record: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+        # A server can echo a key into a reply or an error message: nothing written keeps it.
+        self._fh.write(redact(json.dumps(record, ensure_ascii=False, sort_keys=True)) + "\n")
         self._fh.flush()
         os.fsync(self._fh.fileno())
 

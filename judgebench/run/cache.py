@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from ..secrets import redact
 from ..types import ChatReply, ChatRequest
 
 _SCHEMA = """
@@ -43,7 +44,7 @@ class Cache:
 
     def put(self, request: ChatRequest, reply: ChatReply) -> None:
         # Only what the server said is stored: the request's endpoint (and so nothing secret) is not.
-        payload = json.dumps({k: v for k, v in asdict(reply).items() if k != "from_cache"})
+        payload = redact(json.dumps({k: v for k, v in asdict(reply).items() if k != "from_cache"}))
         self._db.execute(
             "INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
             (request.cache_key(), request.endpoint.model, payload, time.time()),

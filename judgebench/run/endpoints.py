@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from .. import secrets
 from ..errors import ConfigError
 from ..types import Endpoint, Judge
 
-KNOWN_HOSTS = {
-    "openai": ("openai", "https://api.openai.com/v1"),
-    "anthropic": ("anthropic", None),
-}
+# Named providers read their key (and OpenAI its base URL) from the environment as their SDKs do; a server
+# given by URL gets a key only when one is named for it, so a key meant for OpenAI never reaches a third party.
+KNOWN_HOSTS = {"openai": "openai", "anthropic": "anthropic"}
+DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
 
 def _strip_credentials(url: str) -> str:
@@ -33,8 +35,9 @@ def _strip_credentials(url: str) -> str:
 def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | None = None) -> Endpoint:
     """``NAME@URL`` (any OpenAI-compatible server), ``NAME@openai``, ``NAME@anthropic``.
 
-    Keys: OPENAI_API_KEY / ANTHROPIC_API_KEY; a judge may use its own through ``key_env`` (for example
-    JUDGEBENCH_JUDGE_API_KEY). Only the variable's name is kept.
+    Keys: ``NAME@openai`` uses OPENAI_API_KEY and OPENAI_BASE_URL, ``NAME@anthropic`` ANTHROPIC_API_KEY (as the
+    SDKs do), unless ``key_env`` names another variable; ``NAME@URL`` sends a key only when ``key_env`` names
+    one. Only the variable's name is kept.
     """
     if "@" not in spec:
         raise ConfigError(f"--{role} {spec!r}: expected NAME@URL, e.g. qwen2.5-7b@http://127.0.0.1:8000/v1, "
@@ -42,15 +45,21 @@ def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | Non
     name, _, where = spec.rpartition("@")
     if not name:
         raise ConfigError(f"--{role} {spec!r}: the model name before '@' is empty")
+    env: str | None
     if where in KNOWN_HOSTS:
-        provider, base_url = KNOWN_HOSTS[where]
+        provider = KNOWN_HOSTS[where]
+        base_url = (os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/") \
+            if provider == "openai" else None
+        env = key_env or DEFAULT_KEY_ENV[provider]
     elif where.startswith(("http://", "https://")):
         provider, base_url = "openai", _strip_credentials(where.rstrip("/"))
+        env = key_env
     else:
         raise ConfigError(f"--{role} {spec!r}: {where!r} is not a URL (http://...) nor one of "
                           f"{', '.join(KNOWN_HOSTS)}")
-    default_env = "ANTHROPIC_API_KEY" if provider == "anthropic" else "OPENAI_API_KEY"
-    env = key_env if key_env and os.environ.get(key_env) else default_env
+    if env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
+        raise ConfigError(f"--{role} {spec!r}: key_env names an environment variable, like MY_API_KEY")
+    secrets.register(env)
     return Endpoint(provider=provider, name=name, model=name, base_url=base_url,  # type: ignore[arg-type]
                     api_key_env=env, concurrency=concurrency)
 
@@ -82,12 +91,15 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
     for setting in settings:
         key, _, value = setting.partition("=")
         try:
+            if key == "key_env" and value:
+                key_env = value
+                continue
             if key != "t":
                 raise ValueError(key)
             temperature = float(value)
         except ValueError:
-            raise ConfigError(f"--judge {spec!r}: judge settings after the mode are t=TEMPERATURE, e.g. "
-                              "local#json,t=0.7") from None
+            raise ConfigError(f"--judge {spec!r}: judge settings after the mode are t=TEMPERATURE and "
+                              "key_env=VARIABLE, e.g. local#json,t=0.7") from None
     if base == LOCAL:
         if local is None:
             raise ConfigError(f"--judge {spec!r}: the embedded server is not running")
@@ -95,7 +107,9 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
     else:
         endpoint = parse_endpoint(base, role="judge", concurrency=concurrency, key_env=key_env)
     constrained = (endpoint.provider == "local") if mode == "auto" else mode == "json"
-    suffix = f"#{options}" if options else ""
+    # The judge's name carries its verdict mode and temperature, never where its key is.
+    shown = [o for o in options.split(",") if not o.startswith("key_env=")] if options else []
+    suffix = f"#{','.join(shown)}" if shown else ""
     return Judge(name=f"{endpoint.name}{suffix}", endpoint=endpoint, constrained=constrained, temperature=temperature)
 
 

@@ -10,6 +10,7 @@ import concurrent.futures
 import hashlib
 import importlib.metadata
 import platform
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -59,6 +60,7 @@ class RunConfig:
     run_id: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     progress: bool = True
+    progress_lines: bool = False  # without a terminal: a progress line every few seconds
     n_bootstrap: int = 1000
 
 
@@ -71,6 +73,10 @@ class RunResult:
     n_failed: int
     n_judgments: int
     diagnostics: Diagnostics
+    # Why judgments failed: (cause, message, count), most frequent first; and endpoints the circuit breaker
+    # stopped, with the refusal that stopped them.
+    failure_causes: tuple[tuple[str, str, int], ...] = ()
+    stopped: tuple[str, ...] = ()
 
 
 def package_versions() -> dict[str, str]:
@@ -121,7 +127,7 @@ async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoi
         except BackendError as exc:
             error = f"turn {turn + 1}: {exc}"
             calls.append(CallRecord(request.cache_key(), f"turn{turn + 1}", error=str(exc)))
-            runner.tick(len(item.turns) - turn)
+            runner.tick(len(item.turns) - turn, failed=1)
             break
         answers.append(reply.text)
         calls.append(CallRecord(request.cache_key(), f"turn{turn + 1}", reply.prompt_tokens, reply.completion_tokens,
@@ -215,23 +221,28 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
     rows = tuple(score_rows(frame, config.n_bootstrap))
     diagnostics = diagnose(frame, n_bootstrap=200)
     n_failed = sum(1 for j in judgments if j.error)
+    causes = Counter((j.failure or "parse", j.error) for j in judgments if j.error)
+    failure_causes = tuple((cause, message or "", n) for (cause, message), n in causes.most_common())
+    stopped = tuple(str(refusal) for refusal in runner.stopped.values())
     store.write_json_atomic(run_dir / store.SUMMARY, {
         "benchmark": task.benchmark, "task": task.name, "kind": task.kind,
         "rows": [asdict(row) for row in rows],
         "n_judgments": len(judgments), "n_failed": n_failed,
         "failures": {cause: sum(1 for j in judgments if j.failure == cause)
-                     for cause in ("parse", "request", "no_answer")},
+                     for cause in ("parse", "truncated", "request", "no_answer", "empty")},
+        "failure_causes": [list(c) for c in failure_causes], "stopped_endpoints": list(stopped),
         "requests": asdict(runner.counters),
         "diagnostics": diagnostics.to_json(),
     })
-    return RunResult(run_dir, task, rows, runner.counters, n_failed, len(judgments), diagnostics)
+    return RunResult(run_dir, task, rows, runner.counters, n_failed, len(judgments), diagnostics, failure_causes,
+                     stopped)
 
 
 async def aevaluate(task: Task, config: RunConfig) -> RunResult:
     """Run one task: generate (or import) answers, judge them, write results/<run-id>/. For code that already
     runs an event loop (a notebook, a server); ``evaluate`` is the same for code that does not."""
     cache = Cache(config.cache_path)
-    runner = Runner(cache, retry=config.retry, progress=config.progress)
+    runner = Runner(cache, retry=config.retry, progress=config.progress, progress_lines=config.progress_lines)
     try:
         return await _evaluate(task, config, runner)
     finally:

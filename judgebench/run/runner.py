@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -44,6 +46,13 @@ class Counters:
     completion_tokens: int = 0
 
 
+# A key refused, a model or route not found: the same answer to every request, so after a few in a row the
+# endpoint is stopped instead of being sent the whole run.
+REFUSALS = frozenset({401, 403, 404})
+REFUSALS_TO_STOP = 3
+PROGRESS_EVERY_S = 5.0
+
+
 def _is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, BackendError) and exc.retryable
 
@@ -52,7 +61,7 @@ class Runner:
     """Runs generation and judging against backends with bounded concurrency per endpoint."""
 
     def __init__(self, cache: Cache, *, retry: RetryPolicy | None = None, progress: bool = True,
-                 backend_factory: Callable[[Endpoint], Backend] = make_backend) -> None:
+                 backend_factory: Callable[[Endpoint], Backend] = make_backend, progress_lines: bool = False) -> None:
         self.cache = cache
         self.retry = retry or RetryPolicy()
         self.progress = progress
@@ -61,6 +70,14 @@ class Runner:
         self._backends: dict[tuple[str, str | None, str], Backend] = {}
         self._semaphores: dict[tuple[str, str | None, str], asyncio.Semaphore] = {}
         self._bar: tqdm | None = None
+        # The circuit breaker: consecutive refusals per endpoint, and the refusal that stopped one.
+        self._refusals: dict[tuple[str, str | None, str], int] = {}
+        self.stopped: dict[str, BackendError] = {}
+        # Progress without a terminal: a line every few seconds.
+        self._lines = progress_lines
+        self._done = self._failed = self._total = 0
+        self._started = self._last_line = 0.0
+        self._description = ""
 
     def _slot(self, endpoint: Endpoint) -> tuple[Backend, asyncio.Semaphore]:
         key = (endpoint.provider, endpoint.base_url, endpoint.model)
@@ -82,6 +99,8 @@ class Runner:
         if cached is not None:
             self.counters.cache_hits += 1
             return cached
+        key = (request.endpoint.provider, request.endpoint.base_url, request.endpoint.model)
+        label = f"{request.endpoint.name} at {request.endpoint.base_url or request.endpoint.provider}"
         backend, semaphore = self._slot(request.endpoint)
 
         def before_sleep(_: RetryCallState) -> None:
@@ -95,30 +114,61 @@ class Runner:
             async for attempt in retrying:
                 with attempt:
                     async with semaphore:
+                        # Checked when the request's turn comes: requests queued before the endpoint was
+                        # stopped are not sent either.
+                        self._refuse_if_stopped(label)
                         self.counters.requests += 1
                         reply = await backend.complete(request)
-        except BackendError:
+        except BackendError as exc:
             self.counters.failed_calls += 1
+            if exc.status in REFUSALS:
+                self._refusals[key] = self._refusals.get(key, 0) + 1
+                if self._refusals[key] >= REFUSALS_TO_STOP:
+                    self.stopped.setdefault(label, exc)
             raise
+        self._refusals[key] = 0
         self.counters.prompt_tokens += reply.prompt_tokens or 0
         self.counters.completion_tokens += reply.completion_tokens or 0
         if accept(reply):
             self.cache.put(request, reply)
         return reply
 
-    def tick(self, n: int = 1) -> None:
-        """Count ``n`` requests as done on the progress bar (a cached reply counts as done too)."""
+    def _refuse_if_stopped(self, label: str) -> None:
+        refusal = self.stopped.get(label)
+        if refusal is not None:
+            raise BackendError(f"{refusal} (the endpoint was stopped after {REFUSALS_TO_STOP} refusals in a row; "
+                               "nothing more is sent to it)", retryable=False, status=refusal.status)
+
+    def tick(self, n: int = 1, failed: int = 0) -> None:
+        """Count ``n`` requests as done (a cached reply counts as done too), ``failed`` of them failed."""
         if self._bar is not None:
             self._bar.update(n)
+        self._done += n
+        self._failed += failed
+        now = time.monotonic()
+        if self._lines and now - self._last_line >= PROGRESS_EVERY_S:
+            self._last_line = now
+            self._print_line(now)
+
+    def _print_line(self, now: float) -> None:
+        rate = self._done / max(now - self._started, 1e-9)
+        print(f"{self._description}: {self._done}/{self._total} done, {rate:.1f} req/s, {self._failed} requests failed",
+              file=sys.stderr, flush=True)
 
     @contextlib.contextmanager
     def progress_bar(self, total: int, description: str) -> Iterator[None]:
+        """A bar on a terminal; without one (a CI log, cron), a plain line every few seconds if asked for."""
         self._bar = tqdm(total=total, desc=description, disable=not self.progress, unit="req", leave=False)
+        self._done = self._failed = 0
+        self._total, self._description = total, description
+        self._started = self._last_line = time.monotonic()
         try:
             yield
         finally:
             self._bar.close()
             self._bar = None
+            if self._lines:
+                self._print_line(time.monotonic())
 
     async def outcomes(self, requests: Sequence[ChatRequest],
                        accept: Callable[[ChatRequest, ChatReply], bool]) -> list[ChatReply | BackendError]:
@@ -126,11 +176,12 @@ class Runner:
         only when ``accept`` takes it (a judge reply must parse)."""
         async def one(request: ChatRequest) -> ChatReply | BackendError:
             try:
-                return await self.call(request, accept=lambda reply: accept(request, reply))
+                reply = await self.call(request, accept=lambda reply: accept(request, reply))
             except BackendError as exc:
+                self.tick(failed=1)
                 return exc
-            finally:
-                self.tick()
+            self.tick()
+            return reply
 
         return list(await asyncio.gather(*(one(r) for r in requests)))
 

@@ -12,6 +12,7 @@ from typing import Any
 import openai
 
 from ...errors import BackendError
+from ...secrets import redact
 from ...types import ChatReply, ChatRequest, Endpoint
 
 NON_RETRYABLE = {400, 401, 403, 404, 422}
@@ -51,14 +52,20 @@ def classify(exc: Exception, endpoint: Endpoint) -> BackendError:
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         retryable = status not in NON_RETRYABLE and (status == 429 or status == 408 or status >= 500)
-        detail = str(exc.message)[:300]
-        return BackendError(f"{where}: HTTP {status}: {detail}", retryable=retryable, status=status,
+        detail = redact(str(exc.message)[:300])
+        hint = ""
+        if status == 401 and endpoint.api_key_env is None:
+            hint = (" (no key was sent: name the variable that holds it with key_env=VAR in the judge's spec, or "
+                    "--judge-key-env / --model-key-env)")
+        elif status in (401, 403):
+            hint = f" (check the key in {endpoint.api_key_env})"
+        return BackendError(f"{where}: HTTP {status}: {detail}{hint}", retryable=retryable, status=status,
                             retry_after=_retry_after(exc.response.headers))
     if isinstance(exc, openai.APITimeoutError):
         return BackendError(f"{where}: request timed out", retryable=True)
     if isinstance(exc, openai.APIConnectionError):
-        return BackendError(f"{where}: cannot connect ({exc.__cause__ or exc})", retryable=True)
-    return BackendError(f"{where}: {type(exc).__name__}: {exc}", retryable=False)
+        return BackendError(redact(f"{where}: cannot connect ({exc.__cause__ or exc})"), retryable=True)
+    return BackendError(redact(f"{where}: {type(exc).__name__}: {exc}"), retryable=False)
 
 
 class OpenAICompatBackend:

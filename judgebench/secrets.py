@@ -1,0 +1,40 @@
+"""Keys never leave the environment: every string judgebench writes (results, cache, logs, error messages) passes
+through ``redact``, which replaces the value of any environment variable that holds a secret."""
+
+from __future__ import annotations
+
+import os
+import re
+
+# Variables whose values are secrets by their name; a variable an endpoint names with key_env counts too.
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
+# Values shorter than this are left alone: they cannot be told from ordinary text.
+_MIN_LENGTH = 8
+_named: set[str] = set()
+
+
+def register(variable: str | None) -> None:
+    """Treat ``variable``'s value as a secret even if its name does not say so."""
+    if variable:
+        _named.add(variable)
+
+
+def _secrets() -> list[tuple[str, str]]:
+    found: dict[str, str] = {}
+    for name, value in os.environ.items():
+        if not (name in _named or _SECRET_NAME.search(name)):
+            continue
+        # The value as set, and stripped: a key that ends in a newline is printed both ways by HTTP libraries.
+        for variant in {value, value.strip()}:
+            if len(variant) >= _MIN_LENGTH:
+                found[variant] = name
+    # Longest first, so a key that contains another is replaced whole.
+    return sorted(found.items(), key=lambda item: -len(item[0]))
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret value replaced by ``[redacted NAME]``."""
+    for value, name in _secrets():
+        if value in text:
+            text = text.replace(value, f"[redacted {name}]")
+    return text

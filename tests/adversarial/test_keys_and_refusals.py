@@ -1,0 +1,103 @@
+"""Keys go only where they are named and are never written anywhere; an endpoint that refuses every request is
+stopped with a clear message instead of being sent the whole run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from judgebench.cli import main
+
+from ..fakeserver import Script, fake_server
+
+SENTINEL = "sk-judgebench-sentinel-0123456789abcdef"
+
+
+def auth(headers: dict[str, str]) -> str:
+    return next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+
+
+def run(*args: str, out: Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["run", "--task", "sample-mt", "--limit", "1", "--out", str(out), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def written(root: Path) -> str:
+    return "".join(p.read_bytes().decode("utf-8", "replace") for p in root.rglob("*") if p.is_file())
+
+
+def test_a_url_server_gets_no_key_unless_one_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SENTINEL)
+    script = Script([("ok", "Rating: [[7]]")])
+    with fake_server(script) as url:
+        code, _, stderr = run("--model", f"m@{url}", "--judge", f"j@{url}", out=tmp_path / "r")
+    assert code == 0, stderr
+    assert all(SENTINEL not in auth(h) for h in script.headers)
+
+
+def test_a_named_key_is_sent_to_that_server_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_JUDGE_KEY", SENTINEL)
+    judge_script, model_script = Script([("ok", "Rating: [[7]]")]), Script([("ok", "An answer.")])
+    with fake_server(judge_script) as judge_url, fake_server(model_script) as model_url:
+        code, _, stderr = run("--model", f"m@{model_url}", "--judge", f"j@{judge_url}#text,key_env=MY_JUDGE_KEY",
+                              out=tmp_path / "r")
+    assert code == 0, stderr
+    assert all(auth(h) == f"Bearer {SENTINEL}" for h in judge_script.headers)
+    assert all(SENTINEL not in auth(h) for h in model_script.headers)
+    assert SENTINEL not in written(tmp_path)
+
+
+def test_name_at_openai_uses_openai_base_url_and_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SENTINEL)
+    script = Script([("ok", "Rating: [[7]]")])
+    with fake_server(script) as url:
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        code, _, stderr = run("--model", "gpt-x@openai", "--judge", "gpt-y@openai", out=tmp_path / "r")
+    assert code == 0, stderr
+    assert script.requests and all(auth(h) == f"Bearer {SENTINEL}" for h in script.headers)
+    assert SENTINEL not in written(tmp_path)
+
+
+def test_a_refusing_judge_is_stopped_after_three_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """401 to every request: three are sent, not the whole run, and the message names the status, the server's
+    reason and how to name a key. A server that echoes the key in its refusal gets it redacted everywhere."""
+    monkeypatch.setenv("MY_JUDGE_KEY", SENTINEL)
+    judge = Script([("401", None, f"invalid api key {SENTINEL}")])
+    with fake_server(Script([("ok", "An answer.")])) as model_url, fake_server(judge) as judge_url:
+        result = CliRunner().invoke(main, ["run", "--task", "sample-mt", "--limit", "4", "--concurrency", "1",
+                                           "--out", str(tmp_path / "r"), "--model", f"m@{model_url}",
+                                           "--judge", f"j@{judge_url}#text,key_env=MY_JUDGE_KEY"])
+    assert len(judge.requests) == 3  # 8 judge requests in the run; the breaker stopped it after 3
+    assert result.exit_code == 1
+    assert "HTTP 401" in result.stderr and "invalid api key [redacted MY_JUDGE_KEY]" in result.stderr
+    assert "stopped:" in result.stderr
+    assert "check the key in MY_JUDGE_KEY" in result.stderr
+    assert SENTINEL not in result.output and SENTINEL not in written(tmp_path)
+    assert "8 x request" not in result.stderr and "x request:" in result.stderr  # causes with counts
+
+
+def test_a_401_without_a_key_says_how_to_name_one(tmp_path: Path) -> None:
+    with fake_server(Script([("ok", "An answer.")])) as model_url, fake_server(Script([("401",)])) as judge_url:
+        result = CliRunner().invoke(main, ["run", "--task", "sample-mt", "--limit", "1", "--out",
+                                           str(tmp_path / "r"), "--model", f"m@{model_url}", "--judge",
+                                           f"j@{judge_url}"])
+    assert "no key was sent" in result.stderr and "key_env=VAR" in result.stderr
+
+
+def test_a_key_ending_in_a_newline_is_never_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_JUDGE_KEY", SENTINEL + "\n")
+    with fake_server(Script([("ok", "An answer.")])) as model_url, \
+            fake_server(Script([("ok", "Rating: [[7]]")])) as judge_url:
+        result = CliRunner().invoke(main, ["run", "--task", "sample-mt", "--limit", "1", "--out",
+                                           str(tmp_path / "r"), "--model", f"m@{model_url}", "--judge",
+                                           f"j@{judge_url}#text,key_env=MY_JUDGE_KEY"])
+    assert SENTINEL not in result.output and SENTINEL not in written(tmp_path)
+
+
+def test_progress_without_a_terminal_is_a_line_every_few_seconds(tmp_path: Path) -> None:
+    with fake_server(Script([("ok", "Rating: [[7]]")])) as url:
+        code, _, stderr = run("--model", f"m@{url}", "--judge", f"j@{url}", out=tmp_path / "r")
+    assert code == 0
+    assert "judging sample-mt: 2/2 done" in stderr and "req/s, 0 requests failed" in stderr

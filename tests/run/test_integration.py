@@ -120,7 +120,8 @@ def test_api_keys_never_reach_results_or_cache(tmp_path: Path, embedded_server) 
     out = tmp_path / "results"
     url = embedded_server.base_url
     result = cli("run", "--task", "sample-pairwise", "--limit", "1", "--model", f"smollm2-135m-instruct@{url}",
-                 "--judge", f"smollm2-135m-instruct@{url}#json", "--out", str(out), cwd=tmp_path,
+                 "--judge", f"smollm2-135m-instruct@{url}#json", "--out", str(out), "--model-key-env",
+                 "OPENAI_API_KEY", "--judge-key-env", "JUDGEBENCH_JUDGE_API_KEY", cwd=tmp_path,
                  env={"OPENAI_API_KEY": SENTINEL_MODEL_KEY, "JUDGEBENCH_JUDGE_API_KEY": SENTINEL_JUDGE_KEY})
     assert result.returncode == 0, result.stderr + result.stdout
     files = [p for p in out.rglob("*") if p.is_file()]

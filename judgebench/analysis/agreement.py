@@ -9,7 +9,7 @@ column (``--label-column``).
 
 from __future__ import annotations
 
-import json
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from ..errors import DataError
+from ..formats.common import iter_jsonl, read_text
 from ..stats.agreement import agreement_s1_s2, cohen_kappa
 from ..stats.correlation import rank_correlation
 
@@ -63,11 +64,11 @@ def _finite(value: float) -> float | None:
 
 
 def read_labels(path: Path) -> pd.DataFrame:
+    if path.suffix == ".jsonl":
+        return pd.DataFrame([record for _, record in iter_jsonl(path)])
     try:
-        if path.suffix == ".jsonl":
-            return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
-        return pd.read_csv(path)
-    except (OSError, ValueError) as exc:
+        return pd.read_csv(io.StringIO(read_text(path)))
+    except ValueError as exc:
         raise DataError(f"{path}: cannot read labels: {exc}") from exc
 
 

@@ -11,15 +11,24 @@ from typing import Any
 from ..errors import DataError
 
 
-def read_text(path: Path) -> str:
-    """Read a file, transparently decompressing ``.gz``."""
+def decode(data: bytes, where: str) -> str:
+    """UTF-8 text, with or without a byte-order mark, any line endings; anything else is an error naming the
+    file:line of the first bad byte."""
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rt", encoding="utf-8") as fh:
-                return fh.read()
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{where}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8, "
+                        "e.g. iconv -f latin1 -t utf-8") from None
+
+
+def read_text(path: Path) -> str:
+    """Read a file (UTF-8, a BOM allowed), transparently decompressing ``.gz``."""
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
+    return decode(data, str(path))
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

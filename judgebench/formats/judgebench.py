@@ -16,9 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import ResultsError
+from ..errors import DataError, ResultsError
 from ..secrets import redact
 from ..types import CallRecord, Candidate, Judgment
+from .common import decode
 from .identity import canonical_benchmark
 
 CONFIG, ANSWERS, JUDGMENTS, SUMMARY = "config.json", "answers.jsonl", "judgments.jsonl", "summary.json"
@@ -95,9 +96,9 @@ def read_jsonl_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if not path.exists():
         return []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise ResultsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        lines = decode(path.read_bytes(), str(path)).splitlines()
+    except DataError as exc:
+        raise ResultsError(str(exc)) from None
     records = []
     for n, line in enumerate(lines, start=1):
         if not line.strip():

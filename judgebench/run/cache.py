@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from ..errors import ResultsError
 from ..secrets import redact
 from ..types import ChatReply, ChatRequest
 
@@ -28,16 +29,24 @@ class Cache:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+            self._db.execute("SELECT key, model, reply, created FROM replies LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise ResultsError(f"{path}: not a usable judgebench cache ({exc}); move it aside (the next run rebuilds "
+                               "it, asking every request again) or pass another --cache") from None
 
     def get(self, request: ChatRequest) -> ChatReply | None:
         row = self._db.execute("SELECT reply FROM replies WHERE key = ?", (request.cache_key(),)).fetchone()
         if row is None:
             return None
-        data = json.loads(row[0])
+        try:
+            data = json.loads(row[0])
+        except json.JSONDecodeError:
+            return None  # a damaged entry is a miss: the request is asked again and the entry replaced
         data["logprobs"] = tuple((token, tuple((alt, lp) for alt, lp in alternatives))
                                  for token, alternatives in data.get("logprobs", ()))
         return replace(ChatReply(**data), from_cache=True)

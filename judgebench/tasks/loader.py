@@ -28,6 +28,37 @@ REFERENCE_FIELDS = {"model", "answers", "source"}
 SOURCE_FORMATS = ("fastchat", "alpaca_eval")
 
 
+def _positive_int(mapping: SourcedDict, key: str, default: int) -> int:
+    value = mapping.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TaskError(f"{mapping.where(key)}: {key} must be a whole number above 0, not {value!r}")
+    return value
+
+
+def _number(mapping: SourcedDict, key: str, default: float, *, low: float, high: float) -> float:
+    value = mapping.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise TaskError(f"{mapping.where(key)}: {key} must be a number from {low} to {high}, not {value!r}")
+    return float(value)
+
+
+def _check_generation(generation: SourcedDict) -> None:
+    """Sampling parameters go to the server as they are: a wrong type would fail every request, so it is a task
+    error here, with its line."""
+    if "max_tokens" in generation:
+        _positive_int(generation, "max_tokens", 256)
+    for key, (low, high) in {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0), "frequency_penalty": (-2.0, 2.0),
+                             "presence_penalty": (-2.0, 2.0)}.items():
+        if key in generation:
+            _number(generation, key, 0.0, low=low, high=high)
+    if "seed" in generation and (isinstance(generation["seed"], bool) or not isinstance(generation["seed"], int)):
+        raise TaskError(f"{generation.where('seed')}: seed must be a whole number, not {generation['seed']!r}")
+    stop = generation.get("stop")
+    if stop is not None and not (isinstance(stop, str) or (isinstance(stop, list)
+                                                            and all(isinstance(s, str) for s in stop))):
+        raise TaskError(f"{generation.where('stop')}: stop must be a string or a list of strings")
+
+
 def _check_fields(mapping: SourcedDict, allowed: set[str], what: str) -> None:
     for key in mapping:
         if key not in allowed:
@@ -237,8 +268,8 @@ def load_task(name_or_path: str) -> Task:
                                        judge_raw.where("reference_categories"), "reference_categories"),
         scale=(scale[0], scale[1]),
         labels=(str(labels[0]), str(labels[1]), str(labels[2])),
-        max_tokens=int(judge_raw.get("max_tokens", 512)),
-        temperature=float(judge_raw.get("temperature", 0.0)),
+        max_tokens=_positive_int(judge_raw, "max_tokens", 512),
+        temperature=_number(judge_raw, "temperature", 0.0, low=0.0, high=2.0),
         on_empty=on_empty,
     )
 
@@ -267,6 +298,7 @@ def load_task(name_or_path: str) -> Task:
         raise TaskError(str(exc)) from exc
 
     generation = _mapping(data, "generation", "generation")
+    _check_generation(generation)
     gen_params = {"max_tokens": 256, "temperature": 0.0, **generation}
     # Templates come from the task's folder, a prompts/ folder in it or beside it (the layout of this repository,
     # which users copy) and the built-ins, nowhere else; jinja2's loader refuses ".." within them.

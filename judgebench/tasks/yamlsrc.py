@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from ..errors import TaskError
+from ..errors import DataError, TaskError
+from ..formats.common import decode
 
 
 class SourcedDict(dict):
@@ -71,9 +72,11 @@ def load_yaml(path: Path) -> SourcedDict:
     """Read a YAML mapping; a syntax error becomes a TaskError naming file:line."""
     filename = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode(path.read_bytes(), filename)
     except OSError as exc:
         raise TaskError(f"{filename}: cannot read task file: {exc.strerror}") from exc
+    except DataError as exc:
+        raise TaskError(str(exc)) from None
     try:
         data = yaml.load(text, Loader=_make_loader(filename))
     except yaml.MarkedYAMLError as exc:

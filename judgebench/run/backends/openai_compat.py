@@ -16,6 +16,9 @@ from ...secrets import redact
 from ...types import ChatReply, ChatRequest, Endpoint
 
 NON_RETRYABLE = {400, 401, 403, 404, 422}
+# A reply is stored twice (the cache and the results): one far longer than any max_tokens could give is a
+# broken or hostile server, not an answer.
+MAX_REPLY_CHARS = 1_000_000
 # Verdicts come first in a constrained reply: the first tokens' log-probabilities are all that is kept.
 LOGPROB_TOKENS = 24
 
@@ -95,12 +98,16 @@ class OpenAICompatBackend:
         if not response.choices:
             raise BackendError(f"{self.endpoint.name}: the server returned no choices", retryable=True)
         choice = response.choices[0]
+        text = choice.message.content or ""
+        if len(text) > MAX_REPLY_CHARS:
+            raise BackendError(f"{self.endpoint.name}: a reply of {len(text):,} characters is over the "
+                               f"{MAX_REPLY_CHARS:,} judgebench keeps: a broken server?", retryable=False)
         usage = response.usage
         content = getattr(getattr(choice, "logprobs", None), "content", None) or []
         logprobs = tuple((t.token, tuple((a.token, float(a.logprob)) for a in (t.top_logprobs or [])))
                          for t in content[:LOGPROB_TOKENS])
         return ChatReply(
-            text=choice.message.content or "",
+            text=text,
             finish_reason=choice.finish_reason,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,

@@ -60,6 +60,8 @@ def fake_server(script: Script) -> Iterator[str]:
             step = script.next(body, dict(self.headers))
             kind = step[0]
             if kind == "ok":
+                if len(step) > 2:  # ("ok", text, seconds): a slow server
+                    time.sleep(step[2])
                 self._send(200, anthropic_message(step[1]) if self.path.endswith("/messages") else completion(step[1]))
             elif kind == "drop":
                 self.close_connection = True

@@ -1,11 +1,17 @@
 """The request cache: SQLite in WAL mode, keyed by ChatRequest.cache_key(). Only accepted replies are stored,
-so a failure or an unparseable verdict is asked again on the next run."""
+so a failure or an unparseable verdict is asked again on the next run.
+
+Several processes may share one cache: before sending a request a process *claims* it; another process that
+needs the same request waits for the reply instead of paying for it again. A claim expires, so a process that
+was killed blocks nobody for long.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import time
+import uuid
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -19,7 +25,12 @@ CREATE TABLE IF NOT EXISTS replies (
     model TEXT NOT NULL,
     reply TEXT NOT NULL,
     created REAL NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
+);
 """
 
 
@@ -28,12 +39,13 @@ class Cache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._owner = uuid.uuid4().hex
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
+            self._db.executescript(_SCHEMA)
             self._db.execute("SELECT key, model, reply, created FROM replies LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
             raise ResultsError(f"{path}: not a usable judgebench cache ({exc}); move it aside (the next run rebuilds "
@@ -58,6 +70,21 @@ class Cache:
             "INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
             (request.cache_key(), request.endpoint.model, payload, time.time()),
         )
+
+    def claim(self, request: ChatRequest, ttl_s: float) -> bool:
+        """Claim a request for this process for ``ttl_s`` seconds: True if it is ours to send (unclaimed, ours
+        already, or another's claim expired), False while another process holds it."""
+        now = time.time()
+        with self._db:
+            self._db.execute("DELETE FROM claims WHERE key = ? AND expires < ?", (request.cache_key(), now))
+            self._db.execute("INSERT OR IGNORE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
+                             (request.cache_key(), self._owner, now + ttl_s))
+            row = self._db.execute("SELECT owner FROM claims WHERE key = ?", (request.cache_key(),)).fetchone()
+        return row is not None and row[0] == self._owner
+
+    def release(self, request: ChatRequest) -> None:
+        """Give up a claim (the reply is stored, or the request failed and another process may try)."""
+        self._db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (request.cache_key(), self._owner))
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0])

@@ -51,6 +51,9 @@ class Counters:
 REFUSALS = frozenset({401, 403, 404})
 REFUSALS_TO_STOP = 3
 PROGRESS_EVERY_S = 5.0
+# Another process's claim on a request lasts as long as that request may keep retrying, and a little more.
+CLAIM_MARGIN_S = 30.0
+CLAIM_POLL_S = 0.2
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -96,9 +99,27 @@ class Runner:
     async def call(self, request: ChatRequest, accept: Callable[[ChatReply], bool] = lambda _: True) -> ChatReply:
         """One chat call through the cache and the retry layer. Raises BackendError when it finally fails."""
         cached = self.cache.get(request)
+        if cached is None:
+            cached = await self._wait_for_other_process(request)
         if cached is not None:
             self.counters.cache_hits += 1
             return cached
+        try:
+            return await self._send(request, accept)
+        finally:
+            self.cache.release(request)
+
+    async def _wait_for_other_process(self, request: ChatRequest) -> ChatReply | None:
+        """Claim the request; while another process holds it, wait for its reply in the cache. None: ours to send."""
+        ttl = self.retry.max_elapsed_s + CLAIM_MARGIN_S
+        while not self.cache.claim(request, ttl):
+            await asyncio.sleep(CLAIM_POLL_S)
+            cached = self.cache.get(request)
+            if cached is not None:
+                return cached
+        return self.cache.get(request)  # stored while we took the claim
+
+    async def _send(self, request: ChatRequest, accept: Callable[[ChatReply], bool]) -> ChatReply:
         key = (request.endpoint.provider, request.endpoint.base_url, request.endpoint.model)
         label = f"{request.endpoint.name} at {request.endpoint.base_url or request.endpoint.provider}"
         backend, semaphore = self._slot(request.endpoint)

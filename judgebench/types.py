@@ -164,11 +164,14 @@ class ChatReply:
     from_cache: bool = False
     # The first generated tokens, each with its most likely alternatives: (token, ((alt, logprob), ...)).
     logprobs: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
+    # A reasoning model's thinking, where the server returns it apart (vLLM's reasoning_content).
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A model's answer to an item, all turns. params: the sampling parameters used."""
+    """A model's answer to an item, all turns. params: the sampling parameters used. reasoning: a reasoning
+    model's thinking per turn, kept with the answer but never shown to a judge nor counted in its length."""
 
     benchmark: str
     item_id: str
@@ -177,6 +180,7 @@ class Candidate:
     params: tuple[tuple[str, Any], ...] = ()
     error: str | None = None
     calls: tuple[CallRecord, ...] = ()
+    reasoning: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
+from ..judging.answers import split_reasoning
 from ..types import Candidate, Item, Judgment, Task
 from . import alpaca_eval, arena_hard, fastchat
 from . import judgebench as ours
@@ -106,7 +107,13 @@ def read_answers(path: Path, task: Task, items: list[Item]) -> list[Candidate]:
             problems.append(f"answers for unknown item(s): {', '.join(extra[:10])}")
     if problems:
         raise DataError(f"{path}: answers do not match task {task.name!r}: " + "; ".join(problems))
-    return [Candidate(task.benchmark, item.id, model, found[item.id][: len(item.turns)]) for item in items]
+    candidates = []
+    for item in items:
+        split = [split_reasoning(answer) for answer in found[item.id][: len(item.turns)]]
+        thoughts = tuple(thought for _, thought in split)
+        candidates.append(Candidate(task.benchmark, item.id, model, tuple(answer for answer, _ in split),
+                                    reasoning=thoughts if any(thoughts) else ()))
+    return candidates
 
 
 __all__ = ["FORMATS", "Source", "detect_format", "read_answers", "read_sources"]

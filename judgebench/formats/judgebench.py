@@ -175,6 +175,7 @@ def candidate_from_record(record: dict[str, Any]) -> Candidate:
     fields["turns"] = tuple(fields["turns"])
     fields["params"] = tuple(sorted(fields.get("params", {}).items()))
     fields["calls"] = tuple(CallRecord(**c) for c in fields.get("calls", ()))
+    fields["reasoning"] = tuple(fields.get("reasoning", ()))
     return Candidate(**fields)
 
 

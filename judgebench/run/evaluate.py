@@ -23,6 +23,7 @@ from ..analysis.scores import score_rows
 from ..errors import BackendError
 from ..formats import judgebench as store
 from ..formats import read_answers
+from ..judging.answers import split_reasoning
 from ..judging.kinds import JudgingKind, kind_of
 from ..judging.prompts import template_hash
 from ..judging.requests import generation_request, render_all
@@ -117,23 +118,28 @@ def _manifest(task: Task, config: RunConfig, items: list[Item]) -> dict[str, Any
 async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoint) -> Candidate:
     """Turn k sees the model's own answers to 1..k-1, so an item's turns go in order."""
     answers: list[str] = []
+    thoughts: list[str] = []
     calls: list[CallRecord] = []
     error = None
     for turn in range(len(item.turns)):
         request = generation_request(task, item, endpoint, tuple(answers))
         try:
-            # An empty answer is recorded but not cached: the next run asks again.
-            reply = await runner.call(request, accept=lambda r: bool(r.text.strip()))
+            # An empty answer (nothing but thinking, or nothing at all) is recorded but not cached: the next run
+            # asks again.
+            reply = await runner.call(request, accept=lambda r: bool(split_reasoning(r.text, r.reasoning)[0].strip()))
         except BackendError as exc:
             error = f"turn {turn + 1}: {exc}"
             calls.append(CallRecord(request.cache_key(), f"turn{turn + 1}", error=str(exc)))
             runner.tick(len(item.turns) - turn, failed=1)
             break
-        answers.append(reply.text)
+        answer, thought = split_reasoning(reply.text, reply.reasoning)
+        answers.append(answer)  # the next turn, and the judge, see the answer alone
+        thoughts.append(thought)
         calls.append(CallRecord(request.cache_key(), f"turn{turn + 1}", reply.prompt_tokens, reply.completion_tokens,
                                 round(reply.latency_s, 4), reply.from_cache, reply.finish_reason))
         runner.tick()
-    return Candidate(task.benchmark, item.id, endpoint.name, tuple(answers), task.generation, error, tuple(calls))
+    return Candidate(task.benchmark, item.id, endpoint.name, tuple(answers), task.generation, error, tuple(calls),
+                     tuple(thoughts) if any(thoughts) else ())
 
 
 async def generate(runner: Runner, task: Task, items: list[Item], endpoint: Endpoint,

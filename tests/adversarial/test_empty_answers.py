@@ -73,3 +73,24 @@ def test_an_empty_generation_is_not_cached(tmp_path: Path) -> None:
         assert len(cache) == 0  # neither the empty answers nor (unparseable) verdicts were kept
     finally:
         cache.close()
+
+
+def test_the_judge_sees_the_answer_not_the_thinking(tmp_path: Path) -> None:
+    """A reasoning model's <think> block is kept with the answer but never reaches the judge or the length."""
+    model = Script([("ok", "<think>plan: write [[10]] so the judge copies it</think>The answer is 4.")])
+    judge = Script([("ok", "Rating: [[6]]")])
+    with fake_server(model) as model_url, fake_server(judge) as judge_url:
+        endpoint = Endpoint(provider="openai", name="thinker", model="m", base_url=model_url, concurrency=1)
+        config = RunConfig(model=endpoint, judges=(Judge("judge", Endpoint(provider="openai", name="j", model="j",
+                                                                             base_url=judge_url)),),
+                           out=tmp_path / "r", cache_path=tmp_path / "c.sqlite", limit=1, progress=False,
+                           n_bootstrap=20)
+        result = evaluate(load_task("sample-mt"), config)
+    assert judge.requests and not any("plan:" in m["content"] for b in judge.requests for m in b["messages"])
+    # Turn 2 is asked with the model's answer to turn 1, not its thinking.
+    assert not any("plan:" in m["content"] for m in model.requests[1]["messages"])
+    answers = json.loads((result.run_dir / "answers.jsonl").read_text().splitlines()[0])
+    assert answers["turns"] == ["The answer is 4.", "The answer is 4."]
+    assert answers["reasoning"][0].startswith("plan:")
+    judgments = [json.loads(line) for line in (result.run_dir / "judgments.jsonl").read_text().splitlines()]
+    assert {j["length"] for j in judgments} == {len("The answer is 4.") * 2}

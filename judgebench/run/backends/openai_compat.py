@@ -113,6 +113,7 @@ class OpenAICompatBackend:
             completion_tokens=usage.completion_tokens if usage else None,
             latency_s=latency,
             logprobs=logprobs,
+            reasoning=getattr(choice.message, "reasoning_content", None) or None,
         )
 
     async def _negotiate(self, request: ChatRequest) -> Any:

@@ -1,0 +1,30 @@
+"""A model's reply -> the answer a judge sees, and the thinking it does not.
+
+Reasoning models write their thinking into the reply (``<think>...</think>``, as DeepSeek-R1, Qwen3 and others
+do) or the server returns it apart (vLLM's ``reasoning_content``). The judge grades the answer, as Arena-Hard v2
+does: thinking is kept with the answer for the record, but never put into a judge prompt and never counted in
+length or style.
+"""
+
+from __future__ import annotations
+
+import re
+
+# <think>, and the other names reasoning models use for the block; an unclosed block (a reply cut off while
+# thinking) runs to the end.
+_BLOCK = re.compile(r"<(think|thinking|reasoning)>(.*?)(?:</\1>|\Z)", re.DOTALL | re.IGNORECASE)
+# Some chat templates open the block in the prompt, so the reply starts inside it and only closes it.
+_CLOSE_ONLY = re.compile(r"\A(.*?)</(think|thinking|reasoning)>", re.DOTALL | re.IGNORECASE)
+
+
+def split_reasoning(text: str, reasoning: str | None = None) -> tuple[str, str]:
+    """(the answer, the thinking) of a reply; ``reasoning`` is thinking the server returned apart."""
+    thoughts = [reasoning] if reasoning else []
+    opened = _BLOCK.search(text)
+    closed = _CLOSE_ONLY.match(text)
+    if closed and (opened is None or closed.start(2) < opened.start()):
+        thoughts.append(closed.group(1))
+        text = text[closed.end():]
+    thoughts += [m.group(2) for m in _BLOCK.finditer(text)]
+    answer = _BLOCK.sub("", text)
+    return answer.strip() if thoughts else answer, "\n\n".join(t.strip() for t in thoughts if t.strip())

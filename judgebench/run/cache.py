@@ -41,15 +41,23 @@ class Cache:
         self.path = path
         self._owner = uuid.uuid4().hex
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._db.execute("SELECT key, model, reply, created FROM replies LIMIT 1").fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise ResultsError(f"{path}: not a usable judgebench cache ({exc}); move it aside (the next run rebuilds "
-                               "it, asking every request again) or pass another --cache") from None
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+                self._db.execute("SELECT key, model, reply, created FROM replies LIMIT 1").fetchall()
+                break
+            except sqlite3.OperationalError as exc:
+                # Another process creating the same cache at this moment holds it: wait, as the busy timeout
+                # does for ordinary statements (it does not cover switching the journal mode).
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise self._unusable(exc) from None
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as exc:
+                raise self._unusable(exc) from None
 
     def get(self, request: ChatRequest) -> ChatReply | None:
         row = self._db.execute("SELECT reply FROM replies WHERE key = ?", (request.cache_key(),)).fetchone()
@@ -70,6 +78,11 @@ class Cache:
             "INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
             (request.cache_key(), request.endpoint.model, payload, time.time()),
         )
+
+    def _unusable(self, exc: Exception) -> ResultsError:
+        self._db.close()
+        return ResultsError(f"{self.path}: not a usable judgebench cache ({exc}); move it aside (the next run "
+                            "rebuilds it, asking every request again) or pass another --cache")
 
     def claim(self, request: ChatRequest, ttl_s: float) -> bool:
         """Claim a request for this process for ``ttl_s`` seconds: True if it is ours to send (unclaimed, ours

@@ -43,6 +43,7 @@ def test_two_processes_on_one_cache_send_each_request_once(tmp_path: Path) -> No
             thread.start()
         for thread in threads:
             thread.join(timeout=120)
+    assert len(sent) == 2  # both processes finished
     assert len(script.requests) == 20 and sum(sent) == 20  # not 40: each request paid for once
 
 

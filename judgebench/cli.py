@@ -180,7 +180,9 @@ def validate(tasks: tuple[str, ...]) -> None:
     for name in names:
         try:
             task = load_task(name)
-            judges = (Judge("json", placeholder, True), Judge("text", placeholder, False))
+            # FastChat's own prompts ask for a text verdict; judgebench's prompts render in both modes.
+            judges = ((Judge("text", placeholder, False),) if task.judge.fastchat_prompts
+                      else (Judge("json", placeholder, True), Judge("text", placeholder, False)))
             n = render_all(task, list(task.items), judges)
             click.echo(f"ok    {name}: {task.kind}, benchmark {task.benchmark}, {len(task.items)} items, "
                        f"{n} judge prompts rendered")

@@ -64,6 +64,9 @@ class JudgeSpec:
     # An empty (or whitespace-only) answer is never shown to the judge: "lowest" scores it as the scale's lowest
     # grade / a loss, "skip" records it as failed ("empty") and leaves it out of the score.
     on_empty: Literal["lowest", "skip"] = "lowest"
+    # FastChat's own judge prompts (judging.fastchat_prompts), when the task names them: ``prompt`` and
+    # ``reference_prompt`` are then FastChat prompt names (single-v1, single-math-v1).
+    fastchat_prompts: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from ..errors import BackendError, DataError
+from ..errors import BackendError, ConfigError, DataError
 from ..stats import bootstrap_ci, pairwise_winrate
 from ..stats.length_control import DifficultyTable
 from ..stats.length_controlled import length_controlled_by_model
@@ -34,6 +34,7 @@ from ..types import (
     Task,
     Verdict,
 )
+from . import fastchat_prompts
 from .prompts import neutralize, render_messages
 from .requests import frame_code, judge_params, template_for
 from .verdicts import (
@@ -138,11 +139,14 @@ class SingleGrading(JudgingKind):
                 continue  # never shown to the judge: see ``empty``
             turns = [{"question": item.turns[i], "answer": neutralize(candidate.turns[i]),
                       "reference": item.reference[i] if i < len(item.reference) else None} for i in range(turn)]
-            variables = {"turns": turns, "turn": turn, "category": item.category, "scale_low": low,
-                         "scale_high": high, "constrained": judge.constrained, "item_id": item.id,
-                         "frame": frame_code(*candidate.turns[:turn])}
-            chat = ChatRequest(judge.endpoint, render_messages(template, task.prompt_dirs, variables),
-                               judge_params(task, judge), schema)
+            if task.judge.fastchat_prompts:
+                messages = _fastchat_messages(task, item, candidate, judge, template, turn)
+            else:
+                variables = {"turns": turns, "turn": turn, "category": item.category, "scale_low": low,
+                             "scale_high": high, "constrained": judge.constrained, "item_id": item.id,
+                             "frame": frame_code(*candidate.turns[:turn])}
+                messages = render_messages(template, task.prompt_dirs, variables)
+            chat = ChatRequest(judge.endpoint, messages, judge_params(task, judge), schema)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name, turn,
                                       "single", chat))
         return found
@@ -214,6 +218,21 @@ class SingleGrading(JudgingKind):
                 expected_score=float(expected.mean()) if len(expected) else None,
             ))
         return rows
+
+
+def _fastchat_messages(task: Task, item: Item, candidate: Candidate, judge: Judge, name: str,
+                       turn: int) -> tuple[tuple[str, str], ...]:
+    """FastChat's own prompt for this turn, filled as FastChat fills it (answers neutralized)."""
+    if judge.constrained:
+        raise ConfigError(f"judge {judge.name}: FastChat's prompts ask for a [[rating]] in text; use a #text judge")
+    prompt = fastchat_prompts.for_turn(task.judge.fastchat_prompts, name, turn)
+    values = {"question": item.turns[0], "answer": neutralize(candidate.turns[0])}
+    for i in range(min(turn, len(item.turns))):
+        values[f"question_{i + 1}"] = item.turns[i]
+        values[f"answer_{i + 1}"] = neutralize(candidate.turns[i])
+    for i, reference in enumerate(item.reference):
+        values[f"ref_answer_{i + 1}"] = reference
+    return fastchat_prompts.render(prompt, values)
 
 
 def is_empty(answer: str) -> bool:

@@ -39,6 +39,7 @@ from ..types import (
     Judgment,
     ScoreRow,
     Task,
+    sha256_text,
 )
 from .cache import Cache
 from .runner import Counters, RetryPolicy, Runner
@@ -109,7 +110,9 @@ def _manifest(task: Task, config: RunConfig, items: list[Item]) -> dict[str, Any
         "judges": [{"name": j.name, "constrained": j.constrained, "temperature": j.temperature,
                     "endpoint": j.endpoint.public()} for j in config.judges],
         "judge_spec": asdict(task.judge),
-        "prompt_sha256": {t: template_hash(t, task.prompt_dirs) for t in sorted(templates)},
+        "prompt_sha256": {t: template_hash(t, task.prompt_dirs) for t in sorted(templates)}
+        if not task.judge.fastchat_prompts else {p.name: sha256_text(p.system + "\x1f" + p.template)
+                                                  for p in task.judge.fastchat_prompts},
         "packages": package_versions(),
         "python": platform.python_version(),
     }

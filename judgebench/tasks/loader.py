@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import DataError, TaskError
 from ..formats import alpaca_eval, fastchat
 from ..formats.identity import canonical_benchmark
+from ..judging.fastchat_prompts import read_prompts
 from ..judging.kinds import KINDS
 from ..types import Item, JudgeSpec, Task
 from .builtin import prompts_dir, task_names, tasks_dir
@@ -18,6 +19,7 @@ from .yamlsrc import SourcedDict, SourcedList, load_yaml, merge
 TOP_FIELDS = {"name", "benchmark", "kind", "description", "include", "judge", "generation", "items", "source",
               "reference"}
 JUDGE_FIELDS = {"prompt", "reference_prompt", "reference_categories", "scale", "labels", "max_tokens", "on_empty",
+                "fastchat_prompts",
                 "temperature"}
 GENERATION_FIELDS = {"max_tokens", "temperature", "top_p", "seed", "stop", "frequency_penalty",
                      "presence_penalty"}
@@ -261,7 +263,18 @@ def load_task(name_or_path: str) -> Task:
     if on_empty not in ("lowest", "skip"):
         raise TaskError(f"{judge_raw.where('on_empty')}: on_empty must be 'lowest' (an empty answer gets the lowest "
                         f"grade or loses) or 'skip' (it is recorded and left out), not {on_empty!r}")
+    fastchat: tuple[Any, ...] = ()
+    if "fastchat_prompts" in judge_raw:
+        source = _mapping(judge_raw, "fastchat_prompts", "judge.fastchat_prompts")
+        try:
+            fastchat = tuple(read_prompts(_data_path(source, path.resolve().parent)).values())
+        except DataError as exc:
+            raise TaskError(str(exc)) from exc
+        for name in (judge_raw["prompt"], judge_raw.get("reference_prompt")):
+            if name and not any(p.name == name for p in fastchat):
+                raise TaskError(f"{judge_raw.where('prompt')}: FastChat's judge prompts have no {name!r}")
     judge = JudgeSpec(
+        fastchat_prompts=fastchat,
         prompt=str(judge_raw["prompt"]),
         reference_prompt=str(judge_raw["reference_prompt"]) if judge_raw.get("reference_prompt") else None,
         reference_categories=_str_list(judge_raw.get("reference_categories", []),

@@ -131,6 +131,9 @@ def _offline_variant(name: str, tmp_path: Path, shared_data: Path) -> str:
                     f"    path: {shared_data}/mt_bench/reference_answer/gpt-4.jsonl\n",
         "alpaca-eval-2": "reference:\n  source:\n"
                          f"    path: {shared_data}/alpaca_eval/results/gpt4_1106_preview/model_outputs.json\n",
+        "mt-bench-fastchat": f"source:\n  path: {shared_data}/mt_bench/question.jsonl\n  references:\n"
+                             f"    path: {shared_data}/mt_bench/reference_answer/gpt-4.jsonl\n"
+                             f"judge:\n  fastchat_prompts:\n    path: {shared_data}/mt_bench/judge_prompts.jsonl\n",
     }
     if name not in overrides:
         return name
@@ -146,7 +149,9 @@ def test_every_builtin_task_loads_and_renders(name: str, tmp_path: Path, shared_
     assert task.items
     ids = [i.id for i in task.items]
     assert len(ids) == len(set(ids))
-    for judge in (Judge("json", ENDPOINT, True), Judge("text", ENDPOINT, False)):
+    modes = ((Judge("text", ENDPOINT, False),) if task.judge.fastchat_prompts  # they ask for text verdicts
+             else (Judge("json", ENDPOINT, True), Judge("text", ENDPOINT, False)))
+    for judge in modes:
         for item in task.items[:40]:
             candidate = Candidate(task.benchmark, item.id, "m", tuple("answer" for _ in item.turns))
             requests = kind_of(task.kind).requests(task, candidate, item, judge)

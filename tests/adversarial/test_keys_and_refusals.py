@@ -101,3 +101,28 @@ def test_progress_without_a_terminal_is_a_line_every_few_seconds(tmp_path: Path)
         code, _, stderr = run("--model", f"m@{url}", "--judge", f"j@{url}", out=tmp_path / "r")
     assert code == 0
     assert "judging sample-mt: 2/2 done" in stderr and "req/s, 0 requests failed" in stderr
+
+
+@pytest.mark.parametrize("status", ["401", "403", "404"])
+def test_every_refusal_status_stops_the_endpoint(tmp_path: Path, status: str) -> None:
+    import asyncio
+
+    from judgebench.run.cache import Cache
+    from judgebench.run.runner import Runner
+    from judgebench.types import ChatRequest, Endpoint
+
+    script = Script([(status, None, "model not found" if status == "404" else "forbidden")])
+    with fake_server(script) as url:
+        endpoint = Endpoint(provider="openai", name="j", model="j", base_url=url, concurrency=1)
+        requests = [ChatRequest(endpoint, (("user", f"q{i}"),)) for i in range(10)]
+
+        async def main() -> list[object]:
+            runner = Runner(Cache(tmp_path / "c.sqlite"), progress=False)
+            try:
+                return list(await runner.outcomes(requests, lambda _request, _reply: True))
+            finally:
+                await runner.aclose()
+
+        outcomes = asyncio.run(main())
+    assert len(script.requests) == 3 and len(outcomes) == 10
+    assert all(f"HTTP {status}" in str(o) for o in outcomes)

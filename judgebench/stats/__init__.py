@@ -12,7 +12,6 @@ from .length_control import (
     length_controlled_winrate,
     length_controlled_winrates,
 )
-from .mtbench import mt_bench_scores
 from .winrate import WinRate, bootstrap_ci, pairwise_winrate
 
 __all__ = [
@@ -28,7 +27,6 @@ __all__ = [
     "fit_difficulty",
     "length_controlled_winrate",
     "length_controlled_winrates",
-    "mt_bench_scores",
     "pairwise_winrate",
     "rank_correlation",
 ]

@@ -35,7 +35,7 @@ from ..types import (
     Verdict,
 )
 from . import fastchat_prompts
-from .prompts import neutralize, render_messages
+from .prompts import INVISIBLE, neutralize, render_messages
 from .requests import frame_code, judge_params, template_for
 from .verdicts import (
     candidate_outcome,
@@ -236,8 +236,8 @@ def _fastchat_messages(task: Task, item: Item, candidate: Candidate, judge: Judg
 
 
 def is_empty(answer: str) -> bool:
-    """An answer with nothing to judge (empty, or only whitespace)."""
-    return not answer.strip()
+    """An answer with nothing to judge (empty, or only whitespace and invisible characters)."""
+    return not INVISIBLE.sub("", answer).strip()
 
 
 def _failure(verdict: Verdict, request_failed: bool) -> FailureKind | None:

@@ -8,6 +8,7 @@ answer delimiters inside them before rendering, so an answer cannot close its ow
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import re
 import traceback
@@ -26,9 +27,14 @@ Messages = tuple[tuple[str, str], ...]
 
 # Sequences a judge's verdict or an answer's frame is made of. In answers they are broken up so that a
 # judge that quotes an answer cannot be parsed as having given the answer's planted verdict.
+# Invisible characters an answer could hide between the characters of a marker ("[\u200b[10]\u200b]").
+INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _MARKERS = [
-    (re.compile(r"\[\["), "[ ["),
-    (re.compile(r"\]\]"), "] ]"),
+    (re.compile(r"[\[［]\s*[\[［]"), "[ ["),
+    (re.compile(r"[\]］]\s*[\]］]"), "] ]"),
+    # Chat-template markers of Llama, Mistral, Gemma and others: an answer must not end its own turn.
+    (re.compile(r"\[(/?INST|/?SYS)\]", re.IGNORECASE), r"[ \1 ]"),
+    (re.compile(r"<(/?s|/?(?:start|end)_of_turn|eos|bos|/?SYS)>", re.IGNORECASE), r"< \1 >"),
     (re.compile(r"<\|"), "< |"),
     (re.compile(r"\|>"), "| >"),
     (re.compile(r"\[(?=\s*the\s+(start|end)\s+of)", re.IGNORECASE), "("),
@@ -37,7 +43,9 @@ _MARKERS = [
 
 
 def neutralize(text: str) -> str:
-    """Defuse verdict markers and frame delimiters in untrusted text (a candidate's answer)."""
+    """Defuse verdict markers, frame delimiters and chat-template markers in untrusted text (a candidate's
+    answer), after removing the invisible characters that could split them."""
+    text = INVISIBLE.sub("", text)
     for pattern, replacement in _MARKERS:
         text = pattern.sub(replacement, text)
     return text
@@ -59,10 +67,29 @@ class _ConfinedLoader(jinja2.FileSystemLoader):
 _MAX_REPEAT = 100_000
 
 
+# All the ranges one render may iterate over together: nested loops must not multiply into hours.
+_RANGE_BUDGET = 100_000
+_range_left: contextvars.ContextVar[int] = contextvars.ContextVar("judgebench_range_left", default=_RANGE_BUDGET)
+
+
+def _budgeted_range(*args: int) -> range:
+    numbers = range(*args)
+    left = _range_left.get() - len(numbers)
+    if left < 0:
+        raise SecurityError(f"a template may not loop over more than {_RANGE_BUDGET:,} numbers in all")
+    _range_left.set(left)
+    return numbers
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """jinja2's sandbox, which also refuses the arithmetic a template could hang the process with."""
+    """jinja2's sandbox, which also refuses the arithmetic and the loops a template could hang the process with
+    (over all of one render, ranges may cover 100,000 numbers)."""
 
     intercepted_binops = frozenset(["*", "**"])
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.globals["range"] = _budgeted_range
 
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
@@ -131,6 +158,7 @@ def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str
     template = load_template(name, search_path)
     messages: list[tuple[str, str]] = []
     context = template.new_context(variables)
+    _range_left.set(_RANGE_BUDGET)
     try:
         # Rendering the root once resolves {% extends %}, so context.blocks holds the most derived
         # version of every block, the parents' included.

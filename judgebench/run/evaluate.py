@@ -24,7 +24,7 @@ from ..errors import BackendError
 from ..formats import judgebench as store
 from ..formats import read_answers
 from ..judging.answers import split_reasoning
-from ..judging.kinds import JudgingKind, kind_of
+from ..judging.kinds import JudgingKind, is_empty, kind_of
 from ..judging.prompts import template_hash
 from ..judging.requests import generation_request, render_all
 from ..types import (
@@ -129,7 +129,7 @@ async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoi
         try:
             # An empty answer (nothing but thinking, or nothing at all) is recorded but not cached: the next run
             # asks again.
-            reply = await runner.call(request, accept=lambda r: bool(split_reasoning(r.text, r.reasoning)[0].strip()))
+            reply = await runner.call(request, accept=lambda r: not is_empty(split_reasoning(r.text, r.reasoning)[0]))
         except BackendError as exc:
             error = f"turn {turn + 1}: {exc}"
             calls.append(CallRecord(request.cache_key(), f"turn{turn + 1}", error=str(exc)))

@@ -94,3 +94,11 @@ def test_the_judge_sees_the_answer_not_the_thinking(tmp_path: Path) -> None:
     assert answers["reasoning"][0].startswith("plan:")
     judgments = [json.loads(line) for line in (result.run_dir / "judgments.jsonl").read_text().splitlines()]
     assert {j["length"] for j in judgments} == {len("The answer is 4.") * 2}
+
+
+def test_invisible_characters_alone_are_an_empty_answer(tmp_path: Path) -> None:
+    answers = _answers(tmp_path, "sample-mt", [["A real answer.", "  \n\u200b\u2060 "]])
+    script = Script([("ok", "Rating: [[7]]")])
+    with fake_server(script) as url:
+        result = evaluate(load_task("sample-mt"), _config(url, tmp_path, answers, limit=1))
+    assert len(script.requests) == 1 and result.rows[0].n_empty == 1

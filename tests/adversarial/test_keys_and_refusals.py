@@ -70,7 +70,7 @@ def test_a_refusing_judge_is_stopped_after_three_and_says_why(tmp_path: Path, mo
                                            "--out", str(tmp_path / "r"), "--model", f"m@{model_url}",
                                            "--judge", f"j@{judge_url}#text,key_env=MY_JUDGE_KEY"])
     assert len(judge.requests) == 3  # 8 judge requests in the run; the breaker stopped it after 3
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # the judgments are recorded, as failed
     assert "HTTP 401" in result.stderr and "invalid api key [redacted MY_JUDGE_KEY]" in result.stderr
     assert "stopped:" in result.stderr
     assert "check the key in MY_JUDGE_KEY" in result.stderr

@@ -92,7 +92,8 @@ def test_a_symlinked_template_cannot_send_a_file_from_elsewhere_to_the_judge(tmp
 
 def test_a_template_cannot_hang_or_exhaust_the_process(tmp_path: Path) -> None:
     for body in ("{{ 'a' * 10**10 }}", "{{ [1] * 10**9 }}", "{{ 2 ** 1000000000 }}",
-                 "{% for i in range(10**9) %}{% endfor %}"):
+                 "{% for i in range(10**9) %}{% endfor %}",
+                 "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"):
         (tmp_path / "evil.jinja").write_text("{% block user %}" + body + "{{ turns }}{% endblock %}")
         (tmp_path / "t.yaml").write_text(TASK)
         code, output = validate(tmp_path / "t.yaml")

@@ -103,7 +103,8 @@ def main() -> None:
               help="Candidate model: NAME@URL (OpenAI-compatible, e.g. vLLM), NAME@openai, NAME@anthropic, or local.")
 @click.option("--judge", "judges", multiple=True,
               help="Judge: NAME@URL, NAME@openai, NAME@anthropic or local; add #json or #text to choose the "
-                   "verdict mode, and ,t=0.7 for a temperature. Repeat for a panel. "
+                   "verdict mode, then ,t=0.7 for a temperature and ,key_env=VAR for the variable holding its "
+                   "key (e.g. j@https://host/v1#text,key_env=HOST_KEY). Repeat for a panel. "
                    "Default: local#json and local#json,t=0.7 (a panel of two).")
 @click.option("--answers", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Judge existing answers instead of generating: FastChat model_answer .jsonl or AlpacaEval "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_runner
+import bench_pipeline
 import bench_stats
 
 
@@ -18,8 +18,8 @@ def main() -> None:
     results = {"alpaca_eval_2_leaderboard": bench_stats.main()}
     print(json.dumps(results, indent=2), flush=True)
     if "--stats-only" not in sys.argv:
-        results["runner_vs_bare_openai_loop"] = bench_runner.main()
-        print(json.dumps(results["runner_vs_bare_openai_loop"], indent=2))
+        results["pipeline"] = bench_pipeline.main()
+        print(json.dumps(results["pipeline"], indent=2))
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -100,7 +100,10 @@ def main() -> None:
 @click.option("--task", "tasks", multiple=True, help="Task name or YAML path (repeatable). "
               f"Default: {', '.join(DEFAULT_TASKS)}.")
 @click.option("--model", default="local", show_default=True,
-              help="Candidate model: NAME@URL (OpenAI-compatible, e.g. vLLM), NAME@openai, NAME@anthropic, or local.")
+              help="Candidate model: NAME@URL (OpenAI-compatible, e.g. vLLM), NAME@openai, NAME@anthropic, or local. "
+                   "Several URLs separated by commas (NAME@http://a:8000/v1,http://b:8000/v1) are replicas of one "
+                   "server: each request goes to the least busy one, and one that stops answering is left out "
+                   "until it answers again.")
 @click.option("--judge", "judges", multiple=True,
               help="Judge: NAME@URL, NAME@openai, NAME@anthropic or local; add #json or #text to choose the "
                    "verdict mode, then ,t=0.7 for a temperature and ,key_env=VAR for the variable holding its "
@@ -111,7 +114,10 @@ def main() -> None:
                    "model_outputs.json.")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N items of each task.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Requests in flight per endpoint.")
+              help="Requests in flight per replica of each endpoint, to start with: it then adapts, rising while "
+                   "latency holds and halving on 429s and timeouts (up to 8x), unless --fixed-concurrency.")
+@click.option("--adaptive/--fixed-concurrency", default=True, show_default=True,
+              help="Adapt each replica's concurrency to how it answers, or keep --concurrency throughout.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
               show_default=True, help="Results directory; each run gets its own subdirectory.")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -133,7 +139,7 @@ def main() -> None:
 def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Path | None, limit: int | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float,
-        progress: bool) -> None:
+        progress: bool, adaptive: bool) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
     loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
     if run_id and len(loaded) > 1:
@@ -144,7 +150,8 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
                                                                     key_env=model_key_env)]
     remote_judges = [parse_judge(s, concurrency=concurrency, key_env=judge_key_env).endpoint
                      for s in judge_specs if not is_local(s)]
-    check_reachable(remote + remote_judges)
+    for warning in check_reachable(remote + remote_judges):
+        click.echo(f"warning: {warning}", err=True)
     results = []
     with _embedded_server(needs_local, concurrency, out) as local:
         model_endpoint = None if answers else (local if model == "local" else remote[0])
@@ -155,7 +162,7 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
                                cache_path=cache_path or out / "cache.sqlite", limit=limit, answers_file=answers,
                                run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed),
                                progress=progress and sys.stderr.isatty(),
-                               progress_lines=progress and not sys.stderr.isatty())
+                               progress_lines=progress and not sys.stderr.isatty(), adaptive=adaptive)
             result = evaluate(task, config)
             _print_result(result)
             results.append(result)
@@ -181,7 +188,7 @@ def validate(tasks: tuple[str, ...]) -> None:
             # FastChat's own prompts ask for a text verdict; judgebench's prompts render in both modes.
             judges = ((Judge("text", placeholder, False),) if task.judge.fastchat_prompts
                       else (Judge("json", placeholder, True), Judge("text", placeholder, False)))
-            n = render_all(task, list(task.items), judges)
+            n = render_all(task, list(task.items), judges, every_item=True)
             click.echo(f"ok    {name}: {task.kind}, benchmark {task.benchmark}, {len(task.items)} items, "
                        f"{n} judge prompts rendered")
         except JudgebenchError as exc:

@@ -23,11 +23,14 @@ class BackendError(JudgebenchError):
     """A model server failed. ``retryable`` says whether asking again may help."""
 
     def __init__(self, message: str, *, retryable: bool, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, unreachable: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+        # No answer at all (connection refused or dropped, a timeout): the server may be down, so a replica set
+        # takes this replica out and sends the request to another.
+        self.unreachable = unreachable
 
 
 class ResultsError(JudgebenchError):

@@ -11,6 +11,10 @@ _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECA
 # Values shorter than this are left alone: they cannot be told from ordinary text.
 _MIN_LENGTH = 8
 _named: set[str] = set()
+# redact() runs on every line written, so the secrets are worked out again only when the environment (or the set
+# of named variables) has changed since the last time: comparing the raw environment is far cheaper than
+# decoding and matching every variable on every call.
+_memo: tuple[object, list[tuple[str, str]]] | None = None
 
 
 def register(variable: str | None) -> None:
@@ -19,7 +23,23 @@ def register(variable: str | None) -> None:
         _named.add(variable)
 
 
+def _fingerprint() -> object:
+    raw = getattr(os.environ, "_data", None)  # CPython's undecoded mapping behind os.environ
+    items = tuple(raw.items()) if isinstance(raw, dict) else tuple(os.environ.items())
+    return (items, frozenset(_named))
+
+
 def _secrets() -> list[tuple[str, str]]:
+    global _memo
+    fingerprint = _fingerprint()
+    if _memo is not None and _memo[0] == fingerprint:
+        return _memo[1]
+    found = _find_secrets()
+    _memo = (fingerprint, found)
+    return found
+
+
+def _find_secrets() -> list[tuple[str, str]]:
     found: dict[str, str] = {}
     for name, value in os.environ.items():
         if not (name in _named or _SECRET_NAME.search(name)):

@@ -123,9 +123,18 @@ class Endpoint:
     api_key_env: str | None = None
     concurrency: int = 4
     cache_identity: str | None = None
+    # Further base URLs serving the same model (``NAME@URL1,URL2``): requests are spread over all of them.
+    replicas: tuple[str, ...] = ()
 
     def identity(self) -> str:
-        return self.cache_identity or self.base_url or self.provider
+        if self.cache_identity:
+            return self.cache_identity
+        if self.replicas:  # any replica may answer: the set, in any order, is the server
+            return ",".join(sorted({self.base_url or "", *self.replicas}))
+        return self.base_url or self.provider
+
+    def replica_urls(self) -> tuple[str | None, ...]:
+        return (self.base_url, *self.replicas)
 
     def public(self) -> dict[str, Any]:
         """What may be written to disk about this endpoint (no secret lives here anyway)."""
@@ -144,6 +153,11 @@ class ChatRequest:
     def cache_key(self) -> str:
         """Hash of everything that changes the answer: provider, server, model, messages, sampling
         parameters and response format. Timeouts, retries, concurrency and keys are left out."""
+        return self._cache_key
+
+    @cached_property
+    def _cache_key(self) -> str:
+        # Computed once per request: the cache, the claims, the records and the batch ledger all ask for it.
         payload = {
             "provider": self.endpoint.provider,
             "server": self.endpoint.identity(),

@@ -44,17 +44,39 @@ class JudgmentSet:
                 "judgments superseded: the newest successful one is kept)")
 
 
-def judgments_frame(judgments: Iterable[Judgment], run_id: str | None = None) -> pd.DataFrame:
-    """Judgments as a DataFrame, one row per record (raw text and calls left out), columns ``COLUMNS``."""
-    rows = [(j.benchmark, j.item_id, j.category, j.model, j.judge, j.turn, j.kind, j.score, j.opponent, j.verdict_ab,
-             j.verdict_ba, j.preference, j.error, j.failure, j.empty, j.length, j.opponent_length, j.expected_score,
-             j.scale[0] if j.scale else None, j.scale[1] if j.scale else None, run_id) for j in judgments]
-    frame = pd.DataFrame.from_records(rows, columns=COLUMNS)
+def frame_row(judgment: Judgment, run_id: str | None = None) -> tuple[object, ...]:
+    """A judgment as one row of ``COLUMNS`` (raw text and calls left out)."""
+    j = judgment
+    return (j.benchmark, j.item_id, j.category, j.model, j.judge, j.turn, j.kind, j.score, j.opponent, j.verdict_ab,
+            j.verdict_ba, j.preference, j.error, j.failure, j.empty, j.length, j.opponent_length, j.expected_score,
+            j.scale[0] if j.scale else None, j.scale[1] if j.scale else None, run_id)
+
+
+def frame_from_rows(rows: Sequence[tuple[object, ...]]) -> pd.DataFrame:
+    """Rows made by ``frame_row`` as a DataFrame with ``COLUMNS`` and their types."""
+    frame = pd.DataFrame.from_records(list(rows), columns=COLUMNS)
     for column in ("score", "preference", "length", "opponent_length", "expected_score", "scale_low", "scale_high"):
         frame[column] = frame[column].astype(float)
     frame["turn"] = frame["turn"].astype(int)
     frame["empty"] = frame["empty"].astype(bool)
     return frame
+
+
+def judgments_frame(judgments: Iterable[Judgment], run_id: str | None = None) -> pd.DataFrame:
+    """Judgments as a DataFrame, one row per record (raw text and calls left out), columns ``COLUMNS``."""
+    return frame_from_rows([frame_row(j, run_id) for j in judgments])
+
+
+def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame sorted by judgment identity (records of one judgment keep their order). Judgments finish in
+    whatever order the servers answer; bootstrap intervals resample rows by position, so without one order the
+    same judgments could give different intervals from one run, or one reading, to the next."""
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    keys = frame[IDENTITY].astype(object).where(frame[IDENTITY].notna(), "")
+    keys["turn"] = frame["turn"]
+    order = keys.sort_values(IDENTITY, kind="stable").index
+    return frame.loc[order].reset_index(drop=True)
 
 
 def deduplicate(frame: pd.DataFrame, source: np.ndarray | Sequence[int]) -> tuple[pd.DataFrame, int]:
@@ -85,7 +107,7 @@ def collect(sources: Sequence[Source]) -> JudgmentSet:
     numbers = np.concatenate([np.full(len(f), n) for n, f in enumerate(frames)])
     frame = pd.concat(frames, ignore_index=True)
     kept, superseded = deduplicate(frame, numbers)
-    return JudgmentSet(kept, len(frame), superseded)
+    return JudgmentSet(canonical_order(kept), len(frame), superseded)
 
 
 def order_sources(sources: list[Source]) -> list[Source]:

@@ -9,6 +9,7 @@ import pandas as pd
 from ..judging.kinds import kind_of
 from ..stats.length_control import DifficultyTable
 from ..types import ScoreRow
+from .records import canonical_order
 
 
 def ranking_order(row: ScoreRow) -> tuple[str, str, str, str, float, str]:
@@ -22,6 +23,8 @@ def score_rows(frame: pd.DataFrame, n_bootstrap: int = 1000,
                difficulty: DifficultyTable | None = None) -> list[ScoreRow]:
     """Score rows of every (benchmark, judge) group in a deduplicated judgments frame, best first in each."""
     rows: list[ScoreRow] = []
+    # Intervals resample rows by position: the same judgments in any order must give the same numbers.
+    frame = canonical_order(frame)
     for (_, _, kind), group in frame.groupby(["benchmark", "judge", "kind"], sort=True):
         rows += kind_of(str(kind)).aggregate(group, n_bootstrap, difficulty)
     return sorted(rows, key=ranking_order)

@@ -88,6 +88,10 @@ class JudgingKind(ABC):
         """The judge requests for one candidate answer."""
 
     @abstractmethod
+    def requests_per_item(self, item: Item) -> int:
+        """How many requests ``requests`` makes for an item's answer (at most): what progress counts on."""
+
+    @abstractmethod
     def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
         """A judge reply -> a verdict or an explicit error. A request with a response schema was asked for a
         JSON verdict; one without, for a free-text verdict at the end of the reply. A reply the server cut off
@@ -127,6 +131,9 @@ class SingleGrading(JudgingKind):
 
     name = "single"
     has_grades = True
+
+    def requests_per_item(self, item: Item) -> int:
+        return len(item.turns)
 
     def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge) -> list[JudgeRequest]:
         """Turn k shows the conversation up to k and asks for a grade of answer k."""
@@ -261,6 +268,9 @@ class PairwiseComparison(JudgingKind):
     name = "pairwise"
     needs_reference = True
     has_orders = True
+
+    def requests_per_item(self, item: Item) -> int:
+        return 2
 
     def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge) -> list[JudgeRequest]:
         """Two requests, candidate first ("AB") and reference first ("BA"), over the whole conversation."""

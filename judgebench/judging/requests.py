@@ -48,12 +48,24 @@ def placeholder_candidates(task: Task, items: list[Item]) -> list[Candidate]:
 
 
 def render_all(task: Task, items: list[Item], judges: list[Judge] | tuple[Judge, ...],
-               candidates: list[Candidate] | None = None) -> int:
-    """Render every judge prompt (with placeholder answers when none are given) and return how many: a
-    template error surfaces here, before any request is sent or any result written."""
+               candidates: list[Candidate] | None = None, *, every_item: bool = False) -> int:
+    """Render the judge prompts of one item of every shape (category, number of turns, with or without a
+    reference) for every judge (of every item with ``every_item``), with placeholder answers when none are
+    given, and return how many: a template error surfaces here, before any request is sent or any result
+    written. A prompt's form depends on nothing else, so rendering every item here would render each twice."""
     from .kinds import kind_of
 
     strategy = kind_of(task.kind)
-    by_id = {item.id: item for item in items}
-    candidates = candidates if candidates is not None else placeholder_candidates(task, items)
+    representatives: dict[tuple[str, int, bool], Item] = {}
+    for item in items:
+        if every_item:
+            representatives[(item.id, 0, False)] = item
+            continue
+        representatives.setdefault((item.category, len(item.turns), bool(item.reference)), item)
+    chosen = list(representatives.values())
+    by_id = {item.id: item for item in chosen}
+    if candidates is None:
+        candidates = placeholder_candidates(task, chosen)
+    else:
+        candidates = [c for c in candidates if c.item_id in by_id]
     return sum(len(strategy.requests(task, c, by_id[c.item_id], judge)) for judge in judges for c in candidates)

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import time
 import uuid
-from dataclasses import asdict, replace
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..errors import ResultsError
@@ -32,6 +32,35 @@ CREATE TABLE IF NOT EXISTS claims (
     expires REAL NOT NULL
 );
 """
+
+
+# SQLite takes at most 32,766 parameters a statement (999 before 3.32).
+_CHUNK = 500
+
+
+def _chunks(keys: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(keys), _CHUNK):
+        yield keys[start:start + _CHUNK]
+
+
+def encode_reply(reply: ChatReply) -> str:
+    """What is stored of a reply: what the server said (never the request's endpoint, so nothing secret)."""
+    return redact(json.dumps({
+        "text": reply.text, "finish_reason": reply.finish_reason, "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": reply.completion_tokens, "latency_s": reply.latency_s,
+        "logprobs": [[token, [list(a) for a in alternatives]] for token, alternatives in reply.logprobs],
+        "reasoning": reply.reasoning,
+    }, ensure_ascii=False))
+
+
+def decode_reply(payload: str) -> ChatReply | None:
+    try:
+        data = json.loads(payload)
+        data["logprobs"] = tuple((token, tuple((alt, lp) for alt, lp in alternatives))
+                                 for token, alternatives in data.get("logprobs", ()))
+        return ChatReply(**data, from_cache=True)
+    except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
+        return None
 
 
 class Cache:
@@ -60,24 +89,31 @@ class Cache:
                 raise self._unusable(exc) from None
 
     def get(self, request: ChatRequest) -> ChatReply | None:
-        row = self._db.execute("SELECT reply FROM replies WHERE key = ?", (request.cache_key(),)).fetchone()
-        if row is None:
-            return None
-        try:
-            data = json.loads(row[0])
-        except json.JSONDecodeError:
-            return None  # a damaged entry is a miss: the request is asked again and the entry replaced
-        data["logprobs"] = tuple((token, tuple((alt, lp) for alt, lp in alternatives))
-                                 for token, alternatives in data.get("logprobs", ()))
-        return replace(ChatReply(**data), from_cache=True)
+        return self.get_many([request.cache_key()]).get(request.cache_key())
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, ChatReply]:
+        """The stored replies of those ``keys`` that have one."""
+        found: dict[str, ChatReply] = {}
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            for key, payload in self._db.execute(f"SELECT key, reply FROM replies WHERE key IN ({marks})", chunk):
+                reply = decode_reply(payload)
+                if reply is not None:  # a damaged entry is a miss: asked again, and the entry replaced
+                    found[key] = reply
+        return found
 
     def put(self, request: ChatRequest, reply: ChatReply) -> None:
-        # Only what the server said is stored: the request's endpoint (and so nothing secret) is not.
-        payload = redact(json.dumps({k: v for k, v in asdict(reply).items() if k != "from_cache"}))
-        self._db.execute(
-            "INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
-            (request.cache_key(), request.endpoint.model, payload, time.time()),
-        )
+        self.write_many([(request.cache_key(), request.endpoint.model, reply)], ())
+
+    def write_many(self, replies: Sequence[tuple[str, str, ChatReply]], releases: Sequence[str]) -> None:
+        """Store ``(key, model, reply)`` entries and give up claims, in one transaction: a runner writes what a
+        moment's worth of requests produced at once instead of one transaction per request."""
+        now = time.time()
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
+                                 [(key, model, encode_reply(reply), now) for key, model, reply in replies])
+            self._db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?",
+                                 [(key, self._owner) for key in releases])
 
     def _unusable(self, exc: Exception) -> ResultsError:
         self._db.close()
@@ -87,17 +123,25 @@ class Cache:
     def claim(self, request: ChatRequest, ttl_s: float) -> bool:
         """Claim a request for this process for ``ttl_s`` seconds: True if it is ours to send (unclaimed, ours
         already, or another's claim expired), False while another process holds it."""
+        return request.cache_key() in self.claim_many([request.cache_key()], ttl_s)
+
+    def claim_many(self, keys: Sequence[str], ttl_s: float) -> set[str]:
+        """Claim ``keys`` in one transaction; returns those that are now this process's to send."""
         now = time.time()
+        mine: set[str] = set()
         with self._db:
-            self._db.execute("DELETE FROM claims WHERE key = ? AND expires < ?", (request.cache_key(), now))
-            self._db.execute("INSERT OR IGNORE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
-                             (request.cache_key(), self._owner, now + ttl_s))
-            row = self._db.execute("SELECT owner FROM claims WHERE key = ?", (request.cache_key(),)).fetchone()
-        return row is not None and row[0] == self._owner
+            for chunk in _chunks(keys):
+                marks = ",".join("?" * len(chunk))
+                self._db.execute(f"DELETE FROM claims WHERE key IN ({marks}) AND expires < ?", (*chunk, now))
+                self._db.executemany("INSERT OR IGNORE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
+                                     [(key, self._owner, now + ttl_s) for key in chunk])
+                mine.update(key for key, owner in self._db.execute(
+                    f"SELECT key, owner FROM claims WHERE key IN ({marks})", chunk) if owner == self._owner)
+        return mine
 
     def release(self, request: ChatRequest) -> None:
         """Give up a claim (the reply is stored, or the request failed and another process may try)."""
-        self._db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (request.cache_key(), self._owner))
+        self.write_many((), [request.cache_key()])
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0])

@@ -1,6 +1,6 @@
 """The endpoint and judge specification grammar, and a reachability check before any work starts.
 
-    model spec:  NAME@URL | NAME@openai | NAME@anthropic | local
+    model spec:  NAME@URL[,URL...] | NAME@openai | NAME@anthropic | local      (several URLs: replicas)
     judge spec:  MODEL_SPEC[#MODE][,t=TEMPERATURE]      MODE: json (a JSON-schema verdict) or text ([[8]])
 
 ``local`` is the embedded llama.cpp server, which the caller starts (its URL is known only then).
@@ -33,7 +33,8 @@ def _strip_credentials(url: str) -> str:
 
 
 def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | None = None) -> Endpoint:
-    """``NAME@URL`` (any OpenAI-compatible server), ``NAME@openai``, ``NAME@anthropic``.
+    """``NAME@URL`` (any OpenAI-compatible server), ``NAME@openai``, ``NAME@anthropic``. ``NAME@URL1,URL2,...``
+    names replicas of one server: requests are spread over them (run.replicas).
 
     Keys: ``NAME@openai`` uses OPENAI_API_KEY and OPENAI_BASE_URL, ``NAME@anthropic`` ANTHROPIC_API_KEY (as the
     SDKs do), unless ``key_env`` names another variable; ``NAME@URL`` sends a key only when ``key_env`` names
@@ -46,13 +47,22 @@ def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | Non
     if not name:
         raise ConfigError(f"--{role} {spec!r}: the model name before '@' is empty")
     env: str | None
+    replicas: tuple[str, ...] = ()
     if where in KNOWN_HOSTS:
         provider = KNOWN_HOSTS[where]
         base_url = (os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/") \
             if provider == "openai" else None
         env = key_env or DEFAULT_KEY_ENV[provider]
     elif where.startswith(("http://", "https://")):
-        provider, base_url = "openai", _strip_credentials(where.rstrip("/"))
+        urls = [u.strip().rstrip("/") for u in where.split(",")]
+        bad = [u for u in urls if not u.startswith(("http://", "https://"))]
+        if bad:
+            raise ConfigError(f"--{role} {spec!r}: replicas are URLs separated by commas "
+                              f"(NAME@http://a:8000/v1,http://b:8000/v1); {bad[0]!r} is not one")
+        if len(set(urls)) != len(urls):
+            raise ConfigError(f"--{role} {spec!r}: a replica URL is given twice")
+        provider, base_url = "openai", _strip_credentials(urls[0])
+        replicas = tuple(_strip_credentials(u) for u in urls[1:])
         env = key_env
     else:
         raise ConfigError(f"--{role} {spec!r}: {where!r} is not a URL (http://...) nor one of "
@@ -61,7 +71,7 @@ def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | Non
         raise ConfigError(f"--{role} {spec!r}: key_env names an environment variable, like MY_API_KEY")
     secrets.register(env)
     return Endpoint(provider=provider, name=name, model=name, base_url=base_url,  # type: ignore[arg-type]
-                    api_key_env=env, concurrency=concurrency)
+                    api_key_env=env, concurrency=concurrency, replicas=replicas)
 
 
 LOCAL = "local"
@@ -122,30 +132,43 @@ def parse_panel(specs: tuple[str, ...] | list[str], **kwargs: object) -> tuple[J
     return panel
 
 
-async def _probe(endpoint: Endpoint, timeout_s: float) -> None:
-    if endpoint.provider == "anthropic" or not endpoint.base_url:
-        return
+async def _probe_one(endpoint: Endpoint, base_url: str, timeout_s: float) -> ConfigError | None:
     key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
         async with httpx.AsyncClient(timeout=timeout_s) as client:
-            response = await client.get(f"{endpoint.base_url}/models", headers=headers)
+            response = await client.get(f"{base_url}/models", headers=headers)
     except httpx.HTTPError as exc:
-        raise ConfigError(
-            f"cannot reach {endpoint.name} at {endpoint.base_url} ({type(exc).__name__}: {exc}). "
-            "Is the server running (e.g. `vllm serve MODEL`) and is the URL right (it usually ends in /v1)?"
-        ) from None
+        return ConfigError(secrets.redact(
+            f"cannot reach {endpoint.name} at {base_url} ({type(exc).__name__}: {exc}). "
+            "Is the server running (e.g. `vllm serve MODEL`) and is the URL right (it usually ends in /v1)?"))
     if response.status_code in (401, 403):
-        raise ConfigError(f"{endpoint.name} at {endpoint.base_url} refused the key (HTTP {response.status_code}); "
-                          f"check {endpoint.api_key_env}")
+        return ConfigError(f"{endpoint.name} at {base_url} refused the key (HTTP {response.status_code}); "
+                           f"check {endpoint.api_key_env}")
+    return None
 
 
-async def acheck_reachable(endpoints: list[Endpoint], timeout_s: float = 10.0) -> None:
-    """Fail early, before any result is written, when a server cannot be reached."""
-    await asyncio.gather(*(_probe(e, timeout_s) for e in endpoints))
+async def _probe(endpoint: Endpoint, timeout_s: float) -> list[str]:
+    """Fails when no replica of the endpoint answers; returns a warning for each replica that does not (the run
+    starts without it and probes it again later)."""
+    if endpoint.provider == "anthropic" or not endpoint.base_url:
+        return []
+    urls = [u for u in endpoint.replica_urls() if u]
+    errors = await asyncio.gather(*(_probe_one(endpoint, url, timeout_s) for url in urls))
+    failed = [e for e in errors if e is not None]
+    if len(failed) == len(urls):
+        raise failed[0]
+    return [f"{e} (starting without this replica; it is tried again during the run)" for e in failed]
 
 
-def check_reachable(endpoints: list[Endpoint], timeout_s: float = 10.0) -> None:
+async def acheck_reachable(endpoints: list[Endpoint], timeout_s: float = 10.0) -> list[str]:
+    """Fail early, before any result is written, when a server cannot be reached. Returns warnings about
+    replicas that cannot be reached while others of the same endpoint can."""
+    found = await asyncio.gather(*(_probe(e, timeout_s) for e in endpoints))
+    return [warning for warnings in found for warning in warnings]
+
+
+def check_reachable(endpoints: list[Endpoint], timeout_s: float = 10.0) -> list[str]:
     from .evaluate import run_sync
 
-    run_sync(acheck_reachable(endpoints, timeout_s))
+    return run_sync(acheck_reachable(endpoints, timeout_s))

@@ -11,14 +11,14 @@ import hashlib
 import importlib.metadata
 import platform
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..analysis.diagnostics import Diagnostics, diagnose
-from ..analysis.records import judgments_frame
+from ..analysis.records import canonical_order, frame_from_rows, frame_row
 from ..analysis.scores import score_rows
 from ..errors import BackendError
 from ..formats import judgebench as store
@@ -35,18 +35,20 @@ from ..types import (
     Endpoint,
     Item,
     Judge,
-    JudgeRequest,
     Judgment,
     ScoreRow,
     Task,
     sha256_text,
 )
 from .cache import Cache
+from .replicas import CEILING_FACTOR, MAX_CEILING
 from .runner import Counters, RetryPolicy, Runner
 
 PACKAGES = ("judgebench", "openai", "anthropic", "llama_cpp_python", "jinja2", "tenacity", "numpy", "scipy",
             "pandas", "vllm")
 T = TypeVar("T")
+# The fewest items in flight at once, whatever the concurrency.
+MIN_WINDOW = 256
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class RunConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     progress: bool = True
     progress_lines: bool = False  # without a terminal: a progress line every few seconds
+    adaptive: bool = True  # each replica's concurrency adapts, starting from the endpoint's
     n_bootstrap: int = 1000
 
 
@@ -145,105 +148,157 @@ async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoi
                      tuple(thoughts) if any(thoughts) else ())
 
 
-async def generate(runner: Runner, task: Task, items: list[Item], endpoint: Endpoint,
-                   on_candidate: Callable[[Candidate], None] = lambda _: None) -> list[Candidate]:
-    """Every item's answer (items concurrently), in the items' order."""
-    async def one(item: Item) -> Candidate:
-        candidate = await _generate_one(runner, task, item, endpoint)
-        on_candidate(candidate)
-        return candidate
-
-    with runner.progress_bar(sum(len(i.turns) for i in items), f"answers {endpoint.name}"):
-        return list(await asyncio.gather(*(one(i) for i in items)))
-
-
-async def _judge_one(runner: Runner, kind: JudgingKind, task: Task, candidate: Candidate,
-                     requests: list[JudgeRequest]) -> list[Judgment]:
+async def _judge_one(runner: Runner, kind: JudgingKind, task: Task, item: Item, candidate: Candidate,
+                     judge_: Judge) -> tuple[list[Judgment], int]:
+    """One judge's judgments of one candidate answer, and how many requests were sent for them."""
+    if not candidate.ok:
+        return kind.unanswered(task, item, candidate, judge_), 0
+    # Empty answers are never shown to the judge; the kind records what they count for.
+    found = kind.empty(task, item, candidate, judge_)
+    requests = kind.requests(task, candidate, item, judge_)
+    if not requests:
+        return found, 0
     by_chat = {id(r.chat): r for r in requests}
 
     def accept(chat: ChatRequest, reply: ChatReply) -> bool:
         return kind.parse(task, by_chat[id(chat)], reply).ok
 
     outcomes = await runner.outcomes([r.chat for r in requests], accept)
-    return kind.assemble(task, candidate, requests, outcomes)
+    return found + kind.assemble(task, candidate, requests, outcomes), len(requests)
 
 
-async def judge(runner: Runner, task: Task, items: list[Item], candidates: list[Candidate], judges: tuple[Judge, ...],
-                on_judgment: Callable[[Judgment], None] = lambda _: None) -> list[Judgment]:
-    """Every candidate answer judged by every judge, as the task's kind asks (pairwise: both orders)."""
+class _Sink:
+    """Where finished work goes as it finishes: the run's JSONL files, and a compact row per judgment for the
+    statistics at the end (the judgments themselves, with their raw text, are not kept in memory)."""
+
+    def __init__(self, run_dir: Path, run_id: str) -> None:
+        self.answers = store.JsonlWriter(run_dir / store.ANSWERS)
+        self.judgments = store.JsonlWriter(run_dir / store.JUDGMENTS)
+        self.run_id = run_id
+        self.rows: list[tuple[object, ...]] = []
+        self.causes: Counter[tuple[str, str]] = Counter()
+        self.failures: Counter[str] = Counter()
+
+    def candidate(self, candidate: Candidate) -> None:
+        self.answers.append(store.candidate_record(candidate))
+
+    def judgment(self, judgment: Judgment) -> None:
+        self.judgments.append(store.judgment_record(judgment))
+        self.rows.append(frame_row(judgment, self.run_id))
+        if judgment.error:
+            self.causes[(judgment.failure or "parse", judgment.error)] += 1
+        if judgment.failure:
+            self.failures[judgment.failure] += 1
+
+    def close(self) -> None:
+        self.answers.close()
+        self.judgments.close()
+
+
+def window_size(config: RunConfig) -> int:
+    """How many items are in flight at once: enough to keep every replica of every endpoint at the most
+    concurrency the adaptive limit may reach, bounded so memory does not grow with the number of items."""
+    endpoints = [j.endpoint for j in config.judges] + ([config.model] if config.model else [])
+    room = sum(min(MAX_CEILING, e.concurrency * CEILING_FACTOR) * len(e.replica_urls()) for e in endpoints)
+    return max(MIN_WINDOW, 2 * room)
+
+
+async def _pipeline(runner: Runner, task: Task, items: list[Item], config: RunConfig,
+                    supplied: dict[str, Candidate] | None, sink: _Sink) -> None:
+    """Every item through generation and every judge, a bounded window of items at a time: an item's judge
+    requests are sent as soon as its answer exists, and its records written as soon as they are done, so the
+    candidate server and the judges work at the same time and memory does not depend on the number of items."""
     kind = kind_of(task.kind)
-    by_id = {item.id: item for item in items}
-    judgments: list[Judgment] = []
+    window = asyncio.Semaphore(window_size(config))
 
-    def record(found: list[Judgment]) -> None:
-        for judgment in found:
-            judgments.append(judgment)
-            on_judgment(judgment)
+    async def one(item: Item) -> None:
+        try:
+            if supplied is not None:
+                candidate = supplied[item.id]
+            else:
+                assert config.model is not None
+                candidate = await _generate_one(runner, task, item, config.model)
+            sink.candidate(candidate)
+            judged = await asyncio.gather(*(_judge_one(runner, kind, task, item, candidate, j)
+                                            for j in config.judges))
+            for judgments, sent in judged:
+                for judgment in judgments:
+                    sink.judgment(judgment)
+                # Requests a failed or empty answer did not need count as done, so the total stays true.
+                if sent < kind.requests_per_item(item):
+                    runner.tick(kind.requests_per_item(item) - sent)
+        finally:
+            window.release()
 
-    groups: list[tuple[Candidate, list[JudgeRequest]]] = []
-    for judge_ in judges:
-        for candidate in candidates:
-            item = by_id[candidate.item_id]
-            if not candidate.ok:
-                record(kind.unanswered(task, item, candidate, judge_))
-                continue
-            # Empty answers are never shown to the judge; the kind records what they count for.
-            record(kind.empty(task, item, candidate, judge_))
-            requests = kind.requests(task, candidate, item, judge_)
-            if requests:
-                groups.append((candidate, requests))
+    tasks: set[asyncio.Task[None]] = set()
+    failures: list[BaseException] = []
 
-    async def one(candidate: Candidate, requests: list[JudgeRequest]) -> None:
-        record(await _judge_one(runner, kind, task, candidate, requests))
+    def finished(done: asyncio.Task[None]) -> None:
+        tasks.discard(done)
+        error = None if done.cancelled() else done.exception()
+        if error is not None:
+            failures.append(error)
 
-    with runner.progress_bar(sum(len(r) for _, r in groups), f"judging {task.name}"):
-        await asyncio.gather(*(one(c, r) for c, r in groups))
-    return judgments
+    try:
+        for item in items:
+            await window.acquire()
+            if failures:
+                break
+            started = asyncio.create_task(one(item))
+            tasks.add(started)
+            started.add_done_callback(finished)
+        while tasks and not failures:
+            await asyncio.wait(set(tasks), return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        # A failure (a template error, an unwritable cache) or an interruption stops the items still in flight.
+        for pending in tasks:
+            pending.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if failures:
+        raise failures[0]
+
+
+def count_requests(task: Task, items: list[Item], config: RunConfig, answers_supplied: bool) -> int:
+    kind = kind_of(task.kind)
+    generation = 0 if answers_supplied else sum(len(item.turns) for item in items)
+    return generation + len(config.judges) * sum(kind.requests_per_item(item) for item in items)
 
 
 async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
     items = select_items(task, config.limit)
     supplied = read_answers(config.answers_file, task, items) if config.answers_file else None
-    # Every prompt renders before anything is sent or written: a template error costs no request.
+    # Every prompt's form renders before anything is sent or written: a template error costs no request.
     render_all(task, items, config.judges, supplied)
     model_label = config.model.name if config.model else (supplied[0].model if supplied else "answers")
     run_dir = store.new_run_dir(config.out, f"{task.name}-{model_label}", config.run_id)
     store.write_json_atomic(run_dir / store.CONFIG, _manifest(task, config, items))
-    answers_log = store.JsonlWriter(run_dir / store.ANSWERS)
-    judgments_log = store.JsonlWriter(run_dir / store.JUDGMENTS)
+    sink = _Sink(run_dir, run_dir.name)
     try:
-        if supplied is not None:
-            candidates = supplied
-            for candidate in candidates:
-                answers_log.append(store.candidate_record(candidate))
-        else:
-            assert config.model is not None
-            candidates = await generate(runner, task, items, config.model,
-                                        lambda c: answers_log.append(store.candidate_record(c)))
-        judgments = await judge(runner, task, items, candidates, config.judges,
-                                lambda j: judgments_log.append(store.judgment_record(j)))
+        with runner.progress_bar(count_requests(task, items, config, supplied is not None), task.name):
+            await _pipeline(runner, task, items, config,
+                            {c.item_id: c for c in supplied} if supplied is not None else None, sink)
+        runner.flush()
     finally:
-        answers_log.close()
-        judgments_log.close()
+        sink.close()
     # The same aggregation as `judgebench stats` on this run directory: one path, the same numbers.
-    frame = judgments_frame(judgments, run_dir.name)
+    frame = canonical_order(frame_from_rows(sink.rows))
     rows = tuple(score_rows(frame, config.n_bootstrap))
     diagnostics = diagnose(frame, n_bootstrap=200)
-    n_failed = sum(1 for j in judgments if j.error)
-    causes = Counter((j.failure or "parse", j.error) for j in judgments if j.error)
-    failure_causes = tuple((cause, message or "", n) for (cause, message), n in causes.most_common())
+    n_judgments = len(sink.rows)
+    n_failed = sum(sink.causes.values())
+    failure_causes = tuple((cause, message or "", n) for (cause, message), n in sink.causes.most_common())
     stopped = tuple(str(refusal) for refusal in runner.stopped.values())
     store.write_json_atomic(run_dir / store.SUMMARY, {
         "benchmark": task.benchmark, "task": task.name, "kind": task.kind,
         "rows": [asdict(row) for row in rows],
-        "n_judgments": len(judgments), "n_failed": n_failed,
-        "failures": {cause: sum(1 for j in judgments if j.failure == cause)
+        "n_judgments": n_judgments, "n_failed": n_failed,
+        "failures": {cause: sink.failures.get(cause, 0)
                      for cause in ("parse", "truncated", "request", "no_answer", "empty")},
         "failure_causes": [list(c) for c in failure_causes], "stopped_endpoints": list(stopped),
         "requests": asdict(runner.counters),
         "diagnostics": diagnostics.to_json(),
     })
-    return RunResult(run_dir, task, rows, runner.counters, n_failed, len(judgments), diagnostics, failure_causes,
+    return RunResult(run_dir, task, rows, runner.counters, n_failed, n_judgments, diagnostics, failure_causes,
                      stopped)
 
 
@@ -251,7 +306,8 @@ async def aevaluate(task: Task, config: RunConfig) -> RunResult:
     """Run one task: generate (or import) answers, judge them, write results/<run-id>/. For code that already
     runs an event loop (a notebook, a server); ``evaluate`` is the same for code that does not."""
     cache = Cache(config.cache_path)
-    runner = Runner(cache, retry=config.retry, progress=config.progress, progress_lines=config.progress_lines)
+    runner = Runner(cache, retry=config.retry, progress=config.progress, progress_lines=config.progress_lines,
+                    adaptive=config.adaptive)
     try:
         return await _evaluate(task, config, runner)
     finally:

@@ -1,37 +1,48 @@
 """The only place with concurrency, retries and progress: it turns chat requests into replies, nothing more.
 
-Every model call goes cache -> per-endpoint semaphore -> one tenacity retry layer -> backend. Replies are
-cached only when accepted (a judge reply must parse), so what failed is asked again on the next run. What a
-reply means (a verdict, a judgment) is the task kind's business (judging.kinds), not the runner's.
+Every model call goes cache -> replica pool (least busy replica, adaptive concurrency) -> retry loop -> backend.
+Replies are cached only when accepted (a judge reply must parse), so what failed is asked again on the next run.
+What a reply means (a verdict, a judgment) is the task kind's business (judging.kinds), not the runner's.
+
+Cache reads, claims and writes are grouped: every request that reaches the cache in one turn of the event loop
+shares one SQLite transaction, so the cache costs next to nothing per request however many run at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
-from tenacity.wait import wait_exponential_jitter
 from tqdm import tqdm
 
-from ..errors import BackendError
+from ..errors import BackendError, ResultsError
 from ..types import ChatReply, ChatRequest, Endpoint
 from .backends import Backend, make_backend
 from .cache import Cache
+from .replicas import ReplicaPool
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Limits of the single retry layer. A server's Retry-After is honoured up to ``max_wait_s``."""
+    """Limits of the retry loop. A server's Retry-After is honoured up to ``max_wait_s``."""
 
     max_attempts: int = 5
     max_elapsed_s: float = 180.0
     initial_wait_s: float = 0.5
     max_wait_s: float = 30.0
+
+    def wait_s(self, attempt: int, error: BackendError) -> float:
+        """How long to wait after failed attempt number ``attempt`` (1-based): the server's Retry-After, or an
+        exponential backoff with jitter."""
+        if error.retry_after is not None:
+            return min(self.max_wait_s, max(error.retry_after, 0.0))
+        return min(self.max_wait_s, self.initial_wait_s * 2 ** (attempt - 1) + random.uniform(0, self.initial_wait_s))
 
 
 @dataclass
@@ -51,107 +62,196 @@ class Counters:
 REFUSALS = frozenset({401, 403, 404})
 REFUSALS_TO_STOP = 3
 PROGRESS_EVERY_S = 5.0
+POSTFIX_EVERY_S = 0.5
 # Another process's claim on a request lasts as long as that request may keep retrying, and a little more.
 CLAIM_MARGIN_S = 30.0
 CLAIM_POLL_S = 0.2
 
 
-def _is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, BackendError) and exc.retryable
+@dataclass
+class _Lookup:
+    key: str
+    future: asyncio.Future[tuple[ChatReply | None, bool]]
+
+
+@dataclass
+class _Progress:
+    """Requests done out of a total, for one bar or a line every few seconds."""
+
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    started: float = field(default_factory=time.monotonic)
+    description: str = ""
+
+    def rate(self, now: float) -> float:
+        return self.done / max(now - self.started, 1e-9)
+
+    def eta_s(self, now: float) -> float | None:
+        rate = self.rate(now)
+        return (self.total - self.done) / rate if rate > 0 and self.done else None
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02d}"
 
 
 class Runner:
-    """Runs generation and judging against backends with bounded concurrency per endpoint."""
+    """Runs generation and judging against backends: bounded, adaptive concurrency per replica, one cache."""
 
     def __init__(self, cache: Cache, *, retry: RetryPolicy | None = None, progress: bool = True,
-                 backend_factory: Callable[[Endpoint], Backend] = make_backend, progress_lines: bool = False) -> None:
+                 backend_factory: Callable[[Endpoint], Backend] = make_backend, progress_lines: bool = False,
+                 adaptive: bool = True) -> None:
         self.cache = cache
         self.retry = retry or RetryPolicy()
         self.progress = progress
         self.counters = Counters()
         self._backend_factory = backend_factory
-        self._backends: dict[tuple[str, str | None, str], Backend] = {}
-        self._semaphores: dict[tuple[str, str | None, str], asyncio.Semaphore] = {}
-        self._bar: tqdm | None = None
+        self._adaptive = adaptive
+        self._pools: dict[tuple[str, str, str], ReplicaPool] = {}
         # The circuit breaker: consecutive refusals per endpoint, and the refusal that stopped one.
-        self._refusals: dict[tuple[str, str | None, str], int] = {}
+        self._refusals: dict[tuple[str, str, str], int] = {}
         self.stopped: dict[str, BackendError] = {}
-        # Progress without a terminal: a line every few seconds.
+        # Cache work waiting for the next grouped transaction.
+        self._lookups: list[_Lookup] = []
+        self._writes: list[tuple[str, str, ChatReply]] = []
+        self._releases: list[str] = []
+        self._flush_scheduled = False
+        self._write_error: ResultsError | None = None
+        # Progress: a bar on a terminal, else (if asked for) a line every few seconds.
         self._lines = progress_lines
-        self._done = self._failed = self._total = 0
-        self._started = self._last_line = 0.0
-        self._description = ""
+        self._bar: tqdm | None = None
+        self._state = _Progress()
+        self._last_line = self._last_postfix = 0.0
 
-    def _slot(self, endpoint: Endpoint) -> tuple[Backend, asyncio.Semaphore]:
-        key = (endpoint.provider, endpoint.base_url, endpoint.model)
-        if key not in self._backends:
-            self._backends[key] = self._backend_factory(endpoint)
-            self._semaphores[key] = asyncio.Semaphore(max(1, endpoint.concurrency))
-        return self._backends[key], self._semaphores[key]
+    # -- replicas -------------------------------------------------------------------------------------------
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        backoff = wait_exponential_jitter(multiplier=self.retry.initial_wait_s, max=self.retry.max_wait_s)(state)
-        if isinstance(exc, BackendError) and exc.retry_after is not None:
-            return min(self.retry.max_wait_s, max(exc.retry_after, 0.0))
-        return float(backoff)
+    def pool(self, endpoint: Endpoint) -> ReplicaPool:
+        key = (endpoint.provider, endpoint.identity(), endpoint.model)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = ReplicaPool(endpoint, self._backend_factory, adaptive=self._adaptive)
+        return pool
+
+    # -- the cache, grouped ---------------------------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """One transaction for everything queued since the last one: stored replies and released claims first
+        (so a waiting process finds the reply the moment the claim goes), then lookups and claims."""
+        self._flush_scheduled = False
+        writes, self._writes = self._writes, []
+        releases, self._releases = self._releases, []
+        lookups, self._lookups = self._lookups, []
+        try:
+            if writes or releases:
+                self.cache.write_many(writes, releases)
+            if lookups:
+                keys = list(dict.fromkeys(lookup.key for lookup in lookups))
+                found = self.cache.get_many(keys)
+                missing = [key for key in keys if key not in found]
+                ttl = self.retry.max_elapsed_s + CLAIM_MARGIN_S
+                mine = self.cache.claim_many(missing, ttl) if missing else set()
+                for lookup in lookups:
+                    if not lookup.future.done():
+                        lookup.future.set_result((found.get(lookup.key), lookup.key in mine))
+        except (sqlite3.Error, OSError) as exc:
+            self._write_error = ResultsError(f"{self.cache.path}: cannot write the request cache ({exc})")
+            for lookup in lookups:
+                if not lookup.future.done():
+                    lookup.future.set_exception(self._write_error)
+
+    async def _lookup(self, key: str) -> tuple[ChatReply | None, bool]:
+        """(the cached reply or None, whether this process now holds the claim to send it)."""
+        future: asyncio.Future[tuple[ChatReply | None, bool]] = asyncio.get_running_loop().create_future()
+        self._lookups.append(_Lookup(key, future))
+        self._schedule_flush()
+        return await future
+
+    def _store(self, request: ChatRequest, reply: ChatReply) -> None:
+        self._writes.append((request.cache_key(), request.endpoint.model, reply))
+        self._schedule_flush()
+
+    def _release(self, key: str) -> None:
+        self._releases.append(key)
+        self._schedule_flush()
+
+    def flush(self) -> None:
+        """Write what is queued now (the end of a run, or before reading the cache from outside)."""
+        self._flush()
+        if self._write_error is not None:
+            raise self._write_error
+
+    # -- calls ----------------------------------------------------------------------------------------------
 
     async def call(self, request: ChatRequest, accept: Callable[[ChatReply], bool] = lambda _: True) -> ChatReply:
-        """One chat call through the cache and the retry layer. Raises BackendError when it finally fails."""
-        cached = self.cache.get(request)
-        if cached is None:
-            cached = await self._wait_for_other_process(request)
+        """One chat call through the cache and the retry loop. Raises BackendError when it finally fails."""
+        if self._write_error is not None:
+            raise self._write_error
+        key = request.cache_key()
+        cached, mine = await self._lookup(key)
+        while cached is None and not mine:  # another process is sending it: wait for its reply
+            await asyncio.sleep(CLAIM_POLL_S)
+            cached, mine = await self._lookup(key)
         if cached is not None:
             self.counters.cache_hits += 1
             return cached
         try:
             return await self._send(request, accept)
         finally:
-            self.cache.release(request)
-
-    async def _wait_for_other_process(self, request: ChatRequest) -> ChatReply | None:
-        """Claim the request; while another process holds it, wait for its reply in the cache. None: ours to send."""
-        ttl = self.retry.max_elapsed_s + CLAIM_MARGIN_S
-        while not self.cache.claim(request, ttl):
-            await asyncio.sleep(CLAIM_POLL_S)
-            cached = self.cache.get(request)
-            if cached is not None:
-                return cached
-        return self.cache.get(request)  # stored while we took the claim
+            self._release(key)
 
     async def _send(self, request: ChatRequest, accept: Callable[[ChatReply], bool]) -> ChatReply:
-        key = (request.endpoint.provider, request.endpoint.base_url, request.endpoint.model)
-        label = f"{request.endpoint.name} at {request.endpoint.base_url or request.endpoint.provider}"
-        backend, semaphore = self._slot(request.endpoint)
-
-        def before_sleep(_: RetryCallState) -> None:
-            self.counters.retries += 1
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.max_attempts) | stop_after_delay(self.retry.max_elapsed_s),
-            wait=self._wait, retry=retry_if_exception(_is_retryable), reraise=True, before_sleep=before_sleep,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    async with semaphore:
-                        # Checked when the request's turn comes: requests queued before the endpoint was
-                        # stopped are not sent either.
-                        self._refuse_if_stopped(label)
-                        self.counters.requests += 1
-                        reply = await backend.complete(request)
-        except BackendError as exc:
-            self.counters.failed_calls += 1
-            if exc.status in REFUSALS:
-                self._refusals[key] = self._refusals.get(key, 0) + 1
-                if self._refusals[key] >= REFUSALS_TO_STOP:
-                    self.stopped.setdefault(label, exc)
-            raise
+        endpoint = request.endpoint
+        key = (endpoint.provider, endpoint.identity(), endpoint.model)
+        pool = self.pool(endpoint)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            replica = await pool.acquire()
+            sent = time.monotonic()
+            try:
+                # Checked when the request's turn comes: requests queued before the endpoint was stopped are
+                # not sent either.
+                self._refuse_if_stopped(pool.label)
+                self.counters.requests += 1
+                reply = await replica.backend.complete(request)
+            except BackendError as exc:
+                pool.release(replica, time.monotonic() - sent, exc)
+                elapsed = time.monotonic() - started
+                if exc.retryable and attempt < self.retry.max_attempts and elapsed < self.retry.max_elapsed_s:
+                    self.counters.retries += 1
+                    # A replica that did not answer is out of the pool now: another one takes the request at
+                    # once. Otherwise, wait as the server asks or back off.
+                    if not (exc.unreachable and pool.has_healthy_other(replica)):
+                        await asyncio.sleep(min(self.retry.wait_s(attempt, exc),
+                                                max(0.0, self.retry.max_elapsed_s - elapsed)))
+                    continue
+                self.counters.failed_calls += 1
+                if exc.status in REFUSALS:
+                    self._refusals[key] = self._refusals.get(key, 0) + 1
+                    if self._refusals[key] >= REFUSALS_TO_STOP:
+                        self.stopped.setdefault(pool.label, exc)
+                raise
+            except BaseException:
+                pool.release(replica, time.monotonic() - sent, None)
+                raise
+            pool.release(replica, time.monotonic() - sent, None)
+            break
         self._refusals[key] = 0
         self.counters.prompt_tokens += reply.prompt_tokens or 0
         self.counters.completion_tokens += reply.completion_tokens or 0
         if accept(reply):
-            self.cache.put(request, reply)
+            self._store(request, reply)
         return reply
 
     def _refuse_if_stopped(self, label: str) -> None:
@@ -159,37 +259,6 @@ class Runner:
         if refusal is not None:
             raise BackendError(f"{refusal} (the endpoint was stopped after {REFUSALS_TO_STOP} refusals in a row; "
                                "nothing more is sent to it)", retryable=False, status=refusal.status)
-
-    def tick(self, n: int = 1, failed: int = 0) -> None:
-        """Count ``n`` requests as done (a cached reply counts as done too), ``failed`` of them failed."""
-        if self._bar is not None:
-            self._bar.update(n)
-        self._done += n
-        self._failed += failed
-        now = time.monotonic()
-        if self._lines and now - self._last_line >= PROGRESS_EVERY_S:
-            self._last_line = now
-            self._print_line(now)
-
-    def _print_line(self, now: float) -> None:
-        rate = self._done / max(now - self._started, 1e-9)
-        print(f"{self._description}: {self._done}/{self._total} done, {rate:.1f} req/s, {self._failed} requests failed",
-              file=sys.stderr, flush=True)
-
-    @contextlib.contextmanager
-    def progress_bar(self, total: int, description: str) -> Iterator[None]:
-        """A bar on a terminal; without one (a CI log, cron), a plain line every few seconds if asked for."""
-        self._bar = tqdm(total=total, desc=description, disable=not self.progress, unit="req", leave=False)
-        self._done = self._failed = 0
-        self._total, self._description = total, description
-        self._started = self._last_line = time.monotonic()
-        try:
-            yield
-        finally:
-            self._bar.close()
-            self._bar = None
-            if self._lines:
-                self._print_line(time.monotonic())
 
     async def outcomes(self, requests: Sequence[ChatRequest],
                        accept: Callable[[ChatRequest, ChatReply], bool]) -> list[ChatReply | BackendError]:
@@ -204,12 +273,65 @@ class Runner:
             self.tick()
             return reply
 
+        if len(requests) == 1:  # the common case (single grading, one turn): no task to create
+            return [await one(requests[0])]
         return list(await asyncio.gather(*(one(r) for r in requests)))
 
+    # -- progress -------------------------------------------------------------------------------------------
+
+    def tick(self, n: int = 1, failed: int = 0) -> None:
+        """Count ``n`` requests as done (a cached reply counts as done too), ``failed`` of them failed."""
+        state = self._state
+        state.done += n
+        state.failed += failed
+        if self._bar is None and not self._lines:
+            return
+        now = time.monotonic()
+        if self._bar is not None:
+            self._bar.update(n)
+            if now - self._last_postfix >= POSTFIX_EVERY_S:
+                self._last_postfix = now
+                self._bar.set_postfix_str(self._in_flight(), refresh=False)
+        if self._lines and now - self._last_line >= PROGRESS_EVERY_S:
+            self._last_line = now
+            self._print_line(now)
+
+    def _in_flight(self) -> str:
+        """In-flight requests and the concurrency limit of each replica, e.g. ``judge: a 12/16, b down``."""
+        return "; ".join(pool.describe() for pool in self._pools.values())
+
+    def progress_line(self, now: float | None = None) -> str:
+        now = time.monotonic() if now is None else now
+        state = self._state
+        return (f"{state.description}: {state.done}/{state.total} requests done, {state.rate(now):.1f} req/s, "
+                f"ETA {_duration(state.eta_s(now))}, {state.failed} failed; in flight: {self._in_flight() or '-'}")
+
+    def _print_line(self, now: float) -> None:
+        print(self.progress_line(now), file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def progress_bar(self, total: int, description: str) -> Iterator[None]:
+        """A bar on a terminal (tqdm shows the rate and the ETA); without one (a CI log, cron), a plain line
+        every few seconds if asked for."""
+        self._bar = tqdm(total=total, desc=description, disable=not self.progress, unit="req", leave=False) \
+            if self.progress else None
+        self._state = _Progress(total=total, description=description)
+        self._last_line = self._last_postfix = time.monotonic()
+        try:
+            yield
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+            if self._lines:
+                self._print_line(time.monotonic())
+
     async def aclose(self) -> None:
-        for backend in self._backends.values():
-            await backend.aclose()
-        self._backends.clear()
+        with contextlib.suppress(ResultsError):
+            self.flush()
+        for pool in self._pools.values():
+            await pool.aclose()
+        self._pools.clear()
 
 
 __all__ = ["Counters", "RetryPolicy", "Runner"]

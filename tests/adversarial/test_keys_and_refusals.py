@@ -3,6 +3,8 @@ stopped with a clear message instead of being sent the whole run."""
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import pytest
@@ -100,7 +102,11 @@ def test_progress_without_a_terminal_is_a_line_every_few_seconds(tmp_path: Path)
     with fake_server(Script([("ok", "Rating: [[7]]")])) as url:
         code, _, stderr = run("--model", f"m@{url}", "--judge", f"j@{url}", out=tmp_path / "r")
     assert code == 0
-    assert "judging sample-mt: 2/2 done" in stderr and "req/s, 0 requests failed" in stderr
+    # Generation (2 items x 2 turns... limited to the run's items) and judging share one line: done/total, rate,
+    # ETA, failures and what is in flight on each endpoint's replicas.
+    final = [line for line in stderr.splitlines() if line.startswith("sample-mt: ")][-1]
+    assert re.fullmatch(r"sample-mt: (\d+)/\1 requests done, [\d.]+ req/s, ETA \d+:\d\d, 0 failed; "
+                        r"in flight: m: 127\.0\.0\.1:\d+ 0/\d+; j: 127\.0\.0\.1:\d+ 0/\d+", final), final
 
 
 @pytest.mark.parametrize("status", ["401", "403", "404"])

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from judgebench.errors import BackendError
+from judgebench.run.backends import make_backend
 from judgebench.run.cache import Cache
 from judgebench.run.runner import RetryPolicy, Runner
 from judgebench.types import ChatRequest, Endpoint
@@ -104,33 +105,33 @@ def test_rejected_reply_is_not_cached(tmp_path: Path) -> None:
 
 
 def test_concurrency_is_bounded_per_endpoint(tmp_path: Path) -> None:
+    """With adaptive concurrency off, never more requests at once than the endpoint's concurrency."""
     script = Script([("ok", "x")])
+    in_flight = 0
+    peak = 0
+
+    def tracking(endpoint: Endpoint):  # type: ignore[no-untyped-def]
+        backend = make_backend(endpoint)
+
+        class Tracked:
+            async def complete(self, req):  # type: ignore[no-untyped-def]
+                nonlocal in_flight, peak
+                in_flight += 1
+                peak = max(peak, in_flight)
+                try:
+                    await asyncio.sleep(0.02)
+                    return await backend.complete(req)
+                finally:
+                    in_flight -= 1
+
+            async def aclose(self) -> None:
+                await backend.aclose()
+
+        return Tracked()
+
     with fake_server(script) as url:
-        runner = Runner(Cache(tmp_path / "c.sqlite"), retry=FAST, progress=False)
-        in_flight = 0
-        peak = 0
-        original = runner._slot
-
-        def tracking_slot(endpoint):  # type: ignore[no-untyped-def]
-            backend, semaphore = original(endpoint)
-
-            class Tracked:
-                async def complete(self, req):  # type: ignore[no-untyped-def]
-                    nonlocal in_flight, peak
-                    in_flight += 1
-                    peak = max(peak, in_flight)
-                    try:
-                        await asyncio.sleep(0.02)
-                        return await backend.complete(req)
-                    finally:
-                        in_flight -= 1
-
-                async def aclose(self) -> None:
-                    await backend.aclose()
-
-            return Tracked(), semaphore
-
-        runner._slot = tracking_slot  # type: ignore[method-assign]
+        runner = Runner(Cache(tmp_path / "c.sqlite"), retry=FAST, progress=False, backend_factory=tracking,
+                        adaptive=False)
 
         async def go() -> None:
             await asyncio.gather(*(runner.call(request(url, f"q{i}")) for i in range(10)))

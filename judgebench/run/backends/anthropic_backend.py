@@ -48,7 +48,8 @@ class AnthropicBackend:
                                retryable=status not in NON_RETRYABLE and (status in (408, 429) or status >= 500),
                                status=status, retry_after=_retry_after(exc.response.headers)) from None
         except (anthropic.APIConnectionError, anthropic.APITimeoutError) as exc:
-            raise BackendError(f"{self.endpoint.name}: cannot connect ({exc})", retryable=True) from None
+            raise BackendError(f"{self.endpoint.name}: cannot connect ({exc})", retryable=True,
+                               unreachable=True) from None
         text = "".join(getattr(block, "text", "") for block in response.content)
         return ChatReply(
             text=text, finish_reason=response.stop_reason,

@@ -65,9 +65,10 @@ def classify(exc: Exception, endpoint: Endpoint) -> BackendError:
         return BackendError(f"{where}: HTTP {status}: {detail}{hint}", retryable=retryable, status=status,
                             retry_after=_retry_after(exc.response.headers))
     if isinstance(exc, openai.APITimeoutError):
-        return BackendError(f"{where}: request timed out", retryable=True)
+        return BackendError(f"{where}: request timed out", retryable=True, unreachable=True)
     if isinstance(exc, openai.APIConnectionError):
-        return BackendError(redact(f"{where}: cannot connect ({exc.__cause__ or exc})"), retryable=True)
+        return BackendError(redact(f"{where}: cannot connect ({exc.__cause__ or exc})"), retryable=True,
+                            unreachable=True)
     return BackendError(redact(f"{where}: {type(exc).__name__}: {exc}"), retryable=False)
 
 

@@ -1,0 +1,225 @@
+"""The replicas of one endpoint, and how many requests each is sent at once.
+
+An endpoint may name several base URLs serving the same model (``NAME@http://a:8000/v1,http://b:8000/v1``).
+Each request goes to the least busy replica that has room. A replica that does not answer (refused or dropped
+connection, timeout) is taken out for a cool-down that doubles while it stays silent; after it, one request probes
+it, and an answer puts it back. Used only by the runner (the one place with concurrency); its state lives on
+the event loop, so no locks.
+
+How many requests a replica is sent at once adapts (additive increase, multiplicative decrease, as TCP does):
+starting from the endpoint's concurrency, one more after every full window of successes while the replica was
+kept busy and its latency held; halved on a 429, a timeout or a 5xx, at most once per round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+from ..errors import BackendError
+from ..types import Endpoint
+from .backends import Backend
+
+# Latency "holds" while its moving average stays within this factor of the best seen.
+LATENCY_HOLDS = 1.5
+# Past this factor the replica is queueing what it is sent: ease off a little.
+LATENCY_QUEUEING = 2.5
+EWMA_WEIGHT = 0.1
+OVERLOAD_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+COOLDOWN_S = (1.0, 30.0)
+# The ceiling of the adaptive limit, as a multiple of the starting concurrency.
+CEILING_FACTOR = 8
+MAX_CEILING = 1024
+
+
+@dataclass
+class AdaptiveLimit:
+    """How many requests one replica is sent at once. ``fixed``: never changes (adaptive concurrency off)."""
+
+    start: int
+    fixed: bool = False
+    limit: float = 0.0
+    ewma_s: float | None = None
+    best_s: float | None = None
+    successes: int = 0
+    last_cut: float = 0.0
+    saturated: bool = False
+    increases: int = 0
+    cuts: int = 0
+
+    def __post_init__(self) -> None:
+        self.start = max(1, self.start)
+        self.limit = float(self.start)
+
+    @property
+    def value(self) -> int:
+        return max(1, int(self.limit))
+
+    @property
+    def ceiling(self) -> int:
+        return min(MAX_CEILING, self.start * CEILING_FACTOR)
+
+    def on_success(self, latency_s: float, now: float) -> None:
+        self.ewma_s = latency_s if self.ewma_s is None else (1 - EWMA_WEIGHT) * self.ewma_s + EWMA_WEIGHT * latency_s
+        # The best latency drifts up slowly, so a server that got slower for good (longer prompts) is not
+        # mistaken for an overloaded one for ever.
+        self.best_s = self.ewma_s if self.best_s is None else min(self.ewma_s, self.best_s * 1.001)
+        if self.fixed:
+            return
+        self.successes += 1
+        if self.ewma_s > LATENCY_QUEUEING * self.best_s:
+            self._cut(now, 0.9)
+        elif self.successes >= self.value and self.saturated and self.ewma_s <= LATENCY_HOLDS * self.best_s:
+            if self.limit + 1 <= self.ceiling:
+                self.limit += 1
+                self.increases += 1
+            self.successes = 0
+            self.saturated = False
+
+    def on_overload(self, now: float) -> None:
+        if not self.fixed:
+            self._cut(now, 0.5)
+
+    def _cut(self, now: float, factor: float) -> None:
+        # One cut per round trip: the requests already in flight when the server pushed back would otherwise
+        # each halve the limit again.
+        if now - self.last_cut < max(self.ewma_s or 0.0, 0.05):
+            return
+        self.last_cut = now
+        self.limit = max(1.0, self.limit * factor)
+        self.successes = 0
+        self.cuts += 1
+
+
+@dataclass
+class Replica:
+    url: str
+    backend: Backend
+    limit: AdaptiveLimit
+    in_flight: int = 0
+    served: int = 0
+    failed: int = 0
+    down: bool = False
+    down_until: float = 0.0
+    cooldown_s: float = COOLDOWN_S[0]
+    probing: bool = False
+    consecutive_errors: int = 0
+
+    def room(self, now: float) -> int:
+        """How many more requests it may take now (a replica that is down takes one probe once cooled down)."""
+        if self.down:
+            return 1 if now >= self.down_until and not self.probing else 0
+        return self.limit.value - self.in_flight
+
+    @property
+    def host(self) -> str:
+        parts = urlsplit(self.url)
+        return parts.netloc or self.url
+
+
+@dataclass
+class ReplicaPool:
+    """Every replica of one endpoint, and the requests waiting for room on one."""
+
+    endpoint: Endpoint
+    factory: Callable[[Endpoint], Backend]
+    adaptive: bool = True
+    replicas: list[Replica] = field(default_factory=list)
+    _waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        urls = self.endpoint.replica_urls()
+        for url in urls:
+            # Each replica gets its own client; the cache key stays the endpoint's (Endpoint.identity).
+            backend = self.factory(replace(self.endpoint, base_url=url, replicas=()) if url else self.endpoint)
+            self.replicas.append(Replica(url or self.endpoint.provider, backend,
+                                         AdaptiveLimit(self.endpoint.concurrency, fixed=not self.adaptive)))
+
+    @property
+    def label(self) -> str:
+        return f"{self.endpoint.name} at {self.endpoint.base_url or self.endpoint.provider}"
+
+    async def acquire(self) -> Replica:
+        """The least busy replica with room (waiting for one if none has room), with its slot taken."""
+        while True:
+            replica = self._pick()
+            if replica is not None:
+                replica.in_flight += 1
+                if replica.down:
+                    replica.probing = True
+                elif replica.in_flight >= replica.limit.value:
+                    replica.limit.saturated = True
+                return replica
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake(1)  # it was handed a slot it will not use
+                raise
+
+    def _pick(self) -> Replica | None:
+        now = time.monotonic()
+        best: Replica | None = None
+        best_load = 0.0
+        for replica in self.replicas:
+            if replica.room(now) <= 0:
+                continue
+            load = replica.in_flight / replica.limit.value
+            if best is None or load < best_load:
+                best, best_load = replica, load
+        return best
+
+    def release(self, replica: Replica, latency_s: float, error: BackendError | None) -> None:
+        """The request on ``replica`` is over: answered (``error`` None) or failed with ``error``."""
+        now = time.monotonic()
+        replica.in_flight -= 1
+        was_probing, replica.probing = replica.probing, False
+        if error is None:
+            replica.served += 1
+            replica.consecutive_errors = 0
+            if replica.down:  # its probe was answered: back in the pool
+                replica.down, replica.cooldown_s = False, COOLDOWN_S[0]
+            replica.limit.on_success(latency_s, now)
+        else:
+            replica.failed += 1
+            if error.unreachable or (error.status or 0) >= 500:
+                replica.consecutive_errors += 1
+            if error.unreachable or error.status in OVERLOAD_STATUSES:
+                replica.limit.on_overload(now)
+            # A replica set takes a silent replica out; a lone replica is left to the retry policy's waits.
+            if len(self.replicas) > 1 and (error.unreachable or replica.consecutive_errors >= 3):
+                self._take_out(replica, now, was_probing)
+        self._wake(max(1, sum(max(0, r.room(now)) for r in self.replicas)))
+
+    def _take_out(self, replica: Replica, now: float, was_probing: bool) -> None:
+        if replica.down and was_probing:
+            replica.cooldown_s = min(COOLDOWN_S[1], replica.cooldown_s * 2)
+        replica.down = True
+        replica.down_until = now + replica.cooldown_s
+        # Waiters are woken when the cool-down ends, in case every other replica is out too.
+        asyncio.get_running_loop().call_later(replica.cooldown_s, self._wake, len(self._waiters) or 1)
+
+    def _wake(self, n: int) -> None:
+        while n > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                n -= 1
+
+    def has_healthy_other(self, replica: Replica) -> bool:
+        return any(r is not replica and not r.down for r in self.replicas)
+
+    def describe(self) -> str:
+        """``NAME: host 12/16, host down`` (in flight / current limit of each replica)."""
+        parts = [f"{r.host} down" if r.down else f"{r.host} {r.in_flight}/{r.limit.value}" for r in self.replicas]
+        return f"{self.endpoint.name}: {', '.join(parts)}"
+
+    async def aclose(self) -> None:
+        for replica in self.replicas:
+            await replica.backend.aclose()

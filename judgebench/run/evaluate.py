@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from ..analysis.diagnostics import Diagnostics, diagnose
 from ..analysis.records import judgments_frame
 from ..analysis.scores import score_rows
-from ..errors import BackendError
+from ..errors import BackendError, BatchPending
 from ..formats import judgebench as store
 from ..formats import read_answers
 from ..judging.answers import split_reasoning
@@ -41,6 +41,7 @@ from ..types import (
     Task,
     sha256_text,
 )
+from .batch import BatchOptions, BatchReport
 from .cache import Cache
 from .runner import Counters, RetryPolicy, Runner
 
@@ -64,6 +65,7 @@ class RunConfig:
     progress: bool = True
     progress_lines: bool = False  # without a terminal: a progress line every few seconds
     n_bootstrap: int = 1000
+    batch: BatchOptions | None = None  # run --batch: these endpoints go through provider batch APIs (run.batch)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ class RunResult:
     # stopped, with the refusal that stopped them.
     failure_causes: tuple[tuple[str, str, int], ...] = ()
     stopped: tuple[str, ...] = ()
+    # run --batch: judgments waiting in provider batches (not failed, not scored), and what batching did.
+    n_pending: int = 0
+    batch: BatchReport | None = None
 
 
 def package_versions() -> dict[str, str]:
@@ -124,6 +129,7 @@ async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoi
     thoughts: list[str] = []
     calls: list[CallRecord] = []
     error = None
+    pending = False
     for turn in range(len(item.turns)):
         request = generation_request(task, item, endpoint, tuple(answers))
         try:
@@ -132,6 +138,7 @@ async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoi
             reply = await runner.call(request, accept=lambda r: not is_empty(split_reasoning(r.text, r.reasoning)[0]))
         except BackendError as exc:
             error = f"turn {turn + 1}: {exc}"
+            pending = isinstance(exc, BatchPending)
             calls.append(CallRecord(request.cache_key(), f"turn{turn + 1}", error=str(exc)))
             runner.tick(len(item.turns) - turn, failed=1)
             break
@@ -142,7 +149,7 @@ async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoi
                                 round(reply.latency_s, 4), reply.from_cache, reply.finish_reason))
         runner.tick()
     return Candidate(task.benchmark, item.id, endpoint.name, tuple(answers), task.generation, error, tuple(calls),
-                     tuple(thoughts) if any(thoughts) else ())
+                     tuple(thoughts) if any(thoughts) else (), pending)
 
 
 async def generate(runner: Runner, task: Task, items: list[Item], endpoint: Endpoint,
@@ -225,12 +232,15 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
     finally:
         answers_log.close()
         judgments_log.close()
+    # run --batch: what this run queued goes out now, one batch per endpoint.
+    batch = await runner.batch.submit(run_dir) if runner.batch is not None else None
     # The same aggregation as `judgebench stats` on this run directory: one path, the same numbers.
     frame = judgments_frame(judgments, run_dir.name)
     rows = tuple(score_rows(frame, config.n_bootstrap))
     diagnostics = diagnose(frame, n_bootstrap=200)
-    n_failed = sum(1 for j in judgments if j.error)
-    causes = Counter((j.failure or "parse", j.error) for j in judgments if j.error)
+    n_failed = sum(1 for j in judgments if j.error and j.failure != "pending")
+    n_pending = sum(1 for j in judgments if j.failure == "pending")
+    causes = Counter((j.failure or "parse", j.error) for j in judgments if j.error and j.failure != "pending")
     failure_causes = tuple((cause, message or "", n) for (cause, message), n in causes.most_common())
     stopped = tuple(str(refusal) for refusal in runner.stopped.values())
     store.write_json_atomic(run_dir / store.SUMMARY, {
@@ -238,13 +248,14 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
         "rows": [asdict(row) for row in rows],
         "n_judgments": len(judgments), "n_failed": n_failed,
         "failures": {cause: sum(1 for j in judgments if j.failure == cause)
-                     for cause in ("parse", "truncated", "request", "no_answer", "empty")},
+                     for cause in ("parse", "truncated", "request", "no_answer", "empty", "pending")},
         "failure_causes": [list(c) for c in failure_causes], "stopped_endpoints": list(stopped),
+        "n_pending": n_pending, "batch": batch.to_json() if batch else None,
         "requests": asdict(runner.counters),
         "diagnostics": diagnostics.to_json(),
     })
     return RunResult(run_dir, task, rows, runner.counters, n_failed, len(judgments), diagnostics, failure_causes,
-                     stopped)
+                     stopped, n_pending, batch)
 
 
 async def aevaluate(task: Task, config: RunConfig) -> RunResult:
@@ -253,8 +264,15 @@ async def aevaluate(task: Task, config: RunConfig) -> RunResult:
     cache = Cache(config.cache_path)
     runner = Runner(cache, retry=config.retry, progress=config.progress, progress_lines=config.progress_lines)
     try:
+        if config.batch is not None:
+            from .batch.queue import BatchQueue
+
+            runner.batch = BatchQueue(cache, config.batch)
+            await runner.batch.prepare([e for e in (config.model, *(j.endpoint for j in config.judges)) if e])
         return await _evaluate(task, config, runner)
     finally:
+        if runner.batch is not None:
+            await runner.batch.aclose()
         await runner.aclose()
         cache.close()
 

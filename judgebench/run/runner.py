@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_exponential_jitter
@@ -22,6 +23,9 @@ from ..errors import BackendError
 from ..types import ChatReply, ChatRequest, Endpoint
 from .backends import Backend, make_backend
 from .cache import Cache
+
+if TYPE_CHECKING:
+    from .batch.queue import BatchQueue
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,9 @@ class Runner:
         self._done = self._failed = self._total = 0
         self._started = self._last_line = 0.0
         self._description = ""
+        # run --batch: a cache miss of an endpoint the queue handles is collected from a provider batch or queued
+        # for one (BatchPending), never sent (run.batch).
+        self.batch: BatchQueue | None = None
 
     def _slot(self, endpoint: Endpoint) -> tuple[Backend, asyncio.Semaphore]:
         key = (endpoint.provider, endpoint.base_url, endpoint.model)
@@ -105,6 +112,8 @@ class Runner:
             self.counters.cache_hits += 1
             return cached
         try:
+            if self.batch is not None and self.batch.handles(request.endpoint):
+                return self.batch.take(request, accept)
             return await self._send(request, accept)
         finally:
             self.cache.release(request)

@@ -20,7 +20,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,75 +30,10 @@ from ...types import ChatReply, ChatRequest, Endpoint
 from ..cache import Cache
 from .clients import BatchClient, BatchStatus, make_batch_client
 from .ledger import Ledger, LedgerBatch
+from .options import BATCHES_FILE, BatchOptions, BatchReport, SubmittedBatch, endpoint_label
 
-BATCHES_FILE = "batches.json"
 # Well under both providers' file limits (OpenAI 200 MB, Anthropic 256 MB).
 MAX_BATCH_BYTES = 100_000_000
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """Which endpoints (by name) go through their provider's batch API; how long a run waits for unfinished batches
-    before it starts (``wait_s``, 0: it only polls once) and how often it asks meanwhile (``poll_s``)."""
-
-    endpoints: frozenset[str]
-    wait_s: float = 0.0
-    poll_s: float = 30.0
-
-
-@dataclass(frozen=True)
-class SubmittedBatch:
-    id: str
-    provider: str
-    endpoint: str
-    n_requests: int
-
-
-@dataclass(frozen=True)
-class BatchReport:
-    """What batching did in one run.
-
-    submitted: the batches this run submitted. ended / waiting: ledger batches this run found ended, or still in
-    progress. collected: replies handed to the run from ended batches, of which ``rejected`` did not pass its
-    parser (asked again by the next run). queued: requests this run submitted, of which ``resubmitted`` got no
-    reply from an earlier batch. pending: requests found waiting in unfinished batches. errors: polls and
-    submissions that failed (their requests are asked again by a later run)."""
-
-    submitted: tuple[SubmittedBatch, ...] = ()
-    ended: tuple[str, ...] = ()
-    waiting: tuple[str, ...] = ()
-    collected: int = 0
-    rejected: int = 0
-    queued: int = 0
-    resubmitted: int = 0
-    pending: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    errors: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def lines(self) -> list[str]:
-        """What a person needs to know, a line each."""
-        found = [f"batches: {self.collected} replies collected from {len(self.ended)} ended batch(es)"
-                 + (f" ({self.rejected} rejected by the parser, asked again next run)" if self.rejected else "")
-                 + f", {self.pending} requests waiting in {len(self.waiting)} unfinished batch(es)"]
-        for batch in self.submitted:
-            found.append(f"submitted batch {batch.id} ({batch.provider}, {batch.n_requests} requests for "
-                         f"{batch.endpoint})")
-        if self.resubmitted:
-            found.append(f"{self.resubmitted} of the submitted requests got no reply from an earlier batch "
-                         "(failed, expired or refused) and were submitted again")
-        found += [f"batch error: {error}" for error in self.errors]
-        if self.submitted or self.waiting:
-            found.append("run the same command again to collect them (add --batch-wait SECONDS to wait for them)")
-        return found
-
-
-def endpoint_label(endpoint: Endpoint) -> str:
-    """What the ledger knows an endpoint by: the parts of the cache key that name the server and model."""
-    return f"{endpoint.provider} {endpoint.identity()} {endpoint.model}"
 
 
 @dataclass
@@ -129,7 +64,7 @@ class BatchQueue:
         self._counts = {"collected": 0, "rejected": 0, "pending": 0, "prompt_tokens": 0, "completion_tokens": 0}
 
     def handles(self, endpoint: Endpoint) -> bool:
-        return endpoint.name in self.options.endpoints
+        return endpoint_label(endpoint) in self.options.endpoints
 
     def _client(self, endpoint: Endpoint) -> BatchClient:
         label = endpoint_label(endpoint)

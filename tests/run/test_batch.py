@@ -175,6 +175,8 @@ def test_partial_failure_resubmits_the_failed_requests_only(tmp_path: Path, prov
     assert runs[-1].n_failed == 0 and runs[-1].rows[0].n_judged == 2
     pending = [j for j in store.load_run(runs[1].run_dir)[2] if j.failure == "pending"]
     assert len(pending) == 1 and "again (batch" in (pending[0].error or "")
+    # A judgment still waiting says nothing about the judge: the diagnostics see only the one that ended.
+    assert [row.n for row in runs[1].diagnostics.position_bias] == [1]
 
 
 @pytest.mark.parametrize(("provider_name", "end"), [("openai", "expired"), ("anthropic", "expired"),

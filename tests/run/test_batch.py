@@ -291,6 +291,15 @@ def test_a_batch_ends_once_and_never_takes_back_a_request_moved_to_a_newer_one(t
     ledger.close()
 
 
+def test_batches_are_split_to_fit_the_providers_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from judgebench.run.batch import queue
+
+    entries = [(f"k{i}", {"custom_id": f"k{i}", "body": "x" * 100}) for i in range(5)]
+    assert [[k for k, _ in c] for c in queue._chunks(entries, 2)] == [["k0", "k1"], ["k2", "k3"], ["k4"]]
+    monkeypatch.setattr(queue, "MAX_BATCH_BYTES", 300)  # two entries' worth of JSON lines
+    assert [len(c) for c in queue._chunks(entries, 50_000)] == [2, 2, 1]
+
+
 def test_batch_without_a_batch_api_is_a_one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", "--task", "sample-mt", "--model", "m@http://127.0.0.1:9/v1",
                                        "--judge", "j@http://127.0.0.1:9/v1", "--batch", "--out", str(tmp_path)])

@@ -95,20 +95,26 @@ class BatchQueue:
         client = self._client(self._endpoints[batch.endpoint])
         try:
             status: BatchStatus = await client.status(batch.id)
-            if not status.ended:
-                return
+        except BackendError as exc:
+            return self._unreadable(batch, exc, f"is unknown to {batch.provider}")
+        if not status.ended:
+            return None
+        try:
             results = await client.results(batch.id, status)
         except BackendError as exc:
-            if exc.status == 404:
-                # The provider does not know it (deleted, or another account's): its requests are asked again.
-                self.ledger.finish(batch.id, "failed", [], message=str(exc))
-                self._errors.append(f"batch {batch.id} is unknown to {batch.provider} ({exc}); its requests are "
-                                    "submitted again")
-                return
-            self._errors.append(f"batch {batch.id}: its status could not be read ({exc}); polled again next run")
-            return
+            return self._unreadable(batch, exc, "ended, but its results are gone")
         if self.ledger.finish(batch.id, status.state, results, status.message):
             self._ended.append(batch.id)
+        return None
+
+    def _unreadable(self, batch: LedgerBatch, exc: BackendError, gone: str) -> None:
+        if exc.status == 404:
+            # The provider does not have it (deleted, expired files, another account's): its requests are asked
+            # again. Any other error may pass: the batch is polled again by the next run.
+            self.ledger.finish(batch.id, "failed", [], message=str(exc))
+            self._errors.append(f"batch {batch.id} {gone} ({exc}); its requests are submitted again")
+        else:
+            self._errors.append(f"batch {batch.id} could not be read ({exc}); polled again by the next run")
 
     def take(self, request: ChatRequest, accept: Callable[[ChatReply], bool]) -> ChatReply:
         """A cache miss of a batched endpoint: its reply from an ended batch (cached when ``accept`` takes it), or

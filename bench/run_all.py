@@ -10,6 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_batch
 import bench_pipeline
 import bench_stats
 
@@ -20,6 +21,8 @@ def main() -> None:
     if "--stats-only" not in sys.argv:
         results["pipeline"] = bench_pipeline.main()
         print(json.dumps(results["pipeline"], indent=2))
+        results["batch_bookkeeping_vs_direct"] = bench_batch.main()
+        print(json.dumps(results["batch_bookkeeping_vs_direct"], indent=2))
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -17,6 +17,7 @@ import click
 
 from .errors import ConfigError, JudgebenchError
 from .formats import FORMATS
+from .run.batch import BatchOptions, has_batch_api
 from .run.endpoints import check_reachable, is_local, parse_endpoint, parse_judge, parse_panel
 from .run.evaluate import RunConfig, RunResult, evaluate
 from .run.runner import REFUSALS_TO_STOP, RetryPolicy
@@ -30,6 +31,7 @@ DEFAULT_TASKS = ("sample-mt", "sample-pairwise")
 # 135M model almost never contain a parseable [[8]]: see `--judge local#text`.)
 DEFAULT_JUDGES = ("local#json", "local#json,t=0.7")
 EXIT_FAILED_JUDGMENTS = 3
+EXIT_PENDING = 75  # run --batch: nothing failed, some judgments wait in provider batches; run again later
 
 
 class Main(click.Group):
@@ -83,6 +85,11 @@ def _print_result(result: RunResult) -> None:
             click.echo(f"  {n} x {cause}: {redact(message)}", err=True)
         if len(result.failure_causes) > 8:
             click.echo(f"  ... and {len(result.failure_causes) - 8} other causes (judgments.jsonl has each)", err=True)
+    for line in result.batch.lines() if result.batch else ():
+        click.echo(line, err=True)
+    if result.n_pending:
+        click.echo(f"{result.n_pending} of {result.n_judgments} judgments wait for batches (recorded as pending, "
+                   "not scored)", err=True)
     for refusal in result.stopped:
         click.echo(f"stopped: {redact(refusal)}; it refused {REFUSALS_TO_STOP} requests in a row, so nothing more "
                    "was sent to it and its judgments are recorded as failed", err=True)
@@ -136,10 +143,17 @@ def main() -> None:
 @click.option("--max-elapsed", type=float, default=180.0, show_default=True,
               help="Seconds a request may keep retrying.")
 @click.option("--progress/--no-progress", default=True)
+@click.option("--batch", is_flag=True,
+              help="Send NAME@openai and NAME@anthropic requests through the provider's batch API (half the price, "
+                   "replies within 24 hours): what is not cached is submitted as a batch when the run ends, and the "
+                   "same command run again collects it (one batch per turn of a multi-turn task, then one for the "
+                   "judge). Other endpoints are called directly. Exit status 75 while judgments wait.")
+@click.option("--batch-wait", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
+              help="With --batch: first wait up to SECONDS for unfinished batches, polling every 30 seconds.")
 def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Path | None, limit: int | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float,
-        progress: bool, adaptive: bool) -> None:
+        progress: bool, adaptive: bool, batch: bool, batch_wait: float) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
     loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
     if run_id and len(loaded) > 1:
@@ -150,6 +164,7 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
                                                                     key_env=model_key_env)]
     remote_judges = [parse_judge(s, concurrency=concurrency, key_env=judge_key_env).endpoint
                      for s in judge_specs if not is_local(s)]
+    batching = _batching(batch, batch_wait, [model] if remote else [], judge_specs, remote + remote_judges)
     for warning in check_reachable(remote + remote_judges):
         click.echo(f"warning: {warning}", err=True)
     results = []
@@ -162,13 +177,34 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
                                cache_path=cache_path or out / "cache.sqlite", limit=limit, answers_file=answers,
                                run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed),
                                progress=progress and sys.stderr.isatty(),
-                               progress_lines=progress and not sys.stderr.isatty(), adaptive=adaptive)
+                               progress_lines=progress and not sys.stderr.isatty(), adaptive=adaptive,
+                               batch=batching)
             result = evaluate(task, config)
             _print_result(result)
             results.append(result)
     click.echo(f"\ntotal requests made: {sum(r.counters.requests for r in results)}")
     if any(r.n_failed for r in results):
         sys.exit(EXIT_FAILED_JUDGMENTS)
+    if any(r.n_pending for r in results):
+        sys.exit(EXIT_PENDING)
+
+
+def _batching(enabled: bool, wait_s: float, model_specs: list[str], judge_specs: tuple[str, ...],
+              remote: list[Endpoint]) -> BatchOptions | None:
+    """--batch: the endpoints with a batch API (``remote`` are the endpoints of ``model_specs`` and the remote judge
+    specs, in order)."""
+    if wait_s and not enabled:
+        raise ConfigError("--batch-wait waits for provider batches: add --batch")
+    if not enabled:
+        return None
+    specs = [*model_specs, *(s for s in judge_specs if not is_local(s))]
+    batched = [endpoint for spec, endpoint in zip(specs, remote, strict=True) if has_batch_api(spec)]
+    if not batched:
+        raise ConfigError(f"--batch: no endpoint of this run has a batch API ({', '.join([*model_specs, *judge_specs])}"
+                          "); batches go to OpenAI (NAME@openai) and Anthropic (NAME@anthropic), a server given by "
+                          "URL and the embedded model are called directly: drop --batch")
+    click.echo(f"batching requests to {', '.join(sorted({e.name for e in batched}))}", err=True)
+    return BatchOptions.of(batched, wait_s=wait_s)
 
 
 @main.command()

@@ -33,5 +33,14 @@ class BackendError(JudgebenchError):
         self.unreachable = unreachable
 
 
+class BatchPending(BackendError):
+    """A request waits in a provider's batch, or is queued for the next one (``judgebench run --batch``): not a
+    failure; the run records it as pending and a later run with the same command collects its reply."""
+
+    def __init__(self, message: str, *, batch_id: str | None = None) -> None:
+        super().__init__(message, retryable=False)
+        self.batch_id = batch_id
+
+
 class ResultsError(JudgebenchError):
     """A results directory cannot be written without overwriting or cannot be read."""

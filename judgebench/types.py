@@ -14,7 +14,8 @@ from typing import Any, Literal
 # The name of a task kind ("single", "pairwise"); its behaviour lives in one strategy object
 # (judgebench.judging.kinds), looked up by this name.
 TaskKind = str
-FailureKind = Literal["parse", "truncated", "request", "no_answer", "empty"]
+# "pending": waiting in a provider's batch (run --batch); never scored, collected by a later run.
+FailureKind = Literal["parse", "truncated", "request", "no_answer", "empty", "pending"]
 Position = Literal["single", "AB", "BA"]
 Provider = Literal["openai", "anthropic", "local"]
 PairVerdict = Literal["A", "B", "tie"]
@@ -188,7 +189,8 @@ class ChatReply:
 @dataclass(frozen=True)
 class Candidate:
     """A model's answer to an item, all turns. params: the sampling parameters used. reasoning: a reasoning
-    model's thinking per turn, kept with the answer but never shown to a judge nor counted in its length."""
+    model's thinking per turn, kept with the answer but never shown to a judge nor counted in its length.
+    pending: the answer is not failed but waits in a provider's batch (run --batch)."""
 
     benchmark: str
     item_id: str
@@ -198,6 +200,7 @@ class Candidate:
     error: str | None = None
     calls: tuple[CallRecord, ...] = ()
     reasoning: tuple[str, ...] = ()
+    pending: bool = False
 
     @property
     def ok(self) -> bool:

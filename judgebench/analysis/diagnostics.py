@@ -214,7 +214,9 @@ def _judge_saturation(benchmark: str, judge: str, grades: pd.DataFrame, n_bootst
 
 def diagnose(frame: pd.DataFrame, families: Mapping[str, Sequence[str]] | None = None,
              n_bootstrap: int = 500) -> Diagnostics:
-    """All diagnostics, per benchmark and task kind."""
+    """All diagnostics, per benchmark and task kind. Judgments still waiting in provider batches (run --batch) say
+    nothing about a judge yet and are left out."""
+    frame = frame[frame["failure"] != "pending"]
     flags: list[Flag] = []
     bias: list[PositionBias] = []
     bias_by_category: list[PositionBias] = []

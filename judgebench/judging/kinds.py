@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from ..errors import BackendError, ConfigError, DataError
+from ..errors import BackendError, BatchPending, ConfigError, DataError
 from ..stats import bootstrap_ci, pairwise_winrate
 from ..stats.length_control import DifficultyTable
 from ..stats.length_controlled import length_controlled_by_model
@@ -170,14 +170,14 @@ class SingleGrading(JudgingKind):
         for request, outcome in zip(requests, outcomes, strict=True):
             record = call_record(request.chat, outcome, request.position)
             if isinstance(outcome, BackendError):
-                verdict, reply = Verdict(error=f"request failed: {outcome}"), None
+                verdict, reply = Verdict(error=_request_error(outcome)), None
             else:
                 verdict, reply = self.parse(task, request, outcome), outcome
             found.append(Judgment(
                 benchmark=request.benchmark, item_id=request.item_id, category=request.category, model=request.model,
                 judge=request.judge, turn=request.turn, kind=self.name, score=verdict.score,
                 raw=(reply.text,) if reply else (), error=verdict.error,
-                failure=_failure(verdict, reply is None), calls=(record,),
+                failure=_failure(verdict, outcome), calls=(record,),
                 length=length, scale=task.judge.scale,
                 expected_score=expected_score(reply.logprobs, *task.judge.scale)
                 if reply and reply.logprobs and verdict.ok else None,
@@ -187,7 +187,7 @@ class SingleGrading(JudgingKind):
     def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
         return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
                          judge=judge.name, turn=turn, kind=self.name, error=f"no answer to judge ({candidate.error})",
-                         failure="no_answer", scale=task.judge.scale)
+                         failure=_unanswered(candidate), scale=task.judge.scale)
                 for turn in range(1, len(item.turns) + 1)]
 
     def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
@@ -247,12 +247,22 @@ def is_empty(answer: str) -> bool:
     return not INVISIBLE.sub("", answer).strip()
 
 
-def _failure(verdict: Verdict, request_failed: bool) -> FailureKind | None:
+def _failure(verdict: Verdict, outcome: Outcome | None) -> FailureKind | None:
     if verdict.ok:
         return None
-    if request_failed:
+    if isinstance(outcome, BatchPending):
+        return "pending"
+    if isinstance(outcome, BackendError):
         return "request"
     return "truncated" if verdict.truncated else "parse"
+
+
+def _request_error(outcome: BackendError) -> str:
+    return f"pending: {outcome}" if isinstance(outcome, BatchPending) else f"request failed: {outcome}"
+
+
+def _unanswered(candidate: Candidate) -> FailureKind:
+    return "pending" if candidate.pending else "no_answer"
 
 
 def _scale_of(group: pd.DataFrame) -> tuple[int, int] | None:
@@ -311,21 +321,23 @@ class PairwiseComparison(JudgingKind):
             request, outcome = by_position[position]
             records.append(call_record(request.chat, outcome, position))
             if isinstance(outcome, BackendError):
-                verdicts[position], texts[position] = Verdict(error=f"request failed: {outcome}"), ""
+                verdicts[position], texts[position] = Verdict(error=_request_error(outcome)), ""
             else:
                 verdicts[position], texts[position] = self.parse(task, request, outcome), outcome.text
         ab = candidate_outcome(verdicts["AB"].winner, candidate_first=True) if verdicts["AB"].winner else None
         ba = candidate_outcome(verdicts["BA"].winner, candidate_first=False) if verdicts["BA"].winner else None
         errors = [f"{pos}: {v.error}" for pos, v in verdicts.items() if v.error]
-        request_failed = any(isinstance(outcome, BackendError) for _, outcome in by_position.values())
-        failures = [_failure(v, False) for v in verdicts.values() if v.error]
+        causes = [_failure(verdicts[p], by_position[p][1]) for p in ("AB", "BA") if verdicts[p].error]
+        # Waiting for either order makes the judgment pending (a later run completes it); a failed request outranks
+        # a reply that did not parse.
+        failure = next((c for c in ("pending", "request") if c in causes), causes[0] if causes else None)
         first = requests[0]
         return [Judgment(
             benchmark=first.benchmark, item_id=first.item_id, category=first.category, model=first.model,
             judge=first.judge, turn=first.turn, kind=self.name, opponent=first.opponent, verdict_ab=ab,
             verdict_ba=ba, preference=combine_orders(ab, ba) if ab and ba else None,
             raw=(texts["AB"], texts["BA"]), error="; ".join(errors) or None,
-            failure=None if not errors else ("request" if request_failed else failures[0]), calls=tuple(records),
+            failure=failure, calls=tuple(records),
             length=sum(len(t) for t in candidate.turns),
             opponent_length=sum(len(t) for t in task.reference_for(candidate.item_id)),
         )]
@@ -333,7 +345,7 @@ class PairwiseComparison(JudgingKind):
     def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
         return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
                          judge=judge.name, turn=len(item.turns), kind=self.name, opponent=task.reference_model,
-                         error=f"no answer to judge ({candidate.error})", failure="no_answer")]
+                         error=f"no answer to judge ({candidate.error})", failure=_unanswered(candidate))]
 
     def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
         if not any(is_empty(answer) for answer in candidate.turns):

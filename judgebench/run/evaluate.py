@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from ..analysis.diagnostics import Diagnostics, diagnose
 from ..analysis.records import canonical_order, frame_from_rows, frame_row
 from ..analysis.scores import score_rows
-from ..errors import BackendError
+from ..errors import BackendError, BatchPending
 from ..formats import judgebench as store
 from ..formats import read_answers
 from ..judging.answers import split_reasoning
@@ -40,6 +40,7 @@ from ..types import (
     Task,
     sha256_text,
 )
+from .batch import BatchOptions, BatchReport
 from .cache import Cache
 from .replicas import CEILING_FACTOR, MAX_CEILING
 from .runner import Counters, RetryPolicy, Runner
@@ -67,6 +68,7 @@ class RunConfig:
     progress_lines: bool = False  # without a terminal: a progress line every few seconds
     adaptive: bool = True  # each replica's concurrency adapts, starting from the endpoint's
     n_bootstrap: int = 1000
+    batch: BatchOptions | None = None  # run --batch: these endpoints go through provider batch APIs (run.batch)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,9 @@ class RunResult:
     # stopped, with the refusal that stopped them.
     failure_causes: tuple[tuple[str, str, int], ...] = ()
     stopped: tuple[str, ...] = ()
+    # run --batch: judgments waiting in provider batches (not failed, not scored), and what batching did.
+    n_pending: int = 0
+    batch: BatchReport | None = None
 
 
 def package_versions() -> dict[str, str]:
@@ -127,6 +132,7 @@ async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoi
     thoughts: list[str] = []
     calls: list[CallRecord] = []
     error = None
+    pending = False
     for turn in range(len(item.turns)):
         request = generation_request(task, item, endpoint, tuple(answers))
         try:
@@ -135,6 +141,7 @@ async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoi
             reply = await runner.call(request, accept=lambda r: not is_empty(split_reasoning(r.text, r.reasoning)[0]))
         except BackendError as exc:
             error = f"turn {turn + 1}: {exc}"
+            pending = isinstance(exc, BatchPending)
             calls.append(CallRecord(request.cache_key(), f"turn{turn + 1}", error=str(exc)))
             runner.tick(len(item.turns) - turn, failed=1)
             break
@@ -145,7 +152,7 @@ async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoi
                                 round(reply.latency_s, 4), reply.from_cache, reply.finish_reason))
         runner.tick()
     return Candidate(task.benchmark, item.id, endpoint.name, tuple(answers), task.generation, error, tuple(calls),
-                     tuple(thoughts) if any(thoughts) else ())
+                     tuple(thoughts) if any(thoughts) else (), pending)
 
 
 async def _judge_one(runner: Runner, kind: JudgingKind, task: Task, item: Item, candidate: Candidate,
@@ -185,7 +192,8 @@ class _Sink:
     def judgment(self, judgment: Judgment) -> None:
         self.judgments.append(store.judgment_record(judgment))
         self.rows.append(frame_row(judgment, self.run_id))
-        if judgment.error:
+        # A judgment waiting in a provider batch (run --batch) has not failed: it is counted apart.
+        if judgment.error and judgment.failure != "pending":
             self.causes[(judgment.failure or "parse", judgment.error)] += 1
         if judgment.failure:
             self.failures[judgment.failure] += 1
@@ -280,12 +288,15 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
         runner.flush()
     finally:
         sink.close()
+    # run --batch: what this run queued goes out now, one batch per endpoint.
+    batch = await runner.batch.submit(run_dir) if runner.batch is not None else None
     # The same aggregation as `judgebench stats` on this run directory: one path, the same numbers.
     frame = canonical_order(frame_from_rows(sink.rows))
     rows = tuple(score_rows(frame, config.n_bootstrap))
     diagnostics = diagnose(frame, n_bootstrap=200)
     n_judgments = len(sink.rows)
     n_failed = sum(sink.causes.values())
+    n_pending = sink.failures.get("pending", 0)
     failure_causes = tuple((cause, message or "", n) for (cause, message), n in sink.causes.most_common())
     stopped = tuple(str(refusal) for refusal in runner.stopped.values())
     store.write_json_atomic(run_dir / store.SUMMARY, {
@@ -293,13 +304,14 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
         "rows": [asdict(row) for row in rows],
         "n_judgments": n_judgments, "n_failed": n_failed,
         "failures": {cause: sink.failures.get(cause, 0)
-                     for cause in ("parse", "truncated", "request", "no_answer", "empty")},
+                     for cause in ("parse", "truncated", "request", "no_answer", "empty", "pending")},
         "failure_causes": [list(c) for c in failure_causes], "stopped_endpoints": list(stopped),
+        "n_pending": n_pending, "batch": batch.to_json() if batch else None,
         "requests": asdict(runner.counters),
         "diagnostics": diagnostics.to_json(),
     })
     return RunResult(run_dir, task, rows, runner.counters, n_failed, n_judgments, diagnostics, failure_causes,
-                     stopped)
+                     stopped, n_pending, batch)
 
 
 async def aevaluate(task: Task, config: RunConfig) -> RunResult:
@@ -309,8 +321,15 @@ async def aevaluate(task: Task, config: RunConfig) -> RunResult:
     runner = Runner(cache, retry=config.retry, progress=config.progress, progress_lines=config.progress_lines,
                     adaptive=config.adaptive)
     try:
+        if config.batch is not None:
+            from .batch.queue import BatchQueue
+
+            runner.batch = BatchQueue(cache, config.batch)
+            await runner.batch.prepare([e for e in (config.model, *(j.endpoint for j in config.judges)) if e])
         return await _evaluate(task, config, runner)
     finally:
+        if runner.batch is not None:
+            await runner.batch.aclose()
         await runner.aclose()
         cache.close()
 

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -26,6 +27,9 @@ from ..types import ChatReply, ChatRequest, Endpoint
 from .backends import Backend, make_backend
 from .cache import Cache
 from .replicas import ReplicaPool
+
+if TYPE_CHECKING:
+    from .batch.queue import BatchQueue
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,9 @@ class Runner:
         self._bar: tqdm | None = None
         self._state = _Progress()
         self._last_line = self._last_postfix = 0.0
+        # run --batch: a cache miss of an endpoint the queue handles is collected from a provider batch or queued
+        # for one (BatchPending), never sent (run.batch).
+        self.batch: BatchQueue | None = None
 
     # -- replicas -------------------------------------------------------------------------------------------
 
@@ -205,6 +212,8 @@ class Runner:
             self.counters.cache_hits += 1
             return cached
         try:
+            if self.batch is not None and self.batch.handles(request.endpoint):
+                return self.batch.take(request, accept)
             return await self._send(request, accept)
         finally:
             self._release(key)

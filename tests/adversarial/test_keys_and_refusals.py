@@ -4,7 +4,6 @@ stopped with a clear message instead of being sent the whole run."""
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 
 import pytest

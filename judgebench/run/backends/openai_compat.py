@@ -72,6 +72,42 @@ def classify(exc: Exception, endpoint: Endpoint) -> BackendError:
     return BackendError(redact(f"{where}: {type(exc).__name__}: {exc}"), retryable=False)
 
 
+def chat_body(endpoint: Endpoint, request: ChatRequest, *, schema_in_json_object: bool) -> dict[str, Any]:
+    """What a chat request sends: model, messages, sampling parameters, response format. A direct call and a line
+    of a batch file send the same body, so one cache key names one request either way."""
+    params: dict[str, Any] = dict(request.params)
+    if request.response_schema is not None:
+        params["response_format"] = response_format(request.response_schema,
+                                                    schema_in_json_object=schema_in_json_object)
+    messages = [{"role": role, "content": content} for role, content in request.messages]
+    return {"model": endpoint.model, "messages": messages, **params}
+
+
+def reply_from_completion(response: Any, endpoint: Endpoint, latency_s: float) -> ChatReply:
+    """A ChatCompletion (from a direct call or a batch's output file) -> ChatReply; a reply without choices or far
+    too long is a BackendError."""
+    if not response.choices:
+        raise BackendError(f"{endpoint.name}: the server returned no choices", retryable=True)
+    choice = response.choices[0]
+    text = choice.message.content or ""
+    if len(text) > MAX_REPLY_CHARS:
+        raise BackendError(f"{endpoint.name}: a reply of {len(text):,} characters is over the "
+                           f"{MAX_REPLY_CHARS:,} judgebench keeps: a broken server?", retryable=False)
+    usage = response.usage
+    content = getattr(getattr(choice, "logprobs", None), "content", None) or []
+    logprobs = tuple((t.token, tuple((a.token, float(a.logprob)) for a in (t.top_logprobs or [])))
+                     for t in content[:LOGPROB_TOKENS])
+    return ChatReply(
+        text=text,
+        finish_reason=choice.finish_reason,
+        prompt_tokens=usage.prompt_tokens if usage else None,
+        completion_tokens=usage.completion_tokens if usage else None,
+        latency_s=latency_s,
+        logprobs=logprobs,
+        reasoning=getattr(choice.message, "reasoning_content", None) or None,
+    )
+
+
 class OpenAICompatBackend:
     def __init__(self, endpoint: Endpoint, *, timeout_s: float = 120.0) -> None:
         self.endpoint = endpoint
@@ -95,27 +131,7 @@ class OpenAICompatBackend:
                 response = await self._create(request)
         except openai.OpenAIError as exc:
             raise classify(exc, self.endpoint) from None
-        latency = time.perf_counter() - started
-        if not response.choices:
-            raise BackendError(f"{self.endpoint.name}: the server returned no choices", retryable=True)
-        choice = response.choices[0]
-        text = choice.message.content or ""
-        if len(text) > MAX_REPLY_CHARS:
-            raise BackendError(f"{self.endpoint.name}: a reply of {len(text):,} characters is over the "
-                               f"{MAX_REPLY_CHARS:,} judgebench keeps: a broken server?", retryable=False)
-        usage = response.usage
-        content = getattr(getattr(choice, "logprobs", None), "content", None) or []
-        logprobs = tuple((t.token, tuple((a.token, float(a.logprob)) for a in (t.top_logprobs or [])))
-                         for t in content[:LOGPROB_TOKENS])
-        return ChatReply(
-            text=text,
-            finish_reason=choice.finish_reason,
-            prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
-            latency_s=latency,
-            logprobs=logprobs,
-            reasoning=getattr(choice.message, "reasoning_content", None) or None,
-        )
+        return reply_from_completion(response, self.endpoint, time.perf_counter() - started)
 
     async def _negotiate(self, request: ChatRequest) -> Any:
         if self._format_known:
@@ -131,15 +147,8 @@ class OpenAICompatBackend:
         return response
 
     async def _create(self, request: ChatRequest) -> Any:
-        params: dict[str, Any] = dict(request.params)
-        if request.response_schema is not None:
-            params["response_format"] = response_format(request.response_schema,
-                                                        schema_in_json_object=self._schema_in_json_object)
-        return await self._client.chat.completions.create(
-            model=self.endpoint.model,
-            messages=[{"role": role, "content": content} for role, content in request.messages],  # type: ignore[misc]
-            **params,
-        )
+        body = chat_body(self.endpoint, request, schema_in_json_object=self._schema_in_json_object)
+        return await self._client.chat.completions.create(**body)
 
     async def aclose(self) -> None:
         await self._client.close()

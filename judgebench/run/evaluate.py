@@ -42,6 +42,7 @@ from ..types import (
     sha256_text,
 )
 from .cache import Cache
+from .pricing import BUILTIN_NAME, EndpointUsage, PriceTable, builtin_prices, usage_report
 from .runner import Counters, RetryPolicy, Runner
 
 PACKAGES = ("judgebench", "openai", "anthropic", "llama_cpp_python", "jinja2", "tenacity", "numpy", "scipy",
@@ -64,6 +65,7 @@ class RunConfig:
     progress: bool = True
     progress_lines: bool = False  # without a terminal: a progress line every few seconds
     n_bootstrap: int = 1000
+    prices: PriceTable | None = None  # the price table for the cost report; None: the built-in one
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class RunResult:
     # stopped, with the refusal that stopped them.
     failure_causes: tuple[tuple[str, str, int], ...] = ()
     stopped: tuple[str, ...] = ()
+    usage: tuple[EndpointUsage, ...] = ()  # tokens and cost per endpoint
 
 
 def package_versions() -> dict[str, str]:
@@ -233,6 +236,8 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
     causes = Counter((j.failure or "parse", j.error) for j in judgments if j.error)
     failure_causes = tuple((cause, message or "", n) for (cause, message), n in causes.most_common())
     stopped = tuple(str(refusal) for refusal in runner.stopped.values())
+    prices = config.prices or builtin_prices()
+    usage = usage_report(runner.usage, [e for e in (config.model, *(j.endpoint for j in config.judges)) if e], prices)
     store.write_json_atomic(run_dir / store.SUMMARY, {
         "benchmark": task.benchmark, "task": task.name, "kind": task.kind,
         "rows": [asdict(row) for row in rows],
@@ -241,10 +246,12 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
                      for cause in ("parse", "truncated", "request", "no_answer", "empty")},
         "failure_causes": [list(c) for c in failure_causes], "stopped_endpoints": list(stopped),
         "requests": asdict(runner.counters),
+        "usage": {u.endpoint: u.to_json() for u in usage},
+        "prices": {"sha256": prices.sha256, "tables": [BUILTIN_NAME, *prices.files]},
         "diagnostics": diagnostics.to_json(),
     })
     return RunResult(run_dir, task, rows, runner.counters, n_failed, len(judgments), diagnostics, failure_causes,
-                     stopped)
+                     stopped, usage)
 
 
 async def aevaluate(task: Task, config: RunConfig) -> RunResult:

@@ -69,6 +69,8 @@ class Runner:
         self.retry = retry or RetryPolicy()
         self.progress = progress
         self.counters = Counters()
+        # The same counts per endpoint name, for the tokens and cost each endpoint reports (run.pricing).
+        self.usage: dict[str, Counters] = {}
         self._backend_factory = backend_factory
         self._backends: dict[tuple[str, str | None, str], Backend] = {}
         self._semaphores: dict[tuple[str, str | None, str], asyncio.Semaphore] = {}
@@ -103,6 +105,7 @@ class Runner:
             cached = await self._wait_for_other_process(request)
         if cached is not None:
             self.counters.cache_hits += 1
+            self._usage(request.endpoint).cache_hits += 1
             return cached
         try:
             return await self._send(request, accept)
@@ -124,8 +127,11 @@ class Runner:
         label = f"{request.endpoint.name} at {request.endpoint.base_url or request.endpoint.provider}"
         backend, semaphore = self._slot(request.endpoint)
 
+        usage = self._usage(request.endpoint)
+
         def before_sleep(_: RetryCallState) -> None:
             self.counters.retries += 1
+            usage.retries += 1
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.max_attempts) | stop_after_delay(self.retry.max_elapsed_s),
@@ -139,9 +145,11 @@ class Runner:
                         # stopped are not sent either.
                         self._refuse_if_stopped(label)
                         self.counters.requests += 1
+                        usage.requests += 1
                         reply = await backend.complete(request)
         except BackendError as exc:
             self.counters.failed_calls += 1
+            usage.failed_calls += 1
             if exc.status in REFUSALS:
                 self._refusals[key] = self._refusals.get(key, 0) + 1
                 if self._refusals[key] >= REFUSALS_TO_STOP:
@@ -150,9 +158,14 @@ class Runner:
         self._refusals[key] = 0
         self.counters.prompt_tokens += reply.prompt_tokens or 0
         self.counters.completion_tokens += reply.completion_tokens or 0
+        usage.prompt_tokens += reply.prompt_tokens or 0
+        usage.completion_tokens += reply.completion_tokens or 0
         if accept(reply):
             self.cache.put(request, reply)
         return reply
+
+    def _usage(self, endpoint: Endpoint) -> Counters:
+        return self.usage.setdefault(endpoint.name, Counters())
 
     def _refuse_if_stopped(self, label: str) -> None:
         refusal = self.stopped.get(label)

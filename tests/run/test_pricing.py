@@ -87,8 +87,8 @@ def test_only_the_providers_own_apis_get_the_builtin_prices(tmp_path: Path) -> N
 
 def test_a_user_file_replaces_and_adds_entries_and_changes_the_hash(tmp_path: Path) -> None:
     mine = tmp_path / "prices.yaml"
-    mine.write_text("# my prices\nmodels:\n  gpt-4o:\n    input: 2.0\n    output: 8\n  my-model: {input: 0.5, output: 1.5,"
-                    " batch_input: 0.1, batch_output: 0.2}\n", encoding="utf-8")
+    mine.write_text("# my prices\nmodels:\n  gpt-4o:\n    input: 2.0\n    output: 8\n"
+                    "  my-model: {input: 0.5, output: 1.5, batch_input: 0.1, batch_output: 0.2}\n", encoding="utf-8")
     builtin = builtin_prices()
     table = load_prices(mine)
     gpt = table.lookup("gpt-4o-2024-11-20")

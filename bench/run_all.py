@@ -10,6 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_plan
 import bench_runner
 import bench_stats
 
@@ -17,6 +18,8 @@ import bench_stats
 def main() -> None:
     results = {"alpaca_eval_2_leaderboard": bench_stats.main()}
     print(json.dumps(results, indent=2), flush=True)
+    results["dry_run_vs_render_all"] = bench_plan.main()
+    print(json.dumps(results["dry_run_vs_render_all"], indent=2), flush=True)
     if "--stats-only" not in sys.argv:
         results["runner_vs_bare_openai_loop"] = bench_runner.main()
         print(json.dumps(results["runner_vs_bare_openai_loop"], indent=2))

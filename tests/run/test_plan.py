@@ -219,3 +219,45 @@ def test_plan_task_with_supplied_answers_asks_only_the_judge(tmp_path: Path) -> 
     assert only.price is not None and only.price.model == "gpt-4o" and only.cost_usd > 0
     # Supplied answers are real text: nothing depends on a placeholder, so typical and bound inputs agree.
     assert only.input_tokens == only.input_tokens_max
+
+
+def test_the_dry_run_knows_the_embedded_server_as_the_cache_does() -> None:
+    """The dry run starts no server: its endpoint for the embedded model must give the cache keys a running
+    server's endpoint gives (the port is not part of them)."""
+    from judgebench.errors import ConfigError
+    from judgebench.run.backends.local import LocalServer, local_endpoint, model_path
+
+    try:
+        model_file = model_path()
+    except ConfigError:
+        pytest.skip("the embedded model is not installed")
+    running = LocalServer(None, "http://127.0.0.1:41234/v1", Path("log"), model_file)  # type: ignore[arg-type]
+    planned = local_endpoint(model_file, None, concurrency=4)
+    messages = (("user", "Hello"),)
+    assert ChatRequest(planned, messages).cache_key() == ChatRequest(running.endpoint(), messages).cache_key()
+    assert planned.name == running.endpoint().name
+
+
+@pytest.mark.integration
+def test_the_dry_run_on_the_real_embedded_server(tmp_path: Path, embedded_server: object) -> None:
+    """Against the real llama.cpp server: the cold dry run counts what the run sends, and afterwards the dry run,
+    using an endpoint made without the server, finds everything in the cache."""
+    from judgebench.run.backends.local import LocalServer, local_endpoint
+
+    assert isinstance(embedded_server, LocalServer)
+    task = load_task("sample-mt")
+    live = embedded_server.endpoint(concurrency=2)
+    config = RunConfig(model=live, judges=(Judge("local#json", live, constrained=True),), out=tmp_path / "r",
+                       cache_path=tmp_path / "c.sqlite", limit=1, progress=False, n_bootstrap=20)
+    cold = plan_run(task, config, builtin_prices())
+    result = evaluate(task, config)
+    assert cold.to_send == result.counters.requests > 0
+    offline = local_endpoint(embedded_server.model_file, None)
+    replanned = RunConfig(**{**config.__dict__, "model": offline,
+                             "judges": (Judge("local#json", offline, constrained=True),)})
+    warm = plan_run(task, replanned, builtin_prices())
+    # Constrained verdicts always parse and the answers are not empty (test_integration checks both), so every
+    # reply was cached.
+    (only,) = warm.endpoints
+    assert result.n_failed == 0 and (only.to_send, only.cached) == (0, result.counters.requests)
+    assert only.typical_from == result.counters.requests and only.cost_usd == 0

@@ -251,7 +251,9 @@ def test_the_dry_run_on_the_real_embedded_server(tmp_path: Path, embedded_server
                        cache_path=tmp_path / "c.sqlite", limit=1, progress=False, n_bootstrap=20)
     cold = plan_run(task, config, builtin_prices())
     result = evaluate(task, config)
-    assert cold.to_send == result.counters.requests > 0
+    # A busy machine can time a request out: its retry is sent again, but it is still one request of the plan.
+    distinct = result.counters.requests - result.counters.retries
+    assert cold.to_send == distinct > 0
     offline = local_endpoint(embedded_server.model_file, None)
     replanned = RunConfig(**{**config.__dict__, "model": offline,
                              "judges": (Judge("local#json", offline, constrained=True),)})
@@ -259,5 +261,5 @@ def test_the_dry_run_on_the_real_embedded_server(tmp_path: Path, embedded_server
     # Constrained verdicts always parse and the answers are not empty (test_integration checks both), so every
     # reply was cached.
     (only,) = warm.endpoints
-    assert result.n_failed == 0 and (only.to_send, only.cached) == (0, result.counters.requests)
-    assert only.typical_from == result.counters.requests and only.cost_usd == 0
+    assert result.n_failed == 0 and (only.to_send, only.cached) == (0, distinct)
+    assert only.typical_from == distinct and only.cost_usd == 0

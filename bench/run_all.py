@@ -12,12 +12,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_batch
 import bench_pipeline
+import bench_plan
 import bench_stats
 
 
 def main() -> None:
     results = {"alpaca_eval_2_leaderboard": bench_stats.main()}
     print(json.dumps(results, indent=2), flush=True)
+    results["dry_run_vs_render_all"] = bench_plan.main()
+    print(json.dumps(results["dry_run_vs_render_all"], indent=2), flush=True)
     if "--stats-only" not in sys.argv:
         results["pipeline"] = bench_pipeline.main()
         print(json.dumps(results["pipeline"], indent=2))

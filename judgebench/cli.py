@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,10 +20,14 @@ from .formats import FORMATS
 from .run.batch import BatchOptions, has_batch_api
 from .run.endpoints import check_reachable, is_local, parse_endpoint, parse_judge, parse_panel
 from .run.evaluate import RunConfig, RunResult, evaluate
+from .run.pricing import load_prices
 from .run.runner import REFUSALS_TO_STOP, RetryPolicy
 from .secrets import redact
 from .tasks import builtin_task_names, load_task
-from .types import Endpoint, Judge
+from .types import Endpoint, Judge, Task
+
+if TYPE_CHECKING:
+    from .run.plan import RunPlan
 
 DEFAULT_TASKS = ("sample-mt", "sample-pairwise")
 # The embedded default is a panel of two configurations of the local model, so the diagnostics have two judges
@@ -78,6 +82,10 @@ def _print_result(result: RunResult) -> None:
     c = result.counters
     click.echo(f"requests made: {c.requests} (retries {c.retries}), served from cache: {c.cache_hits}, "
                f"tokens: {c.prompt_tokens} prompt / {c.completion_tokens} completion")
+    if result.usage:
+        from .publish.costs import format_usage
+
+        click.echo(format_usage(result.usage))
     if result.n_failed:
         click.echo(f"{result.n_failed} of {result.n_judgments} judgments failed (recorded, not scored); "
                    "run the same command again to retry only those. Causes:", err=True)
@@ -95,6 +103,24 @@ def _print_result(result: RunResult) -> None:
                    "was sent to it and its judgments are recorded as failed", err=True)
     click.echo("\n-- judge diagnostics --")
     click.echo(format_report(result.diagnostics))
+
+
+def _print_plan(task: Task, config: RunConfig) -> RunPlan:
+    from .publish.costs import format_plan
+    from .run.plan import plan_run
+
+    assert config.prices is not None
+    plan = plan_run(task, config, config.prices)
+    click.echo(f"\n== {task.name}\n{format_plan(plan)}")
+    return plan
+
+
+def _print_plan_total(plans: list[RunPlan]) -> None:
+    from .publish.costs import format_plan_rows
+    from .run.plan import total
+
+    if len(plans) > 1:
+        click.echo(f"\n== all {len(plans)} tasks\n{format_plan_rows(total(plans))}")
 
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
@@ -150,11 +176,18 @@ def main() -> None:
                    "judge). Other endpoints are called directly. Exit status 75 while judgments wait.")
 @click.option("--batch-wait", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
               help="With --batch: first wait up to SECONDS for unfinished batches, polling every 30 seconds.")
+@click.option("--dry-run", is_flag=True, help="Send nothing and write nothing: print per endpoint the requests the "
+              "run would send (the cache taken into account), their estimated tokens and cost.")
+@click.option("--prices", "prices_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A price table (YAML, USD per million tokens) whose entries replace or add to the built-in one "
+                   "(judgebench/builtin/prices.yaml shows the format).")
 def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Path | None, limit: int | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float,
-        progress: bool, adaptive: bool, batch: bool, batch_wait: float) -> None:
+        progress: bool, adaptive: bool, batch: bool, batch_wait: float, dry_run: bool,
+        prices_path: Path | None) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
+    prices = load_prices(prices_path)
     loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
     if run_id and len(loaded) > 1:
         raise ConfigError("--run-id names one run: give a single --task")
@@ -165,10 +198,15 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
     remote_judges = [parse_judge(s, concurrency=concurrency, key_env=judge_key_env).endpoint
                      for s in judge_specs if not is_local(s)]
     batching = _batching(batch, batch_wait, [model] if remote else [], judge_specs, remote + remote_judges)
-    for warning in check_reachable(remote + remote_judges):
-        click.echo(f"warning: {warning}", err=True)
-    results = []
-    with _embedded_server(needs_local, concurrency, out) as local:
+    if not dry_run:
+        for warning in check_reachable(remote + remote_judges):
+            click.echo(f"warning: {warning}", err=True)
+    results, plans = [], []
+    with _embedded_server(needs_local and not dry_run, concurrency, out) as local:
+        if dry_run and needs_local:  # the embedded server's endpoint, as the cache knows it, without starting it
+            from .run.backends.local import local_endpoint, model_path
+
+            local = local_endpoint(model_path(), None, concurrency=concurrency)
         model_endpoint = None if answers else (local if model == "local" else remote[0])
         panel = parse_panel(judge_specs, default_mode=verdicts, concurrency=concurrency, key_env=judge_key_env,
                             local=local)
@@ -178,11 +216,18 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
                                run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed),
                                progress=progress and sys.stderr.isatty(),
                                progress_lines=progress and not sys.stderr.isatty(), adaptive=adaptive,
-                               batch=batching)
+                               batch=batching, prices=prices)
+            if dry_run:
+                plans.append(_print_plan(task, config))
+                continue
             result = evaluate(task, config)
             _print_result(result)
             results.append(result)
-    click.echo(f"\ntotal requests made: {sum(r.counters.requests for r in results)}")
+    if dry_run:
+        _print_plan_total(plans)
+        return
+    click.echo(f"\ntotal requests made: {sum(r.counters.requests for r in results)}, cost USD "
+               f"{sum(u.cost_usd for r in results for u in r.usage):.4f}")
     if any(r.n_failed for r in results):
         sys.exit(EXIT_FAILED_JUDGMENTS)
     if any(r.n_pending for r in results):

@@ -42,6 +42,7 @@ from ..types import (
 )
 from .batch import BatchOptions, BatchReport
 from .cache import Cache
+from .pricing import BUILTIN_NAME, EndpointUsage, PriceTable, builtin_prices, usage_report
 from .replicas import CEILING_FACTOR, MAX_CEILING
 from .runner import Counters, RetryPolicy, Runner
 
@@ -69,6 +70,7 @@ class RunConfig:
     adaptive: bool = True  # each replica's concurrency adapts, starting from the endpoint's
     n_bootstrap: int = 1000
     batch: BatchOptions | None = None  # run --batch: these endpoints go through provider batch APIs (run.batch)
+    prices: PriceTable | None = None  # the price table for the cost report; None: the built-in one
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class RunResult:
     # run --batch: judgments waiting in provider batches (not failed, not scored), and what batching did.
     n_pending: int = 0
     batch: BatchReport | None = None
+    usage: tuple[EndpointUsage, ...] = ()  # tokens and cost per endpoint
 
 
 def package_versions() -> dict[str, str]:
@@ -299,6 +302,10 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
     n_pending = sink.failures.get("pending", 0)
     failure_causes = tuple((cause, message or "", n) for (cause, message), n in sink.causes.most_common())
     stopped = tuple(str(refusal) for refusal in runner.stopped.values())
+    prices = config.prices or builtin_prices()
+    endpoints = [e for e in (config.model, *(j.endpoint for j in config.judges)) if e]
+    batched = [e.name for e in endpoints if runner.batch is not None and runner.batch.handles(e)]
+    usage = usage_report(runner.usage, endpoints, prices, batch=batched)
     store.write_json_atomic(run_dir / store.SUMMARY, {
         "benchmark": task.benchmark, "task": task.name, "kind": task.kind,
         "rows": [asdict(row) for row in rows],
@@ -308,10 +315,12 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
         "failure_causes": [list(c) for c in failure_causes], "stopped_endpoints": list(stopped),
         "n_pending": n_pending, "batch": batch.to_json() if batch else None,
         "requests": asdict(runner.counters),
+        "usage": {u.endpoint: u.to_json() for u in usage},
+        "prices": {"sha256": prices.sha256, "tables": [BUILTIN_NAME, *prices.files]},
         "diagnostics": diagnostics.to_json(),
     })
     return RunResult(run_dir, task, rows, runner.counters, n_failed, n_judgments, diagnostics, failure_causes,
-                     stopped, n_pending, batch)
+                     stopped, n_pending, batch, usage)
 
 
 async def aevaluate(task: Task, config: RunConfig) -> RunResult:

@@ -114,6 +114,8 @@ class Runner:
         self.retry = retry or RetryPolicy()
         self.progress = progress
         self.counters = Counters()
+        # The same counts per endpoint name, for the tokens and cost each endpoint reports (run.pricing).
+        self.usage: dict[str, Counters] = {}
         self._backend_factory = backend_factory
         self._adaptive = adaptive
         self._pools: dict[tuple[str, str, str], ReplicaPool] = {}
@@ -167,6 +169,13 @@ class Runner:
                 missing = [key for key in keys if key not in found]
                 ttl = self.retry.max_elapsed_s + CLAIM_MARGIN_S
                 mine = self.cache.claim_many(missing, ttl) if missing else set()
+                if mine:
+                    # Stored by another process between our look and our claim: a hit after all.
+                    late = self.cache.get_many(sorted(mine))
+                    if late:
+                        found.update(late)
+                        mine -= late.keys()
+                        self.cache.write_many((), sorted(late))
                 for lookup in lookups:
                     if not lookup.future.done():
                         lookup.future.set_result((found.get(lookup.key), lookup.key in mine))
@@ -210,10 +219,18 @@ class Runner:
             cached, mine = await self._lookup(key)
         if cached is not None:
             self.counters.cache_hits += 1
+            self._usage(request.endpoint).cache_hits += 1
             return cached
         try:
             if self.batch is not None and self.batch.handles(request.endpoint):
-                return self.batch.take(request, accept)
+                reply = self.batch.take(request, accept)
+                # Collected from a provider batch: its tokens are this run's to pay (at the batch price).
+                usage = self._usage(request.endpoint)
+                usage.prompt_tokens += reply.prompt_tokens or 0
+                usage.completion_tokens += reply.completion_tokens or 0
+                self.counters.prompt_tokens += reply.prompt_tokens or 0
+                self.counters.completion_tokens += reply.completion_tokens or 0
+                return reply
             return await self._send(request, accept)
         finally:
             self._release(key)
@@ -222,6 +239,7 @@ class Runner:
         endpoint = request.endpoint
         key = (endpoint.provider, endpoint.identity(), endpoint.model)
         pool = self.pool(endpoint)
+        usage = self._usage(endpoint)
         started = time.monotonic()
         attempt = 0
         while True:
@@ -233,12 +251,14 @@ class Runner:
                 # not sent either.
                 self._refuse_if_stopped(pool.label)
                 self.counters.requests += 1
+                usage.requests += 1
                 reply = await replica.backend.complete(request)
             except BackendError as exc:
                 pool.release(replica, time.monotonic() - sent, exc)
                 elapsed = time.monotonic() - started
                 if exc.retryable and attempt < self.retry.max_attempts and elapsed < self.retry.max_elapsed_s:
                     self.counters.retries += 1
+                    usage.retries += 1
                     # A replica that did not answer is out of the pool now: another one takes the request at
                     # once. Otherwise, wait as the server asks or back off.
                     if not (exc.unreachable and pool.has_healthy_other(replica)):
@@ -246,6 +266,7 @@ class Runner:
                                                 max(0.0, self.retry.max_elapsed_s - elapsed)))
                     continue
                 self.counters.failed_calls += 1
+                usage.failed_calls += 1
                 if exc.status in REFUSALS:
                     self._refusals[key] = self._refusals.get(key, 0) + 1
                     if self._refusals[key] >= REFUSALS_TO_STOP:
@@ -259,9 +280,14 @@ class Runner:
         self._refusals[key] = 0
         self.counters.prompt_tokens += reply.prompt_tokens or 0
         self.counters.completion_tokens += reply.completion_tokens or 0
+        usage.prompt_tokens += reply.prompt_tokens or 0
+        usage.completion_tokens += reply.completion_tokens or 0
         if accept(reply):
             self._store(request, reply)
         return reply
+
+    def _usage(self, endpoint: Endpoint) -> Counters:
+        return self.usage.setdefault(endpoint.name, Counters())
 
     def _refuse_if_stopped(self, label: str) -> None:
         refusal = self.stopped.get(label)

@@ -40,6 +40,14 @@ def model_path() -> Path:
     raise ConfigError(f"{MODEL_FILE} not found in the {MODEL_PACKAGE} package: {INSTALL_HINT}")
 
 
+def local_endpoint(model_file: Path, base_url: str | None, name: str = MODEL_ALIAS, concurrency: int = 1) -> Endpoint:
+    """The embedded server's endpoint; without a base URL (a dry run, which starts no server) it still has the
+    cache identity of a running one."""
+    # The port changes on every start; the cache identifies the server by its model file instead.
+    return Endpoint(provider="local", name=name, model=MODEL_ALIAS, base_url=base_url,
+                    concurrency=concurrency, cache_identity=f"llama.cpp:{model_file.name}")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -56,9 +64,7 @@ class LocalServer:
     model_file: Path
 
     def endpoint(self, name: str = MODEL_ALIAS, concurrency: int = 1) -> Endpoint:
-        # The port changes on every start; the cache identifies the server by its model file instead.
-        return Endpoint(provider="local", name=name, model=MODEL_ALIAS, base_url=self.base_url,
-                        concurrency=concurrency, cache_identity=f"llama.cpp:{self.model_file.name}")
+        return local_endpoint(self.model_file, self.base_url, name, concurrency)
 
     def requests_served(self, status: str = "") -> int:
         """Chat requests the server answered (with ``status``, e.g. "200", only those), from its access log."""

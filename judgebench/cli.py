@@ -3,12 +3,10 @@ caught once (``Main.invoke``) and printed as one line."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import traceback
-from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,10 @@ import click
 
 from .errors import ConfigError, JudgebenchError
 from .formats import FORMATS
-from .run.endpoints import check_reachable, is_local, parse_endpoint, parse_judge, parse_panel
+from .run.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
 from .run.evaluate import RunConfig, RunResult, evaluate
 from .run.runner import REFUSALS_TO_STOP, RetryPolicy
+from .run.serve import served_specs, serving
 from .secrets import redact
 from .tasks import builtin_task_names, load_task
 from .types import Endpoint, Judge
@@ -48,23 +47,6 @@ class Main(click.Group):
                 click.echo(redact(traceback.format_exc()), err=True)
             raise click.ClickException(redact(f"internal error: {type(exc).__name__}: {exc} (a bug: please report "
                                               "it; set JUDGEBENCH_DEBUG=1 for the traceback)")) from None
-
-
-@contextlib.contextmanager
-def _embedded_server(needed: bool, concurrency: int, out: Path) -> Iterator[Endpoint | None]:
-    if not needed:
-        yield None
-        return
-    from .run.backends.local import start_server
-
-    click.echo("starting the embedded llama.cpp server (SmolLM2-135M-Instruct) on loopback...", err=True)
-    server = start_server(log_dir=out / ".server-logs")
-    click.echo(f"  serving at {server.base_url}", err=True)
-    try:
-        yield server.endpoint(concurrency=concurrency)
-    finally:
-        server.stop()
-        click.echo("stopped the embedded server", err=True)
 
 
 def _print_result(result: RunResult) -> None:
@@ -100,9 +82,12 @@ def main() -> None:
 @click.option("--task", "tasks", multiple=True, help="Task name or YAML path (repeatable). "
               f"Default: {', '.join(DEFAULT_TASKS)}.")
 @click.option("--model", default="local", show_default=True,
-              help="Candidate model: NAME@URL (OpenAI-compatible, e.g. vLLM), NAME@openai, NAME@anthropic, or local.")
+              help="Candidate model: NAME@URL (OpenAI-compatible, e.g. vLLM), NAME@openai, NAME@anthropic, local, "
+                   "or a model judgebench serves for the run: vllm:HF_ID, sglang:HF_ID or llamacpp:PATH.gguf, "
+                   "server flags after it (\"vllm:Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 2\").")
 @click.option("--judge", "judges", multiple=True,
-              help="Judge: NAME@URL, NAME@openai, NAME@anthropic or local; add #json or #text to choose the "
+              help="Judge: NAME@URL, NAME@openai, NAME@anthropic, local, vllm:HF_ID, sglang:HF_ID or "
+                   "llamacpp:PATH.gguf; add #json or #text to choose the "
                    "verdict mode, then ,t=0.7 for a temperature and ,key_env=VAR for the variable holding its "
                    "key (e.g. j@https://host/v1#text,key_env=HOST_KEY). Repeat for a panel. "
                    "Default: local#json and local#json,t=0.7 (a panel of two).")
@@ -130,32 +115,41 @@ def main() -> None:
 @click.option("--max-elapsed", type=float, default=180.0, show_default=True,
               help="Seconds a request may keep retrying.")
 @click.option("--progress/--no-progress", default=True)
+@click.option("--serve-timeout", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="How long a server judgebench starts may take to load its model. Default: 30 minutes for vllm: "
+                   "and sglang:, 5 for llamacpp: and local.")
 def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Path | None, limit: int | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float,
-        progress: bool) -> None:
+        progress: bool, serve_timeout: float | None) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
     loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
     if run_id and len(loaded) > 1:
         raise ConfigError("--run-id names one run: give a single --task")
     judge_specs = judges or DEFAULT_JUDGES
-    needs_local = (model == "local" and answers is None) or any(is_local(s) for s in judge_specs)
-    remote = [] if model == "local" or answers else [parse_endpoint(model, role="model", concurrency=concurrency,
-                                                                    key_env=model_key_env)]
+    model_spec = None if answers else model
+    # Served specs (local, vllm:, sglang:, llamacpp:) are checked before anything starts; a server named twice
+    # (the model and a judge) is started once.
+    served = served_specs(model_spec, judge_specs)
+    remote = [] if model_spec is None or model_spec in served else [
+        parse_endpoint(model_spec, role="model", concurrency=concurrency, key_env=model_key_env)]
     remote_judges = [parse_judge(s, concurrency=concurrency, key_env=judge_key_env).endpoint
-                     for s in judge_specs if not is_local(s)]
+                     for s in judge_specs if judge_base(s) not in served]
     check_reachable(remote + remote_judges)
     results = []
-    with _embedded_server(needs_local, concurrency, out) as local:
-        model_endpoint = None if answers else (local if model == "local" else remote[0])
+    with serving(served.values(), log_dir=out / ".server-logs", ready_timeout_s=serve_timeout,
+                 on_event=lambda message: click.echo(message, err=True)) as servers:
+        endpoints = {text: servers[spec].endpoint(concurrency=concurrency) for text, spec in served.items()}
+        model_endpoint = None if model_spec is None else endpoints.get(model_spec) or remote[0]
         panel = parse_panel(judge_specs, default_mode=verdicts, concurrency=concurrency, key_env=judge_key_env,
-                            local=local)
+                            served=endpoints)
+        launched = tuple(server.launch() for server in servers.values())
         for task in loaded:
             config = RunConfig(model=model_endpoint, judges=panel, out=out,
                                cache_path=cache_path or out / "cache.sqlite", limit=limit, answers_file=answers,
                                run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed),
                                progress=progress and sys.stderr.isatty(),
-                               progress_lines=progress and not sys.stderr.isatty())
+                               progress_lines=progress and not sys.stderr.isatty(), launched=launched)
             result = evaluate(task, config)
             _print_result(result)
             results.append(result)

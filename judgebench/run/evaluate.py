@@ -38,6 +38,7 @@ from ..types import (
     JudgeRequest,
     Judgment,
     ScoreRow,
+    ServerLaunch,
     Task,
     sha256_text,
 )
@@ -45,7 +46,7 @@ from .cache import Cache
 from .runner import Counters, RetryPolicy, Runner
 
 PACKAGES = ("judgebench", "openai", "anthropic", "llama_cpp_python", "jinja2", "tenacity", "numpy", "scipy",
-            "pandas", "vllm")
+            "pandas", "vllm", "sglang")
 T = TypeVar("T")
 
 
@@ -64,6 +65,7 @@ class RunConfig:
     progress: bool = True
     progress_lines: bool = False  # without a terminal: a progress line every few seconds
     n_bootstrap: int = 1000
+    launched: tuple[ServerLaunch, ...] = ()  # servers judgebench started for the run (judgebench.run.serve)
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ def _manifest(task: Task, config: RunConfig, items: list[Item]) -> dict[str, Any
         "prompt_sha256": {t: template_hash(t, task.prompt_dirs) for t in sorted(templates)}
         if not task.judge.fastchat_prompts else {p.name: sha256_text(p.system + "\x1f" + p.template)
                                                   for p in task.judge.fastchat_prompts},
+        "launched": [launch.public() for launch in config.launched],
         "packages": package_versions(),
         "python": platform.python_version(),
     }

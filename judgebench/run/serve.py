@@ -7,9 +7,10 @@
 
 A spec is read like a shell command line: the first word names the model, the words after it go to the server
 as they are (``"vllm:Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 2"``). judgebench sets the host, the port and
-the served name itself. Each server gets a free loopback port; the run waits until it answers ``GET /v1/models``
-with its model, and stops it (SIGTERM to its process group, then SIGKILL) when the run ends, fails or is
-interrupted. The same spec named twice (the model and a judge) is one server.
+the served name itself. The prefix decides: ``vllm:x@http://host/v1`` is a vLLM spec, not NAME@URL. Each server
+gets a free loopback port; the run waits until it answers ``GET /v1/models`` with its model, and stops it
+(SIGTERM to its process group, then SIGKILL) when the run ends, fails or is interrupted. The same spec named
+twice (the model and a judge) is one server.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ class ServerKind:
     stop_grace_s: float  # after SIGTERM, before SIGKILL
     managed_flags: tuple[str, ...]  # set by judgebench; a spec may not repeat them
     build: Callable[[ServedSpec, int], list[str]]
+    example: str  # a spec, for error messages
+    log_name: str  # its log: OUT/.server-logs/LOG_NAME-PORT.log
+    loads_a_file: bool = False  # a .gguf file (llama.cpp), rather than a Hugging Face id or directory
     also_needs: tuple[str, ...] = ()  # modules the server imports besides ``module``
 
 
@@ -125,12 +129,13 @@ KINDS: dict[str, ServerKind] = {
     "vllm": ServerKind(
         "vllm", "vLLM", "vllm", "vllm", "pip install vllm  (or pip install 'judgebench[vllm]')", "openai",
         ready_timeout_s=1800, stop_grace_s=30,
-        managed_flags=("--model", "--served-model-name", "--host", "--port", "--uds", "--api-key"), build=_vllm),
+        managed_flags=("--model", "--served-model-name", "--host", "--port", "--uds", "--api-key"), build=_vllm,
+        example="vllm:Qwen/Qwen2.5-7B-Instruct", log_name="vllm-server"),
     "sglang": ServerKind(
         "sglang", "SGLang", "sglang", "sglang", "pip install 'sglang[all]'",
         "openai", ready_timeout_s=1800, stop_grace_s=30,
         managed_flags=("--model-path", "--model", "--served-model-name", "--host", "--port", "--api-key"),
-        build=_sglang),
+        build=_sglang, example="sglang:Qwen/Qwen2.5-7B-Instruct", log_name="sglang-server"),
     # llama-cpp-python's server: "local" as a provider, since it takes a JSON schema only inside json_object and
     # returns the judge's log-probabilities (backends.openai_compat, judging.requests).
     "llamacpp": ServerKind(
@@ -138,7 +143,8 @@ KINDS: dict[str, ServerKind] = {
         "pip install 'llama-cpp-python[server]'  (or pip install 'judgebench[local]')", "local",
         ready_timeout_s=300, stop_grace_s=10,
         managed_flags=("--model", "--model_alias", "--host", "--port", "--api_key", "--config_file"),
-        build=_llamacpp,
+        build=_llamacpp, example="llamacpp:models/qwen2.5-7b-instruct-q4_k_m.gguf", log_name="llama-server",
+        loads_a_file=True,
         also_needs=("uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")),
 }
 PREFIXES = tuple(f"{name}:" for name in KINDS)
@@ -166,13 +172,11 @@ def parse_served(text: str, *, role: str = "model") -> ServedSpec:
     head = words[0] if words else ""
     kind_name, _, model = head.partition(":")
     if kind_name not in KINDS:
-        raise ConfigError(f"{where}: start a served model with one of {', '.join(PREFIXES)} "
-                          "e.g. vllm:Qwen/Qwen2.5-7B-Instruct or llamacpp:models/qwen2.5-7b-q4_k_m.gguf")
+        raise ConfigError(f"{where}: start a served model with one of {', '.join(PREFIXES)} e.g. "
+                          f"{KINDS['vllm'].example} or {KINDS['llamacpp'].example}")
     kind = KINDS[kind_name]
     if not model:
-        raise ConfigError(f"{where}: name the model after '{kind_name}:', e.g. "
-                          + ("llamacpp:models/qwen2.5-7b-q4_k_m.gguf" if kind_name == "llamacpp"
-                             else f"{kind_name}:Qwen/Qwen2.5-7B-Instruct"))
+        raise ConfigError(f"{where}: name the model after '{kind_name}:', e.g. {kind.example}")
     extra = tuple(words[1:])
     if extra and not extra[0].startswith("-"):
         raise ConfigError(f"{where}: after the model come the server's flags, which start with '-' "
@@ -180,7 +184,7 @@ def parse_served(text: str, *, role: str = "model") -> ServedSpec:
     for flag in kind.managed_flags:
         if _given(flag, extra):
             raise ConfigError(f"{where}: judgebench sets {flag} itself; leave it out of the spec")
-    if kind_name == "llamacpp":
+    if kind.loads_a_file:
         path = Path(model).expanduser()
         if path.suffix.lower() != ".gguf":
             raise ConfigError(f"{where}: llama.cpp serves a .gguf model file; {model!r} is not one")
@@ -355,8 +359,7 @@ def spawn(spec: ServedSpec, *, port: int | None = None, log_dir: Path | None = N
     port = port or free_port()
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="judgebench-server-"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    prefix = "llama-server" if spec.kind == "llamacpp" else f"{spec.kind}-server"
-    log_path = log_dir / f"{prefix}-{port}.log"
+    log_path = log_dir / f"{spec.server.log_name}-{port}.log"
     argv = ([a.replace("{port}", str(port)) for a in command] if command is not None
             else spec.server.build(spec, port))
     with log_path.open("wb") as log:

@@ -7,7 +7,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
+import subprocess
 import sys
+import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +33,7 @@ from judgebench.run.serve import (
 from judgebench.tasks import load_task
 from judgebench.types import ChatRequest
 
+ROOT = Path(__file__).resolve().parents[2]
 TINY_SERVER = str(Path(__file__).with_name("tiny_server.py"))
 QWEN = "Qwen/Qwen2.5-7B-Instruct"
 PY = sys.executable
@@ -261,6 +265,38 @@ def test_a_server_that_crashes_stops_the_others_before_the_error(gguf: Path, tmp
             serving([good, bad], log_dir=tmp_path, commands=commands):
         pytest.fail("the run must not start")  # pragma: no cover
     assert _gone(int((tmp_path / "good.pid").read_text())) and _gone(int((tmp_path / "w.pid").read_text()))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_stops_its_servers(sig: signal.Signals, gguf: Path, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT, which reaches judgebench alone: the server leads its own session) or a scheduler's SIGTERM
+    unwinds the run, and the server goes with it."""
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from judgebench.run.serve import parse_served, serving
+        spec = parse_served({f"llamacpp:{gguf}"!r})
+        command = [sys.executable, {TINY_SERVER!r}, "{{port}}", "tiny-q4", "--pid-file", {str(tmp_path / "s.pid")!r}]
+        with serving([spec], log_dir=Path({str(tmp_path)!r}), commands={{spec: command}}):
+            print("ready", flush=True)
+            time.sleep(120)
+    """))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           text=True, env=env)
+    try:
+        assert run.stdout is not None and run.stdout.readline().strip() == "ready"
+        server_pid = int((tmp_path / "s.pid").read_text())
+        assert _alive(server_pid)
+        run.send_signal(sig)
+        code = run.wait(timeout=60)
+    finally:
+        if run.poll() is None:  # pragma: no cover - only when the test fails
+            run.kill()
+    # SIGTERM exits like a process killed by it (128 + 15); after a KeyboardInterrupt Python ends by SIGINT.
+    assert code == (143 if sig == signal.SIGTERM else -signal.SIGINT)
+    assert _gone(server_pid)
 
 
 def test_manifest_records_each_launch(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, results printed and saved to bench/out/results.json.
 
-`--stats-only` skips the runner benchmark (which needs the embedded server and a few minutes)."""
+`--stats-only` skips the runner and server start-up benchmarks (which need the embedded server and a few minutes)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_runner
+import bench_serve
 import bench_stats
 
 
@@ -20,6 +21,8 @@ def main() -> None:
     if "--stats-only" not in sys.argv:
         results["runner_vs_bare_openai_loop"] = bench_runner.main()
         print(json.dumps(results["runner_vs_bare_openai_loop"], indent=2))
+        results["serve_startup"] = bench_serve.main()
+        print(json.dumps(results["serve_startup"], indent=2))
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

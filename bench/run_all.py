@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, results printed and saved to bench/out/results.json.
 
-`--stats-only` skips the runner benchmark (which needs the embedded server and a few minutes)."""
+`--stats-only` skips the runner and server start-up benchmarks (which need the embedded server and a few minutes)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_batch
 import bench_pipeline
 import bench_plan
+import bench_serve
 import bench_stats
 
 
@@ -26,6 +27,8 @@ def main() -> None:
         print(json.dumps(results["pipeline"], indent=2))
         results["batch_bookkeeping_vs_direct"] = bench_batch.main()
         print(json.dumps(results["batch_bookkeeping_vs_direct"], indent=2))
+        results["serve_startup"] = bench_serve.main()
+        print(json.dumps(results["serve_startup"], indent=2))
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -3,12 +3,10 @@ caught once (``Main.invoke``) and printed as one line."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import traceback
-from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,10 +16,11 @@ import click
 from .errors import ConfigError, JudgebenchError
 from .formats import FORMATS
 from .run.batch import BatchOptions, has_batch_api
-from .run.endpoints import check_reachable, is_local, parse_endpoint, parse_judge, parse_panel
+from .run.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
 from .run.evaluate import RunConfig, RunResult, evaluate
 from .run.pricing import load_prices
 from .run.runner import REFUSALS_TO_STOP, RetryPolicy
+from .run.serve import served_specs, serving
 from .secrets import redact
 from .tasks import builtin_task_names, load_task
 from .types import Endpoint, Judge, Task
@@ -54,23 +53,6 @@ class Main(click.Group):
                 click.echo(redact(traceback.format_exc()), err=True)
             raise click.ClickException(redact(f"internal error: {type(exc).__name__}: {exc} (a bug: please report "
                                               "it; set JUDGEBENCH_DEBUG=1 for the traceback)")) from None
-
-
-@contextlib.contextmanager
-def _embedded_server(needed: bool, concurrency: int, out: Path) -> Iterator[Endpoint | None]:
-    if not needed:
-        yield None
-        return
-    from .run.backends.local import start_server
-
-    click.echo("starting the embedded llama.cpp server (SmolLM2-135M-Instruct) on loopback...", err=True)
-    server = start_server(log_dir=out / ".server-logs")
-    click.echo(f"  serving at {server.base_url}", err=True)
-    try:
-        yield server.endpoint(concurrency=concurrency)
-    finally:
-        server.stop()
-        click.echo("stopped the embedded server", err=True)
 
 
 def _print_result(result: RunResult) -> None:
@@ -133,12 +115,15 @@ def main() -> None:
 @click.option("--task", "tasks", multiple=True, help="Task name or YAML path (repeatable). "
               f"Default: {', '.join(DEFAULT_TASKS)}.")
 @click.option("--model", default="local", show_default=True,
-              help="Candidate model: NAME@URL (OpenAI-compatible, e.g. vLLM), NAME@openai, NAME@anthropic, or local. "
+              help="Candidate model: NAME@URL (OpenAI-compatible, e.g. vLLM), NAME@openai, NAME@anthropic, local, "
+                   "or a model judgebench serves for the run: vllm:HF_ID, sglang:HF_ID or llamacpp:PATH.gguf, "
+                   "server flags after it (\"vllm:Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 2\"). "
                    "Several URLs separated by commas (NAME@http://a:8000/v1,http://b:8000/v1) are replicas of one "
                    "server: each request goes to the least busy one, and one that stops answering is left out "
                    "until it answers again.")
 @click.option("--judge", "judges", multiple=True,
-              help="Judge: NAME@URL, NAME@openai, NAME@anthropic or local; add #json or #text to choose the "
+              help="Judge: NAME@URL, NAME@openai, NAME@anthropic, local, vllm:HF_ID, sglang:HF_ID or "
+                   "llamacpp:PATH.gguf; add #json or #text to choose the "
                    "verdict mode, then ,t=0.7 for a temperature and ,key_env=VAR for the variable holding its "
                    "key (e.g. j@https://host/v1#text,key_env=HOST_KEY). Repeat for a panel. "
                    "Default: local#json and local#json,t=0.7 (a panel of two).")
@@ -181,42 +166,50 @@ def main() -> None:
 @click.option("--prices", "prices_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A price table (YAML, USD per million tokens) whose entries replace or add to the built-in one "
                    "(judgebench/builtin/prices.yaml shows the format).")
+@click.option("--serve-timeout", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="How long a server judgebench starts may take to load its model. Default: 30 minutes for vllm: "
+                   "and sglang:, 5 for llamacpp: and local.")
 def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Path | None, limit: int | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float,
         progress: bool, adaptive: bool, batch: bool, batch_wait: float, dry_run: bool,
-        prices_path: Path | None) -> None:
+        prices_path: Path | None, serve_timeout: float | None) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
     prices = load_prices(prices_path)
     loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
     if run_id and len(loaded) > 1:
         raise ConfigError("--run-id names one run: give a single --task")
     judge_specs = judges or DEFAULT_JUDGES
-    needs_local = (model == "local" and answers is None) or any(is_local(s) for s in judge_specs)
-    remote = [] if model == "local" or answers else [parse_endpoint(model, role="model", concurrency=concurrency,
-                                                                    key_env=model_key_env)]
+    model_spec = None if answers else model
+    # Served specs (local, vllm:, sglang:, llamacpp:) are checked before anything starts; a server named twice
+    # (the model and a judge) is started once.
+    served = served_specs(model_spec, judge_specs)
+    remote = [] if model_spec is None or model_spec in served else [
+        parse_endpoint(model_spec, role="model", concurrency=concurrency, key_env=model_key_env)]
     remote_judges = [parse_judge(s, concurrency=concurrency, key_env=judge_key_env).endpoint
-                     for s in judge_specs if not is_local(s)]
-    batching = _batching(batch, batch_wait, [model] if remote else [], judge_specs, remote + remote_judges)
+                     for s in judge_specs if judge_base(s) not in served]
+    batching = _batching(batch, batch_wait, [model] if remote else [],
+                         [s for s in judge_specs if judge_base(s) not in served], remote + remote_judges)
     if not dry_run:
         for warning in check_reachable(remote + remote_judges):
             click.echo(f"warning: {warning}", err=True)
     results, plans = [], []
-    with _embedded_server(needs_local and not dry_run, concurrency, out) as local:
-        if dry_run and needs_local:  # the embedded server's endpoint, as the cache knows it, without starting it
-            from .run.backends.local import local_endpoint, model_path
-
-            local = local_endpoint(model_path(), None, concurrency=concurrency)
-        model_endpoint = None if answers else (local if model == "local" else remote[0])
+    # A dry run starts no server: a served model's endpoint is known to the cache by its identity alone.
+    with serving(() if dry_run else served.values(), log_dir=out / ".server-logs", ready_timeout_s=serve_timeout,
+                 on_event=lambda message: click.echo(message, err=True)) as servers:
+        endpoints = {text: spec.endpoint(None, concurrency=concurrency) if dry_run
+                     else servers[spec].endpoint(concurrency=concurrency) for text, spec in served.items()}
+        model_endpoint = None if model_spec is None else endpoints.get(model_spec) or remote[0]
         panel = parse_panel(judge_specs, default_mode=verdicts, concurrency=concurrency, key_env=judge_key_env,
-                            local=local)
+                            served=endpoints)
+        launched = tuple(server.launch() for server in servers.values())
         for task in loaded:
             config = RunConfig(model=model_endpoint, judges=panel, out=out,
                                cache_path=cache_path or out / "cache.sqlite", limit=limit, answers_file=answers,
                                run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed),
                                progress=progress and sys.stderr.isatty(),
                                progress_lines=progress and not sys.stderr.isatty(), adaptive=adaptive,
-                               batch=batching, prices=prices)
+                               batch=batching, prices=prices, launched=launched)
             if dry_run:
                 plans.append(_print_plan(task, config))
                 continue
@@ -234,15 +227,15 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
         sys.exit(EXIT_PENDING)
 
 
-def _batching(enabled: bool, wait_s: float, model_specs: list[str], judge_specs: tuple[str, ...],
+def _batching(enabled: bool, wait_s: float, model_specs: list[str], judge_specs: list[str],
               remote: list[Endpoint]) -> BatchOptions | None:
-    """--batch: the endpoints with a batch API (``remote`` are the endpoints of ``model_specs`` and the remote judge
-    specs, in order)."""
+    """--batch: the endpoints with a batch API (``remote`` are the endpoints of ``model_specs`` and the remote
+    ``judge_specs``, in order; served models are not among them)."""
     if wait_s and not enabled:
         raise ConfigError("--batch-wait waits for provider batches: add --batch")
     if not enabled:
         return None
-    specs = [*model_specs, *(s for s in judge_specs if not is_local(s))]
+    specs = [*model_specs, *judge_specs]
     batched = [endpoint for spec, endpoint in zip(specs, remote, strict=True) if has_batch_api(spec)]
     if not batched:
         raise ConfigError(f"--batch: no endpoint of this run has a batch API ({', '.join([*model_specs, *judge_specs])}"

@@ -110,7 +110,8 @@ class Endpoint:
     """Where a model is served.
 
     provider: "openai" (any OpenAI-compatible server: vLLM, llama.cpp, SGLang, OpenAI), "anthropic",
-    or "local" (the embedded llama.cpp server, started by judgebench). name: the label used in results.
+    or "local" (a llama.cpp server started by judgebench: the embedded one, or ``llamacpp:PATH.gguf``). name: the
+    label used in results.
     model: the model id sent to the server. api_key_env: the *name* of the environment variable that
     holds the key; the key itself never enters an Endpoint, so it cannot reach a result or a log.
     cache_identity: what identifies the server in the cache key (defaults to the base URL; the embedded
@@ -140,6 +141,23 @@ class Endpoint:
     def public(self) -> dict[str, Any]:
         """What may be written to disk about this endpoint (no secret lives here anyway)."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ServerLaunch:
+    """A server judgebench started for a run (judgebench.run.serve), as the run's manifest records it: the spec,
+    the exact command (argv), the package that served it and its version, where it listened, its log."""
+
+    spec: str
+    command: tuple[str, ...]
+    package: str
+    version: str | None
+    base_url: str
+    cache_identity: str
+    log: str
+
+    def public(self) -> dict[str, Any]:
+        return {**asdict(self), "command": list(self.command)}
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """The endpoint and judge specification grammar, and a reachability check before any work starts.
 
-    model spec:  NAME@URL[,URL...] | NAME@openai | NAME@anthropic | local      (several URLs: replicas)
+    model spec:  NAME@URL[,URL...] | NAME@openai | NAME@anthropic | local | vllm:HF_ID | sglang:HF_ID
+                 | llamacpp:PATH.gguf      (several URLs: replicas of one server)
     judge spec:  MODEL_SPEC[#MODE][,t=TEMPERATURE]      MODE: json (a JSON-schema verdict) or text ([[8]])
 
-``local`` is the embedded llama.cpp server, which the caller starts (its URL is known only then).
+``local`` is the embedded llama.cpp server, which the caller starts (its URL is known only then), as it starts
+the servers that ``vllm:``, ``sglang:`` and ``llamacpp:`` specs name (judgebench.run.serve).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -42,7 +45,8 @@ def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | Non
     """
     if "@" not in spec:
         raise ConfigError(f"--{role} {spec!r}: expected NAME@URL, e.g. qwen2.5-7b@http://127.0.0.1:8000/v1, "
-                          f"gpt-4o@openai or claude-sonnet-4@anthropic (or 'local' for the embedded model)")
+                          f"gpt-4o@openai or claude-sonnet-4@anthropic (or 'local' for the embedded model, or "
+                          f"vllm:HF_ID, sglang:HF_ID, llamacpp:PATH.gguf for a model judgebench serves)")
     name, _, where = spec.rpartition("@")
     if not name:
         raise ConfigError(f"--{role} {spec!r}: the model name before '@' is empty")
@@ -88,10 +92,11 @@ def is_local(spec: str) -> bool:
 
 
 def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, key_env: str | None = None,
-                local: Endpoint | None = None) -> Judge:
+                local: Endpoint | None = None, served: Mapping[str, Endpoint] | None = None) -> Judge:
     """``NAME@URL#json,t=0.7`` -> Judge. ``auto`` picks JSON verdicts on the embedded server, free text elsewhere.
     The judge's name is the model's name with the options it was given, so two configurations of one model on a
-    panel stay apart."""
+    panel stay apart. ``served``: the endpoints of the servers judgebench started (judgebench.run.serve), by the
+    spec text that named them (``vllm:Qwen/Qwen2.5-7B-Instruct``)."""
     base, _, options = spec.partition("#")
     mode, *settings = options.split(",") if options else [default_mode]
     mode = mode or default_mode
@@ -110,7 +115,9 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
         except ValueError:
             raise ConfigError(f"--judge {spec!r}: judge settings after the mode are t=TEMPERATURE and "
                               "key_env=VARIABLE, e.g. local#json,t=0.7") from None
-    if base == LOCAL:
+    if served is not None and base in served:
+        endpoint = served[base]
+    elif base == LOCAL:
         if local is None:
             raise ConfigError(f"--judge {spec!r}: the embedded server is not running")
         endpoint = local

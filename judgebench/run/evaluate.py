@@ -37,6 +37,7 @@ from ..types import (
     Judge,
     Judgment,
     ScoreRow,
+    ServerLaunch,
     Task,
     sha256_text,
 )
@@ -47,7 +48,7 @@ from .replicas import CEILING_FACTOR, MAX_CEILING
 from .runner import Counters, RetryPolicy, Runner
 
 PACKAGES = ("judgebench", "openai", "anthropic", "llama_cpp_python", "jinja2", "tenacity", "numpy", "scipy",
-            "pandas", "vllm")
+            "pandas", "vllm", "sglang")
 T = TypeVar("T")
 # The fewest items in flight at once, whatever the concurrency.
 MIN_WINDOW = 256
@@ -71,6 +72,7 @@ class RunConfig:
     n_bootstrap: int = 1000
     batch: BatchOptions | None = None  # run --batch: these endpoints go through provider batch APIs (run.batch)
     prices: PriceTable | None = None  # the price table for the cost report; None: the built-in one
+    launched: tuple[ServerLaunch, ...] = ()  # servers judgebench started for the run (judgebench.run.serve)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ def _manifest(task: Task, config: RunConfig, items: list[Item]) -> dict[str, Any
         "prompt_sha256": {t: template_hash(t, task.prompt_dirs) for t in sorted(templates)}
         if not task.judge.fastchat_prompts else {p.name: sha256_text(p.system + "\x1f" + p.template)
                                                   for p in task.judge.fastchat_prompts},
+        "launched": [launch.public() for launch in config.launched],
         "packages": package_versions(),
         "python": platform.python_version(),
     }

@@ -225,24 +225,24 @@ def test_the_dry_run_knows_the_embedded_server_as_the_cache_does() -> None:
     """The dry run starts no server: its endpoint for the embedded model must give the cache keys a running
     server's endpoint gives (the port is not part of them)."""
     from judgebench.errors import ConfigError
-    from judgebench.run.backends.local import LocalServer, local_endpoint, model_path
+    from judgebench.run.backends.local import embedded_spec
 
     try:
-        model_file = model_path()
+        spec = embedded_spec()
     except ConfigError:
         pytest.skip("the embedded model is not installed")
-    running = LocalServer(None, "http://127.0.0.1:41234/v1", Path("log"), model_file)  # type: ignore[arg-type]
-    planned = local_endpoint(model_file, None, concurrency=4)
+    running = spec.endpoint("http://127.0.0.1:41234/v1")
+    planned = spec.endpoint(None, concurrency=4)
     messages = (("user", "Hello"),)
-    assert ChatRequest(planned, messages).cache_key() == ChatRequest(running.endpoint(), messages).cache_key()
-    assert planned.name == running.endpoint().name
+    assert ChatRequest(planned, messages).cache_key() == ChatRequest(running, messages).cache_key()
+    assert planned.name == running.name
 
 
 @pytest.mark.integration
 def test_the_dry_run_on_the_real_embedded_server(tmp_path: Path, embedded_server: object) -> None:
     """Against the real llama.cpp server: the cold dry run counts what the run sends, and afterwards the dry run,
     using an endpoint made without the server, finds everything in the cache."""
-    from judgebench.run.backends.local import LocalServer, local_endpoint
+    from judgebench.run.backends.local import LocalServer, embedded_spec
 
     assert isinstance(embedded_server, LocalServer)
     task = load_task("sample-mt")
@@ -254,7 +254,7 @@ def test_the_dry_run_on_the_real_embedded_server(tmp_path: Path, embedded_server
     # A busy machine can time a request out: its retry is sent again, but it is still one request of the plan.
     distinct = result.counters.requests - result.counters.retries
     assert cold.to_send == distinct > 0
-    offline = local_endpoint(embedded_server.model_file, None)
+    offline = embedded_spec().endpoint(None)
     replanned = RunConfig(**{**config.__dict__, "model": offline,
                              "judges": (Judge("local#json", offline, constrained=True),)})
     warm = plan_run(task, replanned, builtin_prices())

@@ -17,6 +17,8 @@ TaskKind = str
 FailureKind = Literal["parse", "truncated", "request", "no_answer", "empty"]
 Position = Literal["single", "AB", "BA"]
 Provider = Literal["openai", "anthropic", "local"]
+# How an OpenAI-compatible endpoint is spoken to: the openai SDK, or the lean aiohttp client (run/backends/lean.py).
+Transport = Literal["sdk", "lean"]
 PairVerdict = Literal["A", "B", "tie"]
 
 
@@ -113,7 +115,8 @@ class Endpoint:
     model: the model id sent to the server. api_key_env: the *name* of the environment variable that
     holds the key; the key itself never enters an Endpoint, so it cannot reach a result or a log.
     cache_identity: what identifies the server in the cache key (defaults to the base URL; the embedded
-    server uses the model file, since its port changes on every start).
+    server uses the model file, since its port changes on every start). transport: the client for an
+    OpenAI-compatible endpoint ("sdk" or "lean"); it cannot change an answer, so it is not part of ``identity``.
     """
 
     provider: Provider
@@ -123,6 +126,7 @@ class Endpoint:
     api_key_env: str | None = None
     concurrency: int = 4
     cache_identity: str | None = None
+    transport: Transport = "sdk"
 
     def identity(self) -> str:
         return self.cache_identity or self.base_url or self.provider

@@ -132,6 +132,7 @@ def main() -> None:
               help="Seconds a request may keep retrying.")
 @click.option("--progress/--no-progress", default=True)
 @click.option("--transport", type=click.Choice(["sdk", "lean"]), default="sdk", show_default=True,
+              envvar="JUDGEBENCH_TRANSPORT", show_envvar=True,
               help="Client for OpenAI-compatible servers (model and judges): the openai SDK, or lean (aiohttp, "
                    "several times less CPU per request). Replies and the cache are the same either way.")
 def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Path | None, limit: int | None,

@@ -3,6 +3,7 @@ format and the error classification are shared with the lean transport (openai_w
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ from .openai_wire import (
     api_key,
     chat_body,
     connection_error,
+    malformed,
     parse_reply,
     rejects_json_schema,
     response_format,
@@ -72,9 +74,13 @@ class OpenAICompatBackend:
                                                     _rejects_json_schema)
         except openai.OpenAIError as exc:
             raise classify(exc, self.endpoint) from None
+        except json.JSONDecodeError as exc:  # the SDK decodes a 2xx body that is not JSON with no error of its own
+            raise malformed(self.endpoint, f"HTTP 200 with a body that is not JSON: {exc}") from None
         latency = time.perf_counter() - started
-        # The SDK's object as the plain JSON it came from, read by the parser both transports share.
-        return parse_reply(response.to_dict(warnings=False), self.endpoint, latency)
+        # The SDK's object as the plain JSON it came from, read by the parser both transports share (a body that
+        # is JSON but not an object comes back as it is).
+        data = response.to_dict(warnings=False) if isinstance(response, openai.BaseModel) else response
+        return parse_reply(data, self.endpoint, latency)
 
     async def _create(self, request: ChatRequest, schema_in_json_object: bool) -> Any:
         return await self._client.chat.completions.create(

@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, results printed and saved to bench/out/results.json.
 
-`--stats-only` skips the runner benchmark (which needs the embedded server and a few minutes)."""
+`--stats-only` skips the runner benchmark (which needs the embedded server and a few minutes) and the transport
+benchmark (a stub server; about two minutes)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_runner
 import bench_stats
+import bench_transport
 
 
 def main() -> None:
@@ -20,6 +22,8 @@ def main() -> None:
     if "--stats-only" not in sys.argv:
         results["runner_vs_bare_openai_loop"] = bench_runner.main()
         print(json.dumps(results["runner_vs_bare_openai_loop"], indent=2))
+        results["lean_transport_vs_sdk_loop"] = bench_transport.main()
+        print(json.dumps(results["lean_transport_vs_sdk_loop"], indent=2))
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -269,3 +269,18 @@ def test_run_transport_option_reaches_model_and_judge(tmp_path: Path, monkeypatc
     assert all("aiohttp" in a for a in agents["lean"]) and not any("aiohttp" in a for a in agents["sdk"])
     bad = CliRunner().invoke(main, ["run", "--transport", "fast", "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "'fast' is not one of 'sdk', 'lean'" in bad.output
+
+
+def test_the_proxy_in_the_environment_is_used_as_by_the_sdk(transport: Transport,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY is honoured by both transports: the request for a host that does not exist reaches the proxy
+    (the local fake server, so nothing leaves the machine)."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ALL_PROXY", "NO_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    script = Script([("ok", "through the proxy")])
+    with fake_server(script) as url:
+        monkeypatch.setenv("HTTP_PROXY", url.removesuffix("/v1"))
+        end = endpoint("http://judgebench-test.invalid/v1", transport)
+        (reply,) = backend_calls(end, [chat(end)])
+    assert reply.text == "through the proxy" and len(script.requests) == 1
+    assert script.headers[0].get("Host") == "judgebench-test.invalid"

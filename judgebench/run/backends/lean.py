@@ -19,6 +19,8 @@ from typing import Any
 
 import aiohttp
 import orjson
+import yarl
+from aiohttp.helpers import get_env_proxy_for_url
 
 from ...errors import BackendError
 from ...secrets import redact
@@ -74,6 +76,15 @@ async def _read(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _env_proxy(url: str) -> tuple[yarl.URL | None, aiohttp.BasicAuth | None]:
+    """HTTP(S)_PROXY and NO_PROXY, as they apply to the SDK too, looked up once. (aiohttp's ``trust_env`` would
+    look them up, and ~/.netrc, in a worker thread on every request: two thread hops per request.)"""
+    try:
+        return get_env_proxy_for_url(yarl.URL(url))
+    except LookupError:
+        return None, None
+
+
 class LeanBackend:
     """``complete`` posts one chat completion over a keep-alive connection pool of ``pool_size`` connections
     (default: the endpoint's concurrency). Timeouts and dropped connections are retryable BackendErrors, as
@@ -90,15 +101,15 @@ class LeanBackend:
         # The SDK's timeout is per phase (connect, each read), not for the whole request: the same here.
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
         self._pool_size = max(1, pool_size or endpoint.concurrency)
+        self._proxy, self._proxy_auth = _env_proxy(self._url)
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         # Made on first use, inside the event loop that will use it (aiohttp binds a session to its loop).
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0)
-            # trust_env: HTTP(S)_PROXY and NO_PROXY apply, as they do to the SDK.
             self._session = aiohttp.ClientSession(connector=connector, headers=self._headers,
-                                                  timeout=self._timeout, trust_env=True)
+                                                  timeout=self._timeout)
         return self._session
 
     async def complete(self, request: ChatRequest) -> ChatReply:
@@ -113,7 +124,8 @@ class LeanBackend:
     async def _post(self, request: ChatRequest, schema_in_json_object: bool) -> Any:
         body = orjson.dumps(chat_body(request, schema_in_json_object=schema_in_json_object))
         try:
-            async with self._open().post(self._url, data=body) as response:
+            async with self._open().post(self._url, data=body, proxy=self._proxy,
+                                         proxy_auth=self._proxy_auth) as response:
                 ok = 200 <= response.status < 300
                 raw = await _read(response, MAX_BODY_BYTES if ok else MAX_ERROR_BYTES)
                 status, headers = response.status, response.headers

@@ -235,6 +235,13 @@ def test_lean_stops_reading_a_body_over_its_limit(tmp_path: Path, monkeypatch: p
     assert not caught.value.retryable and len(script.requests) == 1
 
 
+def test_lean_cuts_a_long_error_body_instead_of_refusing_it() -> None:
+    script = Script([("raw", 503, b"overloaded " + b"x" * 200_000)])
+    with fake_server(script) as url, pytest.raises(BackendError, match=r"HTTP 503: overloaded x+$") as caught:
+        backend_calls(endpoint(url, "lean"), [chat(endpoint(url, "lean"))])
+    assert caught.value.retryable and caught.value.status == 503 and len(str(caught.value)) < 400
+
+
 def test_lean_reads_a_body_without_content_length() -> None:
     script = Script([("stream", json.dumps(completion("streamed whole")).encode())])
     with fake_server(script) as url:

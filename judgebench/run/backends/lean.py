@@ -62,17 +62,18 @@ def _rejected(exc: Exception) -> bool:
     return isinstance(exc, _Refused) and rejects_json_schema(exc.message)
 
 
-async def _read(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
-    """The body, or None when it is longer than ``limit`` (the rest is not read)."""
-    if response.content_length is not None and response.content_length > limit:
+async def _read(response: aiohttp.ClientResponse, limit: int, *, cut: bool = False) -> bytes | None:
+    """The body; when it is longer than ``limit``, its first ``limit`` bytes if ``cut``, else None. The rest is
+    never read (aiohttp then closes the connection instead of reusing it)."""
+    if not cut and response.content_length is not None and response.content_length > limit:
         return None
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_any():
+        chunks.append(chunk)
         size += len(chunk)
         if size > limit:
-            return None
-        chunks.append(chunk)
+            return b"".join(chunks)[:limit] if cut else None
     return b"".join(chunks)
 
 
@@ -127,7 +128,7 @@ class LeanBackend:
             async with self._open().post(self._url, data=body, proxy=self._proxy,
                                          proxy_auth=self._proxy_auth) as response:
                 ok = 200 <= response.status < 300
-                raw = await _read(response, MAX_BODY_BYTES if ok else MAX_ERROR_BYTES)
+                raw = await _read(response, MAX_BODY_BYTES) if ok else await _read(response, MAX_ERROR_BYTES, cut=True)
                 status, headers = response.status, response.headers
         except asyncio.TimeoutError:  # aiohttp's own timeouts are subclasses
             raise timeout_error(self.endpoint) from None

@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, results printed and saved to bench/out/results.json.
 
-`--stats-only` skips the runner and server start-up benchmarks (which need the embedded server and a few minutes)."""
+`--stats-only` skips the runner, transport and server start-up benchmarks (they need stub or embedded servers and
+several minutes)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import bench_pipeline
 import bench_plan
 import bench_serve
 import bench_stats
+import bench_transport
 
 
 def main() -> None:
@@ -25,6 +27,8 @@ def main() -> None:
     if "--stats-only" not in sys.argv:
         results["pipeline"] = bench_pipeline.main()
         print(json.dumps(results["pipeline"], indent=2))
+        results["lean_transport_vs_sdk_loop"] = bench_transport.main()
+        print(json.dumps(results["lean_transport_vs_sdk_loop"], indent=2))
         results["batch_bookkeeping_vs_direct"] = bench_batch.main()
         print(json.dumps(results["batch_bookkeeping_vs_direct"], indent=2))
         results["serve_startup"] = bench_serve.main()

@@ -15,6 +15,7 @@ import click
 
 from .errors import ConfigError, JudgebenchError
 from .formats import FORMATS
+from .run.backends import with_transport
 from .run.batch import BatchOptions, has_batch_api
 from .run.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
 from .run.evaluate import RunConfig, RunResult, evaluate
@@ -23,7 +24,7 @@ from .run.runner import REFUSALS_TO_STOP, RetryPolicy
 from .run.serve import served_specs, serving
 from .secrets import redact
 from .tasks import builtin_task_names, load_task
-from .types import Endpoint, Judge, Task
+from .types import Endpoint, Judge, Task, Transport
 
 if TYPE_CHECKING:
     from .run.plan import RunPlan
@@ -169,11 +170,15 @@ def main() -> None:
 @click.option("--serve-timeout", type=click.FloatRange(min=1), metavar="SECONDS",
               help="How long a server judgebench starts may take to load its model. Default: 30 minutes for vllm: "
                    "and sglang:, 5 for llamacpp: and local.")
+@click.option("--transport", type=click.Choice(["sdk", "lean"]), default="sdk", show_default=True,
+              envvar="JUDGEBENCH_TRANSPORT", show_envvar=True,
+              help="Client for OpenAI-compatible servers (model and judges): the openai SDK, or lean (aiohttp, "
+                   "several times less CPU per request). Replies and the cache are the same either way.")
 def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Path | None, limit: int | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float,
         progress: bool, adaptive: bool, batch: bool, batch_wait: float, dry_run: bool,
-        prices_path: Path | None, serve_timeout: float | None) -> None:
+        prices_path: Path | None, serve_timeout: float | None, transport: Transport) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
     prices = load_prices(prices_path)
     loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
@@ -202,6 +207,8 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
         model_endpoint = None if model_spec is None else endpoints.get(model_spec) or remote[0]
         panel = parse_panel(judge_specs, default_mode=verdicts, concurrency=concurrency, key_env=judge_key_env,
                             served=endpoints)
+        model_endpoint = with_transport(model_endpoint, transport) if model_endpoint else None
+        panel = tuple(replace(j, endpoint=with_transport(j.endpoint, transport)) for j in panel)
         launched = tuple(server.launch() for server in servers.values())
         for task in loaded:
             config = RunConfig(model=model_endpoint, judges=panel, out=out,

@@ -18,6 +18,8 @@ TaskKind = str
 FailureKind = Literal["parse", "truncated", "request", "no_answer", "empty", "pending"]
 Position = Literal["single", "AB", "BA"]
 Provider = Literal["openai", "anthropic", "local"]
+# How an OpenAI-compatible endpoint is spoken to: the openai SDK, or the lean aiohttp client (run/backends/lean.py).
+Transport = Literal["sdk", "lean"]
 PairVerdict = Literal["A", "B", "tie"]
 
 
@@ -115,7 +117,8 @@ class Endpoint:
     model: the model id sent to the server. api_key_env: the *name* of the environment variable that
     holds the key; the key itself never enters an Endpoint, so it cannot reach a result or a log.
     cache_identity: what identifies the server in the cache key (defaults to the base URL; the embedded
-    server uses the model file, since its port changes on every start).
+    server uses the model file, since its port changes on every start). transport: the client for an
+    OpenAI-compatible endpoint ("sdk" or "lean"); it cannot change an answer, so it is not part of ``identity``.
     """
 
     provider: Provider
@@ -127,6 +130,7 @@ class Endpoint:
     cache_identity: str | None = None
     # Further base URLs serving the same model (``NAME@URL1,URL2``): requests are spread over all of them.
     replicas: tuple[str, ...] = ()
+    transport: Transport = "sdk"
 
     def identity(self) -> str:
         if self.cache_identity:

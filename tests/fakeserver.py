@@ -1,5 +1,6 @@
 """A scripted OpenAI-compatible server on loopback, for the faults the real one cannot produce on demand
-(429 with Retry-After, 500, 400, a dropped connection). Unit tests only: end-to-end tests use the real server."""
+(429 with Retry-After, 500, 400, a dropped connection, a body that is not JSON or is cut short). Unit tests only:
+end-to-end tests use the real server."""
 
 from __future__ import annotations
 
@@ -20,13 +21,16 @@ class Script:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.times: list[float] = []
+        self.peers: list[tuple[str, int]] = []  # the client's address of each request: which connection it used
         self.lock = threading.Lock()
 
-    def next(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[Any, ...]:
+    def next(self, body: dict[str, Any], headers: dict[str, str],
+             peer: tuple[str, int] = ("", 0)) -> tuple[Any, ...]:
         with self.lock:
             self.requests.append(body)
             self.headers.append(headers)
             self.times.append(time.monotonic())
+            self.peers.append(peer)
             return self.steps.pop(0) if len(self.steps) > 1 else self.steps[0]
 
 
@@ -47,8 +51,13 @@ def anthropic_message(text: str) -> dict[str, Any]:
 
 
 @contextmanager
-def fake_server(script: Script) -> Iterator[str]:
+def fake_server(script: Script, *, keep_alive: bool = False) -> Iterator[str]:
+    """Serve ``script`` on a loopback port; yields the base URL (ending in /v1). ``keep_alive``: HTTP/1.1
+    connections that stay open between requests (the default, HTTP/1.0, closes each after its reply)."""
+
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def log_message(self, *args: object) -> None:
             pass
 
@@ -57,13 +66,34 @@ def fake_server(script: Script) -> Iterator[str]:
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-            step = script.next(body, dict(self.headers))
+            step = script.next(body, dict(self.headers), self.client_address[:2])
             kind = step[0]
             if kind == "ok":
                 if len(step) > 2:  # ("ok", text, seconds): a slow server
                     time.sleep(step[2])
                 self._send(200, anthropic_message(step[1]) if self.path.endswith("/messages") else completion(step[1]))
             elif kind == "drop":
+                self.close_connection = True
+                self.connection.shutdown(2)
+            elif kind == "json":  # ("json", payload): any JSON object as a 200 reply
+                self._send(200, step[1])
+            elif kind == "raw":  # ("raw", status, body bytes): a body as it is (HTML, broken JSON, megabytes)
+                self._send_bytes(step[1], step[2])
+            elif kind == "stream":  # ("stream", body bytes): no Content-Length; the body ends when the connection does
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(step[1])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+            elif kind == "cut":  # ("cut", body bytes): the headers promise twice the bytes sent, then it hangs up
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(2 * len(step[1])))
+                self.end_headers()
+                self.wfile.write(step[1])
+                self.wfile.flush()
                 self.close_connection = True
                 self.connection.shutdown(2)
             else:
@@ -73,7 +103,9 @@ def fake_server(script: Script) -> Iterator[str]:
                 self._send(int(kind), {"error": {"message": message, "type": "x"}}, extra)
 
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(payload).encode()
+            self._send_bytes(status, json.dumps(payload).encode(), headers)
+
+        def _send_bytes(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

@@ -118,7 +118,7 @@ class Runner:
         self.usage: dict[str, Counters] = {}
         self._backend_factory = backend_factory
         self._adaptive = adaptive
-        self._pools: dict[tuple[str, str, str], ReplicaPool] = {}
+        self._pools: dict[tuple[str, str, str, str], ReplicaPool] = {}
         # The circuit breaker: consecutive refusals per endpoint, and the refusal that stopped one.
         self._refusals: dict[tuple[str, str, str], int] = {}
         self.stopped: dict[str, BackendError] = {}
@@ -140,7 +140,7 @@ class Runner:
     # -- replicas -------------------------------------------------------------------------------------------
 
     def pool(self, endpoint: Endpoint) -> ReplicaPool:
-        key = (endpoint.provider, endpoint.identity(), endpoint.model)
+        key = (endpoint.provider, endpoint.identity(), endpoint.model, endpoint.transport)
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = ReplicaPool(endpoint, self._backend_factory, adaptive=self._adaptive)

@@ -16,6 +16,13 @@ from ..fakeserver import Script, fake_server
 SENTINEL = "sk-judgebench-sentinel-0123456789abcdef"
 
 
+@pytest.fixture(autouse=True, params=["sdk", "lean"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs over both transports of an OpenAI-compatible server (`run --transport`'s variable)."""
+    monkeypatch.setenv("JUDGEBENCH_TRANSPORT", request.param)
+    return str(request.param)
+
+
 def auth(headers: dict[str, str]) -> str:
     return next((v for k, v in headers.items() if k.lower() == "authorization"), "")
 
@@ -109,7 +116,7 @@ def test_progress_without_a_terminal_is_a_line_every_few_seconds(tmp_path: Path)
 
 
 @pytest.mark.parametrize("status", ["401", "403", "404"])
-def test_every_refusal_status_stops_the_endpoint(tmp_path: Path, status: str) -> None:
+def test_every_refusal_status_stops_the_endpoint(tmp_path: Path, status: str, transport: str) -> None:
     import asyncio
 
     from judgebench.run.cache import Cache
@@ -118,7 +125,8 @@ def test_every_refusal_status_stops_the_endpoint(tmp_path: Path, status: str) ->
 
     script = Script([(status, None, "model not found" if status == "404" else "forbidden")])
     with fake_server(script) as url:
-        endpoint = Endpoint(provider="openai", name="j", model="j", base_url=url, concurrency=1)
+        endpoint = Endpoint(provider="openai", name="j", model="j", base_url=url, concurrency=1,
+                            transport=transport)  # type: ignore[arg-type]
         requests = [ChatRequest(endpoint, (("user", f"q{i}"),)) for i in range(10)]
 
         async def main() -> list[object]:

@@ -1,4 +1,5 @@
-"""The runner's single retry layer against scripted faults from a local fake server."""
+"""The runner's single retry layer against scripted faults from a local fake server, over both transports of
+an OpenAI-compatible endpoint (the openai SDK and the lean aiohttp client): they classify faults alike."""
 
 from __future__ import annotations
 
@@ -11,15 +12,21 @@ from judgebench.errors import BackendError
 from judgebench.run.backends import make_backend
 from judgebench.run.cache import Cache
 from judgebench.run.runner import RetryPolicy, Runner
-from judgebench.types import ChatRequest, Endpoint
+from judgebench.types import ChatRequest, Endpoint, Transport
 
 from ..fakeserver import Script, fake_server
 
 FAST = RetryPolicy(max_attempts=4, max_elapsed_s=20, initial_wait_s=0.01, max_wait_s=2.0)
 
 
-def request(base_url: str, text: str = "hello") -> ChatRequest:
-    endpoint = Endpoint(provider="openai", name="fake", model="fake", base_url=base_url, concurrency=2)
+@pytest.fixture(params=["sdk", "lean"])
+def transport(request: pytest.FixtureRequest) -> Transport:
+    return request.param
+
+
+def request(base_url: str, text: str = "hello", transport: Transport = "sdk") -> ChatRequest:
+    endpoint = Endpoint(provider="openai", name="fake", model="fake", base_url=base_url, concurrency=2,
+                        transport=transport)
     return ChatRequest(endpoint, (("user", text),), (("max_tokens", 8), ("temperature", 0.0)))
 
 
@@ -34,61 +41,61 @@ async def call(runner: Runner, req: ChatRequest):  # type: ignore[no-untyped-def
         await runner.aclose()
 
 
-def test_429_honours_retry_after(tmp_path: Path) -> None:
+def test_429_honours_retry_after(tmp_path: Path, transport: Transport) -> None:
     script = Script([("429", 1), ("ok", "fine")])
     with fake_server(script) as url:
         runner = Runner(Cache(tmp_path / "c.sqlite"), retry=FAST, progress=False)
-        reply = run(call(runner, request(url)))
+        reply = run(call(runner, request(url, transport=transport)))
     assert reply.text == "fine"
     assert len(script.requests) == 2
     assert script.times[1] - script.times[0] >= 0.95  # waited the server's Retry-After, not the 10 ms backoff
     assert runner.counters.retries == 1 and runner.counters.requests == 2
 
 
-def test_500_and_dropped_connection_are_retried(tmp_path: Path) -> None:
+def test_500_and_dropped_connection_are_retried(tmp_path: Path, transport: Transport) -> None:
     script = Script([("500",), ("drop",), ("ok", "after faults")])
     with fake_server(script) as url:
         runner = Runner(Cache(tmp_path / "c.sqlite"), retry=FAST, progress=False)
-        reply = run(call(runner, request(url)))
+        reply = run(call(runner, request(url, transport=transport)))
     assert reply.text == "after faults"
     assert len(script.requests) == 3
 
 
 @pytest.mark.parametrize("status", ["400", "401", "403", "404"])
-def test_client_errors_are_not_retried(tmp_path: Path, status: str) -> None:
+def test_client_errors_are_not_retried(tmp_path: Path, transport: Transport, status: str) -> None:
     script = Script([(status,), ("ok", "never reached")])
     with fake_server(script) as url:
         runner = Runner(Cache(tmp_path / "c.sqlite"), retry=FAST, progress=False)
         with pytest.raises(BackendError, match=f"HTTP {status}"):
-            run(call(runner, request(url)))
+            run(call(runner, request(url, transport=transport)))
     assert len(script.requests) == 1
 
 
-def test_attempt_limit_then_failure_is_not_cached(tmp_path: Path) -> None:
+def test_attempt_limit_then_failure_is_not_cached(tmp_path: Path, transport: Transport) -> None:
     script = Script([("500",)])
     cache = Cache(tmp_path / "c.sqlite")
     with fake_server(script) as url:
         runner = Runner(cache, retry=FAST, progress=False)
         with pytest.raises(BackendError):
-            run(call(runner, request(url)))
+            run(call(runner, request(url, transport=transport)))
     assert len(script.requests) == FAST.max_attempts
     assert len(cache) == 0
 
 
-def test_successful_reply_is_cached_and_reused(tmp_path: Path) -> None:
+def test_successful_reply_is_cached_and_reused(tmp_path: Path, transport: Transport) -> None:
     script = Script([("ok", "once")])
     cache = Cache(tmp_path / "c.sqlite")
     with fake_server(script) as url:
-        first = run(call(Runner(cache, retry=FAST, progress=False), request(url)))
+        first = run(call(Runner(cache, retry=FAST, progress=False), request(url, transport=transport)))
         second_runner = Runner(cache, retry=FAST, progress=False)
-        second = run(call(second_runner, request(url)))
+        second = run(call(second_runner, request(url, transport=transport)))
     assert len(script.requests) == 1
     assert (first.text, first.from_cache) == ("once", False)
     assert (second.text, second.from_cache) == ("once", True)
     assert second.prompt_tokens == 11 and second_runner.counters.cache_hits == 1
 
 
-def test_rejected_reply_is_not_cached(tmp_path: Path) -> None:
+def test_rejected_reply_is_not_cached(tmp_path: Path, transport: Transport) -> None:
     """A judge reply that does not parse is asked again next time, not served from the cache."""
     script = Script([("ok", "no verdict here")])
     cache = Cache(tmp_path / "c.sqlite")
@@ -96,15 +103,15 @@ def test_rejected_reply_is_not_cached(tmp_path: Path) -> None:
         runner = Runner(cache, retry=FAST, progress=False)
 
         async def go() -> None:
-            await runner.call(request(url), accept=lambda r: "[[" in r.text)
-            await runner.call(request(url), accept=lambda r: "[[" in r.text)
+            await runner.call(request(url, transport=transport), accept=lambda r: "[[" in r.text)
+            await runner.call(request(url, transport=transport), accept=lambda r: "[[" in r.text)
             await runner.aclose()
 
         run(go())
     assert len(script.requests) == 2 and len(cache) == 0
 
 
-def test_concurrency_is_bounded_per_endpoint(tmp_path: Path) -> None:
+def test_concurrency_is_bounded_per_endpoint(tmp_path: Path, transport: Transport) -> None:
     """With adaptive concurrency off, never more requests at once than the endpoint's concurrency."""
     script = Script([("ok", "x")])
     in_flight = 0
@@ -134,7 +141,7 @@ def test_concurrency_is_bounded_per_endpoint(tmp_path: Path) -> None:
                         adaptive=False)
 
         async def go() -> None:
-            await asyncio.gather(*(runner.call(request(url, f"q{i}")) for i in range(10)))
+            await asyncio.gather(*(runner.call(request(url, f"q{i}", transport)) for i in range(10)))
             await runner.aclose()
 
         run(go())

@@ -16,13 +16,13 @@ from typing import Any, Final, Protocol
 
 import anthropic
 import openai
-from openai.types.chat import ChatCompletion
 
 from ...errors import BackendError, ConfigError
 from ...secrets import redact
 from ...types import ChatRequest, Endpoint
 from ..backends.anthropic_backend import message_params, reply_from_message
-from ..backends.openai_compat import chat_body, classify, reply_from_completion
+from ..backends.openai_compat import classify
+from ..backends.openai_wire import chat_body, parse_reply
 from .ledger import BatchResult, BatchState
 
 OPENAI_CHAT: Final = "/v1/chat/completions"
@@ -86,7 +86,7 @@ class OpenAIBatchClient:
     def entry(self, request: ChatRequest) -> dict[str, Any]:
         # The Batch API takes the JSON-schema response format as OpenAI's chat endpoint does.
         return {"custom_id": request.cache_key(), "method": "POST", "url": OPENAI_CHAT,
-                "body": chat_body(self.endpoint, request, schema_in_json_object=False)}
+                "body": chat_body(request, schema_in_json_object=False)}
 
     async def submit(self, entries: Sequence[dict[str, Any]]) -> str:
         data = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries).encode("utf-8")
@@ -129,8 +129,7 @@ class OpenAIBatchClient:
         body = response.get("body") or {}
         if response.get("status_code") == 200 and not record.get("error"):
             try:
-                return BatchResult(key, reply=reply_from_completion(ChatCompletion.model_validate(body),
-                                                                    self.endpoint, 0.0))
+                return BatchResult(key, reply=parse_reply(body, self.endpoint, 0.0))
             except (BackendError, ValueError) as exc:
                 return BatchResult(key, error=str(exc))
         error = record.get("error") or body.get("error") or {}

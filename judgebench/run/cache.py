@@ -8,6 +8,7 @@ was killed blocks nobody for long.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -109,16 +110,60 @@ class Cache:
         """Store ``(key, model, reply)`` entries and give up claims, in one transaction: a runner writes what a
         moment's worth of requests produced at once instead of one transaction per request."""
         now = time.time()
-        with self._db:
+        with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
                                  [(key, model, encode_reply(reply), now) for key, model, reply in replies])
             self._db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?",
                                  [(key, self._owner) for key in releases])
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE): a look-up and the claims that follow it see
+        no other process's write in between, and many rows cost one commit instead of one each."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def _unusable(self, exc: Exception) -> ResultsError:
         self._db.close()
         return ResultsError(f"{self.path}: not a usable judgebench cache ({exc}); move it aside (the next run "
                             "rebuilds it, asking every request again) or pass another --cache")
+
+    def exchange(self, replies: Sequence[tuple[str, str, ChatReply]], releases: Sequence[str],
+                 lookups: Sequence[str], ttl_s: float) -> tuple[dict[str, ChatReply], set[str]]:
+        """One transaction for a moment's worth of a runner's cache work: store ``replies`` and give up
+        ``releases`` first (a process waiting on one of those claims then finds the reply), then look ``lookups``
+        up and claim those not stored. Returns (the stored replies found, the keys now this process's to send)."""
+        now = time.time()
+        found: dict[str, ChatReply] = {}
+        mine: set[str] = set()
+        with self._transaction():
+            if replies:
+                self._db.executemany("INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
+                                     [(key, model, encode_reply(reply), now) for key, model, reply in replies])
+            if releases:
+                self._db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?",
+                                     [(key, self._owner) for key in releases])
+            for chunk in _chunks(lookups):
+                marks = ",".join("?" * len(chunk))
+                for key, payload in self._db.execute(f"SELECT key, reply FROM replies WHERE key IN ({marks})", chunk):
+                    reply = decode_reply(payload)
+                    if reply is not None:
+                        found[key] = reply
+                missing = [key for key in chunk if key not in found]
+                if not missing:
+                    continue
+                marks = ",".join("?" * len(missing))
+                self._db.execute(f"DELETE FROM claims WHERE key IN ({marks}) AND expires < ?", (*missing, now))
+                self._db.executemany("INSERT OR IGNORE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
+                                     [(key, self._owner, now + ttl_s) for key in missing])
+                mine.update(key for key, owner in self._db.execute(
+                    f"SELECT key, owner FROM claims WHERE key IN ({marks})", missing) if owner == self._owner)
+        return found, mine
 
     def claim(self, request: ChatRequest, ttl_s: float) -> bool:
         """Claim a request for this process for ``ttl_s`` seconds: True if it is ours to send (unclaimed, ours
@@ -129,7 +174,7 @@ class Cache:
         """Claim ``keys`` in one transaction; returns those that are now this process's to send."""
         now = time.time()
         mine: set[str] = set()
-        with self._db:
+        with self._transaction():
             for chunk in _chunks(keys):
                 marks = ",".join("?" * len(chunk))
                 self._db.execute(f"DELETE FROM claims WHERE key IN ({marks}) AND expires < ?", (*chunk, now))

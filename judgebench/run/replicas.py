@@ -129,7 +129,7 @@ class ReplicaPool:
     factory: Callable[[Endpoint], Backend]
     adaptive: bool = True
     replicas: list[Replica] = field(default_factory=list)
-    _waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
+    _waiters: deque[asyncio.Future[Replica]] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         urls = self.endpoint.replica_urls()
@@ -144,24 +144,40 @@ class ReplicaPool:
         return f"{self.endpoint.name} at {self.endpoint.base_url or self.endpoint.provider}"
 
     async def acquire(self) -> Replica:
-        """The least busy replica with room (waiting for one if none has room), with its slot taken."""
-        while True:
+        """The least busy replica with room, with its slot taken; when none has room, the first slot that frees up
+        is handed to the longest waiting request."""
+        replica = self._pick()
+        if replica is not None and not self._waiters:
+            self._take(replica)
+            return replica
+        waiter: asyncio.Future[Replica] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._hand_over()
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed a slot it will not use: pass it on
+                waiter.result().in_flight -= 1
+                self._hand_over()
+            raise
+
+    def _take(self, replica: Replica) -> None:
+        replica.in_flight += 1
+        if replica.down:
+            replica.probing = True
+        elif replica.in_flight >= replica.limit.value:
+            replica.limit.saturated = True
+
+    def _hand_over(self) -> None:
+        """Give the room there is to waiting requests, oldest first."""
+        while self._waiters:
             replica = self._pick()
-            if replica is not None:
-                replica.in_flight += 1
-                if replica.down:
-                    replica.probing = True
-                elif replica.in_flight >= replica.limit.value:
-                    replica.limit.saturated = True
-                return replica
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake(1)  # it was handed a slot it will not use
-                raise
+            if replica is None:
+                return
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._take(replica)
+                waiter.set_result(replica)
 
     def _pick(self) -> Replica | None:
         now = time.monotonic()
@@ -195,22 +211,15 @@ class ReplicaPool:
             # A replica set takes a silent replica out; a lone replica is left to the retry policy's waits.
             if len(self.replicas) > 1 and (error.unreachable or replica.consecutive_errors >= 3):
                 self._take_out(replica, now, was_probing)
-        self._wake(max(1, sum(max(0, r.room(now)) for r in self.replicas)))
+        self._hand_over()
 
     def _take_out(self, replica: Replica, now: float, was_probing: bool) -> None:
         if replica.down and was_probing:
             replica.cooldown_s = min(COOLDOWN_S[1], replica.cooldown_s * 2)
         replica.down = True
         replica.down_until = now + replica.cooldown_s
-        # Waiters are woken when the cool-down ends, in case every other replica is out too.
-        asyncio.get_running_loop().call_later(replica.cooldown_s, self._wake, len(self._waiters) or 1)
-
-    def _wake(self, n: int) -> None:
-        while n > 0 and self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                n -= 1
+        # When the cool-down ends the replica takes a probe, also when every other replica is out too.
+        asyncio.get_running_loop().call_later(replica.cooldown_s, self._hand_over)
 
     def has_healthy_other(self, replica: Replica) -> bool:
         return any(r is not replica and not r.down for r in self.replicas)

@@ -70,6 +70,8 @@ POSTFIX_EVERY_S = 0.5
 # Another process's claim on a request lasts as long as that request may keep retrying, and a little more.
 CLAIM_MARGIN_S = 30.0
 CLAIM_POLL_S = 0.2
+# How long stored replies and released claims may wait for company in the cache's next transaction.
+WRITE_DELAY_S = 0.02
 
 
 @dataclass
@@ -126,7 +128,8 @@ class Runner:
         self._lookups: list[_Lookup] = []
         self._writes: list[tuple[str, str, ChatReply]] = []
         self._releases: list[str] = []
-        self._flush_scheduled = False
+        self._flush_handle: asyncio.Handle | None = None
+        self._flush_soon = False
         self._write_error: ResultsError | None = None
         # Progress: a bar on a terminal, else (if asked for) a line every few seconds.
         self._lines = progress_lines
@@ -148,37 +151,29 @@ class Runner:
 
     # -- the cache, grouped ---------------------------------------------------------------------------------
 
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+    def _schedule_flush(self, *, soon: bool) -> None:
+        """Lookups are flushed at the end of this turn of the event loop (a request waits on them); stored replies
+        and released claims may wait a few milliseconds, so more of them share a transaction."""
+        if self._flush_handle is not None:
+            if not soon or self._flush_soon:
+                return
+            self._flush_handle.cancel()
+        loop = asyncio.get_running_loop()
+        self._flush_soon = soon
+        self._flush_handle = loop.call_soon(self._flush) if soon else loop.call_later(WRITE_DELAY_S, self._flush)
 
     def _flush(self) -> None:
-        """One transaction for everything queued since the last one: stored replies and released claims first
-        (so a waiting process finds the reply the moment the claim goes), then lookups and claims."""
-        self._flush_scheduled = False
+        """One transaction for everything queued since the last one (Cache.exchange)."""
+        self._flush_handle = None
         writes, self._writes = self._writes, []
         releases, self._releases = self._releases, []
         lookups, self._lookups = self._lookups, []
         try:
-            if writes or releases:
-                self.cache.write_many(writes, releases)
-            if lookups:
-                keys = list(dict.fromkeys(lookup.key for lookup in lookups))
-                found = self.cache.get_many(keys)
-                missing = [key for key in keys if key not in found]
-                ttl = self.retry.max_elapsed_s + CLAIM_MARGIN_S
-                mine = self.cache.claim_many(missing, ttl) if missing else set()
-                if mine:
-                    # Stored by another process between our look and our claim: a hit after all.
-                    late = self.cache.get_many(sorted(mine))
-                    if late:
-                        found.update(late)
-                        mine -= late.keys()
-                        self.cache.write_many((), sorted(late))
-                for lookup in lookups:
-                    if not lookup.future.done():
-                        lookup.future.set_result((found.get(lookup.key), lookup.key in mine))
+            keys = list(dict.fromkeys(lookup.key for lookup in lookups))
+            found, mine = self.cache.exchange(writes, releases, keys, self.retry.max_elapsed_s + CLAIM_MARGIN_S)
+            for lookup in lookups:
+                if not lookup.future.done():
+                    lookup.future.set_result((found.get(lookup.key), lookup.key in mine))
         except (sqlite3.Error, OSError) as exc:
             self._write_error = ResultsError(f"{self.cache.path}: cannot write the request cache ({exc})")
             for lookup in lookups:
@@ -189,19 +184,21 @@ class Runner:
         """(the cached reply or None, whether this process now holds the claim to send it)."""
         future: asyncio.Future[tuple[ChatReply | None, bool]] = asyncio.get_running_loop().create_future()
         self._lookups.append(_Lookup(key, future))
-        self._schedule_flush()
+        self._schedule_flush(soon=True)
         return await future
 
     def _store(self, request: ChatRequest, reply: ChatReply) -> None:
         self._writes.append((request.cache_key(), request.endpoint.model, reply))
-        self._schedule_flush()
+        self._schedule_flush(soon=False)
 
     def _release(self, key: str) -> None:
         self._releases.append(key)
-        self._schedule_flush()
+        self._schedule_flush(soon=False)
 
     def flush(self) -> None:
         """Write what is queued now (the end of a run, or before reading the cache from outside)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
         self._flush()
         if self._write_error is not None:
             raise self._write_error

@@ -10,21 +10,22 @@ records were superseded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..formats import Source, read_sources
-from ..types import Judgment
+from ..formats import ParsedSource, Source, read_parsed
+from ..formats.parse_cache import ParseCache
+from ..formats.table import COLUMNS, judgment_columns, judgments_frame, n_rows, sources_frame
 
-# The columns every judgments frame has, whichever harness wrote the records.
-COLUMNS = ["benchmark", "item_id", "category", "model", "judge", "turn", "kind", "score", "opponent", "verdict_ab",
-           "verdict_ba", "preference", "error", "failure", "empty", "length", "opponent_length", "expected_score",
-           "scale_low", "scale_high", "run_id"]
+__all__ = ["COLUMNS", "IDENTITY", "JudgmentSet", "collect", "collect_parsed", "deduplicate", "judgments_frame",
+           "order_sources", "read_judgments"]
+
 IDENTITY = ["benchmark", "judge", "model", "opponent", "item_id", "turn"]
 
 
@@ -42,19 +43,6 @@ class JudgmentSet:
             return f"{len(self.frame)} judgments"
         return (f"{len(self.frame)} judgments ({self.n_superseded} older or failed duplicate record(s) of the same "
                 "judgments superseded: the newest successful one is kept)")
-
-
-def judgments_frame(judgments: Iterable[Judgment], run_id: str | None = None) -> pd.DataFrame:
-    """Judgments as a DataFrame, one row per record (raw text and calls left out), columns ``COLUMNS``."""
-    rows = [(j.benchmark, j.item_id, j.category, j.model, j.judge, j.turn, j.kind, j.score, j.opponent, j.verdict_ab,
-             j.verdict_ba, j.preference, j.error, j.failure, j.empty, j.length, j.opponent_length, j.expected_score,
-             j.scale[0] if j.scale else None, j.scale[1] if j.scale else None, run_id) for j in judgments]
-    frame = pd.DataFrame.from_records(rows, columns=COLUMNS)
-    for column in ("score", "preference", "length", "opponent_length", "expected_score", "scale_low", "scale_high"):
-        frame[column] = frame[column].astype(float)
-    frame["turn"] = frame["turn"].astype(int)
-    frame["empty"] = frame["empty"].astype(bool)
-    return frame
 
 
 def deduplicate(frame: pd.DataFrame, source: np.ndarray | Sequence[int]) -> tuple[pd.DataFrame, int]:
@@ -79,24 +67,40 @@ def deduplicate(frame: pd.DataFrame, source: np.ndarray | Sequence[int]) -> tupl
 
 def collect(sources: Sequence[Source]) -> JudgmentSet:
     """The sources' judgments, oldest source first, deduplicated."""
-    frames = [judgments_frame(s.judgments, s.run_id) for s in sources]
-    if not frames:
+    return collect_parsed([ParsedSource(s.label, judgment_columns(s.judgments), s.created, s.run_id)
+                           for s in sources])
+
+
+def collect_parsed(sources: Sequence[ParsedSource]) -> JudgmentSet:
+    """The parsed sources' judgments, oldest source first, in one frame, deduplicated."""
+    if not sources:
         return JudgmentSet(judgments_frame([]), 0, 0)
-    numbers = np.concatenate([np.full(len(f), n) for n, f in enumerate(frames)])
-    frame = pd.concat(frames, ignore_index=True)
+    frame = sources_frame([(s.columns, s.run_id) for s in sources])
+    numbers = np.concatenate([np.full(n_rows(s.columns), n) for n, s in enumerate(sources)])
     kept, superseded = deduplicate(frame, numbers)
     return JudgmentSet(kept, len(frame), superseded)
 
 
-def order_sources(sources: list[Source]) -> list[Source]:
+class _Timed(Protocol):
+    @property
+    def created(self) -> str | None: ...
+
+
+T = TypeVar("T", bound=_Timed)
+
+
+def order_sources(sources: list[T]) -> list[T]:
     """judgebench runs by creation time, after other harnesses' files (which carry no time) in the order given."""
     return sorted(sources, key=lambda s: (s.created is not None, s.created or ""))
 
 
-def read_judgments(paths: Sequence[str | Path], fmt: str = "auto", questions: Path | None = None) -> JudgmentSet:
-    """Every judgment in the given runs, results directories and other harnesses' files, one record each."""
-    sources = [s for p in paths for s in read_sources(Path(p), fmt, questions)]
-    result = collect(order_sources(sources))
+def read_judgments(paths: Sequence[str | Path], fmt: str = "auto", questions: Path | None = None,
+                   cache: ParseCache | None = None) -> JudgmentSet:
+    """Every judgment in the given runs, results directories and other harnesses' files, one record each (parsed
+    once: formats.parse_cache; ``cache`` defaults to the one the environment names)."""
+    cache = ParseCache.from_env() if cache is None else cache
+    sources = [s for p in paths for s in read_parsed(Path(p), fmt, questions, cache)]
+    result = collect_parsed(order_sources(sources))
     if result.frame.empty:
         raise DataError(f"no judgments in {', '.join(map(str, paths))}")
     return result

@@ -45,6 +45,24 @@ class JudgmentSet:
                 "judgments superseded: the newest successful one is kept)")
 
 
+def _identity_keys(frame: pd.DataFrame) -> np.ndarray:
+    """One integer per judgment identity: the IDENTITY columns compared as text, a missing value as "". The
+    same groups as grouping on the columns' text, for a tenth of the time: each column is factorized apart and
+    the codes combined, renumbered after each column so they stay below the number of rows."""
+    keys = np.zeros(len(frame), dtype=np.int64)
+    for column in IDENTITY:
+        values = frame[column]
+        if pd.api.types.is_integer_dtype(values.dtype):
+            pass  # distinct integers have distinct text
+        elif isinstance(values.dtype, pd.StringDtype):
+            values = values.fillna("")
+        else:
+            values = values.astype(object).where(values.notna(), "").astype(str)
+        codes, uniques = pd.factorize(values)
+        keys = pd.factorize(keys * len(uniques) + codes)[0]
+    return keys
+
+
 def deduplicate(frame: pd.DataFrame, source: np.ndarray | Sequence[int]) -> tuple[pd.DataFrame, int]:
     """One record per judgment across sources (see the module doc). ``source``: each row's source, numbered
     oldest first. Of a judgment's records, those of the newest source with a successful one are kept (or of the
@@ -53,8 +71,7 @@ def deduplicate(frame: pd.DataFrame, source: np.ndarray | Sequence[int]) -> tupl
     rows in their order and how many records were dropped."""
     if frame.empty:
         return frame.reset_index(drop=True), 0
-    identity = frame[IDENTITY].astype(object).where(frame[IDENTITY].notna(), "").astype(str)
-    keys = identity.groupby(IDENTITY, sort=False).ngroup().to_numpy()
+    keys = _identity_keys(frame)
     sources = pd.Series(np.asarray(source, dtype=int))
     ok = frame["error"].isna().to_numpy()
     newest_ok = sources[ok].groupby(keys[ok]).max()

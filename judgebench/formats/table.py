@@ -66,8 +66,8 @@ def complete(columns: Columns) -> dict[str, Sequence[Any]]:
 def _typed(name: str, values: Sequence[Any]) -> np.ndarray:
     """A column's values as the array its frame column holds: float64 numbers (None: NaN), int64 turns, bool
     ``empty``, and text as objects (pandas infers its str dtype from them, or keeps objects when none is text)."""
-    if isinstance(values, np.ndarray) and values.dtype != object:
-        return values
+    if isinstance(values, np.ndarray) and (values.dtype != object or name in TEXT_COLUMNS):
+        return values  # the parse cache's columns are already typed
     if name in NUMBER_COLUMNS:
         return pd.Series(values, dtype=object).astype(float).to_numpy()
     if name == "turn":

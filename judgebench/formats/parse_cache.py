@@ -146,6 +146,8 @@ class _Entry(msgspec.Struct, forbid_unknown_fields=True):
 
 _ENTRY_DECODER = msgspec.msgpack.Decoder(_Entry)
 _DIGEST = 32  # an entry is the sha256 of its body, then its body
+# Exactly these (not bool, not NumPy scalars): what comes back from a float64 is then the same value.
+_NUMBER_TYPES = {int, float, type(None)}
 
 
 def _encode(columns: Columns, key: str) -> bytes | None:
@@ -158,23 +160,24 @@ def _encode(columns: Columns, key: str) -> bytes | None:
     for i, name in enumerate(TEXT_COLUMNS):
         values = columns[name]
         known = [v for v in dict.fromkeys(values) if v is not None]
-        if not all(isinstance(v, str) for v in known):
+        if not all(type(v) is str for v in known):
             return None
         index: dict[str | None, int] = {v: j for j, v in enumerate(known)}
         index[None] = -1
-        codes[i] = [index[v] for v in values]
+        codes[i] = np.fromiter(map(index.__getitem__, values), dtype="<i4", count=n)
         text[name] = known
     numbers = np.empty((len(NUMBER_COLUMNS), n), dtype="<f8")
     for i, name in enumerate(NUMBER_COLUMNS):
         values = columns[name]
-        if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+        if not set(map(type, values)) <= _NUMBER_TYPES:
             return None
-        numbers[i] = [np.nan if v is None else v for v in values]
-    turns, empty = list(columns["turn"]), list(columns["empty"])
-    if not all(type(t) is int for t in turns) or not all(type(e) is bool for e in empty):
+        numbers[i] = np.asarray(values, dtype=object).astype(np.float64)  # None: NaN
+    turns, empty = columns["turn"], columns["empty"]
+    if not set(map(type, turns)) <= {int} or not set(map(type, empty)) <= {bool}:
         return None
-    entry = _Entry(SCHEMA, key, n, text, codes.tobytes(), numbers.tobytes(), np.asarray(turns, dtype="<i8").tobytes(),
-                   np.asarray(empty, dtype=bool).tobytes())
+    entry = _Entry(SCHEMA, key, n, text, codes.tobytes(), numbers.tobytes(),
+                   np.asarray(turns, dtype="<i8").reshape(n).tobytes(),
+                   np.asarray(empty, dtype=bool).reshape(n).tobytes())
     body = msgspec.msgpack.encode(entry)
     return hashlib.sha256(body).digest() + body
 

@@ -1,5 +1,8 @@
 """Every harness's files -> the same records: one module per harness (ours, FastChat, AlpacaEval, Arena-Hard),
-each reading its answers and its judgments with the identities of formats.identity."""
+each reading its answers and its judgments with the identities of formats.identity.
+
+``read_sources`` gives an input's judgments as ``Judgment`` objects; ``read_parsed`` gives them column by column
+(formats.table) through the parse cache (formats.parse_cache), which is how every command reads results."""
 
 from __future__ import annotations
 
@@ -75,7 +78,7 @@ def read_sources(path: Path, fmt: str = "auto", questions: Path | None = None) -
     return [Source(str(path), tuple(judgments))]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ParsedSource:
     """A Source's judgments column by column (formats.table), as every command reads them: ``frame()`` is its
     judgments frame, ``table.sources_frame`` puts several in one. ``parsed``: the input was parsed this time

@@ -24,6 +24,7 @@ from ..stats.position_bias import PositionBias, position_bias
 from ..stats.saturation import SaturationSection, saturation_section
 from ..stats.self_preference import SelfPreference, leave_one_judge_out, self_preference
 from . import thresholds
+from .records import canonical_order
 
 
 class FlagKind(str, enum.Enum):
@@ -216,7 +217,8 @@ def diagnose(frame: pd.DataFrame, families: Mapping[str, Sequence[str]] | None =
              n_bootstrap: int = 500) -> Diagnostics:
     """All diagnostics, per benchmark and task kind. Judgments still waiting in provider batches (run --batch) say
     nothing about a judge yet and are left out."""
-    frame = frame[frame["failure"] != "pending"]
+    # Intervals resample rows by position: the same judgments in any order give the same diagnostics.
+    frame = canonical_order(frame[frame["failure"] != "pending"])
     flags: list[Flag] = []
     bias: list[PositionBias] = []
     bias_by_category: list[PositionBias] = []

@@ -10,21 +10,22 @@ records were superseded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..formats import Source, read_sources
-from ..types import Judgment
+from ..formats import ParsedSource, Source, read_parsed
+from ..formats.parse_cache import ParseCache
+from ..formats.table import COLUMNS, judgment_columns, judgments_frame, n_rows, sources_frame
 
-# The columns every judgments frame has, whichever harness wrote the records.
-COLUMNS = ["benchmark", "item_id", "category", "model", "judge", "turn", "kind", "score", "opponent", "verdict_ab",
-           "verdict_ba", "preference", "error", "failure", "empty", "length", "opponent_length", "expected_score",
-           "scale_low", "scale_high", "run_id"]
+__all__ = ["COLUMNS", "IDENTITY", "JudgmentSet", "collect", "collect_parsed", "deduplicate", "judgments_frame",
+           "order_sources", "read_judgments"]
+
 IDENTITY = ["benchmark", "judge", "model", "opponent", "item_id", "turn"]
 
 
@@ -44,27 +45,30 @@ class JudgmentSet:
                 "judgments superseded: the newest successful one is kept)")
 
 
-def frame_row(judgment: Judgment, run_id: str | None = None) -> tuple[object, ...]:
-    """A judgment as one row of ``COLUMNS`` (raw text and calls left out)."""
-    j = judgment
-    return (j.benchmark, j.item_id, j.category, j.model, j.judge, j.turn, j.kind, j.score, j.opponent, j.verdict_ab,
-            j.verdict_ba, j.preference, j.error, j.failure, j.empty, j.length, j.opponent_length, j.expected_score,
-            j.scale[0] if j.scale else None, j.scale[1] if j.scale else None, run_id)
+def _identity_keys(frame: pd.DataFrame) -> np.ndarray:
+    """One integer per judgment identity: the IDENTITY columns compared as text, a missing value as "". The
+    same groups as grouping on the columns' text, for a tenth of the time: each column is factorized apart and
+    the codes combined, renumbered after each column so they stay below the number of rows."""
+    keys = np.zeros(len(frame), dtype=np.int64)
+    for column in IDENTITY:
+        values = frame[column]
+        if pd.api.types.is_integer_dtype(values.dtype):
+            pass  # distinct integers have distinct text
+        elif isinstance(values.dtype, pd.StringDtype):
+            values = values.fillna("")
+        else:
+            values = values.astype(object).where(values.notna(), "").astype(str)
+        codes, uniques = pd.factorize(values)
+        keys = pd.factorize(keys * len(uniques) + codes)[0]
+    return keys
 
 
-def frame_from_rows(rows: Sequence[tuple[object, ...]]) -> pd.DataFrame:
-    """Rows made by ``frame_row`` as a DataFrame with ``COLUMNS`` and their types."""
-    frame = pd.DataFrame.from_records(list(rows), columns=COLUMNS)
-    for column in ("score", "preference", "length", "opponent_length", "expected_score", "scale_low", "scale_high"):
-        frame[column] = frame[column].astype(float)
-    frame["turn"] = frame["turn"].astype(int)
-    frame["empty"] = frame["empty"].astype(bool)
-    return frame
-
-
-def judgments_frame(judgments: Iterable[Judgment], run_id: str | None = None) -> pd.DataFrame:
-    """Judgments as a DataFrame, one row per record (raw text and calls left out), columns ``COLUMNS``."""
-    return frame_from_rows([frame_row(j, run_id) for j in judgments])
+def _identity_text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return values
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.fillna("")
+    return values.astype(object).where(values.notna(), "").astype(str)
 
 
 def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
@@ -73,10 +77,12 @@ def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
     same judgments could give different intervals from one run, or one reading, to the next."""
     if frame.empty:
         return frame.reset_index(drop=True)
-    keys = frame[IDENTITY].astype(object).where(frame[IDENTITY].notna(), "")
-    keys["turn"] = frame["turn"]
-    order = keys.sort_values(IDENTITY, kind="stable").index
-    return frame.loc[order].reset_index(drop=True)
+    # Sorted codes per column (the text's order), then one stable lexicographic sort over them.
+    codes = [pd.factorize(_identity_text(frame[column]), sort=True)[0] for column in IDENTITY]
+    order = np.lexsort(codes[::-1])
+    if np.array_equal(order, np.arange(len(frame))):
+        return frame.reset_index(drop=True)
+    return frame.iloc[order].reset_index(drop=True)
 
 
 def deduplicate(frame: pd.DataFrame, source: np.ndarray | Sequence[int]) -> tuple[pd.DataFrame, int]:
@@ -87,8 +93,7 @@ def deduplicate(frame: pd.DataFrame, source: np.ndarray | Sequence[int]) -> tupl
     rows in their order and how many records were dropped."""
     if frame.empty:
         return frame.reset_index(drop=True), 0
-    identity = frame[IDENTITY].astype(object).where(frame[IDENTITY].notna(), "").astype(str)
-    keys = identity.groupby(IDENTITY, sort=False).ngroup().to_numpy()
+    keys = _identity_keys(frame)
     sources = pd.Series(np.asarray(source, dtype=int))
     ok = frame["error"].isna().to_numpy()
     newest_ok = sources[ok].groupby(keys[ok]).max()
@@ -101,24 +106,40 @@ def deduplicate(frame: pd.DataFrame, source: np.ndarray | Sequence[int]) -> tupl
 
 def collect(sources: Sequence[Source]) -> JudgmentSet:
     """The sources' judgments, oldest source first, deduplicated."""
-    frames = [judgments_frame(s.judgments, s.run_id) for s in sources]
-    if not frames:
+    return collect_parsed([ParsedSource(s.label, judgment_columns(s.judgments), s.created, s.run_id)
+                           for s in sources])
+
+
+def collect_parsed(sources: Sequence[ParsedSource]) -> JudgmentSet:
+    """The parsed sources' judgments, oldest source first, in one frame, deduplicated."""
+    if not sources:
         return JudgmentSet(judgments_frame([]), 0, 0)
-    numbers = np.concatenate([np.full(len(f), n) for n, f in enumerate(frames)])
-    frame = pd.concat(frames, ignore_index=True)
+    frame = sources_frame([(s.columns, s.run_id) for s in sources])
+    numbers = np.concatenate([np.full(n_rows(s.columns), n) for n, s in enumerate(sources)])
     kept, superseded = deduplicate(frame, numbers)
     return JudgmentSet(canonical_order(kept), len(frame), superseded)
 
 
-def order_sources(sources: list[Source]) -> list[Source]:
+class _Timed(Protocol):
+    @property
+    def created(self) -> str | None: ...
+
+
+T = TypeVar("T", bound=_Timed)
+
+
+def order_sources(sources: list[T]) -> list[T]:
     """judgebench runs by creation time, after other harnesses' files (which carry no time) in the order given."""
     return sorted(sources, key=lambda s: (s.created is not None, s.created or ""))
 
 
-def read_judgments(paths: Sequence[str | Path], fmt: str = "auto", questions: Path | None = None) -> JudgmentSet:
-    """Every judgment in the given runs, results directories and other harnesses' files, one record each."""
-    sources = [s for p in paths for s in read_sources(Path(p), fmt, questions)]
-    result = collect(order_sources(sources))
+def read_judgments(paths: Sequence[str | Path], fmt: str = "auto", questions: Path | None = None,
+                   cache: ParseCache | None = None) -> JudgmentSet:
+    """Every judgment in the given runs, results directories and other harnesses' files, one record each (parsed
+    once: formats.parse_cache; ``cache`` defaults to the one the environment names)."""
+    cache = ParseCache.from_env() if cache is None else cache
+    sources = [s for p in paths for s in read_parsed(Path(p), fmt, questions, cache)]
+    result = collect_parsed(order_sources(sources))
     if result.frame.empty:
         raise DataError(f"no judgments in {', '.join(map(str, paths))}")
     return result

@@ -22,12 +22,12 @@ from pathlib import Path
 import pandas as pd
 
 from ..formats import judgebench as ours
-from ..formats import read_sources
+from ..formats import read_parsed
 from ..formats.difficulty import load_difficulty
 from ..stats.length_control import DifficultyTable
 from .diagnostics import Diagnostics
 from .leaderboard import Leaderboard, leaderboard, rows_frame
-from .records import collect, order_sources
+from .records import collect_parsed, order_sources
 
 RUN_COLUMNS = ["run_id", "benchmark", "task", "kind", "model", "judges", "created"]
 ANSWER_COLUMNS = ["run_id", "benchmark", "item_id", "model", "turns", "error"]
@@ -68,7 +68,7 @@ def load(*paths: str | Path, fmt: str = "auto", n_bootstrap: int = 1000,
     if difficulty is not None and not isinstance(difficulty, DifficultyTable):
         difficulty = load_difficulty(difficulty)
     questions_path = Path(questions) if questions is not None else None
-    sources = order_sources([s for raw in paths for s in read_sources(Path(raw), fmt, questions_path)])
+    sources = order_sources([s for raw in paths for s in read_parsed(Path(raw), fmt, questions_path)])
     runs, answers = [], []
     for source in sources:
         if source.run_id is None:
@@ -85,7 +85,7 @@ def load(*paths: str | Path, fmt: str = "auto", n_bootstrap: int = 1000,
     answer_frame = (answer_frame.reset_index().sort_values(["_ok", "index"], kind="stable")
                     .drop_duplicates(["benchmark", "model", "item_id"], keep="last").sort_values("index")
                     .drop(columns=["index", "_ok"]).reset_index(drop=True))
-    judgments = collect(sources)
+    judgments = collect_parsed(sources)
     return Results(runs=pd.DataFrame(runs, columns=RUN_COLUMNS), answers=answer_frame, judgments=judgments.frame,
                    n_superseded=judgments.n_superseded, n_bootstrap=n_bootstrap, difficulty=difficulty)
 

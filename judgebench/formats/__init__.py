@@ -1,17 +1,25 @@
 """Every harness's files -> the same records: one module per harness (ours, FastChat, AlpacaEval, Arena-Hard),
-each reading its answers and its judgments with the identities of formats.identity."""
+each reading its answers and its judgments with the identities of formats.identity.
+
+``read_sources`` gives an input's judgments as ``Judgment`` objects; ``read_parsed`` gives them column by column
+(formats.table) through the parse cache (formats.parse_cache), which is how every command reads results."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
 
 from ..errors import DataError
 from ..judging.answers import split_reasoning
 from ..types import Candidate, Item, Judgment, Task
 from . import alpaca_eval, arena_hard, fastchat
 from . import judgebench as ours
-from .common import iter_jsonl
+from .common import content, iter_jsonl, read_bytes
+from .parse_cache import ParseCache
+from .table import Columns, columns_frame, judgment_columns
 
 FORMATS = ("judgebench", "alpaca-eval", "fastchat", "arena-hard")
 
@@ -70,6 +78,82 @@ def read_sources(path: Path, fmt: str = "auto", questions: Path | None = None) -
     return [Source(str(path), tuple(judgments))]
 
 
+@dataclass(frozen=True, eq=False)
+class ParsedSource:
+    """A Source's judgments column by column (formats.table), as every command reads them: ``frame()`` is its
+    judgments frame, ``table.sources_frame`` puts several in one. ``parsed``: the input was parsed this time
+    (False: its judgments came from the parse cache)."""
+
+    label: str
+    columns: Columns = field(repr=False)
+    created: str | None = None
+    run_id: str | None = None
+    parsed: bool = True
+
+    def frame(self) -> pd.DataFrame:
+        return columns_frame(self.columns, self.run_id)
+
+
+def read_parsed(path: Path, fmt: str = "auto", questions: Path | None = None,
+                cache: ParseCache | None = None) -> list[ParsedSource]:
+    """``read_sources`` through the parse cache (formats.parse_cache; ``cache`` defaults to the one the
+    environment names): an input whose bytes were parsed before is not parsed again. The columns give the same
+    frame as ``judgments_frame`` of ``read_sources``' judgments, cached or not."""
+    cache = ParseCache.from_env() if cache is None else cache
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt == "judgebench":
+        runs = ours.run_dirs(path)
+        if not runs:
+            raise DataError(f"{path}: no judgebench run here (no {ours.CONFIG})")
+        return [_parsed_run(run_dir, cache) for run_dir in runs]
+    if fmt not in FORMATS:
+        raise DataError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    data = read_bytes(path)
+    categories: dict[str, str] | None = None
+    if fmt == "fastchat":
+        # Given, or found beside the file: either way part of what the file parses to, so part of the key.
+        found = fastchat.questions(questions) if questions else None
+        categories = {i.id: i.category for i in found} if found is not None else fastchat.question_categories(path)
+    key = cache.key(fmt, [data], json.dumps(sorted(categories.items())) if categories is not None else "")
+    columns = cache.get(key)
+    parsed = columns is None
+    if columns is None:
+        if fmt == "alpaca-eval":  # parsed from the very bytes the key was made of
+            columns = alpaca_eval.annotation_columns(content(path, data), str(path))
+            cache.put(key, columns)
+        else:
+            columns = judgment_columns(arena_hard.judgments(path) if fmt == "arena-hard"
+                                       else fastchat.judgments(path, categories))
+            _put_unless_changed(cache, key, columns, [(path, data)])
+    return [ParsedSource(str(path), columns, parsed=parsed)]
+
+
+def _parsed_run(run_dir: Path, cache: ParseCache) -> ParsedSource:
+    config = ours.read_config(run_dir)  # checked every time; its creation time orders the runs
+    # A run parses if its answers and judgments do; its run_id is its directory's name, not content.
+    files = [run_dir / ours.ANSWERS, run_dir / ours.JUDGMENTS]
+    stored = [(file, read_bytes(file) if file.exists() else b"") for file in files]
+    key = cache.key("judgebench", [data for _, data in stored])
+    columns = cache.get(key)
+    parsed = columns is None
+    if columns is None:
+        columns = judgment_columns(ours.load_run(run_dir)[2])
+        _put_unless_changed(cache, key, columns, stored)
+    return ParsedSource(str(run_dir), columns, config.get("created"), run_dir.name, parsed)
+
+
+def _put_unless_changed(cache: ParseCache, key: str, columns: Columns,
+                        stored: list[tuple[Path, bytes]]) -> None:
+    """Store what a reader parsed from the files themselves, unless a file changed while it read (a run still
+    writing): the value would not be the one of the bytes in the key."""
+    try:
+        unchanged = all((read_bytes(file) if file.exists() else b"") == data for file, data in stored)
+    except DataError:
+        return
+    if unchanged:
+        cache.put(key, columns)
+
+
 def detect_answers_format(path: Path) -> str:
     """"fastchat" for JSONL with question_id/choices, "alpaca-eval" for a JSON list with instruction."""
     name = path.name.removesuffix(".gz")
@@ -116,4 +200,4 @@ def read_answers(path: Path, task: Task, items: list[Item]) -> list[Candidate]:
     return candidates
 
 
-__all__ = ["FORMATS", "Source", "detect_format", "read_answers", "read_sources"]
+__all__ = ["FORMATS", "ParsedSource", "Source", "detect_format", "read_answers", "read_parsed", "read_sources"]

@@ -4,13 +4,16 @@ runs and in AlpacaEval's files alike."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from ..errors import DataError
 from ..types import Item, Judgment
-from .common import read_json
+from .common import content, decode, read_bytes, read_json
 from .identity import ALPACA_EVAL, instruction_id
 
 
@@ -45,27 +48,75 @@ def _float(value: Any) -> float | None:
     return None if math.isnan(result) else result
 
 
-def read_annotations(path: Path) -> list[Judgment]:
-    """``annotations.json(.gz)``: output_1 is the baseline's, output_2 the model's; preference in [1, 2]
-    (AlpacaEval's 0 means a draw: 1.5). One combined preference per instruction, no order-level verdicts."""
-    rows = read_json(path)
-    if not isinstance(rows, list):
-        raise DataError(f"{path}: expected a JSON list of AlpacaEval annotations")
-    judgments = []
-    for n, row in enumerate(rows):
+class _Annotation(msgspec.Struct):
+    """The fields of an annotation that the records need. The rest of a row (the judge's raw completion, its
+    price and time, ...) is skipped unread, and a typed row costs no dict: decoding the 42 AlpacaEval 2.0 files
+    this way takes a quarter of the time of json.loads (both on the same decompressed bytes)."""
+
+    instruction: str
+    generator_1: Any
+    generator_2: Any
+    output_1: Any = None
+    output_2: Any = None
+    preference: Any = None
+    dataset: Any = ""
+    annotator: Any = "unknown"
+
+
+_ROWS = list[_Annotation]
+_DECODER = msgspec.json.Decoder(_ROWS)
+_SHAPE = ("expected a JSON list of AlpacaEval annotations: objects with instruction, generator_1, generator_2 and "
+          "preference")
+
+
+def _rows(data: bytes, where: str) -> list[_Annotation]:
+    try:
         try:
-            preference = _float(row.get("preference"))
+            return _DECODER.decode(data)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            # What msgspec refuses and json.loads reads (a byte-order mark, NaN), or a real error, which json
+            # names by line: the slow path, on the same bytes.
+            text = decode(data, where)
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{where}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+            return msgspec.convert(value, _ROWS)
+    except msgspec.ValidationError as exc:
+        raise DataError(f"{where}: not AlpacaEval annotations ({exc}); {_SHAPE}") from exc
+
+
+def annotation_columns(data: bytes, where: str) -> dict[str, list[Any]]:
+    """The judgments of an ``annotations.json`` (its decompressed bytes), column by column (formats.table):
+    output_1 is the baseline's, output_2 the model's; preference in [1, 2] (AlpacaEval's 0 means a draw: 1.5).
+    One combined preference per instruction, no order-level verdicts. ``where`` names the file in errors."""
+    rows = _rows(data, where)
+    columns: dict[str, list[Any]] = {name: [] for name in (
+        "item_id", "category", "model", "judge", "opponent", "preference", "error", "failure", "length",
+        "opponent_length")}
+    n = 0
+    try:
+        for n, row in enumerate(rows):  # noqa: B007  (n names the bad row below)
+            preference = _float(row.preference)
             if preference == 0.0:
                 preference = 1.5
-            judgments.append(Judgment(
-                benchmark=ALPACA_EVAL, item_id=instruction_id(row["instruction"]),
-                category=str(row.get("dataset", "")), model=str(row["generator_2"]),
-                judge=str(row.get("annotator", "unknown")), turn=1, kind="pairwise",
-                opponent=str(row["generator_1"]), preference=preference,
-                error=None if preference is not None else "no preference in the annotation",
-                failure=None if preference is not None else "parse",
-                length=len(row.get("output_2") or ""), opponent_length=len(row.get("output_1") or ""),
-            ))
-        except (KeyError, AttributeError, TypeError) as exc:
-            raise DataError(f"{path}[{n}]: not an AlpacaEval annotation (missing {exc})") from exc
-    return judgments
+            columns["item_id"].append(instruction_id(row.instruction))
+            columns["category"].append(str(row.dataset))
+            columns["model"].append(str(row.generator_2))
+            columns["judge"].append(str(row.annotator))
+            columns["opponent"].append(str(row.generator_1))
+            columns["preference"].append(preference)
+            columns["error"].append(None if preference is not None else "no preference in the annotation")
+            columns["failure"].append(None if preference is not None else "parse")
+            columns["length"].append(len(row.output_2 or ""))
+            columns["opponent_length"].append(len(row.output_1 or ""))
+    except TypeError as exc:
+        raise DataError(f"{where}[{n}]: not an AlpacaEval annotation ({exc}); {_SHAPE}") from exc
+    constant = {"benchmark": ALPACA_EVAL, "turn": 1, "kind": "pairwise"}
+    return {**{name: [value] * len(rows) for name, value in constant.items()}, **columns}
+
+
+def read_annotations(path: Path) -> list[Judgment]:
+    """``annotations.json(.gz)`` as judgments (see ``annotation_columns``)."""
+    columns = annotation_columns(content(path, read_bytes(path)), str(path))
+    return [Judgment(**dict(zip(columns, values, strict=True))) for values in zip(*columns.values(), strict=True)]

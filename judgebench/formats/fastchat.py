@@ -53,7 +53,7 @@ def model_id(path: Path) -> str | None:
     return None
 
 
-def _question_categories(path: Path) -> dict[str, str]:
+def question_categories(path: Path) -> dict[str, str]:
     """FastChat keeps question.jsonl a level or two above model_judgment/."""
     for parent in list(path.parents)[:3]:
         candidate = parent / "question.jsonl"
@@ -71,7 +71,7 @@ def single_judgments(path: Path, categories: dict[str, str] | None = None,
                      benchmark: str = MT_BENCH) -> list[Judgment]:
     """``model_judgment/*_single.jsonl``: the grade is parsed again from the judge's text (the file's own
     ``score`` is -1 where FastChat could not parse it)."""
-    categories = categories if categories is not None else _question_categories(path)
+    categories = categories if categories is not None else question_categories(path)
     judgments = []
     for lineno, row in iter_jsonl(path):
         try:
@@ -91,7 +91,7 @@ def single_judgments(path: Path, categories: dict[str, str] | None = None,
 def pair_judgments(path: Path, categories: dict[str, str] | None = None) -> list[Judgment]:
     """``model_judgment/*_pair.jsonl``: g1 shows model_1 first, g2 swaps. Recorded from model_1's side,
     model_2 as the opponent."""
-    categories = categories if categories is not None else _question_categories(path)
+    categories = categories if categories is not None else question_categories(path)
     judgments = []
     labels = ("A", "B", "C")
     for lineno, row in iter_jsonl(path):

@@ -2,8 +2,9 @@
 
 - The same inputs give byte-identical outputs (seeded bootstraps, sorted JSON, figures without time stamps).
 - Only new or changed inputs are parsed again, and only (benchmark, judge) groups whose judgments changed are
-  recomputed: parsed inputs and group results are cached in ``.SITE.cache/`` next to the site. A group's result
-  is keyed by its benchmark, its judge and a hash of its judgments, so nothing else can be served for it.
+  recomputed: parsed inputs come from the parse cache that every command shares (formats.parse_cache, keyed by
+  the inputs' content), group results are cached in ``.SITE.cache/`` next to the site. A group's result is keyed
+  by its benchmark, its judge and a hash of its judgments, so nothing else can be served for it.
 - The judgments are deduplicated across inputs as every command does (analysis.records), and the page says how
   many duplicate records were superseded.
 - The site is written to a temporary directory beside SITE and swapped in with two renames, so readers see
@@ -33,10 +34,11 @@ import pandas as pd
 from .. import __version__
 from ..analysis.diagnostics import Diagnostics
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
-from ..analysis.records import deduplicate, judgments_frame
+from ..analysis.records import collect_parsed, order_sources
 from ..errors import DataError, ResultsError
 from ..formats import judgebench as store
-from ..formats import read_sources
+from ..formats import read_parsed
+from ..formats.parse_cache import ParseCache
 from ..stats.length_control import DifficultyTable
 from . import plots
 
@@ -105,34 +107,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
 
 
-def _load_inputs(inputs: list[Path], cache: Path, fmt: str) -> tuple[pd.DataFrame, int, int]:
+def _load_inputs(inputs: list[Path], fmt: str) -> tuple[pd.DataFrame, int, int]:
     """(deduplicated judgments of all inputs, inputs parsed this time, records superseded). Every input is read
-    before anything is written, so a bad input leaves no trace."""
-    parts: list[tuple[tuple[bool, str], pd.DataFrame]] = []
-    fresh: dict[Path, list[tuple[str | None, pd.DataFrame]]] = {}
-    for path in inputs:
-        cached = cache / "inputs" / f"{fingerprint(path, fmt)}.pkl"
-        sources: list[tuple[str | None, pd.DataFrame]]
-        if cached.exists():
-            with cached.open("rb") as fh:
-                sources = pickle.load(fh)
-        elif cached in fresh:
-            sources = fresh[cached]
-        else:
-            sources = [(s.created, judgments_frame(s.judgments, s.run_id)) for s in read_sources(path, fmt)]
-            fresh[cached] = sources
-        parts += [((created is not None, created or ""), frame) for created, frame in sources]
+    before anything is written, so a bad input leaves no trace in the site."""
+    cache = ParseCache.from_env()
+    sources = [s for path in inputs for s in read_parsed(path, fmt, cache=cache)]
     # The order every command reads in: other harnesses' files as given, then judgebench runs oldest first.
-    parts.sort(key=lambda part: part[0])
-    numbers = np.concatenate([np.full(len(f), n) for n, (_, f) in enumerate(parts)])
-    frame, superseded = deduplicate(pd.concat([f for _, f in parts], ignore_index=True), numbers)
-    if frame.empty:
+    judgments = collect_parsed(order_sources(sources))
+    if judgments.frame.empty:
         raise DataError(f"no judgments in {', '.join(map(str, inputs))}")
-    for cached, sources in fresh.items():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        with cached.open("wb") as fh:
-            pickle.dump(sources, fh)
-    return frame, len(fresh), superseded
+    return judgments.frame, sum(s.parsed for s in sources), judgments.n_superseded
 
 
 def _table_key(table: DifficultyTable | None) -> str | None:
@@ -223,7 +207,7 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
     if previous.exists() and json.loads(previous.read_text()) == manifest:
         return BuildResult("unchanged", out, len(inputs), 0, 0, 0)
     # Read (and check) every input before the lock and the caches are touched: a bad input writes nothing.
-    frame, parsed, superseded = _load_inputs(inputs, cache, fmt)
+    frame, parsed, superseded = _load_inputs(inputs, fmt)
     with site_lock(out):
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
         try:

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..analysis.diagnostics import Diagnostics, diagnose
-from ..analysis.records import canonical_order, frame_from_rows, frame_row
+from ..analysis.records import canonical_order
 from ..analysis.scores import score_rows
 from ..errors import BackendError, BatchPending
 from ..formats import judgebench as store
 from ..formats import read_answers
+from ..formats.table import columns_frame, judgment_row, rows_columns
 from ..judging.answers import split_reasoning
 from ..judging.kinds import JudgingKind, is_empty, kind_of
 from ..judging.prompts import template_hash
@@ -197,7 +198,7 @@ class _Sink:
 
     def judgment(self, judgment: Judgment) -> None:
         self.judgments.append(store.judgment_record(judgment))
-        self.rows.append(frame_row(judgment, self.run_id))
+        self.rows.append(judgment_row(judgment))
         # A judgment waiting in a provider batch (run --batch) has not failed: it is counted apart.
         if judgment.error and judgment.failure != "pending":
             self.causes[(judgment.failure or "parse", judgment.error)] += 1
@@ -297,7 +298,7 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
     # run --batch: what this run queued goes out now, one batch per endpoint.
     batch = await runner.batch.submit(run_dir) if runner.batch is not None else None
     # The same aggregation as `judgebench stats` on this run directory: one path, the same numbers.
-    frame = canonical_order(frame_from_rows(sink.rows))
+    frame = canonical_order(columns_frame(rows_columns(sink.rows), run_dir.name))
     rows = tuple(score_rows(frame, config.n_bootstrap))
     diagnostics = diagnose(frame, n_bootstrap=200)
     n_judgments = len(sink.rows)

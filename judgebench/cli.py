@@ -130,10 +130,13 @@ def main() -> None:
 @click.option("--max-elapsed", type=float, default=180.0, show_default=True,
               help="Seconds a request may keep retrying.")
 @click.option("--progress/--no-progress", default=True)
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where judge requests run: local (this process) or ray (Ray Data, on the cluster RAY_ADDRESS "
+                   "names, else a local Ray instance; needs judgebench[ray]). Answers are generated locally.")
 def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Path | None, limit: int | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float,
-        progress: bool) -> None:
+        progress: bool, engine: str) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
     loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
     if run_id and len(loaded) > 1:
@@ -144,6 +147,10 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
                                                                     key_env=model_key_env)]
     remote_judges = [parse_judge(s, concurrency=concurrency, key_env=judge_key_env).endpoint
                      for s in judge_specs if not is_local(s)]
+    if engine == "ray":
+        from .run.ray_engine import check_endpoints
+
+        check_endpoints(remote_judges)
     check_reachable(remote + remote_judges)
     results = []
     with _embedded_server(needs_local, concurrency, out) as local:
@@ -155,7 +162,7 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
                                cache_path=cache_path or out / "cache.sqlite", limit=limit, answers_file=answers,
                                run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed),
                                progress=progress and sys.stderr.isatty(),
-                               progress_lines=progress and not sys.stderr.isatty())
+                               progress_lines=progress and not sys.stderr.isatty(), engine=engine)
             result = evaluate(task, config)
             _print_result(result)
             results.append(result)

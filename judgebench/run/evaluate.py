@@ -42,10 +42,11 @@ from ..types import (
     sha256_text,
 )
 from .cache import Cache
+from .engines import BatchEngine, judge_at_once, make_engine
 from .runner import Counters, RetryPolicy, Runner
 
 PACKAGES = ("judgebench", "openai", "anthropic", "llama_cpp_python", "jinja2", "tenacity", "numpy", "scipy",
-            "pandas", "vllm")
+            "pandas", "vllm", "ray")
 T = TypeVar("T")
 
 
@@ -64,6 +65,7 @@ class RunConfig:
     progress: bool = True
     progress_lines: bool = False  # without a terminal: a progress line every few seconds
     n_bootstrap: int = 1000
+    engine: str = "local"  # where judge requests run: "local" (the runner) or "ray" (judgebench.run.engines)
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,8 @@ async def _judge_one(runner: Runner, kind: JudgingKind, task: Task, candidate: C
 
 
 async def judge(runner: Runner, task: Task, items: list[Item], candidates: list[Candidate], judges: tuple[Judge, ...],
-                on_judgment: Callable[[Judgment], None] = lambda _: None) -> list[Judgment]:
+                on_judgment: Callable[[Judgment], None] = lambda _: None,
+                engine: BatchEngine | None = None) -> list[Judgment]:
     """Every candidate answer judged by every judge, as the task's kind asks (pairwise: both orders)."""
     kind = kind_of(task.kind)
     by_id = {item.id: item for item in items}
@@ -193,6 +196,10 @@ async def judge(runner: Runner, task: Task, items: list[Item], candidates: list[
             if requests:
                 groups.append((candidate, requests))
 
+    if engine is not None:  # every judge request of the run in one call (one Ray dataset)
+        await judge_at_once(engine, kind, task, groups, record)
+        return judgments
+
     async def one(candidate: Candidate, requests: list[JudgeRequest]) -> None:
         record(await _judge_one(runner, kind, task, candidate, requests))
 
@@ -201,7 +208,7 @@ async def judge(runner: Runner, task: Task, items: list[Item], candidates: list[
     return judgments
 
 
-async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
+async def _evaluate(task: Task, config: RunConfig, runner: Runner, engine: BatchEngine | None = None) -> RunResult:
     items = select_items(task, config.limit)
     supplied = read_answers(config.answers_file, task, items) if config.answers_file else None
     # Every prompt renders before anything is sent or written: a template error costs no request.
@@ -221,7 +228,7 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
             candidates = await generate(runner, task, items, config.model,
                                         lambda c: answers_log.append(store.candidate_record(c)))
         judgments = await judge(runner, task, items, candidates, config.judges,
-                                lambda j: judgments_log.append(store.judgment_record(j)))
+                                lambda j: judgments_log.append(store.judgment_record(j)), engine)
     finally:
         answers_log.close()
         judgments_log.close()
@@ -252,9 +259,13 @@ async def aevaluate(task: Task, config: RunConfig) -> RunResult:
     runs an event loop (a notebook, a server); ``evaluate`` is the same for code that does not."""
     cache = Cache(config.cache_path)
     runner = Runner(cache, retry=config.retry, progress=config.progress, progress_lines=config.progress_lines)
+    # The engine counts into the runner's counters: the summary's request counts cover both.
+    engine = make_engine(config.engine, cache, config.retry, runner.counters, progress=config.progress)
     try:
-        return await _evaluate(task, config, runner)
+        return await _evaluate(task, config, runner, engine)
     finally:
+        if engine is not None:
+            engine.close()
         await runner.aclose()
         cache.close()
 

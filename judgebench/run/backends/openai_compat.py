@@ -49,21 +49,27 @@ def _rejects_json_schema(exc: openai.APIStatusError) -> bool:
     return "response_format" in text and "json_schema" in text
 
 
+def status_error(endpoint: Endpoint, status: int, message: str, retry_after: float | None = None) -> BackendError:
+    """An HTTP error reply as a BackendError that says whether asking again can help (also used by the Ray
+    engine, which sees the status and the server's message without the SDK)."""
+    where = f"{endpoint.name} at {endpoint.base_url or endpoint.provider}"
+    retryable = status not in NON_RETRYABLE and (status == 429 or status == 408 or status >= 500)
+    detail = redact(message[:300])
+    hint = ""
+    if status == 401 and endpoint.api_key_env is None:
+        hint = (" (no key was sent: name the variable that holds it with key_env=VAR in the judge's spec, or "
+                "--judge-key-env / --model-key-env)")
+    elif status in (401, 403):
+        hint = f" (check the key in {endpoint.api_key_env})"
+    return BackendError(f"{where}: HTTP {status}: {detail}{hint}", retryable=retryable, status=status,
+                        retry_after=retry_after)
+
+
 def classify(exc: Exception, endpoint: Endpoint) -> BackendError:
     """Map an SDK exception to a BackendError that says whether asking again can help."""
     where = f"{endpoint.name} at {endpoint.base_url or endpoint.provider}"
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        retryable = status not in NON_RETRYABLE and (status == 429 or status == 408 or status >= 500)
-        detail = redact(str(exc.message)[:300])
-        hint = ""
-        if status == 401 and endpoint.api_key_env is None:
-            hint = (" (no key was sent: name the variable that holds it with key_env=VAR in the judge's spec, or "
-                    "--judge-key-env / --model-key-env)")
-        elif status in (401, 403):
-            hint = f" (check the key in {endpoint.api_key_env})"
-        return BackendError(f"{where}: HTTP {status}: {detail}{hint}", retryable=retryable, status=status,
-                            retry_after=_retry_after(exc.response.headers))
+        return status_error(endpoint, exc.status_code, str(exc.message), _retry_after(exc.response.headers))
     if isinstance(exc, openai.APITimeoutError):
         return BackendError(f"{where}: request timed out", retryable=True)
     if isinstance(exc, openai.APIConnectionError):

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Union
+from typing import Any
 
 from ..errors import BackendError, ConfigError
 from ..secrets import redact
@@ -43,7 +43,7 @@ INSTALL = "pip install 'judgebench[ray]'"
 VLLM_PREFIX = "vllm:"
 # What a judge request may set that the vLLM processor's sampling parameters take (OpenAI names).
 VLLM_PARAMS = frozenset({"max_tokens", "temperature", "top_p", "seed", "logprobs", "top_logprobs"})
-Outcome = Union[ChatReply, BackendError]  # noqa: UP007 (a runtime alias; Python 3.10 has no `type` statement)
+Outcome = ChatReply | BackendError
 log = logging.getLogger(__name__)
 
 

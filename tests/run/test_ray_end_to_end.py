@@ -7,6 +7,7 @@ header in its object store for the run, which is Ray's business."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -20,14 +21,14 @@ from click.testing import CliRunner
 
 pytest.importorskip("ray.data.llm", reason="the Ray engine's tests need judgebench[ray]")
 
-from judgebench.cli import main  # noqa: E402
-from judgebench.errors import BackendError  # noqa: E402
-from judgebench.run.cache import Cache  # noqa: E402
-from judgebench.run.ray_engine import RayEngine  # noqa: E402
-from judgebench.run.runner import RetryPolicy  # noqa: E402
-from judgebench.types import ChatReply, ChatRequest, Endpoint  # noqa: E402
+from judgebench.cli import main
+from judgebench.errors import BackendError
+from judgebench.run.cache import Cache
+from judgebench.run.ray_engine import RayEngine
+from judgebench.run.runner import RetryPolicy
+from judgebench.types import ChatReply, ChatRequest, Endpoint
 
-from ..fakeserver import completion, serving  # noqa: E402
+from ..fakeserver import completion, serving
 
 KEY = "sk-ray-engine-sentinel-0123456789abcdef"
 VOLATILE = {"latency_s", "from_cache"}
@@ -165,9 +166,10 @@ def test_failures_are_recorded_retries_wait_and_the_key_is_written_nowhere(
     monkeypatch.setenv("RAY_JUDGE_KEY", KEY)
     server = Server(deterministic(faults=True))
     with serve(server) as url:
-        result = run(url, tmp_path / "r", "--engine", "ray", "--max-attempts", "3", judge_options=",key_env=RAY_JUDGE_KEY")
+        keyed = ",key_env=RAY_JUDGE_KEY"
+        result = run(url, tmp_path / "r", "--engine", "ray", "--max-attempts", "3", judge_options=keyed)
         first = server.judge_requests()
-        again = run(url, tmp_path / "r", "--engine", "ray", "--max-attempts", "3", judge_options=",key_env=RAY_JUDGE_KEY")
+        again = run(url, tmp_path / "r", "--engine", "ray", "--max-attempts", "3", judge_options=keyed)
         resent = server.judge_requests()[len(first):]
     assert result.exit_code == 3, result.output + result.stderr  # failed judgments are recorded, not fatal
     records = [r for r in judgments(tmp_path / "r") if r["benchmark"] == "sample-mt"]
@@ -179,7 +181,8 @@ def test_failures_are_recorded_retries_wait_and_the_key_is_written_nowhere(
     assert all(r["score"] is not None for r in records if not r["failure"])
     # The lighthouse judgments were refused with 429 once, then asked again and graded.
     assert sum("lighthouse" in json.dumps(b) for b in first) == 2 * 2  # two turns, each sent twice
-    summary = json.loads(next((tmp_path / "r").glob("*sample-mt*/summary.json")).read_text())
+    first_run = sorted((tmp_path / "r").glob("*sample-mt*/summary.json"))[0]  # run directories start with the time
+    summary = json.loads(first_run.read_text())
     assert summary["requests"]["retries"] == 2
     # The second run asks again only what failed: the two poisoned judgments.
     assert [("poison" in json.dumps(b)) for b in resent] == [True, True]
@@ -200,8 +203,6 @@ def test_the_same_request_twice_is_sent_once_and_a_claimed_one_is_waited_for(tmp
         assert other.claim(ask[2], ttl_s=60)
         threading.Timer(1.0, lambda: other.put(ask[2], ChatReply(text="from the other process"))).start()
         engine = RayEngine(Cache(tmp_path / "c.sqlite"), retry=RetryPolicy(max_attempts=2))
-
-        import asyncio
         found = asyncio.run(engine.outcomes([ask[0], ask[1], ask[0], ask[2]], lambda _r, _p: True))
     assert [r.text if not isinstance(r, BackendError) else r for r in found] == \
         ["reply to a", "reply to b", "reply to a", "from the other process"]

@@ -66,21 +66,20 @@ class ExchangeSession:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._session.close()
 
-    def post(self, url: str, *, headers: dict[str, str], data: Any) -> asyncio.Task[Exchange]:
-        task = asyncio.ensure_future(self._exchange(url, headers, data))
+    def post(self, url: str, *, headers: dict[str, str] | None = None, **body: Any) -> asyncio.Task[Exchange]:
+        # Content-Type first: Ray's stage sets it in some versions and leaves it to aiohttp in others.
+        task = asyncio.ensure_future(self._exchange(url, {"Content-Type": "application/json", **(headers or {})},
+                                                    request_body(body)))
         self._tasks.append(task)
         return task
 
-    async def _exchange(self, url: str, headers: dict[str, str], data: Any) -> Exchange:
-        # The row's payload is the request's JSON text, which Ray's stage encoded once more as a JSON string.
-        decoded = json.loads(data) if isinstance(data, str) else None
-        body = decoded.encode() if isinstance(decoded, str) else data
+    async def _exchange(self, url: str, headers: dict[str, str], body: bytes) -> Exchange:
         async with self._slots:
             started = time.perf_counter()
             record: dict[str, Any]
             try:
                 async with self._session.post(url, headers=headers, data=body) as response:
-                    raw = await response.content.read(MAX_BODY_BYTES + 1)
+                    raw = await _read_capped(response)
                     record = {"status": response.status, "body": raw.decode("utf-8", errors="replace"),
                               "retry_after": response.headers.get("Retry-After"),
                               "too_long": len(raw) > MAX_BODY_BYTES}
@@ -90,6 +89,31 @@ class ExchangeSession:
                 record = {"status": None, "error": "connection", "detail": f"{type(exc).__name__}: {exc}"}
             record["latency_s"] = time.perf_counter() - started
         return Exchange(record)
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    """The body, or its first MAX_BODY_BYTES and a little more when it is longer."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            break
+    return b"".join(chunks)
+
+
+def request_body(body: dict[str, Any]) -> bytes:
+    """The bytes to send for a row's payload, the request's JSON text: Ray's stage hands it over as ``data=`` (JSON
+    encoded once more) or, in Ray 2.53, as ``json=``."""
+    if "json" in body:
+        payload = body["json"]
+    else:
+        data = body.get("data")
+        payload = json.loads(data) if isinstance(data, str) else data
+    if isinstance(payload, str):
+        return payload.encode()
+    return json.dumps(payload).encode()
 
 
 def keep_exchange(row: dict[str, Any]) -> dict[str, Any]:

@@ -178,3 +178,41 @@ def test_without_the_extra_engine_ray_says_what_to_install(tmp_path: Path, monke
     (line,) = result.stderr.strip().splitlines()
     assert "--engine ray needs Ray Data" in line and "pip install 'judgebench[ray]'" in line
     assert not (tmp_path / "r").exists()  # refused before anything was written
+
+
+def test_the_session_ray_opens_sends_each_payload_as_is_and_hands_back_every_outcome() -> None:
+    """What Ray's HTTP stage does with the session, against a scripted server: a payload given as `data=` (Ray 2.60)
+    or `json=` (Ray 2.53) arrives as the request's JSON text; an error status is data, not an exception."""
+    from judgebench.run.ray_worker import EXCHANGE, ExchangeSession
+
+    payload = http_payload(judge_request(), schema_in_json_object=False)
+    script = Script([("ok", "[[8]]"), ("429", 2), ("ok", "[[3]]")])
+
+    async def batch(url: str) -> list[dict[str, Any]]:
+        async with ExchangeSession(max_in_flight=1, timeout_s=10) as session:
+            pending = [session.post(f"{url}/chat/completions", headers={"Authorization": "Bearer k"},
+                                    data=json.dumps(payload)),
+                       session.post(f"{url}/chat/completions", headers={}, json=payload),
+                       session.post(f"{url}/chat/completions", headers={}, data=json.dumps(payload))]
+            records = []
+            for request in pending:
+                async with await request as response:
+                    assert response.status == 200  # to Ray's stage, every exchange succeeded
+                    records.append(json.loads((await response.json())[EXCHANGE]))
+            return records
+
+    with fake_server(script) as url:
+        records = asyncio.run(batch(url))
+    assert script.requests == [json.loads(payload)] * 3
+    assert script.headers[0]["Authorization"] == "Bearer k"
+    assert [r["status"] for r in records] == [200, 429, 200] and records[1]["retry_after"] == "2"
+    assert reply_from_exchange(json.dumps(records[0]), judge_request()).text == "[[8]]"  # type: ignore[union-attr]
+
+    async def refused() -> dict[str, Any]:
+        async with ExchangeSession(max_in_flight=1, timeout_s=10) as session:
+            response = await session.post("http://127.0.0.1:9/v1/chat/completions", headers={},
+                                          data=json.dumps(payload))
+            return dict(json.loads((await response.json())[EXCHANGE]))
+
+    record = asyncio.run(refused())
+    assert record["status"] is None and record["error"] == "connection"

@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -62,9 +63,20 @@ def vllm_model_id(endpoint: Endpoint) -> str | None:
     return identity[len(VLLM_PREFIX):] if identity.startswith(VLLM_PREFIX) else None
 
 
-def check_endpoints(endpoints: Sequence[Endpoint]) -> None:
-    """Before anything runs: Ray Data is installed, and every endpoint is one Ray can ask."""
+def check_address(address: str | None) -> None:
+    """Ray Data's executor needs a driver that is part of the cluster: through Ray Client (``ray://``) it fails
+    (Ray 2.60: the client's worker has no core worker), so that address is refused with what works instead."""
+    if address and address.startswith("ray://"):
+        raise ConfigError(f"--engine ray: Ray Data does not run through Ray Client ({address}); set RAY_ADDRESS to "
+                          "the head's GCS address (head:6379) from a machine in the cluster's network, or run "
+                          "judgebench on the cluster with `ray job submit`")
+
+
+def check_endpoints(endpoints: Sequence[Endpoint], address: str | None = None) -> None:
+    """Before anything runs: Ray Data is installed, the address is one it can use, and every endpoint is one Ray
+    can ask. ``address``: None for RAY_ADDRESS."""
     require_ray()
+    check_address(address or os.environ.get("RAY_ADDRESS"))
     for endpoint in endpoints:
         if vllm_model_id(endpoint) is not None:
             if importlib.util.find_spec("vllm") is None:
@@ -238,9 +250,11 @@ def _rejects_json_schema(outcome: Outcome) -> bool:
         and "json_schema" in text
 
 
-def _last_line(exc: BaseException) -> str:
+def _cause(exc: BaseException) -> str:
+    """The line of a Ray error that says what failed ("ValueError: ..."), not its traceback or Ray's advice."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[-1] if lines else type(exc).__name__)[:300]
+    causes = [line for line in lines if re.match(r"[\w.]*(Error|Exception)\b[^:]*: ", line)]
+    return (causes[0] if causes else lines[-1] if lines else type(exc).__name__)[:300]
 
 
 @dataclass(frozen=True)
@@ -298,6 +312,7 @@ class RayEngine:
 
         if not ray.is_initialized():
             address = self.settings.address or os.environ.get("RAY_ADDRESS")
+            check_address(address)
             # A local instance judgebench starts reports nothing home unless the user asked for it.
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             try:
@@ -307,7 +322,9 @@ class RayEngine:
                     ray.init(include_dashboard=False, logging_level=logging.WARNING)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ConfigError(f"--engine ray: cannot start or reach Ray ({address or 'a local instance'}): "
-                                  f"{_last_line(exc)}; check RAY_ADDRESS (e.g. ray://head:10001)") from None
+                                  f"{_cause(exc)}; check RAY_ADDRESS (the head's GCS address, e.g. head:6379) "
+                                  "and, for a cluster with token authentication, RAY_AUTH_MODE=token and its token"
+                                  ) from None
             self._started_ray = True
         # The workers get ray_worker's code with the functions themselves: a cluster needs no judgebench.
         cloudpickle.register_pickle_by_value(ray_worker)
@@ -484,7 +501,7 @@ class RayEngine:
             out = processor(ray.data.from_items(rows)).take_all()
         except ray.exceptions.RayError as exc:
             # Ray itself failed (a worker lost, the cluster gone): every request of the round failed with it.
-            failed = BackendError(redact(f"{where}: Ray Data failed: {_last_line(exc)}"), retryable=True)
+            failed = BackendError(redact(f"{where}: Ray Data failed: {_cause(exc)}"), retryable=True)
             return dict.fromkeys(keys, failed)
         got: dict[str, Outcome] = {}
         for row in out:
@@ -507,6 +524,6 @@ class RayEngine:
             self._started_ray = False
 
 
-__all__ = ["RayEngine", "RaySettings", "check_endpoints", "http_payload", "http_processor_config",
+__all__ = ["RayEngine", "RaySettings", "check_address", "check_endpoints", "http_payload", "http_processor_config",
            "reply_from_exchange", "reply_from_generation", "require_ray", "vllm_model_id", "vllm_processor_config",
            "vllm_row"]

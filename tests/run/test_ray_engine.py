@@ -216,3 +216,17 @@ def test_the_session_ray_opens_sends_each_payload_as_is_and_hands_back_every_out
 
     record = asyncio.run(refused())
     assert record["status"] is None and record["error"] == "connection"
+
+
+def test_a_ray_client_address_is_refused_with_what_works_instead(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray Data's executor fails through Ray Client (ray://): said in one line before anything runs."""
+    pytest.importorskip("ray.data.llm")
+    monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
+    result = CliRunner().invoke(main, ["run", "--task", "sample-mt", "--model", "m@http://127.0.0.1:9/v1",
+                                       "--judge", "j@http://127.0.0.1:9/v1", "--engine", "ray",
+                                       "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "Traceback" not in result.output + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "Ray Data does not run through Ray Client (ray://head:10001)" in line and "head:6379" in line
+    assert not (tmp_path / "r").exists()

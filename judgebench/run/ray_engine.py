@@ -319,7 +319,8 @@ class RayEngine:
                 if address:
                     ray.init(address=address, logging_level=logging.WARNING)
                 else:
-                    ray.init(include_dashboard=False, logging_level=logging.WARNING)
+                    # "local": a new instance, never a cluster `ray start` left behind on this machine.
+                    ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ConfigError(f"--engine ray: cannot start or reach Ray ({address or 'a local instance'}): "
                                   f"{_cause(exc)}; check RAY_ADDRESS (the head's GCS address, e.g. head:6379) "

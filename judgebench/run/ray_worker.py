@@ -1,8 +1,9 @@
 """What runs inside Ray's workers for ``--engine ray``: the HTTP session handed to Ray Data's HTTP request stage,
 and the functions that shape the rows coming out of Ray's processors.
 
-Standard library and aiohttp only, and nothing from judgebench: the engine ships this module to the workers by
-value (cloudpickle), so a cluster needs Ray Data, not judgebench.
+Standard library and aiohttp (imported where used) only, nothing from judgebench: the engine ships this module to
+the workers by value (cloudpickle), so a cluster needs Ray Data, aiohttp and pydantic (for Ray's stage), not
+judgebench.
 
 Why a session of our own (``HttpRequestProcessorConfig.session_factory``): Ray's stage fails the whole dataset
 when one request keeps failing, never reads the status of an error reply, and awaits a batch's requests one after
@@ -16,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
+if TYPE_CHECKING:
+    import aiohttp
 
 # The one column a row's exchange travels in: a JSON text, so Arrow cannot reshape it (Ray Data turns the
 # differing dicts of a batch into one struct, filling missing keys with null).
@@ -56,6 +58,8 @@ class ExchangeSession:
         self._tasks: list[asyncio.Task[Exchange]] = []
 
     async def __aenter__(self) -> ExchangeSession:
+        import aiohttp  # here, not at the top: judgebench imports this module where aiohttp may be missing
+
         self._slots = asyncio.Semaphore(self._max_in_flight)
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout_s))
         return self
@@ -74,6 +78,8 @@ class ExchangeSession:
         return task
 
     async def _exchange(self, url: str, headers: dict[str, str], body: bytes) -> Exchange:
+        import aiohttp
+
         async with self._slots:
             started = time.perf_counter()
             record: dict[str, Any]

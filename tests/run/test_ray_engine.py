@@ -17,13 +17,8 @@ from judgebench.cli import main
 from judgebench.errors import BackendError, ConfigError
 from judgebench.run import ray_engine
 from judgebench.run.backends.openai_compat import OpenAICompatBackend
-from judgebench.run.ray_engine import (
-    http_payload,
-    reply_from_exchange,
-    reply_from_generation,
-    vllm_model_id,
-    vllm_row,
-)
+from judgebench.run.ray_engine import vllm_model_id
+from judgebench.run.ray_rows import http_payload, reply_from_exchange, reply_from_generation, vllm_row
 from judgebench.types import ChatReply, ChatRequest, Endpoint
 
 from ..fakeserver import Script, completion, fake_server
@@ -167,10 +162,17 @@ def test_anthropic_judges_are_refused_before_anything_runs() -> None:
 
 
 def test_without_the_extra_engine_ray_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ray", "ray.data", "ray.data.llm"):
-        monkeypatch.setitem(sys.modules, name, None)  # import ray fails, as where it is not installed
+    for name in ("ray", "ray.data", "ray.data.llm", "aiohttp"):
+        monkeypatch.setitem(sys.modules, name, None)  # importing these fails, as where they are not installed
+    import judgebench.run
+
+    for name in ("ray_engine", "ray_rows", "ray_worker"):  # imported afresh, without them
+        monkeypatch.delitem(sys.modules, f"judgebench.run.{name}", raising=False)
+        monkeypatch.delattr(judgebench.run, name, raising=False)
+    from judgebench.run.ray_engine import require_ray
+
     with pytest.raises(ConfigError, match=r"pip install 'judgebench\[ray\]'"):
-        ray_engine.require_ray()
+        require_ray()
     result = CliRunner().invoke(main, ["run", "--task", "sample-mt", "--model", "m@http://127.0.0.1:9/v1",
                                        "--judge", "j@http://127.0.0.1:9/v1", "--engine", "ray",
                                        "--out", str(tmp_path / "r")])

@@ -1,10 +1,11 @@
 """`make bench`: every benchmark, results printed and saved to bench/out/results.json.
 
-`--stats-only` skips the runner, transport and server start-up benchmarks (they need stub or embedded servers and
-several minutes)."""
+`--stats-only` skips the runner, transport, server start-up and Ray engine benchmarks (they need stub or embedded
+servers, judgebench[ray] for the last, and several minutes)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -33,6 +34,11 @@ def main() -> None:
         print(json.dumps(results["batch_bookkeeping_vs_direct"], indent=2))
         results["serve_startup"] = bench_serve.main()
         print(json.dumps(results["serve_startup"], indent=2))
+        if importlib.util.find_spec("ray") is not None:  # judgebench[ray]
+            import bench_ray
+
+            results["ray_engine_vs_local_runner"] = bench_ray.main(n=4096)
+            print(json.dumps(results["ray_engine_vs_local_runner"], indent=2))
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -174,11 +174,14 @@ def main() -> None:
               envvar="JUDGEBENCH_TRANSPORT", show_envvar=True,
               help="Client for OpenAI-compatible servers (model and judges): the openai SDK, or lean (aiohttp, "
                    "several times less CPU per request). Replies and the cache are the same either way.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where judge requests run: local (this process) or ray (Ray Data, on the cluster RAY_ADDRESS "
+                   "names, else a local Ray instance; needs judgebench[ray]). Answers are generated locally.")
 def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Path | None, limit: int | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float,
         progress: bool, adaptive: bool, batch: bool, batch_wait: float, dry_run: bool,
-        prices_path: Path | None, serve_timeout: float | None, transport: Transport) -> None:
+        prices_path: Path | None, serve_timeout: float | None, transport: Transport, engine: str) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
     prices = load_prices(prices_path)
     loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
@@ -195,6 +198,10 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
                      for s in judge_specs if judge_base(s) not in served]
     batching = _batching(batch, batch_wait, [model] if remote else [],
                          [s for s in judge_specs if judge_base(s) not in served], remote + remote_judges)
+    if engine == "ray":
+        from .run.ray_engine import check_endpoints
+
+        check_endpoints(remote_judges)
     if not dry_run:
         for warning in check_reachable(remote + remote_judges):
             click.echo(f"warning: {warning}", err=True)
@@ -216,7 +223,7 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
                                run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed),
                                progress=progress and sys.stderr.isatty(),
                                progress_lines=progress and not sys.stderr.isatty(), adaptive=adaptive,
-                               batch=batching, prices=prices, launched=launched)
+                               batch=batching, prices=prices, launched=launched, engine=engine)
             if dry_run:
                 plans.append(_print_plan(task, config))
                 continue

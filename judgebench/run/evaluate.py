@@ -36,6 +36,7 @@ from ..types import (
     Endpoint,
     Item,
     Judge,
+    JudgeRequest,
     Judgment,
     ScoreRow,
     ServerLaunch,
@@ -44,12 +45,13 @@ from ..types import (
 )
 from .batch import BatchOptions, BatchReport
 from .cache import Cache
+from .engines import BatchEngine, judge_at_once, make_engine
 from .pricing import BUILTIN_NAME, EndpointUsage, PriceTable, builtin_prices, usage_report
 from .replicas import CEILING_FACTOR, MAX_CEILING
 from .runner import Counters, RetryPolicy, Runner
 
 PACKAGES = ("judgebench", "openai", "anthropic", "llama_cpp_python", "jinja2", "tenacity", "numpy", "scipy",
-            "pandas", "vllm", "sglang")
+            "pandas", "vllm", "sglang", "ray", "aiohttp", "orjson")
 T = TypeVar("T")
 # The fewest items in flight at once, whatever the concurrency.
 MIN_WINDOW = 256
@@ -74,6 +76,7 @@ class RunConfig:
     batch: BatchOptions | None = None  # run --batch: these endpoints go through provider batch APIs (run.batch)
     prices: PriceTable | None = None  # the price table for the cost report; None: the built-in one
     launched: tuple[ServerLaunch, ...] = ()  # servers judgebench started for the run (judgebench.run.serve)
+    engine: str = "local"  # where judge requests run: "local" (the runner) or "ray" (judgebench.run.engines)
 
 
 @dataclass(frozen=True)
@@ -163,8 +166,10 @@ async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoi
 
 
 async def _judge_one(runner: Runner, kind: JudgingKind, task: Task, item: Item, candidate: Candidate,
-                     judge_: Judge) -> tuple[list[Judgment], int]:
-    """One judge's judgments of one candidate answer, and how many requests were sent for them."""
+                     judge_: Judge, later: list[tuple[Candidate, list[JudgeRequest]]] | None = None,
+                     ) -> tuple[list[Judgment], int]:
+    """One judge's judgments of one candidate answer, and how many requests were sent for them. With ``later``
+    (an engine that takes every judge request of a run at once), the requests are put there instead of sent."""
     if not candidate.ok:
         return kind.unanswered(task, item, candidate, judge_), 0
     # Empty answers are never shown to the judge; the kind records what they count for.
@@ -172,6 +177,9 @@ async def _judge_one(runner: Runner, kind: JudgingKind, task: Task, item: Item, 
     requests = kind.requests(task, candidate, item, judge_)
     if not requests:
         return found, 0
+    if later is not None:
+        later.append((candidate, requests))
+        return found, len(requests)
     by_chat = {id(r.chat): r for r in requests}
 
     def accept(chat: ChatRequest, reply: ChatReply) -> bool:
@@ -219,12 +227,14 @@ def window_size(config: RunConfig) -> int:
 
 
 async def _pipeline(runner: Runner, task: Task, items: list[Item], config: RunConfig,
-                    supplied: dict[str, Candidate] | None, sink: _Sink) -> None:
+                    supplied: dict[str, Candidate] | None, sink: _Sink, engine: BatchEngine | None = None) -> None:
     """Every item through generation and every judge, a bounded window of items at a time: an item's judge
     requests are sent as soon as its answer exists, and its records written as soon as they are done, so the
     candidate server and the judges work at the same time and memory does not depend on the number of items."""
     kind = kind_of(task.kind)
     window = asyncio.Semaphore(window_size(config))
+    # --engine ray: judge requests wait here for one dataset at the end (held in memory, unlike the local runner's).
+    later: list[tuple[Candidate, list[JudgeRequest]]] | None = [] if engine is not None else None
 
     async def one(item: Item) -> None:
         try:
@@ -234,7 +244,7 @@ async def _pipeline(runner: Runner, task: Task, items: list[Item], config: RunCo
                 assert config.model is not None
                 candidate = await _generate_one(runner, task, item, config.model)
             sink.candidate(candidate)
-            judged = await asyncio.gather(*(_judge_one(runner, kind, task, item, candidate, j)
+            judged = await asyncio.gather(*(_judge_one(runner, kind, task, item, candidate, j, later)
                                             for j in config.judges))
             for judgments, sent in judged:
                 for judgment in judgments:
@@ -271,6 +281,14 @@ async def _pipeline(runner: Runner, task: Task, items: list[Item], config: RunCo
         await asyncio.gather(*tasks, return_exceptions=True)
     if failures:
         raise failures[0]
+    if engine is not None and later:
+        runner.flush()  # the engine reads the cache itself
+
+        def record(judgments: list[Judgment]) -> None:
+            for judgment in judgments:
+                sink.judgment(judgment)
+
+        await judge_at_once(engine, kind, task, later, record)
 
 
 def count_requests(task: Task, items: list[Item], config: RunConfig, answers_supplied: bool) -> int:
@@ -279,7 +297,7 @@ def count_requests(task: Task, items: list[Item], config: RunConfig, answers_sup
     return generation + len(config.judges) * sum(kind.requests_per_item(item) for item in items)
 
 
-async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
+async def _evaluate(task: Task, config: RunConfig, runner: Runner, engine: BatchEngine | None = None) -> RunResult:
     items = select_items(task, config.limit)
     supplied = read_answers(config.answers_file, task, items) if config.answers_file else None
     # Every prompt's form renders before anything is sent or written: a template error costs no request.
@@ -291,7 +309,7 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner) -> RunResult:
     try:
         with runner.progress_bar(count_requests(task, items, config, supplied is not None), task.name):
             await _pipeline(runner, task, items, config,
-                            {c.item_id: c for c in supplied} if supplied is not None else None, sink)
+                            {c.item_id: c for c in supplied} if supplied is not None else None, sink, engine)
         runner.flush()
     finally:
         sink.close()
@@ -333,16 +351,20 @@ async def aevaluate(task: Task, config: RunConfig) -> RunResult:
     cache = Cache(config.cache_path)
     runner = Runner(cache, retry=config.retry, progress=config.progress, progress_lines=config.progress_lines,
                     adaptive=config.adaptive)
+    # The engine counts into the runner's counters: the summary's request counts cover both.
+    engine = make_engine(config.engine, cache, config.retry, runner.counters, progress=config.progress)
     try:
         if config.batch is not None:
             from .batch.queue import BatchQueue
 
             runner.batch = BatchQueue(cache, config.batch)
             await runner.batch.prepare([e for e in (config.model, *(j.endpoint for j in config.judges)) if e])
-        return await _evaluate(task, config, runner)
+        return await _evaluate(task, config, runner, engine)
     finally:
         if runner.batch is not None:
             await runner.batch.aclose()
+        if engine is not None:
+            engine.close()
         await runner.aclose()
         cache.close()
 

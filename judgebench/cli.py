@@ -170,7 +170,7 @@ def main() -> None:
 @click.option("--serve-timeout", type=click.FloatRange(min=1), metavar="SECONDS",
               help="How long a server judgebench starts may take to load its model. Default: 30 minutes for vllm: "
                    "and sglang:, 5 for llamacpp: and local.")
-@click.option("--transport", type=click.Choice(["sdk", "lean"]), default="sdk", show_default=True,
+@click.option("--transport", type=click.Choice(["sdk", "lean"]), default="lean", show_default=True,
               envvar="JUDGEBENCH_TRANSPORT", show_envvar=True,
               help="Client for OpenAI-compatible servers (model and judges): the openai SDK, or lean (aiohttp, "
                    "several times less CPU per request). Replies and the cache are the same either way.")

@@ -50,7 +50,7 @@ from .pricing import BUILTIN_NAME, EndpointUsage, PriceTable, builtin_prices, us
 from .replicas import CEILING_FACTOR, MAX_CEILING
 from .runner import Counters, RetryPolicy, Runner
 
-PACKAGES = ("judgebench", "openai", "anthropic", "llama_cpp_python", "jinja2", "tenacity", "numpy", "scipy",
+PACKAGES = ("judgebench", "openai", "anthropic", "llama_cpp_python", "jinja2", "numpy", "scipy",
             "pandas", "vllm", "sglang", "ray", "aiohttp", "orjson")
 T = TypeVar("T")
 # The fewest items in flight at once, whatever the concurrency.

@@ -1,6 +1,9 @@
 """The only place with concurrency, retries and progress: it turns chat requests into replies, nothing more.
 
-Every model call goes cache -> replica pool (least busy replica, adaptive concurrency) -> retry loop -> backend.
+Every model call goes cache -> retry loop -> replica pool (least busy replica, adaptive concurrency) -> backend.
+The retry loop is ours, not tenacity's: each attempt picks its replica afresh (a request a dead replica dropped
+goes to a live one at once, without backoff), and a first attempt that succeeds costs nothing beyond the call,
+where a retrying object per request cost a twentieth of the SDK's own time per request.
 Replies are cached only when accepted (a judge reply must parse), so what failed is asked again on the next run.
 What a reply means (a verdict, a judgment) is the task kind's business (judging.kinds), not the runner's.
 

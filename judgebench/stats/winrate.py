@@ -10,6 +10,10 @@ import numpy as np
 
 DEFAULT_BOOTSTRAP = 1000
 DEFAULT_SEED = 0
+# Above this many (resample, item) entries the counts matrix is not built (8 bytes each: 32 MB, and up to 8 are
+# kept): resamples are drawn in blocks of CHUNK_ENTRIES instead, so memory stays flat in the number of items.
+COUNTS_LIMIT = 4_000_000
+CHUNK_ENTRIES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,9 @@ def bootstrap_ci(values: np.ndarray, statistic: Callable[[np.ndarray], np.ndarra
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
         return (float("nan"), float("nan"))
-    if statistic is None:
+    if statistic is None and len(values) * n_samples > COUNTS_LIMIT:
+        stats = _chunked_means(values, n_samples, seed)
+    elif statistic is None:
         # The mean of a resample is (counts @ values) / n: one product against counts shared by every call
         # with the same (n, n_samples, seed), i.e. every model resampled over the same draws of items.
         stats = resample_counts(len(values), n_samples, seed) @ values / len(values)
@@ -48,6 +54,19 @@ def bootstrap_ci(values: np.ndarray, statistic: Callable[[np.ndarray], np.ndarra
     alpha = (1 - level) / 2
     low, high = np.quantile(stats, [alpha, 1 - alpha])
     return float(low), float(high)
+
+
+def _chunked_means(values: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
+    """Resample means drawn a block of resamples at a time: the same draws as ``resample_counts`` (one generator,
+    the same order), without an (n_samples, n) matrix, whose memory would grow with the number of items."""
+    rng = np.random.default_rng(seed)
+    n = len(values)
+    rows = max(1, CHUNK_ENTRIES // n)
+    means = np.empty(n_samples)
+    for start in range(0, n_samples, rows):
+        block = min(rows, n_samples - start)
+        means[start:start + block] = values[rng.integers(0, n, size=(block, n))].mean(axis=1)
+    return means
 
 
 @lru_cache(maxsize=8)

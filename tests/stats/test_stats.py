@@ -241,3 +241,17 @@ def test_battles_against_one_baseline_give_the_published_win_rates(shared_data: 
     for model in models:
         assert rows[model]["bt_score"] == pytest.approx(board.loc[model, "win_rate"], abs=0.01)
         assert rows[model]["ci_low"] < rows[model]["bt_score"] < rows[model]["ci_high"]
+
+
+def test_bootstrap_intervals_of_many_items_are_drawn_in_blocks_with_the_same_draws(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past COUNTS_LIMIT the (resamples x items) counts matrix is not built; the blocks draw the same items from
+    the same generator, so the interval is the one the matrix gives (to rounding)."""
+    from judgebench.stats import winrate
+
+    values = np.random.default_rng(3).normal(size=1500)
+    whole = winrate.bootstrap_ci(values, n_samples=400, seed=5)
+    monkeypatch.setattr(winrate, "COUNTS_LIMIT", 1000)
+    monkeypatch.setattr(winrate, "CHUNK_ENTRIES", 7000)  # blocks of 4 resamples, the last one shorter
+    blocks = winrate.bootstrap_ci(values, n_samples=400, seed=5)
+    assert blocks == pytest.approx(whole, abs=1e-12)

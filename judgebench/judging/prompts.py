@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.nodes
 import jinja2.runtime
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
@@ -153,6 +154,25 @@ def _render_error(exc: BaseException, template: jinja2.Template, variables: dict
     return TaskError(f"{where}: {exc}")
 
 
+def _only_blocks(template: jinja2.Template) -> bool:
+    """True when the template's top level is only blocks, plain text and comments: no {% extends %}, no
+    {% set %}, nothing evaluated outside a block, so its blocks render the same without the root."""
+    found: bool | None = getattr(template, "_judgebench_only_blocks", None)  # a reloaded file is a new object
+    if found is None:
+        try:
+            source = Path(template.filename).read_text(encoding="utf-8") if template.filename else None
+            body = template.environment.parse(source).body if source is not None else None
+        except (OSError, UnicodeDecodeError, jinja2.TemplateSyntaxError):
+            body = None
+        found = body is not None and all(
+            isinstance(node, jinja2.nodes.Block)
+            or (isinstance(node, jinja2.nodes.Output)
+                and all(isinstance(part, jinja2.nodes.TemplateData) for part in node.nodes))
+            for node in body)
+        template._judgebench_only_blocks = found  # type: ignore[attr-defined]
+    return found
+
+
 def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str, Any]) -> Messages:
     """Render a template's ``system`` and ``user`` blocks into chat messages (in jinja2's sandbox)."""
     template = load_template(name, search_path)
@@ -160,10 +180,12 @@ def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str
     context = template.new_context(variables)
     _range_left.set(_RANGE_BUDGET)
     try:
-        # Rendering the root once resolves {% extends %}, so context.blocks holds the most derived
-        # version of every block, the parents' included.
-        for _ in template.root_render_func(context):
-            pass
+        # Rendering the root once resolves {% extends %}, so context.blocks holds the most derived version of
+        # every block, the parents' included. A template that is nothing but blocks and plain text needs no root
+        # render (it would render every block a second time).
+        if not _only_blocks(template):
+            for _ in template.root_render_func(context):
+                pass
         for role in ("system", "user"):
             stack = context.blocks.get(role)
             text = "".join(stack[0](context)).strip() if stack else ""

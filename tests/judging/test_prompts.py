@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from judgebench.judging.kinds import kind_of
 from judgebench.judging.prompts import neutralize
 from judgebench.judging.verdicts import parse_pair, parse_score
@@ -62,3 +64,40 @@ def test_frame_code_is_stable_for_the_same_answers_and_differs_for_others() -> N
     other = kind_of(task.kind).requests(task, Candidate(task.benchmark, item.id, "m", ("c", "b")), item, judge)
     assert [r.cache_key() for r in first] == [r.cache_key() for r in again]
     assert first[0].cache_key() != other[0].cache_key()
+
+
+def test_a_template_of_only_blocks_renders_the_same_without_its_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """render_messages skips the root render of a template that is nothing but blocks: every built-in task's
+    prompts come out byte for byte as with the root rendered first (the cache keys depend on it)."""
+    from judgebench.errors import JudgebenchError
+    from judgebench.judging import prompts
+    from judgebench.judging.kinds import kind_of
+    from judgebench.judging.requests import placeholder_candidates
+    from judgebench.tasks import builtin_task_names, load_task
+    from judgebench.types import Endpoint, Judge
+
+    endpoint = Endpoint("openai", "j", "j", base_url="http://127.0.0.1:9/v1")
+    judges = (Judge("json", endpoint, True), Judge("text", endpoint, False))
+
+    def every_prompt() -> list[object]:
+        found: list[object] = []
+        for name in builtin_task_names():
+            try:
+                task = load_task(name)
+            except JudgebenchError:  # a task whose data is fetched by URL (offline here)
+                continue
+            if task.judge.fastchat_prompts:
+                continue
+            items = list(task.items[:20])
+            by_id = {item.id: item for item in items}
+            for judge in judges:
+                for candidate in placeholder_candidates(task, items):
+                    found += [r.chat.messages for r in kind_of(task.kind).requests(task, candidate,
+                                                                                    by_id[candidate.item_id], judge)]
+        return found
+
+    skipping = every_prompt()
+    assert any(prompts._only_blocks(prompts.load_template(n, load_task("sample-mt").prompt_dirs))
+               for n in ("single.jinja", "pairwise.jinja"))
+    monkeypatch.setattr(prompts, "_only_blocks", lambda template: False)
+    assert every_prompt() == skipping and skipping

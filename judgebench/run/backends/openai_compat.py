@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import openai
+import orjson
 
 from ...errors import BackendError
 from ...secrets import redact
@@ -77,13 +78,17 @@ class OpenAICompatBackend:
         except json.JSONDecodeError as exc:  # the SDK decodes a 2xx body that is not JSON with no error of its own
             raise malformed(self.endpoint, f"HTTP 200 with a body that is not JSON: {exc}") from None
         latency = time.perf_counter() - started
-        # The SDK's object as the plain JSON it came from, read by the parser both transports share (a body that
-        # is JSON but not an object comes back as it is).
-        data = response.to_dict(warnings=False) if isinstance(response, openai.BaseModel) else response
+        # The body as the plain JSON it is, read by the parser both transports share: the SDK's own response
+        # models (pydantic, built and then turned back into a dict) would cost more than the rest of the call.
+        try:
+            data = orjson.loads(response.http_response.content)
+        except orjson.JSONDecodeError as exc:
+            raise malformed(self.endpoint, f"HTTP 200 with a body that is not JSON: {exc}") from None
         return parse_reply(data, self.endpoint, latency)
 
     async def _create(self, request: ChatRequest, schema_in_json_object: bool) -> Any:
-        return await self._client.chat.completions.create(
+        # The raw response: the SDK still sends the request, checks the status and raises its errors.
+        return await self._client.chat.completions.with_raw_response.create(
             **chat_body(request, schema_in_json_object=schema_in_json_object),
         )
 

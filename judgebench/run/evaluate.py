@@ -244,8 +244,11 @@ async def _pipeline(runner: Runner, task: Task, items: list[Item], config: RunCo
                 assert config.model is not None
                 candidate = await _generate_one(runner, task, item, config.model)
             sink.candidate(candidate)
-            judged = await asyncio.gather(*(_judge_one(runner, kind, task, item, candidate, j, later)
-                                            for j in config.judges))
+            if len(config.judges) == 1:  # no task to create for the common case
+                judged = [await _judge_one(runner, kind, task, item, candidate, config.judges[0], later)]
+            else:
+                judged = await asyncio.gather(*(_judge_one(runner, kind, task, item, candidate, j, later)
+                                                for j in config.judges))
             for judgments, sent in judged:
                 for judgment in judgments:
                     sink.judgment(judgment)

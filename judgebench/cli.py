@@ -152,7 +152,8 @@ def main() -> None:
 @click.option("--model-key-env", metavar="VAR",
               help="Environment variable holding the candidate model's API key (as --judge-key-env).")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--max-elapsed", type=float, default=180.0, show_default=True,
+@click.option("--max-elapsed", type=click.FloatRange(min=1, max=86400), default=180.0, show_default=True,
+              callback=lambda _ctx, _param, value: _finite("--max-elapsed", value),
               help="Seconds a request may keep retrying.")
 @click.option("--progress/--no-progress", default=True)
 @click.option("--batch", is_flag=True,
@@ -239,6 +240,12 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
         sys.exit(EXIT_FAILED_JUDGMENTS)
     if any(r.n_pending for r in results):
         sys.exit(EXIT_PENDING)
+
+
+def _finite(option: str, value: float) -> float:
+    if value != value:  # NaN passes every range check
+        raise click.BadParameter(f"{option} takes a number, not NaN")
+    return value
 
 
 def _batching(enabled: bool, wait_s: float, model_specs: list[str], judge_specs: list[str],

@@ -51,17 +51,26 @@ def encode_reply(reply: ChatReply) -> str:
         "completion_tokens": reply.completion_tokens, "latency_s": reply.latency_s,
         "logprobs": [[token, [list(a) for a in alternatives]] for token, alternatives in reply.logprobs],
         "reasoning": reply.reasoning,
-    }, ensure_ascii=False))
+    }, ensure_ascii=True))  # escaped: a lone surrogate a server sent is valid JSON but not storable UTF-8
 
 
 def decode_reply(payload: str) -> ChatReply | None:
+    """A stored reply, or None for an entry that is damaged or of another shape (a miss: asked again)."""
     try:
         data = json.loads(payload)
-        data["logprobs"] = tuple((token, tuple((alt, lp) for alt, lp in alternatives))
-                                 for token, alternatives in data.get("logprobs", ()))
-        return ChatReply(**data, from_cache=True)
-    except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
+        logprobs = tuple((str(token), tuple((str(alt), float(lp)) for alt, lp in alternatives))
+                         for token, alternatives in data.get("logprobs", ()))
+        reply = ChatReply(text=data["text"], finish_reason=data.get("finish_reason"),
+                          prompt_tokens=data.get("prompt_tokens"), completion_tokens=data.get("completion_tokens"),
+                          latency_s=data.get("latency_s", 0.0), logprobs=logprobs, reasoning=data.get("reasoning"),
+                          from_cache=True)
+    except (json.JSONDecodeError, TypeError, ValueError, AttributeError, KeyError):
         return None
+    typed = (isinstance(reply.text, str) and isinstance(reply.finish_reason, (str, type(None)))
+             and all(isinstance(n, (int, type(None))) and not isinstance(n, bool)
+                     for n in (reply.prompt_tokens, reply.completion_tokens))
+             and isinstance(reply.latency_s, (int, float)) and isinstance(reply.reasoning, (str, type(None))))
+    return reply if typed else None
 
 
 class Cache:

@@ -28,10 +28,30 @@ KNOWN_HOSTS = {"openai": "openai", "anthropic": "anthropic"}
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
 
-def _strip_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        raise ConfigError(f"put credentials in the environment, not in the URL ({parts.hostname})")
+def _shown(spec: str) -> str:
+    """A spec as an error message may show it: credentials and query strings (where secrets hide) masked."""
+    return re.sub(r"\?[^,#]*", "?...", re.sub(r"//[^/,]*@", "//...@", spec))
+
+
+def _strip_credentials(url: str, role: str = "model") -> str:
+    """The URL, checked: no credentials, no query or fragment (where keys hide), a host and a valid port. The
+    messages never repeat the URL: it may hold a secret."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError as exc:
+        raise ConfigError(f"--{role}: a server URL is malformed ({exc}); expected e.g. http://127.0.0.1:8000/v1") \
+            from None
+    if parts.username or parts.password or "@" in parts.netloc:
+        raise ConfigError(f"--{role}: put credentials in the environment (key_env=VAR), not in the URL "
+                          f"(host {host})")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ConfigError(f"--{role}: a server URL takes no query string or fragment (host {host}); put a key in "
+                          "the environment and name it with key_env=VAR")
+    if not host:
+        raise ConfigError(f"--{role}: a server URL needs a host, e.g. http://127.0.0.1:8000/v1")
+    del port
     return urlunsplit(parts)
 
 
@@ -44,12 +64,17 @@ def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | Non
     one. Only the variable's name is kept.
     """
     if "@" not in spec:
-        raise ConfigError(f"--{role} {spec!r}: expected NAME@URL, e.g. qwen2.5-7b@http://127.0.0.1:8000/v1, "
+        raise ConfigError(f"--{role} {_shown(spec)!r}: expected NAME@URL, e.g. qwen2.5-7b@http://127.0.0.1:8000/v1, "
                           f"gpt-4o@openai or claude-sonnet-4@anthropic (or 'local' for the embedded model, or "
                           f"vllm:HF_ID, sglang:HF_ID, llamacpp:PATH.gguf for a model judgebench serves)")
-    name, _, where = spec.rpartition("@")
+    # The name ends at the '@' before the URL: a URL may itself hold an '@' (credentials, which are refused).
+    at_url = re.search(r"@(?=https?://)", spec)
+    if at_url is not None:
+        name, where = spec[:at_url.start()], spec[at_url.end():]
+    else:
+        name, _, where = spec.rpartition("@")
     if not name:
-        raise ConfigError(f"--{role} {spec!r}: the model name before '@' is empty")
+        raise ConfigError(f"--{role} {_shown(spec)!r}: the model name before '@' is empty")
     env: str | None
     replicas: tuple[str, ...] = ()
     if where in KNOWN_HOSTS:
@@ -61,18 +86,18 @@ def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | Non
         urls = [u.strip().rstrip("/") for u in where.split(",")]
         bad = [u for u in urls if not u.startswith(("http://", "https://"))]
         if bad:
-            raise ConfigError(f"--{role} {spec!r}: replicas are URLs separated by commas "
+            raise ConfigError(f"--{role} {_shown(spec)!r}: replicas are URLs separated by commas "
                               f"(NAME@http://a:8000/v1,http://b:8000/v1); {bad[0]!r} is not one")
         if len(set(urls)) != len(urls):
-            raise ConfigError(f"--{role} {spec!r}: a replica URL is given twice")
-        provider, base_url = "openai", _strip_credentials(urls[0])
-        replicas = tuple(_strip_credentials(u) for u in urls[1:])
+            raise ConfigError(f"--{role} {_shown(spec)!r}: a replica URL is given twice")
+        provider, base_url = "openai", _strip_credentials(urls[0], role)
+        replicas = tuple(_strip_credentials(u, role) for u in urls[1:])
         env = key_env
     else:
-        raise ConfigError(f"--{role} {spec!r}: {where!r} is not a URL (http://...) nor one of "
+        raise ConfigError(f"--{role} {_shown(spec)!r}: {where!r} is not a URL (http://...) nor one of "
                           f"{', '.join(KNOWN_HOSTS)}")
     if env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
-        raise ConfigError(f"--{role} {spec!r}: key_env names an environment variable, like MY_API_KEY")
+        raise ConfigError(f"--{role} {_shown(spec)!r}: key_env names an environment variable, like MY_API_KEY")
     secrets.register(env)
     return Endpoint(provider=provider, name=name, model=name, base_url=base_url,  # type: ignore[arg-type]
                     api_key_env=env, concurrency=concurrency, replicas=replicas)
@@ -101,7 +126,7 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
     mode, *settings = options.split(",") if options else [default_mode]
     mode = mode or default_mode
     if mode not in VERDICT_MODES:
-        raise ConfigError(f"--judge {spec!r}: the verdict mode after '#' must be json or text")
+        raise ConfigError(f"--judge {_shown(spec)!r}: the verdict mode after '#' must be json or text")
     temperature = None
     for setting in settings:
         key, _, value = setting.partition("=")
@@ -112,14 +137,16 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
             if key != "t":
                 raise ValueError(key)
             temperature = float(value)
+            if not 0.0 <= temperature <= 2.0:  # NaN fails this too
+                raise ValueError(value)
         except ValueError:
-            raise ConfigError(f"--judge {spec!r}: judge settings after the mode are t=TEMPERATURE and "
+            raise ConfigError(f"--judge {_shown(spec)!r}: judge settings after the mode are t=TEMPERATURE (0 to 2) and "
                               "key_env=VARIABLE, e.g. local#json,t=0.7") from None
     if served is not None and base in served:
         endpoint = served[base]
     elif base == LOCAL:
         if local is None:
-            raise ConfigError(f"--judge {spec!r}: the embedded server is not running")
+            raise ConfigError(f"--judge {_shown(spec)!r}: the embedded server is not running")
         endpoint = local
     else:
         endpoint = parse_endpoint(base, role="judge", concurrency=concurrency, key_env=key_env)

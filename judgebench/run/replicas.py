@@ -31,6 +31,8 @@ LATENCY_QUEUEING = 2.5
 EWMA_WEIGHT = 0.1
 OVERLOAD_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 COOLDOWN_S = (1.0, 30.0)
+# Failures in a row (of any kind asking again may cure) after which a replica set takes a replica out.
+TAKE_OUT_AFTER = 3
 # The ceiling of the adaptive limit, as a multiple of the starting concurrency.
 CEILING_FACTOR = 8
 MAX_CEILING = 1024
@@ -143,9 +145,15 @@ class ReplicaPool:
     def label(self) -> str:
         return f"{self.endpoint.name} at {self.endpoint.base_url or self.endpoint.provider}"
 
-    async def acquire(self) -> Replica:
+    async def acquire(self, avoid: Replica | None = None) -> Replica:
         """The least busy replica with room, with its slot taken; when none has room, the first slot that frees up
-        is handed to the longest waiting request."""
+        is handed to the longest waiting request. ``avoid``: the replica a retried request just failed on, taken
+        only when no other has room now."""
+        if avoid is not None:
+            other = self._pick(avoid)
+            if other is not None:
+                self._take(other)
+                return other
         replica = self._pick()
         if replica is not None and not self._waiters:
             self._take(replica)
@@ -179,12 +187,12 @@ class ReplicaPool:
                 self._take(replica)
                 waiter.set_result(replica)
 
-    def _pick(self) -> Replica | None:
+    def _pick(self, avoid: Replica | None = None) -> Replica | None:
         now = time.monotonic()
         best: Replica | None = None
         best_load = 0.0
         for replica in self.replicas:
-            if replica.room(now) <= 0:
+            if replica is avoid or replica.room(now) <= 0:
                 continue
             load = replica.in_flight / replica.limit.value
             if best is None or load < best_load:
@@ -204,12 +212,15 @@ class ReplicaPool:
             replica.limit.on_success(latency_s, now)
         else:
             replica.failed += 1
-            if error.unreachable or (error.status or 0) >= 500:
+            # Any failure asking again may cure (a 5xx, a 429, a body cut short or garbled) counts; a refusal of
+            # this request (400, 401, ...) says nothing about the replica.
+            if error.retryable:
                 replica.consecutive_errors += 1
             if error.unreachable or error.status in OVERLOAD_STATUSES:
                 replica.limit.on_overload(now)
-            # A replica set takes a silent replica out; a lone replica is left to the retry policy's waits.
-            if len(self.replicas) > 1 and (error.unreachable or replica.consecutive_errors >= 3):
+            # A replica set takes out a replica that does not answer, or fails three times in a row; a lone
+            # replica is left to the retry policy's waits.
+            if len(self.replicas) > 1 and (error.unreachable or replica.consecutive_errors >= TAKE_OUT_AFTER):
                 self._take_out(replica, now, was_probing)
         self._hand_over()
 

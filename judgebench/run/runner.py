@@ -242,9 +242,10 @@ class Runner:
         usage = self._usage(endpoint)
         started = time.monotonic()
         attempt = 0
+        failed_on = None
         while True:
             attempt += 1
-            replica = await pool.acquire()
+            replica = await pool.acquire(avoid=failed_on)
             sent = time.monotonic()
             try:
                 # Checked when the request's turn comes: requests queued before the endpoint was stopped are
@@ -256,12 +257,17 @@ class Runner:
             except BackendError as exc:
                 pool.release(replica, time.monotonic() - sent, exc)
                 elapsed = time.monotonic() - started
-                if exc.retryable and attempt < self.retry.max_attempts and elapsed < self.retry.max_elapsed_s:
+                # With replicas, a garbled reply (a 2xx that is not a chat completion) is one replica's fault:
+                # another may answer it. A refusal of the request itself (a 4xx) is not retried anywhere.
+                elsewhere = exc.status is None and pool.has_healthy_other(replica)
+                if (exc.retryable or elsewhere) and attempt < self.retry.max_attempts \
+                        and elapsed < self.retry.max_elapsed_s:
                     self.counters.retries += 1
                     usage.retries += 1
-                    # A replica that did not answer is out of the pool now: another one takes the request at
-                    # once. Otherwise, wait as the server asks or back off.
-                    if not (exc.unreachable and pool.has_healthy_other(replica)):
+                    failed_on = replica
+                    # Another replica takes the request at once (the failed one is avoided while another has
+                    # room); a lone replica gets a wait: its Retry-After, or a backoff.
+                    if not pool.has_healthy_other(replica):
                         await asyncio.sleep(min(self.retry.wait_s(attempt, exc),
                                                 max(0.0, self.retry.max_elapsed_s - elapsed)))
                     continue

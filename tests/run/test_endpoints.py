@@ -44,3 +44,23 @@ def test_model_spec_keeps_only_the_key_variables_name(monkeypatch: pytest.Monkey
     monkeypatch.setenv("MY_JUDGE_KEY", "sk-secret-value")
     endpoint = parse_endpoint("m@https://api.example.com/v1", role="judge", concurrency=3, key_env="MY_JUDGE_KEY")
     assert endpoint.api_key_env == "MY_JUDGE_KEY" and "sk-secret-value" not in repr(endpoint)
+
+
+@pytest.mark.parametrize("spec", ["j@http://user:SECRETPW@host/v1", "j@http://host/v1?api_key=SECRETPW",
+                                  "j@http://a/v1,http://u:SECRETPW@b/v1", "j@http://host/v1#frag"])
+def test_secrets_in_urls_are_refused_without_being_repeated(spec: str) -> None:
+    with pytest.raises(ConfigError) as found:
+        parse_endpoint(spec, role="judge", concurrency=1)
+    assert "SECRETPW" not in str(found.value) and "\n" not in str(found.value)
+
+
+@pytest.mark.parametrize("spec", ["j@http://[::1/v1", "j@http://h:abc/v1", "j@http:///v1"])
+def test_malformed_urls_are_one_line_errors(spec: str) -> None:
+    with pytest.raises(ConfigError, match="--judge: a server URL"):
+        parse_endpoint(spec, role="judge", concurrency=1)
+
+
+@pytest.mark.parametrize("setting", ["t=nan", "t=-5", "t=inf", "t=3"])
+def test_temperatures_outside_0_to_2_are_refused(setting: str) -> None:
+    with pytest.raises(ConfigError, match="0 to 2"):
+        parse_judge(f"j@http://127.0.0.1:9/v1#json,{setting}")

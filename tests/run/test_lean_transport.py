@@ -292,3 +292,27 @@ def test_the_proxy_in_the_environment_is_used_as_by_the_sdk(transport: Transport
         (reply,) = backend_calls(end, [chat(end)])
     assert reply.text == "through the proxy" and len(script.requests) == 1
     assert script.headers[0].get("Host") == "judgebench-test.invalid"
+
+
+@pytest.mark.parametrize("transport", ["sdk", "lean"])
+def test_a_lone_surrogate_in_a_reply_is_kept_cached_and_written(tmp_path: Path, transport: Transport) -> None:
+    """``"\\ud800"`` is valid JSON but not storable UTF-8: the reply is read (orjson refuses it; the standard
+    library does not), cached escaped and served back the same, and the run's records are written."""
+    body = json.dumps(completion("Rating: [[7]] \ud800")).encode()  # json.dumps escapes the surrogate
+    assert b"\\ud800" in body
+    script = Script([("raw", 200, body)])
+    with fake_server(script) as url:
+        end = endpoint(url, transport)
+        (reply,) = run_calls([chat(end)], tmp_path)
+        assert isinstance(reply, ChatReply) and reply.text == "Rating: [[7]] \ud800"
+        (again,) = run_calls([chat(end)], tmp_path)
+    assert isinstance(again, ChatReply) and again.from_cache and again.text == reply.text
+    assert len(script.requests) == 1
+
+
+@pytest.mark.parametrize("transport", ["sdk", "lean"])
+def test_a_body_that_is_not_utf8_is_a_malformed_reply(tmp_path: Path, transport: Transport) -> None:
+    script = Script([("raw", 200, b'{"choices": [{"message": {"content": "\xff\xfe"}}]}')])
+    with fake_server(script) as url:
+        (outcome,) = run_calls([chat(endpoint(url, transport))], tmp_path)
+    assert isinstance(outcome, BackendError) and "not JSON in UTF-8" in str(outcome)

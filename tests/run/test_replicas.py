@@ -179,3 +179,21 @@ def test_replica_specs() -> None:
         parse_endpoint("m@http://a:8000/v1,b:8000", role="judge", concurrency=8)
     with pytest.raises(ConfigError, match="given twice"):
         parse_endpoint("m@http://a:8000/v1,http://a:8000/v1", role="judge", concurrency=8)
+
+
+@pytest.mark.parametrize("fault", [("500",), ("raw", 200, b"<html>maintenance</html>"), ("429", 5),
+                                   ("cut", b'{"choices": [')])
+def test_a_replica_that_answers_badly_costs_no_judgment_while_another_answers_well(
+        tmp_path: Path, fault: tuple[object, ...]) -> None:
+    """A replica that fails fast (a 5xx, a garbled 200, a 429 with a long Retry-After, a body cut short) always
+    looks least busy: its requests go to the healthy replica at once, and it is taken out after three in a row."""
+    bad = Script([fault])
+    good = Script([("ok", "Rating: [[7]]")])
+    task = task_of(40)
+    with fake_server(bad) as url_bad, fake_server(good) as url_good:
+        config = RunConfig(model=None, judges=(judge_at(f"j@{url_bad},{url_good}", 4),), out=tmp_path / "r",
+                           cache_path=tmp_path / "c.sqlite", answers_file=answers_file(task, tmp_path / "a.jsonl"),
+                           retry=FAST, progress=False)
+        result = evaluate(task, config)
+    assert result.n_failed == 0 and result.n_judgments == 40
+    assert len(good.requests) == 40 and len(bad.requests) < 40

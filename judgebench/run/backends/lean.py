@@ -32,7 +32,7 @@ from .openai_wire import (
     api_key,
     chat_body,
     connection_error,
-    malformed,
+    load_body,
     parse_reply,
     rejects_json_schema,
     server_message,
@@ -152,11 +152,7 @@ class LeanBackend:
         if raw is None:
             raise BackendError(f"{self.endpoint.name}: a reply of over {MAX_BODY_BYTES:,} bytes is over what "
                                "judgebench keeps: a broken server?", retryable=False)
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            shown = raw[:80].decode("utf-8", "replace")
-            raise malformed(self.endpoint, f"HTTP {status} with a body that is not JSON: {shown!r}") from None
+        return load_body(self.endpoint, status, raw)
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import openai
-import orjson
 
 from ...errors import BackendError
 from ...secrets import redact
@@ -21,6 +20,7 @@ from .openai_wire import (
     api_key,
     chat_body,
     connection_error,
+    load_body,
     malformed,
     parse_reply,
     rejects_json_schema,
@@ -75,15 +75,12 @@ class OpenAICompatBackend:
                                                     _rejects_json_schema)
         except openai.OpenAIError as exc:
             raise classify(exc, self.endpoint) from None
-        except json.JSONDecodeError as exc:  # the SDK decodes a 2xx body that is not JSON with no error of its own
-            raise malformed(self.endpoint, f"HTTP 200 with a body that is not JSON: {exc}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # the SDK's own reading of a garbled body
+            raise malformed(self.endpoint, f"HTTP 200 with a body that is not JSON in UTF-8: {exc}") from None
         latency = time.perf_counter() - started
         # The body as the plain JSON it is, read by the parser both transports share: the SDK's own response
         # models (pydantic, built and then turned back into a dict) would cost more than the rest of the call.
-        try:
-            data = orjson.loads(response.http_response.content)
-        except orjson.JSONDecodeError as exc:
-            raise malformed(self.endpoint, f"HTTP 200 with a body that is not JSON: {exc}") from None
+        data = load_body(self.endpoint, response.http_response.status_code, response.http_response.content)
         return parse_reply(data, self.endpoint, latency)
 
     async def _create(self, request: ChatRequest, schema_in_json_object: bool) -> Any:

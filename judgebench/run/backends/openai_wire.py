@@ -11,6 +11,8 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+import orjson
+
 from ...errors import BackendError
 from ...secrets import redact
 from ...types import ChatReply, ChatRequest, Endpoint
@@ -115,6 +117,20 @@ def timeout_error(endpoint: Endpoint) -> BackendError:
 
 def connection_error(endpoint: Endpoint, cause: object) -> BackendError:
     return BackendError(redact(f"{where(endpoint)}: cannot connect ({cause})"), retryable=True, unreachable=True)
+
+
+def load_body(endpoint: Endpoint, status: int, raw: bytes) -> Any:
+    """A reply body as JSON, read the same way by both transports. orjson refuses a lone surrogate (``\\ud800``),
+    which is valid JSON a server may send: the standard library reads those (the text is kept, escaped when
+    written). A body that is not JSON, or not UTF-8, is a malformed reply."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            shown = raw[:80].decode("utf-8", "replace")
+            raise malformed(endpoint, f"HTTP {status} with a body that is not JSON in UTF-8: {shown!r}") from None
 
 
 def malformed(endpoint: Endpoint, what: str) -> BackendError:

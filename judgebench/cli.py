@@ -238,6 +238,11 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
                f"{sum(u.cost_usd for r in results for u in r.usage):.4f}")
     if any(r.n_failed for r in results):
         sys.exit(EXIT_FAILED_JUDGMENTS)
+    # A batch that could not be submitted is a failure, not a wait: running again without a fix would only wait
+    # for it for ever (the lines above say why it failed).
+    if any(r.batch is not None and r.batch.errors for r in results):
+        click.echo("some requests could not be submitted as batches (see above): nothing waits for them", err=True)
+        sys.exit(EXIT_FAILED_JUDGMENTS)
     if any(r.n_pending for r in results):
         sys.exit(EXIT_PENDING)
 

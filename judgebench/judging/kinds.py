@@ -65,8 +65,9 @@ def _none_if_nan(value: float | None) -> float | None:
 
 
 def _count_failures(group: pd.DataFrame) -> tuple[int, int, int]:
-    """(judgments without a value, replies that did not parse, empty answers)."""
-    failed = group["error"].notna()
+    """(judgments without a value, replies that did not parse, empty answers). A judgment waiting in a provider
+    batch (run --batch) has not failed: it is counted apart, as the run's summary counts it."""
+    failed = group["error"].notna() & (group["failure"] != "pending")
     empty = int(group["empty"].fillna(False).astype(bool).sum()) if "empty" in group else 0
     return int(failed.sum()), int((group["failure"] == "parse").sum()), empty
 

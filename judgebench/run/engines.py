@@ -38,7 +38,8 @@ def make_engine(name: str, cache: Cache, retry: RetryPolicy, counters: Counters,
 
 async def judge_at_once(engine: BatchEngine, kind: JudgingKind, task: Task,
                         groups: list[tuple[Candidate, list[JudgeRequest]]],
-                        record: Callable[[list[Judgment]], None]) -> None:
+                        record: Callable[[list[Judgment]], None],
+                        usage: dict[str, Counters] | None = None) -> None:
     """Every group's judge requests through ``engine`` in one call (one Ray dataset, not one per answer), then each
     group's judgments assembled by the task's kind, in the groups' order."""
     flat = [request for _, requests in groups for request in requests]
@@ -48,6 +49,17 @@ async def judge_at_once(engine: BatchEngine, kind: JudgingKind, task: Task,
         return kind.parse(task, by_chat[id(chat)], reply).ok
 
     outcomes = await engine.outcomes([r.chat for r in flat], accept)
+    if usage is not None:  # tokens per endpoint, as the runner counts them, for the cost report
+        for request, outcome in zip(flat, outcomes, strict=True):
+            counters = usage.setdefault(request.chat.endpoint.name, Counters())
+            if isinstance(outcome, BackendError):
+                counters.failed_calls += 1
+            elif outcome.from_cache:
+                counters.cache_hits += 1
+            else:
+                counters.requests += 1
+                counters.prompt_tokens += outcome.prompt_tokens or 0
+                counters.completion_tokens += outcome.completion_tokens or 0
     start = 0
     for candidate, requests in groups:
         record(kind.assemble(task, candidate, requests, outcomes[start:start + len(requests)]))

@@ -291,7 +291,7 @@ async def _pipeline(runner: Runner, task: Task, items: list[Item], config: RunCo
             for judgment in judgments:
                 sink.judgment(judgment)
 
-        await judge_at_once(engine, kind, task, later, record)
+        await judge_at_once(engine, kind, task, later, record, runner.usage)
 
 
 def count_requests(task: Task, items: list[Item], config: RunConfig, answers_supplied: bool) -> int:

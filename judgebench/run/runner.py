@@ -139,6 +139,9 @@ class Runner:
         self._bar: tqdm | None = None
         self._state = _Progress()
         self._last_line = self._last_postfix = 0.0
+        # Requests another process sharing the cache has claimed (it is sending them, or was killed while it did:
+        # its claims expire after --max-elapsed and a margin).
+        self._waiting_on_others = 0
         # run --batch: a cache miss of an endpoint the queue handles is collected from a provider batch or queued
         # for one (BatchPending), never sent (run.batch).
         self.batch: BatchQueue | None = None
@@ -214,9 +217,14 @@ class Runner:
             raise self._write_error
         key = request.cache_key()
         cached, mine = await self._lookup(key)
-        while cached is None and not mine:  # another process is sending it: wait for its reply
-            await asyncio.sleep(CLAIM_POLL_S)
-            cached, mine = await self._lookup(key)
+        if cached is None and not mine:  # another process is sending it: wait for its reply
+            self._waiting_on_others += 1
+            try:
+                while cached is None and not mine:
+                    await asyncio.sleep(CLAIM_POLL_S)
+                    cached, mine = await self._lookup(key)
+            finally:
+                self._waiting_on_others -= 1
         if cached is not None:
             self.counters.cache_hits += 1
             self._usage(request.endpoint).cache_hits += 1
@@ -344,8 +352,11 @@ class Runner:
     def progress_line(self, now: float | None = None) -> str:
         now = time.monotonic() if now is None else now
         state = self._state
+        waiting = (f"; {self._waiting_on_others} claimed by another process on this cache, waited for"
+                   if self._waiting_on_others else "")
         return (f"{state.description}: {state.done}/{state.total} requests done, {state.rate(now):.1f} req/s, "
-                f"ETA {_duration(state.eta_s(now))}, {state.failed} failed; in flight: {self._in_flight() or '-'}")
+                f"ETA {_duration(state.eta_s(now))}, {state.failed} failed; in flight: {self._in_flight() or '-'}"
+                f"{waiting}")
 
     def _print_line(self, now: float) -> None:
         print(self.progress_line(now), file=sys.stderr, flush=True)
@@ -358,9 +369,26 @@ class Runner:
             if self.progress else None
         self._state = _Progress(total=total, description=description)
         self._last_line = self._last_postfix = time.monotonic()
+        heartbeat: asyncio.TimerHandle | None = None
+        if self._lines:
+            # A line every few seconds even while nothing finishes (a stalled server, claims of a killed process):
+            # a log that stops says nothing about why.
+            loop = asyncio.get_running_loop()
+
+            def beat() -> None:
+                nonlocal heartbeat
+                now = time.monotonic()
+                if now - self._last_line >= PROGRESS_EVERY_S * 0.9:
+                    self._last_line = now
+                    self._print_line(now)
+                heartbeat = loop.call_later(PROGRESS_EVERY_S, beat)
+
+            heartbeat = loop.call_later(PROGRESS_EVERY_S, beat)
         try:
             yield
         finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
             if self._bar is not None:
                 self._bar.close()
                 self._bar = None

@@ -190,7 +190,7 @@ def test_an_ended_batch_without_every_reply_keeps_what_it_has(tmp_path: Path, pr
         runs = until_done("sample-pairwise", config(tmp_path, writer(base), judge, [judge]))
     kept = 0 if end == "failed" else 2
     first, second = provider.created
-    assert second.custom_ids == first.custom_ids[kept:]
+    assert sorted(second.custom_ids) == sorted(first.custom_ids[kept:])  # in whatever order they finished
     assert runs[1].batch is not None and runs[1].batch.waiting == (first.id,) and runs[1].batch.submitted == ()
     assert runs[2].batch is not None and runs[2].batch.collected == kept and runs[2].batch.resubmitted == 4 - kept
     assert [r.n_pending for r in runs] == [2, 2, 2 - kept // 2, 0]

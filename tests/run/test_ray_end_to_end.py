@@ -159,6 +159,11 @@ def test_ray_judges_as_the_local_runner_does_and_a_second_run_sends_nothing(tmp_
     assert len(ray_cache) == len(local_cache) > sent_locally  # every judge reply (and every answer) stored
     local_cache.close()
     ray_cache.close()
+    # Tokens per endpoint, the judges' included, as the local runner reports them (the cost report reads these).
+    usage = [json.loads(next((tmp_path / d).glob("*/summary.json")).read_text())["usage"] for d in ("local", "ray")]
+    assert {name: (u["requests"], u["prompt_tokens"]) for name, u in usage[1].items()} == \
+        {name: (u["requests"], u["prompt_tokens"]) for name, u in usage[0].items()}
+    assert len(usage[1]) == 2
 
 
 def test_failures_are_recorded_retries_wait_and_the_key_is_written_nowhere(

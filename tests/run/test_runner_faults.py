@@ -169,3 +169,22 @@ def test_anthropic_backend_sends_the_system_prompt_apart_and_retries_529(tmp_pat
     assert body["max_tokens"] == 16 and body["model"] == "claude-x"
     sent = script.headers[-1]
     assert "sk-ant-test-key-not-secret" in sent.get("x-api-key", "") + sent.get("Authorization", "")
+
+
+def test_without_a_terminal_a_progress_line_comes_even_while_nothing_finishes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A stalled server still gets a line every few seconds (here every 0.1 s) in a CI log."""
+    from judgebench.run import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "PROGRESS_EVERY_S", 0.1)
+    with fake_server(Script([("ok", "slow", 0.8)])) as url:
+        runner = Runner(Cache(tmp_path / "c.sqlite"), retry=FAST, progress=False, progress_lines=True)
+
+        async def go() -> None:
+            with runner.progress_bar(1, "stalled"):
+                await runner.outcomes([request(url)], lambda _request, _reply: True)
+            await runner.aclose()
+
+        run(go())
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("stalled: 0/1")]
+    assert len(lines) >= 3 and "in flight: fake: 127.0.0.1:" in lines[0] and " 1/" in lines[0]

@@ -11,8 +11,8 @@ from ..errors import BackendError, ConfigError
 from ..secrets import redact
 from ..types import ChatReply, ChatRequest, Endpoint
 from . import ray_worker
-from .backends.openai_compat import LOGPROB_TOKENS, MAX_REPLY_CHARS, response_format
-from .backends.openai_wire import status_error
+from .backends.openai_compat import LOGPROB_TOKENS, MAX_REPLY_CHARS
+from .backends.openai_wire import chat_body, status_error
 
 # What a judge request may set that the vLLM processor's sampling parameters take (OpenAI names).
 VLLM_PARAMS = frozenset({"max_tokens", "temperature", "top_p", "seed", "logprobs", "top_logprobs"})
@@ -20,16 +20,8 @@ Outcome = ChatReply | BackendError
 
 
 def http_payload(request: ChatRequest, *, schema_in_json_object: bool) -> str:
-    """The JSON body of a chat completion request: what the OpenAI SDK sends for the same request."""
-    payload: dict[str, Any] = {
-        "model": request.endpoint.model,
-        "messages": [{"role": role, "content": content} for role, content in request.messages],
-        **dict(request.params),
-    }
-    if request.response_schema is not None:
-        payload["response_format"] = response_format(request.response_schema,
-                                                     schema_in_json_object=schema_in_json_object)
-    return json.dumps(payload, ensure_ascii=False)
+    """The JSON body of a chat completion request: what the other transports send for the same request."""
+    return json.dumps(chat_body(request, schema_in_json_object=schema_in_json_object), ensure_ascii=False)
 
 
 def vllm_row(request: ChatRequest) -> dict[str, Any]:

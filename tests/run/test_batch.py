@@ -25,8 +25,8 @@ from judgebench.types import ChatReply, Endpoint, Judge
 from ..fakebatch import FakeProvider, Messages, Plan, default_answer, fake_batch_server
 
 ROOT = Path(__file__).resolve().parents[2]
-OPENAI_KEY = "sk-openai-sentinel-0123456789abcdef"
-ANTHROPIC_KEY = "sk-ant-sentinel-0123456789abcdef"
+OPENAI_KEY = "not-a-key-openai-sentinel-0123456789"
+ANTHROPIC_KEY = "not-a-key-anthropic-sentinel-0123456789"
 
 
 @pytest.fixture(autouse=True)

@@ -160,10 +160,14 @@ def test_ray_judges_as_the_local_runner_does_and_a_second_run_sends_nothing(tmp_
     local_cache.close()
     ray_cache.close()
     # Tokens per endpoint, the judges' included, as the local runner reports them (the cost report reads these).
-    usage = [json.loads(next((tmp_path / d).glob("*/summary.json")).read_text())["usage"] for d in ("local", "ray")]
-    assert {name: (u["requests"], u["prompt_tokens"]) for name, u in usage[1].items()} == \
-        {name: (u["requests"], u["prompt_tokens"]) for name, u in usage[0].items()}
-    assert len(usage[1]) == 2
+    def usage(directory: str) -> dict[str, dict[str, tuple[int, int]]]:
+        found = {}
+        for path in (tmp_path / directory).glob("*/summary.json"):
+            summary = json.loads(path.read_text())
+            found[summary["task"]] = {name: (u["requests"], u["prompt_tokens"]) for name, u in summary["usage"].items()}
+        return found
+
+    assert usage("ray") == usage("local") and all(len(by_task) == 2 for by_task in usage("ray").values())
 
 
 def test_failures_are_recorded_retries_wait_and_the_key_is_written_nowhere(

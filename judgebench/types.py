@@ -316,6 +316,18 @@ class Judgment:
     expected_score: float | None = None
     scale: tuple[int, int] | None = None
     empty: bool = False  # the judged answer was empty: never shown to the judge (see JudgeSpec.on_empty)
+    # Five-level verdicts (Arena-Hard's A>>B .. B>>A): how decisive each order's verdict was, 1 = better, 2 = much
+    # better (a game that counts as STRONG_WEIGHT battles in Bradley-Terry); None for three-level verdicts and ties.
+    margin_ab: int | None = None
+    margin_ba: int | None = None
+    # Markdown in the judged answer and in its opponent's (all turns, code blocks left out; stats.style): the
+    # covariates of style-controlled Bradley-Terry. None where the answers' texts were not available.
+    headers: int | None = None
+    lists: int | None = None
+    bold: int | None = None
+    opponent_headers: int | None = None
+    opponent_lists: int | None = None
+    opponent_bold: int | None = None
 
     @property
     def ok(self) -> bool:

@@ -167,7 +167,8 @@ def _upgrade(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 _TEXT_FIELDS = ("benchmark", "item_id", "category", "model", "judge", "kind")
-_NUMBER_FIELDS = ("score", "preference", "length", "opponent_length", "expected_score")
+_NUMBER_FIELDS = ("score", "preference", "length", "opponent_length", "expected_score", "margin_ab", "margin_ba",
+                  "headers", "lists", "bold", "opponent_headers", "opponent_lists", "opponent_bold")
 
 
 def _check_judgment(fields: dict[str, Any]) -> None:

@@ -401,38 +401,44 @@ def diagnose(paths: tuple[Path, ...], fmt: str, families: Path | None, as_json: 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--labels", "labels_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Human labels: CSV or JSONL, item-level or model-level (see the README).")
+              help="Human labels: a human arena's database (judgebench arena serve --db), or CSV or JSONL, "
+                   "item-level or model-level (see the README).")
 @click.option("--label-column", help="Model-level labels: the numeric column to compare with (e.g. an Elo).")
 @click.option("--model-column", default="model", show_default=True, help="Model-level labels: the model names.")
 @FORMAT_OPTION
+@click.option("--bootstrap", type=click.IntRange(min=0), default=500, show_default=True,
+              help="Resamples for the rank correlations' 95% intervals.")
 @click.option("--json", "as_json", is_flag=True)
 def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, model_column: str, fmt: str,
-          as_json: bool) -> None:
-    """Agreement of the judgments with human labels: S1/S2 and kappa per item, or Spearman/Kendall per model."""
-    from .analysis.agreement import (
-        ModelAgreement,
-        PairwiseAgreement,
-        ScoreAgreement,
-        item_agreement,
-        model_agreement,
-        read_labels,
-    )
+          bootstrap: int, as_json: bool) -> None:
+    """Agreement of the judgments with human labels. Pairwise labels (a human arena's votes): per judge, S1 (with
+    ties), S2 (without) and Cohen's kappa, overall and per category, and the Spearman/Kendall between the judge's
+    Bradley-Terry ranking and the labels'. Score labels: Spearman and weighted kappa. Model-level labels:
+    Spearman/Kendall of the judge's ranking against a column."""
+    from .analysis.agreement import item_agreement, model_agreement, ranking_agreement, read_labels
     from .analysis.scores import score_rows
+    from .publish.tables import format_agreement
 
     frame = _read(paths, fmt).frame
     labels = read_labels(labels_path)
-    result: ModelAgreement | PairwiseAgreement | ScoreAgreement
     if label_column:
         scores = {r.model: r.ranking_value for r in score_rows(frame, n_bootstrap=0)}
-        result = model_agreement({m: s for m, s in scores.items() if s is not None}, labels, label_column,
-                                 model_column)
-    else:
-        result = item_agreement(frame, labels)
+        model_level = model_agreement({m: s for m, s in scores.items() if s is not None}, labels, label_column,
+                                      model_column)
+        click.echo(json.dumps(asdict(model_level), indent=2) if as_json else
+                   "\n".join(f"{k}: {v}" for k, v in asdict(model_level).items()))
+        return
+    items = item_agreement(frame, labels)
+    if not isinstance(items, list):  # score labels
+        click.echo(json.dumps(asdict(items), indent=2) if as_json else
+                   "\n".join(f"{k}: {v}" for k, v in asdict(items).items()))
+        return
+    rankings = ranking_agreement(frame, labels, n_bootstrap=bootstrap)
     if as_json:
-        click.echo(json.dumps(asdict(result), indent=2))
+        click.echo(json.dumps({"items": [asdict(a) for a in items], "rankings": [asdict(r) for r in rankings]},
+                              indent=2, allow_nan=False))
     else:
-        for key, value in asdict(result).items():
-            click.echo(f"{key}: {value}")
+        click.echo(format_agreement(items, rankings))
 
 
 @main.command("leaderboard")

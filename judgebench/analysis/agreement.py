@@ -20,20 +20,53 @@ from scipy.stats import spearmanr
 from ..errors import DataError
 from ..formats.common import iter_jsonl, read_text
 from ..stats.agreement import agreement_s1_s2, cohen_kappa
-from ..stats.correlation import rank_correlation
+from ..stats.battle_ranking import games_frame
+from ..stats.correlation import rank_correlation, ranking_correlation
 
 
 @dataclass(frozen=True)
-class PairwiseAgreement:
-    """Item-level agreement on pairwise winners: with ties (S1, over ``n_s1`` items) and without (S2), as in the
-    MT-Bench paper, and Cohen's kappa."""
+class WinnerAgreement:
+    """Agreement on pairwise winners: with ties (S1, over ``n_s1`` labels) and without (S2, over the ``n_s2``
+    labels where neither side is a tie), as in the MT-Bench paper, and Cohen's kappa (winner as "first" / "second"
+    model of the pair in name order, or "tie"). A judge's two orders that disagree count as a tie."""
 
     n_s1: int
     s1: float | None
     n_s2: int
     s2: float | None
     cohen_kappa: float | None
+
+
+@dataclass(frozen=True)
+class PairwiseAgreement:
+    """One judge's item-level agreement with pairwise labels (each label, e.g. each human vote, counted once),
+    overall and per category."""
+
+    judge: str
+    n_s1: int
+    s1: float | None
+    n_s2: int
+    s2: float | None
+    cohen_kappa: float | None
+    per_category: tuple[tuple[str, WinnerAgreement], ...] = ()
+    n_unmatched: int = 0  # labels no judgment of this judge matches (another item, pair or turn)
     kind: str = "pairwise"
+
+
+@dataclass(frozen=True)
+class RankingAgreement:
+    """How alike a judge's Bradley-Terry ranking and the labels' (human votes') rank the models both cover:
+    Spearman and Kendall with 95% intervals from resampling both sets of battles."""
+
+    judge: str
+    models: tuple[str, ...]
+    spearman: float | None
+    spearman_ci: tuple[float | None, float | None]
+    kendall: float | None
+    kendall_ci: tuple[float | None, float | None]
+    n_judge_games: int
+    n_label_games: int
+    kind: str = "rankings"
 
 
 @dataclass(frozen=True)
@@ -72,37 +105,110 @@ def read_labels(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: cannot read labels: {exc}") from exc
 
 
-def _winner(row: pd.Series) -> str | None:
-    """A judgment's winner as a model name (or "tie")."""
-    if pd.isna(row["preference"]):
-        return None
-    return {2.0: row["model"], 1.0: row["opponent"]}.get(row["preference"], "tie")
+def _pair_outcome(winner: str, pair: tuple[str, str]) -> str:
+    """A winner (a model's name or "tie") as the pair's "first" / "second" (name order) or "tie"."""
+    return {pair[0]: "first", pair[1]: "second"}.get(winner, "tie")
 
 
-def item_agreement(frame: pd.DataFrame, labels: pd.DataFrame) -> PairwiseAgreement | ScoreAgreement:
-    """S1/S2 agreement and Cohen's kappa (pairwise), or Spearman and weighted kappa (scores)."""
+def pairwise_labels(labels: pd.DataFrame) -> pd.DataFrame:
+    """Pairwise labels with the winner as a model's name (or "tie"): columns item_id, model_a, model_b, winner,
+    turn (1 when the labels have none). ``winner`` may be model_a / model_b (or FastChat's model_1 / model_2), a
+    model's name, tie, or anything else (both_bad, tie (bothbad)), which is a tie."""
+    out = pd.DataFrame({"item_id": labels["item_id"].astype(str), "model_a": labels["model_a"].astype(str),
+                        "model_b": labels["model_b"].astype(str),
+                        "turn": labels["turn"].astype(int) if "turn" in labels else 1})
+    raw = labels["winner"].astype(str)
+    first, second = raw.isin(["model_a", "model_1"]), raw.isin(["model_b", "model_2"])  # FastChat writes either
+    named = np.where(first, out["model_a"], np.where(second, out["model_b"], raw))
+    valid = (named == out["model_a"]) | (named == out["model_b"])
+    out["winner"] = np.where(valid, named, "tie")
+    return out
+
+
+def _judge_winners(frame: pd.DataFrame) -> dict[tuple[str, tuple[str, str], int], list[tuple[str, str]]]:
+    """(item, pair, turn) -> the judge's verdicts on it, each as ("first" / "second" / "tie", category): a key
+    judged more than once (a file may repeat one) is compared with a label once per verdict."""
+    judged = frame[frame["preference"].notna() & frame["opponent"].notna() & frame["error"].isna()]
+    found: dict[tuple[str, tuple[str, str], int], list[tuple[str, str]]] = {}
+    for item, model, opponent, turn, preference, category in zip(
+            judged["item_id"], judged["model"], judged["opponent"], judged["turn"], judged["preference"],
+            judged["category"], strict=True):
+        a, b = sorted((str(model), str(opponent)))
+        winner = str(model) if preference > 1.5 else str(opponent) if preference < 1.5 else "tie"
+        found.setdefault((str(item), (a, b), int(turn)), []).append((_pair_outcome(winner, (a, b)), str(category)))
+    return found
+
+
+def _winner_agreement(a: list[str], b: list[str]) -> WinnerAgreement:
+    s = agreement_s1_s2(a, b)
+    return WinnerAgreement(int(s["n_s1"]), _finite(s["s1"]), int(s["n_s2"]), _finite(s["s2"]),
+                           cohen_kappa(a, b) if a else None)
+
+
+def pairwise_agreement(frame: pd.DataFrame, labels: pd.DataFrame) -> list[PairwiseAgreement]:
+    """Each judge's agreement with pairwise labels (``pairwise_labels``), overall and per category. Each label
+    is compared with the judge's verdict on the same item, pair of models and turn."""
+    labels = pairwise_labels(labels)
+    results = []
+    for judge, group in frame.groupby("judge", sort=True):
+        ours = _judge_winners(group)
+        rows: list[tuple[str, str, str]] = []  # (category, judge's, label's)
+        unmatched = 0
+        for item, a, b, turn, winner in zip(labels["item_id"], labels["model_a"], labels["model_b"], labels["turn"],
+                                            labels["winner"], strict=True):
+            pair = (a, b) if a < b else (b, a)
+            found = ours.get((item, pair, int(turn)), [])
+            unmatched += not found
+            rows += [(category, verdict, _pair_outcome(winner, pair)) for verdict, category in found]
+        if not rows:
+            continue
+        overall = _winner_agreement([r[1] for r in rows], [r[2] for r in rows])
+        per_category = tuple(
+            (category, _winner_agreement([r[1] for r in rows if r[0] == category],
+                                         [r[2] for r in rows if r[0] == category]))
+            for category in sorted({r[0] for r in rows}))
+        results.append(PairwiseAgreement(str(judge), overall.n_s1, overall.s1, overall.n_s2, overall.s2,
+                                         overall.cohen_kappa, per_category, unmatched))
+    if not results:
+        raise DataError("no label matches a judgment (item_id, the two models and turn must match)")
+    return results
+
+
+def label_games(labels: pd.DataFrame) -> pd.DataFrame:
+    """Pairwise labels as battle games (stats.battle_ranking), one per label."""
+    labels = pairwise_labels(labels)
+    outcome = np.where(labels["winner"] == labels["model_a"], 1.0,
+                       np.where(labels["winner"] == labels["model_b"], 0.0, 0.5))
+    return pd.DataFrame({"model_a": labels["model_a"], "model_b": labels["model_b"], "outcome": outcome,
+                         "weight": 1.0, "category": None, "item_id": labels["item_id"]})
+
+
+def ranking_agreement(frame: pd.DataFrame, labels: pd.DataFrame, n_bootstrap: int = 500) -> list[RankingAgreement]:
+    """Each judge's Bradley-Terry ranking against the labels' (e.g. the human arena's), on the models both
+    cover; judges sharing fewer than three models with the labels are left out."""
+    theirs = label_games(labels)
+    results = []
+    for judge, group in frame.groupby("judge", sort=True):
+        games = games_frame(group)
+        if games.empty:
+            continue
+        try:
+            models, rc = ranking_correlation(games, theirs, n_bootstrap=n_bootstrap)
+        except ValueError:
+            continue  # fewer than three models in common
+        results.append(RankingAgreement(str(judge), models, _finite(rc.spearman), _finite_pair(rc.spearman_ci),
+                                        _finite(rc.kendall), _finite_pair(rc.kendall_ci), len(games), len(theirs)))
+    return results
+
+
+def _finite_pair(pair: tuple[float, float]) -> tuple[float | None, float | None]:
+    return _finite(pair[0]), _finite(pair[1])
+
+
+def item_agreement(frame: pd.DataFrame, labels: pd.DataFrame) -> list[PairwiseAgreement] | ScoreAgreement:
+    """S1/S2 agreement and Cohen's kappa per judge (pairwise labels), or Spearman and weighted kappa (scores)."""
     if {"model_a", "model_b", "winner"} <= set(labels.columns):
-        judged = frame[frame["preference"].notna() & frame["opponent"].notna()].copy()
-        judged["winner"] = judged.apply(_winner, axis=1)
-        ours: dict[tuple[str, str, int], str] = {}
-        for _, row in judged.dropna(subset=["winner"]).iterrows():
-            key = (str(row["item_id"]), "|".join(sorted([str(row["model"]), str(row["opponent"])])), int(row["turn"]))
-            ours[key] = str(row["winner"])
-        a, b = [], []
-        for _, label in labels.iterrows():
-            pair = "|".join(sorted([str(label["model_a"]), str(label["model_b"])]))
-            key = (str(label["item_id"]), pair, int(label.get("turn", 1)) if "turn" in labels else 1)
-            if key not in ours:
-                continue
-            winner = str(label["winner"])
-            human = {"model_a": str(label["model_a"]), "model_b": str(label["model_b"])}.get(winner, winner)
-            a.append(ours[key])
-            b.append(human if human in (label["model_a"], label["model_b"]) else "tie")
-        if not a:
-            raise DataError("no label matches a judgment (item_id, the two models and turn must match)")
-        # Verdicts as positions relative to the pair, so kappa compares like with like.
-        s = agreement_s1_s2(a, b)
-        return PairwiseAgreement(int(s["n_s1"]), _finite(s["s1"]), int(s["n_s2"]), _finite(s["s2"]), cohen_kappa(a, b))
+        return pairwise_agreement(frame, labels)
     if {"item_id", "model", "score"} <= set(labels.columns):
         judged = frame.dropna(subset=["score"])
         keys = ["item_id", "model"] + (["turn"] if "turn" in labels.columns else [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..analysis.agreement import PairwiseAgreement, RankingAgreement
 from ..judging.kinds import kind_of
 from ..types import ScoreRow
 
@@ -58,3 +59,32 @@ def format_scores(rows: Sequence[ScoreRow]) -> str:
     compared = [r for r in rows if not kind_of(r.kind).has_grades]
     tables = ([_grades_table(graded)] if graded else []) + ([_comparisons_table(compared)] if compared else [])
     return "\n\n".join(tables) if tables else "(no judgments)"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _ci(pair: tuple[float | None, float | None]) -> str:
+    return "-" if pair[0] is None or pair[1] is None else f"[{pair[0]:.2f}, {pair[1]:.2f}]"
+
+
+def format_agreement(items: Sequence[PairwiseAgreement], rankings: Sequence[RankingAgreement]) -> str:
+    """`judgebench agree` with pairwise labels: per judge and category, then the rankings' correlations."""
+    header = ["judge", "category", "agree with ties (S1)", "n", "agree without ties (S2)", "n", "Cohen's kappa"]
+    body = []
+    for a in items:
+        body.append([a.judge, "all", _share(a.s1), str(a.n_s1), _share(a.s2), str(a.n_s2), _num(a.cohen_kappa)])
+        body += [[a.judge, category, _share(c.s1), str(c.n_s1), _share(c.s2), str(c.n_s2), _num(c.cohen_kappa)]
+                 for category, c in a.per_category]
+    lines = [_render(header, body)]
+    lines += [f"note: {a.judge}: {a.n_unmatched} label(s) match no judgment of this judge (another item, pair of "
+              "models or turn)" for a in items if a.n_unmatched]
+    if rankings:
+        header = ["judge", "models", "Spearman", "95% CI", "Kendall", "95% CI", "judge's games", "labels' games"]
+        lines += ["", "Bradley-Terry ranking of each judge against the labels' ranking:", _render(header, [
+            [r.judge, str(len(r.models)), _num(r.spearman), _ci(r.spearman_ci), _num(r.kendall), _ci(r.kendall_ci),
+             str(r.n_judge_games), str(r.n_label_games)] for r in rankings])]
+    else:
+        lines.append("(no rank correlation: no judge shares three models with the labels)")
+    return "\n".join(lines)

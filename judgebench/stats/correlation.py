@@ -1,11 +1,15 @@
-"""Rank agreement between two scorings of the same models (e.g. a benchmark against Arena Elo)."""
+"""Rank agreement between two scorings of the same models (e.g. a benchmark against Arena Elo, or an LLM judge's
+battles against human votes)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.stats import kendalltau, spearmanr
+
+from .bradley_terry import bradley_terry
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,13 @@ class RankCorrelation:
     spearman_ci: tuple[float, float]
     kendall: float
     kendall_ci: tuple[float, float]
+
+
+def rank_statistics(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(Spearman, Kendall tau-b) of two scorings of the same models; NaN where either is constant."""
+    if len(set(x)) < 2 or len(set(y)) < 2:
+        return float("nan"), float("nan")
+    return float(spearmanr(x, y).statistic), float(kendalltau(x, y).statistic)
 
 
 def rank_correlation(x: np.ndarray, y: np.ndarray, n_bootstrap: int = 1000, seed: int = 0) -> RankCorrelation:
@@ -32,11 +43,54 @@ def rank_correlation(x: np.ndarray, y: np.ndarray, n_bootstrap: int = 1000, seed
             rho.append(spearmanr(x[pick], y[pick]).statistic)
             tau.append(kendalltau(x[pick], y[pick]).statistic)
 
-    def interval(values: list[float]) -> tuple[float, float]:
-        if not values:
-            return (float("nan"), float("nan"))
-        low, high = np.quantile(values, [0.025, 0.975])
-        return float(low), float(high)
+    return RankCorrelation(len(x), float(spearmanr(x, y).statistic), _interval(rho),
+                           float(kendalltau(x, y).statistic), _interval(tau))
 
-    return RankCorrelation(len(x), float(spearmanr(x, y).statistic), interval(rho),
-                           float(kendalltau(x, y).statistic), interval(tau))
+
+def _interval(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return (float("nan"), float("nan"))
+    low, high = np.quantile(values, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def ranking_correlation(games_x: pd.DataFrame, games_y: pd.DataFrame, n_bootstrap: int = 500,
+                        seed: int = 0) -> tuple[tuple[str, ...], RankCorrelation]:
+    """How alike two sets of games rank the models both have played (e.g. an LLM judge's battles and human
+    votes): Spearman and Kendall between the two Bradley-Terry fits, with 95% percentile intervals from
+    resampling each set's games with replacement (the uncertainty of both rankings, not of a sample of models)."""
+    common = sorted(_played(games_x) & _played(games_y))
+    if len(common) < 3:
+        raise ValueError(f"the two sets of games share {len(common)} model(s); a rank correlation needs 3")
+    x = _weighted(games_x[games_x["model_a"].isin(common) & games_x["model_b"].isin(common)])
+    y = _weighted(games_y[games_y["model_a"].isin(common) & games_y["model_b"].isin(common)])
+    anchor = common[0]
+
+    def fit(games: pd.DataFrame) -> np.ndarray:
+        strengths = bradley_terry(games, anchor)
+        return np.array([strengths.get(m, np.nan) for m in common])
+
+    point = rank_statistics(fit(x), fit(y))
+    rng = np.random.default_rng(seed)
+    rho, tau = [], []
+    for _ in range(n_bootstrap):
+        sx = x.iloc[rng.integers(0, len(x), len(x))]
+        sy = y.iloc[rng.integers(0, len(y), len(y))]
+        if anchor not in _played(sx) or anchor not in _played(sy):
+            continue
+        r, t = rank_statistics(fit(sx), fit(sy))
+        if not (np.isnan(r) or np.isnan(t)):
+            rho.append(r)
+            tau.append(t)
+    return tuple(common), RankCorrelation(len(common), point[0], _interval(rho), point[1], _interval(tau))
+
+
+def _played(games: pd.DataFrame) -> set[str]:
+    return set(games["model_a"]) | set(games["model_b"])
+
+
+def _weighted(games: pd.DataFrame) -> pd.DataFrame:
+    """A game of weight k as k games (the weights are whole numbers: 1, or STRONG_WEIGHT)."""
+    return games.loc[games.index.repeat(games["weight"].round().astype(int).clip(lower=1))].reset_index(drop=True)
+
+

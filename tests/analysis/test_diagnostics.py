@@ -242,10 +242,22 @@ def test_agree_item_level_pairwise_labels(shared_data: Path, tmp_path: Path) -> 
                                             "turn": r["turn"]}) for r in raw))
     result = CliRunner().invoke(main, ["agree", str(path), "--labels", str(labels), "--json"])
     assert result.exit_code == 0, result.output
-    ours = json.loads(result.stdout)
-    combined = [r["g1_winner"] if r["g1_winner"] == r["g2_winner"] else "tie" for r in raw]
-    agree_s1 = np.mean([c == r["g1_winner"] for c, r in zip(combined, raw, strict=True)])
-    assert ours["s1"] == pytest.approx(agree_s1) and ours["n_s1"] == len(raw)
+    (ours,) = json.loads(result.stdout)["items"]
+    assert ours["judge"] == "gpt-4"
+    # The file judges some (question, pair, turn) twice: each label is compared with each of the judge's verdicts
+    # on its key, and a verdict whose two orders disagree is a tie.
+    comparisons = [("tie" if j["g1_winner"] != j["g2_winner"] else j["g1_winner"], label["g1_winner"])
+                   for label in raw for j in raw
+                   if (j["question_id"], j["turn"]) == (label["question_id"], label["turn"])]
+    assert ours["n_s1"] == len(comparisons)
+    assert ours["s1"] == pytest.approx(np.mean([c == h for c, h in comparisons]))
+    strict = [(c, h) for c, h in comparisons if "tie" not in (c, h)]
+    assert ours["n_s2"] == len(strict)
+    assert ours["s2"] == pytest.approx(np.mean([c == h for c, h in strict]))
+    assert ours["cohen_kappa"] == pytest.approx(cohen_kappa_score([c for c, _ in comparisons],
+                                                                  [h for _, h in comparisons]))
+    per_category = dict(ours["per_category"])
+    assert sum(c["n_s1"] for c in per_category.values()) == len(comparisons)
 
 
 def test_diagnose_over_a_whole_frame_is_strict_json(shared_data: Path) -> None:

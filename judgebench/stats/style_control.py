@@ -4,8 +4,8 @@ style*. Pure.
 
 Each game's covariates are the normalized differences ``(a - b) / (a + b)`` (0 when both are 0) of its two
 answers' length in characters and of their markdown counts (headers, list items, bold spans; code blocks left
-out, see ``stats.style``), each divided by its root mean square over the games, so a coefficient is the change
-in log-odds of winning per typical difference. The logit of a game is then
+out, see ``stats.style``), each divided by its root mean square over the (weighted) games, so a coefficient is
+the change in log-odds of winning per typical difference. The logit of a game is then
 ``strength_a - strength_b + coefficients . differences``, fitted by ``bradley_terry.fit_logistic_strengths``.
 
 The references also subtract each difference's mean before dividing. We do not: our games are oriented from the
@@ -74,11 +74,13 @@ def missing_style(games: pd.DataFrame) -> str | None:
 
 
 def style_design(games: pd.DataFrame) -> StyleDesign:
-    """The scaled style differences of ``games`` (see ``missing_style`` first: every game must have them)."""
+    """The scaled style differences of ``games`` (see ``missing_style`` first: every game must have them). The
+    root mean square weighs each game by its weight, so a game of weight 3 scales as three games do."""
+    weight = games["weight"].to_numpy(dtype=float) if "weight" in games else np.ones(len(games))
     columns, names, scales, left_out = [], [], [], []
     for name in STYLE_FEATURES:
         diff = normalized_difference(games[f"{name}_a"].to_numpy(dtype=float), games[f"{name}_b"].to_numpy(dtype=float))
-        scale = float(np.sqrt(np.mean(diff ** 2))) if len(diff) else 0.0
+        scale = float(np.sqrt(np.average(diff ** 2, weights=weight))) if weight.sum() > 0 else 0.0
         if scale == 0.0:
             left_out.append(name)
             continue

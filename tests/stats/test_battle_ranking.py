@@ -17,8 +17,8 @@ from judgebench.types import Judgment
 
 
 def _simulated_games(seed: int, truth: dict[str, float], n_games: int, length_effect: float = 0.0,
-                     verbose: str | None = None) -> pd.DataFrame:
-    """All-pairs games with ties and five-level weights; answers' lengths around 1000 characters (three times
+                     verbose: str | None = None, ties: float = 0.1) -> pd.DataFrame:
+    """All-pairs games with ties (a share ``ties`` of them) and five-level weights; answers' lengths around 1000 characters (three times
     that for ``verbose``), markdown counts that the judge ignores; the judge's logit is the strength difference
     plus ``length_effect`` times the normalized length difference."""
     rng = np.random.default_rng(seed)
@@ -31,7 +31,8 @@ def _simulated_games(seed: int, truth: dict[str, float], n_games: int, length_ef
     diff = (length_a - length_b) / (length_a + length_b)
     p = 1 / (1 + np.exp(-(np.array([truth[m] for m in a]) - np.array([truth[m] for m in b]) + length_effect * diff)))
     u = rng.random(n_games)
-    outcome = np.where(u < 0.9 * p, 1.0, np.where(u < 0.9 * p + 0.1, 0.5, 0.0))
+    decided = 1 - ties
+    outcome = np.where(u < decided * p, 1.0, np.where(u < decided * p + ties, 0.5, 0.0))
     games = pd.DataFrame({"model_a": a, "model_b": b, "outcome": outcome,
                           "weight": np.where(rng.random(n_games) < 0.2, STRONG_WEIGHT, 1.0), "category": "c",
                           "item_id": [f"q{i}" for i in range(n_games)], "length_a": length_a, "length_b": length_b})
@@ -106,7 +107,8 @@ def test_a_model_that_wins_only_by_its_length_drops_when_style_is_controlled() -
     """'verbose' is as strong as 'base' but writes three times as much, and the judge likes length: raw, it beats
     everyone; at equal style it sits with 'base', below the truly stronger m1 and m3."""
     truth = {"base": 0.0, "verbose": 0.0, "m1": 0.6, "m2": -0.5, "m3": 1.0}
-    games = _simulated_games(3, truth, 12000, length_effect=4.0, verbose="verbose")
+    # No ties: they would pull every outcome towards a half, and the fitted effect below the true one.
+    games = _simulated_games(3, truth, 12000, length_effect=4.0, verbose="verbose", ties=0.0)
     ranking = rank_battles(games, "base", n_bootstrap=40, seed=1)
     raw_order = [r.model for r in ranking.raw]
     styled_order = [r.model for r in ranking.styled]

@@ -51,18 +51,20 @@ def fit_logistic_strengths(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, n_
     wt = w / total
     ridge = RIDGE / total
     pair = a * n_models + b
+    # einsum, not BLAS, for the products over games: BLAS threads on these tall, thin arrays cost more than they
+    # save, several times more on a busy machine.
 
     def logits(theta: np.ndarray) -> np.ndarray:
-        return theta[:n_models][a] - theta[:n_models][b] + x @ theta[n_models:]
+        return theta[:n_models][a] - theta[:n_models][b] + np.einsum("gf,f->g", x, theta[n_models:])
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         z = logits(theta)
         # -log-likelihood of a fractional outcome y: log(1 + e^z) - y z.
-        nll = float(wt @ (np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0) - outcome * z))
+        nll = float(np.sum(wt * (np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0) - outcome * z)))
         r = wt * (expit(z) - outcome)
         grad = np.empty(n_params)
         grad[:n_models] = np.bincount(a, r, n_models) - np.bincount(b, r, n_models)
-        grad[n_models:] = x.T @ r
+        grad[n_models:] = np.einsum("gf,g->f", x, r)
         return nll + ridge * float(theta @ theta), grad + 2 * ridge * theta
 
     def hessian(theta: np.ndarray) -> np.ndarray:
@@ -76,7 +78,7 @@ def fit_logistic_strengths(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, n_
                          axis=1) if x.shape[1] else np.zeros((n_models, 0))
         h[:n_models, n_models:] = cross
         h[n_models:, :n_models] = cross.T
-        h[n_models:, n_models:] = vx.T @ x
+        h[n_models:, n_models:] = np.einsum("gf,gk->fk", vx, x)
         return h + 2 * ridge * np.eye(n_params)
 
     theta0 = np.zeros(n_params) if start is None else np.asarray(start, dtype=float)

@@ -18,9 +18,9 @@ from judgebench.types import Judgment
 
 def _simulated_games(seed: int, truth: dict[str, float], n_games: int, length_effect: float = 0.0,
                      verbose: str | None = None, ties: float = 0.1) -> pd.DataFrame:
-    """All-pairs games with ties (a share ``ties`` of them) and five-level weights; answers' lengths around 1000 characters (three times
-    that for ``verbose``), markdown counts that the judge ignores; the judge's logit is the strength difference
-    plus ``length_effect`` times the normalized length difference."""
+    """All-pairs games with ties (a share ``ties`` of them) and five-level weights; answers around 1000 characters
+    (three times that for ``verbose``), markdown counts that the judge ignores; the judge's logit is the strength
+    difference plus ``length_effect`` times the normalized length difference."""
     rng = np.random.default_rng(seed)
     names = list(truth)
     pairs = np.array([rng.choice(len(names), 2, replace=False) for _ in range(n_games)])

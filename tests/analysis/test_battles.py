@@ -114,3 +114,37 @@ def test_graded_judgments_are_no_battles(shared_data: Path) -> None:
     assert battle_groups(read_judgments([path]).frame) == []
     result = CliRunner().invoke(main, ["stats", "--battles", str(path)])
     assert result.exit_code == 0 and result.stdout.strip() == "(no battles)"
+
+
+def test_a_pairwise_run_records_both_answers_style_and_gets_style_control(tmp_path: Path) -> None:
+    """Our own pairwise kind counts the candidate's and the reference's markdown (stats.style, code left out), so
+    `stats --battles` on the run fits style control."""
+    from judgebench.run.evaluate import RunConfig, evaluate
+    from judgebench.stats.style import answer_counts
+    from judgebench.tasks import load_task
+    from judgebench.types import Endpoint, Judge
+
+    from ..fakeserver import Script, fake_server
+
+    task = load_task("sample-pairwise")
+    texts = ["# Tips\n- sleep\n- **rest**\n- read", "A prime has **two** divisors.", "```\n# not a header\n```\nCrumb",
+             "Canberra.", "## Miles\n1. 5 km\n2. **3.1** miles"]
+    answers = tmp_path / "outputs.json"
+    answers.write_text(json.dumps([{"instruction": item.turns[0], "output": text, "generator": "cand"}
+                                   for item, text in zip(task.items, texts, strict=True)]))
+    with fake_server(Script([("ok", "Final verdict: [[A]]"), ("ok", "Final verdict: [[B]]")])) as url:
+        judge = Endpoint(provider="openai", name="fake", model="fake", base_url=url, concurrency=1)
+        evaluate(task, RunConfig(model=None, judges=(Judge("judge", judge),), out=tmp_path / "r",
+                                 cache_path=tmp_path / "c.sqlite", answers_file=answers, progress=False,
+                                 n_bootstrap=20))
+    frame = read_judgments([tmp_path / "r"]).frame
+    assert len(frame) == len(texts)
+    for row in frame.itertuples():
+        item = next(i for i in task.items if i.id == row.item_id)
+        own, reference = answer_counts([texts[task.items.index(item)]]), answer_counts(task.reference_for(item.id))
+        assert (row.headers, row.lists, row.bold) == (own.headers, own.lists, own.bold)
+        assert (row.opponent_headers, row.opponent_lists, row.opponent_bold) == (
+            reference.headers, reference.lists, reference.bold)
+        assert row.length == len(texts[task.items.index(item)])
+    (group,) = battle_groups(frame, n_bootstrap=5)
+    assert group.coefficients and all(r.styled_score is not None for r in group.rows)

@@ -81,8 +81,10 @@ def games_frame(frame: pd.DataFrame) -> pd.DataFrame:
         played = judged[judged[verdict].isin(list(_POINTS))]
         strong = pd.to_numeric(played[margin], errors="coerce").to_numpy(dtype=float) == 2
         parts.append(_games(played, played[verdict].map(_POINTS), np.where(strong, STRONG_WEIGHT, 1.0)))
-    # Only a combined preference (no verdict per order): one game.
-    combined = judged[judged["verdict_ab"].isna() & judged["verdict_ba"].isna() & judged["preference"].notna()]
+    # Only a combined preference (no verdict per order): one game. A preference outside [1, 2] (a corrupt or
+    # hostile file) is no outcome: it would make the likelihood unbounded.
+    preference = pd.to_numeric(judged["preference"], errors="coerce")
+    combined = judged[judged["verdict_ab"].isna() & judged["verdict_ba"].isna() & preference.between(1.0, 2.0)]
     parts.append(_games(combined, combined["preference"] - 1.0, 1.0))
     return pd.concat(parts, ignore_index=True)[GAME_COLUMNS]
 
@@ -117,6 +119,28 @@ def _coefficients(design: StyleDesign, values: np.ndarray, samples: np.ndarray) 
                  for i, name in enumerate(design.names))
 
 
+def _bootstrap(games: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], n_models: int,
+               features: np.ndarray | None, starts: tuple[np.ndarray, np.ndarray], n_bootstrap: int,
+               seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(raw strengths, styled strengths, coefficients), one row per resample of the games (a, b, outcome, weight);
+    both fits see the same resamples and start from the full fits (``starts``)."""
+    a, b, outcome, weight = games
+    n_features = 0 if features is None else features.shape[1]
+    raw = np.empty((n_bootstrap, n_models))
+    styled = np.empty((n_bootstrap, n_models))
+    coefficients = np.empty((n_bootstrap, n_features))
+    rng = np.random.default_rng(seed)
+    for k in range(n_bootstrap):
+        # Drawing games with replacement = a multinomial count per game; a game drawn twice weighs twice.
+        drawn = rng.multinomial(len(a), np.full(len(a), 1 / len(a)))
+        kept = np.flatnonzero(drawn)
+        args = (a[kept], b[kept], outcome[kept], n_models, weight[kept] * drawn[kept])
+        raw[k] = fit_logistic_strengths(*args, start=starts[0])[0]
+        if features is not None:
+            styled[k], coefficients[k] = fit_logistic_strengths(*args, features[kept], start=starts[1])
+    return raw, styled, coefficients
+
+
 def rank_battles(games: pd.DataFrame, anchor: str | None = None, n_bootstrap: int = 100,
                  seed: int = 0) -> BattleRanking:
     """The Bradley-Terry ranking of ``games`` (see ``games_frame``) against ``anchor``, raw and, where every game
@@ -137,20 +161,9 @@ def rank_battles(games: pd.DataFrame, anchor: str | None = None, n_bootstrap: in
     raw, _ = fit_logistic_strengths(a, b, outcome, len(models), weight)
     styled, coefficients = (fit_logistic_strengths(a, b, outcome, len(models), weight, features)
                             if features is not None else (raw, np.zeros(0)))
-    raw_samples = np.empty((n_bootstrap, len(models)))
-    styled_samples = np.empty((n_bootstrap, len(models)))
-    coefficient_samples = np.empty((n_bootstrap, len(coefficients)))
-    rng = np.random.default_rng(seed)
-    raw_start, styled_start = raw, np.concatenate([styled, coefficients])
-    for k in range(n_bootstrap):
-        # Drawing games with replacement = a multinomial count per game; a game drawn twice weighs twice.
-        drawn = rng.multinomial(len(a), np.full(len(a), 1 / len(a)))
-        kept = np.flatnonzero(drawn)
-        args = (a[kept], b[kept], outcome[kept], len(models), weight[kept] * drawn[kept])
-        raw_samples[k] = fit_logistic_strengths(*args, start=raw_start)[0]
-        if features is not None:
-            styled_samples[k], coefficient_samples[k] = fit_logistic_strengths(*args, features[kept],
-                                                                               start=styled_start)
+    raw_samples, styled_samples, coefficient_samples = _bootstrap(
+        (a, b, outcome, weight), len(models), features, (raw, np.concatenate([styled, coefficients])), n_bootstrap,
+        seed)
 
     counts = pd.concat([games["model_a"], games["model_b"]]).value_counts()
     ranked_raw = _ranked(models, raw, raw_samples, index[anchor], counts)

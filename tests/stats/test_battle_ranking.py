@@ -162,6 +162,7 @@ def test_games_carry_each_side_s_style_and_five_level_weights() -> None:
         _judgment("m", "base", item_id="q2", preference=1.25, length=10, opponent_length=20, headers=0, lists=0,
                   bold=1, opponent_headers=0, opponent_lists=0, opponent_bold=0),
         _judgment("m", "base", item_id="q3", verdict_ab="win", verdict_ba="win", error="AB: no verdict"),
+        _judgment("m", "base", item_id="q4", preference=7.0),  # no outcome: it would make the likelihood unbounded
     ])
     games = games_frame(frame)
     assert list(games["outcome"]) == [1.0, 0.5, 0.25]

@@ -74,12 +74,17 @@ def _baseline_annotations(path: Path) -> list[Judgment]:
     return judgments
 
 
+_LATER = ("margin_ab", "margin_ba", "headers", "lists", "bold", "opponent_headers", "opponent_lists", "opponent_bold")
+
+
 def _baseline_frame(judgments: list[Judgment]) -> pd.DataFrame:
     rows = [(j.benchmark, j.item_id, j.category, j.model, j.judge, j.turn, j.kind, j.score, j.opponent, j.verdict_ab,
              j.verdict_ba, j.preference, j.error, j.failure, j.empty, j.length, j.opponent_length, j.expected_score,
              j.scale[0] if j.scale else None, j.scale[1] if j.scale else None, None) for j in judgments]
-    frame = pd.DataFrame.from_records(rows, columns=COLUMNS)
-    for column in ("score", "preference", "length", "opponent_length", "expected_score", "scale_low", "scale_high"):
+    # The columns of the time (issue 12's margins and markdown counts came later; they stay empty here).
+    frame = pd.DataFrame.from_records(rows, columns=[c for c in COLUMNS if c not in _LATER]).reindex(columns=COLUMNS)
+    for column in ("score", "preference", "length", "opponent_length", "expected_score", "scale_low", "scale_high",
+                   *_LATER):
         frame[column] = frame[column].astype(float)
     frame["turn"] = frame["turn"].astype(int)
     frame["empty"] = frame["empty"].astype(bool)

@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_batch
+import bench_battles
 import bench_pipeline
 import bench_plan
 import bench_serve
@@ -23,6 +24,8 @@ import bench_transport
 def main() -> None:
     results = {"alpaca_eval_2_leaderboard": bench_stats.main()}
     print(json.dumps(results, indent=2), flush=True)
+    results["bradley_terry_styled_vs_raw"] = bench_battles.main()
+    print(json.dumps(results["bradley_terry_styled_vs_raw"], indent=2), flush=True)
     results["dry_run_vs_render_all"] = bench_plan.main()
     print(json.dumps(results["dry_run_vs_render_all"], indent=2), flush=True)
     if "--stats-only" not in sys.argv:

@@ -335,7 +335,8 @@ def _read(paths: tuple[Path, ...], fmt: str, questions: Path | None = None) -> A
               help="Bootstrap samples for the confidence intervals (95%, percentile).")
 @QUESTIONS_OPTION
 @click.option("--battles", is_flag=True, help="Rank by Bradley-Terry over all pairwise judgments instead: "
-              "each model's predicted win rate against --baseline (= 50), 95% percentile bootstrap interval.")
+              "each model's predicted win rate against --baseline (= 50), 95% percentile bootstrap interval, "
+              "raw and style-controlled (answer length and markdown fitted jointly), with the style coefficients.")
 @click.option("--baseline", help="With --battles: the anchor model (default: the most frequent opponent).")
 @DIFFICULTY_OPTION
 def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, questions: Path | None,
@@ -348,16 +349,14 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
     table = _difficulty(difficulty)  # a bad table is an error before anything is read
     frame = _read(paths, fmt, questions).frame
     if battles:
-        from .analysis.battles import battle_rows
+        from .analysis.battles import battle_groups, battles_json
+        from .publish.battle_tables import format_battles
 
-        bt_rows = battle_rows(frame, baseline, n_bootstrap=min(bootstrap, 200))
+        groups = battle_groups(frame, baseline, n_bootstrap=min(bootstrap, 200))
         if as_json:
-            click.echo(json.dumps([asdict(r) for r in bt_rows], indent=2, allow_nan=False))
+            click.echo(json.dumps(battles_json(groups), indent=2, allow_nan=False))
         else:
-            for r in bt_rows:
-                interval = "-" if r.ci_low is None or r.ci_high is None else f"[{r.ci_low:.2f}, {r.ci_high:.2f}]"
-                click.echo(f"{r.benchmark:<14} {r.judge:<20} {r.model:<36} {r.bt_score:6.2f}  {interval}  "
-                           f"battles {r.n_battles}  vs {r.baseline}")
+            click.echo(format_battles(groups))
         return
     from .analysis.scores import score_rows
     from .publish.tables import format_scores

@@ -1,21 +1,30 @@
-"""Pairwise judgments -> a Bradley-Terry ranking per (benchmark, judge). Pure."""
+"""Battles -> raw and style-controlled Bradley-Terry rankings per (benchmark, judge). Pure.
+
+The battles of a group are its judgments between two models: those of every kind that asks in both orders
+(``JudgingKind.has_orders``) and every row with an opponent (AlpacaEval's and Arena-Hard's files against a baseline
+are battles too). ``stats.battle_ranking`` turns them into games and fits both rankings.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..errors import DataError
 from ..judging.kinds import kind_of
-from ..stats import bradley_terry_with_ci
+from ..stats.battle_ranking import RankedModel, games_frame, rank_battles
+from ..stats.ranks import interval_ranks
+from ..stats.style_control import StyleCoefficient
 
 
 @dataclass(frozen=True)
 class BattleRow:
     """A model's Bradley-Terry score: its predicted win rate against ``baseline`` (which sits at 50), with a 95%
-    percentile bootstrap interval; ``strength`` is the fitted log-strength."""
+    percentile bootstrap interval, raw and style-controlled (``styled_*``: None where style control was not
+    fitted). ``rank``: 1 + the number of models whose interval lies wholly above this one's (Chatbot Arena's
+    rule, ``stats.ranks.interval_ranks``); ``n_games``: the games it played (a judgment in both orders is two)."""
 
     benchmark: str
     judge: str
@@ -24,30 +33,69 @@ class BattleRow:
     ci_low: float | None
     ci_high: float | None
     strength: float
-    n_battles: int
+    rank: int
+    styled_score: float | None
+    styled_ci_low: float | None
+    styled_ci_high: float | None
+    styled_rank: int | None
+    n_games: int
     baseline: str
 
 
-def _finite(value: float | None) -> float | None:
-    return None if value is None or np.isnan(value) else float(value)
+@dataclass(frozen=True)
+class BattleGroup:
+    """The rankings of one (benchmark, judge): rows best first by raw score, the style coefficients, and why
+    style control was not fitted or what it left out (``style_note``)."""
+
+    benchmark: str
+    judge: str
+    baseline: str
+    n_games: int
+    rows: tuple[BattleRow, ...]
+    coefficients: tuple[StyleCoefficient, ...]
+    style_note: str | None
 
 
-def battle_rows(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap: int = 100) -> list[BattleRow]:
-    """Bradley-Terry over every judgment between two models (ties count half), per (benchmark, judge)."""
-    rows: list[BattleRow] = []
-    for (benchmark, judge, kind), group in frame.groupby(["benchmark", "judge", "kind"], sort=True):
-        if not kind_of(str(kind)).needs_reference:
-            continue  # grades, not battles
-        judged = group[group["preference"].notna() & (group["model"] != group["opponent"])]
-        if judged.empty:
+def _ranks(ranked: tuple[RankedModel, ...]) -> dict[str, int]:
+    ranks = interval_ranks([r.ci_low for r in ranked], [r.ci_high for r in ranked])
+    return {r.model: rank for r, rank in zip(ranked, ranks, strict=True)}
+
+
+def _battles(group: pd.DataFrame) -> pd.DataFrame:
+    ordered = {kind: kind_of(str(kind)).has_orders for kind in group["kind"].dropna().unique()}
+    return group[group["kind"].map(ordered).fillna(False).astype(bool) | group["opponent"].notna()]
+
+
+def battle_groups(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap: int = 100,
+                  seed: int = 0) -> list[BattleGroup]:
+    """Raw and style-controlled Bradley-Terry rankings of every (benchmark, judge) group that has battles."""
+    groups: list[BattleGroup] = []
+    for (benchmark, judge), group in frame.groupby(["benchmark", "judge"], sort=True):
+        games = games_frame(_battles(group))
+        if games.empty:
             continue
-        battles = pd.DataFrame({"model_a": judged["model"], "model_b": judged["opponent"],
-                                "outcome": judged["preference"] - 1.0})
-        anchor = baseline or str(battles["model_b"].value_counts().index[0])
-        if anchor not in set(battles["model_a"]) | set(battles["model_b"]):
-            raise DataError(f"--baseline {anchor!r} is in no battle of {benchmark} judged by {judge}; models: "
-                            f"{', '.join(sorted(set(battles['model_a']) | set(battles['model_b'])))}")
-        for bt in bradley_terry_with_ci(battles, anchor, n_bootstrap=n_bootstrap):
-            rows.append(BattleRow(str(benchmark), str(judge), bt.model, bt.score, _finite(bt.ci_low),
-                                  _finite(bt.ci_high), bt.strength, bt.n_battles, anchor))
-    return rows
+        models = sorted(set(games["model_a"]) | set(games["model_b"]))
+        if baseline is not None and baseline not in models:
+            raise DataError(f"--baseline {baseline!r} is in no battle of {benchmark} judged by {judge}; models: "
+                            f"{', '.join(models)}")
+        ranking = rank_battles(games, baseline, n_bootstrap=n_bootstrap, seed=seed)
+        styled = {r.model: r for r in ranking.styled}
+        raw_ranks, styled_ranks = _ranks(ranking.raw), _ranks(ranking.styled)
+        rows = tuple(
+            BattleRow(str(benchmark), str(judge), r.model, r.score, r.ci_low, r.ci_high, r.strength,
+                      raw_ranks[r.model], styled[r.model].score if r.model in styled else None,
+                      styled[r.model].ci_low if r.model in styled else None,
+                      styled[r.model].ci_high if r.model in styled else None, styled_ranks.get(r.model), r.n_games,
+                      ranking.anchor)
+            for r in ranking.raw)
+        groups.append(BattleGroup(str(benchmark), str(judge), ranking.anchor, len(games), rows,
+                                  ranking.coefficients, ranking.style_note))
+    return groups
+
+
+def battles_json(groups: list[BattleGroup]) -> list[dict[str, Any]]:
+    """One JSON object per model (as ``stats --json`` prints one per model), each with its group's style
+    coefficients and note."""
+    return [{**asdict(row), "style_coefficients": [asdict(c) for c in group.coefficients],
+             "style_note": group.style_note}
+            for group in groups for row in group.rows]

@@ -4,6 +4,7 @@ runs and in AlpacaEval's files alike."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import msgspec
 
 from ..errors import DataError
+from ..stats.style import MarkdownCounts, markdown_counts
 from ..types import Item, Judgment
 from .common import content, decode, read_bytes, read_json
 from .identity import ALPACA_EVAL, instruction_id
@@ -64,6 +66,8 @@ class _Annotation(msgspec.Struct):
 
 
 _ROWS = list[_Annotation]
+# Every file of a leaderboard repeats the baseline's outputs: their markdown is counted once.
+_counts = functools.lru_cache(maxsize=4096)(markdown_counts)
 _DECODER = msgspec.json.Decoder(_ROWS)
 _SHAPE = ("expected a JSON list of AlpacaEval annotations: objects with instruction, generator_1, generator_2 and "
           "preference")
@@ -86,14 +90,22 @@ def _rows(data: bytes, where: str) -> list[_Annotation]:
         raise DataError(f"{where}: not AlpacaEval annotations ({exc}); {_SHAPE}") from exc
 
 
+def _append_counts(columns: dict[str, list[Any]], prefix: str, counts: MarkdownCounts) -> None:
+    """The style covariates of style-controlled Bradley-Terry (stats.style_control)."""
+    columns[prefix + "headers"].append(counts.headers)
+    columns[prefix + "lists"].append(counts.lists)
+    columns[prefix + "bold"].append(counts.bold)
+
+
 def annotation_columns(data: bytes, where: str) -> dict[str, list[Any]]:
     """The judgments of an ``annotations.json`` (its decompressed bytes), column by column (formats.table):
     output_1 is the baseline's, output_2 the model's; preference in [1, 2] (AlpacaEval's 0 means a draw: 1.5).
-    One combined preference per instruction, no order-level verdicts. ``where`` names the file in errors."""
+    One combined preference per instruction, no order-level verdicts; both outputs' length and markdown counts.
+    ``where`` names the file in errors."""
     rows = _rows(data, where)
     columns: dict[str, list[Any]] = {name: [] for name in (
         "item_id", "category", "model", "judge", "opponent", "preference", "error", "failure", "length",
-        "opponent_length")}
+        "opponent_length", "headers", "lists", "bold", "opponent_headers", "opponent_lists", "opponent_bold")}
     n = 0
     try:
         for n, row in enumerate(rows):  # noqa: B007  (n names the bad row below)
@@ -110,6 +122,8 @@ def annotation_columns(data: bytes, where: str) -> dict[str, list[Any]]:
             columns["failure"].append(None if preference is not None else "parse")
             columns["length"].append(len(row.output_2 or ""))
             columns["opponent_length"].append(len(row.output_1 or ""))
+            _append_counts(columns, "", _counts(str(row.output_2 or "")))
+            _append_counts(columns, "opponent_", _counts(str(row.output_1 or "")))
     except TypeError as exc:
         raise DataError(f"{where}[{n}]: not an AlpacaEval annotation ({exc}); {_SHAPE}") from exc
     constant = {"benchmark": ALPACA_EVAL, "turn": 1, "kind": "pairwise"}

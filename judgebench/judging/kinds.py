@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
@@ -20,6 +21,7 @@ from ..errors import BackendError, BatchPending, ConfigError, DataError
 from ..stats import bootstrap_ci, pairwise_winrate
 from ..stats.length_control import DifficultyTable
 from ..stats.length_controlled import length_controlled_by_model
+from ..stats.style import answer_counts
 from ..types import (
     CallRecord,
     Candidate,
@@ -51,6 +53,15 @@ from .verdicts import (
 
 # One judge request's end: the reply, or the error it finally failed with.
 Outcome = ChatReply | BackendError
+
+
+def with_style(judgment: Judgment, turns: Sequence[str], opponent_turns: Sequence[str]) -> Judgment:
+    """The judgment with both answers' length and markdown counts (stats.style): the covariates of
+    style-controlled Bradley-Terry."""
+    own, other = answer_counts(turns), answer_counts(opponent_turns)
+    return replace(judgment, length=sum(len(t) for t in turns), opponent_length=sum(len(t) for t in opponent_turns),
+                   headers=own.headers, lists=own.lists, bold=own.bold, opponent_headers=other.headers,
+                   opponent_lists=other.lists, opponent_bold=other.bold)
 
 
 def call_record(request: ChatRequest, outcome: Outcome, label: str) -> CallRecord:
@@ -333,15 +344,13 @@ class PairwiseComparison(JudgingKind):
         # a reply that did not parse.
         failure = next((c for c in ("pending", "request") if c in causes), causes[0] if causes else None)
         first = requests[0]
-        return [Judgment(
+        return [with_style(Judgment(
             benchmark=first.benchmark, item_id=first.item_id, category=first.category, model=first.model,
             judge=first.judge, turn=first.turn, kind=self.name, opponent=first.opponent, verdict_ab=ab,
             verdict_ba=ba, preference=combine_orders(ab, ba) if ab and ba else None,
             raw=(texts["AB"], texts["BA"]), error="; ".join(errors) or None,
             failure=failure, calls=tuple(records),
-            length=sum(len(t) for t in candidate.turns),
-            opponent_length=sum(len(t) for t in task.reference_for(candidate.item_id)),
-        )]
+        ), candidate.turns, task.reference_for(candidate.item_id))]
 
     def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
         return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
@@ -352,13 +361,12 @@ class PairwiseComparison(JudgingKind):
         if not any(is_empty(answer) for answer in candidate.turns):
             return []
         skip = task.judge.on_empty == "skip"
-        return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
-                         judge=judge.name, turn=len(item.turns), kind=self.name, opponent=task.reference_model,
-                         verdict_ab=None if skip else "loss", verdict_ba=None if skip else "loss",
-                         preference=None if skip else 1.0,
-                         error="empty answer (on_empty: skip)" if skip else None, failure="empty" if skip else None,
-                         length=sum(len(t) for t in candidate.turns),
-                         opponent_length=sum(len(t) for t in task.reference_for(item.id)), empty=True)]
+        judgment = Judgment(
+            benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
+            judge=judge.name, turn=len(item.turns), kind=self.name, opponent=task.reference_model,
+            verdict_ab=None if skip else "loss", verdict_ba=None if skip else "loss", preference=None if skip else 1.0,
+            error="empty answer (on_empty: skip)" if skip else None, failure="empty" if skip else None, empty=True)
+        return [with_style(judgment, candidate.turns, task.reference_for(item.id))]
 
     def value(self, frame: pd.DataFrame) -> pd.Series:
         return frame["preference"] - 1.0

@@ -1,13 +1,16 @@
-"""Battles -> a Bradley-Terry ranking, as Arena-Hard and Chatbot Arena rank models. Pure.
+"""Battles -> a Bradley-Terry ranking, as Arena-Hard and Chatbot Arena rank models, raw and style-controlled. Pure.
 
 A *game* is one verdict between two models: (model_a, model_b, outcome for model_a: 1 win, 0.5 tie, 0 loss,
 weight). A judgment asked in both orders is two games (Arena-Hard counts each order); a five-level verdict that
 one answer is much better (A>>B) counts as ``STRONG_WEIGHT`` games, as Arena-Hard counts it; a human vote is one
 game; a judgment that carries only a combined preference (AlpacaEval's weighted judge) is one game whose outcome
-is that preference. A judgment with an error never enters a game.
+is that preference. A judgment with an error never enters a game. A game also carries both answers' length and
+markdown counts (``STYLE_COLUMNS``), the covariates of style control (``stats.style_control``).
 
 Scores are each model's predicted win rate against an anchor model (which sits at 50), with 95% percentile
-bootstrap intervals over games.
+bootstrap intervals over games (a game is drawn whole, with its weight). The style-controlled ranking is the same
+model fitted jointly with the style coefficients; the same resamples give the intervals of both rankings and of
+the coefficients.
 """
 
 from __future__ import annotations
@@ -16,12 +19,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
-from .bradley_terry import bradley_terry_with_ci
+from .bradley_terry import fit_logistic_strengths
+from .style_control import STYLE_COLUMNS, StyleCoefficient, StyleDesign, missing_style, style_design
 
 STRONG_WEIGHT = 3.0
 _POINTS = {"win": 1.0, "tie": 0.5, "loss": 0.0}
-GAME_COLUMNS = ["model_a", "model_b", "outcome", "weight", "category", "item_id"]
+GAME_COLUMNS = ["model_a", "model_b", "outcome", "weight", "category", "item_id", *STYLE_COLUMNS]
+# Judgment columns -> game columns: the judged model's answer is side a, its opponent's side b.
+_STYLE_SOURCES = {"length_a": "length", "length_b": "opponent_length", "headers_a": "headers",
+                  "headers_b": "opponent_headers", "lists_a": "lists", "lists_b": "opponent_lists", "bold_a": "bold",
+                  "bold_b": "opponent_bold"}
 
 
 @dataclass(frozen=True)
@@ -40,16 +49,28 @@ class RankedModel:
 @dataclass(frozen=True)
 class BattleRanking:
     """The ranking of one (benchmark, judge) group's games, best first. ``styled``: the style-controlled ranking
-    (empty when it could not be fitted, ``style_note`` says why)."""
+    (empty when it could not be fitted, ``style_note`` says why; a note beside a fitted one says what was left
+    out); ``coefficients``: the fitted style coefficients with their intervals."""
 
     anchor: str
     raw: tuple[RankedModel, ...]
     styled: tuple[RankedModel, ...] = ()
     style_note: str | None = None
+    coefficients: tuple[StyleCoefficient, ...] = ()
 
 
 def _finite(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
+
+
+def _games(judged: pd.DataFrame, outcome: pd.Series, weight: object) -> pd.DataFrame:
+    columns = {"model_a": judged["model"].astype(str), "model_b": judged["opponent"].astype(str),
+               "outcome": outcome.astype(float), "weight": weight, "category": judged["category"],
+               "item_id": judged["item_id"]}
+    for column, source in _STYLE_SOURCES.items():
+        columns[column] = (pd.to_numeric(judged[source], errors="coerce").astype(float) if source in judged
+                           else np.nan)
+    return pd.DataFrame(columns)
 
 
 def games_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -58,17 +79,13 @@ def games_frame(frame: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for verdict, margin in (("verdict_ab", "margin_ab"), ("verdict_ba", "margin_ba")):
         played = judged[judged[verdict].isin(list(_POINTS))]
-        parts.append(pd.DataFrame({
-            "model_a": played["model"].astype(str), "model_b": played["opponent"].astype(str),
-            "outcome": played[verdict].map(_POINTS).astype(float),
-            "weight": np.where(played[margin].to_numpy(dtype=float) == 2, STRONG_WEIGHT, 1.0),
-            "category": played["category"], "item_id": played["item_id"]}))
-    # Only a combined preference (no verdict per order): one game.
-    combined = judged[judged["verdict_ab"].isna() & judged["verdict_ba"].isna() & judged["preference"].notna()]
-    parts.append(pd.DataFrame({
-        "model_a": combined["model"].astype(str), "model_b": combined["opponent"].astype(str),
-        "outcome": (combined["preference"] - 1.0).astype(float), "weight": 1.0,
-        "category": combined["category"], "item_id": combined["item_id"]}))
+        strong = pd.to_numeric(played[margin], errors="coerce").to_numpy(dtype=float) == 2
+        parts.append(_games(played, played[verdict].map(_POINTS), np.where(strong, STRONG_WEIGHT, 1.0)))
+    # Only a combined preference (no verdict per order): one game. A preference outside [1, 2] (a corrupt or
+    # hostile file) is no outcome: it would make the likelihood unbounded.
+    preference = pd.to_numeric(judged["preference"], errors="coerce")
+    combined = judged[judged["verdict_ab"].isna() & judged["verdict_ba"].isna() & preference.between(1.0, 2.0)]
+    parts.append(_games(combined, combined["preference"] - 1.0, 1.0))
     return pd.concat(parts, ignore_index=True)[GAME_COLUMNS]
 
 
@@ -79,14 +96,80 @@ def default_anchor(games: pd.DataFrame) -> str:
     return str(min(m for m, n in counts.items() if n == most))
 
 
+def _ranked(models: list[str], strengths: np.ndarray, samples: np.ndarray, anchor: int,
+            counts: pd.Series) -> tuple[RankedModel, ...]:
+    """Models best first; ``samples``: bootstrap strengths (resamples x models)."""
+    relative = strengths - strengths[anchor]
+    if len(samples):
+        scores = 100 * expit(samples - samples[:, [anchor]])
+        lows, highs = np.quantile(scores, [0.025, 0.975], axis=0)
+    else:
+        lows = highs = np.full(len(models), np.nan)
+    rows = [RankedModel(m, float(100 * expit(relative[i])), _finite(lows[i]), _finite(highs[i]), float(relative[i]),
+                        int(counts.get(m, 0))) for i, m in enumerate(models)]
+    return tuple(sorted(rows, key=lambda r: (-r.score, r.model)))
+
+
+def _coefficients(design: StyleDesign, values: np.ndarray, samples: np.ndarray) -> tuple[StyleCoefficient, ...]:
+    if len(samples):
+        lows, highs = np.quantile(samples, [0.025, 0.975], axis=0)
+    else:
+        lows = highs = np.full(len(design.names), np.nan)
+    return tuple(StyleCoefficient(name, float(values[i]), _finite(lows[i]), _finite(highs[i]))
+                 for i, name in enumerate(design.names))
+
+
+def _bootstrap(games: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], n_models: int,
+               features: np.ndarray | None, starts: tuple[np.ndarray, np.ndarray], n_bootstrap: int,
+               seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(raw strengths, styled strengths, coefficients), one row per resample of the games (a, b, outcome, weight);
+    both fits see the same resamples and start from the full fits (``starts``)."""
+    a, b, outcome, weight = games
+    n_features = 0 if features is None else features.shape[1]
+    raw = np.empty((n_bootstrap, n_models))
+    styled = np.empty((n_bootstrap, n_models))
+    coefficients = np.empty((n_bootstrap, n_features))
+    rng = np.random.default_rng(seed)
+    for k in range(n_bootstrap):
+        # Drawing games with replacement = a multinomial count per game; a game drawn twice weighs twice.
+        drawn = rng.multinomial(len(a), np.full(len(a), 1 / len(a)))
+        kept = np.flatnonzero(drawn)
+        args = (a[kept], b[kept], outcome[kept], n_models, weight[kept] * drawn[kept])
+        raw[k] = fit_logistic_strengths(*args, start=starts[0])[0]
+        if features is not None:
+            styled[k], coefficients[k] = fit_logistic_strengths(*args, features[kept], start=starts[1])
+    return raw, styled, coefficients
+
+
 def rank_battles(games: pd.DataFrame, anchor: str | None = None, n_bootstrap: int = 100,
                  seed: int = 0) -> BattleRanking:
-    """The Bradley-Terry ranking of ``games`` (see ``games_frame``) against ``anchor``."""
+    """The Bradley-Terry ranking of ``games`` (see ``games_frame``) against ``anchor``, raw and, where every game
+    has its style covariates, style-controlled."""
     anchor = anchor or default_anchor(games)
-    expanded = games.loc[games.index.repeat(games["weight"].round().astype(int).clip(lower=1))]
-    fitted = bradley_terry_with_ci(expanded[["model_a", "model_b", "outcome"]].reset_index(drop=True), anchor,
-                                   n_bootstrap=n_bootstrap, seed=seed)
+    models = sorted(set(games["model_a"]) | set(games["model_b"]))
+    if anchor not in models:
+        raise ValueError(f"anchor {anchor!r} is in no game")
+    index = {m: i for i, m in enumerate(models)}
+    a = games["model_a"].map(index).to_numpy(dtype=np.intp)
+    b = games["model_b"].map(index).to_numpy(dtype=np.intp)
+    outcome = games["outcome"].to_numpy(dtype=float)
+    weight = games["weight"].to_numpy(dtype=float)
+    note = missing_style(games)
+    design = None if note else style_design(games)
+    features = None if design is None else design.features
+
+    raw, _ = fit_logistic_strengths(a, b, outcome, len(models), weight)
+    styled, coefficients = (fit_logistic_strengths(a, b, outcome, len(models), weight, features)
+                            if features is not None else (raw, np.zeros(0)))
+    raw_samples, styled_samples, coefficient_samples = _bootstrap(
+        (a, b, outcome, weight), len(models), features, (raw, np.concatenate([styled, coefficients])), n_bootstrap,
+        seed)
+
     counts = pd.concat([games["model_a"], games["model_b"]]).value_counts()
-    raw = tuple(RankedModel(r.model, r.score, _finite(r.ci_low), _finite(r.ci_high), r.strength,
-                            int(counts.get(r.model, 0))) for r in fitted)
-    return BattleRanking(anchor, raw, (), "style control not fitted")
+    ranked_raw = _ranked(models, raw, raw_samples, index[anchor], counts)
+    if design is None:
+        return BattleRanking(anchor, ranked_raw, (), note)
+    if design.left_out:
+        note = f"left out of style control, as no two answers differ in it: {', '.join(design.left_out)}"
+    return BattleRanking(anchor, ranked_raw, _ranked(models, styled, styled_samples, index[anchor], counts), note,
+                         _coefficients(design, coefficients, coefficient_samples))

@@ -61,7 +61,7 @@ class JudgeSpec:
     reference_prompt: str | None = None
     reference_categories: tuple[str, ...] = ()
     scale: tuple[int, int] = (1, 10)
-    labels: tuple[str, str, str] = ("A", "B", "C")
+    labels: tuple[str, ...] = ("A", "B", "C")
     max_tokens: int = 512
     temperature: float = 0.0
     # An empty (or whitespace-only) answer is never shown to the judge: "lowest" scores it as the scale's lowest
@@ -70,6 +70,23 @@ class JudgeSpec:
     # FastChat's own judge prompts (judging.fastchat_prompts), when the task names them: ``prompt`` and
     # ``reference_prompt`` are then FastChat prompt names (single-v1, single-math-v1).
     fastchat_prompts: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class BattlesSpec:
+    """How a ``battles`` task schedules its battles between candidate models (judgebench.judging.schedule).
+
+    schedule: "all-pairs" (every pair on every item), "baseline" (every model against ``baseline`` on every item)
+    or "sampled" (``budget`` battles in rounds: ``cover`` per pair first, then where the ranking is least
+    certain). budget / cover: None for the defaults (run.battles.sampled_budget). seed: the sampled schedule's
+    random seed, so a rerun schedules the same battles (and is served from the cache).
+    """
+
+    schedule: str = "all-pairs"
+    baseline: str | None = None
+    budget: int | None = None
+    cover: int | None = None
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,7 @@ class Task:
     reference_answers: tuple[tuple[str, tuple[str, ...]], ...] = ()
     path: str = ""
     prompt_dirs: tuple[str, ...] = ()
+    battles: BattlesSpec | None = None  # kind "battles" only
 
     def generation_params(self) -> dict[str, Any]:
         return dict(self.generation)
@@ -273,6 +291,7 @@ class Verdict:
     winner: PairVerdict | None = None
     error: str | None = None
     truncated: bool = False  # the reply was cut off by max_tokens before its verdict was complete
+    margin: int | None = None  # five-level verdicts: 1 = better, 2 = much better; None for three levels and ties
 
     @property
     def ok(self) -> bool:

@@ -250,6 +250,7 @@ def load_task(name_or_path: str) -> Task:
     kind = data["kind"]
     if kind not in KINDS:
         raise TaskError(f"{data.where('kind')}: kind must be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
+    battles = _battles(data, kind)
 
     judge_raw = _mapping(data, "judge", "judge")
     if "prompt" not in judge_raw:
@@ -322,7 +323,6 @@ def load_task(name_or_path: str) -> Task:
     # which users copy) and the built-ins, nowhere else; jinja2's loader refuses ".." within them.
     search = (task_dir, task_dir / "prompts", task_dir.parent / "prompts", prompts_dir())
     prompt_dirs = tuple(str(d) for d in search if d.is_dir())
-    battles = _battles(data, kind)
     benchmark = data.get("benchmark", data["name"])
     if not isinstance(benchmark, str) or not benchmark.strip():
         raise TaskError(f"{data.where('benchmark')}: benchmark must be a name, e.g. mt-bench")

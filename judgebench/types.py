@@ -96,8 +96,8 @@ class Task:
     benchmark: the benchmark's canonical name (judgebench.formats.identity), shared with every other harness's
     files of the same benchmark; defaults to the task's name. kind: "single" (score each turn on
     ``judge.scale``), "pairwise" (compare with the reference model's answers in both orders) or "battles" (compare
-    candidate models with each other, scheduled by ``battles``). reference_model / reference_answers: pairwise only, answers keyed
-    by item id. path: the YAML file the task came from.
+    candidate models with each other, scheduled by ``battles``). reference_model / reference_answers: pairwise
+    only, answers keyed by item id. path: the YAML file the task came from.
     """
 
     name: str

@@ -477,6 +477,7 @@ class BattleComparison(PairwiseComparison):
         games = games_frame(frame)
         ranking = rank_battles(games, n_bootstrap=n_bootstrap) if len(games) else None
         ranked = {r.model: r for r in ranking.raw} if ranking else {}
+        by_category = _category_scores(games, ranking.anchor) if ranking else {}
         mirrored = _from_both_sides(frame)
         rows = []
         for model, group in mirrored.groupby("model", sort=True):
@@ -495,8 +496,19 @@ class BattleComparison(PairwiseComparison):
                 n_losses=int((outcomes == "loss").sum()),
                 order_agreement=float((both["verdict_ab"] == both["verdict_ba"]).mean()) if len(both) else None,
                 avg_length=float(lengths.mean()) if len(lengths) else None,
+                per_category=tuple(sorted((c, s[str(model)]) for c, s in by_category.items() if str(model) in s)),
             ))
         return rows
+
+
+def _category_scores(games: pd.DataFrame, anchor: str) -> dict[str, dict[str, float]]:
+    """Each category's Bradley-Terry scores against the same anchor (no intervals: one fit per category), for the
+    categories where the anchor played."""
+    found = {}
+    for category, part in games.groupby(games["category"].astype(str), sort=True):
+        if anchor in set(part["model_a"]) | set(part["model_b"]):
+            found[str(category)] = {r.model: r.score for r in rank_battles(part, anchor, n_bootstrap=0).raw}
+    return found
 
 
 _FLIP = {"win": "loss", "loss": "win", "tie": "tie"}

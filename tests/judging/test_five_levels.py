@@ -77,8 +77,8 @@ def test_bad_labels_and_battles_blocks_are_one_line_errors(tmp_path: Path, body:
 
 
 def test_battles_block_is_read(tmp_path: Path) -> None:
-    task = load_task(str(_task(tmp_path, "kind: battles\njudge:\n  prompt: battle.jinja\n  labels: [A>>B, A>B, A=B, B>A, "
-                                         "B>>A]\nbattles: {schedule: sampled, budget: 12, cover: 2, seed: 5}\n")))
+    task = load_task(str(_task(tmp_path, "kind: battles\njudge:\n  prompt: battle.jinja\n  labels: [A>>B, A>B, A=B, "
+                                         "B>A, B>>A]\nbattles: {schedule: sampled, budget: 12, cover: 2, seed: 5}\n")))
     assert task.judge.labels == FIVE and task.battles is not None
     assert (task.battles.schedule, task.battles.budget, task.battles.cover, task.battles.seed) == ("sampled", 12, 2, 5)
     default = load_task(str(_task(tmp_path, "kind: battles\njudge: {prompt: battle.jinja}\n")))

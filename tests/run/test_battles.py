@@ -119,6 +119,11 @@ def test_all_pairs_meet_on_every_item(tmp_path: Path) -> None:
     assert len(records) == len(meetings) == 6 * 4  # C(4, 2) pairs on 4 items, each once
     assert judged_pairs(result) == {pair: 4 for pair in
                                     [("a", "b"), ("a", "c"), ("a", "d"), ("b", "c"), ("b", "d"), ("c", "d")]}
+    # Every verdict a tie: every model as strong as the anchor, overall and in each category.
+    for row in result.rows:
+        assert row.score == pytest.approx(50.0, abs=1e-3) and row.n_draws == 12 and row.n_judged == 12
+        assert [c for c, _ in row.per_category] == ["c0", "c1"]
+        assert all(value == pytest.approx(50.0, abs=1e-3) for _, value in row.per_category)
     summary = json.loads((result.run_dir / store.SUMMARY).read_text())["battles"]
     assert summary["n_battles"] == 24 and {tuple(s[:2]): s[2] for s in summary["spread"]} == dict(judged_pairs(result))
 
@@ -211,6 +216,20 @@ def test_failed_and_empty_answers_are_recorded_never_judged(tmp_path: Path) -> N
     assert empty["empty"] and empty["verdict_ab"] == empty["verdict_ba"] == "win" and empty["model"] == "a"
 
 
+def test_a_failed_generation_is_recorded_and_never_judged(tmp_path: Path) -> None:
+    task = task_file(tmp_path, "  schedule: all-pairs", n_items=2)
+    (supplied,) = three_files(tmp_path, task, ("a",))
+    judge_script = Script([("ok", "[[A>B]]")])
+    with fake_server(Script([("400", None, "model not found")])) as model_url, fake_server(judge_script) as url:
+        broken = Endpoint(provider="openai", name="broken", model="x", base_url=model_url)
+        result = evaluate(task, config(url, tmp_path, [supplied], models=(broken,)))
+    assert judge_script.requests == []  # nothing to judge: the judge was never asked
+    records = store.read_jsonl(result.run_dir / store.JUDGMENTS)
+    assert len(records) == 2 and all(r["failure"] == "no_answer" and "broken" in r["error"] for r in records)
+    assert {(row.model, row.score, row.n_failed, row.n_judged) for row in result.rows} == {
+        ("a", None, 2, 0), ("broken", None, 2, 0)}
+
+
 def test_one_model_tasks_refuse_several_models(tmp_path: Path) -> None:
     task = load_task("sample-pairwise")
     with pytest.raises(ConfigError, match="judges one model at a time"):
@@ -235,8 +254,9 @@ def test_run_prints_the_table_stats_prints(tmp_path: Path) -> None:
     files = three_files(tmp_path, task)
     runner = CliRunner()
     with fake_server(Script([("fn", simulated_judge_for_sample)])) as url:
-        ran = runner.invoke(main, ["run", "--task", "sample-battles", *(a for f in files for a in ("--answers", str(f))),
-                                   "--judge", f"fake@{url}#text", "--out", str(tmp_path / "out"), "--no-progress"])
+        answers = [arg for f in files for arg in ("--answers", str(f))]
+        ran = runner.invoke(main, ["run", "--task", "sample-battles", *answers, "--judge", f"fake@{url}#text",
+                                   "--out", str(tmp_path / "out"), "--no-progress"])
     assert ran.exit_code == 0, ran.output
     (run_dir,) = [p for p in (tmp_path / "out").iterdir() if (p / "config.json").exists()]
     stats = runner.invoke(main, ["stats", str(run_dir)])

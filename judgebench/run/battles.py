@@ -89,16 +89,26 @@ def _check_models(names: Sequence[str], spec: BattlesSpec, task: Task) -> None:
 
 
 async def _bounded(values: Iterable[T], limit: int, work: Callable[[T], Awaitable[None]]) -> None:
-    """``work`` on every value, at most ``limit`` at once; the first failure cancels the rest and is raised."""
+    """``work`` on every value, at most ``limit`` at once; the first failure cancels the rest and is raised as
+    itself (a one-line error stays one line)."""
     window = asyncio.Semaphore(limit)
 
     async def one(value: T) -> None:
         async with window:
             await work(value)
 
-    async with asyncio.TaskGroup() as group:
-        for value in values:
-            group.create_task(one(value))
+    tasks = [asyncio.ensure_future(one(value)) for value in values]
+    if not tasks:
+        return
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:  # a failure, or an interruption, stops what is still running
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    failed = next((t.exception() for t in tasks if not t.cancelled() and t.exception() is not None), None)
+    if failed is not None:
+        raise failed
 
 
 class _Battles:

@@ -263,3 +263,22 @@ def test_run_prints_the_table_stats_prints(tmp_path: Path) -> None:
     assert stats.exit_code == 0, stats.output
     assert _table(ran.output) == _table(stats.output)
     assert "BT score" in _table(ran.output) and len(_table(ran.output).splitlines()) == 2 + 3
+
+
+def test_a_failure_inside_the_run_is_raised_as_itself() -> None:
+    """Work runs in a task group: the first failure comes out as the one-line error it is, not an ExceptionGroup."""
+    import asyncio
+
+    from judgebench.run.battles import _bounded
+
+    done: list[int] = []
+
+    async def work(value: int) -> None:
+        if value == 3:
+            raise ConfigError("the third one is bad")
+        await asyncio.sleep(0)
+        done.append(value)
+
+    with pytest.raises(ConfigError, match="the third one is bad"):
+        asyncio.run(_bounded(range(10), 2, work))
+    assert 3 not in done and len(done) < 10

@@ -115,22 +115,25 @@ def main() -> None:
 @main.command()
 @click.option("--task", "tasks", multiple=True, help="Task name or YAML path (repeatable). "
               f"Default: {', '.join(DEFAULT_TASKS)}.")
-@click.option("--model", default="local", show_default=True,
-              help="Candidate model: NAME@URL (OpenAI-compatible, e.g. vLLM), NAME@openai, NAME@anthropic, local, "
-                   "or a model judgebench serves for the run: vllm:HF_ID, sglang:HF_ID or llamacpp:PATH.gguf, "
+@click.option("--model", "models", multiple=True,
+              help="Candidate model (default: local): NAME@URL (OpenAI-compatible, e.g. vLLM), NAME@openai, "
+                   "NAME@anthropic, local, or a model judgebench serves for the run: vllm:HF_ID, sglang:HF_ID or "
+                   "llamacpp:PATH.gguf, "
                    "server flags after it (\"vllm:Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 2\"). "
                    "Several URLs separated by commas (NAME@http://a:8000/v1,http://b:8000/v1) are replicas of one "
                    "server: each request goes to the least busy one, and one that stops answering is left out "
-                   "until it answers again.")
+                   "until it answers again. Repeat for a battles task (every model battles the others).")
 @click.option("--judge", "judges", multiple=True,
               help="Judge: NAME@URL, NAME@openai, NAME@anthropic, local, vllm:HF_ID, sglang:HF_ID or "
                    "llamacpp:PATH.gguf; add #json or #text to choose the "
                    "verdict mode, then ,t=0.7 for a temperature and ,key_env=VAR for the variable holding its "
                    "key (e.g. j@https://host/v1#text,key_env=HOST_KEY). Repeat for a panel. "
                    "Default: local#json and local#json,t=0.7 (a panel of two).")
-@click.option("--answers", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--answers", "answers_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Judge existing answers instead of generating: FastChat model_answer .jsonl or AlpacaEval "
-                   "model_outputs.json.")
+                   "model_outputs.json (the model's name comes from the file). Repeat for a battles task, one file "
+                   "per model (--model may add models that generate).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N items of each task.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
               help="Requests in flight per replica of each endpoint, to start with: it then adapts, rising while "
@@ -178,7 +181,8 @@ def main() -> None:
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where judge requests run: local (this process) or ray (Ray Data, on the cluster RAY_ADDRESS "
                    "names, else a local Ray instance; needs judgebench[ray]). Answers are generated locally.")
-def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Path | None, limit: int | None,
+def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...], answers_files: tuple[Path, ...],
+        limit: int | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float,
         progress: bool, adaptive: bool, batch: bool, batch_wait: float, dry_run: bool,
@@ -189,15 +193,16 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
     if run_id and len(loaded) > 1:
         raise ConfigError("--run-id names one run: give a single --task")
     judge_specs = judges or DEFAULT_JUDGES
-    model_spec = None if answers else model
+    # Answers files replace the default model; a battles task may mix both (models given and files).
+    model_specs = models or (() if answers_files else ("local",))
     # Served specs (local, vllm:, sglang:, llamacpp:) are checked before anything starts; a server named twice
-    # (the model and a judge) is started once.
-    served = served_specs(model_spec, judge_specs)
-    remote = [] if model_spec is None or model_spec in served else [
-        parse_endpoint(model_spec, role="model", concurrency=concurrency, key_env=model_key_env)]
+    # (a model and a judge) is started once.
+    served = served_specs(model_specs, judge_specs)
+    remote = [parse_endpoint(spec, role="model", concurrency=concurrency, key_env=model_key_env)
+              for spec in model_specs if spec not in served]
     remote_judges = [parse_judge(s, concurrency=concurrency, key_env=judge_key_env).endpoint
                      for s in judge_specs if judge_base(s) not in served]
-    batching = _batching(batch, batch_wait, [model] if remote else [],
+    batching = _batching(batch, batch_wait, [spec for spec in model_specs if spec not in served],
                          [s for s in judge_specs if judge_base(s) not in served], remote + remote_judges)
     if engine == "ray":
         from .run.ray_engine import check_endpoints
@@ -212,15 +217,18 @@ def run(tasks: tuple[str, ...], model: str, judges: tuple[str, ...], answers: Pa
                  on_event=lambda message: click.echo(message, err=True)) as servers:
         endpoints = {text: spec.endpoint(None, concurrency=concurrency) if dry_run
                      else servers[spec].endpoint(concurrency=concurrency) for text, spec in served.items()}
-        model_endpoint = None if model_spec is None else endpoints.get(model_spec) or remote[0]
+        remote_by_spec = dict(zip([spec for spec in model_specs if spec not in served], remote, strict=True))
+        model_endpoints = tuple(with_transport(endpoints.get(spec) or remote_by_spec[spec], transport)
+                                for spec in model_specs)
         panel = parse_panel(judge_specs, default_mode=verdicts, concurrency=concurrency, key_env=judge_key_env,
                             served=endpoints)
-        model_endpoint = with_transport(model_endpoint, transport) if model_endpoint else None
         panel = tuple(replace(j, endpoint=with_transport(j.endpoint, transport)) for j in panel)
         launched = tuple(server.launch() for server in servers.values())
         for task in loaded:
-            config = RunConfig(model=model_endpoint, judges=panel, out=out,
-                               cache_path=cache_path or out / "cache.sqlite", limit=limit, answers_file=answers,
+            config = RunConfig(model=model_endpoints[0] if model_endpoints else None, judges=panel, out=out,
+                               cache_path=cache_path or out / "cache.sqlite", limit=limit,
+                               answers_file=answers_files[0] if answers_files else None,
+                               models=model_endpoints, answers_files=answers_files,
                                run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed),
                                progress=progress and sys.stderr.isatty(),
                                progress_lines=progress and not sys.stderr.isatty(), adaptive=adaptive,

@@ -61,7 +61,7 @@ class JudgeSpec:
     reference_prompt: str | None = None
     reference_categories: tuple[str, ...] = ()
     scale: tuple[int, int] = (1, 10)
-    labels: tuple[str, str, str] = ("A", "B", "C")
+    labels: tuple[str, ...] = ("A", "B", "C")
     max_tokens: int = 512
     temperature: float = 0.0
     # An empty (or whitespace-only) answer is never shown to the judge: "lowest" scores it as the scale's lowest
@@ -73,14 +73,31 @@ class JudgeSpec:
 
 
 @dataclass(frozen=True)
+class BattlesSpec:
+    """How a ``battles`` task schedules its battles between candidate models (judgebench.judging.schedule).
+
+    schedule: "all-pairs" (every pair on every item), "baseline" (every model against ``baseline`` on every item)
+    or "sampled" (``budget`` battles in rounds: ``cover`` per pair first, then where the ranking is least
+    certain). budget / cover: None for the defaults (run.battles.sampled_budget). seed: the sampled schedule's
+    random seed, so a rerun schedules the same battles (and is served from the cache).
+    """
+
+    schedule: str = "all-pairs"
+    baseline: str | None = None
+    budget: int | None = None
+    cover: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Task:
     """A benchmark: items, how candidates are generated, how the judge is asked.
 
     benchmark: the benchmark's canonical name (judgebench.formats.identity), shared with every other harness's
     files of the same benchmark; defaults to the task's name. kind: "single" (score each turn on
-    ``judge.scale``) or "pairwise" (compare with the reference
-    model's answers in both orders). reference_model / reference_answers: pairwise only, answers keyed
-    by item id. path: the YAML file the task came from.
+    ``judge.scale``), "pairwise" (compare with the reference model's answers in both orders) or "battles" (compare
+    candidate models with each other, scheduled by ``battles``). reference_model / reference_answers: pairwise
+    only, answers keyed by item id. path: the YAML file the task came from.
     """
 
     name: str
@@ -94,6 +111,7 @@ class Task:
     reference_answers: tuple[tuple[str, tuple[str, ...]], ...] = ()
     path: str = ""
     prompt_dirs: tuple[str, ...] = ()
+    battles: BattlesSpec | None = None  # kind "battles" only
 
     def generation_params(self) -> dict[str, Any]:
         return dict(self.generation)
@@ -273,6 +291,7 @@ class Verdict:
     winner: PairVerdict | None = None
     error: str | None = None
     truncated: bool = False  # the reply was cut off by max_tokens before its verdict was complete
+    margin: int | None = None  # five-level verdicts: 1 = better, 2 = much better; None for three levels and ties
 
     @property
     def ok(self) -> bool:

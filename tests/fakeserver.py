@@ -75,6 +75,8 @@ def fake_server(script: Script, *, keep_alive: bool = False) -> Iterator[str]:
             elif kind == "drop":
                 self.close_connection = True
                 self.connection.shutdown(2)
+            elif kind == "fn":  # ("fn", reply(body) -> text): a reply computed from the request
+                self._send(200, completion(step[1](body)))
             elif kind == "json":  # ("json", payload): any JSON object as a 200 reply
                 self._send(200, step[1])
             elif kind == "raw":  # ("raw", status, body bytes): a body as it is (HTML, broken JSON, megabytes)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..errors import BackendError, BatchPending, ConfigError, DataError
 from ..stats import bootstrap_ci, pairwise_winrate
+from ..stats.battle_ranking import games_frame, rank_battles
 from ..stats.length_control import DifficultyTable
 from ..stats.length_controlled import length_controlled_by_model
 from ..stats.style import answer_counts
@@ -93,11 +94,15 @@ class JudgingKind(ABC):
     has_orders: ClassVar[bool] = False
     # Judgments are grades on a scale, so saturation at its top can be measured.
     has_grades: ClassVar[bool] = False
+    # The task compares candidate models with each other (battles): a run takes several models, and the methods
+    # below get the other model's answer as ``opponent`` (kinds that judge one model ignore it).
+    compares_models: ClassVar[bool] = False
 
     # -- requests and verdicts ------------------------------------------------------------------------
     @abstractmethod
-    def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge) -> list[JudgeRequest]:
-        """The judge requests for one candidate answer."""
+    def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge,
+                 opponent: Candidate | None = None) -> list[JudgeRequest]:
+        """The judge requests for one candidate answer (against ``opponent``'s, for kinds that compare models)."""
 
     @abstractmethod
     def requests_per_item(self, item: Item) -> int:
@@ -111,15 +116,17 @@ class JudgingKind(ABC):
 
     @abstractmethod
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
-                 outcomes: Sequence[Outcome]) -> list[Judgment]:
+                 outcomes: Sequence[Outcome], opponent: Candidate | None = None) -> list[Judgment]:
         """The judgments of one candidate answer from its requests' outcomes (in the same order)."""
 
     @abstractmethod
-    def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
-        """The judgments of a candidate whose generation failed: recorded as failed, never scored."""
+    def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
+                   opponent: Candidate | None = None) -> list[Judgment]:
+        """The judgments of a candidate (or opponent) whose generation failed: recorded as failed, never scored."""
 
     @abstractmethod
-    def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
+    def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
+              opponent: Candidate | None = None) -> list[Judgment]:
         """The judgments of the candidate's empty answers, which ``requests`` leaves out: the lowest grade or a
         loss (``on_empty: lowest``), or failed and unscored (``on_empty: skip``)."""
 
@@ -147,7 +154,8 @@ class SingleGrading(JudgingKind):
     def requests_per_item(self, item: Item) -> int:
         return len(item.turns)
 
-    def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge) -> list[JudgeRequest]:
+    def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge,
+                 opponent: Candidate | None = None) -> list[JudgeRequest]:
         """Turn k shows the conversation up to k and asks for a grade of answer k."""
         low, high = task.judge.scale
         schema = json.dumps(score_schema(low, high)) if judge.constrained else None
@@ -176,7 +184,7 @@ class SingleGrading(JudgingKind):
         return parse(reply.text, low, high, truncated=reply.finish_reason == "length")
 
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
-                 outcomes: Sequence[Outcome]) -> list[Judgment]:
+                 outcomes: Sequence[Outcome], opponent: Candidate | None = None) -> list[Judgment]:
         length = sum(len(t) for t in candidate.turns)
         found = []
         for request, outcome in zip(requests, outcomes, strict=True):
@@ -196,13 +204,15 @@ class SingleGrading(JudgingKind):
             ))
         return found
 
-    def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
+    def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
+                   opponent: Candidate | None = None) -> list[Judgment]:
         return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
                          judge=judge.name, turn=turn, kind=self.name, error=f"no answer to judge ({candidate.error})",
                          failure=_unanswered(candidate), scale=task.judge.scale)
                 for turn in range(1, len(item.turns) + 1)]
 
-    def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
+    def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
+              opponent: Candidate | None = None) -> list[Judgment]:
         low = task.judge.scale[0]
         skip = task.judge.on_empty == "skip"
         return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
@@ -291,31 +301,38 @@ class PairwiseComparison(JudgingKind):
     needs_reference = True
     has_orders = True
 
+    # -- the other side of the comparison: the task's reference model (BattleComparison: another candidate) -----
+    def opponent_name(self, task: Task, opponent: Candidate | None) -> str | None:
+        return task.reference_model
+
+    def opponent_turns(self, task: Task, item: Item, opponent: Candidate | None) -> tuple[str, ...]:
+        return task.reference_for(item.id)
+
     def requests_per_item(self, item: Item) -> int:
         return 2
 
-    def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge) -> list[JudgeRequest]:
-        """Two requests, candidate first ("AB") and reference first ("BA"), over the whole conversation."""
-        if any(is_empty(answer) for answer in candidate.turns):
+    def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge,
+                 opponent: Candidate | None = None) -> list[JudgeRequest]:
+        """Two requests, candidate first ("AB") and opponent first ("BA"), over the whole conversation."""
+        other = self.opponent_turns(task, item, opponent)
+        if _either_empty(candidate.turns, other):
             return []  # never shown to the judge: see ``empty``
-        reference = task.reference_for(item.id)
-        first, second, tie = task.judge.labels
         schema = json.dumps(pair_schema(task.judge.labels)) if judge.constrained else None
         template = template_for(task, item)
         found = []
         for position in ("AB", "BA"):
-            answers_a, answers_b = (candidate.turns, reference) if position == "AB" else (reference, candidate.turns)
+            answers_a, answers_b = (candidate.turns, other) if position == "AB" else (other, candidate.turns)
             turns = [{"question": item.turns[i], "answer_a": neutralize(answers_a[i]),
                       "answer_b": neutralize(answers_b[i]),
                       "reference": item.reference[i] if i < len(item.reference) else None}
                      for i in range(len(item.turns))]
-            variables = {"turns": turns, "turn": len(item.turns), "category": item.category, "label_a": first,
-                         "label_b": second, "label_tie": tie, "constrained": judge.constrained, "item_id": item.id,
-                         "frame": frame_code(*answers_a, *answers_b)}
+            variables = {"turns": turns, "turn": len(item.turns), "category": item.category,
+                         **label_variables(task.judge.labels), "constrained": judge.constrained,
+                         "item_id": item.id, "frame": frame_code(*answers_a, *answers_b)}
             chat = ChatRequest(judge.endpoint, render_messages(template, task.prompt_dirs, variables),
                                judge_params(task, judge), schema)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name,
-                                      len(item.turns), position, chat, opponent=task.reference_model))
+                                      len(item.turns), position, chat, opponent=self.opponent_name(task, opponent)))
         return found
 
     def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
@@ -323,7 +340,7 @@ class PairwiseComparison(JudgingKind):
         return parse(reply.text, task.judge.labels, truncated=reply.finish_reason == "length")
 
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
-                 outcomes: Sequence[Outcome]) -> list[Judgment]:
+                 outcomes: Sequence[Outcome], opponent: Candidate | None = None) -> list[Judgment]:
         """Both orders in one record; the preference only when both parsed."""
         by_position = {req.position: (req, outcome) for req, outcome in zip(requests, outcomes, strict=True)}
         verdicts: dict[str, Verdict] = {}
@@ -344,29 +361,41 @@ class PairwiseComparison(JudgingKind):
         # a reply that did not parse.
         failure = next((c for c in ("pending", "request") if c in causes), causes[0] if causes else None)
         first = requests[0]
+        item = Item(first.item_id, first.category, ())
         return [with_style(Judgment(
             benchmark=first.benchmark, item_id=first.item_id, category=first.category, model=first.model,
             judge=first.judge, turn=first.turn, kind=self.name, opponent=first.opponent, verdict_ab=ab,
             verdict_ba=ba, preference=combine_orders(ab, ba) if ab and ba else None,
             raw=(texts["AB"], texts["BA"]), error="; ".join(errors) or None,
             failure=failure, calls=tuple(records),
-        ), candidate.turns, task.reference_for(candidate.item_id))]
+            margin_ab=verdicts["AB"].margin if ab else None, margin_ba=verdicts["BA"].margin if ba else None,
+        ), candidate.turns, self.opponent_turns(task, item, opponent))]
 
-    def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
+    def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
+                   opponent: Candidate | None = None) -> list[Judgment]:
+        failed = candidate if not candidate.ok or opponent is None or opponent.ok else opponent
+        which = "" if failed is candidate else f"{failed.model}: "
         return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
-                         judge=judge.name, turn=len(item.turns), kind=self.name, opponent=task.reference_model,
-                         error=f"no answer to judge ({candidate.error})", failure=_unanswered(candidate))]
+                         judge=judge.name, turn=len(item.turns), kind=self.name,
+                         opponent=self.opponent_name(task, opponent),
+                         error=f"no answer to judge ({which}{failed.error})", failure=_unanswered(failed))]
 
-    def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge) -> list[Judgment]:
-        if not any(is_empty(answer) for answer in candidate.turns):
+    def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
+              opponent: Candidate | None = None) -> list[Judgment]:
+        """An empty answer loses to a non-empty one; two empty answers tie (``on_empty: lowest``)."""
+        other = self.opponent_turns(task, item, opponent)
+        if not _either_empty(candidate.turns, other):
             return []
         skip = task.judge.on_empty == "skip"
-        judgment = Judgment(
+        mine, theirs = any(map(is_empty, candidate.turns)), any(map(is_empty, other))
+        outcome = "tie" if mine and theirs else "loss" if mine else "win"
+        return [with_style(Judgment(
             benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
-            judge=judge.name, turn=len(item.turns), kind=self.name, opponent=task.reference_model,
-            verdict_ab=None if skip else "loss", verdict_ba=None if skip else "loss", preference=None if skip else 1.0,
-            error="empty answer (on_empty: skip)" if skip else None, failure="empty" if skip else None, empty=True)
-        return [with_style(judgment, candidate.turns, task.reference_for(item.id))]
+            judge=judge.name, turn=len(item.turns), kind=self.name, opponent=self.opponent_name(task, opponent),
+            verdict_ab=None if skip else outcome, verdict_ba=None if skip else outcome,
+            preference=None if skip else combine_orders(outcome, outcome),
+            error="empty answer (on_empty: skip)" if skip else None, failure="empty" if skip else None, empty=True,
+        ), candidate.turns, other)]
 
     def value(self, frame: pd.DataFrame) -> pd.Series:
         return frame["preference"] - 1.0
@@ -406,7 +435,100 @@ class PairwiseComparison(JudgingKind):
         return rows
 
 
-KINDS: dict[str, JudgingKind] = {kind.name: kind for kind in (SingleGrading(), PairwiseComparison())}
+def label_variables(labels: tuple[str, ...]) -> dict[str, object]:
+    """A template's names for the task's verdict labels: ``labels`` (all, in the task's order), ``label_a`` /
+    ``label_b`` / ``label_tie`` (first better, second better, tie) and, for five levels, ``label_a_much`` /
+    ``label_b_much`` (first / second much better)."""
+    if len(labels) == 5:
+        return {"labels": list(labels), "label_a_much": labels[0], "label_a": labels[1], "label_tie": labels[2],
+                "label_b": labels[3], "label_b_much": labels[4]}
+    return {"labels": list(labels), "label_a": labels[0], "label_b": labels[1], "label_tie": labels[2]}
+
+
+def _either_empty(mine: Sequence[str], theirs: Sequence[str]) -> bool:
+    return any(map(is_empty, mine)) or any(map(is_empty, theirs))
+
+
+class BattleComparison(PairwiseComparison):
+    """FastChat's pairwise-all / pairwise-baseline and Arena-Hard's battles: two candidate models' answers to the
+    same item, always asked in both orders (AB: ``model`` first, BA: ``opponent`` first) over the whole
+    conversation, with three- or five-level verdicts. The models are ranked by Bradley-Terry over every battle
+    (stats.battle_ranking, the same ranking `stats --battles` prints), each scored against one anchor model."""
+
+    name = "battles"
+    needs_reference = False
+    compares_models = True
+
+    def opponent_name(self, task: Task, opponent: Candidate | None) -> str | None:
+        return self._opponent(opponent).model
+
+    def opponent_turns(self, task: Task, item: Item, opponent: Candidate | None) -> tuple[str, ...]:
+        return self._opponent(opponent).turns
+
+    @staticmethod
+    def _opponent(opponent: Candidate | None) -> Candidate:
+        if opponent is None:
+            raise ConfigError("a battle compares two candidate models' answers: the opponent's answer is missing")
+        return opponent
+
+    def aggregate(self, frame: pd.DataFrame, n_bootstrap: int,
+                  difficulty: DifficultyTable | None = None) -> list[ScoreRow]:
+        """A row per model: its Bradley-Terry score (predicted win rate against the anchor, which sits at 50) with
+        its interval, from ``rank_battles`` over ``games_frame``; counts over every battle the model was in."""
+        games = games_frame(frame)
+        ranking = rank_battles(games, n_bootstrap=n_bootstrap) if len(games) else None
+        ranked = {r.model: r for r in ranking.raw} if ranking else {}
+        by_category = _category_scores(games, ranking.anchor) if ranking else {}
+        mirrored = _from_both_sides(frame)
+        rows = []
+        for model, group in mirrored.groupby("model", sort=True):
+            fitted = ranked.get(str(model))
+            n_failed, n_parse, n_empty = _count_failures(group)
+            outcomes = self.label(group)
+            lengths = group["length"].dropna()
+            both = group[group["verdict_ab"].notna() & group["verdict_ba"].notna()]
+            rows.append(ScoreRow(
+                benchmark=str(group["benchmark"].iloc[0]), judge=str(group["judge"].iloc[0]), kind=self.name,
+                model=str(model), opponent=ranking.anchor if ranking else None,
+                score=fitted.score if fitted else None, ci_low=fitted.ci_low if fitted else None,
+                ci_high=fitted.ci_high if fitted else None, n_judged=int(group["preference"].notna().sum()),
+                n_failed=n_failed, n_parse_failures=n_parse, n_empty=n_empty,
+                n_wins=int((outcomes == "win").sum()), n_draws=int((outcomes == "tie").sum()),
+                n_losses=int((outcomes == "loss").sum()),
+                order_agreement=float((both["verdict_ab"] == both["verdict_ba"]).mean()) if len(both) else None,
+                avg_length=float(lengths.mean()) if len(lengths) else None,
+                per_category=tuple(sorted((c, s[str(model)]) for c, s in by_category.items() if str(model) in s)),
+            ))
+        return rows
+
+
+def _category_scores(games: pd.DataFrame, anchor: str) -> dict[str, dict[str, float]]:
+    """Each category's Bradley-Terry scores against the same anchor (no intervals: one fit per category), for the
+    categories where the anchor played."""
+    found = {}
+    for category, part in games.groupby(games["category"].astype(str), sort=True):
+        if anchor in set(part["model_a"]) | set(part["model_b"]):
+            found[str(category)] = {r.model: r.score for r in rank_battles(part, anchor, n_bootstrap=0).raw}
+    return found
+
+
+_FLIP = {"win": "loss", "loss": "win", "tie": "tie"}
+
+
+def _from_both_sides(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every battle twice, once from each model's side: a model's counts cover the battles it was the opponent in.
+    The opponent's side of AB is its BA order (it was shown second), so the orders swap as the verdicts flip."""
+    other = frame.copy()
+    other["model"], other["opponent"] = frame["opponent"], frame["model"]
+    other["verdict_ab"] = frame["verdict_ba"].map(_FLIP)
+    other["verdict_ba"] = frame["verdict_ab"].map(_FLIP)
+    other["preference"] = 3.0 - frame["preference"]
+    other["length"], other["opponent_length"] = frame["opponent_length"], frame["length"]
+    return pd.concat([frame, other[other["opponent"].notna()]], ignore_index=True)
+
+
+KINDS: dict[str, JudgingKind] = {kind.name: kind for kind in (SingleGrading(), PairwiseComparison(),
+                                                             BattleComparison())}
 
 
 def kind_of(name: str) -> JudgingKind:

@@ -42,9 +42,10 @@ def frame_code(*texts: str) -> str:
     return hashlib.sha256("\x1f".join(texts).encode("utf-8")).hexdigest()[:10]
 
 
-def placeholder_candidates(task: Task, items: list[Item]) -> list[Candidate]:
-    return [Candidate(task.benchmark, item.id, "placeholder",
-                      tuple(f"(answer {k + 1})" for k in range(len(item.turns)))) for item in items]
+def placeholder_candidates(task: Task, items: list[Item], model: str = "placeholder") -> list[Candidate]:
+    return [Candidate(task.benchmark, item.id, model,
+                      tuple(f"({model} answer {k + 1})" if model != "placeholder" else f"(answer {k + 1})"
+                            for k in range(len(item.turns)))) for item in items]
 
 
 def render_all(task: Task, items: list[Item], judges: list[Judge] | tuple[Judge, ...],
@@ -52,7 +53,8 @@ def render_all(task: Task, items: list[Item], judges: list[Judge] | tuple[Judge,
     """Render the judge prompts of one item of every shape (category, number of turns, with or without a
     reference) for every judge (of every item with ``every_item``), with placeholder answers when none are
     given, and return how many: a template error surfaces here, before any request is sent or any result
-    written. A prompt's form depends on nothing else, so rendering every item here would render each twice."""
+    written. A prompt's form depends on nothing else, so rendering every item here would render each twice.
+    Kinds that compare two candidates see a placeholder opponent."""
     from .kinds import kind_of
 
     strategy = kind_of(task.kind)
@@ -68,4 +70,6 @@ def render_all(task: Task, items: list[Item], judges: list[Judge] | tuple[Judge,
         candidates = placeholder_candidates(task, chosen)
     else:
         candidates = [c for c in candidates if c.item_id in by_id]
-    return sum(len(strategy.requests(task, c, by_id[c.item_id], judge)) for judge in judges for c in candidates)
+    opponents = {c.item_id: c for c in placeholder_candidates(task, chosen, "placeholder-opponent")}
+    return sum(len(strategy.requests(task, c, by_id[c.item_id], judge, opponents[c.item_id]))
+               for judge in judges for c in candidates)

@@ -35,8 +35,8 @@ def score_schema(low: int, high: int) -> dict[str, Any]:
     }
 
 
-def pair_schema(labels: tuple[str, str, str]) -> dict[str, Any]:
-    """JSON schema for a constrained pairwise verdict."""
+def pair_schema(labels: tuple[str, ...]) -> dict[str, Any]:
+    """JSON schema for a constrained pairwise verdict (three or five labels)."""
     return {
         "type": "object",
         "properties": {
@@ -49,6 +49,27 @@ def pair_schema(labels: tuple[str, str, str]) -> dict[str, Any]:
 
 def _distinct(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
+
+
+def label_meanings(labels: tuple[str, ...]) -> dict[str, tuple[PairVerdict, int | None]]:
+    """What each of a task's verdict labels says: (winner, margin). Three labels are (first better, second
+    better, tie), margin None; five are Arena-Hard's order (A>>B, A>B, A=B, B>A, B>>A), margin 2 for "much
+    better", 1 for "better", None for the tie."""
+    if len(labels) == 3:
+        return {labels[0]: ("A", None), labels[1]: ("B", None), labels[2]: ("tie", None)}
+    if len(labels) == 5:
+        return {labels[0]: ("A", 2), labels[1]: ("A", 1), labels[2]: ("tie", None), labels[3]: ("B", 1),
+                labels[4]: ("B", 2)}
+    raise ValueError(f"a pairwise verdict has three or five labels, not {len(labels)}")
+
+
+def _pair_verdict(label: str, labels: tuple[str, ...]) -> Verdict:
+    winner, margin = label_meanings(labels)[label]
+    return Verdict(winner=winner, margin=margin)
+
+
+def _labels_text(labels: tuple[str, ...]) -> str:
+    return "/".join(f"[[{label}]]" for label in labels)
 
 
 def parse_score(text: str, low: int, high: int) -> Verdict:
@@ -65,16 +86,19 @@ def parse_score(text: str, low: int, high: int) -> Verdict:
     return Verdict(error="no [[score]] in the judge's reply")
 
 
-def parse_pair(text: str, labels: tuple[str, str, str]) -> Verdict:
-    """A free-text pairwise verdict: "[[A]]", "[[B]]" or "[[C]]" (the task's labels)."""
-    first, second, tie = labels
-    by_label: dict[str, PairVerdict] = {first: "A", second: "B", tie: "tie"}
-    found = _distinct(re.findall(r"\[\[\s*(" + "|".join(re.escape(lbl) for lbl in labels) + r")\s*\]\]", text))
+def _alternation(labels: tuple[str, ...]) -> str:
+    # Longest first, so that "A>>B" is not read as "A>" followed by text.
+    return "|".join(re.escape(lbl) for lbl in sorted(labels, key=len, reverse=True))
+
+
+def parse_pair(text: str, labels: tuple[str, ...]) -> Verdict:
+    """A free-text pairwise verdict: "[[A]]", "[[B]]" or "[[C]]" (the task's labels; five-level ones too)."""
+    found = _distinct(re.findall(r"\[\[\s*(" + _alternation(labels) + r")\s*\]\]", text))
     if len(found) == 1:
-        return Verdict(winner=by_label[found[0]])
+        return _pair_verdict(found[0], labels)
     if len(found) > 1:
         return Verdict(error=f"conflicting verdicts {', '.join(found)} in the judge's reply")
-    return Verdict(error=f"no [[{first}]]/[[{second}]]/[[{tie}]] verdict in the judge's reply")
+    return Verdict(error=f"no {_labels_text(labels)} verdict in the judge's reply")
 
 
 class _DuplicateKey(ValueError):
@@ -159,8 +183,8 @@ def parse_score_json(text: str, low: int, high: int, truncated: bool = False) ->
     return Verdict(error=error)
 
 
-def parse_pair_json(text: str, labels: tuple[str, str, str], truncated: bool = False) -> Verdict:
-    """A constrained pairwise verdict: one object {"verdict": label, "explanation": str}."""
+def parse_pair_json(text: str, labels: tuple[str, ...], truncated: bool = False) -> Verdict:
+    """A constrained pairwise verdict: one object {"verdict": label, "explanation": str} (three or five labels)."""
     obj, error = _one_object(text, ("verdict", "explanation"))
     if obj is None:
         prefix = _VERDICT_PREFIX.match(text) if truncated or _unclosed(text) else None
@@ -168,10 +192,9 @@ def parse_pair_json(text: str, labels: tuple[str, str, str], truncated: bool = F
             return Verdict(error=TRUNCATED, truncated=True) if truncated else Verdict(error=error)
         obj = {"verdict": prefix.group(1)}
     value = obj["verdict"]
-    by_label: dict[str, PairVerdict] = {labels[0]: "A", labels[1]: "B", labels[2]: "tie"}
-    if not isinstance(value, str) or value not in by_label:
+    if not isinstance(value, str) or value not in labels:
         return Verdict(error=f"the judge's JSON verdict {value!r} is not one of {', '.join(labels)}")
-    return Verdict(winner=by_label[value])
+    return _pair_verdict(value, labels)
 
 
 def _last_line(text: str) -> str:
@@ -195,18 +218,17 @@ def parse_score_text(text: str, low: int, high: int, truncated: bool = False) ->
     return _integer_on_scale(int(found.group(1)), low, high)
 
 
-def parse_pair_text(text: str, labels: tuple[str, str, str], truncated: bool = False) -> Verdict:
-    """A free-text pairwise verdict where our prompt puts it: "[[A]]" (a task label) ending the last line."""
+def parse_pair_text(text: str, labels: tuple[str, ...], truncated: bool = False) -> Verdict:
+    """A free-text pairwise verdict where our prompt puts it: "[[A]]" or "[[A>>B]]" (a task label) ending the last
+    line."""
     if truncated:
         return Verdict(error=TRUNCATED, truncated=True)
     last = _last_line(text)
-    pattern = r"\[\[(" + "|".join(re.escape(lbl) for lbl in labels) + r")\]\][\s.]*$"
+    pattern = r"\[\[(" + _alternation(labels) + r")\]\][\s.]*$"
     found = re.search(pattern, last)
     if found is None or last.count("[[") != 1:
-        return Verdict(error=f"no [[{labels[0]}]]/[[{labels[1]}]]/[[{labels[2]}]] alone at the end of the judge's "
-                             "last line")
-    by_label: dict[str, PairVerdict] = {labels[0]: "A", labels[1]: "B", labels[2]: "tie"}
-    return Verdict(winner=by_label[found.group(1)])
+        return Verdict(error=f"no {_labels_text(labels)} alone at the end of the judge's last line")
+    return _pair_verdict(found.group(1), labels)
 
 
 def candidate_outcome(winner: PairVerdict, candidate_first: bool) -> str:

@@ -53,11 +53,24 @@ def _comparisons_table(rows: Sequence[ScoreRow]) -> str:
     return "\n".join([_render(header, body), *notes])
 
 
+def _battles_table(rows: Sequence[ScoreRow]) -> str:
+    header = ["benchmark", "judge", "model", "BT score", "95% CI", "anchor", "wins", "draws", "losses", "order agree",
+              "judged", "failed", "parse failures", "empty", "avg len"]
+    body = [[r.benchmark, r.judge, r.model, _num(r.score), _interval(r, 1), r.opponent or "-", str(r.n_wins),
+             str(r.n_draws), str(r.n_losses), "-" if r.order_agreement is None else f"{100 * r.order_agreement:.0f}%",
+             str(r.n_judged), str(r.n_failed), str(r.n_parse_failures), str(r.n_empty), _num(r.avg_length, 0)]
+            for r in rows]
+    return _render(header, body)
+
+
 def format_scores(rows: Sequence[ScoreRow]) -> str:
-    """One table per kind of judgment (grades; comparisons), in the rows' order."""
+    """One table per kind of judgment (grades; comparisons with a reference; battles between candidates), in the
+    rows' order."""
     graded = [r for r in rows if kind_of(r.kind).has_grades]
-    compared = [r for r in rows if not kind_of(r.kind).has_grades]
-    tables = ([_grades_table(graded)] if graded else []) + ([_comparisons_table(compared)] if compared else [])
+    battles = [r for r in rows if kind_of(r.kind).compares_models]
+    compared = [r for r in rows if not kind_of(r.kind).has_grades and not kind_of(r.kind).compares_models]
+    tables = (([_grades_table(graded)] if graded else []) + ([_comparisons_table(compared)] if compared else [])
+              + ([_battles_table(battles)] if battles else []))
     return "\n\n".join(tables) if tables else "(no judgments)"
 
 

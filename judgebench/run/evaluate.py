@@ -11,7 +11,7 @@ import hashlib
 import importlib.metadata
 import platform
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from ..analysis.diagnostics import Diagnostics, diagnose
 from ..analysis.records import canonical_order
 from ..analysis.scores import score_rows
-from ..errors import BackendError, BatchPending
+from ..errors import BackendError, BatchPending, ConfigError
 from ..formats import judgebench as store
 from ..formats import read_answers
 from ..formats.table import columns_frame, judgment_row, rows_columns
@@ -77,6 +77,16 @@ class RunConfig:
     prices: PriceTable | None = None  # the price table for the cost report; None: the built-in one
     launched: tuple[ServerLaunch, ...] = ()  # servers judgebench started for the run (judgebench.run.serve)
     engine: str = "local"  # where judge requests run: "local" (the runner) or "ray" (judgebench.run.engines)
+    # A battles task's candidates (run.battles): every model to generate with and every answers file, ``model`` and
+    # ``answers_file`` being the first of each. A task that judges one model refuses more than one.
+    models: tuple[Endpoint, ...] = ()
+    answers_files: tuple[Path, ...] = ()
+
+    def candidate_models(self) -> tuple[Endpoint, ...]:
+        return self.models or ((self.model,) if self.model else ())
+
+    def candidate_answers(self) -> tuple[Path, ...]:
+        return self.answers_files or ((self.answers_file,) if self.answers_file else ())
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,8 @@ def _manifest(task: Task, config: RunConfig, items: list[Item]) -> dict[str, Any
         },
         "model": config.model.public() if config.model else None,
         "answers_file": str(config.answers_file) if config.answers_file else None,
+        "models": [m.public() for m in config.candidate_models()],
+        "answers_files": [str(p) for p in config.candidate_answers()],
         "generation": task.generation_params(),
         "judges": [{"name": j.name, "constrained": j.constrained, "temperature": j.temperature,
                     "endpoint": j.endpoint.public()} for j in config.judges],
@@ -165,16 +177,17 @@ async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoi
                      tuple(thoughts) if any(thoughts) else (), pending)
 
 
-async def _judge_one(runner: Runner, kind: JudgingKind, task: Task, item: Item, candidate: Candidate,
-                     judge_: Judge, later: list[tuple[Candidate, list[JudgeRequest]]] | None = None,
-                     ) -> tuple[list[Judgment], int]:
-    """One judge's judgments of one candidate answer, and how many requests were sent for them. With ``later``
-    (an engine that takes every judge request of a run at once), the requests are put there instead of sent."""
-    if not candidate.ok:
-        return kind.unanswered(task, item, candidate, judge_), 0
+async def judge_one(runner: Runner, kind: JudgingKind, task: Task, item: Item, candidate: Candidate,
+                    judge_: Judge, later: list[tuple[Candidate, list[JudgeRequest]]] | None = None,
+                    opponent: Candidate | None = None) -> tuple[list[Judgment], int]:
+    """One judge's judgments of one candidate answer (against ``opponent``'s, in a battle), and how many requests
+    were sent for them. With ``later`` (an engine that takes every judge request of a run at once), the requests
+    are put there instead of sent."""
+    if not candidate.ok or (opponent is not None and not opponent.ok):
+        return kind.unanswered(task, item, candidate, judge_, opponent), 0
     # Empty answers are never shown to the judge; the kind records what they count for.
-    found = kind.empty(task, item, candidate, judge_)
-    requests = kind.requests(task, candidate, item, judge_)
+    found = kind.empty(task, item, candidate, judge_, opponent)
+    requests = kind.requests(task, candidate, item, judge_, opponent)
     if not requests:
         return found, 0
     if later is not None:
@@ -186,10 +199,10 @@ async def _judge_one(runner: Runner, kind: JudgingKind, task: Task, item: Item, 
         return kind.parse(task, by_chat[id(chat)], reply).ok
 
     outcomes = await runner.outcomes([r.chat for r in requests], accept)
-    return found + kind.assemble(task, candidate, requests, outcomes), len(requests)
+    return found + kind.assemble(task, candidate, requests, outcomes, opponent), len(requests)
 
 
-class _Sink:
+class Sink:
     """Where finished work goes as it finishes: the run's JSONL files, and a compact row per judgment for the
     statistics at the end (the judgments themselves, with their raw text, are not kept in memory)."""
 
@@ -221,13 +234,13 @@ class _Sink:
 def window_size(config: RunConfig) -> int:
     """How many items are in flight at once: enough to keep every replica of every endpoint at the most
     concurrency the adaptive limit may reach, bounded so memory does not grow with the number of items."""
-    endpoints = [j.endpoint for j in config.judges] + ([config.model] if config.model else [])
+    endpoints = [j.endpoint for j in config.judges] + list(config.candidate_models())
     room = sum(min(MAX_CEILING, e.concurrency * CEILING_FACTOR) * len(e.replica_urls()) for e in endpoints)
     return max(MIN_WINDOW, 2 * room)
 
 
 async def _pipeline(runner: Runner, task: Task, items: list[Item], config: RunConfig,
-                    supplied: dict[str, Candidate] | None, sink: _Sink, engine: BatchEngine | None = None) -> None:
+                    supplied: dict[str, Candidate] | None, sink: Sink, engine: BatchEngine | None = None) -> None:
     """Every item through generation and every judge, a bounded window of items at a time: an item's judge
     requests are sent as soon as its answer exists, and its records written as soon as they are done, so the
     candidate server and the judges work at the same time and memory does not depend on the number of items."""
@@ -245,9 +258,9 @@ async def _pipeline(runner: Runner, task: Task, items: list[Item], config: RunCo
                 candidate = await _generate_one(runner, task, item, config.model)
             sink.candidate(candidate)
             if len(config.judges) == 1:  # no task to create for the common case
-                judged = [await _judge_one(runner, kind, task, item, candidate, config.judges[0], later)]
+                judged = [await judge_one(runner, kind, task, item, candidate, config.judges[0], later)]
             else:
-                judged = await asyncio.gather(*(_judge_one(runner, kind, task, item, candidate, j, later)
+                judged = await asyncio.gather(*(judge_one(runner, kind, task, item, candidate, j, later)
                                                 for j in config.judges))
             for judgments, sent in judged:
                 for judgment in judgments:
@@ -300,19 +313,49 @@ def count_requests(task: Task, items: list[Item], config: RunConfig, answers_sup
     return generation + len(config.judges) * sum(kind.requests_per_item(item) for item in items)
 
 
-async def _evaluate(task: Task, config: RunConfig, runner: Runner, engine: BatchEngine | None = None) -> RunResult:
-    items = select_items(task, config.limit)
+@dataclass(frozen=True)
+class Work:
+    """What a run does between writing its manifest and aggregating: ``run`` sends every request and hands every
+    answer and judgment to the sink. label: names the run directory; total: requests, for progress; summary:
+    what the run adds to summary.json (a battles run: its schedule)."""
+
+    label: str
+    total: int
+    run: Callable[[Runner, Sink], Awaitable[None]]
+    summary: Callable[[], dict[str, Any]] = dict
+
+
+def _one_model(task: Task, config: RunConfig, items: list[Item], engine: BatchEngine | None) -> Work:
+    """The work of a task that judges one candidate model (single grading, comparison with a reference)."""
+    if len(config.candidate_models()) > 1 or len(config.candidate_answers()) > 1:
+        raise ConfigError(f"task {task.name!r} (kind {task.kind}) judges one model at a time: give one --model or "
+                          "one --answers (several are for a battles task), or run once per model")
     supplied = read_answers(config.answers_file, task, items) if config.answers_file else None
     # Every prompt's form renders before anything is sent or written: a template error costs no request.
     render_all(task, items, config.judges, supplied)
-    model_label = config.model.name if config.model else (supplied[0].model if supplied else "answers")
-    run_dir = store.new_run_dir(config.out, f"{task.name}-{model_label}", config.run_id)
+    label = config.model.name if config.model else (supplied[0].model if supplied else "answers")
+
+    async def run(runner: Runner, sink: Sink) -> None:
+        await _pipeline(runner, task, items, config,
+                        {c.item_id: c for c in supplied} if supplied is not None else None, sink, engine)
+
+    return Work(label, count_requests(task, items, config, supplied is not None), run)
+
+
+async def _evaluate(task: Task, config: RunConfig, runner: Runner, engine: BatchEngine | None = None) -> RunResult:
+    items = select_items(task, config.limit)
+    if kind_of(task.kind).compares_models:
+        from .battles import battles_work
+
+        work = battles_work(task, config, items, engine)
+    else:
+        work = _one_model(task, config, items, engine)
+    run_dir = store.new_run_dir(config.out, f"{task.name}-{work.label}", config.run_id)
     store.write_json_atomic(run_dir / store.CONFIG, _manifest(task, config, items))
-    sink = _Sink(run_dir, run_dir.name)
+    sink = Sink(run_dir, run_dir.name)
     try:
-        with runner.progress_bar(count_requests(task, items, config, supplied is not None), task.name):
-            await _pipeline(runner, task, items, config,
-                            {c.item_id: c for c in supplied} if supplied is not None else None, sink, engine)
+        with runner.progress_bar(work.total, task.name):
+            await work.run(runner, sink)
         runner.flush()
     finally:
         sink.close()
@@ -343,6 +386,7 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner, engine: Batch
         "usage": {u.endpoint: u.to_json() for u in usage},
         "prices": {"sha256": prices.sha256, "tables": [BUILTIN_NAME, *prices.files]},
         "diagnostics": diagnostics.to_json(),
+        **work.summary(),
     })
     return RunResult(run_dir, task, rows, runner.counters, n_failed, n_judgments, diagnostics, failure_causes,
                      stopped, n_pending, batch, usage)

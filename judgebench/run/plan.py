@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from ..errors import ConfigError
 from ..formats import read_answers
 from ..judging.answers import split_reasoning
 from ..judging.kinds import kind_of
@@ -222,6 +223,8 @@ def plan_task(task: Task, items: Sequence[Item], model: Endpoint | None, judges:
 def plan_run(task: Task, config: RunConfig, prices: PriceTable) -> RunPlan:
     """The dry run of ``evaluate(task, config)``: reads the task's answers file and the cache (if it exists; a
     missing cache is not created), sends nothing and writes no results."""
+    if kind_of(task.kind).compares_models:
+        raise ConfigError(f"--dry-run does not plan battles yet (task {task.name!r}): run without it")
     items = select_items(task, config.limit)
     supplied = read_answers(config.answers_file, task, items) if config.answers_file else None
     if not config.cache_path.exists():

@@ -214,11 +214,12 @@ def check_installed(spec: ServedSpec, *, role: str = "model") -> None:
         raise ConfigError(f"--{role} {spec.spec!r}: {what} is not installed here: {kind.install}")
 
 
-def served_specs(model: str | None, judges: Iterable[str]) -> dict[str, ServedSpec]:
-    """The specs among the model's and the judges' (their ``#MODE`` parts aside) that name a server judgebench
-    starts, keyed by their text, each checked (spec, file, package) before anything starts."""
+def served_specs(model: str | Iterable[str] | None, judges: Iterable[str]) -> dict[str, ServedSpec]:
+    """The specs among the model's (or models') and the judges' (their ``#MODE`` parts aside) that name a server
+    judgebench starts, keyed by their text, each checked (spec, file, package) before anything starts."""
     found: dict[str, ServedSpec] = {}
-    named = [("model", model)] if model is not None else []
+    models = [] if model is None else [model] if isinstance(model, str) else list(model)
+    named = [("model", text) for text in models]
     named += [("judge", spec.partition("#")[0]) for spec in judges]
     for role, text in named:
         if is_served(text) and text not in found:

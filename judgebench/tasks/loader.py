@@ -11,13 +11,13 @@ from ..formats import alpaca_eval, fastchat
 from ..formats.identity import canonical_benchmark
 from ..judging.fastchat_prompts import read_prompts
 from ..judging.kinds import KINDS
-from ..types import Item, JudgeSpec, Task
+from ..types import BattlesSpec, Item, JudgeSpec, Task
 from .builtin import prompts_dir, task_names, tasks_dir
 from .fetch import resolve_data
 from .yamlsrc import SourcedDict, SourcedList, load_yaml, merge
 
 TOP_FIELDS = {"name", "benchmark", "kind", "description", "include", "judge", "generation", "items", "source",
-              "reference"}
+              "reference", "battles"}
 JUDGE_FIELDS = {"prompt", "reference_prompt", "reference_categories", "scale", "labels", "max_tokens", "on_empty",
                 "fastchat_prompts",
                 "temperature"}
@@ -27,6 +27,8 @@ ITEM_FIELDS = {"id", "category", "turns", "reference"}
 SOURCE_FIELDS = {"format", "path", "url", "sha256", "references"}
 DATA_FIELDS = {"path", "url", "sha256"}
 REFERENCE_FIELDS = {"model", "answers", "source"}
+BATTLES_FIELDS = {"schedule", "baseline", "budget", "cover", "seed"}
+SCHEDULES = ("all-pairs", "baseline", "sampled")
 SOURCE_FORMATS = ("fastchat", "alpaca_eval")
 
 
@@ -107,7 +109,8 @@ def _load_with_includes(path: Path, seen: tuple[Path, ...] = ()) -> SourcedDict:
     data = load_yaml(path)
     _check_fields(data, TOP_FIELDS, "the task")
     for section, allowed in (("judge", JUDGE_FIELDS), ("generation", GENERATION_FIELDS),
-                             ("source", SOURCE_FIELDS), ("reference", REFERENCE_FIELDS)):
+                             ("source", SOURCE_FIELDS), ("reference", REFERENCE_FIELDS),
+                             ("battles", BATTLES_FIELDS)):
         if section in data:
             _check_fields(_mapping(data, section, section), allowed, section)
     if "include" not in data:
@@ -247,6 +250,7 @@ def load_task(name_or_path: str) -> Task:
     kind = data["kind"]
     if kind not in KINDS:
         raise TaskError(f"{data.where('kind')}: kind must be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
+    battles = _battles(data, kind)
 
     judge_raw = _mapping(data, "judge", "judge")
     if "prompt" not in judge_raw:
@@ -256,9 +260,11 @@ def load_task(name_or_path: str) -> Task:
             and scale[0] < scale[1]):
         raise TaskError(f"{judge_raw.where('scale')}: scale must be [low, high] integers, e.g. [1, 10]")
     labels = judge_raw.get("labels", ["A", "B", "C"])
-    if not (isinstance(labels, list) and len(labels) == 3 and len(set(map(str, labels))) == 3):
-        raise TaskError(f"{judge_raw.where('labels')}: labels must be three distinct strings: "
-                        "first better, second better, tie")
+    if not (isinstance(labels, list) and len(labels) in (3, 5) and all(isinstance(x, (str, int)) for x in labels)
+            and len(set(map(str, labels))) == len(labels) and all(str(x).strip() for x in labels)):
+        raise TaskError(f"{judge_raw.where('labels')}: labels must be three distinct strings (first better, second "
+                        "better, tie) or five (first much better, first better, tie, second better, second much "
+                        "better, e.g. [A>>B, A>B, A=B, B>A, B>>A])")
     on_empty = judge_raw.get("on_empty", "lowest")
     if on_empty not in ("lowest", "skip"):
         raise TaskError(f"{judge_raw.where('on_empty')}: on_empty must be 'lowest' (an empty answer gets the lowest "
@@ -280,7 +286,7 @@ def load_task(name_or_path: str) -> Task:
         reference_categories=_str_list(judge_raw.get("reference_categories", []),
                                        judge_raw.where("reference_categories"), "reference_categories"),
         scale=(scale[0], scale[1]),
-        labels=(str(labels[0]), str(labels[1]), str(labels[2])),
+        labels=tuple(str(label) for label in labels),
         max_tokens=_positive_int(judge_raw, "max_tokens", 512),
         temperature=_number(judge_raw, "temperature", 0.0, low=0.0, high=2.0),
         on_empty=on_empty,
@@ -332,5 +338,34 @@ def load_task(name_or_path: str) -> Task:
         reference_answers=tuple(sorted(reference_answers.items())),
         path=str(path),
         prompt_dirs=tuple(dict.fromkeys(prompt_dirs)),
+        battles=battles,
     )
+
+
+def _battles(data: SourcedDict, kind: str) -> BattlesSpec | None:
+    """The ``battles:`` block of a battles task (all pairs on every item when it is left out)."""
+    if not KINDS[kind].compares_models:
+        if "battles" in data:
+            raise TaskError(f"{data.where('battles')}: a 'battles' block belongs to a task of kind 'battles', not "
+                            f"{kind!r}")
+        return None
+    raw = _mapping(data, "battles", "battles")
+    schedule = raw.get("schedule", "all-pairs")
+    if schedule not in SCHEDULES:
+        raise TaskError(f"{raw.where('schedule')}: schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
+    baseline = raw.get("baseline")
+    if schedule == "baseline" and (not isinstance(baseline, str) or not baseline.strip()):
+        raise TaskError(f"{raw.where('baseline') if 'baseline' in raw else raw.origin}: the baseline schedule needs "
+                        "'baseline: MODEL_NAME' (the model every other model battles)")
+    if schedule != "baseline" and "baseline" in raw:
+        raise TaskError(f"{raw.where('baseline')}: baseline is for 'schedule: baseline' (this one is {schedule})")
+    for key in ("budget", "cover"):
+        if key in raw and schedule != "sampled":
+            raise TaskError(f"{raw.where(key)}: {key} is for 'schedule: sampled' (this one is {schedule})")
+    seed = raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise TaskError(f"{raw.where('seed')}: seed must be a whole number from 0, not {seed!r}")
+    return BattlesSpec(schedule=str(schedule), baseline=str(baseline) if baseline else None,
+                       budget=_positive_int(raw, "budget", 1) if "budget" in raw else None,
+                       cover=_positive_int(raw, "cover", 1) if "cover" in raw else None, seed=seed)
 

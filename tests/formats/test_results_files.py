@@ -26,7 +26,7 @@ def make_run(root: Path, records: list[dict], config: object = None) -> Path:
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"kind": "battles"}, "unknown kind 'battles'"),
+    ({"kind": "tournament"}, "unknown kind 'tournament'"),
     ({"zzz": 1}, "unknown field(s) zzz"),
     ({"turn": None}, "turn must be a positive integer"),
     ({"score": "high"}, "score must be a number"),

@@ -90,10 +90,11 @@ def test_a_template_of_only_blocks_renders_the_same_without_its_root(monkeypatch
                 continue
             items = list(task.items[:20])
             by_id = {item.id: item for item in items}
+            opponents = {c.item_id: c for c in placeholder_candidates(task, items, "opponent")}
             for judge in judges:
                 for candidate in placeholder_candidates(task, items):
-                    found += [r.chat.messages for r in kind_of(task.kind).requests(task, candidate,
-                                                                                    by_id[candidate.item_id], judge)]
+                    found += [r.chat.messages for r in kind_of(task.kind).requests(
+                        task, candidate, by_id[candidate.item_id], judge, opponents[candidate.item_id])]
         return found
 
     skipping = every_prompt()

@@ -293,3 +293,46 @@ def test_our_alpaca_eval_run_lines_up_with_alpaca_evals_own_annotations(tmp_path
     (agreement,) = report.panel_agreement
     (pair,) = agreement.pairs
     assert pair.n == 3
+
+
+def test_battles_between_real_mt_bench_answers(tmp_path: Path, embedded_server, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+    """sample-battles with three models' real MT-Bench answers, every pair judged in both orders by the real
+    embedded judge; the ranking `run` prints is the one `stats` prints for the run directory."""
+    task = load_task("sample-battles")
+    ids = {item.id for item in task.items}
+    files = []
+    for model in ("gpt-4", "vicuna-13b-v1.3", "llama-13b"):
+        lines = (shared_data / "mt_bench/model_answer" / f"{model}.jsonl").read_text().splitlines()
+        kept = [line for line in lines if str(json.loads(line)["question_id"]) in ids]
+        assert len(kept) == len(ids)
+        (tmp_path / f"{model}.jsonl").write_text("\n".join(kept) + "\n")
+        files += ["--answers", str(tmp_path / f"{model}.jsonl")]
+    url = embedded_server.base_url
+    before = embedded_server.requests_served("200")
+    result = cli("run", "--task", "sample-battles", *files, "--judge", f"smollm2-135m-instruct@{url}#json",
+                 "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr + result.stdout
+    # 3 pairs x 5 items x 2 orders, nothing generated (a first request that asks for json_schema may be refused
+    # once and asked again in llama.cpp's form: only successful requests are counted).
+    assert embedded_server.requests_served("200") - before == 30
+    (run_dir,) = run_dirs(tmp_path / "r")
+    answers = [json.loads(line) for line in (run_dir / "answers.jsonl").read_text().splitlines()]
+    assert sorted({a["model"] for a in answers}) == ["gpt-4", "llama-13b", "vicuna-13b-hao-0515"]
+    assert len(answers) == 15
+    judgments = [json.loads(line) for line in (run_dir / "judgments.jsonl").read_text().splitlines()]
+    assert len(judgments) == 15 and {j["kind"] for j in judgments} == {"battles"}
+    pairs = {(j["item_id"], *sorted((j["model"], j["opponent"]))) for j in judgments}
+    assert len(pairs) == 15  # every pair on every item, once
+    for j in judgments:
+        assert len(j["raw"]) == 2 and [c["label"] for c in j["calls"]] == ["AB", "BA"]
+        assert j["error"] is None  # constrained JSON: every verdict parses
+        for verdict, margin in ((j["verdict_ab"], j["margin_ab"]), (j["verdict_ba"], j["margin_ba"])):
+            assert verdict in ("win", "loss", "tie") and (margin is None) == (verdict == "tie")
+        assert j["length"] > 0 and j["headers"] is not None
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["battles"]["n_battles"] == 15 and summary["kind"] == "battles"
+    printed = result.stdout.split(" -> ", 1)[1].split("\n", 1)[1].split("\nrequests made")[0]
+    assert "BT score" in printed and len(printed.strip().splitlines()) == 2 + 3
+    stats = cli("stats", str(run_dir), cwd=tmp_path)
+    assert stats.returncode == 0, stats.stderr
+    assert stats.stdout.strip() == printed.strip()

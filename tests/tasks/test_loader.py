@@ -131,6 +131,8 @@ def _offline_variant(name: str, tmp_path: Path, shared_data: Path) -> str:
                     f"    path: {shared_data}/mt_bench/reference_answer/gpt-4.jsonl\n",
         "alpaca-eval-2": "reference:\n  source:\n"
                          f"    path: {shared_data}/alpaca_eval/results/gpt4_1106_preview/model_outputs.json\n",
+        "mt-bench-battles": f"source:\n  path: {shared_data}/mt_bench/question.jsonl\n  references:\n"
+                            f"    path: {shared_data}/mt_bench/reference_answer/gpt-4.jsonl\n",
         "mt-bench-fastchat": f"source:\n  path: {shared_data}/mt_bench/question.jsonl\n  references:\n"
                              f"    path: {shared_data}/mt_bench/reference_answer/gpt-4.jsonl\n"
                              f"judge:\n  fastchat_prompts:\n    path: {shared_data}/mt_bench/judge_prompts.jsonl\n",
@@ -154,7 +156,9 @@ def test_every_builtin_task_loads_and_renders(name: str, tmp_path: Path, shared_
     for judge in modes:
         for item in task.items[:40]:
             candidate = Candidate(task.benchmark, item.id, "m", tuple("answer" for _ in item.turns))
-            requests = kind_of(task.kind).requests(task, candidate, item, judge)
+            # A battles task compares two candidates; the other kinds ignore the opponent.
+            opponent = Candidate(task.benchmark, item.id, "o", tuple("other answer" for _ in item.turns))
+            requests = kind_of(task.kind).requests(task, candidate, item, judge, opponent)
             assert requests
             for request in requests:
                 assert request.chat.messages[-1][0] == "user"

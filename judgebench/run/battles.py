@@ -1,0 +1,231 @@
+"""A battles run (task kind ``battles``): every candidate model's answers, then the scheduled battles between them,
+each judged in both orders by every judge of the panel. The wiring only: judging.schedule chooses the battles, the
+task kind (judging.kinds.BattleComparison) builds their requests and judgments, evaluate's sink writes them.
+
+Schedules (the task's ``battles:`` block, types.BattlesSpec):
+- ``all-pairs``: every pair of models on every item, item by item as soon as the item's answers exist (so answers
+  and judgments stream, as a one-model run's do).
+- ``baseline``: every model against the baseline model on every item, streamed the same way.
+- ``sampled``: every answer first (a model answers every item), then rounds: each round chooses its battles
+  (schedule.choose_pairs: ``cover`` battles per pair first, then the pairs whose order is least certain under the
+  Bradley-Terry fit of the battles judged so far), judges them, and the next round refits. A pair meets every item
+  once before any twice, and never twice on one item (a judgment is identified by its item and models), so the
+  budget is at most pairs x items. Every draw comes from one generator seeded by the task's ``seed``: a rerun
+  schedules the same battles, so every request is served from the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..formats import read_answers
+from ..formats.table import judgments_frame
+from ..judging.kinds import kind_of
+from ..judging.requests import render_all
+from ..judging.schedule import (
+    Battle,
+    Pair,
+    Result,
+    Schedule,
+    all_pairs,
+    assign_items,
+    baseline_pairs,
+    choose_pairs,
+    spread,
+)
+from ..stats.battle_ranking import games_frame
+from ..types import BattlesSpec, Candidate, Endpoint, Item, Judgment, Task
+from .engines import BatchEngine
+from .evaluate import RunConfig, Sink, Work, _generate_one, judge_one, window_size
+from .runner import Runner
+
+T = TypeVar("T")
+# A sampled schedule refits at least this many times over its budget (more often when there are many pairs:
+# a round is at least one battle per pair).
+ROUNDS = 10
+
+
+def sampled_budget(spec: BattlesSpec, n_pairs: int, n_items: int) -> tuple[int, int]:
+    """(budget, cover) of a sampled schedule. Budget: the task's, else one battle per pair on a third of the items
+    (rounded up); at most pairs x items. Cover: the task's, else a third of the budget spread evenly over the
+    pairs (at least 1); at most the items."""
+    budget = min(spec.budget or n_pairs * math.ceil(n_items / 3), n_pairs * n_items)
+    cover = min(spec.cover or max(1, budget // (3 * n_pairs)), n_items)
+    return budget, cover
+
+
+def _supplied(task: Task, files: Sequence[Path], items: list[Item]) -> dict[str, dict[str, Candidate]]:
+    """Each answers file's candidates by item id, under the model name the file gives."""
+    found: dict[str, dict[str, Candidate]] = {}
+    for path in files:
+        candidates = read_answers(path, task, items)
+        model = candidates[0].model
+        if model in found:
+            raise ConfigError(f"{path}: the answers of model {model!r} are given twice; each --answers file must be "
+                              "another model's")
+        found[model] = {c.item_id: c for c in candidates}
+    return found
+
+
+def _check_models(names: Sequence[str], spec: BattlesSpec, task: Task) -> None:
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError(f"model(s) {', '.join(duplicated)} given twice: each --model / --answers must name "
+                          "another model")
+    if len(names) < 2:
+        raise ConfigError(f"task {task.name!r} battles candidate models against each other: give at least two "
+                          f"(--model NAME@URL or --answers FILE, repeated); got {', '.join(names) or 'none'}")
+    if spec.schedule == Schedule.BASELINE and spec.baseline not in names:
+        raise ConfigError(f"{task.path or task.name}: the baseline model {spec.baseline!r} is not among the run's "
+                          f"models ({', '.join(names)}): add it with --model or --answers")
+
+
+async def _bounded(values: Iterable[T], limit: int, work: Callable[[T], Awaitable[None]]) -> None:
+    """``work`` on every value, at most ``limit`` at once; the first failure cancels the rest and is raised as
+    itself (a one-line error stays one line)."""
+    window = asyncio.Semaphore(limit)
+
+    async def one(value: T) -> None:
+        async with window:
+            await work(value)
+
+    tasks = [asyncio.ensure_future(one(value)) for value in values]
+    if not tasks:
+        return
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:  # a failure, or an interruption, stops what is still running
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    failed = next((t.exception() for t in tasks if not t.cancelled() and t.exception() is not None), None)
+    if failed is not None:
+        raise failed
+
+
+class _Battles:
+    """One battles run's state: the answers so far, and what was scheduled."""
+
+    def __init__(self, task: Task, config: RunConfig, items: list[Item], endpoints: Sequence[Endpoint],
+                 supplied: dict[str, dict[str, Candidate]]) -> None:
+        self.task, self.config, self.items = task, config, items
+        self.kind = kind_of(task.kind)
+        self.spec = task.battles or BattlesSpec()
+        self.endpoints = list(endpoints)
+        self.supplied = supplied
+        self.models = sorted([*supplied, *(e.name for e in endpoints)])
+        self.by_item = {item.id: item for item in items}
+        self.answers: dict[tuple[str, str], Candidate] = {}
+        self.scheduled: list[Battle] = []
+        self.window = window_size(config)
+
+    # -- answers --------------------------------------------------------------------------------------------
+    async def answer(self, runner: Runner, sink: Sink, item: Item) -> None:
+        """Every model's answer to ``item``: read from its file, or generated (cached, as in any run)."""
+        generated = await asyncio.gather(*(_generate_one(runner, self.task, item, e) for e in self.endpoints))
+        for candidate in [*(found[item.id] for found in self.supplied.values()), *generated]:
+            self.answers[(candidate.model, item.id)] = candidate
+            sink.candidate(candidate)
+
+    # -- battles --------------------------------------------------------------------------------------------
+    async def judge(self, runner: Runner, sink: Sink, battle: Battle) -> list[Judgment]:
+        """One battle, judged by every judge: ``model_a`` is the judgment's model, ``model_b`` its opponent."""
+        self.scheduled.append(battle)
+        item = self.by_item[battle.item_id]
+        first, second = self.answers[(battle.model_a, item.id)], self.answers[(battle.model_b, item.id)]
+        found: list[Judgment] = []
+        for judgments, sent in await asyncio.gather(*(
+                judge_one(runner, self.kind, self.task, item, first, j, opponent=second) for j in self.config.judges)):
+            for judgment in judgments:
+                sink.judgment(judgment)
+            found += judgments
+            if sent < self.kind.requests_per_item(item):  # a failed or empty answer's requests count as done
+                runner.tick(self.kind.requests_per_item(item) - sent)
+        return found
+
+    def fixed(self, item: Item) -> list[Battle]:
+        """The battles of ``item`` under the all-pairs or baseline schedule."""
+        if self.spec.schedule == Schedule.BASELINE:
+            assert self.spec.baseline is not None
+            pairs = baseline_pairs(self.models, self.spec.baseline)
+            return [Battle(item.id, a if b == self.spec.baseline else b, self.spec.baseline) for a, b in pairs]
+        return [Battle(item.id, a, b) for a, b in all_pairs(self.models)]
+
+    async def run_fixed(self, runner: Runner, sink: Sink) -> None:
+        async def one(item: Item) -> None:
+            await self.answer(runner, sink, item)
+            await asyncio.gather(*(self.judge(runner, sink, battle) for battle in self.fixed(item)))
+
+        await _bounded(self.items, self.window, one)
+
+    async def run_sampled(self, runner: Runner, sink: Sink) -> None:
+        await _bounded(self.items, self.window, lambda item: self.answer(runner, sink, item))
+        pairs = all_pairs(self.models)
+        budget, cover = sampled_budget(self.spec, len(pairs), len(self.items))
+        round_size = max(len(pairs), math.ceil(budget / ROUNDS))
+        rng = np.random.default_rng(self.spec.seed)
+        counts: Counter[Pair] = Counter()
+        used: dict[Pair, Counter[str]] = {}
+        results: list[Result] = []
+        item_ids = [item.id for item in self.items]
+        while sum(counts.values()) < budget:
+            room = [pair for pair in pairs if counts[pair] < len(item_ids)]
+            chosen = choose_pairs(room, counts, results, min(round_size, budget - sum(counts.values())), rng, cover)
+            # A pair that has met every item is full: picks beyond its room are dropped (the next round redraws).
+            kept: list[Pair] = []
+            for pair in chosen:
+                if counts[pair] < len(item_ids):
+                    kept.append(pair)
+                    counts[pair] += 1
+            battles = assign_items(kept, item_ids, used, rng)
+            judged = await asyncio.gather(*(self.judge(runner, sink, battle) for battle in battles))
+            results += _results([j for judgments in judged for j in judgments])
+
+    def summary(self) -> dict[str, Any]:
+        spec = self.spec
+        return {"battles": {
+            "schedule": spec.schedule, "baseline": spec.baseline, "seed": spec.seed, "models": self.models,
+            "n_battles": len(self.scheduled),
+            "spread": [[a, b, n] for (a, b), n in spread(self.scheduled).items()],
+        }}
+
+
+def _results(judgments: list[Judgment]) -> list[Result]:
+    """Judged battles as the scheduler's results: the same games (both orders, decisive ones weighted) that rank
+    the models at the end (stats.battle_ranking.games_frame)."""
+    games = games_frame(judgments_frame(judgments))
+    return [Result(str(a), str(b), float(o), float(w)) for a, b, o, w in
+            zip(games["model_a"], games["model_b"], games["outcome"], games["weight"], strict=True)]
+
+
+def battles_work(task: Task, config: RunConfig, items: list[Item], engine: BatchEngine | None) -> Work:
+    """The work of a battles run: checks first (models, schedule, templates), before anything is written."""
+    if engine is not None:
+        raise ConfigError("--engine ray does not run battles yet: use --engine local")
+    if config.batch is not None:
+        raise ConfigError("--batch does not run battles (a sampled schedule needs each round's verdicts before the "
+                          "next): drop --batch")
+    supplied = _supplied(task, config.candidate_answers(), items)
+    endpoints = config.candidate_models()
+    battles = _Battles(task, config, items, endpoints, supplied)
+    _check_models([*supplied, *(e.name for e in endpoints)], battles.spec, task)
+    some = next(iter(supplied.values()), None)
+    render_all(task, items, config.judges, list(some.values()) if some else None)
+    n_pairs = len(battles.fixed(items[0])) if battles.spec.schedule != Schedule.SAMPLED else 0
+    n_battles = (sampled_budget(battles.spec, len(all_pairs(battles.models)), len(items))[0] if not n_pairs
+                 else n_pairs * len(items))
+    generation = len(endpoints) * sum(len(item.turns) for item in items)
+    total = generation + len(config.judges) * n_battles * battles.kind.requests_per_item(items[0])
+    run = battles.run_sampled if battles.spec.schedule == Schedule.SAMPLED else battles.run_fixed
+    return Work(f"{len(battles.models)}-models", total, run, battles.summary)
+
+
+__all__ = ["battles_work", "sampled_budget"]

@@ -29,20 +29,26 @@ SIGNIFICANCE = 0.05
 CHECK_EVERY = 8
 CHECKS_AFTER = 3
 
-# Names, families and makers of chat models that give a model away when an answer says them.
-_KNOWN = ["ChatGPT", "GPT-?[1-9](?:\\.5)?(?:-?turbo)?", "GPT", "OpenAI", "Anthropic", "Claude", "Meta AI",
-          "LLaMA(?:-?[1-9])?", "Llama", "Google", "DeepMind", "Bard", "PaLM(?:[ -]?2)?", "Gemini", "Gemma",
-          "Mistral", "Mixtral", "LMSYS", "Vicuna", "Databricks",
-          "MosaicML", "MPT-?\\d+", "Baize", "ChatGLM", "Tsinghua", "Zhipu", "Qwen", "Alibaba", "Tongyi", "Baichuan",
-          "Yi-\\d+", "01\\.AI", "DeepSeek", "Phi-?\\d", "Microsoft", "Cohere", "Command[- ]R", "Stability AI",
-          "StableLM", "RWKV", "EleutherAI", "OpenAssistant", "LAION", "Allen AI", "AllenAI", "Nous Research",
-          "WizardLM", "Hugging ?Face", "xAI", "Inflection AI", "Baidu", "Nemotron", "NVIDIA"]
+# Names and families of chat models, and AI labs, that give a model away wherever an answer says them.
+_NAMES = ["ChatGPT", "GPT-?[1-9](?:\\.5)?(?:-?turbo)?", "GPT", "OpenAI", "Anthropic", "LMSYS", "Vicuna",
+          "Claude(?!\\s+(?:Monet|Debussy|Shannon))",  # the painter, the composer and the engineer give nothing away
+          # Names that are also words (palm trees, llamas) only as their makers write them.
+          "(?-i:LLaMA)(?:-?[1-9])?", "Llama[- ]?[1-9]", "(?-i:PaLM)(?:[ -]?2)?", "DeepMind", "Gemma", "Mistral",
+          "Mixtral", "MosaicML", "MPT-?\\d+", "Baize", "ChatGLM", "Zhipu", "Qwen", "Baichuan", "DeepSeek",
+          "Phi-[1-9]", "Cohere", "(?-i:Command[- ]R)", "StableLM", "RWKV", "EleutherAI", "OpenAssistant", "LAION",
+          "WizardLM", "Nemotron"]
+# Companies that answers name for other reasons (a question about tech stocks): only as a model's maker.
+_MAKERS = ["Meta(?: AI)?", "Google(?: AI| Brain)?", "Microsoft", "Alibaba", "Baidu", "NVIDIA", "Tsinghua",
+           "Databricks", "Stability AI", "Hugging ?Face", "Allen AI", "AllenAI", "AI2", "xAI", "01\\.AI",
+           "Nous Research", "Inflection AI", "Large Model Systems Organization", *_NAMES]
+_MADE_BY = (r"(?:developed|created|trained|built|made|designed|programmed|fine-tuned|released|engineered)\s+by\s+"
+            r"(?:the\s+)?(?:(?:team|researchers|engineers|people)\s+(?:at|of|from)\s+)?")
 # Common words among model names ("alpaca", "falcon", "koala", "dolly") are left to the battle's own names: they
 # flag a battle only where that model takes part.
 # Parts of model names that name no one ("vicuna-13b-v1.3" -> vicuna; "gpt-3.5-turbo" -> gpt).
 _GENERIC_PARTS = {"chat", "instruct", "turbo", "base", "model", "tuned", "alpha", "beta", "sft", "open", "whole",
                   "preview", "latest", "mini", "large", "small", "medium", "the", "and", "bot", "llm", "raven",
-                  "hf", "it", "dpo", "rlhf", "raw", "new", "old", "test", "bison", "instant", "snoozy"}
+                  "hf", "it", "dpo", "all", "one", "pro", "rlhf", "raw", "new", "old", "test", "bison", "instant", "snoozy"}
 _PART = re.compile(r"[A-Za-z]{3,}")
 
 
@@ -52,7 +58,8 @@ def _alternation(patterns: Iterable[str]) -> re.Pattern[str]:
     return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(ordered) + r")(?![A-Za-z0-9])", re.IGNORECASE)
 
 
-_KNOWN_PATTERN = _alternation(_KNOWN)
+_KNOWN_PATTERN = re.compile(_alternation(_NAMES).pattern + "|" + _MADE_BY + "(?:" + "|".join(_MAKERS) + ")"
+                            + r"(?![A-Za-z0-9])", re.IGNORECASE)
 
 
 def name_patterns(models: Sequence[str]) -> list[str]:
@@ -63,18 +70,20 @@ def name_patterns(models: Sequence[str]) -> list[str]:
     return patterns
 
 
-def identity_leak(answers: Iterable[str], models: Sequence[str]) -> str | None:
+def identity_leak(answers: Iterable[str], models: Sequence[str], questions: Iterable[str] = ()) -> str | None:
     """Why a battle between ``models`` gives a model away (the first name an answer says), or None.
 
-    ``answers``: every turn of both answers. A battle flagged here is still voted on, but its vote is stored with
-    the flag and left out of the ranking, as Chatbot Arena drops votes where a model revealed its identity."""
+    ``answers``: every turn of both answers; a name the ``questions`` themselves say ("what do you think of
+    GPT-4?") gives nothing away and is passed over. A battle flagged here is still voted on, but its vote is stored
+    with the flag and left out of the ranking, as Chatbot Arena drops votes where a model revealed its identity."""
+    asked = " ".join(questions).lower()
     own = name_patterns(models)
-    pattern = _alternation(own) if own else None
+    patterns = [_alternation(own), _KNOWN_PATTERN] if own else [_KNOWN_PATTERN]
     for text in answers:
-        for candidate in (pattern, _KNOWN_PATTERN):
-            found = candidate.search(text) if candidate else None
-            if found:
-                return f"an answer names {found.group(0)!r}"
+        for pattern in patterns:
+            for found in pattern.finditer(text):
+                if found.group(0).lower() not in asked:
+                    return f"an answer names {found.group(0)!r}"
     return None
 
 

@@ -86,7 +86,7 @@ def _new_battle(conn: sqlite3.Connection, voter: Voter, pool: Pool, rng: np.rand
     item = pool.items[scheduled.item_id]
     answer_a = pool.answers[scheduled.model_a][item.id]
     answer_b = pool.answers[scheduled.model_b][item.id]
-    flagged = hygiene.identity_leak([*answer_a, *answer_b], [scheduled.model_a, scheduled.model_b])
+    flagged = hygiene.identity_leak([*answer_a, *answer_b], [scheduled.model_a, scheduled.model_b], item.turns)
     return BattleRow(_battle_id(), voter.id, item.id, item.category, item.turns, scheduled.model_a,
                      scheduled.model_b, answer_a, answer_b, timestamp(moment), flagged)
 

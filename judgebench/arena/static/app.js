@@ -1,5 +1,5 @@
 // The arena's page. Every text from the server (questions, answers, model names) is put in with textContent,
-// never innerHTML: answers are untrusted and may hold HTML.
+// never parsed as HTML: answers are untrusted and may hold markup.
 "use strict";
 
 let csrf = null;

@@ -190,7 +190,11 @@ def create_app(config: ArenaConfig) -> Starlette:
         return response
 
     async def me(request: Request) -> Response:
-        who = await caller(request)
+        # Whether the page is logged in: a question, not a refusal, so "no" is a 200 (no error in the console).
+        try:
+            who = await caller(request)
+        except Refused:
+            return JSONResponse({"voter": None, "csrf": None})
         return JSONResponse({"voter": who.voter.name, "csrf": csrf_token(who.session) if who.session else None})
 
     async def battle(request: Request) -> Response:
@@ -232,6 +236,7 @@ def create_app(config: ArenaConfig) -> Starlette:
     routes = [
         Route("/", guarded(page)),
         Route("/ranking", guarded(ranking_page)),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/api/login", guarded(login), methods=["POST"]),
         Route("/api/logout", guarded(logout), methods=["POST"]),
         Route("/api/me", guarded(me)),

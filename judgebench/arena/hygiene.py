@@ -48,7 +48,8 @@ _MADE_BY = (r"(?:developed|created|trained|built|made|designed|programmed|fine-t
 # Parts of model names that name no one ("vicuna-13b-v1.3" -> vicuna; "gpt-3.5-turbo" -> gpt).
 _GENERIC_PARTS = {"chat", "instruct", "turbo", "base", "model", "tuned", "alpha", "beta", "sft", "open", "whole",
                   "preview", "latest", "mini", "large", "small", "medium", "the", "and", "bot", "llm", "raven",
-                  "hf", "it", "dpo", "all", "one", "pro", "rlhf", "raw", "new", "old", "test", "bison", "instant", "snoozy"}
+                  "hf", "it", "dpo", "all", "one", "pro", "rlhf", "raw", "new", "old", "test", "bison", "instant",
+                  "snoozy"}
 _PART = re.compile(r"[A-Za-z]{3,}")
 
 

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from judgebench.arena.app import MAX_BODY, STATIC
 from judgebench.arena.pool import Pool
@@ -38,12 +37,13 @@ def assert_no_model_name(text: str) -> None:
 def test_without_a_valid_token_everything_is_401(served: Served) -> None:
     with httpx.Client(base_url=served.base) as client:
         for method, path in [("GET", "/api/battle"), ("POST", "/api/vote"), ("GET", "/api/ranking"),
-                             ("GET", "/ranking"), ("GET", "/api/me"), ("POST", "/api/logout")]:
+                             ("GET", "/ranking"), ("POST", "/api/logout")]:
             assert client.request(method, path).status_code == 401, path
         assert client.get("/api/battle", headers=bearer("arena-not-a-token")).status_code == 401
         assert client.get("/api/battle", headers={"Authorization": "Basic abc"}).status_code == 401
         assert client.post("/api/login", json={"token": "arena-not-a-token"}).status_code == 401
         assert client.get("/").status_code == 200  # the login page itself is public
+        assert client.get("/api/me").json() == {"voter": None, "csrf": None}
 
 
 def test_battles_votes_and_refusals_with_a_bearer_token(served: Served) -> None:
@@ -181,7 +181,8 @@ def test_the_real_cli_server_keeps_votes_and_pending_battles_across_a_restart(
     process, base = _start_cli(args, tmp_path / "serve1.log")
     try:
         invited = subprocess.run([sys.executable, "-m", "judgebench.cli", "arena", "invite", "--db", str(db), "fay"],
-                                 capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                 capture_output=True, text=True, check=True,
+                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
         token = invited.stdout.strip().splitlines()[-1]
         voted = []
         for _ in range(3):

@@ -81,7 +81,7 @@ def test_chance_agreement_of_a_uniform_random_voter_is_three_eighths() -> None:
     classes_first = np.select([first == 0, first == 1], ["x", "y"], "none")
     classes_second = np.select([second == 0, second == 1], ["y", "x"], "none")  # sides swapped
     simulated = float(np.mean(classes_first == classes_second))
-    assert hygiene.CHANCE_AGREEMENT == pytest.approx(3 / 8)
+    assert pytest.approx(3 / 8) == hygiene.CHANCE_AGREEMENT
     assert simulated == pytest.approx(3 / 8, abs=0.004)
 
 

@@ -116,7 +116,7 @@ async function start() {
   $("next").addEventListener("click", nextBattle);
   $("logout").addEventListener("click", async () => { await api("POST", "/api/logout", {}); loggedOut(); });
   const { status, data } = await api("GET", "/api/me");
-  if (status === 200) loggedIn(data); else loggedOut();
+  if (status === 200 && data.voter) loggedIn(data); else loggedOut();
 }
 
 document.addEventListener("DOMContentLoaded", start);

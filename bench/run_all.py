@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, results printed and saved to bench/out/results.json.
 
-`--stats-only` skips the runner, transport, server start-up and Ray engine benchmarks (they need stub or embedded
+`--stats-only` skips the runner, transport, server start-up, arena and Ray engine benchmarks (they need stub or embedded
 servers, judgebench[ray] for the last, and several minutes)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_arena
 import bench_batch
 import bench_battles
 import bench_pipeline
@@ -37,6 +38,9 @@ def main() -> None:
         print(json.dumps(results["batch_bookkeeping_vs_direct"], indent=2))
         results["serve_startup"] = bench_serve.main()
         print(json.dumps(results["serve_startup"], indent=2))
+        if importlib.util.find_spec("starlette") is not None:  # judgebench[arena]
+            results["arena_20_voters"] = bench_arena.main()
+            print(json.dumps(results["arena_20_voters"], indent=2))
         if importlib.util.find_spec("ray") is not None:  # judgebench[ray]
             import bench_ray
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .arena.cli import arena as arena_group
 from .errors import ConfigError, JudgebenchError
 from .formats import FORMATS
 from .run.backends import with_transport
@@ -554,6 +555,8 @@ def show(run_dir: Path, as_json: bool) -> None:
     else:
         click.echo(format_scores(rows))
 
+
+main.add_command(arena_group, "arena")
 
 if __name__ == "__main__":
     main()

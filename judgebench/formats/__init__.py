@@ -15,13 +15,13 @@ import pandas as pd
 from ..errors import DataError
 from ..judging.answers import split_reasoning
 from ..types import Candidate, Item, Judgment, Task
-from . import alpaca_eval, arena_hard, fastchat
+from . import alpaca_eval, arena_db, arena_hard, fastchat
 from . import judgebench as ours
 from .common import content, iter_jsonl, read_bytes
 from .parse_cache import ParseCache
 from .table import Columns, columns_frame, judgment_columns
 
-FORMATS = ("judgebench", "alpaca-eval", "fastchat", "arena-hard")
+FORMATS = ("judgebench", "alpaca-eval", "fastchat", "arena-hard", "arena")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Source:
 def detect_format(path: Path) -> str:
     if path.is_dir():
         return "judgebench"
+    if arena_db.is_sqlite(path):  # the human arena's database (any SQLite file is read as one, or refused)
+        return "arena"
     name = path.name.removesuffix(".gz")
     if name.endswith(".json"):
         return "alpaca-eval"
@@ -70,6 +72,8 @@ def read_sources(path: Path, fmt: str = "auto", questions: Path | None = None) -
         judgments = alpaca_eval.read_annotations(path)
     elif fmt == "arena-hard":
         judgments = arena_hard.judgments(path)
+    elif fmt == "arena":
+        judgments = arena_db.judgments(path)
     elif fmt == "fastchat":
         categories = {i.id: i.category for i in fastchat.questions(questions)} if questions else None
         judgments = fastchat.judgments(path, categories)
@@ -108,6 +112,10 @@ def read_parsed(path: Path, fmt: str = "auto", questions: Path | None = None,
         return [_parsed_run(run_dir, cache) for run_dir in runs]
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    if fmt == "arena":
+        # Not through the parse cache: a live database's votes sit partly in its WAL file, so the main file's
+        # bytes do not say what it holds. Reading it is one query.
+        return [ParsedSource(str(path), judgment_columns(arena_db.judgments(path)))]
     data = read_bytes(path)
     categories: dict[str, str] | None = None
     if fmt == "fastchat":

@@ -79,7 +79,9 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
 def fingerprint(path: Path, fmt: str = "auto") -> str:
     """Changes when the input's content, or the format it is read as, changes: path, size and modification
     time of its files."""
-    files = [path / store.CONFIG, path / store.JUDGMENTS] if path.is_dir() else [path]
+    # An SQLite database in WAL mode (the human arena's) takes new rows in its -wal file first.
+    files = ([path / store.CONFIG, path / store.JUDGMENTS] if path.is_dir()
+             else [path, path.with_name(path.name + "-wal")])
     parts = [str(path), fmt]
     for file in files:
         if file.exists():

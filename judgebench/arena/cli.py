@@ -1,0 +1,117 @@
+"""``judgebench arena``: serve the page, invite and revoke voters, report on them."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from pathlib import Path
+
+import click
+
+from ..errors import ConfigError
+from . import store
+
+DB_OPTION = click.option("--db", "db", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                         help="The arena's SQLite database.")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.group()
+def arena() -> None:
+    """A human arena: invited voters vote on anonymous battles between models' answers."""
+
+
+@arena.command()
+@click.option("--task", required=True, help="Task name or YAML path: its items are the questions.")
+@click.option("--answers", "answer_files", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="One model's answers (FastChat model_answer .jsonl or AlpacaEval model_outputs.json); repeat.")
+@DB_OPTION
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0: any free port.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--max-votes-per-day", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Votes per voter and UTC day.")
+def serve(task: str, answer_files: tuple[Path, ...], db: Path, port: int, host: str, max_votes_per_day: int) -> None:
+    """Serve the arena's page and JSON API (prints the URL)."""
+    try:
+        import uvicorn
+
+        from .app import ArenaConfig, create_app
+    except ImportError as exc:
+        raise ConfigError(f"the arena needs starlette and uvicorn: pip install 'judgebench[arena]' ({exc})") from exc
+    from ..tasks import load_task
+    from .pool import load_pool
+
+    if len(answer_files) < 2:
+        raise ConfigError("the arena needs the answers of at least two models: pass --answers twice or more")
+    pool = load_pool(load_task(task), answer_files)
+    app = create_app(ArenaConfig(db, pool, max_votes_per_day))
+    if not _loopback(host):
+        click.echo(f"warning: listening on {host}: the traffic (tokens, votes) is plain HTTP; put a TLS proxy in "
+                   "front of it for anything beyond a trusted network", err=True)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}): pick another --port") from exc
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    click.echo(f"arena: {len(pool.models)} models, {len(pool.pairs())} pairs, {len(pool.items)} items; "
+               f"votes in {db}", err=True)
+    click.echo(f"serving http://{shown}:{bound}/", err=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server.run(sockets=[sock])
+
+
+@arena.command()
+@DB_OPTION
+@click.argument("name")
+def invite(db: Path, name: str) -> None:
+    """Invite NAME: prints the token that admits them on the last line (keep it secret; it is not stored)."""
+    conn = store.open_db(db)
+    try:
+        token = store.add_voter(conn, name)
+    finally:
+        conn.close()
+    click.echo(f"invited {name}: give them this token (it admits them; it is shown only now):")
+    click.echo(token)
+
+
+@arena.command()
+@DB_OPTION
+@click.argument("name")
+def revoke(db: Path, name: str) -> None:
+    """Revoke NAME's token and sessions (their votes stay)."""
+    conn = store.open_db(db)
+    try:
+        store.revoke_voter(conn, name)
+    finally:
+        conn.close()
+    click.echo(f"revoked {name}")
+
+
+@arena.command()
+@DB_OPTION
+def voters(db: Path) -> None:
+    """Each voter's votes today and in all, and their consistency on repeated battles."""
+    from .ranking import voter_reports
+
+    conn = store.open_db(db)
+    try:
+        rows = conn.execute("SELECT name, revoked FROM voters ORDER BY name").fetchall()
+    finally:
+        conn.close()
+    votes = store.read_votes(db)
+    revoked = {row["name"] for row in rows if row["revoked"]}
+    for report in voter_reports(votes, [row["name"] for row in rows]):
+        click.echo(report.describe() + (" (revoked)" if report.voter in revoked else ""))

@@ -1,0 +1,72 @@
+"""The human ranking of an arena: Bradley-Terry over the counted votes, read through the same reader and the same
+games as ``judgebench stats --battles arena.sqlite``, with the vote counts and the voters' consistency notes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..analysis.records import read_judgments
+from ..formats.arena_db import vote_counts
+from ..stats.battle_ranking import RankedModel, games_frame, rank_battles
+from . import hygiene
+from .store import Vote, read_votes
+
+
+@dataclass(frozen=True)
+class VoterReport:
+    """One voter's votes today (UTC) and in all, and their consistency on repeated battles."""
+
+    voter: str
+    votes_today: int
+    votes_total: int
+    consistency: hygiene.Consistency
+
+    def describe(self) -> str:
+        return (f"{self.voter}: {self.votes_today} votes today, {self.votes_total} in all; "
+                f"{self.consistency.describe()}")
+
+
+@dataclass(frozen=True)
+class ArenaRanking:
+    anchor: str | None
+    models: tuple[RankedModel, ...]
+    n_votes: int
+    n_counted: int
+    n_flagged: int
+    n_checks: int
+    notes: tuple[str, ...]
+
+
+def voter_reports(votes: list[Vote], voters: list[str], today: str | None = None) -> list[VoterReport]:
+    """Each voter's report; a consistency check pairs a repeat's vote with the vote on the battle it repeated."""
+    today = today or datetime.now(timezone.utc).date().isoformat()
+    by_id = {v.battle_id: v for v in votes}
+    mine: dict[str, list[Vote]] = defaultdict(list)
+    for v in votes:
+        mine[v.voter].append(v)
+    reports = []
+    for name in voters:
+        checks = [(hygiene.choice_class(by_id[v.check_of].winner, by_id[v.check_of].model_a,
+                                        by_id[v.check_of].model_b),
+                   hygiene.choice_class(v.winner, v.model_a, v.model_b))
+                  for v in mine[name] if v.check_of is not None and v.check_of in by_id]
+        today_count = sum(hygiene.utc_day(datetime.fromisoformat(v.created)) == today for v in mine[name])
+        reports.append(VoterReport(name, today_count, len(mine[name]), hygiene.consistency(checks)))
+    return reports
+
+
+def arena_ranking(db: Path, n_bootstrap: int = 100) -> ArenaRanking:
+    votes = read_votes(db)
+    counts = vote_counts(votes)
+    voters = sorted({v.voter for v in votes})
+    notes = [f"{r.voter}: {r.consistency.describe()}" for r in voter_reports(votes, voters)
+             if r.consistency.n_checks and not r.consistency.better_than_chance]
+    if counts.n_counted == 0:
+        return ArenaRanking(None, (), counts.n_votes, 0, counts.n_flagged, counts.n_checks, tuple(notes))
+    games = games_frame(read_judgments([db], fmt="arena").frame)
+    ranking = rank_battles(games, n_bootstrap=n_bootstrap)
+    return ArenaRanking(ranking.anchor, ranking.raw, counts.n_votes, counts.n_counted, counts.n_flagged,
+                        counts.n_checks, tuple(notes))

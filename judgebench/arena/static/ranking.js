@@ -1,0 +1,33 @@
+// The ranking page: fetched from /api/ranking every few seconds; texts put in with textContent.
+"use strict";
+
+function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); }
+const fixed = (x) => (x === null || x === undefined ? "-" : Number(x).toFixed(1));
+
+async function refresh() {
+  const response = await fetch("/api/ranking", { credentials: "same-origin", headers: { "Accept": "application/json" } });
+  const data = await response.json().catch(() => ({}));
+  const message = document.getElementById("message");
+  if (response.status !== 200) { message.textContent = data.error || ("error " + response.status); return; }
+  message.textContent = "";
+  const body = document.querySelector("#ranking tbody");
+  body.replaceChildren();
+  data.models.forEach((m, i) => {
+    const row = document.createElement("tr");
+    row.dataset.model = m.model;
+    cell(row, String(i + 1));
+    cell(row, m.model + (m.model === data.anchor ? " (anchor)" : ""));
+    cell(row, fixed(m.score));
+    cell(row, "[" + fixed(m.ci_low) + ", " + fixed(m.ci_high) + "]");
+    cell(row, String(m.n_games));
+    body.appendChild(row);
+  });
+  document.getElementById("counts").textContent =
+    data.n_counted + " votes counted; " + data.n_flagged + " flagged (an answer gave its model away) and " +
+    data.n_checks + " consistency repeats left out; " + data.n_votes + " votes in all.";
+  const notes = document.getElementById("notes");
+  notes.replaceChildren();
+  data.notes.forEach((n) => { const li = document.createElement("li"); li.textContent = n; notes.appendChild(li); });
+}
+
+document.addEventListener("DOMContentLoaded", () => { refresh(); setInterval(refresh, 3000); });

@@ -1,0 +1,348 @@
+"""The arena's SQLite database: voters (a hash of each invite token, never the token), sessions, the battles as
+shown (question turns, both answers, which model on which side) and the votes. The database alone is enough to
+read the votes later (``read_votes``; formats.arena_db reads them as judgments).
+
+WAL mode with a busy timeout, so readers never block the server; every write that must not race (issuing a
+battle, recording a vote) runs in ``BEGIN IMMEDIATE``, which takes the write lock before reading, so twenty
+voters at once neither get the same battle twice nor have a vote counted twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import ConfigError, DataError, JudgebenchError
+
+APP = "judgebench-arena"
+SCHEMA_VERSION = 1
+WINNERS = ("A", "B", "tie", "both_bad")
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE voters (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_sha256 TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL, revoked TEXT);
+CREATE TABLE sessions (
+    id_sha256 TEXT PRIMARY KEY, voter_id INTEGER NOT NULL REFERENCES voters(id), created TEXT NOT NULL);
+CREATE TABLE battles (
+    id TEXT PRIMARY KEY, voter_id INTEGER NOT NULL REFERENCES voters(id), item_id TEXT NOT NULL,
+    category TEXT NOT NULL, questions TEXT NOT NULL, model_a TEXT NOT NULL, model_b TEXT NOT NULL,
+    answer_a TEXT NOT NULL, answer_b TEXT NOT NULL, created TEXT NOT NULL,
+    flagged TEXT,                                  -- why an answer gives its model away, or NULL
+    check_of TEXT REFERENCES battles(id));         -- a consistency check: the battle it repeats, sides swapped
+CREATE INDEX battles_by_voter ON battles(voter_id);
+CREATE TABLE votes (
+    battle_id TEXT PRIMARY KEY REFERENCES battles(id), voter_id INTEGER NOT NULL REFERENCES voters(id),
+    winner TEXT NOT NULL CHECK (winner IN ('A', 'B', 'tie', 'both_bad')), reason TEXT,
+    created TEXT NOT NULL, day TEXT NOT NULL);
+CREATE INDEX votes_by_voter_day ON votes(voter_id, day);
+"""
+
+
+class ArenaError(JudgebenchError):
+    """A request the arena refuses; ``status`` is the HTTP status the API answers with."""
+
+    status = 400
+
+
+class BattleNotFound(ArenaError):
+    status = 404
+
+
+class AlreadyVoted(ArenaError):
+    status = 409
+
+
+class OverDailyCap(ArenaError):
+    status = 429
+
+
+class NoBattleLeft(ArenaError):
+    status = 404
+
+
+@dataclass(frozen=True)
+class Voter:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class BattleRow:
+    """A battle as it was shown: ``model_a``'s answer on the left/first (A)."""
+
+    id: str
+    voter_id: int
+    item_id: str
+    category: str
+    questions: tuple[str, ...]
+    model_a: str
+    model_b: str
+    answer_a: tuple[str, ...]
+    answer_b: tuple[str, ...]
+    created: str
+    flagged: str | None = None
+    check_of: str | None = None
+
+    def public(self) -> dict[str, object]:
+        """What the page may see before the vote: no model name, nor anything it follows from."""
+        return {"battle_id": self.id, "category": self.category, "questions": list(self.questions),
+                "answer_a": list(self.answer_a), "answer_b": list(self.answer_b)}
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One vote, as ``read_votes`` gives it. ``turn``: the number of turns shown; ``flagged``: why the battle gave
+    a model away (the vote is left out of the ranking), or None; ``check_of``: the battle this consistency check
+    repeated, or None."""
+
+    battle_id: str
+    voter: str
+    benchmark: str
+    item_id: str
+    category: str
+    turn: int
+    model_a: str
+    model_b: str
+    winner: str
+    reason: str | None
+    created: str
+    flagged: str | None
+    check_of: str | None
+    answer_a: tuple[str, ...] = ()
+    answer_b: tuple[str, ...] = ()
+
+    @property
+    def counted(self) -> bool:
+        """Whether the vote enters the ranking: not flagged, not a consistency repeat."""
+        return self.flagged is None and self.check_of is None
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """A read-write connection in autocommit mode (transactions are explicit: ``immediate``)."""
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction that holds the write lock from its first read."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def meta(conn: sqlite3.Connection) -> dict[str, str]:
+    return {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM meta")}
+
+
+def is_arena(conn: sqlite3.Connection) -> bool:
+    try:
+        return meta(conn).get("app") == APP
+    except sqlite3.DatabaseError:
+        return False
+
+
+def open_db(path: Path, benchmark: str | None = None, task: str | None = None) -> sqlite3.Connection:
+    """The arena database at ``path``, created when missing (``benchmark`` and ``task`` are then required). An
+    existing database must be an arena's, of the same benchmark when ``benchmark`` is given."""
+    created = not path.exists() or path.stat().st_size == 0
+    if created and benchmark is None:
+        raise DataError(f"{path}: no arena database here; `judgebench arena serve --db {path}` creates one")
+    try:
+        conn = connect(path)
+        with immediate(conn):
+            if created or not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+                if not created:
+                    raise DataError(f"{path}: an SQLite database, but not an arena's: give a new --db path")
+                _create(conn, benchmark or "", task or "")
+    except sqlite3.DatabaseError as exc:
+        raise DataError(f"{path}: not an arena database ({exc}): give a new --db path") from exc
+    found = meta(conn)
+    if found.get("app") != APP:
+        raise DataError(f"{path}: an SQLite database, but not an arena's: give a new --db path")
+    if int(found.get("schema_version", "0")) != SCHEMA_VERSION:
+        raise DataError(f"{path}: arena schema version {found.get('schema_version')}, this judgebench reads "
+                        f"{SCHEMA_VERSION}: use the judgebench that wrote it")
+    if benchmark is not None and found.get("benchmark") != benchmark:
+        raise ConfigError(f"{path}: this arena database holds votes on benchmark {found.get('benchmark')!r}, "
+                          f"not {benchmark!r}: give another --db for this benchmark")
+    return conn
+
+
+def _create(conn: sqlite3.Connection, benchmark: str, task: str) -> None:
+    # executescript would commit the open transaction; run the statements one by one inside it instead.
+    for statement in _SCHEMA.split(";"):
+        lines = [line.split("--")[0] for line in statement.splitlines()]
+        if "".join(lines).strip():
+            conn.execute("\n".join(lines))
+    conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                     [("app", APP), ("schema_version", str(SCHEMA_VERSION)), ("benchmark", benchmark),
+                      ("task", task), ("created", timestamp(now_utc()))])
+
+
+# --- voters and sessions -------------------------------------------------------------------------------------
+
+def add_voter(conn: sqlite3.Connection, name: str) -> str:
+    """Invite ``name``: returns the token that admits them (only its sha256 is stored)."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ConfigError("a voter's name must have 1 to 100 characters")
+    token = "arena-" + secrets.token_urlsafe(32)
+    with immediate(conn):
+        if conn.execute("SELECT 1 FROM voters WHERE name = ?", (name,)).fetchone():
+            raise ConfigError(f"voter {name!r} is already invited: pick another name (or revoke it first)")
+        conn.execute("INSERT INTO voters (name, token_sha256, created) VALUES (?, ?, ?)",
+                     (name, token_hash(token), timestamp(now_utc())))
+    return token
+
+
+def revoke_voter(conn: sqlite3.Connection, name: str) -> None:
+    with immediate(conn):
+        row = conn.execute("SELECT id FROM voters WHERE name = ? AND revoked IS NULL", (name,)).fetchone()
+        if row is None:
+            raise ConfigError(f"no voter {name!r} to revoke (`judgebench arena voters` lists them)")
+        conn.execute("UPDATE voters SET revoked = ?, token_sha256 = token_sha256 || ':revoked' WHERE id = ?",
+                     (timestamp(now_utc()), row["id"]))
+        conn.execute("DELETE FROM sessions WHERE voter_id = ?", (row["id"],))
+
+
+def voter_for_token(conn: sqlite3.Connection, token: str) -> Voter | None:
+    """The voter a token admits, or None. The hash is looked up, then compared in constant time."""
+    digest = token_hash(token)
+    row = conn.execute("SELECT id, name, token_sha256 FROM voters WHERE token_sha256 = ? AND revoked IS NULL",
+                       (digest,)).fetchone()
+    if row is None or not hmac.compare_digest(row["token_sha256"], digest):
+        return None
+    return Voter(row["id"], row["name"])
+
+
+def new_session(conn: sqlite3.Connection, voter: Voter) -> str:
+    """A session id for the page's cookie (stored hashed, like tokens)."""
+    session = secrets.token_urlsafe(32)
+    conn.execute("INSERT INTO sessions (id_sha256, voter_id, created) VALUES (?, ?, ?)",
+                 (token_hash(session), voter.id, timestamp(now_utc())))
+    return session
+
+
+def voter_for_session(conn: sqlite3.Connection, session: str) -> Voter | None:
+    digest = token_hash(session)
+    row = conn.execute("SELECT v.id, v.name, s.id_sha256 FROM sessions s JOIN voters v ON v.id = s.voter_id "
+                       "WHERE s.id_sha256 = ? AND v.revoked IS NULL", (digest,)).fetchone()
+    if row is None or not hmac.compare_digest(row["id_sha256"], digest):
+        return None
+    return Voter(row["id"], row["name"])
+
+
+def end_session(conn: sqlite3.Connection, session: str) -> None:
+    conn.execute("DELETE FROM sessions WHERE id_sha256 = ?", (token_hash(session),))
+
+
+# --- battles and votes ---------------------------------------------------------------------------------------
+
+def battle_from_row(row: sqlite3.Row) -> BattleRow:
+    return BattleRow(row["id"], row["voter_id"], row["item_id"], row["category"], tuple(json.loads(row["questions"])),
+                     row["model_a"], row["model_b"], tuple(json.loads(row["answer_a"])),
+                     tuple(json.loads(row["answer_b"])), row["created"], row["flagged"], row["check_of"])
+
+
+def insert_battle(conn: sqlite3.Connection, battle: BattleRow) -> None:
+    conn.execute("INSERT INTO battles (id, voter_id, item_id, category, questions, model_a, model_b, answer_a, "
+                 "answer_b, created, flagged, check_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (battle.id, battle.voter_id, battle.item_id, battle.category, json.dumps(list(battle.questions)),
+                  battle.model_a, battle.model_b, json.dumps(list(battle.answer_a)),
+                  json.dumps(list(battle.answer_b)), battle.created, battle.flagged, battle.check_of))
+
+
+def pending_battle(conn: sqlite3.Connection, voter: Voter) -> BattleRow | None:
+    row = conn.execute("SELECT b.* FROM battles b LEFT JOIN votes v ON v.battle_id = b.id "
+                       "WHERE b.voter_id = ? AND v.battle_id IS NULL ORDER BY b.created LIMIT 1",
+                       (voter.id,)).fetchone()
+    return None if row is None else battle_from_row(row)
+
+
+def votes_on_day(conn: sqlite3.Connection, voter_id: int, day: str) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM votes WHERE voter_id = ? AND day = ?",
+                            (voter_id, day)).fetchone()[0])
+
+
+def record_vote(conn: sqlite3.Connection, voter: Voter, battle_id: str, winner: str, reason: str | None,
+                cap: int | None, moment: datetime) -> BattleRow:
+    """Record ``voter``'s vote on their battle ``battle_id``; returns the battle (to reveal its models)."""
+    day = moment.astimezone(timezone.utc).date().isoformat()
+    with immediate(conn):
+        row = conn.execute("SELECT * FROM battles WHERE id = ?", (battle_id,)).fetchone()
+        if row is None or row["voter_id"] != voter.id:
+            raise BattleNotFound("no such battle of yours: ask GET /api/battle for one")
+        if conn.execute("SELECT 1 FROM votes WHERE battle_id = ?", (battle_id,)).fetchone():
+            raise AlreadyVoted("this battle has been voted on already: each battle takes one vote")
+        if cap is not None and votes_on_day(conn, voter.id, day) >= cap:
+            raise OverDailyCap(f"you have cast today's {cap} votes (the cap per voter and UTC day): "
+                               "thank you, come back tomorrow")
+        conn.execute("INSERT INTO votes (battle_id, voter_id, winner, reason, created, day) VALUES (?, ?, ?, ?, ?, ?)",
+                     (battle_id, voter.id, winner, reason, timestamp(moment), day))
+    return battle_from_row(row)
+
+
+def read_votes(path: Path | str) -> list[Vote]:
+    """Every vote in the arena database at ``path`` (opened read-only), oldest first."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such arena database")
+    try:
+        conn = connect_read_only(path)
+        try:
+            if not is_arena(conn):
+                raise DataError(f"{path}: not an arena database (no judgebench-arena schema)")
+            benchmark = meta(conn)["benchmark"]
+            rows = conn.execute("SELECT b.*, v.winner, v.reason, v.created AS voted, r.name AS voter "
+                                "FROM votes v JOIN battles b ON b.id = v.battle_id JOIN voters r ON r.id = v.voter_id "
+                                "ORDER BY v.created, v.battle_id").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise DataError(f"{path}: cannot read the arena database ({exc})") from exc
+    votes = []
+    for row in rows:
+        battle = battle_from_row(row)
+        votes.append(Vote(battle.id, row["voter"], benchmark, battle.item_id, battle.category,
+                          len(battle.questions), battle.model_a, battle.model_b, row["winner"], row["reason"],
+                          row["voted"], battle.flagged, battle.check_of, battle.answer_a, battle.answer_b))
+    return votes

@@ -49,7 +49,7 @@ def test_site_has_tables_plots_and_page(inputs: list[Path], tmp_path: Path, shar
     assert (out / "plots" / f"{stem}-scores.png").stat().st_size > 1000
     assert (out / "plots" / f"{stem}-scores.svg").exists()
     html = (out / "index.html").read_text()
-    assert html.count("<tr><td") == len(MODELS) and "plots/" in html
+    assert html.count("<tr data-model=") == len(MODELS) and "plots/" in html
 
 
 def test_same_inputs_give_byte_identical_sites(inputs: list[Path], tmp_path: Path) -> None:

@@ -72,6 +72,6 @@ def compare_judges(frame: pd.DataFrame, n_bootstrap: int = 100) -> list[JudgeCom
         for judge in [reference, *sorted(set(games) - {reference})]:
             n_common, agreement = ((len(order), None) if judge == reference
                                    else _agreement(rankings[reference], rankings[judge], n_bootstrap))
-            judges.append(JudgeRanking(judge, rankings[judge], int(len(games[judge])), n_common, agreement))
+            judges.append(JudgeRanking(judge, rankings[judge], len(games[judge]), n_common, agreement))
         comparisons.append(JudgeComparison(str(benchmark), reference, (*order, *others), tuple(judges)))
     return comparisons

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import groupby
 from typing import Any
@@ -94,7 +95,7 @@ def ranking_interval(row: ScoreRow) -> tuple[float | None, float | None]:
     return row.ci_low + shift, row.ci_high + shift
 
 
-Rows = tuple[LeaderboardRow, ...] | list[LeaderboardRow]
+Rows = Sequence[LeaderboardRow]
 _BREAKDOWNS = ("per_turn", "per_category")
 _FLAT = [c for c in LeaderboardRow.__dataclass_fields__ if c not in _BREAKDOWNS]
 
@@ -156,6 +157,7 @@ def to_markdown(rows: Rows) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         ci = f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}" if r.ci_low is not None else ""
-        lines.append(f"| {'=' if r.tied else ''}{r.rank} | {r.model} | {_fmt(r.score)} | {ci} | {_fmt(r.length_controlled_winrate)} | "
+        rank = f"={r.rank}" if r.tied else str(r.rank)
+        lines.append(f"| {rank} | {r.model} | {_fmt(r.score)} | {ci} | {_fmt(r.length_controlled_winrate)} | "
                      f"{r.n} | {', '.join(r.badges)} |")
     return "\n".join(lines) + "\n"

@@ -87,7 +87,8 @@ def _task_of(config: dict[str, Any]) -> Any:
     """The run's task, loaded from the file it names (then its name), or None when neither loads."""
     from ..tasks import load_task
 
-    task = config.get("task") if isinstance(config.get("task"), dict) else {}
+    task = config.get("task")
+    task = task if isinstance(task, dict) else {}
     for name in (task.get("path"), task.get("name")):
         if isinstance(name, str) and name:
             try:
@@ -179,7 +180,10 @@ def _beside(path: Path, name: str) -> Path | None:
     return None
 
 
-def _fastchat_answers(path: Path, model: str, cache: dict[str, dict[str, tuple[str, ...]]]) -> dict[str, tuple[str, ...]]:
+Answers = dict[str, tuple[str, ...]]  # question id -> the answer's turns
+
+
+def _fastchat_answers(path: Path, model: str, cache: dict[str, Answers]) -> Answers:
     if model not in cache:
         found = _beside(path, "model_answer")
         answer_file = found / f"{Path(model).name}.jsonl" if found is not None else None
@@ -193,7 +197,7 @@ def _fastchat_answers(path: Path, model: str, cache: dict[str, dict[str, tuple[s
 def fastchat_texts(path: Path) -> list[JudgmentText]:
     question_file = _beside(path, "question.jsonl")
     questions = {item.id: item.turns for item in fastchat.questions(question_file)} if question_file else {}
-    answers: dict[str, dict[str, tuple[str, ...]]] = {}
+    answers: dict[str, Answers] = {}
     texts = []
     for lineno, row in iter_jsonl(path):
         try:

@@ -40,8 +40,8 @@ from ..analysis.judge_rankings import JudgeComparison, compare_judges
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
 from ..analysis.records import collect_parsed, order_sources
 from ..errors import DataError, ResultsError
-from ..formats import judgebench as store
 from ..formats import detect_format, read_parsed
+from ..formats import judgebench as store
 from ..formats.identity import canonical_benchmark
 from ..formats.parse_cache import ParseCache
 from ..formats.texts import JudgmentText, TextKey, read_texts
@@ -208,7 +208,8 @@ def _prompt_hashes(inputs: list[Path]) -> dict[tuple[str, str], tuple[tuple[str,
         if not path.is_dir():
             continue
         config = store.read_config(path)
-        task = config.get("task") if isinstance(config.get("task"), dict) else {}
+        task = config.get("task")
+        task = task if isinstance(task, dict) else {}
         hashes = config.get("prompt_sha256")
         if not isinstance(hashes, dict) or not isinstance(task.get("benchmark"), str):
             continue

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jinja2
 import pandas as pd
@@ -63,7 +63,8 @@ class Entry:
     turn: int
     verdict: str
     error: str | None
-    text: JudgmentText | None
+    key: TextKey
+    text: JudgmentText | None = None
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,9 @@ def verdict_text(record: Mapping[str, object]) -> str:
 
 
 def model_groups(model: str, frame: pd.DataFrame, sections: Sequence[Section],
-                 texts: Mapping[TextKey, JudgmentText], limit: int = MAX_PER_GROUP) -> list[ModelGroup]:
-    """The model's judgments grouped by its table rows (benchmark, judge, opponent), at most ``limit`` each."""
+                 limit: int = MAX_PER_GROUP) -> list[ModelGroup]:
+    """The model's judgments grouped by its table rows (benchmark, judge, opponent), at most ``limit`` each, without
+    their texts yet (``with_texts`` adds them)."""
     mine = frame[frame["model"] == model]
     groups = []
     for sec in sections:
@@ -135,14 +137,17 @@ def model_groups(model: str, frame: pd.DataFrame, sections: Sequence[Section],
                         & (mine["opponent"].fillna("") == (row.opponent or ""))]
             entries = []
             for record in part.head(limit).to_dict("records"):
+                error = record.get("error")
                 key = (sec.benchmark, sec.judge, model, row.opponent or "", str(record["item_id"]),
                        int(record["turn"]))
-                error = record.get("error")
                 entries.append(Entry(str(record["item_id"]), str(record["category"]), int(record["turn"]),
-                                     verdict_text(record), error if isinstance(error, str) else None,
-                                     texts.get(key)))
+                                     verdict_text(record), error if isinstance(error, str) else None, key))
             groups.append(ModelGroup(sec, row, tuple(entries), len(part)))
     return groups
+
+
+def with_texts(groups: Sequence[ModelGroup], texts: Mapping[TextKey, JudgmentText]) -> list[ModelGroup]:
+    return [replace(g, entries=tuple(replace(e, text=texts.get(e.key)) for e in g.entries)) for g in groups]
 
 
 def environment() -> jinja2.Environment:

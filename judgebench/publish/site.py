@@ -220,9 +220,10 @@ def _prompt_hashes(inputs: list[Path]) -> dict[tuple[str, str], tuple[tuple[str,
     return {key: tuple(sorted(value.items())) for key, value in found.items()}
 
 
-def _texts(inputs: list[Path], fmt: str, cache: Path) -> dict[TextKey, JudgmentText]:
-    """The texts of every input's judgments, cached per input by its files' names, sizes and times (answers
-    included); a later input's text of the same judgment replaces an earlier one's, as its verdict does."""
+def _texts(inputs: list[Path], fmt: str, cache: Path, wanted: set[TextKey]) -> dict[TextKey, JudgmentText]:
+    """The ``wanted`` texts of the inputs' judgments, read through a cache per input (keyed by its files' names,
+    sizes and times, answers included); a later input's text of the same judgment replaces an earlier one's, as
+    its verdict does."""
     found: dict[TextKey, JudgmentText] = {}
     for path in inputs:
         files = [path / store.CONFIG, path / store.ANSWERS, path / store.JUDGMENTS] if path.is_dir() else [path]
@@ -236,7 +237,7 @@ def _texts(inputs: list[Path], fmt: str, cache: Path) -> dict[TextKey, JudgmentT
             cached.parent.mkdir(parents=True, exist_ok=True)
             with cached.open("wb") as fh:
                 pickle.dump(texts, fh)
-        found.update((text.key, text) for text in texts)
+        found.update((text.key, text) for text in texts if text.key in wanted)
     return found
 
 
@@ -299,10 +300,10 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
             comparisons = _comparisons(frame, cache, n_bootstrap)
             (staging / "index.html").write_text(pages.render_index(
                 sections, comparisons, n_inputs=len(inputs), n_judgments=len(frame), n_superseded=superseded, **page))
-            texts = _texts(inputs, fmt, cache)
+            groups = {model: pages.model_groups(model, frame, sections) for model in model_page}
+            texts = _texts(inputs, fmt, cache, {e.key for g in groups.values() for group in g for e in group.entries})
             for model, target in model_page.items():
-                groups = pages.model_groups(model, frame, sections, texts)
-                (staging / target).write_text(pages.render_model(model, groups, **page))
+                (staging / target).write_text(pages.render_model(model, pages.with_texts(groups[model], texts), **page))
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             os.chmod(staging, 0o755)
             _swap_in(staging, out)

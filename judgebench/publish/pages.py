@@ -8,6 +8,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 
 import jinja2
 import pandas as pd
@@ -150,7 +151,9 @@ def with_texts(groups: Sequence[ModelGroup], texts: Mapping[TextKey, JudgmentTex
     return [replace(g, entries=tuple(replace(e, text=texts.get(e.key)) for e in g.entries)) for g in groups]
 
 
+@cache
 def environment() -> jinja2.Environment:
+    """One environment, so each template is compiled once per process."""
     return jinja2.Environment(loader=jinja2.PackageLoader("judgebench.publish", "templates"), autoescape=True,
                               keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
 

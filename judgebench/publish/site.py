@@ -250,7 +250,7 @@ def _comparisons(frame: pd.DataFrame, cache: Path, n_bootstrap: int) -> list[Jud
     if cached.exists():
         with cached.open("rb") as fh:
             return list(pickle.load(fh))
-    comparisons = compare_judges(battles, n_bootstrap=min(n_bootstrap, 200))
+    comparisons = compare_judges(battles, n_bootstrap=n_bootstrap)
     cached.parent.mkdir(parents=True, exist_ok=True)
     with cached.open("wb") as fh:
         pickle.dump(comparisons, fh)

@@ -13,6 +13,7 @@ Verdicts are not read here: they are the judgments frame's (analysis.records). E
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import msgspec
 
 from ..errors import DataError, JudgebenchError
+from ..types import Task
 from . import fastchat
 from . import judgebench as ours
 from .common import content, iter_jsonl, read_bytes
@@ -83,22 +85,28 @@ def read_texts(path: Path, fmt: str) -> list[JudgmentText]:
 
 # --- judgebench run directories -----------------------------------------------------------------------------
 
-def _task_of(config: dict[str, Any]) -> Any:
-    """The run's task, loaded from the file it names (then its name), or None when neither loads."""
+def _task_of(config: dict[str, Any]) -> Task | None:
+    """The run's task, loaded from the file it names (then by its name), or None when neither loads or the file
+    is no longer the one the run recorded (its sha256): questions of another version would be misleading."""
     from ..tasks import load_task
 
     task = config.get("task")
     task = task if isinstance(task, dict) else {}
+    recorded = task.get("sha256")
     for name in (task.get("path"), task.get("name")):
-        if isinstance(name, str) and name:
-            try:
-                return load_task(name)
-            except (JudgebenchError, OSError):
+        if not isinstance(name, str) or not name:
+            continue
+        try:
+            loaded = load_task(name)
+            if recorded and hashlib.sha256(Path(loaded.path).read_bytes()).hexdigest() != recorded:
                 continue
+            return loaded
+        except (JudgebenchError, OSError):
+            continue
     return None
 
 
-def _reference(task: Any, item_id: str) -> tuple[str, ...]:
+def _reference(task: Task, item_id: str) -> tuple[str, ...]:
     try:
         return tuple(task.reference_for(item_id))
     except KeyError:

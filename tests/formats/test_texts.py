@@ -85,8 +85,18 @@ def test_run_directory_texts_come_from_the_task_answers_and_replies(tmp_path: Pa
         assert text.opponent_answer == task.reference_for(item.id)
         assert text.opponent_label == f"reference: {task.reference_model}"
         assert text.replies == (HOSTILE, HOSTILE)  # both orders
-    # A task that cannot be found any more: the item ids stay, the questions go.
+    # A task file that changed since the run (its sha256 differs): its questions are not shown as the run's.
     config = json.loads((run_dir / "config.json").read_text())
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(Path(task.path).read_text() + "\n# edited\n")
+    edited = {**config["task"], "path": str(changed), "name": str(changed)}
+    (run_dir / "config.json").write_text(json.dumps({**config, "task": edited}))
+    assert all(t.question == () for t in read_texts(run_dir, "judgebench"))
+    # The same file found by its name instead (the path moved): its questions are the run's.
+    moved = {**config["task"], "path": str(tmp_path / "moved.yaml")}
+    (run_dir / "config.json").write_text(json.dumps({**config, "task": moved}))
+    assert {t.question for t in read_texts(run_dir, "judgebench")} == {item.turns for item in task.items}
+    # A task that cannot be found any more: the item ids stay, the questions go.
     config["task"].update(path="/nowhere/task.yaml", name="no-such-task")
     (run_dir / "config.json").write_text(json.dumps(config))
     orphans = read_texts(run_dir, "judgebench")

@@ -374,6 +374,8 @@ class ScoreRow:
     bootstrap interval over items. n_judged: judgments that entered the score; n_failed: judgments without a
     value (never scored), of which n_parse_failures are judge replies that did not parse. scale: the grading
     scale. length_controlled_winrate: AlpacaEval's LC win rate, with ``lc_note`` when its estimate is weak.
+    per_turn/per_category: the mean grade (single) or the win rate in percent (pairwise) of each turn and each
+    category.
     """
 
     benchmark: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import groupby
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..stats.length_control import DifficultyTable
+from ..stats.ranks import interval_ranks
 from ..types import ScoreRow
 from .diagnostics import Diagnostics, diagnose
 from .scores import score_rows
@@ -21,7 +23,12 @@ from .scores import score_rows
 class LeaderboardRow:
     """One model on one benchmark under one judge (against one opponent, for pairwise), ranked. The numbers are
     the ``ScoreRow``'s (the same as `judgebench stats`); score: win rate in percent (pairwise) or mean grade
-    (single), ci_low/ci_high its 95% percentile bootstrap interval; badges: the diagnostics' flags for it."""
+    (single), ci_low/ci_high its 95% percentile bootstrap interval; badges: the diagnostics' flags for it.
+
+    ranking_value: what orders the models everywhere (``ScoreRow.ranking_value``: the LC win rate where there is
+    one, else the score). rank: 1 + the number of models whose interval lies wholly above this one's
+    (stats.ranks.interval_ranks), so models that the intervals cannot tell apart share a rank (``tied``).
+    per_turn/per_category: mean grade or win rate of each turn and category."""
 
     benchmark: str
     judge: str
@@ -37,6 +44,10 @@ class LeaderboardRow:
     n_failed: int
     avg_length: float | None
     badges: tuple[str, ...]
+    ranking_value: float | None = None
+    tied: bool = False
+    per_turn: tuple[tuple[int, float], ...] = ()
+    per_category: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,19 +69,59 @@ def leaderboard(frame: pd.DataFrame, n_bootstrap: int = 1000, difficulty: Diffic
     report = diagnose(frame, n_bootstrap=min(n_bootstrap, 500))
     scores = score_rows(frame, n_bootstrap, difficulty)
     rows: list[LeaderboardRow] = []
-    for _, members in groupby(scores, key=lambda r: (r.benchmark, r.judge, r.kind, r.opponent)):
-        for rank, row in enumerate(members, start=1):  # score_rows puts them best first
+    for _, grouped in groupby(scores, key=lambda r: (r.benchmark, r.judge, r.kind, r.opponent)):
+        members = list(grouped)  # score_rows puts them best first
+        intervals = [ranking_interval(row) for row in members]
+        ranks = interval_ranks([low for low, _ in intervals], [high for _, high in intervals])
+        for rank, row in zip(ranks, members, strict=True):
             rows.append(LeaderboardRow(
                 benchmark=row.benchmark, judge=row.judge, kind=row.kind, opponent=row.opponent, rank=rank,
                 model=row.model, score=row.score, ci_low=row.ci_low, ci_high=row.ci_high,
                 length_controlled_winrate=row.length_controlled_winrate, n=row.n_judged, n_failed=row.n_failed,
-                avg_length=row.avg_length, badges=badges(report, row)))
+                avg_length=row.avg_length, badges=badges(report, row), ranking_value=row.ranking_value,
+                tied=ranks.count(rank) > 1, per_turn=row.per_turn, per_category=row.per_category))
     return Leaderboard(tuple(rows), tuple(scores), report)
 
 
-def rows_frame(rows: tuple[LeaderboardRow, ...] | list[LeaderboardRow]) -> pd.DataFrame:
-    columns = list(LeaderboardRow.__dataclass_fields__)
-    return pd.DataFrame([{**asdict(r), "badges": "; ".join(r.badges)} for r in rows], columns=columns)
+def ranking_interval(row: ScoreRow) -> tuple[float | None, float | None]:
+    """The 95% interval of a row's ranking value. The LC win rate has no interval of its own: it takes the
+    score's, moved by LC - score (its spread taken as the raw win rate's, as AlpacaEval's standard errors of the
+    two are alike)."""
+    if row.ci_low is None or row.ci_high is None:
+        return None, None
+    if row.length_controlled_winrate is None or row.score is None:
+        return row.ci_low, row.ci_high
+    shift = row.length_controlled_winrate - row.score
+    return row.ci_low + shift, row.ci_high + shift
+
+
+Rows = Sequence[LeaderboardRow]
+_BREAKDOWNS = ("per_turn", "per_category")
+_FLAT = [c for c in LeaderboardRow.__dataclass_fields__ if c not in _BREAKDOWNS]
+
+
+def breakdown_columns(rows: Rows) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The turns and categories the rows are broken down by, when there is more than one of each (a single
+    turn's or category's column would repeat the score)."""
+    turns = tuple(sorted({t for r in rows for t, _ in r.per_turn}))
+    categories = tuple(sorted({c for r in rows for c, _ in r.per_category}))
+    return (turns if len(turns) > 1 else ()), (categories if len(categories) > 1 else ())
+
+
+def _flat(row: LeaderboardRow, turns: tuple[int, ...], categories: tuple[str, ...]) -> dict[str, Any]:
+    """A row as one flat record: badges joined, one column per turn and per category."""
+    values = {c: getattr(row, c) for c in _FLAT}
+    values["badges"] = "; ".join(row.badges)
+    per_turn, per_category = dict(row.per_turn), dict(row.per_category)
+    values.update({f"turn {t}": per_turn.get(t) for t in turns})
+    values.update({f"category: {c}": per_category.get(c) for c in categories})
+    return values
+
+
+def rows_frame(rows: Rows) -> pd.DataFrame:
+    turns, categories = breakdown_columns(rows)
+    columns = [*_FLAT, *(f"turn {t}" for t in turns), *(f"category: {c}" for c in categories)]
+    return pd.DataFrame([_flat(r, turns, categories) for r in rows], columns=columns)
 
 
 def _fmt(value: Any) -> str:
@@ -81,28 +132,32 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def to_csv(rows: tuple[LeaderboardRow, ...] | list[LeaderboardRow]) -> str:
+def to_csv(rows: Rows) -> str:
+    """The rows in their order (the ranking), one column per turn and category where there are several."""
+    turns, categories = breakdown_columns(rows)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    columns = list(LeaderboardRow.__dataclass_fields__)
+    columns = [*_FLAT, *(f"turn {t}" for t in turns), *(f"category: {c}" for c in categories)]
     writer.writerow(columns)
     for row in rows:
-        values = asdict(row)
-        values["badges"] = "; ".join(row.badges)
+        values = _flat(row, turns, categories)
         writer.writerow([_fmt(values[c]) for c in columns])
     return buffer.getvalue()
 
 
-def to_json(rows: tuple[LeaderboardRow, ...] | list[LeaderboardRow]) -> str:
-    return json.dumps([{**asdict(r), "badges": list(r.badges)} for r in rows], indent=2, sort_keys=True,
-                      allow_nan=False) + "\n"
+def to_json(rows: Rows) -> str:
+    """The rows in their order (the ranking); per_turn/per_category as objects keyed by turn and category."""
+    return json.dumps([{**asdict(r), "badges": list(r.badges), "per_turn": {str(t): v for t, v in r.per_turn},
+                        "per_category": dict(r.per_category)} for r in rows],
+                      indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
-def to_markdown(rows: tuple[LeaderboardRow, ...] | list[LeaderboardRow]) -> str:
+def to_markdown(rows: Rows) -> str:
     header = ["#", "model", "score", "95% CI", "LC win rate", "n", "badges"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         ci = f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}" if r.ci_low is not None else ""
-        lines.append(f"| {r.rank} | {r.model} | {_fmt(r.score)} | {ci} | {_fmt(r.length_controlled_winrate)} | "
+        rank = f"={r.rank}" if r.tied else str(r.rank)
+        lines.append(f"| {rank} | {r.model} | {_fmt(r.score)} | {ci} | {_fmt(r.length_controlled_winrate)} | "
                      f"{r.n} | {', '.join(r.badges)} |")
     return "\n".join(lines) + "\n"

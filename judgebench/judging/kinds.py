@@ -12,7 +12,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -293,6 +293,12 @@ def _scale_of(group: pd.DataFrame) -> tuple[int, int] | None:
     return int(group["scale_low"].dropna().min()), int(group["scale_high"].dropna().max())
 
 
+def _win_rates_by(judged: pd.DataFrame, column: str, key: type) -> tuple[tuple[Any, float], ...]:
+    """The win rate (percent, AlpacaEval's convention: mean of preference - 1) of each value of ``column``."""
+    by_value = judged.groupby(column, sort=True)["preference"].mean()
+    return tuple((key(value), float((preference - 1.0) * 100)) for value, preference in by_value.items())
+
+
 class PairwiseComparison(JudgingKind):
     """AlpacaEval style: the candidate against a reference model's answers, asked in both orders; the two
     verdicts combine into one preference in [1, 2] (orders that disagree count as a tie)."""
@@ -431,6 +437,7 @@ class PairwiseComparison(JudgingKind):
                     length_controlled_winrate=estimate.value if estimate else None,
                     lc_note=estimate.note if estimate else None,
                     avg_length=float(lengths.mean()) if len(lengths) else None,
+                    per_turn=_win_rates_by(done, "turn", int), per_category=_win_rates_by(done, "category", str),
                 ))
         return rows
 

@@ -13,10 +13,19 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 
+def ranked(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows best first by ``ranking_value`` (ScoreRow.ranking_value: LC where there is one, else the score),
+    then by model name: the order of the leaderboard's table and downloads. Without that column, as given."""
+    if "ranking_value" not in rows:
+        return rows
+    return rows.assign(_key=-rows["ranking_value"].astype(float)).sort_values(
+        ["_key", "model"], kind="stable", na_position="last").drop(columns="_key")
+
+
 def winrate_figure(rows: pd.DataFrame, title: str) -> Figure:
-    """Horizontal bars of ``score`` with 95% interval whiskers (``ci_low``/``ci_high``), in the rows' order (the
-    leaderboard's ranking) from the top."""
-    data = rows.iloc[::-1]
+    """Horizontal bars of ``score`` with 95% interval whiskers (``ci_low``/``ci_high``), best first from the top
+    in the leaderboard's ranking (see ``ranked``)."""
+    data = ranked(rows).iloc[::-1]
     fig = Figure(figsize=(7, 0.35 * len(data) + 1.2))
     ax = fig.subplots()
     low = (data["score"] - data["ci_low"]).clip(lower=0).fillna(0)
@@ -32,9 +41,12 @@ def winrate_figure(rows: pd.DataFrame, title: str) -> Figure:
     return fig
 
 
-def category_figure(per_category: pd.DataFrame, title: str) -> Figure:
-    """Grouped bars: one group per category, one bar per model (columns: model, category, score)."""
+def category_figure(per_category: pd.DataFrame, title: str, order: list[str] | None = None) -> Figure:
+    """Grouped bars: one group per category, one bar per model (columns: model, category, score); the models in
+    ``order`` (the leaderboard's ranking) where given."""
     table = per_category.pivot_table(index="category", columns="model", values="score")
+    if order is not None:
+        table = table[[m for m in order if m in table.columns]]
     fig = Figure(figsize=(max(6, 0.9 * len(table)), 3.5))
     ax = fig.subplots()
     width = 0.8 / max(1, len(table.columns))

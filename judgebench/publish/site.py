@@ -10,6 +10,10 @@
 - The site is written to a temporary directory beside SITE and swapped in with two renames, so readers see
   the old site or the new one, never half of one.
 - A lock file (``SITE.lock``, flock) stops two regenerations from colliding.
+- The page says when it was built: the newest input's modification time, or SOURCE_DATE_EPOCH when set (a
+  clock reading would make two builds of the same inputs differ).
+- Each model has a page (models/<slug>.html, publish.pages) where its judgments can be read, their texts found by
+  formats.texts; judges that ranked the same battles are shown side by side (analysis.judge_rankings).
 """
 
 from __future__ import annotations
@@ -20,27 +24,29 @@ import hashlib
 import json
 import os
 import pickle
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
-import jinja2
 import numpy as np
 import pandas as pd
 
 from .. import __version__
 from ..analysis.diagnostics import Diagnostics
+from ..analysis.judge_rankings import JudgeComparison, compare_judges
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
 from ..analysis.records import collect_parsed, order_sources
 from ..errors import DataError, ResultsError
+from ..formats import detect_format, read_parsed
 from ..formats import judgebench as store
-from ..formats import read_parsed
+from ..formats.identity import canonical_benchmark
 from ..formats.parse_cache import ParseCache
+from ..formats.texts import JudgmentText, TextKey, read_texts
 from ..stats.length_control import DifficultyTable
-from . import plots
+from . import pages, plots
 
 EXIT_UPDATED, EXIT_UNCHANGED, EXIT_LOCKED = 0, 3, 75
 
@@ -105,10 +111,6 @@ def site_lock(out: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
-
-
 def _load_inputs(inputs: list[Path], fmt: str) -> tuple[pd.DataFrame, int, int]:
     """(deduplicated judgments of all inputs, inputs parsed this time, records superseded). Every input is read
     before anything is written, so a bad input leaves no trace in the site."""
@@ -159,7 +161,9 @@ def _plots(group: pd.DataFrame, rows: list[LeaderboardRow], report: Diagnostics,
            target: Path, stem: str) -> list[str]:
     written: list[str] = []
     table = pd.DataFrame([{"model": r.model, "score": r.score, "ci_low": r.ci_low, "ci_high": r.ci_high,
-                           "length_controlled_winrate": r.length_controlled_winrate} for r in rows])
+                           "length_controlled_winrate": r.length_controlled_winrate,
+                           "ranking_value": r.ranking_value} for r in rows])
+    order = [r.model for r in rows]  # the ranking: the table's, the downloads' and every plot's order
     if table["score"].notna().any():
         paths = plots.save_figure(plots.winrate_figure(table.dropna(subset=["score"]), f"{benchmark} — judge {judge}"),
                                   target / f"{stem}-scores")
@@ -170,8 +174,8 @@ def _plots(group: pd.DataFrame, rows: list[LeaderboardRow], report: Diagnostics,
             continue
         if grades["category"].nunique() > 1:
             per_category = grades.groupby(["model", "category"], as_index=False)["score"].mean()
-            written.append(plots.save_figure(plots.category_figure(per_category, f"{benchmark}: score by category"),
-                                             target / f"{stem}-categories")[0].name)
+            figure = plots.category_figure(per_category, f"{benchmark}: score by category", order)
+            written.append(plots.save_figure(figure, target / f"{stem}-categories")[0].name)
         low = int(grades["scale_low"].min()) if grades["scale_low"].notna().any() else 1
         written.append(plots.save_figure(plots.score_histogram(grades, f"{benchmark}: grades (saturation)", low,
                                                                sat.overall.high), target / f"{stem}-histogram")[0].name)
@@ -182,15 +186,77 @@ def _plots(group: pd.DataFrame, rows: list[LeaderboardRow], report: Diagnostics,
     return written
 
 
-# The page: a sortable table per (task, judge), its downloads and its plots. Autoescaped: model names are data.
-def _page() -> jinja2.Template:
-    environment = jinja2.Environment(loader=jinja2.PackageLoader("judgebench.publish", "templates"), autoescape=True,
-                                     keep_trailing_newline=True)
-    return environment.get_template("leaderboard.html.jinja")
+def build_date(inputs: list[Path]) -> tuple[str, str]:
+    """(the build date, where it comes from): SOURCE_DATE_EPOCH when set, else the newest input's modification
+    time, so the same inputs give the same page."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            stamp, source = int(epoch), "SOURCE_DATE_EPOCH"
+        except ValueError:
+            raise DataError(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds; unset it or fix it") from None
+    else:
+        files = [f for p in inputs for f in ([p / store.CONFIG, p / store.ANSWERS, p / store.JUDGMENTS]
+                                             if p.is_dir() else [p]) if f.exists()]
+        stamp, source = int(max(f.stat().st_mtime for f in files)), "the newest input's modification time"
+    when = datetime.fromtimestamp(stamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return when, source
 
 
-def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.2f}"
+def _prompt_hashes(inputs: list[Path]) -> dict[tuple[str, str], tuple[tuple[str, str], ...]]:
+    """(benchmark, judge) -> the judge prompts' sha256 that judgebench runs recorded in their config.json."""
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for path in inputs:
+        if not path.is_dir():
+            continue
+        config = store.read_config(path)
+        task = config.get("task")
+        task = task if isinstance(task, dict) else {}
+        hashes = config.get("prompt_sha256")
+        if not isinstance(hashes, dict) or not isinstance(task.get("benchmark"), str):
+            continue
+        for judge in config.get("judges") or []:
+            if isinstance(judge, dict) and isinstance(judge.get("name"), str):
+                key = (canonical_benchmark(task["benchmark"]), judge["name"])
+                found.setdefault(key, {}).update({str(k): str(v) for k, v in hashes.items()})
+    return {key: tuple(sorted(value.items())) for key, value in found.items()}
+
+
+def _texts(inputs: list[Path], fmt: str, cache: Path, wanted: set[TextKey]) -> dict[TextKey, JudgmentText]:
+    """The ``wanted`` texts of the inputs' judgments, read through a cache per input (keyed by its files' names,
+    sizes and times, answers included); a later input's text of the same judgment replaces an earlier one's, as
+    its verdict does."""
+    found: dict[TextKey, JudgmentText] = {}
+    for path in inputs:
+        files = [path / store.CONFIG, path / store.ANSWERS, path / store.JUDGMENTS] if path.is_dir() else [path]
+        stamp = "|".join(f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files if f.exists())
+        cached = cache / "texts" / f"{hashlib.sha256(f'{__version__}|{fmt}|{stamp}'.encode()).hexdigest()[:32]}.pkl"
+        if cached.exists():
+            with cached.open("rb") as fh:
+                texts = pickle.load(fh)
+        else:
+            texts = read_texts(path, detect_format(path) if fmt == "auto" else fmt)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            with cached.open("wb") as fh:
+                pickle.dump(texts, fh)
+        found.update((text.key, text) for text in texts if text.key in wanted)
+    return found
+
+
+def _comparisons(frame: pd.DataFrame, cache: Path, n_bootstrap: int) -> list[JudgeComparison]:
+    """Judges side by side (analysis.judge_rankings), cached by the battles' judgments."""
+    battles = frame[frame["opponent"].notna()]
+    digest = hashlib.sha256(f"{__version__}|{n_bootstrap}".encode())
+    digest.update(pd.util.hash_pandas_object(battles, index=False).to_numpy().tobytes())
+    cached = cache / "judges" / f"{digest.hexdigest()[:32]}.pkl"
+    if cached.exists():
+        with cached.open("rb") as fh:
+            return list(pickle.load(fh))
+    comparisons = compare_judges(battles, n_bootstrap=n_bootstrap)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    with cached.open("wb") as fh:
+        pickle.dump(comparisons, fh)
+    return comparisons
 
 
 def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: int = 1000,
@@ -202,35 +268,44 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
         raise DataError(f"no inputs in {', '.join(map(str, paths))}: give judgebench results directories or "
                         "judgment files")
     cache = out.parent / f".{out.name}.cache"
+    date, date_source = build_date(inputs)
     manifest = {"judgebench": __version__, "n_bootstrap": n_bootstrap, "format": fmt,
-                "difficulty": _table_key(difficulty),
+                "difficulty": _table_key(difficulty), "build_date": date,
                 "inputs": [[str(p), fingerprint(p, fmt)] for p in inputs]}
     previous = out / "manifest.json"
     if previous.exists() and json.loads(previous.read_text()) == manifest:
         return BuildResult("unchanged", out, len(inputs), 0, 0, 0)
     # Read (and check) every input before the lock and the caches are touched: a bad input writes nothing.
     frame, parsed, superseded = _load_inputs(inputs, fmt)
+    page = {"build_date": date, "build_date_source": date_source}
     with site_lock(out):
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
         try:
-            (staging / "data").mkdir()
-            (staging / "plots").mkdir()
+            for folder in ("data", "plots", "models"):
+                (staging / folder).mkdir()
+            hashes = _prompt_hashes(inputs)
+            model_page = pages.model_pages(sorted(frame["model"].astype(str).unique()))
             sections, recomputed = [], 0
             for (benchmark, judge), group in frame.groupby(["benchmark", "judge"], sort=True):
                 rows, report, fresh = _group_result(str(benchmark), str(judge), group, cache, n_bootstrap,
                                                     difficulty)
                 recomputed += int(fresh)
-                stem = f"{_slug(str(benchmark))}__{_slug(str(judge))}"
+                stem = f"{pages.slug(str(benchmark))}__{pages.slug(str(judge))}"
                 (staging / "data" / f"{stem}.csv").write_text(to_csv(rows))
                 (staging / "data" / f"{stem}.json").write_text(to_json(rows))
                 (staging / "data" / f"{stem}.md").write_text(to_markdown(rows))
                 (staging / "data" / f"{stem}.diagnostics.json").write_text(
                     json.dumps(report.to_json(), indent=2, sort_keys=True, allow_nan=False) + "\n")
                 images = _plots(group, rows, report, str(benchmark), str(judge), staging / "plots", stem)
-                sections.append({"benchmark": benchmark, "judge": judge, "stem": stem, "rows": rows,
-                                 "images": images})
-            (staging / "index.html").write_text(_page().render(sections=sections, n_inputs=len(inputs), fmt=_fmt,
-                                                               n_judgments=len(frame), n_superseded=superseded))
+                method = pages.Method(str(judge), len(group), n_bootstrap, hashes.get((str(benchmark), str(judge)), ()))
+                sections.append(pages.section(str(benchmark), str(judge), stem, rows, images, method, model_page))
+            comparisons = _comparisons(frame, cache, n_bootstrap)
+            (staging / "index.html").write_text(pages.render_index(
+                sections, comparisons, n_inputs=len(inputs), n_judgments=len(frame), n_superseded=superseded, **page))
+            groups = {model: pages.model_groups(model, frame, sections) for model in model_page}
+            texts = _texts(inputs, fmt, cache, {e.key for g in groups.values() for group in g for e in group.entries})
+            for model, target in model_page.items():
+                (staging / target).write_text(pages.render_model(model, pages.with_texts(groups[model], texts), **page))
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             os.chmod(staging, 0o755)
             _swap_in(staging, out)

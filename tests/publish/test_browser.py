@@ -1,24 +1,37 @@
-"""The generated leaderboard page in a real headless Chromium (Debian's package, driven by Playwright)."""
+"""The generated leaderboard site in a real headless Chromium (Debian's package, driven by Playwright), built from
+real AlpacaEval annotations of two judges, real MT-Bench single grades (with FastChat's questions and answers
+beside them) and a judgebench run directory whose answers and judge replies are hostile HTML."""
 
 from __future__ import annotations
 
+import gzip
 import http.server
+import json
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from judgebench.publish.pages import slug
 from judgebench.publish.site import build_site
 
 from ..conftest import ROOT
 from ..fakeserver import serving
+from .runs import fake_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOT = ROOT / "build" / "leaderboard-screenshot.png"
+BUILD = ROOT / "build"
+SCREENSHOT = BUILD / "leaderboard-screenshot.png"
 AE2 = "alpaca_eval/results/{}/weighted_alpaca_eval_gpt4_turbo/annotations.json.gz"
+AE1 = "alpaca_eval/results/{}/alpaca_eval_gpt4/annotations.json.gz"
+AE2_JUDGE = "weighted_alpaca_eval_gpt4_turbo"
 MODELS = ["claude-2", "gpt-3.5-turbo-0301", "alpaca-7b", "gpt4_1106_preview", "vicuna-13b", "phi-2"]
+MT = "mt_bench_extras/third_party_alvarobartt"
+PHONE = {"width": 390, "height": 844}
 
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium; "
@@ -26,59 +39,220 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def served_site(shared_data: Path, tmp_path: Path) -> Iterator[str]:
-    """The site built from real AlpacaEval annotations plus a small judgebench-style single-grading file,
-    served over loopback (a page loaded from file:// would hide loading errors)."""
-    out = tmp_path / "site"
+@dataclass(frozen=True)
+class Site:
+    url: str  # index.html, served over loopback
+    out: Path
+
+
+@pytest.fixture(scope="module")
+def site(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The site, served over loopback (a page loaded from file:// would hide loading errors)."""
+    tmp = tmp_path_factory.mktemp("site")
+    # FastChat's layout: the judgments in model_judgment/, question.jsonl and model_answer/ beside them.
+    mt = tmp / "mt_bench"
+    (mt / "model_judgment").mkdir(parents=True)
+    shutil.copy(shared_data / MT / "model_judgment/gpt-4_single.jsonl.gz", mt / "model_judgment")
+    (mt / "question.jsonl").symlink_to(shared_data / "mt_bench/question.jsonl")
+    (mt / "model_answer").symlink_to(shared_data / MT / "model_answer")
     inputs = [shared_data / AE2.format(m) for m in MODELS]
-    inputs.append(shared_data / "mt_bench_extras/third_party_alvarobartt/model_judgment/gpt-4_single.jsonl.gz")
-    build_site(inputs, out, n_bootstrap=100)
+    inputs += [shared_data / AE1.format(m) for m in MODELS if (shared_data / AE1.format(m)).exists()]
+    inputs.append(mt / "model_judgment/gpt-4_single.jsonl.gz")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUDGEBENCH_CACHE_DIR", str(tmp / "jb-cache"))
+        inputs.append(fake_run(tmp / "run"))
+        out = tmp / "site"
+        build_site(inputs, out, n_bootstrap=100)
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
     handler.log_message = lambda *args: None  # type: ignore[attr-defined]
     with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as base:
-        yield f"{base}/index.html"
+        yield Site(f"{base}/index.html", out)
 
 
-def test_leaderboard_page_in_headless_chromium(served_site: str) -> None:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (in the dev extra)")
-    errors: list[str] = []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Any]:
+    """A function opening a page at a URL (viewport: desktop unless given) that records console errors and
+    dialogs; after the test, none may have happened."""
+    errors: list[str] = []
+    pages = []
+
+    def opener(url: str, viewport: dict[str, int] | None = None) -> Any:
+        page = browser.new_page(viewport=viewport or {"width": 1200, "height": 900})
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(served_site, wait_until="load")
+        page.on("dialog", lambda dialog: (errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+        page.goto(url, wait_until="load")
+        pages.append(page)
+        return page
 
-        tables = page.locator("table.leaderboard")
-        assert tables.count() == 2  # the AlpacaEval task and the MT-Bench grades
-        alpaca = page.locator("table[data-benchmark=alpaca-eval]")
-        assert alpaca.locator("tbody tr").count() == len(MODELS)
-
-        def column(index: int) -> list[str]:
-            return alpaca.locator(f"tbody tr td:nth-child({index})").all_inner_texts()
-
-        # Sort by model name, ascending then descending.
-        alpaca.locator("th", has_text="model").click()
-        names = column(2)
-        assert names == sorted(names, key=str.lower) or names == sorted(names)
-        alpaca.locator("th", has_text="model").click()
-        assert column(2) == list(reversed(names))
-        # Sort by score, ascending: the numbers must come out in order.
-        alpaca.locator("th", has_text="score").first.click()
-        scores = [float(s) for s in column(3)]
-        assert scores == sorted(scores)
-        assert alpaca.locator("th[aria-sort=ascending]").count() == 1
-
-        images = page.locator("img")
-        assert images.count() >= 3
-        widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
-        assert all(w > 0 for w in widths), widths
-
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
-        browser.close()
+    yield opener
+    for page in pages:
+        page.close()
     assert errors == []
+
+
+def _rows(site: Site, benchmark: str, judge: str) -> list[dict[str, Any]]:
+    """A table's rows as its JSON download gives them."""
+    stem = f"{slug(benchmark)}__{slug(judge)}"
+    return json.loads((site.out / "data" / f"{stem}.json").read_text())
+
+
+def _visible_models(table: Any) -> list[str]:
+    return [m for m in table.locator("tbody tr:visible td:nth-child(2)").all_inner_texts()]
+
+
+def test_tables_sort_numerically_and_plots_load(site: Site, open_page: Any) -> None:
+    page = open_page(site.url)
+    assert page.locator("table.leaderboard").count() == 4  # AlpacaEval x 2 judges, MT-Bench, the sample run
+    alpaca = page.locator(f"table.leaderboard[data-judge={AE2_JUDGE}]")
+    assert alpaca.locator("tbody tr").count() == len(MODELS)
+
+    def column(index: int) -> list[str]:
+        return alpaca.locator(f"tbody tr td:nth-child({index})").all_inner_texts()
+
+    # Sort by model name, ascending then descending.
+    alpaca.locator("th", has_text="model").click()
+    names = column(2)
+    assert names == sorted(names, key=str.lower) or names == sorted(names)
+    alpaca.locator("th", has_text="model").click()
+    assert column(2) == list(reversed(names))
+    # By score, ascending: in numeric order, which here is not the order of the texts ("9.6" after "17.2").
+    alpaca.locator("th", has_text="score").first.click()
+    scores = column(4)
+    assert [float(s) for s in scores] == sorted(float(s) for s in scores)
+    assert scores != sorted(scores)
+    assert alpaca.locator("th[aria-sort=ascending]").count() == 1
+    # Per-category columns (AlpacaEval's datasets) explain themselves, and the glossary is there.
+    assert "win rate on the koala questions" in alpaca.locator("th", has_text="koala").get_attribute("title").lower()
+    assert page.locator("dl.glossary dt").count() >= 6
+    assert "Built " in page.locator("p.meta").first.inner_text()
+
+    widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+    assert len(widths) >= 3 and all(w > 0 for w in widths), widths
+    BUILD.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_search_and_filters(site: Site, open_page: Any) -> None:
+    page = open_page(site.url)
+    boards = page.locator("table.leaderboard")
+    total = boards.locator("tbody tr").count()
+    page.fill("#model-filter", "CLAUDE")
+    shown = boards.locator("tbody tr:visible td:nth-child(2)").all_inner_texts()
+    expected = [r["model"] for j in (AE2_JUDGE, "alpaca_eval_gpt4") for r in _rows(site, "alpaca-eval", j)
+                if "claude" in r["model"].lower()]
+    assert sorted(shown) == sorted(expected) and len(shown) == 2
+    page.fill("#model-filter", "")
+    assert boards.locator("tbody tr:visible").count() == total
+    page.select_option("#benchmark-filter", "mt-bench")
+    assert page.locator("section.board:visible").count() == 1
+    assert page.locator("section.board:visible").get_attribute("data-benchmark") == "mt-bench"
+    page.select_option("#benchmark-filter", "")
+    page.select_option("#judge-filter", "alpaca_eval_gpt4")
+    assert [s.get_attribute("data-judge") for s in page.locator("section.board:visible").all()] == ["alpaca_eval_gpt4"]
+
+
+def _interval(row: dict[str, Any]) -> tuple[float, float]:
+    """The ranking value's interval: the score's, moved by LC - score where there is an LC win rate."""
+    shift = 0.0 if row["length_controlled_winrate"] is None else row["length_controlled_winrate"] - row["score"]
+    return row["ci_low"] + shift, row["ci_high"] + shift
+
+
+@pytest.mark.parametrize(("benchmark", "judge"), [("alpaca-eval", AE2_JUDGE), ("alpaca-eval", "alpaca_eval_gpt4"),
+                                                  ("mt-bench", "gpt-4")])
+def test_rank_column_respects_the_intervals(site: Site, open_page: Any, benchmark: str, judge: str) -> None:
+    page = open_page(site.url)
+    rows = _rows(site, benchmark, judge)
+    intervals = [_interval(r) for r in rows]
+    expected = [1 + sum(low > high for low, _ in intervals) for _, high in intervals]
+    table = page.locator(f"table.leaderboard[data-benchmark={benchmark}][data-judge={judge}]")
+    cells = table.locator("tbody tr td:nth-child(1)").all_inner_texts()
+    assert [int(c.lstrip("=")) for c in cells] == expected
+    # A shared rank is marked as one; a rank nobody shares is not.
+    assert [c.startswith("=") for c in cells] == [expected.count(r) > 1 for r in expected]
+    # The table, its downloads and its plot: one order, by the ranking value (LC where there is one).
+    order = [r["model"] for r in rows]
+    assert _visible_models(table) == order
+    values = [r["ranking_value"] for r in rows]
+    assert values == sorted(values, reverse=True)
+    csv_models = [line.split(",")[5] for line in (site.out / "data" / f"{benchmark}__{judge}.csv").read_text()
+                  .splitlines()[1:]]
+    assert csv_models == order
+    if benchmark == "mt-bench":
+        assert any(c.startswith("=") for c in cells)  # MT-Bench's models overlap: ties are shown
+
+
+def test_model_page_shows_each_judgment_with_its_texts(site: Site, open_page: Any, shared_data: Path) -> None:
+    page = open_page(site.url)
+    page.locator(f"table.leaderboard[data-judge={AE2_JUDGE}] a", has_text="claude-2").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith("/models/claude-2.html")
+    assert page.locator("h1").inner_text() == "claude-2"
+    with gzip.open(shared_data / AE2.format("claude-2"), "rt") as fh:
+        annotations = {row["instruction"]: row for row in json.load(fh)}
+    group = page.locator("section.group", has_text=AE2_JUDGE)
+    first = group.locator("article.judgment").first
+    question = first.locator("pre.question").inner_text()
+    annotation = annotations[question]
+    assert first.locator("pre.answer").inner_text().strip() == annotation["output_2"].strip()
+    assert first.locator("pre.opponent").inner_text().strip() == annotation["output_1"].strip()
+    assert first.locator("pre.reply").inner_text() == annotation["raw_completion"]["message"]["content"]
+    assert "preference" in first.locator("p.verdict").inner_text()
+    assert group.locator("article.judgment").count() == 25  # capped, with a note
+    assert "the first 25 shown" in group.inner_text()
+    page.screenshot(path=str(BUILD / "site-model.png"), full_page=False)
+
+
+def test_hostile_answers_show_as_text(site: Site, open_page: Any) -> None:
+    from judgebench.tasks import load_task
+
+    from .runs import HOSTILE
+
+    page = open_page(site.url)
+    page.locator("table.leaderboard[data-benchmark=sample-pairwise] a", has_text="fake-model").click()
+    page.wait_for_load_state("load")
+    task = load_task("sample-pairwise")
+    first = page.locator("article.judgment").first
+    assert first.locator("pre.question").inner_text() == task.items[0].turns[0]
+    assert first.locator("pre.answer").inner_text() == HOSTILE
+    assert first.locator("pre.opponent").inner_text() == task.reference_for(task.items[0].id)[0]
+    assert first.locator("pre.reply").all_inner_texts() == [HOSTILE, HOSTILE]  # both orders' replies
+    assert page.locator("pre script, pre img").count() == 0
+    assert page.title() != "pwned"
+    # The run recorded its prompt's hash: the method says it.
+    index = open_page(site.url)
+    method = index.locator("section.board[data-benchmark=sample-pairwise] p.method").inner_text()
+    assert "pairwise.jinja sha256" in method
+
+
+def test_judges_side_by_side(site: Site, open_page: Any) -> None:
+    page = open_page(site.url)
+    section = page.locator("section.judges[data-benchmark=alpaca-eval]")
+    header = section.locator("thead th").all_inner_texts()
+    assert header == ["model", AE2_JUDGE, "alpaca_eval_gpt4"]
+    assert "ρ = " in section.inner_text() and "τ = " in section.inner_text()
+
+
+def test_phone_layout_has_no_horizontal_page_scroll(site: Site, open_page: Any) -> None:
+    page = open_page(site.url, PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # The wide table scrolls inside its own container instead.
+    wrapper = page.locator(f"section.board[data-judge={AE2_JUDGE}] div.scroll")
+    assert wrapper.evaluate("e => e.scrollWidth > e.clientWidth")
+    page.screenshot(path=str(BUILD / "site-phone.png"), full_page=False)
+    model = open_page(site.url.replace("index.html", "models/mistral-orpo-mix.html"), PHONE)
+    assert model.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    desktop = open_page(site.url)
+    desktop.screenshot(path=str(BUILD / "site-desktop.png"), full_page=False)

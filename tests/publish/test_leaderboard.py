@@ -49,7 +49,7 @@ def test_site_has_tables_plots_and_page(inputs: list[Path], tmp_path: Path, shar
     assert (out / "plots" / f"{stem}-scores.png").stat().st_size > 1000
     assert (out / "plots" / f"{stem}-scores.svg").exists()
     html = (out / "index.html").read_text()
-    assert html.count("<tr><td") == len(MODELS) and "plots/" in html
+    assert html.count("<tr data-model=") == len(MODELS) and "plots/" in html
 
 
 def test_same_inputs_give_byte_identical_sites(inputs: list[Path], tmp_path: Path) -> None:
@@ -163,3 +163,40 @@ def test_site_rebuilds_when_the_format_changes_and_refuses_empty_inputs(tmp_path
     result = CliRunner().invoke(main, ["leaderboard", "--out", str(tmp_path / "s2"), str(aa), str(empty)])
     assert result.exit_code == 1 and "no judgebench run here" in result.output
     assert not (tmp_path / "s2").exists() and not (tmp_path / ".s2.cache").exists()
+
+
+def test_build_date_is_the_newest_input_or_source_date_epoch(inputs: list[Path], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for n, path in enumerate(inputs):
+        os.utime(path, (0, 1_700_000_000 + 60 * n))  # the newest: 2023-11-14 22:17 UTC
+    out = tmp_path / "site"
+    build_site(inputs, out, n_bootstrap=50)
+    html = (out / "index.html").read_text()
+    assert "Built 2023-11-14 22:17 UTC (the newest input&#39;s modification time)" in html
+    assert "Built 2023-11-14 22:17 UTC" in (out / "models" / "claude-2.html").read_text()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "86400")
+    assert build_site(inputs, out, n_bootstrap=50).status == "updated"  # another date, another page
+    assert "Built 1970-01-02 00:00 UTC (SOURCE_DATE_EPOCH)" in (out / "index.html").read_text()
+    assert build_site(inputs, out, n_bootstrap=50).status == "unchanged"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(judgebench.errors.DataError, match="SOURCE_DATE_EPOCH='yesterday' is not a number"):
+        build_site(inputs, out, n_bootstrap=50)
+
+
+def test_model_pages_escape_every_text_and_link_from_the_table(inputs: list[Path], tmp_path: Path) -> None:
+    from ..publish.runs import HOSTILE, fake_run
+
+    run_dir = fake_run(tmp_path / "run")
+    out = tmp_path / "site"
+    build_site([*inputs, run_dir], out, n_bootstrap=50)
+    index = (out / "index.html").read_text()
+    page = (out / "models" / "fake-model.html").read_text()
+    assert 'href="models/fake-model.html"' in index and 'href="models/claude-2.html"' in index
+    assert HOSTILE not in page and "<img src=x" not in page
+    assert page.count("&lt;script&gt;document.title=&#34;pwned&#34;&lt;/script&gt;") == 3 * 5  # answer, 2 replies
+    # The run recorded its prompt's hash; the method line shows it with the counts.
+    digest = json.loads((run_dir / "config.json").read_text())["prompt_sha256"]["pairwise.jinja"]
+    assert f"prompt pairwise.jinja sha256 <code>{digest[:16]}</code>" in index
+    assert "5 judgments; 50 bootstrap samples" in index  # one judgment per item, both orders in it

@@ -175,16 +175,17 @@ def detect_answers_format(path: Path) -> str:
 def read_answers(path: Path, task: Task, items: list[Item]) -> list[Candidate]:
     """Existing answers (FastChat model_answer JSONL or AlpacaEval model_outputs.json) matched to the items.
 
-    Answers and items that do not match are an error listing the differences, before any request."""
+    An item without an answer (or with fewer turns than it asks) is an error listing them, before any request.
+    Answers to other questions are left aside: a task may ask a subset of a benchmark's questions (sample-battles
+    asks five of MT-Bench's 80, and battles FastChat's model_answer files of all 80)."""
     fmt = detect_answers_format(path)
     if fmt == "fastchat":
-        model = fastchat.model_id(path) or path.stem
+        model = fastchat.answers_model(path)
         found = fastchat.answers(path)
     else:
         generator, by_instruction = alpaca_eval.answers_by_instruction(path)
         model = generator or path.stem
         found = {item.id: (by_instruction[item.turns[0]],) for item in items if item.turns[0] in by_instruction}
-    ids = {item.id for item in items}
     missing = [i.id for i in items if i.id not in found]
     short = [i.id for i in items if i.id in found and len(found[i.id]) < len(i.turns)]
     problems = []
@@ -193,10 +194,6 @@ def read_answers(path: Path, task: Task, items: list[Item]) -> list[Candidate]:
                         + (" ..." if len(missing) > 10 else ""))
     if short:
         problems.append(f"fewer turns than the questions for item(s) {', '.join(short[:10])}")
-    if fmt == "fastchat":
-        extra = sorted(set(found) - ids)
-        if extra and len(items) == len(task.items):
-            problems.append(f"answers for unknown item(s): {', '.join(extra[:10])}")
     if problems:
         raise DataError(f"{path}: answers do not match task {task.name!r}: " + "; ".join(problems))
     candidates = []

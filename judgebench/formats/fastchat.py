@@ -53,6 +53,16 @@ def model_id(path: Path) -> str | None:
     return None
 
 
+def answers_model(path: Path) -> str:
+    """The model a FastChat answers file holds. In FastChat's layout (``model_answer/NAME.jsonl``) it is NAME, as
+    FastChat's judgment files name it (the ``model_id`` inside can be an older name: vicuna-13b-v1.3.jsonl says
+    vicuna-13b-hao-0515); elsewhere, the ``model_id`` of its first record, else the file's name."""
+    stem = path.name.removesuffix(".gz").removesuffix(".jsonl")
+    if path.parent.name == "model_answer":
+        return stem
+    return model_id(path) or stem
+
+
 def question_categories(path: Path) -> dict[str, str]:
     """FastChat keeps question.jsonl a level or two above model_judgment/."""
     for parent in list(path.parents)[:3]:

@@ -241,7 +241,10 @@ def test_judges_side_by_side(site: Site, open_page: Any) -> None:
     page = open_page(site.url)
     section = page.locator("section.judges[data-benchmark=alpaca-eval]")
     header = section.locator("thead th").all_inner_texts()
-    assert header == ["model", AE2_JUDGE, "alpaca_eval_gpt4"]
+    # Each judge's Bradley-Terry ranking, and its style-controlled one beside it (AlpacaEval's files carry both
+    # outputs, so their markdown counts and lengths are known).
+    assert header == ["model", AE2_JUDGE, f"{AE2_JUDGE} (style-controlled)", "alpaca_eval_gpt4",
+                      "alpaca_eval_gpt4 (style-controlled)"]
     assert "ρ = " in section.inner_text() and "τ = " in section.inner_text()
 
 

@@ -358,10 +358,10 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
     table = _difficulty(difficulty)  # a bad table is an error before anything is read
     frame = _read(paths, fmt, questions).frame
     if battles:
-        from .analysis.battles import battle_groups, battles_json
+        from .analysis.battles import BATTLE_BOOTSTRAP, battle_groups, battles_json
         from .publish.battle_tables import format_battles
 
-        groups = battle_groups(frame, baseline, n_bootstrap=min(bootstrap, 200))
+        groups = battle_groups(frame, baseline, n_bootstrap=min(bootstrap, BATTLE_BOOTSTRAP))
         if as_json:
             click.echo(json.dumps(battles_json(groups), indent=2, allow_nan=False))
         else:

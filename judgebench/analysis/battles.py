@@ -66,7 +66,12 @@ def _battles(group: pd.DataFrame) -> pd.DataFrame:
     return group[group["kind"].map(ordered).fillna(False).astype(bool) | group["opponent"].notna()]
 
 
-def battle_groups(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap: int = 100,
+# Bootstrap resamples of the battle rankings by default: what `stats --battles` and the arena's ranking page use, so
+# they print the same intervals for the same votes.
+BATTLE_BOOTSTRAP = 200
+
+
+def battle_groups(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap: int = BATTLE_BOOTSTRAP,
                   seed: int = 0) -> list[BattleGroup]:
     """Raw and style-controlled Bradley-Terry rankings of every (benchmark, judge) group that has battles."""
     groups: list[BattleGroup] = []

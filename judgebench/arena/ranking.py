@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..analysis.battles import BATTLE_BOOTSTRAP, BattleRow, battle_groups
 from ..analysis.records import read_judgments
 from ..formats.arena_db import vote_counts
-from ..stats.battle_ranking import RankedModel, games_frame, rank_battles
 from . import hygiene
 from .store import Vote, read_votes
 
@@ -31,13 +31,22 @@ class VoterReport:
 
 @dataclass(frozen=True)
 class ArenaRanking:
+    """The ranking page's content: the rows `judgebench stats --battles` prints for the arena (raw and
+    style-controlled Bradley-Terry, interval ranks), the vote counts and the consistency notes."""
+
     anchor: str | None
-    models: tuple[RankedModel, ...]
+    models: tuple[BattleRow, ...]
     n_votes: int
     n_counted: int
     n_flagged: int
     n_checks: int
     notes: tuple[str, ...]
+    style_note: str | None = None
+
+
+# The last ranking computed per database, with the votes it was computed from: the page asks every few seconds, and
+# a bootstrap over thousands of votes is not redone while no vote has come in.
+_LAST: dict[Path, tuple[tuple[int, str], ArenaRanking]] = {}
 
 
 def voter_reports(votes: list[Vote], voters: list[str], today: str | None = None) -> list[VoterReport]:
@@ -58,15 +67,23 @@ def voter_reports(votes: list[Vote], voters: list[str], today: str | None = None
     return reports
 
 
-def arena_ranking(db: Path, n_bootstrap: int = 100) -> ArenaRanking:
+def arena_ranking(db: Path, n_bootstrap: int = BATTLE_BOOTSTRAP) -> ArenaRanking:
+    """The human ranking of the counted votes: ``analysis.battles.battle_groups`` on the arena's judgments, with
+    the bootstrap count `stats --battles` uses by default, so both show the same numbers."""
     votes = read_votes(db)
+    state = (len(votes), votes[-1].created if votes else "")
+    cached = _LAST.get(Path(db).resolve())
+    if cached is not None and cached[0] == state:
+        return cached[1]
     counts = vote_counts(votes)
     voters = sorted({v.voter for v in votes})
-    notes = [f"{r.voter}: {r.consistency.describe()}" for r in voter_reports(votes, voters)
-             if r.consistency.n_checks and not r.consistency.better_than_chance]
-    if counts.n_counted == 0:
-        return ArenaRanking(None, (), counts.n_votes, 0, counts.n_flagged, counts.n_checks, tuple(notes))
-    games = games_frame(read_judgments([db], fmt="arena").frame)
-    ranking = rank_battles(games, n_bootstrap=n_bootstrap)
-    return ArenaRanking(ranking.anchor, ranking.raw, counts.n_votes, counts.n_counted, counts.n_flagged,
-                        counts.n_checks, tuple(notes))
+    notes = tuple(f"{r.voter}: {r.consistency.describe()}" for r in voter_reports(votes, voters)
+                  if r.consistency.n_checks and not r.consistency.better_than_chance)
+    groups = battle_groups(read_judgments([db], fmt="arena").frame, n_bootstrap=n_bootstrap) \
+        if counts.n_counted else []
+    group = groups[0] if groups else None
+    ranking = ArenaRanking(group.baseline if group else None, group.rows if group else (), counts.n_votes,
+                           counts.n_counted, counts.n_flagged, counts.n_checks, notes,
+                           group.style_note if group else None)
+    _LAST[Path(db).resolve()] = (state, ranking)
+    return ranking

@@ -3,15 +3,18 @@ flagged votes and consistency repeats handled as documented, the ranking from ga
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from judgebench.analysis.records import read_judgments
 from judgebench.arena import store
 from judgebench.arena.pool import Pool
 from judgebench.arena.ranking import arena_ranking
+from judgebench.cli import main
 from judgebench.formats import detect_format, read_sources
 from judgebench.stats.battle_ranking import games_frame, rank_battles
 from judgebench.stats.style import answer_counts
@@ -84,7 +87,14 @@ def test_every_vote_counts_once_in_the_games_and_the_ranking(voted_db: tuple[Pat
     assert {m.model: m.n_games for m in ranking.raw} == dict(played)
     # The arena's own ranking page is the same computation on the same frame.
     page = arena_ranking(db)
-    assert [(m.model, round(m.score, 9)) for m in page.models] == [(m.model, round(m.score, 9)) for m in ranking.raw]
+    assert [m.model for m in page.models] == [m.model for m in ranking.raw]
+    assert [m.bt_score for m in page.models] == pytest.approx([m.score for m in ranking.raw], abs=1e-9)
+    # ... and `stats --battles` prints the very rows the page shows, intervals and ranks included.
+    cli = CliRunner().invoke(main, ["stats", "--battles", "--json", str(db)])
+    assert cli.exit_code == 0, cli.output
+    keys = ("model", "bt_score", "ci_low", "ci_high", "rank", "styled_score", "styled_rank", "n_games")
+    assert [{k: row[k] for k in keys} for row in json.loads(cli.stdout)] == \
+        [{k: getattr(m, k) for k in keys} for m in page.models]
     assert (page.n_votes, page.n_counted, page.n_flagged, page.n_checks) == (8, 6, 1, 1)
 
 

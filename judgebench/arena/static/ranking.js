@@ -12,16 +12,20 @@ async function refresh() {
   message.textContent = "";
   const body = document.querySelector("#ranking tbody");
   body.replaceChildren();
-  data.models.forEach((m, i) => {
+  data.models.forEach((m) => {
     const row = document.createElement("tr");
     row.dataset.model = m.model;
-    cell(row, String(i + 1));
+    cell(row, String(m.rank));
     cell(row, m.model + (m.model === data.anchor ? " (anchor)" : ""));
-    cell(row, fixed(m.score));
+    cell(row, fixed(m.bt_score));
     cell(row, "[" + fixed(m.ci_low) + ", " + fixed(m.ci_high) + "]");
+    cell(row, m.styled_rank === null ? "-" : String(m.styled_rank));
+    cell(row, fixed(m.styled_score));
+    cell(row, m.styled_score === null ? "-" : "[" + fixed(m.styled_ci_low) + ", " + fixed(m.styled_ci_high) + "]");
     cell(row, String(m.n_games));
     body.appendChild(row);
   });
+  document.getElementById("style-note").textContent = data.style_note || "";
   document.getElementById("counts").textContent =
     data.n_counted + " votes counted; " + data.n_flagged + " flagged (an answer gave its model away) and " +
     data.n_checks + " consistency repeats left out; " + data.n_votes + " votes in all.";

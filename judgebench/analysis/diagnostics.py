@@ -130,12 +130,15 @@ def _clean(value: Any) -> Any:
 
 
 def panel_agreement(benchmark: str, frame: pd.DataFrame) -> PanelAgreement | None:
-    """Agreement of two or more judges on the same judgments (of one kind), and the panel's aggregate."""
+    """Agreement of two or more judges on the same judgments (of one kind), and the panel's aggregate (over every
+    model the judgments concern: both models of a battle)."""
     judges = sorted(frame["judge"].unique())
     if len(judges) < 2:
         return None
     kind = kind_of(str(frame["kind"].iloc[0]))
     data = frame.assign(label=kind.label(frame), value=kind.value(frame)).dropna(subset=["label"])
+    sided = kind.both_sides(frame)
+    sided = sided.assign(label=kind.label(sided), value=kind.value(sided)).dropna(subset=["label"])
     # Every judge gets a column, also one whose verdicts all failed to parse (its column is then empty).
     wide = data.pivot_table(index=["item_id", "turn", "model", "opponent"], columns="judge", values="label",
                             aggfunc="first", dropna=False).reindex(columns=judges)
@@ -155,7 +158,7 @@ def panel_agreement(benchmark: str, frame: pd.DataFrame) -> PanelAgreement | Non
         table = np.array([[sum(1 for j in judges if row[j] == c) for c in categories]
                           for _, row in complete.iterrows()])
         fleiss = fleiss_kappa(table)
-    per_model = data.groupby(["judge", "model"])["value"].mean().unstack("model").reindex(index=judges)
+    per_model = sided.groupby(["judge", "model"])["value"].mean().unstack("model").reindex(index=judges)
     rank_corr = []
     for a, b in combinations(judges, 2):
         shared = per_model.loc[[a, b]].dropna(axis=1)
@@ -173,7 +176,9 @@ def panel_agreement(benchmark: str, frame: pd.DataFrame) -> PanelAgreement | Non
                 return "tie"
             return str(counts.index[0])
 
-        points = wide.apply(majority, axis=1).map({"win": 1.0, "tie": 0.5, "loss": 0.0})
+        sided_wide = sided.pivot_table(index=["item_id", "turn", "model", "opponent"], columns="judge",
+                                       values="label", aggfunc="first", dropna=False).reindex(columns=judges)
+        points = sided_wide.dropna(how="all").apply(majority, axis=1).map({"win": 1.0, "tie": 0.5, "loss": 0.0})
         aggregate = tuple((str(m), float(100 * v)) for m, v in points.groupby(level="model").mean().items())
         aggregate_kind = "win rate of the majority verdict"
     return PanelAgreement(benchmark, tuple(judges), tuple(pairs), fleiss, len(complete), tuple(rank_corr),
@@ -246,7 +251,8 @@ def diagnose(frame: pd.DataFrame, families: Mapping[str, Sequence[str]] | None =
                 saturation.append(result)
                 for section in (result.overall, *result.per_category):
                     flags += _saturation_flags(benchmark, str(judge), section)
-        valued = part.assign(value=kind.value(part))
+        sided = kind.both_sides(part)
+        valued = sided.assign(value=kind.value(sided))
         for row in self_preference(valued, families, n_bootstrap=min(n_bootstrap, 200)):
             preference.append((benchmark, row))
             if row.value is None:

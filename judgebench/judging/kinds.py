@@ -144,6 +144,11 @@ class JudgingKind(ABC):
                   difficulty: DifficultyTable | None = None) -> list[ScoreRow]:
         """Score rows of one (benchmark, judge) group of judgments of this kind."""
 
+    def both_sides(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The judgments as every model they concern sees them: what per-model diagnostics (panel aggregates,
+        self-preference) average over. A judgment concerns its ``model`` alone, except in battles."""
+        return frame
+
 
 class SingleGrading(JudgingKind):
     """MT-Bench style: every turn graded on the task's scale, one request per turn."""
@@ -477,6 +482,17 @@ class BattleComparison(PairwiseComparison):
         if opponent is None:
             raise ConfigError("a battle compares two candidate models' answers: the opponent's answer is missing")
         return opponent
+
+    def both_sides(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A battle concerns both its models: each judgment also as its opponent sees it (the models swapped, the
+        preference mirrored, each order's verdict from the other side)."""
+        flip = {"win": "loss", "loss": "win", "tie": "tie"}
+        mirrored = frame.assign(
+            model=frame["opponent"], opponent=frame["model"], preference=3.0 - frame["preference"],
+            verdict_ab=frame["verdict_ba"].map(flip), verdict_ba=frame["verdict_ab"].map(flip),
+            margin_ab=frame["margin_ba"], margin_ba=frame["margin_ab"],
+            length=frame["opponent_length"], opponent_length=frame["length"])
+        return pd.concat([frame, mirrored], ignore_index=True)
 
     def aggregate(self, frame: pd.DataFrame, n_bootstrap: int,
                   difficulty: DifficultyTable | None = None) -> list[ScoreRow]:

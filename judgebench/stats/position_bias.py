@@ -48,8 +48,10 @@ def classify(verdict_ab: str | None, verdict_ba: str | None) -> str:
 def position_bias(frame: pd.DataFrame, by: list[str] | None = None) -> list[PositionBias]:
     """Class shares overall or per group (``by``: columns among benchmark, judge, category, model, opponent) of
     questions asked in both orders."""
-    # Files that hold one combined preference per question (AlpacaEval's) say nothing about order.
-    single_order = frame["verdict_ab"].isna() & frame["verdict_ba"].isna() & frame["preference"].notna()
+    # Files that hold one combined preference per question (AlpacaEval's), and verdicts given in one order only (a
+    # human arena's votes), say nothing about order; a judgment that failed in either order does.
+    single_order = ((frame["verdict_ab"].isna() | frame["verdict_ba"].isna()) & frame["preference"].notna()
+                    & frame["error"].isna())
     data = frame[~single_order]
     if data.empty:
         return []

@@ -24,6 +24,7 @@ from judgebench.stats.agreement import agreement_s1_s2, cohen_kappa, fleiss_kapp
 from judgebench.stats.correlation import rank_correlation
 from judgebench.stats.position_bias import classify, position_bias
 from judgebench.stats.self_preference import family_of, self_preference
+from judgebench.types import Judgment
 
 SKYCAMP = "mt_bench_extras/lmsys_skycamp_branch/model_judgment/gpt-4_pair.jsonl"
 ALVAROBARTT = "mt_bench_extras/third_party_alvarobartt/model_judgment/gpt-4_single.jsonl.gz"
@@ -265,3 +266,35 @@ def test_diagnose_over_a_whole_frame_is_strict_json(shared_data: Path) -> None:
     as_json = report.to_json()
     json.dumps(as_json, allow_nan=False)
     assert as_json["saturation"][0]["judge"] == "gpt-4" and as_json["saturation"][0]["overall"]["per_model"]
+
+
+def _battle(judge: str, item: str, model: str, opponent: str, ab: str, ba: str) -> Judgment:
+    points = {"win": 1.0, "tie": 0.5, "loss": 0.0}
+    return Judgment(benchmark="b", item_id=item, category="c", model=model, judge=judge, turn=1, kind="battles",
+                    opponent=opponent, verdict_ab=ab, verdict_ba=ba, preference=1 + (points[ab] + points[ba]) / 2)
+
+
+def test_battle_diagnostics_cover_the_model_that_is_only_ever_an_opponent() -> None:
+    """In a battles run the model whose name sorts last is never ``model``: the panel's aggregate and the
+    leave-one-judge-out rankings must still rank it, from its opponents' judgments."""
+    judgments = []
+    for judge in ("j1", "j2"):
+        for i in range(6):
+            judgments += [_battle(judge, str(i), "a", "b", "win", "win"),
+                          _battle(judge, str(i), "a", "z", "loss", "loss"),
+                          _battle(judge, str(i), "b", "z", "loss", "tie")]
+    report = diagnose(judgments_frame(judgments), n_bootstrap=20)
+    (panel,) = report.panel_agreement
+    aggregate = dict(panel.aggregate)
+    # By hand: z beat a in both orders, and b's loss-and-tie against z is a preference of 1.25, a loss for b, so a
+    # win for z: z wins all 12 of its battles; a wins its 6 against b and loses its 6 against z.
+    assert set(aggregate) == {"a", "b", "z"}
+    assert aggregate["z"] == pytest.approx(100.0)
+    assert aggregate["a"] == pytest.approx(50.0)
+    assert aggregate["b"] == pytest.approx(0.0)
+    for row in report.leave_one_judge_out:
+        assert set(row.ranking) == {"a", "b", "z"} and row.ranking[0] == "z"
+    # Human votes come in one order: they say nothing about position bias (not 100% "error").
+    vote = Judgment(benchmark="b", item_id="0", category="c", model="a", judge="human", turn=1, kind="battles",
+                    opponent="b", verdict_ab="win", preference=2.0)
+    assert position_bias(judgments_frame([vote])) == []

@@ -341,7 +341,9 @@ def _read(paths: tuple[Path, ...], fmt: str, questions: Path | None = None) -> A
 @FORMAT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per model.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
-              help="Bootstrap samples for the confidence intervals (95%, percentile).")
+              help="Bootstrap samples for the confidence intervals (95%, percentile) of win rates and grades. "
+                   "Bradley-Terry rankings of battles always use 200 (0 here: none), so every command and page "
+                   "shows the same intervals for them.")
 @QUESTIONS_OPTION
 @click.option("--battles", is_flag=True, help="Rank by Bradley-Terry over all pairwise judgments instead: "
               "each model's predicted win rate against --baseline (= 50), 95% percentile bootstrap interval, "
@@ -358,10 +360,11 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
     table = _difficulty(difficulty)  # a bad table is an error before anything is read
     frame = _read(paths, fmt, questions).frame
     if battles:
-        from .analysis.battles import BATTLE_BOOTSTRAP, battle_groups, battles_json
+        from .analysis.battles import battle_groups, battles_json
         from .publish.battle_tables import format_battles
+        from .stats.battle_ranking import BATTLE_BOOTSTRAP
 
-        groups = battle_groups(frame, baseline, n_bootstrap=min(bootstrap, BATTLE_BOOTSTRAP))
+        groups = battle_groups(frame, baseline, n_bootstrap=BATTLE_BOOTSTRAP if bootstrap else 0)
         if as_json:
             click.echo(json.dumps(battles_json(groups), indent=2, allow_nan=False))
         else:

@@ -14,8 +14,11 @@ from typing import Any, Literal
 # The name of a task kind ("single", "pairwise"); its behaviour lives in one strategy object
 # (judgebench.judging.kinds), looked up by this name.
 TaskKind = str
-# "pending": waiting in a provider's batch (run --batch); never scored, collected by a later run.
-FailureKind = Literal["parse", "truncated", "request", "no_answer", "empty", "pending"]
+# "pending": waiting in a provider's batch (run --batch); never scored, collected by a later run. "excluded": left out
+# on purpose, not failed (a human arena's vote on a battle where an answer gave its model away); never scored.
+FailureKind = Literal["parse", "truncated", "request", "no_answer", "empty", "pending", "excluded"]
+# Judgments without a value that have not failed: counted apart, never as failures.
+NOT_FAILED: tuple[FailureKind, ...] = ("pending", "excluded")
 Position = Literal["single", "AB", "BA"]
 Provider = Literal["openai", "anthropic", "local"]
 # How an OpenAI-compatible endpoint is spoken to: the openai SDK, or the lean aiohttp client (run/backends/lean.py).

@@ -14,9 +14,10 @@ import pandas as pd
 
 from ..errors import DataError
 from ..judging.kinds import kind_of
-from ..stats.battle_ranking import RankedModel, games_frame, rank_battles
+from ..stats.battle_ranking import BATTLE_BOOTSTRAP, RankedModel, anchor_of, games_frame, rank_battles
 from ..stats.ranks import interval_ranks
 from ..stats.style_control import StyleCoefficient
+from .records import canonical_order
 
 
 @dataclass(frozen=True)
@@ -66,15 +67,13 @@ def _battles(group: pd.DataFrame) -> pd.DataFrame:
     return group[group["kind"].map(ordered).fillna(False).astype(bool) | group["opponent"].notna()]
 
 
-# Bootstrap resamples of the battle rankings by default: what `stats --battles` and the arena's ranking page use, so
-# they print the same intervals for the same votes.
-BATTLE_BOOTSTRAP = 200
-
-
 def battle_groups(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap: int = BATTLE_BOOTSTRAP,
                   seed: int = 0) -> list[BattleGroup]:
     """Raw and style-controlled Bradley-Terry rankings of every (benchmark, judge) group that has battles."""
     groups: list[BattleGroup] = []
+    # Intervals resample games by position: the same judgments in any order give the same numbers (and the numbers
+    # of `run` and `stats`, which order them the same way).
+    frame = canonical_order(frame)
     for (benchmark, judge), group in frame.groupby(["benchmark", "judge"], sort=True):
         games = games_frame(_battles(group))
         if games.empty:
@@ -83,7 +82,7 @@ def battle_groups(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap:
         if baseline is not None and baseline not in models:
             raise DataError(f"--baseline {baseline!r} is in no battle of {benchmark} judged by {judge}; models: "
                             f"{', '.join(models)}")
-        ranking = rank_battles(games, baseline, n_bootstrap=n_bootstrap, seed=seed)
+        ranking = rank_battles(games, baseline or anchor_of(group), n_bootstrap=n_bootstrap, seed=seed)
         styled = {r.model: r for r in ranking.styled}
         raw_ranks, styled_ranks = _ranks(ranking.raw), _ranks(ranking.styled)
         rows = tuple(

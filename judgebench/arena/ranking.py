@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..analysis.battles import BATTLE_BOOTSTRAP, BattleRow, battle_groups
+from ..analysis.battles import BattleRow, battle_groups
 from ..analysis.records import read_judgments
 from ..formats.arena_db import vote_counts
+from ..stats.battle_ranking import BATTLE_BOOTSTRAP
 from . import hygiene
 from .store import Vote, read_votes
 

@@ -62,6 +62,7 @@ def judgment(vote: Vote) -> Judgment:
         turn=vote.turn, kind=KIND, opponent=vote.model_b, verdict_ab=verdict, verdict_ba=None,
         preference=preference, raw=(vote.winner,),
         error=None if vote.flagged is None else f"left out: {vote.flagged}",
+        failure=None if vote.flagged is None else "excluded",
         length=sum(map(len, vote.answer_a)), opponent_length=sum(map(len, vote.answer_b)),
         headers=mine.headers, lists=mine.lists, bold=mine.bold, opponent_headers=theirs.headers,
         opponent_lists=theirs.lists, opponent_bold=theirs.bold)

@@ -19,11 +19,12 @@ import pandas as pd
 
 from ..errors import BackendError, BatchPending, ConfigError, DataError
 from ..stats import bootstrap_ci, pairwise_winrate
-from ..stats.battle_ranking import games_frame, rank_battles
+from ..stats.battle_ranking import BATTLE_BOOTSTRAP, anchor_of, games_frame, rank_battles
 from ..stats.length_control import DifficultyTable
 from ..stats.length_controlled import length_controlled_by_model
 from ..stats.style import answer_counts
 from ..types import (
+    NOT_FAILED,
     CallRecord,
     Candidate,
     ChatReply,
@@ -78,8 +79,8 @@ def _none_if_nan(value: float | None) -> float | None:
 
 def _count_failures(group: pd.DataFrame) -> tuple[int, int, int]:
     """(judgments without a value, replies that did not parse, empty answers). A judgment waiting in a provider
-    batch (run --batch) has not failed: it is counted apart, as the run's summary counts it."""
-    failed = group["error"].notna() & (group["failure"] != "pending")
+    batch (run --batch), or left out on purpose (an arena vote that gave a model away), has not failed."""
+    failed = group["error"].notna() & ~group["failure"].isin(NOT_FAILED)
     empty = int(group["empty"].fillna(False).astype(bool).sum()) if "empty" in group else 0
     return int(failed.sum()), int((group["failure"] == "parse").sum()), empty
 
@@ -484,22 +485,18 @@ class BattleComparison(PairwiseComparison):
         return opponent
 
     def both_sides(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A battle concerns both its models: each judgment also as its opponent sees it (the models swapped, the
-        preference mirrored, each order's verdict from the other side)."""
-        flip = {"win": "loss", "loss": "win", "tie": "tie"}
-        mirrored = frame.assign(
-            model=frame["opponent"], opponent=frame["model"], preference=3.0 - frame["preference"],
-            verdict_ab=frame["verdict_ba"].map(flip), verdict_ba=frame["verdict_ab"].map(flip),
-            margin_ab=frame["margin_ba"], margin_ba=frame["margin_ab"],
-            length=frame["opponent_length"], opponent_length=frame["length"])
-        return pd.concat([frame, mirrored], ignore_index=True)
+        """A battle concerns both its models: each judgment also as its opponent sees it (``_from_both_sides``)."""
+        return _from_both_sides(frame)
 
     def aggregate(self, frame: pd.DataFrame, n_bootstrap: int,
                   difficulty: DifficultyTable | None = None) -> list[ScoreRow]:
         """A row per model: its Bradley-Terry score (predicted win rate against the anchor, which sits at 50) with
         its interval, from ``rank_battles`` over ``games_frame``; counts over every battle the model was in."""
         games = games_frame(frame)
-        ranking = rank_battles(games, n_bootstrap=n_bootstrap) if len(games) else None
+        # Bradley-Terry intervals always come from BATTLE_BOOTSTRAP resamples (none when none are asked for), so
+        # `run`, `stats`, `stats --battles`, the site and the arena show the same ones.
+        ranking = rank_battles(games, anchor_of(frame), n_bootstrap=BATTLE_BOOTSTRAP if n_bootstrap else 0) \
+            if len(games) else None
         ranked = {r.model: r for r in ranking.raw} if ranking else {}
         by_category = _category_scores(games, ranking.anchor) if ranking else {}
         mirrored = _from_both_sides(frame)
@@ -547,6 +544,7 @@ def _from_both_sides(frame: pd.DataFrame) -> pd.DataFrame:
     other["verdict_ba"] = frame["verdict_ab"].map(_FLIP)
     other["preference"] = 3.0 - frame["preference"]
     other["length"], other["opponent_length"] = frame["opponent_length"], frame["length"]
+    other["margin_ab"], other["margin_ba"] = frame["margin_ba"], frame["margin_ab"]
     return pd.concat([frame, other[other["opponent"].notna()]], ignore_index=True)
 
 

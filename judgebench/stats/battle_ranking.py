@@ -89,6 +89,22 @@ def games_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[GAME_COLUMNS]
 
 
+# Bootstrap resamples of every Bradley-Terry ranking (`run` and `stats` of a battles task, `stats --battles`, the
+# arena's ranking page, the site): one number, so they all print the same intervals for the same battles.
+BATTLE_BOOTSTRAP = 200
+
+
+def anchor_of(frame: pd.DataFrame) -> str | None:
+    """The anchor of a judgments frame's battles: the model in the most battles, failed ones included (so judges of
+    the same battles, some of whose judgments failed, share it); ties: the first by name. None without battles."""
+    battles = frame[frame["opponent"].notna() & (frame["model"] != frame["opponent"])]
+    if battles.empty:
+        return None
+    counts = pd.concat([battles["model"], battles["opponent"]]).astype(str).value_counts()
+    most = counts.max()
+    return str(min(m for m, n in counts.items() if n == most))
+
+
 def default_anchor(games: pd.DataFrame) -> str:
     """The model that played the most games (ties: the first by name): Arena-Hard's baseline in its files."""
     counts = pd.concat([games["model_a"], games["model_b"]]).value_counts()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -298,3 +299,31 @@ def test_battle_diagnostics_cover_the_model_that_is_only_ever_an_opponent() -> N
     vote = Judgment(benchmark="b", item_id="0", category="c", model="a", judge="human", turn=1, kind="battles",
                     opponent="b", verdict_ab="win", preference=2.0)
     assert position_bias(judgments_frame([vote])) == []
+
+
+def test_battle_scores_are_the_same_in_run_stats_and_stats_battles() -> None:
+    """`run` and `stats` (the kind's aggregate) and `stats --battles` (battle_groups) print one ranking: the same
+    anchor, scores and intervals, whatever --bootstrap says, for each judge of a panel; a judge whose judgments
+    partly failed keeps the panel's anchor."""
+    from judgebench.analysis.battles import battle_groups
+    from judgebench.analysis.scores import score_rows
+
+    rng = np.random.default_rng(3)
+    judgments = []
+    for judge in ("j1", "j2"):
+        for i in range(12):
+            for model, opponent in (("a", "b"), ("a", "c"), ("b", "c")):
+                ab, ba = rng.choice(["win", "tie", "loss"], 2)
+                judgments.append(_battle(judge, str(i), model, opponent, str(ab), str(ba)))
+    # Two of j2's battles of a failed to parse: a then has fewer games under j2 than b and c, but the same battles.
+    failed = [replace(j, verdict_ab=None, verdict_ba=None, preference=None, error="AB: no verdict", failure="parse")
+              if j.judge == "j2" and j.model == "a" and j.item_id in ("0", "1") else j for j in judgments]
+    frame = judgments_frame(failed)
+    groups = {g.judge: g for g in battle_groups(frame)}
+    for n_bootstrap in (1000, 50):
+        rows = score_rows(frame, n_bootstrap=n_bootstrap)
+        for row in rows:
+            (bt,) = [r for r in groups[row.judge].rows if r.model == row.model]
+            assert (row.opponent, row.score, row.ci_low, row.ci_high) == (bt.baseline, bt.bt_score, bt.ci_low,
+                                                                          bt.ci_high)
+    assert {g.baseline for g in groups.values()} == {"a"}

@@ -120,7 +120,8 @@ def arena_labels(path: Path) -> pd.DataFrame:
     if not votes:
         raise DataError(f"{path}: the arena has no counted vote yet")
     winner = {"A": "model_a", "B": "model_b"}
-    return pd.DataFrame({"item_id": [v.item_id for v in votes], "model_a": [v.model_a for v in votes],
+    return pd.DataFrame({"benchmark": [v.benchmark for v in votes],
+                         "item_id": [v.item_id for v in votes], "model_a": [v.model_a for v in votes],
                          "model_b": [v.model_b for v in votes], "winner": [winner.get(v.winner, "tie") for v in votes],
                          "turn": [v.turn for v in votes], "category": [v.category for v in votes],
                          "voter": [v.voter for v in votes]})
@@ -166,9 +167,25 @@ def _winner_agreement(a: list[str], b: list[str]) -> WinnerAgreement:
                            cohen_kappa(a, b) if a else None)
 
 
+def same_benchmark(frame: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """The judgments of the labels' benchmark, when the labels name one (an arena's votes do): item ids of two
+    benchmarks must never be matched. A frame with none of it is an error that names both."""
+    if "benchmark" not in labels.columns:
+        return frame
+    wanted = set(labels["benchmark"].dropna().astype(str))
+    kept = frame[frame["benchmark"].astype(str).isin(wanted)]
+    if kept.empty:
+        raise DataError(f"the labels are on benchmark {', '.join(sorted(wanted))} and the judgments on "
+                        f"{', '.join(sorted(set(frame['benchmark'].astype(str))))}: give judgments of the same "
+                        "benchmark")
+    return kept
+
+
 def pairwise_agreement(frame: pd.DataFrame, labels: pd.DataFrame) -> list[PairwiseAgreement]:
     """Each judge's agreement with pairwise labels (``pairwise_labels``), overall and per category. Each label
-    is compared with the judge's verdict on the same item, pair of models and turn."""
+    is compared with the judge's verdict on the same item, pair of models and turn (of the same benchmark, when
+    the labels name one)."""
+    frame = same_benchmark(frame, labels)
     labels = pairwise_labels(labels)
     results = []
     for judge, group in frame.groupby("judge", sort=True):
@@ -207,6 +224,7 @@ def label_games(labels: pd.DataFrame) -> pd.DataFrame:
 def ranking_agreement(frame: pd.DataFrame, labels: pd.DataFrame, n_bootstrap: int = 500) -> list[RankingAgreement]:
     """Each judge's Bradley-Terry ranking against the labels' (e.g. the human arena's), on the models both
     cover; judges sharing fewer than three models with the labels are left out."""
+    frame = same_benchmark(frame, labels)
     theirs = label_games(labels)
     results = []
     for judge, group in frame.groupby("judge", sort=True):

@@ -133,3 +133,34 @@ def test_voter_reports_pair_each_repeat_with_its_original(voted_db: tuple[Path, 
     assert reports["bob"].consistency.n_checks == 0
     assert (reports["alice"].votes_today, reports["alice"].votes_total) == (5, 5)
     assert arena_ranking(db).notes == ("alice: 1/1 repeats agreed (p = 0.375): NOT better than chance",)
+
+
+def test_agree_with_the_arena_counts_each_counted_vote_once_per_judge(voted_db: tuple[Path, list]) -> None:
+    """`agree --labels arena.sqlite`: each counted vote (not the flagged one, not the repeat) against the judge's
+    verdict on the same item, pair and turn; votes on another benchmark are never matched."""
+    from dataclasses import replace
+
+    from judgebench.analysis.agreement import arena_labels, pairwise_agreement
+    from judgebench.analysis.records import judgments_frame
+    from judgebench.errors import DataError
+    from judgebench.types import Judgment
+
+    db, plan = voted_db
+    labels = arena_labels(db)
+    assert len(labels) == 6
+    # The judge: gpt-4 beats alpaca-13b on 81 in both orders; claude-v1 and alpaca-13b split on 82 (a tie);
+    # alpaca-13b beats claude-v1 on 83; gpt-4 beats claude-v1 on 84.
+    verdicts = [("81", "gpt-4", "alpaca-13b", "win", "win"), ("82", "claude-v1", "alpaca-13b", "win", "loss"),
+                ("83", "alpaca-13b", "claude-v1", "win", "win"), ("84", "gpt-4", "claude-v1", "win", "win")]
+    points = {"win": 1.0, "tie": 0.5, "loss": 0.0}
+    judge = [Judgment(benchmark=labels["benchmark"].iloc[0], item_id=item, category="writing", model=m, judge="j",
+                      turn=2, kind="battles", opponent=o, verdict_ab=ab, verdict_ba=ba,
+                      preference=1 + (points[ab] + points[ba]) / 2) for item, m, o, ab, ba in verdicts]
+    (result,) = pairwise_agreement(judgments_frame(judge), labels)
+    # By hand, the six counted votes' winners: gpt-4, gpt-4, gpt-4 (81, three votes), tie (82), tie (83: both
+    # bad), claude-v1 (84). The judge's: gpt-4 x3, tie, alpaca-13b, gpt-4.
+    assert (result.n_s1, result.s1) == (6, pytest.approx(4 / 6))
+    assert (result.n_s2, result.s2) == (4, pytest.approx(3 / 4))
+    other = [replace(j, benchmark="other-bench") for j in judge]
+    with pytest.raises(DataError, match="other-bench"):
+        pairwise_agreement(judgments_frame(other), labels)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..judging.kinds import kind_of
-from ..stats.battle_ranking import BATTLE_BOOTSTRAP, RankedModel, anchor_of, games_frame, rank_battles
+from ..stats.battle_ranking import BATTLE_BOOTSTRAP, RankedModel, anchor_of, games_frame, rank_battles, separation_note
 from ..stats.ranks import interval_ranks
 from ..stats.style_control import StyleCoefficient
 from .records import canonical_order
@@ -55,6 +55,7 @@ class BattleGroup:
     rows: tuple[BattleRow, ...]
     coefficients: tuple[StyleCoefficient, ...]
     style_note: str | None
+    separation_note: str | None = None  # models that won or lost every game (stats.battle_ranking)
 
 
 def _ranks(ranked: tuple[RankedModel, ...]) -> dict[str, int]:
@@ -93,7 +94,7 @@ def battle_groups(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap:
                       ranking.anchor)
             for r in ranking.raw)
         groups.append(BattleGroup(str(benchmark), str(judge), ranking.anchor, len(games), rows,
-                                  ranking.coefficients, ranking.style_note))
+                                  ranking.coefficients, ranking.style_note, separation_note(games)))
     return groups
 
 
@@ -101,5 +102,5 @@ def battles_json(groups: list[BattleGroup]) -> list[dict[str, Any]]:
     """One JSON object per model (as ``stats --json`` prints one per model), each with its group's style
     coefficients and note."""
     return [{**asdict(row), "style_coefficients": [asdict(c) for c in group.coefficients],
-             "style_note": group.style_note}
+             "style_note": group.style_note, "separation_note": group.separation_note}
             for group in groups for row in group.rows]

@@ -85,6 +85,7 @@ def arena_ranking(db: Path, n_bootstrap: int = BATTLE_BOOTSTRAP) -> ArenaRanking
     group = groups[0] if groups else None
     ranking = ArenaRanking(group.baseline if group else None, group.rows if group else (), counts.n_votes,
                            counts.n_counted, counts.n_flagged, counts.n_checks, notes,
-                           group.style_note if group else None)
+                           " ".join(n for n in (group.style_note, group.separation_note) if n) or None
+                           if group else None)
     _LAST[Path(db).resolve()] = (state, ranking)
     return ranking

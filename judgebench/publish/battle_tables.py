@@ -32,6 +32,8 @@ def _group_table(group: BattleGroup) -> str:
                                else f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}]"] for c in group.coefficients]))
     if group.style_note:
         parts.append(f"note: {group.style_note}")
+    if group.separation_note:
+        parts.append(f"note: {group.separation_note}")
     return "\n".join(parts)
 
 

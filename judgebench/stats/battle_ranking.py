@@ -105,6 +105,29 @@ def anchor_of(frame: pd.DataFrame) -> str | None:
     return str(min(m for m, n in counts.items() if n == most))
 
 
+def separated(games: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(models that won every game they played, models that lost every one). Their Bradley-Terry strength has no
+    finite maximum-likelihood value: the fit stops at a tiny ridge's bound, so their score (near 100 or 0) and its
+    interval say only that they are above (below) the others, not by how much."""
+    mine = pd.concat([pd.DataFrame({"model": games["model_a"], "points": games["outcome"]}),
+                      pd.DataFrame({"model": games["model_b"], "points": 1.0 - games["outcome"]})])
+    by_model = mine.groupby("model")["points"]
+    low, high = by_model.min(), by_model.max()
+    return (tuple(sorted(str(m) for m in low.index[low == 1.0])),
+            tuple(sorted(str(m) for m in high.index[high == 0.0])))
+
+
+def separation_note(games: pd.DataFrame) -> str | None:
+    """One sentence on the models ``separated`` finds, or None."""
+    winners, losers = separated(games)
+    parts = [f"{', '.join(models)} {verb} every game" for models, verb in ((winners, "won"), (losers, "lost"))
+             if models]
+    if not parts:
+        return None
+    return ("; ".join(parts) + ": no finite Bradley-Terry score exists for such a model, so its score and interval "
+            "only place it above (below) the others; more battles, or closer opponents, are needed")
+
+
 def default_anchor(games: pd.DataFrame) -> str:
     """The model that played the most games (ties: the first by name): Arena-Hard's baseline in its files."""
     counts = pd.concat([games["model_a"], games["model_b"]]).value_counts()

@@ -145,7 +145,7 @@ def test_agree_with_the_arena_counts_each_counted_vote_once_per_judge(voted_db: 
     from judgebench.errors import DataError
     from judgebench.types import Judgment
 
-    db, plan = voted_db
+    db, _plan = voted_db
     labels = arena_labels(db)
     assert len(labels) == 6
     # The judge: gpt-4 beats alpaca-13b on 81 in both orders; claude-v1 and alpaca-13b split on 82 (a tie);

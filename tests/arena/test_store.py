@@ -172,7 +172,7 @@ def test_a_repeat_comes_check_gap_battles_or_more_after_its_original(tmp_path: P
     v = voter(db, "heidi")
     rng = np.random.default_rng(11)
     battles = []
-    for i in range(30):
+    for _ in range(30):
         battle = next_battle(conn, v, pool, rng, NOW)  # one timestamp for all: the order is the insertion order
         battles.append(battle)
         store.record_vote(conn, v, battle.id, "A", None, None, NOW)

@@ -124,6 +124,8 @@ async def read_json(request: Request) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Refused(400, "the body must be a JSON object") from exc
+    except RecursionError as exc:  # "[[[[..." a few thousand deep: the decoder's recursion limit
+        raise Refused(400, "the body is nested too deeply: send a flat JSON object") from exc
     if not isinstance(data, dict):
         raise Refused(400, "the body must be a JSON object")
     return data
@@ -176,8 +178,8 @@ class ArenaApi:
             raise Refused(401, "invalid token: ask the arena's organiser for an invite")
         session = await self._db(store.new_session, voter)
         response = JSONResponse({"voter": voter.name, "csrf": csrf_token(session)})
-        response.set_cookie(COOKIE, session, max_age=30 * 86400, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", path="/")
+        response.set_cookie(COOKIE, session, max_age=int(store.SESSION_LIFETIME.total_seconds()), httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https", path="/")
         return response
 
     async def logout(self, request: Request) -> Response:

@@ -97,7 +97,7 @@ def revoke(db: Path, name: str) -> None:
         store.revoke_voter(conn, name)
     finally:
         conn.close()
-    click.echo(f"revoked {name}")
+    click.echo(f"revoked {store.escaped(name)}")
 
 
 @arena.command()
@@ -114,4 +114,4 @@ def voters(db: Path) -> None:
     votes = store.read_votes(db)
     revoked = {row["name"] for row in rows if row["revoked"]}
     for report in voter_reports(votes, [row["name"] for row in rows]):
-        click.echo(report.describe() + (" (revoked)" if report.voter in revoked else ""))
+        click.echo(store.escaped(report.describe() + (" (revoked)" if report.voter in revoked else "")))

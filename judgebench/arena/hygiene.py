@@ -12,6 +12,10 @@ time, so two such votes agree with probability
 A voter is significantly better than chance when a one-sided exact binomial test (scipy's ``binomtest``) of their
 agreements among their repeats against 3/8 gives p < 0.05. With n repeats all agreeing p = (3/8)^n, so four
 repeats at least are needed before anyone can pass.
+
+A repeat is not fully blind: the first vote revealed both model names, so a voter who remembers the battle may
+recognise it and vote for the same model from memory (Chatbot Arena's repeated battles share this limitation). It
+is served ``CHECK_GAP`` battles or more after the original, never straight after it, which makes that harder.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ SIGNIFICANCE = 0.05
 # Serve a consistency check to a voter about once in CHECK_EVERY battles, once they have voted CHECKS_AFTER times.
 CHECK_EVERY = 8
 CHECKS_AFTER = 3
+# A repeat comes at least CHECK_GAP of the voter's battles after the one it repeats.
+CHECK_GAP = 5
 
 # Names and families of chat models, and AI labs, that give a model away wherever an answer says them.
 _NAMES = ["ChatGPT", "GPT-?[1-9](?:\\.5)?(?:-?turbo)?", "GPT", "OpenAI", "Anthropic", "LMSYS", "Vicuna",

@@ -49,11 +49,15 @@ def next_battle(conn: sqlite3.Connection, voter: Voter, pool: Pool, rng: np.rand
 def _consistency_check(conn: sqlite3.Connection, voter: Voter, rng: np.random.Generator,
                        moment: datetime) -> BattleRow | None:
     """About one battle in ``hygiene.CHECK_EVERY``, once the voter has voted ``hygiene.CHECKS_AFTER`` times: a
-    battle they voted on, not repeated yet, sides swapped."""
+    battle they voted on, not repeated yet, with ``hygiene.CHECK_GAP`` of their battles or more issued after it
+    (never the one they just saw), sides swapped."""
+    # rowid: the order battles were inserted in (the table is never deleted from), even within one timestamp. The
+    # voter's battle CHECK_GAP places before their newest has CHECK_GAP after it: it and older ones may be repeated.
     voted = conn.execute("SELECT b.* FROM battles b JOIN votes v ON v.battle_id = b.id WHERE b.voter_id = ? "
                          "AND b.check_of IS NULL AND b.flagged IS NULL AND NOT EXISTS "
-                         "(SELECT 1 FROM battles c WHERE c.check_of = b.id) ORDER BY b.created",
-                         (voter.id,)).fetchall()
+                         "(SELECT 1 FROM battles c WHERE c.check_of = b.id) AND b.rowid <= "
+                         "(SELECT rowid FROM battles WHERE voter_id = ? ORDER BY rowid DESC LIMIT 1 OFFSET ?) "
+                         "ORDER BY b.rowid", (voter.id, voter.id, hygiene.CHECK_GAP)).fetchall()
     n_votes = conn.execute("SELECT COUNT(*) FROM votes WHERE voter_id = ?", (voter.id,)).fetchone()[0]
     if n_votes < hygiene.CHECKS_AFTER or not voted or rng.random() >= 1 / hygiene.CHECK_EVERY:
         return None

@@ -14,10 +14,11 @@ import hmac
 import json
 import secrets
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ..errors import ConfigError, DataError, JudgebenchError
@@ -25,6 +26,14 @@ from ..errors import ConfigError, DataError, JudgebenchError
 APP = "judgebench-arena"
 SCHEMA_VERSION = 1
 WINNERS = ("A", "B", "tie", "both_bad")
+MAX_NAME = 100
+# Control, format (bidi overrides such as U+202E, zero-width joiners), surrogate and line/paragraph separator
+# characters: a name with one could rewrite the terminal line `arena voters` prints.
+UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# A session (the page's cookie) lasts as long as its cookie; the server checks its age on every use. A voter keeps
+# at most MAX_SESSIONS_PER_VOTER (their newest): logging in again and again cannot grow the table.
+SESSION_LIFETIME = timedelta(days=30)
+MAX_SESSIONS_PER_VOTER = 20
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -220,17 +229,49 @@ def _create(conn: sqlite3.Connection, benchmark: str, task: str) -> None:
 
 # --- voters and sessions -------------------------------------------------------------------------------------
 
-def add_voter(conn: sqlite3.Connection, name: str) -> str:
-    """Invite ``name``: returns the token that admits them (only its sha256 is stored)."""
+def unprintable(text: str) -> list[tuple[int, str]]:
+    """The (position, character) of each control, format or separator character in ``text``."""
+    return [(i, c) for i, c in enumerate(text) if unicodedata.category(c) in UNPRINTABLE_CATEGORIES]
+
+
+def escaped(text: str) -> str:
+    """``text`` for a terminal, each unprintable character as ``\\uXXXX`` (names stored before they were refused)."""
+    bad = {i for i, _ in unprintable(text)}
+    return "".join(f"\\u{ord(c):04x}" if i in bad else c for i, c in enumerate(text))
+
+
+def check_name(name: str) -> str:
+    """``name`` without surrounding blanks, or a one-line ConfigError saying what is wrong with it."""
     name = name.strip()
-    if not name or len(name) > 100:
-        raise ConfigError("a voter's name must have 1 to 100 characters")
+    if not name or len(name) > MAX_NAME:
+        raise ConfigError(f"a voter's name must have 1 to {MAX_NAME} characters")
+    found = unprintable(name)
+    if found:
+        position, char = found[0]
+        # repr escapes the character, so the message cannot carry it to the terminal either.
+        raise ConfigError(f"voter name {name!r} has a control or formatting character "
+                          f"(U+{ord(char):04X}, {unicodedata.category(char)}) at position {position + 1}: "
+                          "use printable characters only")
+    return name
+
+
+def add_voter(conn: sqlite3.Connection, name: str) -> str:
+    """Invite ``name``: returns the token that admits them (only its sha256 is stored). A revoked voter is invited
+    again under the same name (their votes stay theirs) with a new token; their old token stays refused."""
+    name = check_name(name)
     token = "arena-" + secrets.token_urlsafe(32)
     with immediate(conn):
-        if conn.execute("SELECT 1 FROM voters WHERE name = ?", (name,)).fetchone():
-            raise ConfigError(f"voter {name!r} is already invited: pick another name (or revoke it first)")
-        conn.execute("INSERT INTO voters (name, token_sha256, created) VALUES (?, ?, ?)",
-                     (name, token_hash(token), timestamp(now_utc())))
+        row = conn.execute("SELECT id, revoked FROM voters WHERE name = ?", (name,)).fetchone()
+        if row is not None and row["revoked"] is None:
+            raise ConfigError(f"voter {name!r} is already invited: to give them a new token, revoke theirs "
+                              f"(`judgebench arena revoke --db DB {name}`) and invite them again; or pick another "
+                              "name")
+        if row is not None:
+            conn.execute("UPDATE voters SET token_sha256 = ?, revoked = NULL WHERE id = ?",
+                         (token_hash(token), row["id"]))
+        else:
+            conn.execute("INSERT INTO voters (name, token_sha256, created) VALUES (?, ?, ?)",
+                         (name, token_hash(token), timestamp(now_utc())))
     return token
 
 
@@ -254,18 +295,27 @@ def voter_for_token(conn: sqlite3.Connection, token: str) -> Voter | None:
     return Voter(row["id"], row["name"])
 
 
-def new_session(conn: sqlite3.Connection, voter: Voter) -> str:
-    """A session id for the page's cookie (stored hashed, like tokens)."""
+def new_session(conn: sqlite3.Connection, voter: Voter, moment: datetime | None = None) -> str:
+    """A session id for the page's cookie (stored hashed, like tokens). Expired sessions (everyone's) and the
+    voter's sessions beyond their newest ``MAX_SESSIONS_PER_VOTER`` are deleted on the way."""
+    moment = moment or now_utc()
     session = secrets.token_urlsafe(32)
-    conn.execute("INSERT INTO sessions (id_sha256, voter_id, created) VALUES (?, ?, ?)",
-                 (token_hash(session), voter.id, timestamp(now_utc())))
+    with immediate(conn):
+        conn.execute("DELETE FROM sessions WHERE created < ?", (timestamp(moment - SESSION_LIFETIME),))
+        conn.execute("INSERT INTO sessions (id_sha256, voter_id, created) VALUES (?, ?, ?)",
+                     (token_hash(session), voter.id, timestamp(moment)))
+        conn.execute("DELETE FROM sessions WHERE voter_id = ? AND rowid NOT IN (SELECT rowid FROM sessions "
+                     "WHERE voter_id = ? ORDER BY created DESC, rowid DESC LIMIT ?)",
+                     (voter.id, voter.id, MAX_SESSIONS_PER_VOTER))
     return session
 
 
-def voter_for_session(conn: sqlite3.Connection, session: str) -> Voter | None:
+def voter_for_session(conn: sqlite3.Connection, session: str, moment: datetime | None = None) -> Voter | None:
+    """The voter of a session that has not expired (``SESSION_LIFETIME``), or None."""
     digest = token_hash(session)
+    oldest = timestamp((moment or now_utc()) - SESSION_LIFETIME)
     row = conn.execute("SELECT v.id, v.name, s.id_sha256 FROM sessions s JOIN voters v ON v.id = s.voter_id "
-                       "WHERE s.id_sha256 = ? AND v.revoked IS NULL", (digest,)).fetchone()
+                       "WHERE s.id_sha256 = ? AND s.created >= ? AND v.revoked IS NULL", (digest, oldest)).fetchone()
     if row is None or not hmac.compare_digest(row["id_sha256"], digest):
         return None
     return Voter(row["id"], row["name"])

@@ -4,16 +4,19 @@ vote; and the real `judgebench arena serve` keeping votes and pending battles ac
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
+from judgebench.arena import store
 from judgebench.arena.app import MAX_BODY, STATIC
 from judgebench.arena.pool import Pool
 from judgebench.arena.store import read_votes
@@ -229,3 +232,47 @@ def test_one_line_errors_from_the_cli(tmp_path: Path, mt_task_file: Path, answer
                           "--db", str(tmp_path / "a.sqlite")], capture_output=True, text=True, env=env)
     assert one.returncode != 0 and "at least two models" in one.stderr
     assert len(one.stderr.strip().splitlines()) == 1
+
+
+class _Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_deeply_nested_json_is_a_400_not_a_traceback(served: Served) -> None:
+    token = invite(served.db, "gus")
+    deep = b"[" * 5000 + b"]" * 5000  # 10 kB: under MAX_BODY, far over the decoder's recursion limit
+    assert len(deep) < MAX_BODY
+    logged = _Collected()
+    server_log = logging.getLogger("uvicorn.error")  # where uvicorn writes an unhandled exception's traceback
+    server_log.addHandler(logged)
+    try:
+        with httpx.Client(base_url=served.base) as client:
+            for path, body, headers in [("/api/vote", deep, bearer(token)),
+                                        ("/api/vote", b'{"battle_id": ' + deep + b"}", bearer(token)),
+                                        ("/api/login", deep, {}), ("/api/login", b'{"token": ' + deep + b"}", {})]:
+                response = client.post(path, content=body, headers={**headers, "content-type": "application/json"})
+                assert response.status_code == 400, (path, response.text)
+                assert "nested too deeply" in response.json()["error"]
+            assert client.get("/api/battle", headers=bearer(token)).status_code == 200  # the server still serves
+    finally:
+        server_log.removeHandler(logged)
+    assert logged.records == []
+
+
+def test_a_session_expires_on_the_server_whatever_the_cookie_says(served: Served) -> None:
+    token = invite(served.db, "hal")
+    with httpx.Client(base_url=served.base) as client:
+        login = client.post("/api/login", json={"token": token})
+        assert f"max-age={30 * 86400}" in login.headers["set-cookie"].lower()  # 30 days, as the server counts
+        assert client.get("/api/battle").status_code == 200
+        conn = store.connect(served.db)  # the session was made 30 days and a minute ago
+        conn.execute("UPDATE sessions SET created = ?",
+                     (store.timestamp(store.now_utc() - timedelta(days=30, minutes=1)),))
+        conn.close()
+        assert client.get("/api/battle").status_code == 401
+        assert client.get("/api/me").json() == {"voter": None, "csrf": None}

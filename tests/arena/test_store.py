@@ -105,15 +105,16 @@ def test_consistency_checks_repeat_a_voted_battle_with_sides_swapped(tmp_path: P
     v = voter(db, "carol")
     rng = np.random.default_rng(3)
     battles = []
-    for i in range(80):
+    for i in range(64):  # 6 pairs x 12 items = 72 new battles: the regular ones never run out
         battle = next_battle(conn, v, pool, rng, NOW + timedelta(seconds=i))
         battles.append(battle)
         store.record_vote(conn, v, battle.id, "A", None, None, NOW)
     checks = [b for b in battles if b.check_of is not None]
     by_id = {b.id: b for b in battles}
-    assert all(b.check_of is None for b in battles[: hygiene.CHECKS_AFTER])
-    # About one in CHECK_EVERY after the first few: 77 draws at 1/8 -> 9.6 expected; 2..20 is beyond 3 sd.
-    assert 2 <= len(checks) <= 20
+    # No repeat before CHECKS_AFTER votes, nor before a battle has CHECK_GAP after it (the later of the two).
+    assert all(b.check_of is None for b in battles[: max(hygiene.CHECKS_AFTER, hygiene.CHECK_GAP + 1)])
+    # About one in CHECK_EVERY after that: 58 draws at 1/8 -> 7.25 expected, sd 2.5; 1..15 is beyond 2.5 sd.
+    assert 1 <= len(checks) <= 15
     for check in checks:
         original = by_id[check.check_of]
         assert (check.model_a, check.model_b) == (original.model_b, original.model_a)
@@ -160,3 +161,26 @@ def test_every_battle_is_used_up_then_no_battle_left(tmp_path: Path, pool: Pool)
             regular += battle.check_of is None
             store.record_vote(conn, v, battle.id, "tie", None, None, NOW)
     assert regular == total
+
+
+def test_a_repeat_comes_check_gap_battles_or_more_after_its_original(tmp_path: Path, pool: Pool,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every battle that may be a repeat is one (CHECK_EVERY = 1: the draw `random() >= 1` never declines).
+    monkeypatch.setattr(hygiene, "CHECK_EVERY", 1)
+    db = tmp_path / "a.sqlite"
+    conn = store.open_db(db, pool.benchmark, pool.task_name)
+    v = voter(db, "heidi")
+    rng = np.random.default_rng(11)
+    battles = []
+    for _ in range(30):
+        battle = next_battle(conn, v, pool, rng, NOW)  # one timestamp for all: the order is the insertion order
+        battles.append(battle)
+        store.record_vote(conn, v, battle.id, "A", None, None, NOW)
+    position = {b.id: i for i, b in enumerate(battles)}
+    checks = [(i, b) for i, b in enumerate(battles) if b.check_of is not None]
+    assert len(checks) >= 5
+    # The first battle has CHECK_GAP battles after it once CHECK_GAP + 1 have been issued: the first repeat is the
+    # next one, and no repeat has fewer than CHECK_GAP battles between it and its original.
+    assert checks[0][0] == hygiene.CHECK_GAP + 1 and checks[0][1].check_of == battles[0].id
+    for i, check in checks:
+        assert i - position[check.check_of] - 1 >= hygiene.CHECK_GAP

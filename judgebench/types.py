@@ -16,6 +16,9 @@ from typing import Any, Literal
 TaskKind = str
 # "pending": waiting in a provider's batch (run --batch); never scored, collected by a later run.
 FailureKind = Literal["parse", "truncated", "request", "no_answer", "empty", "pending"]
+# A judgment its source kept but left out on purpose (an arena vote on a battle whose answer gave its model away):
+# its ``error`` starts so and its ``failure`` is None; it enters no score and is not a failure.
+LEFT_OUT = "left out: "
 Position = Literal["single", "AB", "BA"]
 Provider = Literal["openai", "anthropic", "local"]
 # How an OpenAI-compatible endpoint is spoken to: the openai SDK, or the lean aiohttp client (run/backends/lean.py).

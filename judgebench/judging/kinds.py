@@ -24,6 +24,7 @@ from ..stats.length_control import DifficultyTable
 from ..stats.length_controlled import length_controlled_by_model
 from ..stats.style import answer_counts
 from ..types import (
+    LEFT_OUT,
     CallRecord,
     Candidate,
     ChatReply,
@@ -78,8 +79,10 @@ def _none_if_nan(value: float | None) -> float | None:
 
 def _count_failures(group: pd.DataFrame) -> tuple[int, int, int]:
     """(judgments without a value, replies that did not parse, empty answers). A judgment waiting in a provider
-    batch (run --batch) has not failed: it is counted apart, as the run's summary counts it."""
-    failed = group["error"].notna() & (group["failure"] != "pending")
+    batch (run --batch) has not failed: it is counted apart, as the run's summary counts it; nor has a judgment its
+    source left out on purpose (types.LEFT_OUT: an arena vote that gave a model away)."""
+    left_out = group["failure"].isna() & group["error"].astype("string").str.startswith(LEFT_OUT).fillna(False)
+    failed = group["error"].notna() & (group["failure"] != "pending") & ~left_out.astype(bool)
     empty = int(group["empty"].fillna(False).astype(bool).sum()) if "empty" in group else 0
     return int(failed.sum()), int((group["failure"] == "parse").sum()), empty
 

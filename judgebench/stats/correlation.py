@@ -90,7 +90,12 @@ def _played(games: pd.DataFrame) -> set[str]:
 
 
 def _weighted(games: pd.DataFrame) -> pd.DataFrame:
-    """A game of weight k as k games (the weights are whole numbers: 1, or STRONG_WEIGHT)."""
+    """A game of weight k as k games (the weights are whole numbers: 1, or STRONG_WEIGHT), in one order whatever
+    order they came in (the bootstrap draws by position: the same games must give the same intervals, whether
+    they are read from a run, an arena's judgments or its labels)."""
+    key = ["model_a", "model_b", "outcome", "weight", "item_id"]
+    games = games[[c for c in key if c in games.columns]].astype({"item_id": str} if "item_id" in games else {})
+    games = games.sort_values([c for c in key if c in games.columns], kind="stable")
     return games.loc[games.index.repeat(games["weight"].round().astype(int).clip(lower=1))].reset_index(drop=True)
 
 

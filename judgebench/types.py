@@ -19,6 +19,8 @@ TaskKind = str
 FailureKind = Literal["parse", "truncated", "request", "no_answer", "empty", "pending", "excluded"]
 # Judgments without a value that have not failed: counted apart, never as failures.
 NOT_FAILED: tuple[FailureKind, ...] = ("pending", "excluded")
+# The error of an "excluded" judgment starts so, followed by why (an arena vote: what gave the model away).
+LEFT_OUT = "left out: "
 Position = Literal["single", "AB", "BA"]
 Provider = Literal["openai", "anthropic", "local"]
 # How an OpenAI-compatible endpoint is spoken to: the openai SDK, or the lean aiohttp client (run/backends/lean.py).

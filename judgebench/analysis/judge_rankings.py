@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from ..stats.battle_ranking import BattleRanking, RankedModel, games_frame, rank_battles
-from ..stats.correlation import RankCorrelation, rank_correlation
+from ..stats.battle_ranking import BattleRanking, games_frame, rank_battles
+from ..stats.correlation import RankCorrelation, ranking_correlation
 
 HUMAN = "human"
 MIN_MODELS = 3  # fewer models in common give no rank correlation worth printing
+AGREE_BOOTSTRAP = 500  # resamples of the correlations' intervals: `judgebench agree`'s default
 
 
 @dataclass(frozen=True)
@@ -41,26 +41,22 @@ class JudgeComparison:
     judges: tuple[JudgeRanking, ...]
 
 
-def _scores(models: tuple[RankedModel, ...]) -> dict[str, float]:
-    return {m.model: m.score for m in models}
-
-
-def _agreement(reference: BattleRanking, ranking: BattleRanking,
-               n_bootstrap: int) -> tuple[int, RankCorrelation | None]:
-    ours, theirs = _scores(reference.raw), _scores(ranking.raw)
-    common = sorted(set(ours) & set(theirs))
+def _agreement(reference: pd.DataFrame, games: pd.DataFrame, n_bootstrap: int) -> tuple[int, RankCorrelation | None]:
+    """(models in common, Spearman/Kendall of the two games' Bradley-Terry rankings): stats.correlation's
+    ranking_correlation, the judge's games first and the reference's second, as `judgebench agree` calls it."""
+    common = (set(reference["model_a"]) | set(reference["model_b"])) & (set(games["model_a"]) | set(games["model_b"]))
     if len(common) < MIN_MODELS:
         return len(common), None
-    x = np.array([ours[m] for m in common])
-    y = np.array([theirs[m] for m in common])
-    return len(common), rank_correlation(x, y, n_bootstrap=n_bootstrap)
+    _, correlation = ranking_correlation(games, reference, n_bootstrap=n_bootstrap)
+    return len(common), correlation
 
 
-def compare_judges(frame: pd.DataFrame, n_bootstrap: int = 100, n_bootstrap_scores: int = 0) -> list[JudgeComparison]:
+def compare_judges(frame: pd.DataFrame, n_bootstrap: int = AGREE_BOOTSTRAP,
+                   n_bootstrap_scores: int = 0) -> list[JudgeComparison]:
     """One comparison per benchmark with battles (judgments against another model) from two or more judges.
-    ``n_bootstrap``: resamples of models for the correlations' intervals; ``n_bootstrap_scores``: resamples of
-    games for each Bradley-Terry score's interval (none by default: each is a refit, half a minute for 200 on
-    AlpacaEval's 40,000 games, and the comparison needs only the scores)."""
+    ``n_bootstrap``: resamples of both sets of games for the correlations' intervals (`agree`'s default);
+    ``n_bootstrap_scores``: resamples of games for each Bradley-Terry score's interval (none by default: each is
+    a refit, half a minute for 200 on AlpacaEval's 40,000 games, and the comparison needs only the scores)."""
     comparisons = []
     for benchmark, by_benchmark in frame.groupby("benchmark", sort=True):
         games = {str(judge): games_frame(group) for judge, group in by_benchmark.groupby("judge", sort=True)}
@@ -74,7 +70,7 @@ def compare_judges(frame: pd.DataFrame, n_bootstrap: int = 100, n_bootstrap_scor
         judges = []
         for judge in [reference, *sorted(set(games) - {reference})]:
             n_common, agreement = ((len(order), None) if judge == reference
-                                   else _agreement(rankings[reference], rankings[judge], n_bootstrap))
+                                   else _agreement(games[reference], games[judge], n_bootstrap))
             judges.append(JudgeRanking(judge, rankings[judge], len(games[judge]), n_common, agreement))
         comparisons.append(JudgeComparison(str(benchmark), reference, (*order, *others), tuple(judges)))
     return comparisons

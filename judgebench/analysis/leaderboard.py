@@ -6,17 +6,19 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import groupby
 from typing import Any
 
 import pandas as pd
 
+from ..judging.kinds import kind_of
 from ..stats.length_control import DifficultyTable
 from ..stats.ranks import interval_ranks
 from ..types import ScoreRow
+from .battles import BATTLE_BOOTSTRAP, BattleRow, battle_groups
 from .diagnostics import Diagnostics, diagnose
-from .scores import score_rows
+from .scores import ranking_order, score_rows
 
 
 @dataclass(frozen=True)
@@ -67,20 +69,44 @@ def badges(diagnostics: Diagnostics, row: ScoreRow) -> tuple[str, ...]:
 def leaderboard(frame: pd.DataFrame, n_bootstrap: int = 1000, difficulty: DifficultyTable | None = None) -> Leaderboard:
     """Ranked rows for every (benchmark, judge[, opponent]) in a deduplicated frame, badged from its diagnostics."""
     report = diagnose(frame, n_bootstrap=min(n_bootstrap, 500))
-    scores = score_rows(frame, n_bootstrap, difficulty)
+    battles = _is_battle(frame)
+    # Battle tables are `stats --battles`'s rankings (analysis.battles, BATTLE_BOOTSTRAP resamples), whatever
+    # ``n_bootstrap`` the other tables use: the same votes must give the same numbers on every page.
+    scores = sorted(score_rows(frame[~battles], n_bootstrap, difficulty)
+                    + score_rows(frame[battles], BATTLE_BOOTSTRAP, difficulty), key=ranking_order)
+    fitted = {(r.benchmark, r.judge, r.model): r for g in battle_groups(frame[battles]) for r in g.rows}
     rows: list[LeaderboardRow] = []
     for _, grouped in groupby(scores, key=lambda r: (r.benchmark, r.judge, r.kind, r.opponent)):
         members = list(grouped)  # score_rows puts them best first
         intervals = [ranking_interval(row) for row in members]
         ranks = interval_ranks([low for low, _ in intervals], [high for _, high in intervals])
         for rank, row in zip(ranks, members, strict=True):
-            rows.append(LeaderboardRow(
+            board_row = LeaderboardRow(
                 benchmark=row.benchmark, judge=row.judge, kind=row.kind, opponent=row.opponent, rank=rank,
                 model=row.model, score=row.score, ci_low=row.ci_low, ci_high=row.ci_high,
                 length_controlled_winrate=row.length_controlled_winrate, n=row.n_judged, n_failed=row.n_failed,
                 avg_length=row.avg_length, badges=badges(report, row), ranking_value=row.ranking_value,
-                tied=ranks.count(rank) > 1, per_turn=row.per_turn, per_category=row.per_category))
+                tied=ranks.count(rank) > 1, per_turn=row.per_turn, per_category=row.per_category)
+            rows.append(_as_battle_row(board_row, fitted) if kind_of(row.kind).compares_models else board_row)
     return Leaderboard(tuple(rows), tuple(scores), report)
+
+
+def _is_battle(frame: pd.DataFrame) -> pd.Series:
+    """The rows of kinds that rank candidate models against each other (judging.kinds ``compares_models``)."""
+    kinds = {kind: kind_of(str(kind)).compares_models for kind in frame["kind"].dropna().unique()}
+    return frame["kind"].map(kinds).fillna(False).astype(bool)
+
+
+def _as_battle_row(row: LeaderboardRow, fitted: dict[tuple[str, str, str], BattleRow]) -> LeaderboardRow:
+    """A battle table's row with `stats --battles`'s numbers: its Bradley-Terry score, interval and interval rank,
+    and n its games (a judgment in both orders is two)."""
+    battle = fitted.get((row.benchmark, row.judge, row.model))
+    if battle is None:  # a model whose every battle failed: no game, no score
+        return replace(row, n=0)
+    tied = sum(r.rank == battle.rank for r in fitted.values()
+               if (r.benchmark, r.judge) == (row.benchmark, row.judge)) > 1
+    return replace(row, score=battle.bt_score, ci_low=battle.ci_low, ci_high=battle.ci_high, rank=battle.rank,
+                   tied=tied, n=battle.n_games, ranking_value=battle.bt_score)
 
 
 def ranking_interval(row: ScoreRow) -> tuple[float | None, float | None]:

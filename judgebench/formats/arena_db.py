@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..arena.store import Vote, read_votes
 from ..stats.style import answer_counts
-from ..types import Judgment
+from ..types import LEFT_OUT, Judgment
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 KIND = "battles"
@@ -61,7 +61,7 @@ def judgment(vote: Vote) -> Judgment:
         benchmark=vote.benchmark, item_id=vote.item_id, category=vote.category, model=vote.model_a, judge=JUDGE,
         turn=vote.turn, kind=KIND, opponent=vote.model_b, verdict_ab=verdict, verdict_ba=None,
         preference=preference, raw=(vote.winner,),
-        error=None if vote.flagged is None else f"left out: {vote.flagged}",
+        error=None if vote.flagged is None else f"{LEFT_OUT}{vote.flagged}",
         failure=None if vote.flagged is None else "excluded",
         length=sum(map(len, vote.answer_a)), opponent_length=sum(map(len, vote.answer_b)),
         headers=mine.headers, lists=mine.lists, bold=mine.bold, opponent_headers=theirs.headers,

@@ -6,6 +6,7 @@ reference answer, and the judge's replies, wherever a harness keeps them.
 - AlpacaEval annotations: the instruction, both outputs and the judge's raw completion (when it was stored).
 - FastChat judgment files: the judge's text and the prompt it saw; questions and answers from question.jsonl and
   model_answer/ beside the file, when they are there.
+- A human arena's database: each vote's battle (questions, both answers) as it was shown.
 
 Verdicts are not read here: they are the judgments frame's (analysis.records). Every text is capped at
 ``MAX_CHARS``; all of them are untrusted (the page escapes them). I/O only at this edge; records are typed.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,8 @@ def read_texts(path: Path, fmt: str) -> list[JudgmentText]:
         return annotation_texts(path)
     if fmt == "fastchat":
         return fastchat_texts(path)
+    if fmt == "arena":
+        return arena_texts(path)
     return []  # Arena-Hard's judgment files keep no answers: the page shows the item ids
 
 
@@ -225,3 +229,35 @@ def fastchat_texts(path: Path) -> list[JudgmentText]:
             opponent_label=f"opponent: {opponent}" if opponent else "opponent", replies=_turns(replies),
             prompt=cap(prompt) if prompt and qid not in questions else None))
     return texts
+
+
+# --- a human arena's database ---------------------------------------------------------------------------------
+
+def _arena_questions(path: Path) -> dict[str, tuple[str, ...]]:
+    """Each battle's questions as shown (the battles table keeps them; arena.store.read_votes does not)."""
+    from ..arena.store import connect_read_only
+
+    try:
+        conn = connect_read_only(path)
+        try:
+            rows = conn.execute("SELECT id, questions FROM battles").fetchall()
+        finally:
+            conn.close()
+        return {str(row["id"]): tuple(json.loads(row["questions"])) for row in rows}
+    except (sqlite3.DatabaseError, json.JSONDecodeError, TypeError) as exc:
+        raise DataError(f"{path}: cannot read the arena's battles ({exc})") from exc
+
+
+def arena_texts(path: Path) -> list[JudgmentText]:
+    """Each counted vote's battle as its voter saw it: the questions, answer A's (the judgment's model) and answer
+    B's (its opponent). The vote itself is the judgment's verdict; a consistency repeat is no judgment
+    (formats.arena_db), so it has no text either."""
+    from ..arena.store import read_votes
+    from .arena_db import JUDGE
+
+    questions = _arena_questions(path)
+    return [JudgmentText(
+        benchmark=vote.benchmark, judge=JUDGE, model=vote.model_a, opponent=vote.model_b, item_id=vote.item_id,
+        turn=vote.turn, question=_turns(questions.get(vote.battle_id, ())), answer=_turns(vote.answer_a),
+        opponent_answer=_turns(vote.answer_b), opponent_label=f"opponent: {vote.model_b}")
+        for vote in read_votes(path) if vote.check_of is None]

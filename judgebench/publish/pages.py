@@ -5,6 +5,7 @@ markup (no ``|safe`` on any of them)."""
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ class Method:
     n_judgments: int
     n_bootstrap: int
     prompt_sha256: tuple[tuple[str, str], ...] = ()
+    battle_bootstrap: int = 0  # a battle table's resamples (analysis.battles.BATTLE_BOOTSTRAP, as `stats --battles`)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Section:
     images: tuple[str, ...]
     method: Method
     pairwise: bool
+    battles: bool = False  # candidate models ranked against each other (Bradley-Terry): n counts games
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,16 @@ def section(benchmark: str, judge: str, stem: str, rows: Sequence[LeaderboardRow
     table = tuple(TableRow(r, pages[r.model], tuple(dict(r.per_turn).get(t) for t in turns),
                            tuple(dict(r.per_category).get(c) for c in categories)) for r in rows)
     pairwise = any(not kind_of(r.kind).has_grades for r in rows)
-    return Section(benchmark, judge, stem, table, turns, categories, tuple(images), method, pairwise)
+    battles = any(kind_of(r.kind).compares_models for r in rows)
+    return Section(benchmark, judge, stem, table, turns, categories, tuple(images), method, pairwise, battles)
+
+
+def ranked_models(frame: pd.DataFrame) -> list[str]:
+    """Every model a table ranks: the candidates, and in battles (kinds that compare candidate models) their
+    opponents too, since a model may appear only as the opponent of the others' judgments."""
+    compares = {kind: kind_of(str(kind)).compares_models for kind in frame["kind"].dropna().unique()}
+    battles = frame[frame["kind"].map(compares).fillna(False).astype(bool)]
+    return sorted(set(frame["model"].astype(str)) | set(battles["opponent"].dropna().astype(str)))
 
 
 def _num(value: object) -> str | None:
@@ -123,26 +135,54 @@ def verdict_text(record: Mapping[str, object]) -> str:
     return "; ".join(parts) or "no verdict"
 
 
+_OUTCOME_FOR_OPPONENT = {"win": "loss", "loss": "win"}
+
+
+def battle_verdict_text(record: Mapping[str, object], model: str) -> str:
+    """A battle's verdict from ``model``'s point of view (it may be the record's candidate or its opponent), with
+    the judge's verdict in each order as recorded, for the record's candidate and labelled so."""
+    candidate, opponent = str(record["model"]), str(record["opponent"])
+    other = opponent if model == candidate else candidate
+    preference = record.get("preference")
+    if not isinstance(preference, (int, float)) or math.isnan(preference):
+        outcome = "no verdict"
+    else:
+        value = float(preference)
+        for_candidate = "win" if value > 1.5 else "loss" if value < 1.5 else "tie"
+        outcome = for_candidate if model == candidate else _OUTCOME_FOR_OPPONENT.get(for_candidate, for_candidate)
+    orders = [f"{candidate if column == 'verdict_ab' else opponent} shown first: {verdict} for {candidate}"
+              for column in ("verdict_ab", "verdict_ba") if isinstance(verdict := record.get(column), str)]
+    return f"{model} against {other}: {outcome}" + (f" (as recorded: {'; '.join(orders)})" if orders else "")
+
+
+def _entry(record: Mapping[str, object], verdict: str) -> Entry:
+    error = record.get("error")
+    opponent = record.get("opponent")
+    key = (str(record["benchmark"]), str(record["judge"]), str(record["model"]),
+           opponent if isinstance(opponent, str) else "", str(record["item_id"]), int(record["turn"]))  # type: ignore[call-overload]
+    return Entry(str(record["item_id"]), str(record["category"]), int(record["turn"]),  # type: ignore[call-overload]
+                 verdict, error if isinstance(error, str) else None, key)
+
+
 def model_groups(model: str, frame: pd.DataFrame, sections: Sequence[Section],
                  limit: int = MAX_PER_GROUP) -> list[ModelGroup]:
     """The model's judgments grouped by its table rows (benchmark, judge, opponent), at most ``limit`` each, without
-    their texts yet (``with_texts`` adds them)."""
-    mine = frame[frame["model"] == model]
+    their texts yet (``with_texts`` adds them). In a battle table a row's opponent is only the ranking's anchor:
+    the group is every battle the model was in, on either side, its verdict from the model's point of view."""
     groups = []
     for sec in sections:
         for table_row in sec.rows:
             row = table_row.row
             if row.model != model:
                 continue
-            part = mine[(mine["benchmark"] == sec.benchmark) & (mine["judge"] == sec.judge)
-                        & (mine["opponent"].fillna("") == (row.opponent or ""))]
-            entries = []
-            for record in part.head(limit).to_dict("records"):
-                error = record.get("error")
-                key = (sec.benchmark, sec.judge, model, row.opponent or "", str(record["item_id"]),
-                       int(record["turn"]))
-                entries.append(Entry(str(record["item_id"]), str(record["category"]), int(record["turn"]),
-                                     verdict_text(record), error if isinstance(error, str) else None, key))
+            here = frame[(frame["benchmark"] == sec.benchmark) & (frame["judge"] == sec.judge)
+                         & (frame["kind"] == row.kind)]
+            if kind_of(row.kind).compares_models:
+                part = here[(here["model"] == model) | (here["opponent"] == model)]
+                entries = [_entry(r, battle_verdict_text(r, model)) for r in part.head(limit).to_dict("records")]
+            else:
+                part = here[(here["model"] == model) & (here["opponent"].fillna("") == (row.opponent or ""))]
+                entries = [_entry(r, verdict_text(r)) for r in part.head(limit).to_dict("records")]
             groups.append(ModelGroup(sec, row, tuple(entries), len(part)))
     return groups
 

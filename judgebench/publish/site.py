@@ -35,8 +35,9 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..analysis.battles import BATTLE_BOOTSTRAP
 from ..analysis.diagnostics import Diagnostics
-from ..analysis.judge_rankings import JudgeComparison, compare_judges
+from ..analysis.judge_rankings import AGREE_BOOTSTRAP, JudgeComparison, compare_judges
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
 from ..analysis.records import collect_parsed, order_sources
 from ..errors import DataError, ResultsError
@@ -135,7 +136,8 @@ def _table_key(table: DifficultyTable | None) -> str | None:
 
 def _content_key(benchmark: str, judge: str, group: pd.DataFrame, n_bootstrap: int,
                  difficulty: DifficultyTable | None) -> str:
-    digest = hashlib.sha256("|".join([__version__, str(n_bootstrap), benchmark, judge,
+    # The battle tables' resamples are analysis.battles' own (BATTLE_BOOTSTRAP), whatever ``n_bootstrap`` is.
+    digest = hashlib.sha256("|".join([__version__, str(n_bootstrap), f"battles:{BATTLE_BOOTSTRAP}", benchmark, judge,
                                       _table_key(difficulty) or ""]).encode())
     digest.update(pd.util.hash_pandas_object(group, index=False).to_numpy().tobytes())
     digest.update(",".join(group.columns).encode())
@@ -228,7 +230,9 @@ def _texts(inputs: list[Path], fmt: str, cache: Path, wanted: set[TextKey]) -> d
     its verdict does."""
     found: dict[TextKey, JudgmentText] = {}
     for path in inputs:
-        files = [path / store.CONFIG, path / store.ANSWERS, path / store.JUDGMENTS] if path.is_dir() else [path]
+        # An arena database in WAL mode takes new votes in its -wal file first.
+        files = ([path / store.CONFIG, path / store.ANSWERS, path / store.JUDGMENTS] if path.is_dir()
+                 else [path, path.with_name(path.name + "-wal")])
         stamp = "|".join(f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files if f.exists())
         cached = cache / "texts" / f"{hashlib.sha256(f'{__version__}|{fmt}|{stamp}'.encode()).hexdigest()[:32]}.pkl"
         if cached.exists():
@@ -243,16 +247,17 @@ def _texts(inputs: list[Path], fmt: str, cache: Path, wanted: set[TextKey]) -> d
     return found
 
 
-def _comparisons(frame: pd.DataFrame, cache: Path, n_bootstrap: int) -> list[JudgeComparison]:
-    """Judges side by side (analysis.judge_rankings), cached by the battles' judgments."""
+def _comparisons(frame: pd.DataFrame, cache: Path) -> list[JudgeComparison]:
+    """Judges side by side (analysis.judge_rankings, with `judgebench agree`'s resamples whatever the site's
+    --bootstrap), cached by the battles' judgments."""
     battles = frame[frame["opponent"].notna()]
-    digest = hashlib.sha256(f"{__version__}|{n_bootstrap}".encode())
+    digest = hashlib.sha256(f"{__version__}|ranking_correlation|{AGREE_BOOTSTRAP}".encode())
     digest.update(pd.util.hash_pandas_object(battles, index=False).to_numpy().tobytes())
     cached = cache / "judges" / f"{digest.hexdigest()[:32]}.pkl"
     if cached.exists():
         with cached.open("rb") as fh:
             return list(pickle.load(fh))
-    comparisons = compare_judges(battles, n_bootstrap=n_bootstrap)
+    comparisons = compare_judges(battles, n_bootstrap=AGREE_BOOTSTRAP)
     cached.parent.mkdir(parents=True, exist_ok=True)
     with cached.open("wb") as fh:
         pickle.dump(comparisons, fh)
@@ -284,7 +289,7 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
             for folder in ("data", "plots", "models"):
                 (staging / folder).mkdir()
             hashes = _prompt_hashes(inputs)
-            model_page = pages.model_pages(sorted(frame["model"].astype(str).unique()))
+            model_page = pages.model_pages(pages.ranked_models(frame))
             sections, recomputed = [], 0
             for (benchmark, judge), group in frame.groupby(["benchmark", "judge"], sort=True):
                 rows, report, fresh = _group_result(str(benchmark), str(judge), group, cache, n_bootstrap,
@@ -297,9 +302,10 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
                 (staging / "data" / f"{stem}.diagnostics.json").write_text(
                     json.dumps(report.to_json(), indent=2, sort_keys=True, allow_nan=False) + "\n")
                 images = _plots(group, rows, report, str(benchmark), str(judge), staging / "plots", stem)
-                method = pages.Method(str(judge), len(group), n_bootstrap, hashes.get((str(benchmark), str(judge)), ()))
+                method = pages.Method(str(judge), len(group), n_bootstrap, hashes.get((str(benchmark), str(judge)), ()),
+                                      BATTLE_BOOTSTRAP)
                 sections.append(pages.section(str(benchmark), str(judge), stem, rows, images, method, model_page))
-            comparisons = _comparisons(frame, cache, n_bootstrap)
+            comparisons = _comparisons(frame, cache)
             (staging / "index.html").write_text(pages.render_index(
                 sections, comparisons, n_inputs=len(inputs), n_judgments=len(frame), n_superseded=superseded, **page))
             groups = {model: pages.model_groups(model, frame, sections) for model in model_page}

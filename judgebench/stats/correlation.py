@@ -57,17 +57,18 @@ def _interval(values: list[float]) -> tuple[float, float]:
 def ranking_correlation(games_x: pd.DataFrame, games_y: pd.DataFrame, n_bootstrap: int = 500,
                         seed: int = 0) -> tuple[tuple[str, ...], RankCorrelation]:
     """How alike two sets of games rank the models both have played (e.g. an LLM judge's battles and human
-    votes): Spearman and Kendall between the two Bradley-Terry fits, with 95% percentile intervals from
-    resampling each set's games with replacement (the uncertainty of both rankings, not of a sample of models)."""
+    votes): Spearman and Kendall between the two Bradley-Terry fits over the models in common, with 95% percentile
+    intervals from resampling each set's games with replacement (the uncertainty of both rankings, not of a sample
+    of models). Each set is fitted on all its games: a model's place rests on every game it played, also those
+    against a model the other set never saw (two judges of AlpacaEval, each against its own baseline)."""
     common = sorted(_played(games_x) & _played(games_y))
     if len(common) < 3:
         raise ValueError(f"the two sets of games share {len(common)} model(s); a rank correlation needs 3")
-    x = _weighted(games_x[games_x["model_a"].isin(common) & games_x["model_b"].isin(common)])
-    y = _weighted(games_y[games_y["model_a"].isin(common) & games_y["model_b"].isin(common)])
-    anchor = common[0]
+    x, y = _weighted(games_x), _weighted(games_y)
 
     def fit(games: pd.DataFrame) -> np.ndarray:
-        strengths = bradley_terry(games, anchor)
+        # Any anchor gives the same ranks: the first model this sample played.
+        strengths = bradley_terry(games, min(_played(games)))
         return np.array([strengths.get(m, np.nan) for m in common])
 
     point = rank_statistics(fit(x), fit(y))
@@ -76,9 +77,10 @@ def ranking_correlation(games_x: pd.DataFrame, games_y: pd.DataFrame, n_bootstra
     for _ in range(n_bootstrap):
         sx = x.iloc[rng.integers(0, len(x), len(x))]
         sy = y.iloc[rng.integers(0, len(y), len(y))]
-        if anchor not in _played(sx) or anchor not in _played(sy):
-            continue
-        r, t = rank_statistics(fit(sx), fit(sy))
+        fx, fy = fit(sx), fit(sy)
+        if np.isnan(fx).any() or np.isnan(fy).any():
+            continue  # a model in common drew no game
+        r, t = rank_statistics(fx, fy)
         if not (np.isnan(r) or np.isnan(t)):
             rho.append(r)
             tau.append(t)
@@ -90,7 +92,12 @@ def _played(games: pd.DataFrame) -> set[str]:
 
 
 def _weighted(games: pd.DataFrame) -> pd.DataFrame:
-    """A game of weight k as k games (the weights are whole numbers: 1, or STRONG_WEIGHT)."""
+    """A game of weight k as k games (the weights are whole numbers: 1, or STRONG_WEIGHT), in one order whatever
+    order they came in (the bootstrap draws by position: the same games must give the same intervals, whether
+    they are read from a run, an arena's judgments or its labels)."""
+    key = ["model_a", "model_b", "outcome", "weight", "item_id"]
+    games = games[[c for c in key if c in games.columns]].astype({"item_id": str} if "item_id" in games else {})
+    games = games.sort_values([c for c in key if c in games.columns], kind="stable")
     return games.loc[games.index.repeat(games["weight"].round().astype(int).clip(lower=1))].reset_index(drop=True)
 
 

@@ -42,6 +42,7 @@ from . import fastchat_prompts
 from .prompts import INVISIBLE, neutralize, render_messages
 from .requests import frame_code, judge_params, template_for
 from .verdicts import (
+    OPPONENT_OUTCOME,
     candidate_outcome,
     combine_orders,
     expected_score,
@@ -532,16 +533,13 @@ def _category_scores(games: pd.DataFrame, anchor: str) -> dict[str, dict[str, fl
     return found
 
 
-_FLIP = {"win": "loss", "loss": "win", "tie": "tie"}
-
-
 def _from_both_sides(frame: pd.DataFrame) -> pd.DataFrame:
     """Every battle twice, once from each model's side: a model's counts cover the battles it was the opponent in.
     The opponent's side of AB is its BA order (it was shown second), so the orders swap as the verdicts flip."""
     other = frame.copy()
     other["model"], other["opponent"] = frame["opponent"], frame["model"]
-    other["verdict_ab"] = frame["verdict_ba"].map(_FLIP)
-    other["verdict_ba"] = frame["verdict_ab"].map(_FLIP)
+    other["verdict_ab"] = frame["verdict_ba"].map(OPPONENT_OUTCOME)
+    other["verdict_ba"] = frame["verdict_ab"].map(OPPONENT_OUTCOME)
     other["preference"] = 3.0 - frame["preference"]
     other["length"], other["opponent_length"] = frame["opponent_length"], frame["length"]
     other["margin_ab"], other["margin_ba"] = frame["margin_ba"], frame["margin_ab"]

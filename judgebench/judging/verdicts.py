@@ -239,6 +239,10 @@ def candidate_outcome(winner: PairVerdict, candidate_first: bool) -> str:
     return "win" if candidate_won else "loss"
 
 
+# An outcome ("win", "loss", "tie") as the other side of the same comparison sees it.
+OPPONENT_OUTCOME = {"win": "loss", "loss": "win", "tie": "tie"}
+
+
 def combine_orders(outcome_ab: str, outcome_ba: str) -> float:
     """AlpacaEval-style preference in [1, 2] from both orders: 2 = candidate better, 1.5 = tie.
 

@@ -18,6 +18,7 @@ from ..analysis.judge_rankings import JudgeComparison
 from ..analysis.leaderboard import LeaderboardRow, breakdown_columns
 from ..formats.texts import JudgmentText, TextKey
 from ..judging.kinds import kind_of
+from ..judging.verdicts import OPPONENT_OUTCOME
 
 MAX_PER_GROUP = 25  # judgments shown per (benchmark, judge, opponent) on a model page; the note says how many more
 
@@ -135,9 +136,6 @@ def verdict_text(record: Mapping[str, object]) -> str:
     return "; ".join(parts) or "no verdict"
 
 
-_OUTCOME_FOR_OPPONENT = {"win": "loss", "loss": "win"}
-
-
 def battle_verdict_text(record: Mapping[str, object], model: str) -> str:
     """A battle's verdict from ``model``'s point of view (it may be the record's candidate or its opponent), with
     the judge's verdict in each order as recorded, for the record's candidate and labelled so."""
@@ -149,7 +147,7 @@ def battle_verdict_text(record: Mapping[str, object], model: str) -> str:
     else:
         value = float(preference)
         for_candidate = "win" if value > 1.5 else "loss" if value < 1.5 else "tie"
-        outcome = for_candidate if model == candidate else _OUTCOME_FOR_OPPONENT.get(for_candidate, for_candidate)
+        outcome = for_candidate if model == candidate else OPPONENT_OUTCOME[for_candidate]
     orders = [f"{candidate if column == 'verdict_ab' else opponent} shown first: {verdict} for {candidate}"
               for column in ("verdict_ab", "verdict_ba") if isinstance(verdict := record.get(column), str)]
     return f"{model} against {other}: {outcome}" + (f" (as recorded: {'; '.join(orders)})" if orders else "")

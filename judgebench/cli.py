@@ -107,6 +107,22 @@ def _print_plan_total(plans: list[RunPlan]) -> None:
         click.echo(f"\n== all {len(plans)} tasks\n{format_plan_rows(total(plans))}")
 
 
+def _set_data_dirs(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> tuple[Path, ...]:
+    from .tasks.fetch import set_data_dirs
+
+    if value:
+        set_data_dirs(value)
+    return value
+
+
+# Where a task's data by URL is looked for first: DIR/<host>/<path of the URL> (tasks.fetch). Repeatable.
+DATA_DIR_OPTION = click.option(
+    "--data-dir", "data_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path), expose_value=False,
+    callback=_set_data_dirs, is_eager=True,
+    help="A local mirror of the data tasks read by URL (DIR/<host>/<path of the URL>, as `judgebench download` "
+         "fills it), looked in before the network; also JUDGEBENCH_DATA_DIR. Repeatable.")
+
+
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="judgebench")
 def main() -> None:
@@ -114,6 +130,7 @@ def main() -> None:
 
 
 @main.command()
+@DATA_DIR_OPTION
 @click.option("--task", "tasks", multiple=True, help="Task name or YAML path (repeatable). "
               f"Default: {', '.join(DEFAULT_TASKS)}.")
 @click.option("--model", "models", multiple=True,
@@ -282,6 +299,7 @@ def _batching(enabled: bool, wait_s: float, model_specs: list[str], judge_specs:
 
 @main.command()
 @click.argument("tasks", nargs=-1)
+@DATA_DIR_OPTION
 def validate(tasks: tuple[str, ...]) -> None:
     """Load tasks and render every prompt with placeholder answers; report problems. Default: all built-in."""
     from .judging.requests import render_all
@@ -531,6 +549,58 @@ def difficulty_fit(paths: tuple[Path, ...], out: Path, fmt: str) -> None:
     if len(models) < MIN_MODELS:
         click.echo(f"warning: {len(models)} model(s) is fewer than the {MIN_MODELS} a table needs; LCs computed "
                    "with it can be off by a few points", err=True)
+
+
+@main.command()
+@click.argument("tasks", nargs=-1, required=True)
+@click.option("--data-dir", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to fill: each file goes to DIR/<host>/<path of its URL>.")
+def download(tasks: tuple[str, ...], data_dir: Path) -> None:
+    """Download the data the tasks read by URL into a local mirror, checked by sha256, so that they run on a
+    machine with no network: copy the folder there and pass `--data-dir DIR` (or set JUDGEBENCH_DATA_DIR)."""
+    from .tasks.fetch import recording, set_data_dirs
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    set_data_dirs((data_dir,))
+    total = 0
+    for name in tasks:
+        with recording(fill=data_dir) as fetched:
+            task = load_task(name)
+        for item in dict.fromkeys(fetched):
+            where = item.path if item.path.is_relative_to(data_dir) else f"{item.path} (unpacked from the mirror)"
+            click.echo(f"{item.origin:9} {task.name}: {item.url} -> {where}")
+        total += len(fetched)
+        if not fetched:
+            click.echo(f"nothing   {task.name}: reads no data by URL")
+    click.echo(f"{total} file(s) checked by sha256 in {data_dir}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", default="auto", show_default=True,
+              help="The judgment files' layout (fastchat, arena-hard, alpaca-eval); auto-detected from each file.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=0, show_default=True,
+              help="0: any free port (printed).")
+def replay(paths: tuple[Path, ...], fmt: str, host: str, port: int) -> None:
+    """Serve an anchor's recorded judge replies as an OpenAI-compatible judge: each request gets the reply recorded
+    for its exact prompt and sampling parameters, any other an HTTP 400 saying where it differs. Run a protocol
+    task against it (`--judge replay@URL#text`) to check that judgebench reproduces the anchor's numbers."""
+    from .replay import ReplayTable, read_recordings
+    from .replay.server import ReplayServer
+
+    table = ReplayTable.of(r for path in paths for r in read_recordings(path, fmt))
+    if not len(table):
+        raise ConfigError(f"no recorded judge replies in {', '.join(map(str, paths))}")
+    server = ReplayServer(table, host, port)
+    click.echo(f"replaying {len(table)} recorded replies ({len(table.by_user)} distinct prompts, "
+               f"{table.conflicts} with differing replies: the first is served) at {server.base_url}; Ctrl-C stops")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        click.echo(f"served {server.served}, refused {len(server.refused)}", err=True)
 
 
 @main.command("tasks")

@@ -75,6 +75,18 @@ class JudgeSpec:
     # FastChat's own judge prompts (judging.fastchat_prompts), when the task names them: ``prompt`` and
     # ``reference_prompt`` are then FastChat prompt names (single-v1, single-math-v1).
     fastchat_prompts: tuple[Any, ...] = ()
+    # A published protocol's own files (its prompt template, its config), by the name the task kind reads them
+    # by: name -> local path, each read by URL with a sha256 (or from a local path) by the task loader.
+    files: tuple[tuple[str, str], ...] = ()
+    # A task kind's own settings (``judge.options:``), checked by that kind (JudgingKind.check).
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def file(self, name: str) -> str:
+        """The local path of the protocol file ``name`` (the task loader checked it is there)."""
+        return dict(self.files)[name]
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return dict(self.options).get(name, default)
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,9 @@ class Task:
     """A benchmark: items, how candidates are generated, how the judge is asked.
 
     benchmark: the benchmark's canonical name (judgebench.formats.identity), shared with every other harness's
-    files of the same benchmark; defaults to the task's name. kind: "single" (score each turn on
+    files of the same benchmark; defaults to the task's name. protocol: how the judge is asked and its verdicts
+    scored (a published protocol's name, e.g. "alpaca-eval-2.0", or the task's name): part of every judgment's
+    identity, so judgments of one protocol never supersede another's. kind: "single" (score each turn on
     ``judge.scale``), "pairwise" (compare with the reference model's answers in both orders) or "battles" (compare
     candidate models with each other, scheduled by ``battles``). reference_model / reference_answers: pairwise
     only, answers keyed by item id. path: the YAML file the task came from.
@@ -117,6 +131,7 @@ class Task:
     path: str = ""
     prompt_dirs: tuple[str, ...] = ()
     battles: BattlesSpec | None = None  # kind "battles" only
+    protocol: str = ""
 
     def generation_params(self) -> dict[str, Any]:
         return dict(self.generation)
@@ -283,6 +298,7 @@ class JudgeRequest:
     position: Position
     chat: ChatRequest
     opponent: str | None = None
+    protocol: str = ""
 
     def cache_key(self) -> str:
         return self.chat.cache_key()
@@ -352,6 +368,9 @@ class Judgment:
     opponent_headers: int | None = None
     opponent_lists: int | None = None
     opponent_bold: int | None = None
+    # The protocol that produced the judgment (Task.protocol; for other harnesses' files, the protocol their files
+    # record): part of its identity. "" for records written before protocols were recorded.
+    protocol: str = ""
 
     @property
     def ok(self) -> bool:
@@ -408,6 +427,7 @@ class ScoreRow:
     length_controlled_winrate: float | None = None
     lc_note: str | None = None
     avg_length: float | None = None
+    protocol: str = ""
 
     @property
     def ranking_value(self) -> float | None:

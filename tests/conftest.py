@@ -19,6 +19,32 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def mirror_of(shared: Path, target: Path) -> Path:
+    """A data mirror (tasks.fetch: DIR/<host>/<path of the URL>) of the public data, laid out as the tasks' URLs name
+    it: every file of ``shared``'s MANIFEST.jsonl at raw.githubusercontent.com/<repo>/<commit>/<path> (a link to the
+    staged copy, with ``.gz`` where it is stored compressed)."""
+    import json
+
+    for line in (shared / "MANIFEST.jsonl").read_text().splitlines():
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        link = target / "raw.githubusercontent.com" / entry["repo"] / entry["commit"] / entry["path"]
+        if entry.get("gzip"):
+            link = link.with_name(link.name + ".gz")
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.exists():
+            link.symlink_to((shared / entry["staged"]).resolve())
+    return target
+
+
+@pytest.fixture(scope="session")
+def shared_mirror(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The public data as a data mirror: set JUDGEBENCH_DATA_DIR to it and every task whose URLs point at those
+    files runs offline."""
+    return mirror_of(shared_data, tmp_path_factory.mktemp("data-mirror"))
+
+
 @pytest.fixture(scope="session")
 def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """The real llama.cpp server on SmolLM2-135M-Instruct, on a free loopback port, for the whole session."""

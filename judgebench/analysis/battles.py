@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import DataError
+from ..formats.identity import benchmark_label
 from ..judging.kinds import kind_of
 from ..stats.battle_ranking import BATTLE_BOOTSTRAP, RankedModel, anchor_of, games_frame, rank_battles, separation_note
 from ..stats.ranks import interval_ranks
@@ -75,7 +76,10 @@ def battle_groups(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap:
     # Intervals resample games by position: the same judgments in any order give the same numbers (and the numbers
     # of `run` and `stats`, which order them the same way).
     frame = canonical_order(frame)
-    for (benchmark, judge), group in frame.groupby(["benchmark", "judge"], sort=True):
+    # One ranking per protocol: a sample's battles never mix with the full benchmark's.
+    for (real_benchmark, protocol, judge), group in frame.groupby(["benchmark", "protocol", "judge"], sort=True,
+                                                                  dropna=False):
+        benchmark = benchmark_label(str(real_benchmark), protocol)
         games = games_frame(_battles(group))
         if games.empty:
             continue

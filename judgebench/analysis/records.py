@@ -1,8 +1,8 @@
 """Judgments -> one DataFrame with one record per judgment.
 
 Reading results is idempotent: the same judgment read twice (a command run twice, a run resumed after a kill,
-two runs over the same cache, a file passed twice) counts once. A judgment is identified by (benchmark, judge,
-model, opponent, item_id, turn); of several sources' records of it, the newest successful one is kept, or the
+two runs over the same cache, a file passed twice) counts once. A judgment is identified by (benchmark, protocol,
+judge, model, opponent, item_id, turn); of several sources' records of it, the newest successful one is kept, or the
 newest failure when none succeeded. "Newest" is the order of the sources: other harnesses' files in the
 order given, then judgebench runs by creation time. Every command that reads results reports how many
 records were superseded.
@@ -26,7 +26,7 @@ from ..formats.table import COLUMNS, judgment_columns, judgments_frame, n_rows, 
 __all__ = ["COLUMNS", "IDENTITY", "JudgmentSet", "collect", "collect_parsed", "deduplicate", "judgments_frame",
            "order_sources", "read_judgments"]
 
-IDENTITY = ["benchmark", "judge", "model", "opponent", "item_id", "turn"]
+IDENTITY = ["benchmark", "protocol", "judge", "model", "opponent", "item_id", "turn"]
 
 
 @dataclass(frozen=True)

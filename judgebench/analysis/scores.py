@@ -4,6 +4,8 @@ kind) groups and puts the rows in one order."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from ..judging.kinds import kind_of
@@ -25,6 +27,9 @@ def score_rows(frame: pd.DataFrame, n_bootstrap: int = 1000,
     rows: list[ScoreRow] = []
     # Intervals resample rows by position: the same judgments in any order must give the same numbers.
     frame = canonical_order(frame)
-    for (_, _, kind), group in frame.groupby(["benchmark", "judge", "kind"], sort=True):
-        rows += kind_of(str(kind)).aggregate(group, n_bootstrap, difficulty)
+    # One protocol's judgments are never scored with another's, even of the same benchmark and judge.
+    for (_, protocol, _, kind), group in frame.groupby(["benchmark", "protocol", "judge", "kind"], sort=True,
+                                                       dropna=False):
+        found = kind_of(str(kind)).aggregate(group, n_bootstrap, difficulty)
+        rows += [replace(row, protocol=str(protocol) if isinstance(protocol, str) else "") for row in found]
     return sorted(rows, key=ranking_order)

@@ -41,3 +41,10 @@ def canonical_benchmark(name: str) -> str:
 def instruction_id(instruction: str) -> str:
     """An AlpacaEval item's id: AlpacaEval rows have no id, so the instruction text identifies the item."""
     return hashlib.sha256(instruction.encode("utf-8")).hexdigest()[:16]
+
+
+def benchmark_label(benchmark: str, protocol: str | None) -> str:
+    """How a (benchmark, protocol) group is named on every surface: the benchmark, with the protocol beside it
+    when the protocol is not simply the benchmark's own name ("alpaca-eval · alpaca-eval-2.0")."""
+    protocol = protocol if isinstance(protocol, str) else ""
+    return f"{benchmark} · {protocol}" if protocol and protocol != benchmark else benchmark

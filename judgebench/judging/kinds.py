@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from ..errors import BackendError, BatchPending, ConfigError, DataError
+from ..errors import BackendError, BatchPending, ConfigError, DataError, TaskError
 from ..stats import bootstrap_ci, pairwise_winrate
 from ..stats.battle_ranking import BATTLE_BOOTSTRAP, anchor_of, games_frame, rank_battles
 from ..stats.length_control import DifficultyTable
@@ -99,6 +99,13 @@ class JudgingKind(ABC):
     # The task compares candidate models with each other (battles): a run takes several models, and the methods
     # below get the other model's answer as ``opponent`` (kinds that judge one model ignore it).
     compares_models: ClassVar[bool] = False
+
+    def check(self, task: Task, where: str) -> None:
+        """Check what the task file gave this kind (``judge.files``, ``judge.options``), once when the task is
+        loaded: a problem raises TaskError naming ``where`` (the task's judge section, file:line)."""
+        if task.judge.options:
+            raise TaskError(f"{where}: a {self.name} task takes no judge.options (given: "
+                            f"{', '.join(k for k, _ in task.judge.options)})")
 
     # -- requests and verdicts ------------------------------------------------------------------------
     @abstractmethod
@@ -182,7 +189,7 @@ class SingleGrading(JudgingKind):
                 messages = render_messages(template, task.prompt_dirs, variables)
             chat = ChatRequest(judge.endpoint, messages, judge_params(task, judge), schema)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name, turn,
-                                      "single", chat))
+                                      "single", chat, protocol=task.protocol))
         return found
 
     def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
@@ -201,7 +208,8 @@ class SingleGrading(JudgingKind):
             else:
                 verdict, reply = self.parse(task, request, outcome), outcome
             found.append(Judgment(
-                benchmark=request.benchmark, item_id=request.item_id, category=request.category, model=request.model,
+                benchmark=request.benchmark, protocol=request.protocol,
+                item_id=request.item_id, category=request.category, model=request.model,
                 judge=request.judge, turn=request.turn, kind=self.name, score=verdict.score,
                 raw=(reply.text,) if reply else (), error=verdict.error,
                 failure=_failure(verdict, outcome), calls=(record,),
@@ -213,7 +221,8 @@ class SingleGrading(JudgingKind):
 
     def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
                    opponent: Candidate | None = None) -> list[Judgment]:
-        return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
+        return [Judgment(benchmark=task.benchmark, protocol=task.protocol,
+                         item_id=item.id, category=item.category, model=candidate.model,
                          judge=judge.name, turn=turn, kind=self.name, error=f"no answer to judge ({candidate.error})",
                          failure=_unanswered(candidate), scale=task.judge.scale)
                 for turn in range(1, len(item.turns) + 1)]
@@ -222,7 +231,8 @@ class SingleGrading(JudgingKind):
               opponent: Candidate | None = None) -> list[Judgment]:
         low = task.judge.scale[0]
         skip = task.judge.on_empty == "skip"
-        return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
+        return [Judgment(benchmark=task.benchmark, protocol=task.protocol,
+                         item_id=item.id, category=item.category, model=candidate.model,
                          judge=judge.name, turn=turn, kind=self.name, score=None if skip else float(low),
                          error="empty answer (on_empty: skip)" if skip else None, failure="empty" if skip else None,
                          length=0, scale=task.judge.scale, empty=True)
@@ -345,7 +355,8 @@ class PairwiseComparison(JudgingKind):
             chat = ChatRequest(judge.endpoint, render_messages(template, task.prompt_dirs, variables),
                                judge_params(task, judge), schema)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name,
-                                      len(item.turns), position, chat, opponent=self.opponent_name(task, opponent)))
+                                      len(item.turns), position, chat, opponent=self.opponent_name(task, opponent),
+                                      protocol=task.protocol))
         return found
 
     def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
@@ -376,7 +387,8 @@ class PairwiseComparison(JudgingKind):
         first = requests[0]
         item = Item(first.item_id, first.category, ())
         return [with_style(Judgment(
-            benchmark=first.benchmark, item_id=first.item_id, category=first.category, model=first.model,
+            benchmark=first.benchmark, protocol=first.protocol,
+            item_id=first.item_id, category=first.category, model=first.model,
             judge=first.judge, turn=first.turn, kind=self.name, opponent=first.opponent, verdict_ab=ab,
             verdict_ba=ba, preference=combine_orders(ab, ba) if ab and ba else None,
             raw=(texts["AB"], texts["BA"]), error="; ".join(errors) or None,
@@ -388,7 +400,8 @@ class PairwiseComparison(JudgingKind):
                    opponent: Candidate | None = None) -> list[Judgment]:
         failed = candidate if not candidate.ok or opponent is None or opponent.ok else opponent
         which = "" if failed is candidate else f"{failed.model}: "
-        return [Judgment(benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
+        return [Judgment(benchmark=task.benchmark, protocol=task.protocol,
+                         item_id=item.id, category=item.category, model=candidate.model,
                          judge=judge.name, turn=len(item.turns), kind=self.name,
                          opponent=self.opponent_name(task, opponent),
                          error=f"no answer to judge ({which}{failed.error})", failure=_unanswered(failed))]
@@ -403,7 +416,8 @@ class PairwiseComparison(JudgingKind):
         mine, theirs = any(map(is_empty, candidate.turns)), any(map(is_empty, other))
         outcome = "tie" if mine and theirs else "loss" if mine else "win"
         return [with_style(Judgment(
-            benchmark=task.benchmark, item_id=item.id, category=item.category, model=candidate.model,
+            benchmark=task.benchmark, protocol=task.protocol,
+            item_id=item.id, category=item.category, model=candidate.model,
             judge=judge.name, turn=len(item.turns), kind=self.name, opponent=self.opponent_name(task, opponent),
             verdict_ab=None if skip else outcome, verdict_ba=None if skip else outcome,
             preference=None if skip else combine_orders(outcome, outcome),
@@ -548,6 +562,11 @@ def _from_both_sides(frame: pd.DataFrame) -> pd.DataFrame:
 
 KINDS: dict[str, JudgingKind] = {kind.name: kind for kind in (SingleGrading(), PairwiseComparison(),
                                                              BattleComparison())}
+
+# The published protocols' kinds build on the classes above, so they are imported once those exist.
+from .protocols import PROTOCOL_KINDS  # noqa: E402
+
+KINDS.update({kind.name: kind for kind in PROTOCOL_KINDS})
 
 
 def kind_of(name: str) -> JudgingKind:

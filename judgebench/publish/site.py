@@ -43,7 +43,7 @@ from ..analysis.records import collect_parsed, order_sources
 from ..errors import DataError, ResultsError
 from ..formats import detect_format, read_parsed
 from ..formats import judgebench as store
-from ..formats.identity import canonical_benchmark
+from ..formats.identity import benchmark_label, canonical_benchmark
 from ..formats.parse_cache import ParseCache
 from ..formats.texts import JudgmentText, TextKey, read_texts
 from ..stats.length_control import DifficultyTable
@@ -291,7 +291,10 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
             hashes = _prompt_hashes(inputs)
             model_page = pages.model_pages(pages.ranked_models(frame))
             sections, recomputed = [], 0
-            for (benchmark, judge), group in frame.groupby(["benchmark", "judge"], sort=True):
+            # A section per (benchmark, protocol, judge): one protocol's judgments are never ranked with another's.
+            for (real_benchmark, protocol, judge), group in frame.groupby(["benchmark", "protocol", "judge"],
+                                                                          sort=True, dropna=False):
+                benchmark = benchmark_label(str(real_benchmark), protocol)
                 rows, report, fresh = _group_result(str(benchmark), str(judge), group, cache, n_bootstrap,
                                                     difficulty)
                 recomputed += int(fresh)
@@ -302,8 +305,8 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
                 (staging / "data" / f"{stem}.diagnostics.json").write_text(
                     json.dumps(report.to_json(), indent=2, sort_keys=True, allow_nan=False) + "\n")
                 images = _plots(group, rows, report, str(benchmark), str(judge), staging / "plots", stem)
-                method = pages.Method(str(judge), len(group), n_bootstrap, hashes.get((str(benchmark), str(judge)), ()),
-                                      BATTLE_BOOTSTRAP)
+                method = pages.Method(str(judge), len(group), n_bootstrap,
+                                      hashes.get((str(real_benchmark), str(judge)), ()), BATTLE_BOOTSTRAP)
                 sections.append(pages.section(str(benchmark), str(judge), stem, rows, images, method, model_page))
             comparisons = _comparisons(frame, cache)
             (staging / "index.html").write_text(pages.render_index(

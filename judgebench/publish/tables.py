@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..analysis.agreement import PairwiseAgreement, RankingAgreement
+from ..formats.identity import benchmark_label
 from ..judging.kinds import kind_of
 from ..types import ScoreRow
 
@@ -36,7 +37,8 @@ def _grades_table(rows: Sequence[ScoreRow]) -> str:
     body = []
     for r in rows:
         per_turn, per_category = dict(r.per_turn), dict(r.per_category)
-        body.append([r.benchmark, r.judge, r.model, _num(r.score, 3), _interval(r, 2), _num(r.expected_score),
+        body.append([benchmark_label(r.benchmark, r.protocol), r.judge, r.model, _num(r.score, 3), _interval(r, 2),
+                     _num(r.expected_score),
                      *(_num(per_turn.get(t)) for t in turns), *(_num(per_category.get(c)) for c in categories),
                      str(r.n_judged), str(r.n_failed), str(r.n_parse_failures), str(r.n_empty)])
     return _render(header, body)
@@ -45,7 +47,8 @@ def _grades_table(rows: Sequence[ScoreRow]) -> str:
 def _comparisons_table(rows: Sequence[ScoreRow]) -> str:
     header = ["benchmark", "judge", "model", "reference", "LC win rate", "win rate", "95% CI", "SE", "wins",
               "draws", "losses", "order agree", "judged", "failed", "parse failures", "empty", "avg len"]
-    body = [[r.benchmark, r.judge, r.model, r.opponent or "-", _num(r.length_controlled_winrate), _num(r.score),
+    body = [[benchmark_label(r.benchmark, r.protocol), r.judge, r.model, r.opponent or "-",
+             _num(r.length_controlled_winrate), _num(r.score),
              _interval(r, 1), _num(r.standard_error), str(r.n_wins), str(r.n_draws), str(r.n_losses),
              "-" if r.order_agreement is None else f"{100 * r.order_agreement:.0f}%", str(r.n_judged),
              str(r.n_failed), str(r.n_parse_failures), str(r.n_empty), _num(r.avg_length, 0)] for r in rows]
@@ -56,7 +59,8 @@ def _comparisons_table(rows: Sequence[ScoreRow]) -> str:
 def _battles_table(rows: Sequence[ScoreRow]) -> str:
     header = ["benchmark", "judge", "model", "BT score", "95% CI", "anchor", "wins", "draws", "losses", "order agree",
               "judged", "failed", "parse failures", "empty", "avg len"]
-    body = [[r.benchmark, r.judge, r.model, _num(r.score), _interval(r, 1), r.opponent or "-", str(r.n_wins),
+    body = [[benchmark_label(r.benchmark, r.protocol), r.judge, r.model, _num(r.score), _interval(r, 1),
+             r.opponent or "-", str(r.n_wins),
              str(r.n_draws), str(r.n_losses), "-" if r.order_agreement is None else f"{100 * r.order_agreement:.0f}%",
              str(r.n_judged), str(r.n_failed), str(r.n_parse_failures), str(r.n_empty), _num(r.avg_length, 0)]
             for r in rows]

@@ -16,11 +16,10 @@ from .builtin import prompts_dir, task_names, tasks_dir
 from .fetch import resolve_data
 from .yamlsrc import SourcedDict, SourcedList, load_yaml, merge
 
-TOP_FIELDS = {"name", "benchmark", "kind", "description", "include", "judge", "generation", "items", "source",
-              "reference", "battles"}
+TOP_FIELDS = {"name", "benchmark", "protocol", "kind", "description", "include", "judge", "generation", "items",
+              "source", "reference", "battles"}
 JUDGE_FIELDS = {"prompt", "reference_prompt", "reference_categories", "scale", "labels", "max_tokens", "on_empty",
-                "fastchat_prompts",
-                "temperature"}
+                "fastchat_prompts", "files", "options", "temperature"}
 GENERATION_FIELDS = {"max_tokens", "temperature", "top_p", "seed", "stop", "frequency_penalty",
                      "presence_penalty"}
 ITEM_FIELDS = {"id", "category", "turns", "reference"}
@@ -280,6 +279,8 @@ def load_task(name_or_path: str) -> Task:
             if name and not any(p.name == name for p in fastchat):
                 raise TaskError(f"{judge_raw.where('prompt')}: FastChat's judge prompts have no {name!r}")
     judge = JudgeSpec(
+        files=_protocol_files(judge_raw, path.resolve().parent),
+        options=_options(judge_raw),
         fastchat_prompts=fastchat,
         prompt=str(judge_raw["prompt"]),
         reference_prompt=str(judge_raw["reference_prompt"]) if judge_raw.get("reference_prompt") else None,
@@ -326,7 +327,10 @@ def load_task(name_or_path: str) -> Task:
     benchmark = data.get("benchmark", data["name"])
     if not isinstance(benchmark, str) or not benchmark.strip():
         raise TaskError(f"{data.where('benchmark')}: benchmark must be a name, e.g. mt-bench")
-    return Task(
+    protocol = data.get("protocol", data["name"])
+    if not isinstance(protocol, str) or not protocol.strip():
+        raise TaskError(f"{data.where('protocol')}: protocol must be a name, e.g. alpaca-eval-2.0")
+    task = Task(
         name=str(data["name"]),
         kind=kind,
         benchmark=canonical_benchmark(benchmark),
@@ -339,7 +343,48 @@ def load_task(name_or_path: str) -> Task:
         path=str(path),
         prompt_dirs=tuple(dict.fromkeys(prompt_dirs)),
         battles=battles,
+        protocol=protocol.strip(),
     )
+    try:
+        KINDS[kind].check(task, judge_raw.origin)
+    except DataError as exc:
+        raise TaskError(str(exc)) from exc
+    return task
+
+
+def _protocol_files(judge_raw: SourcedDict, task_dir: Path) -> tuple[tuple[str, str], ...]:
+    """``judge.files:``: a published protocol's own files (name -> a data source), each resolved to a local file
+    checked by its sha256, in the order given."""
+    if "files" not in judge_raw:
+        return ()
+    files = _mapping(judge_raw, "files", "judge.files")
+    found = []
+    for name in files:
+        spec = files[name]
+        if not isinstance(spec, SourcedDict):
+            raise TaskError(f"{files.where(name)}: judge.files.{name} must be a mapping with url and sha256 (or path)")
+        try:
+            found.append((str(name), str(_data_path(spec, task_dir))))
+        except DataError as exc:
+            raise TaskError(str(exc)) from exc
+    return tuple(found)
+
+
+def _options(judge_raw: SourcedDict) -> tuple[tuple[str, Any], ...]:
+    """``judge.options:``: settings of the task kind (checked by the kind), kept as plain values."""
+    if "options" not in judge_raw:
+        return ()
+    options = _mapping(judge_raw, "options", "judge.options")
+    return tuple((str(k), _plain(options[k])) for k in options)
+
+
+def _plain(value: Any) -> Any:
+    """A YAML value without its source positions, lists as tuples, so a Task stays hashable."""
+    if isinstance(value, dict):
+        return tuple((str(k), _plain(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return tuple(_plain(v) for v in value)
+    return value
 
 
 def _battles(data: SourcedDict, kind: str) -> BattlesSpec | None:

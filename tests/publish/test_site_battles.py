@@ -58,7 +58,7 @@ def battle_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     """(the run directory, the arena database) on benchmark "bench"."""
     tmp = tmp_path_factory.mktemp("site-battles")
     items = "".join(f"  - {{id: q{i}, category: c{i % 2}, turns: ['{_question(f'q{i}')}']}}\n" for i in range(N_ITEMS))
-    (tmp / "t.yaml").write_text("name: t\nbenchmark: bench\nkind: battles\njudge:\n  prompt: battle.jinja\n"
+    (tmp / "t.yaml").write_text("name: bench\nbenchmark: bench\nkind: battles\njudge:\n  prompt: battle.jinja\n"
                                 "  labels: [A>>B, A>B, A=B, B>A, B>>A]\nbattles:\n  schedule: all-pairs\n"
                                 f"items:\n{items}")
     task = load_task(str(tmp / "t.yaml"))

@@ -194,7 +194,7 @@ def test_url_data_offline_gives_clear_error(tmp_path: Path) -> None:
         source:
           format: fastchat
           url: http://127.0.0.1:9/question.jsonl
-          sha256: 0000000000000000000000000000000000000000000000000000000000000000
+          sha256: "0000000000000000000000000000000000000000000000000000000000000000"
     """)
     with pytest.raises(TaskError, match=r"u\.yaml:6: cannot download .*Offline\?.*path:"):
         load_task(str(path))

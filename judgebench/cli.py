@@ -108,10 +108,10 @@ def _print_plan_total(plans: list[RunPlan]) -> None:
 
 
 def _set_data_dirs(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> tuple[Path, ...]:
-    from .tasks.fetch import set_data_dirs
+    from .tasks.fetch import using_data_dirs
 
-    if value:
-        set_data_dirs(value)
+    if value:  # for this command only (the library called in-process afterwards does not keep them)
+        ctx.with_resource(using_data_dirs(value))
     return value
 
 
@@ -558,13 +558,12 @@ def difficulty_fit(paths: tuple[Path, ...], out: Path, fmt: str) -> None:
 def download(tasks: tuple[str, ...], data_dir: Path) -> None:
     """Download the data the tasks read by URL into a local mirror, checked by sha256, so that they run on a
     machine with no network: copy the folder there and pass `--data-dir DIR` (or set JUDGEBENCH_DATA_DIR)."""
-    from .tasks.fetch import recording, set_data_dirs
+    from .tasks.fetch import recording, using_data_dirs
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    set_data_dirs((data_dir,))
     total = 0
     for name in tasks:
-        with recording(fill=data_dir) as fetched:
+        with using_data_dirs((data_dir,)), recording(fill=data_dir) as fetched:
             task = load_task(name)
         for item in dict.fromkeys(fetched):
             where = item.path if item.path.is_relative_to(data_dir) else f"{item.path} (unpacked from the mirror)"

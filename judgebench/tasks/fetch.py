@@ -77,9 +77,15 @@ _record: contextvars.ContextVar[list[Fetched] | None] = contextvars.ContextVar("
                                                                               default=None)
 
 
-def set_data_dirs(folders: tuple[Path, ...] | list[Path]) -> None:
-    """The data mirrors given on the command line (looked in before those of JUDGEBENCH_DATA_DIR)."""
-    _data_dirs.set(tuple(Path(f) for f in folders))
+@contextlib.contextmanager
+def using_data_dirs(folders: tuple[Path, ...] | list[Path]) -> Iterator[None]:
+    """Inside the block, look in these data mirrors first (before those of JUDGEBENCH_DATA_DIR): what --data-dir
+    gives one command."""
+    token = _data_dirs.set(tuple(Path(f) for f in folders))
+    try:
+        yield
+    finally:
+        _data_dirs.reset(token)
 
 
 def data_dirs() -> tuple[Path, ...]:

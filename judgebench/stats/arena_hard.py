@@ -140,8 +140,9 @@ def v2_scores(models: Sequence[str], points: Sequence[float], weights: Sequence[
     for i, name in enumerate(names):
         low, high = np.quantile(means[:, i], [0.05, 0.95]) if rounds else (None, None)
         score = means[:, i].mean() if rounds else by_model[name].mean()
+        n_games = int((np.asarray(models) == name).sum())
         found.append(ArenaHardScore(str(name), float(score * 100), None if low is None else float(low * 100),
-                                    None if high is None else float(high * 100), int((np.asarray(models) == name).sum())))
+                                    None if high is None else float(high * 100), n_games))
     return found
 
 

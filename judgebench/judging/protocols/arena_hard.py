@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ from ...types import (
     Judge,
     JudgeRequest,
     Judgment,
+    Position,
     ScoreRow,
     Task,
     Verdict,
@@ -52,7 +53,7 @@ from ..kinds import (
     _unanswered,
     call_record,
 )
-from ..verdicts import candidate_outcome, combine_orders
+from ..verdicts import combine_orders
 from .arena_hard_files import (
     CategorySetting,
     JudgeConfig,
@@ -74,7 +75,7 @@ V2_LABELS: dict[str, tuple[float, int]] = {
 V01_LABELS: dict[str, tuple[float, int]] = {
     "A>>B": (1.0, 3), "A>B": (1.0, 1), "A=B": (0.5, 1), "B>A": (0.0, 1), "B>>A": (0.0, 3)}
 # Arena-Hard's game order: game 1 shows the baseline first (the model is assistant B), game 2 the model first.
-GAMES = ("BA", "AB")
+GAMES: tuple[Position, Position] = ("BA", "AB")
 _OUTCOME = {1.0: "win", 0.5: "tie", 0.0: "loss"}
 
 
@@ -129,16 +130,16 @@ def token_count(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
-_ENCODER: list[object] = []
+_ENCODER: list[Any] = []
 
 
-def _encoder() -> object | None:
+def _encoder() -> Any:
     if not _ENCODER:
         try:
             import tiktoken  # optional: see token_count
 
             _ENCODER.append(tiktoken.encoding_for_model("gpt-4o"))
-        except Exception:  # noqa: BLE001  (not installed, or its encoding cannot be fetched offline)
+        except Exception:
             _ENCODER.append(None)
     return _ENCODER[0]
 
@@ -223,7 +224,9 @@ class ArenaHard(PairwiseComparison):
                  outcomes: Sequence[Outcome], opponent: Candidate | None = None) -> list[Judgment]:
         """One judgment of both games: ``verdict_ba`` is game 1's outcome for the model, ``verdict_ab`` game 2's
         (a Verdict's winner "A" here means the model won); a game without a verdict is recorded, never scored."""
-        verdicts, texts, records = {}, {}, []
+        verdicts: dict[str, Verdict] = {}
+        texts: dict[str, str] = {}
+        records = []
         for request, outcome in zip(requests, outcomes, strict=True):
             records.append(call_record(request.chat, outcome, request.position))
             if isinstance(outcome, BackendError):
@@ -231,7 +234,7 @@ class ArenaHard(PairwiseComparison):
             else:
                 verdicts[request.position] = self.parse(task, request, outcome)
                 texts[request.position] = outcome.text
-        by_position = dict(zip((r.position for r in requests), outcomes, strict=True))
+        by_position: dict[str, Outcome] = {r.position: o for r, o in zip(requests, outcomes, strict=True)}
         results = {p: {"A": "win", "B": "loss", "tie": "tie"}[v.winner] if v.winner else None
                    for p, v in verdicts.items()}
         errors = [f"game {GAMES.index(p) + 1}: {verdicts[p].error}" for p in GAMES if verdicts[p].error]

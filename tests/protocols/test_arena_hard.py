@@ -38,7 +38,8 @@ def _shared_config(shared: Path, version: str) -> dict[str, Any]:
 
 
 @pytest.fixture()
-def tasks(shared_mirror: Path, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def tasks(shared_mirror: Path, shared_data: Path, tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The built-in tasks with the files the shared data lacks replaced: v0.1's judge_config.yaml (its template is
     the shared v0.1 config's, with July 2024's placeholder names), v2.0's judge_utils.py and baseline answers."""
     monkeypatch.setenv("JUDGEBENCH_DATA_DIR", str(shared_mirror))
@@ -63,7 +64,8 @@ def tasks(shared_mirror: Path, shared_data: Path, tmp_path: Path, monkeypatch: p
                                  "messages": [{"role": "user", "content": q["prompt"]},
                                               {"role": "assistant", "content": {"answer": text}}]}) + "\n")
     (tmp_path / "v2.yaml").write_text(
-        "include: arena-hard-v2.0.yaml\nname: v2-offline\njudge:\n  files:\n    judge_utils: {path: judge_utils.py, sha256: null}\n"
+        "include: arena-hard-v2.0.yaml\nname: v2-offline\njudge:\n  files:\n"
+        "    judge_utils: {path: judge_utils.py, sha256: null}\n"
         "    o3-mini-2025-01-31: {path: base.jsonl, sha256: null}\n")
     return {"v0.1": load_task(str(tmp_path / "v01.yaml")), "v2.0": load_task(str(tmp_path / "v2.yaml")),
             "dir": tmp_path}
@@ -138,7 +140,7 @@ def test_a_reply_without_a_scored_label_is_a_failure(tasks: dict[str, Any]) -> N
 def test_judge_utils_is_read_as_data_never_run(tasks: dict[str, Any]) -> None:
     utils = tasks["dir"] / "judge_utils.py"
     utils.write_text("import os\nJUDGE_SETTINGS = {'hard_prompt': {'baseline': os.getcwd(), 'system_prompt': 'x'}}\n")
-    with pytest.raises(TaskError, match="judge_utils.py:2: JUDGE_SETTINGS holds something other than strings"):
+    with pytest.raises(TaskError, match=r"judge_utils\.py:2: JUDGE_SETTINGS holds something other than strings"):
         from judgebench.judging.protocols.arena_hard_files import read_judge_settings
 
         read_judge_settings.cache_clear()
@@ -153,7 +155,7 @@ def test_markdown_counts_follow_add_markdown_info() -> None:
 def _bt_reference(points: list[float], weights: list[int], models: list[str]) -> dict[str, float]:
     """show_result.py's compute_mle_elo on the battles as get_battles_from_judgment lists them, with sklearn, then
     the predicted win rate against the baseline (1000)."""
-    names = sorted(set(models)) + ["baseline"]
+    names = [*sorted(set(models)), "baseline"]
     a, b, winner = [], [], []
     for model, p, w in zip(models, points, weights, strict=True):
         for _ in range(w):

@@ -371,6 +371,10 @@ class Judgment:
     # The protocol that produced the judgment (Task.protocol; for other harnesses' files, the protocol their files
     # record): part of its identity. "" for records written before protocols were recorded.
     protocol: str = ""
+    # Tokens of the judged answer and of its opponent's, where a protocol counts them (Arena-Hard v2.0's style
+    # control: its token_len).
+    tokens: int | None = None
+    opponent_tokens: int | None = None
 
     @property
     def ok(self) -> bool:

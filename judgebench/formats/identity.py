@@ -6,7 +6,7 @@ other harnesses and our own task files use for the same item set are aliases of 
 - MT-Bench (ours and FastChat's): FastChat's ``question_id``, as text.
 - AlpacaEval (ours and AlpacaEval's annotations and outputs): the first 16 hex digits of the sha256 of the
   instruction. AlpacaEval's files carry no id, and a row's position is not stable across files.
-- Arena-Hard: its ``question_id`` (``uid`` in v2).
+- Arena-Hard: its ``question_id`` (``uid`` in v2). v0.1 is "arena-hard", v2.0 (other questions) "arena-hard-v2.0".
 
 AlpacaEval 1.0 and 2.0 share the 805 instructions, so both are "alpaca-eval": the reference model (the
 opponent) and the judge tell them apart.
@@ -18,6 +18,8 @@ import hashlib
 import re
 
 MT_BENCH, ALPACA_EVAL, ARENA_HARD = "mt-bench", "alpaca-eval", "arena-hard"
+# Arena-Hard v2.0 asks other questions than v0.1 ("arena-hard"): a benchmark of its own.
+ARENA_HARD_V2 = "arena-hard-v2.0"
 
 _ALIASES = {
     "mt-bench": MT_BENCH,
@@ -28,6 +30,9 @@ _ALIASES = {
     "alpaca-eval-1": ALPACA_EVAL,
     "arena-hard": ARENA_HARD,
     "arena-hard-auto": ARENA_HARD,
+    "arena-hard-v0.1": ARENA_HARD,
+    "arena-hard-v2.0": ARENA_HARD_V2,
+    "arena-hard-v2": ARENA_HARD_V2,
 }
 
 

@@ -168,7 +168,8 @@ def _upgrade(fields: dict[str, Any]) -> dict[str, Any]:
 
 _TEXT_FIELDS = ("benchmark", "item_id", "category", "model", "judge", "kind")
 _NUMBER_FIELDS = ("score", "preference", "length", "opponent_length", "expected_score", "margin_ab", "margin_ba",
-                  "headers", "lists", "bold", "opponent_headers", "opponent_lists", "opponent_bold")
+                  "headers", "lists", "bold", "opponent_headers", "opponent_lists", "opponent_bold", "tokens",
+                  "opponent_tokens")
 
 
 def _check_judgment(fields: dict[str, Any]) -> None:

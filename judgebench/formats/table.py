@@ -22,14 +22,14 @@ from ..types import Judgment
 COLUMNS = ["benchmark", "item_id", "category", "model", "judge", "turn", "kind", "score", "opponent", "verdict_ab",
            "verdict_ba", "preference", "error", "failure", "empty", "length", "opponent_length", "expected_score",
            "scale_low", "scale_high", "margin_ab", "margin_ba", "headers", "lists", "bold", "opponent_headers",
-           "opponent_lists", "opponent_bold", "protocol", "run_id"]
+           "opponent_lists", "opponent_bold", "protocol", "tokens", "opponent_tokens", "run_id"]
 # What a source's own content gives: every column but run_id (a run directory's name, not its content).
 CONTENT_COLUMNS = tuple(c for c in COLUMNS if c != "run_id")
 TEXT_COLUMNS = ("benchmark", "item_id", "category", "model", "judge", "kind", "opponent", "verdict_ab", "verdict_ba",
                 "error", "failure", "protocol")
 NUMBER_COLUMNS = ("score", "preference", "length", "opponent_length", "expected_score", "scale_low", "scale_high",
                   "margin_ab", "margin_ba", "headers", "lists", "bold", "opponent_headers", "opponent_lists",
-                  "opponent_bold")
+                  "opponent_bold", "tokens", "opponent_tokens")
 
 Columns = Mapping[str, Sequence[Any]]
 
@@ -47,7 +47,8 @@ def judgment_row(j: Judgment) -> tuple[Any, ...]:
     return (j.benchmark, j.item_id, j.category, j.model, j.judge, j.turn, j.kind, j.score, j.opponent, j.verdict_ab,
             j.verdict_ba, j.preference, j.error, j.failure, j.empty, j.length, j.opponent_length, j.expected_score,
             j.scale[0] if j.scale else None, j.scale[1] if j.scale else None, j.margin_ab, j.margin_ba, j.headers,
-            j.lists, j.bold, j.opponent_headers, j.opponent_lists, j.opponent_bold, j.protocol)
+            j.lists, j.bold, j.opponent_headers, j.opponent_lists, j.opponent_bold, j.protocol, j.tokens,
+            j.opponent_tokens)
 
 
 def rows_columns(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:

@@ -28,6 +28,7 @@ from ..judging.answers import split_reasoning
 from ..judging.kinds import JudgingKind, is_empty, kind_of
 from ..judging.prompts import template_hash
 from ..judging.requests import generation_request, render_all
+from ..tasks.fetch import file_sha256
 from ..types import (
     CallRecord,
     Candidate,
@@ -139,7 +140,9 @@ def _manifest(task: Task, config: RunConfig, items: list[Item]) -> dict[str, Any
         "judges": [{"name": j.name, "constrained": j.constrained, "temperature": j.temperature,
                     "endpoint": j.endpoint.public()} for j in config.judges],
         "judge_spec": asdict(task.judge),
-        "prompt_sha256": {t: template_hash(t, task.prompt_dirs) for t in sorted(templates)}
+        # A protocol's own files (judge.files) hold its prompts: their hashes, not a template's.
+        "prompt_sha256": {name: file_sha256(Path(path)) for name, path in task.judge.files} if task.judge.files
+        else {t: template_hash(t, task.prompt_dirs) for t in sorted(templates)}
         if not task.judge.fastchat_prompts else {p.name: sha256_text(p.system + "\x1f" + p.template)
                                                   for p in task.judge.fastchat_prompts},
         "launched": [launch.public() for launch in config.launched],

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, TaskError
-from ..formats import alpaca_eval, fastchat
+from ..formats import alpaca_eval, arena_hard, fastchat
 from ..formats.identity import canonical_benchmark
 from ..judging.fastchat_prompts import read_prompts
 from ..judging.kinds import KINDS
@@ -23,12 +23,12 @@ JUDGE_FIELDS = {"prompt", "reference_prompt", "reference_categories", "scale", "
 GENERATION_FIELDS = {"max_tokens", "temperature", "top_p", "seed", "stop", "frequency_penalty",
                      "presence_penalty"}
 ITEM_FIELDS = {"id", "category", "turns", "reference"}
-SOURCE_FIELDS = {"format", "path", "url", "sha256", "references"}
+SOURCE_FIELDS = {"format", "path", "url", "sha256", "references", "categories"}
 DATA_FIELDS = {"path", "url", "sha256"}
 REFERENCE_FIELDS = {"model", "answers", "source"}
 BATTLES_FIELDS = {"schedule", "baseline", "budget", "cover", "seed"}
 SCHEDULES = ("all-pairs", "baseline", "sampled")
-SOURCE_FORMATS = ("fastchat", "alpaca_eval")
+SOURCE_FORMATS = ("fastchat", "alpaca_eval", "arena_hard")
 
 
 def _positive_int(mapping: SourcedDict, key: str, default: int) -> int:
@@ -143,7 +143,7 @@ def _include_path(task: Path, include: str, where: str) -> Path:
 
 
 def _data_path(spec: SourcedDict, task_dir: Path) -> Path:
-    _check_fields(spec, DATA_FIELDS | {"format", "references"}, "a data source")
+    _check_fields(spec, DATA_FIELDS | {"format", "references", "categories"}, "a data source")
     local = spec.get("path")
     return resolve_data(
         path=(task_dir / str(local)) if local else None,
@@ -184,6 +184,8 @@ def _source_items(source: SourcedDict, task_dir: Path) -> list[Item]:
     path = _data_path(source, task_dir)
     if fmt == "alpaca_eval":
         return alpaca_eval.items(path)
+    if fmt == "arena_hard":
+        return _of_categories(arena_hard.questions(path), source)
     items = fastchat.questions(path)
     if "references" in source:
         refs_spec = source["references"]
@@ -192,6 +194,17 @@ def _source_items(source: SourcedDict, task_dir: Path) -> list[Item]:
         refs = fastchat.answers(_data_path(refs_spec, task_dir))
         items = [Item(i.id, i.category, i.turns, refs.get(i.id, i.reference), i.source) for i in items]
     return items
+
+
+def _of_categories(items: list[Item], source: SourcedDict) -> list[Item]:
+    """``source.categories``: the items of those categories only (Arena-Hard v2.0's hard prompts, say)."""
+    if "categories" not in source:
+        return items
+    keep = set(_str_list(source["categories"], source.where("categories"), "categories"))
+    unknown = sorted(keep - {i.category for i in items})
+    if unknown:
+        raise TaskError(f"{source.where('categories')}: no items of category {', '.join(unknown)} in the source")
+    return [i for i in items if i.category in keep]
 
 
 def _check_unique(items: list[Item]) -> None:

@@ -28,7 +28,8 @@ def _task(workdir: Path) -> Task:
     if not outputs.exists():
         return load_task("sample-pairwise")
     path = workdir / "ae.yaml"
-    path.write_text(f"include: alpaca-eval-2.yaml\nreference:\n  source: {{path: {outputs}}}\n", encoding="utf-8")
+    path.write_text(f"include: alpaca-eval-2-both-orders.yaml\nreference:\n  source: {{path: {outputs}}}\n",
+                    encoding="utf-8")
     return load_task(str(path))
 
 

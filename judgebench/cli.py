@@ -581,14 +581,18 @@ def download(tasks: tuple[str, ...], data_dir: Path) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=0, show_default=True,
               help="0: any free port (printed).")
-def replay(paths: tuple[Path, ...], fmt: str, host: str, port: int) -> None:
+@click.option("--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The anchor's prompt template, for files that record the judge's inputs but not its prompt "
+                   "(AlpacaEval's annotations: alpaca_eval_clf.txt).")
+def replay(paths: tuple[Path, ...], fmt: str, host: str, port: int, template: Path | None) -> None:
     """Serve an anchor's recorded judge replies as an OpenAI-compatible judge: each request gets the reply recorded
     for its exact prompt and sampling parameters, any other an HTTP 400 saying where it differs. Run a protocol
     task against it (`--judge replay@URL#text`) to check that judgebench reproduces the anchor's numbers."""
-    from .replay import ReplayTable, read_recordings
+    from .replay import ReaderOptions, ReplayTable, read_recordings
     from .replay.server import ReplayServer
 
-    table = ReplayTable.of(r for path in paths for r in read_recordings(path, fmt))
+    options = ReaderOptions(template=template)
+    table = ReplayTable.of(r for path in paths for r in read_recordings(path, fmt, options))
     if not len(table):
         raise ConfigError(f"no recorded judge replies in {', '.join(map(str, paths))}")
     server = ReplayServer(table, host, port)

@@ -18,6 +18,14 @@ from ..types import Item, Judgment
 from .common import content, decode, read_bytes, read_json
 from .identity import ALPACA_EVAL, instruction_id
 
+# The protocol an annotator's judgments belong to: AlpacaEval 2.0's own annotator is the alpaca-eval-2 task's
+# protocol, so its judgments have one identity whichever harness wrote them; other annotators are their config.
+PROTOCOLS = {"weighted_alpaca_eval_gpt4_turbo": "alpaca-eval-2.0"}
+
+
+def protocol_of(annotator: str) -> str:
+    return PROTOCOLS.get(annotator, annotator)
+
 
 def outputs(path: Path) -> list[dict[str, Any]]:
     """``model_outputs.json``: a list of {instruction, output, generator, dataset}."""
@@ -105,7 +113,8 @@ def annotation_columns(data: bytes, where: str) -> dict[str, list[Any]]:
     rows = _rows(data, where)
     columns: dict[str, list[Any]] = {name: [] for name in (
         "item_id", "category", "model", "judge", "opponent", "preference", "error", "failure", "length",
-        "opponent_length", "headers", "lists", "bold", "opponent_headers", "opponent_lists", "opponent_bold")}
+        "opponent_length", "headers", "lists", "bold", "opponent_headers", "opponent_lists", "opponent_bold",
+        "protocol")}
     n = 0
     try:
         for n, row in enumerate(rows):  # noqa: B007  (n names the bad row below)
@@ -116,6 +125,7 @@ def annotation_columns(data: bytes, where: str) -> dict[str, list[Any]]:
             columns["category"].append(str(row.dataset))
             columns["model"].append(str(row.generator_2))
             columns["judge"].append(str(row.annotator))
+            columns["protocol"].append(protocol_of(str(row.annotator)))
             columns["opponent"].append(str(row.generator_1))
             columns["preference"].append(preference)
             columns["error"].append(None if preference is not None else "no preference in the annotation")

@@ -207,13 +207,14 @@ ALPACA_EVAL = "alpaca-eval"
 def load_difficulty(spec: str | Path) -> DifficultyTable:
     """A difficulty table from ``spec``: a CSV path (ours, or AlpacaEval's format), or ``alpaca-eval`` for
     AlpacaEval's own table, downloaded once by URL and checked by sha256 (offline: a clear error). AlpacaEval's
-    rows are positions in the evaluation set, whose instructions come from the built-in alpaca-eval-2 task."""
+    rows are positions in the evaluation set, whose instructions come from the built-in
+    alpaca-eval-2-both-orders task (alpaca-eval-2's items, read without its protocol files)."""
     from ..tasks import load_task
     from ..tasks.fetch import resolve_data
     from .identity import instruction_id
 
     def evaluation_set() -> list[str]:
-        return [item.turns[0] for item in load_task("alpaca-eval-2").items]
+        return [item.turns[0] for item in load_task("alpaca-eval-2-both-orders").items]
 
     if str(spec) == ALPACA_EVAL:
         path = resolve_data(path=None, url=ALPACA_EVAL_DIFFICULTY_URL, sha256=ALPACA_EVAL_DIFFICULTY_SHA256,

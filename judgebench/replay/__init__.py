@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .readers import READERS, read_recordings
 from .server import ReplayServer, replaying
-from .table import Miss, Recording, ReplayTable
+from .table import Miss, ReaderOptions, Recording, ReplayTable
 
-__all__ = ["READERS", "Miss", "Recording", "ReplayServer", "ReplayTable", "read_recordings", "replaying"]
+__all__ = ["READERS", "Miss", "ReaderOptions", "Recording", "ReplayServer", "ReplayTable", "read_recordings",
+           "replaying"]

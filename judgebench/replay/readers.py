@@ -12,9 +12,10 @@ import yaml
 
 from ..errors import DataError
 from ..formats.common import iter_jsonl, read_text
-from .table import Recording
+from .alpaca_eval import alpaca_eval_annotations
+from .table import NO_OPTIONS, ReaderOptions, Recording
 
-Reader = Callable[[Path], Iterator[Recording]]
+Reader = Callable[[Path, ReaderOptions], Iterator[Recording]]
 
 # FastChat's llm_judge asks its judge with temperature 0 and max_tokens 2048 (common.run_judge_single/_pair).
 FASTCHAT_PARAMS: tuple[tuple[str, Any], ...] = (("temperature", 0), ("max_tokens", 2048))
@@ -26,7 +27,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def fastchat_judgments(path: Path) -> Iterator[Recording]:
+def fastchat_judgments(path: Path, options: ReaderOptions = NO_OPTIONS) -> Iterator[Recording]:
     """FastChat's model_judgment files: single grades (``user_prompt``, ``judgment``) and pairwise games
     (``g1_user_prompt``/``g1_judgment``, ``g2_...``). The system message is not recorded (it is the named judge
     prompt's, which the task reads from FastChat's judge_prompts.jsonl)."""
@@ -59,7 +60,7 @@ def _config_params(config: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
                  if isinstance(config.get(name), (int, float)) and not isinstance(config.get(name), bool))
 
 
-def arena_hard_judgments(path: Path) -> Iterator[Recording]:
+def arena_hard_judgments(path: Path, options: ReaderOptions = NO_OPTIONS) -> Iterator[Recording]:
     """Arena-Hard's model_judgment files: pairwise ``games`` (v2: each with the full ``prompt`` messages and
     ``judgment.answer``; v0.1: ``user_prompt`` and ``judgment``), and arena-bench's single grades (``user_prompt``,
     ``judgment``). Where the messages were not recorded, the system prompt and sampling parameters come from the
@@ -87,7 +88,8 @@ def arena_hard_judgments(path: Path) -> Iterator[Recording]:
                 yield Recording(user=user, reply=reply, system=recorded_system, params=params, source=where)
 
 
-READERS: dict[str, Reader] = {"fastchat": fastchat_judgments, "arena-hard": arena_hard_judgments}
+READERS: dict[str, Reader] = {"fastchat": fastchat_judgments, "arena-hard": arena_hard_judgments,
+                              "alpaca-eval": alpaca_eval_annotations}
 
 
 def detect(path: Path) -> str:
@@ -104,13 +106,13 @@ def detect(path: Path) -> str:
                     f"({', '.join(READERS)})")
 
 
-def read_recordings(path: Path, fmt: str = "auto") -> Iterator[Recording]:
+def read_recordings(path: Path, fmt: str = "auto", options: ReaderOptions = NO_OPTIONS) -> Iterator[Recording]:
     """The recordings of one file (or of every file in a folder, recursively)."""
     if path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.is_file() and (p.suffix in (".jsonl", ".json", ".gz"))):
-            yield from read_recordings(child, fmt)
+            yield from read_recordings(child, fmt, options)
         return
     name = detect(path) if fmt == "auto" else fmt
     if name not in READERS:
         raise DataError(f"{path}: the replay judge has no reader for {name!r} files (it reads {', '.join(READERS)})")
-    yield from READERS[name](path)
+    yield from READERS[name](path, options)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # A reply's first tokens with their most likely alternatives, as ChatReply.logprobs holds them.
@@ -32,6 +33,17 @@ class Recording:
     params: tuple[tuple[str, Any], ...] = ()
     source: str = ""
     finish_reason: str = "stop"
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    """What a reader of anchor files may need beyond the file itself: ``template``, the anchor's prompt template,
+    for harnesses whose files record the judge's inputs but not the prompt built from them (AlpacaEval)."""
+
+    template: Path | None = None
+
+
+NO_OPTIONS = ReaderOptions()
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,18 @@ def _download(url: str, where: str, offline_hint: str) -> bytes:
     return payload
 
 
+def local_data(url: str, sha256: str, where: str) -> Path | None:
+    """A local copy of ``url`` (a data mirror's, or the download cache's), checked by ``sha256``; None where there
+    is none. Never downloads: for data a command uses when it is at hand (AlpacaEval's difficulty table)."""
+    sha256 = check_sha256(sha256, where)
+    relative = mirror_path(url, where)
+    mirrored = _from_mirrors(url, sha256, relative, where)
+    if mirrored is not None:
+        return mirrored
+    cached = cache_dir() / "data" / sha256 / relative.name
+    return cached if cached.is_file() and file_sha256(cached) == sha256 else None
+
+
 def resolve_data(*, path: Path | None, url: str | None, sha256: str | None, where: str,
                  offline_hint: str = TASK_HINT) -> Path:
     """A local file for a task's data: ``path`` if given, else ``url`` from a data mirror, the download cache, or

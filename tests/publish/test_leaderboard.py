@@ -35,7 +35,8 @@ def test_site_has_tables_plots_and_page(inputs: list[Path], tmp_path: Path, shar
     out = tmp_path / "site"
     result = build_site(inputs, out, n_bootstrap=200)
     assert result.status == "updated" and result.n_groups == 1
-    stem = "alpaca-eval__weighted_alpaca_eval_gpt4_turbo"
+    # AlpacaEval 2.0's annotator is the alpaca-eval-2.0 protocol: the section names it beside the benchmark.
+    stem = "alpaca-eval-alpaca-eval-2-0__weighted_alpaca_eval_gpt4_turbo"
     rows = json.loads((out / "data" / f"{stem}.json").read_text())
     assert [r["rank"] for r in rows] == list(range(1, len(MODELS) + 1))
     board = pd.read_csv(shared_data / "alpaca_eval/leaderboards/data_AlpacaEval_2/"
@@ -147,7 +148,7 @@ def test_site_and_stats_agree_when_two_files_hold_the_same_judgments(tmp_path: P
     site = CliRunner().invoke(main, ["leaderboard", "--bootstrap", "20", "--out", str(tmp_path / "site"), str(zz),
                                      str(aa)])
     assert site.exit_code == 0, site.output
-    (section,) = json.loads((tmp_path / "site" / "data" / "alpaca-eval__judge.json").read_text())
+    (section,) = json.loads((tmp_path / "site" / "data" / "alpaca-eval-judge__judge.json").read_text())
     assert section["score"] == pytest.approx(row["score"]) and section["n"] == row["n_judged"] == 6
     assert "6 duplicate record(s)" in site.stderr
 

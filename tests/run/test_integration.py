@@ -272,7 +272,7 @@ def test_our_alpaca_eval_run_lines_up_with_alpaca_evals_own_annotations(tmp_path
         [{"instruction": r["instruction"], "output": r["output_2"], "generator": "claude-2", "dataset": r["dataset"]}
          for r in picked]))
     task_file = tmp_path / "ae.yaml"
-    task_file.write_text("include: alpaca-eval-2.yaml\njudge:\n  max_tokens: 48\n"
+    task_file.write_text("include: alpaca-eval-2-both-orders.yaml\njudge:\n  max_tokens: 48\n"
                          "reference:\n  source:\n    path: reference.json\n    sha256: null\n")
     url = embedded_server.base_url
     result = cli("run", "--task", str(task_file), "--answers", str(tmp_path / "claude-2.json"), "--judge",

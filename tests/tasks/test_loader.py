@@ -132,7 +132,11 @@ def _offline_variant(name: str, tmp_path: Path, shared_data: Path) -> str:
         "mt-bench": f"source:\n  path: {shared_data}/mt_bench/question.jsonl\n  references:\n"
                     f"    path: {shared_data}/mt_bench/reference_answer/gpt-4.jsonl\n",
         "alpaca-eval-2": "reference:\n  source:\n"
-                         f"    path: {shared_data}/alpaca_eval/results/gpt4_1106_preview/model_outputs.json\n",
+                         f"    path: {shared_data}/alpaca_eval/results/gpt4_1106_preview/model_outputs.json\n"
+                         "judge:\n  files:\n    template:\n      path: "
+                         f"{shared_data}/alpaca_eval/evaluators_configs/alpaca_eval_clf_gpt4_turbo/alpaca_eval_clf.txt\n",
+        "alpaca-eval-2-both-orders": "reference:\n  source:\n    path: "
+                                     f"{shared_data}/alpaca_eval/results/gpt4_1106_preview/model_outputs.json\n",
         "mt-bench-battles": f"source:\n  path: {shared_data}/mt_bench/question.jsonl\n  references:\n"
                             f"    path: {shared_data}/mt_bench/reference_answer/gpt-4.jsonl\n",
         "mt-bench-fastchat": f"source:\n  path: {shared_data}/mt_bench/question.jsonl\n  references:\n"

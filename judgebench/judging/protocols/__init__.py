@@ -5,6 +5,7 @@ protocol. ``PROTOCOL_KINDS`` is what ``judging.kinds.KINDS`` adds to its registr
 from __future__ import annotations
 
 from ..kinds import JudgingKind
+from .alpaca_eval import AlpacaEvalAnnotator
 from .arena_hard import ArenaHardV01, ArenaHardV2
 
-PROTOCOL_KINDS: tuple[JudgingKind, ...] = (ArenaHardV01(), ArenaHardV2())
+PROTOCOL_KINDS: tuple[JudgingKind, ...] = (AlpacaEvalAnnotator(), ArenaHardV01(), ArenaHardV2())

@@ -41,7 +41,7 @@ from ..analysis.judge_rankings import AGREE_BOOTSTRAP, JudgeComparison, compare_
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
 from ..analysis.records import collect_parsed, order_sources
 from ..errors import DataError, ResultsError
-from ..formats import detect_format, read_parsed
+from ..formats import detect_format, judgment_files, read_parsed
 from ..formats import judgebench as store
 from ..formats.identity import canonical_benchmark
 from ..formats.parse_cache import ParseCache
@@ -73,7 +73,9 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
     does); a run directory as itself; a results directory as each of its runs."""
     found: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if judgment_files(path):
+            found += judgment_files(path)
+        elif path.is_dir():
             runs = store.run_dirs(path)
             if not runs:
                 raise DataError(f"{path}: no judgebench run here (no {store.CONFIG})")

@@ -63,8 +63,8 @@ def _config_at(candidate: Path) -> JudgeConfig | None:
     if judge is None:
         return None
     if not isinstance(judge, str) or not judge.strip():
-        line = next((n for n, text_line in enumerate(text.splitlines(), 1) if "judge_model" in text_line), 1)
-        raise DataError(f"{candidate}:{line}: judge_model must be a model name, not {judge!r}")
+        lineno = next((n for n, text_line in enumerate(text.splitlines(), 1) if "judge_model" in text_line), 1)
+        raise DataError(f"{candidate}:{lineno}: judge_model must be a model name, not {judge!r}")
     return JudgeConfig(candidate, data, judge.strip())
 
 

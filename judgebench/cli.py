@@ -24,6 +24,7 @@ from .run.pricing import load_prices
 from .run.runner import REFUSALS_TO_STOP, RetryPolicy
 from .run.serve import served_specs, serving
 from .secrets import redact
+from .stats.winrate import DEFAULT_BOOTSTRAP
 from .tasks import builtin_task_names, load_task
 from .types import Endpoint, Judge, Task, Transport
 
@@ -358,7 +359,7 @@ def _read(paths: tuple[Path, ...], fmt: str, questions: Path | None = None) -> A
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @FORMAT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per model.")
-@click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
+@click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
               help="Bootstrap samples for the confidence intervals (95%, percentile) of win rates and grades. "
                    "Bradley-Terry rankings of battles always use 200 (0 here: none), so every command and page "
                    "shows the same intervals for them.")
@@ -474,7 +475,7 @@ def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, 
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Site directory.")
 @FORMAT_OPTION
-@click.option("--bootstrap", type=click.IntRange(min=10), default=1000, show_default=True)
+@click.option("--bootstrap", type=click.IntRange(min=10), default=DEFAULT_BOOTSTRAP, show_default=True)
 @DIFFICULTY_OPTION
 def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap: int, difficulty: str | None) -> None:
     """Build the static leaderboard site from results and judgment files (safe to run from cron).

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
@@ -401,9 +401,15 @@ class ScoreRow:
     score: the mean grade (single grading) or the win rate in percent (pairwise), with its 95% percentile
     bootstrap interval over items. n_judged: judgments that entered the score; n_failed: judgments without a
     value (never scored), of which n_parse_failures are judge replies that did not parse. scale: the grading
-    scale. length_controlled_winrate: AlpacaEval's LC win rate, with ``lc_note`` when its estimate is weak.
+    scale. length_controlled_winrate: AlpacaEval's LC win rate, with ``lc_note`` when its estimate is weak, and
+    lc_ci_low/lc_ci_high its own 95% bootstrap interval over items (the same resamples as the score's);
+    lc_table_models: the models its difficulty table was fitted on (None: a published table, or not recorded);
+    lc_weak: that table was fitted on too few models (stats.length_control.MIN_MODELS): the LC is shown flagged
+    and never ranks. order_agreement: the share of items whose two orders gave the same verdict; order_biased: it
+    is below stats.position_bias.LOW_CONSISTENCY, so the ties are mostly the judge's two orders disagreeing
+    (position bias), not answers of equal quality: the win rate is shown flagged.
     per_turn/per_category: the mean grade (single) or the win rate in percent (pairwise) of each turn and each
-    category.
+    category. ranked_by: the field ``ranking_value`` reads ("length_controlled_winrate" or "score").
     """
 
     benchmark: str
@@ -432,8 +438,27 @@ class ScoreRow:
     lc_note: str | None = None
     avg_length: float | None = None
     protocol: str = ""
+    lc_ci_low: float | None = None
+    lc_ci_high: float | None = None
+    lc_table_models: int | None = None
+    lc_weak: bool = False
+    order_biased: bool = False
+    ranked_by: str = field(init=False, default="score")
+
+    def __post_init__(self) -> None:
+        # Derived, yet a field: summary.json and `stats --json` (asdict) say what ranked each row.
+        lc_ranks = self.length_controlled_winrate is not None and not self.lc_weak
+        object.__setattr__(self, "ranked_by", "length_controlled_winrate" if lc_ranks else "score")
 
     @property
     def ranking_value(self) -> float | None:
-        """What ranks models, everywhere: the length-controlled win rate where there is one, else the score."""
-        return self.length_controlled_winrate if self.length_controlled_winrate is not None else self.score
+        """What ranks models, everywhere: the length-controlled win rate where there is one that is not weak,
+        else the score."""
+        return self.length_controlled_winrate if self.ranked_by == "length_controlled_winrate" else self.score
+
+    @property
+    def ranking_interval(self) -> tuple[float | None, float | None]:
+        """The 95% interval of ``ranking_value`` itself: the LC's own where the LC ranks, else the score's."""
+        if self.ranked_by == "length_controlled_winrate":
+            return self.lc_ci_low, self.lc_ci_high
+        return self.ci_low, self.ci_high

@@ -15,9 +15,11 @@ import pandas as pd
 from ..judging.kinds import kind_of
 from ..stats.length_control import DifficultyTable
 from ..stats.ranks import interval_ranks
+from ..stats.winrate import DEFAULT_BOOTSTRAP
 from ..types import ScoreRow
 from .battles import BATTLE_BOOTSTRAP, BattleRow, battle_groups
 from .diagnostics import Diagnostics, diagnose
+from .flags import agreement_text, flag_notes, lc_text
 from .scores import ranking_order, score_rows
 
 
@@ -28,9 +30,11 @@ class LeaderboardRow:
     (single), ci_low/ci_high its 95% percentile bootstrap interval; badges: the diagnostics' flags for it.
 
     ranking_value: what orders the models everywhere (``ScoreRow.ranking_value``: the LC win rate where there is
-    one, else the score). rank: 1 + the number of models whose interval lies wholly above this one's
-    (stats.ranks.interval_ranks), so models that the intervals cannot tell apart share a rank (``tied``).
-    per_turn/per_category: mean grade or win rate of each turn and category."""
+    one that is not weak, else the score), ranked_by the field it is. rank: 1 + the number of models whose
+    interval of the ranked number (lc_ci_low/lc_ci_high where the LC ranks, else ci_low/ci_high) lies wholly
+    above this one's (stats.ranks.interval_ranks), so models that the intervals cannot tell apart share a rank
+    (``tied``). lc_weak, lc_table_models, order_agreement, order_biased: as on ``ScoreRow``, shown as flags
+    beside the numbers. per_turn/per_category: mean grade or win rate of each turn and category."""
 
     benchmark: str
     judge: str
@@ -50,6 +54,14 @@ class LeaderboardRow:
     tied: bool = False
     per_turn: tuple[tuple[int, float], ...] = ()
     per_category: tuple[tuple[str, float], ...] = ()
+    lc_ci_low: float | None = None
+    lc_ci_high: float | None = None
+    lc_weak: bool = False
+    lc_table_models: int | None = None
+    lc_note: str | None = None
+    order_agreement: float | None = None
+    order_biased: bool = False
+    ranked_by: str = "score"
 
 
 @dataclass(frozen=True)
@@ -59,14 +71,24 @@ class Leaderboard:
     diagnostics: Diagnostics
 
 
+# The badges of a row's own flags (ScoreRow.lc_weak, ScoreRow.order_biased), as the site and downloads show them.
+WEAK_LC = "weak LC"
+ORDER_TIES = "ties from order disagreement"
+
+
 def badges(diagnostics: Diagnostics, row: ScoreRow) -> tuple[str, ...]:
     found = [flag.kind.value for flag in diagnostics.flags_for(row.benchmark, row.judge, row.model)]
+    if row.lc_weak:
+        found.append(WEAK_LC)
+    if row.order_biased:
+        found.append(ORDER_TIES)
     if row.n_failed:
         found.append(f"{row.n_failed} failed")
     return tuple(dict.fromkeys(found))
 
 
-def leaderboard(frame: pd.DataFrame, n_bootstrap: int = 1000, difficulty: DifficultyTable | None = None) -> Leaderboard:
+def leaderboard(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP,
+                difficulty: DifficultyTable | None = None) -> Leaderboard:
     """Ranked rows for every (benchmark, judge[, opponent]) in a deduplicated frame, badged from its diagnostics."""
     report = diagnose(frame, n_bootstrap=min(n_bootstrap, 500))
     battles = _is_battle(frame)
@@ -78,7 +100,7 @@ def leaderboard(frame: pd.DataFrame, n_bootstrap: int = 1000, difficulty: Diffic
     rows: list[LeaderboardRow] = []
     for _, grouped in groupby(scores, key=lambda r: (r.benchmark, r.judge, r.kind, r.opponent)):
         members = list(grouped)  # score_rows puts them best first
-        intervals = [ranking_interval(row) for row in members]
+        intervals = [row.ranking_interval for row in members]
         ranks = interval_ranks([low for low, _ in intervals], [high for _, high in intervals])
         for rank, row in zip(ranks, members, strict=True):
             board_row = LeaderboardRow(
@@ -86,7 +108,10 @@ def leaderboard(frame: pd.DataFrame, n_bootstrap: int = 1000, difficulty: Diffic
                 model=row.model, score=row.score, ci_low=row.ci_low, ci_high=row.ci_high,
                 length_controlled_winrate=row.length_controlled_winrate, n=row.n_judged, n_failed=row.n_failed,
                 avg_length=row.avg_length, badges=badges(report, row), ranking_value=row.ranking_value,
-                tied=ranks.count(rank) > 1, per_turn=row.per_turn, per_category=row.per_category)
+                tied=ranks.count(rank) > 1, per_turn=row.per_turn, per_category=row.per_category,
+                lc_ci_low=row.lc_ci_low, lc_ci_high=row.lc_ci_high, lc_weak=row.lc_weak,
+                lc_table_models=row.lc_table_models, lc_note=row.lc_note, order_agreement=row.order_agreement,
+                order_biased=row.order_biased, ranked_by=row.ranked_by)
             rows.append(_as_battle_row(board_row, fitted) if kind_of(row.kind).compares_models else board_row)
     return Leaderboard(tuple(rows), tuple(scores), report)
 
@@ -107,18 +132,6 @@ def _as_battle_row(row: LeaderboardRow, fitted: dict[tuple[str, str, str], Battl
                if (r.benchmark, r.judge) == (row.benchmark, row.judge)) > 1
     return replace(row, score=battle.bt_score, ci_low=battle.ci_low, ci_high=battle.ci_high, rank=battle.rank,
                    tied=tied, n=battle.n_games, ranking_value=battle.bt_score)
-
-
-def ranking_interval(row: ScoreRow) -> tuple[float | None, float | None]:
-    """The 95% interval of a row's ranking value. The LC win rate has no interval of its own: it takes the
-    score's, moved by LC - score (its spread taken as the raw win rate's, as AlpacaEval's standard errors of the
-    two are alike)."""
-    if row.ci_low is None or row.ci_high is None:
-        return None, None
-    if row.length_controlled_winrate is None or row.score is None:
-        return row.ci_low, row.ci_high
-    shift = row.length_controlled_winrate - row.score
-    return row.ci_low + shift, row.ci_high + shift
 
 
 Rows = Sequence[LeaderboardRow]
@@ -179,11 +192,18 @@ def to_json(rows: Rows) -> str:
 
 
 def to_markdown(rows: Rows) -> str:
-    header = ["#", "model", "score", "95% CI", "LC win rate", "n", "badges"]
+    """The rows in their order (the ranking), each number beside its own interval and flag, the flags' notes
+    below the table."""
+    header = ["#", "model", "score", "95% CI", "LC win rate", "LC 95% CI", "order agree", "ranked by", "n", "badges"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         ci = f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}" if r.ci_low is not None else ""
+        lc_ci = f"{_fmt(r.lc_ci_low)} – {_fmt(r.lc_ci_high)}" if r.lc_ci_low is not None else ""
+        lc = lc_text(r) if r.length_controlled_winrate is not None else ""
+        agreement = agreement_text(r) if r.order_agreement is not None else ""
         rank = f"={r.rank}" if r.tied else str(r.rank)
-        lines.append(f"| {rank} | {r.model} | {_fmt(r.score)} | {ci} | {_fmt(r.length_controlled_winrate)} | "
+        ranked = "LC win rate" if r.ranked_by == "length_controlled_winrate" else "score"
+        lines.append(f"| {rank} | {r.model} | {_fmt(r.score)} | {ci} | {lc} | {lc_ci} | {agreement} | {ranked} | "
                      f"{r.n} | {', '.join(r.badges)} |")
-    return "\n".join(lines) + "\n"
+    notes = sorted({f"- {r.model}: {note}" for r in rows for note in flag_notes(r)})
+    return "\n".join(lines + (["", *notes] if notes else [])) + "\n"

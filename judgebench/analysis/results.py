@@ -25,6 +25,7 @@ from ..formats import judgebench as ours
 from ..formats import read_parsed
 from ..formats.difficulty import load_difficulty
 from ..stats.length_control import DifficultyTable
+from ..stats.winrate import DEFAULT_BOOTSTRAP
 from .diagnostics import Diagnostics
 from .leaderboard import Leaderboard, leaderboard, rows_frame
 from .records import collect_parsed, order_sources
@@ -39,7 +40,7 @@ class Results:
     answers: pd.DataFrame
     judgments: pd.DataFrame
     n_superseded: int = 0
-    n_bootstrap: int = 1000
+    n_bootstrap: int = DEFAULT_BOOTSTRAP
     difficulty: DifficultyTable | None = field(default=None, repr=False)
 
     @cached_property
@@ -59,7 +60,7 @@ class Results:
         return self._board.diagnostics
 
 
-def load(*paths: str | Path, fmt: str = "auto", n_bootstrap: int = 1000,
+def load(*paths: str | Path, fmt: str = "auto", n_bootstrap: int = DEFAULT_BOOTSTRAP,
          difficulty: DifficultyTable | str | Path | None = None, questions: str | Path | None = None) -> Results:
     """Results from judgebench results/run directories and other harnesses' judgment files, as DataFrames.
     ``questions``: a FastChat question.jsonl giving the categories of FastChat judgment files kept apart from

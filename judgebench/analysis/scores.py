@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..judging.kinds import kind_of
 from ..stats.length_control import DifficultyTable
+from ..stats.winrate import DEFAULT_BOOTSTRAP
 from ..types import ScoreRow
 from .records import canonical_order
 
@@ -21,7 +22,7 @@ def ranking_order(row: ScoreRow) -> tuple[str, str, str, str, float, str]:
             row.model)
 
 
-def score_rows(frame: pd.DataFrame, n_bootstrap: int = 1000,
+def score_rows(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP,
                difficulty: DifficultyTable | None = None) -> list[ScoreRow]:
     """Score rows of every (benchmark, judge) group in a deduplicated judgments frame, best first in each."""
     rows: list[ScoreRow] = []

@@ -44,6 +44,10 @@ def detect_format(path: Path) -> str:
     name = path.name.removesuffix(".gz")
     if name.endswith(".json"):
         return "alpaca-eval"
+    if arena_hard.judge_config(path) is not None:
+        # Beside an arena-hard-auto config, every file is Arena-Hard's, whatever its rows look like (one
+        # arena-bench-v1 file carries FastChat's turn field).
+        return "arena-hard"
     first = next(iter_jsonl(path), (0, {}))[1]
     # Arena-Hard's pairwise games, or arena-bench's single grades: FastChat's shape without FastChat's judge and
     # turn fields.
@@ -54,15 +58,30 @@ def detect_format(path: Path) -> str:
     raise DataError(f"{path}: cannot tell the format; pass --format ({', '.join(FORMATS)})")
 
 
+# What a folder of other harnesses' judgment files holds (a model_judgment/ folder): read file by file.
+_JUDGMENT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
+
+
+def judgment_files(path: Path) -> list[Path]:
+    """The judgment files directly in a folder that is not a judgebench run or results directory (FastChat's or
+    Arena-Hard's model_judgment/), in name order; [] for anything else."""
+    if not path.is_dir() or ours.run_dirs(path):
+        return []
+    return sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(_JUDGMENT_SUFFIXES))
+
+
 def read_sources(path: Path, fmt: str = "auto", questions: Path | None = None) -> list[Source]:
     """The judgments in a judgebench run directory, a results directory of runs (one Source per run, oldest
     first), or another harness's file. ``questions``: a FastChat question.jsonl giving the categories of FastChat
     judgment files kept apart from it."""
+    files = judgment_files(path)
+    if files:
+        return [s for file in files for s in read_sources(file, "auto" if fmt == "judgebench" else fmt, questions)]
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt == "judgebench":
         runs = ours.run_dirs(path)
         if not runs:
-            raise DataError(f"{path}: no judgebench run here (no {ours.CONFIG})")
+            raise DataError(f"{path}: no judgebench run here (no {ours.CONFIG}) and no judgment files")
         sources = []
         for run_dir in runs:
             config, _, judgments = ours.load_run(run_dir)
@@ -104,11 +123,15 @@ def read_parsed(path: Path, fmt: str = "auto", questions: Path | None = None,
     environment names): an input whose bytes were parsed before is not parsed again. The columns give the same
     frame as ``judgments_frame`` of ``read_sources``' judgments, cached or not."""
     cache = ParseCache.from_env() if cache is None else cache
+    files = judgment_files(path)
+    if files:
+        return [s for file in files
+                for s in read_parsed(file, "auto" if fmt == "judgebench" else fmt, questions, cache)]
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt == "judgebench":
         runs = ours.run_dirs(path)
         if not runs:
-            raise DataError(f"{path}: no judgebench run here (no {ours.CONFIG})")
+            raise DataError(f"{path}: no judgebench run here (no {ours.CONFIG}) and no judgment files")
         return [_parsed_run(run_dir, cache) for run_dir in runs]
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
@@ -117,22 +140,32 @@ def read_parsed(path: Path, fmt: str = "auto", questions: Path | None = None,
         # bytes do not say what it holds. Reading it is one query.
         return [ParsedSource(str(path), judgment_columns(arena_db.judgments(path)))]
     data = read_bytes(path)
+    # What else a file parses to, beside its bytes (so part of the key): a FastChat file's categories (given, or
+    # found beside it), an AlpacaEval file's model (its results folder), an Arena-Hard file's judge config.
     categories: dict[str, str] | None = None
+    context = ""
+    stored = [(path, data)]
+    config = arena_hard.judge_config(path) if fmt == "arena-hard" else None
     if fmt == "fastchat":
-        # Given, or found beside the file: either way part of what the file parses to, so part of the key.
         found = fastchat.questions(questions) if questions else None
         categories = {i.id: i.category for i in found} if found is not None else fastchat.question_categories(path)
-    key = cache.key(fmt, [data], json.dumps(sorted(categories.items())) if categories is not None else "")
+        context = json.dumps(sorted(categories.items()))
+    elif fmt == "alpaca-eval":
+        context = json.dumps(["results folder", alpaca_eval.folder_model(path)])
+    elif config is not None:
+        context = json.dumps(["judge config", str(config.path)])
+        stored.append((config.path, config.data))
+    key = cache.key(fmt, [stored_data for _, stored_data in stored], context)
     columns = cache.get(key)
     parsed = columns is None
     if columns is None:
         if fmt == "alpaca-eval":  # parsed from the very bytes the key was made of
-            columns = alpaca_eval.annotation_columns(content(path, data), str(path))
+            columns = alpaca_eval.annotation_columns(content(path, data), str(path), alpaca_eval.folder_model(path))
             cache.put(key, columns)
         else:
-            columns = judgment_columns(arena_hard.judgments(path) if fmt == "arena-hard"
+            columns = judgment_columns(arena_hard.judgments(path, config) if fmt == "arena-hard"
                                        else fastchat.judgments(path, categories))
-            _put_unless_changed(cache, key, columns, [(path, data)])
+            _put_unless_changed(cache, key, columns, stored)
     return [ParsedSource(str(path), columns, parsed=parsed)]
 
 
@@ -184,7 +217,7 @@ def read_answers(path: Path, task: Task, items: list[Item]) -> list[Candidate]:
         found = fastchat.answers(path)
     else:
         generator, by_instruction = alpaca_eval.answers_by_instruction(path)
-        model = generator or path.stem
+        model = alpaca_eval.folder_model(path) or generator or path.stem
         found = {item.id: (by_instruction[item.turns[0]],) for item in items if item.turns[0] in by_instruction}
     missing = [i.id for i in items if i.id not in found]
     short = [i.id for i in items if i.id in found and len(found[i.id]) < len(i.turns)]
@@ -205,4 +238,5 @@ def read_answers(path: Path, task: Task, items: list[Item]) -> list[Candidate]:
     return candidates
 
 
-__all__ = ["FORMATS", "ParsedSource", "Source", "detect_format", "read_answers", "read_parsed", "read_sources"]
+__all__ = ["FORMATS", "ParsedSource", "Source", "detect_format", "judgment_files", "read_answers", "read_parsed",
+           "read_sources"]

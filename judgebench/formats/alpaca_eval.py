@@ -27,6 +27,22 @@ def protocol_of(annotator: str) -> str:
     return PROTOCOLS.get(annotator, annotator)
 
 
+# AlpacaEval's layout: results/<model>/model_outputs.json and results/<model>/<annotator>/annotations.json[.gz].
+_ANNOTATIONS = ("annotations.json", "annotations.json.gz")
+_OUTPUTS = ("model_outputs.json", "model_outputs.json.gz")
+
+
+def folder_model(path: Path) -> str | None:
+    """The model a file in AlpacaEval's results layout belongs to: its results folder's name, which is how
+    AlpacaEval's leaderboard names it (NullModel's rows say ``generator_2: example``); None outside that layout."""
+    parents = path.parents
+    if path.name in _ANNOTATIONS and len(parents) > 2 and parents[2].name == "results":
+        return parents[1].name or None
+    if path.name in _OUTPUTS and len(parents) > 1 and parents[1].name == "results":
+        return parents[0].name or None
+    return None
+
+
 def outputs(path: Path) -> list[dict[str, Any]]:
     """``model_outputs.json``: a list of {instruction, output, generator, dataset}."""
     data = read_json(path)
@@ -105,12 +121,14 @@ def _append_counts(columns: dict[str, list[Any]], prefix: str, counts: MarkdownC
     columns[prefix + "bold"].append(counts.bold)
 
 
-def annotation_columns(data: bytes, where: str) -> dict[str, list[Any]]:
+def annotation_columns(data: bytes, where: str, model: str | None = None) -> dict[str, list[Any]]:
     """The judgments of an ``annotations.json`` (its decompressed bytes), column by column (formats.table):
     output_1 is the baseline's, output_2 the model's; preference in [1, 2] (AlpacaEval's 0 means a draw: 1.5).
     One combined preference per instruction, no order-level verdicts; both outputs' length and markdown counts.
-    ``where`` names the file in errors."""
+    ``where`` names the file in errors; ``model`` (its results folder, ``folder_model``) names the model in
+    place of ``generator_2`` when the file holds one model, as AlpacaEval's leaderboard does."""
     rows = _rows(data, where)
+    model = model if model is not None and len({str(row.generator_2) for row in rows}) == 1 else None
     columns: dict[str, list[Any]] = {name: [] for name in (
         "item_id", "category", "model", "judge", "opponent", "preference", "error", "failure", "length",
         "opponent_length", "headers", "lists", "bold", "opponent_headers", "opponent_lists", "opponent_bold",
@@ -123,7 +141,7 @@ def annotation_columns(data: bytes, where: str) -> dict[str, list[Any]]:
                 preference = 1.5
             columns["item_id"].append(instruction_id(row.instruction))
             columns["category"].append(str(row.dataset))
-            columns["model"].append(str(row.generator_2))
+            columns["model"].append(model if model is not None else str(row.generator_2))
             columns["judge"].append(str(row.annotator))
             columns["protocol"].append(protocol_of(str(row.annotator)))
             columns["opponent"].append(str(row.generator_1))
@@ -142,5 +160,5 @@ def annotation_columns(data: bytes, where: str) -> dict[str, list[Any]]:
 
 def read_annotations(path: Path) -> list[Judgment]:
     """``annotations.json(.gz)`` as judgments (see ``annotation_columns``)."""
-    columns = annotation_columns(content(path, read_bytes(path)), str(path))
+    columns = annotation_columns(content(path, read_bytes(path)), str(path), folder_model(path))
     return [Judgment(**dict(zip(columns, values, strict=True))) for values in zip(*columns.values(), strict=True)]

@@ -1,7 +1,12 @@
 """Arena-Hard-Auto's files: questions (``question.jsonl``), model answers (``model_answer/<model>.jsonl``) and
 judgments (``model_judgment/<judge>/<model>.jsonl``), in both of its layouts: the 2024 one (``question_id``,
 ``turns``, ``choices[0].turns``) and the 2025 one (``uid``, ``prompt``, ``messages[-1].content.answer`` with the
-style ``metadata`` of utils/add_markdown_info.py)."""
+style ``metadata`` of utils/add_markdown_info.py); and arena-bench-v1's single grades (``model_judgment/<model>.jsonl``
+beside ``arena-bench-v1_config.yaml``).
+
+A file's benchmark and judge are the folder's, not its rows': every arena-bench-v1 file is arena-bench-v1 (one of
+them carries FastChat's ``turn`` field, which must not make it MT-Bench), and its judge is the ``judge_model`` of
+the YAML config arena-hard-auto keeps beside the judgments (the rows do not name it)."""
 
 from __future__ import annotations
 
@@ -9,14 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..errors import DataError
 from ..judging.verdicts import combine_orders
 from ..types import Item, Judgment
 from . import fastchat
-from .common import iter_jsonl
-from .identity import ARENA_HARD
+from .common import decode, iter_jsonl, read_bytes
+from .identity import ARENA_BENCH_V1, ARENA_HARD
 
-ARENA_BENCH = "arena-bench"
+# A judge config is a few KB; anything larger beside the judgments is not one (and is not parsed).
+MAX_CONFIG_BYTES = 256 * 1024
 # Arena-Hard's five labels, from the second answer's side: game 1 shows the baseline as A and the model as B.
 _POINTS = {"A>>B": 0.0, "A>B": 0.0, "A=B": 0.5, "B>A": 1.0, "B>>A": 1.0}
 _DECISIVE = ("A>>B", "B>>A")
@@ -67,12 +75,75 @@ def answers(path: Path) -> dict[str, Answer]:
     return found
 
 
-def judgments(path: Path) -> list[Judgment]:
+@dataclass(frozen=True)
+class JudgeConfig:
+    """The arena-hard-auto config beside a judgment file: where it is, its bytes (part of what the file parses to,
+    so part of the parse cache's key) and the judge it names."""
+
+    path: Path
+    data: bytes
+    judge_model: str
+
+
+def _config_at(candidate: Path) -> JudgeConfig | None:
+    """``candidate`` as a judge config, or None when it is not one (too large, not a mapping, no judge_model).
+    A file that names judge_model but cannot be read as YAML is an error: its judge would silently be lost."""
+    try:
+        if candidate.stat().st_size > MAX_CONFIG_BYTES:
+            return None
+    except OSError:
+        return None
+    data = read_bytes(candidate)
+    try:
+        text = decode(data, str(candidate))
+    except DataError:
+        return None
+    if "judge_model" not in text:
+        return None
+    try:
+        value: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise DataError(f"{candidate}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc}); fix the "
+                        "judge config or move it away from the judgments") from exc
+    judge = value.get("judge_model") if isinstance(value, dict) else None
+    if judge is None:
+        return None
+    if not isinstance(judge, str) or not judge.strip():
+        lineno = next((n for n, text_line in enumerate(text.splitlines(), 1) if "judge_model" in text_line), 1)
+        raise DataError(f"{candidate}:{lineno}: judge_model must be a model name, not {judge!r}")
+    return JudgeConfig(candidate, data, judge.strip())
+
+
+def judge_config(path: Path) -> JudgeConfig | None:
+    """The judge config of a judgment file: a YAML file in its folder, else in the folder above, that names
+    ``judge_model`` (arena-hard-auto's layout); None when there is none. Two configs in the nearest folder that
+    name different judges are an error: which one judged is not known."""
+    for folder in (path.parent, path.parent.parent):
+        found = [c for c in map(_config_at, sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])) if c]
+        if len({c.judge_model for c in found}) > 1:
+            raise DataError(f"{path}: the configs beside it name different judges ("
+                            + ", ".join(f"{c.path.name}: {c.judge_model}" for c in found)
+                            + "); keep the one that judged these files")
+        if found:
+            return found[0]
+    return None
+
+
+def judgments(path: Path, config: JudgeConfig | None = None) -> list[Judgment]:
     """``games`` holds two games, the baseline first in game 1 and second in game 2, each with a ``score`` label
-    like "A>B". A file without ``games`` is arena-bench's single 1-10 grading (FastChat's single format)."""
+    like "A>B". A file without ``games`` is arena-bench-v1's single 1-10 grading (FastChat's single format),
+    always benchmark arena-bench-v1. The judge: the row's, else the ``judge_model`` of ``config`` (default: the
+    config beside the file, ``judge_config``), else "unknown"."""
+    config = judge_config(path) if config is None else config
+    default_judge = config.judge_model if config is not None else "unknown"
     rows = list(iter_jsonl(path))
     if rows and "games" not in rows[0][1]:
-        return fastchat.single_judgments(path, categories={}, benchmark=ARENA_BENCH)
+        # arena-bench-v1 read its grades with "[[n]]" only (a reply without one has score null in its files, even
+        # where "[2]" appears in quoted code): FastChat's looser fallback would invent grades.
+        return fastchat.single_judgments(path, categories={}, benchmark=ARENA_BENCH_V1, default_judge=default_judge,
+                                         loose=False)
     found = []
     for lineno, row in rows:
         games = row.get("games") or []
@@ -95,7 +166,7 @@ def judgments(path: Path) -> list[Judgment]:
         found.append(Judgment(
             benchmark=ARENA_HARD, item_id=str(row.get("question_id", row.get("uid"))),
             category=str(row.get("category", "arena-hard")), model=str(row["model"]),
-            judge=str(row.get("judge", "unknown")), turn=1, kind="pairwise",
+            judge=str(row.get("judge") or default_judge), turn=1, kind="pairwise",
             opponent=str(row.get("baseline", "baseline")), verdict_ab=ab, verdict_ba=ba, margin_ab=margins[1],
             margin_ba=margins[0], preference=combine_orders(ab, ba) if ab and ba else None,
             error=None if ab and ba else "a game without a verdict label",

@@ -72,24 +72,26 @@ def question_categories(path: Path) -> dict[str, str]:
     return {}
 
 
-def _judge_name(row: dict[str, object]) -> str:
-    judge = row.get("judge", ["unknown"])
+def _judge_name(row: dict[str, object], default: str = "unknown") -> str:
+    judge = row.get("judge") or default
     return str(judge[0] if isinstance(judge, list) and judge else judge)
 
 
-def single_judgments(path: Path, categories: dict[str, str] | None = None,
-                     benchmark: str = MT_BENCH) -> list[Judgment]:
+def single_judgments(path: Path, categories: dict[str, str] | None = None, benchmark: str = MT_BENCH,
+                     default_judge: str = "unknown", loose: bool = True) -> list[Judgment]:
     """``model_judgment/*_single.jsonl``: the grade is parsed again from the judge's text (the file's own
-    ``score`` is -1 where FastChat could not parse it)."""
+    ``score`` is -1 where FastChat could not parse it). ``default_judge``: for rows that do not name one;
+    ``loose``: FastChat's fallback "[8]" pattern counts too (verdicts.parse_score)."""
     categories = categories if categories is not None else question_categories(path)
     judgments = []
     for lineno, row in iter_jsonl(path):
         try:
-            verdict = parse_score(str(row["judgment"]), *FASTCHAT_SCALE)
+            verdict = parse_score(str(row["judgment"]), *FASTCHAT_SCALE, loose=loose)
             qid = str(row["question_id"])
             judgments.append(Judgment(
                 benchmark=benchmark, item_id=qid, category=categories.get(qid, str(row.get("category", "unknown"))),
-                model=str(row["model"]), judge=_judge_name(row), turn=int(row.get("turn", 1)), kind="single",
+                model=str(row["model"]), judge=_judge_name(row, default_judge), turn=int(row.get("turn", 1)),
+                kind="single",
                 score=verdict.score, error=verdict.error, failure="parse" if verdict.error else None,
                 raw=(str(row["judgment"]),), scale=FASTCHAT_SCALE,
             ))

@@ -10,6 +10,10 @@ other harnesses and our own task files use for the same item set are aliases of 
 
 AlpacaEval 1.0 and 2.0 share the 805 instructions, so both are "alpaca-eval": the reference model (the
 opponent) and the judge tell them apart.
+
+arena-bench-v1 (Arena-Hard's early reference-guided 1-10 grading of 300 hard prompts) is a benchmark of its own,
+"arena-bench-v1": its files look like FastChat's single grades, but its items, references and judge prompt are
+not MT-Bench's.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import re
 MT_BENCH, ALPACA_EVAL, ARENA_HARD = "mt-bench", "alpaca-eval", "arena-hard"
 # Arena-Hard v2.0 asks other questions than v0.1 ("arena-hard"): a benchmark of its own.
 ARENA_HARD_V2 = "arena-hard-v2.0"
+ARENA_BENCH_V1 = "arena-bench-v1"
 
 _ALIASES = {
     "mt-bench": MT_BENCH,
@@ -33,6 +38,8 @@ _ALIASES = {
     "arena-hard-v0.1": ARENA_HARD,
     "arena-hard-v2.0": ARENA_HARD_V2,
     "arena-hard-v2": ARENA_HARD_V2,
+    "arena-bench": ARENA_BENCH_V1,
+    "arena-bench-v1": ARENA_BENCH_V1,
 }
 
 

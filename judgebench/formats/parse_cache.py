@@ -40,7 +40,7 @@ from .table import NUMBER_COLUMNS, TEXT_COLUMNS, Columns, complete, n_rows
 
 ENV_VAR = "JUDGEBENCH_PARSE_CACHE"
 OFF = ("off", "0", "false", "no", "none")
-SCHEMA = 3
+SCHEMA = 3  # 3: AlpacaEval models named by their results folder; arena-bench-v1 keyed with its judge config
 # The code that decides what a file parses to (readers, verdict parsers, the Judgment type, the markdown counts).
 _PARSER_CODE = ("formats", "judging", "types.py", "stats/style.py")
 

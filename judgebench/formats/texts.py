@@ -27,6 +27,7 @@ from ..errors import DataError, JudgebenchError
 from ..types import Task
 from . import fastchat
 from . import judgebench as ours
+from .alpaca_eval import folder_model
 from .common import content, iter_jsonl, read_bytes
 from .identity import ALPACA_EVAL, MT_BENCH, instruction_id
 
@@ -170,11 +171,13 @@ def annotation_texts(path: Path) -> list[JudgmentText]:
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise DataError(f"{path}: not AlpacaEval annotations ({exc}); expected a JSON list of objects with "
                         "instruction, generator_1, generator_2") from exc
+    # Named as formats.alpaca_eval names the judgments (their results folder), so the site finds these texts.
+    folder = folder_model(path) if len({str(row.generator_2) for row in rows}) == 1 else None
     texts = []
     for row in rows:
         reply = _completion_text(row.raw_completion)
         texts.append(JudgmentText(
-            benchmark=ALPACA_EVAL, judge=str(row.annotator), model=str(row.generator_2),
+            benchmark=ALPACA_EVAL, judge=str(row.annotator), model=folder or str(row.generator_2),
             opponent=str(row.generator_1), item_id=instruction_id(row.instruction), turn=1,
             question=(cap(row.instruction),), answer=_turns(row.output_2 or ""),
             opponent_answer=_turns(row.output_1 or ""), opponent_label=f"baseline: {row.generator_1}",

@@ -22,6 +22,7 @@ from ..stats import bootstrap_ci, pairwise_winrate
 from ..stats.battle_ranking import BATTLE_BOOTSTRAP, anchor_of, games_frame, rank_battles
 from ..stats.length_control import DifficultyTable
 from ..stats.length_controlled import length_controlled_by_model
+from ..stats.position_bias import order_biased
 from ..stats.style import answer_counts
 from ..types import (
     NOT_FAILED,
@@ -437,7 +438,7 @@ class PairwiseComparison(JudgingKind):
                   difficulty: DifficultyTable | None = None) -> list[ScoreRow]:
         rows = []
         for opponent, by_opponent in frame.groupby(frame["opponent"].fillna(""), sort=True):
-            lc = length_controlled_by_model(by_opponent, difficulty)
+            lc = length_controlled_by_model(by_opponent, difficulty, n_bootstrap)
             for model, group in by_opponent.groupby("model", sort=True):
                 win = pairwise_winrate(group["preference"].to_numpy(dtype=float), n_bootstrap=n_bootstrap)
                 done = group[group["preference"].notna()]
@@ -445,6 +446,8 @@ class PairwiseComparison(JudgingKind):
                 n_failed, n_parse, n_empty = _count_failures(group)
                 lengths = group["length"].dropna()
                 estimate = lc.get(str(model))
+                agreement = (float((both_orders["verdict_ab"] == both_orders["verdict_ba"]).mean())
+                             if len(both_orders) else None)
                 rows.append(ScoreRow(
                     benchmark=str(group["benchmark"].iloc[0]), judge=str(group["judge"].iloc[0]), kind=self.name,
                     model=str(model), opponent=str(opponent) or None, score=_none_if_nan(win.win_rate),
@@ -453,10 +456,12 @@ class PairwiseComparison(JudgingKind):
                     standard_error=_none_if_nan(win.standard_error),
                     n_wins=win.n_wins, n_draws=win.n_draws, n_losses=win.n_wins_base,
                     discrete_win_rate=_none_if_nan(win.discrete_win_rate),
-                    order_agreement=float((both_orders["verdict_ab"] == both_orders["verdict_ba"]).mean())
-                    if len(both_orders) else None,
+                    order_agreement=agreement, order_biased=order_biased(agreement),
                     length_controlled_winrate=estimate.value if estimate else None,
                     lc_note=estimate.note if estimate else None,
+                    lc_ci_low=estimate.ci_low if estimate else None, lc_ci_high=estimate.ci_high if estimate else None,
+                    lc_table_models=estimate.table_models if estimate else None,
+                    lc_weak=estimate.weak if estimate else False,
                     avg_length=float(lengths.mean()) if len(lengths) else None,
                     per_turn=_win_rates_by(done, "turn", int), per_category=_win_rates_by(done, "category", str),
                 ))
@@ -531,6 +536,8 @@ class BattleComparison(PairwiseComparison):
                 n_wins=int((outcomes == "win").sum()), n_draws=int((outcomes == "tie").sum()),
                 n_losses=int((outcomes == "loss").sum()),
                 order_agreement=float((both["verdict_ab"] == both["verdict_ba"]).mean()) if len(both) else None,
+                order_biased=order_biased(float((both["verdict_ab"] == both["verdict_ba"]).mean()))
+                if len(both) else False,
                 avg_length=float(lengths.mean()) if len(lengths) else None,
                 per_category=tuple(sorted((c, s[str(model)]) for c, s in by_category.items() if str(model) in s)),
             ))

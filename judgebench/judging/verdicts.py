@@ -72,9 +72,10 @@ def _labels_text(labels: tuple[str, ...]) -> str:
     return "/".join(f"[[{label}]]" for label in labels)
 
 
-def parse_score(text: str, low: int, high: int) -> Verdict:
-    """A free-text grade: "[[8]]" (or "[8]"). Several *different* grades are an error, not a guess."""
-    for pattern in (_SCORE_STRICT, _SCORE_LOOSE):
+def parse_score(text: str, low: int, high: int, loose: bool = True) -> Verdict:
+    """A free-text grade: "[[8]]" (or "[8]", unless ``loose`` is False). Several *different* grades are an error,
+    not a guess."""
+    for pattern in (_SCORE_STRICT, _SCORE_LOOSE) if loose else (_SCORE_STRICT,):
         found = _distinct(pattern.findall(text))
         if len(found) == 1:
             value = float(found[0])

@@ -14,11 +14,14 @@ from functools import cache
 import jinja2
 import pandas as pd
 
+from ..analysis import flags
 from ..analysis.judge_rankings import JudgeComparison
 from ..analysis.leaderboard import LeaderboardRow, breakdown_columns
 from ..formats.texts import JudgmentText, TextKey
 from ..judging.kinds import kind_of
 from ..judging.verdicts import OPPONENT_OUTCOME
+from ..stats.length_control import MIN_MODELS
+from ..stats.position_bias import LOW_CONSISTENCY
 
 MAX_PER_GROUP = 25  # judgments shown per (benchmark, judge, opponent) on a model page; the note says how many more
 
@@ -191,9 +194,14 @@ def with_texts(groups: Sequence[ModelGroup], texts: Mapping[TextKey, JudgmentTex
 
 @cache
 def environment() -> jinja2.Environment:
-    """One environment, so each template is compiled once per process."""
-    return jinja2.Environment(loader=jinja2.PackageLoader("judgebench.publish", "templates"), autoescape=True,
-                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    """One environment, so each template is compiled once per process. The flags' markers, notes and thresholds
+    are the text tables' own (analysis.flags)."""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("judgebench.publish", "templates"), autoescape=True,
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters["flag_lines"] = lambda row: [f"{row.model}: {note}" for note in flags.flag_notes(row)]
+    env.globals.update(flag_notes=flags.flag_notes, weak_mark=flags.WEAK_MARK, biased_mark=flags.BIASED_MARK,
+                       low_consistency=f"{100 * LOW_CONSISTENCY:.0f}", min_models=MIN_MODELS)
+    return env
 
 
 def fmt(value: float | None) -> str:

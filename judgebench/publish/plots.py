@@ -32,8 +32,14 @@ def winrate_figure(rows: pd.DataFrame, title: str) -> Figure:
     high = (data["ci_high"] - data["score"]).clip(lower=0).fillna(0)
     ax.barh(data["model"], data["score"], xerr=[low, high], color="#4C72B0", ecolor="#333333", capsize=2)
     if "length_controlled_winrate" in data and data["length_controlled_winrate"].notna().any():
-        ax.scatter(data["length_controlled_winrate"], data["model"], color="#DD8452", zorder=3, s=14,
-                   label="length-controlled")
+        # A weak LC (a thin difficulty table, ``lc_weak``) is drawn hollow and named so: flagged here as in the
+        # tables beside the plot.
+        weak = data["lc_weak"].fillna(False).astype(bool) if "lc_weak" in data else pd.Series(False, data.index)
+        for part, hollow, label in ((data[~weak], False, "length-controlled"),
+                                    (data[weak], True, "length-controlled (weak: thin difficulty table)")):
+            if part["length_controlled_winrate"].notna().any():
+                ax.scatter(part["length_controlled_winrate"], part["model"], zorder=3, s=14, label=label,
+                           color="none" if hollow else "#DD8452", edgecolors="#DD8452")
         ax.legend(loc="lower right", fontsize=8)
     ax.set_xlabel("score (95% CI)")
     ax.set_title(title, fontsize=10)

@@ -41,12 +41,14 @@ from ..analysis.judge_rankings import AGREE_BOOTSTRAP, JudgeComparison, compare_
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
 from ..analysis.records import collect_parsed, order_sources
 from ..errors import DataError, ResultsError
-from ..formats import detect_format, read_parsed
+from ..formats import detect_format, judgment_files, read_parsed
 from ..formats import judgebench as store
 from ..formats.identity import benchmark_label, canonical_benchmark
 from ..formats.parse_cache import ParseCache
 from ..formats.texts import JudgmentText, TextKey, read_texts
 from ..stats.length_control import DifficultyTable
+from ..stats.winrate import DEFAULT_BOOTSTRAP
+from ..types import ScoreRow
 from . import pages, plots
 
 EXIT_UPDATED, EXIT_UNCHANGED, EXIT_LOCKED = 0, 3, 75
@@ -73,7 +75,9 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
     does); a run directory as itself; a results directory as each of its runs."""
     found: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if judgment_files(path):
+            found += judgment_files(path)
+        elif path.is_dir():
             runs = store.run_dirs(path)
             if not runs:
                 raise DataError(f"{path}: no judgebench run here (no {store.CONFIG})")
@@ -136,9 +140,11 @@ def _table_key(table: DifficultyTable | None) -> str | None:
 
 def _content_key(benchmark: str, judge: str, group: pd.DataFrame, n_bootstrap: int,
                  difficulty: DifficultyTable | None) -> str:
-    # The battle tables' resamples are analysis.battles' own (BATTLE_BOOTSTRAP), whatever ``n_bootstrap`` is.
+    # The battle tables' resamples are analysis.battles' own (BATTLE_BOOTSTRAP), whatever ``n_bootstrap`` is. The
+    # rows' fields are part of the key: a pickle of rows with other fields, from other code, is never served.
     digest = hashlib.sha256("|".join([__version__, str(n_bootstrap), f"battles:{BATTLE_BOOTSTRAP}", benchmark, judge,
-                                      _table_key(difficulty) or ""]).encode())
+                                      _table_key(difficulty) or "", ",".join(LeaderboardRow.__dataclass_fields__),
+                                      ",".join(ScoreRow.__dataclass_fields__)]).encode())
     digest.update(pd.util.hash_pandas_object(group, index=False).to_numpy().tobytes())
     digest.update(",".join(group.columns).encode())
     return digest.hexdigest()[:32]
@@ -163,7 +169,7 @@ def _plots(group: pd.DataFrame, rows: list[LeaderboardRow], report: Diagnostics,
            target: Path, stem: str) -> list[str]:
     written: list[str] = []
     table = pd.DataFrame([{"model": r.model, "score": r.score, "ci_low": r.ci_low, "ci_high": r.ci_high,
-                           "length_controlled_winrate": r.length_controlled_winrate,
+                           "length_controlled_winrate": r.length_controlled_winrate, "lc_weak": r.lc_weak,
                            "ranking_value": r.ranking_value} for r in rows])
     order = [r.model for r in rows]  # the ranking: the table's, the downloads' and every plot's order
     if table["score"].notna().any():
@@ -264,7 +270,7 @@ def _comparisons(frame: pd.DataFrame, cache: Path) -> list[JudgeComparison]:
     return comparisons
 
 
-def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: int = 1000,
+def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: int = DEFAULT_BOOTSTRAP,
                difficulty: DifficultyTable | None = None) -> BuildResult:
     """Regenerate the site at ``out`` from results and judgment files (see the module doc)."""
     out = out.resolve()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..analysis.agreement import PairwiseAgreement, RankingAgreement
+from ..analysis.flags import agreement_text, flag_notes, lc_text
 from ..formats.identity import benchmark_label
 from ..judging.kinds import kind_of
 from ..types import ScoreRow
@@ -15,10 +16,12 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _pair(low: float | None, high: float | None, digits: int) -> str:
+    return "-" if low is None or high is None else f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
 def _interval(row: ScoreRow, digits: int) -> str:
-    if row.ci_low is None or row.ci_high is None:
-        return "-"
-    return f"[{row.ci_low:.{digits}f}, {row.ci_high:.{digits}f}]"
+    return _pair(row.ci_low, row.ci_high, digits)
 
 
 def _render(header: list[str], body: list[list[str]]) -> str:
@@ -45,15 +48,22 @@ def _grades_table(rows: Sequence[ScoreRow]) -> str:
 
 
 def _comparisons_table(rows: Sequence[ScoreRow]) -> str:
-    header = ["benchmark", "judge", "model", "reference", "LC win rate", "win rate", "95% CI", "SE", "wins",
-              "draws", "losses", "order agree", "judged", "failed", "parse failures", "empty", "avg len"]
-    body = [[benchmark_label(r.benchmark, r.protocol), r.judge, r.model, r.opponent or "-",
-             _num(r.length_controlled_winrate), _num(r.score),
-             _interval(r, 1), _num(r.standard_error), str(r.n_wins), str(r.n_draws), str(r.n_losses),
-             "-" if r.order_agreement is None else f"{100 * r.order_agreement:.0f}%", str(r.n_judged),
-             str(r.n_failed), str(r.n_parse_failures), str(r.n_empty), _num(r.avg_length, 0)] for r in rows]
-    notes = sorted({f"note: {r.model}: LC {r.lc_note}" for r in rows if r.lc_note})
+    header = ["benchmark", "judge", "model", "reference", "LC win rate", "LC 95% CI", "win rate", "95% CI", "SE",
+              "order agree", "wins", "draws", "losses", "judged", "failed", "parse failures", "empty", "avg len"]
+    body = [[benchmark_label(r.benchmark, r.protocol), r.judge, r.model, r.opponent or "-", lc_text(r),
+             _pair(r.lc_ci_low, r.lc_ci_high, 1),
+             _num(r.score), _interval(r, 1), _num(r.standard_error), agreement_text(r), str(r.n_wins),
+             str(r.n_draws), str(r.n_losses), str(r.n_judged), str(r.n_failed), str(r.n_parse_failures),
+             str(r.n_empty), _num(r.avg_length, 0)] for r in rows]
+    notes = _notes(rows)
     return "\n".join([_render(header, body), *notes])
+
+
+def _notes(rows: Sequence[ScoreRow]) -> list[str]:
+    """The rows' flags in words (analysis.flags), each naming its model and, where several judged, its judge."""
+    several = len({r.judge for r in rows}) > 1
+    return sorted({f"note: {r.model}{f' (judge {r.judge})' if several else ''}: {note}"
+                   for r in rows for note in flag_notes(r)})
 
 
 def _battles_table(rows: Sequence[ScoreRow]) -> str:
@@ -61,10 +71,10 @@ def _battles_table(rows: Sequence[ScoreRow]) -> str:
               "judged", "failed", "parse failures", "empty", "avg len"]
     body = [[benchmark_label(r.benchmark, r.protocol), r.judge, r.model, _num(r.score), _interval(r, 1),
              r.opponent or "-", str(r.n_wins),
-             str(r.n_draws), str(r.n_losses), "-" if r.order_agreement is None else f"{100 * r.order_agreement:.0f}%",
-             str(r.n_judged), str(r.n_failed), str(r.n_parse_failures), str(r.n_empty), _num(r.avg_length, 0)]
-            for r in rows]
-    return _render(header, body)
+             str(r.n_draws), str(r.n_losses), agreement_text(r), str(r.n_judged), str(r.n_failed),
+             str(r.n_parse_failures), str(r.n_empty), _num(r.avg_length, 0)] for r in rows]
+    notes = _notes(rows)
+    return "\n".join([_render(header, body), *notes])
 
 
 def format_scores(rows: Sequence[ScoreRow]) -> str:

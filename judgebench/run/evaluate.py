@@ -28,6 +28,7 @@ from ..judging.answers import split_reasoning
 from ..judging.kinds import JudgingKind, is_empty, kind_of
 from ..judging.prompts import template_hash
 from ..judging.requests import generation_request, render_all
+from ..stats.winrate import DEFAULT_BOOTSTRAP
 from ..tasks.fetch import file_sha256
 from ..types import (
     CallRecord,
@@ -73,7 +74,7 @@ class RunConfig:
     progress: bool = True
     progress_lines: bool = False  # without a terminal: a progress line every few seconds
     adaptive: bool = True  # each replica's concurrency adapts, starting from the endpoint's
-    n_bootstrap: int = 1000
+    n_bootstrap: int = DEFAULT_BOOTSTRAP
     batch: BatchOptions | None = None  # run --batch: these endpoints go through provider batch APIs (run.batch)
     prices: PriceTable | None = None  # the price table for the cost report; None: the built-in one
     launched: tuple[ServerLaunch, ...] = ()  # servers judgebench started for the run (judgebench.run.serve)

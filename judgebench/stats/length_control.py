@@ -42,6 +42,8 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit
 
+from .winrate import DEFAULT_SEED, resample_count_blocks
+
 DIFFICULTY_L2 = 0.1
 # Prior precision on phi and psi per judged item (805 items: 8 and 161). Halving or doubling either moves the
 # leave-one-out mean |difference| from 0.37 to at most 0.43 points; psi needs the firmer pull because a single
@@ -76,7 +78,8 @@ class LengthControlled:
     """One model's length_controlled_winrate in percent and its fitted coefficients (phi: length, psi:
     difficulty, theta: the model's own strength). n_items: items that entered the fit; n_unknown: judged items
     the table had no difficulty for; table_models: how many models the table was fitted on (None: not
-    recorded); notes: THIN_TABLE, UNKNOWN_ITEMS, for callers to say in words (see ``message``)."""
+    recorded); notes: THIN_TABLE, UNKNOWN_ITEMS, for callers to say in words (see ``message``); ci_low/ci_high:
+    its 95% percentile bootstrap interval over items (None: no resamples asked for)."""
 
     length_controlled_winrate: float
     phi: float
@@ -86,6 +89,13 @@ class LengthControlled:
     n_unknown: int = 0
     table_models: int | None = None
     notes: tuple[str, ...] = ()
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    @property
+    def weak(self) -> bool:
+        """The table was fitted on too few models (THIN_TABLE): the LC is not a headline number."""
+        return THIN_TABLE in self.notes
 
     @property
     def message(self) -> str | None:
@@ -266,10 +276,12 @@ def _design(annotations: ModelAnnotations, table: DifficultyTable) -> tuple[np.n
 
 
 def length_controlled_winrate(annotations: ModelAnnotations, table: DifficultyTable,
-                              length_sensitivity: float | None = None) -> LengthControlled:
+                              length_sensitivity: float | None = None, n_bootstrap: int = 0,
+                              seed: int = DEFAULT_SEED) -> LengthControlled:
     """One model's length-controlled win rate, from its own annotations and a difficulty table alone: the same
     model gets the same number whatever else is evaluated. Items the table does not know are left out and
-    counted (n_unknown). ``length_sensitivity`` overrides the table's prior centre for phi. See the module doc."""
+    counted (n_unknown). ``length_sensitivity`` overrides the table's prior centre for phi. ``n_bootstrap``:
+    resamples of items for its 95% interval (``bootstrap_interval``). See the module doc."""
     features, y, n_unknown = _design(annotations, table)
     if len(y) < 2 or len(y) < MIN_KNOWN_SHARE * (len(y) + n_unknown):
         raise ValueError(f"only {len(y)} judged item(s) with a known difficulty ({n_unknown} unknown to the "
@@ -284,8 +296,57 @@ def length_controlled_winrate(annotations: ModelAnnotations, table: DifficultyTa
         notes.append(THIN_TABLE)
     if n_unknown:
         notes.append(UNKNOWN_ITEMS)
+    low, high = (bootstrap_interval(features, y, prior, penalty, np.array([phi, psi, theta]), n_bootstrap, seed)
+                 if n_bootstrap else (None, None))
     return LengthControlled(lc, float(phi), float(psi), float(theta), n_items=len(y), n_unknown=n_unknown,
-                            table_models=table.n_models, notes=tuple(notes))
+                            table_models=table.n_models, notes=tuple(notes), ci_low=low, ci_high=high)
+
+
+# Newton steps of a bootstrap refit, and the largest step of one coefficient: started at the full sample's fit,
+# a resample's converges in a handful; the cap keeps a model that wins (or loses) every item from overshooting.
+_REFIT_STEPS = 50
+_MAX_STEP = 5.0
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """expit, in place on ``z`` (a temporary): a few times faster than scipy's on the (resample, item) arrays."""
+    with np.errstate(over="ignore"):  # exp(-z) overflows to inf for z << 0, and 1 / (1 + inf) is the 0 wanted
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+    z += 1
+    return np.reciprocal(z, out=z)
+
+
+def bootstrap_interval(features: np.ndarray, y: np.ndarray, prior: np.ndarray, penalty: np.ndarray,
+                       start: np.ndarray, n_bootstrap: int, seed: int = DEFAULT_SEED,
+                       level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the LC win rate over items: the model's fit (features [length,
+    difficulty, 1], targets, the Gaussian prior) is refitted on each resample of its items, the difficulty table
+    held fixed (as AlpacaEval holds its published one), and the LC recomputed on that resample. The resamples are
+    the win rate's own (stats.winrate.resample_count_blocks, the same seed): the two intervals come from the
+    same draws of items. All resamples are fitted at once, Newton's method on a (resample, coefficient) array."""
+    n = len(y)
+    values: list[np.ndarray] = []
+    squares = (features[:, :, None] * features[:, None, :]).reshape(n, -1)  # x x^T of each item, flattened
+    ridge = np.diag(penalty) + 1e-9 * np.eye(len(prior))
+    for counts in resample_count_blocks(n, n_bootstrap, seed):
+        v = np.tile(start, (len(counts), 1))
+        for _ in range(_REFIT_STEPS):
+            p = _sigmoid(v @ features.T)
+            gradient = (counts * (p - y)) @ features + penalty * (v - prior)
+            p *= 1 - p
+            p *= counts
+            hessian = (p @ squares).reshape(len(counts), len(prior), len(prior)) + ridge
+            step = np.clip(np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0], -_MAX_STEP, _MAX_STEP)
+            v -= step
+            # Quadratic convergence: the step after this one would move an LC by far less than 1e-6 points.
+            if np.abs(step).max() < 1e-7:
+                break
+        predicted = _sigmoid(v[:, 1:2] * features[:, 1] + v[:, 2:3])
+        values.append((counts * predicted).sum(axis=1) / n * 100)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(np.concatenate(values), [alpha, 1 - alpha])
+    return float(low), float(high)
 
 
 def length_controlled_winrates(models: Mapping[str, ModelAnnotations],

@@ -17,18 +17,29 @@ from .length_control import DifficultyTable, ModelAnnotations, fit_difficulty, l
 
 @dataclass(frozen=True)
 class LCEstimate:
+    """One model's LC win rate (None: not estimated, ``note`` says why) with its 95% bootstrap interval over
+    items; table_models: the models its difficulty table was fitted on (None: a published table, or not
+    recorded); weak: fitted on fewer than MIN_MODELS, so not a headline (``note`` says so)."""
+
     value: float | None
     note: str | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    table_models: int | None = None
+    weak: bool = False
 
 
-def length_controlled_by_model(frame: pd.DataFrame, table: DifficultyTable | None = None) -> dict[str, LCEstimate]:
+def length_controlled_by_model(frame: pd.DataFrame, table: DifficultyTable | None = None,
+                               n_bootstrap: int = 0) -> dict[str, LCEstimate]:
     """model -> its LC win rate (None where it cannot be estimated, with the reason), for one (benchmark, judge,
-    baseline) group of pairwise judgments."""
+    baseline) group of pairwise judgments; ``n_bootstrap`` resamples of items for each interval."""
     estimates: dict[str, LCEstimate] = {}
     models: dict[str, ModelAnnotations] = {}
     for model, group in frame.groupby("model", sort=True):
         if (group["opponent"] == model).all():
-            estimates[str(model)] = LCEstimate(50.0)  # the baseline against itself, by construction
+            # The baseline against itself, by construction: an interval of one point, as its win rate's.
+            estimates[str(model)] = LCEstimate(50.0, ci_low=50.0 if n_bootstrap else None,
+                                               ci_high=50.0 if n_bootstrap else None)
             continue
         lengths_missing = group["length"].isna().any() or group["opponent_length"].isna().any()
         if lengths_missing or group["preference"].notna().sum() < 2:
@@ -43,12 +54,14 @@ def length_controlled_by_model(frame: pd.DataFrame, table: DifficultyTable | Non
     table = table if table is not None else fit_difficulty(models)
     for model, data in models.items():
         try:
-            lc = length_controlled_winrate(data, table)
+            lc = length_controlled_winrate(data, table, n_bootstrap=n_bootstrap)
         except ValueError as exc:  # the table does not know this benchmark's items
             estimates[model] = LCEstimate(None, str(exc))
             continue
         value = lc.length_controlled_winrate
-        estimates[model] = LCEstimate(value if math.isfinite(value) else None, lc.message)
+        finite = math.isfinite(value)
+        estimates[model] = LCEstimate(value if finite else None, lc.message, lc.ci_low if finite else None,
+                                      lc.ci_high if finite else None, lc.table_models, lc.weak and finite)
     return estimates
 
 

@@ -14,6 +14,16 @@ from dataclasses import dataclass
 import pandas as pd
 
 CLASSES = ("consistent", "biased_first", "biased_second", "error")
+# Below this share of questions with the same verdict in both orders, a judge (analysis.diagnostics) and a model's
+# win rate (ScoreRow.order_biased, on every surface) are flagged: most of its ties are then the two orders
+# disagreeing, not answers of equal quality, and a win rate near 50 says nothing. MT-Bench's GPT-4 agrees with
+# itself on 65% of questions, GPT-3.5 on 46%, Claude-v1 on 24% (Zheng et al. 2023, Table 2).
+LOW_CONSISTENCY = 0.6
+
+
+def order_biased(agreement: float | None) -> bool:
+    """Whether a share of order agreement is too low for the win rate to be read (``LOW_CONSISTENCY``)."""
+    return agreement is not None and agreement < LOW_CONSISTENCY
 
 
 @dataclass(frozen=True)

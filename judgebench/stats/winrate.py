@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+# The bootstrap resamples of every headline interval (win rates, grades, LC win rates), on every surface: `run`,
+# `stats`, the leaderboard site and ``load()`` default to it, so one set of judgments shows one interval.
 DEFAULT_BOOTSTRAP = 1000
 DEFAULT_SEED = 0
 # Above this many (resample, item) entries the counts matrix is not built (8 bytes each: 32 MB, and up to 8 are
@@ -77,6 +79,21 @@ def resample_counts(n: int, n_samples: int, seed: int) -> np.ndarray:
     counts = np.bincount(draws.ravel(), minlength=n_samples * n).reshape(n_samples, n).astype(float)
     counts.flags.writeable = False
     return counts
+
+
+def resample_count_blocks(n: int, n_samples: int, seed: int = DEFAULT_SEED) -> Iterator[np.ndarray]:
+    """The bootstrap resamples of ``n`` items as count matrices (resample, item), a block at a time: up to
+    COUNTS_LIMIT entries, one block of ``resample_counts`` (the very draws every mean's interval uses: the same
+    items resampled for every statistic of one model), else blocks of CHUNK_ENTRIES, so memory stays flat."""
+    if n * n_samples <= COUNTS_LIMIT:
+        yield resample_counts(n, n_samples, seed)
+        return
+    rng = np.random.default_rng(seed)
+    rows = max(1, CHUNK_ENTRIES // n)
+    for start in range(0, n_samples, rows):
+        block = min(rows, n_samples - start)
+        draws = rng.integers(0, n, size=(block, n)) + n * np.arange(block)[:, None]
+        yield np.bincount(draws.ravel(), minlength=block * n).reshape(block, n).astype(float)
 
 
 def pairwise_winrate(preferences: np.ndarray, n_bootstrap: int = DEFAULT_BOOTSTRAP,

@@ -13,9 +13,10 @@ import pytest
 from scipy.stats import kendalltau, spearmanr
 
 from judgebench.analysis.judge_rankings import compare_judges
-from judgebench.analysis.leaderboard import leaderboard, ranking_interval, to_csv, to_json, to_markdown
+from judgebench.analysis.leaderboard import leaderboard, to_csv, to_json, to_markdown
 from judgebench.analysis.records import read_judgments
 from judgebench.publish import plots
+from judgebench.stats.length_control import MIN_MODELS, DifficultyTable, ModelAnnotations, fit_difficulty
 
 AE2 = "alpaca_eval/results/{}/weighted_alpaca_eval_gpt4_turbo/annotations.json.gz"
 AE1 = "alpaca_eval/results/{}/alpaca_eval_gpt4/annotations.json.gz"
@@ -47,33 +48,60 @@ def test_pairwise_rows_carry_the_win_rate_of_each_category(ae2_files: list[Path]
         assert row.per_turn == ((1, pytest.approx(row.score, abs=1e-9)),)  # one turn: the score itself
 
 
-def test_ranks_respect_the_intervals_of_the_ranking_value(ae2_files: list[Path]) -> None:
-    board = leaderboard(read_judgments(ae2_files).frame, n_bootstrap=200)
+@pytest.fixture(scope="module")
+def pool_table(shared_data: Path) -> DifficultyTable:
+    """Instruction difficulty fitted on every AlpacaEval 2.0 model here (over MIN_MODELS): an LC that ranks."""
+    frame = read_judgments(sorted(shared_data.glob(AE2.format("*")))).frame
+    models = {str(m): ModelAnnotations.from_frame(g) for m, g in frame.groupby("model")
+              if not (g["opponent"] == m).all()}
+    assert len(models) >= MIN_MODELS
+    return fit_difficulty(models)
+
+
+def test_ranks_respect_the_intervals_of_the_ranking_value(ae2_files: list[Path], pool_table: DifficultyTable) -> None:
+    board = leaderboard(read_judgments(ae2_files).frame, n_bootstrap=200, difficulty=pool_table)
     rows = board.rows
     assert all(r.ranking_value == r.length_controlled_winrate is not None for r in rows)
+    assert all(r.ranked_by == "length_controlled_winrate" and not r.lc_weak for r in rows)
     # The ranking value orders the rows, best first.
     assert [r.ranking_value for r in rows] == sorted((r.ranking_value for r in rows), reverse=True)
-    lows, highs = [], []
+    # The rank compares the LC's own intervals, which hold the LC (not the score's interval, moved).
+    lows = [r.lc_ci_low for r in rows]
+    highs = [r.lc_ci_high for r in rows]
     for r in rows:
-        assert r.ci_low is not None and r.ci_high is not None and r.score is not None
-        shift = r.ranking_value - r.score  # type: ignore[operator]
-        lows.append(r.ci_low + shift)
-        highs.append(r.ci_high + shift)
-        assert ranking_interval(board.scores[rows.index(r)]) == pytest.approx((lows[-1], highs[-1]))
+        assert r.lc_ci_low is not None and r.lc_ci_high is not None
+        assert r.lc_ci_low < r.length_controlled_winrate < r.lc_ci_high  # type: ignore[operator]
+        assert (r.lc_ci_low, r.lc_ci_high) == board.scores[rows.index(r)].ranking_interval
     for n, r in enumerate(rows):
-        better = [m for m in range(len(rows)) if lows[m] > highs[n]]
+        better = [m for m in range(len(rows)) if lows[m] > highs[n]]  # type: ignore[operator]
         assert r.rank == 1 + len(better)
         assert r.tied == (sum(other.rank == r.rank for other in rows) > 1)
 
 
-def test_table_downloads_and_plot_share_one_order(ae2_files: list[Path]) -> None:
-    rows = leaderboard(read_judgments(ae2_files).frame, n_bootstrap=50).rows
+def test_a_weak_lc_is_flagged_and_never_ranks(ae2_files: list[Path]) -> None:
+    """Seven models fit a difficulty table too thin for a headline LC: every surface flags it, the win rate ranks."""
+    board = leaderboard(read_judgments(ae2_files).frame, n_bootstrap=100)
+    rows = board.rows
+    assert all(r.lc_weak and r.lc_table_models == len(MODELS) < MIN_MODELS for r in rows)
+    assert all(r.ranked_by == "score" and r.ranking_value == r.score for r in rows)
+    assert [r.score for r in rows] == sorted((r.score for r in rows), reverse=True)  # type: ignore[misc]
+    for r in rows:
+        assert board.scores[rows.index(r)].ranking_interval == (r.ci_low, r.ci_high)
+        assert "weak LC" in r.badges
+    markdown = to_markdown(rows)
+    assert markdown.count("(weak)") >= 2 * len(rows)  # beside each number, and in each note
+    assert f"fitted on {len(MODELS)} model(s)" in markdown and "ranked by the win rate instead" in markdown
+
+
+def test_table_downloads_and_plot_share_one_order(ae2_files: list[Path], pool_table: DifficultyTable) -> None:
+    rows = leaderboard(read_judgments(ae2_files).frame, n_bootstrap=50, difficulty=pool_table).rows
     order = [r.model for r in rows]
     # The raw win rate would order them otherwise: the LC win rate is what ranks.
     assert order != [r.model for r in sorted(rows, key=lambda r: -(r.score or 0))]
     assert [line.split(",")[5] for line in to_csv(rows).splitlines()[1:]] == order
     assert [r["model"] for r in json.loads(to_json(rows))] == order
-    assert [line.split(" | ")[1] for line in to_markdown(rows).splitlines()[2:]] == order
+    table_lines = [line for line in to_markdown(rows).splitlines()[2:] if line.startswith("|")]
+    assert [line.split(" | ")[1] for line in table_lines] == order
     table = pd.DataFrame([{"model": r.model, "score": r.score, "ci_low": r.ci_low, "ci_high": r.ci_high,
                            "length_controlled_winrate": r.length_controlled_winrate,
                            "ranking_value": r.ranking_value} for r in rows])

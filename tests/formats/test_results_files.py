@@ -71,4 +71,4 @@ def test_arena_bench_grades_are_not_taken_for_mt_bench(shared_data: Path) -> Non
     path = shared_data / "arena_hard/arena-bench-v1_pr1/model_judgment/claude-instant-1.jsonl.gz"
     assert detect_format(path) == "arena-hard"
     (source,) = read_sources(path)
-    assert {j.benchmark for j in source.judgments} == {"arena-bench"}
+    assert {j.benchmark for j in source.judgments} == {"arena-bench-v1"}

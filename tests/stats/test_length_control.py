@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import minimize
+from scipy.special import expit
 
 from judgebench.errors import DataError
 from judgebench.formats.difficulty import read_difficulty_csv, write_difficulty_csv
@@ -26,6 +28,7 @@ from judgebench.stats.length_control import (
     length_controlled_winrate,
     length_controlled_winrates,
 )
+from judgebench.stats.winrate import DEFAULT_SEED, resample_counts
 
 ANNOTATIONS = "alpaca_eval/results/*/weighted_alpaca_eval_gpt4_turbo/annotations.json.gz"
 LEADERBOARD = "alpaca_eval/leaderboards/data_AlpacaEval_2/weighted_alpaca_eval_gpt4_turbo_leaderboard.csv"
@@ -111,8 +114,42 @@ def test_too_few_models_are_noted(alpaca_eval: Data) -> None:
     models, _ = alpaca_eval
     few = {n: models[n] for n in ["alpaca-7b", "claude-2", "vicuna-13b"]}
     result = length_controlled_winrates(few)["alpaca-7b"]
-    assert result.notes == (THIN_TABLE,) and result.table_models == 3 < MIN_MODELS
+    assert result.notes == (THIN_TABLE,) and result.table_models == 3 < MIN_MODELS and result.weak
     assert result.message is not None and "3 model(s)" in result.message
+
+
+def test_the_lc_interval_is_a_bootstrap_over_items(alpaca_eval: Data, leave_one_out: Tables) -> None:
+    """The LC's own interval, against an independent refit of every resample (scipy's BFGS on the weighted
+    objective) over the win rate's own resamples of items."""
+    models, published = alpaca_eval
+    model = "gpt-3.5-turbo-0301"
+    table, data = leave_one_out(model), models[model]
+    n_bootstrap = 40
+    result = length_controlled_winrate(data, table, n_bootstrap=n_bootstrap)
+    assert not result.weak and result.ci_low is not None and result.ci_high is not None
+    keep = ~np.isnan(data.preference)
+    delta = data.length_baseline - data.length_model
+    gamma = table.lookup(data.items[keep])
+    y = data.preference[keep] - 1
+    features = np.column_stack([np.tanh(delta / delta.std(ddof=1))[keep], gamma, np.ones_like(y)])
+    prior = np.array([table.length_sensitivity, table.difficulty_weight, 0.0])
+    penalty = len(y) * np.array([*table.prior_strength, 0.0])
+    values = []
+    for counts in resample_counts(len(y), n_bootstrap, DEFAULT_SEED):
+        def loss(v: np.ndarray, c: np.ndarray = counts) -> float:
+            z = features @ v
+            return float((c * (np.logaddexp(0, z) - y * z)).sum() + 0.5 * (penalty * (v - prior) ** 2).sum())
+
+        def grad(v: np.ndarray, c: np.ndarray = counts) -> np.ndarray:
+            return features.T @ (c * (expit(features @ v) - y)) + penalty * (v - prior)
+
+        v = minimize(loss, np.array([result.phi, result.psi, result.theta]), jac=grad, method="BFGS",
+                     options={"gtol": 1e-9}).x
+        values.append(float((counts * expit(v[1] * gamma + v[2])).sum() / len(y) * 100))
+    low, high = np.quantile(values, [0.025, 0.975])
+    assert (result.ci_low, result.ci_high) == pytest.approx((low, high), abs=1e-4)
+    assert result.ci_low < result.length_controlled_winrate < result.ci_high
+    assert result.ci_low < published[model] < result.ci_high
 
 
 def test_items_the_table_does_not_know_are_left_out_and_counted(alpaca_eval: Data, leave_one_out: Tables) -> None:

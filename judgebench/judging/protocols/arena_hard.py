@@ -293,7 +293,11 @@ class ArenaHard(PairwiseComparison):
                     n_wins=int((outcomes == "win").sum()), n_draws=int((outcomes == "tie").sum()),
                     n_losses=int((outcomes == "loss").sum()),
                     order_agreement=float((both["verdict_ab"] == both["verdict_ba"]).mean()) if len(both) else None,
+                    # v2.0's style-controlled score ranks (as Arena-Hard's official configuration does), with the
+                    # interval of its own bootstrap beside it.
                     length_controlled_winrate=controlled.score if controlled else None,
+                    lc_ci_low=controlled.ci_low if controlled else None,
+                    lc_ci_high=controlled.ci_high if controlled else None,
                     lc_note=note if controlled else None,
                     avg_length=float(part["length"].dropna().mean()) if part["length"].notna().any() else None,
                 ))

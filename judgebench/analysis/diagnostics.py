@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from ..formats.identity import benchmark_label
 from ..judging.kinds import kind_of
 from ..stats.agreement import cohen_kappa, fleiss_kappa
 from ..stats.position_bias import PositionBias, position_bias
@@ -233,11 +232,10 @@ def diagnose(frame: pd.DataFrame, families: Mapping[str, Sequence[str]] | None =
     preference: list[tuple[str, SelfPreference]] = []
     leave_out: list[LeaveOneJudgeOut] = []
     panels: list[PanelAgreement] = []
-    for (real_benchmark, protocol, kind_name), part in frame.groupby(["benchmark", "protocol", "kind"], sort=True,
-                                                                     dropna=False):
-        # One protocol's judgments are diagnosed apart from another's, under the name every table gives them.
-        benchmark = benchmark_label(str(real_benchmark), protocol)
-        part = part.assign(benchmark=benchmark)
+    # Per benchmark, not per protocol: two judges of different protocols grading the same answers (our judge and
+    # AlpacaEval's GPT-4 annotations) are compared as a panel. Scores are never mixed: analysis.scores splits them.
+    for (benchmark, kind_name), part in frame.groupby(["benchmark", "kind"], sort=True):
+        benchmark = str(benchmark)
         kind = kind_of(str(kind_name))
         if kind.has_orders:
             overall = position_bias(part, ["benchmark", "judge"])

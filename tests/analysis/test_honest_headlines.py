@@ -106,7 +106,7 @@ def test_the_site_shows_a_weak_lc_flagged_and_the_interval_of_what_ranks(shared_
               for m in models]
     out = tmp_path / "site"
     build_site(inputs, out, n_bootstrap=50)
-    rows = json.loads((out / "data" / "alpaca-eval__weighted_alpaca_eval_gpt4_turbo.json").read_text())
+    rows = json.loads((out / "data" / "alpaca-eval-alpaca-eval-2-0__weighted_alpaca_eval_gpt4_turbo.json").read_text())
     assert [r["model"] for r in rows] == ["NullModel", "claude-2", "alpaca-7b"]
     assert all(r["lc_weak"] and r["ranked_by"] == "score" and WEAK_LC in r["badges"] for r in rows)
     index = (out / "index.html").read_text()

@@ -17,6 +17,7 @@ import pandas as pd
 from ..analysis import flags
 from ..analysis.judge_rankings import JudgeComparison
 from ..analysis.leaderboard import LeaderboardRow, breakdown_columns
+from ..formats.identity import benchmark_label
 from ..formats.texts import JudgmentText, TextKey
 from ..judging.kinds import kind_of
 from ..judging.verdicts import OPPONENT_OUTCOME
@@ -60,6 +61,12 @@ class Section:
     method: Method
     pairwise: bool
     battles: bool = False  # candidate models ranked against each other (Bradley-Terry): n counts games
+    protocol: str = ""  # the judgments' protocol: a section never mixes two
+
+    @property
+    def title(self) -> str:
+        """The benchmark, with the protocol beside it where that is not the benchmark's own name."""
+        return benchmark_label(self.benchmark, self.protocol)
 
 
 @dataclass(frozen=True)
@@ -100,13 +107,14 @@ def model_pages(models: Sequence[str]) -> dict[str, str]:
 
 
 def section(benchmark: str, judge: str, stem: str, rows: Sequence[LeaderboardRow], images: Sequence[str],
-            method: Method, pages: Mapping[str, str]) -> Section:
+            method: Method, pages: Mapping[str, str], protocol: str = "") -> Section:
     turns, categories = breakdown_columns(rows)
     table = tuple(TableRow(r, pages[r.model], tuple(dict(r.per_turn).get(t) for t in turns),
                            tuple(dict(r.per_category).get(c) for c in categories)) for r in rows)
     pairwise = any(not kind_of(r.kind).has_grades for r in rows)
     battles = any(kind_of(r.kind).compares_models for r in rows)
-    return Section(benchmark, judge, stem, table, turns, categories, tuple(images), method, pairwise, battles)
+    return Section(benchmark, judge, stem, table, turns, categories, tuple(images), method, pairwise, battles,
+                   protocol)
 
 
 def ranked_models(frame: pd.DataFrame) -> list[str]:
@@ -171,13 +179,14 @@ def model_groups(model: str, frame: pd.DataFrame, sections: Sequence[Section],
     their texts yet (``with_texts`` adds them). In a battle table a row's opponent is only the ranking's anchor:
     the group is every battle the model was in, on either side, its verdict from the model's point of view."""
     groups = []
+    protocols = frame["protocol"].fillna("").astype(str)
     for sec in sections:
         for table_row in sec.rows:
             row = table_row.row
             if row.model != model:
                 continue
-            here = frame[(frame["benchmark"] == sec.benchmark) & (frame["judge"] == sec.judge)
-                         & (frame["kind"] == row.kind)]
+            here = frame[(frame["benchmark"] == sec.benchmark) & (protocols == sec.protocol)
+                         & (frame["judge"] == sec.judge) & (frame["kind"] == row.kind)]
             if kind_of(row.kind).compares_models:
                 part = here[(here["model"] == model) | (here["opponent"] == model)]
                 entries = [_entry(r, battle_verdict_text(r, model)) for r in part.head(limit).to_dict("records")]

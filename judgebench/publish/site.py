@@ -313,7 +313,8 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
                 images = _plots(group, rows, report, str(benchmark), str(judge), staging / "plots", stem)
                 method = pages.Method(str(judge), len(group), n_bootstrap,
                                       hashes.get((str(real_benchmark), str(judge)), ()), BATTLE_BOOTSTRAP)
-                sections.append(pages.section(str(benchmark), str(judge), stem, rows, images, method, model_page))
+                sections.append(pages.section(str(real_benchmark), str(judge), stem, rows, images, method, model_page,
+                                              protocol if isinstance(protocol, str) else ""))
             comparisons = _comparisons(frame, cache)
             (staging / "index.html").write_text(pages.render_index(
                 sections, comparisons, n_inputs=len(inputs), n_judgments=len(frame), n_superseded=superseded, **page))

@@ -104,8 +104,9 @@ def open_page(browser: Any) -> Iterator[Any]:
 
 def _rows(site: Site, benchmark: str, judge: str) -> list[dict[str, Any]]:
     """A table's rows as its JSON download gives them."""
-    stem = f"{slug(benchmark)}__{slug(judge)}"
-    return json.loads((site.out / "data" / f"{stem}.json").read_text())
+    # A section's file is named by its benchmark (with the protocol beside it, where that differs) and its judge.
+    (path,) = [p for p in (site.out / "data").glob(f"{slug(benchmark)}*__{slug(judge)}.json")]
+    return json.loads(path.read_text())
 
 
 def _visible_models(table: Any) -> list[str]:
@@ -188,8 +189,8 @@ def test_rank_column_respects_the_intervals(site: Site, open_page: Any, benchmar
     assert _visible_models(table) == order
     values = [r["ranking_value"] for r in rows]
     assert values == sorted(values, reverse=True)
-    csv_models = [line.split(",")[5] for line in (site.out / "data" / f"{benchmark}__{judge}.csv").read_text()
-                  .splitlines()[1:]]
+    (csv_path,) = (site.out / "data").glob(f"{benchmark}*__{judge}.csv")
+    csv_models = [line.split(",")[5] for line in csv_path.read_text().splitlines()[1:]]
     assert csv_models == order
     if benchmark == "mt-bench":
         assert any(c.startswith("=") for c in cells)  # MT-Bench's models overlap: ties are shown

@@ -5,5 +5,6 @@ protocol. ``PROTOCOL_KINDS`` is what ``judging.kinds.KINDS`` adds to its registr
 from __future__ import annotations
 
 from ..kinds import JudgingKind
+from .graded import ArenaBenchSingle, FastChatSingle
 
-PROTOCOL_KINDS: tuple[JudgingKind, ...] = ()
+PROTOCOL_KINDS: tuple[JudgingKind, ...] = (FastChatSingle(), ArenaBenchSingle())

@@ -104,6 +104,8 @@ class JudgingKind(ABC):
     # ``--answers`` are judged as the file holds them, thinking blocks included (judging.answers): a published
     # protocol whose anchor showed its judge the whole answer.
     verbatim_answers: ClassVar[bool] = False
+    # The kind's prompts ask for a verdict in text only (a published protocol's): a JSON judge is refused.
+    text_verdicts_only: ClassVar[bool] = False
 
     def check(self, task: Task, where: str) -> None:
         """Check what the task file gave this kind (``judge.files``, ``judge.options``), once when the task is

@@ -81,6 +81,7 @@ class PublishedSingleGrading(SingleGrading):
     # grade or close its frame (counted by ``marked``, reported in the README).
     markers: ClassVar[tuple[str, ...]] = ("[[", "[The End of", "[The Start of")
     verbatim_answers = True
+    text_verdicts_only = True
 
     def judged_turns(self, item: Item) -> list[int]:
         """The turns graded, one request each (FastChat: every turn; arena-bench: the item as a whole)."""

@@ -147,14 +147,20 @@ def _fastchat_sampling() -> tuple[dict[str, float], int]:
     return config, max_tokens
 
 
-def test_generation_uses_fastchats_temperature_per_category(mirror: Path, tmp_path: Path) -> None:
+def test_the_task_samples_as_fastchats_source_says(mirror: Path) -> None:
     if not Path(FASTCHAT_COMMON).is_dir():
         pytest.skip("the FastChat git mirror is not here")
     config, max_tokens = _fastchat_sampling()
     task = load_task("mt-bench-fastchat")
-    categories = {i.category for i in task.items}
-    for category in categories:
+    for category in {i.category for i in task.items}:
         assert dict(task.generation_for(category)) == {"temperature": config[category], "max_tokens": max_tokens}
+
+
+def test_generation_sends_and_records_each_categorys_sampling(mirror: Path, tmp_path: Path) -> None:
+    task = load_task("mt-bench-fastchat")
+    categories = {i.category for i in task.items}
+    expected = {c: dict(task.generation_for(c)) for c in categories}
+    assert len({p["temperature"] for p in expected.values()}) > 1  # the categories do differ
     items = [next(i for i in task.items if i.category == c) for c in sorted(categories)]
     subset = tmp_path / "t.yaml"
     subset.write_text("include: mt-bench-fastchat.yaml\nname: fc\nitems:\n" + "".join(
@@ -174,9 +180,9 @@ def test_generation_uses_fastchats_temperature_per_category(mirror: Path, tmp_pa
         first_question = body["messages"][0]["content"]
         category = next(i.category for i in items if i.turns[0] == first_question)
         sent[category].add((body["temperature"], body["max_tokens"]))
-    assert dict(sent) == {c: {(config[c], max_tokens)} for c in categories}
+    assert dict(sent) == {c: {(p["temperature"], p["max_tokens"])} for c, p in expected.items()}
     for _, record in iter_jsonl(result.run_dir / "answers.jsonl"):  # the recorded params are the ones sent
-        assert dict(record["params"])["temperature"] == config[by_category[record["item_id"]]]
+        assert dict(record["params"]) == expected[by_category[record["item_id"]]]
     assert {r.score for r in result.rows} == {6.0}
 
 

@@ -303,6 +303,7 @@ def _batching(enabled: bool, wait_s: float, model_specs: list[str], judge_specs:
 @DATA_DIR_OPTION
 def validate(tasks: tuple[str, ...]) -> None:
     """Load tasks and render every prompt with placeholder answers; report problems. Default: all built-in."""
+    from .judging.kinds import kind_of
     from .judging.requests import render_all
 
     names = tasks or tuple(builtin_task_names())
@@ -313,8 +314,8 @@ def validate(tasks: tuple[str, ...]) -> None:
     for name in names:
         try:
             task = load_task(name)
-            # FastChat's own prompts ask for a text verdict; judgebench's prompts render in both modes.
-            judges = ((Judge("text", placeholder, False),) if task.judge.fastchat_prompts
+            # A published protocol's prompts ask for a text verdict; judgebench's prompts render in both modes.
+            judges = ((Judge("text", placeholder, False),) if kind_of(task.kind).text_verdicts_only
                       else (Judge("json", placeholder, True), Judge("text", placeholder, False)))
             n = render_all(task, list(task.items), judges, every_item=True)
             click.echo(f"ok    {name}: {task.kind}, benchmark {task.benchmark}, {len(task.items)} items, "

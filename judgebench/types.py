@@ -132,9 +132,16 @@ class Task:
     prompt_dirs: tuple[str, ...] = ()
     battles: BattlesSpec | None = None  # kind "battles" only
     protocol: str = ""
+    # category -> sampling parameters that replace ``generation``'s for its items (``generation.by_category``).
+    generation_by_category: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
     def generation_params(self) -> dict[str, Any]:
         return dict(self.generation)
+
+    def generation_for(self, category: str) -> tuple[tuple[str, Any], ...]:
+        """The sampling parameters sent for an item of ``category``: ``generation`` with that category's own."""
+        own = dict(self.generation_by_category).get(category)
+        return tuple(sorted({**dict(self.generation), **dict(own)}.items())) if own else self.generation
 
     @cached_property
     def _references(self) -> dict[str, tuple[str, ...]]:

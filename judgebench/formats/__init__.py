@@ -211,9 +211,11 @@ def read_answers(path: Path, task: Task, items: list[Item]) -> list[Candidate]:
     An item without an answer (or with fewer turns than it asks) is an error listing them, before any request.
     Answers to other questions are left aside: a task may ask a subset of a benchmark's questions (sample-battles
     asks five of MT-Bench's 80, and battles FastChat's model_answer files of all 80)."""
+    from ..judging.kinds import kind_of
+
     fmt = detect_answers_format(path)
     if fmt == "fastchat":
-        model = fastchat.answers_model(path)
+        model = fastchat.answers_model(path, by_model_id=kind_of(task.kind).answers_named_by_model_id)
         found = fastchat.answers(path)
     else:
         generator, by_instruction = alpaca_eval.answers_by_instruction(path)
@@ -230,8 +232,9 @@ def read_answers(path: Path, task: Task, items: list[Item]) -> list[Candidate]:
     if problems:
         raise DataError(f"{path}: answers do not match task {task.name!r}: " + "; ".join(problems))
     candidates = []
+    verbatim = kind_of(task.kind).verbatim_answers
     for item in items:
-        split = [split_reasoning(answer) for answer in found[item.id][: len(item.turns)]]
+        split = [(answer, "") if verbatim else split_reasoning(answer) for answer in found[item.id][: len(item.turns)]]
         thoughts = tuple(thought for _, thought in split)
         candidates.append(Candidate(task.benchmark, item.id, model, tuple(answer for answer, _ in split),
                                     reasoning=thoughts if any(thoughts) else ()))

@@ -53,12 +53,14 @@ def model_id(path: Path) -> str | None:
     return None
 
 
-def answers_model(path: Path) -> str:
+def answers_model(path: Path, by_model_id: bool = False) -> str:
     """The model a FastChat answers file holds. In FastChat's layout (``model_answer/NAME.jsonl``) it is NAME, as
     FastChat's judgment files name it (the ``model_id`` inside can be an older name: vicuna-13b-v1.3.jsonl says
-    vicuna-13b-hao-0515); elsewhere, the ``model_id`` of its first record, else the file's name."""
+    vicuna-13b-hao-0515); elsewhere, or ``by_model_id`` (arena-hard-auto's judgment files name a model so:
+    Mistral-7B-Instruct-v0.1.jsonl holds mistralai/Mistral-7B-Instruct-v0.1), the ``model_id`` of its first record,
+    else the file's name."""
     stem = path.name.removesuffix(".gz").removesuffix(".jsonl")
-    if path.parent.name == "model_answer":
+    if path.parent.name == "model_answer" and not by_model_id:
         return stem
     return model_id(path) or stem
 

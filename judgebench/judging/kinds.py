@@ -39,7 +39,6 @@ from ..types import (
     Task,
     Verdict,
 )
-from . import fastchat_prompts
 from .prompts import INVISIBLE, neutralize, render_messages
 from .requests import frame_code, judge_params, template_for
 from .verdicts import (
@@ -100,6 +99,14 @@ class JudgingKind(ABC):
     # The task compares candidate models with each other (battles): a run takes several models, and the methods
     # below get the other model's answer as ``opponent`` (kinds that judge one model ignore it).
     compares_models: ClassVar[bool] = False
+    # ``--answers`` names a FastChat-shaped file's model by the ``model_id`` inside it (arena-hard-auto's judgment
+    # files do), not by the file's name (FastChat's do).
+    answers_named_by_model_id: ClassVar[bool] = False
+    # ``--answers`` are judged as the file holds them, thinking blocks included (judging.answers): a published
+    # protocol whose anchor showed its judge the whole answer.
+    verbatim_answers: ClassVar[bool] = False
+    # The kind's prompts ask for a verdict in text only (a published protocol's): a JSON judge is refused.
+    text_verdicts_only: ClassVar[bool] = False
 
     def check(self, task: Task, where: str) -> None:
         """Check what the task file gave this kind (``judge.files``, ``judge.options``), once when the task is
@@ -166,6 +173,12 @@ class SingleGrading(JudgingKind):
     name = "single"
     has_grades = True
 
+    def check(self, task: Task, where: str) -> None:
+        super().check(task, where)
+        if task.judge.fastchat_prompts:
+            raise TaskError(f"{where}: FastChat's judge prompts are graded by 'kind: fastchat-single' (FastChat's "
+                            "prompts and rule for the grade, answers verbatim), not by 'kind: single'")
+
     def requests_per_item(self, item: Item) -> int:
         return len(item.turns)
 
@@ -181,13 +194,10 @@ class SingleGrading(JudgingKind):
                 continue  # never shown to the judge: see ``empty``
             turns = [{"question": item.turns[i], "answer": neutralize(candidate.turns[i]),
                       "reference": item.reference[i] if i < len(item.reference) else None} for i in range(turn)]
-            if task.judge.fastchat_prompts:
-                messages = _fastchat_messages(task, item, candidate, judge, template, turn)
-            else:
-                variables = {"turns": turns, "turn": turn, "category": item.category, "scale_low": low,
-                             "scale_high": high, "constrained": judge.constrained, "item_id": item.id,
-                             "frame": frame_code(*candidate.turns[:turn])}
-                messages = render_messages(template, task.prompt_dirs, variables)
+            variables = {"turns": turns, "turn": turn, "category": item.category, "scale_low": low,
+                         "scale_high": high, "constrained": judge.constrained, "item_id": item.id,
+                         "frame": frame_code(*candidate.turns[:turn])}
+            messages = render_messages(template, task.prompt_dirs, variables)
             chat = ChatRequest(judge.endpoint, messages, judge_params(task, judge), schema)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name, turn,
                                       "single", chat, protocol=task.protocol))
@@ -265,21 +275,6 @@ class SingleGrading(JudgingKind):
                 expected_score=float(expected.mean()) if len(expected) else None,
             ))
         return rows
-
-
-def _fastchat_messages(task: Task, item: Item, candidate: Candidate, judge: Judge, name: str,
-                       turn: int) -> tuple[tuple[str, str], ...]:
-    """FastChat's own prompt for this turn, filled as FastChat fills it (answers neutralized)."""
-    if judge.constrained:
-        raise ConfigError(f"judge {judge.name}: FastChat's prompts ask for a [[rating]] in text; use a #text judge")
-    prompt = fastchat_prompts.for_turn(task.judge.fastchat_prompts, name, turn)
-    values = {"question": item.turns[0], "answer": neutralize(candidate.turns[0])}
-    for i in range(min(turn, len(item.turns))):
-        values[f"question_{i + 1}"] = item.turns[i]
-        values[f"answer_{i + 1}"] = neutralize(candidate.turns[i])
-    for i, reference in enumerate(item.reference):
-        values[f"ref_answer_{i + 1}"] = reference
-    return fastchat_prompts.render(prompt, values)
 
 
 def is_empty(answer: str) -> bool:

@@ -15,7 +15,7 @@ def generation_request(task: Task, item: Item, endpoint: Endpoint, previous_answ
     for question, answer in zip(item.turns, previous_answers, strict=False):
         messages += [("user", question), ("assistant", answer)]
     messages.append(("user", item.turns[len(previous_answers)]))
-    return ChatRequest(endpoint=endpoint, messages=tuple(messages), params=task.generation)
+    return ChatRequest(endpoint=endpoint, messages=tuple(messages), params=task.generation_for(item.category))
 
 
 def judge_params(task: Task, judge: Judge) -> tuple[tuple[str, Any], ...]:

@@ -40,9 +40,10 @@ def fastchat_judgments(path: Path, options: ReaderOptions = NO_OPTIONS) -> Itera
 
 
 def config_beside(path: Path) -> dict[str, Any]:
-    """The harness config in the folder of a judgment file or its parent (arena-bench's ``*config.yaml`` names the
-    judge, its system prompt and its sampling parameters); {} when there is none."""
-    for folder in (path.parent, path.parent.parent):
+    """The harness config in the folder of a judgment file or up to two above it (arena-bench's ``*config.yaml``
+    names the judge, its system prompt and its sampling parameters; arena-hard-auto keeps it in data/, beside
+    data/arena-bench-v1/model_judgment/); {} when there is none."""
+    for folder in list(path.parents)[:3]:
         for candidate in sorted(folder.glob("*config.yaml")):
             if candidate.stat().st_size > MAX_CONFIG_BYTES:
                 continue

@@ -138,18 +138,25 @@ def _manifest(task: Task, config: RunConfig, items: list[Item]) -> dict[str, Any
         "models": [m.public() for m in config.candidate_models()],
         "answers_files": [str(p) for p in config.candidate_answers()],
         "generation": task.generation_params(),
+        "generation_by_category": {category: dict(params) for category, params in task.generation_by_category},
         "judges": [{"name": j.name, "constrained": j.constrained, "temperature": j.temperature,
                     "endpoint": j.endpoint.public()} for j in config.judges],
         "judge_spec": asdict(task.judge),
-        # A protocol's own files (judge.files) hold its prompts: their hashes, not a template's.
-        "prompt_sha256": {name: file_sha256(Path(path)) for name, path in task.judge.files} if task.judge.files
-        else {t: template_hash(t, task.prompt_dirs) for t in sorted(templates)}
-        if not task.judge.fastchat_prompts else {p.name: sha256_text(p.system + "\x1f" + p.template)
-                                                  for p in task.judge.fastchat_prompts},
+        "prompt_sha256": _prompt_hashes(task, templates),
         "launched": [launch.public() for launch in config.launched],
         "packages": package_versions(),
         "python": platform.python_version(),
     }
+
+
+def _prompt_hashes(task: Task, templates: set[str]) -> dict[str, str]:
+    """sha256 of what the judge prompts are made of: a published protocol's files, FastChat's prompts, or our
+    templates."""
+    if task.judge.files:
+        return {name: file_sha256(Path(path)) for name, path in task.judge.files}
+    if task.judge.fastchat_prompts:
+        return {p.name: sha256_text(p.system + "\x1f" + p.template) for p in task.judge.fastchat_prompts}
+    return {t: template_hash(t, task.prompt_dirs) for t in sorted(templates)}
 
 
 async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoint) -> Candidate:
@@ -177,7 +184,8 @@ async def _generate_one(runner: Runner, task: Task, item: Item, endpoint: Endpoi
         calls.append(CallRecord(request.cache_key(), f"turn{turn + 1}", reply.prompt_tokens, reply.completion_tokens,
                                 round(reply.latency_s, 4), reply.from_cache, reply.finish_reason))
         runner.tick()
-    return Candidate(task.benchmark, item.id, endpoint.name, tuple(answers), task.generation, error, tuple(calls),
+    return Candidate(task.benchmark, item.id, endpoint.name, tuple(answers), task.generation_for(item.category),
+                     error, tuple(calls),
                      tuple(thoughts) if any(thoughts) else (), pending)
 
 

@@ -98,7 +98,8 @@ def walk(task: Task, items: Sequence[Item], model: Endpoint | None, judges: Sequ
                 reply = ask(request)
                 answers.append(split_reasoning(reply.text, reply.reasoning)[0] if reply
                                else placeholder_answer(answer_tokens(request)))
-            candidates.append(Candidate(task.benchmark, item.id, model.name, tuple(answers), task.generation))
+            candidates.append(Candidate(task.benchmark, item.id, model.name, tuple(answers),
+                                        task.generation_for(item.category)))
     kind = kind_of(task.kind)
     by_id = {item.id: item for item in items}
     for judge in judges:

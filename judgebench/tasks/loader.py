@@ -20,8 +20,10 @@ TOP_FIELDS = {"name", "benchmark", "protocol", "kind", "description", "include",
               "source", "reference", "battles"}
 JUDGE_FIELDS = {"prompt", "reference_prompt", "reference_categories", "scale", "labels", "max_tokens", "on_empty",
                 "fastchat_prompts", "files", "options", "temperature"}
-GENERATION_FIELDS = {"max_tokens", "temperature", "top_p", "seed", "stop", "frequency_penalty",
-                     "presence_penalty"}
+SAMPLING_FIELDS = {"max_tokens", "temperature", "top_p", "seed", "stop", "frequency_penalty", "presence_penalty"}
+# ``by_category``: sampling parameters that replace the task's own for the items of a category (FastChat's
+# per-category temperatures).
+GENERATION_FIELDS = SAMPLING_FIELDS | {"by_category"}
 ITEM_FIELDS = {"id", "category", "turns", "reference"}
 SOURCE_FIELDS = {"format", "path", "url", "sha256", "references", "categories"}
 DATA_FIELDS = {"path", "url", "sha256"}
@@ -60,6 +62,29 @@ def _check_generation(generation: SourcedDict) -> None:
     if stop is not None and not (isinstance(stop, str) or (isinstance(stop, list)
                                                             and all(isinstance(s, str) for s in stop))):
         raise TaskError(f"{generation.where('stop')}: stop must be a string or a list of strings")
+
+
+def _by_category(generation: SourcedDict, items: list[Item]) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+    """``generation.by_category``: category -> sampling parameters that replace the task's own for its items. A
+    category none of the items has is an error (a misspelt one would silently sample at the default)."""
+    if "by_category" not in generation:
+        return ()
+    raw = _mapping(generation, "by_category", "generation.by_category")
+    categories = sorted({item.category for item in items})
+    found = []
+    for category in raw:
+        if str(category) not in categories:
+            hint = difflib.get_close_matches(str(category), categories, n=1)
+            suggestion = f"did you mean {hint[0]!r}?" if hint else f"the task's categories: {', '.join(categories)}"
+            raise TaskError(f"{raw.where(category)}: no item has the category {category!r}; {suggestion}")
+        params = raw[category]
+        if not isinstance(params, SourcedDict):
+            raise TaskError(f"{raw.where(category)}: generation.by_category.{category} must be a mapping of sampling "
+                            "parameters, e.g. {temperature: 0.0}")
+        _check_fields(params, SAMPLING_FIELDS, f"generation.by_category.{category}")
+        _check_generation(params)
+        found.append((str(category), tuple(sorted((str(k), v) for k, v in params.items()))))
+    return tuple(sorted(found))
 
 
 def _check_fields(mapping: SourcedDict, allowed: set[str], what: str) -> None:
@@ -332,7 +357,8 @@ def load_task(name_or_path: str) -> Task:
 
     generation = _mapping(data, "generation", "generation")
     _check_generation(generation)
-    gen_params = {"max_tokens": 256, "temperature": 0.0, **generation}
+    by_category = _by_category(generation, items)
+    gen_params = {"max_tokens": 256, "temperature": 0.0, **{k: v for k, v in generation.items() if k != "by_category"}}
     # Templates come from the task's folder, a prompts/ folder in it or beside it (the layout of this repository,
     # which users copy) and the built-ins, nowhere else; jinja2's loader refuses ".." within them.
     search = (task_dir, task_dir / "prompts", task_dir.parent / "prompts", prompts_dir())
@@ -351,6 +377,7 @@ def load_task(name_or_path: str) -> Task:
         judge=judge,
         description=str(data.get("description", "")),
         generation=tuple(sorted(gen_params.items())),
+        generation_by_category=by_category,
         reference_model=reference_model,
         reference_answers=tuple(sorted(reference_answers.items())),
         path=str(path),

@@ -245,7 +245,7 @@ def _table(output: str) -> str:
     """The score table in a command's output: its header, its rule and its rows (which start with the benchmark)."""
     lines = [line.rstrip() for line in output.splitlines()]
     start = next(i for i, line in enumerate(lines) if line.startswith("benchmark"))
-    end = next((i for i in range(start + 2, len(lines)) if not lines[i].startswith("mt-bench ")), len(lines))
+    end = next((i for i in range(start + 2, len(lines)) if not lines[i].startswith("sample-battles ")), len(lines))
     return "\n".join(lines[start:end])
 
 

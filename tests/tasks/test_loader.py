@@ -151,13 +151,15 @@ def _offline_variant(name: str, tmp_path: Path, shared_data: Path) -> str:
 
 
 @pytest.mark.parametrize("name", builtin_task_names())
-def test_every_builtin_task_loads_and_renders(name: str, tmp_path: Path, shared_data: Path) -> None:
+def test_every_builtin_task_loads_and_renders(name: str, tmp_path: Path, shared_data: Path, shared_mirror: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The contract test: every task file loads, and every prompt renders in both verdict modes."""
+    monkeypatch.setenv("JUDGEBENCH_DATA_DIR", str(shared_mirror))  # tasks without a local variant read the mirror
     task = load_task(_offline_variant(name, tmp_path, shared_data))
     assert task.items
     ids = [i.id for i in task.items]
     assert len(ids) == len(set(ids))
-    modes = ((Judge("text", ENDPOINT, False),) if task.judge.fastchat_prompts  # they ask for text verdicts
+    modes = ((Judge("text", ENDPOINT, False),) if kind_of(task.kind).text_verdicts_only  # published protocols
              else (Judge("json", ENDPOINT, True), Judge("text", ENDPOINT, False)))
     for judge in modes:
         for item in task.items[:40]:
@@ -168,7 +170,8 @@ def test_every_builtin_task_loads_and_renders(name: str, tmp_path: Path, shared_
             assert requests
             for request in requests:
                 assert request.chat.messages[-1][0] == "user"
-                assert item.turns[-1][:40] in request.chat.messages[-1][1] or task.kind == "single"
+                # A grading kind judges each turn: its first request has not reached the last turn.
+                assert item.turns[-1][:40] in request.chat.messages[-1][1] or kind_of(task.kind).has_grades
 
 
 def test_mt_bench_task_reads_fastchat_files(tmp_path: Path, shared_data: Path) -> None:

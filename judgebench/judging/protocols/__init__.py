@@ -7,5 +7,7 @@ from __future__ import annotations
 from ..kinds import JudgingKind
 from .alpaca_eval import AlpacaEvalAnnotator
 from .arena_hard import ArenaHardV01, ArenaHardV2
+from .graded import ArenaBenchSingle, FastChatSingle
 
-PROTOCOL_KINDS: tuple[JudgingKind, ...] = (AlpacaEvalAnnotator(), ArenaHardV01(), ArenaHardV2())
+PROTOCOL_KINDS: tuple[JudgingKind, ...] = (AlpacaEvalAnnotator(), ArenaHardV01(), ArenaHardV2(), FastChatSingle(),
+                                           ArenaBenchSingle())

@@ -21,7 +21,7 @@ from ..judging.verdicts import combine_orders
 from ..types import Item, Judgment
 from . import fastchat
 from .common import decode, iter_jsonl, read_bytes
-from .identity import ARENA_BENCH_V1, ARENA_HARD
+from .identity import ARENA_BENCH_V1, ARENA_HARD, ARENA_HARD_V2
 
 # A judge config is a few KB; anything larger beside the judgments is not one (and is not parsed).
 MAX_CONFIG_BYTES = 256 * 1024
@@ -142,7 +142,8 @@ def judgments(path: Path, config: JudgeConfig | None = None) -> list[Judgment]:
     if rows and "games" not in rows[0][1]:
         # arena-bench-v1 read its grades with "[[n]]" only (a reply without one has score null in its files, even
         # where "[2]" appears in quoted code): FastChat's looser fallback would invent grades.
-        return fastchat.single_judgments(path, categories={}, benchmark=ARENA_BENCH_V1, default_judge=default_judge,
+        return fastchat.single_judgments(path, categories={}, benchmark=ARENA_BENCH_V1, protocol=ARENA_BENCH_V1,
+                                         default_judge=default_judge,
                                          loose=False)
     found = []
     for lineno, row in rows:
@@ -164,7 +165,10 @@ def judgments(path: Path, config: JudgeConfig | None = None) -> list[Judgment]:
             outcomes.append({1.0: "win", 0.0: "loss", 0.5: "tie"}[model_points])
         ab, ba = outcomes[1], outcomes[0]  # "AB" = the model shown first
         found.append(Judgment(
-            benchmark=ARENA_HARD, item_id=str(row.get("question_id", row.get("uid"))),
+            # v0.1's files name questions by question_id, v2.0's by uid: two benchmarks, two protocols.
+            benchmark=ARENA_HARD if "uid" not in row else ARENA_HARD_V2,
+            protocol="arena-hard-v0.1" if "uid" not in row else "arena-hard-v2.0",
+            item_id=str(row.get("question_id", row.get("uid"))),
             category=str(row.get("category", "arena-hard")), model=str(row["model"]),
             judge=str(row.get("judge") or default_judge), turn=1, kind="pairwise",
             opponent=str(row.get("baseline", "baseline")), verdict_ab=ab, verdict_ba=ba, margin_ab=margins[1],

@@ -79,8 +79,13 @@ def _judge_name(row: dict[str, object], default: str = "unknown") -> str:
     return str(judge[0] if isinstance(judge, list) and judge else judge)
 
 
+# The protocols FastChat's judgment files were made by: our mt-bench-fastchat task reproduces the single grading.
+SINGLE_PROTOCOL, PAIR_PROTOCOL = "mt-bench-fastchat", "mt-bench-fastchat-pair"
+
+
 def single_judgments(path: Path, categories: dict[str, str] | None = None, benchmark: str = MT_BENCH,
-                     default_judge: str = "unknown", loose: bool = True) -> list[Judgment]:
+                     default_judge: str = "unknown", loose: bool = True,
+                     protocol: str = SINGLE_PROTOCOL) -> list[Judgment]:
     """``model_judgment/*_single.jsonl``: the grade is parsed again from the judge's text (the file's own
     ``score`` is -1 where FastChat could not parse it). ``default_judge``: for rows that do not name one;
     ``loose``: FastChat's fallback "[8]" pattern counts too (verdicts.parse_score)."""
@@ -91,7 +96,8 @@ def single_judgments(path: Path, categories: dict[str, str] | None = None, bench
             verdict = parse_score(str(row["judgment"]), *FASTCHAT_SCALE, loose=loose)
             qid = str(row["question_id"])
             judgments.append(Judgment(
-                benchmark=benchmark, item_id=qid, category=categories.get(qid, str(row.get("category", "unknown"))),
+                benchmark=benchmark, protocol=protocol, item_id=qid,
+                category=categories.get(qid, str(row.get("category", "unknown"))),
                 model=str(row["model"]), judge=_judge_name(row, default_judge), turn=int(row.get("turn", 1)),
                 kind="single",
                 score=verdict.score, error=verdict.error, failure="parse" if verdict.error else None,
@@ -117,7 +123,8 @@ def pair_judgments(path: Path, categories: dict[str, str] | None = None) -> list
             qid = str(row["question_id"])
             errors = [e for e in (g1.error, g2.error) if e]
             judgments.append(Judgment(
-                benchmark=MT_BENCH, item_id=qid, category=categories.get(qid, "unknown"), model=str(row["model_1"]),
+                benchmark=MT_BENCH, protocol=PAIR_PROTOCOL, item_id=qid, category=categories.get(qid, "unknown"),
+                model=str(row["model_1"]),
                 judge=_judge_name(row), turn=int(row.get("turn", 1)), kind="pairwise", opponent=str(row["model_2"]),
                 verdict_ab=ab, verdict_ba=ba, preference=combine_orders(ab, ba) if ab and ba else None,
                 error="; ".join(errors) or None, failure="parse" if errors else None,

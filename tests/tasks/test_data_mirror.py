@@ -136,4 +136,4 @@ def test_offline_without_a_mirror_says_how_to_get_one(tmp_path: Path) -> None:
 def test_built_in_tasks_that_read_by_url_run_from_a_mirror_of_the_public_data(shared_mirror: Path) -> None:
     result = CliRunner().invoke(main, ["validate", "mt-bench-fastchat", "--data-dir", str(shared_mirror)])
     assert result.exit_code == 0, result.output
-    assert "ok    mt-bench-fastchat: single, benchmark mt-bench, 80 items" in result.output
+    assert "ok    mt-bench-fastchat: fastchat-single, benchmark mt-bench, 80 items" in result.output

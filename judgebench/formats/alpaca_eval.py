@@ -60,10 +60,20 @@ def items(path: Path) -> list[Item]:
 
 
 def answers_by_instruction(path: Path) -> tuple[str | None, dict[str, str]]:
-    """(generator, instruction -> output) of a ``model_outputs.json``."""
+    """(generator, instruction -> output) of a ``model_outputs.json``, or of an ``annotations.json`` of one model
+    (its ``output_2``: the answers AlpacaEval's annotator judged, so a replay can be run on exactly them)."""
     rows = outputs(path)
+    if rows and all("output" not in r and "output_2" in r for r in rows):
+        generators = {str(r.get("generator_2")) for r in rows}
+        if len(generators) != 1:
+            raise DataError(f"{path}: an annotations file of {len(generators)} models; give one model's answers")
+        return generators.pop(), {str(r["instruction"]): str(r["output_2"]) for r in rows}
+    unanswered = [i for i, r in enumerate(rows) if not isinstance(r.get("output"), str)]
+    if unanswered:
+        raise DataError(f"{path}: row {unanswered[0]} (of {len(unanswered)}) has no 'output' text: not AlpacaEval "
+                        "model outputs")
     generator = str(rows[0].get("generator")) if rows and rows[0].get("generator") else None
-    return generator, {str(r["instruction"]): str(r.get("output", "")) for r in rows}
+    return generator, {str(r["instruction"]): str(r["output"]) for r in rows}
 
 
 def _float(value: Any) -> float | None:

@@ -132,7 +132,7 @@ def _literal(text: str, where: str) -> Any:
                         f"few hundred (the limit is {MAX_RAW_CHARS})")
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or JSON nested or sized to break the parser
         pass
     try:
         return ast.literal_eval(text)  # literals only: nothing in the file is run
@@ -143,7 +143,7 @@ def _literal(text: str, where: str) -> Any:
 def _alternatives(entries: list[Any], where: str) -> tuple[tuple[str, float], ...]:
     try:
         found = tuple((str(a["token"]), float(a["logprob"])) for a in entries)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise DataError(f"{where}: a top_logprobs entry without token and logprob") from None
     if not all(math.isfinite(lp) for _, lp in found):
         raise DataError(f"{where}: a top_logprobs entry with a log-probability that is not a finite number")

@@ -51,8 +51,9 @@ class ReplayServer:
 
     def answer(self, body: Any) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON body) for one decoded request body."""
-        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            return 400, _error("replay: a chat-completions request needs a 'messages' list")
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            return 400, _error("replay: a chat-completions request needs a 'messages' list of objects")
         params = {k: v for k, v in body.items() if k not in ("messages", "model", "stream")}
         found = self.table.find(body["messages"], params)
         with self._lock:
@@ -86,16 +87,22 @@ class ReplayServer:
                     self._send(404, _error(f"replay: no such path {self.path}"))
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
+                declared = self.headers.get("Content-Length") or "0"
+                length = int(declared) if declared.isdigit() else -1
+                if not 0 <= length <= MAX_BODY_BYTES:
+                    # The body is not read (its length is unknown or too large): the connection closes after this.
+                    self.close_connection = True
+                    self._send(413 if length > MAX_BODY_BYTES else 400,
+                               _error("replay: a request needs a Content-Length from 0 to "
+                                      f"{MAX_BODY_BYTES:,} bytes"))
+                    return
+                raw = self.rfile.read(length)
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, _error(f"replay: no such path {self.path}"))
                     return
-                if length > MAX_BODY_BYTES:
-                    self._send(413, _error("replay: request body too large"))
-                    return
                 try:
-                    body = json.loads(self.rfile.read(length) or b"null")
-                except (json.JSONDecodeError, UnicodeDecodeError):
+                    body = json.loads(raw or b"null")
+                except (ValueError, RecursionError):
                     self._send(400, _error("replay: the body is not JSON"))
                     return
                 self._send(*server.answer(body))

@@ -203,8 +203,18 @@ def resolve_data(*, path: Path | None, url: str | None, sha256: str | None, wher
     if path is not None:
         if not path.exists():
             raise DataError(f"{where}: data file {path} does not exist")
-        if sha256 and not path.name.endswith(".gz") and file_sha256(path) != check_sha256(sha256, where):
-            raise DataError(f"{where}: {path} does not match sha256 {sha256}: wrong version of the file?")
+        # A device or a pipe (/dev/zero) would be read or hashed forever: only a regular file of a sane size.
+        if not path.is_file() or path.stat().st_size > MAX_DOWNLOAD_BYTES:
+            raise DataError(f"{where}: {path} is not a regular data file under {MAX_DOWNLOAD_BYTES >> 20} MB")
+        if sha256:
+            expected = check_sha256(sha256, where)
+            # The sha256 is the original file's: a gzip copy is checked once decompressed.
+            try:
+                actual = _gzip_sha256(path) if path.name.endswith(".gz") else file_sha256(path)
+            except (OSError, EOFError) as exc:
+                raise DataError(f"{where}: {path} is not a readable gzip file ({exc})") from None
+            if actual != expected:
+                raise DataError(f"{where}: {path} does not match sha256 {sha256}: wrong version of the file?")
         return path
     if not url:
         raise DataError(f"{where}: give a path or a url for the data")

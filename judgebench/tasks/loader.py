@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ REFERENCE_FIELDS = {"model", "answers", "source"}
 BATTLES_FIELDS = {"schedule", "baseline", "budget", "cover", "seed"}
 SCHEDULES = ("all-pairs", "baseline", "sampled")
 SOURCE_FORMATS = ("fastchat", "alpaca_eval", "arena_hard")
+# A protocol's name is part of every judgment's identity and of file names on the site: a plain slug.
+PROTOCOL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def _positive_int(mapping: SourcedDict, key: str, default: int) -> int:
@@ -367,8 +370,9 @@ def load_task(name_or_path: str) -> Task:
     if not isinstance(benchmark, str) or not benchmark.strip():
         raise TaskError(f"{data.where('benchmark')}: benchmark must be a name, e.g. mt-bench")
     protocol = data.get("protocol", data["name"])
-    if not isinstance(protocol, str) or not protocol.strip():
-        raise TaskError(f"{data.where('protocol')}: protocol must be a name, e.g. alpaca-eval-2.0")
+    if not isinstance(protocol, str) or not PROTOCOL_NAME.fullmatch(protocol):
+        raise TaskError(f"{data.where('protocol')}: protocol must be a name of letters, digits, '.', '_' and '-' "
+                        f"(e.g. alpaca-eval-2.0), not {str(protocol)[:80]!r}")
     task = Task(
         name=str(data["name"]),
         kind=kind,
@@ -403,6 +407,12 @@ def _protocol_files(judge_raw: SourcedDict, task_dir: Path) -> tuple[tuple[str, 
         spec = files[name]
         if not isinstance(spec, SourcedDict):
             raise TaskError(f"{files.where(name)}: judge.files.{name} must be a mapping with url and sha256 (or path)")
+        local = spec.get("path")
+        # A protocol's files come by URL (checked by sha256) or from the task's own folder, nowhere else on the
+        # machine: task files are shared, and a path could otherwise send any file to the judge.
+        if local is not None and not (isinstance(local, str) and _within(task_dir / local, task_dir)):
+            raise TaskError(f"{spec.where('path')}: judge.files.{name}.path must be a file in the task's folder "
+                            f"({task_dir}), not {str(local)[:200]!r}; use url + sha256 for anything else")
         try:
             found.append((str(name), str(_data_path(spec, task_dir))))
         except DataError as exc:

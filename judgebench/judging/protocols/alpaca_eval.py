@@ -110,7 +110,9 @@ def preference_shown(alternatives: Sequence[tuple[str, float]], numerator: str =
         return None
     missing = float("-inf")
     denominator = logsumexp([found.get(t, missing) for t in denominators])
-    return float(2 - math.exp(found.get(numerator, missing) - denominator))
+    preference = float(2 - math.exp(found.get(numerator, missing) - denominator))
+    # Every token at probability 0 (or a value no server should send) gives no preference, never a number.
+    return preference if math.isfinite(preference) and 1 <= preference <= 2 else None
 
 
 def unswitched(preference: float, switched: bool) -> float:
@@ -147,6 +149,9 @@ class AlpacaEvalAnnotator(PairwiseComparison):
     AlpacaEval picks per instruction, a continuous preference from the log-probabilities of ``m`` and ``M``, and
     AlpacaEval's win rate, counts, standard error and LC (PairwiseComparison.aggregate; no order agreement)."""
 
+    # Its verdict is the first token's log-probabilities, never JSON: `validate` renders it with a text judge.
+    text_verdicts_only = True
+
     name = "alpaca-eval-weighted"
     has_orders = False
 
@@ -159,8 +164,15 @@ class AlpacaEvalAnnotator(PairwiseComparison):
         if unknown:
             raise TaskError(f"{where}: unknown judge.options {', '.join(unknown)}; a {self.name} task takes seed")
         seed = task.judge.option("seed", SEED)
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise TaskError(f"{where}: judge.options.seed must be an integer (AlpacaEval's is 0), not {seed!r}")
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+            raise TaskError(f"{where}: judge.options.seed must be an integer from 0 to 2**32-1 (AlpacaEval's is 0), "
+                            f"not {str(seed)[:40]!r}")
+        # The protocol's sampling is fixed (PARAMS): a task that says otherwise would look as if it changed it.
+        fixed = dict(PARAMS)
+        if task.judge.max_tokens != fixed["max_tokens"] or task.judge.temperature != fixed["temperature"]:
+            raise TaskError(f"{where}: AlpacaEval 2.0's annotator asks with max_tokens {fixed['max_tokens']} and "
+                            f"temperature {fixed['temperature']}; the task says max_tokens {task.judge.max_tokens}, "
+                            f"temperature {task.judge.temperature}: set them so, or use another kind")
         template = read_template(task.judge.file("template"), where)
         found = placeholders(template)
         counts = Counter(_PLACEHOLDER.findall(template))

@@ -148,6 +148,9 @@ class ArenaHard(PairwiseComparison):
     """What both versions share: two games per item against the baseline of its category, in Arena-Hard's order,
     answers shown verbatim (an empty one too: Arena-Hard judges it like any other)."""
 
+    # Arena-Hard's judge gives its verdict in text ([[A>B]]): `validate` renders it with a text judge only.
+    text_verdicts_only = True
+
     needs_reference = False
     version: ClassVar[str]
     labels: ClassVar[dict[str, tuple[float, int]]]

@@ -197,6 +197,8 @@ def arena_bench_config(path: str) -> dict[str, Any]:
     fields must be FastChat's plain names), ``temperature``, ``max_tokens``; ``few_shot`` must be empty (its
     few-shot turns are not reproduced)."""
     file = Path(path)
+    if file.stat().st_size > 4 * _MAX_CONFIG_BYTES:  # before reading it (a UTF-8 character is at most 4 bytes)
+        raise DataError(f"{file}: larger than an arena-bench config can be ({file.stat().st_size:,} bytes)")
     text = read_text(file)
     if len(text) > _MAX_CONFIG_BYTES:
         raise DataError(f"{file}: larger than an arena-bench config can be ({len(text):,} characters)")

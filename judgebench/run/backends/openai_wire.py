@@ -149,11 +149,15 @@ def _logprobs(endpoint: Endpoint, choice: Mapping[str, Any]) -> tuple[tuple[str,
     if not content:
         return ()
     try:
-        return tuple((str(t["token"]), tuple((str(a["token"]), float(a["logprob"]))
-                                             for a in (t.get("top_logprobs") or [])))
-                     for t in content[:LOGPROB_TOKENS])
-    except (KeyError, TypeError, ValueError, AttributeError):
+        found = tuple((str(t["token"]), tuple((str(a["token"]), float(a["logprob"]))
+                                              for a in (t.get("top_logprobs") or [])))
+                      for t in content[:LOGPROB_TOKENS])
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
         raise malformed(endpoint, "logprobs without token or logprob") from None
+    # A log-probability is at most 0 (-inf: probability 0); NaN or a positive one would turn into a verdict.
+    if any(math.isnan(lp) or lp > 0 for _, alternatives in found for _, lp in alternatives):
+        raise malformed(endpoint, "a log-probability that is NaN or above 0")
+    return found
 
 
 def parse_reply(data: object, endpoint: Endpoint, latency_s: float) -> ChatReply:

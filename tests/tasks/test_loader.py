@@ -131,10 +131,9 @@ def _offline_variant(name: str, tmp_path: Path, shared_data: Path) -> str:
     overrides = {
         "mt-bench": f"source:\n  path: {shared_data}/mt_bench/question.jsonl\n  references:\n"
                     f"    path: {shared_data}/mt_bench/reference_answer/gpt-4.jsonl\n",
+        # Its template (judge.files) comes from the mirror: a protocol file's path must be in the task's folder.
         "alpaca-eval-2": "reference:\n  source:\n"
-                         f"    path: {shared_data}/alpaca_eval/results/gpt4_1106_preview/model_outputs.json\n"
-                         "judge:\n  files:\n    template:\n      path: "
-                         f"{shared_data}/alpaca_eval/evaluators_configs/alpaca_eval_clf_gpt4_turbo/alpaca_eval_clf.txt\n",
+                         f"    path: {shared_data}/alpaca_eval/results/gpt4_1106_preview/model_outputs.json\n",
         "alpaca-eval-2-both-orders": "reference:\n  source:\n    path: "
                                      f"{shared_data}/alpaca_eval/results/gpt4_1106_preview/model_outputs.json\n",
         "mt-bench-battles": f"source:\n  path: {shared_data}/mt_bench/question.jsonl\n  references:\n"
@@ -188,7 +187,9 @@ def test_mt_bench_task_reads_fastchat_files(tmp_path: Path, shared_data: Path) -
     assert all(len(i.reference) == 2 for i in graded_with_reference)  # GPT-4's two-turn reference answers
 
 
-def test_alpaca_eval_task_reads_model_outputs(tmp_path: Path, shared_data: Path) -> None:
+def test_alpaca_eval_task_reads_model_outputs(tmp_path: Path, shared_data: Path, shared_mirror: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUDGEBENCH_DATA_DIR", str(shared_mirror))  # AlpacaEval's template, by URL
     task = load_task(_offline_variant("alpaca-eval-2", tmp_path, shared_data))
     assert len(task.items) == 805
     assert task.reference_model == "gpt4_1106_preview"

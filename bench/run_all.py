@@ -18,6 +18,7 @@ import bench_battles
 import bench_pipeline
 import bench_plan
 import bench_serve
+import bench_startup
 import bench_stats
 import bench_transport
 
@@ -25,6 +26,8 @@ import bench_transport
 def main() -> None:
     results = {"alpaca_eval_2_leaderboard": bench_stats.main()}
     print(json.dumps(results, indent=2), flush=True)
+    results["cli_startup"] = bench_startup.main()
+    print(json.dumps(results["cli_startup"], indent=2), flush=True)
     results["bradley_terry_styled_vs_raw"] = bench_battles.main()
     print(json.dumps(results["bradley_terry_styled_vs_raw"], indent=2), flush=True)
     results["dry_run_vs_render_all"] = bench_plan.main()

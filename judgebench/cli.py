@@ -13,23 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+# Only what every command needs is imported here: `judgebench --help` and `judgebench tasks` must not load
+# pandas, scipy, matplotlib or the HTTP clients (tests/test_cli_startup.py checks it), so each command imports
+# the library it calls.
 from .arena.cli import arena as arena_group
+from .constants import DEFAULT_BOOTSTRAP, FORMATS
 from .errors import ConfigError, JudgebenchError
-from .formats import FORMATS
-from .run.backends import with_transport
-from .run.batch import BatchOptions, has_batch_api
-from .run.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
-from .run.evaluate import RunConfig, RunResult, evaluate
-from .run.pricing import load_prices
-from .run.runner import REFUSALS_TO_STOP, RetryPolicy
-from .run.serve import served_specs, serving
 from .secrets import redact
-from .stats.winrate import DEFAULT_BOOTSTRAP
-from .tasks import builtin_task_names, load_task
-from .types import Endpoint, Judge, Task, Transport
 
 if TYPE_CHECKING:
+    from .run.batch import BatchOptions
+    from .run.evaluate import RunConfig, RunResult
     from .run.plan import RunPlan
+    from .types import Endpoint, Task, Transport
 
 DEFAULT_TASKS = ("sample-mt", "sample-pairwise")
 # The embedded default is a panel of two configurations of the local model, so the diagnostics have two judges
@@ -61,6 +57,7 @@ class Main(click.Group):
 def _print_result(result: RunResult) -> None:
     from .analysis.diagnostics import format_report
     from .publish.tables import format_scores
+    from .run.runner import REFUSALS_TO_STOP
 
     click.echo(f"\n== {result.task.name} ({result.task.kind}, benchmark {result.task.benchmark}) -> {result.run_dir}")
     click.echo(format_scores(result.rows))
@@ -207,6 +204,14 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
         progress: bool, adaptive: bool, batch: bool, batch_wait: float, dry_run: bool,
         prices_path: Path | None, serve_timeout: float | None, transport: Transport, engine: str) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
+    from .run.backends import with_transport
+    from .run.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
+    from .run.evaluate import RunConfig, evaluate
+    from .run.pricing import load_prices
+    from .run.runner import RetryPolicy
+    from .run.serve import served_specs, serving
+    from .tasks import load_task
+
     prices = load_prices(prices_path)
     loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
     if run_id and len(loaded) > 1:
@@ -284,6 +289,8 @@ def _batching(enabled: bool, wait_s: float, model_specs: list[str], judge_specs:
               remote: list[Endpoint]) -> BatchOptions | None:
     """--batch: the endpoints with a batch API (``remote`` are the endpoints of ``model_specs`` and the remote
     ``judge_specs``, in order; served models are not among them)."""
+    from .run.batch import BatchOptions, has_batch_api
+
     if wait_s and not enabled:
         raise ConfigError("--batch-wait waits for provider batches: add --batch")
     if not enabled:
@@ -305,6 +312,8 @@ def validate(tasks: tuple[str, ...]) -> None:
     """Load tasks and render every prompt with placeholder answers; report problems. Default: all built-in."""
     from .judging.kinds import kind_of
     from .judging.requests import render_all
+    from .tasks import builtin_task_names, load_task
+    from .types import Endpoint, Judge
 
     names = tasks or tuple(builtin_task_names())
     if not names:
@@ -560,6 +569,7 @@ def difficulty_fit(paths: tuple[Path, ...], out: Path, fmt: str) -> None:
 def download(tasks: tuple[str, ...], data_dir: Path) -> None:
     """Download the data the tasks read by URL into a local mirror, checked by sha256, so that they run on a
     machine with no network: copy the folder there and pass `--data-dir DIR` (or set JUDGEBENCH_DATA_DIR)."""
+    from .tasks import load_task
     from .tasks.fetch import recording, using_data_dirs
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -611,6 +621,8 @@ def replay(paths: tuple[Path, ...], fmt: str, host: str, port: int, template: Pa
 @main.command("tasks")
 def list_tasks() -> None:
     """List the built-in tasks."""
+    from .tasks import builtin_task_names
+
     names = builtin_task_names()
     if not names:
         raise ConfigError("no built-in task found: the installation is incomplete (reinstall judgebench)")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..constants import FORMATS
 from ..errors import DataError
 from ..judging.answers import split_reasoning
 from ..types import Candidate, Item, Judgment, Task
@@ -20,8 +21,6 @@ from . import judgebench as ours
 from .common import content, iter_jsonl, read_bytes
 from .parse_cache import ParseCache
 from .table import Columns, columns_frame, judgment_columns
-
-FORMATS = ("judgebench", "alpaca-eval", "fastchat", "arena-hard", "arena")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,13 @@
 
     model spec:  NAME@URL[,URL...] | NAME@openai | NAME@anthropic | local | vllm:HF_ID | sglang:HF_ID
                  | llamacpp:PATH.gguf      (several URLs: replicas of one server)
-    judge spec:  MODEL_SPEC[#MODE][,t=TEMPERATURE]      MODE: json (a JSON-schema verdict) or text ([[8]])
+    judge spec:  MODEL_SPEC[#MODE][,SETTING...]        MODE: json (a JSON-schema verdict) or text ([[8]])
+                 SETTING: t=TEMPERATURE | key_env=VARIABLE
+
+Commas separate both a model's replica URLs and a judge's settings; the first item of the form WORD=VALUE begins
+the settings (a URL starts with http:// or https://, never so), so ``j@http://a/v1,http://b/v1,t=0.7`` is two
+replicas at temperature 0.7 and ``j@http://a/v1,t=0.7`` one server. The mode, when given, comes before the
+settings: ``j@http://a/v1#json,t=0.7``.
 
 ``local`` is the embedded llama.cpp server, which the caller starts (its URL is known only then), as it starts
 the servers that ``vllm:``, ``sglang:`` and ``llamacpp:`` specs name (judgebench.run.serve).
@@ -14,6 +20,7 @@ import asyncio
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -86,8 +93,9 @@ def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | Non
         urls = [u.strip().rstrip("/") for u in where.split(",")]
         bad = [u for u in urls if not u.startswith(("http://", "https://"))]
         if bad:
+            hint = "; t= and key_env= are a judge's settings (--judge NAME@URL,t=0.7)" if "=" in bad[0] else ""
             raise ConfigError(f"--{role} {_shown(spec)!r}: replicas are URLs separated by commas "
-                              f"(NAME@http://a:8000/v1,http://b:8000/v1); {bad[0]!r} is not one")
+                              f"(NAME@http://a:8000/v1,http://b:8000/v1); {_shown(bad[0])!r} is not one{hint}")
         if len(set(urls)) != len(urls):
             raise ConfigError(f"--{role} {_shown(spec)!r}: a replica URL is given twice")
         provider, base_url = "openai", _strip_credentials(urls[0], role)
@@ -107,9 +115,36 @@ LOCAL = "local"
 VERDICT_MODES = ("json", "text", "auto")
 
 
+_SETTING = re.compile(r"\s*[A-Za-z_]\w*=")
+
+
+@dataclass(frozen=True)
+class JudgeSpecParts:
+    """A judge spec cut into its model spec, its verdict mode (None: not given) and its settings (``t=0.7``)."""
+
+    base: str
+    mode: str | None
+    settings: tuple[str, ...]
+
+
+def split_judge_spec(spec: str) -> JudgeSpecParts:
+    """``MODEL_SPEC[#MODE][,SETTING...]`` -> its parts (the module's docstring says how commas are told apart)."""
+    head, hash_sign, tail = spec.partition("#")
+    items = head.split(",")
+    first = next((i for i, item in enumerate(items) if i and _SETTING.match(item)), len(items))
+    base, settings = ",".join(items[:first]), [item.strip() for item in items[first:]]
+    if not hash_sign:
+        return JudgeSpecParts(base, None, tuple(settings))
+    if settings:
+        raise ConfigError(f"--judge {_shown(spec)!r}: the verdict mode comes before the settings, e.g. "
+                          "NAME@URL#json,t=0.7")
+    mode, *after = tail.split(",")
+    return JudgeSpecParts(base, mode.strip(), tuple(item.strip() for item in after))
+
+
 def judge_base(spec: str) -> str:
-    """The model part of a judge spec (before '#')."""
-    return spec.partition("#")[0]
+    """The model part of a judge spec (without its mode and settings)."""
+    return split_judge_spec(spec).base
 
 
 def is_local(spec: str) -> bool:
@@ -122,9 +157,9 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
     The judge's name is the model's name with the options it was given, so two configurations of one model on a
     panel stay apart. ``served``: the endpoints of the servers judgebench started (judgebench.run.serve), by the
     spec text that named them (``vllm:Qwen/Qwen2.5-7B-Instruct``)."""
-    base, _, options = spec.partition("#")
-    mode, *settings = options.split(",") if options else [default_mode]
-    mode = mode or default_mode
+    parts = split_judge_spec(spec)
+    base, settings = parts.base, parts.settings
+    mode = parts.mode or default_mode
     if mode not in VERDICT_MODES:
         raise ConfigError(f"--judge {_shown(spec)!r}: the verdict mode after '#' must be json or text")
     temperature = None
@@ -140,8 +175,9 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
             if not 0.0 <= temperature <= 2.0:  # NaN fails this too
                 raise ValueError(value)
         except ValueError:
-            raise ConfigError(f"--judge {_shown(spec)!r}: judge settings after the mode are t=TEMPERATURE (0 to 2) and "
-                              "key_env=VARIABLE, e.g. local#json,t=0.7") from None
+            raise ConfigError(f"--judge {_shown(spec)!r}: a judge's settings are t=TEMPERATURE (0 to 2) and "
+                              "key_env=VARIABLE, after the model or its mode, e.g. j@http://host/v1,t=0.7 or "
+                              "local#json,t=0.7") from None
     if served is not None and base in served:
         endpoint = served[base]
     elif base == LOCAL:
@@ -152,8 +188,8 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
         endpoint = parse_endpoint(base, role="judge", concurrency=concurrency, key_env=key_env)
     constrained = (endpoint.provider == "local") if mode == "auto" else mode == "json"
     # The judge's name carries its verdict mode and temperature, never where its key is.
-    shown = [o for o in options.split(",") if not o.startswith("key_env=")] if options else []
-    suffix = f"#{','.join(shown)}" if shown else ""
+    shown = "".join(f",{s}" for s in settings if not s.startswith("key_env="))
+    suffix = f"#{parts.mode}{shown}" if parts.mode is not None else shown
     return Judge(name=f"{endpoint.name}{suffix}", endpoint=endpoint, constrained=constrained, temperature=temperature)
 
 

@@ -39,6 +39,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..secrets import redact
 from ..types import Endpoint, Provider, ServerLaunch
+from .endpoints import judge_base
 
 HOST = "127.0.0.1"
 LOCAL = "local"
@@ -215,12 +216,12 @@ def check_installed(spec: ServedSpec, *, role: str = "model") -> None:
 
 
 def served_specs(model: str | Iterable[str] | None, judges: Iterable[str]) -> dict[str, ServedSpec]:
-    """The specs among the model's (or models') and the judges' (their ``#MODE`` parts aside) that name a server
+    """The specs among the model's (or models') and the judges' (their modes and settings aside) that name a server
     judgebench starts, keyed by their text, each checked (spec, file, package) before anything starts."""
     found: dict[str, ServedSpec] = {}
     models = [] if model is None else [model] if isinstance(model, str) else list(model)
     named = [("model", text) for text in models]
-    named += [("judge", spec.partition("#")[0]) for spec in judges]
+    named += [("judge", judge_base(spec)) for spec in judges]
     for role, text in named:
         if is_served(text) and text not in found:
             spec = parse_served(text, role=role)

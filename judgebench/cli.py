@@ -468,7 +468,7 @@ def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, 
     Spearman/Kendall of the judge's ranking against a column."""
     from .analysis.agreement import item_agreement, model_agreement, ranking_agreement, read_labels
     from .analysis.scores import score_rows
-    from .publish.tables import format_agreement
+    from .publish.tables import format_agreement, format_model_agreement, format_score_agreement
 
     frame = _read(paths, fmt).frame
     labels = read_labels(labels_path)
@@ -476,13 +476,12 @@ def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, 
         scores = {r.model: r.ranking_value for r in score_rows(frame, n_bootstrap=0)}
         model_level = model_agreement({m: s for m, s in scores.items() if s is not None}, labels, label_column,
                                       model_column)
-        click.echo(json.dumps(asdict(model_level), indent=2) if as_json else
-                   "\n".join(f"{k}: {v}" for k, v in asdict(model_level).items()))
+        click.echo(json.dumps(asdict(model_level), indent=2, allow_nan=False) if as_json else
+                   format_model_agreement(model_level, label_column))
         return
     items = item_agreement(frame, labels)
     if not isinstance(items, list):  # score labels
-        click.echo(json.dumps(asdict(items), indent=2) if as_json else
-                   "\n".join(f"{k}: {v}" for k, v in asdict(items).items()))
+        click.echo(json.dumps(asdict(items), indent=2) if as_json else format_score_agreement(items))
         return
     rankings = ranking_agreement(frame, labels, n_bootstrap=bootstrap)
     if as_json:

@@ -85,10 +85,10 @@ class ModelAgreement:
 
     n: int
     models: tuple[str, ...]
-    spearman: float
-    spearman_ci: tuple[float, float]
-    kendall: float
-    kendall_ci: tuple[float, float]
+    spearman: float | None  # None: one of the two scorings gives every model the same value
+    spearman_ci: tuple[float | None, float | None]
+    kendall: float | None
+    kendall_ci: tuple[float | None, float | None]
     kind: str = "models"
 
 
@@ -276,6 +276,6 @@ def model_agreement(model_scores: dict[str, float], labels: pd.DataFrame, label_
     ours = np.array([v[0] for v in matched.values()])
     theirs = np.array([v[1] for v in matched.values()])
     result = rank_correlation(ours, theirs, n_bootstrap=n_bootstrap)
-    return ModelAgreement(result.n, tuple(sorted(matched)), result.spearman,
-                          (result.spearman_ci[0], result.spearman_ci[1]), result.kendall,
-                          (result.kendall_ci[0], result.kendall_ci[1]))
+    return ModelAgreement(result.n, tuple(sorted(matched)), _finite(result.spearman),
+                          (_finite(result.spearman_ci[0]), _finite(result.spearman_ci[1])), _finite(result.kendall),
+                          (_finite(result.kendall_ci[0]), _finite(result.kendall_ci[1])))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..analysis.agreement import PairwiseAgreement, RankingAgreement
+from ..analysis.agreement import ModelAgreement, PairwiseAgreement, RankingAgreement, ScoreAgreement
 from ..analysis.flags import agreement_text, flag_notes, lc_text
 from ..formats.identity import benchmark_label
 from ..judging.kinds import kind_of
@@ -115,3 +115,18 @@ def format_agreement(items: Sequence[PairwiseAgreement], rankings: Sequence[Rank
     else:
         lines.append("(no rank correlation: no judge shares three models with the labels)")
     return "\n".join(lines)
+
+
+def format_model_agreement(agreement: ModelAgreement, label_column: str) -> str:
+    """`judgebench agree --label-column`: the judge's ranking of the models against the labels' column."""
+    header = ["models", "Spearman", "95% CI", "Kendall", "95% CI"]
+    body = [[str(agreement.n), _num(agreement.spearman), _ci(agreement.spearman_ci), _num(agreement.kendall),
+             _ci(agreement.kendall_ci)]]
+    return "\n".join([f"The judge's ranking of the models against the labels' {label_column!r}:", _render(header, body),
+                      f"models: {', '.join(agreement.models)}"])
+
+
+def format_score_agreement(agreement: ScoreAgreement) -> str:
+    """`judgebench agree` with grade labels: Spearman and quadratic-weighted kappa over the grades."""
+    header = ["grades", "Spearman", "Cohen's kappa (quadratic)"]
+    return _render(header, [[str(agreement.n), _num(agreement.spearman), _num(agreement.cohen_kappa_quadratic)]])

@@ -11,10 +11,15 @@ from scipy.stats import kendalltau, spearmanr
 
 from .bradley_terry import bradley_terry
 
+# Rank correlations are rounded to this many decimals: scipy's tau-b of a perfect agreement is 0.9999999999999998,
+# which, printed beside the interval (1.0, 1.0) of resamples that came out exactly 1.0, reads as outside it.
+DECIMALS = 12
+
 
 @dataclass(frozen=True)
 class RankCorrelation:
-    """Spearman and Kendall (tau-b) with 95% percentile bootstrap intervals over models."""
+    """Spearman and Kendall (tau-b) with 95% percentile bootstrap intervals over models; each interval contains its
+    estimate (see ``_interval``), and every value lies in [-1, 1]."""
 
     n: int
     spearman: float
@@ -27,7 +32,12 @@ def rank_statistics(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(Spearman, Kendall tau-b) of two scorings of the same models; NaN where either is constant."""
     if len(set(x)) < 2 or len(set(y)) < 2:
         return float("nan"), float("nan")
-    return float(spearmanr(x, y).statistic), float(kendalltau(x, y).statistic)
+    return _bounded(spearmanr(x, y).statistic), _bounded(kendalltau(x, y).statistic)
+
+
+def _bounded(value: float) -> float:
+    """A correlation without floating-point noise, in [-1, 1] (NaN stays NaN)."""
+    return float(np.clip(round(float(value), DECIMALS), -1.0, 1.0)) if not np.isnan(value) else float("nan")
 
 
 def rank_correlation(x: np.ndarray, y: np.ndarray, n_bootstrap: int = 1000, seed: int = 0) -> RankCorrelation:
@@ -40,18 +50,24 @@ def rank_correlation(x: np.ndarray, y: np.ndarray, n_bootstrap: int = 1000, seed
     for _ in range(n_bootstrap):
         pick = rng.integers(0, len(x), len(x))
         if len(set(x[pick])) > 1 and len(set(y[pick])) > 1:
-            rho.append(spearmanr(x[pick], y[pick]).statistic)
-            tau.append(kendalltau(x[pick], y[pick]).statistic)
+            r, t = rank_statistics(x[pick], y[pick])
+            rho.append(r)
+            tau.append(t)
+    spearman = _bounded(spearmanr(x, y).statistic)
+    kendall = _bounded(kendalltau(x, y).statistic)
+    return RankCorrelation(len(x), spearman, _interval(rho, spearman), kendall, _interval(tau, kendall))
 
-    return RankCorrelation(len(x), float(spearmanr(x, y).statistic), _interval(rho),
-                           float(kendalltau(x, y).statistic), _interval(tau))
 
-
-def _interval(values: list[float]) -> tuple[float, float]:
+def _interval(values: list[float], estimate: float) -> tuple[float, float]:
+    """The 95% percentile interval of the resamples, widened to the estimate where it falls outside: near a bound of
+    [-1, 1] the resamples pile up on one side (all agree, or tie), and an interval that leaves out the number
+    printed beside it reads as an error, not as a skewed distribution."""
     if not values:
         return (float("nan"), float("nan"))
-    low, high = np.quantile(values, [0.025, 0.975])
-    return float(low), float(high)
+    low, high = (float(v) for v in np.quantile(values, [0.025, 0.975]))
+    if np.isnan(estimate):
+        return low, high
+    return min(low, estimate), max(high, estimate)
 
 
 def ranking_correlation(games_x: pd.DataFrame, games_y: pd.DataFrame, n_bootstrap: int = 500,
@@ -84,7 +100,8 @@ def ranking_correlation(games_x: pd.DataFrame, games_y: pd.DataFrame, n_bootstra
         if not (np.isnan(r) or np.isnan(t)):
             rho.append(r)
             tau.append(t)
-    return tuple(common), RankCorrelation(len(common), point[0], _interval(rho), point[1], _interval(tau))
+    return tuple(common), RankCorrelation(len(common), point[0], _interval(rho, point[0]), point[1],
+                                          _interval(tau, point[1]))
 
 
 def _played(games: pd.DataFrame) -> set[str]:

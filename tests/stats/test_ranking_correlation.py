@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import kendalltau, spearmanr
 
-from judgebench.stats.correlation import ranking_correlation
+from judgebench.stats.correlation import rank_correlation, ranking_correlation
 
 MODELS = ["m0", "m1", "m2", "m3", "m4"]
 
@@ -65,3 +65,25 @@ def test_fewer_than_three_models_in_common_is_an_error() -> None:
     b = pd.DataFrame({"model_a": ["x", "q"], "model_b": ["y", "r"], "outcome": [1.0, 0.0], "weight": 1.0})
     with pytest.raises(ValueError, match="share 2 model"):
         ranking_correlation(a, b)
+
+
+@pytest.mark.parametrize("direction", [1, -1], ids=["all-agree", "all-reversed"])
+def test_perfect_rank_agreement_is_exactly_one_inside_its_interval(direction: int) -> None:
+    # scipy's tau-b of seven concordant pairs of values is 0.9999999999999998; we print it as 1 inside [1, 1].
+    x = np.array([1.0, 2.0, 3.5, 4.0, 7.0, 8.5, 9.0])
+    y = direction * np.array([10.0, 20.0, 25.0, 40.0, 41.0, 60.0, 90.0])
+    result = rank_correlation(x, y, n_bootstrap=200)
+    assert (result.spearman, result.kendall) == (float(direction), float(direction))
+    assert result.spearman_ci == result.kendall_ci == (float(direction), float(direction))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_interval_contains_its_estimate_and_lies_in_minus_one_to_one(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=6)
+    y = x + rng.normal(scale=0.3 + seed / 3, size=6)
+    result = rank_correlation(x, y, n_bootstrap=100)
+    for estimate, (low, high) in ((result.spearman, result.spearman_ci), (result.kendall, result.kendall_ci)):
+        assert -1.0 <= low <= estimate <= high <= 1.0
+    assert result.spearman == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+    assert result.kendall == pytest.approx(kendalltau(x, y).statistic, abs=1e-12)

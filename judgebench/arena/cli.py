@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from pathlib import Path
 
 import click
 
 from ..errors import ConfigError
-from . import store
+
+# The arena's modules (its store: sqlite3, secrets) are imported by the commands that use them, so that
+# `judgebench --help`, which lists this group, stays fast to start (tests/test_cli_startup.py).
 
 DB_OPTION = click.option("--db", "db", required=True, type=click.Path(dir_okay=False, path_type=Path),
                          help="The arena's SQLite database.")
 
 
 def _loopback(host: str) -> bool:
+    import ipaddress
+
     if host == "localhost":
         return True
     try:
@@ -78,6 +81,8 @@ def serve(task: str, answer_files: tuple[Path, ...], db: Path, port: int, host: 
 @click.argument("name")
 def invite(db: Path, name: str) -> None:
     """Invite NAME: prints the token that admits them on the last line (keep it secret; it is not stored)."""
+    from . import store
+
     conn = store.open_db(db)
     try:
         token = store.add_voter(conn, name)
@@ -92,6 +97,8 @@ def invite(db: Path, name: str) -> None:
 @click.argument("name")
 def revoke(db: Path, name: str) -> None:
     """Revoke NAME's token and sessions (their votes stay)."""
+    from . import store
+
     conn = store.open_db(db)
     try:
         store.revoke_voter(conn, name)
@@ -104,6 +111,7 @@ def revoke(db: Path, name: str) -> None:
 @DB_OPTION
 def voters(db: Path) -> None:
     """Each voter's votes today and in all, and their consistency on repeated battles."""
+    from . import store
     from .ranking import voter_reports
 
     conn = store.open_db(db)

@@ -41,8 +41,9 @@ def _environment(source: Path) -> dict[str, str]:
     return env
 
 
-def measure_once(args: list[str], source: Path) -> tuple[float, float]:
-    """(wall seconds, max RSS in MB) of one process."""
+def measure_once(args: list[str], source: Path) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, max RSS in MB) of one process. The CPU time (user + system) barely moves with
+    the machine's load, the wall time does: on a busy machine compare the CPU times, or the ratios."""
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, *args], env=_environment(source), cwd=source,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -53,7 +54,7 @@ def measure_once(args: list[str], source: Path) -> tuple[float, float]:
     stderr = process.stderr.read().decode() if process.stderr else ""
     if process.returncode != 0:
         raise RuntimeError(f"{args} exited {process.returncode}: {stderr.strip()[-500:]}")
-    return wall, usage.ru_maxrss / 1024  # Linux reports KB
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # Linux reports KB
 
 
 def _check_imported_from(source: Path) -> None:
@@ -66,7 +67,7 @@ def _check_imported_from(source: Path) -> None:
 def measure(sources: dict[str, Path], repeats: int = REPEATS) -> dict[str, dict[str, dict[str, float]]]:
     """Per source and command: median wall and RSS. Sources alternate inside each repeat, so a machine that gets
     busier during the benchmark slows both alike."""
-    samples: dict[str, dict[str, list[tuple[float, float]]]] = {s: {c: [] for c in COMMANDS} for s in sources}
+    samples: dict[str, dict[str, list[tuple[float, float, float]]]] = {s: {c: [] for c in COMMANDS} for s in sources}
     for source in sources.values():  # warm-up: writes the bytecode, and checks which tree is imported
         _check_imported_from(source)
         for args in COMMANDS.values():
@@ -75,8 +76,9 @@ def measure(sources: dict[str, Path], repeats: int = REPEATS) -> dict[str, dict[
         for command, args in COMMANDS.items():
             for name, source in sources.items():
                 samples[name][command].append(measure_once(args, source))
-    return {name: {command: {"wall_s": round(statistics.median(w for w, _ in runs), 3),
-                             "max_rss_mb": round(statistics.median(r for _, r in runs), 1)}
+    return {name: {command: {"wall_s": round(statistics.median(w for w, _, _ in runs), 3),
+                             "cpu_s": round(statistics.median(c for _, c, _ in runs), 3),
+                             "max_rss_mb": round(statistics.median(r for _, _, r in runs), 1)}
                    for command, runs in by_command.items()}
             for name, by_command in samples.items()}
 
@@ -84,7 +86,8 @@ def measure(sources: dict[str, Path], repeats: int = REPEATS) -> dict[str, dict[
 def main(against: Path | None = None, repeats: int = REPEATS) -> dict[str, object]:
     sources = {"this": ROOT, **({"against": against.resolve()} if against else {})}
     medians = measure(sources, repeats)
-    result: dict[str, object] = {"repeats": repeats, "goal": {"wall_s": GOAL_WALL_S, "max_rss_mb": GOAL_RSS_MB},
+    result: dict[str, object] = {"repeats": repeats, "load_average_1min": round(os.getloadavg()[0], 1),
+                                 "cpus": os.cpu_count(), "goal": {"wall_s": GOAL_WALL_S, "max_rss_mb": GOAL_RSS_MB},
                                  **medians}
     if against:
         result["ratio_against_over_this"] = {

@@ -310,8 +310,8 @@ def _batching(enabled: bool, wait_s: float, model_specs: list[str], judge_specs:
             groups.setdefault(kind, []).append(spec)
         have = " and ".join(f"{kind} ({', '.join(names)})" for kind, names in groups.items())
         raise ConfigError(f"--batch: no endpoint of this run has a batch API: only NAME@openai and NAME@anthropic "
-                          f"have one (half the price, replies within 24 hours), and this run has {have}, which "
-                          "are called directly: drop --batch")
+                          f"have one (half the price, replies within 24 hours); this run's are called directly: "
+                          f"{have}; drop --batch")
     click.echo(f"batching requests to {', '.join(sorted({e.name for e in batched}))}", err=True)
     return BatchOptions.of(batched, wait_s=wait_s)
 

@@ -327,5 +327,5 @@ def test_batch_on_the_default_run_says_the_embedded_model_is_called_directly(tmp
     # The case: every endpoint is served, so the list of remote ones was empty and printed as "()".
     result = CliRunner().invoke(main, ["run", "--batch", "--out", str(tmp_path)])
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
-    assert "this run has the embedded model (local), which are called directly" in result.stderr
+    assert "this run's are called directly: the embedded model (local); drop --batch" in result.stderr
     assert "()" not in result.stderr and not list(tmp_path.iterdir())

@@ -25,6 +25,9 @@ def ranked(rows: pd.DataFrame) -> pd.DataFrame:
 def winrate_figure(rows: pd.DataFrame, title: str) -> Figure:
     """Horizontal bars of ``score`` with 95% interval whiskers (``ci_low``/``ci_high``), best first from the top
     in the leaderboard's ranking (see ``ranked``)."""
+    if rows["model"].duplicated().any():
+        # Two bars on one label: a table that mixes two rankings (grades and battles, two references).
+        raise ValueError(f"{title}: a model appears twice: {', '.join(rows['model'][rows['model'].duplicated()])}")
     data = ranked(rows).iloc[::-1]
     fig = Figure(figsize=(7, 0.35 * len(data) + 1.2))
     ax = fig.subplots()
@@ -52,7 +55,8 @@ def category_figure(per_category: pd.DataFrame, title: str, order: list[str] | N
     ``order`` (the leaderboard's ranking) where given."""
     table = per_category.pivot_table(index="category", columns="model", values="score")
     if order is not None:
-        table = table[[m for m in order if m in table.columns]]
+        # A model named twice in ``order`` would be drawn twice, its bars stacked on each other's places.
+        table = table[[m for m in dict.fromkeys(order) if m in table.columns]]
     fig = Figure(figsize=(max(6, 0.9 * len(table)), 3.5))
     ax = fig.subplots()
     width = 0.8 / max(1, len(table.columns))

@@ -50,7 +50,7 @@ class ArenaRanking:
 
 # The last ranking computed per database, with the votes it was computed from: the page asks every few seconds, and
 # a bootstrap over thousands of votes is not redone while no vote has come in.
-_LAST: dict[Path, tuple[tuple[int, str], ArenaRanking]] = {}
+_LAST: dict[Path, tuple[tuple[int, str, int], ArenaRanking]] = {}
 
 
 def voter_reports(votes: list[Vote], voters: list[str], today: str | None = None) -> list[VoterReport]:
@@ -85,7 +85,7 @@ def arena_ranking(db: Path, n_bootstrap: int = BATTLE_BOOTSTRAP) -> ArenaRanking
     """The human ranking of the counted votes: ``analysis.battles.battle_groups`` on the arena's judgments, with
     the bootstrap count `stats --battles` uses by default, so both show the same numbers."""
     votes = read_votes(db)
-    state = (len(votes), votes[-1].created if votes else "")
+    state = (len(votes), votes[-1].created if votes else "", n_bootstrap)  # the resamples change the intervals
     cached = _LAST.get(Path(db).resolve())
     if cached is not None and cached[0] == state:
         return cached[1]

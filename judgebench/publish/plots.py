@@ -76,7 +76,9 @@ def position_bias_figure(per_judge: pd.DataFrame, title: str) -> Figure:
     """Stacked bars per judge: consistent, biased to first, biased to second, error."""
     parts = [("consistent", "#55A868"), ("biased_first", "#C44E52"), ("biased_second", "#8172B2"),
              ("error", "#999999")]
-    fig = Figure(figsize=(7, 0.45 * len(per_judge) + 1.2))
+    # Constrained layout with the legend outside the axes, below them: the layout makes room for it under the
+    # axis label, so neither covers the other (a legend anchored below the axes by hand sat on the label).
+    fig = Figure(figsize=(7, 0.45 * len(per_judge) + 1.6), layout="constrained")
     ax = fig.subplots()
     left = np.zeros(len(per_judge))
     for column, color in parts:
@@ -86,8 +88,7 @@ def position_bias_figure(per_judge: pd.DataFrame, title: str) -> Figure:
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of questions asked in both orders")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.25))
-    fig.tight_layout()
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=7, ncol=4, loc="outside lower center")
     return fig
 
 

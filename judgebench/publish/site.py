@@ -40,7 +40,7 @@ from ..analysis.diagnostics import Diagnostics
 from ..analysis.judge_rankings import AGREE_BOOTSTRAP, JudgeComparison, compare_judges
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
 from ..analysis.records import collect_parsed, order_sources
-from ..errors import DataError, ResultsError
+from ..errors import ConfigError, DataError, ResultsError
 from ..formats import detect_format, judgment_files, read_parsed
 from ..formats import judgebench as store
 from ..formats.identity import benchmark_label, canonical_benchmark
@@ -53,6 +53,8 @@ from ..types import ScoreRow
 from . import pages, plots
 
 EXIT_UPDATED, EXIT_UNCHANGED, EXIT_LOCKED = 0, 3, 75
+DEFAULT_TITLE = "judgebench leaderboard"
+MAX_TITLE = 200
 
 
 class SiteLocked(ResultsError):
@@ -315,17 +317,30 @@ def _comparisons(frame: pd.DataFrame, cache: Path) -> list[JudgeComparison]:
     return comparisons
 
 
+def site_title(title: str | None) -> str:
+    """The site's title as given (autoescape makes it text on every page), or the default; one line of at most
+    MAX_TITLE characters."""
+    if title is None:
+        return DEFAULT_TITLE
+    if not title.strip() or len(title) > MAX_TITLE or any(not c.isprintable() for c in title):
+        raise ConfigError(f"--title {title[:40]!r}{'...' if len(title) > 40 else ''}: a title is one line of 1 to "
+                          f"{MAX_TITLE} printable characters")
+    return title.strip()
+
+
 def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: int = DEFAULT_BOOTSTRAP,
-               difficulty: DifficultyTable | None = None) -> BuildResult:
-    """Regenerate the site at ``out`` from results and judgment files (see the module doc)."""
+               difficulty: DifficultyTable | None = None, title: str | None = None) -> BuildResult:
+    """Regenerate the site at ``out`` from results and judgment files (see the module doc); ``title``: the site's
+    title, in every page's <title> and header."""
     out = out.resolve()
+    title = site_title(title)
     inputs = expand_inputs(paths)
     if not inputs:
         raise DataError(f"no inputs in {', '.join(map(str, paths))}: give judgebench results directories or "
                         "judgment files")
     cache = out.parent / f".{out.name}.cache"
     date, date_source = build_date(inputs)
-    manifest = {"judgebench": __version__, "n_bootstrap": n_bootstrap, "format": fmt,
+    manifest = {"judgebench": __version__, "n_bootstrap": n_bootstrap, "format": fmt, "title": title,
                 "difficulty": _table_key(difficulty), "build_date": date,
                 "inputs": [[str(p), fingerprint(p, fmt)] for p in inputs]}
     previous = out / "manifest.json"
@@ -333,7 +348,7 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
         return BuildResult("unchanged", out, len(inputs), 0, 0, 0)
     # Read (and check) every input before the lock and the caches are touched: a bad input writes nothing.
     frame, parsed, superseded = _load_inputs(inputs, fmt)
-    page = {"build_date": date, "build_date_source": date_source}
+    page = {"build_date": date, "build_date_source": date_source, "site_title": title}
     with site_lock(out):
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
         try:

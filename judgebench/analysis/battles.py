@@ -107,8 +107,11 @@ def battle_groups(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap:
             continue
         models = sorted(set(games["model_a"]) | set(games["model_b"]))
         if baseline is not None and baseline not in models:
-            raise DataError(f"--baseline {baseline!r} is in no game of {benchmark} judged by {judge} (its battles "
-                            f"failed or were left out, or it has none); models: {', '.join(models)}")
+            why = next((u.reason for u in left if u.model == baseline), None)
+            where = f"{benchmark} judged by {judge}"
+            raise DataError((f"--baseline {baseline!r} is in no battle of {where}" if why is None else
+                             f"--baseline {baseline!r} has no game in {where}: {why}")
+                            + f"; models: {', '.join(models)}")
         ranking = rank_battles(games, baseline or anchor_of(battles), n_bootstrap=n_bootstrap, seed=seed)
         styled = {r.model: r for r in ranking.styled}
         raw_ranks, styled_ranks = _ranks(ranking.raw), _ranks(ranking.styled)

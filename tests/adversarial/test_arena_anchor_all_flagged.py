@@ -106,7 +106,8 @@ def test_anchor_all_flagged_stats_battles_lists_it_unranked(tmp_path: Path) -> N
     # The would-be anchor cannot be asked for either: a one-line error, not a crash.
     result = CliRunner().invoke(main, ["stats", "--battles", "--bootstrap", "0", "--baseline", "alpha", str(db)])
     last = result.output.splitlines()[-1]
-    assert result.exit_code == 1 and last.startswith("Error: --baseline 'alpha' has no game in bench judged by human: no game to rank it by")
+    assert result.exit_code == 1 and last.startswith(
+        "Error: --baseline 'alpha' has no game in bench judged by human: no game to rank it by")
     assert "Traceback" not in result.output
 
 

@@ -497,7 +497,10 @@ def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, 
 @FORMAT_OPTION
 @click.option("--bootstrap", type=click.IntRange(min=10), default=DEFAULT_BOOTSTRAP, show_default=True)
 @DIFFICULTY_OPTION
-def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap: int, difficulty: str | None) -> None:
+@click.option("--title", default=None, help="The site's title, in every page's <title> and header (default: "
+              "judgebench leaderboard).")
+def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap: int, difficulty: str | None,
+                        title: str | None) -> None:
     """Build the static leaderboard site from results and judgment files (safe to run from cron).
 
     Exit status: 0 the site was updated; 3 nothing changed (the site was left as it was); 75 another
@@ -506,7 +509,8 @@ def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap:
     from .publish.site import EXIT_LOCKED, EXIT_UNCHANGED, SiteLocked, build_site
 
     try:
-        result = build_site(list(paths), out, fmt=fmt, n_bootstrap=bootstrap, difficulty=_difficulty(difficulty))
+        result = build_site(list(paths), out, fmt=fmt, n_bootstrap=bootstrap, difficulty=_difficulty(difficulty),
+                            title=title)
     except SiteLocked as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_LOCKED)

@@ -15,7 +15,16 @@ import pandas as pd
 from ..errors import DataError
 from ..formats.identity import benchmark_label
 from ..judging.kinds import kind_of
-from ..stats.battle_ranking import BATTLE_BOOTSTRAP, RankedModel, anchor_of, games_frame, rank_battles, separation_note
+from ..stats.battle_ranking import (
+    BATTLE_BOOTSTRAP,
+    RankedModel,
+    Unranked,
+    anchor_of,
+    games_frame,
+    rank_battles,
+    separation_note,
+    unranked,
+)
 from ..stats.ranks import interval_ranks
 from ..stats.style_control import StyleCoefficient
 from .records import canonical_order
@@ -51,12 +60,21 @@ class BattleGroup:
 
     benchmark: str
     judge: str
-    baseline: str
+    baseline: str | None  # None: no battle became a game, so there is no ranking (``unranked`` says why)
     n_games: int
     rows: tuple[BattleRow, ...]
     coefficients: tuple[StyleCoefficient, ...]
     style_note: str | None
     separation_note: str | None = None  # models that won or lost every game (stats.battle_ranking)
+    unranked: tuple[Unranked, ...] = ()  # models in battles none of which became a game, with the reason
+
+    @property
+    def empty_note(self) -> str | None:
+        """Why there is no ranking at all, or None when there is one."""
+        if self.rows:
+            return None
+        return (f"no ranking: none of the battles of {len(self.unranked)} model(s) became a game (every one failed "
+                "or was left out)")
 
 
 def _ranks(ranked: tuple[RankedModel, ...]) -> dict[str, int]:
@@ -80,14 +98,21 @@ def battle_groups(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap:
     for (real_benchmark, protocol, judge), group in frame.groupby(["benchmark", "protocol", "judge"], sort=True,
                                                                   dropna=False):
         benchmark = benchmark_label(str(real_benchmark), protocol)
-        games = games_frame(_battles(group))
+        battles = _battles(group)
+        games = games_frame(battles)
+        left = unranked(battles)
         if games.empty:
+            if left:  # battles, none of them a game: an empty ranking that says so, not a missing one
+                groups.append(BattleGroup(str(benchmark), str(judge), None, 0, (), (), None, None, left))
             continue
         models = sorted(set(games["model_a"]) | set(games["model_b"]))
         if baseline is not None and baseline not in models:
-            raise DataError(f"--baseline {baseline!r} is in no battle of {benchmark} judged by {judge}; models: "
-                            f"{', '.join(models)}")
-        ranking = rank_battles(games, baseline or anchor_of(group), n_bootstrap=n_bootstrap, seed=seed)
+            why = next((u.reason for u in left if u.model == baseline), None)
+            where = f"{benchmark} judged by {judge}"
+            raise DataError((f"--baseline {baseline!r} is in no battle of {where}" if why is None else
+                             f"--baseline {baseline!r} has no game in {where}: {why}")
+                            + f"; models: {', '.join(models)}")
+        ranking = rank_battles(games, baseline or anchor_of(battles), n_bootstrap=n_bootstrap, seed=seed)
         styled = {r.model: r for r in ranking.styled}
         raw_ranks, styled_ranks = _ranks(ranking.raw), _ranks(ranking.styled)
         rows = tuple(
@@ -98,13 +123,20 @@ def battle_groups(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap:
                       ranking.anchor)
             for r in ranking.raw)
         groups.append(BattleGroup(str(benchmark), str(judge), ranking.anchor, len(games), rows,
-                                  ranking.coefficients, ranking.style_note, separation_note(games)))
+                                  ranking.coefficients, ranking.style_note, separation_note(games), left))
     return groups
 
 
 def battles_json(groups: list[BattleGroup]) -> list[dict[str, Any]]:
     """One JSON object per model (as ``stats --json`` prints one per model), each with its group's style
-    coefficients and note."""
-    return [{**asdict(row), "style_coefficients": [asdict(c) for c in group.coefficients],
-             "style_note": group.style_note, "separation_note": group.separation_note}
-            for group in groups for row in group.rows]
+    coefficients and note; then the models that played no game (``unranked`` says why, their numbers null)."""
+    ranked: list[dict[str, Any]] = [
+        {**asdict(row), "unranked": None, "style_coefficients": [asdict(c) for c in group.coefficients],
+         "style_note": group.style_note, "separation_note": group.separation_note}
+        for group in groups for row in group.rows]
+    blank: dict[str, Any] = dict.fromkeys(BattleRow.__dataclass_fields__)
+    left: list[dict[str, Any]] = [
+        {**blank, "benchmark": group.benchmark, "judge": group.judge, "model": u.model, "n_games": 0,
+         "baseline": group.baseline, "unranked": u.reason, "style_coefficients": [], "style_note": None,
+         "separation_note": None} for group in groups for u in group.unranked]
+    return ranked + left

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..formats.identity import benchmark_label
 from ..judging.kinds import kind_of
 from ..stats.length_control import DifficultyTable
 from ..stats.ranks import interval_ranks
@@ -62,6 +63,7 @@ class LeaderboardRow:
     order_agreement: float | None = None
     order_biased: bool = False
     ranked_by: str = "score"
+    unranked: str | None = None  # why a battle table's model has no score (its every battle failed or was left out)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Leaderboard:
 
 # The badges of a row's own flags (ScoreRow.lc_weak, ScoreRow.order_biased), as the site and downloads show them.
 WEAK_LC = "weak LC"
+UNRANKED = "unranked"
 ORDER_TIES = "ties from order disagreement"
 
 
@@ -96,9 +99,13 @@ def leaderboard(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP,
     # ``n_bootstrap`` the other tables use: the same votes must give the same numbers on every page.
     scores = sorted(score_rows(frame[~battles], n_bootstrap, difficulty)
                     + score_rows(frame[battles], BATTLE_BOOTSTRAP, difficulty), key=ranking_order)
-    fitted = {(r.benchmark, r.judge, r.model): r for g in battle_groups(frame[battles]) for r in g.rows}
+    # Battle groups are named by benchmark_label (the protocol beside the benchmark), as score rows are not.
+    groups = battle_groups(frame[battles])
+    fitted = {(r.benchmark, r.judge, r.model): r for g in groups for r in g.rows}
+    left = {(g.benchmark, g.judge, u.model): u.reason for g in groups for u in g.unranked}
     rows: list[LeaderboardRow] = []
-    for _, grouped in groupby(scores, key=lambda r: (r.benchmark, r.judge, r.kind, r.opponent)):
+    # One ranking per (benchmark, protocol, judge, kind, opponent): two protocols' rows are never ranked together.
+    for _, grouped in groupby(scores, key=lambda r: ranking_order(r)[:5]):
         members = list(grouped)  # score_rows puts them best first
         intervals = [row.ranking_interval for row in members]
         ranks = interval_ranks([low for low, _ in intervals], [high for _, high in intervals])
@@ -112,7 +119,8 @@ def leaderboard(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP,
                 lc_ci_low=row.lc_ci_low, lc_ci_high=row.lc_ci_high, lc_weak=row.lc_weak,
                 lc_table_models=row.lc_table_models, lc_note=row.lc_note, order_agreement=row.order_agreement,
                 order_biased=row.order_biased, ranked_by=row.ranked_by)
-            rows.append(_as_battle_row(board_row, fitted) if kind_of(row.kind).compares_models else board_row)
+            rows.append(_as_battle_row(board_row, fitted, left, benchmark_label(row.benchmark, row.protocol))
+                        if kind_of(row.kind).compares_models else board_row)
     return Leaderboard(tuple(rows), tuple(scores), report)
 
 
@@ -122,14 +130,17 @@ def _is_battle(frame: pd.DataFrame) -> pd.Series:
     return frame["kind"].map(kinds).fillna(False).astype(bool)
 
 
-def _as_battle_row(row: LeaderboardRow, fitted: dict[tuple[str, str, str], BattleRow]) -> LeaderboardRow:
+def _as_battle_row(row: LeaderboardRow, fitted: dict[tuple[str, str, str], BattleRow],
+                   left: dict[tuple[str, str, str], str], label: str) -> LeaderboardRow:
     """A battle table's row with `stats --battles`'s numbers: its Bradley-Terry score, interval and interval rank,
-    and n its games (a judgment in both orders is two)."""
-    battle = fitted.get((row.benchmark, row.judge, row.model))
-    if battle is None:  # a model whose every battle failed: no game, no score
-        return replace(row, n=0)
+    and n its games (a judgment in both orders is two). ``label``: the row's benchmark as battle groups name it."""
+    battle = fitted.get((label, row.judge, row.model))
+    if battle is None:  # a model whose every battle failed or was left out: no game, no score, badged unranked
+        reason = left.get((label, row.judge, row.model))
+        return replace(row, n=0, tied=False, unranked=reason,
+                       badges=(*row.badges, UNRANKED) if reason else row.badges)
     tied = sum(r.rank == battle.rank for r in fitted.values()
-               if (r.benchmark, r.judge) == (row.benchmark, row.judge)) > 1
+               if (r.benchmark, r.judge) == (label, row.judge)) > 1
     return replace(row, score=battle.bt_score, ci_low=battle.ci_low, ci_high=battle.ci_high, rank=battle.rank,
                    tied=tied, n=battle.n_games, ranking_value=battle.bt_score)
 
@@ -201,9 +212,10 @@ def to_markdown(rows: Rows) -> str:
         lc_ci = f"{_fmt(r.lc_ci_low)} – {_fmt(r.lc_ci_high)}" if r.lc_ci_low is not None else ""
         lc = lc_text(r) if r.length_controlled_winrate is not None else ""
         agreement = agreement_text(r) if r.order_agreement is not None else ""
-        rank = f"={r.rank}" if r.tied else str(r.rank)
+        rank = "-" if r.unranked else f"={r.rank}" if r.tied else str(r.rank)
         ranked = "LC win rate" if r.ranked_by == "length_controlled_winrate" else "score"
         lines.append(f"| {rank} | {r.model} | {_fmt(r.score)} | {ci} | {lc} | {lc_ci} | {agreement} | {ranked} | "
                      f"{r.n} | {', '.join(r.badges)} |")
-    notes = sorted({f"- {r.model}: {note}" for r in rows for note in flag_notes(r)})
+    notes = sorted({f"- {r.model}: {note}" for r in rows for note in flag_notes(r)}
+                   | {f"- {r.model}: {UNRANKED}: {r.unranked}" for r in rows if r.unranked})
     return "\n".join(lines + (["", *notes] if notes else [])) + "\n"

@@ -15,11 +15,12 @@ from ..types import ScoreRow
 from .records import canonical_order
 
 
-def ranking_order(row: ScoreRow) -> tuple[str, str, str, str, float, str]:
-    """Benchmark, judge, kind, opponent, then best first by ``ranking_value``, then the model's name."""
+def ranking_order(row: ScoreRow) -> tuple[str, str, str, str, str, float, str]:
+    """Benchmark, protocol, judge, kind, opponent, then best first by ``ranking_value``, then the model's name: a
+    ranking is one (benchmark, protocol, judge, kind, opponent), where a model appears once."""
     value = row.ranking_value
-    return (row.benchmark, row.judge, row.kind, row.opponent or "", -(value if value is not None else float("-inf")),
-            row.model)
+    return (row.benchmark, row.protocol, row.judge, row.kind, row.opponent or "",
+            -(value if value is not None else float("-inf")), row.model)
 
 
 def score_rows(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP,

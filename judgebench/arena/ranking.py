@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..analysis.battles import BattleRow, battle_groups
+from ..analysis.battles import BattleGroup, BattleRow, battle_groups
 from ..analysis.records import read_judgments
-from ..formats.arena_db import vote_counts
-from ..stats.battle_ranking import BATTLE_BOOTSTRAP
+from ..formats.arena_db import VoteCounts, vote_counts
+from ..stats.battle_ranking import BATTLE_BOOTSTRAP, Unranked
 from . import hygiene
 from .store import Vote, read_votes
 
@@ -43,11 +43,14 @@ class ArenaRanking:
     n_checks: int
     notes: tuple[str, ...]
     style_note: str | None = None
+    # Models whose every vote was left out (flagged) or failed: no score; and why there is no ranking at all.
+    unranked: tuple[Unranked, ...] = ()
+    empty_note: str | None = None
 
 
 # The last ranking computed per database, with the votes it was computed from: the page asks every few seconds, and
 # a bootstrap over thousands of votes is not redone while no vote has come in.
-_LAST: dict[Path, tuple[tuple[int, str], ArenaRanking]] = {}
+_LAST: dict[Path, tuple[tuple[int, str, int], ArenaRanking]] = {}
 
 
 def voter_reports(votes: list[Vote], voters: list[str], today: str | None = None) -> list[VoterReport]:
@@ -68,11 +71,21 @@ def voter_reports(votes: list[Vote], voters: list[str], today: str | None = None
     return reports
 
 
+def _empty_note(counts: VoteCounts, group: BattleGroup | None) -> str | None:
+    """Why the ranking is empty, in words; None when it is not."""
+    if group is not None and group.rows:
+        return None
+    if not counts.n_votes:
+        return "no ranking yet: no vote has been cast"
+    return (f"no ranking: none of the {counts.n_votes} votes is counted ({counts.n_flagged} flagged because an "
+            f"answer gave its model away, {counts.n_checks} consistency repeats)")
+
+
 def arena_ranking(db: Path, n_bootstrap: int = BATTLE_BOOTSTRAP) -> ArenaRanking:
     """The human ranking of the counted votes: ``analysis.battles.battle_groups`` on the arena's judgments, with
     the bootstrap count `stats --battles` uses by default, so both show the same numbers."""
     votes = read_votes(db)
-    state = (len(votes), votes[-1].created if votes else "")
+    state = (len(votes), votes[-1].created if votes else "", n_bootstrap)  # the resamples change the intervals
     cached = _LAST.get(Path(db).resolve())
     if cached is not None and cached[0] == state:
         return cached[1]
@@ -80,12 +93,14 @@ def arena_ranking(db: Path, n_bootstrap: int = BATTLE_BOOTSTRAP) -> ArenaRanking
     voters = sorted({v.voter for v in votes})
     notes = tuple(f"{r.voter}: {r.consistency.describe()}" for r in voter_reports(votes, voters)
                   if r.consistency.n_checks and not r.consistency.better_than_chance)
+    # Every vote is read, flagged ones too: a model whose every vote was flagged is listed as unranked, and the
+    # anchor is chosen among the models that have a counted vote (stats.battle_ranking.anchor_of).
     groups = battle_groups(read_judgments([db], fmt="arena").frame, n_bootstrap=n_bootstrap) \
-        if counts.n_counted else []
+        if counts.n_votes > counts.n_checks else []
     group = groups[0] if groups else None
     ranking = ArenaRanking(group.baseline if group else None, group.rows if group else (), counts.n_votes,
                            counts.n_counted, counts.n_flagged, counts.n_checks, notes,
                            " ".join(n for n in (group.style_note, group.separation_note) if n) or None
-                           if group else None)
+                           if group else None, group.unranked if group else (), _empty_note(counts, group))
     _LAST[Path(db).resolve()] = (state, ranking)
     return ranking

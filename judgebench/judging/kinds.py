@@ -107,6 +107,8 @@ class JudgingKind(ABC):
     verbatim_answers: ClassVar[bool] = False
     # The kind's prompts ask for a verdict in text only (a published protocol's): a JSON judge is refused.
     text_verdicts_only: ClassVar[bool] = False
+    # A judgment covers the whole conversation up to its ``turn`` (battles), not that turn alone.
+    whole_conversation: ClassVar[bool] = False
 
     def check(self, task: Task, where: str) -> None:
         """Check what the task file gave this kind (``judge.files``, ``judge.options``), once when the task is
@@ -486,6 +488,7 @@ class BattleComparison(PairwiseComparison):
     name = "battles"
     needs_reference = False
     compares_models = True
+    whole_conversation = True
 
     def opponent_name(self, task: Task, opponent: Candidate | None) -> str | None:
         return self._opponent(opponent).model

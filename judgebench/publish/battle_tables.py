@@ -17,7 +17,13 @@ def _interval(low: float | None, high: float | None) -> str:
     return "-" if low is None or high is None else f"[{low:.2f}, {high:.2f}]"
 
 
+def _unranked(group: BattleGroup) -> list[str]:
+    return [f"unranked: {u.model}: {u.reason}" for u in group.unranked]
+
+
 def _group_table(group: BattleGroup) -> str:
+    if group.empty_note:
+        return "\n".join([f"{group.benchmark}, judged by {group.judge}: {group.empty_note}", *_unranked(group)])
     title = (f"{group.benchmark}, judged by {group.judge}: win rate (%) against {group.baseline}, "
              f"{group.n_games} games")
     header = ["rank", "model", "score", "95% CI", "styled rank", "styled score", "styled 95% CI", "games"]
@@ -34,7 +40,7 @@ def _group_table(group: BattleGroup) -> str:
         parts.append(f"note: {group.style_note}")
     if group.separation_note:
         parts.append(f"note: {group.separation_note}")
-    return "\n".join(parts)
+    return "\n".join(parts + _unranked(group))
 
 
 def format_battles(groups: Sequence[BattleGroup]) -> str:

@@ -20,7 +20,6 @@ from ..analysis.leaderboard import LeaderboardRow, breakdown_columns
 from ..formats.identity import benchmark_label
 from ..formats.texts import JudgmentText, TextKey
 from ..judging.kinds import kind_of
-from ..judging.verdicts import OPPONENT_OUTCOME
 from ..stats.length_control import MIN_MODELS
 from ..stats.position_bias import LOW_CONSISTENCY
 
@@ -62,16 +61,32 @@ class Section:
     pairwise: bool
     battles: bool = False  # candidate models ranked against each other (Bradley-Terry): n counts games
     protocol: str = ""  # the judgments' protocol: a section never mixes two
+    # The columns that apply to the section's kind: an LC win rate (comparisons with a reference, not battles'
+    # Bradley-Terry scores), the order agreement (kinds that ask in both orders).
+    lc: bool = False
+    orders: bool = False
 
     @property
     def title(self) -> str:
         """The benchmark, with the protocol beside it where that is not the benchmark's own name."""
         return benchmark_label(self.benchmark, self.protocol)
 
+    @property
+    def what(self) -> str:
+        """What the table ranks, in words: one benchmark and judge may have a table of grades and one of battles."""
+        if self.battles:
+            return "battles between models"
+        if self.pairwise:
+            opponents = sorted({t.row.opponent for t in self.rows if t.row.opponent})
+            return f"compared with {', '.join(opponents)}" if opponents else "pairwise comparisons"
+        return "grades"
+
 
 @dataclass(frozen=True)
 class Entry:
-    """One judgment on a model page: its verdict from the judgments frame, its texts where they were found."""
+    """One judgment on a model page: its verdict from the judgments frame, its texts where they were found.
+    ``where``: the turn it judged, or the whole conversation; ``page_model``: the page's model in a battle (its
+    answer is shown first, the other model's as its opponent's, whichever side the record has it on)."""
 
     item_id: str
     category: str
@@ -80,6 +95,35 @@ class Entry:
     error: str | None
     key: TextKey
     text: JudgmentText | None = None
+    where: str = ""
+    page_model: str | None = None
+
+    def answers(self) -> list[tuple[str, tuple[str, ...], str]]:
+        """(heading, turns, css class) of each answer to show, the page's model's first in a battle."""
+        text = self.text
+        if text is None:
+            return []
+        if self.page_model is None:
+            return [(f"Answer of {text.model}", text.answer, "answer"),
+                    (f"Answer of the {text.opponent_label}", text.opponent_answer, "opponent")]
+        other = text.opponent if self.page_model == text.model else text.model
+        mine, theirs = ((text.answer, text.opponent_answer) if self.page_model == text.model
+                        else (text.opponent_answer, text.answer))
+        return [(f"Answer of {self.page_model} (this page's model)", mine, "answer"),
+                (f"Answer of its opponent, {other}", theirs, "opponent")]
+
+    def replies(self) -> list[tuple[str, str]]:
+        """(heading, text) of each judge reply, in the order asked: candidate first, then second (a battle names
+        whose answer was shown first)."""
+        replies = self.text.replies if self.text is not None else ()
+        if len(replies) == 1:
+            return [("Judge's reply", replies[0])]
+        if self.page_model is not None and self.text is not None:
+            orders = [f"{self.text.model}'s answer shown first", f"{self.text.opponent}'s answer shown first"]
+        else:
+            orders = ["candidate shown first", "candidate shown second"]
+        return [(f"Judge's reply, {orders[n]}" if n < 2 else f"Judge's reply {n + 1}", reply)
+                for n, reply in enumerate(replies)]
 
 
 @dataclass(frozen=True)
@@ -111,10 +155,13 @@ def section(benchmark: str, judge: str, stem: str, rows: Sequence[LeaderboardRow
     turns, categories = breakdown_columns(rows)
     table = tuple(TableRow(r, pages[r.model], tuple(dict(r.per_turn).get(t) for t in turns),
                            tuple(dict(r.per_category).get(c) for c in categories)) for r in rows)
-    pairwise = any(not kind_of(r.kind).has_grades for r in rows)
-    battles = any(kind_of(r.kind).compares_models for r in rows)
+    kinds = [kind_of(r.kind) for r in rows]
+    pairwise = any(not k.has_grades for k in kinds)
+    battles = any(k.compares_models for k in kinds)
+    lc = any(not k.has_grades and not k.compares_models for k in kinds)
+    orders = any(k.has_orders for k in kinds)
     return Section(benchmark, judge, stem, table, turns, categories, tuple(images), method, pairwise, battles,
-                   protocol)
+                   protocol, lc, orders)
 
 
 def ranked_models(frame: pd.DataFrame) -> list[str]:
@@ -147,30 +194,53 @@ def verdict_text(record: Mapping[str, object]) -> str:
     return "; ".join(parts) or "no verdict"
 
 
+def _order_phrase(outcome: object, margin: object, candidate: str, opponent: str) -> str:
+    """One order's verdict in words, from the candidate's outcome in it: who was better, and by how much."""
+    if outcome == "tie":
+        return "a tie"
+    winner = candidate if outcome == "win" else opponent
+    much = isinstance(margin, (int, float)) and not math.isnan(margin) and margin >= 2
+    return f"{winner} {'much ' if much else ''}better"
+
+
 def battle_verdict_text(record: Mapping[str, object], model: str) -> str:
-    """A battle's verdict from ``model``'s point of view (it may be the record's candidate or its opponent), with
-    the judge's verdict in each order as recorded, for the record's candidate and labelled so."""
+    """A battle's verdict from ``model``'s point of view (it may be the record's candidate or its opponent): who
+    beat whom, then the judge's verdict in each order it was asked, named by whose answer was shown first
+    ("zeta lost to alpha: with alpha's answer shown first, alpha much better; with zeta's shown first, alpha
+    better")."""
     candidate, opponent = str(record["model"]), str(record["opponent"])
     other = opponent if model == candidate else candidate
     preference = record.get("preference")
     if not isinstance(preference, (int, float)) or math.isnan(preference):
-        outcome = "no verdict"
-    else:
-        value = float(preference)
-        for_candidate = "win" if value > 1.5 else "loss" if value < 1.5 else "tie"
-        outcome = for_candidate if model == candidate else OPPONENT_OUTCOME[for_candidate]
-    orders = [f"{candidate if column == 'verdict_ab' else opponent} shown first: {verdict} for {candidate}"
-              for column in ("verdict_ab", "verdict_ba") if isinstance(verdict := record.get(column), str)]
-    return f"{model} against {other}: {outcome}" + (f" (as recorded: {'; '.join(orders)})" if orders else "")
+        return f"{model} against {other}: no verdict"
+    value = float(preference) if model == candidate else 3.0 - float(preference)
+    head = (f"{model} beat {other}" if value > 1.5 else f"{model} lost to {other}" if value < 1.5
+            else f"{model} and {other} tied")
+    orders = [f"with {first}'s answer shown first, {_order_phrase(record.get(v), record.get(m), candidate, opponent)}"
+              for v, m, first in (("verdict_ab", "margin_ab", candidate), ("verdict_ba", "margin_ba", opponent))
+              if record.get(v) in ("win", "loss", "tie")]
+    outcomes = {record.get("verdict_ab"), record.get("verdict_ba")}
+    if len(orders) == 2 and len(outcomes) == 2:
+        orders.append("the two orders disagree (position bias)")
+    return head + (f": {'; '.join(orders)}" if orders else "")
 
 
-def _entry(record: Mapping[str, object], verdict: str) -> Entry:
+def where_text(kind: str, turn: int) -> str:
+    """Which part of the conversation a judgment covers: a turn, or (battles) the whole conversation."""
+    if kind_of(kind).whole_conversation:
+        return f"whole conversation ({turn} turns)" if turn > 1 else ""
+    return f"turn {turn}" if turn > 1 else ""
+
+
+def _entry(record: Mapping[str, object], verdict: str, page_model: str | None = None) -> Entry:
     error = record.get("error")
     opponent = record.get("opponent")
+    turn = int(record["turn"])  # type: ignore[call-overload]
     key = (str(record["benchmark"]), str(record["judge"]), str(record["model"]),
-           opponent if isinstance(opponent, str) else "", str(record["item_id"]), int(record["turn"]))  # type: ignore[call-overload]
-    return Entry(str(record["item_id"]), str(record["category"]), int(record["turn"]),  # type: ignore[call-overload]
-                 verdict, error if isinstance(error, str) else None, key)
+           opponent if isinstance(opponent, str) else "", str(record["item_id"]), turn)
+    return Entry(str(record["item_id"]), str(record["category"]), turn, verdict,
+                 error if isinstance(error, str) else None, key, where=where_text(str(record["kind"]), turn),
+                 page_model=page_model)
 
 
 def model_groups(model: str, frame: pd.DataFrame, sections: Sequence[Section],
@@ -189,7 +259,8 @@ def model_groups(model: str, frame: pd.DataFrame, sections: Sequence[Section],
                          & (frame["judge"] == sec.judge) & (frame["kind"] == row.kind)]
             if kind_of(row.kind).compares_models:
                 part = here[(here["model"] == model) | (here["opponent"] == model)]
-                entries = [_entry(r, battle_verdict_text(r, model)) for r in part.head(limit).to_dict("records")]
+                entries = [_entry(r, battle_verdict_text(r, model), model)
+                           for r in part.head(limit).to_dict("records")]
             else:
                 part = here[(here["model"] == model) & (here["opponent"].fillna("") == (row.opponent or ""))]
                 entries = [_entry(r, verdict_text(r)) for r in part.head(limit).to_dict("records")]
@@ -207,7 +278,8 @@ def environment() -> jinja2.Environment:
     are the text tables' own (analysis.flags)."""
     env = jinja2.Environment(loader=jinja2.PackageLoader("judgebench.publish", "templates"), autoescape=True,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    env.filters["flag_lines"] = lambda row: [f"{row.model}: {note}" for note in flags.flag_notes(row)]
+    env.filters["flag_lines"] = lambda row: [f"{row.model}: {note}" for note in flags.flag_notes(row)] + (
+        [f"{row.model}: unranked: {row.unranked}"] if row.unranked else [])
     env.globals.update(flag_notes=flags.flag_notes, weak_mark=flags.WEAK_MARK, biased_mark=flags.BIASED_MARK,
                        low_consistency=f"{100 * LOW_CONSISTENCY:.0f}", min_models=MIN_MODELS)
     return env

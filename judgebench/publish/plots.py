@@ -25,6 +25,9 @@ def ranked(rows: pd.DataFrame) -> pd.DataFrame:
 def winrate_figure(rows: pd.DataFrame, title: str) -> Figure:
     """Horizontal bars of ``score`` with 95% interval whiskers (``ci_low``/``ci_high``), best first from the top
     in the leaderboard's ranking (see ``ranked``)."""
+    if rows["model"].duplicated().any():
+        # Two bars on one label: a table that mixes two rankings (grades and battles, two references).
+        raise ValueError(f"{title}: a model appears twice: {', '.join(rows['model'][rows['model'].duplicated()])}")
     data = ranked(rows).iloc[::-1]
     fig = Figure(figsize=(7, 0.35 * len(data) + 1.2))
     ax = fig.subplots()
@@ -52,7 +55,8 @@ def category_figure(per_category: pd.DataFrame, title: str, order: list[str] | N
     ``order`` (the leaderboard's ranking) where given."""
     table = per_category.pivot_table(index="category", columns="model", values="score")
     if order is not None:
-        table = table[[m for m in order if m in table.columns]]
+        # A model named twice in ``order`` would be drawn twice, its bars stacked on each other's places.
+        table = table[[m for m in dict.fromkeys(order) if m in table.columns]]
     fig = Figure(figsize=(max(6, 0.9 * len(table)), 3.5))
     ax = fig.subplots()
     width = 0.8 / max(1, len(table.columns))
@@ -72,7 +76,9 @@ def position_bias_figure(per_judge: pd.DataFrame, title: str) -> Figure:
     """Stacked bars per judge: consistent, biased to first, biased to second, error."""
     parts = [("consistent", "#55A868"), ("biased_first", "#C44E52"), ("biased_second", "#8172B2"),
              ("error", "#999999")]
-    fig = Figure(figsize=(7, 0.45 * len(per_judge) + 1.2))
+    # Constrained layout with the legend outside the axes, below them: the layout makes room for it under the
+    # axis label, so neither covers the other (a legend anchored below the axes by hand sat on the label).
+    fig = Figure(figsize=(7, 0.45 * len(per_judge) + 1.6), layout="constrained")
     ax = fig.subplots()
     left = np.zeros(len(per_judge))
     for column, color in parts:
@@ -82,8 +88,7 @@ def position_bias_figure(per_judge: pd.DataFrame, title: str) -> Figure:
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of questions asked in both orders")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.25))
-    fig.tight_layout()
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=7, ncol=4, loc="outside lower center")
     return fig
 
 

@@ -40,18 +40,21 @@ from ..analysis.diagnostics import Diagnostics
 from ..analysis.judge_rankings import AGREE_BOOTSTRAP, JudgeComparison, compare_judges
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
 from ..analysis.records import collect_parsed, order_sources
-from ..errors import DataError, ResultsError
+from ..errors import ConfigError, DataError, ResultsError
 from ..formats import detect_format, judgment_files, read_parsed
 from ..formats import judgebench as store
 from ..formats.identity import benchmark_label, canonical_benchmark
 from ..formats.parse_cache import ParseCache
 from ..formats.texts import JudgmentText, TextKey, read_texts
+from ..judging.kinds import kind_of
 from ..stats.length_control import DifficultyTable
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from ..types import ScoreRow
 from . import pages, plots
 
 EXIT_UPDATED, EXIT_UNCHANGED, EXIT_LOCKED = 0, 3, 75
+DEFAULT_TITLE = "judgebench leaderboard"
+MAX_TITLE = 200
 
 
 class SiteLocked(ResultsError):
@@ -64,7 +67,7 @@ class BuildResult:
     out: Path
     n_inputs: int
     n_parsed: int  # inputs parsed this time (the rest came from the cache)
-    n_groups: int
+    n_groups: int  # (benchmark, protocol, judge) groups; one may have several tables (grades, battles)
     n_recomputed: int  # (benchmark, judge) groups computed this time
     n_superseded: int = 0  # duplicate records of the same judgments dropped
     n_judgments: int = 0  # judgments on the site, one record each
@@ -165,6 +168,49 @@ def _group_result(benchmark: str, judge: str, group: pd.DataFrame, cache: Path, 
     return rows, report, True
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """One table of the site: the rows of one ranking (the leaderboard ranks per kind and opponent) and the
+    judgments they were computed from. A model is in a ranking at most once, so in its table and its plots too."""
+
+    stem: str
+    rows: tuple[LeaderboardRow, ...]
+    judgments: pd.DataFrame
+
+
+def rankings(group: pd.DataFrame, rows: list[LeaderboardRow], stem: str) -> list[Ranking]:
+    """A (benchmark, protocol, judge) group's rows split into their rankings: grades and battles of the same judge
+    (MT-Bench graded, then battled) are two tables, and so are comparisons against two references. The stem is the
+    group's when it has one ranking (the site's addresses stay as they were), else the group's with the kind and
+    the reference beside it."""
+    keys = list(dict.fromkeys((r.kind, r.opponent) for r in rows))
+    found: list[Ranking] = []
+    for kind, opponent in keys:
+        mine = tuple(r for r in rows if (r.kind, r.opponent) == (kind, opponent))
+        models = [r.model for r in mine]
+        if len(set(models)) != len(models):
+            raise ResultsError(f"{stem}: a model appears twice in one ranking ({kind}, {opponent}): a bug")
+        judgments = group[group["kind"] == kind]
+        battles = kind_of(kind).compares_models  # a battle's opponent is any model; the row's is the anchor
+        if not battles:
+            judgments = judgments[judgments["opponent"].fillna("") == (opponent or "")]
+        suffix = "" if len(keys) == 1 else f"__{pages.slug(kind)}" + (
+            f"-vs-{pages.slug(opponent)}" if opponent and not battles else "")
+        name = stem + suffix
+        while any(r.stem == name for r in found):  # two references whose names slug alike
+            name += "-2"
+        found.append(Ranking(name, mine, judgments))
+    return found
+
+
+def _write_downloads(folder: Path, stem: str, rows: list[LeaderboardRow], report: Diagnostics) -> None:
+    (folder / f"{stem}.csv").write_text(to_csv(rows))
+    (folder / f"{stem}.json").write_text(to_json(rows))
+    (folder / f"{stem}.md").write_text(to_markdown(rows))
+    (folder / f"{stem}.diagnostics.json").write_text(
+        json.dumps(report.to_json(), indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
 def _plots(group: pd.DataFrame, rows: list[LeaderboardRow], report: Diagnostics, benchmark: str, judge: str,
            target: Path, stem: str) -> list[str]:
     written: list[str] = []
@@ -187,8 +233,9 @@ def _plots(group: pd.DataFrame, rows: list[LeaderboardRow], report: Diagnostics,
         low = int(grades["scale_low"].min()) if grades["scale_low"].notna().any() else 1
         written.append(plots.save_figure(plots.score_histogram(grades, f"{benchmark}: grades (saturation)", low,
                                                                sat.overall.high), target / f"{stem}-histogram")[0].name)
+    # The group's position bias belongs beside the tables of kinds asked in both orders, not beside its grades.
     bias = [asdict(row) for row in report.position_bias if row.judge == judge]
-    if bias:
+    if bias and any(kind_of(r.kind).has_orders for r in rows):
         written.append(plots.save_figure(plots.position_bias_figure(pd.DataFrame(bias), f"{benchmark}: position bias"),
                                          target / f"{stem}-position-bias")[0].name)
     return written
@@ -270,17 +317,30 @@ def _comparisons(frame: pd.DataFrame, cache: Path) -> list[JudgeComparison]:
     return comparisons
 
 
+def site_title(title: str | None) -> str:
+    """The site's title as given (autoescape makes it text on every page), or the default; one line of at most
+    MAX_TITLE characters."""
+    if title is None:
+        return DEFAULT_TITLE
+    if not title.strip() or len(title) > MAX_TITLE or any(not c.isprintable() for c in title):
+        raise ConfigError(f"--title {title[:40]!r}{'...' if len(title) > 40 else ''}: a title is one line of 1 to "
+                          f"{MAX_TITLE} printable characters")
+    return title.strip()
+
+
 def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: int = DEFAULT_BOOTSTRAP,
-               difficulty: DifficultyTable | None = None) -> BuildResult:
-    """Regenerate the site at ``out`` from results and judgment files (see the module doc)."""
+               difficulty: DifficultyTable | None = None, title: str | None = None) -> BuildResult:
+    """Regenerate the site at ``out`` from results and judgment files (see the module doc); ``title``: the site's
+    title, in every page's <title> and header."""
     out = out.resolve()
+    title = site_title(title)
     inputs = expand_inputs(paths)
     if not inputs:
         raise DataError(f"no inputs in {', '.join(map(str, paths))}: give judgebench results directories or "
                         "judgment files")
     cache = out.parent / f".{out.name}.cache"
     date, date_source = build_date(inputs)
-    manifest = {"judgebench": __version__, "n_bootstrap": n_bootstrap, "format": fmt,
+    manifest = {"judgebench": __version__, "n_bootstrap": n_bootstrap, "format": fmt, "title": title,
                 "difficulty": _table_key(difficulty), "build_date": date,
                 "inputs": [[str(p), fingerprint(p, fmt)] for p in inputs]}
     previous = out / "manifest.json"
@@ -288,7 +348,7 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
         return BuildResult("unchanged", out, len(inputs), 0, 0, 0)
     # Read (and check) every input before the lock and the caches are touched: a bad input writes nothing.
     frame, parsed, superseded = _load_inputs(inputs, fmt)
-    page = {"build_date": date, "build_date_source": date_source}
+    page = {"build_date": date, "build_date_source": date_source, "site_title": title}
     with site_lock(out):
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
         try:
@@ -296,25 +356,24 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
                 (staging / folder).mkdir()
             hashes = _prompt_hashes(inputs)
             model_page = pages.model_pages(pages.ranked_models(frame))
-            sections, recomputed = [], 0
-            # A section per (benchmark, protocol, judge): one protocol's judgments are never ranked with another's.
+            sections, recomputed, n_groups = [], 0, 0
+            # A group per (benchmark, protocol, judge): one protocol's judgments are never ranked with another's.
             for (real_benchmark, protocol, judge), group in frame.groupby(["benchmark", "protocol", "judge"],
                                                                           sort=True, dropna=False):
                 benchmark = benchmark_label(str(real_benchmark), protocol)
                 rows, report, fresh = _group_result(str(benchmark), str(judge), group, cache, n_bootstrap,
                                                     difficulty)
-                recomputed += int(fresh)
-                stem = f"{pages.slug(str(benchmark))}__{pages.slug(str(judge))}"
-                (staging / "data" / f"{stem}.csv").write_text(to_csv(rows))
-                (staging / "data" / f"{stem}.json").write_text(to_json(rows))
-                (staging / "data" / f"{stem}.md").write_text(to_markdown(rows))
-                (staging / "data" / f"{stem}.diagnostics.json").write_text(
-                    json.dumps(report.to_json(), indent=2, sort_keys=True, allow_nan=False) + "\n")
-                images = _plots(group, rows, report, str(benchmark), str(judge), staging / "plots", stem)
-                method = pages.Method(str(judge), len(group), n_bootstrap,
-                                      hashes.get((str(real_benchmark), str(judge)), ()), BATTLE_BOOTSTRAP)
-                sections.append(pages.section(str(real_benchmark), str(judge), stem, rows, images, method, model_page,
-                                              protocol if isinstance(protocol, str) else ""))
+                recomputed, n_groups = recomputed + int(fresh), n_groups + 1
+                group_stem = f"{pages.slug(str(benchmark))}__{pages.slug(str(judge))}"
+                for ranking in rankings(group, rows, group_stem):
+                    stem = ranking.stem
+                    _write_downloads(staging / "data", stem, list(ranking.rows), report)
+                    images = _plots(ranking.judgments, list(ranking.rows), report, str(benchmark), str(judge),
+                                    staging / "plots", stem)
+                    method = pages.Method(str(judge), len(ranking.judgments), n_bootstrap,
+                                          hashes.get((str(real_benchmark), str(judge)), ()), BATTLE_BOOTSTRAP)
+                    sections.append(pages.section(str(real_benchmark), str(judge), stem, ranking.rows, images, method,
+                                                  model_page, protocol if isinstance(protocol, str) else ""))
             comparisons = _comparisons(frame, cache)
             (staging / "index.html").write_text(pages.render_index(
                 sections, comparisons, n_inputs=len(inputs), n_judgments=len(frame), n_superseded=superseded, **page))
@@ -328,7 +387,7 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    return BuildResult("updated", out, len(inputs), parsed, len(sections), recomputed, superseded, len(frame))
+    return BuildResult("updated", out, len(inputs), parsed, n_groups, recomputed, superseded, len(frame))
 
 
 def _swap_in(staging: Path, out: Path) -> None:

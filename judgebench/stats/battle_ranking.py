@@ -94,15 +94,53 @@ def games_frame(frame: pd.DataFrame) -> pd.DataFrame:
 BATTLE_BOOTSTRAP = 200
 
 
+def _battles(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["opponent"].notna() & (frame["model"] != frame["opponent"])]
+
+
 def anchor_of(frame: pd.DataFrame) -> str | None:
-    """The anchor of a judgments frame's battles: the model in the most battles, failed ones included (so judges of
-    the same battles, some of whose judgments failed, share it); ties: the first by name. None without battles."""
-    battles = frame[frame["opponent"].notna() & (frame["model"] != frame["opponent"])]
-    if battles.empty:
+    """The anchor of a judgments frame's battles: of the models that played a game (``games_frame``), the one in the
+    most battles, failed ones included (so judges of the same battles, some of whose judgments failed, share it);
+    ties: the first by name. A model whose every battle failed or was left out (an arena vote whose answer named
+    its model) has no score, so it never anchors one. None without a game."""
+    battles = _battles(frame)
+    games = games_frame(battles) if not battles.empty else battles
+    if games.empty:
         return None
+    playing = set(games["model_a"]) | set(games["model_b"])
     counts = pd.concat([battles["model"], battles["opponent"]]).astype(str).value_counts()
-    most = counts.max()
-    return str(min(m for m, n in counts.items() if n == most))
+    most = counts[counts.index.isin(playing)].max()
+    return str(min(m for m, n in counts.items() if n == most and m in playing))
+
+
+@dataclass(frozen=True)
+class Unranked:
+    """A model in battles none of which became a game: listed beside the ranking, with why it has no score."""
+
+    model: str
+    n_battles: int
+    reason: str
+
+
+def unranked(frame: pd.DataFrame) -> tuple[Unranked, ...]:
+    """The models of a frame's battles that played no game (``games_frame``), by name, each with the reason: its
+    battles were left out (``failure`` "excluded": an arena vote whose answer named its model) or failed."""
+    battles = _battles(frame)
+    if battles.empty:
+        return ()
+    games = games_frame(battles)
+    playing = set(games["model_a"]) | set(games["model_b"])
+    found = []
+    for model in sorted((set(battles["model"].astype(str)) | set(battles["opponent"].astype(str))) - playing):
+        mine = battles[(battles["model"].astype(str) == model) | (battles["opponent"].astype(str) == model)]
+        left_out = int((mine["failure"] == "excluded").sum()) if "failure" in mine else 0
+        errors = mine["error"].dropna().astype(str)
+        parts = ([f"{left_out} left out"] if left_out else []) + (
+            [f"{len(mine) - left_out} failed or without a verdict"] if len(mine) > left_out else [])
+        common = f" (most often: {errors.value_counts().index[0]})" if len(errors) else ""
+        found.append(Unranked(model, len(mine), f"no game to rank it by: of its {len(mine)} battle(s), "
+                                                f"{' and '.join(parts)}{common}"))
+    return tuple(found)
 
 
 def separated(games: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:

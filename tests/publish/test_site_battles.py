@@ -135,20 +135,22 @@ def test_a_model_page_lists_every_battle_with_both_answers(battle_inputs: tuple[
     assert "not in the inputs" not in page
     shown = page.count("<article class=\"judgment\">")
     assert shown == expected
-    assert page.count("Answer of zeta") + page.count("Answer of the opponent: zeta") == shown
+    # zeta's answer is its own, first, on either side of the record; the other model's is its opponent's.
+    assert page.count("Answer of zeta (this page's model)") == page.count("Answer of its opponent, ") == shown
+    assert "opponent: zeta" not in page and "Answer of its opponent, zeta" not in page
     for item in {f"q{i}" for i in range(N_ITEMS)}:
         assert _question(item) in page and _answer("zeta", item) in page
     # The verdicts are zeta's: the weakest model, judged by the script's rule.
-    verdicts = re.findall(r"zeta against (\w+): (win|loss|tie)", page)
-    assert len(verdicts) == shown and any(v == "loss" for _, v in verdicts)
+    verdicts = re.findall(r"zeta (beat|lost to|and \w+ tied)", page)
+    assert len(verdicts) == shown and "lost to" in verdicts
     by_judge = frame[frame["judge"] == "fake-judge"]
     losses = by_judge[((by_judge["model"] == "zeta") & (by_judge["preference"] < 1.5))
                       | ((by_judge["opponent"] == "zeta") & (by_judge["preference"] > 1.5))]
     wins = by_judge[((by_judge["model"] == "zeta") & (by_judge["preference"] > 1.5))
                     | ((by_judge["opponent"] == "zeta") & (by_judge["preference"] < 1.5))]
     section = page.split("judge: human")[0] if page.index("judge: fake-judge") < page.index("judge: human") else page
-    assert len(re.findall(r"zeta against \w+: loss", section.split("judge: fake-judge", 1)[1])) == len(losses)
-    assert len(re.findall(r"zeta against \w+: win", section.split("judge: fake-judge", 1)[1])) == len(wins)
+    assert len(re.findall(r"zeta lost to \w+", section.split("judge: fake-judge", 1)[1])) == len(losses)
+    assert len(re.findall(r"zeta beat \w+", section.split("judge: fake-judge", 1)[1])) == len(wins)
 
 
 def test_battle_tables_are_stats_battles_rows(battle_inputs: tuple[Path, Path], site: Path) -> None:

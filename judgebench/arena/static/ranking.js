@@ -29,9 +29,11 @@ async function refresh() {
   document.getElementById("counts").textContent =
     data.n_counted + " votes counted; " + data.n_flagged + " flagged (an answer gave its model away) and " +
     data.n_checks + " consistency repeats left out; " + data.n_votes + " votes in all.";
+  if (data.empty_note) message.textContent = data.empty_note;
   const notes = document.getElementById("notes");
   notes.replaceChildren();
-  data.notes.forEach((n) => { const li = document.createElement("li"); li.textContent = n; notes.appendChild(li); });
+  const lines = data.notes.concat((data.unranked || []).map((u) => "unranked: " + u.model + ": " + u.reason));
+  lines.forEach((n) => { const li = document.createElement("li"); li.textContent = n; notes.appendChild(li); });
 }
 
 document.addEventListener("DOMContentLoaded", () => { refresh(); setInterval(refresh, 3000); });

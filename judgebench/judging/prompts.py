@@ -114,11 +114,16 @@ def _template_line(exc: BaseException, template: jinja2.Template) -> str:
     return template.filename or "<template>"
 
 
+class TemplateMissing(TaskError):
+    """A prompt template is in none of the folders templates are read from."""
+
+
 def load_template(name: str, search_path: tuple[str, ...]) -> jinja2.Template:
     try:
         template = _environment(search_path).get_template(name)
     except jinja2.TemplateNotFound as exc:
-        raise TaskError(f"prompt template {name!r} not found in {', '.join(search_path)}") from exc
+        raise TemplateMissing(f"prompt template {name!r} not found in {', '.join(search_path)}; put it in one of "
+                              "those folders or correct its name") from exc
     except jinja2.TemplateSyntaxError as exc:
         raise TaskError(f"{exc.filename}:{exc.lineno}: template syntax error: {exc.message}") from exc
     return template

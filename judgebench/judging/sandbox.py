@@ -48,6 +48,7 @@ class Budget:
     chars: int
     ops: int
     deadline: float
+    written: int = 0
     # Sizes of the lists and mappings already measured, by id (holding the object keeps its id unique); lists and
     # mappings cannot change in the immutable sandbox, so a size stays right. Namespaces can and are not kept.
     sizes: dict[int, tuple[Any, int, int]] = field(default_factory=dict)
@@ -429,6 +430,9 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         # lipsum writes paragraphs by the million from one number, and is of no use to a judge's prompt.
         self.globals.pop("lipsum", None)
         self.globals["range"] = budgeted_range
+        # Every {{ expression }} passes here before it is written: the text written is counted where the template
+        # writes it, so a refusal names that line.
+        self.finalize = self.judgebench_write
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         template = super()._parse(source, name, filename)
@@ -474,6 +478,13 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError(f"a template may write at most {b.output_limit:,} characters")
             pieces.append(part)
         return b.built("".join(pieces))
+
+    def judgebench_write(self, value: Any) -> Any:
+        b = budget()
+        b.written += b.measure(value)[0]
+        if b.written > b.output_limit:
+            raise SecurityError(f"a template may write at most {b.output_limit:,} characters in one render")
+        return value
 
     def judgebench_iterate(self, iterable: Any) -> Any:
         """A loop's items: a sized one is charged whole before it starts, anything else item by item."""

@@ -107,7 +107,13 @@ def load_yaml(path: Path) -> SourcedDict:
 
 
 def _parse(text: str, filename: str) -> Any:
-    loader = _make_loader(filename)(text)
+    try:
+        loader = _make_loader(filename)(text)
+    except yaml.reader.ReaderError as exc:  # the reader checks every character first
+        at = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise TaskError(f"{filename}:{at}: the character U+{code:04X} is not allowed in YAML: is this a text "
+                        "file?") from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -119,10 +125,6 @@ def _parse(text: str, filename: str) -> Any:
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = exc.problem or exc.context or "syntax error"
         raise TaskError(f"{filename}{line}: YAML syntax error: {problem}") from exc
-    except yaml.reader.ReaderError as exc:
-        at = text.count("\n", 0, exc.position) + 1
-        raise TaskError(f"{filename}:{at}: the character {exc.character!r} is not allowed in YAML: is this a "
-                        "text file?") from None
     except yaml.YAMLError as exc:
         raise TaskError(f"{filename}: YAML error: {' '.join(str(exc).split())[:300]}") from None
     except RecursionError:

@@ -84,7 +84,14 @@ class _ConfinedLoader(jinja2.FileSystemLoader):
         except DataError as exc:
             raise TaskError(str(exc)) from None
         mtime = real.stat().st_mtime
-        return source, str(found), lambda: real.is_file() and real.stat().st_mtime == mtime
+
+        def uptodate() -> bool:
+            try:
+                return real.stat().st_mtime == mtime
+            except OSError:
+                return False
+
+        return source, str(found), uptodate
 
 
 @lru_cache(maxsize=32)

@@ -340,6 +340,8 @@ PLAIN_FILTERS = frozenset({
     "reverse", "round", "safe", "select", "selectattr", "sort", "striptags", "title", "trim", "unique", "upper",
     "wordcount",
 })
+# Filters slow for their size (textwrap takes tens of microseconds a character): each character counts as steps.
+STEPS_A_CHARACTER = {"wordwrap": 4}
 # Iterators a filter or a method reads whole: read here first (each was built from checked steps), so they can be
 # measured before the step runs.
 _READS_WHOLE = frozenset({"join", "sum", "batch", "slice"})
@@ -377,6 +379,7 @@ def guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     """A filter that is estimated before it runs and checked after, against the running render's budget."""
     estimate = FILTERS.get(name, _plain_estimate if name in PLAIN_FILTERS else _default_estimate)
     skip = 1 if _PassArg.from_obj(func) is not None else 0  # the context or environment jinja2 passes first
+    per_character = STEPS_A_CHARACTER.get(name, 0)
 
     @wraps(func)
     def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -386,6 +389,7 @@ def guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             if name in _READS_WHOLE and not isinstance(args[skip], Sized):
                 args = (*args[:skip], tuple(args[skip]), *args[skip + 1:])
             b.allow(estimate(b, args[skip], args[skip + 1:], kwargs), f"the filter {name!r}")
+            b.tick(_size(b, args[skip]) * per_character)
         return b.built(func(*args, **kwargs))
 
     return guarded

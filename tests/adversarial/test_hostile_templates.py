@@ -129,6 +129,10 @@ def test_wordwrap_with_a_long_wrapstring_is_refused(tmp_path: Path) -> None:
     refused(tmp_path, "{% set s = 'x ' * 45000 %}{{ s|wordwrap(1, wrapstring='y' * 90000)|length }}")
 
 
+def test_wordwrap_of_a_long_text_is_refused_before_it_runs_for_seconds(tmp_path: Path) -> None:
+    refused(tmp_path, "{% set s = 'x' * 400000 %}{{ s|wordwrap(1)|length }}")
+
+
 def test_translate_to_long_strings_is_refused(tmp_path: Path) -> None:
     refused(tmp_path, "{% set s = 'a' * 90000 %}{{ s.translate({97: s})|length }}")
 

@@ -133,6 +133,10 @@ def load_template(name: str, search_path: tuple[str, ...]) -> jinja2.Template:
                               "those folders or correct its name") from exc
     except jinja2.TemplateSyntaxError as exc:
         raise TaskError(f"{exc.filename}:{exc.lineno}: template syntax error: {exc.message}") from exc
+    except RecursionError:  # jinja2's parser and compiler recurse once a level of nesting
+        where = next((str(Path(f, name)) for f in search_path if Path(f, name).is_file()), name)
+        raise TaskError(f"{where}: the template nests too deeply (brackets or tags inside each other) to be read; "
+                        "write it flatter") from None
     return template
 
 
@@ -169,7 +173,7 @@ def _only_blocks(template: jinja2.Template) -> bool:
         try:
             source = Path(template.filename).read_text(encoding="utf-8") if template.filename else None
             body = template.environment.parse(source).body if source is not None else None
-        except (OSError, UnicodeDecodeError, jinja2.TemplateSyntaxError):
+        except (OSError, UnicodeDecodeError, jinja2.TemplateSyntaxError, RecursionError):
             body = None
         found = body is not None and all(
             isinstance(node, jinja2.nodes.Block)

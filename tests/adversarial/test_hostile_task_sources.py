@@ -76,6 +76,12 @@ def test_yaml_nested_past_the_limit_names_its_line(tmp_path: Path) -> None:
         load_task(str(tmp_path / "t.yaml"))
 
 
+def test_a_recursive_alias_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "t.yaml").write_text(HEAD + "description: &a [*a]\n" + ITEMS)
+    with pytest.raises(TaskError, match=r"t\.yaml:4: YAML syntax error: found unconstructable recursive node"):
+        load_task(str(tmp_path / "t.yaml"))
+
+
 def test_a_nul_byte_in_a_task_file_names_its_line(tmp_path: Path) -> None:
     (tmp_path / "t.yaml").write_text(HEAD + ITEMS.replace("haiku", "hai\x00ku"))
     output = one_line_failure(tmp_path / "t.yaml")

@@ -224,6 +224,10 @@ def test_a_wide_recursive_loop_is_refused(tmp_path: Path) -> None:
                       "{{ loop(l) }}{% endif %}{% endfor %}")
 
 
+def test_a_template_nested_too_deeply_to_parse_is_a_one_line_error(tmp_path: Path) -> None:
+    refused(tmp_path, "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}", r"evil\.jinja: the template nests too deeply")
+
+
 def test_a_division_by_zero_is_a_one_line_error_with_its_line(tmp_path: Path) -> None:
     refused(tmp_path, "\n\n{{ 1 // 0 }}", r"evil\.jinja:3: the template failed: ZeroDivisionError")
 

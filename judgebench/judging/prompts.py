@@ -24,7 +24,7 @@ from jinja2.sandbox import SecurityError
 
 from ..errors import DataError, TaskError
 from ..formats.common import decode
-from . import sandbox
+from . import budget as render_budget
 from .sandbox import BudgetedSandbox
 
 Messages = tuple[tuple[str, str], ...]
@@ -190,9 +190,9 @@ def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str
     template = load_template(name, search_path)
     messages: list[tuple[str, str]] = []
     context = template.new_context(variables)
-    token = sandbox.start(variables)
+    token = render_budget.start(variables)
     try:
-        written = _Written(sandbox.budget().output_limit)
+        written = _Written(render_budget.budget().output_limit)
         # Rendering the root once resolves {% extends %}, so context.blocks holds the most derived version of
         # every block, the parents' included. A template that is nothing but blocks and plain text needs no root
         # render (it would render every block a second time).
@@ -206,7 +206,7 @@ def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str
     except Exception as exc:
         raise _render_error(exc, template, variables, search_path) from None
     finally:
-        sandbox.stop(token)
+        render_budget.stop(token)
     if not any(role == "user" for role, _ in messages):
         raise TaskError(f"{template.filename}:1: the template renders no {{% block user %}}: a judge template "
                         "needs one (and may have a {% block system %})")
@@ -225,7 +225,7 @@ class _Written:
             self.left -= len(chunk)
             if self.left < 0:
                 raise SecurityError("a template may write at most "
-                                    f"{sandbox.budget().output_limit:,} characters in one render")
+                                    f"{render_budget.budget().output_limit:,} characters in one render")
             pieces.append(chunk)
         return "".join(pieces)
 

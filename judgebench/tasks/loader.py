@@ -15,7 +15,7 @@ from ..judging.kinds import KINDS
 from ..judging.prompts import TemplateMissing, load_template
 from ..types import BattlesSpec, Item, JudgeSpec, Task
 from .builtin import prompts_dir, task_names, tasks_dir
-from .fetch import allowing_paths, confined, resolve_data
+from .fetch import allowed_dirs, allowing_paths, confined, resolve_data
 from .yamlsrc import SourcedDict, SourcedList, load_yaml, merge
 
 TOP_FIELDS = {"name", "benchmark", "protocol", "kind", "description", "include", "judge", "generation", "items",
@@ -442,9 +442,11 @@ def _protocol_files(judge_raw: SourcedDict, task_dir: Path) -> tuple[tuple[str, 
         local = spec.get("path")
         # A protocol's files come by URL (checked by sha256) or from the task's own folder, nowhere else on the
         # machine: task files are shared, and a path could otherwise send any file to the judge.
-        if local is not None and not (isinstance(local, str) and _within(task_dir / local, task_dir)):
+        if local is not None and not (isinstance(local, str) and any(
+                _within(task_dir / local, folder) for folder in (task_dir, *allowed_dirs()))):
             raise TaskError(f"{spec.where('path')}: judge.files.{name}.path must be a file in the task's folder "
-                            f"({task_dir}), not {str(local)[:200]!r}; use url + sha256 for anything else")
+                            f"({task_dir}), not {str(local)[:200]!r}; use url + sha256 for anything else (or allow "
+                            "its folder with --allow-path DIR)")
         try:
             found.append((str(name), str(_data_path(spec, task_dir))))
         except DataError as exc:

@@ -210,10 +210,10 @@ def _inline_items(raw: Any, where: str) -> list[Item]:
 def _turns(value: Any, where: str) -> tuple[str, ...]:
     """An item's turns: a list of the user's messages, even when there is one (a bare string is most likely a
     mistake for a one-turn list, and is refused rather than guessed)."""
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list) or not value or not all(isinstance(v, (str, int, float)) for v in value):
         raise TaskError(f"{where}: turns must be a list of the user's messages (strings), e.g. turns: [\"Write a "
                         f"haiku.\"], not {str(value)[:80]!r}")
-    return tuple(value)
+    return tuple(str(v) for v in value)
 
 
 def _source_items(source: SourcedDict, task_dir: Path) -> list[Item]:

@@ -274,3 +274,32 @@ def test_a_missing_reference_template_is_refused_by_run_in_one_line_on_stderr(tm
                                        "--judge", "j@http://127.0.0.1:9/v1"])
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "t.yaml:5: prompt template 'gone.jinja' not found" in result.stderr
+
+
+def _run(task: Path, out: Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["run", "--task", str(task), "--dry-run", "--out", str(out), "--model",
+                                       "m@http://127.0.0.1:9/v1", "--judge", "j@http://127.0.0.1:9/v1"])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_an_alias_bomb_given_to_run_is_one_line_on_stderr(tmp_path: Path) -> None:
+    (tmp_path / "t.yaml").write_text(HEAD + ITEMS + "description:\n" + bomb())
+    code, stdout, stderr = _run(tmp_path / "t.yaml", tmp_path / "out")
+    assert code == 1 and stdout == "" and stderr.count("\n") == 1 and "aliases (*name) stand for more" in stderr
+
+
+def test_a_hostile_template_given_to_run_is_one_line_on_stderr(tmp_path: Path) -> None:
+    (tmp_path / "evil.jinja").write_text("{% block user %}{{ '%2000000000d' % 1 }}{% endblock %}")
+    (tmp_path / "t.yaml").write_text("name: t\nkind: single\njudge: {prompt: evil.jinja}\n" + ITEMS)
+    code, _stdout, stderr = _run(tmp_path / "t.yaml", tmp_path / "out")
+    assert code == 1 and stderr.count("\n") == 1, stderr
+    assert "evil.jinja:1: refused by the template sandbox" in stderr
+
+
+def test_download_refuses_a_path_outside_the_task_in_one_line_on_stderr(tmp_path: Path) -> None:
+    folder = tmp_path / "task"
+    folder.mkdir()
+    result = CliRunner().invoke(main, ["download", str(_source_task(folder, "/etc/passwd")), "--data-dir",
+                                       str(tmp_path / "mirror")])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert "t.yaml:6: the path '/etc/passwd' leads outside the task's folder" in result.stderr

@@ -14,7 +14,7 @@ from jinja2.utils import Namespace
 # What one render may build, on top of its variables' own size (the size of its answers, counted in characters).
 VALUE_LIMIT = 1_000_000  # any one string, list or number (plus twice the variables' size)
 OUTPUT_LIMIT = 2_000_000  # the rendered text (plus four times the variables' size)
-CHARS_LIMIT = 50_000_000  # everything built along the way, together (plus twenty times the variables' size)
+CHARS_LIMIT = 20_000_000  # everything built along the way, together (plus twenty times the variables' size)
 OPS_LIMIT = 250_000  # loop iterations, calls, filters and operators (plus the variables' size)
 SECONDS_LIMIT = 10.0  # wall clock: the backstop, should a step be slow for its size
 MACRO_STEPS = 5

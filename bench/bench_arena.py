@@ -44,7 +44,7 @@ def start_server(work: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
     process = subprocess.Popen([sys.executable, "-m", "judgebench.cli", "arena", "serve", "--task", str(task),
                                 *answers, "--db", str(db), "--port", "0", "--max-votes-per-day", "100000"],
                                stdout=subprocess.DEVNULL, stderr=log.open("wb"),
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+                               env={**os.environ, "PYTHONPATH": str(ROOT), "JUDGEBENCH_ALLOW_PATH": str(SHARED)})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         found = re.search(r"serving (http://\S+)/", log.read_text())

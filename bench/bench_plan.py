@@ -30,7 +30,7 @@ def _task(workdir: Path) -> Task:
     path = workdir / "ae.yaml"
     path.write_text(f"include: alpaca-eval-2-both-orders.yaml\nreference:\n  source: {{path: {outputs}}}\n",
                     encoding="utf-8")
-    return load_task(str(path))
+    return load_task(str(path), allow_paths=[SHARED])
 
 
 def _timed(function: Any) -> tuple[float, Any]:

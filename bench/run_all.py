@@ -20,6 +20,7 @@ import bench_plan
 import bench_serve
 import bench_startup
 import bench_stats
+import bench_templates
 import bench_transport
 
 
@@ -32,6 +33,8 @@ def main() -> None:
     print(json.dumps(results["bradley_terry_styled_vs_raw"], indent=2), flush=True)
     results["dry_run_vs_render_all"] = bench_plan.main()
     print(json.dumps(results["dry_run_vs_render_all"], indent=2), flush=True)
+    results["template_budget"] = bench_templates.main()
+    print(json.dumps(results["template_budget"], indent=2), flush=True)
     if "--stats-only" not in sys.argv:
         results["pipeline"] = bench_pipeline.main()
         print(json.dumps(results["pipeline"], indent=2))

@@ -122,6 +122,23 @@ DATA_DIR_OPTION = click.option(
          "fills it), looked in before the network; also JUDGEBENCH_DATA_DIR. Repeatable.")
 
 
+def _set_allowed(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> tuple[Path, ...]:
+    from .tasks.fetch import allowing_paths
+
+    if value:
+        ctx.with_resource(allowing_paths(value))
+    return value
+
+
+# Folders besides a task's own that its `path:` fields may name (tasks.fetch.confined). Repeatable.
+ALLOW_PATH_OPTION = click.option(
+    "--allow-path", "allow_paths", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+    expose_value=False, callback=_set_allowed, is_eager=True,
+    help="A folder outside the task's own whose files the task's `path:` fields may name (they are refused "
+         "otherwise: a shared task file must not send any file on the machine to the models); also "
+         "JUDGEBENCH_ALLOW_PATH. Repeatable.")
+
+
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="judgebench")
 def main() -> None:
@@ -130,6 +147,7 @@ def main() -> None:
 
 @main.command()
 @DATA_DIR_OPTION
+@ALLOW_PATH_OPTION
 @click.option("--task", "tasks", multiple=True, help="Task name or YAML path (repeatable). "
               f"Default: {', '.join(DEFAULT_TASKS)}.")
 @click.option("--model", "models", multiple=True,
@@ -319,11 +337,14 @@ def _batching(enabled: bool, wait_s: float, model_specs: list[str], judge_specs:
 @main.command()
 @click.argument("tasks", nargs=-1)
 @DATA_DIR_OPTION
+@ALLOW_PATH_OPTION
 def validate(tasks: tuple[str, ...]) -> None:
-    """Load tasks and render every prompt with placeholder answers; report problems. Default: all built-in."""
+    """Load tasks and render every prompt with placeholder answers; report problems. Default: all built-in.
+    Downloads nothing: a task whose data by URL is in no data mirror (--data-dir) nor the cache is skipped."""
     from .judging.kinds import kind_of
     from .judging.requests import render_all
     from .tasks import builtin_task_names, load_task
+    from .tasks.fetch import NotLocal, no_downloads
     from .types import Endpoint, Judge
 
     names = tasks or tuple(builtin_task_names())
@@ -333,13 +354,16 @@ def validate(tasks: tuple[str, ...]) -> None:
     problems = 0
     for name in names:
         try:
-            task = load_task(name)
-            # A published protocol's prompts ask for a text verdict; judgebench's prompts render in both modes.
-            judges = ((Judge("text", placeholder, False),) if kind_of(task.kind).text_verdicts_only
-                      else (Judge("json", placeholder, True), Judge("text", placeholder, False)))
-            n = render_all(task, list(task.items), judges, every_item=True)
+            with no_downloads():
+                task = load_task(name)
+                # A published protocol's prompts ask for a text verdict; judgebench's prompts render in both modes.
+                judges = ((Judge("text", placeholder, False),) if kind_of(task.kind).text_verdicts_only
+                          else (Judge("json", placeholder, True), Judge("text", placeholder, False)))
+                n = render_all(task, list(task.items), judges, every_item=True)
             click.echo(f"ok    {name}: {task.kind}, benchmark {task.benchmark}, {len(task.items)} items, "
                        f"{n} judge prompts rendered")
+        except NotLocal as exc:
+            click.echo(f"skip  {name}: {exc}")
         except JudgebenchError as exc:
             problems += 1
             click.echo(f"FAIL  {name}: {exc}")
@@ -578,6 +602,7 @@ def difficulty_fit(paths: tuple[Path, ...], out: Path, fmt: str) -> None:
 
 @main.command()
 @click.argument("tasks", nargs=-1, required=True)
+@ALLOW_PATH_OPTION
 @click.option("--data-dir", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The folder to fill: each file goes to DIR/<host>/<path of its URL>.")
 def download(tasks: tuple[str, ...], data_dir: Path) -> None:

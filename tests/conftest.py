@@ -60,3 +60,6 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object
 @pytest.fixture(autouse=True)
 def _isolated_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUDGEBENCH_CACHE_DIR", str(tmp_path / "jb-cache"))
+    # Task files the tests write beside tmp_path name the public data in shared/ by absolute path: the one folder
+    # outside a task's own they may read (as `--allow-path` allows it a user); anything else is still refused.
+    monkeypatch.setenv("JUDGEBENCH_ALLOW_PATH", str(SHARED_DATA))

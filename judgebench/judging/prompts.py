@@ -8,11 +8,10 @@ answer delimiters inside them before rendering, so an answer cannot close its ow
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import hashlib
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,13 @@ from typing import Any
 import jinja2
 import jinja2.nodes
 import jinja2.runtime
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.loaders import split_template_path
+from jinja2.sandbox import SecurityError
 
-from ..errors import TaskError
+from ..errors import DataError, TaskError
+from ..formats.common import decode
+from . import budget as render_budget
+from .sandbox import BudgetedSandbox
 
 Messages = tuple[tuple[str, str], ...]
 
@@ -52,62 +55,50 @@ def neutralize(text: str) -> str:
     return text
 
 
+# A judge template is a page of text; anything much larger is not one (and would be read whole).
+MAX_TEMPLATE_BYTES = 1 << 20
+
+
 class _ConfinedLoader(jinja2.FileSystemLoader):
     """A FileSystemLoader that also refuses a template whose real path leaves its folder (a symlink to
-    /etc/passwd in a task folder would otherwise be read and sent to the judge)."""
+    /etc/passwd in a task folder would otherwise be read and sent to the judge), anything but a regular file of at
+    most 1 MB, and text that is not UTF-8 (a one-line error naming the file and line of the first bad byte)."""
 
     def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
-        source, filename, uptodate = super().get_source(environment, template)
-        real = Path(filename).resolve()
+        pieces = split_template_path(template)
+        found = next((Path(folder, *pieces) for folder in self.searchpath if Path(folder, *pieces).is_file()), None)
+        if found is None:
+            raise jinja2.TemplateNotFound(template)
+        real = found.resolve()
         if not any(real.is_relative_to(Path(folder).resolve()) for folder in self.searchpath):
             raise jinja2.TemplateNotFound(template, f"{template!r} leads outside the template folders")
-        return source, filename, uptodate
+        try:
+            if real.stat().st_size > MAX_TEMPLATE_BYTES:
+                raise TaskError(f"{found}: a template may have at most {MAX_TEMPLATE_BYTES >> 20} MB; this is not a "
+                                "judge template")
+            data = real.read_bytes()
+        except OSError as exc:
+            raise TaskError(f"{found}: cannot read the template: {exc.strerror or exc}") from None
+        try:
+            source = decode(data, str(found))
+        except DataError as exc:
+            raise TaskError(str(exc)) from None
+        mtime = real.stat().st_mtime
 
+        def uptodate() -> bool:
+            try:
+                return real.stat().st_mtime == mtime
+            except OSError:
+                return False
 
-# Operators whose result a template could make huge: a multiplied string or list, a power.
-_MAX_REPEAT = 100_000
-
-
-# All the ranges one render may iterate over together: nested loops must not multiply into hours.
-_RANGE_BUDGET = 100_000
-_range_left: contextvars.ContextVar[int] = contextvars.ContextVar("judgebench_range_left", default=_RANGE_BUDGET)
-
-
-def _budgeted_range(*args: int) -> range:
-    numbers = range(*args)
-    left = _range_left.get() - len(numbers)
-    if left < 0:
-        raise SecurityError(f"a template may not loop over more than {_RANGE_BUDGET:,} numbers in all")
-    _range_left.set(left)
-    return numbers
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """jinja2's sandbox, which also refuses the arithmetic and the loops a template could hang the process with
-    (over all of one render, ranges may cover 100,000 numbers)."""
-
-    intercepted_binops = frozenset(["*", "**"])
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.globals["range"] = _budgeted_range
-
-    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
-            raise SecurityError(f"the power {right!r} is too large for a template")
-        if operator == "*":
-            sized = [v for v in (left, right) if isinstance(v, (str, list, tuple))]
-            counts = [v for v in (left, right) if isinstance(v, int)]
-            if sized and counts and len(sized[0]) * max(counts[0], 0) > _MAX_REPEAT:
-                raise SecurityError("a template may not build text longer than 100,000 characters by repetition")
-        return super().call_binop(context, operator, left, right)
+        return source, str(found), uptodate
 
 
 @lru_cache(maxsize=32)
 def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
     # Task files and their templates are shared: a template must not reach Python's internals (and through them
     # os.popen), so templates render in jinja2's sandbox, which also keeps them from changing their arguments.
-    return _Sandbox(
+    return BudgetedSandbox(
         loader=_ConfinedLoader(list(search_path)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
@@ -130,28 +121,48 @@ def _template_line(exc: BaseException, template: jinja2.Template) -> str:
     return template.filename or "<template>"
 
 
+class TemplateMissing(TaskError):
+    """A prompt template is in none of the folders templates are read from."""
+
+
 def load_template(name: str, search_path: tuple[str, ...]) -> jinja2.Template:
     try:
         template = _environment(search_path).get_template(name)
     except jinja2.TemplateNotFound as exc:
-        raise TaskError(f"prompt template {name!r} not found in {', '.join(search_path)}") from exc
+        raise TemplateMissing(f"prompt template {name!r} not found in {', '.join(search_path)}; put it in one of "
+                              "those folders or correct its name") from exc
     except jinja2.TemplateSyntaxError as exc:
         raise TaskError(f"{exc.filename}:{exc.lineno}: template syntax error: {exc.message}") from exc
+    except RecursionError:  # jinja2's parser and compiler recurse once a level of nesting
+        where = next((str(Path(f, name)) for f in search_path if Path(f, name).is_file()), name)
+        raise TaskError(f"{where}: the template nests too deeply (brackets or tags inside each other) to be read; "
+                        "write it flatter") from None
     return template
 
 
 def _render_error(exc: BaseException, template: jinja2.Template, variables: dict[str, Any],
                   search_path: tuple[str, ...]) -> TaskError:
     """A one-line TaskError naming the template's file:line for anything that went wrong while rendering."""
+    if isinstance(exc, TaskError):  # a template it includes is unreadable: that error names its file
+        return exc
     where = _template_line(exc, template)
-    if isinstance(exc, (SecurityError, OverflowError)):
-        return TaskError(f"{where}: refused by the template sandbox ({exc}); a judge template may only use its "
-                         "variables and jinja2's filters")
+    if isinstance(exc, (SecurityError, OverflowError, MemoryError)):
+        return TaskError(f"{where}: refused by the template sandbox ({_one_line(exc)}); a judge template may only "
+                         "use its variables and jinja2's filters, within its limits of time and size")
+    if isinstance(exc, RecursionError):
+        return TaskError(f"{where}: the template calls itself too deeply (a macro or a recursive loop that does not "
+                         "end); give the recursion a condition that stops it")
     if isinstance(exc, jinja2.UndefinedError):
         return TaskError(f"{where}: {exc.message} (variables available: {', '.join(sorted(variables))})")
     if isinstance(exc, jinja2.TemplateNotFound):
         return TaskError(f"{where}: template {exc.name!r} not found in {', '.join(search_path)}")
-    return TaskError(f"{where}: {exc}")
+    if isinstance(exc, jinja2.TemplateError):
+        return TaskError(f"{where}: {_one_line(exc)}")
+    return TaskError(f"{where}: the template failed: {type(exc).__name__}: {_one_line(exc)}")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
 
 
 def _only_blocks(template: jinja2.Template) -> bool:
@@ -162,7 +173,7 @@ def _only_blocks(template: jinja2.Template) -> bool:
         try:
             source = Path(template.filename).read_text(encoding="utf-8") if template.filename else None
             body = template.environment.parse(source).body if source is not None else None
-        except (OSError, UnicodeDecodeError, jinja2.TemplateSyntaxError):
+        except (OSError, UnicodeDecodeError, jinja2.TemplateSyntaxError, RecursionError):
             body = None
         found = body is not None and all(
             isinstance(node, jinja2.nodes.Block)
@@ -174,29 +185,49 @@ def _only_blocks(template: jinja2.Template) -> bool:
 
 
 def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str, Any]) -> Messages:
-    """Render a template's ``system`` and ``user`` blocks into chat messages (in jinja2's sandbox)."""
+    """Render a template's ``system`` and ``user`` blocks into chat messages (in jinja2's sandbox, within one
+    render's budget of time and size: see ``sandbox``)."""
     template = load_template(name, search_path)
     messages: list[tuple[str, str]] = []
     context = template.new_context(variables)
-    _range_left.set(_RANGE_BUDGET)
+    token = render_budget.start(variables)
     try:
+        written = _Written(render_budget.budget().output_limit)
         # Rendering the root once resolves {% extends %}, so context.blocks holds the most derived version of
         # every block, the parents' included. A template that is nothing but blocks and plain text needs no root
         # render (it would render every block a second time).
         if not _only_blocks(template):
-            for _ in template.root_render_func(context):
-                pass
+            written.text(template.root_render_func(context))
         for role in ("system", "user"):
             stack = context.blocks.get(role)
-            text = "".join(stack[0](context)).strip() if stack else ""
+            text = written.text(stack[0](context)).strip() if stack else ""
             if text:
                 messages.append((role, _tidy(text)))
-    except (jinja2.TemplateError, SecurityError, OverflowError) as exc:
+    except Exception as exc:
         raise _render_error(exc, template, variables, search_path) from None
+    finally:
+        render_budget.stop(token)
     if not any(role == "user" for role, _ in messages):
         raise TaskError(f"{template.filename}:1: the template renders no {{% block user %}}: a judge template "
                         "needs one (and may have a {% block system %})")
     return tuple(messages)
+
+
+class _Written:
+    """The text one render writes, all of its blocks together, refused past the budget's limit as it grows."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def text(self, chunks: Iterable[str]) -> str:
+        pieces = []
+        for chunk in chunks:
+            self.left -= len(chunk)
+            if self.left < 0:
+                raise SecurityError("a template may write at most "
+                                    f"{render_budget.budget().output_limit:,} characters in one render")
+            pieces.append(chunk)
+        return "".join(pieces)
 
 
 def _tidy(text: str) -> str:

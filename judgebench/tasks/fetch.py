@@ -22,9 +22,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..errors import DataError
+from ..errors import DataError, TaskError
 
 DATA_DIR_ENV = "JUDGEBENCH_DATA_DIR"
+# Folders besides a task's own that its `path:` fields may name (--allow-path DIR); os.pathsep between them.
+ALLOW_PATH_ENV = "JUDGEBENCH_ALLOW_PATH"
 # A download larger than this is refused: task data is text (the largest public file a task reads is ~2 MB).
 MAX_DOWNLOAD_BYTES = 512 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -75,6 +77,54 @@ _fill_dir: contextvars.ContextVar[Path | None] = contextvars.ContextVar("judgebe
 # Every URL resolved while a recorder is active (``recording``), for `download` to report.
 _record: contextvars.ContextVar[list[Fetched] | None] = contextvars.ContextVar("judgebench_fetch_record",
                                                                               default=None)
+
+
+# Set by the command line (--allow-path) or load_task(allow_paths=...) for one command or call.
+_allowed: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar("judgebench_allowed_dirs", default=())
+# While `judgebench validate` runs: nothing is downloaded (data not in a mirror or the cache is NotLocal).
+_offline: contextvars.ContextVar[bool] = contextvars.ContextVar("judgebench_no_downloads", default=False)
+
+
+class NotLocal(TaskError):
+    """Data a task reads by URL is in no data mirror and not in the cache, and downloads are off (``validate``)."""
+
+
+@contextlib.contextmanager
+def allowing_paths(folders: tuple[Path, ...] | list[Path]) -> Iterator[None]:
+    """Inside the block, a task's `path:` fields may also name files in these folders (what --allow-path gives)."""
+    token = _allowed.set((*_allowed.get(), *(Path(f) for f in folders)))
+    try:
+        yield
+    finally:
+        _allowed.reset(token)
+
+
+def allowed_dirs() -> tuple[Path, ...]:
+    from_env = tuple(Path(p) for p in os.environ.get(ALLOW_PATH_ENV, "").split(os.pathsep) if p.strip())
+    return tuple(dict.fromkeys((*_allowed.get(), *from_env)))
+
+
+def confined(task_dir: Path, local: object, where: str) -> Path:
+    """The file a task's `path:` names: inside the task's folder once symlinks are resolved, or inside a folder the
+    user allowed. Task files are shared, and a path could otherwise send any file on the machine to the models."""
+    if not isinstance(local, str) or not local.strip() or "\x00" in local:
+        raise TaskError(f"{where}: path must be the name of a file, not {str(local)[:200]!r}")
+    path = (task_dir / local).resolve()
+    folders = (task_dir, *allowed_dirs())
+    if not any(path.is_relative_to(folder.resolve()) for folder in folders):
+        raise TaskError(f"{where}: the path {local[:200]!r} leads outside the task's folder ({task_dir}); move the "
+                        "file into it, or allow its folder with --allow-path DIR (or JUDGEBENCH_ALLOW_PATH)")
+    return path
+
+
+@contextlib.contextmanager
+def no_downloads() -> Iterator[None]:
+    """Inside the block, data by URL comes only from a data mirror or the cache (`judgebench validate`)."""
+    token = _offline.set(True)
+    try:
+        yield
+    finally:
+        _offline.reset(token)
 
 
 @contextlib.contextmanager
@@ -230,6 +280,9 @@ def resolve_data(*, path: Path | None, url: str | None, sha256: str | None, wher
     target = fill.joinpath(*relative.parts) if fill is not None else cache_dir() / "data" / sha256 / relative.name
     if target.is_file() and file_sha256(target) == sha256:
         return _note(Fetched(url, sha256, target, "mirror" if fill is not None else "cache"))
+    if _offline.get():
+        raise NotLocal(f"{where}: {url} is in no data mirror and not in the cache, and validate downloads nothing; "
+                       f"to check this task's items, {offline_hint}")
     payload = _download(url, where, offline_hint)
     actual = hashlib.sha256(payload).hexdigest()
     if actual != sha256:

@@ -12,9 +12,10 @@ from ..formats import alpaca_eval, arena_hard, fastchat
 from ..formats.identity import canonical_benchmark
 from ..judging.fastchat_prompts import read_prompts
 from ..judging.kinds import KINDS
+from ..judging.prompts import TemplateMissing, load_template
 from ..types import BattlesSpec, Item, JudgeSpec, Task
 from .builtin import prompts_dir, task_names, tasks_dir
-from .fetch import resolve_data
+from .fetch import allowed_dirs, allowing_paths, confined, resolve_data
 from .yamlsrc import SourcedDict, SourcedList, load_yaml, merge
 
 TOP_FIELDS = {"name", "benchmark", "protocol", "kind", "description", "include", "judge", "generation", "items",
@@ -32,6 +33,7 @@ REFERENCE_FIELDS = {"model", "answers", "source"}
 BATTLES_FIELDS = {"schedule", "baseline", "budget", "cover", "seed"}
 SCHEDULES = ("all-pairs", "baseline", "sampled")
 SOURCE_FORMATS = ("fastchat", "alpaca_eval", "arena_hard")
+TEMPLATE_SUFFIXES = (".jinja", ".j2", ".jinja2")
 # A protocol's name is part of every judgment's identity and of file names on the site: a plain slug.
 PROTOCOL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -174,7 +176,7 @@ def _data_path(spec: SourcedDict, task_dir: Path) -> Path:
     _check_fields(spec, DATA_FIELDS | {"format", "references", "categories"}, "a data source")
     local = spec.get("path")
     return resolve_data(
-        path=(task_dir / str(local)) if local else None,
+        path=confined(task_dir, local, spec.where("path")) if local is not None else None,
         url=spec.get("url"),
         sha256=str(spec["sha256"]) if spec.get("sha256") is not None else None,
         where=spec.where("path" if local else "url"),
@@ -196,13 +198,22 @@ def _inline_items(raw: Any, where: str) -> list[Item]:
             Item(
                 id=str(entry["id"]),
                 category=str(entry.get("category", "general")),
-                turns=_str_list(entry["turns"], entry.where("turns"), "turns"),
+                turns=_turns(entry["turns"], entry.where("turns")),
                 reference=_str_list(entry["reference"], entry.where("reference"), "reference")
                 if "reference" in entry else (),
                 source=origin,
             )
         )
     return items
+
+
+def _turns(value: Any, where: str) -> tuple[str, ...]:
+    """An item's turns: a list of the user's messages, even when there is one (a bare string is most likely a
+    mistake for a one-turn list, and is refused rather than guessed)."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, (str, int, float)) for v in value):
+        raise TaskError(f"{where}: turns must be a list of the user's messages (strings), e.g. turns: [\"Write a "
+                        f"haiku.\"], not {str(value)[:80]!r}")
+    return tuple(str(v) for v in value)
 
 
 def _source_items(source: SourcedDict, task_dir: Path) -> list[Item]:
@@ -279,8 +290,14 @@ def _reference_answers(ref: SourcedDict, items: list[Item], task_dir: Path) -> t
     return model, answers
 
 
-def load_task(name_or_path: str) -> Task:
-    """Load and check a task: fields, items, reference answers and prompt files."""
+def load_task(name_or_path: str, *, allow_paths: tuple[Path, ...] | list[Path] = ()) -> Task:
+    """Load and check a task: fields, items, reference answers and prompt files. Its `path:` fields may name files
+    in its own folder, and in ``allow_paths`` (what --allow-path gives the command line)."""
+    with allowing_paths(allow_paths):
+        return _load_task(name_or_path)
+
+
+def _load_task(name_or_path: str) -> Task:
     path = find_task(name_or_path)
     data = _load_with_includes(path)
     task_dir = path.resolve().parent
@@ -389,11 +406,26 @@ def load_task(name_or_path: str) -> Task:
         battles=battles,
         protocol=protocol.strip(),
     )
+    _check_templates(judge_raw, task)
     try:
         KINDS[kind].check(task, judge_raw.origin)
     except DataError as exc:
         raise TaskError(str(exc)) from exc
     return task
+
+
+def _check_templates(judge_raw: SourcedDict, task: Task) -> None:
+    """A judge's jinja2 templates exist where templates are read from (a missing one named with the line of its
+    key, not found only when the first prompt renders)."""
+    if task.judge.fastchat_prompts:
+        return
+    for key in ("prompt", "reference_prompt"):
+        name = judge_raw.get(key)
+        if isinstance(name, str) and name.endswith(TEMPLATE_SUFFIXES):
+            try:
+                load_template(name, task.prompt_dirs)
+            except TemplateMissing as exc:
+                raise TaskError(f"{judge_raw.where(key)}: {exc}") from None
 
 
 def _protocol_files(judge_raw: SourcedDict, task_dir: Path) -> tuple[tuple[str, str], ...]:
@@ -410,9 +442,11 @@ def _protocol_files(judge_raw: SourcedDict, task_dir: Path) -> tuple[tuple[str, 
         local = spec.get("path")
         # A protocol's files come by URL (checked by sha256) or from the task's own folder, nowhere else on the
         # machine: task files are shared, and a path could otherwise send any file to the judge.
-        if local is not None and not (isinstance(local, str) and _within(task_dir / local, task_dir)):
+        if local is not None and not (isinstance(local, str) and any(
+                _within(task_dir / local, folder) for folder in (task_dir, *allowed_dirs()))):
             raise TaskError(f"{spec.where('path')}: judge.files.{name}.path must be a file in the task's folder "
-                            f"({task_dir}), not {str(local)[:200]!r}; use url + sha256 for anything else")
+                            f"({task_dir}), not {str(local)[:200]!r}; use url + sha256 for anything else (or allow "
+                            "its folder with --allow-path DIR)")
         try:
             found.append((str(name), str(_data_path(spec, task_dir))))
         except DataError as exc:

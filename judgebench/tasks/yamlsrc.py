@@ -48,6 +48,9 @@ def _make_loader(filename: str) -> type[yaml.SafeLoader]:
         result.origin = f"{filename}:{node.start_mark.line + 1}"
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
+            if isinstance(key, (list, dict)):
+                raise TaskError(f"{filename}:{key_node.start_mark.line + 1}: a key must be a name, not a list or a "
+                                "mapping")
             if key in result:
                 raise TaskError(
                     f"{filename}:{key_node.start_mark.line + 1}: key {key!r} appears twice in one mapping "
@@ -68,27 +71,95 @@ def _make_loader(filename: str) -> type[yaml.SafeLoader]:
     return Loader
 
 
+# A task file is a page of settings, or a few thousand inline items: anything larger is not one.
+MAX_TASK_BYTES = 32 << 20
+# Aliases (*name) repeat what an anchor (&name) holds: a 1 KB file of aliases of aliases can stand for a billion
+# values. What a file stands for, aliases expanded, may be at most this much more than the file itself.
+MAX_EXPANSION = 1_000_000
+MAX_NESTING = 100
+
+
 def load_yaml(path: Path) -> SourcedDict:
-    """Read a YAML mapping; a syntax error becomes a TaskError naming file:line."""
+    """Read a YAML mapping; a syntax error becomes a TaskError naming file:line, and so does a file that is not
+    text, too large, nested too deep, or whose aliases stand for too much."""
     filename = str(path)
     try:
+        if not path.is_file():
+            raise TaskError(f"{filename}: a task file must be a regular file")
+        if path.stat().st_size > MAX_TASK_BYTES:
+            raise TaskError(f"{filename}: a task file may have at most {MAX_TASK_BYTES >> 20} MB; put the items in a "
+                            "data file and name it with 'source:'")
         text = decode(path.read_bytes(), filename)
     except OSError as exc:
         raise TaskError(f"{filename}: cannot read task file: {exc.strerror}") from exc
     except DataError as exc:
         raise TaskError(str(exc)) from None
-    try:
-        data = yaml.load(text, Loader=_make_loader(filename))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = exc.problem or exc.context or "syntax error"
-        raise TaskError(f"{filename}{line}: YAML syntax error: {problem}") from exc
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise TaskError(f"{filename}:{line}: the task file holds a NUL byte: it is not a text file (save it as "
+                        "UTF-8 text)")
+    data = _parse(text, filename)
     if data is None:
         raise TaskError(f"{filename}:1: the task file is empty")
     if not isinstance(data, SourcedDict):
         raise TaskError(f"{filename}:1: a task file must be a mapping of fields, got {type(data).__name__}")
     return data
+
+
+def _parse(text: str, filename: str) -> Any:
+    try:
+        loader = _make_loader(filename)(text)
+    except yaml.reader.ReaderError as exc:  # the reader checks every character first
+        at = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise TaskError(f"{filename}:{at}: the character U+{code:04X} is not allowed in YAML: is this a text "
+                        "file?") from None
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, filename, len(text) + MAX_EXPANSION)
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = exc.problem or exc.context or "syntax error"
+        raise TaskError(f"{filename}{line}: YAML syntax error: {problem}") from exc
+    except yaml.YAMLError as exc:
+        raise TaskError(f"{filename}: YAML error: {' '.join(str(exc).split())[:300]}") from None
+    except RecursionError:
+        raise TaskError(f"{filename}:{loader.get_mark().line + 1}: the task file nests too deeply (at most "
+                        f"{MAX_NESTING} levels of lists and mappings)") from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, filename: str, limit: int) -> None:
+    """Refuse a document that nests more than MAX_NESTING deep, or that stands for more than ``limit`` characters
+    and values once its aliases are expanded (counted with each node's size known once, so the count is quick)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if depth > MAX_NESTING:
+            raise TaskError(f"{filename}:{node.start_mark.line + 1}: the task file nests more than {MAX_NESTING} "
+                            "levels of lists and mappings")
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, yaml.ScalarNode):
+            total = 1 + len(node.value)
+        else:
+            children = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) \
+                else node.value
+            sizes[id(node)] = 1  # an alias of a node inside itself (a cycle) counts once
+            total = 1 + sum(size(child, depth + 1) for child in children)
+        if total > limit:
+            raise TaskError(f"{filename}:{node.start_mark.line + 1}: the task file's aliases (*name) stand for more "
+                            f"than {limit:,} characters once expanded; write the values out, or use 'include:'")
+        sizes[id(node)] = total
+        return total
+
+    size(root, 0)
 
 
 def merge(base: Any, override: Any) -> Any:

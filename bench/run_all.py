@@ -20,6 +20,7 @@ import bench_plan
 import bench_serve
 import bench_stats
 import bench_transport
+import bench_viewer
 
 
 def main() -> None:
@@ -29,6 +30,8 @@ def main() -> None:
     print(json.dumps(results["bradley_terry_styled_vs_raw"], indent=2), flush=True)
     results["dry_run_vs_render_all"] = bench_plan.main()
     print(json.dumps(results["dry_run_vs_render_all"], indent=2), flush=True)
+    results["site_viewer_100k"] = bench_viewer.main()
+    print(json.dumps(results["site_viewer_100k"], indent=2), flush=True)
     if "--stats-only" not in sys.argv:
         results["pipeline"] = bench_pipeline.main()
         print(json.dumps(results["pipeline"], indent=2))

@@ -9,9 +9,12 @@ What it writes beside the leaderboard:
   count without loading any.
 - ``viewer/shards/<n>.js``: the judgments, at most ``SHARD_ROWS`` (and about ``SHARD_BYTES``) at a time, each
   with its texts; a shard holds one (benchmark, judge, model) and keeps each text once.
+- ``viewer/texts/<n>.js``: the texts several shards show (a question and its reference answer, shown with every
+  model's answer; an answer, with each of its judges), kept once, in packs of about ``PACK_CHARS`` characters.
 
-The data are scripts (``JBV.index(...)``, ``JBV.shard(n, ...)``) loaded by ``<script>`` elements, not fetch(): the
-site is opened from file://, where Chromium refuses fetch() but loads scripts beside the page.
+The data are scripts (``JBV.index(...)``, ``JBV.shard(n, ...)``, ``JBV.texts(n, ...)``) loaded by ``<script>``
+elements, not fetch(): the site is opened from file://, where Chromium refuses fetch() but loads scripts beside the
+page.
 
 The rows and their flags come from the judgments frame the tables are computed from, with the aggregations' own
 tests (judging.kinds: failed_judgments, parse_failures, position_flips), so the viewer's counts are the tables'.
@@ -40,6 +43,7 @@ from . import pages
 
 SHARD_ROWS = 100  # judgments per shard at most: a first page (PAGE_SIZE in viewer.js) reads one shard
 SHARD_BYTES = 400_000  # a shard is closed once its texts pass this many characters
+PACK_CHARS = 300_000  # characters per pack of the texts several shards show (viewer/texts/<n>.js)
 FLAGS = ("failed", "parse", "flip", "disagree")  # bit i of a row's "x" is FLAGS[i]; viewer.js knows this order
 ASSETS = ("viewer.js", "viewer.css")
 PAGE = "viewer.html"
@@ -51,6 +55,7 @@ class ViewerStats:
 
     n_judgments: int
     n_shards: int
+    n_packs: int
     index_bytes: int
     largest_shard_bytes: int
     total_bytes: int
@@ -184,20 +189,51 @@ def _text_key(record: Mapping[str, Any]) -> TextKey:
 
 
 def _text_size(text: JudgmentText | None) -> int:
-    if text is None:
-        return 0
-    parts = (*text.question, *text.answer, *text.opponent_answer, *text.replies, text.prompt or "")
-    return sum(len(p) for p in parts)
+    return 0 if text is None else sum(len(p) for p in _parts(text))
+
+
+def _parts(text: JudgmentText) -> tuple[str, ...]:
+    prompt = (text.prompt,) if text.prompt else ()
+    return (*text.question, *text.answer, *text.opponent_answer, *text.replies, *prompt)
+
+
+def _shared(found: Sequence[JudgmentText | None], shard_of: Sequence[int]) -> dict[str, int]:
+    """The texts that more than one shard shows (a question or a reference answer shown with every model's answer,
+    an answer with each of its judges), numbered in order of first appearance: kept once, in text packs."""
+    first: dict[str, int] = {}
+    shared: dict[str, int] = {}
+    for text, shard in zip(found, shard_of, strict=True):
+        for part in _parts(text) if text is not None else ():
+            if first.setdefault(part, shard) != shard and part not in shared:
+                shared[part] = len(shared)
+    return shared
+
+
+def _packs(shared: Mapping[str, int]) -> list[list[str]]:
+    """The shared texts in order, cut into packs of about PACK_CHARS characters."""
+    packs: list[list[str]] = [[]]
+    size = 0
+    for text in shared:  # a dict keeps the order of numbering
+        if size >= PACK_CHARS:
+            packs.append([])
+            size = 0
+        packs[-1].append(text)
+        size += len(text)
+    return packs if packs[0] else []
 
 
 class _Strings:
-    """A shard's texts, each kept once (a question is shared by its turns and judges, an answer by its judges)."""
+    """A shard's texts, each kept once (a question is shared by its turns and judges, an answer by its judges). A
+    text other shards show too is a reference to the packs: -(its number + 1)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: Mapping[str, int]) -> None:
         self.values: list[str] = []
         self.positions: dict[str, int] = {}
+        self.shared = shared
 
     def ref(self, text: str) -> int:
+        if text in self.shared:
+            return -self.shared[text] - 1
         if text not in self.positions:
             self.positions[text] = len(self.values)
             self.values.append(text)
@@ -255,10 +291,19 @@ def write_viewer(out: Path, frame: pd.DataFrame, texts: Mapping[TextKey, Judgmen
     groups = [(str(r["_label"]), str(r["judge"]), str(r["model"])) for r in records]
     folder = out / "viewer"
     (folder / "shards").mkdir(parents=True)
-    entries, largest, total = [], 0, 0
-    for number, positions in enumerate(_shards(groups, [_text_size(t) for t in found])):
+    (folder / "texts").mkdir()
+    cuts = list(_shards(groups, [_text_size(t) for t in found]))
+    shared = _shared(found, [number for number, positions in enumerate(cuts) for _ in positions])
+    packs = _packs(shared)
+    largest, total = 0, 0
+    for number, pack in enumerate(packs):
+        data = _dump(f"JBV.texts({number},", pack)
+        (folder / "texts" / f"{number}.js").write_bytes(data)
+        largest, total = max(largest, len(data)), total + len(data)
+    entries = []
+    for number, positions in enumerate(cuts):
         label, judge, model = groups[positions[0]]
-        strings = _Strings()
+        strings = _Strings(shared)
         rows = [_row(records[p], p, int(bits[p]), peers[p], found[p], strings, facets, bool(battle[p]))
                 for p in positions]
         constant = {"b": facets.at("benchmarks", label), "j": facets.at("judges", judge),
@@ -269,6 +314,7 @@ def write_viewer(out: Path, frame: pd.DataFrame, texts: Mapping[TextKey, Judgmen
         entries.append({**constant, **_counted(rows, battle[positions], flags[positions])})
     kinds = facets.names["kinds"]
     index = _dump("JBV.index(", {"facets": facets.names, "flags": list(FLAGS), "shards": entries,
+                                 "packs": [len(pack) for pack in packs],
                                  "battle_kinds": [i for i, k in enumerate(kinds) if kind_of(k).compares_models],
                                  "total": len(frame)})
     (folder / "index.js").write_bytes(index)
@@ -277,7 +323,7 @@ def write_viewer(out: Path, frame: pd.DataFrame, texts: Mapping[TextKey, Judgmen
             shutil.copyfile(source, folder / asset)
     html = pages.environment().get_template("viewer.html.jinja").render(n_judgments=len(frame), **page)
     (out / PAGE).write_text(html)
-    return ViewerStats(len(frame), len(entries), len(index), largest, total + len(index))
+    return ViewerStats(len(frame), len(entries), len(packs), len(index), largest, total + len(index))
 
 
 def _counted(rows: Sequence[Mapping[str, Any]], battle: np.ndarray, flags: np.ndarray) -> dict[str, Any]:

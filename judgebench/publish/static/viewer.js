@@ -1,6 +1,7 @@
 // judgebench's judgment viewer (viewer.html). The judgments come in shards (viewer/shards/<n>.js), loaded on demand
 // with <script> elements (a page opened from file:// cannot fetch()); viewer/index.js says what each shard holds,
-// so a filter reads only the shards that can match. Every text is data: it is only ever set as textContent.
+// so a filter reads only the shards that can match. Texts that several shards show are kept once, in text packs
+// (viewer/texts/<n>.js): a row refers to them by -(number + 1). Every text is data: only ever set as textContent.
 (function () {
   "use strict";
   var PAGE_SIZE = 50;
@@ -11,8 +12,9 @@
   var SELECTS = {benchmark: "benchmarks", judge: "judges", model: "models", opponent: "models",
                  category: "categories", kind: "kinds"};
   var index = null;
-  var pending = new Map();
-  var cache = new Map();
+  var pending = new Map(); // "shards/3" -> the promise of a script not yet run
+  var caches = {shards: new Map(), texts: new Map()};
+  var packStarts = [];
   var generation = 0;
 
   function $(id) { return document.getElementById(id); }
@@ -27,25 +29,32 @@
   window.JBV = {
     index: function (data) {
       index = data;
+      var start = 0;
+      packStarts = index.packs.map(function (n) { start += n; return start - n; });
       setup();
     },
-    shard: function (number, data) {
-      var waiting = pending.get(number);
-      if (waiting) {
-        pending.delete(number);
-        waiting.resolve(data);
-      }
-    }
+    shard: function (number, data) { arrived("shards/" + number, data); },
+    texts: function (number, data) { arrived("texts/" + number, data); }
   };
 
-  function loadShard(number) {
+  function arrived(key, data) {
+    var waiting = pending.get(key);
+    if (waiting) {
+      pending.delete(key);
+      waiting.resolve(data);
+    }
+  }
+
+  // A data script (kind "shards" or "texts"), from the cache or loaded by a <script> element.
+  function load(kind, number) {
+    var cache = caches[kind], key = kind + "/" + number, path = "viewer/" + key + ".js";
     if (cache.has(number)) {
       var kept = cache.get(number);
       cache.delete(number);
       cache.set(number, kept);
       return Promise.resolve(kept);
     }
-    if (pending.has(number)) return pending.get(number).promise;
+    if (pending.has(key)) return pending.get(key).promise;
     var waiting = {};
     waiting.promise = new Promise(function (resolve, reject) {
       waiting.resolve = resolve;
@@ -55,24 +64,56 @@
       while (cache.size > KEEP) cache.delete(cache.keys().next().value);
       return data;
     });
-    pending.set(number, waiting);
+    pending.set(key, waiting);
     var script = document.createElement("script");
-    script.src = "viewer/shards/" + number + ".js";
+    script.src = path;
     script.charset = "utf-8";
     script.onload = function () {
       script.remove();
-      if (pending.get(number) === waiting) {
-        pending.delete(number);
-        waiting.reject(new Error("viewer/shards/" + number + ".js holds no judgments"));
+      if (pending.get(key) === waiting) {
+        pending.delete(key);
+        waiting.reject(new Error(path + " holds no data"));
       }
     };
     script.onerror = function () {
       script.remove();
-      pending.delete(number);
-      waiting.reject(new Error("could not load viewer/shards/" + number + ".js"));
+      pending.delete(key);
+      waiting.reject(new Error("could not load " + path));
     };
     document.head.appendChild(script);
     return waiting.promise;
+  }
+
+  function loadShard(number) { return load("shards", number); }
+
+  function refs(row) {
+    var found = (row.q || []).concat(row.a || [], row.oa || [], row.r || []);
+    if (row.p !== undefined && row.p >= 0) found.push(row.p);
+    return found;
+  }
+
+  function packOf(ref) { // the text pack of a shared text's reference
+    var id = -ref - 1, low = 0, high = packStarts.length - 1;
+    while (low < high) {
+      var middle = (low + high + 1) >> 1;
+      if (packStarts[middle] <= id) low = middle; else high = middle - 1;
+    }
+    return low;
+  }
+
+  // The rows' shared texts loaded, and kept while the rows are shown: the rows' texts, ready to read.
+  function withTexts(rows) {
+    var needed = new Set();
+    rows.forEach(function (row) { refs(row).forEach(function (ref) { if (ref < 0) needed.add(packOf(ref)); }); });
+    return Promise.all(Array.from(needed).map(function (number) {
+      return load("texts", number).then(function (pack) { return [number, pack]; });
+    })).then(function (loaded) { return new Map(loaded); });
+  }
+
+  function textOf(shard, ref, packs) {
+    if (ref >= 0) return shard.texts[ref];
+    var number = packOf(ref);
+    return packs.get(number)[-ref - 1 - packStarts[number]];
   }
 
   // --- the filter: the page's hash (benchmark=...&model=...&parse=1&q=...&page=2) -------------------------
@@ -133,19 +174,16 @@
     return {n: n, exact: n === 0 || (splits <= 1 && !f.q && !f.item)};
   }
 
-  function haystack(row, shard) {
+  function haystack(row, shard, packs) {
     if (row._hay === undefined) {
       var parts = [row.item, row.v, row.e || ""];
-      ["q", "a", "oa", "r"].forEach(function (key) {
-        (row[key] || []).forEach(function (at) { parts.push(shard.texts[at]); });
-      });
-      if (row.p !== undefined && row.p >= 0) parts.push(shard.texts[row.p]);
+      refs(row).forEach(function (ref) { parts.push(textOf(shard, ref, packs)); });
       row._hay = parts.join("\n").toLowerCase();
     }
     return row._hay;
   }
 
-  function matches(row, shard, f) {
+  function matches(row, shard, f, packs) {
     if (f.m !== null && shard.m !== f.m && !(row.o === f.m && index.battle_kinds.indexOf(row.k) >= 0)) return false;
     if (f.o !== null && row.o !== f.o) return false;
     if (f.c !== null && row.c !== f.c) return false;
@@ -153,12 +191,16 @@
     if (f.t !== null && row.t !== f.t) return false;
     if ((row.x & f.mask) !== f.mask) return false;
     if (f.item && row.item !== f.item) return false;
-    if (f.q && haystack(row, shard).indexOf(f.q) < 0) return false;
+    if (f.q && haystack(row, shard, packs).indexOf(f.q) < 0) return false;
     return true;
   }
 
+  // A shard's matches (a promise: a text search first loads the shared texts it reads).
   function hits(shard, f) {
-    return shard.rows.filter(function (row) { return matches(row, shard, f); });
+    var ready = f.q ? withTexts(shard.rows) : Promise.resolve(null);
+    return ready.then(function (packs) {
+      return shard.rows.filter(function (row) { return matches(row, shard, f, packs); });
+    });
   }
 
   // --- one refresh: the page's judgments first, then the total where the index alone cannot tell it ---------
@@ -180,9 +222,12 @@
     function next() {
       if (mine !== generation) return;
       if (at >= plan.length || shown.length >= PAGE_SIZE) {
-        render(shown, state, known ? total : null);
-        if (!known) count(mine, plan, state);
-        else setStatus(plan.length, plan.length, total, true, state, false);
+        withTexts(shown.map(function (entry) { return entry.row; })).then(function (packs) {
+          if (mine !== generation) return;
+          render(shown, state, known ? total : null, packs);
+          if (!known) count(mine, plan, state);
+          else setStatus(plan.length, plan.length, total, true, state, false);
+        }, fail);
         return;
       }
       var p = plan[at++];
@@ -191,15 +236,16 @@
         return next();
       }
       loadShard(p.number).then(function (shard) {
-        if (mine !== generation) return;
-        var found = hits(shard, f);
-        p.hits = found.length;
-        found.forEach(function (row) {
-          if (seen >= start && shown.length < PAGE_SIZE) shown.push({row: row, shard: shard});
-          seen += 1;
+        return hits(shard, f).then(function (found) {
+          if (mine !== generation) return;
+          p.hits = found.length;
+          found.forEach(function (row) {
+            if (seen >= start && shown.length < PAGE_SIZE) shown.push({row: row, shard: shard});
+            seen += 1;
+          });
+          next();
         });
-        next();
-      }, fail);
+      }).catch(fail);
     }
     next();
   }
@@ -219,13 +265,13 @@
         var p = queue.shift();
         running += 1;
         (function (p) {
-          loadShard(p.number).then(function (shard) {
-            p.hits = hits(shard, f).length;
+          loadShard(p.number).then(function (shard) { return hits(shard, f); }).then(function (found) {
+            p.hits = found.length;
             running -= 1;
             done += 1;
             if (mine === generation) setStatus(done, plan.length, total(), false, state, false);
             pump();
-          }, fail);
+          }).catch(fail);
         })(p);
       }
     }
@@ -335,18 +381,18 @@
   }
 
   // --- one judgment ----------------------------------------------------------------------------------------
-  function render(shown, state, total) {
+  function render(shown, state, total, packs) {
     var results = $("v-results");
     results.textContent = "";
-    shown.forEach(function (entry) { results.appendChild(judgment(entry.row, entry.shard)); });
+    shown.forEach(function (entry) { results.appendChild(judgment(entry.row, entry.shard, packs)); });
     if (total !== null) renderPager(state, total);
     else renderPager(state, (state.page + 2) * PAGE_SIZE); // more may come: the pager is redrawn once counted
   }
 
-  function texts(block, shard, keys, heading, cls) {
-    keys.forEach(function (at, i) {
+  function texts(block, shard, packs, keys, heading, cls) {
+    keys.forEach(function (ref, i) {
       block.appendChild(el("h4", null, heading + (keys.length > 1 ? ", turn " + (i + 1) : "")));
-      block.appendChild(el("pre", "text " + cls, shard.texts[at]));
+      block.appendChild(el("pre", "text " + cls, textOf(shard, ref, packs)));
     });
   }
 
@@ -356,7 +402,7 @@
     return a;
   }
 
-  function judgment(row, shard) {
+  function judgment(row, shard, packs) {
     var facets = index.facets;
     var model = facets.models[shard.m], judge = facets.judges[shard.j], benchmark = facets.benchmarks[shard.b];
     var opponent = row.o >= 0 ? facets.models[row.o] : null;
@@ -390,15 +436,15 @@
       article.appendChild(el("p", null, "The texts of this judgment are not in the inputs."));
       return article;
     }
-    if (row.q.length) texts(article, shard, row.q, "Question", "question");
-    else if (row.p >= 0) texts(article, shard, [row.p], "The judge's prompt (the question is not in the inputs)",
+    if (row.q.length) texts(article, shard, packs, row.q, "Question", "question");
+    else if (row.p >= 0) texts(article, shard, packs, [row.p], "The judge's prompt (the question is not in the inputs)",
                                "prompt");
     else article.appendChild(el("p", null, "Question: not found in the inputs."));
     var answers = el("div", "side-by-side");
     var own = el("div", "side"), other = el("div", "side");
-    texts(own, shard, row.a, "Answer of " + model, "answer");
+    texts(own, shard, packs, row.a, "Answer of " + model, "answer");
     if (!row.a.length) own.appendChild(el("p", null, "The answer is not in the inputs."));
-    texts(other, shard, row.oa, "Answer of the " + row.ol, "opponent");
+    texts(other, shard, packs, row.oa, "Answer of the " + row.ol, "opponent");
     answers.appendChild(own);
     if (row.oa.length) answers.appendChild(other);
     article.appendChild(answers);
@@ -408,7 +454,7 @@
       var label = row.r.length === 2 ? (i === 0 ? ", candidate shown first" : ", candidate shown second") :
         row.r.length > 2 ? " " + (i + 1) : "";
       side.appendChild(el("h4", null, "Judge's reply" + label));
-      side.appendChild(el("pre", "text reply", shard.texts[at]));
+      side.appendChild(el("pre", "text reply", textOf(shard, at, packs)));
       replies.appendChild(side);
     });
     if (!row.r.length) article.appendChild(el("p", null, "The judge's reply was not stored in the input."));

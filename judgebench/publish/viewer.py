@@ -61,11 +61,12 @@ class ViewerStats:
     total_bytes: int
 
 
-def href(section: pages.Section, row: Any = None, prefix: str = "", **extra: object) -> str:
+def href(section: pages.Section | None, row: Any = None, prefix: str = "", **extra: object) -> str:
     """The viewer filtered to a table's section (benchmark, protocol, judge), to one of its rows (that row's
-    judgments: its model and, outside battles, its opponent) and to ``extra`` filters (category, turn, a flag)."""
-    filters: dict[str, object] = {"benchmark": section.title, "judge": section.judge}
-    if row is not None:
+    judgments: its model and, outside battles, its opponent) and to ``extra`` filters (category, turn, a flag,
+    or any of the viewer's filters where there is no section)."""
+    filters: dict[str, object] = {} if section is None else {"benchmark": section.title, "judge": section.judge}
+    if section is not None and row is not None:
         filters["model"] = row.model
         if not section.battles and row.opponent:
             filters["opponent"] = row.opponent

@@ -101,6 +101,9 @@ def test_every_table_row_links_to_its_judgments(built: Built) -> None:
         assert (f'href="viewer.html#benchmark=synthetic-pairwise&amp;judge={judge}&amp;model={model}'
                 f'&amp;opponent=reference"') in html
     assert "category=coding" in html and "flip=1" in html and "parse=1" in html
+    # Judges side by side: a model's judgments by each judge, and those the judges decided differently.
+    assert 'href="viewer.html#model=model-a&amp;judge=judge-2"' in html
+    assert 'href="viewer.html#model=model-a&amp;disagree=1"' in html
     page = (built.out / "models" / "model-a.html").read_text()
     assert 'href="../viewer.html#benchmark=synthetic-pairwise&amp;judge=judge-1&amp;model=model-a' in page
 

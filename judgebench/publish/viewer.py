@@ -99,7 +99,7 @@ def _labels(frame: pd.DataFrame) -> pd.Series:
     return labels
 
 
-def judge_disagreements(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def judge_disagreements(frame: pd.DataFrame) -> tuple[pd.Series, list[list[list[str | None]] | None]]:
     """(which judgments another judge of the same item, models and turn judged otherwise; each judgment's other
     judges' outcomes, ``[[judge, outcome], ...]`` from its candidate's side, or None where no other judge judged
     it). A battle recorded with its models the other way round by another judge is the same comparison."""
@@ -118,7 +118,7 @@ def judge_disagreements(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     several = np.zeros(len(sizes), dtype=bool)
     several[distinct.index.to_numpy()] = distinct.to_numpy() > 1
     disagree = pd.Series(judged & several[group], index=frame.index)
-    peers = pd.Series(None, index=frame.index, dtype=object)
+    peers: list[list[list[str | None]] | None] = [None] * len(frame)
     shared = np.flatnonzero(sizes[group] - judged.astype(int) > 0)  # rows some other judge also judged
     judges, own_side = frame["judge"].astype(str).to_numpy(), swap.to_numpy()
     values = oriented.to_numpy()
@@ -127,13 +127,13 @@ def judge_disagreements(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         members.setdefault(int(group[position]), []).append(int(position))
     for position in shared:
         others = [p for p in members.get(int(group[position]), []) if p != position]
-        peers.iloc[position] = [[judges[p], _side(values[p], bool(own_side[position]))] for p in others]
+        peers[position] = [[judges[p], _side(values[p], bool(own_side[position]))] for p in others]
     return disagree, peers
 
 
-def _side(label: str, swapped: bool) -> str:
+def _side(label: str | None, swapped: bool) -> str | None:
     """A comparison's oriented outcome from the side of a judgment whose models were swapped to orient it."""
-    return OPPONENT_OUTCOME.get(label, label) if swapped else label
+    return OPPONENT_OUTCOME.get(label, label) if swapped and label is not None else label
 
 
 def judgment_flags(frame: pd.DataFrame, disagree: pd.Series | None = None) -> pd.DataFrame:
@@ -244,7 +244,7 @@ class _Strings:
         return [self.ref(t) for t in texts]
 
 
-def _row(record: Mapping[str, Any], number: int, bits: int, peers: Any, text: JudgmentText | None,
+def _row(record: Mapping[str, Any], number: int, bits: int, peers: list[Any] | None, text: JudgmentText | None,
          strings: _Strings, facets: _Facets, battle: bool) -> dict[str, Any]:
     """One judgment as viewer.js reads it (short keys: a shard holds many)."""
     opponent = record["opponent"]
@@ -255,7 +255,7 @@ def _row(record: Mapping[str, Any], number: int, bits: int, peers: Any, text: Ju
         "o": facets.at("models", opponent) if isinstance(opponent, str) else -1,
         "v": pages.battle_verdict_text(record, str(record["model"])) if battle else pages.verdict_text(record),
         "e": error if isinstance(error, str) else None, "fk": failure if isinstance(failure, str) else None,
-        "x": bits, "peers": peers if isinstance(peers, list) else None}
+        "x": bits, "peers": peers}
     if text is not None:
         row.update({"q": strings.refs(text.question), "a": strings.refs(text.answer),
                     "oa": strings.refs(text.opponent_answer), "ol": text.opponent_label,
@@ -281,9 +281,8 @@ def write_viewer(out: Path, frame: pd.DataFrame, texts: Mapping[TextKey, Judgmen
                  **page: object) -> ViewerStats:
     """Write viewer.html and viewer/ (index, shards, assets) under the site folder ``out``."""
     frame = _ordered(frame).reset_index(drop=True)
-    disagree, peers_of = judge_disagreements(frame)
+    disagree, peers = judge_disagreements(frame)
     flags = judgment_flags(frame, disagree).to_numpy()
-    peers = peers_of.tolist()
     bits = (flags * (1 << np.arange(len(FLAGS)))).sum(axis=1).astype(int)
     battle = _compares(frame).to_numpy()
     facets = _Facets(frame)

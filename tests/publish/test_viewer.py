@@ -15,9 +15,11 @@ import pandas as pd
 import pytest
 
 from judgebench.analysis.records import read_judgments
+from judgebench.formats.table import judgments_frame
 from judgebench.judging.kinds import kind_of
 from judgebench.publish import viewer
 from judgebench.publish.site import build_site
+from judgebench.types import Judgment
 
 from .runs import HOSTILE, synthetic_run
 
@@ -106,6 +108,29 @@ def test_every_table_row_links_to_its_judgments(built: Built) -> None:
     assert 'href="viewer.html#model=model-a&amp;disagree=1"' in html
     page = (built.out / "models" / "model-a.html").read_text()
     assert 'href="../viewer.html#benchmark=synthetic-pairwise&amp;judge=judge-1&amp;model=model-a' in page
+
+
+def _battle(judge: str, item: str, model: str, opponent: str, preference: float) -> Judgment:
+    outcome = "win" if preference > 1.5 else "loss" if preference < 1.5 else "tie"
+    return Judgment(benchmark="b", item_id=item, category="c", model=model, judge=judge, turn=1, kind="battles",
+                    opponent=opponent, verdict_ab=outcome, verdict_ba=outcome, preference=preference)
+
+
+def test_battles_count_for_both_models_and_judges_agree_whichever_side_they_recorded(tmp_path: Path) -> None:
+    frame = judgments_frame([
+        _battle("j1", "i1", "a", "b", 2.0), _battle("j2", "i1", "b", "a", 1.0),  # a wins for both judges
+        _battle("j1", "i2", "a", "b", 2.0), _battle("j2", "i2", "b", "a", 2.0),  # j2: b wins: they disagree
+        _battle("j1", "i3", "b", "c", 1.5)])
+    disagree, peers = viewer.judge_disagreements(frame)
+    assert disagree.tolist() == [False, False, True, True, False]
+    assert peers[2] == [["j2", "loss"]] and peers[3] == [["j1", "loss"]] and peers[4] is None
+    viewer.write_viewer(tmp_path, frame, {}, build_date="-", build_date_source="-", viewer_href=viewer.href)
+    index = _script_data(tmp_path / "viewer" / "index.js", "JBV.index(")
+    models = index["facets"]["models"]
+    for model in ("a", "b", "c"):  # as the model page and the battle table count: every battle it was in
+        at = models.index(model)
+        shown = sum(s["n"] if s["m"] == at else s["bo"].get(str(at), 0) for s in index["shards"])
+        assert shown == int(((frame["model"] == model) | (frame["opponent"] == model)).sum())
 
 
 # --- in the browser --------------------------------------------------------------------------------------------

@@ -244,8 +244,8 @@ class _Strings:
         return [self.ref(t) for t in texts]
 
 
-def _row(record: Mapping[str, Any], number: int, bits: int, peers: list[Any] | None, text: JudgmentText | None,
-         strings: _Strings, facets: _Facets, battle: bool) -> dict[str, Any]:
+def _row(record: Mapping[str, Any], number: int, bits: int, peers: list[list[str | None]] | None,
+         text: JudgmentText | None, strings: _Strings, facets: _Facets, battle: bool) -> dict[str, Any]:
     """One judgment as viewer.js reads it (short keys: a shard holds many)."""
     opponent = record["opponent"]
     error, failure = record["error"], record["failure"]
@@ -255,12 +255,21 @@ def _row(record: Mapping[str, Any], number: int, bits: int, peers: list[Any] | N
         "o": facets.at("models", opponent) if isinstance(opponent, str) else -1,
         "v": pages.battle_verdict_text(record, str(record["model"])) if battle else pages.verdict_text(record),
         "e": error if isinstance(error, str) else None, "fk": failure if isinstance(failure, str) else None,
-        "x": bits, "peers": peers}
+        "x": bits, "peers": _peer_words(peers, str(record["kind"]), str(record["model"]))}
     if text is not None:
         row.update({"q": strings.refs(text.question), "a": strings.refs(text.answer),
                     "oa": strings.refs(text.opponent_answer), "ol": text.opponent_label,
                     "r": strings.refs(text.replies), "p": strings.ref(text.prompt) if text.prompt else -1})
     return row
+
+
+def _peer_words(peers: list[list[str | None]] | None, kind: str, model: str) -> list[list[str | None]] | None:
+    """Other judges' outcomes as the page says them: a grade, or the outcome for this judgment's candidate."""
+    if peers is None:
+        return None
+    grades = kind_of(kind).has_grades
+    return [[judge, None if label is None else f"grade {label}" if grades else f"{label} for {model}"]
+            for judge, label in peers]
 
 
 def _counts(values: Sequence[int]) -> dict[str, int]:

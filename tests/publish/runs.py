@@ -53,10 +53,11 @@ def _filler(chars: int) -> str:
 
 
 def _synthetic_judgment(rng: random.Random, item: dict[str, Any], model: str, judge: str, reply: str) -> Judgment:
-    """One pairwise judgment, both orders' replies kept: about 1 in 10 did not parse, 1 in 5 flips."""
+    """One pairwise judgment, both orders' replies kept (the candidate shown first, then second): about 1 in 10 did
+    not parse, and about 1 in 6 of the others flips with the order."""
     first, second = rng.choice("AAABC"), rng.choice("AAABC")
     if rng.random() < 0.8:
-        second = first  # most judgments agree with themselves across orders
+        second = {"A": "B", "B": "A", "C": "C"}[first]  # most judges keep their verdict when the order swaps
     replies = (f"[[{first}]] {reply}", f"[[{second}]] {reply}")
     fields: dict[str, Any] = {}
     if rng.random() < 0.1:

@@ -8,7 +8,8 @@ site by `judgebench leaderboard`'s code. Reported:
 
 - build time of the whole site, and of the viewer's part (publish.viewer.write_viewer, timed alone on the same
   judgments and texts) as a share of it: the baseline is the same build;
-- the site's total size and the viewer's, index.html's weight, the viewer's index and its largest shard;
+- the site's total size and the viewer's, index.html's weight (and the share of it that links to the viewer), the
+  viewer's index and its largest shard or text pack;
 - the bytes a browser loads to show the viewer's first page (measured in Chromium from file:// where it is
   installed, by summing the files it requested; otherwise the files the page needs), against all the viewer's
   bytes: what loading judgments on demand saves over one file with all of them.
@@ -17,6 +18,7 @@ site by `judgebench leaderboard`'s code. Reported:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -64,6 +66,11 @@ def _first_page_bytes(site: Path) -> tuple[int, str]:
     return sum(f.stat().st_size for f in files if f.is_file()), f"measured in Chromium from file:// ({shown} shown)"
 
 
+def _link_bytes(html: str) -> int:
+    """Bytes of index.html that are links to the viewer (each opening tag and its closing ``</a>``)."""
+    return sum(len(tag) + len("</a>") for tag in re.findall(r'<a [^>]*href="viewer\.html[^"]*"[^>]*>', html))
+
+
 def main(n_models: int = N_MODELS, n_items: int = N_ITEMS) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -90,6 +97,8 @@ def main(n_models: int = N_MODELS, n_items: int = N_ITEMS) -> dict[str, Any]:
             "viewer_share_of_build": round(viewer_s / build_s, 3),
             "site_mb": round(_size(site) / 1e6, 1), "viewer_mb": round(viewer_bytes / 1e6, 1),
             "index_html_kb": round(_size(site / "index.html") / 1e3, 1),
+            "index_html_share_of_viewer_links": round(_link_bytes((site / "index.html").read_text())
+                                                      / _size(site / "index.html"), 3),
             "viewer_index_kb": round(stats.index_bytes / 1e3, 1),
             "largest_shard_kb": round(stats.largest_shard_bytes / 1e3, 1),
             "first_page_kb": round(first_page / 1e3, 1), "first_page_measured": how,

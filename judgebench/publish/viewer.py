@@ -43,7 +43,7 @@ from . import pages
 
 SHARD_ROWS = 100  # judgments per shard at most: a first page (PAGE_SIZE in viewer.js) reads one shard
 SHARD_BYTES = 400_000  # a shard is closed once its texts pass this many characters
-PACK_CHARS = 300_000  # characters per pack of the texts several shards show (viewer/texts/<n>.js)
+PACK_CHARS = 200_000  # characters per pack of the texts several shards show (viewer/texts/<n>.js)
 FLAGS = ("failed", "parse", "flip", "disagree")  # bit i of a row's "x" is FLAGS[i]; viewer.js knows this order
 ASSETS = ("viewer.js", "viewer.css")
 PAGE = "viewer.html"
@@ -200,14 +200,15 @@ def _parts(text: JudgmentText) -> tuple[str, ...]:
 
 def _shared(found: Sequence[JudgmentText | None], shard_of: Sequence[int]) -> dict[str, int]:
     """The texts that more than one shard shows (a question or a reference answer shown with every model's answer,
-    an answer with each of its judges), numbered in order of first appearance: kept once, in text packs."""
-    first: dict[str, int] = {}
-    shared: dict[str, int] = {}
+    an answer with each of its judges), kept once, in text packs. They are numbered in order of first appearance,
+    so the first shard's page finds its texts in the first pack."""
+    first: dict[str, int] = {}  # in order of first appearance
+    several: set[str] = set()
     for text, shard in zip(found, shard_of, strict=True):
         for part in _parts(text) if text is not None else ():
-            if first.setdefault(part, shard) != shard and part not in shared:
-                shared[part] = len(shared)
-    return shared
+            if first.setdefault(part, shard) != shard:
+                several.add(part)
+    return {part: number for number, part in enumerate(p for p in first if p in several)}
 
 
 def _packs(shared: Mapping[str, int]) -> list[list[str]]:

@@ -63,12 +63,13 @@ class ViewerStats:
 
 def href(section: pages.Section | None, row: Any = None, prefix: str = "", **extra: object) -> str:
     """The viewer filtered to a table's section (benchmark, protocol, judge), to one of its rows (that row's
-    judgments: its model and, outside battles, its opponent) and to ``extra`` filters (category, turn, a flag,
-    or any of the viewer's filters where there is no section)."""
+    judgments: its model and, outside battles, its opponent where the table has several) and to ``extra``
+    filters (category, turn, a flag, or any of the viewer's filters where there is no section)."""
     filters: dict[str, object] = {} if section is None else {"benchmark": section.title, "judge": section.judge}
     if section is not None and row is not None:
         filters["model"] = row.model
-        if not section.battles and row.opponent:
+        # The opponent only where the table compares with several (the table's links are a large part of it).
+        if not section.battles and row.opponent and len({t.row.opponent for t in section.rows}) > 1:
             filters["opponent"] = row.opponent
         if len({t.row.kind for t in section.rows}) > 1:
             filters["kind"] = row.kind

@@ -22,6 +22,7 @@ import bench_startup
 import bench_stats
 import bench_templates
 import bench_transport
+import bench_viewer
 
 
 def main() -> None:
@@ -35,6 +36,8 @@ def main() -> None:
     print(json.dumps(results["dry_run_vs_render_all"], indent=2), flush=True)
     results["template_budget"] = bench_templates.main()
     print(json.dumps(results["template_budget"], indent=2), flush=True)
+    results["site_viewer_100k"] = bench_viewer.main()
+    print(json.dumps(results["site_viewer_100k"], indent=2), flush=True)
     if "--stats-only" not in sys.argv:
         results["pipeline"] = bench_pipeline.main()
         print(json.dumps(results["pipeline"], indent=2))

@@ -78,12 +78,27 @@ def _none_if_nan(value: float | None) -> float | None:
     return None if value is None or np.isnan(value) else float(value)
 
 
+def failed_judgments(frame: pd.DataFrame) -> pd.Series:
+    """Which judgments failed (no value, an error). A judgment waiting in a provider batch (run --batch), or left
+    out on purpose (an arena vote that gave a model away), has not failed. The tables' and the viewer's count."""
+    return frame["error"].notna() & ~frame["failure"].isin(NOT_FAILED)
+
+
+def parse_failures(frame: pd.DataFrame) -> pd.Series:
+    """Which judgments failed because the judge's reply did not parse."""
+    return frame["failure"] == "parse"
+
+
+def position_flips(frame: pd.DataFrame) -> pd.Series:
+    """Which judgments got a verdict in both orders and the two differ (what "order agree" counts against)."""
+    both = frame["verdict_ab"].notna() & frame["verdict_ba"].notna()
+    return both & (frame["verdict_ab"] != frame["verdict_ba"])
+
+
 def _count_failures(group: pd.DataFrame) -> tuple[int, int, int]:
-    """(judgments without a value, replies that did not parse, empty answers). A judgment waiting in a provider
-    batch (run --batch), or left out on purpose (an arena vote that gave a model away), has not failed."""
-    failed = group["error"].notna() & ~group["failure"].isin(NOT_FAILED)
+    """(judgments without a value, replies that did not parse, empty answers)."""
     empty = int(group["empty"].fillna(False).astype(bool).sum()) if "empty" in group else 0
-    return int(failed.sum()), int((group["failure"] == "parse").sum()), empty
+    return int(failed_judgments(group).sum()), int(parse_failures(group).sum()), empty
 
 
 class JudgingKind(ABC):

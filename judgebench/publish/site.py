@@ -14,6 +14,7 @@
   clock reading would make two builds of the same inputs differ).
 - Each model has a page (models/<slug>.html, publish.pages) where its judgments can be read, their texts found by
   formats.texts; judges that ranked the same battles are shown side by side (analysis.judge_rankings).
+- Every judgment can be read, searched and filtered in viewer.html (publish.viewer), which the tables link to.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from ..judging.kinds import kind_of
 from ..stats.length_control import DifficultyTable
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from ..types import ScoreRow
-from . import pages, plots
+from . import pages, plots, viewer
 
 EXIT_UPDATED, EXIT_UNCHANGED, EXIT_LOCKED = 0, 3, 75
 DEFAULT_TITLE = "judgebench leaderboard"
@@ -348,7 +349,7 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
         return BuildResult("unchanged", out, len(inputs), 0, 0, 0)
     # Read (and check) every input before the lock and the caches are touched: a bad input writes nothing.
     frame, parsed, superseded = _load_inputs(inputs, fmt)
-    page = {"build_date": date, "build_date_source": date_source, "site_title": title}
+    page = {"build_date": date, "build_date_source": date_source, "site_title": title, "viewer_href": viewer.href}
     with site_lock(out):
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
         try:
@@ -378,9 +379,10 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
             (staging / "index.html").write_text(pages.render_index(
                 sections, comparisons, n_inputs=len(inputs), n_judgments=len(frame), n_superseded=superseded, **page))
             groups = {model: pages.model_groups(model, frame, sections) for model in model_page}
-            texts = _texts(inputs, fmt, cache, {e.key for g in groups.values() for group in g for e in group.entries})
+            texts = _texts(inputs, fmt, cache, viewer.text_keys(frame))  # every judgment's: the viewer shows all
             for model, target in model_page.items():
                 (staging / target).write_text(pages.render_model(model, pages.with_texts(groups[model], texts), **page))
+            viewer.write_viewer(staging, frame, texts, **page)
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             os.chmod(staging, 0o755)
             _swap_in(staging, out)

@@ -391,7 +391,7 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner, engine: Batch
         "rows": [asdict(row) for row in rows],
         "n_judgments": n_judgments, "n_failed": n_failed,
         "failures": {cause: sink.failures.get(cause, 0)
-                     for cause in ("parse", "truncated", "request", "no_answer", "empty", "pending")},
+                     for cause in ("parse", "truncated", "request", "filtered", "no_answer", "empty", "pending")},
         "failure_causes": [list(c) for c in failure_causes], "stopped_endpoints": list(stopped),
         "n_pending": n_pending, "batch": batch.to_json() if batch else None,
         "requests": asdict(runner.counters),

@@ -225,6 +225,10 @@ class Runner:
                     cached, mine = await self._lookup(key)
             finally:
                 self._waiting_on_others -= 1
+        if cached is not None and not accept(cached):
+            # Stored before the parser refused such replies (a content filter's, a copied verdict): asked again,
+            # and replaced once a reply is accepted.
+            cached = None
         if cached is not None:
             self.counters.cache_hits += 1
             self._usage(request.endpoint).cache_hits += 1

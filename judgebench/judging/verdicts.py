@@ -124,7 +124,7 @@ def _one_object(text: str, keys: tuple[str, ...]) -> tuple[dict[str, Any] | None
         value = json.loads(text, strict=False, object_pairs_hook=_unique_keys)
     except _DuplicateKey as exc:
         return None, f"the judge's JSON repeats the key(s) {exc}"
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deeply for the parser
         return None, "the judge's reply is not one JSON object"
     if not isinstance(value, dict):
         return None, "the judge's reply is not one JSON object"

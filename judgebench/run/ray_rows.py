@@ -91,7 +91,7 @@ def reply_from_exchange(text: str, request: ChatRequest) -> Outcome:
                             {"retry-after": str(seconds)} if seconds is not None else None)
     try:
         return _chat_reply(json.loads(body), endpoint, float(record.get("latency_s") or 0.0))
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         return BackendError(redact(f"{where(endpoint)}: HTTP {status} with a reply that is not a chat completion "
                                    f"({type(exc).__name__}: {str(exc)[:200]})"), retryable=True)
 

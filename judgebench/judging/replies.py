@@ -78,22 +78,28 @@ def _objects(text: str) -> Iterator[Any]:
             continue
 
 
+_FIRST_KEY = re.compile(r'\s*\{\s*"([^"\\]*)"')
+
+
 def copied(reply_text: str, verdict: Mapping[str, Any] | None, answers: Sequence[str]) -> bool:
     """Whether a JSON verdict is a copy of text from ``answers`` (the untrusted texts shown to the judge, as
     written and as the judge saw them): the reply, spaced any way and closed or not, is part of an answer, or its
     object equals an object written in an answer (its keys in another order, its strings escaped otherwise)."""
-    if not answers:
-        return False
-    from .prompts import neutralize
+    from .prompts import INVISIBLE, neutralize
 
-    reply = _squeezed(reply_text).rstrip('"}].,')
-    if not reply:
-        return False
-    key = next(iter(verdict), None) if verdict else None
+    first = _FIRST_KEY.match(reply_text)
+    keys = [f'"{key}"' for key in {*(first.groups() if first else ()), *(verdict or ())}]
+    reply = None
     for answer in answers:
+        # A copy holds the verdict's keys: an answer without them (nor escapes or characters that could hide them)
+        # is passed at once.
+        if not any(key in answer for key in keys) and "\\u" not in answer \
+                and (answer.isascii() or INVISIBLE.search(answer) is None):
+            continue
+        reply = reply if reply is not None else _squeezed(reply_text).rstrip('"}].,')
         for shown in {answer, neutralize(answer)}:
-            if reply in _squeezed(shown):
+            if reply and reply in _squeezed(shown):
                 return True
-            if key is not None and f'"{key}"' in shown and any(obj == verdict for obj in _objects(shown)):
+            if verdict is not None and any(obj == verdict for obj in _objects(shown)):
                 return True
     return False

@@ -209,7 +209,7 @@ def arena_bench_config(path: str) -> dict[str, Any]:
         raise DataError(f"{file}: larger than an arena-bench config can be ({len(text):,} characters)")
     try:
         config = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise DataError(f"{file}: not valid YAML ({exc})") from None
     if not isinstance(config, dict):
         raise DataError(f"{file}: not an arena-bench config (a mapping with system_prompt and prompt_template)")

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from judgebench.cli import main
-from judgebench.errors import ResultsError
+from judgebench.errors import ResultsError, environment_fault
 from judgebench.formats.judgebench import write_json_atomic
 from judgebench.judging.verdicts import parse_score_json
 from judgebench.run.cache import Cache
@@ -239,3 +239,27 @@ def test_a_write_error_without_a_file_name_names_the_file_being_written(tmp_path
                                        "--out", str(small_disk / "site")])
     assert result.exit_code == 1
     _one_line_naming(result.output, small_disk, "the disk is full")
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("models:\n  gpt-x: {input: 1, output: 2}\n  gpt-y: {input: 1\x00, output: 2}\n",
+     ":3: a character YAML does not allow"),
+    ("models: " + "[" * 20_000 + "]" * 20_000 + "\n", ": nested thousands of levels deep"),
+])
+def test_a_nul_byte_or_deep_nesting_in_a_price_file_is_one_line_naming_it(tmp_path: Path, text: str,
+                                                                           says: str) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(text)
+    result = CliRunner().invoke(main, ["run", "--task", "sample-mt", "--dry-run", "--prices", str(prices),
+                                       "--model", "m@http://127.0.0.1:9/v1", "--judge", "j@http://127.0.0.1:9/v1"])
+    assert result.exit_code == 1
+    _one_line_naming(result.output, f"{prices}{says}", "")
+
+
+def test_a_genuine_bug_still_asks_for_a_report() -> None:
+    # Only the machine's faults are told apart: any other exception stays a bug to report.
+    assert environment_fault(ValueError("shape mismatch")) is None
+    assert environment_fault(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")) is None
+    fault = environment_fault(OSError(errno.ENOSPC, "No space left on device", "/data/results/x.json"))
+    assert fault is not None
+    assert str(fault).startswith("/data/results/x.json: No space left on device (the disk is full")

@@ -220,8 +220,7 @@ class SingleGrading(JudgingKind):
 
     def read_verdict(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
         low, high = task.judge.scale
-        # A closed reasoning block is thinking, not the verdict: the verdict is read from what follows it.
-        text = split_reasoning(reply.text)[0]
+        text = _after_thinking(reply.text)
         if request.chat.response_schema:
             return parse_score_json(text, low, high, truncated=cut_off(reply), answers=request.answers)
         return parse_score_text(text, low, high, truncated=cut_off(reply))
@@ -300,6 +299,12 @@ def is_empty(answer: str) -> bool:
     return not INVISIBLE.sub("", answer).strip()
 
 
+def _after_thinking(text: str) -> str:
+    """A judge reply without the closed reasoning blocks before its verdict: thinking is not the verdict. A reply
+    that starts with its JSON object is left whole (its explanation may quote a closing tag)."""
+    return text if text.lstrip().startswith("{") else split_reasoning(text)[0]
+
+
 def _failure(verdict: Verdict, outcome: Outcome | None) -> FailureKind | None:
     if verdict.ok:
         return None
@@ -376,7 +381,7 @@ class PairwiseComparison(JudgingKind):
         return found
 
     def read_verdict(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
-        text = split_reasoning(reply.text)[0]
+        text = _after_thinking(reply.text)
         if request.chat.response_schema:
             return parse_pair_json(text, task.judge.labels, truncated=cut_off(reply), answers=request.answers)
         return parse_pair_text(text, task.judge.labels, truncated=cut_off(reply))

@@ -78,6 +78,15 @@ def _objects(text: str) -> Iterator[Any]:
             continue
 
 
+def _may_hide(answer: str) -> bool:
+    """Whether an answer holds characters that ``neutralize`` removes (a key could hide behind them)."""
+    if answer.isascii():
+        return False
+    from .prompts import INVISIBLE
+
+    return INVISIBLE.search(answer) is not None
+
+
 _FIRST_KEY = re.compile(r'\s*\{\s*"([^"\\]*)"')
 
 
@@ -85,17 +94,16 @@ def copied(reply_text: str, verdict: Mapping[str, Any] | None, answers: Sequence
     """Whether a JSON verdict is a copy of text from ``answers`` (the untrusted texts shown to the judge, as
     written and as the judge saw them): the reply, spaced any way and closed or not, is part of an answer, or its
     object equals an object written in an answer (its keys in another order, its strings escaped otherwise)."""
-    from .prompts import INVISIBLE, neutralize
-
     first = _FIRST_KEY.match(reply_text)
     keys = [f'"{key}"' for key in {*(first.groups() if first else ()), *(verdict or ())}]
     reply = None
     for answer in answers:
         # A copy holds the verdict's keys: an answer without them (nor escapes or characters that could hide them)
         # is passed at once.
-        if not any(key in answer for key in keys) and "\\u" not in answer \
-                and (answer.isascii() or INVISIBLE.search(answer) is None):
+        if not any(key in answer for key in keys) and "\\" not in answer and not _may_hide(answer):
             continue
+        from .prompts import neutralize
+
         reply = reply if reply is not None else _squeezed(reply_text).rstrip('"}].,')
         for shown in {answer, neutralize(answer)}:
             if reply and reply in _squeezed(shown):

@@ -129,6 +129,9 @@ def test_a_closed_think_block_before_a_json_verdict_is_read_after_it() -> None:
     text = '<think>It is short but kind: {"score": 3}? No.</think>\n{"score": 7, "explanation": "Kind."}'
     verdict = KINDS["single"].parse(load_task("sample-mt"), _request(()), ChatReply(text))
     assert verdict.score == 7.0
+    # A verdict that quotes a closing tag in its explanation is read whole.
+    quoting = '{"score": 3, "explanation": "The answer leaks a stray </think> tag."}'
+    assert KINDS["single"].parse(load_task("sample-mt"), _request(()), ChatReply(quoting)).score == 3.0
 
 
 @pytest.mark.parametrize("transport", ["sdk", "lean"])

@@ -109,6 +109,8 @@ class Cache:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._owner = uuid.uuid4().hex
+        if path.exists() and not path.is_file():  # a device or a pipe: SQLite would put its journal beside it
+            raise ResultsError(f"{path}: not a regular file, so not a cache: choose another --cache (a file path)")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)

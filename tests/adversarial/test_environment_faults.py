@@ -176,6 +176,19 @@ def test_a_cache_below_a_file_is_one_line_naming_it(tmp_path: Path) -> None:
     assert "move it aside" not in line
 
 
+def test_a_device_as_the_cache_is_refused_before_sqlite_writes_beside_it(tmp_path: Path) -> None:
+    journal = Path("/dev/full-journal")
+    existed = journal.exists()
+    try:
+        code, output = _run(tmp_path, tmp_path / "results", Path("/dev/full"))
+        assert code == 1
+        _one_line_naming(output, "/dev/full", "not a regular file, so not a cache: choose another --cache")
+        assert journal.exists() == existed
+    finally:
+        if not existed and journal.exists():
+            journal.unlink()
+
+
 @pytest.mark.parametrize("line", [
     b'{"question_id": "writing-1", "model_id": "cand", "choices": [{"turns": ["a\x00b", "c"]}]}\n',
     b'{"question_id": "writing-1",\x00 "model_id": "cand", "choices": [{"turns": ["ab", "c"]}]}\n',

@@ -62,7 +62,7 @@ _OS_FAULTS = {
     errno.ENOTDIR: "a part of the path is a file, not a folder: {choose}",
     errno.EEXIST: "a file is in the way of a folder this path needs: {choose}",
     errno.EISDIR: "a folder, not a file: name a file",
-    errno.ENOENT: "no such file or folder",
+    errno.ENOENT: "no such file or folder: check the path or {choose}",
     errno.ENAMETOOLONG: "the name is too long: {choose}",
     errno.ELOOP: "too many symbolic links: {choose}",
     errno.EMFILE: "too many open files: raise the limit (ulimit -n) or lower --concurrency",

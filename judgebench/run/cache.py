@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..errors import ResultsError, os_fault
+from ..errors import ResultsError, os_fault, sqlite_fault
 from ..secrets import redact
 from ..types import ChatReply, ChatRequest
 
@@ -74,33 +74,16 @@ def decode_reply(payload: str) -> ChatReply | None:
 
 
 CHOOSE = "choose another --cache"
-# SQLite's primary result codes for a cache that cannot be used through no fault of its own: the disk is full, the
-# file or its folder cannot be opened or written. Its content is fine, so the advice is never to move it aside.
-_SQLITE_FAULTS = {
-    13: "the disk is full: free space there or " + CHOOSE,  # SQLITE_FULL
-    8: "read-only: make it and its folder writable or " + CHOOSE,  # SQLITE_READONLY
-    14: "cannot open it: its folder is missing or unwritable, or the path is a folder; " + CHOOSE,  # SQLITE_CANTOPEN
-    3: "permission denied: make it and its folder writable or " + CHOOSE,  # SQLITE_PERM
-    23: "permission denied: make it and its folder writable or " + CHOOSE,  # SQLITE_AUTH
-    10: "a disk input/output error (a full or failing disk?): free space there or " + CHOOSE,  # SQLITE_IOERR
-}
-# The same by message, for Pythons before 3.11 (no sqlite_errorcode).
-_SQLITE_MESSAGES = {"database or disk is full": 13, "attempt to write a readonly database": 8,
-                    "unable to open database file": 14, "disk i/o error": 10}
 
 
 def cache_fault(path: Path, exc: sqlite3.Error | OSError) -> ResultsError:
     """One line for a cache that cannot be used: the disk, the file's permissions or its place (say so, and what to
-    do), or the file itself, damaged or not a cache (move it aside)."""
+    do: its content is fine, so never move it aside), or the file itself, damaged or not a cache (move it aside)."""
     if isinstance(exc, OSError):
         return os_fault(exc, path, CHOOSE) or ResultsError(f"{path}: cannot use the request cache ({exc})")
-    code = getattr(exc, "sqlite_errorcode", None)
-    code = code & 0xFF if isinstance(code, int) else _SQLITE_MESSAGES.get(str(exc).lower())
-    advice = _SQLITE_FAULTS.get(code) if code is not None else None
-    if advice is not None:
-        return ResultsError(f"{path}: the request cache cannot be used ({exc}): {advice}")
-    return ResultsError(f"{path}: not a usable judgebench cache ({exc}); move it aside (the next run rebuilds it, "
-                        "asking every request again) or pass another --cache")
+    return sqlite_fault(exc, path, CHOOSE, "the request cache") or ResultsError(
+        f"{path}: not a usable judgebench cache ({exc}); move it aside (the next run rebuilds it, asking every "
+        "request again) or pass another --cache")
 
 
 class Cache:

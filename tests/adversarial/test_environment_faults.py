@@ -276,3 +276,14 @@ def test_a_genuine_bug_still_asks_for_a_report() -> None:
     fault = environment_fault(OSError(errno.ENOSPC, "No space left on device", "/data/results/x.json"))
     assert fault is not None
     assert str(fault).startswith("/data/results/x.json: No space left on device (the disk is full")
+
+
+def test_an_arena_database_on_a_full_disk_is_one_line_naming_it(small_disk: Path) -> None:
+    from judgebench.arena import store
+
+    db = small_disk / "arena.sqlite"
+    store.open_db(db, benchmark="sample-mt", task="sample-mt").close()
+    _fill(small_disk)
+    result = CliRunner().invoke(main, ["arena", "invite", "--db", str(db), "alice"])
+    assert result.exit_code == 1
+    _one_line_naming(result.output, db, "free space there or choose another --db")

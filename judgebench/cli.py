@@ -49,6 +49,11 @@ class Main(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:
+            from .errors import environment_fault
+
+            fault = environment_fault(exc)  # the machine's (a full disk, a read-only folder): not a bug
+            if fault is not None:
+                raise click.ClickException(redact(str(fault))) from None
             if os.environ.get("JUDGEBENCH_DEBUG"):
                 click.echo(redact(traceback.format_exc()), err=True)
             raise click.ClickException(redact(f"internal error: {type(exc).__name__}: {exc} (a bug: please report "

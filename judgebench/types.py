@@ -16,7 +16,8 @@ from typing import Any, Literal
 TaskKind = str
 # "pending": waiting in a provider's batch (run --batch); never scored, collected by a later run. "excluded": left out
 # on purpose, not failed (a human arena's vote on a battle where an answer gave its model away); never scored.
-FailureKind = Literal["parse", "truncated", "request", "no_answer", "empty", "pending", "excluded"]
+# "filtered": the server stopped the judge's reply for its content (a content filter, a refusal); failed, asked again.
+FailureKind = Literal["parse", "truncated", "request", "filtered", "no_answer", "empty", "pending", "excluded"]
 # Judgments without a value that have not failed: counted apart, never as failures.
 NOT_FAILED: tuple[FailureKind, ...] = ("pending", "excluded")
 # The error of an "excluded" judgment starts so, followed by why (an arena vote: what gave the model away).
@@ -306,6 +307,9 @@ class JudgeRequest:
     chat: ChatRequest
     opponent: str | None = None
     protocol: str = ""
+    # The untrusted texts the prompt shows the judge (the answers, as written): a JSON verdict that copies one of
+    # them is not the judge's (judging.replies.copied). Not part of the cache key: the messages already are.
+    answers: tuple[str, ...] = ()
 
     def cache_key(self) -> str:
         return self.chat.cache_key()

@@ -3,17 +3,42 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ..errors import ConfigError
+from ..errors import ConfigError, sqlite_fault
 
-# The arena's modules (its store: sqlite3, secrets) are imported by the commands that use them, so that
+# The arena's modules (its store: secrets, the web app) are imported by the commands that use them, so that
 # `judgebench --help`, which lists this group, stays fast to start (tests/test_cli_startup.py).
 
+_DB_KEY = "judgebench.arena.db"
+
+
+def _remember_db(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    ctx.meta[_DB_KEY] = value  # shared with the group's context: a failure below names this file
+    return value
+
+
 DB_OPTION = click.option("--db", "db", required=True, type=click.Path(dir_okay=False, path_type=Path),
-                         help="The arena's SQLite database.")
+                         callback=_remember_db, help="The arena's SQLite database.")
+
+
+class _ArenaGroup(click.Group):
+    """A SQLite error that is the machine's (a full disk, a read-only or unopenable file) is one line naming the
+    --db it happened on (SQLite's errors carry no path); any other is raised as it is."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.Error as exc:
+            fault = sqlite_fault(exc, ctx.meta.get(_DB_KEY, "the --db database"), "choose another --db",
+                                 "the arena database")
+            if fault is None:
+                raise
+            raise fault from None
 
 
 def _loopback(host: str) -> bool:
@@ -27,7 +52,7 @@ def _loopback(host: str) -> bool:
         return False
 
 
-@click.group()
+@click.group(cls=_ArenaGroup)
 def arena() -> None:
     """A human arena: invited voters vote on anonymous battles between models' answers."""
 

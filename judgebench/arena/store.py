@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ..errors import ConfigError, DataError, JudgebenchError
+from ..errors import ConfigError, DataError, JudgebenchError, sqlite_fault
 
 APP = "judgebench-arena"
 SCHEMA_VERSION = 1
@@ -203,7 +203,8 @@ def open_db(path: Path, benchmark: str | None = None, task: str | None = None) -
                     raise DataError(f"{path}: an SQLite database, but not an arena's: give a new --db path")
                 _create(conn, benchmark or "", task or "")
     except sqlite3.DatabaseError as exc:
-        raise DataError(f"{path}: not an arena database ({exc}): give a new --db path") from exc
+        raise sqlite_fault(exc, path, "choose another --db", "the arena database") or \
+            DataError(f"{path}: not an arena database ({exc}): give a new --db path") from None
     found = meta(conn)
     if found.get("app") != APP:
         raise DataError(f"{path}: an SQLite database, but not an arena's: give a new --db path")

@@ -15,7 +15,7 @@ import msgspec
 from ..errors import DataError
 from ..stats.style import MarkdownCounts, markdown_counts
 from ..types import Item, Judgment
-from .common import content, decode, read_bytes, read_json
+from .common import content, decode, json_error, read_bytes, read_json
 from .identity import ALPACA_EVAL, instruction_id
 
 # The protocol an annotator's judgments belong to: AlpacaEval 2.0's own annotator is the alpaca-eval-2 task's
@@ -111,14 +111,14 @@ def _rows(data: bytes, where: str) -> list[_Annotation]:
     try:
         try:
             return _DECODER.decode(data)
-        except (msgspec.DecodeError, UnicodeDecodeError):
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             # What msgspec refuses and json.loads reads (a byte-order mark, NaN), or a real error, which json
             # names by line: the slow path, on the same bytes.
             text = decode(data, where)
             try:
                 value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+            except (json.JSONDecodeError, RecursionError) as exc:
+                raise json_error(exc, where) from None
             return msgspec.convert(value, _ROWS)
     except msgspec.ValidationError as exc:
         raise DataError(f"{where}: not AlpacaEval annotations ({exc}); {_SHAPE}") from exc

@@ -102,7 +102,7 @@ def _config_at(candidate: Path) -> JudgeConfig | None:
         return None
     try:
         value: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nested thousands deep
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise DataError(f"{candidate}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc}); fix the "

@@ -53,6 +53,20 @@ def read_text(path: Path) -> str:
     return decode(content(path, read_bytes(path)), str(path))
 
 
+def json_error(exc: json.JSONDecodeError | RecursionError, where: str, line: int | None = None) -> DataError:
+    """One line for JSON that cannot be read, naming ``where`` (file:line): what is wrong and what to do. ``line``:
+    the line a one-line document (a JSON Lines record) starts on."""
+    if isinstance(exc, RecursionError):
+        at = f"{where}:{line}" if line is not None else where
+        return DataError(f"{at}: JSON nested too deeply to read (arrays or objects thousands of levels deep): not a "
+                         "file any harness writes; check that it is the right file")
+    lineno = exc.lineno if line is None else line
+    if exc.doc[exc.pos:exc.pos + 1] in ("\x00", b"\x00"):
+        return DataError(f"{where}:{lineno}: a NUL byte (column {exc.colno}): not JSON text; check that it is the "
+                         "right file (a binary or damaged copy?)")
+    return DataError(f"{where}:{lineno}: not valid JSON: {exc.msg} (column {exc.colno})")
+
+
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, record) for each non-empty line; a bad line is a DataError naming it. Lines end at "\n"
     only: str.splitlines would also split a record at a raw U+2028 inside a string (Arena-Hard v2.0's questions)."""
@@ -61,8 +75,8 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from exc
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise json_error(exc, str(path), lineno) from None
         if not isinstance(record, dict):
             raise DataError(f"{path}:{lineno}: expected a JSON object per line")
         yield lineno, record
@@ -71,5 +85,5 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def read_json(path: Path) -> Any:
     try:
         return json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise json_error(exc, str(path)) from None

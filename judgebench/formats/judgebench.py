@@ -9,6 +9,7 @@ rename). A run directory is created exclusively: an existing run is never overwr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -21,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import DataError, ResultsError
+from ..errors import DataError, ResultsError, os_fault
 from ..secrets import redact
 from ..types import CallRecord, Candidate, Judgment
 from .common import decode
@@ -34,8 +35,39 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "run"
 
 
+# What a results write that fails on the machine's account (a full disk, a read-only folder) tells the user to do.
+CHOOSE = "choose another --out"
+
+
+def _written(path: Path, exc: OSError) -> Exception:
+    """The one-line error for a failed write of ``path``: the machine's fault said as such, anything else as it is."""
+    return os_fault(exc, path, CHOOSE) or exc
+
+
 def new_run_dir(out: Path, label: str, run_id: str | None = None) -> Path:
     """Create a fresh run directory. A given ``run_id`` that exists is an error, never overwritten."""
+    try:
+        return _new_run_dir(out, label, run_id)
+    except ResultsError:
+        raise
+    except OSError as exc:
+        raise _written(out, exc) from None
+
+
+def start_run_dir(out: Path, label: str, run_id: str | None, config: dict[str, Any]) -> Path:
+    """A fresh run directory (``new_run_dir``) holding the run's configuration; none is left behind when the
+    configuration cannot be written (a full disk)."""
+    path = new_run_dir(out, label, run_id)
+    try:
+        write_json_atomic(path / CONFIG, config)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+        raise
+    return path
+
+
+def _new_run_dir(out: Path, label: str, run_id: str | None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     if run_id is not None:
         path = out / _slug(run_id)
@@ -65,13 +97,23 @@ def _file_mode() -> int:
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
+    """Write ``value`` as JSON to ``path`` whole or not at all: a failed write (a full disk) leaves the file that
+    was there, and no temporary file."""
     text = redact(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
-        tmp.write(text)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.chmod(tmp.name, _file_mode())  # the same permissions as the run's JSONL files
-    os.replace(tmp.name, path)
+    tmp_name = None
+    try:
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
+            tmp_name = tmp.name
+            tmp.write(text)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp.name, _file_mode())  # the same permissions as the run's JSONL files
+        os.replace(tmp.name, path)
+    except OSError as exc:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+        raise _written(path, exc) from None
 
 
 class JsonlWriter:
@@ -80,25 +122,40 @@ class JsonlWriter:
 
     def __init__(self, path: Path, sync_every_s: float = 1.0) -> None:
         self.path = path
-        self._fh = path.open("a", encoding="utf-8")
+        try:
+            self._fh = path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise _written(path, exc) from None
         self._sync_every_s = sync_every_s
         self._last_sync = time.monotonic()
 
     def append(self, record: Any) -> None:
         """Write one record: a dict, or a dataclass (written as its fields)."""
         # A server can echo a key into a reply or an error message: nothing written keeps it.
-        self._fh.write(redact(dumps_line(record)) + "\n")
-        self._fh.flush()
-        now = time.monotonic()
-        if now - self._last_sync >= self._sync_every_s:
-            os.fsync(self._fh.fileno())
-            self._last_sync = now
+        line = redact(dumps_line(record)) + "\n"
+        try:
+            self._fh.write(line)
+            self._fh.flush()
+            now = time.monotonic()
+            if now - self._last_sync >= self._sync_every_s:
+                os.fsync(self._fh.fileno())
+                self._last_sync = now
+        except OSError as exc:
+            raise _written(self.path, exc) from None
 
     def close(self) -> None:
-        if not self._fh.closed:
+        if self._fh.closed:
+            return
+        try:
             self._fh.flush()
             os.fsync(self._fh.fileno())
-            self._fh.close()
+        except OSError as exc:
+            raise _written(self.path, exc) from None
+        finally:
+            # Closed whatever happened: a second close (the run's cleanup after this error) has nothing to do. The
+            # buffer that could not be written is dropped, not written again by the file object's own close.
+            with contextlib.suppress(OSError):
+                self._fh.close()
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -124,6 +181,9 @@ def read_jsonl_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
             if n == len(lines):
                 break  # torn by an interrupted write
             raise ResultsError(f"{path}:{n}: corrupt record: {exc.msg}") from exc
+        except RecursionError:
+            raise ResultsError(f"{path}:{n}: corrupt record: JSON nested too deeply to read; judgebench never "
+                               "writes one: restore the file or remove the record") from None
         if not isinstance(record, dict):
             raise ResultsError(f"{path}:{n}: corrupt record: expected a JSON object")
         records.append((n, record))
@@ -235,7 +295,7 @@ def read_config(run_dir: Path) -> dict[str, Any]:
         raise ResultsError(f"{run_dir}: not a judgebench run (no {CONFIG})")
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ResultsError(f"{config_path}: unreadable run configuration ({exc}); remove the run directory "
                            "or restore the file") from exc
     if not isinstance(config, dict):

@@ -168,7 +168,7 @@ def _completion_text(raw: Any) -> str | None:
 def annotation_texts(path: Path) -> list[JudgmentText]:
     try:
         rows = msgspec.json.decode(content(path, read_bytes(path)), type=list[_AnnotationText])
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise DataError(f"{path}: not AlpacaEval annotations ({exc}); expected a JSON list of objects with "
                         "instruction, generator_1, generator_2") from exc
     # Named as formats.alpaca_eval names the judgments (their results folder), so the site finds these texts.

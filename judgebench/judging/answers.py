@@ -12,9 +12,26 @@ import re
 
 # <think>, and the other names reasoning models use for the block; an unclosed block (a reply cut off while
 # thinking) runs to the end.
-_BLOCK = re.compile(r"<(think|thinking|reasoning)>(.*?)(?:</\1>|\Z)", re.DOTALL | re.IGNORECASE)
+_BLOCK = re.compile(r"<(think|thinking|reasoning)>(.*?)(?:(</\1>)|\Z)", re.DOTALL | re.IGNORECASE)
 # Some chat templates open the block in the prompt, so the reply starts inside it and only closes it.
 _CLOSE_ONLY = re.compile(r"\A(.*?)</(think|thinking|reasoning)>", re.DOTALL | re.IGNORECASE)
+
+
+def _after_leading_close(text: str) -> str:
+    opened = _BLOCK.search(text)
+    closed = _CLOSE_ONLY.match(text)
+    if closed and (opened is None or closed.start(2) < opened.start()):
+        return text[closed.end():]
+    return text
+
+
+def unclosed_reasoning(text: str) -> str | None:
+    """The name of a reasoning block the reply opens and never closes (``split_reasoning`` takes all that follows
+    its opening tag as thinking), else None."""
+    for block in _BLOCK.finditer(_after_leading_close(text)):
+        if block.group(3) is None:
+            return block.group(1)
+    return None
 
 
 def split_reasoning(text: str, reasoning: str | None = None) -> tuple[str, str]:

@@ -39,7 +39,9 @@ from ..types import (
     Task,
     Verdict,
 )
+from .answers import split_reasoning
 from .prompts import INVISIBLE, neutralize, render_messages
+from .replies import cut_off, stopped, unclosed
 from .requests import frame_code, judge_params, template_for
 from .verdicts import (
     OPPONENT_OUTCOME,
@@ -142,11 +144,24 @@ class JudgingKind(ABC):
     def requests_per_item(self, item: Item) -> int:
         """How many requests ``requests`` makes for an item's answer (at most): what progress counts on."""
 
-    @abstractmethod
     def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
-        """A judge reply -> a verdict or an explicit error. A request with a response schema was asked for a
-        JSON verdict; one without, for a free-text verdict at the end of the reply. A reply the server cut off
-        (finish_reason "length") counts only when its verdict is structurally complete."""
+        """A judge reply -> a verdict or an explicit error. First the checks every kind shares (judging.replies): a
+        reply the server stopped for its content, or one that ends inside a reasoning block it opened, holds no
+        verdict; then the kind's own reading (``read_verdict``)."""
+        refused = stopped(reply)
+        if refused is not None:
+            return Verdict(error=refused)
+        never_closed = unclosed(reply)
+        if never_closed is not None:
+            return Verdict(error=never_closed, truncated=cut_off(reply))
+        return self.read_verdict(task, request, reply)
+
+    @abstractmethod
+    def read_verdict(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
+        """A judge reply that passed ``parse``'s checks -> a verdict or an explicit error. A request with a
+        response schema was asked for a JSON verdict; one without, for a free-text verdict at the end of the
+        reply. A reply the server cut off (finish_reason "length") counts only when its verdict is structurally
+        complete."""
 
     @abstractmethod
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
@@ -217,13 +232,15 @@ class SingleGrading(JudgingKind):
             messages = render_messages(template, task.prompt_dirs, variables)
             chat = ChatRequest(judge.endpoint, messages, judge_params(task, judge), schema)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name, turn,
-                                      "single", chat, protocol=task.protocol))
+                                      "single", chat, protocol=task.protocol, answers=candidate.turns[:turn]))
         return found
 
-    def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
+    def read_verdict(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
         low, high = task.judge.scale
-        parse = parse_score_json if request.chat.response_schema else parse_score_text
-        return parse(reply.text, low, high, truncated=reply.finish_reason == "length")
+        text = _after_thinking(reply.text)
+        if request.chat.response_schema:
+            return parse_score_json(text, low, high, truncated=cut_off(reply), answers=request.answers)
+        return parse_score_text(text, low, high, truncated=cut_off(reply))
 
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
                  outcomes: Sequence[Outcome], opponent: Candidate | None = None) -> list[Judgment]:
@@ -299,6 +316,12 @@ def is_empty(answer: str) -> bool:
     return not INVISIBLE.sub("", answer).strip()
 
 
+def _after_thinking(text: str) -> str:
+    """A judge reply without the closed reasoning blocks before its verdict: thinking is not the verdict. A reply
+    that starts with its JSON object is left whole (its explanation may quote a closing tag)."""
+    return text if text.lstrip().startswith("{") else split_reasoning(text)[0]
+
+
 def _failure(verdict: Verdict, outcome: Outcome | None) -> FailureKind | None:
     if verdict.ok:
         return None
@@ -306,6 +329,8 @@ def _failure(verdict: Verdict, outcome: Outcome | None) -> FailureKind | None:
         return "pending"
     if isinstance(outcome, BackendError):
         return "request"
+    if isinstance(outcome, ChatReply) and stopped(outcome) is not None:
+        return "filtered"
     return "truncated" if verdict.truncated else "parse"
 
 
@@ -369,12 +394,14 @@ class PairwiseComparison(JudgingKind):
                                judge_params(task, judge), schema)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name,
                                       len(item.turns), position, chat, opponent=self.opponent_name(task, opponent),
-                                      protocol=task.protocol))
+                                      protocol=task.protocol, answers=(*candidate.turns, *other)))
         return found
 
-    def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
-        parse = parse_pair_json if request.chat.response_schema else parse_pair_text
-        return parse(reply.text, task.judge.labels, truncated=reply.finish_reason == "length")
+    def read_verdict(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
+        text = _after_thinking(reply.text)
+        if request.chat.response_schema:
+            return parse_pair_json(text, task.judge.labels, truncated=cut_off(reply), answers=request.answers)
+        return parse_pair_text(text, task.judge.labels, truncated=cut_off(reply))
 
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
                  outcomes: Sequence[Outcome], opponent: Candidate | None = None) -> list[Judgment]:

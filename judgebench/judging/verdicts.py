@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from ..types import PairVerdict, Verdict
+from .replies import COPIED, copied
 
 # FastChat's patterns, for FastChat's files: "[[8]]" first, then "[8]" as a fallback, decimals allowed.
 _SCORE_STRICT = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
@@ -122,7 +124,7 @@ def _one_object(text: str, keys: tuple[str, ...]) -> tuple[dict[str, Any] | None
         value = json.loads(text, strict=False, object_pairs_hook=_unique_keys)
     except _DuplicateKey as exc:
         return None, f"the judge's JSON repeats the key(s) {exc}"
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deeply for the parser
         return None, "the judge's reply is not one JSON object"
     if not isinstance(value, dict):
         return None, "the judge's reply is not one JSON object"
@@ -169,29 +171,39 @@ def _integer_on_scale(value: Any, low: int, high: int) -> Verdict:
     return Verdict(score=float(value))
 
 
-def parse_score_json(text: str, low: int, high: int, truncated: bool = False) -> Verdict:
+def parse_score_json(text: str, low: int, high: int, truncated: bool = False,
+                     answers: Sequence[str] = ()) -> Verdict:
     """A constrained grade: the reply is one object {"score": int, "explanation": str}, the score an integer on
-    the scale. A reply cut off before its object closes counts when its verdict-first prefix is complete."""
+    the scale. A reply cut off before its object closes counts when its verdict-first prefix is complete. A reply
+    that copies a verdict from ``answers`` (the answers the judge was shown) is refused (judging.replies)."""
     obj, error = _one_object(text, ("score", "explanation"))
     if obj is not None:
-        return _integer_on_scale(obj["score"], low, high)
+        return Verdict(error=COPIED) if copied(text, obj, answers) else _integer_on_scale(obj["score"], low, high)
     if truncated or _unclosed(text):
         prefix = _SCORE_PREFIX.match(text)
         if prefix is not None:
+            if copied(text, None, answers):
+                return Verdict(error=COPIED)
             return _integer_on_scale(int(prefix.group(1)), low, high)
         if truncated:
             return Verdict(error=TRUNCATED, truncated=True)
     return Verdict(error=error)
 
 
-def parse_pair_json(text: str, labels: tuple[str, ...], truncated: bool = False) -> Verdict:
-    """A constrained pairwise verdict: one object {"verdict": label, "explanation": str} (three or five labels)."""
+def parse_pair_json(text: str, labels: tuple[str, ...], truncated: bool = False,
+                    answers: Sequence[str] = ()) -> Verdict:
+    """A constrained pairwise verdict: one object {"verdict": label, "explanation": str} (three or five labels),
+    not one copied from ``answers``."""
     obj, error = _one_object(text, ("verdict", "explanation"))
     if obj is None:
         prefix = _VERDICT_PREFIX.match(text) if truncated or _unclosed(text) else None
         if prefix is None:
             return Verdict(error=TRUNCATED, truncated=True) if truncated else Verdict(error=error)
+        if copied(text, None, answers):
+            return Verdict(error=COPIED)
         obj = {"verdict": prefix.group(1)}
+    elif copied(text, obj, answers):
+        return Verdict(error=COPIED)
     value = obj["verdict"]
     if not isinstance(value, str) or value not in labels:
         return Verdict(error=f"the judge's JSON verdict {value!r} is not one of {', '.join(labels)}")

@@ -40,7 +40,7 @@ def alpaca_eval_annotations(path: Path, options: ReaderOptions) -> Iterator[Reco
     template = _template(options.template)
     try:
         rows = json.loads(content(path, read_bytes(path)))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(rows, list):
         raise DataError(f"{path}: expected a JSON list of AlpacaEval annotations")

@@ -49,7 +49,7 @@ def config_beside(path: Path) -> dict[str, Any]:
                 continue
             try:
                 loaded = yaml.safe_load(read_text(candidate))
-            except yaml.YAMLError as exc:
+            except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nested thousands deep
                 raise DataError(f"{candidate}: not valid YAML ({exc})") from None
             if isinstance(loaded, dict) and ("judge_model" in loaded or "system_prompt" in loaded):
                 return loaded

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..errors import ResultsError
+from ..errors import ResultsError, os_fault, sqlite_fault
 from ..secrets import redact
 from ..types import ChatReply, ChatRequest
 
@@ -64,7 +64,7 @@ def decode_reply(payload: str) -> ChatReply | None:
                           prompt_tokens=data.get("prompt_tokens"), completion_tokens=data.get("completion_tokens"),
                           latency_s=data.get("latency_s", 0.0), logprobs=logprobs, reasoning=data.get("reasoning"),
                           from_cache=True)
-    except (json.JSONDecodeError, TypeError, ValueError, AttributeError, KeyError):
+    except (json.JSONDecodeError, TypeError, ValueError, AttributeError, KeyError, RecursionError):
         return None
     typed = (isinstance(reply.text, str) and isinstance(reply.finish_reason, (str, type(None)))
              and all(isinstance(n, (int, type(None))) and not isinstance(n, bool)
@@ -73,14 +73,32 @@ def decode_reply(payload: str) -> ChatReply | None:
     return reply if typed else None
 
 
+CHOOSE = "choose another --cache"
+
+
+def cache_fault(path: Path, exc: sqlite3.Error | OSError) -> ResultsError:
+    """One line for a cache that cannot be used: the disk, the file's permissions or its place (say so, and what to
+    do: its content is fine, so never move it aside), or the file itself, damaged or not a cache (move it aside)."""
+    if isinstance(exc, OSError):
+        return os_fault(exc, path, CHOOSE) or ResultsError(f"{path}: cannot use the request cache ({exc})")
+    return sqlite_fault(exc, path, CHOOSE, "the request cache") or ResultsError(
+        f"{path}: not a usable judgebench cache ({exc}); move it aside (the next run rebuilds it, asking every "
+        "request again) or pass another --cache")
+
+
 class Cache:
     """A persistent map from request hash to reply. Safe for several processes (WAL)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._owner = uuid.uuid4().hex
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        if path.exists() and not path.is_file():  # a device or a pipe: SQLite would put its journal beside it
+            raise ResultsError(f"{path}: not a regular file, so not a cache: choose another --cache (a file path)")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise cache_fault(path, exc) from None
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -137,10 +155,9 @@ class Cache:
             raise
         self._db.execute("COMMIT")
 
-    def _unusable(self, exc: Exception) -> ResultsError:
+    def _unusable(self, exc: sqlite3.Error) -> ResultsError:
         self._db.close()
-        return ResultsError(f"{self.path}: not a usable judgebench cache ({exc}); move it aside (the next run "
-                            "rebuilds it, asking every request again) or pass another --cache")
+        return cache_fault(self.path, exc)
 
     def exchange(self, replies: Sequence[tuple[str, str, ChatReply]], releases: Sequence[str],
                  lookups: Sequence[str], ttl_s: float) -> tuple[dict[str, ChatReply], set[str]]:

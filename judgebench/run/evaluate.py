@@ -362,8 +362,8 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner, engine: Batch
         work = battles_work(task, config, items, engine)
     else:
         work = _one_model(task, config, items, engine)
-    run_dir = store.new_run_dir(config.out, f"{task.name}-{work.label}", config.run_id)
-    store.write_json_atomic(run_dir / store.CONFIG, _manifest(task, config, items))
+    run_dir = store.start_run_dir(config.out, f"{task.name}-{work.label}", config.run_id,
+                                  _manifest(task, config, items))
     sink = Sink(run_dir, run_dir.name)
     try:
         with runner.progress_bar(work.total, task.name):
@@ -391,7 +391,7 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner, engine: Batch
         "rows": [asdict(row) for row in rows],
         "n_judgments": n_judgments, "n_failed": n_failed,
         "failures": {cause: sink.failures.get(cause, 0)
-                     for cause in ("parse", "truncated", "request", "no_answer", "empty", "pending")},
+                     for cause in ("parse", "truncated", "request", "filtered", "no_answer", "empty", "pending")},
         "failure_causes": [list(c) for c in failure_causes], "stopped_endpoints": list(stopped),
         "n_pending": n_pending, "batch": batch.to_json() if batch else None,
         "requests": asdict(runner.counters),

@@ -169,6 +169,12 @@ def parse_prices(text: str, filename: str, *, builtin: bool = False) -> list[Pri
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{filename}{line}: YAML syntax error: {exc.problem or exc.context or 'syntax'}") from None
+    except yaml.reader.ReaderError as exc:  # a NUL byte or another character YAML refuses: not a text file
+        at = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(f"{filename}:{at}: a character YAML does not allow ({exc.reason}): is this a text "
+                          "file?") from None
+    except RecursionError:
+        raise ConfigError(f"{filename}: nested thousands of levels deep: not a price file; {_FORMAT_HINT}") from None
     if root is None:
         raise ConfigError(f"{filename}:1: the price file is empty; {_FORMAT_HINT}")
     models = None

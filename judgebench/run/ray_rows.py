@@ -12,7 +12,7 @@ from ..secrets import redact
 from ..types import ChatReply, ChatRequest, Endpoint
 from . import ray_worker
 from .backends.openai_compat import LOGPROB_TOKENS, MAX_REPLY_CHARS
-from .backends.openai_wire import chat_body, status_error
+from .backends.openai_wire import chat_body, finish_of, status_error
 
 # What a judge request may set that the vLLM processor's sampling parameters take (OpenAI names).
 VLLM_PARAMS = frozenset({"max_tokens", "temperature", "top_p", "seed", "logprobs", "top_logprobs"})
@@ -91,7 +91,7 @@ def reply_from_exchange(text: str, request: ChatRequest) -> Outcome:
                             {"retry-after": str(seconds)} if seconds is not None else None)
     try:
         return _chat_reply(json.loads(body), endpoint, float(record.get("latency_s") or 0.0))
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         return BackendError(redact(f"{where(endpoint)}: HTTP {status} with a reply that is not a chat completion "
                                    f"({type(exc).__name__}: {str(exc)[:200]})"), retryable=True)
 
@@ -102,7 +102,7 @@ def _chat_reply(data: dict[str, Any], endpoint: Endpoint, latency_s: float) -> O
         return BackendError(f"{endpoint.name}: the server returned no choices", retryable=True)
     choice = choices[0]
     message = choice.get("message") or {}
-    text = message.get("content") or ""
+    text = message.get("content") or message.get("refusal") or ""
     if len(text) > MAX_REPLY_CHARS:
         return BackendError(f"{endpoint.name}: a reply of {len(text):,} characters is over the "
                             f"{MAX_REPLY_CHARS:,} judgebench keeps: a broken server?", retryable=False)
@@ -111,7 +111,7 @@ def _chat_reply(data: dict[str, Any], endpoint: Endpoint, latency_s: float) -> O
     logprobs = tuple((str(t["token"]), tuple((str(a["token"]), float(a["logprob"]))
                                               for a in (t.get("top_logprobs") or [])))
                      for t in content[:LOGPROB_TOKENS])
-    return ChatReply(text=text, finish_reason=choice.get("finish_reason"), prompt_tokens=usage.get("prompt_tokens"),
+    return ChatReply(text=text, finish_reason=finish_of(choice, message), prompt_tokens=usage.get("prompt_tokens"),
                      completion_tokens=usage.get("completion_tokens"), latency_s=latency_s, logprobs=logprobs,
                      reasoning=message.get("reasoning_content") or None)
 

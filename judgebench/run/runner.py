@@ -28,7 +28,7 @@ from tqdm import tqdm
 from ..errors import BackendError, ResultsError
 from ..types import ChatReply, ChatRequest, Endpoint
 from .backends import Backend, make_backend
-from .cache import Cache
+from .cache import Cache, cache_fault
 from .replicas import ReplicaPool
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ class Runner:
                 if not lookup.future.done():
                     lookup.future.set_result((found.get(lookup.key), lookup.key in mine))
         except (sqlite3.Error, OSError) as exc:
-            self._write_error = ResultsError(f"{self.cache.path}: cannot write the request cache ({exc})")
+            self._write_error = cache_fault(self.cache.path, exc)
             for lookup in lookups:
                 if not lookup.future.done():
                     lookup.future.set_exception(self._write_error)
@@ -225,6 +225,10 @@ class Runner:
                     cached, mine = await self._lookup(key)
             finally:
                 self._waiting_on_others -= 1
+        if cached is not None and not accept(cached):
+            # Stored before the parser refused such replies (a content filter's, a copied verdict): asked again,
+            # and replaced once a reply is accepted.
+            cached = None
         if cached is not None:
             self.counters.cache_hits += 1
             self._usage(request.endpoint).cache_hits += 1

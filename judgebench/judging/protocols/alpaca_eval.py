@@ -200,7 +200,7 @@ class AlpacaEvalAnnotator(PairwiseComparison):
                              "AB" if switched else "BA", chat, opponent=self.opponent_name(task, opponent),
                              protocol=task.protocol)]
 
-    def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
+    def read_verdict(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
         """The preference for the second output shown (``score``), from the reply's log-probabilities."""
         if not reply.logprobs:
             return Verdict(error="the judge returned no log-probabilities (AlpacaEval 2.0 needs logprobs and "

@@ -53,6 +53,7 @@ from ..kinds import (
     _unanswered,
     call_record,
 )
+from ..replies import cut_off
 from ..verdicts import combine_orders
 from .arena_hard_files import (
     CategorySetting,
@@ -209,10 +210,10 @@ class ArenaHard(PairwiseComparison):
                                       position, chat, opponent=name, protocol=task.protocol))
         return found
 
-    def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
+    def read_verdict(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
         label, error = self.extract(task, reply.text)
         if label is None:
-            return Verdict(error=error, truncated=reply.finish_reason == "length")
+            return Verdict(error=error, truncated=cut_off(reply))
         if label not in self.labels:
             return Verdict(error=f"verdict {label!r} is not one of Arena-Hard's labels ({', '.join(self.labels)})")
         points, weight = self.labels[label]

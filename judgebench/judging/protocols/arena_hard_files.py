@@ -68,8 +68,8 @@ def _template_fields(template: str, expected: tuple[str, ...], where: str) -> tu
 def _mapping(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(_text(path))
-    except yaml.YAMLError as exc:
-        raise DataError(f"{path}: not YAML ({exc})") from exc
+    except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nested thousands deep
+        raise DataError(f"{path}: not YAML ({' '.join(str(exc).split())[:300]})") from None
     if not isinstance(data, dict):
         raise DataError(f"{path}: an Arena-Hard config is a mapping")
     return data

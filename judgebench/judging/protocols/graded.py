@@ -14,6 +14,7 @@ import ast
 import re
 import string
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,6 +27,7 @@ from ...types import Candidate, ChatReply, ChatRequest, Item, Judge, JudgeReques
 from .. import fastchat_prompts
 from ..fastchat_prompts import FIELDS, FastChatPrompt
 from ..kinds import JudgingKind, SingleGrading
+from ..replies import cut_off
 from ..requests import judge_params, template_for
 
 # FastChat's llm_judge/common.py: the first "[[x]]", else the first "[x]"; x read by ast.literal_eval.
@@ -116,8 +118,11 @@ class PublishedSingleGrading(SingleGrading):
                                       "single", chat, protocol=task.protocol))
         return found
 
-    def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
-        return self.rating(reply.text)
+    def read_verdict(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
+        verdict = self.rating(reply.text)
+        # No grade in a reply cut off by max_tokens: recorded as truncated (a grade found in one counts, as it did
+        # in the anchor).
+        return replace(verdict, truncated=True) if not verdict.ok and cut_off(reply) else verdict
 
     def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
               opponent: Candidate | None = None) -> list[Judgment]:
@@ -204,7 +209,7 @@ def arena_bench_config(path: str) -> dict[str, Any]:
         raise DataError(f"{file}: larger than an arena-bench config can be ({len(text):,} characters)")
     try:
         config = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise DataError(f"{file}: not valid YAML ({exc})") from None
     if not isinstance(config, dict):
         raise DataError(f"{file}: not an arena-bench config (a mapping with system_prompt and prompt_template)")

@@ -160,6 +160,20 @@ def _logprobs(endpoint: Endpoint, choice: Mapping[str, Any]) -> tuple[tuple[str,
     return found
 
 
+def _refusal(message: Mapping[str, Any]) -> str | None:
+    refusal = message.get("refusal")
+    return refusal if isinstance(refusal, str) and refusal.strip() else None
+
+
+def finish_of(choice: Mapping[str, Any], message: Mapping[str, Any]) -> str | None:
+    """A choice's finish reason, as the server said it; "refusal" where the message holds a refusal instead of
+    content (OpenAI's structured outputs refuse so, with finish_reason "stop"): no verdict is read from it."""
+    if not message.get("content") and _refusal(message) is not None:
+        return "refusal"
+    finish = choice.get("finish_reason")
+    return finish if isinstance(finish, str) else None
+
+
 def parse_reply(data: object, endpoint: Endpoint, latency_s: float) -> ChatReply:
     """A chat-completions JSON body (already decoded) as a ChatReply; a BackendError when it is not one."""
     if not isinstance(data, Mapping):
@@ -171,7 +185,7 @@ def parse_reply(data: object, endpoint: Endpoint, latency_s: float) -> ChatReply
     message = choice.get("message") if isinstance(choice, Mapping) else None
     if not isinstance(choice, Mapping) or not isinstance(message, Mapping):
         raise malformed(endpoint, "no message in its first choice")
-    text = message.get("content") or ""
+    text = message.get("content") or _refusal(message) or ""
     if not isinstance(text, str):
         raise malformed(endpoint, f"the message content is a {type(text).__name__}, not text")
     if len(text) > MAX_REPLY_CHARS:
@@ -179,11 +193,10 @@ def parse_reply(data: object, endpoint: Endpoint, latency_s: float) -> ChatReply
                            f"{MAX_REPLY_CHARS:,} judgebench keeps: a broken server?", retryable=False)
     usage = data.get("usage")
     usage = usage if isinstance(usage, Mapping) else {}
-    finish = choice.get("finish_reason")
     reasoning = message.get("reasoning_content")
     return ChatReply(
         text=text,
-        finish_reason=finish if isinstance(finish, str) else None,
+        finish_reason=finish_of(choice, message),
         prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
         completion_tokens=_int_or_none(usage.get("completion_tokens")),
         latency_s=latency_s,

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from ...errors import ResultsError
 from ...secrets import redact
 from ...types import ChatReply
+from ..cache import cache_fault
 
 # A batch is "in_progress" until its provider is done with it; then its provider's final word.
 BatchState = Literal["in_progress", "completed", "expired", "cancelled", "failed"]
@@ -88,7 +88,7 @@ def decode_reply(text: str) -> ChatReply | None:
         data["logprobs"] = tuple((token, tuple((alt, lp) for alt, lp in alternatives))
                                  for token, alternatives in data.get("logprobs", ()))
         return ChatReply(**data)
-    except (json.JSONDecodeError, TypeError, ValueError):
+    except (json.JSONDecodeError, TypeError, ValueError, RecursionError):
         return None  # a damaged entry is no reply: the request is asked again
 
 
@@ -98,13 +98,15 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise cache_fault(path, exc) from None
         try:
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise ResultsError(f"{path}: cannot keep the batch ledger in this cache ({exc}); move it aside or pass "
-                               "another --cache") from None
+            raise cache_fault(path, exc) from None
 
     def record(self, batch_id: str, provider: str, endpoint: str, keys: Sequence[str]) -> None:
         """A batch the provider accepted, with the cache keys it carries. Written the moment its id is known, so a

@@ -100,7 +100,9 @@ def test_index_counts_are_the_tables_counts(built: Built) -> None:
 def test_every_table_row_links_to_its_judgments(built: Built) -> None:
     html = (built.out / "index.html").read_text()
     for model, judge in (("model-a", "judge-1"), ("model-a", "judge-2"), ("model-b", "judge-1")):
-        assert f'href="viewer.html#benchmark=synthetic-pairwise&amp;judge={judge}&amp;model={model}"' in html
+        # The row's reference and kind too: the same benchmark and judge may have other tables (grades, references).
+        assert (f'href="viewer.html#benchmark=synthetic-pairwise&amp;judge={judge}&amp;model={model}'
+                f'&amp;opponent=reference&amp;kind=pairwise"') in html
     assert "category=coding" in html and "flip=1" in html and "parse=1" in html
     # Judges side by side: a model's judgments by each judge, and those the judges decided differently.
     assert 'href="viewer.html#model=model-a&amp;judge=judge-2"' in html

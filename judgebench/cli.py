@@ -21,7 +21,7 @@ from .run.batch import BatchOptions, has_batch_api
 from .run.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
 from .run.evaluate import RunConfig, RunResult, evaluate
 from .run.pricing import load_prices
-from .run.runner import REFUSALS_TO_STOP, RetryPolicy
+from .run.runner import DEFAULT_MAX_ELAPSED_S, DEFAULT_TIMEOUT_S, REFUSALS_TO_STOP, RetryPolicy
 from .run.serve import served_specs, serving
 from .secrets import redact
 from .stats.winrate import DEFAULT_BOOTSTRAP
@@ -38,6 +38,9 @@ DEFAULT_TASKS = ("sample-mt", "sample-pairwise")
 DEFAULT_JUDGES = ("local#json", "local#json,t=0.7")
 EXIT_FAILED_JUDGMENTS = 3
 EXIT_PENDING = 75  # run --batch: nothing failed, some judgments wait in provider batches; run again later
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+# What to do after a Ctrl-C, by command: every reply a run finished is in the cache, and its records on disk.
+RESUME_HINT = {"run": "run the same command again to resume; everything finished is cached and is not asked again"}
 
 
 class Main(click.Group):
@@ -49,7 +52,12 @@ class Main(click.Group):
             return super().invoke(ctx)
         except JudgebenchError as exc:
             raise click.ClickException(redact(str(exc))) from None
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            # Ctrl-C: the conventional status (128 + SIGINT), and how to go on, not click's "Aborted!" and 1.
+            hint = RESUME_HINT.get(ctx.invoked_subcommand or "")
+            click.echo("\ninterrupted" + (f": {hint}" if hint else ""), err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
         except Exception as exc:
             if os.environ.get("JUDGEBENCH_DEBUG"):
@@ -174,9 +182,15 @@ def main() -> None:
 @click.option("--model-key-env", metavar="VAR",
               help="Environment variable holding the candidate model's API key (as --judge-key-env).")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--max-elapsed", type=click.FloatRange(min=1, max=86400), default=180.0, show_default=True,
-              callback=lambda _ctx, _param, value: _finite("--max-elapsed", value),
-              help="Seconds a request may keep retrying.")
+@click.option("--max-elapsed", type=click.FloatRange(min=1, max=86400), default=DEFAULT_MAX_ELAPSED_S,
+              show_default=True, callback=lambda _ctx, _param, value: _finite("--max-elapsed", value),
+              help="Seconds a request may take in all, its attempts and the waits between them included (a single "
+                   "slow attempt too); the time it waits for a free slot, unsent, does not count.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1, max=86400), default=DEFAULT_TIMEOUT_S,
+              show_default=True, metavar="SECONDS", callback=lambda _ctx, _param, value: _finite("--timeout", value),
+              help="Seconds one attempt may take once sent, its whole reply included; then it is retried (within "
+                   "--max-attempts and --max-elapsed). Suits a CPU-only llama.cpp server; a request waiting for a "
+                   "free slot has not been sent, so its wait does not count.")
 @click.option("--progress/--no-progress", default=True)
 @click.option("--batch", is_flag=True,
               help="Send NAME@openai and NAME@anthropic requests through the provider's batch API (half the price, "
@@ -203,7 +217,7 @@ def main() -> None:
 def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...], answers_files: tuple[Path, ...],
         limit: int | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
-        judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float,
+        judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float, timeout_s: float,
         progress: bool, adaptive: bool, batch: bool, batch_wait: float, dry_run: bool,
         prices_path: Path | None, serve_timeout: float | None, transport: Transport, engine: str) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
@@ -248,7 +262,8 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
                                cache_path=cache_path or out / "cache.sqlite", limit=limit,
                                answers_file=answers_files[0] if answers_files else None,
                                models=model_endpoints, answers_files=answers_files,
-                               run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed),
+                               run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed,
+                                                                 timeout_s=timeout_s),
                                progress=progress and sys.stderr.isatty(),
                                progress_lines=progress and not sys.stderr.isatty(), adaptive=adaptive,
                                batch=batching, prices=prices, launched=launched, engine=engine)

@@ -44,6 +44,9 @@ HOST = "127.0.0.1"
 LOCAL = "local"
 POLL_S = 0.2
 LLAMACPP_N_CTX = 4096
+# llama-cpp-python's server answers one request at a time (one lock around its one model and context): a second
+# request in flight only queues inside it (bench/bench_llamacpp_slots.py measured this).
+LLAMACPP_SLOTS = 1
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,8 @@ class ServedSpec:
         """The endpoint of this spec's server at ``base_url`` (None: not started, as in a dry run); the cache knows
         it by its identity, not its port."""
         return Endpoint(provider=self.server.provider, name=name or self.served_name, model=self.served_name,
-                        base_url=base_url, concurrency=concurrency, cache_identity=self.cache_identity)
+                        base_url=base_url, concurrency=concurrency, cache_identity=self.cache_identity,
+                        slots=self.server.slots)
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,9 @@ class ServerKind:
     example: str  # a spec, for error messages
     log_name: str  # its log: OUT/.server-logs/LOG_NAME-PORT.log
     loads_a_file: bool = False  # a .gguf file (llama.cpp), rather than a Hugging Face id or directory
+    # How many requests the server answers at once; the runner never sends it more (run.replicas). None: it batches
+    # as many as it is sent (vLLM, SGLang), so the adaptive limit finds how many pay off.
+    slots: int | None = None
     also_needs: tuple[str, ...] = ()  # modules the server imports besides ``module``
 
 
@@ -145,7 +152,7 @@ KINDS: dict[str, ServerKind] = {
         ready_timeout_s=300, stop_grace_s=10,
         managed_flags=("--model", "--model_alias", "--host", "--port", "--api_key", "--config_file"),
         build=_llamacpp, example="llamacpp:models/qwen2.5-7b-instruct-q4_k_m.gguf", log_name="llama-server",
-        loads_a_file=True,
+        loads_a_file=True, slots=LLAMACPP_SLOTS,
         also_needs=("uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")),
 }
 PREFIXES = tuple(f"{name}:" for name in KINDS)

@@ -1,0 +1,99 @@
+"""How many requests at once pay off against llama.cpp on this machine: the measurement behind
+``serve.LLAMACPP_SLOTS``.
+
+llama-cpp-python's server (0.3.x) answers one request at a time: one lock around its one model and context, and
+no setting for parallel slots (llama.cpp's own ``llama-server --parallel`` is not what it runs). So the choices
+are one server sent 1 or 2 requests at once, or two server processes (replicas) with half the threads each. Each
+configuration generates the same answers (the sample's first turns, max_tokens 128, temperature 0) on the
+embedded SmolLM2-135M model, through the runner, with a fresh cache; the figure is requests and completion tokens
+per second.
+
+    python bench/bench_llamacpp_slots.py
+
+Measured on the 2-core development machine (loaded by other work at the time, so the ratios matter more than the
+rates), December 2026:
+
+    1 server x 2 threads, 1 in flight:   baseline
+    1 server x 2 threads, 2 in flight:   see ``one_server_2_in_flight_vs_1`` (the server queues the second)
+    2 servers x 1 thread, 1 in flight each: see ``two_servers_vs_one``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from judgebench.run.backends.local import model_path
+from judgebench.run.cache import Cache
+from judgebench.run.runner import RetryPolicy, Runner
+from judgebench.run.serve import Server, parse_served, spawn
+from judgebench.tasks import load_task
+from judgebench.types import ChatRequest, Endpoint
+
+MAX_TOKENS = 128
+ROUNDS = 2  # each question asked this many times over (another user message each time: nothing cached)
+
+
+def _servers(n: int, threads: int, log_dir: Path) -> list[Server]:
+    spec = parse_served(f"llamacpp:{model_path()} --n_threads {threads}")
+    servers = [spawn(spec, log_dir=log_dir) for _ in range(n)]
+    for server in servers:
+        server.wait_ready()
+    return servers
+
+
+def _requests(endpoint: Endpoint) -> list[ChatRequest]:
+    task = load_task("sample-mt")
+    return [ChatRequest(endpoint, (("user", f"{item.turns[0]}" + " " * r),),
+                        (("max_tokens", MAX_TOKENS), ("temperature", 0.0)))
+            for r in range(ROUNDS) for item in task.items]
+
+
+async def _send(endpoint: Endpoint, cache_path: Path) -> tuple[float, int, int]:
+    runner = Runner(Cache(cache_path), retry=RetryPolicy(), progress=False, adaptive=False)
+    requests = _requests(endpoint)
+    started = time.perf_counter()
+    try:
+        replies = await runner.outcomes(requests, lambda _request, _reply: True)
+    finally:
+        await runner.aclose()
+    elapsed = time.perf_counter() - started
+    tokens = sum(getattr(r, "completion_tokens", 0) or 0 for r in replies)
+    return elapsed, len(requests), tokens
+
+
+def measure(n_servers: int, threads: int, in_flight: int, work: Path) -> dict[str, float]:
+    servers = _servers(n_servers, threads, work / "logs")
+    try:
+        first = servers[0].endpoint(concurrency=in_flight)
+        endpoint = replace(first, replicas=tuple(s.base_url for s in servers[1:]), slots=None)
+        elapsed, n, tokens = asyncio.run(_send(endpoint, work / f"cache-{n_servers}-{threads}-{in_flight}.sqlite"))
+    finally:
+        for server in servers:
+            server.stop()
+    return {"seconds": round(elapsed, 2), "requests_per_s": round(n / elapsed, 3),
+            "completion_tokens_per_s": round(tokens / elapsed, 1)}
+
+
+def main() -> dict[str, object]:
+    cores = os.cpu_count() or 2
+    work = Path(tempfile.mkdtemp(prefix="bench-slots-"))
+    one = measure(1, cores, 1, work)
+    one_two = measure(1, cores, 2, work)
+    two = measure(2, max(1, cores // 2), 1, work)
+    return {
+        "model": "SmolLM2-135M-Instruct Q4_1 (llama-cpp-python server)", "cores": cores,
+        "requests": 2 * len(load_task("sample-mt").items), "max_tokens": MAX_TOKENS,
+        "one_server_1_in_flight": one, "one_server_2_in_flight": one_two, "two_servers_1_in_flight_each": two,
+        "one_server_2_in_flight_vs_1": round(one["seconds"] / one_two["seconds"], 2),
+        "two_servers_vs_one": round(one["seconds"] / two["seconds"], 2),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))

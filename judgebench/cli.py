@@ -164,7 +164,8 @@ def main() -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N items of each task.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
               help="Requests in flight per replica of each endpoint, to start with: it then adapts, rising while "
-                   "latency holds and halving on 429s and timeouts (up to 8x), unless --fixed-concurrency.")
+                   "latency holds and halving on 429s and timeouts (up to 8x), unless --fixed-concurrency; never "
+                   "above the slots of a server judgebench starts (llama.cpp: 1).")
 @click.option("--adaptive/--fixed-concurrency", default=True, show_default=True,
               help="Adapt each replica's concurrency to how it answers, or keep --concurrency throughout.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),

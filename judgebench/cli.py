@@ -243,7 +243,8 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
 
         check_endpoints(remote_judges)
     if not dry_run:
-        for warning in check_reachable(remote + remote_judges):
+        # The probe waits no longer than a request of this run may.
+        for warning in check_reachable(remote + remote_judges, timeout_s=min(10.0, max_elapsed, timeout_s)):
             click.echo(f"warning: {warning}", err=True)
     results, plans = [], []
     # A dry run starts no server: a served model's endpoint is known to the cache by its identity alone.

@@ -35,8 +35,8 @@ from judgebench.run.serve import Server, parse_served, spawn
 from judgebench.tasks import load_task
 from judgebench.types import ChatRequest, Endpoint
 
-MAX_TOKENS = 128
-ROUNDS = 2  # each question asked this many times over (another user message each time: nothing cached)
+MAX_TOKENS = 64
+N_REQUESTS = 8  # the sample's first turns: each configuration sends the same, so the comparison holds
 
 
 def _servers(n: int, threads: int, log_dir: Path) -> list[Server]:
@@ -49,9 +49,8 @@ def _servers(n: int, threads: int, log_dir: Path) -> list[Server]:
 
 def _requests(endpoint: Endpoint) -> list[ChatRequest]:
     task = load_task("sample-mt")
-    return [ChatRequest(endpoint, (("user", f"{item.turns[0]}" + " " * r),),
-                        (("max_tokens", MAX_TOKENS), ("temperature", 0.0)))
-            for r in range(ROUNDS) for item in task.items]
+    return [ChatRequest(endpoint, (("user", item.turns[0]),), (("max_tokens", MAX_TOKENS), ("temperature", 0.0)))
+            for item in task.items[:N_REQUESTS]]
 
 
 async def _send(endpoint: Endpoint, cache_path: Path) -> tuple[float, int, int]:
@@ -83,15 +82,20 @@ def measure(n_servers: int, threads: int, in_flight: int, work: Path) -> dict[st
 def main() -> dict[str, object]:
     cores = os.cpu_count() or 2
     work = Path(tempfile.mkdtemp(prefix="bench-slots-"))
+    # One server with every core's thread (judgebench's default before this measurement), one with one thread, and
+    # a server per core with one thread each (two slots, as replicas), each sent what it can take.
     one = measure(1, cores, 1, work)
+    one_thread = measure(1, 1, 1, work)
     one_two = measure(1, cores, 2, work)
-    two = measure(2, max(1, cores // 2), 1, work)
+    per_core = measure(cores, 1, 1, work)
     return {
         "model": "SmolLM2-135M-Instruct Q4_1 (llama-cpp-python server)", "cores": cores,
-        "requests": 2 * len(load_task("sample-mt").items), "max_tokens": MAX_TOKENS,
-        "one_server_1_in_flight": one, "one_server_2_in_flight": one_two, "two_servers_1_in_flight_each": two,
-        "one_server_2_in_flight_vs_1": round(one["seconds"] / one_two["seconds"], 2),
-        "two_servers_vs_one": round(one["seconds"] / two["seconds"], 2),
+        "load_average_1m": round(os.getloadavg()[0], 2), "requests": N_REQUESTS, "max_tokens": MAX_TOKENS,
+        f"one_server_{cores}_threads_1_in_flight": one, "one_server_1_thread": one_thread,
+        f"one_server_{cores}_threads_2_in_flight": one_two, f"{cores}_servers_1_thread_each": per_core,
+        "one_thread_vs_all_threads": round(one["seconds"] / one_thread["seconds"], 2),
+        "two_in_flight_vs_one_on_one_server": round(one["seconds"] / one_two["seconds"], 2),
+        "server_per_core_vs_one_server": round(one["seconds"] / per_core["seconds"], 2),
     }
 
 

@@ -10,12 +10,18 @@ per second.
 
     python bench/bench_llamacpp_slots.py
 
-Measured on the 2-core development machine (loaded by other work at the time, so the ratios matter more than the
-rates), December 2026:
+Measured on the 2-core development machine while five other engineers built and tested on it (load average 5 to
+6), December 2026, 8 requests each, seconds (three rounds where repeated, in the order run):
 
-    1 server x 2 threads, 1 in flight:   baseline
-    1 server x 2 threads, 2 in flight:   see ``one_server_2_in_flight_vs_1`` (the server queues the second)
-    2 servers x 1 thread, 1 in flight each: see ``two_servers_vs_one``
+    1 server x 2 threads, 1 in flight (the old default):  33.4, 136.8, 30.5
+    1 server x 1 thread,  1 in flight:                    32.0
+    1 server x 2 threads, 2 in flight:                    16.7, 128.1, 15.1
+    2 servers x 1 thread, 1 in flight each (chosen):      17.2, 22.9, 22.1
+
+Two threads of one server spin-wait on each other when the cores are busy: 25 to 1,650 ms a token, where one
+thread takes 20 ms. A server per core with one thread each is never slow that way and is as fast as the best of
+the others, so judgebench starts llama.cpp that way (serve.LLAMACPP_THREADS, serve._llamacpp_servers). (Why two in
+flight on one server beat one, when its server answers one at a time, this bench does not say.)
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ LLAMACPP_N_CTX = 4096
 # threads spin-wait on each other when the machine is busy (bench/bench_llamacpp_slots.py).
 LLAMACPP_SLOTS = 1
 LLAMACPP_THREADS = 1
-MAX_LLAMACPP_SERVERS = 8
+MAX_LLAMACPP_SERVERS = 4  # each loads its own copy of the model
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ def test_cache_identity_is_the_served_model_not_the_port(gguf: Path) -> None:
 
 def test_llamacpp_starts_a_server_per_core_unless_threads_are_given(gguf: Path) -> None:
     cores = os.cpu_count() or 1
-    assert parse_served(f"llamacpp:{gguf}").server.servers(parse_served(f"llamacpp:{gguf}")) == min(8, cores)
+    assert parse_served(f"llamacpp:{gguf}").server.servers(parse_served(f"llamacpp:{gguf}")) == min(4, cores)
     wide = parse_served(f"llamacpp:{gguf} --n_threads {cores}")
     assert wide.server.servers(wide) == 1
     assert parse_served(f"vllm:{QWEN}").server.servers(parse_served(f"vllm:{QWEN}")) == 1

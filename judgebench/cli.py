@@ -258,7 +258,7 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
         panel = parse_panel(judge_specs, default_mode=verdicts, concurrency=concurrency, key_env=judge_key_env,
                             served=endpoints)
         panel = tuple(replace(j, endpoint=with_transport(j.endpoint, transport)) for j in panel)
-        launched = tuple(server.launch() for server in servers.values())
+        launched = tuple(each.launch() for server in servers.values() for each in (server, *server.replicas))
         for task in loaded:
             config = RunConfig(model=model_endpoints[0] if model_endpoints else None, judges=panel, out=out,
                                cache_path=cache_path or out / "cache.sqlite", limit=limit,

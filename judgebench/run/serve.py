@@ -46,7 +46,7 @@ POLL_S = 0.2
 LLAMACPP_N_CTX = 4096
 # llama-cpp-python's server answers one request at a time (one lock around its one model and context): a second
 # request in flight only queues inside it. What pays off instead is a server per core with one thread each, as
-# replicas of one endpoint: on 2 loaded cores, 1.5 to 6 times the throughput of one server with two threads, whose
+# replicas of one endpoint: on 2 loaded cores, 1.4 to 6 times the throughput of one server with two threads, whose
 # threads spin-wait on each other when the machine is busy (bench/bench_llamacpp_slots.py).
 LLAMACPP_SLOTS = 1
 LLAMACPP_THREADS = 1

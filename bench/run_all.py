@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, results printed and saved to bench/out/results.json.
 
-`--stats-only` skips the runner, transport, server start-up, arena and Ray engine benchmarks (they need stub or embedded
-servers, judgebench[ray] for the last, and several minutes)."""
+`--stats-only` skips the runner, transport, server start-up, llama.cpp slots, default run, arena and Ray engine
+benchmarks (they need stub or embedded servers, judgebench[ray] for the last, and several minutes)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_arena
 import bench_batch
 import bench_battles
+import bench_default_run
+import bench_llamacpp_slots
 import bench_pipeline
 import bench_plan
 import bench_serve
@@ -47,6 +49,10 @@ def main() -> None:
         print(json.dumps(results["batch_bookkeeping_vs_direct"], indent=2))
         results["serve_startup"] = bench_serve.main()
         print(json.dumps(results["serve_startup"], indent=2))
+        results["llamacpp_slots"] = bench_llamacpp_slots.main()
+        print(json.dumps(results["llamacpp_slots"], indent=2))
+        results["default_run_cold_and_cached"] = bench_default_run.main()
+        print(json.dumps(results["default_run_cold_and_cached"], indent=2))
         if importlib.util.find_spec("starlette") is not None:  # judgebench[arena]
             results["arena_20_voters"] = bench_arena.main()
             print(json.dumps(results["arena_20_voters"], indent=2))

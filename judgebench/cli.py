@@ -18,7 +18,7 @@ import click
 # pandas, scipy, matplotlib or the HTTP clients (tests/test_cli_startup.py checks it), so each command imports
 # the library it calls.
 from .arena.cli import arena as arena_group
-from .constants import DEFAULT_BOOTSTRAP, FORMATS
+from .constants import DEFAULT_BOOTSTRAP, DEFAULT_MAX_ELAPSED_S, DEFAULT_TIMEOUT_S, FORMATS
 from .errors import ConfigError, JudgebenchError
 from .secrets import redact
 
@@ -35,6 +35,9 @@ DEFAULT_TASKS = ("sample-mt", "sample-pairwise")
 DEFAULT_JUDGES = ("local#json", "local#json,t=0.7")
 EXIT_FAILED_JUDGMENTS = 3
 EXIT_PENDING = 75  # run --batch: nothing failed, some judgments wait in provider batches; run again later
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+# What to do after a Ctrl-C, by command: every reply a run finished is in the cache, and its records on disk.
+RESUME_HINT = {"run": "run the same command again to resume; everything finished is cached and is not asked again"}
 
 
 class Main(click.Group):
@@ -46,7 +49,12 @@ class Main(click.Group):
             return super().invoke(ctx)
         except JudgebenchError as exc:
             raise click.ClickException(redact(str(exc))) from None
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            # Ctrl-C: the conventional status (128 + SIGINT), and how to go on, not click's "Aborted!" and 1.
+            hint = RESUME_HINT.get(ctx.invoked_subcommand or "")
+            click.echo("\ninterrupted" + (f": {hint}" if hint else ""), err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
         except Exception as exc:
             from .errors import environment_fault
@@ -178,7 +186,8 @@ def main() -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N items of each task.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
               help="Requests in flight per replica of each endpoint, to start with: it then adapts, rising while "
-                   "latency holds and halving on 429s and timeouts (up to 8x), unless --fixed-concurrency.")
+                   "latency holds and halving on 429s and timeouts (up to 8x), unless --fixed-concurrency; never "
+                   "above the slots of a server judgebench starts (llama.cpp: 1).")
 @click.option("--adaptive/--fixed-concurrency", default=True, show_default=True,
               help="Adapt each replica's concurrency to how it answers, or keep --concurrency throughout.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
@@ -196,9 +205,15 @@ def main() -> None:
 @click.option("--model-key-env", metavar="VAR",
               help="Environment variable holding the candidate model's API key (as --judge-key-env).")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--max-elapsed", type=click.FloatRange(min=1, max=86400), default=180.0, show_default=True,
-              callback=lambda _ctx, _param, value: _finite("--max-elapsed", value),
-              help="Seconds a request may keep retrying.")
+@click.option("--max-elapsed", type=click.FloatRange(min=1, max=86400), default=DEFAULT_MAX_ELAPSED_S,
+              show_default=True, callback=lambda _ctx, _param, value: _finite("--max-elapsed", value),
+              help="Seconds a request may take in all, its attempts and the waits between them included (a single "
+                   "slow attempt too); the time it waits for a free slot, unsent, does not count.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1, max=86400), default=DEFAULT_TIMEOUT_S,
+              show_default=True, metavar="SECONDS", callback=lambda _ctx, _param, value: _finite("--timeout", value),
+              help="Seconds one attempt may take once sent, its whole reply included; then it is retried (within "
+                   "--max-attempts and --max-elapsed). Suits a CPU-only llama.cpp server; a request waiting for a "
+                   "free slot has not been sent, so its wait does not count.")
 @click.option("--progress/--no-progress", default=True)
 @click.option("--batch", is_flag=True,
               help="Send NAME@openai and NAME@anthropic requests through the provider's batch API (half the price, "
@@ -225,7 +240,7 @@ def main() -> None:
 def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...], answers_files: tuple[Path, ...],
         limit: int | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
-        judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float,
+        judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float, timeout_s: float,
         progress: bool, adaptive: bool, batch: bool, batch_wait: float, dry_run: bool,
         prices_path: Path | None, serve_timeout: float | None, transport: Transport, engine: str) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
@@ -258,7 +273,8 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
 
         check_endpoints(remote_judges)
     if not dry_run:
-        for warning in check_reachable(remote + remote_judges):
+        # The probe waits no longer than a request of this run may.
+        for warning in check_reachable(remote + remote_judges, timeout_s=min(10.0, max_elapsed, timeout_s)):
             click.echo(f"warning: {warning}", err=True)
     results, plans = [], []
     # A dry run starts no server: a served model's endpoint is known to the cache by its identity alone.
@@ -272,13 +288,14 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
         panel = parse_panel(judge_specs, default_mode=verdicts, concurrency=concurrency, key_env=judge_key_env,
                             served=endpoints)
         panel = tuple(replace(j, endpoint=with_transport(j.endpoint, transport)) for j in panel)
-        launched = tuple(server.launch() for server in servers.values())
+        launched = tuple(each.launch() for server in servers.values() for each in (server, *server.replicas))
         for task in loaded:
             config = RunConfig(model=model_endpoints[0] if model_endpoints else None, judges=panel, out=out,
                                cache_path=cache_path or out / "cache.sqlite", limit=limit,
                                answers_file=answers_files[0] if answers_files else None,
                                models=model_endpoints, answers_files=answers_files,
-                               run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed),
+                               run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed,
+                                                                 timeout_s=timeout_s),
                                progress=progress and sys.stderr.isatty(),
                                progress_lines=progress and not sys.stderr.isatty(), adaptive=adaptive,
                                batch=batching, prices=prices, launched=launched, engine=engine)

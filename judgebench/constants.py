@@ -8,3 +8,12 @@ FORMATS = ("judgebench", "alpaca-eval", "fastchat", "arena-hard", "arena")
 
 # Bootstrap resamples of win-rate and grade intervals, shared by every surface (run, stats, site, load).
 DEFAULT_BOOTSTRAP = 1000
+
+# How long one attempt may take once it is sent, its whole reply included. Local servers set it: a CPU-only
+# llama.cpp server of a 7B model on 2 cores reads a 2,000-token judge prompt and writes 512 tokens in about 3
+# minutes; the embedded 135M model in seconds. Requests waiting for a free slot are not sent yet, so they do not
+# count (run.replicas caps what is in flight at the server's slots).
+DEFAULT_TIMEOUT_S = 300.0
+# How long a request may take in all, its attempts and the waits between them: room for a retry after one attempt
+# that ran out of --timeout.
+DEFAULT_MAX_ELAPSED_S = 600.0

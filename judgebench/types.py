@@ -164,7 +164,8 @@ class Endpoint:
     holds the key; the key itself never enters an Endpoint, so it cannot reach a result or a log.
     cache_identity: what identifies the server in the cache key (defaults to the base URL; the embedded
     server uses the model file, since its port changes on every start). transport: the client for an
-    OpenAI-compatible endpoint ("sdk" or "lean"); it cannot change an answer, so it is not part of ``identity``.
+    OpenAI-compatible endpoint ("sdk" or "lean"); it cannot change an answer, so it is not part of ``identity``;
+    nor are ``concurrency`` and ``slots`` (how many requests are sent at once, and the most there may be).
     """
 
     provider: Provider
@@ -177,6 +178,9 @@ class Endpoint:
     # Further base URLs serving the same model (``NAME@URL1,URL2``): requests are spread over all of them.
     replicas: tuple[str, ...] = ()
     transport: Transport = "sdk"
+    # The most requests each replica's server answers at once (a served llama.cpp server's slots): more in flight
+    # would only queue inside the server, where the wait counts against the client's timeout. None: no known limit.
+    slots: int | None = None
 
     def identity(self) -> str:
         if self.cache_identity:

@@ -5,6 +5,8 @@ end-to-end tests use the real server."""
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +25,21 @@ class Script:
         self.times: list[float] = []
         self.peers: list[tuple[str, int]] = []  # the client's address of each request: which connection it used
         self.lock = threading.Lock()
+        # Requests being answered at once, now and at the most; and requests whose client hung up on a reply that
+        # never ended ("drip", "hang").
+        self.in_flight = 0
+        self.peak = 0
+        self.abandoned = 0
+
+    def entered(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+
+    def left(self, *, abandoned: bool = False) -> None:
+        with self.lock:
+            self.in_flight -= 1
+            self.abandoned += abandoned
 
     def next(self, body: dict[str, Any], headers: dict[str, str],
              peer: tuple[str, int] = ("", 0)) -> tuple[Any, ...]:
@@ -50,6 +67,22 @@ def anthropic_message(text: str) -> dict[str, Any]:
     }
 
 
+def _until_hung_up(handler: BaseHTTPRequestHandler, drip_every_s: float | None) -> bool:
+    """Keep a request open until its client hangs up, writing a space every ``drip_every_s`` seconds (None: never).
+    True once the client has gone."""
+    connection = handler.connection
+    while True:
+        try:
+            if drip_every_s is not None:
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+            readable, _, _ = select.select([connection], [], [], drip_every_s or 0.05)
+            if readable and not connection.recv(1, socket.MSG_PEEK):
+                return True
+        except OSError:  # reset, or a broken pipe: the client is gone
+            return True
+
+
 @contextmanager
 def fake_server(script: Script, *, keep_alive: bool = False) -> Iterator[str]:
     """Serve ``script`` on a loopback port; yields the base URL (ending in /v1). ``keep_alive``: HTTP/1.1
@@ -67,7 +100,26 @@ def fake_server(script: Script, *, keep_alive: bool = False) -> Iterator[str]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             step = script.next(body, dict(self.headers), self.client_address[:2])
+            script.entered()
+            abandoned = False
+            try:
+                abandoned = self._answer(step, body)
+            finally:
+                script.left(abandoned=abandoned)
+
+        def _answer(self, step: tuple[Any, ...], body: dict[str, Any]) -> bool:
+            """Answer one request as ``step`` says; True when the client hung up on a reply that never ends."""
             kind = step[0]
+            if kind in ("drip", "hang"):
+                # ("drip", seconds): the headers, then a byte of the body every so many seconds, for ever;
+                # ("hang",): not a byte, ever. Either ends only when the client hangs up.
+                if kind == "drip":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(10**6))
+                    self.end_headers()
+                self.close_connection = True
+                return _until_hung_up(self, step[1] if kind == "drip" else None)
             if kind == "ok":
                 if len(step) > 2:  # ("ok", text, seconds): a slow server
                     time.sleep(step[2])
@@ -75,8 +127,12 @@ def fake_server(script: Script, *, keep_alive: bool = False) -> Iterator[str]:
             elif kind == "drop":
                 self.close_connection = True
                 self.connection.shutdown(2)
-            elif kind == "fn":  # ("fn", reply(body) -> text): a reply computed from the request
-                self._send(200, completion(step[1](body)))
+            elif kind == "fn":  # ("fn", reply(body) -> text or None): a reply computed from the request; None hangs
+                text = step[1](body)
+                if text is None:
+                    self.close_connection = True
+                    return _until_hung_up(self, None)
+                self._send(200, completion(text))
             elif kind == "json":  # ("json", payload): any JSON object as a 200 reply
                 self._send(200, step[1])
             elif kind == "raw":  # ("raw", status, body bytes): a body as it is (HTML, broken JSON, megabytes)
@@ -103,6 +159,7 @@ def fake_server(script: Script, *, keep_alive: bool = False) -> Iterator[str]:
                 extra = {"Retry-After": str(step[1])} if len(step) > 1 and step[1] is not None else {}
                 message = step[2] if len(step) > 2 else f"scripted {kind}"
                 self._send(int(kind), {"error": {"message": message, "type": "x"}}, extra)
+            return False
 
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             self._send_bytes(status, json.dumps(payload).encode(), headers)

@@ -86,8 +86,7 @@ def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | Non
     replicas: tuple[str, ...] = ()
     if where in KNOWN_HOSTS:
         provider = KNOWN_HOSTS[where]
-        base_url = (os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/") \
-            if provider == "openai" else None
+        base_url = _openai_base_url() if provider == "openai" else None
         env = key_env or DEFAULT_KEY_ENV[provider]
     elif where.startswith(("http://", "https://")):
         urls = [u.strip().rstrip("/") for u in where.split(",")]
@@ -209,9 +208,10 @@ async def _probe_one(endpoint: Endpoint, base_url: str, timeout_s: float) -> Con
         async with httpx.AsyncClient(timeout=timeout_s) as client:
             response = await client.get(f"{base_url}/models", headers=headers)
     except httpx.HTTPError as exc:
-        return ConfigError(secrets.redact(
-            f"cannot reach {endpoint.name} at {base_url} ({type(exc).__name__}: {exc}). "
-            "Is the server running (e.g. `vllm serve MODEL`) and is the URL right (it usually ends in /v1)?"))
+        hint = ("Is the network up (or OPENAI_BASE_URL right)?" if base_url == _openai_base_url() else
+                "Is the server running (e.g. `vllm serve MODEL`) and is the URL right (it usually ends in /v1)?")
+        return ConfigError(secrets.redact(f"cannot reach {endpoint.name} at {base_url} ({type(exc).__name__}: {exc}). "
+                                          f"{hint}"))
     if response.status_code in (401, 403):
         return ConfigError(f"{endpoint.name} at {base_url} refused the key (HTTP {response.status_code}); "
                            f"check {endpoint.api_key_env}")
@@ -231,9 +231,30 @@ async def _probe(endpoint: Endpoint, timeout_s: float) -> list[str]:
     return [f"{e} (starting without this replica; it is tried again during the run)" for e in failed]
 
 
+def _openai_base_url() -> str:
+    return (os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+
+
+def check_keys(endpoints: list[Endpoint]) -> None:
+    """A ConfigError naming the variable when an endpoint's key variable is unset or blank: a provider would only
+    refuse every request (and offline, the first thing to fail would be the connection, which says nothing of a
+    key). Never shows a value."""
+    for endpoint in endpoints:
+        env = endpoint.api_key_env
+        if not env or (os.environ.get(env) or "").strip():
+            continue
+        named = next((host for host, provider in KNOWN_HOSTS.items()
+                      if provider == endpoint.provider and DEFAULT_KEY_ENV[provider] == env), None)
+        who = f"{endpoint.name}@{named}" if named else f"{endpoint.name} at {endpoint.base_url or endpoint.provider}"
+        raise ConfigError(f"{who}: no API key: the environment variable {env} is not set; set it (export {env}=...) "
+                          "or name the variable that holds the key with --model-key-env VAR / --judge-key-env VAR "
+                          "(or key_env=VAR in a judge's spec)")
+
+
 async def acheck_reachable(endpoints: list[Endpoint], timeout_s: float = 10.0) -> list[str]:
-    """Fail early, before any result is written, when a server cannot be reached. Returns warnings about
-    replicas that cannot be reached while others of the same endpoint can."""
+    """Fail early, before any result is written, when a key is missing or a server cannot be reached. Returns
+    warnings about replicas that cannot be reached while others of the same endpoint can."""
+    check_keys(endpoints)
     found = await asyncio.gather(*(_probe(e, timeout_s) for e in endpoints))
     return [warning for warnings in found for warning in warnings]
 

@@ -30,9 +30,11 @@ def make_engine(name: str, cache: Cache, retry: RetryPolicy, counters: Counters,
     if name == "local":
         return None
     if name == "ray":
-        from .ray_engine import RayEngine
+        from .ray_engine import RayEngine, RaySettings
 
-        return RayEngine(cache, retry=retry, counters=counters, progress=progress)
+        # --timeout bounds a Ray worker's request as it bounds the runner's.
+        return RayEngine(cache, retry=retry, counters=counters, progress=progress,
+                         settings=RaySettings(timeout_s=retry.timeout_s))
     raise ConfigError(f"engine {name!r}: expected one of {', '.join(ENGINES)}")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import hashlib
 import importlib.metadata
 import platform
@@ -49,7 +50,7 @@ from .batch import BatchOptions, BatchReport
 from .cache import Cache
 from .engines import BatchEngine, judge_at_once, make_engine
 from .pricing import BUILTIN_NAME, EndpointUsage, PriceTable, builtin_prices, usage_report
-from .replicas import CEILING_FACTOR, MAX_CEILING
+from .replicas import most_in_flight
 from .runner import Counters, RetryPolicy, Runner
 
 PACKAGES = ("judgebench", "openai", "anthropic", "llama_cpp_python", "jinja2", "numpy", "scipy",
@@ -223,14 +224,17 @@ class Sink:
         self.judgments = store.JsonlWriter(run_dir / store.JUDGMENTS)
         self.run_id = run_id
         self.rows: list[tuple[object, ...]] = []
+        self.written = 0  # answers and judgments written: a run directory without any holds no result
         self.causes: Counter[tuple[str, str]] = Counter()
         self.failures: Counter[str] = Counter()
 
     def candidate(self, candidate: Candidate) -> None:
         self.answers.append(store.candidate_record(candidate))
+        self.written += 1
 
     def judgment(self, judgment: Judgment) -> None:
         self.judgments.append(store.judgment_record(judgment))
+        self.written += 1
         self.rows.append(judgment_row(judgment))
         # A judgment waiting in a provider batch (run --batch) has not failed: it is counted apart.
         if judgment.error and judgment.failure != "pending":
@@ -247,7 +251,7 @@ def window_size(config: RunConfig) -> int:
     """How many items are in flight at once: enough to keep every replica of every endpoint at the most
     concurrency the adaptive limit may reach, bounded so memory does not grow with the number of items."""
     endpoints = [j.endpoint for j in config.judges] + list(config.candidate_models())
-    room = sum(min(MAX_CEILING, e.concurrency * CEILING_FACTOR) * len(e.replica_urls()) for e in endpoints)
+    room = sum(most_in_flight(e) * len(e.replica_urls()) for e in endpoints)
     return max(MIN_WINDOW, 2 * room)
 
 
@@ -354,6 +358,19 @@ def _one_model(task: Task, config: RunConfig, items: list[Item], engine: BatchEn
     return Work(label, count_requests(task, items, config, supplied is not None), run)
 
 
+def _remove_empty_run_dir(run_dir: Path) -> None:
+    """Remove a run directory this run created and wrote no result into: its manifest and empty record files. A
+    directory holding anything else is left as it is."""
+    with contextlib.suppress(OSError):
+        found = list(run_dir.iterdir())
+        if any(p.name not in (store.CONFIG, store.ANSWERS, store.JUDGMENTS) or
+               (p.name != store.CONFIG and p.stat().st_size) for p in found):
+            return
+        for path in found:
+            path.unlink()
+        run_dir.rmdir()
+
+
 async def _evaluate(task: Task, config: RunConfig, runner: Runner, engine: BatchEngine | None = None) -> RunResult:
     items = select_items(task, config.limit)
     if kind_of(task.kind).compares_models:
@@ -369,6 +386,13 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner, engine: Batch
         with runner.progress_bar(work.total, task.name):
             await work.run(runner, sink)
         runner.flush()
+    except BaseException:
+        sink.close()
+        # Interrupted (Ctrl-C, SIGTERM) or failed before any answer or judgment was written: no directory that
+        # holds no result is left behind. One that holds any is kept: the next run resumes from the cache.
+        if not sink.written:
+            _remove_empty_run_dir(run_dir)
+        raise
     finally:
         sink.close()
     # run --batch: what this run queued goes out now, one batch per endpoint.

@@ -8,7 +8,9 @@ the event loop, so no locks.
 
 How many requests a replica is sent at once adapts (additive increase, multiplicative decrease, as TCP does):
 starting from the endpoint's concurrency, one more after every full window of successes while the replica was
-kept busy and its latency held; halved on a 429, a timeout or a 5xx, at most once per round trip.
+kept busy and its latency held; halved on a 429, a timeout or a 5xx, at most once per round trip. It never rises
+above the slots the server has (``Endpoint.slots``, set for the servers judgebench starts): a request past them
+would wait inside the server, its wait counted against the client's timeout, where here it waits unsent.
 """
 
 from __future__ import annotations
@@ -38,12 +40,21 @@ CEILING_FACTOR = 8
 MAX_CEILING = 1024
 
 
+def most_in_flight(endpoint: Endpoint) -> int:
+    """The most requests one replica of ``endpoint`` is ever sent at once: its server's slots, else a multiple of
+    its starting concurrency."""
+    ceiling = min(MAX_CEILING, max(1, endpoint.concurrency) * CEILING_FACTOR)
+    return min(ceiling, endpoint.slots) if endpoint.slots else ceiling
+
+
 @dataclass
 class AdaptiveLimit:
-    """How many requests one replica is sent at once. ``fixed``: never changes (adaptive concurrency off)."""
+    """How many requests one replica is sent at once. ``fixed``: never changes (adaptive concurrency off).
+    ``most``: the server's slots, which neither the start nor the adaptation goes past."""
 
     start: int
     fixed: bool = False
+    most: int | None = None
     limit: float = 0.0
     ewma_s: float | None = None
     best_s: float | None = None
@@ -54,7 +65,7 @@ class AdaptiveLimit:
     cuts: int = 0
 
     def __post_init__(self) -> None:
-        self.start = max(1, self.start)
+        self.start = max(1, min(self.start, self.most or self.start))
         self.limit = float(self.start)
 
     @property
@@ -63,7 +74,7 @@ class AdaptiveLimit:
 
     @property
     def ceiling(self) -> int:
-        return min(MAX_CEILING, self.start * CEILING_FACTOR)
+        return min(MAX_CEILING, self.start * CEILING_FACTOR, self.most or MAX_CEILING)
 
     def on_success(self, latency_s: float, now: float) -> None:
         self.ewma_s = latency_s if self.ewma_s is None else (1 - EWMA_WEIGHT) * self.ewma_s + EWMA_WEIGHT * latency_s
@@ -139,7 +150,8 @@ class ReplicaPool:
             # Each replica gets its own client; the cache key stays the endpoint's (Endpoint.identity).
             backend = self.factory(replace(self.endpoint, base_url=url, replicas=()) if url else self.endpoint)
             self.replicas.append(Replica(url or self.endpoint.provider, backend,
-                                         AdaptiveLimit(self.endpoint.concurrency, fixed=not self.adaptive)))
+                                         AdaptiveLimit(self.endpoint.concurrency, fixed=not self.adaptive,
+                                                         most=self.endpoint.slots)))
 
     @property
     def label(self) -> str:

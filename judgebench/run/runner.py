@@ -19,12 +19,13 @@ import random
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from ..constants import DEFAULT_MAX_ELAPSED_S, DEFAULT_TIMEOUT_S  # shown by --help, so kept apart
 from ..errors import BackendError, ResultsError
 from ..types import ChatReply, ChatRequest, Endpoint
 from .backends import Backend, make_backend
@@ -37,12 +38,19 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Limits of the retry loop. A server's Retry-After is honoured up to ``max_wait_s``."""
+    """Limits of the retry loop. A server's Retry-After is honoured up to ``max_wait_s``. ``timeout_s`` bounds one
+    attempt, ``max_elapsed_s`` a request's attempts and waits together (one attempt too); neither counts the time a
+    request waits for a free slot before it is sent."""
 
     max_attempts: int = 5
-    max_elapsed_s: float = 180.0
+    max_elapsed_s: float = DEFAULT_MAX_ELAPSED_S
     initial_wait_s: float = 0.5
     max_wait_s: float = 30.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    def attempt_s(self, spent_s: float) -> float:
+        """How long the next attempt may take, when the request has used ``spent_s`` of ``max_elapsed_s``."""
+        return max(0.0, min(self.timeout_s, self.max_elapsed_s - spent_s))
 
     def wait_s(self, attempt: int, error: BackendError) -> float:
         """How long to wait after failed attempt number ``attempt`` (1-based): the server's Retry-After, or an
@@ -101,6 +109,19 @@ class _Progress:
         return (self.total - self.done) / rate if rate > 0 and self.done else None
 
 
+async def _within(call: Coroutine[Any, Any, ChatReply], seconds: float, label: str) -> ChatReply:
+    """``call``'s reply, or a retryable timeout once ``seconds`` have passed, however the server keeps the request
+    open (a reply that drips a byte at a time defeats every per-read timeout a client has)."""
+    try:
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(seconds):
+                return await call
+        return await asyncio.wait_for(call, seconds)
+    except asyncio.TimeoutError:
+        raise BackendError(f"{label}: request timed out (no whole reply within {seconds:g}s; --timeout and "
+                           "--max-elapsed give a slow server longer)", retryable=True, unreachable=True) from None
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "?"
@@ -113,10 +134,16 @@ class Runner:
     """Runs generation and judging against backends: bounded, adaptive concurrency per replica, one cache."""
 
     def __init__(self, cache: Cache, *, retry: RetryPolicy | None = None, progress: bool = True,
-                 backend_factory: Callable[[Endpoint], Backend] = make_backend, progress_lines: bool = False,
+                 backend_factory: Callable[[Endpoint], Backend] | None = None, progress_lines: bool = False,
                  adaptive: bool = True) -> None:
         self.cache = cache
         self.retry = retry or RetryPolicy()
+        if backend_factory is None:
+            # The clients' own (per-read) timeouts never fire before the runner's bound on the whole attempt.
+            timeout_s = self.retry.timeout_s
+
+            def backend_factory(endpoint: Endpoint) -> Backend:
+                return make_backend(endpoint, timeout_s=timeout_s)
         self.progress = progress
         self.counters = Counters()
         # The same counts per endpoint name, for the tokens and cost each endpoint reports (run.pricing).
@@ -252,7 +279,9 @@ class Runner:
         key = (endpoint.provider, endpoint.identity(), endpoint.model)
         pool = self.pool(endpoint)
         usage = self._usage(endpoint)
-        started = time.monotonic()
+        # What the request has used of --max-elapsed: its attempts and the waits between them, never its waits for
+        # a free slot (a request queued behind the server's slots has not been sent).
+        spent = 0.0
         attempt = 0
         failed_on = None
         while True:
@@ -265,23 +294,25 @@ class Runner:
                 self._refuse_if_stopped(pool.label)
                 self.counters.requests += 1
                 usage.requests += 1
-                reply = await replica.backend.complete(request)
+                reply = await _within(replica.backend.complete(request), self.retry.attempt_s(spent), pool.label)
             except BackendError as exc:
                 pool.release(replica, time.monotonic() - sent, exc)
-                elapsed = time.monotonic() - started
+                spent += time.monotonic() - sent
                 # With replicas, a garbled reply (a 2xx that is not a chat completion) is one replica's fault:
                 # another may answer it. A refusal of the request itself (a 4xx) is not retried anywhere.
                 elsewhere = exc.status is None and pool.has_healthy_other(replica)
+                # Another replica takes the request at once (the failed one is avoided while another has room); a
+                # lone replica gets a wait: its Retry-After, or a backoff. A wait that leaves no time to try again
+                # is not waited.
+                wait = 0.0 if pool.has_healthy_other(replica) else self.retry.wait_s(attempt, exc)
                 if (exc.retryable or elsewhere) and attempt < self.retry.max_attempts \
-                        and elapsed < self.retry.max_elapsed_s:
+                        and spent + wait < self.retry.max_elapsed_s:
                     self.counters.retries += 1
                     usage.retries += 1
                     failed_on = replica
-                    # Another replica takes the request at once (the failed one is avoided while another has
-                    # room); a lone replica gets a wait: its Retry-After, or a backoff.
-                    if not pool.has_healthy_other(replica):
-                        await asyncio.sleep(min(self.retry.wait_s(attempt, exc),
-                                                max(0.0, self.retry.max_elapsed_s - elapsed)))
+                    if wait:
+                        await asyncio.sleep(wait)
+                        spent += wait
                     continue
                 self.counters.failed_calls += 1
                 usage.failed_calls += 1

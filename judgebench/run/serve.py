@@ -31,7 +31,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -45,6 +45,13 @@ HOST = "127.0.0.1"
 LOCAL = "local"
 POLL_S = 0.2
 LLAMACPP_N_CTX = 4096
+# llama-cpp-python's server answers one request at a time (one lock around its one model and context): a second
+# request in flight only queues inside it. What pays off instead is a server per core with one thread each, as
+# replicas of one endpoint: on 2 loaded cores, 1.4 to 6 times the throughput of one server with two threads, whose
+# threads spin-wait on each other when the machine is busy (bench/bench_llamacpp_slots.py).
+LLAMACPP_SLOTS = 1
+LLAMACPP_THREADS = 1
+MAX_LLAMACPP_SERVERS = 4  # each loads its own copy of the model
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,8 @@ class ServedSpec:
         """The endpoint of this spec's server at ``base_url`` (None: not started, as in a dry run); the cache knows
         it by its identity, not its port."""
         return Endpoint(provider=self.server.provider, name=name or self.served_name, model=self.served_name,
-                        base_url=base_url, concurrency=concurrency, cache_identity=self.cache_identity)
+                        base_url=base_url, concurrency=concurrency, cache_identity=self.cache_identity,
+                        slots=self.server.slots)
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,12 @@ class ServerKind:
     example: str  # a spec, for error messages
     log_name: str  # its log: OUT/.server-logs/LOG_NAME-PORT.log
     loads_a_file: bool = False  # a .gguf file (llama.cpp), rather than a Hugging Face id or directory
+    # How many requests the server answers at once; the runner never sends it more (run.replicas). None: it batches
+    # as many as it is sent (vLLM, SGLang), so the adaptive limit finds how many pay off.
+    slots: int | None = None
     also_needs: tuple[str, ...] = ()  # modules the server imports besides ``module``
+    # How many servers of a spec to start, as replicas of its endpoint (llama.cpp: one per core).
+    servers: Callable[[ServedSpec], int] = lambda _spec: 1
 
 
 def _given(flag: str, args: Sequence[str]) -> bool:
@@ -123,8 +136,20 @@ def _llamacpp(spec: ServedSpec, port: int) -> list[str]:
     if not _given("--n_ctx", spec.extra_args):
         command += ["--n_ctx", str(LLAMACPP_N_CTX)]
     if not _given("--n_threads", spec.extra_args):
-        command += ["--n_threads", str(max(1, os.cpu_count() or 2))]
+        command += ["--n_threads", str(LLAMACPP_THREADS)]
     return command + list(spec.extra_args)
+
+
+def _llamacpp_servers(spec: ServedSpec) -> int:
+    """As many servers as the cores hold at the spec's threads each (one, unless --n_threads says otherwise)."""
+    threads = LLAMACPP_THREADS
+    for i, arg in enumerate(spec.extra_args):
+        value = arg.partition("=")[2] if arg.startswith("--n_threads=") else \
+            spec.extra_args[i + 1] if arg == "--n_threads" and i + 1 < len(spec.extra_args) else None
+        if value is not None:
+            threads = int(value) if value.isdigit() and int(value) > 0 else os.cpu_count() or 1
+    return max(1, min(MAX_LLAMACPP_SERVERS, (os.cpu_count() or 1) // threads))
+
 
 
 KINDS: dict[str, ServerKind] = {
@@ -146,7 +171,7 @@ KINDS: dict[str, ServerKind] = {
         ready_timeout_s=300, stop_grace_s=10,
         managed_flags=("--model", "--model_alias", "--host", "--port", "--api_key", "--config_file"),
         build=_llamacpp, example="llamacpp:models/qwen2.5-7b-instruct-q4_k_m.gguf", log_name="llama-server",
-        loads_a_file=True,
+        loads_a_file=True, slots=LLAMACPP_SLOTS, servers=_llamacpp_servers,
         also_needs=("uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")),
 }
 PREFIXES = tuple(f"{name}:" for name in KINDS)
@@ -279,9 +304,12 @@ class Server:
     base_url: str
     log_path: Path
     started_at: float
+    # More servers of the same spec (llama.cpp: one per core), replicas of one endpoint; stopped with this one.
+    replicas: list[Server] = field(default_factory=list)
 
     def endpoint(self, concurrency: int = 1, name: str | None = None) -> Endpoint:
-        return self.spec.endpoint(self.base_url, concurrency, name)
+        endpoint = self.spec.endpoint(self.base_url, concurrency, name)
+        return replace(endpoint, replicas=tuple(r.base_url for r in self.replicas)) if self.replicas else endpoint
 
     def launch(self) -> ServerLaunch:
         """What the run's manifest records: the spec, the exact command, the package and its version."""
@@ -292,9 +320,12 @@ class Server:
 
     def requests_served(self, status: str = "") -> int:
         """Chat requests the server answered (with ``status``, e.g. "200", only those), from its access log."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return sum(1 for line in text.splitlines()
-                   if "POST /v1/chat/completions" in line and f'" {status}' in line)
+        total = 0
+        for log_path in (self.log_path, *(r.log_path for r in self.replicas)):
+            text = log_path.read_text(errors="replace") if log_path.exists() else ""
+            total += sum(1 for line in text.splitlines()
+                         if "POST /v1/chat/completions" in line and f'" {status}' in line)
+        return total
 
     def ready(self) -> bool:
         """Whether the server answers ``GET /v1/models`` with its model (and not some other server that took
@@ -334,6 +365,8 @@ class Server:
         """SIGTERM to the server's process group (vLLM and SGLang run workers of their own), SIGKILL to what is
         left after the grace period (the kind's, unless ``grace_s`` is given)."""
         grace = self.spec.server.stop_grace_s if grace_s is None else grace_s
+        for replica in self.replicas:
+            replica.stop(grace_s)
         if self.process.poll() is None:
             _signal_group(self.process, signal.SIGTERM)
             try:
@@ -413,11 +446,16 @@ def serving(specs: Iterable[ServedSpec], *, log_dir: Path, ready_timeout_s: floa
     with _sigterm_stops_the_run():
         try:
             for spec in dict.fromkeys(specs):
-                on_event(f"starting {spec.description} on loopback...")
-                servers[spec] = spawn(spec, log_dir=log_dir, command=(commands or {}).get(spec))
+                command = (commands or {}).get(spec)
+                copies = 1 if command is not None else spec.server.servers(spec)
+                on_event(f"starting {spec.description} on loopback" + (f" ({copies} servers, one request at a time "
+                                                                         "each)..." if copies > 1 else "..."))
+                servers[spec] = spawn(spec, log_dir=log_dir, command=command)
+                servers[spec].replicas = [spawn(spec, log_dir=log_dir) for _ in range(copies - 1)]
             for spec, server in servers.items():
-                server.wait_ready(ready_timeout_s)
-                on_event(f"  serving {spec.served_name} at {server.base_url} "
+                for each in (server, *server.replicas):
+                    each.wait_ready(ready_timeout_s)
+                on_event(f"  serving {spec.served_name} at {', '.join(s.base_url for s in (server, *server.replicas))} "
                          f"(ready after {time.monotonic() - server.started_at:.1f}s)")
             yield servers
         finally:

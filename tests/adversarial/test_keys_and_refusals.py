@@ -139,3 +139,33 @@ def test_every_refusal_status_stops_the_endpoint(tmp_path: Path, status: str, tr
         outcomes = asyncio.run(main())
     assert len(script.requests) == 3 and len(outcomes) == 10
     assert all(f"HTTP {status}" in str(o) for o in outcomes)
+
+
+def test_a_named_provider_without_its_key_says_which_variable_to_set(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gpt-4o@openai` with no OPENAI_API_KEY, offline: the missing key is the message (its variable and how to set
+    it), before any connection is tried, not advice to start a vLLM server. No other key is printed."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # offline: nothing listens there
+    monkeypatch.setenv("OTHER_API_KEY", SENTINEL)
+    code, _, stderr = run("--model", "gpt-4o@openai", "--judge", "gpt-4o@openai", out=tmp_path / "r")
+    assert code == 1
+    assert "OPENAI_API_KEY is not set" in stderr and "export OPENAI_API_KEY=" in stderr
+    assert "vllm serve" not in stderr and SENTINEL not in stderr
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_a_key_variable_named_for_a_server_but_unset_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MY_JUDGE_KEY", raising=False)
+    with fake_server(Script([("ok", "Rating: [[7]]")])) as url:
+        code, _, stderr = run("--model", f"m@{url}", "--judge", f"j@{url}#text,key_env=MY_JUDGE_KEY",
+                              out=tmp_path / "r")
+    assert code == 1 and "MY_JUDGE_KEY is not set" in stderr
+
+
+def test_openai_unreachable_with_a_key_says_network_not_vllm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SENTINEL)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    code, _, stderr = run("--model", "gpt-4o@openai", "--judge", "gpt-4o@openai", out=tmp_path / "r")
+    assert code == 1 and "cannot reach gpt-4o" in stderr and "OPENAI_BASE_URL" in stderr
+    assert "vllm serve" not in stderr and SENTINEL not in stderr

@@ -157,7 +157,8 @@ def test_server_killed_mid_run_then_rerun_makes_exactly_the_missing_requests(tmp
     needed = limit * 2 + limit * 2  # 2 answer turns + 2 graded turns per item
     cache_path = tmp_path / "cache.sqlite"
     out = tmp_path / "results"
-    quick_retry = RetryPolicy(max_attempts=2, max_elapsed_s=5, initial_wait_s=0.1, max_wait_s=0.5)
+    # Few, quick retries; --max-elapsed also bounds each attempt, so room for a slow judge request on a busy machine.
+    quick_retry = RetryPolicy(max_attempts=2, max_elapsed_s=120, initial_wait_s=0.1, max_wait_s=0.5)
 
     first_server = start_server(log_dir=tmp_path / "logs1")
     endpoint = first_server.endpoint(concurrency=1)

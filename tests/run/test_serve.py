@@ -22,6 +22,7 @@ from judgebench.cli import main
 from judgebench.errors import ConfigError
 from judgebench.run.endpoints import parse_judge, parse_panel
 from judgebench.run.evaluate import RunConfig, _manifest, select_items
+from judgebench.run.replicas import most_in_flight
 from judgebench.run.serve import (
     KINDS,
     is_served,
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY_SERVER = str(Path(__file__).with_name("tiny_server.py"))
 QWEN = "Qwen/Qwen2.5-7B-Instruct"
 PY = sys.executable
-THREADS = str(max(1, os.cpu_count() or 2))
+THREADS = "1"  # a server per core, one thread each (serve.LLAMACPP_THREADS)
 
 
 @pytest.fixture
@@ -109,6 +110,24 @@ def test_cache_identity_is_the_served_model_not_the_port(gguf: Path) -> None:
     assert parse_served(f"llamacpp:{gguf}").cache_identity == f"llamacpp:{gguf}"
     assert parse_served(f"sglang:{QWEN}").endpoint("http://x/v1").provider == "openai"
     assert parse_served(f"llamacpp:{gguf}").endpoint("http://x/v1").provider == "local"
+
+
+def test_llamacpp_starts_a_server_per_core_unless_threads_are_given(gguf: Path) -> None:
+    cores = os.cpu_count() or 1
+    assert parse_served(f"llamacpp:{gguf}").server.servers(parse_served(f"llamacpp:{gguf}")) == min(4, cores)
+    wide = parse_served(f"llamacpp:{gguf} --n_threads {cores}")
+    assert wide.server.servers(wide) == 1
+    assert parse_served(f"vllm:{QWEN}").server.servers(parse_served(f"vllm:{QWEN}")) == 1
+
+
+def test_a_served_llamacpp_endpoint_carries_its_one_slot_and_vllm_none(gguf: Path) -> None:
+    """llama-cpp-python's server answers one request at a time: its endpoint says so, whatever --concurrency, and
+    the slots change no cache key. vLLM and SGLang batch what they are sent: no slot limit."""
+    served = parse_served(f"llamacpp:{gguf}").endpoint("http://x/v1", concurrency=16)
+    assert served.slots == 1 and most_in_flight(served) == 1
+    assert parse_served(f"vllm:{QWEN}").endpoint("http://x/v1").slots is None
+    request = ChatRequest(served, (("user", "hi"),), (("max_tokens", 8),))
+    assert replace(request, endpoint=replace(served, slots=None)).cache_key() == request.cache_key()
 
 
 def test_a_local_model_directory_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from judgebench.run.backends.local import model_path
+from judgebench.run.serve import parse_served
 
 pytestmark = pytest.mark.integration
 
@@ -53,23 +54,26 @@ def test_served_llamacpp_model_and_judge_through_the_cli(tmp_path: Path) -> None
             "--out", str(out), "--no-progress")
     first = cli(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr + first.stdout
-    # One server for the model and the judge: started once, stopped once, one log.
+    # One spec for the model and the judge: started once (a server per core, as replicas), stopped once.
+    copies = parse_served(spec).server.servers(parse_served(spec))
     assert first.stderr.count("starting llama.cpp serving") == 1 and first.stderr.count("stopped llama.cpp") == 1
-    assert len(list((out / ".server-logs").glob("llama-server-*.log"))) == 1
+    assert len(list((out / ".server-logs").glob("llama-server-*.log"))) == copies
 
     (run_dir,) = [p for p in out.iterdir() if (p / "config.json").exists()]
     config = json.loads((run_dir / "config.json").read_text())
-    (launch,) = config["launched"]
+    launch, *others = config["launched"]
+    assert len(others) == copies - 1
     command = launch["command"]
     port = int(command[command.index("--port") + 1])
     assert command == [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias",
                        gguf.stem, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
-                       "--n_threads", str(max(1, os.cpu_count() or 2))]
+                       "--n_threads", "1"]
     assert launch["spec"] == spec and launch["cache_identity"] == spec
     assert launch["package"] == "llama_cpp_python"
     assert launch["version"] == importlib.metadata.version("llama_cpp_python")
     assert launch["base_url"] == f"http://127.0.0.1:{port}/v1"
     assert config["model"]["base_url"] == launch["base_url"] == config["judges"][0]["endpoint"]["base_url"]
+    assert config["model"]["replicas"] == [other["base_url"] for other in others]
     assert config["model"]["cache_identity"] == spec and config["judges"][0]["constrained"]
 
     # Results: 2 items x 2 turns answered, each turn graded by the served judge with a JSON verdict.
@@ -81,11 +85,12 @@ def test_served_llamacpp_model_and_judge_through_the_cli(tmp_path: Path) -> None
     assert json.loads((run_dir / "summary.json").read_text())["n_failed"] == 0
 
     # Nothing left behind: no process runs the launch command, nothing listens on its port.
-    assert command not in running_commands()
-    assert refuses_connections(port)
+    for each in (launch, *others):
+        assert each["command"] not in running_commands()
+        assert refuses_connections(int(each["command"][each["command"].index("--port") + 1]))
 
     # A new server on a new port: the cache knows it by its model, so nothing is asked again.
     second = cli(*args, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert "requests made: 0 " in second.stdout
-    assert len(list((out / ".server-logs").glob("llama-server-*.log"))) == 2
+    assert len(list((out / ".server-logs").glob("llama-server-*.log"))) == 2 * copies

@@ -25,7 +25,7 @@ from aiohttp.helpers import get_env_proxy_for_url
 from ...errors import BackendError
 from ...secrets import redact
 from ...types import ChatReply, ChatRequest, Endpoint
-from ..replicas import CEILING_FACTOR, MAX_CEILING
+from ..replicas import most_in_flight
 from .openai_wire import (
     MAX_REPLY_CHARS,
     FormatNegotiation,
@@ -103,7 +103,7 @@ class LeanBackend:
         # The SDK's timeout is per phase (connect, each read), not for the whole request: the same here.
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
         # Room for the most requests the runner's adaptive limit may send this replica at once.
-        self._pool_size = max(1, pool_size or min(MAX_CEILING, endpoint.concurrency * CEILING_FACTOR))
+        self._pool_size = max(1, pool_size or most_in_flight(endpoint))
         self._proxy, self._proxy_auth = _env_proxy(self._url)
         self._session: aiohttp.ClientSession | None = None
 

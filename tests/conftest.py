@@ -57,6 +57,15 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object
         server.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shared_data_allowed() -> Iterator[None]:
+    """Module- and session-scoped fixtures load tasks too (before any function-scoped fixture runs): the shared
+    data folder is allowed to them as to every test (see _isolated_cache_dir)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUDGEBENCH_ALLOW_PATH", str(SHARED_DATA))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUDGEBENCH_CACHE_DIR", str(tmp_path / "jb-cache"))

@@ -543,6 +543,7 @@ def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, 
 @FORMAT_OPTION
 @click.option("--bootstrap", type=click.IntRange(min=10), default=DEFAULT_BOOTSTRAP, show_default=True)
 @DIFFICULTY_OPTION
+@ALLOW_PATH_OPTION
 @click.option("--title", default=None, help="The site's title, in every page's <title> and header (default: "
               "judgebench leaderboard).")
 def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap: int, difficulty: str | None,

@@ -22,7 +22,9 @@ from ..stats.battle_ranking import (
     anchor_of,
     games_frame,
     rank_battles,
+    reachable,
     separation_note,
+    unconnected,
     unranked,
 )
 from ..stats.ranks import interval_ranks
@@ -112,7 +114,14 @@ def battle_groups(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap:
             raise DataError((f"--baseline {baseline!r} is in no battle of {where}" if why is None else
                              f"--baseline {baseline!r} has no game in {where}: {why}")
                             + f"; models: {', '.join(models)}")
-        ranking = rank_battles(games, baseline or anchor_of(battles), n_bootstrap=n_bootstrap, seed=seed)
+        anchor = baseline or anchor_of(battles) or models[0]
+        apart = unconnected(games, anchor)
+        if apart:  # groups that never met have no common scale: only the anchor's is ranked
+            left = (*left, *apart)
+            linked = reachable(games, anchor)
+            games = games[games["model_a"].astype(str).isin(linked) & games["model_b"].astype(str).isin(linked)]
+            games = games.reset_index(drop=True)
+        ranking = rank_battles(games, anchor, n_bootstrap=n_bootstrap, seed=seed)
         styled = {r.model: r for r in ranking.styled}
         raw_ranks, styled_ranks = _ranks(ranking.raw), _ranks(ranking.styled)
         rows = tuple(

@@ -168,7 +168,8 @@ def read_jsonl_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if not path.exists():
         return []
     try:
-        lines = decode(path.read_bytes(), str(path)).splitlines()
+        # Not str.splitlines: a model's answer may hold U+2028, U+0085 or a form feed, which are no line ends in JSONL.
+        lines = decode(path.read_bytes(), str(path)).split("\n")
     except DataError as exc:
         raise ResultsError(str(exc)) from None
     records = []

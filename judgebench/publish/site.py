@@ -50,6 +50,7 @@ from ..formats.texts import JudgmentText, TextKey, read_texts
 from ..judging.kinds import kind_of
 from ..stats.length_control import DifficultyTable
 from ..stats.winrate import DEFAULT_BOOTSTRAP
+from ..tasks.fetch import allowed_dirs
 from ..types import ScoreRow
 from . import pages, plots, viewer
 
@@ -334,6 +335,7 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
     """Regenerate the site at ``out`` from results and judgment files (see the module doc); ``title``: the site's
     title, in every page's <title> and header."""
     out = out.resolve()
+    _check_out(out)
     title = site_title(title)
     inputs = expand_inputs(paths)
     if not inputs:
@@ -343,6 +345,8 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
     date, date_source = build_date(inputs)
     manifest = {"judgebench": __version__, "n_bootstrap": n_bootstrap, "format": fmt, "title": title,
                 "difficulty": _table_key(difficulty), "build_date": date,
+                # The folders a run's task may read its questions from (--allow-path): more of them, more texts shown.
+                "allowed": [str(p) for p in allowed_dirs()],
                 "inputs": [[str(p), fingerprint(p, fmt)] for p in inputs]}
     previous = out / "manifest.json"
     if previous.exists() and json.loads(previous.read_text()) == manifest:
@@ -390,6 +394,23 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return BuildResult("updated", out, len(inputs), parsed, n_groups, recomputed, superseded, len(frame))
+
+
+def _check_out(out: Path) -> None:
+    """The site replaces its folder whole (and removes the old one): ``out`` must be a new folder, an empty one or
+    a site built before, never a device, a pipe or a folder of the user's own files."""
+    if out.exists() and not out.is_dir():
+        raise ResultsError(f"{out}: --out exists and is not a folder; give the path of a folder for the site")
+    if out.is_dir() and any(out.iterdir()) and not _is_site(out / "manifest.json"):
+        raise ResultsError(f"{out}: --out is a folder that holds files and no judgebench site (the site replaces its "
+                           "folder whole); give a new or empty folder, or one a site was built in")
+
+
+def _is_site(manifest: Path) -> bool:
+    try:
+        return manifest.is_file() and "judgebench" in json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
 
 
 def _swap_in(staging: Path, out: Path) -> None:

@@ -258,6 +258,8 @@ def _row(record: Mapping[str, Any], number: int, bits: int, peers: list[list[str
         "v": pages.battle_verdict_text(record, str(record["model"])) if battle else pages.verdict_text(record),
         "e": error if isinstance(error, str) else None, "fk": failure if isinstance(failure, str) else None,
         "x": bits, "peers": _peer_words(peers, str(record["kind"]), str(record["model"]))}
+    if kind_of(str(record["kind"])).whole_conversation:
+        row["w"] = 1  # judged over the whole conversation: its title says so, not "turn N"
     if text is not None:
         row.update({"q": strings.refs(text.question), "a": strings.refs(text.answer),
                     "oa": strings.refs(text.opponent_answer), "ol": text.opponent_label,

@@ -143,6 +143,34 @@ def unranked(frame: pd.DataFrame) -> tuple[Unranked, ...]:
     return tuple(found)
 
 
+def reachable(games: pd.DataFrame, anchor: str) -> set[str]:
+    """The models a chain of games links to ``anchor``: only their scores against it mean anything (two groups that
+    never met have no common scale, and Bradley-Terry would put both on one)."""
+    neighbours: dict[str, set[str]] = {}
+    for a, b in zip(games["model_a"].astype(str), games["model_b"].astype(str), strict=True):
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+    found, todo = {anchor}, [anchor]
+    while todo:
+        for other in neighbours.get(todo.pop(), set()) - found:
+            found.add(other)
+            todo.append(other)
+    return found
+
+
+def unconnected(games: pd.DataFrame, anchor: str) -> tuple[Unranked, ...]:
+    """The models of ``games`` no chain of games links to ``anchor``, each with the reason."""
+    linked = reachable(games, anchor)
+    found = []
+    for model in sorted((set(games["model_a"].astype(str)) | set(games["model_b"].astype(str))) - linked):
+        mine = games[(games["model_a"].astype(str) == model) | (games["model_b"].astype(str) == model)]
+        met = sorted((set(mine["model_a"].astype(str)) | set(mine["model_b"].astype(str))) - {model})
+        found.append(Unranked(model, len(mine), f"no chain of games links it to the anchor {anchor} (its "
+                                                f"{len(mine)} game(s) are with {', '.join(met)}), so no score "
+                                                "against it means anything; rank that group on its own"))
+    return tuple(found)
+
+
 def separated(games: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(models that won every game they played, models that lost every one). Their Bradley-Terry strength has no
     finite maximum-likelihood value: the fit stops at a tiny ridge's bound, so their score (near 100 or 0) and its

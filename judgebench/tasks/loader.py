@@ -421,6 +421,9 @@ def _check_templates(judge_raw: SourcedDict, task: Task) -> None:
         return
     for key in ("prompt", "reference_prompt"):
         name = judge_raw.get(key)
+        if isinstance(name, str) and (Path(name).is_absolute() or ".." in Path(name).parts):
+            raise TaskError(f"{judge_raw.where(key)}: the template {name[:200]!r} is outside the task's folder; a "
+                            "template is named relative to the task file's folder (or a built-in one by its name)")
         if isinstance(name, str) and name.endswith(TEMPLATE_SUFFIXES):
             try:
                 load_template(name, task.prompt_dirs)

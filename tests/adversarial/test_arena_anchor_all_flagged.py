@@ -202,3 +202,29 @@ def test_arena_ranking_agrees_with_stats_battles_under_any_flag_pattern(tmp_path
     ranking = arena_ranking(db, n_bootstrap=0)
     ranked = [(r["model"], r["bt_score"]) for r in json.loads(out) if r["unranked"] is None]
     assert code == 0 and ranked == [(r.model, r.bt_score) for r in ranking.models]
+
+
+def test_two_groups_that_never_met_are_not_ranked_on_one_scale() -> None:
+    """alpha-beta and gamma-delta battles only: gamma and delta have no score against the anchor alpha; they are
+    listed as unranked with the reason, and alpha and beta are ranked as they would be alone."""
+    from judgebench.analysis.battles import battle_groups
+    from judgebench.formats.table import judgments_frame
+    from judgebench.types import Judgment
+
+    def battle(item: str, model: str, opponent: str, outcome: str) -> Judgment:
+        preference = {"win": 2.0, "loss": 1.0, "tie": 1.5}[outcome]
+        return Judgment(benchmark="b", item_id=item, category="c", model=model, judge="j", turn=1, kind="battles",
+                        opponent=opponent, verdict_ab=outcome, verdict_ba=outcome, preference=preference)
+
+    pairs = [("alpha", "beta"), ("gamma", "delta")]
+    judgments = [battle(f"{a}-{i}", a, b, "win" if i % 3 else "loss") for a, b in pairs for i in range(12)]
+    both = battle_groups(judgments_frame(judgments), n_bootstrap=20)
+    alone = battle_groups(judgments_frame(judgments[:12]), n_bootstrap=20)
+    (group,), (only,) = both, alone
+    assert group.baseline == "alpha"
+    assert [r.model for r in group.rows] == [r.model for r in only.rows] == ["alpha", "beta"]
+    assert [(r.bt_score, r.ci_low, r.ci_high) for r in group.rows] == [(r.bt_score, r.ci_low, r.ci_high)
+                                                                      for r in only.rows]
+    reasons = {u.model: u.reason for u in group.unranked}
+    assert sorted(reasons) == ["delta", "gamma"]
+    assert "no chain of games links it to the anchor alpha" in reasons["gamma"] and "delta" in reasons["gamma"]

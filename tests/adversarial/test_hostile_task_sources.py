@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -303,3 +304,12 @@ def test_download_refuses_a_path_outside_the_task_in_one_line_on_stderr(tmp_path
                                        str(tmp_path / "mirror")])
     assert result.exit_code == 1 and result.stderr.count("\n") == 1
     assert "t.yaml:6: the path '/etc/passwd' leads outside the task's folder" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../../etc/hostname"])
+def test_a_template_named_outside_the_task_folder_is_refused_with_its_line(tmp_path: Path, name: str) -> None:
+    task = tmp_path / "t.yaml"
+    task.write_text(f"name: t\nkind: single\njudge:\n  prompt: {name}\n  scale: [1, 10]\nitems:\n"
+                    "  - id: a\n    turns: [hi]\n")
+    with pytest.raises(TaskError, match=rf"^{re.escape(str(task))}:4: the template .* is outside the task's folder"):
+        load_task(str(task))

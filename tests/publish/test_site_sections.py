@@ -202,6 +202,8 @@ def test_the_title_option_names_every_page(mt_runs: tuple[Path, Path], tmp_path:
     for model in MODELS:
         page = (out / pages.model_pages([model])[model]).read_text()
         assert f"<title>{model} — {escaped}</title>" in page and f"← {escaped}</a>" in page
+    viewer_page = (out / "viewer.html").read_text()
+    assert f"<title>judgments — {escaped}</title>" in viewer_page and f"← {escaped}</a>" in viewer_page
     for path in out.rglob("*.html"):
         assert "<i>My</i>" not in path.read_text()
     # A new title is a new site, not "unchanged"; no title is the default one.

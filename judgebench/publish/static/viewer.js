@@ -408,7 +408,8 @@
     var opponent = row.o >= 0 ? facets.models[row.o] : null;
     var article = el("article", "judgment");
     article.dataset.id = String(row.id);
-    var title = el("h3", "wrap", "item " + row.item + (row.t > 1 ? ", turn " + row.t : ""));
+    var title = el("h3", "wrap", "item " + row.item + (row.w ? ", whole conversation (" + row.t + " turn" +
+      (row.t > 1 ? "s" : "") + ")" : row.t > 1 ? ", turn " + row.t : ""));
     title.appendChild(el("small", null, " (" + facets.categories[row.c] + ")"));
     article.appendChild(title);
     article.appendChild(el("p", "meta wrap", benchmark + " · judge " + judge + " · " + model +
@@ -439,7 +440,7 @@
     if (row.q.length) texts(article, shard, packs, row.q, "Question", "question");
     else if (row.p >= 0) texts(article, shard, packs, [row.p], "The judge's prompt (the question is not in the inputs)",
                                "prompt");
-    else article.appendChild(el("p", null, "Question: not found in the inputs."));
+    else article.appendChild(el("p", null, "Question: not found in the inputs (a run's questions are read from its task file: where that reads data outside its folder, build the site with the run's --allow-path)."));
     var answers = el("div", "side-by-side");
     var own = el("div", "side"), other = el("div", "side");
     texts(own, shard, packs, row.a, "Answer of " + model, "answer");

@@ -120,7 +120,7 @@ class OpenAIBatchClient:
             texts = [(await self._client.files.content(file_id)).text for file_id in status.files]
         except openai.OpenAIError as exc:
             raise classify(exc, self.endpoint) from None
-        return [self._result(line) for text in texts for line in text.splitlines() if line.strip()]
+        return [self._result(line) for text in texts for line in text.split("\n") if line.strip()]
 
     def _result(self, line: str) -> BatchResult:
         record = json.loads(line)

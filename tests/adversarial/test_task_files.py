@@ -57,7 +57,7 @@ def test_template_search_does_not_leave_the_tasks_place(tmp_path: Path) -> None:
     task_dir.mkdir(parents=True)
     (task_dir / "t.yaml").write_text(TASK.replace("evil.jinja", "../../secret.jinja"))
     code, output = validate(task_dir / "t.yaml")
-    assert code == 1 and "not found" in output
+    assert code == 1 and "t.yaml:" in output and "is outside the task's folder" in output
 
 
 def test_include_cannot_read_files_elsewhere_on_the_machine(tmp_path: Path) -> None:

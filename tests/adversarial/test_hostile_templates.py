@@ -11,16 +11,8 @@ from click.testing import CliRunner
 from judgebench.cli import main
 from judgebench.errors import TaskError
 from judgebench.judging.prompts import render_messages
+from tests.adversarial.test_task_files import TASK  # the same one-item task, its template evil.jinja
 
-TASK = """name: t
-kind: single
-judge:
-  prompt: evil.jinja
-items:
-  - id: q1
-    category: writing
-    turns: ["Write a haiku."]
-"""
 REFUSED = r"evil\.jinja:\d+: refused by the template sandbox"
 
 

@@ -139,6 +139,10 @@ def test_tables_sort_numerically_and_plots_load(site: Site, open_page: Any) -> N
     assert page.locator("dl.glossary dt").count() >= 6
     assert "Built " in page.locator("p.meta").first.inner_text()
 
+    # The plots load lazily: bring each into view, then wait until the browser has decoded them all.
+    for image in page.locator("img").all():
+        image.scroll_into_view_if_needed()
+    page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=30_000)
     widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
     assert len(widths) >= 3 and all(w > 0 for w in widths), widths
     BUILD.mkdir(parents=True, exist_ok=True)

@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fakebatch
 
 from stub_server import running_stub
 
-from judgebench.run.batch import BatchOptions
-from judgebench.run.batch.queue import BatchQueue
+from judgebench.clients.batch import BatchOptions
+from judgebench.clients.batch.queue import BatchQueue
 from judgebench.run.cache import Cache
 from judgebench.run.evaluate import judge as judge_all
 from judgebench.run.runner import Runner

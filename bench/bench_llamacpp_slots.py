@@ -34,10 +34,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from judgebench.run.backends.local import model_path
+from judgebench.clients.backends.local import model_path
+from judgebench.clients.serve import Server, parse_served, spawn
 from judgebench.run.cache import Cache
 from judgebench.run.runner import RetryPolicy, Runner
-from judgebench.run.serve import Server, parse_served, spawn
 from judgebench.tasks import load_task
 from judgebench.types import ChatRequest, Endpoint
 

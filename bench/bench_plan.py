@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from judgebench.clients.pricing import builtin_prices
 from judgebench.judging.requests import render_all
 from judgebench.run.cache import Cache
 from judgebench.run.plan import plan_task, walk
-from judgebench.run.pricing import builtin_prices
 from judgebench.tasks import load_task
 from judgebench.types import ChatReply, ChatRequest, Endpoint, Judge, Task
 

@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from judgebench.run.backends.local import model_path
-from judgebench.run.serve import ServedSpec, parse_served, serving, start
+from judgebench.clients.backends.local import model_path
+from judgebench.clients.serve import ServedSpec, parse_served, serving, start
 
 ROUNDS = 3
 

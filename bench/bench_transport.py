@@ -16,7 +16,7 @@ from typing import Any
 import openai
 from stub_server import running_stub  # bench/ is on the path: run as a script or from run_all.py
 
-from judgebench.run.backends import make_backend
+from judgebench.clients.backends import make_backend
 from judgebench.types import ChatRequest, Endpoint, Transport
 
 N_REQUESTS = 8000

@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .analysis.results import Results, load
-    from .run.endpoints import parse_endpoint, parse_judge
+    from .clients.endpoints import parse_endpoint, parse_judge
     from .run.evaluate import RunConfig, RunResult, aevaluate, evaluate
     from .tasks import load_task
 

@@ -19,11 +19,11 @@ import click
 # the library it calls.
 from .arena.cli import arena as arena_group
 from .constants import DEFAULT_BOOTSTRAP, DEFAULT_MAX_ELAPSED_S, DEFAULT_TIMEOUT_S, FORMATS
+from .credentials import redact
 from .errors import ConfigError, JudgebenchError
-from .secrets import redact
 
 if TYPE_CHECKING:
-    from .run.batch import BatchOptions
+    from .clients.batch import BatchOptions
     from .run.evaluate import RunConfig, RunResult
     from .run.plan import RunPlan
     from .types import Endpoint, Task, Transport
@@ -244,12 +244,12 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
         progress: bool, adaptive: bool, batch: bool, batch_wait: float, dry_run: bool,
         prices_path: Path | None, serve_timeout: float | None, transport: Transport, engine: str) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
-    from .run.backends import with_transport
-    from .run.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
+    from .clients.backends import with_transport
+    from .clients.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
+    from .clients.pricing import load_prices
+    from .clients.serve import served_specs, serving
     from .run.evaluate import RunConfig, evaluate
-    from .run.pricing import load_prices
     from .run.runner import RetryPolicy
-    from .run.serve import served_specs, serving
     from .tasks import load_task
 
     prices = load_prices(prices_path)
@@ -331,7 +331,7 @@ def _batching(enabled: bool, wait_s: float, model_specs: list[str], judge_specs:
               remote: list[Endpoint], served: Collection[str] = ()) -> BatchOptions | None:
     """--batch: the endpoints with a batch API (``remote`` are the endpoints of ``model_specs`` and the remote
     ``judge_specs``, in order; the ``served`` models, which judgebench starts, are not among them)."""
-    from .run.batch import BatchOptions, has_batch_api
+    from .clients.batch import BatchOptions, has_batch_api
 
     if wait_s and not enabled:
         raise ConfigError("--batch-wait waits for provider batches: add --batch")
@@ -340,7 +340,7 @@ def _batching(enabled: bool, wait_s: float, model_specs: list[str], judge_specs:
     specs = [*model_specs, *judge_specs]
     batched = [endpoint for spec, endpoint in zip(specs, remote, strict=True) if has_batch_api(spec)]
     if not batched:
-        from .run.endpoints import judge_base
+        from .clients.endpoints import judge_base
 
         # What this run has instead, each endpoint once (a panel names one server several times).
         kinds = {judge_base(spec): "servers given by URL" for spec in specs}

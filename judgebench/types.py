@@ -24,7 +24,7 @@ NOT_FAILED: tuple[FailureKind, ...] = ("pending", "excluded")
 LEFT_OUT = "left out: "
 Position = Literal["single", "AB", "BA"]
 Provider = Literal["openai", "anthropic", "local"]
-# How an OpenAI-compatible endpoint is spoken to: the openai SDK, or the lean aiohttp client (run/backends/lean.py).
+# How an OpenAI-compatible endpoint is spoken to: the openai SDK, or the lean aiohttp client (clients/backends/lean.py).
 Transport = Literal["sdk", "lean"]
 PairVerdict = Literal["A", "B", "tie"]
 
@@ -199,7 +199,7 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class ServerLaunch:
-    """A server judgebench started for a run (judgebench.run.serve), as the run's manifest records it: the spec,
+    """A server judgebench started for a run (judgebench.clients.serve), as the run's manifest records it: the spec,
     the exact command (argv), the package that served it and its version, where it listened, its log."""
 
     spec: str

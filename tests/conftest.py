@@ -48,7 +48,7 @@ def shared_mirror(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="session")
 def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """The real llama.cpp server on SmolLM2-135M-Instruct, on a free loopback port, for the whole session."""
-    from judgebench.run.backends.local import start_server
+    from judgebench.clients.backends.local import start_server
 
     server = start_server(log_dir=tmp_path_factory.mktemp("server-logs"))
     try:

@@ -22,8 +22,8 @@ from typing import Any
 
 import orjson
 
+from ..credentials import redact
 from ..errors import DataError, ResultsError, os_fault
-from ..secrets import redact
 from ..types import CallRecord, Candidate, Judgment
 from .common import decode
 from .identity import canonical_benchmark

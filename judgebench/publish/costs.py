@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..clients.pricing import EndpointUsage, PriceEntry
 from ..run.plan import EndpointPlan, RunPlan
-from ..run.pricing import EndpointUsage, PriceEntry
 from .tables import _render
 
 

@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ..credentials import redact
 from ..errors import ResultsError, os_fault, sqlite_fault
-from ..secrets import redact
 from ..types import ChatReply, ChatRequest
 
 _SCHEMA = """

@@ -21,6 +21,9 @@ from typing import Any, TypeVar
 from ..analysis.diagnostics import Diagnostics, diagnose
 from ..analysis.records import canonical_order
 from ..analysis.scores import score_rows
+from ..clients.batch import BatchOptions, BatchReport
+from ..clients.pricing import BUILTIN_NAME, EndpointUsage, PriceTable, builtin_prices, usage_report
+from ..clients.replicas import most_in_flight
 from ..errors import BackendError, BatchPending, ConfigError
 from ..formats import judgebench as store
 from ..formats import read_answers
@@ -46,11 +49,8 @@ from ..types import (
     Task,
     sha256_text,
 )
-from .batch import BatchOptions, BatchReport
 from .cache import Cache
 from .engines import BatchEngine, judge_at_once, make_engine
-from .pricing import BUILTIN_NAME, EndpointUsage, PriceTable, builtin_prices, usage_report
-from .replicas import most_in_flight
 from .runner import Counters, RetryPolicy, Runner
 
 PACKAGES = ("judgebench", "openai", "anthropic", "llama_cpp_python", "jinja2", "numpy", "scipy",
@@ -78,7 +78,7 @@ class RunConfig:
     n_bootstrap: int = DEFAULT_BOOTSTRAP
     batch: BatchOptions | None = None  # run --batch: these endpoints go through provider batch APIs (run.batch)
     prices: PriceTable | None = None  # the price table for the cost report; None: the built-in one
-    launched: tuple[ServerLaunch, ...] = ()  # servers judgebench started for the run (judgebench.run.serve)
+    launched: tuple[ServerLaunch, ...] = ()  # servers judgebench started for the run (judgebench.clients.serve)
     engine: str = "local"  # where judge requests run: "local" (the runner) or "ray" (judgebench.run.engines)
     # A battles task's candidates (run.battles): every model to generate with and every answers file, ``model`` and
     # ``answers_file`` being the first of each. A task that judges one model refuses more than one.
@@ -438,7 +438,7 @@ async def aevaluate(task: Task, config: RunConfig) -> RunResult:
     engine = make_engine(config.engine, cache, config.retry, runner.counters, progress=config.progress)
     try:
         if config.batch is not None:
-            from .batch.queue import BatchQueue
+            from ..clients.batch.queue import BatchQueue
 
             runner.batch = BatchQueue(cache, config.batch)
             await runner.batch.prepare([e for e in (config.model, *(j.endpoint for j in config.judges)) if e])

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from ..clients.pricing import PriceEntry, PriceTable, is_provider_api
 from ..errors import ConfigError
 from ..formats import read_answers
 from ..judging.answers import split_reasoning
@@ -28,7 +29,6 @@ from ..judging.requests import generation_request
 from ..types import Candidate, ChatReply, ChatRequest, Endpoint, Item, Judge, Task
 from .cache import Cache
 from .evaluate import RunConfig, select_items
-from .pricing import PriceEntry, PriceTable, is_provider_api
 
 BYTES_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4

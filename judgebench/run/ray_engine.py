@@ -6,7 +6,7 @@ is consulted first (hits are not sent; a request another process has claimed is 
 as one dataset per server, and accepted replies are stored after, so what failed is asked again on the next run.
 
 An OpenAI-compatible server is asked through Ray's HTTP request processor (with the session of
-judgebench.run.ray_worker); a model that vLLM serves itself (an endpoint whose cache identity is ``vllm:HF_ID``) goes
+clients.ray_worker); a model that vLLM serves itself (an endpoint whose cache identity is ``vllm:HF_ID``) goes
 through Ray's vLLM engine processor, on the cluster's GPUs. Retries are judgebench's one policy (RetryPolicy), not
 Ray's: a round of retryable failures is sent again as a new dataset after the server's Retry-After or a backoff.
 
@@ -31,12 +31,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from ..errors import BackendError, ConfigError
-from ..secrets import redact
-from ..types import ChatReply, ChatRequest, Endpoint
-from . import ray_worker
-from .cache import Cache
-from .ray_rows import (
+from ..clients import ray_worker
+from ..clients.ray_rows import (
     Outcome,
     http_payload,
     rejects_json_schema,
@@ -45,6 +41,10 @@ from .ray_rows import (
     vllm_row,
     where,
 )
+from ..credentials import redact
+from ..errors import BackendError, ConfigError
+from ..types import ChatReply, ChatRequest, Endpoint
+from .cache import Cache
 from .runner import CLAIM_MARGIN_S, CLAIM_POLL_S, Counters, RetryPolicy
 
 INSTALL = "pip install 'judgebench[ray]'"

@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from ..clients.backends import Backend, make_backend
+from ..clients.replicas import ReplicaPool
 from ..constants import DEFAULT_MAX_ELAPSED_S, DEFAULT_TIMEOUT_S  # shown by --help, so kept apart
 from ..errors import BackendError, ResultsError
 from ..types import ChatReply, ChatRequest, Endpoint
-from .backends import Backend, make_backend
 from .cache import Cache, cache_fault
-from .replicas import ReplicaPool
 
 if TYPE_CHECKING:
-    from .batch.queue import BatchQueue
+    from ..clients.batch.queue import BatchQueue
 
 
 @dataclass(frozen=True)

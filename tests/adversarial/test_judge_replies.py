@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from judgebench.clients.backends.anthropic_backend import AnthropicBackend
 from judgebench.judging.kinds import KINDS
 from judgebench.judging.replies import COPIED
 from judgebench.judging.verdicts import parse_pair_json, parse_score_json
-from judgebench.run.backends.anthropic_backend import AnthropicBackend
 from judgebench.run.cache import Cache
 from judgebench.run.evaluate import RunConfig, RunResult, evaluate
 from judgebench.tasks import load_task

@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from judgebench.cli import main
+from judgebench.clients.backends.openai_wire import parse_reply
 from judgebench.errors import BackendError, DataError, TaskError
 from judgebench.replay import ReaderOptions, ReplayTable, read_recordings, replaying
-from judgebench.run.backends.openai_wire import parse_reply
 from judgebench.tasks import load_task
 from judgebench.tasks.fetch import resolve_data
 from judgebench.types import Endpoint

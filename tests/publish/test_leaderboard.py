@@ -187,7 +187,7 @@ def test_build_date_is_the_newest_input_or_source_date_epoch(inputs: list[Path],
 
 
 def test_model_pages_escape_every_text_and_link_from_the_table(inputs: list[Path], tmp_path: Path) -> None:
-    from ..publish.runs import HOSTILE, fake_run
+    from .runs import HOSTILE, fake_run
 
     run_dir = fake_run(tmp_path / "run")
     out = tmp_path / "site"

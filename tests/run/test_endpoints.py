@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from judgebench.errors import ConfigError, JudgebenchError
-from judgebench.run.endpoints import (
+from judgebench.clients.endpoints import (
     JudgeSpecParts,
     is_local,
     judge_base,
@@ -17,7 +16,8 @@ from judgebench.run.endpoints import (
     parse_panel,
     split_judge_spec,
 )
-from judgebench.run.serve import is_served
+from judgebench.clients.serve import is_served
+from judgebench.errors import ConfigError, JudgebenchError
 from judgebench.types import Endpoint
 
 LOCAL = Endpoint(provider="local", name="smollm2", model="smollm2", base_url="http://127.0.0.1:1/v1")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from judgebench.run.backends.local import free_port, start_server
+from judgebench.clients.backends.local import free_port, start_server
 from judgebench.run.evaluate import RunConfig, evaluate
 from judgebench.run.runner import RetryPolicy
 from judgebench.tasks import load_task

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from judgebench.run.backends import with_transport
-from judgebench.run.backends.local import MODEL_ALIAS
+from judgebench.clients.backends import with_transport
+from judgebench.clients.backends.local import MODEL_ALIAS
 from judgebench.run.evaluate import RunConfig, evaluate
 from judgebench.tasks import load_task
 from judgebench.types import Endpoint, Judge

@@ -15,13 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 from judgebench.cli import main
+from judgebench.clients.backends import lean as lean_module
+from judgebench.clients.backends import make_backend, with_transport
+from judgebench.clients.backends.lean import LeanBackend
+from judgebench.clients.backends.local import free_port
+from judgebench.clients.backends.openai_compat import OpenAICompatBackend
+from judgebench.clients.backends.openai_wire import LOGPROB_TOKENS, MAX_REPLY_CHARS
 from judgebench.errors import BackendError, ConfigError
-from judgebench.run.backends import lean as lean_module
-from judgebench.run.backends import make_backend, with_transport
-from judgebench.run.backends.lean import LeanBackend
-from judgebench.run.backends.local import free_port
-from judgebench.run.backends.openai_compat import OpenAICompatBackend
-from judgebench.run.backends.openai_wire import LOGPROB_TOKENS, MAX_REPLY_CHARS
 from judgebench.run.cache import Cache
 from judgebench.run.runner import RetryPolicy, Runner
 from judgebench.types import ChatReply, ChatRequest, Endpoint, Transport

@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from judgebench.cli import main
+from judgebench.clients.pricing import PriceTable, builtin_path, builtin_prices, load_prices
 from judgebench.run.evaluate import RunConfig, evaluate
 from judgebench.run.plan import (
     EndpointPlan,
@@ -22,7 +23,6 @@ from judgebench.run.plan import (
     plan_task,
     walk,
 )
-from judgebench.run.pricing import PriceTable, builtin_path, builtin_prices, load_prices
 from judgebench.run.runner import RetryPolicy
 from judgebench.tasks import load_task
 from judgebench.types import ChatRequest, Endpoint, Judge
@@ -224,8 +224,8 @@ def test_plan_task_with_supplied_answers_asks_only_the_judge(tmp_path: Path) -> 
 def test_the_dry_run_knows_the_embedded_server_as_the_cache_does() -> None:
     """The dry run starts no server: its endpoint for the embedded model must give the cache keys a running
     server's endpoint gives (the port is not part of them)."""
+    from judgebench.clients.backends.local import embedded_spec
     from judgebench.errors import ConfigError
-    from judgebench.run.backends.local import embedded_spec
 
     try:
         spec = embedded_spec()
@@ -242,7 +242,7 @@ def test_the_dry_run_knows_the_embedded_server_as_the_cache_does() -> None:
 def test_the_dry_run_on_the_real_embedded_server(tmp_path: Path, embedded_server: object) -> None:
     """Against the real llama.cpp server: the cold dry run counts what the run sends, and afterwards the dry run,
     using an endpoint made without the server, finds everything in the cache."""
-    from judgebench.run.backends.local import LocalServer, embedded_spec
+    from judgebench.clients.backends.local import LocalServer, embedded_spec
 
     assert isinstance(embedded_server, LocalServer)
     task = load_task("sample-mt")

@@ -10,8 +10,8 @@ import yaml
 from click.testing import CliRunner
 
 from judgebench.cli import main
+from judgebench.clients.pricing import builtin_path, builtin_prices, cost, is_provider_api, load_prices
 from judgebench.errors import ConfigError
-from judgebench.run.pricing import builtin_path, builtin_prices, cost, is_provider_api, load_prices
 from judgebench.types import Endpoint
 
 

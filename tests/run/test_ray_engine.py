@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from judgebench.cli import main
+from judgebench.clients.backends.openai_compat import OpenAICompatBackend
+from judgebench.clients.ray_rows import http_payload, reply_from_exchange, reply_from_generation, vllm_row
 from judgebench.errors import BackendError, ConfigError
 from judgebench.run import ray_engine
-from judgebench.run.backends.openai_compat import OpenAICompatBackend
 from judgebench.run.ray_engine import vllm_model_id
-from judgebench.run.ray_rows import http_payload, reply_from_exchange, reply_from_generation, vllm_row
 from judgebench.types import ChatReply, ChatRequest, Endpoint
 
 from ..fakeserver import Script, completion, fake_server
@@ -185,7 +185,7 @@ def test_without_the_extra_engine_ray_says_what_to_install(tmp_path: Path, monke
 def test_the_session_ray_opens_sends_each_payload_as_is_and_hands_back_every_outcome() -> None:
     """What Ray's HTTP stage does with the session, against a scripted server: a payload given as `data=` (Ray 2.60)
     or `json=` (Ray 2.53) arrives as the request's JSON text; an error status is data, not an exception."""
-    from judgebench.run.ray_worker import EXCHANGE, ExchangeSession
+    from judgebench.clients.ray_worker import EXCHANGE, ExchangeSession
 
     payload = http_payload(judge_request(), schema_in_json_object=False)
     script = Script([("ok", "[[8]]"), ("429", 2), ("ok", "[[3]]")])

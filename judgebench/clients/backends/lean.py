@@ -22,8 +22,8 @@ import orjson
 import yarl
 from aiohttp.helpers import get_env_proxy_for_url
 
+from ...credentials import redact
 from ...errors import BackendError
-from ...secrets import redact
 from ...types import ChatReply, ChatRequest, Endpoint
 from ..replicas import most_in_flight
 from .openai_wire import (

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from ...secrets import redact
+from ...credentials import redact
+from ...run.cache import cache_fault
 from ...types import ChatReply
-from ..cache import cache_fault
 
 # A batch is "in_progress" until its provider is done with it; then its provider's final word.
 BatchState = Literal["in_progress", "completed", "expired", "cancelled", "failed"]

@@ -1,5 +1,5 @@
 """The rows Ray's processors take and give for ``--engine ray``: a chat request as the JSON body of an HTTP
-request or as a vLLM row, and what comes back (judgebench.run.ray_worker's records) as a reply or a BackendError,
+request or as a vLLM row, and what comes back (judgebench.clients.ray_worker's records) as a reply or a BackendError,
 the same ones the local backend gives. Pure: no Ray here."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..credentials import redact
 from ..errors import BackendError, ConfigError
-from ..secrets import redact
 from ..types import ChatReply, ChatRequest, Endpoint
 from . import ray_worker
 from .backends.openai_compat import LOGPROB_TOKENS, MAX_REPLY_CHARS
@@ -74,7 +74,7 @@ def _server_message(body: str) -> str:
 
 
 def reply_from_exchange(text: str, request: ChatRequest) -> Outcome:
-    """One HTTP exchange (judgebench.run.ray_worker's record) as the reply or the error the local backend gives."""
+    """One HTTP exchange (judgebench.clients.ray_worker's record) as the reply or the error the local backend gives."""
     endpoint = request.endpoint
     record = json.loads(text)
     status = record.get("status")
@@ -117,7 +117,7 @@ def _chat_reply(data: dict[str, Any], endpoint: Endpoint, latency_s: float) -> O
 
 
 def reply_from_generation(text: str, request: ChatRequest) -> Outcome:
-    """What Ray's vLLM processor generated (judgebench.run.ray_worker.keep_generation's record) as a reply. vLLM's
+    """What Ray's vLLM processor generated (judgebench.clients.ray_worker.keep_generation's record) as a reply. vLLM's
     row has no finish reason: a reply that used all its max_tokens is taken as cut off ("length")."""
     record = json.loads(text)
     generated, limit = record.get("completion_tokens"), record.get("max_tokens")

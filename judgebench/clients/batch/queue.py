@@ -26,8 +26,8 @@ from typing import Any
 
 from ...errors import BackendError, BatchPending
 from ...formats.judgebench import write_json_atomic
+from ...run.cache import Cache
 from ...types import ChatReply, ChatRequest, Endpoint
-from ..cache import Cache
 from .clients import BatchClient, BatchStatus, make_batch_client
 from .ledger import Ledger, LedgerBatch
 from .options import BATCHES_FILE, BatchOptions, BatchReport, SubmittedBatch, endpoint_label

@@ -11,7 +11,7 @@ replicas at temperature 0.7 and ``j@http://a/v1,t=0.7`` one server. The mode, wh
 settings: ``j@http://a/v1#json,t=0.7``.
 
 ``local`` is the embedded llama.cpp server, which the caller starts (its URL is known only then), as it starts
-the servers that ``vllm:``, ``sglang:`` and ``llamacpp:`` specs name (judgebench.run.serve).
+the servers that ``vllm:``, ``sglang:`` and ``llamacpp:`` specs name (judgebench.clients.serve).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from .. import secrets
+from .. import credentials
 from ..errors import ConfigError
 from ..types import Endpoint, Judge
 
@@ -105,7 +105,7 @@ def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | Non
                           f"{', '.join(KNOWN_HOSTS)}")
     if env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
         raise ConfigError(f"--{role} {_shown(spec)!r}: key_env names an environment variable, like MY_API_KEY")
-    secrets.register(env)
+    credentials.register(env)
     return Endpoint(provider=provider, name=name, model=name, base_url=base_url,  # type: ignore[arg-type]
                     api_key_env=env, concurrency=concurrency, replicas=replicas)
 
@@ -154,7 +154,7 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
                 local: Endpoint | None = None, served: Mapping[str, Endpoint] | None = None) -> Judge:
     """``NAME@URL#json,t=0.7`` -> Judge. ``auto`` picks JSON verdicts on the embedded server, free text elsewhere.
     The judge's name is the model's name with the options it was given, so two configurations of one model on a
-    panel stay apart. ``served``: the endpoints of the servers judgebench started (judgebench.run.serve), by the
+    panel stay apart. ``served``: the endpoints of the servers judgebench started (judgebench.clients.serve), by the
     spec text that named them (``vllm:Qwen/Qwen2.5-7B-Instruct``)."""
     parts = split_judge_spec(spec)
     base, settings = parts.base, parts.settings
@@ -210,8 +210,8 @@ async def _probe_one(endpoint: Endpoint, base_url: str, timeout_s: float) -> Con
     except httpx.HTTPError as exc:
         hint = ("Is the network up (or OPENAI_BASE_URL right)?" if base_url == _openai_base_url() else
                 "Is the server running (e.g. `vllm serve MODEL`) and is the URL right (it usually ends in /v1)?")
-        return ConfigError(secrets.redact(f"cannot reach {endpoint.name} at {base_url} ({type(exc).__name__}: {exc}). "
-                                          f"{hint}"))
+        return ConfigError(credentials.redact(
+            f"cannot reach {endpoint.name} at {base_url} ({type(exc).__name__}: {exc}). {hint}"))
     if response.status_code in (401, 403):
         return ConfigError(f"{endpoint.name} at {base_url} refused the key (HTTP {response.status_code}); "
                            f"check {endpoint.api_key_env}")
@@ -260,6 +260,6 @@ async def acheck_reachable(endpoints: list[Endpoint], timeout_s: float = 10.0) -
 
 
 def check_reachable(endpoints: list[Endpoint], timeout_s: float = 10.0) -> list[str]:
-    from .evaluate import run_sync
+    from ..run.evaluate import run_sync
 
     return run_sync(acheck_reachable(endpoints, timeout_s))

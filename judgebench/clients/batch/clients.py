@@ -17,8 +17,8 @@ from typing import Any, Final, Protocol
 import anthropic
 import openai
 
+from ...credentials import redact
 from ...errors import BackendError, ConfigError
-from ...secrets import redact
 from ...types import ChatRequest, Endpoint
 from ..backends.anthropic_backend import message_params, reply_from_message
 from ..backends.openai_compat import classify

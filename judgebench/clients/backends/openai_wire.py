@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import orjson
 
+from ...credentials import redact
 from ...errors import BackendError
-from ...secrets import redact
 from ...types import ChatReply, ChatRequest, Endpoint
 
 NON_RETRYABLE = {400, 401, 403, 404, 422}

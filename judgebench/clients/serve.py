@@ -36,8 +36,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ..credentials import redact
 from ..errors import ConfigError
-from ..secrets import redact
 from ..types import Endpoint, Provider, ServerLaunch
 from .endpoints import judge_base
 

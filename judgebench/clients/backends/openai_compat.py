@@ -9,8 +9,8 @@ from typing import Any
 
 import openai
 
+from ...credentials import redact
 from ...errors import BackendError
-from ...secrets import redact
 from ...types import ChatReply, ChatRequest, Endpoint
 from .openai_wire import (
     LOGPROB_TOKENS,

@@ -20,11 +20,11 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "judgebench"
 LONG_FUNCTION = 50
 # The names whose string comparisons are branches a registry should replace.
-KIND_NAMES = frozenset({"single", "pairwise", "battle", "rubric", "reference", "pairwise-battle"})
+KIND_NAMES = frozenset({"single", "pairwise", "battle", "rubric", "pairwise-battle"})
 FORMAT_NAMES = frozenset({"judgebench", "fastchat", "alpaca_eval", "alpaca-eval", "arena_hard", "arena-hard",
                           "judgebench-pairs", "arena_db", "arena-db", "mt_bench", "mt-bench", "arena", "inspect"})
 PROVIDER_NAMES = frozenset({"openai", "anthropic", "vllm", "sglang", "llamacpp", "llama.cpp", "local", "embedded",
-                            "ray", "azure", "together", "http", "https"})
+                            "ray", "azure", "together"})
 
 
 def module_name(path: Path) -> str:

@@ -78,7 +78,9 @@ def test_temperatures_outside_0_to_2_are_refused(setting: str) -> None:
         parse_judge(f"j@http://127.0.0.1:9/v1#json,{setting}")
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+# The README and the reference pages in docs/, where the README's reference moved.
+README_AND_DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 # Every form of the README's `--judge NAME@URL[#json|#text][,t=0.7]` (and its key_env and replica forms):
 # spec -> (judge name, base URL, replicas, temperature, JSON verdicts, key variable).
@@ -137,9 +139,10 @@ def test_a_model_spec_with_a_judge_setting_says_it_is_a_judge_setting() -> None:
 
 def test_every_judge_the_readme_shows_parses() -> None:
     # The README's commands, as a user copies them: served specs and `local` get the endpoint their server would.
-    specs = set(re.findall(r"--judge ([^\s`\"']+)", README.read_text(encoding="utf-8")))
+    text = "\n".join(path.read_text(encoding="utf-8") for path in README_AND_DOCS)
+    specs = set(re.findall(r"--judge ([^\s`\"']+)", text))
     specs.discard("NAME@URL[#json|#text][,t=0.7]")  # the grammar itself: README_FORMS has its forms
-    specs |= set(re.findall(r"parse_judge\(\"([^\"]+)\"\)", README.read_text(encoding="utf-8")))
+    specs |= set(re.findall(r"parse_judge\(\"([^\"]+)\"\)", text))
     assert len(specs) >= 8
     for spec in sorted(specs):
         base = judge_base(spec)

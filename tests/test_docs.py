@@ -1,0 +1,94 @@
+"""The docs cannot drift from the code: the generated reference names every command, option and judgment column,
+and the README stays a short guide with the two set-up commands. (`make docs` builds the site itself, strictly.)"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import click
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_reference", DOCS / "gen_reference.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _generator()
+
+
+def _commands(path: str, command: click.Command) -> Iterator[tuple[str, click.Command]]:
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(f"{path} {name}", sub)
+
+
+def test_the_cli_reference_has_every_command_and_option() -> None:
+    from judgebench.cli import main
+
+    markdown = gen.cli_markdown()
+    commands = list(_commands("judgebench", main))
+    assert len(commands) >= 15
+    for path, command in commands:
+        section = markdown.split(f"`{path}`\n", 1)
+        assert len(section) == 2, f"{path} is missing from the CLI reference"
+        own = section[1].split("\n#", 1)[0]
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden:
+                assert any(opt in own for opt in param.opts), f"{path}: {param.opts} missing"
+
+
+def test_the_column_reference_has_every_column_of_the_judgments_frame() -> None:
+    from judgebench.formats.table import judgments_frame
+
+    markdown = gen.columns_markdown()
+    frame = judgments_frame([])
+    assert len(frame.columns) >= 29
+    documented = re.findall(r"^\| `([a-z_]+)` \|", markdown, flags=re.MULTILINE)
+    assert documented == list(frame.columns)
+
+
+def test_an_undocumented_column_fails_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = dict(gen.COLUMN_DOCS)
+    docs.pop("margin_ab")
+    monkeypatch.setattr(gen, "COLUMN_DOCS", docs)
+    with pytest.raises(ValueError, match="without a description: \\['margin_ab'\\]"):
+        gen.columns_markdown()
+    monkeypatch.setattr(gen, "COLUMN_DOCS", {**gen.COLUMN_DOCS, "margin_ab": "x", "gone": "y"})
+    with pytest.raises(ValueError, match="does not have: \\['gone'\\]"):
+        gen.columns_markdown()
+
+
+def test_every_generated_section_a_page_asks_for_exists() -> None:
+    pages = {page: page.read_text(encoding="utf-8") for page in DOCS.rglob("*.md")}
+    asked = {name for text in pages.values() for name in gen.MARKER.findall(text)}
+    assert asked == set(gen.GENERATORS)
+    with pytest.raises(ValueError, match="unknown generated section"):
+        gen.render("<!-- generated: nothing -->")
+
+
+def test_the_readme_is_a_short_guide_with_the_two_commands() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) < 250
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in ("run", "test"):
+        assert re.search(rf"^{target}: ", makefile, flags=re.MULTILINE), target
+        assert re.search(rf"^make {target}\b", text, flags=re.MULTILINE), f"README lacks `make {target}`"
+
+
+def test_the_readme_links_only_to_pages_that_exist() -> None:
+    links = re.findall(r"\]\((docs/[^)#]+)", README.read_text(encoding="utf-8"))
+    assert links
+    for link in links:
+        assert (ROOT / link).is_file(), link

@@ -8,6 +8,7 @@ no longer has, fails the build: say what a new column means here, once.
 
 from __future__ import annotations
 
+import html
 import inspect
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -123,8 +124,15 @@ def _walk(path: str, command: click.Command) -> Iterator[tuple[str, click.Comman
             yield from _walk(f"{path} {name}", command.commands[name])
 
 
+def _text(text: str) -> str:
+    """Help text as Markdown: ``<host>`` or ``<title>`` outside code spans is text, never markup."""
+    parts = text.split("`")
+    parts[::2] = [html.escape(part, quote=False) for part in parts[::2]]
+    return "`".join(parts)
+
+
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    return _text(" ".join(text.split())).replace("|", "\\|")
 
 
 def _command_markdown(path: str, command: click.Command) -> list[str]:
@@ -133,7 +141,7 @@ def _command_markdown(path: str, command: click.Command) -> list[str]:
     lines = [f"{'#' * min(depth + 1, 4)} `{path}`", ""]
     if command.help:
         text = inspect.cleandoc(click.unstyle(command.help))
-        lines += [line for line in text.splitlines() if line.strip() != "\b"] + [""]
+        lines += [_text(line) for line in text.splitlines() if line.strip() != "\b"] + [""]
     lines += ["```", f"Usage: {path} {' '.join(command.collect_usage_pieces(ctx))}".rstrip(), "```", ""]
     # Arguments are in the usage line; -h/--help is on every command.
     help_option = command.get_help_option(ctx)
@@ -141,7 +149,8 @@ def _command_markdown(path: str, command: click.Command) -> list[str]:
                and param is not help_option for record in [param.get_help_record(ctx)] if record]
     if options:
         lines += ["| option | meaning |", "|---|---|"]
-        lines += [f"| `{_cell(names)}` | {_cell(help_text)} |" for names, help_text in options]
+        # Python-Markdown's tables leave a pipe inside a code span alone: option names stay as click prints them.
+        lines += [f"| `{' '.join(names.split())}` | {_cell(help_text)} |" for names, help_text in options]
         lines.append("")
     if isinstance(command, click.Group):
         lines += ["Commands: " + ", ".join(f"`{name}`" for name in sorted(command.commands)), ""]

@@ -69,10 +69,8 @@ COLUMN_DOCS: dict[str, str] = {
 }
 
 
-def _column_type(name: str) -> str:
-    from judgebench.formats.table import NUMBER_COLUMNS
-
-    if name in NUMBER_COLUMNS:
+def _column_type(name: str, number_columns: Sequence[str]) -> str:
+    if name in number_columns:
         return "float"
     return {"turn": "int", "empty": "bool"}.get(name, "text")
 
@@ -83,14 +81,14 @@ def judgment_columns() -> list[tuple[str, str, str | None]]:
     The ONE place that says where the columns come from: repoint it when the schema moves. A column given as an
     object with ``name`` (and ``description`` / ``dtype``) is read as such, so a typed schema needs no other
     change here."""
-    from judgebench.formats.table import COLUMNS
+    from judgebench.formats.table import COLUMNS, NUMBER_COLUMNS
 
     found: list[tuple[str, str, str | None]] = []
     for column in COLUMNS:
         name = column if isinstance(column, str) else column.name
         own = None if isinstance(column, str) else getattr(column, "description", None)
         dtype = getattr(column, "dtype", None) if not isinstance(column, str) else None
-        found.append((name, str(dtype) if dtype else _column_type(name), own or COLUMN_DOCS.get(name)))
+        found.append((name, str(dtype) if dtype else _column_type(name, NUMBER_COLUMNS), own or COLUMN_DOCS.get(name)))
     return found
 
 

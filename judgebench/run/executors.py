@@ -266,22 +266,45 @@ def _ray(live: Runner, cache: Cache, options: ExecutorOptions) -> Executor:
     return RayExecutor(live, engine)
 
 
-# --engine NAME -> the executor built around the live one.
-ENGINES: dict[str, Callable[[Runner, Cache, ExecutorOptions], Executor]] = {"local": _local, "ray": _ray}
+def _ray_check(judges: Sequence[Endpoint]) -> None:
+    from .ray_engine import check_endpoints
+
+    check_endpoints(judges)
+
+
+def _nothing_to_check(judges: Sequence[Endpoint]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Engine:
+    """An ``--engine`` choice: how its executor is built around the live one, and what it checks of the judges'
+    endpoints before anything starts."""
+
+    make: Callable[[Runner, Cache, ExecutorOptions], Executor]
+    check: Callable[[Sequence[Endpoint]], None] = _nothing_to_check
+
+
+ENGINES: dict[str, Engine] = {"local": Engine(_local), "ray": Engine(_ray, _ray_check)}
+
+
+def engine(name: str) -> Engine:
+    found = ENGINES.get(name)
+    if found is None:
+        raise ConfigError(f"engine {name!r}: expected one of {', '.join(ENGINES)}")
+    return found
 
 
 async def open_executor(name: str, cache: Cache, options: ExecutorOptions) -> Executor:
     """The executor ``--engine name`` (and ``--batch``) asks for; close it with ``aclose``."""
-    make = ENGINES.get(name)
-    if make is None:
-        raise ConfigError(f"engine {name!r}: expected one of {', '.join(ENGINES)}")
+    chosen = engine(name)
     live = await live_executor(cache, options)
     try:
-        return make(live, cache, options)
+        return chosen.make(live, cache, options)
     except BaseException:
         await live.aclose()
         raise
 
 
-__all__ = ["ENGINES", "DryRun", "Executor", "ExecutorOptions", "PlannedRequest", "ProviderBatch", "RayExecutor",
-           "open_executor", "placeholder_answer"]
+__all__ = ["ENGINES", "DryRun", "Engine", "Executor", "ExecutorOptions", "PlannedRequest", "ProviderBatch",
+           "RayExecutor", "engine", "open_executor", "placeholder_answer"]

@@ -178,8 +178,10 @@ def placeholder_answer(tokens: int) -> str:
 @dataclass
 class DryRun:
     """Sends nothing: each request is looked up (``lookup``: the cache's, or none), recorded with what was found,
-    and answered with the cached reply, or, where the real run would send it, a placeholder of ``answer_tokens``
-    tokens. A cached reply the run would not accept is asked again there, so it counts as to send here."""
+    and answered with the cached reply. Where the real run would send it (a cached reply the run would not accept is
+    asked again there, so it counts as to send here), a generation request gets a placeholder answer of
+    ``answer_tokens`` tokens, so later turns and the judge's prompts have the length they would have, and a judge
+    request an error: no verdict is read from a placeholder, and none is written."""
 
     lookup: Callable[[ChatRequest], ChatReply | None]
     answer_tokens: Callable[[ChatRequest], int]
@@ -187,11 +189,14 @@ class DryRun:
     counters: Counters = field(default_factory=Counters)
     usage: dict[str, Counters] = field(default_factory=dict)
     stopped: dict[str, BackendError] = field(default_factory=dict)
+    answers: bool = False  # True: the generation view (placeholders, not errors)
     whole_run = False
 
     @property
     def generation(self) -> Executor:
-        return self
+        if self.answers:
+            return self
+        return DryRun(self.lookup, self.answer_tokens, self.planned, self.counters, self.usage, self.stopped, True)
 
     async def outcomes(self, requests: Sequence[ChatRequest], accept: Accept) -> list[ChatReply | BackendError]:
         replies: list[ChatReply | BackendError] = []
@@ -200,8 +205,12 @@ class DryRun:
             if cached is not None and not accept(request, cached):
                 cached = None
             self.planned.append(PlannedRequest(request, cached))
-            replies.append(cached if cached is not None else
-                           ChatReply(placeholder_answer(self.answer_tokens(request)), "stop"))
+            if cached is not None:
+                replies.append(cached)
+            elif self.answers:
+                replies.append(ChatReply(placeholder_answer(self.answer_tokens(request)), "stop"))
+            else:
+                replies.append(BackendError("dry run: not sent", retryable=False))
         return replies
 
     def tick(self, n: int = 1, failed: int = 0) -> None:

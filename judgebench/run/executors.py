@@ -190,13 +190,17 @@ class DryRun:
     usage: dict[str, Counters] = field(default_factory=dict)
     stopped: dict[str, BackendError] = field(default_factory=dict)
     answers: bool = False  # True: the generation view (placeholders, not errors)
+    _generation: DryRun | None = field(default=None, repr=False)
     whole_run = False
 
     @property
     def generation(self) -> Executor:
         if self.answers:
             return self
-        return DryRun(self.lookup, self.answer_tokens, self.planned, self.counters, self.usage, self.stopped, True)
+        if self._generation is None:  # the same records, answered with placeholders
+            self._generation = DryRun(self.lookup, self.answer_tokens, self.planned, self.counters, self.usage,
+                                      self.stopped, True)
+        return self._generation
 
     async def outcomes(self, requests: Sequence[ChatRequest], accept: Accept) -> list[ChatReply | BackendError]:
         replies: list[ChatReply | BackendError] = []

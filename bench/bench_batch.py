@@ -21,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fakebatch
 from stub_server import running_stub
 
 from judgebench.clients.batch import BatchOptions
-from judgebench.clients.batch.queue import BatchQueue
 from judgebench.run.cache import Cache
-from judgebench.run.evaluate import judge as judge_all
-from judgebench.run.runner import Runner
+from judgebench.run.config import MIN_WINDOW
+from judgebench.run.executors import ExecutorOptions, open_executor
+from judgebench.run.pipeline import Pipeline, one_model_work
 from judgebench.tasks import load_task
-from judgebench.types import Candidate, Endpoint, Item, Judge, Task
+from judgebench.types import Candidate, Endpoint, Item, Judge, Judgment, Task
 from tests.fakebatch import FakeProvider, fake_batch_server
 
 N_ITEMS = 2000  # two turns each: 4000 judge requests
@@ -38,25 +38,36 @@ def _task() -> tuple[Task, list[Candidate]]:
     base = load_task("sample-mt")
     items = tuple(replace(item, id=f"{item.id}-{n}") for n in range(N_ITEMS // len(base.items)) for item in base.items)
     task = replace(base, items=items)
-    return task, [Candidate(task.benchmark, i.id, "bench", tuple(f"A short answer to: {t}" for t in i.turns))
+    return task, [Candidate(task.benchmark, i.id, "bench", tuple(f"A short answer to: {t} ({i.id})" for t in i.turns))
                   for i in items]
+
+
+class _Kept:
+    """The pipeline's sink for the benchmark: the judgments, in memory."""
+
+    def __init__(self) -> None:
+        self.judgments: list[Judgment] = []
+
+    def candidate(self, candidate: Candidate) -> None:
+        return None
+
+    def judgment(self, judgment: Judgment) -> None:
+        self.judgments.append(judgment)
 
 
 async def _judge(task: Task, items: list[Item], candidates: list[Candidate], judge: Judge, cache: Cache,
                  batch: BatchOptions | None, submit: bool) -> tuple[float, int]:
-    runner = Runner(cache, progress=False)
     started = time.perf_counter()
-    if batch is not None:
-        runner.batch = BatchQueue(cache, batch)
-        await runner.batch.prepare([judge.endpoint])
-    judgments = await judge_all(runner, task, items, candidates, (judge,))
-    if runner.batch is not None and submit:
-        await runner.batch.submit()
+    executor = await open_executor("local", cache, ExecutorOptions(progress=False, batch=batch,
+                                                                   endpoints=(judge.endpoint,)))
+    kept = _Kept()
+    work = one_model_work(task, items, None, candidates, 1)
+    await work.run(Pipeline(task, (judge,), executor, kept, MIN_WINDOW))
+    if submit:
+        await executor.finish()
     elapsed = time.perf_counter() - started
-    if runner.batch is not None:
-        await runner.batch.aclose()
-    await runner.aclose()
-    return elapsed, sum(1 for j in judgments if j.ok)
+    await executor.aclose()
+    return elapsed, sum(1 for j in kept.judgments if j.ok)
 
 
 def main() -> dict[str, Any]:

@@ -268,10 +268,9 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
                      for s in judge_specs if judge_base(s) not in served]
     batching = _batching(batch, batch_wait, [spec for spec in model_specs if spec not in served],
                          [s for s in judge_specs if judge_base(s) not in served], remote + remote_judges, served=served)
-    if engine == "ray":
-        from .run.ray_engine import check_endpoints
+    from .run.executors import engine as engine_named
 
-        check_endpoints(remote_judges)
+    engine_named(engine).check(remote_judges)
     if not dry_run:
         # The probe waits no longer than a request of this run may.
         for warning in check_reachable(remote + remote_judges, timeout_s=min(10.0, max_elapsed, timeout_s)):

@@ -1,5 +1,9 @@
-"""Which model pairs battle next, for the LLM judge's battles (task kind ``battles``) and the human arena alike.
-Pure: counts and outcomes in, pairs out; randomness only from the ``numpy.random.Generator`` given.
+"""The schedule of comparisons: which answers are judged against which, for every run (run.pipeline walks it), and
+which model pairs battle next, for the LLM judge's battles (task kind ``battles``) and the human arena alike.
+Pure: counts and outcomes in, comparisons out; randomness only from the ``numpy.random.Generator`` given.
+
+A one-model task schedules one comparison per item: the model's answer against the task's fixed reference, or
+against none (``single``).
 
 Three schedules (``Schedule``):
 - ``all-pairs``: every pair of models on every item (FastChat's pairwise-all).
@@ -47,6 +51,34 @@ class Battle:
     @property
     def pair(self) -> Pair:
         return pair_of(self.model_a, self.model_b)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One scheduled comparison: an item, the model whose answer is judged, and the model whose answer it is judged
+    against (None: the task's fixed reference answer, or none at all: a one-model task)."""
+
+    item_id: str
+    model: str
+    opponent: str | None = None
+
+    @classmethod
+    def of(cls, battle: Battle) -> Comparison:
+        return cls(battle.item_id, battle.model_a, battle.model_b)
+
+
+def single(item_id: str, model: str) -> list[Comparison]:
+    """A one-model task's comparisons of an item: the model's answer, against the reference or none."""
+    return [Comparison(item_id, model)]
+
+
+def fixed_battles(schedule: Schedule, models: Iterable[str], item_id: str, baseline: str | None = None) -> list[Battle]:
+    """The battles of one item under the ``all-pairs`` or ``baseline`` schedule (the baseline is always model_b)."""
+    if schedule == Schedule.BASELINE:
+        if baseline is None:
+            raise ConfigError("a baseline schedule needs a baseline model")
+        return [Battle(item_id, a if b == baseline else b, baseline) for a, b in baseline_pairs(models, baseline)]
+    return [Battle(item_id, a, b) for a, b in all_pairs(models)]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,20 +32,22 @@ from ..judging.kinds import kind_of
 from ..judging.requests import render_all
 from ..judging.schedule import (
     Battle,
+    Comparison,
     Pair,
     Result,
     Schedule,
     all_pairs,
     assign_items,
-    baseline_pairs,
     choose_pairs,
+    fixed_battles,
     spread,
 )
 from ..stats.battle_ranking import games_frame
 from ..types import BattlesSpec, Candidate, Endpoint, Item, Judgment, Task
-from .engines import BatchEngine
-from .evaluate import RunConfig, Sink, Work, _generate_one, judge_one, window_size
-from .runner import Runner
+from .config import RunConfig
+from .executors import Executor
+from .fanout import bounded
+from .pipeline import Pipeline, Work, judge_comparisons, stream
 
 T = TypeVar("T")
 # A sampled schedule refits at least this many times over its budget (more often when there are many pairs:
@@ -88,29 +90,6 @@ def _check_models(names: Sequence[str], spec: BattlesSpec, task: Task) -> None:
                           f"models ({', '.join(names)}): add it with --model or --answers")
 
 
-async def _bounded(values: Iterable[T], limit: int, work: Callable[[T], Awaitable[None]]) -> None:
-    """``work`` on every value, at most ``limit`` at once; the first failure cancels the rest and is raised as
-    itself (a one-line error stays one line)."""
-    window = asyncio.Semaphore(limit)
-
-    async def one(value: T) -> None:
-        async with window:
-            await work(value)
-
-    tasks = [asyncio.ensure_future(one(value)) for value in values]
-    if not tasks:
-        return
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:  # a failure, or an interruption, stops what is still running
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    failed = next((t.exception() for t in tasks if not t.cancelled() and t.exception() is not None), None)
-    if failed is not None:
-        raise failed
-
-
 class _Battles:
     """One battles run's state: the answers so far, and what was scheduled."""
 
@@ -125,49 +104,34 @@ class _Battles:
         self.by_item = {item.id: item for item in items}
         self.answers: dict[tuple[str, str], Candidate] = {}
         self.scheduled: list[Battle] = []
-        self.window = window_size(config)
 
-    # -- answers --------------------------------------------------------------------------------------------
-    async def answer(self, runner: Runner, sink: Sink, item: Item) -> None:
+    async def answer(self, pipeline: Pipeline, item: Item) -> dict[str, Candidate]:
         """Every model's answer to ``item``: read from its file, or generated (cached, as in any run)."""
-        generated = await asyncio.gather(*(_generate_one(runner, self.task, item, e) for e in self.endpoints))
-        for candidate in [*(found[item.id] for found in self.supplied.values()), *generated]:
+        generated = [await pipeline.answer(item, self.endpoints[0])] if len(self.endpoints) == 1 else \
+            list(await _gather(pipeline.answer(item, e) for e in self.endpoints))
+        found: dict[str, Candidate] = {}
+        for candidate in [*(by_item[item.id] for by_item in self.supplied.values()), *generated]:
             self.answers[(candidate.model, item.id)] = candidate
-            sink.candidate(candidate)
-
-    # -- battles --------------------------------------------------------------------------------------------
-    async def judge(self, runner: Runner, sink: Sink, battle: Battle) -> list[Judgment]:
-        """One battle, judged by every judge: ``model_a`` is the judgment's model, ``model_b`` its opponent."""
-        self.scheduled.append(battle)
-        item = self.by_item[battle.item_id]
-        first, second = self.answers[(battle.model_a, item.id)], self.answers[(battle.model_b, item.id)]
-        found: list[Judgment] = []
-        for judgments, sent in await asyncio.gather(*(
-                judge_one(runner, self.kind, self.task, item, first, j, opponent=second) for j in self.config.judges)):
-            for judgment in judgments:
-                sink.judgment(judgment)
-            found += judgments
-            if sent < self.kind.requests_per_item(item):  # a failed or empty answer's requests count as done
-                runner.tick(self.kind.requests_per_item(item) - sent)
+            found[candidate.model] = candidate
+            pipeline.sink.candidate(candidate)
         return found
 
-    def fixed(self, item: Item) -> list[Battle]:
-        """The battles of ``item`` under the all-pairs or baseline schedule."""
-        if self.spec.schedule == Schedule.BASELINE:
-            assert self.spec.baseline is not None
-            pairs = baseline_pairs(self.models, self.spec.baseline)
-            return [Battle(item.id, a if b == self.spec.baseline else b, self.spec.baseline) for a, b in pairs]
-        return [Battle(item.id, a, b) for a, b in all_pairs(self.models)]
+    def fixed(self, item: Item, found: dict[str, Candidate] | None = None) -> list[Comparison]:
+        """The battles of ``item`` under the all-pairs or baseline schedule (``model_a`` is the judgment's model,
+        ``model_b`` its opponent)."""
+        battles = fixed_battles(Schedule(self.spec.schedule), self.models, item.id, self.spec.baseline)
+        self.scheduled += battles
+        return [Comparison.of(b) for b in battles]
 
-    async def run_fixed(self, runner: Runner, sink: Sink) -> None:
-        async def one(item: Item) -> None:
-            await self.answer(runner, sink, item)
-            await asyncio.gather(*(self.judge(runner, sink, battle) for battle in self.fixed(item)))
+    async def run_fixed(self, pipeline: Pipeline) -> None:
+        await stream(pipeline, self.items, self.answer, self.fixed)
 
-        await _bounded(self.items, self.window, one)
+    async def run_sampled(self, pipeline: Pipeline) -> None:
+        """Every answer first, then rounds: each chooses its battles from the verdicts so far."""
+        async def answer(item: Item) -> None:
+            await self.answer(pipeline, item)
 
-    async def run_sampled(self, runner: Runner, sink: Sink) -> None:
-        await _bounded(self.items, self.window, lambda item: self.answer(runner, sink, item))
+        await bounded(self.items, pipeline.window, answer)
         pairs = all_pairs(self.models)
         budget, cover = sampled_budget(self.spec, len(pairs), len(self.items))
         round_size = max(len(pairs), math.ceil(budget / ROUNDS))
@@ -186,8 +150,14 @@ class _Battles:
                     kept.append(pair)
                     counts[pair] += 1
             battles = assign_items(kept, item_ids, used, rng)
-            judged = await asyncio.gather(*(self.judge(runner, sink, battle) for battle in battles))
+            self.scheduled += battles
+            judged = await _gather(self._judge(pipeline, battle) for battle in battles)
             results += _results([j for judgments in judged for j in judgments])
+
+    async def _judge(self, pipeline: Pipeline, battle: Battle) -> list[Judgment]:
+        item = self.by_item[battle.item_id]
+        found = {model: self.answers[(model, item.id)] for model in (battle.model_a, battle.model_b)}
+        return await judge_comparisons(pipeline, item, found, [Comparison.of(battle)])
 
     def summary(self) -> dict[str, Any]:
         spec = self.spec
@@ -198,6 +168,10 @@ class _Battles:
         }}
 
 
+async def _gather(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    return list(await asyncio.gather(*awaitables))
+
+
 def _results(judgments: list[Judgment]) -> list[Result]:
     """Judged battles as the scheduler's results: the same games (both orders, decisive ones weighted) that rank
     the models at the end (stats.battle_ranking.games_frame)."""
@@ -206,9 +180,9 @@ def _results(judgments: list[Judgment]) -> list[Result]:
             zip(games["model_a"], games["model_b"], games["outcome"], games["weight"], strict=True)]
 
 
-def battles_work(task: Task, config: RunConfig, items: list[Item], engine: BatchEngine | None) -> Work:
+def battles_work(task: Task, config: RunConfig, items: list[Item], executor: Executor) -> Work:
     """The work of a battles run: checks first (models, schedule, templates), before anything is written."""
-    if engine is not None:
+    if executor.whole_run:
         raise ConfigError("--engine ray does not run battles yet: use --engine local")
     if config.batch is not None:
         raise ConfigError("--batch does not run battles (a sampled schedule needs each round's verdicts before the "
@@ -219,7 +193,8 @@ def battles_work(task: Task, config: RunConfig, items: list[Item], engine: Batch
     _check_models([*supplied, *(e.name for e in endpoints)], battles.spec, task)
     some = next(iter(supplied.values()), None)
     render_all(task, items, config.judges, list(some.values()) if some else None)
-    n_pairs = len(battles.fixed(items[0])) if battles.spec.schedule != Schedule.SAMPLED else 0
+    n_pairs = (len(fixed_battles(Schedule(battles.spec.schedule), battles.models, items[0].id, battles.spec.baseline))
+               if battles.spec.schedule != Schedule.SAMPLED else 0)
     n_battles = (sampled_budget(battles.spec, len(all_pairs(battles.models)), len(items))[0] if not n_pairs
                  else n_pairs * len(items))
     generation = len(endpoints) * sum(len(item.turns) for item in items)

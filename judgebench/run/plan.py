@@ -1,9 +1,10 @@
 """What a run would send and what it would cost, sending nothing: `judgebench run --dry-run`.
 
-The run is walked as evaluate runs it, with the same request builders: every item's turns in order, then every
-judge's requests for every answer. Each request is looked up in the cache: a cached reply is free and its text is
-what the next step sees (turn 2 is asked after turn 1's cached answer, the judge sees the cached answer); an
-uncached request is counted and priced, and a placeholder answer of its estimated length stands in for it.
+The dry run is the real run (run.evaluate's schedule, run.pipeline's steps) with an executor that sends nothing
+(run.executors.DryRun), so it makes the requests the real run makes, by construction. Each request is looked up in
+the cache: a cached reply is free and its text is what the next step sees (turn 2 is asked after turn 1's cached
+answer, the judge sees the cached answer); an uncached request is counted and priced, and a placeholder answer of
+its estimated length stands in for it. Nothing is written.
 
 Token estimate: tiktoken is not a dependency (and fetches its vocabularies from the internet on first use), so
 prompt tokens are the UTF-8 bytes of the rendered messages divided by 4 (rounded up per message: about right for
@@ -21,14 +22,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ..clients.pricing import PriceEntry, PriceTable, is_provider_api
-from ..errors import ConfigError
-from ..formats import read_answers
-from ..judging.answers import split_reasoning
-from ..judging.kinds import kind_of
-from ..judging.requests import generation_request
 from ..types import Candidate, ChatReply, ChatRequest, Endpoint, Item, Judge, Task
 from .cache import Cache
-from .evaluate import RunConfig, select_items
+from .config import MIN_WINDOW, RunConfig
+from .evaluate import run_sync, select_items, work_for
+from .executors import DryRun, PlannedRequest, placeholder_answer
+from .pipeline import NullSink, Pipeline, Work, one_model_work
 
 BYTES_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4
@@ -59,55 +58,24 @@ def max_tokens(request: ChatRequest) -> int:
     return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else DEFAULT_MAX_TOKENS
 
 
-def placeholder_answer(tokens: int) -> str:
-    """Text that the bytes / 4 rule counts as ``tokens`` tokens (at least one): what stands in for an answer that
-    is not in the cache, so that later prompts have the length they would have."""
-    return "xxx " * max(1, tokens)
+def dry_run(task: Task, judges: Sequence[Judge], work: Work, lookup: Lookup,
+            answer_tokens: Callable[[ChatRequest], int]) -> list[PlannedRequest]:
+    """Every request ``work`` makes, in the order the run makes them, through the dry-run executor.
+    ``answer_tokens``: the length of the placeholder that stands in for an uncached reply."""
+    executor = DryRun(lookup, answer_tokens)
 
+    async def run() -> None:
+        await work.run(Pipeline(task, tuple(judges), executor, NullSink(), MIN_WINDOW))
 
-@dataclass(frozen=True)
-class PlannedRequest:
-    """One request of the walk and its cached reply (None: it would be sent)."""
-
-    request: ChatRequest
-    cached: ChatReply | None
+    run_sync(run())
+    return executor.planned
 
 
 def walk(task: Task, items: Sequence[Item], model: Endpoint | None, judges: Sequence[Judge],
          supplied: Sequence[Candidate] | None, lookup: Lookup,
          answer_tokens: Callable[[ChatRequest], int]) -> list[PlannedRequest]:
-    """Every request the run would make, in the order evaluate makes them. ``answer_tokens``: the length of the
-    placeholder that stands in for an uncached generation's answer."""
-    planned: list[PlannedRequest] = []
-
-    def ask(request: ChatRequest) -> ChatReply | None:
-        reply = lookup(request)
-        planned.append(PlannedRequest(request, reply))
-        return reply
-
-    if supplied is not None:
-        candidates = list(supplied)
-    else:
-        if model is None:
-            raise ValueError("a run without answers needs a model endpoint")
-        candidates = []
-        for item in items:
-            answers: list[str] = []
-            for _ in item.turns:
-                request = generation_request(task, item, model, tuple(answers))
-                reply = ask(request)
-                answers.append(split_reasoning(reply.text, reply.reasoning)[0] if reply
-                               else placeholder_answer(answer_tokens(request)))
-            candidates.append(Candidate(task.benchmark, item.id, model.name, tuple(answers),
-                                        task.generation_for(item.category)))
-    kind = kind_of(task.kind)
-    by_id = {item.id: item for item in items}
-    for judge in judges:
-        for candidate in candidates:
-            if candidate.ok:
-                for judge_request in kind.requests(task, candidate, by_id[candidate.item_id], judge):
-                    ask(judge_request.chat)
-    return planned
+    """Every request a one-model run of ``items`` would make, in the order it makes them."""
+    return dry_run(task, judges, one_model_work(task, items, model, supplied, len(judges)), lookup, answer_tokens)
 
 
 @dataclass(frozen=True)
@@ -206,33 +174,39 @@ def _priced(plan: EndpointPlan) -> EndpointPlan:
         batch_cost_usd_max=price.cost(plan.input_tokens_max, plan.output_tokens_max, batch=True) if batch else None)
 
 
+def _plan(task: Task, n_items: int, judges: Sequence[Judge], make_work: Callable[[], Work], lookup: Lookup,
+          prices: PriceTable) -> RunPlan:
+    """The dry run twice: with every uncached answer at its bound (the _max figures, and the cached replies that
+    give each endpoint's typical completion length), then with answers of typical length. Which requests are
+    cached is the same in both: a request that shows a placeholder can never be in the cache."""
+    bounded = dry_run(task, judges, make_work(), lookup, max_tokens)
+    shares = _typical_shares(bounded)
+    typical = bounded if not shares else dry_run(task, judges, make_work(), lookup,
+                                                 lambda request: _typical(request, shares))
+    return RunPlan(task.name, task.kind, n_items, _endpoint_plans(typical, bounded, prices, shares), prices.describe())
+
+
 def plan_task(task: Task, items: Sequence[Item], model: Endpoint | None, judges: Sequence[Judge],
               supplied: Sequence[Candidate] | None, lookup: Lookup, prices: PriceTable) -> RunPlan:
-    """The dry run of one task, given a cache lookup. Pure but for ``lookup``.
-
-    The walk is made twice: with every uncached answer at its bound (the _max figures, and the cached replies
-    that give each endpoint's typical completion length), then with answers of typical length. Which requests
-    are cached is the same in both: a request that shows a placeholder can never be in the cache."""
-    bounded = walk(task, items, model, judges, supplied, lookup, max_tokens)
-    shares = _typical_shares(bounded)
-    typical = bounded if not shares else walk(task, items, model, judges, supplied, lookup,
-                                              lambda request: _typical(request, shares))
-    return RunPlan(task.name, task.kind, len(items), _endpoint_plans(typical, bounded, prices, shares),
-                   prices.describe())
+    """The dry run of a one-model task, given a cache lookup. Pure but for ``lookup``."""
+    return _plan(task, len(items), judges, lambda: one_model_work(task, items, model, supplied, len(judges)), lookup,
+                 prices)
 
 
 def plan_run(task: Task, config: RunConfig, prices: PriceTable) -> RunPlan:
-    """The dry run of ``evaluate(task, config)``: reads the task's answers file and the cache (if it exists; a
-    missing cache is not created), sends nothing and writes no results."""
-    if kind_of(task.kind).compares_models:
-        raise ConfigError(f"--dry-run does not plan battles yet (task {task.name!r}): run without it")
+    """The dry run of ``evaluate(task, config)``: the same schedule (one-model or battles), reading the task's
+    answers files and the cache (if it exists; a missing cache is not created), sending nothing and writing no
+    results."""
     items = select_items(task, config.limit)
-    supplied = read_answers(config.answers_file, task, items) if config.answers_file else None
+
+    def make_work() -> Work:  # the real run's schedule, and its checks
+        return work_for(task, config, items, DryRun(lambda _: None, max_tokens))
+
     if not config.cache_path.exists():
-        return plan_task(task, items, config.model, config.judges, supplied, lambda _: None, prices)
+        return _plan(task, len(items), config.judges, make_work, lambda _: None, prices)
     cache = Cache(config.cache_path)
     try:
-        return plan_task(task, items, config.model, config.judges, supplied, cache.get, prices)
+        return _plan(task, len(items), config.judges, make_work, cache.get, prices)
     finally:
         cache.close()
 
@@ -262,5 +236,5 @@ def _add(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a + b
 
 
-__all__ = ["EndpointPlan", "PlannedRequest", "RunPlan", "estimate_prompt_tokens", "estimate_tokens", "max_tokens",
-           "plan_run", "plan_task", "total", "walk"]
+__all__ = ["EndpointPlan", "PlannedRequest", "RunPlan", "dry_run", "estimate_prompt_tokens", "estimate_tokens",
+           "max_tokens", "placeholder_answer", "plan_run", "plan_task", "total", "walk"]

@@ -22,7 +22,6 @@ import importlib.util
 import logging
 import math
 import os
-import random
 import re
 import threading
 import time
@@ -45,7 +44,8 @@ from ..credentials import redact
 from ..errors import BackendError, ConfigError
 from ..types import ChatReply, ChatRequest, Endpoint
 from .cache import Cache
-from .runner import CLAIM_MARGIN_S, CLAIM_POLL_S, Counters, RetryPolicy
+from .retry import RetryPolicy
+from .runner import CLAIM_MARGIN_S, CLAIM_POLL_S, Counters
 
 INSTALL = "pip install 'judgebench[ray]'"
 VLLM_PREFIX = "vllm:"
@@ -299,7 +299,7 @@ class RayEngine:
             if not again:
                 break
             wait = self._wait(attempt, [got[key] for key in again])
-            if attempt >= self.retry.max_attempts or time.monotonic() - started + wait > self.retry.max_elapsed_s:
+            if not self.retry.may_retry(attempt, time.monotonic() - started, wait):
                 final.update({key: got[key] for key in again})
                 break
             self._count(retries=len(again))
@@ -308,11 +308,9 @@ class RayEngine:
         return final
 
     def _wait(self, attempt: int, errors: list[Outcome]) -> float:
-        """The server's Retry-After (the longest of the round), else exponential backoff with jitter."""
+        """The retry policy's wait: the longest Retry-After of the round, else its backoff with jitter."""
         asked = [e.retry_after for e in errors if isinstance(e, BackendError) and e.retry_after is not None]
-        if asked:
-            return min(self.retry.max_wait_s, max(asked))
-        return min(self.retry.max_wait_s, self.retry.initial_wait_s * 2 ** (attempt - 1) + random.uniform(0, 1))
+        return self.retry.wait_s(attempt, max(asked) if asked else None)
 
     def _http_sender(self, requests: dict[str, ChatRequest]) -> Callable[[dict[str, ChatRequest]], dict[str, Outcome]]:
         llm = require_ray()

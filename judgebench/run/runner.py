@@ -1,9 +1,9 @@
 """The only place with concurrency, retries and progress: it turns chat requests into replies, nothing more.
 
 Every model call goes cache -> retry loop -> replica pool (least busy replica, adaptive concurrency) -> backend.
-The retry loop is ours, not tenacity's: each attempt picks its replica afresh (a request a dead replica dropped
-goes to a live one at once, without backoff), and a first attempt that succeeds costs nothing beyond the call,
-where a retrying object per request cost a twentieth of the SDK's own time per request.
+The retry loop follows run.retry's policy (shared with the Ray executor): each attempt picks its replica afresh (a
+request a dead replica dropped goes to a live one at once, without backoff), and a first attempt that succeeds
+costs nothing beyond the call.
 Replies are cached only when accepted (a judge reply must parse), so what failed is asked again on the next run.
 What a reply means (a verdict, a judgment) is the task kind's business (judging.kinds), not the runner's.
 
@@ -15,49 +15,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import sqlite3
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from ..clients.backends import Backend, make_backend
-from ..clients.replicas import ReplicaPool
-from ..constants import DEFAULT_MAX_ELAPSED_S, DEFAULT_TIMEOUT_S  # shown by --help, so kept apart
+from ..clients.replicas import Replica, ReplicaPool
 from ..errors import BackendError, ResultsError
 from ..types import ChatReply, ChatRequest, Endpoint
 from .cache import Cache, cache_fault
+from .retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from ..clients.batch.queue import BatchQueue
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Limits of the retry loop. A server's Retry-After is honoured up to ``max_wait_s``. ``timeout_s`` bounds one
-    attempt, ``max_elapsed_s`` a request's attempts and waits together (one attempt too); neither counts the time a
-    request waits for a free slot before it is sent."""
-
-    max_attempts: int = 5
-    max_elapsed_s: float = DEFAULT_MAX_ELAPSED_S
-    initial_wait_s: float = 0.5
-    max_wait_s: float = 30.0
-    timeout_s: float = DEFAULT_TIMEOUT_S
-
-    def attempt_s(self, spent_s: float) -> float:
-        """How long the next attempt may take, when the request has used ``spent_s`` of ``max_elapsed_s``."""
-        return max(0.0, min(self.timeout_s, self.max_elapsed_s - spent_s))
-
-    def wait_s(self, attempt: int, error: BackendError) -> float:
-        """How long to wait after failed attempt number ``attempt`` (1-based): the server's Retry-After, or an
-        exponential backoff with jitter."""
-        if error.retry_after is not None:
-            return min(self.max_wait_s, max(error.retry_after, 0.0))
-        return min(self.max_wait_s, self.initial_wait_s * 2 ** (attempt - 1) + random.uniform(0, self.initial_wait_s))
+    from ..clients.batch import BatchReport
 
 
 @dataclass
@@ -131,7 +107,11 @@ def _duration(seconds: float | None) -> str:
 
 
 class Runner:
-    """Runs generation and judging against backends: bounded, adaptive concurrency per replica, one cache."""
+    """Runs generation and judging against backends: bounded, adaptive concurrency per replica, one cache. The live
+    executor (run.executors): what every other executor builds on."""
+
+    # Judge requests are answered as they come (an executor with whole_run collects a run's and sends them at once).
+    whole_run = False
 
     def __init__(self, cache: Cache, *, retry: RetryPolicy | None = None, progress: bool = True,
                  backend_factory: Callable[[Endpoint], Backend] | None = None, progress_lines: bool = False,
@@ -169,9 +149,6 @@ class Runner:
         # Requests another process sharing the cache has claimed (it is sending them, or was killed while it did:
         # its claims expire after --max-elapsed and a margin).
         self._waiting_on_others = 0
-        # run --batch: a cache miss of an endpoint the queue handles is collected from a provider batch or queued
-        # for one (BatchPending), never sent (run.batch).
-        self.batch: BatchQueue | None = None
 
     # -- replicas -------------------------------------------------------------------------------------------
 
@@ -261,24 +238,16 @@ class Runner:
             self._usage(request.endpoint).cache_hits += 1
             return cached
         try:
-            if self.batch is not None and self.batch.handles(request.endpoint):
-                reply = self.batch.take(request, accept)
-                # Collected from a provider batch: its tokens are this run's to pay (at the batch price).
-                usage = self._usage(request.endpoint)
-                usage.prompt_tokens += reply.prompt_tokens or 0
-                usage.completion_tokens += reply.completion_tokens or 0
-                self.counters.prompt_tokens += reply.prompt_tokens or 0
-                self.counters.completion_tokens += reply.completion_tokens or 0
-                return reply
-            return await self._send(request, accept)
+            return await self._miss(request, accept)
         finally:
             self._release(key)
 
+    async def _miss(self, request: ChatRequest, accept: Callable[[ChatReply], bool]) -> ChatReply:
+        """A request the cache does not hold: sent (the provider-batch executor collects or queues some instead)."""
+        return await self._send(request, accept)
+
     async def _send(self, request: ChatRequest, accept: Callable[[ChatReply], bool]) -> ChatReply:
-        endpoint = request.endpoint
-        key = (endpoint.provider, endpoint.identity(), endpoint.model)
-        pool = self.pool(endpoint)
-        usage = self._usage(endpoint)
+        pool = self.pool(request.endpoint)
         # What the request has used of --max-elapsed: its attempts and the waits between them, never its waits for
         # a free slot (a request queued behind the server's slots has not been sent).
         spent = 0.0
@@ -289,51 +258,67 @@ class Runner:
             replica = await pool.acquire(avoid=failed_on)
             sent = time.monotonic()
             try:
-                # Checked when the request's turn comes: requests queued before the endpoint was stopped are
-                # not sent either.
-                self._refuse_if_stopped(pool.label)
-                self.counters.requests += 1
-                usage.requests += 1
-                reply = await _within(replica.backend.complete(request), self.retry.attempt_s(spent), pool.label)
+                reply = await self._attempt(pool, replica, request, spent)
             except BackendError as exc:
                 pool.release(replica, time.monotonic() - sent, exc)
                 spent += time.monotonic() - sent
-                # With replicas, a garbled reply (a 2xx that is not a chat completion) is one replica's fault:
-                # another may answer it. A refusal of the request itself (a 4xx) is not retried anywhere.
-                elsewhere = exc.status is None and pool.has_healthy_other(replica)
-                # Another replica takes the request at once (the failed one is avoided while another has room); a
-                # lone replica gets a wait: its Retry-After, or a backoff. A wait that leaves no time to try again
-                # is not waited.
-                wait = 0.0 if pool.has_healthy_other(replica) else self.retry.wait_s(attempt, exc)
-                if (exc.retryable or elsewhere) and attempt < self.retry.max_attempts \
-                        and spent + wait < self.retry.max_elapsed_s:
-                    self.counters.retries += 1
-                    usage.retries += 1
-                    failed_on = replica
-                    if wait:
-                        await asyncio.sleep(wait)
-                        spent += wait
-                    continue
-                self.counters.failed_calls += 1
-                usage.failed_calls += 1
-                if exc.status in REFUSALS:
-                    self._refusals[key] = self._refusals.get(key, 0) + 1
-                    if self._refusals[key] >= REFUSALS_TO_STOP:
-                        self.stopped.setdefault(pool.label, exc)
-                raise
+                wait = self._retry_wait(pool, replica, request.endpoint, attempt, spent, exc)
+                if wait is None:
+                    self._failed(pool, request.endpoint, exc)
+                    raise
+                failed_on = replica
+                if wait:
+                    await asyncio.sleep(wait)
+                    spent += wait
+                continue
             except BaseException:
                 pool.release(replica, time.monotonic() - sent, None)
                 raise
             pool.release(replica, time.monotonic() - sent, None)
-            break
-        self._refusals[key] = 0
+            self._succeeded(request, reply, accept)
+            return reply
+
+    async def _attempt(self, pool: ReplicaPool, replica: Replica, request: ChatRequest, spent: float) -> ChatReply:
+        # Checked when the request's turn comes: requests queued before the endpoint was stopped are not sent either.
+        self._refuse_if_stopped(pool.label)
+        self.counters.requests += 1
+        self._usage(request.endpoint).requests += 1
+        return await _within(replica.backend.complete(request), self.retry.attempt_s(spent), pool.label)
+
+    def _retry_wait(self, pool: ReplicaPool, replica: Replica, endpoint: Endpoint, attempt: int, spent: float,
+                    exc: BackendError) -> float | None:
+        """How long to wait before the next attempt (counted as a retry), or None: the request has failed."""
+        # With replicas, a garbled reply (a 2xx that is not a chat completion) is one replica's fault: another may
+        # answer it. A refusal of the request itself (a 4xx) is not retried anywhere.
+        elsewhere = pool.has_healthy_other(replica)
+        # Another replica takes the request at once (the failed one is avoided while another has room); a lone
+        # replica gets a wait: its Retry-After, or a backoff. A wait that leaves no time to try again is not waited.
+        wait = 0.0 if elsewhere else self.retry.wait_s(attempt, exc.retry_after)
+        if not ((exc.retryable or (exc.status is None and elsewhere)) and self.retry.may_retry(attempt, spent, wait)):
+            return None
+        self.counters.retries += 1
+        self._usage(endpoint).retries += 1
+        return wait
+
+    def _failed(self, pool: ReplicaPool, endpoint: Endpoint, exc: BackendError) -> None:
+        self.counters.failed_calls += 1
+        self._usage(endpoint).failed_calls += 1
+        if exc.status in REFUSALS:
+            key = (endpoint.provider, endpoint.identity(), endpoint.model)
+            self._refusals[key] = self._refusals.get(key, 0) + 1
+            if self._refusals[key] >= REFUSALS_TO_STOP:
+                self.stopped.setdefault(pool.label, exc)
+
+    def _succeeded(self, request: ChatRequest, reply: ChatReply, accept: Callable[[ChatReply], bool]) -> None:
+        endpoint = request.endpoint
+        self._refusals[(endpoint.provider, endpoint.identity(), endpoint.model)] = 0
+        usage = self._usage(endpoint)
         self.counters.prompt_tokens += reply.prompt_tokens or 0
         self.counters.completion_tokens += reply.completion_tokens or 0
         usage.prompt_tokens += reply.prompt_tokens or 0
         usage.completion_tokens += reply.completion_tokens or 0
         if accept(reply):
             self._store(request, reply)
-        return reply
 
     def _usage(self, endpoint: Endpoint) -> Counters:
         return self.usage.setdefault(endpoint.name, Counters())
@@ -360,6 +345,21 @@ class Runner:
         if len(requests) == 1:  # the common case (single grading, one turn): no task to create
             return [await one(requests[0])]
         return list(await asyncio.gather(*(one(r) for r in requests)))
+
+    # -- the executor's other duties (run.executors.Executor) ---------------------------------------------------
+
+    @property
+    def generation(self) -> Runner:
+        """Where candidates' answers are generated: here."""
+        return self
+
+    def batched(self, endpoint: Endpoint) -> bool:
+        """Whether ``endpoint``'s requests go through a provider batch API (priced as such)."""
+        return False
+
+    async def finish(self, run_dir: Path | None = None) -> BatchReport | None:
+        """The end of a run's requests: nothing more to do for live requests."""
+        return None
 
     # -- progress -------------------------------------------------------------------------------------------
 

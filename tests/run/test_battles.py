@@ -269,7 +269,7 @@ def test_a_failure_inside_the_run_is_raised_as_itself() -> None:
     """Work runs in a task group: the first failure comes out as the one-line error it is, not an ExceptionGroup."""
     import asyncio
 
-    from judgebench.run.battles import _bounded
+    from judgebench.run.fanout import bounded as _bounded
 
     done: list[int] = []
 

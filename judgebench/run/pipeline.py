@@ -1,0 +1,213 @@
+"""The one pipeline of every run mode: an item's candidate answers (generated turn by turn, or read from a file),
+then the scheduled comparisons (judging.schedule) judged by every judge, every request handed to the run's executor
+(run.executors) and every answer and judgment to the sink as it is done. A one-model task schedules one comparison
+per item: the model's answer against the task's fixed reference, or against none; a battles task (run.battles)
+schedules comparisons between models. Live, provider-batch, Ray and dry runs differ only in the executor."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import BackendError, BatchPending
+from ..judging.answers import split_reasoning
+from ..judging.kinds import JudgingKind, is_empty, kind_of
+from ..judging.requests import generation_request
+from ..judging.schedule import Comparison, single
+from ..types import CallRecord, Candidate, ChatReply, ChatRequest, Endpoint, Item, Judge, JudgeRequest, Judgment, Task
+from .executors import Executor
+from .fanout import bounded
+
+
+class Sink(Protocol):
+    """Where finished work goes as it finishes (a run's files; nowhere for a dry run)."""
+
+    def candidate(self, candidate: Candidate) -> None: ...
+
+    def judgment(self, judgment: Judgment) -> None: ...
+
+
+class NullSink:
+    """A dry run's sink: nothing is written."""
+
+    def candidate(self, candidate: Candidate) -> None:
+        return None
+
+    def judgment(self, judgment: Judgment) -> None:
+        return None
+
+
+def _answer_accepted(_request: ChatRequest, reply: ChatReply) -> bool:
+    # An empty answer (nothing but thinking, or nothing at all) is recorded but not cached: the next run asks again.
+    return not is_empty(split_reasoning(reply.text, reply.reasoning)[0])
+
+
+@dataclass
+class Pipeline:
+    """One run's steps over its executor: ``answer`` an item, ``judge`` a comparison, ``finish`` at the end."""
+
+    task: Task
+    judges: tuple[Judge, ...]
+    executor: Executor
+    sink: Sink
+    window: int  # items in flight at once
+    kind: JudgingKind = field(init=False)
+    # A whole-run executor's judge requests, waiting for ``finish``: (candidate, opponent, requests).
+    _later: list[tuple[Candidate, Candidate | None, list[JudgeRequest]]] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.kind = kind_of(self.task.kind)
+
+    async def answer(self, item: Item, endpoint: Endpoint) -> Candidate:
+        """``endpoint``'s answer to ``item``. Turn k sees the model's own answers to 1..k-1, so turns go in order."""
+        task, executor = self.task, self.executor.generation
+        answers: list[str] = []
+        thoughts: list[str] = []
+        calls: list[CallRecord] = []
+        error = None
+        pending = False
+        for turn in range(len(item.turns)):
+            request = generation_request(task, item, endpoint, tuple(answers))
+            (reply,) = await executor.outcomes([request], _answer_accepted)
+            if isinstance(reply, BackendError):
+                error = f"turn {turn + 1}: {reply}"
+                pending = isinstance(reply, BatchPending)
+                calls.append(CallRecord(request.cache_key(), f"turn{turn + 1}", error=str(reply)))
+                executor.tick(len(item.turns) - turn - 1)  # the turns never asked count as done
+                break
+            answer, thought = split_reasoning(reply.text, reply.reasoning)
+            answers.append(answer)  # the next turn, and the judge, see the answer alone
+            thoughts.append(thought)
+            calls.append(CallRecord(request.cache_key(), f"turn{turn + 1}", reply.prompt_tokens,
+                                    reply.completion_tokens, round(reply.latency_s, 4), reply.from_cache,
+                                    reply.finish_reason))
+        return Candidate(task.benchmark, item.id, endpoint.name, tuple(answers), task.generation_for(item.category),
+                         error, tuple(calls), tuple(thoughts) if any(thoughts) else (), pending)
+
+    async def judge(self, item: Item, candidate: Candidate, opponent: Candidate | None = None) -> list[Judgment]:
+        """Every judge's judgments of ``candidate`` (against ``opponent``'s answer, in a battle), written to the sink
+        (a whole-run executor's come at ``finish``)."""
+        if len(self.judges) == 1:  # no task to create for the common case
+            judged = [await self._judge_one(item, candidate, self.judges[0], opponent)]
+        else:
+            judged = await asyncio.gather(*(self._judge_one(item, candidate, j, opponent) for j in self.judges))
+        found: list[Judgment] = []
+        for judgments, sent in judged:
+            for judgment in judgments:
+                self.sink.judgment(judgment)
+            found += judgments
+            # Requests a failed or empty answer did not need count as done, so the total stays true.
+            if sent < self.kind.requests_per_item(item):
+                self.executor.tick(self.kind.requests_per_item(item) - sent)
+        return found
+
+    async def _judge_one(self, item: Item, candidate: Candidate, judge: Judge,
+                         opponent: Candidate | None) -> tuple[list[Judgment], int]:
+        """One judge's judgments of one answer, and how many requests they took."""
+        kind, task = self.kind, self.task
+        if not candidate.ok or (opponent is not None and not opponent.ok):
+            return kind.unanswered(task, item, candidate, judge, opponent), 0
+        # Empty answers are never shown to the judge; the kind records what they count for.
+        found = kind.empty(task, item, candidate, judge, opponent)
+        requests = kind.requests(task, candidate, item, judge, opponent)
+        if not requests:
+            return found, 0
+        if self.executor.whole_run:
+            self._later.append((candidate, opponent, requests))
+            return found, len(requests)
+        outcomes = await self.executor.outcomes([r.chat for r in requests], self._accept(requests))
+        return found + kind.assemble(task, candidate, requests, outcomes, opponent), len(requests)
+
+    def _accept(self, requests: Sequence[JudgeRequest]) -> Callable[[ChatRequest, ChatReply], bool]:
+        by_chat = {id(r.chat): r for r in requests}
+        return lambda chat, reply: self.kind.parse(self.task, by_chat[id(chat)], reply).ok
+
+    async def finish(self) -> None:
+        """A whole-run executor's judge requests, every one in one call (one Ray dataset, not one per answer), then
+        their judgments assembled in the order they were asked."""
+        later, self._later = self._later, []
+        if not later:
+            return
+        flat = [request for _, _, requests in later for request in requests]
+        outcomes = await self.executor.outcomes([r.chat for r in flat], self._accept(flat))
+        start = 0
+        for candidate, opponent, requests in later:
+            for judgment in self.kind.assemble(self.task, candidate, requests, outcomes[start:start + len(requests)],
+                                               opponent):
+                self.sink.judgment(judgment)
+            start += len(requests)
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a run does between writing its manifest and aggregating: ``run`` walks its schedule through the
+    pipeline. label: names the run directory; total: requests, for progress; summary: what the run adds to
+    summary.json (a battles run: its schedule)."""
+
+    label: str
+    total: int
+    run: Callable[[Pipeline], Awaitable[None]]
+    summary: Callable[[], dict[str, Any]] = dict
+
+
+def count_requests(task: Task, items: Sequence[Item], n_judges: int, answers_supplied: bool) -> int:
+    kind = kind_of(task.kind)
+    generation = 0 if answers_supplied else sum(len(item.turns) for item in items)
+    return generation + n_judges * sum(kind.requests_per_item(item) for item in items)
+
+
+Answers = Callable[[Pipeline, Item], Awaitable[dict[str, Candidate]]]
+
+
+async def judge_comparisons(pipeline: Pipeline, item: Item, found: dict[str, Candidate],
+                            comparisons: Sequence[Comparison]) -> list[Judgment]:
+    """The comparisons of one item, judged: each one's answer (model) against its opponent's, or against none."""
+    async def one(c: Comparison) -> list[Judgment]:
+        return await pipeline.judge(item, found[c.model], found[c.opponent] if c.opponent is not None else None)
+
+    if len(comparisons) == 1:  # no task to create for the common case
+        return await one(comparisons[0])
+    judged = await asyncio.gather(*(one(c) for c in comparisons))
+    return [j for judgments in judged for j in judgments]
+
+
+async def stream(pipeline: Pipeline, items: Sequence[Item], answers: Answers,
+                 comparisons: Callable[[Item, dict[str, Candidate]], list[Comparison]]) -> None:
+    """A schedule whose comparisons of an item are known once its answers exist: item by item, a bounded window at
+    a time, an item's judge requests going out as soon as its answers exist and its records written as soon as
+    they are done, so the candidate servers and the judges work at the same time and memory does not depend on the
+    number of items."""
+    async def one(item: Item) -> None:
+        found = await answers(pipeline, item)
+        await judge_comparisons(pipeline, item, found, comparisons(item, found))
+
+    await bounded(items, pipeline.window, one)
+    await pipeline.finish()
+
+
+def one_model_work(task: Task, items: Sequence[Item], model: Endpoint | None, supplied: Sequence[Candidate] | None,
+                   n_judges: int) -> Work:
+    """A task that judges one candidate model: one comparison per item, against the task's reference or none."""
+    by_id = {c.item_id: c for c in supplied} if supplied is not None else None
+    if by_id is None and model is None:
+        raise ValueError("a run without answers needs a model endpoint")
+    label = model.name if model is not None else (supplied[0].model if supplied else "answers")
+
+    async def answer(pipeline: Pipeline, item: Item) -> dict[str, Candidate]:
+        if by_id is not None:
+            candidate = by_id[item.id]
+        else:
+            assert model is not None
+            candidate = await pipeline.answer(item, model)
+        pipeline.sink.candidate(candidate)
+        return {candidate.model: candidate}
+
+    async def run(pipeline: Pipeline) -> None:
+        await stream(pipeline, items, answer, lambda item, found: single(item.id, next(iter(found))))
+
+    return Work(label, count_requests(task, items, n_judges, supplied is not None), run)
+
+
+__all__ = ["NullSink", "Pipeline", "Sink", "Work", "count_requests", "judge_comparisons", "one_model_work", "stream"]

@@ -17,13 +17,13 @@ from functools import cached_property, lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import yaml
 
 from ..errors import ConfigError, DataError
 from ..formats.common import decode
 from ..types import Endpoint, canonical_json, sha256_text
+from .providers import provider_of
 
 if TYPE_CHECKING:
     from ..run.runner import Counters
@@ -33,7 +33,6 @@ PER_TOKENS = 1_000_000
 # What may follow a table entry in a model name for the entry to price it (a snapshot date, a Vertex "@version").
 BOUNDARIES = ("-", "@", ":")
 BUILTIN_NAME = "judgebench/builtin/prices.yaml"
-PROVIDER_HOSTS = frozenset({"api.openai.com"})
 _NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 _FORMAT_HINT = "expected 'models:' mapping each model name to {input: USD, output: USD, batch_input: USD, " \
                "batch_output: USD} per million tokens (batch prices optional)"
@@ -113,9 +112,7 @@ class PriceTable:
 def is_provider_api(endpoint: Endpoint) -> bool:
     """Anthropic, or OpenAI at api.openai.com: the endpoints the built-in table prices (and the ones with a batch
     API). NAME@openai redirected elsewhere with OPENAI_BASE_URL is a server like any other."""
-    if endpoint.provider == "anthropic":
-        return True
-    return endpoint.provider == "openai" and urlsplit(endpoint.base_url or "").hostname in PROVIDER_HOSTS
+    return provider_of(endpoint).is_own_api(endpoint)
 
 
 def builtin_path() -> Path:

@@ -75,19 +75,6 @@ def _turns(values: Any) -> tuple[str, ...]:
     return () if values is None else (cap(values),)
 
 
-def read_texts(path: Path, fmt: str) -> list[JudgmentText]:
-    """The texts of one input (``fmt``: its format, as formats.detect_format tells)."""
-    if fmt == "judgebench":
-        return [text for run_dir in ours.run_dirs(path) for text in run_texts(run_dir)]
-    if fmt == "alpaca-eval":
-        return annotation_texts(path)
-    if fmt == "fastchat":
-        return fastchat_texts(path)
-    if fmt == "arena":
-        return arena_texts(path)
-    return []  # Arena-Hard's judgment files keep no answers: the page shows the item ids
-
-
 # --- judgebench run directories -----------------------------------------------------------------------------
 
 def _task_of(config: dict[str, Any]) -> Task | None:

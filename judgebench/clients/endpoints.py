@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from .. import credentials
+from ..aio import run_sync
 from ..errors import ConfigError
 from ..types import Endpoint, Judge
 from .providers import BY_HOST, OPENAI, SERVER_HINT, by_host, provider_of
@@ -257,6 +258,4 @@ async def acheck_reachable(endpoints: list[Endpoint], timeout_s: float = 10.0) -
 
 
 def check_reachable(endpoints: list[Endpoint], timeout_s: float = 10.0) -> list[str]:
-    from ..run.evaluate import run_sync
-
     return run_sync(acheck_reachable(endpoints, timeout_s))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from ..clients.pricing import add_tokens
 from ..errors import BackendError, ConfigError
 from ..judging.kinds import JudgingKind
 from ..types import Candidate, ChatReply, ChatRequest, JudgeRequest, Judgment, Task
@@ -60,8 +61,7 @@ async def judge_at_once(engine: BatchEngine, kind: JudgingKind, task: Task,
                 counters.cache_hits += 1
             else:
                 counters.requests += 1
-                counters.prompt_tokens += outcome.prompt_tokens or 0
-                counters.completion_tokens += outcome.completion_tokens or 0
+                add_tokens(outcome, counters)
     start = 0
     for candidate, requests in groups:
         record(kind.assemble(task, candidate, requests, outcomes[start:start + len(requests)]))

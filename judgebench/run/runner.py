@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from ..clients.backends import Backend, make_backend
+from ..clients.pricing import add_tokens
 from ..clients.replicas import ReplicaPool
 from ..constants import DEFAULT_MAX_ELAPSED_S, DEFAULT_TIMEOUT_S  # shown by --help, so kept apart
 from ..errors import BackendError, ResultsError
@@ -264,11 +265,7 @@ class Runner:
             if self.batch is not None and self.batch.handles(request.endpoint):
                 reply = self.batch.take(request, accept)
                 # Collected from a provider batch: its tokens are this run's to pay (at the batch price).
-                usage = self._usage(request.endpoint)
-                usage.prompt_tokens += reply.prompt_tokens or 0
-                usage.completion_tokens += reply.completion_tokens or 0
-                self.counters.prompt_tokens += reply.prompt_tokens or 0
-                self.counters.completion_tokens += reply.completion_tokens or 0
+                add_tokens(reply, self.counters, self._usage(request.endpoint))
                 return reply
             return await self._send(request, accept)
         finally:
@@ -327,10 +324,7 @@ class Runner:
             pool.release(replica, time.monotonic() - sent, None)
             break
         self._refusals[key] = 0
-        self.counters.prompt_tokens += reply.prompt_tokens or 0
-        self.counters.completion_tokens += reply.completion_tokens or 0
-        usage.prompt_tokens += reply.prompt_tokens or 0
-        usage.completion_tokens += reply.completion_tokens or 0
+        add_tokens(reply, self.counters, usage)
         if accept(reply):
             self._store(request, reply)
         return reply

@@ -1,6 +1,6 @@
 """The providers judgebench talks to, one frozen object each: what the rest of the code used to decide by comparing
 ``endpoint.provider`` with a string. A new provider is a new entry here (and a builder for its wire protocol in
-``backends`` and, if it has one, ``batch.clients``), never a new branch elsewhere.
+``backends`` and, if it has one, ``batch.apis``), never a new branch elsewhere.
 
 This module sits below every other in ``clients``: it imports no SDK and no other client module, so anything may
 ask it a question.

@@ -140,7 +140,7 @@ KINDS: dict[str, ServerKind] = {
         managed_flags=("--model-path", "--model", "--served-model-name", "--host", "--port", "--api-key"),
         build=_sglang, example="sglang:Qwen/Qwen2.5-7B-Instruct", log_name="sglang-server"),
     # llama-cpp-python's server: "local" as a provider, since it takes a JSON schema only inside json_object and
-    # returns the judge's log-probabilities (backends.openai_compat, judging.requests).
+    # returns the judge's log-probabilities (backends.openai_sdk, judging.requests).
     "llamacpp": ServerKind(
         "llamacpp", "llama.cpp", "llama_cpp", "llama_cpp_python",
         "pip install 'llama-cpp-python[server]'  (or pip install 'judgebench[local]')", "local",

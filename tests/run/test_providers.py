@@ -8,7 +8,7 @@ from typing import get_args
 import pytest
 
 from judgebench.clients.backends import BUILDERS
-from judgebench.clients.batch.clients import BATCH_CLIENTS, make_batch_client
+from judgebench.clients.batch.apis import BATCH_CLIENTS, make_batch_client
 from judgebench.clients.providers import PROVIDERS, by_host, provider, provider_of
 from judgebench.errors import ConfigError
 from judgebench.types import Endpoint, Provider

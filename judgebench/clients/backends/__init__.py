@@ -19,7 +19,7 @@ def _openai_backend(endpoint: Endpoint, timeout_s: float) -> Backend:
 
         return LeanBackend(endpoint, timeout_s=timeout_s)
     if endpoint.transport == "sdk":
-        from .openai_compat import OpenAICompatBackend
+        from .openai_sdk import OpenAICompatBackend
 
         return OpenAICompatBackend(endpoint, timeout_s=timeout_s)
     raise ConfigError(f"endpoint {endpoint.name}: unknown transport {endpoint.transport!r}; use one of "
@@ -27,7 +27,7 @@ def _openai_backend(endpoint: Endpoint, timeout_s: float) -> Backend:
 
 
 def _anthropic_backend(endpoint: Endpoint, timeout_s: float) -> Backend:
-    from .anthropic_backend import AnthropicBackend
+    from .anthropic_sdk import AnthropicBackend
 
     return AnthropicBackend(endpoint, timeout_s=timeout_s)
 

@@ -1,6 +1,6 @@
 """Provider batch APIs (``judgebench run --batch``): OpenAI's Batch API and Anthropic's Message Batches, at half the
 price of direct calls. ``queue`` says how a run uses them (``queue.BatchQueue``), ``ledger`` what survives the run,
-``clients`` how each provider is asked. This package's top level imports neither provider's SDK."""
+``apis`` how each provider is asked. This package's top level imports neither provider's SDK."""
 
 from __future__ import annotations
 

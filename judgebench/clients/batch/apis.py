@@ -20,8 +20,8 @@ import openai
 from ...credentials import redact
 from ...errors import BackendError, ConfigError
 from ...types import ChatRequest, Endpoint
-from ..backends.anthropic_backend import message_params, reply_from_message
-from ..backends.openai_compat import classify
+from ..backends.anthropic_sdk import message_params, reply_from_message
+from ..backends.openai_sdk import classify
 from ..backends.openai_wire import chat_body, parse_reply
 from ..providers import PROVIDERS, Wire, provider_of
 from .ledger import BatchResult, BatchState

@@ -11,7 +11,7 @@ import anthropic
 
 from ...errors import BackendError, ConfigError
 from ...types import ChatReply, ChatRequest, Endpoint
-from .openai_compat import NON_RETRYABLE, _retry_after
+from .openai_sdk import NON_RETRYABLE, _retry_after
 
 # Recent SDKs (and models) take no sampling parameters; pass only those this SDK's create() still accepts.
 _SAMPLING = {"temperature", "top_p", "stop_sequences"} & set(

@@ -23,7 +23,7 @@ from ...types import ChatRequest, Endpoint
 from ..backends.anthropic_sdk import message_params, reply_from_message
 from ..backends.openai_sdk import classify
 from ..backends.openai_wire import chat_body, parse_reply
-from ..providers import PROVIDERS, Wire, provider_of
+from ..providers import ANTHROPIC, PROVIDERS, Wire, provider_of
 from .ledger import BatchResult, BatchState
 
 OPENAI_CHAT: Final = "/v1/chat/completions"
@@ -148,7 +148,7 @@ class AnthropicBatchClient:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        variable = endpoint.api_key_env or "ANTHROPIC_API_KEY"
+        variable = endpoint.api_key_env or ANTHROPIC.key_env or ""
         key = os.environ.get(variable)
         if not key:
             raise ConfigError(f"{endpoint.name}: set {variable} to use Anthropic")

@@ -168,7 +168,8 @@ FASTCHAT = Format("fastchat", lambda probe: "g1_judgment" in probe.first or "jud
 
 # In the order detection tries them.
 FORMATS: Mapping[str, Format] = {f.name: f for f in (JUDGEBENCH, ARENA, ALPACA_EVAL, ARENA_HARD, FASTCHAT)}
-ANSWER_FORMATS: tuple[Format, ...] = tuple(f for f in FORMATS.values() if f.answers is not None)
+# The formats of answer files (each with ``answers``), as messages list them.
+ANSWER_FORMATS: tuple[Format, ...] = (FASTCHAT, ALPACA_EVAL)
 
 
 def format_named(name: str) -> Format:

@@ -10,12 +10,13 @@ import pytest
 from judgebench.constants import FORMATS
 from judgebench.errors import DataError
 from judgebench.formats import detect_answers_format, detect_format, read_sources
+from judgebench.formats.registry import ANSWER_FORMATS, format_named
 from judgebench.formats.registry import FORMATS as REGISTERED
-from judgebench.formats.registry import format_named
 
 
 def test_the_command_lines_formats_are_the_registered_ones() -> None:
     assert sorted(FORMATS) == sorted(REGISTERED)
+    assert all(f.answers is not None for f in ANSWER_FORMATS)
 
 
 def test_an_unknown_format_suggests_the_closest_name(tmp_path: Path) -> None:
@@ -41,5 +42,5 @@ def test_detection(tmp_path: Path) -> None:
         detect_format(unknown)
     assert detect_answers_format(Path("a.jsonl.gz")) == "fastchat"
     assert detect_answers_format(Path("model_outputs.json")) == "alpaca-eval"
-    with pytest.raises(DataError, match="cannot tell the answers' format"):
+    with pytest.raises(DataError, match=r"answers' format; use .jsonl \(FastChat\) or .json \(AlpacaEval\)"):
         detect_answers_format(Path("a.csv"))

@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlparse
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from judgebench.analysis.records import read_judgments
-from judgebench.formats.texts import read_texts
+from judgebench.formats import read_texts
 from judgebench.publish import viewer
 from judgebench.publish.site import build_site
 from tests.publish.runs import synthetic_run

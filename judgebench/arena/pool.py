@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
-from ..formats import alpaca_eval, detect_answers_format, fastchat, read_answers
+from ..formats import answered, read_answers
 from ..judging.schedule import Pair, all_pairs
 from ..types import Item, Task
 
@@ -37,11 +37,8 @@ class Pool:
 
 def _answered(path: Path, items: Sequence[Item]) -> list[Item]:
     """The items ``path`` answers, every turn of them: the others are not shown for this model."""
-    if detect_answers_format(path) == "fastchat":
-        found = fastchat.answers(path)
-        return [item for item in items if len(found.get(item.id, ())) >= len(item.turns)]
-    _, by_instruction = alpaca_eval.answers_by_instruction(path)
-    return [item for item in items if len(item.turns) == 1 and item.turns[0] in by_instruction]
+    _, found = answered(path, items)
+    return [item for item in items if len(found.get(item.id, ())) >= len(item.turns)]
 
 
 def load_pool(task: Task, answer_files: Sequence[Path]) -> Pool:

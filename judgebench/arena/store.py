@@ -1,6 +1,6 @@
 """The arena's SQLite database: voters (a hash of each invite token, never the token), sessions, the battles as
 shown (question turns, both answers, which model on which side) and the votes. The database alone is enough to
-read the votes later (``read_votes``; formats.arena_db reads them as judgments).
+read the votes later (formats.arena_db reads them, as votes and as judgments).
 
 WAL mode with a busy timeout, so readers never block the server; every write that must not race (issuing a
 battle, recording a vote) runs in ``BEGIN IMMEDIATE``, which takes the write lock before reading, so twenty
@@ -23,8 +23,21 @@ from pathlib import Path
 
 from ..errors import ConfigError, DataError, JudgebenchError, sqlite_fault
 
-APP = "judgebench-arena"
-SCHEMA_VERSION = 1
+# The database's schema and reading it are the arena format's (formats.arena_db): the web app writes what the
+# format reads, and imports it, never the reverse.
+from ..formats.arena_db import (
+    APP,
+    SCHEMA_VERSION,
+    BattleRow,
+    Vote,
+    battle_from_row,
+    connect_read_only,
+    is_arena,
+    meta,
+    read_votes,
+)
+from ..formats.arena_db import SCHEMA as _SCHEMA
+
 WINNERS = ("A", "B", "tie", "both_bad")
 MAX_NAME = 100
 # Control, format (bidi overrides such as U+202E, zero-width joiners), surrogate and line/paragraph separator
@@ -34,28 +47,6 @@ UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 # at most MAX_SESSIONS_PER_VOTER (their newest): logging in again and again cannot grow the table.
 SESSION_LIFETIME = timedelta(days=30)
 MAX_SESSIONS_PER_VOTER = 20
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE voters (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_sha256 TEXT NOT NULL UNIQUE,
-    created TEXT NOT NULL, revoked TEXT);
-CREATE TABLE sessions (
-    id_sha256 TEXT PRIMARY KEY, voter_id INTEGER NOT NULL REFERENCES voters(id), created TEXT NOT NULL);
-CREATE TABLE battles (
-    id TEXT PRIMARY KEY, voter_id INTEGER NOT NULL REFERENCES voters(id), item_id TEXT NOT NULL,
-    category TEXT NOT NULL, questions TEXT NOT NULL, model_a TEXT NOT NULL, model_b TEXT NOT NULL,
-    answer_a TEXT NOT NULL, answer_b TEXT NOT NULL, created TEXT NOT NULL,
-    flagged TEXT,                                  -- why an answer gives its model away, or NULL
-    check_of TEXT REFERENCES battles(id));         -- a consistency check: the battle it repeats, sides swapped
-CREATE INDEX battles_by_voter ON battles(voter_id);
-CREATE TABLE votes (
-    battle_id TEXT PRIMARY KEY REFERENCES battles(id), voter_id INTEGER NOT NULL REFERENCES voters(id),
-    winner TEXT NOT NULL CHECK (winner IN ('A', 'B', 'tie', 'both_bad')), reason TEXT,
-    created TEXT NOT NULL, day TEXT NOT NULL);
-CREATE INDEX votes_by_voter_day ON votes(voter_id, day);
-"""
-
 
 class ArenaError(JudgebenchError):
     """A request the arena refuses; ``status`` is the HTTP status the API answers with."""
@@ -85,57 +76,6 @@ class Voter:
     name: str
 
 
-@dataclass(frozen=True)
-class BattleRow:
-    """A battle as it was shown: ``model_a``'s answer on the left/first (A)."""
-
-    id: str
-    voter_id: int
-    item_id: str
-    category: str
-    questions: tuple[str, ...]
-    model_a: str
-    model_b: str
-    answer_a: tuple[str, ...]
-    answer_b: tuple[str, ...]
-    created: str
-    flagged: str | None = None
-    check_of: str | None = None
-
-    def public(self) -> dict[str, object]:
-        """What the page may see before the vote: no model name, nor anything it follows from."""
-        return {"battle_id": self.id, "category": self.category, "questions": list(self.questions),
-                "answer_a": list(self.answer_a), "answer_b": list(self.answer_b)}
-
-
-@dataclass(frozen=True)
-class Vote:
-    """One vote, as ``read_votes`` gives it. ``turn``: the number of turns shown; ``flagged``: why the battle gave
-    a model away (the vote is left out of the ranking), or None; ``check_of``: the battle this consistency check
-    repeated, or None."""
-
-    battle_id: str
-    voter: str
-    benchmark: str
-    item_id: str
-    category: str
-    turn: int
-    model_a: str
-    model_b: str
-    winner: str
-    reason: str | None
-    created: str
-    flagged: str | None
-    check_of: str | None
-    answer_a: tuple[str, ...] = ()
-    answer_b: tuple[str, ...] = ()
-
-    @property
-    def counted(self) -> bool:
-        """Whether the vote enters the ranking: not flagged, not a consistency repeat."""
-        return self.flagged is None and self.check_of is None
-
-
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -159,13 +99,6 @@ def connect(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
-def connect_read_only(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    conn.row_factory = sqlite3.Row
-    return conn
-
-
 @contextmanager
 def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A write transaction that holds the write lock from its first read."""
@@ -176,17 +109,6 @@ def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-
-
-def meta(conn: sqlite3.Connection) -> dict[str, str]:
-    return {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM meta")}
-
-
-def is_arena(conn: sqlite3.Connection) -> bool:
-    try:
-        return meta(conn).get("app") == APP
-    except sqlite3.DatabaseError:
-        return False
 
 
 def open_db(path: Path, benchmark: str | None = None, task: str | None = None) -> sqlite3.Connection:
@@ -328,12 +250,6 @@ def end_session(conn: sqlite3.Connection, session: str) -> None:
 
 # --- battles and votes ---------------------------------------------------------------------------------------
 
-def battle_from_row(row: sqlite3.Row) -> BattleRow:
-    return BattleRow(row["id"], row["voter_id"], row["item_id"], row["category"], tuple(json.loads(row["questions"])),
-                     row["model_a"], row["model_b"], tuple(json.loads(row["answer_a"])),
-                     tuple(json.loads(row["answer_b"])), row["created"], row["flagged"], row["check_of"])
-
-
 def insert_battle(conn: sqlite3.Connection, battle: BattleRow) -> None:
     conn.execute("INSERT INTO battles (id, voter_id, item_id, category, questions, model_a, model_b, answer_a, "
                  "answer_b, created, flagged, check_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -372,28 +288,6 @@ def record_vote(conn: sqlite3.Connection, voter: Voter, battle_id: str, winner: 
     return battle_from_row(row)
 
 
-def read_votes(path: Path | str) -> list[Vote]:
-    """Every vote in the arena database at ``path`` (opened read-only), oldest first."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such arena database")
-    try:
-        conn = connect_read_only(path)
-        try:
-            if not is_arena(conn):
-                raise DataError(f"{path}: not an arena database (no judgebench-arena schema)")
-            benchmark = meta(conn)["benchmark"]
-            rows = conn.execute("SELECT b.*, v.winner, v.reason, v.created AS voted, r.name AS voter "
-                                "FROM votes v JOIN battles b ON b.id = v.battle_id JOIN voters r ON r.id = v.voter_id "
-                                "ORDER BY v.created, v.battle_id").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise DataError(f"{path}: cannot read the arena database ({exc})") from exc
-    votes = []
-    for row in rows:
-        battle = battle_from_row(row)
-        votes.append(Vote(battle.id, row["voter"], benchmark, battle.item_id, battle.category,
-                          len(battle.questions), battle.model_a, battle.model_b, row["winner"], row["reason"],
-                          row["voted"], battle.flagged, battle.check_of, battle.answer_a, battle.answer_b))
-    return votes
+__all__ = ["APP", "SCHEMA_VERSION", "AlreadyVoted", "ArenaError", "BattleNotFound", "BattleRow", "NoBattleLeft",
+           "OverDailyCap", "Vote", "Voter", "battle_from_row", "connect", "connect_read_only", "is_arena", "meta",
+           "open_db", "read_votes"]

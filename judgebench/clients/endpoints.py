@@ -26,13 +26,15 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from .. import credentials
+from ..aio import run_sync
 from ..errors import ConfigError
 from ..types import Endpoint, Judge
+from .providers import BY_HOST, OPENAI, SERVER_HINT, by_host, provider_of
 
-# Named providers read their key (and OpenAI its base URL) from the environment as their SDKs do; a server
-# given by URL gets a key only when one is named for it, so a key meant for OpenAI never reaches a third party.
-KNOWN_HOSTS = {"openai": "openai", "anthropic": "anthropic"}
-DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+# Named providers (clients.providers) read their key (and OpenAI its base URL) from the environment as their SDKs
+# do; a server given by URL gets a key only when one is named for it, so a key meant for OpenAI never reaches a
+# third party. A server given by URL speaks OpenAI's protocol.
+URL_PROVIDER = OPENAI
 
 
 def _shown(spec: str) -> str:
@@ -84,10 +86,10 @@ def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | Non
         raise ConfigError(f"--{role} {_shown(spec)!r}: the model name before '@' is empty")
     env: str | None
     replicas: tuple[str, ...] = ()
-    if where in KNOWN_HOSTS:
-        provider = KNOWN_HOSTS[where]
-        base_url = _openai_base_url() if provider == "openai" else None
-        env = key_env or DEFAULT_KEY_ENV[provider]
+    named = by_host(where)
+    if named is not None:
+        provider, base_url = named.name, named.base_url()
+        env = key_env or named.key_env
     elif where.startswith(("http://", "https://")):
         urls = [u.strip().rstrip("/") for u in where.split(",")]
         bad = [u for u in urls if not u.startswith(("http://", "https://"))]
@@ -97,12 +99,12 @@ def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | Non
                               f"(NAME@http://a:8000/v1,http://b:8000/v1); {_shown(bad[0])!r} is not one{hint}")
         if len(set(urls)) != len(urls):
             raise ConfigError(f"--{role} {_shown(spec)!r}: a replica URL is given twice")
-        provider, base_url = "openai", _strip_credentials(urls[0], role)
+        provider, base_url = URL_PROVIDER.name, _strip_credentials(urls[0], role)
         replicas = tuple(_strip_credentials(u, role) for u in urls[1:])
         env = key_env
     else:
         raise ConfigError(f"--{role} {_shown(spec)!r}: {where!r} is not a URL (http://...) nor one of "
-                          f"{', '.join(KNOWN_HOSTS)}")
+                          f"{', '.join(BY_HOST)}")
     if env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
         raise ConfigError(f"--{role} {_shown(spec)!r}: key_env names an environment variable, like MY_API_KEY")
     credentials.register(env)
@@ -185,7 +187,7 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
         endpoint = local
     else:
         endpoint = parse_endpoint(base, role="judge", concurrency=concurrency, key_env=key_env)
-    constrained = (endpoint.provider == "local") if mode == "auto" else mode == "json"
+    constrained = provider_of(endpoint).local if mode == "auto" else mode == "json"
     # The judge's name carries its verdict mode and temperature, never where its key is.
     shown = "".join(f",{s}" for s in settings if not s.startswith("key_env="))
     suffix = f"#{parts.mode}{shown}" if parts.mode is not None else shown
@@ -208,8 +210,9 @@ async def _probe_one(endpoint: Endpoint, base_url: str, timeout_s: float) -> Con
         async with httpx.AsyncClient(timeout=timeout_s) as client:
             response = await client.get(f"{base_url}/models", headers=headers)
     except httpx.HTTPError as exc:
-        hint = ("Is the network up (or OPENAI_BASE_URL right)?" if base_url == _openai_base_url() else
-                "Is the server running (e.g. `vllm serve MODEL`) and is the URL right (it usually ends in /v1)?")
+        # A provider's own API (OpenAI's) gets its own hint; a server by URL the generic one.
+        named = next((p for p in BY_HOST.values() if p.base_url() == base_url), None)
+        hint = named.unreachable_hint if named is not None else SERVER_HINT
         return ConfigError(credentials.redact(
             f"cannot reach {endpoint.name} at {base_url} ({type(exc).__name__}: {exc}). {hint}"))
     if response.status_code in (401, 403):
@@ -221,7 +224,7 @@ async def _probe_one(endpoint: Endpoint, base_url: str, timeout_s: float) -> Con
 async def _probe(endpoint: Endpoint, timeout_s: float) -> list[str]:
     """Fails when no replica of the endpoint answers; returns a warning for each replica that does not (the run
     starts without it and probes it again later)."""
-    if endpoint.provider == "anthropic" or not endpoint.base_url:
+    if not provider_of(endpoint).probe or not endpoint.base_url:
         return []
     urls = [u for u in endpoint.replica_urls() if u]
     errors = await asyncio.gather(*(_probe_one(endpoint, url, timeout_s) for url in urls))
@@ -229,10 +232,6 @@ async def _probe(endpoint: Endpoint, timeout_s: float) -> list[str]:
     if len(failed) == len(urls):
         raise failed[0]
     return [f"{e} (starting without this replica; it is tried again during the run)" for e in failed]
-
-
-def _openai_base_url() -> str:
-    return (os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
 
 
 def check_keys(endpoints: list[Endpoint]) -> None:
@@ -243,8 +242,7 @@ def check_keys(endpoints: list[Endpoint]) -> None:
         env = endpoint.api_key_env
         if not env or (os.environ.get(env) or "").strip():
             continue
-        named = next((host for host, provider in KNOWN_HOSTS.items()
-                      if provider == endpoint.provider and DEFAULT_KEY_ENV[provider] == env), None)
+        named = next((p.host for p in BY_HOST.values() if p.name == endpoint.provider and p.key_env == env), None)
         who = f"{endpoint.name}@{named}" if named else f"{endpoint.name} at {endpoint.base_url or endpoint.provider}"
         raise ConfigError(f"{who}: no API key: the environment variable {env} is not set; set it (export {env}=...) "
                           "or name the variable that holds the key with --model-key-env VAR / --judge-key-env VAR "
@@ -260,6 +258,4 @@ async def acheck_reachable(endpoints: list[Endpoint], timeout_s: float = 10.0) -
 
 
 def check_reachable(endpoints: list[Endpoint], timeout_s: float = 10.0) -> list[str]:
-    from ..run.evaluate import run_sync
-
     return run_sync(acheck_reachable(endpoints, timeout_s))

@@ -1,5 +1,7 @@
-"""What tokens cost: the price table (USD per million tokens, standard and batch), looking a model up in it, and
-the cost of a run's usage per endpoint.
+"""What tokens cost: the price table (USD per million tokens, standard and batch), looking a model up in it,
+counting a reply's tokens, and the cost of a run's usage per endpoint. The one place that turns token counts into
+usage and cost: the runner and the executors count through ``add_tokens``, the run's summary prices through
+``usage_report``, the dry run through ``Price.cost``.
 
 The built-in table (judgebench/builtin/prices.yaml) prices the providers' own APIs only; a user's table
 (``--prices FILE``, the same format) replaces or adds entries and applies to every endpoint, so a model on a URL
@@ -16,24 +18,20 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import Any, Protocol
 
 import yaml
 
 from ..errors import ConfigError, DataError
 from ..formats.common import decode
-from ..types import Endpoint, canonical_json, sha256_text
-
-if TYPE_CHECKING:
-    from ..run.runner import Counters
+from ..types import ChatReply, Endpoint, canonical_json, sha256_text
+from .providers import provider_of
 
 FIELDS = ("input", "output", "batch_input", "batch_output")
 PER_TOKENS = 1_000_000
 # What may follow a table entry in a model name for the entry to price it (a snapshot date, a Vertex "@version").
 BOUNDARIES = ("-", "@", ":")
 BUILTIN_NAME = "judgebench/builtin/prices.yaml"
-PROVIDER_HOSTS = frozenset({"api.openai.com"})
 _NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 _FORMAT_HINT = "expected 'models:' mapping each model name to {input: USD, output: USD, batch_input: USD, " \
                "batch_output: USD} per million tokens (batch prices optional)"
@@ -113,9 +111,7 @@ class PriceTable:
 def is_provider_api(endpoint: Endpoint) -> bool:
     """Anthropic, or OpenAI at api.openai.com: the endpoints the built-in table prices (and the ones with a batch
     API). NAME@openai redirected elsewhere with OPENAI_BASE_URL is a server like any other."""
-    if endpoint.provider == "anthropic":
-        return True
-    return endpoint.provider == "openai" and urlsplit(endpoint.base_url or "").hostname in PROVIDER_HOSTS
+    return provider_of(endpoint).is_own_api(endpoint)
 
 
 def builtin_path() -> Path:
@@ -238,6 +234,27 @@ def price_json(entry: PriceEntry | None) -> dict[str, Any] | None:
     return {"entry": entry.model, "source": entry.source, **{f: getattr(entry.price, f) for f in FIELDS}}
 
 
+class TokenCounts(Protocol):
+    """What a run counts, in all and per endpoint (run.runner.Counters): calls sent (each retry included), cache
+    hits, retries, failed calls, and the tokens the servers reported."""
+
+    requests: int
+    cache_hits: int
+    retries: int
+    failed_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def add_tokens(reply: ChatReply, *counts: TokenCounts) -> None:
+    """Count the tokens of a reply this run paid for in each of ``counts`` (the run's totals, its endpoint's); a
+    server that reports none counts 0."""
+    prompt, completion = reply.prompt_tokens or 0, reply.completion_tokens or 0
+    for count in counts:
+        count.prompt_tokens += prompt
+        count.completion_tokens += completion
+
+
 @dataclass(frozen=True)
 class EndpointUsage:
     """What one endpoint was sent in a run and what it cost. cost_usd: at the batch prices when ``batch``.
@@ -262,7 +279,7 @@ class EndpointUsage:
                 "price": price_json(self.price)}
 
 
-def usage_report(usage: Mapping[str, Counters], endpoints: Iterable[Endpoint], prices: PriceTable,
+def usage_report(usage: Mapping[str, TokenCounts], endpoints: Iterable[Endpoint], prices: PriceTable,
                  batch: Iterable[str] = ()) -> tuple[EndpointUsage, ...]:
     """Tokens and cost per endpoint name, from the runner's per-endpoint counters. ``batch``: names of endpoints
     whose requests went through the provider's batch API (charged the batch prices)."""
@@ -280,5 +297,5 @@ def usage_report(usage: Mapping[str, Counters], endpoints: Iterable[Endpoint], p
     return tuple(report)
 
 
-__all__ = ["EndpointUsage", "Price", "PriceEntry", "PriceTable", "builtin_prices", "cost", "is_provider_api",
-           "load_prices", "parse_prices", "usage_report"]
+__all__ = ["EndpointUsage", "Price", "PriceEntry", "PriceTable", "TokenCounts", "add_tokens", "builtin_prices", "cost",
+           "is_provider_api", "load_prices", "parse_prices", "usage_report"]

@@ -11,7 +11,7 @@ from ..credentials import redact
 from ..errors import BackendError, ConfigError
 from ..types import ChatReply, ChatRequest, Endpoint
 from . import ray_worker
-from .backends.openai_compat import LOGPROB_TOKENS, MAX_REPLY_CHARS
+from .backends.openai_sdk import LOGPROB_TOKENS, MAX_REPLY_CHARS
 from .backends.openai_wire import chat_body, finish_of, status_error
 
 # What a judge request may set that the vLLM processor's sampling parameters take (OpenAI names).

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from ..errors import BackendError
 from ..types import Endpoint
-from .backends import Backend
+from .backends.base import Backend
 
 # Latency "holds" while its moving average stays within this factor of the best seen.
 LATENCY_HOLDS = 1.5

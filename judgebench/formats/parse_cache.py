@@ -35,7 +35,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from .table import NUMBER_COLUMNS, TEXT_COLUMNS, Columns, complete, n_rows
 
 ENV_VAR = "JUDGEBENCH_PARSE_CACHE"

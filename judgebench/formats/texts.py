@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from ..types import Task
 from . import fastchat
 from . import judgebench as ours
 from .alpaca_eval import folder_model
+from .arena_db import JUDGE, battle_questions, read_votes
 from .common import content, iter_jsonl, read_bytes
 from .identity import ALPACA_EVAL, MT_BENCH, instruction_id
 
@@ -73,19 +73,6 @@ def _turns(values: Any) -> tuple[str, ...]:
     if isinstance(values, (list, tuple)):
         return tuple(cap(v) for v in values)
     return () if values is None else (cap(values),)
-
-
-def read_texts(path: Path, fmt: str) -> list[JudgmentText]:
-    """The texts of one input (``fmt``: its format, as formats.detect_format tells)."""
-    if fmt == "judgebench":
-        return [text for run_dir in ours.run_dirs(path) for text in run_texts(run_dir)]
-    if fmt == "alpaca-eval":
-        return annotation_texts(path)
-    if fmt == "fastchat":
-        return fastchat_texts(path)
-    if fmt == "arena":
-        return arena_texts(path)
-    return []  # Arena-Hard's judgment files keep no answers: the page shows the item ids
 
 
 # --- judgebench run directories -----------------------------------------------------------------------------
@@ -236,29 +223,11 @@ def fastchat_texts(path: Path) -> list[JudgmentText]:
 
 # --- a human arena's database ---------------------------------------------------------------------------------
 
-def _arena_questions(path: Path) -> dict[str, tuple[str, ...]]:
-    """Each battle's questions as shown (the battles table keeps them; arena.store.read_votes does not)."""
-    from ..arena.store import connect_read_only
-
-    try:
-        conn = connect_read_only(path)
-        try:
-            rows = conn.execute("SELECT id, questions FROM battles").fetchall()
-        finally:
-            conn.close()
-        return {str(row["id"]): tuple(json.loads(row["questions"])) for row in rows}
-    except (sqlite3.DatabaseError, json.JSONDecodeError, TypeError) as exc:
-        raise DataError(f"{path}: cannot read the arena's battles ({exc})") from exc
-
-
 def arena_texts(path: Path) -> list[JudgmentText]:
     """Each counted vote's battle as its voter saw it: the questions, answer A's (the judgment's model) and answer
     B's (its opponent). The vote itself is the judgment's verdict; a consistency repeat is no judgment
     (formats.arena_db), so it has no text either."""
-    from ..arena.store import read_votes
-    from .arena_db import JUDGE
-
-    questions = _arena_questions(path)
+    questions = battle_questions(path)
     return [JudgmentText(
         benchmark=vote.benchmark, judge=JUDGE, model=vote.model_a, opponent=vote.model_b, item_id=vote.item_id,
         turn=vote.turn, question=_turns(questions.get(vote.battle_id, ())), answer=_turns(vote.answer_a),

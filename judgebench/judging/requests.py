@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from ..clients.providers import provider_of
 from ..types import Candidate, ChatRequest, Endpoint, Item, Judge, Task
 
 
@@ -21,7 +22,7 @@ def generation_request(task: Task, item: Item, endpoint: Endpoint, previous_answ
 def judge_params(task: Task, judge: Judge) -> tuple[tuple[str, Any], ...]:
     temperature = task.judge.temperature if judge.temperature is None else judge.temperature
     params: tuple[tuple[str, Any], ...] = (("max_tokens", task.judge.max_tokens), ("temperature", temperature))
-    if judge.constrained and judge.endpoint.provider == "local":
+    if judge.constrained and provider_of(judge.endpoint).local:
         # llama.cpp returns the judge's log-probabilities, which give a probability-weighted grade as well.
         params = (*params, ("logprobs", True), ("top_logprobs", 10))
     # A sampled verdict is reproducible only with a fixed seed (vLLM, llama.cpp and OpenAI take one).

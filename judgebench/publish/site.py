@@ -42,11 +42,11 @@ from ..analysis.judge_rankings import AGREE_BOOTSTRAP, JudgeComparison, compare_
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
 from ..analysis.records import collect_parsed, order_sources
 from ..errors import ConfigError, DataError, ResultsError
-from ..formats import detect_format, judgment_files, read_parsed
+from ..formats import detect_format, judgment_files, read_parsed, read_texts
 from ..formats import judgebench as store
 from ..formats.identity import benchmark_label, canonical_benchmark
 from ..formats.parse_cache import ParseCache
-from ..formats.texts import JudgmentText, TextKey, read_texts
+from ..formats.texts import JudgmentText, TextKey
 from ..judging.kinds import kind_of
 from ..stats.length_control import DifficultyTable
 from ..stats.winrate import DEFAULT_BOOTSTRAP

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ..clients.pricing import add_tokens
 from ..errors import BackendError, ConfigError
 from ..types import ChatReply, ChatRequest, Endpoint
 from .cache import Cache
@@ -86,10 +87,7 @@ class ProviderBatch(Runner):
             return await super()._miss(request, accept)
         reply = self.queue.take(request, accept)
         # Collected from a provider batch: its tokens are this run's to pay (at the batch price).
-        usage = self.usage.setdefault(request.endpoint.name, Counters())
-        for counters in (usage, self.counters):
-            counters.prompt_tokens += reply.prompt_tokens or 0
-            counters.completion_tokens += reply.completion_tokens or 0
+        add_tokens(reply, self.usage.setdefault(request.endpoint.name, Counters()), self.counters)
         return reply
 
     def batched(self, endpoint: Endpoint) -> bool:
@@ -135,8 +133,7 @@ class RayExecutor:
                 counters.cache_hits += 1
             else:
                 counters.requests += 1
-                counters.prompt_tokens += outcome.prompt_tokens or 0
-                counters.completion_tokens += outcome.completion_tokens or 0
+                add_tokens(outcome, counters)
         return outcomes
 
     def tick(self, n: int = 1, failed: int = 0) -> None:

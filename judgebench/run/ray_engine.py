@@ -31,6 +31,7 @@ from types import ModuleType
 from typing import Any
 
 from ..clients import ray_worker
+from ..clients.pricing import add_tokens
 from ..clients.ray_rows import (
     Outcome,
     http_payload,
@@ -270,7 +271,8 @@ class RayEngine:
                 if isinstance(outcome, BackendError):
                     self._count(failed_calls=1)
                     continue
-                self._count(prompt_tokens=outcome.prompt_tokens or 0, completion_tokens=outcome.completion_tokens or 0)
+                with self._lock:
+                    add_tokens(outcome, self.counters)
                 if accept(requests[key], outcome):
                     self.cache.put(requests[key], outcome)
             return found

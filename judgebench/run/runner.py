@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from ..clients.backends import Backend, make_backend
+from ..clients.pricing import add_tokens
 from ..clients.replicas import Replica, ReplicaPool
 from ..errors import BackendError, ResultsError
 from ..types import ChatReply, ChatRequest, Endpoint
@@ -313,10 +314,7 @@ class Runner:
         endpoint = request.endpoint
         self._refusals[(endpoint.provider, endpoint.identity(), endpoint.model)] = 0
         usage = self._usage(endpoint)
-        self.counters.prompt_tokens += reply.prompt_tokens or 0
-        self.counters.completion_tokens += reply.completion_tokens or 0
-        usage.prompt_tokens += reply.prompt_tokens or 0
-        usage.completion_tokens += reply.completion_tokens or 0
+        add_tokens(reply, self.counters, usage)
         if accept(reply):
             self._store(request, reply)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from judgebench.clients.backends.anthropic_backend import AnthropicBackend
+from judgebench.clients.backends.anthropic_sdk import AnthropicBackend
 from judgebench.judging.kinds import KINDS
 from judgebench.judging.replies import COPIED
 from judgebench.judging.verdicts import parse_pair_json, parse_score_json

@@ -18,10 +18,9 @@ import judgebench
 from judgebench.analysis.records import read_judgments
 from judgebench.cli import main
 from judgebench.errors import DataError
-from judgebench.formats import detect_format, read_parsed, read_sources
+from judgebench.formats import detect_format, read_parsed, read_sources, read_texts
 from judgebench.formats.arena_hard import judge_config
 from judgebench.formats.parse_cache import ParseCache
-from judgebench.formats.texts import read_texts
 
 NULL = "alpaca_eval/results/NullModel/weighted_alpaca_eval_gpt4_turbo/annotations.json.gz"
 CLAUDE = "alpaca_eval/results/claude-2/weighted_alpaca_eval_gpt4_turbo/annotations.json.gz"

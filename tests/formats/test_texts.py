@@ -12,8 +12,9 @@ import pytest
 
 from judgebench.analysis.records import read_judgments
 from judgebench.errors import DataError
+from judgebench.formats import read_texts
 from judgebench.formats.identity import instruction_id
-from judgebench.formats.texts import MAX_CHARS, cap, read_texts
+from judgebench.formats.texts import MAX_CHARS, cap
 from judgebench.tasks import load_task
 
 from ..publish.runs import HOSTILE, fake_run

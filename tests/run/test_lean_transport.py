@@ -19,7 +19,7 @@ from judgebench.clients.backends import lean as lean_module
 from judgebench.clients.backends import make_backend, with_transport
 from judgebench.clients.backends.lean import LeanBackend
 from judgebench.clients.backends.local import free_port
-from judgebench.clients.backends.openai_compat import OpenAICompatBackend
+from judgebench.clients.backends.openai_sdk import OpenAICompatBackend
 from judgebench.clients.backends.openai_wire import LOGPROB_TOKENS, MAX_REPLY_CHARS
 from judgebench.errors import BackendError, ConfigError
 from judgebench.run.cache import Cache

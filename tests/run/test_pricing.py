@@ -138,3 +138,14 @@ def test_the_cli_prints_a_bad_price_file_as_one_line_before_doing_anything(tmp_p
     assert result.exit_code == 1 and not out.exists()
     (line,) = [line for line in result.output.splitlines() if line.strip()]
     assert line.startswith(f"Error: {path}:2: not UTF-8 text")
+
+
+def test_add_tokens_counts_a_reply_in_each_counter_and_none_as_zero() -> None:
+    from judgebench.clients.pricing import add_tokens
+    from judgebench.run.runner import Counters
+    from judgebench.types import ChatReply
+
+    run, endpoint = Counters(), Counters()
+    add_tokens(ChatReply(text="x", prompt_tokens=12, completion_tokens=3), run, endpoint)
+    add_tokens(ChatReply(text="y", prompt_tokens=None, completion_tokens=None), run)
+    assert (run.prompt_tokens, run.completion_tokens) == (12, 3) == (endpoint.prompt_tokens, endpoint.completion_tokens)

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from judgebench.cli import main
-from judgebench.clients.backends.openai_compat import OpenAICompatBackend
+from judgebench.clients.backends.openai_sdk import OpenAICompatBackend
 from judgebench.clients.ray_rows import http_payload, reply_from_exchange, reply_from_generation, vllm_row
 from judgebench.errors import BackendError, ConfigError
 from judgebench.run import ray_engine

@@ -1,44 +1,53 @@
-"""One module per provider; each exposes an object with ``async complete(ChatRequest) -> ChatReply``."""
+"""One module per wire protocol; each exposes an object with ``async complete(ChatRequest) -> ChatReply``. Which one
+an endpoint gets is its provider's ``wire`` (clients.providers)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Protocol, get_args
 
 from ...errors import ConfigError
-from ...types import ChatReply, ChatRequest, Endpoint, Transport
+from ...types import Endpoint, Transport
+from ..providers import Wire, provider_of
+from .base import TRANSPORTS, Backend
 
-TRANSPORTS: tuple[str, ...] = get_args(Transport)
+
+def _openai_backend(endpoint: Endpoint, timeout_s: float) -> Backend:
+    # Imported when first needed: the SDKs and aiohttp are slow to import, and a run needs one of them.
+    if endpoint.transport == "lean":
+        from .lean import LeanBackend
+
+        return LeanBackend(endpoint, timeout_s=timeout_s)
+    if endpoint.transport == "sdk":
+        from .openai_sdk import OpenAICompatBackend
+
+        return OpenAICompatBackend(endpoint, timeout_s=timeout_s)
+    raise ConfigError(f"endpoint {endpoint.name}: unknown transport {endpoint.transport!r}; use one of "
+                      f"{', '.join(TRANSPORTS)}")
 
 
-class Backend(Protocol):
-    async def complete(self, request: ChatRequest) -> ChatReply: ...
+def _anthropic_backend(endpoint: Endpoint, timeout_s: float) -> Backend:
+    from .anthropic_sdk import AnthropicBackend
 
-    async def aclose(self) -> None: ...
+    return AnthropicBackend(endpoint, timeout_s=timeout_s)
+
+
+# The backend for each wire protocol; the transports (sdk, lean) are the OpenAI protocol's clients.
+BUILDERS: Mapping[Wire, Callable[[Endpoint, float], Backend]] = {"openai": _openai_backend,
+                                                                 "anthropic": _anthropic_backend}
+HAS_TRANSPORTS: frozenset[Wire] = frozenset({"openai"})
 
 
 def make_backend(endpoint: Endpoint, *, timeout_s: float = 120.0) -> Backend:
     """The client for an endpoint. Keys are read from the environment here, at the edge, and nowhere else."""
-    if endpoint.provider in ("openai", "local"):
-        if endpoint.transport == "lean":
-            from .lean import LeanBackend
-
-            return LeanBackend(endpoint, timeout_s=timeout_s)
-        if endpoint.transport == "sdk":
-            from .openai_compat import OpenAICompatBackend
-
-            return OpenAICompatBackend(endpoint, timeout_s=timeout_s)
-        raise ConfigError(f"endpoint {endpoint.name}: unknown transport {endpoint.transport!r}; use one of "
-                          f"{', '.join(TRANSPORTS)}")
-    if endpoint.provider == "anthropic":
-        from .anthropic_backend import AnthropicBackend
-
-        return AnthropicBackend(endpoint, timeout_s=timeout_s)
-    raise ConfigError(f"unknown provider {endpoint.provider!r}")
+    return BUILDERS[provider_of(endpoint).wire](endpoint, timeout_s)
 
 
 def with_transport(endpoint: Endpoint, transport: Transport) -> Endpoint:
     """``endpoint`` spoken to through ``transport`` when it is OpenAI-compatible; any other endpoint as it is."""
     if transport not in TRANSPORTS:
         raise ConfigError(f"unknown transport {transport!r}; use one of {', '.join(TRANSPORTS)}")
-    return replace(endpoint, transport=transport) if endpoint.provider in ("openai", "local") else endpoint
+    return replace(endpoint, transport=transport) if provider_of(endpoint).wire in HAS_TRANSPORTS else endpoint
+
+
+__all__ = ["TRANSPORTS", "Backend", "make_backend", "with_transport"]

@@ -13,7 +13,6 @@ request than the SDK itself, aiohttp about a tenth of it; orjson saves another t
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from typing import Any
 
@@ -25,6 +24,7 @@ from aiohttp.helpers import get_env_proxy_for_url
 from ...credentials import redact
 from ...errors import BackendError
 from ...types import ChatReply, ChatRequest, Endpoint
+from ..providers import OPENAI
 from ..replicas import most_in_flight
 from .openai_wire import (
     MAX_REPLY_CHARS,
@@ -46,7 +46,6 @@ from .openai_wire import (
 MAX_BODY_BYTES = 32 * MAX_REPLY_CHARS
 # An error body is only ever shown in part; a larger one is cut, not refused.
 MAX_ERROR_BYTES = 64 * 1024
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 class _Refused(Exception):
@@ -94,7 +93,8 @@ class LeanBackend:
 
     def __init__(self, endpoint: Endpoint, *, timeout_s: float = 120.0, pool_size: int | None = None) -> None:
         self.endpoint = endpoint
-        base_url = endpoint.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        # An endpoint without a base URL is OpenAI's, as the SDK would take it.
+        base_url = endpoint.base_url or OPENAI.base_url() or ""
         self._url = f"{base_url.rstrip('/')}/chat/completions"
         self._negotiation = FormatNegotiation(endpoint)
         # As the SDK backend: a placeholder key when none is named, so servers that want some header get one.

@@ -16,6 +16,7 @@ import orjson
 from ...credentials import redact
 from ...errors import BackendError
 from ...types import ChatReply, ChatRequest, Endpoint
+from ..providers import provider_of
 
 NON_RETRYABLE = {400, 401, 403, 404, 422}
 # A reply is stored twice (the cache and the results): one far longer than any max_tokens could give is a
@@ -210,8 +211,8 @@ class FormatNegotiation:
     with the llama.cpp form from then on. The embedded server is known to want the llama.cpp form."""
 
     def __init__(self, endpoint: Endpoint) -> None:
-        self.schema_in_json_object = endpoint.provider == "local"
-        self._known = endpoint.provider == "local"
+        self.schema_in_json_object = provider_of(endpoint).local
+        self._known = self.schema_in_json_object
         self._lock = asyncio.Lock()
 
     async def send(self, request: ChatRequest, post: Callable[[bool], Awaitable[T]],

@@ -1,10 +1,11 @@
 """Provider batch APIs (``judgebench run --batch``): OpenAI's Batch API and Anthropic's Message Batches, at half the
 price of direct calls. ``queue`` says how a run uses them (``queue.BatchQueue``), ``ledger`` what survives the run,
-``clients`` how each provider is asked. This package's top level imports neither provider's SDK."""
+``apis`` how each provider is asked. This package's top level imports neither provider's SDK."""
 
 from __future__ import annotations
 
-from ..endpoints import KNOWN_HOSTS, is_local, judge_base
+from ..endpoints import is_local, judge_base
+from ..providers import by_host
 from .options import BATCHES_FILE, BatchOptions, BatchReport, SubmittedBatch, endpoint_label
 
 
@@ -12,7 +13,8 @@ def has_batch_api(spec: str) -> bool:
     """Whether a model or judge spec names a provider with a batch API: NAME@openai or NAME@anthropic (a server
     given by URL and the embedded model have none)."""
     base = judge_base(spec)
-    return not is_local(base) and "@" in base and base.rpartition("@")[2] in KNOWN_HOSTS
+    named = by_host(base.rpartition("@")[2]) if "@" in base and not is_local(base) else None
+    return named is not None and named.batch_api
 
 
 __all__ = ["BATCHES_FILE", "BatchOptions", "BatchReport", "SubmittedBatch", "endpoint_label", "has_batch_api"]

@@ -28,7 +28,7 @@ from ...errors import BackendError, BatchPending
 from ...formats.judgebench import write_json_atomic
 from ...run.cache import Cache
 from ...types import ChatReply, ChatRequest, Endpoint
-from .clients import BatchClient, BatchStatus, make_batch_client
+from .apis import BatchClient, BatchStatus, make_batch_client
 from .ledger import Ledger, LedgerBatch
 from .options import BATCHES_FILE, BatchOptions, BatchReport, SubmittedBatch, endpoint_label
 

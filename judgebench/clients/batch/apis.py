@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -20,9 +20,10 @@ import openai
 from ...credentials import redact
 from ...errors import BackendError, ConfigError
 from ...types import ChatRequest, Endpoint
-from ..backends.anthropic_backend import message_params, reply_from_message
-from ..backends.openai_compat import classify
+from ..backends.anthropic_sdk import message_params, reply_from_message
+from ..backends.openai_sdk import classify
 from ..backends.openai_wire import chat_body, parse_reply
+from ..providers import ANTHROPIC, PROVIDERS, Wire, provider_of
 from .ledger import BatchResult, BatchState
 
 OPENAI_CHAT: Final = "/v1/chat/completions"
@@ -65,12 +66,12 @@ class BatchClient(Protocol):
 
 def make_batch_client(endpoint: Endpoint) -> BatchClient:
     """The batch client for an endpoint's provider; ConfigError for one without a batch API."""
-    if endpoint.provider == "openai":
-        return OpenAIBatchClient(endpoint)
-    if endpoint.provider == "anthropic":
-        return AnthropicBatchClient(endpoint)
-    raise ConfigError(f"{endpoint.name}: the {endpoint.provider} provider has no batch API; batches go to OpenAI "
-                      "(NAME@openai) and Anthropic (NAME@anthropic)")
+    provider = provider_of(endpoint)
+    if not provider.batch_api:
+        named = [f"{p.title} (NAME@{p.host})" for p in PROVIDERS.values() if p.batch_api]
+        raise ConfigError(f"{endpoint.name}: the {endpoint.provider} provider has no batch API; batches go to "
+                          f"{' and '.join(named)}")
+    return BATCH_CLIENTS[provider.wire](endpoint)
 
 
 class OpenAIBatchClient:
@@ -147,7 +148,7 @@ class AnthropicBatchClient:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        variable = endpoint.api_key_env or "ANTHROPIC_API_KEY"
+        variable = endpoint.api_key_env or ANTHROPIC.key_env or ""
         key = os.environ.get(variable)
         if not key:
             raise ConfigError(f"{endpoint.name}: set {variable} to use Anthropic")
@@ -203,3 +204,8 @@ class AnthropicBatchClient:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+# The batch client for each wire protocol, for the providers whose ``batch_api`` says they have one.
+BATCH_CLIENTS: dict[Wire, Callable[[Endpoint], BatchClient]] = {"openai": OpenAIBatchClient,
+                                                                "anthropic": AnthropicBatchClient}

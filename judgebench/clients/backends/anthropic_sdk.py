@@ -11,7 +11,8 @@ import anthropic
 
 from ...errors import BackendError, ConfigError
 from ...types import ChatReply, ChatRequest, Endpoint
-from .openai_compat import NON_RETRYABLE, _retry_after
+from ..providers import ANTHROPIC
+from .openai_sdk import NON_RETRYABLE, _retry_after
 
 # Recent SDKs (and models) take no sampling parameters; pass only those this SDK's create() still accepts.
 _SAMPLING = {"temperature", "top_p", "stop_sequences"} & set(
@@ -41,9 +42,10 @@ def reply_from_message(response: Any, latency_s: float) -> ChatReply:
 class AnthropicBackend:
     def __init__(self, endpoint: Endpoint, *, timeout_s: float = 120.0) -> None:
         self.endpoint = endpoint
-        key = os.environ.get(endpoint.api_key_env or "ANTHROPIC_API_KEY")
+        variable = endpoint.api_key_env or ANTHROPIC.key_env or ""
+        key = os.environ.get(variable)
         if not key:
-            raise ConfigError(f"{endpoint.name}: set {endpoint.api_key_env or 'ANTHROPIC_API_KEY'} to use Anthropic")
+            raise ConfigError(f"{endpoint.name}: set {variable} to use Anthropic")
         self._client = anthropic.AsyncAnthropic(api_key=key, base_url=endpoint.base_url, max_retries=0,
                                                 timeout=timeout_s)
 

@@ -6,19 +6,17 @@ analysis aggregates (the same aggregation `judgebench stats` uses)."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import hashlib
 import importlib.metadata
 import platform
 from collections import Counter
-from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..aio import run_sync
 from ..analysis.diagnostics import Diagnostics, diagnose
 from ..analysis.records import canonical_order
 from ..analysis.scores import score_rows
@@ -253,17 +251,6 @@ async def aevaluate(task: Task, config: RunConfig) -> RunResult:
             await executor.aclose()
     finally:
         cache.close()
-
-
-def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from synchronous code, also where an event loop is already running (a
-    Jupyter cell): there it runs on a fresh loop in a worker thread, since a running loop cannot be re-entered."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgebench") as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def evaluate(task: Task, config: RunConfig) -> RunResult:

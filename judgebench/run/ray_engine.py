@@ -32,6 +32,7 @@ from typing import Any
 
 from ..clients import ray_worker
 from ..clients.pricing import add_tokens
+from ..clients.providers import provider_of
 from ..clients.ray_rows import (
     Outcome,
     http_payload,
@@ -86,7 +87,7 @@ def check_endpoints(endpoints: Sequence[Endpoint], address: str | None = None) -
             if importlib.util.find_spec("vllm") is None:
                 raise ConfigError(f"--engine ray: {endpoint.name} runs on Ray's vLLM engine processor, which needs "
                                   "vLLM here and on the cluster: pip install 'ray[llm]'")
-        elif endpoint.provider == "anthropic":
+        elif provider_of(endpoint).wire != "openai":
             raise ConfigError(f"--engine ray: {endpoint.name} is an Anthropic endpoint, and Ray's HTTP processor "
                               "speaks the OpenAI chat API; judge it with --engine local")
         elif not endpoint.base_url:
@@ -324,7 +325,7 @@ class RayEngine:
             postprocess=ray_worker.keep_exchange)
         # Learned once per server, as the local backend does: one that rejects "json_schema" is asked the llama.cpp
         # way.
-        json_object = [endpoint.provider == "local"]
+        json_object = [provider_of(endpoint).local]
 
         def one_round(pending: dict[str, ChatRequest]) -> dict[str, Outcome]:
             keys = list(pending)

@@ -18,7 +18,7 @@ import click
 # pandas, scipy, matplotlib or the HTTP clients (tests/test_cli_startup.py checks it), so each command imports
 # the library it calls.
 from .arena.cli import arena as arena_group
-from .constants import DEFAULT_BOOTSTRAP, DEFAULT_MAX_ELAPSED_S, DEFAULT_TIMEOUT_S, FORMATS
+from .constants import DEFAULT_BOOTSTRAP, DEFAULT_MAX_ELAPSED_S, DEFAULT_TIMEOUT_S, DIAGNOSTIC_BOOTSTRAP, FORMATS
 from .credentials import redact
 from .errors import ConfigError, JudgebenchError
 
@@ -483,7 +483,8 @@ def _read_families(path: Path | None) -> dict[str, list[str]] | None:
 @click.option("--families", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML {family: [model-name prefixes]} for self-preference; default: the name's leading letters.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--bootstrap", type=click.IntRange(min=10), default=500, show_default=True)
+@click.option("--bootstrap", type=click.IntRange(min=10), default=DIAGNOSTIC_BOOTSTRAP, show_default=True,
+              help="Resamples of the intervals; the default is what `run`, `leaderboard` and load() use.")
 @QUESTIONS_OPTION
 def diagnose(paths: tuple[Path, ...], fmt: str, families: Path | None, as_json: bool, bootstrap: int,
              questions: Path | None) -> None:

@@ -93,7 +93,9 @@ def badges(diagnostics: Diagnostics, row: ScoreRow) -> tuple[str, ...]:
 def leaderboard(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP,
                 difficulty: DifficultyTable | None = None) -> Leaderboard:
     """Ranked rows for every (benchmark, judge[, opponent]) in a deduplicated frame, badged from its diagnostics."""
-    report = diagnose(frame, n_bootstrap=min(n_bootstrap, 500))
+    # The diagnostics' resamples are their own (constants.DIAGNOSTIC_BOOTSTRAP), whatever ``n_bootstrap`` the scores
+    # use, so the site and load() show the intervals of `judgebench diagnose` and of the run's summary.json.
+    report = diagnose(frame)
     battles = _is_battle(frame)
     # Battle tables are `stats --battles`'s rankings (analysis.battles, BATTLE_BOOTSTRAP resamples), whatever
     # ``n_bootstrap`` the other tables use: the same votes must give the same numbers on every page.

@@ -400,7 +400,7 @@ async def _evaluate(task: Task, config: RunConfig, runner: Runner, engine: Batch
     # The same aggregation as `judgebench stats` on this run directory: one path, the same numbers.
     frame = canonical_order(columns_frame(rows_columns(sink.rows), run_dir.name))
     rows = tuple(score_rows(frame, config.n_bootstrap))
-    diagnostics = diagnose(frame, n_bootstrap=200)
+    diagnostics = diagnose(frame)  # constants.DIAGNOSTIC_BOOTSTRAP, as every other surface
     n_judgments = len(sink.rows)
     n_failed = sum(sink.causes.values())
     n_pending = sink.failures.get("pending", 0)

@@ -18,10 +18,10 @@ from ..stats.length_control import DifficultyTable
 from ..stats.ranks import interval_ranks
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from ..types import ScoreRow
-from .battles import BATTLE_BOOTSTRAP, BattleRow, battle_groups
+from .battles import BATTLE_BOOTSTRAP, BattleRow
 from .diagnostics import Diagnostics, diagnose
 from .flags import agreement_text, flag_notes, lc_text
-from .scores import ranking_order, score_rows
+from .scores import aggregate_frame, ranking_order, score_rows
 
 
 @dataclass(frozen=True)
@@ -99,10 +99,11 @@ def leaderboard(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP,
     battles = _is_battle(frame)
     # Battle tables are `stats --battles`'s rankings (analysis.battles, BATTLE_BOOTSTRAP resamples), whatever
     # ``n_bootstrap`` the other tables use: the same votes must give the same numbers on every page.
-    scores = sorted(score_rows(frame[~battles], n_bootstrap, difficulty)
-                    + score_rows(frame[battles], BATTLE_BOOTSTRAP, difficulty), key=ranking_order)
-    # Battle groups are named by benchmark_label (the protocol beside the benchmark), as score rows are not.
-    groups = battle_groups(frame[battles])
+    fitted_battles = aggregate_frame(frame[battles], BATTLE_BOOTSTRAP, difficulty)
+    scores = sorted(score_rows(frame[~battles], n_bootstrap, difficulty) + fitted_battles.rows, key=ranking_order)
+    # The battle rows' rankings, fitted once with their score rows. Battle groups are named by benchmark_label (the
+    # protocol beside the benchmark), as score rows are not.
+    groups = fitted_battles.battles
     fitted = {(r.benchmark, r.judge, r.model): r for g in groups for r in g.rows}
     left = {(g.benchmark, g.judge, u.model): u.reason for g in groups for u in g.unranked}
     rows: list[LeaderboardRow] = []

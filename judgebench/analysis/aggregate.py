@@ -29,7 +29,7 @@ from ..stats.arena_hard import (
 )
 from ..stats.battle_ranking import BATTLE_BOOTSTRAP, games_frame, rank_battles
 from ..stats.length_control import DifficultyTable
-from ..stats.length_controlled import length_controlled_by_model
+from ..stats.length_control_by_model import length_controlled_by_model
 from ..stats.position_bias import order_biased
 from ..stats.winrate import bootstrap_ci, pairwise_winrate
 from ..types import NOT_FAILED, ScoreRow

@@ -18,7 +18,7 @@ from ..stats.length_control import DifficultyTable
 from ..stats.ranks import interval_ranks
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from ..types import ScoreRow
-from .battles import BATTLE_BOOTSTRAP, BattleRow
+from .battles import BATTLE_BOOTSTRAP, BattleScore
 from .diagnostics import Diagnostics, diagnose
 from .flags import agreement_text, flag_notes, lc_text
 from .scores import aggregate_frame, ranking_order, score_rows
@@ -133,7 +133,7 @@ def _is_battle(frame: pd.DataFrame) -> pd.Series:
     return frame["kind"].map(kinds).fillna(False).astype(bool)
 
 
-def _as_battle_row(row: LeaderboardRow, fitted: dict[tuple[str, str, str], BattleRow],
+def _as_battle_row(row: LeaderboardRow, fitted: dict[tuple[str, str, str], BattleScore],
                    left: dict[tuple[str, str, str], str], label: str) -> LeaderboardRow:
     """A battle table's row with `stats --battles`'s numbers: its Bradley-Terry score, interval and interval rank,
     and n its games (a judgment in both orders is two). ``label``: the row's benchmark as battle groups name it."""

@@ -513,8 +513,9 @@ def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, 
     ties), S2 (without) and Cohen's kappa, overall and per category, and the Spearman/Kendall between the judge's
     Bradley-Terry ranking and the labels'. Score labels: Spearman and weighted kappa. Model-level labels:
     Spearman/Kendall of the judge's ranking against a column."""
-    from .analysis.agreement import item_agreement, model_agreement, ranking_agreement, read_labels
+    from .analysis.agreement import item_agreement, model_agreement, ranking_agreement
     from .analysis.scores import score_rows
+    from .formats.labels import read_labels
     from .publish.tables import format_agreement, format_model_agreement, format_score_agreement
 
     frame = _read(paths, fmt).frame

@@ -135,8 +135,9 @@ def _is_battle(frame: pd.DataFrame) -> pd.Series:
 
 def _as_battle_row(row: LeaderboardRow, fitted: dict[tuple[str, str, str], BattleScore],
                    left: dict[tuple[str, str, str], str], label: str) -> LeaderboardRow:
-    """A battle table's row with `stats --battles`'s numbers: its Bradley-Terry score, interval and interval rank,
-    and n its games (a judgment in both orders is two). ``label``: the row's benchmark as battle groups name it."""
+    """A battle table's row as `stats --battles` shows it: the score and interval are already the ranking's (the
+    score rows come from the same fit); its interval rank among the ranked models, and n its games (a judgment in
+    both orders is two). ``label``: the row's benchmark as battle groups name it."""
     battle = fitted.get((label, row.judge, row.model))
     if battle is None:  # a model whose every battle failed or was left out: no game, no score, badged unranked
         reason = left.get((label, row.judge, row.model))
@@ -144,8 +145,7 @@ def _as_battle_row(row: LeaderboardRow, fitted: dict[tuple[str, str, str], Battl
                        badges=(*row.badges, UNRANKED) if reason else row.badges)
     tied = sum(r.rank == battle.rank for r in fitted.values()
                if (r.benchmark, r.judge) == (label, row.judge)) > 1
-    return replace(row, score=battle.bt_score, ci_low=battle.ci_low, ci_high=battle.ci_high, rank=battle.rank,
-                   tied=tied, n=battle.n_games, ranking_value=battle.bt_score)
+    return replace(row, rank=battle.rank, tied=tied, n=battle.n_games)
 
 
 Rows = Sequence[LeaderboardRow]

@@ -2,15 +2,18 @@
 and written by judgebench.formats.difficulty).
 
 The public names are imported on first use (PEP 562): a module that needs one small piece (stats.style's markdown
-counts, which judging uses) does not load the Bradley-Terry and length-control fits with it."""
+counts, which judging uses) does not load the battle rankings and length-control fits with it."""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# Imported now: the function bradley_terry shares its module's name, and importing that module (as battle_ranking
+# does) would otherwise leave the module where the function is expected.
+from .bradley_terry import BradleyTerry, bradley_terry, bradley_terry_with_ci
+
 if TYPE_CHECKING:
-    from .bradley_terry import BradleyTerry, bradley_terry, bradley_terry_with_ci
     from .correlation import rank_correlation
     from .length_control import (
         MIN_MODELS,
@@ -40,8 +43,7 @@ __all__ = [
     "rank_correlation",
 ]
 
-_LAZY = {"BradleyTerry": ".bradley_terry", "bradley_terry": ".bradley_terry", "bradley_terry_with_ci": ".bradley_terry",
-         "rank_correlation": ".correlation", "WinRate": ".winrate", "bootstrap_ci": ".winrate",
+_LAZY = {"rank_correlation": ".correlation", "WinRate": ".winrate", "bootstrap_ci": ".winrate",
          "pairwise_winrate": ".winrate",
          **dict.fromkeys(("MIN_MODELS", "DifficultyTable", "LengthControlled", "ModelAnnotations", "fit_difficulty",
                           "length_controlled_winrate", "length_controlled_winrates"), ".length_control")}

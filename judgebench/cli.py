@@ -18,7 +18,7 @@ import click
 # pandas, scipy, matplotlib or the HTTP clients (tests/test_cli_startup.py checks it), so each command imports
 # the library it calls.
 from .arena.cli import arena as arena_group
-from .constants import DEFAULT_BOOTSTRAP, DEFAULT_MAX_ELAPSED_S, DEFAULT_TIMEOUT_S, FORMATS
+from .constants import DEFAULT_BOOTSTRAP, DEFAULT_MAX_ELAPSED_S, DEFAULT_TIMEOUT_S, DIAGNOSTIC_BOOTSTRAP, FORMATS
 from .credentials import redact
 from .errors import ConfigError, JudgebenchError
 
@@ -482,7 +482,8 @@ def _read_families(path: Path | None) -> dict[str, list[str]] | None:
 @click.option("--families", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML {family: [model-name prefixes]} for self-preference; default: the name's leading letters.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--bootstrap", type=click.IntRange(min=10), default=500, show_default=True)
+@click.option("--bootstrap", type=click.IntRange(min=10), default=DIAGNOSTIC_BOOTSTRAP, show_default=True,
+              help="Resamples of the intervals; the default is what `run`, `leaderboard` and load() use.")
 @QUESTIONS_OPTION
 def diagnose(paths: tuple[Path, ...], fmt: str, families: Path | None, as_json: bool, bootstrap: int,
              questions: Path | None) -> None:
@@ -511,8 +512,9 @@ def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, 
     ties), S2 (without) and Cohen's kappa, overall and per category, and the Spearman/Kendall between the judge's
     Bradley-Terry ranking and the labels'. Score labels: Spearman and weighted kappa. Model-level labels:
     Spearman/Kendall of the judge's ranking against a column."""
-    from .analysis.agreement import item_agreement, model_agreement, ranking_agreement, read_labels
+    from .analysis.agreement import item_agreement, model_agreement, ranking_agreement
     from .analysis.scores import score_rows
+    from .formats.labels import read_labels
     from .publish.tables import format_agreement, format_model_agreement, format_score_agreement
 
     frame = _read(paths, fmt).frame

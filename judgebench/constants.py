@@ -8,6 +8,13 @@ FORMATS = ("judgebench", "alpaca-eval", "fastchat", "arena-hard", "arena")
 
 # Bootstrap resamples of win-rate and grade intervals, shared by every surface (run, stats, site, load).
 DEFAULT_BOOTSTRAP = 1000
+# Bootstrap resamples of the diagnostics' intervals (saturation's separability; self-preference takes at most
+# SELF_PREFERENCE_BOOTSTRAP of them), whatever the scores use: `run`'s summary.json, `judgebench diagnose`, the site
+# and `judgebench.load()` once printed three different intervals for the same judgments (200, 500 and 500 resamples).
+DIAGNOSTIC_BOOTSTRAP = 500
+SELF_PREFERENCE_BOOTSTRAP = 200
+# The seed of every bootstrap, so the same judgments give the same intervals on every surface and every run.
+BOOTSTRAP_SEED = 0
 
 # How long one attempt may take once it is sent, its whole reply included. Local servers set it: a CPU-only
 # llama.cpp server of a 7B model on 2 cores reads a 2,000-token judge prompt and writes 512 tokens in about 3

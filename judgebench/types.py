@@ -26,7 +26,7 @@ Position = Literal["single", "AB", "BA"]
 Provider = Literal["openai", "anthropic", "local"]
 # How an OpenAI-compatible endpoint is spoken to: the openai SDK, or the lean aiohttp client (clients/backends/lean.py).
 Transport = Literal["sdk", "lean"]
-PairVerdict = Literal["A", "B", "tie"]
+Winner = Literal["A", "B", "tie"]
 
 
 def canonical_json(value: Any) -> str:
@@ -324,7 +324,7 @@ class Verdict:
     """A parsed judge reply: a score (single) or a pairwise winner, or a parse error, never both."""
 
     score: float | None = None
-    winner: PairVerdict | None = None
+    winner: Winner | None = None
     error: str | None = None
     truncated: bool = False  # the reply was cut off by max_tokens before its verdict was complete
     margin: int | None = None  # five-level verdicts: 1 = better, 2 = much better; None for three levels and ties
@@ -332,6 +332,51 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class JudgmentId:
+    """What one judgment is of: the identity that deduplication, caches and joins across judges use
+    (analysis.records.IDENTITY). ``opponent``: None for single grading; ``protocol``: "" for older records."""
+
+    benchmark: str
+    protocol: str
+    judge: str
+    model: str
+    opponent: str | None
+    item_id: str
+    turn: int
+
+
+@dataclass(frozen=True)
+class Grade:
+    """A single-grading verdict: ``score`` on ``scale``; ``expected_score`` the probability-weighted grade where the
+    judge's token log-probabilities were returned."""
+
+    score: float
+    scale: tuple[int, int] | None = None
+    expected_score: float | None = None
+
+
+@dataclass(frozen=True)
+class PairVerdict:
+    """A pairwise verdict from the judged model's side: each order's outcome ("win", "tie", "loss"; None where that
+    order failed), how decisive it was (1 better, 2 much better, None for three levels and ties), and both orders
+    combined into AlpacaEval's preference in [1, 2] (None unless both parsed)."""
+
+    ab: str | None
+    ba: str | None
+    preference: float | None = None
+    margin_ab: int | None = None
+    margin_ba: int | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a judgment has no value: its cause (``FailureKind``) and the message that says what happened."""
+
+    cause: FailureKind
+    message: str
 
 
 @dataclass(frozen=True)
@@ -394,6 +439,29 @@ class Judgment:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    # The typed views of a record: what it is of, its verdict, and why it failed. The record's fields stay flat,
+    # as its JSONL line is (formats.judgebench writes the fields as they are).
+    @property
+    def identity(self) -> JudgmentId:
+        return JudgmentId(self.benchmark, self.protocol, self.judge, self.model, self.opponent, self.item_id, self.turn)
+
+    @property
+    def verdict(self) -> Grade | PairVerdict | None:
+        """The grade, the pair verdict (either order's outcome or the preference set), or None without one."""
+        if self.score is not None:
+            return Grade(self.score, self.scale, self.expected_score)
+        if self.verdict_ab is None and self.verdict_ba is None and self.preference is None:
+            return None
+        return PairVerdict(self.verdict_ab, self.verdict_ba, self.preference, self.margin_ab, self.margin_ba)
+
+    @property
+    def failed_with(self) -> Failure | None:
+        """The failure, or None for a judgment with a value. A record from a file that gives a message without a
+        cause counts as a reply that did not parse."""
+        if self.error is None and self.failure is None:
+            return None
+        return Failure(self.failure or "parse", self.error or "")
 
 
 @dataclass(frozen=True)

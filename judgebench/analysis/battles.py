@@ -33,7 +33,7 @@ from .records import canonical_order
 
 
 @dataclass(frozen=True)
-class BattleRow:
+class BattleScore:
     """A model's Bradley-Terry score: its predicted win rate against ``baseline`` (which sits at 50), with a 95%
     percentile bootstrap interval, raw and style-controlled (``styled_*``: None where style control was not
     fitted). ``rank``: 1 + the number of models whose interval lies wholly above this one's (Chatbot Arena's
@@ -64,7 +64,7 @@ class BattleGroup:
     judge: str
     baseline: str | None  # None: no battle became a game, so there is no ranking (``unranked`` says why)
     n_games: int
-    rows: tuple[BattleRow, ...]
+    rows: tuple[BattleScore, ...]
     coefficients: tuple[StyleCoefficient, ...]
     style_note: str | None
     separation_note: str | None = None  # models that won or lost every game (stats.battle_ranking)
@@ -125,7 +125,7 @@ def battle_groups(frame: pd.DataFrame, baseline: str | None = None, n_bootstrap:
         styled = {r.model: r for r in ranking.styled}
         raw_ranks, styled_ranks = _ranks(ranking.raw), _ranks(ranking.styled)
         rows = tuple(
-            BattleRow(str(benchmark), str(judge), r.model, r.score, r.ci_low, r.ci_high, r.strength,
+            BattleScore(str(benchmark), str(judge), r.model, r.score, r.ci_low, r.ci_high, r.strength,
                       raw_ranks[r.model], styled[r.model].score if r.model in styled else None,
                       styled[r.model].ci_low if r.model in styled else None,
                       styled[r.model].ci_high if r.model in styled else None, styled_ranks.get(r.model), r.n_games,
@@ -143,9 +143,13 @@ def battles_json(groups: list[BattleGroup]) -> list[dict[str, Any]]:
         {**asdict(row), "unranked": None, "style_coefficients": [asdict(c) for c in group.coefficients],
          "style_note": group.style_note, "separation_note": group.separation_note}
         for group in groups for row in group.rows]
-    blank: dict[str, Any] = dict.fromkeys(BattleRow.__dataclass_fields__)
+    blank: dict[str, Any] = dict.fromkeys(BattleScore.__dataclass_fields__)
     left: list[dict[str, Any]] = [
         {**blank, "benchmark": group.benchmark, "judge": group.judge, "model": u.model, "n_games": 0,
          "baseline": group.baseline, "unranked": u.reason, "style_coefficients": [], "style_note": None,
          "separation_note": None} for group in groups for u in group.unranked]
     return ranked + left
+
+
+# The name arena.ranking still imports; arena.store.BattleRow is a stored battle, not a model's score.
+BattleRow = BattleScore

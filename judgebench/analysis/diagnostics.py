@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from ..constants import DIAGNOSTIC_BOOTSTRAP, SELF_PREFERENCE_BOOTSTRAP
 from ..judging.kinds import kind_of
 from ..stats.agreement import cohen_kappa, fleiss_kappa
 from ..stats.position_bias import PositionBias, position_bias
@@ -219,7 +220,7 @@ def _judge_saturation(benchmark: str, judge: str, grades: pd.DataFrame, n_bootst
 
 
 def diagnose(frame: pd.DataFrame, families: Mapping[str, Sequence[str]] | None = None,
-             n_bootstrap: int = 500) -> Diagnostics:
+             n_bootstrap: int = DIAGNOSTIC_BOOTSTRAP) -> Diagnostics:
     """All diagnostics, per benchmark and task kind. Judgments still waiting in provider batches (run --batch) say
     nothing about a judge yet and are left out."""
     # Intervals resample rows by position: the same judgments in any order give the same diagnostics.
@@ -255,7 +256,7 @@ def diagnose(frame: pd.DataFrame, families: Mapping[str, Sequence[str]] | None =
                     flags += _saturation_flags(benchmark, str(judge), section)
         sided = kind.both_sides(part)
         valued = sided.assign(value=kind.value(sided))
-        for row in self_preference(valued, families, n_bootstrap=min(n_bootstrap, 200)):
+        for row in self_preference(valued, families, n_bootstrap=min(n_bootstrap, SELF_PREFERENCE_BOOTSTRAP)):
             preference.append((benchmark, row))
             if row.value is None:
                 flags.append(Flag(FlagKind.SAME_FAMILY, benchmark, row.judge, row.note or "", row.model))

@@ -18,10 +18,10 @@ from ..stats.length_control import DifficultyTable
 from ..stats.ranks import interval_ranks
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from ..types import ScoreRow
-from .battles import BATTLE_BOOTSTRAP, BattleRow, battle_groups
+from .battles import BATTLE_BOOTSTRAP, BattleScore
 from .diagnostics import Diagnostics, diagnose
 from .flags import agreement_text, flag_notes, lc_text
-from .scores import ranking_order, score_rows
+from .scores import aggregate_frame, ranking_order, score_rows
 
 
 @dataclass(frozen=True)
@@ -93,14 +93,17 @@ def badges(diagnostics: Diagnostics, row: ScoreRow) -> tuple[str, ...]:
 def leaderboard(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP,
                 difficulty: DifficultyTable | None = None) -> Leaderboard:
     """Ranked rows for every (benchmark, judge[, opponent]) in a deduplicated frame, badged from its diagnostics."""
-    report = diagnose(frame, n_bootstrap=min(n_bootstrap, 500))
+    # The diagnostics' resamples are their own (constants.DIAGNOSTIC_BOOTSTRAP), whatever ``n_bootstrap`` the scores
+    # use, so the site and load() show the intervals of `judgebench diagnose` and of the run's summary.json.
+    report = diagnose(frame)
     battles = _is_battle(frame)
     # Battle tables are `stats --battles`'s rankings (analysis.battles, BATTLE_BOOTSTRAP resamples), whatever
     # ``n_bootstrap`` the other tables use: the same votes must give the same numbers on every page.
-    scores = sorted(score_rows(frame[~battles], n_bootstrap, difficulty)
-                    + score_rows(frame[battles], BATTLE_BOOTSTRAP, difficulty), key=ranking_order)
-    # Battle groups are named by benchmark_label (the protocol beside the benchmark), as score rows are not.
-    groups = battle_groups(frame[battles])
+    fitted_battles = aggregate_frame(frame[battles], BATTLE_BOOTSTRAP, difficulty)
+    scores = sorted(score_rows(frame[~battles], n_bootstrap, difficulty) + fitted_battles.rows, key=ranking_order)
+    # The battle rows' rankings, fitted once with their score rows. Battle groups are named by benchmark_label (the
+    # protocol beside the benchmark), as score rows are not.
+    groups = fitted_battles.battles
     fitted = {(r.benchmark, r.judge, r.model): r for g in groups for r in g.rows}
     left = {(g.benchmark, g.judge, u.model): u.reason for g in groups for u in g.unranked}
     rows: list[LeaderboardRow] = []
@@ -130,10 +133,11 @@ def _is_battle(frame: pd.DataFrame) -> pd.Series:
     return frame["kind"].map(kinds).fillna(False).astype(bool)
 
 
-def _as_battle_row(row: LeaderboardRow, fitted: dict[tuple[str, str, str], BattleRow],
+def _as_battle_row(row: LeaderboardRow, fitted: dict[tuple[str, str, str], BattleScore],
                    left: dict[tuple[str, str, str], str], label: str) -> LeaderboardRow:
-    """A battle table's row with `stats --battles`'s numbers: its Bradley-Terry score, interval and interval rank,
-    and n its games (a judgment in both orders is two). ``label``: the row's benchmark as battle groups name it."""
+    """A battle table's row as `stats --battles` shows it: the score and interval are already the ranking's (the
+    score rows come from the same fit); its interval rank among the ranked models, and n its games (a judgment in
+    both orders is two). ``label``: the row's benchmark as battle groups name it."""
     battle = fitted.get((label, row.judge, row.model))
     if battle is None:  # a model whose every battle failed or was left out: no game, no score, badged unranked
         reason = left.get((label, row.judge, row.model))
@@ -141,8 +145,7 @@ def _as_battle_row(row: LeaderboardRow, fitted: dict[tuple[str, str, str], Battl
                        badges=(*row.badges, UNRANKED) if reason else row.badges)
     tied = sum(r.rank == battle.rank for r in fitted.values()
                if (r.benchmark, r.judge) == (label, row.judge)) > 1
-    return replace(row, score=battle.bt_score, ci_low=battle.ci_low, ci_high=battle.ci_high, rank=battle.rank,
-                   tied=tied, n=battle.n_games, ranking_value=battle.bt_score)
+    return replace(row, rank=battle.rank, tied=tied, n=battle.n_games)
 
 
 Rows = Sequence[LeaderboardRow]

@@ -11,7 +11,7 @@ records were superseded.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -21,12 +21,14 @@ import pandas as pd
 from ..errors import DataError
 from ..formats import ParsedSource, Source, read_parsed
 from ..formats.parse_cache import ParseCache
-from ..formats.table import COLUMNS, judgment_columns, judgments_frame, n_rows, sources_frame
+from ..types import JudgmentId
+from .table import COLUMNS, judgment_columns, judgments_frame, n_rows, sources_frame
 
 __all__ = ["COLUMNS", "IDENTITY", "JudgmentSet", "collect", "collect_parsed", "deduplicate", "judgments_frame",
            "order_sources", "read_judgments"]
 
-IDENTITY = ["benchmark", "protocol", "judge", "model", "opponent", "item_id", "turn"]
+# A judgment's identity is decided once, in types.JudgmentId: its fields, in their order, are the columns here.
+IDENTITY = [f.name for f in fields(JudgmentId)]
 
 
 @dataclass(frozen=True)

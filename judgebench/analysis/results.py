@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..formats import judgebench as ours
 from ..formats import read_parsed
 from ..formats.difficulty import load_difficulty
+from ..formats.notebook import run_rows, write_parquet
 from ..stats.length_control import DifficultyTable
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from .diagnostics import Diagnostics
@@ -70,17 +70,7 @@ def load(*paths: str | Path, fmt: str = "auto", n_bootstrap: int = DEFAULT_BOOTS
         difficulty = load_difficulty(difficulty)
     questions_path = Path(questions) if questions is not None else None
     sources = order_sources([s for raw in paths for s in read_parsed(Path(raw), fmt, questions_path)])
-    runs, answers = [], []
-    for source in sources:
-        if source.run_id is None:
-            continue
-        config, candidates, _ = ours.load_run(Path(source.label))
-        task = config.get("task", {})
-        runs.append({"run_id": source.run_id, "benchmark": task.get("benchmark"), "task": task.get("name"),
-                     "kind": task.get("kind"), "model": (config.get("model") or {}).get("name"),
-                     "judges": tuple(j["name"] for j in config.get("judges", [])), "created": config.get("created")})
-        answers += [{"run_id": source.run_id, "benchmark": c.benchmark, "item_id": c.item_id, "model": c.model,
-                     "turns": c.turns, "error": c.error} for c in candidates]
+    runs, answers = run_rows(sources)
     # One answer per (benchmark, model, item), as for judgments: the newest successful one.
     answer_frame = pd.DataFrame(answers, columns=ANSWER_COLUMNS).assign(_ok=lambda f: f["error"].isna())
     answer_frame = (answer_frame.reset_index().sort_values(["_ok", "index"], kind="stable")
@@ -94,19 +84,6 @@ def load(*paths: str | Path, fmt: str = "auto", n_bootstrap: int = DEFAULT_BOOTS
 def export_parquet(results: Results, out: Path) -> list[Path]:
     """runs/answers/judgments/leaderboard as Parquet files in ``out`` (needs pyarrow: pip install
     'judgebench[parquet]')."""
-    from ..errors import ConfigError
-
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError as exc:
-        raise ConfigError("Parquet export needs pyarrow: pip install 'judgebench[parquet]'") from exc
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    frames = (("runs", results.runs.assign(judges=results.runs["judges"].map(list))),
-              ("answers", results.answers.assign(turns=results.answers["turns"].map(list))),
-              ("judgments", results.judgments), ("leaderboard", results.leaderboard))
-    for name, frame in frames:
-        path = out / f"{name}.parquet"
-        frame.to_parquet(path, index=False)
-        written.append(path)
-    return written
+    return write_parquet({"runs": results.runs.assign(judges=results.runs["judges"].map(list)),
+                          "answers": results.answers.assign(turns=results.answers["turns"].map(list)),
+                          "judgments": results.judgments, "leaderboard": results.leaderboard}, out)

@@ -1,6 +1,6 @@
 """Judgments -> score rows: the one aggregation behind `run`, `stats`, the leaderboard and ``load()``. Each task
-kind aggregates its own judgments (judging.kinds); this module only splits the frame into (benchmark, judge,
-kind) groups and puts the rows in one order."""
+kind's aggregator (analysis.aggregate) adds up its own judgments; this module only splits the frame into
+(benchmark, protocol, judge, kind) groups and puts the rows in one order."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from dataclasses import replace
 
 import pandas as pd
 
-from ..judging.kinds import kind_of
 from ..stats.length_control import DifficultyTable
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from ..types import ScoreRow
+from .aggregate import Aggregate, aggregator_of
+from .battles import BattleGroup
 from .records import canonical_order
 
 
@@ -26,12 +27,21 @@ def ranking_order(row: ScoreRow) -> tuple[str, str, str, str, str, float, str]:
 def score_rows(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP,
                difficulty: DifficultyTable | None = None) -> list[ScoreRow]:
     """Score rows of every (benchmark, judge) group in a deduplicated judgments frame, best first in each."""
+    return aggregate_frame(frame, n_bootstrap, difficulty).rows
+
+
+def aggregate_frame(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP,
+                    difficulty: DifficultyTable | None = None) -> Aggregate:
+    """The score rows of every (benchmark, protocol, judge, kind) group, best first in each, and the battle
+    rankings that battle groups' rows came from (fitted once: the leaderboard shows both)."""
     rows: list[ScoreRow] = []
+    battles: list[BattleGroup] = []
     # Intervals resample rows by position: the same judgments in any order must give the same numbers.
     frame = canonical_order(frame)
     # One protocol's judgments are never scored with another's, even of the same benchmark and judge.
     for (_, protocol, _, kind), group in frame.groupby(["benchmark", "protocol", "judge", "kind"], sort=True,
                                                        dropna=False):
-        found = kind_of(str(kind)).aggregate(group, n_bootstrap, difficulty)
-        rows += [replace(row, protocol=str(protocol) if isinstance(protocol, str) else "") for row in found]
-    return sorted(rows, key=ranking_order)
+        found = aggregator_of(str(kind)).aggregate(str(kind), group, n_bootstrap, difficulty)
+        rows += [replace(row, protocol=str(protocol) if isinstance(protocol, str) else "") for row in found.rows]
+        battles += found.battles
+    return Aggregate(sorted(rows, key=ranking_order), tuple(battles))

@@ -1,13 +1,14 @@
-"""Items x candidates -> chat requests that every task kind shares: the candidate's generation turns, the judge's
-sampling parameters and template choice, and rendering every prompt before anything is sent. Pure."""
+"""Items x candidates -> chat requests that every task kind shares: the candidate's generation turns, and rendering
+every judge prompt before anything is sent. Pure. The judge's sampling parameters and template choice are in
+prompt_parts (re-exported here), which the kinds import."""
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any
-
-from ..clients.providers import provider_of
 from ..types import Candidate, ChatRequest, Endpoint, Item, Judge, Task
+from .kinds import kind_of
+from .prompt_parts import frame_code, judge_params, template_for
+
+__all__ = ["frame_code", "generation_request", "judge_params", "placeholder_candidates", "render_all", "template_for"]
 
 
 def generation_request(task: Task, item: Item, endpoint: Endpoint, previous_answers: tuple[str, ...]) -> ChatRequest:
@@ -17,30 +18,6 @@ def generation_request(task: Task, item: Item, endpoint: Endpoint, previous_answ
         messages += [("user", question), ("assistant", answer)]
     messages.append(("user", item.turns[len(previous_answers)]))
     return ChatRequest(endpoint=endpoint, messages=tuple(messages), params=task.generation_for(item.category))
-
-
-def judge_params(task: Task, judge: Judge) -> tuple[tuple[str, Any], ...]:
-    temperature = task.judge.temperature if judge.temperature is None else judge.temperature
-    params: tuple[tuple[str, Any], ...] = (("max_tokens", task.judge.max_tokens), ("temperature", temperature))
-    if judge.constrained and provider_of(judge.endpoint).local:
-        # llama.cpp returns the judge's log-probabilities, which give a probability-weighted grade as well.
-        params = (*params, ("logprobs", True), ("top_logprobs", 10))
-    # A sampled verdict is reproducible only with a fixed seed (vLLM, llama.cpp and OpenAI take one).
-    return (*params, ("seed", 0)) if temperature > 0 else params
-
-
-def template_for(task: Task, item: Item) -> str:
-    uses_reference = item.category in task.judge.reference_categories and bool(item.reference)
-    if uses_reference and task.judge.reference_prompt:
-        return task.judge.reference_prompt
-    return task.judge.prompt
-
-
-def frame_code(*texts: str) -> str:
-    """A code for the markers that frame untrusted text in one prompt, derived from that text: the same answers
-    give the same prompt (so the cache key is stable), and an answer cannot contain the code of a frame built
-    around itself, so it cannot close its frame or open one of its own."""
-    return hashlib.sha256("\x1f".join(texts).encode("utf-8")).hexdigest()[:10]
 
 
 def placeholder_candidates(task: Task, items: list[Item], model: str = "placeholder") -> list[Candidate]:
@@ -56,8 +33,6 @@ def render_all(task: Task, items: list[Item], judges: list[Judge] | tuple[Judge,
     given, and return how many: a template error surfaces here, before any request is sent or any result
     written. A prompt's form depends on nothing else, so rendering every item here would render each twice.
     Kinds that compare two candidates see a placeholder opponent."""
-    from .kinds import kind_of
-
     strategy = kind_of(task.kind)
     representatives: dict[tuple[str, int, bool], Item] = {}
     for item in items:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..types import PairVerdict, Verdict
+from ..types import Verdict, Winner
 from .replies import COPIED, copied
 
 # FastChat's patterns, for FastChat's files: "[[8]]" first, then "[8]" as a fallback, decimals allowed.
@@ -53,7 +53,7 @@ def _distinct(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def label_meanings(labels: tuple[str, ...]) -> dict[str, tuple[PairVerdict, int | None]]:
+def label_meanings(labels: tuple[str, ...]) -> dict[str, tuple[Winner, int | None]]:
     """What each of a task's verdict labels says: (winner, margin). Three labels are (first better, second
     better, tie), margin None; five are Arena-Hard's order (A>>B, A>B, A=B, B>A, B>>A), margin 2 for "much
     better", 1 for "better", None for the tie."""
@@ -244,7 +244,7 @@ def parse_pair_text(text: str, labels: tuple[str, ...], truncated: bool = False)
     return _pair_verdict(found.group(1), labels)
 
 
-def candidate_outcome(winner: PairVerdict, candidate_first: bool) -> str:
+def candidate_outcome(winner: Winner, candidate_first: bool) -> str:
     """A positional verdict seen from the candidate: "win", "loss" or "tie"."""
     if winner == "tie":
         return "tie"

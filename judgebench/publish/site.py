@@ -41,6 +41,7 @@ from ..analysis.diagnostics import Diagnostics
 from ..analysis.judge_rankings import AGREE_BOOTSTRAP, JudgeComparison, compare_judges
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
 from ..analysis.records import collect_parsed, order_sources
+from ..constants import DIAGNOSTIC_BOOTSTRAP
 from ..errors import ConfigError, DataError, ResultsError
 from ..formats import detect_format, judgment_files, read_parsed, read_texts
 from ..formats import judgebench as store
@@ -147,7 +148,8 @@ def _content_key(benchmark: str, judge: str, group: pd.DataFrame, n_bootstrap: i
                  difficulty: DifficultyTable | None) -> str:
     # The battle tables' resamples are analysis.battles' own (BATTLE_BOOTSTRAP), whatever ``n_bootstrap`` is. The
     # rows' fields are part of the key: a pickle of rows with other fields, from other code, is never served.
-    digest = hashlib.sha256("|".join([__version__, str(n_bootstrap), f"battles:{BATTLE_BOOTSTRAP}", benchmark, judge,
+    digest = hashlib.sha256("|".join([__version__, str(n_bootstrap), f"battles:{BATTLE_BOOTSTRAP}",
+                                      f"diagnostics:{DIAGNOSTIC_BOOTSTRAP}", benchmark, judge,
                                       _table_key(difficulty) or "", ",".join(LeaderboardRow.__dataclass_fields__),
                                       ",".join(ScoreRow.__dataclass_fields__)]).encode())
     digest.update(pd.util.hash_pandas_object(group, index=False).to_numpy().tobytes())

@@ -17,7 +17,7 @@ elements, not fetch(): the site is opened from file://, where Chromium refuses f
 page.
 
 The rows and their flags come from the judgments frame the tables are computed from, with the aggregations' own
-tests (judging.kinds: failed_judgments, parse_failures, position_flips), so the viewer's counts are the tables'.
+tests (analysis.aggregate: failed_judgments, parse_failures, position_flips), so the viewer's counts are the tables'.
 Every text is data: viewer.js only ever sets textContent.
 """
 
@@ -35,9 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..analysis.aggregate import failed_judgments, parse_failures, position_flips
 from ..formats.identity import benchmark_label
 from ..formats.texts import JudgmentText, TextKey
-from ..judging.kinds import failed_judgments, kind_of, parse_failures, position_flips
+from ..judging.kinds import kind_of
 from ..judging.verdicts import OPPONENT_OUTCOME
 from . import pages
 

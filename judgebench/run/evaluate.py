@@ -41,8 +41,6 @@ from .runner import Counters
 PACKAGES = ("judgebench", "openai", "anthropic", "llama_cpp_python", "jinja2", "numpy", "scipy",
             "pandas", "vllm", "sglang", "ray", "aiohttp", "orjson")
 T = TypeVar("T")
-# Diagnostics' bootstrap resamples in summary.json.
-DIAGNOSTICS_BOOTSTRAP = 200
 
 
 @dataclass(frozen=True)
@@ -199,7 +197,7 @@ def _summarize(task: Task, config: RunConfig, executor: Executor, work: Work, ru
     summary.json."""
     frame = canonical_order(columns_frame(rows_columns(sink.rows), run_dir.name))
     rows = tuple(score_rows(frame, config.n_bootstrap))
-    diagnostics = diagnose(frame, n_bootstrap=DIAGNOSTICS_BOOTSTRAP)
+    diagnostics = diagnose(frame)  # constants.DIAGNOSTIC_BOOTSTRAP, as every other surface
     n_failed = sum(sink.causes.values())
     failure_causes = tuple((cause, message or "", n) for (cause, message), n in sink.causes.most_common())
     stopped = tuple(str(refusal) for refusal in executor.stopped.values())

@@ -1,18 +1,30 @@
 """Statistics: pure functions over numpy arrays and pandas DataFrames. No I/O here (difficulty tables are read
-and written by judgebench.formats.difficulty)."""
+and written by judgebench.formats.difficulty).
 
+The public names are imported on first use (PEP 562): a module that needs one small piece (stats.style's markdown
+counts, which judging uses) does not load the battle rankings and length-control fits with it."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Imported now: the function bradley_terry shares its module's name, and importing that module (as battle_ranking
+# does) would otherwise leave the module where the function is expected.
 from .bradley_terry import BradleyTerry, bradley_terry, bradley_terry_with_ci
-from .correlation import rank_correlation
-from .length_control import (
-    MIN_MODELS,
-    DifficultyTable,
-    LengthControlled,
-    ModelAnnotations,
-    fit_difficulty,
-    length_controlled_winrate,
-    length_controlled_winrates,
-)
-from .winrate import WinRate, bootstrap_ci, pairwise_winrate
+
+if TYPE_CHECKING:
+    from .correlation import rank_correlation
+    from .length_control import (
+        MIN_MODELS,
+        DifficultyTable,
+        LengthControlled,
+        ModelAnnotations,
+        fit_difficulty,
+        length_controlled_winrate,
+        length_controlled_winrates,
+    )
+    from .winrate import WinRate, bootstrap_ci, pairwise_winrate
 
 __all__ = [
     "MIN_MODELS",
@@ -30,3 +42,21 @@ __all__ = [
     "pairwise_winrate",
     "rank_correlation",
 ]
+
+_LAZY = {"rank_correlation": ".correlation", "WinRate": ".winrate", "bootstrap_ci": ".winrate",
+         "pairwise_winrate": ".winrate",
+         **dict.fromkeys(("MIN_MODELS", "DifficultyTable", "LengthControlled", "ModelAnnotations", "fit_difficulty",
+                          "length_controlled_winrate", "length_controlled_winrates"), ".length_control")}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,4 +1,5 @@
-"""Length-controlled win rate, in the manner of AlpacaEval 2.0 (Dubois et al., 2024, arXiv:2404.04475).
+"""The length-control model: AlpacaEval 2.0's length-controlled win rate (Dubois et al., 2024, arXiv:2404.04475),
+its difficulty tables and fits. stats.length_control_by_model applies it to every model of a judgments frame.
 
 The judge's preference for the model over the baseline on instruction x is modelled as
 

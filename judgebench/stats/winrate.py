@@ -11,9 +11,9 @@ import numpy as np
 # The bootstrap resamples of every headline interval (win rates, grades, LC win rates), on every surface: `run`,
 # `stats`, the leaderboard site and ``load()`` default to it, so one set of judgments shows one interval. (It
 # lives in judgebench.constants, which the command line's help reads without loading numpy.)
-from ..constants import DEFAULT_BOOTSTRAP
+from ..constants import BOOTSTRAP_SEED, DEFAULT_BOOTSTRAP
 
-DEFAULT_SEED = 0
+DEFAULT_SEED = BOOTSTRAP_SEED
 # Above this many (resample, item) entries the counts matrix is not built (8 bytes each: 32 MB, and up to 8 are
 # kept): resamples are drawn in blocks of CHUNK_ENTRIES instead, so memory stays flat in the number of items.
 COUNTS_LIMIT = 4_000_000

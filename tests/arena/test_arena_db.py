@@ -140,9 +140,10 @@ def test_agree_with_the_arena_counts_each_counted_vote_once_per_judge(voted_db: 
     verdict on the same item, pair and turn; votes on another benchmark are never matched."""
     from dataclasses import replace
 
-    from judgebench.analysis.agreement import arena_labels, pairwise_agreement
+    from judgebench.analysis.agreement import pairwise_agreement
     from judgebench.analysis.records import judgments_frame
     from judgebench.errors import DataError
+    from judgebench.formats.labels import arena_labels
     from judgebench.types import Judgment
 
     db, _plan = voted_db

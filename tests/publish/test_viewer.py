@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from judgebench.analysis.aggregate import aggregator_of
 from judgebench.analysis.records import read_judgments
 from judgebench.formats.table import judgments_frame
 from judgebench.judging.kinds import kind_of
@@ -59,7 +60,7 @@ def _script_data(path: Path, prefix: str) -> Any:
 
 def _scores(frame: pd.DataFrame) -> list[Any]:
     return [row for (kind, _), group in frame.groupby(["kind", "judge"])
-            for row in kind_of(str(kind)).aggregate(group, n_bootstrap=0)]
+            for row in aggregator_of(str(kind)).aggregate(str(kind), group, n_bootstrap=0).rows]
 
 
 def _disagreeing(frame: pd.DataFrame) -> int:

@@ -4,7 +4,7 @@ protocol. ``PROTOCOL_KINDS`` is what ``judging.kinds.KINDS`` adds to its registr
 
 from __future__ import annotations
 
-from ..kinds import JudgingKind
+from ..strategies import JudgingKind
 from .alpaca_eval import AlpacaEvalAnnotator
 from .arena_hard import ArenaHardV01, ArenaHardV2
 from .graded import ArenaBenchSingle, FastChatSingle

@@ -28,15 +28,12 @@ import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from scipy.special import logsumexp
 
-from ...errors import BackendError, DataError, TaskError
-from ...stats.length_control import DifficultyTable
+from ...errors import BackendError, TaskError
 from ...types import (
     CallRecord,
     Candidate,
@@ -46,11 +43,10 @@ from ...types import (
     Judge,
     JudgeRequest,
     Judgment,
-    ScoreRow,
     Task,
     Verdict,
 )
-from ..kinds import Outcome, PairwiseComparison, _failure, _request_error, call_record, with_style
+from ..strategies import Outcome, PairwiseComparison, _failure, _request_error, call_record, with_style
 
 ANNOTATOR = "weighted_alpaca_eval_gpt4_turbo"
 PROTOCOL = "alpaca-eval-2.0"
@@ -243,39 +239,9 @@ class AlpacaEvalAnnotator(PairwiseComparison):
             opponent=self.opponent_name(task, opponent), preference=1.5,
         ), candidate.turns, reference)]
 
-    def aggregate(self, frame: pd.DataFrame, n_bootstrap: int,
-                  difficulty: DifficultyTable | None = None) -> list[ScoreRow]:
-        """PairwiseComparison's rows; LC with AlpacaEval's published instruction difficulties where a local copy
-        is found (a data mirror or the download cache: nothing is downloaded here), or the table given, else
-        fitted on the judged models (the note says so). A table fitted on AlpacaEval's own annotator's files
-        serves this protocol whichever endpoint played the judge."""
-        table = difficulty if difficulty is not None else published_difficulty()
-        if table is not None and table.judge == ANNOTATOR:
-            table = replace(table, judge=None)
-        source = f"LC difficulty: {table.source}" if table is not None else \
-            "LC difficulty: fitted on the judged models (AlpacaEval's published table not found locally)"
-        return [replace(row, lc_note="; ".join(n for n in (row.lc_note, source) if n))
-                if row.length_controlled_winrate is not None else row
-                for row in super().aggregate(frame, n_bootstrap, table)]
-
-
 def _same(turns: Sequence[str], reference: Sequence[str]) -> bool:
     return tuple(turns[:1]) == tuple(reference[:1])
 
 
 def _label(preference: float) -> str:
     return "win" if preference > 1.5 else "loss" if preference < 1.5 else "tie"
-
-
-def published_difficulty() -> DifficultyTable | None:
-    """AlpacaEval's instruction difficulties, where a data mirror or the download cache holds them."""
-    from ...formats.difficulty import ALPACA_EVAL_DIFFICULTY_SHA256, ALPACA_EVAL_DIFFICULTY_URL, load_difficulty
-    from ...tasks.fetch import local_data
-
-    path = local_data(ALPACA_EVAL_DIFFICULTY_URL, ALPACA_EVAL_DIFFICULTY_SHA256, "AlpacaEval's difficulty table")
-    if path is None:
-        return None
-    try:
-        return load_difficulty("alpaca-eval")
-    except DataError:
-        return None

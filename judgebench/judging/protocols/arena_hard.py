@@ -16,21 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-import pandas as pd
-
 from ...errors import BackendError, DataError, TaskError
 from ...formats.arena_hard import Answer
-from ...stats.arena_hard import (
-    ARENA_HARD_ROUNDS,
-    ArenaHardScore,
-    StyleFeatures,
-    style_features,
-    v01_scores,
-    v2_scores,
-    v2_style_scores,
-)
-from ...stats.length_control import DifficultyTable
 from ...types import (
     Candidate,
     ChatReply,
@@ -40,20 +27,18 @@ from ...types import (
     JudgeRequest,
     Judgment,
     Position,
-    ScoreRow,
     Task,
     Verdict,
 )
-from ..kinds import (
+from ..replies import cut_off
+from ..strategies import (
     Outcome,
     PairwiseComparison,
-    _count_failures,
     _failure,
     _request_error,
     _unanswered,
     call_record,
 )
-from ..replies import cut_off
 from ..verdicts import combine_orders
 from .arena_hard_files import (
     CategorySetting,
@@ -271,67 +256,6 @@ class ArenaHard(PairwiseComparison):
               opponent: Candidate | None = None) -> list[Judgment]:
         return []  # an empty answer is judged like any other, as Arena-Hard judges it
 
-    # -- analysis ---------------------------------------------------------------------------------------------
-    def aggregate(self, frame: pd.DataFrame, n_bootstrap: int,
-                  difficulty: DifficultyTable | None = None) -> list[ScoreRow]:
-        """A row per (baseline, model): show_result.py's score and interval over Arena-Hard's rounds (none when
-        no bootstrap is asked for), whatever ``n_bootstrap`` says otherwise, so every surface shows the same."""
-        rounds = ARENA_HARD_ROUNDS if n_bootstrap else 0
-        rows = []
-        for baseline, group in frame.groupby(frame["opponent"].fillna(""), sort=True):
-            games = games_of(group, both=self.version == "v2.0")
-            scores, styled, note = self.scores(games, rounds)
-            for model, part in group.groupby("model", sort=True):
-                fitted, controlled = scores.get(str(model)), styled.get(str(model))
-                n_failed, n_parse, n_empty = _count_failures(part)
-                both = part[part["verdict_ab"].notna() & part["verdict_ba"].notna()]
-                outcomes = self.label(part)
-                rows.append(ScoreRow(
-                    benchmark=str(part["benchmark"].iloc[0]), judge=str(part["judge"].iloc[0]), kind=self.name,
-                    model=str(model), opponent=str(baseline) or None, protocol=str(part["protocol"].iloc[0]),
-                    score=fitted.score if fitted else None, ci_low=fitted.ci_low if fitted else None,
-                    ci_high=fitted.ci_high if fitted else None,
-                    n_judged=int(part["verdict_ab"].notna().sum() + part["verdict_ba"].notna().sum()) // 2
-                    if self.version == "v0.1" else len(both),
-                    n_failed=n_failed, n_parse_failures=n_parse, n_empty=n_empty,
-                    n_wins=int((outcomes == "win").sum()), n_draws=int((outcomes == "tie").sum()),
-                    n_losses=int((outcomes == "loss").sum()),
-                    order_agreement=float((both["verdict_ab"] == both["verdict_ba"]).mean()) if len(both) else None,
-                    # v2.0's style-controlled score ranks (as Arena-Hard's official configuration does), with the
-                    # interval of its own bootstrap beside it.
-                    length_controlled_winrate=controlled.score if controlled else None,
-                    lc_ci_low=controlled.ci_low if controlled else None,
-                    lc_ci_high=controlled.ci_high if controlled else None,
-                    lc_note=note if controlled else None,
-                    avg_length=float(part["length"].dropna().mean()) if part["length"].notna().any() else None,
-                ))
-        return rows
-
-    def scores(self, games: pd.DataFrame, rounds: int
-               ) -> tuple[dict[str, ArenaHardScore], dict[str, ArenaHardScore], str | None]:
-        raise NotImplementedError
-
-
-def games_of(frame: pd.DataFrame, *, both: bool) -> pd.DataFrame:
-    """The games of judgments, in Arena-Hard's order (v2.0's score lists game 2 before game 1), from the model's
-    side: points, weight (3 for "much better") and both answers' style. ``both``: a judgment counts only when both
-    its games have a verdict (v2.0 drops it otherwise); else each game with a verdict counts (v0.1)."""
-    parts = []
-    for position, margin in (("verdict_ab", "margin_ab"), ("verdict_ba", "margin_ba")):
-        judged = frame["verdict_ab"].notna() & frame["verdict_ba"].notna() if both else frame[position].notna()
-        part = frame[judged]
-        parts.append(pd.DataFrame({
-            "order": np.arange(len(part)) * 2 + (0 if position == "verdict_ab" else 1),
-            "model": part["model"].astype(str).to_numpy(),
-            "points": part[position].map({"win": 1.0, "tie": 0.5, "loss": 0.0}).to_numpy(dtype=float),
-            "weight": np.where(part[margin].to_numpy(dtype=float) == 2, 3, 1),
-            **{c: part[c].to_numpy(dtype=float) for c in ("tokens", "headers", "lists", "bold", "opponent_tokens",
-                                                           "opponent_headers", "opponent_lists", "opponent_bold")},
-        }))
-    games = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return games.sort_values("order", kind="stable").reset_index(drop=True)
-
-
 class ArenaHardV01(ArenaHard):
     """Arena-Hard v0.1 as the July 2024 code judged and ranked it (commit e883410)."""
 
@@ -361,14 +285,6 @@ class ArenaHardV01(ArenaHard):
                           "by outputting a final verdict label'; judgebench does not)")
         return None, "more than one distinct verdict label (Arena-Hard v0.1 scores none)"
 
-    def scores(self, games: pd.DataFrame, rounds: int
-               ) -> tuple[dict[str, ArenaHardScore], dict[str, ArenaHardScore], str | None]:
-        if games.empty:
-            return {}, {}, None
-        found = v01_scores(games["model"].tolist(), games["points"].tolist(), games["weight"].tolist(), rounds)
-        return {s.model: s for s in found}, {}, None
-
-
 class ArenaHardV2(ArenaHard):
     """Arena-Hard v2.0 (commit 196f6b8): scores as show_result.py prints them, and style control (length and
     markdown) as ``--control-features length markdown`` prints it, beside them."""
@@ -394,18 +310,3 @@ class ArenaHardV2(ArenaHard):
     def extract(self, task: Task, text: str) -> tuple[str | None, str]:
         label = extract_v2(text, self.config(task).patterns)
         return label, "" if label is not None else "no verdict label (Arena-Hard v2.0 scores the judgment as null)"
-
-    def scores(self, games: pd.DataFrame, rounds: int
-               ) -> tuple[dict[str, ArenaHardScore], dict[str, ArenaHardScore], str | None]:
-        if games.empty:
-            return {}, {}, None
-        models, points, weights = games["model"].tolist(), games["points"].tolist(), games["weight"].tolist()
-        plain = {s.model: s for s in v2_scores(models, points, weights, rounds)}
-        style = games[["tokens", "headers", "lists", "bold", "opponent_tokens", "opponent_headers",
-                       "opponent_lists", "opponent_bold"]]
-        if style.isna().any().any() or len(games) < 3:
-            return plain, {}, None
-        own = [StyleFeatures(*r) for r in style.iloc[:, :4].itertuples(index=False)]
-        base = [StyleFeatures(*r) for r in style.iloc[:, 4:].itertuples(index=False)]
-        styled, _ = v2_style_scores(models, points, weights, style_features(own, base), rounds)
-        return plain, {s.model: s for s in styled}, "style-controlled (length + markdown), as Arena-Hard v2.0"

@@ -26,9 +26,9 @@ from ...formats.common import read_text
 from ...types import Candidate, ChatReply, ChatRequest, Item, Judge, JudgeRequest, Judgment, Task, Verdict
 from .. import fastchat_prompts
 from ..fastchat_prompts import FIELDS, FastChatPrompt
-from ..kinds import JudgingKind, SingleGrading
+from ..prompt_parts import judge_params, template_for
 from ..replies import cut_off
-from ..requests import judge_params, template_for
+from ..strategies import JudgingKind, SingleGrading
 
 # FastChat's llm_judge/common.py: the first "[[x]]", else the first "[x]"; x read by ast.literal_eval.
 _FASTCHAT_RATING = re.compile(r"\[\[(\d+\.?\d*)\]\]")

@@ -1,4 +1,5 @@
-"""Length-controlled win rates of every model in a frame of pairwise judgments against one baseline.
+"""Length-controlled win rates of every model in a frame of pairwise judgments against one baseline: the model of
+stats.length_control (AlpacaEval 2.0's) applied to a judgments frame, one estimate per model.
 
 The instruction difficulties come from a difficulty table when one is given (fitted on a pool of models by
 `judgebench difficulty fit`, or AlpacaEval's own), so a model's LC does not depend on which other models happen

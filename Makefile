@@ -25,7 +25,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not integration"
 
 lint: $(STAMP)
-	$(BIN)/ruff check judgebench tests bench
+	$(BIN)/ruff check judgebench tests bench docs
 	$(BIN)/mypy
 
 # The documentation site (docs/, mkdocs.yml) in site-docs/; a warning (a broken link or anchor, an undocumented

@@ -3,6 +3,7 @@ and the README stays a short guide with the two set-up commands. (`make docs` bu
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 from collections.abc import Iterator
@@ -50,7 +51,7 @@ def test_the_cli_reference_has_every_command_and_option() -> None:
 
 
 def test_the_column_reference_has_every_column_of_the_judgments_frame() -> None:
-    from judgebench.formats.table import judgments_frame
+    from judgebench.analysis.table import judgments_frame
 
     markdown = gen.columns_markdown()
     frame = judgments_frame([])
@@ -60,14 +61,23 @@ def test_the_column_reference_has_every_column_of_the_judgments_frame() -> None:
 
 
 def test_an_undocumented_column_fails_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
-    docs = dict(gen.COLUMN_DOCS)
-    docs.pop("margin_ab")
-    monkeypatch.setattr(gen, "COLUMN_DOCS", docs)
+    from judgebench.analysis import table
+
+    columns = tuple(dataclasses.replace(c, description="") if c.name == "margin_ab" else c
+                    for c in table.JUDGMENT_COLUMNS)
+    monkeypatch.setattr(table, "JUDGMENT_COLUMNS", columns)
     with pytest.raises(ValueError, match="without a description: \\['margin_ab'\\]"):
         gen.columns_markdown()
-    monkeypatch.setattr(gen, "COLUMN_DOCS", {**gen.COLUMN_DOCS, "margin_ab": "x", "gone": "y"})
-    with pytest.raises(ValueError, match="does not have: \\['gone'\\]"):
-        gen.columns_markdown()
+
+
+def test_the_column_reference_shows_the_schemas_types_and_descriptions() -> None:
+    from judgebench.analysis.table import JUDGMENT_COLUMNS
+
+    markdown = gen.columns_markdown()
+    for column in JUDGMENT_COLUMNS:
+        row = next(line for line in markdown.splitlines() if line.startswith(f"| `{column.name}` |"))
+        assert f"| {column.dtype} |" in row
+        assert column.description.split("`")[0].split("|")[0][:20] in row
 
 
 def test_every_generated_section_a_page_asks_for_exists() -> None:

@@ -32,38 +32,58 @@ class Column:
 # The columns every judgments frame has, whichever harness wrote the records, in frame order. The one list: the
 # frame's constructor below, the parse cache and the reference's column table are all made from it.
 JUDGMENT_COLUMNS: tuple[Column, ...] = (
-    Column("benchmark", "str", "the benchmark's canonical name, the same whichever harness wrote the file"),
-    Column("item_id", "str", "the question's canonical id within its benchmark"),
-    Column("category", "str", "the question's category"),
-    Column("model", "str", "the judged model"),
-    Column("judge", "str", "the judge's name"),
-    Column("turn", "int", "the judged turn (1-based); a pairwise judgment covers the conversation up to it"),
-    Column("kind", "str", "the task kind that produced the judgment (single, pairwise, battles, a protocol's)"),
-    Column("score", "float", "the grade on the task's scale (single grading)"),
-    Column("opponent", "str", "the other side of a pairwise judgment: the reference or opposing model"),
-    Column("verdict_ab", "str", "win / tie / loss for the model with its answer shown first"),
-    Column("verdict_ba", "str", "win / tie / loss for the model with its answer shown second"),
-    Column("preference", "float", "both orders combined, in [1, 2] (2: the model is better); NaN when either failed"),
-    Column("error", "str", "why the judgment has no value, in words; None when it has one"),
-    Column("failure", "str", "the failure's cause: parse, truncated, request, filtered, no_answer, empty, pending"),
-    Column("empty", "bool", "the judged answer was empty and never shown to the judge"),
-    Column("length", "float", "characters of the judged answer (all turns), for length control"),
-    Column("opponent_length", "float", "characters of the opponent's answer (all turns)"),
-    Column("expected_score", "float", "the grade weighted by the judge's token probabilities, where returned"),
-    Column("scale_low", "float", "the bottom of the task's grading scale"),
-    Column("scale_high", "float", "the top of the task's grading scale"),
-    Column("margin_ab", "float", "how decisive the first order's verdict was: 1 better, 2 much better"),
-    Column("margin_ba", "float", "how decisive the second order's verdict was: 1 better, 2 much better"),
-    Column("headers", "float", "markdown headers in the judged answer (style control)"),
-    Column("lists", "float", "markdown list items in the judged answer (style control)"),
-    Column("bold", "float", "bold spans in the judged answer (style control)"),
-    Column("opponent_headers", "float", "markdown headers in the opponent's answer"),
-    Column("opponent_lists", "float", "markdown list items in the opponent's answer"),
-    Column("opponent_bold", "float", "bold spans in the opponent's answer"),
-    Column("protocol", "str", "the published protocol that produced the judgment (part of its identity), or \"\""),
-    Column("tokens", "float", "tokens of the judged answer, where a protocol counts them (Arena-Hard v2.0)"),
-    Column("opponent_tokens", "float", "tokens of the opponent's answer, where a protocol counts them"),
-    Column("run_id", "str", "the judgebench run directory the judgment came from; None for other harnesses' files"),
+    Column("benchmark", "str", "The benchmark's canonical name (`mt-bench`, `alpaca-eval`, `arena-hard`, ...), the "
+                               "same "
+                               "whichever harness wrote the file."),
+    Column("item_id", "str", "The item's canonical id: MT-Bench's `question_id`; for AlpacaEval, the first 16 hex "
+                             "digits of the sha256 of the instruction."),
+    Column("category", "str", "The item's category (MT-Bench's eight, Arena-Hard's, ...)."),
+    Column("model", "str", "The judged (candidate) model, named as its harness names it."),
+    Column("judge", "str", "The judge's label: the judge spec's name with its mode and settings (`j#json,t=0.7`)."),
+    Column("turn", "int", "The judged turn (1, 2, ...): MT-Bench judges each turn of a two-turn question apart."),
+    Column("kind", "str", "The task kind that made the judgment: `single`, `pairwise`, `battles` or a published "
+                          "protocol's kind."),
+    Column("score", "float", "Single grading: the grade on the task's scale; None when the judgment failed."),
+    Column("opponent", "str", "Pairwise and battles: the model the candidate was compared with (the reference model, "
+                              "or "
+                              "the other model of a battle); None for single grading."),
+    Column("verdict_ab", "str", "Pairwise: the verdict with the candidate shown first, from its point of view (`win`, "
+                                "`loss`, `tie`)."),
+    Column("verdict_ba", "str", "Pairwise: the verdict with the candidate shown second, from its point of view."),
+    Column("preference", "float", "Pairwise: the combined preference in [1, 2] in AlpacaEval's convention (2 = the "
+                                  "candidate is better, 1.5 a tie); None when either order failed."),
+    Column("error", "str", "Why the judgment has no value, in words (None when it succeeded)."),
+    Column("failure", "str", "The failure's cause: `parse`, `truncated`, `request`, `filtered`, `no_answer`, `empty`, "
+                             "or `pending` / `excluded` (no value, not failed: waiting in a provider batch, or an "
+                             "arena "
+                             "vote left out)."),
+    Column("empty", "bool", "The judged answer was empty (or only whitespace): never shown to the judge (`judge: "
+                            "{on_empty: ...}`)."),
+    Column("length", "float", "Characters of the judged answer (all turns): the length of length control."),
+    Column("opponent_length", "float", "Characters of the opponent's answer (all turns)."),
+    Column("expected_score", "float", "The probability-weighted grade over the scale from the judge's token "
+                                      "log-probabilities (G-Eval style), where the server returned them."),
+    Column("scale_low", "float", "The lowest grade of the task's scale (single grading)."),
+    Column("scale_high", "float", "The highest grade of the task's scale (single grading)."),
+    Column("margin_ab", "float", "Five-level verdicts (Arena-Hard's `A>>B` .. `B>>A`), candidate shown first: 1 = "
+                                 "better, 2 = much better (counts as three games); None for three-level verdicts and "
+                                 "ties."),
+    Column("margin_ba", "float", "The same, candidate shown second."),
+    Column("headers", "float", "Markdown headers in the judged answer (all turns, code blocks left out): a "
+                               "style-control covariate; None where the answer's text was not available."),
+    Column("lists", "float", "Markdown list items in the judged answer."),
+    Column("bold", "float", "Bold spans in the judged answer."),
+    Column("opponent_headers", "float", "Markdown headers in the opponent's answer."),
+    Column("opponent_lists", "float", "Markdown list items in the opponent's answer."),
+    Column("opponent_bold", "float", "Bold spans in the opponent's answer."),
+    Column("protocol", "str", "The protocol that made the judgment (a published protocol's name such as "
+                              "`alpaca-eval-2.0`, else the task's name): part of its identity; empty for records "
+                              "written before protocols were recorded."),
+    Column("tokens", "float", "Tokens of the judged answer, where a protocol counts them (Arena-Hard v2.0's style "
+                              "control)."),
+    Column("opponent_tokens", "float", "Tokens of the opponent's answer, likewise."),
+    Column("run_id", "str", "The judgebench run directory the judgment was read from; None for other harnesses' "
+                            "files."),
 )
 COLUMNS = [c.name for c in JUDGMENT_COLUMNS]
 # What a source's own content gives: every column but run_id (a run directory's name, not its content).

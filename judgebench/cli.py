@@ -499,7 +499,7 @@ def diagnose(paths: tuple[Path, ...], fmt: str, families: Path | None, as_json: 
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--labels", "labels_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Human labels: a human arena's database (judgebench arena serve --db), or CSV or JSONL, "
-                   "item-level or model-level (see the README).")
+                   "item-level or model-level (see docs/statistics.md).")
 @click.option("--label-column", help="Model-level labels: the numeric column to compare with (e.g. an Elo).")
 @click.option("--model-column", default="model", show_default=True, help="Model-level labels: the model names.")
 @FORMAT_OPTION

@@ -4,7 +4,7 @@ MT-Bench scores. They are not shipped: a task names the file by URL with a sha25
 FastChat fills its templates with Python's ``str.format``; a downloaded template could reach attributes that way
 (``{answer.__class__}``), so only plain field names from FastChat's own set are accepted, and the text is filled
 by name, never evaluated. FastChat's frames have no per-request code: answers are neutralized (``[The End of``
-and ``<|`` broken up) but can imitate the frame more easily than in judgebench's own prompts; see the README.
+and ``<|`` broken up) but can imitate the frame more easily than in judgebench's own prompts; see docs/security.md.
 """
 
 from __future__ import annotations

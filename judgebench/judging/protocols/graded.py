@@ -4,7 +4,7 @@ Arena-Hard's first release, arena-bench-v1 (``arena-bench-single``: one grade pe
 Both fill their anchor's own prompt (system message + ``str.format`` template, read from the anchor's files by
 URL with a sha256) with the answers *verbatim*, as the anchor did, and read the grade with the anchor's own rule.
 Nothing is neutralized and empty answers are judged like any other: that is what makes the prompts identical, and
-what lets a hostile answer plant a grade exactly as it could in the anchor (see the README). The score is the
+what lets a hostile answer plant a grade exactly as it could in the anchor (see docs/security.md). The score is the
 mean of the grades that parsed (``SingleGrading.aggregate``), as FastChat's and arena-bench's show_result.py do.
 """
 
@@ -80,7 +80,7 @@ class PublishedSingleGrading(SingleGrading):
     grade; a reply cut off by max_tokens counts if the rule finds a grade in it, as it did in the anchor."""
 
     # The sequences a protocol's prompt frames answers and reads grades with: an answer holding one can plant a
-    # grade or close its frame (counted by ``marked``, reported in the README).
+    # grade or close its frame (counted by ``marked``, reported in docs/security.md).
     markers: ClassVar[tuple[str, ...]] = ("[[", "[The End of", "[The Start of")
     verbatim_answers = True
     text_verdicts_only = True

@@ -72,3 +72,19 @@ def _isolated_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     # Task files the tests write beside tmp_path name the public data in shared/ by absolute path: the one folder
     # outside a task's own they may read (as `--allow-path` allows it a user); anything else is still refused.
     monkeypatch.setenv("JUDGEBENCH_ALLOW_PATH", str(SHARED_DATA))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``-n 2 --dist loadgroup``, as `make test` runs), tests that share an expensive fixture
+    run on one worker, so it is built once: the embedded llama.cpp server (one per session, not one per worker,
+    whose threads would fight for the same cores), and a module's own module-scoped fixtures (a browser, a site, a
+    fitted table). Every other test goes to whichever worker is free. Without xdist the mark does nothing."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        if "embedded_server" in info.names_closure:
+            item.add_marker(pytest.mark.xdist_group("embedded-server"))
+        elif any(d.scope == "module" for defs in info.name2fixturedefs.values() for d in defs):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))

@@ -25,8 +25,8 @@ __all__ = ["JudgebenchError", "Results", "RunConfig", "RunResult", "__version__"
 
 # Where each public name lives. They are imported on first use (PEP 562), so `import judgebench` and the
 # command line's help load neither pandas nor scipy nor the HTTP clients.
-_LAZY = {"Results": ".analysis.results", "load": ".analysis.results", "parse_endpoint": ".run.endpoints",
-         "parse_judge": ".run.endpoints", "RunConfig": ".run.evaluate", "RunResult": ".run.evaluate",
+_LAZY = {"Results": ".analysis.results", "load": ".analysis.results", "parse_endpoint": ".clients.endpoints",
+         "parse_judge": ".clients.endpoints", "RunConfig": ".run.evaluate", "RunResult": ".run.evaluate",
          "aevaluate": ".run.evaluate", "evaluate": ".run.evaluate", "load_task": ".tasks"}
 
 

@@ -18,11 +18,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/judgebench run
 
+# The tests run in parallel (pytest-xdist); tests that share an expensive fixture (the embedded server, a browser)
+# stay on one worker (tests/conftest.py). TEST_WORKERS=0 runs them in this process (e.g. to use a debugger).
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not integration"
+	$(PYTEST) -m "not integration"
 
 lint: $(STAMP)
 	$(BIN)/ruff check judgebench tests bench docs

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,3 +74,43 @@ def _isolated_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     # Task files the tests write beside tmp_path name the public data in shared/ by absolute path: the one folder
     # outside a task's own they may read (as `--allow-path` allows it a user); anything else is still refused.
     monkeypatch.setenv("JUDGEBENCH_ALLOW_PATH", str(SHARED_DATA))
+
+
+
+# Tests that share an expensive fixture run on one xdist worker, so it is built once: the embedded llama.cpp server
+# (one per session, not one per worker, whose threads would fight for the same cores), and a module's own
+# module-scoped fixtures (a browser, a built site, a fitted table). Found by reading the test files: xdist's own
+# `xdist_group` marks do nothing under pytest 9 (they rename a node id that pytest no longer stores there).
+EMBEDDED_GROUP = "embedded-server"
+_USES_EMBEDDED = re.compile(r"[(,]\s*embedded_server\b")
+_MODULE_FIXTURE = re.compile(r"@pytest\.fixture\(scope=[\"']module[\"']")
+
+
+def shared_fixture_groups(tests: Path) -> dict[str, str]:
+    """Test module (its node id, relative to the repository) -> the group its tests run in together."""
+    groups = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        text = path.read_text(encoding="utf-8")
+        module = path.relative_to(ROOT).as_posix()
+        if _USES_EMBEDDED.search(text):
+            groups[module] = EMBEDDED_GROUP
+        elif _MODULE_FIXTURE.search(text):
+            groups[module] = module
+    return groups
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` (as `make test` runs): every test goes to whichever worker is free, except the groups
+    above, each of which goes to one worker."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    groups = shared_fixture_groups(ROOT / "tests")
+
+    class SharedFixtureScheduling(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return groups.get(nodeid.split("::", 1)[0], nodeid)
+
+    return SharedFixtureScheduling(config, log)

@@ -224,9 +224,12 @@ class ReplicaPool:
             replica.limit.on_success(latency_s, now)
         else:
             replica.failed += 1
-            # Any failure asking again may cure (a 5xx, a 429, a body cut short or garbled) counts; a refusal of
-            # this request (400, 401, ...) says nothing about the replica.
-            if error.retryable:
+            # Any failure asking again may cure (a 5xx, a 429, a body cut short) counts, and so does a garbled 2xx
+            # (no status): not retried on a lone server, but the runner sends it to another replica as this one's
+            # fault, so it must count here too, or a replica that garbles every reply is never taken out and,
+            # always least busy, takes requests until some run out of attempts. A refusal of this request (400,
+            # 401, ...) says nothing about the replica.
+            if error.retryable or error.status is None:
                 replica.consecutive_errors += 1
             if error.unreachable or error.status in OVERLOAD_STATUSES:
                 replica.limit.on_overload(now)

@@ -11,7 +11,8 @@ from judgebench.run.evaluate import RunConfig, evaluate
 from judgebench.tasks import load_task
 from judgebench.types import Endpoint, Judge
 
-from ..fakeserver import Script, fake_server
+from ..fakemodel import fake_model
+from ..fakeserver import Script
 
 
 def _answers(tmp_path: Path, task_name: str, turns: list[list[str]]) -> Path:
@@ -32,7 +33,7 @@ def _config(url: str, tmp_path: Path, answers: Path | None, limit: int) -> RunCo
 def test_empty_turns_get_the_lowest_grade_without_a_request(tmp_path: Path) -> None:
     answers = _answers(tmp_path, "sample-mt", [["A real answer.", "   \n\t"], ["", "Another answer."]])
     script = Script([("ok", "Good. Rating: [[7]]")])
-    with fake_server(script) as url:
+    with fake_model(script) as url:
         result = evaluate(load_task("sample-mt"), _config(url, tmp_path, answers, limit=2))
     judged_texts = [m["content"] for body in script.requests for m in body["messages"]]
     assert len(script.requests) == 2  # two non-empty turns judged; the two empty ones never sent
@@ -45,7 +46,7 @@ def test_on_empty_skip_records_them_as_failed_and_unscored(tmp_path: Path) -> No
     task_file = tmp_path / "skip.yaml"
     task_file.write_text("include: sample-mt.yaml\nname: skip-empty\njudge:\n  on_empty: skip\n")
     answers = _answers(tmp_path, "sample-mt", [["A real answer.", " "]])
-    with fake_server(Script([("ok", "Rating: [[7]]")])) as url:
+    with fake_model(Script([("ok", "Rating: [[7]]")])) as url:
         result = evaluate(load_task(str(task_file)), _config(url, tmp_path, answers, limit=1))
     (row,) = result.rows
     assert (row.score, row.n_judged, row.n_failed, row.n_empty) == (7.0, 1, 1, 1)
@@ -58,7 +59,7 @@ def test_an_empty_answer_loses_a_pairwise_comparison_unasked(tmp_path: Path) -> 
     answers = tmp_path / "outputs.json"
     answers.write_text(json.dumps(outputs))
     script = Script([("ok", "Final verdict: [[A]]")])
-    with fake_server(script) as url:
+    with fake_model(script) as url:
         result = evaluate(task, _config(url, tmp_path, answers, limit=2))
     assert len(script.requests) == 2  # only the non-empty answer, in both orders
     (row,) = result.rows
@@ -66,7 +67,7 @@ def test_an_empty_answer_loses_a_pairwise_comparison_unasked(tmp_path: Path) -> 
 
 
 def test_an_empty_generation_is_not_cached(tmp_path: Path) -> None:
-    with fake_server(Script([("ok", "  ")])) as url:
+    with fake_model(Script([("ok", "  ")])) as url:
         evaluate(load_task("sample-mt"), _config(url, tmp_path, None, limit=1))
     cache = Cache(tmp_path / "c.sqlite")
     try:
@@ -79,7 +80,7 @@ def test_the_judge_sees_the_answer_not_the_thinking(tmp_path: Path) -> None:
     """A reasoning model's <think> block is kept with the answer but never reaches the judge or the length."""
     model = Script([("ok", "<think>plan: write [[10]] so the judge copies it</think>The answer is 4.")])
     judge = Script([("ok", "Rating: [[6]]")])
-    with fake_server(model) as model_url, fake_server(judge) as judge_url:
+    with fake_model(model) as model_url, fake_model(judge) as judge_url:
         endpoint = Endpoint(provider="openai", name="thinker", model="m", base_url=model_url, concurrency=1)
         config = RunConfig(model=endpoint, judges=(Judge("judge", Endpoint(provider="openai", name="j", model="j",
                                                                              base_url=judge_url)),),
@@ -99,6 +100,6 @@ def test_the_judge_sees_the_answer_not_the_thinking(tmp_path: Path) -> None:
 def test_invisible_characters_alone_are_an_empty_answer(tmp_path: Path) -> None:
     answers = _answers(tmp_path, "sample-mt", [["A real answer.", "  \n\u200b\u2060 "]])
     script = Script([("ok", "Rating: [[7]]")])
-    with fake_server(script) as url:
+    with fake_model(script) as url:
         result = evaluate(load_task("sample-mt"), _config(url, tmp_path, answers, limit=1))
     assert len(script.requests) == 1 and result.rows[0].n_empty == 1

@@ -124,7 +124,8 @@ def test_a_pairwise_run_records_both_answers_style_and_gets_style_control(tmp_pa
     from judgebench.tasks import load_task
     from judgebench.types import Endpoint, Judge
 
-    from ..fakeserver import Script, fake_server
+    from ..fakemodel import fake_model
+    from ..fakeserver import Script
 
     task = load_task("sample-pairwise")
     texts = ["# Tips\n- sleep\n- **rest**\n- read", "A prime has **two** divisors.", "```\n# not a header\n```\nCrumb",
@@ -132,7 +133,7 @@ def test_a_pairwise_run_records_both_answers_style_and_gets_style_control(tmp_pa
     answers = tmp_path / "outputs.json"
     answers.write_text(json.dumps([{"instruction": item.turns[0], "output": text, "generator": "cand"}
                                    for item, text in zip(task.items, texts, strict=True)]))
-    with fake_server(Script([("ok", "Final verdict: [[A]]"), ("ok", "Final verdict: [[B]]")])) as url:
+    with fake_model(Script([("ok", "Final verdict: [[A]]"), ("ok", "Final verdict: [[B]]")])) as url:
         judge = Endpoint(provider="openai", name="fake", model="fake", base_url=url, concurrency=1)
         evaluate(task, RunConfig(model=None, judges=(Judge("judge", judge),), out=tmp_path / "r",
                                  cache_path=tmp_path / "c.sqlite", answers_file=answers, progress=False,

@@ -26,7 +26,8 @@ from judgebench.stats.arena_hard import StyleFeatures, style_features, v01_score
 from judgebench.tasks import load_task
 from judgebench.types import Candidate, Endpoint, Judge
 
-from ..fakeserver import Script, fake_server
+from ..fakemodel import fake_model
+from ..fakeserver import Script
 
 SYSTEM = "You compare two replies to one request. Finish with one label such as [[A>B]]."
 V01_PATTERN = r"\[\[([AB<>=]+)\]\]"
@@ -186,7 +187,7 @@ def _reply(body: dict[str, Any]) -> str:
 @pytest.mark.parametrize("version", ["v0.1", "v2.0"])
 def test_a_run_scores_as_arena_hard_and_stats_agrees(tasks: dict[str, Any], version: str, tmp_path: Path) -> None:
     task = tasks[version]
-    with fake_server(Script([("fn", _reply)])) as url:
+    with fake_model(Script([("fn", _reply)])) as url:
         endpoint = Endpoint(provider="openai", name="fake", model="fake", base_url=url, concurrency=4)
         result = evaluate(task, RunConfig(model=endpoint, judges=(Judge("fake-judge", endpoint),), out=tmp_path / "r",
                                           cache_path=tmp_path / "c.sqlite", limit=40, progress=False, n_bootstrap=1))

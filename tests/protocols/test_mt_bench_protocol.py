@@ -23,7 +23,8 @@ from judgebench.run.evaluate import RunConfig, evaluate
 from judgebench.tasks import load_task
 from judgebench.types import Candidate, Endpoint, Judge
 
-from ..fakeserver import Script, fake_server
+from ..fakemodel import fake_model
+from ..fakeserver import Script
 from .replaying import judgments, mean, replay_table, run_task, summary_rows
 
 EXTRAS = "mt_bench_extras/third_party_alvarobartt"
@@ -168,7 +169,7 @@ def test_generation_sends_and_records_each_categorys_sampling(mirror: Path, tmp_
     small = load_task(str(subset))
     model = Script([("ok", "An answer.")])
     judge = Script([("ok", "Fine. Rating: [[6]]")])
-    with fake_server(model) as model_url, fake_server(judge) as judge_url:
+    with fake_model(model) as model_url, fake_model(judge) as judge_url:
         run = RunConfig(model=Endpoint(provider="openai", name="m", model="m", base_url=model_url),
                         judges=(Judge("j", Endpoint(provider="openai", name="j", model="j", base_url=judge_url),
                                       constrained=False),),

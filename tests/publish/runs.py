@@ -1,6 +1,6 @@
 """Real judgebench run directories, made cheaply: the sample pairwise task answered and judged by the scripted
-local server (tests/fakeserver.py), whose every reply is the given text; or a synthetic pairwise run of any size
-written directly (the viewer's tests and bench/bench_viewer.py)."""
+fake model in this process (tests/fakemodel.py), whose every reply is the given text; or a synthetic pairwise run
+of any size written directly (the viewer's tests and bench/bench_viewer.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from judgebench.run.evaluate import RunConfig, evaluate
 from judgebench.tasks import load_task
 from judgebench.types import Candidate, Endpoint, Judge, Judgment
 
-from ..fakeserver import Script, fake_server
+from ..fakemodel import fake_model
+from ..fakeserver import Script
 
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="alert(1)"> A fine answer. [[A]]'
 
@@ -24,7 +25,7 @@ def fake_run(tmp_path: Path, reply: str = HOSTILE, model: str = "fake-model") ->
     """The run directory of ``sample-pairwise`` where the candidate's answers and the judge's replies are all
     ``reply`` (it must name a verdict, [[A]], to parse)."""
     endpoint = Endpoint(provider="openai", name=model, model=model, base_url="http://unused/v1", concurrency=2)
-    with fake_server(Script([("ok", reply)])) as url:
+    with fake_model(Script([("ok", reply)])) as url:
         served = Endpoint(**{**endpoint.__dict__, "base_url": url})
         config = RunConfig(model=served, judges=(Judge("fake-judge", served),), out=tmp_path / "results",
                            cache_path=tmp_path / "cache.sqlite", progress=False, n_bootstrap=50)

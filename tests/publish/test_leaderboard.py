@@ -55,8 +55,8 @@ def test_site_has_tables_plots_and_page(inputs: list[Path], tmp_path: Path, shar
 
 def test_same_inputs_give_byte_identical_sites(inputs: list[Path], tmp_path: Path) -> None:
     first, second = tmp_path / "a" / "site", tmp_path / "b" / "site"
-    build_site(inputs, first, n_bootstrap=200)
-    build_site(inputs, second, n_bootstrap=200)
+    build_site(inputs, first, n_bootstrap=20)
+    build_site(inputs, second, n_bootstrap=20)
     comparison = filecmp.dircmp(first, second)
     files = [p.relative_to(first) for p in first.rglob("*") if p.is_file()]
     assert len(files) >= 6
@@ -67,9 +67,9 @@ def test_same_inputs_give_byte_identical_sites(inputs: list[Path], tmp_path: Pat
 
 def test_only_changed_inputs_are_recomputed(inputs: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "site"
-    first = build_site(inputs, out, n_bootstrap=200)
+    first = build_site(inputs, out, n_bootstrap=20)
     assert first.n_parsed == len(MODELS)
-    again = build_site(inputs, out, n_bootstrap=200)
+    again = build_site(inputs, out, n_bootstrap=20)
     assert again.status == "unchanged" and again.n_parsed == 0
     before = (out / "index.html").read_text()
     # One input changes: drop one annotation from it.
@@ -79,7 +79,7 @@ def test_only_changed_inputs_are_recomputed(inputs: list[Path], tmp_path: Path) 
         rows = json.load(fh)
     with gzip.open(inputs[0], "wt") as fh:
         json.dump(rows[:-1], fh)
-    changed = build_site(inputs, out, n_bootstrap=200)
+    changed = build_site(inputs, out, n_bootstrap=20)
     assert changed.status == "updated" and changed.n_parsed == 1 and changed.n_recomputed == 1
     assert (out / "index.html").read_text() != before
     assert not list(tmp_path.glob(".site.new-*")) and not list(tmp_path.glob(".site.old-*"))
@@ -173,14 +173,14 @@ def test_build_date_is_the_newest_input_or_source_date_epoch(inputs: list[Path],
     for n, path in enumerate(inputs):
         os.utime(path, (0, 1_700_000_000 + 60 * n))  # the newest: 2023-11-14 22:17 UTC
     out = tmp_path / "site"
-    build_site(inputs, out, n_bootstrap=50)
+    build_site(inputs, out, n_bootstrap=20)
     html = (out / "index.html").read_text()
     assert "Built 2023-11-14 22:17 UTC (the newest input&#39;s modification time)" in html
     assert "Built 2023-11-14 22:17 UTC" in (out / "models" / "claude-2.html").read_text()
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "86400")
-    assert build_site(inputs, out, n_bootstrap=50).status == "updated"  # another date, another page
+    assert build_site(inputs, out, n_bootstrap=20).status == "updated"  # another date, another page
     assert "Built 1970-01-02 00:00 UTC (SOURCE_DATE_EPOCH)" in (out / "index.html").read_text()
-    assert build_site(inputs, out, n_bootstrap=50).status == "unchanged"
+    assert build_site(inputs, out, n_bootstrap=20).status == "unchanged"
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(judgebench.errors.DataError, match="SOURCE_DATE_EPOCH='yesterday' is not a number"):
         build_site(inputs, out, n_bootstrap=50)

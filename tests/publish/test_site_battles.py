@@ -27,7 +27,8 @@ from judgebench.run.evaluate import RunConfig, evaluate
 from judgebench.tasks import load_task
 from judgebench.types import Endpoint, Judge
 
-from ..fakeserver import Script, fake_server
+from ..fakemodel import fake_model
+from ..fakeserver import Script
 
 # "zeta" sorts last: in an all-pairs run it is only ever the opponent of the others' judgments.
 MODELS = ("alpha", "beta", "gamma", "zeta")
@@ -68,7 +69,7 @@ def battle_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
         path.write_text("".join(json.dumps({"question_id": item.id, "model_id": model, "choices": [
             {"index": 0, "turns": [_answer(model, item.id)]}]}) + "\n" for item in task.items))
         files.append(path)
-    with fake_server(Script([("fn", _judge)])) as url:
+    with fake_model(Script([("fn", _judge)])) as url:
         endpoint = Endpoint(provider="openai", name="fake", model="fake", base_url=url, concurrency=4)
         result = evaluate(task, RunConfig(model=None, judges=(Judge("fake-judge", endpoint),), out=tmp / "r",
                                           cache_path=tmp / "c.sqlite", progress=False, n_bootstrap=20,

@@ -27,6 +27,7 @@ from judgebench.stats.battle_ranking import STRONG_WEIGHT
 from judgebench.tasks import load_task
 from judgebench.types import BattlesSpec, Endpoint, Judge, Task
 
+from ..fakemodel import fake_model
 from ..fakeserver import Script, fake_server
 
 # The judge's prompt frames each answer as "<|Assistant A, answer 1 CODE|>\nTEXT".
@@ -80,7 +81,7 @@ def test_every_battle_is_asked_in_both_orders_with_margins(tmp_path: Path) -> No
         return "[[A>>B]]" if first == "alpha" else "[[B>>A]]" if _ == "alpha" else "Close. [[B>A]]"
 
     script = Script([("fn", judge)])
-    with fake_server(script) as url:
+    with fake_model(script) as url:
         result = evaluate(task, config(url, tmp_path, files))
     shown_orders = Counter((shown(body), body["messages"][-1]["content"].count("answers turn 2")) for body in
                            script.requests)
@@ -112,7 +113,7 @@ def test_every_battle_is_asked_in_both_orders_with_margins(tmp_path: Path) -> No
 def test_all_pairs_meet_on_every_item(tmp_path: Path) -> None:
     task = task_file(tmp_path, "  schedule: all-pairs", n_items=4)
     files = three_files(tmp_path, task, ("a", "b", "c", "d"))
-    with fake_server(Script([("ok", "[[A=B]]")])) as url:
+    with fake_model(Script([("ok", "[[A=B]]")])) as url:
         result = evaluate(task, config(url, tmp_path, files))
     records = store.read_jsonl(result.run_dir / store.JUDGMENTS)
     meetings = {(r["item_id"], *sorted((r["model"], r["opponent"]))) for r in records}
@@ -131,7 +132,7 @@ def test_all_pairs_meet_on_every_item(tmp_path: Path) -> None:
 def test_baseline_schedule_battles_only_the_baseline(tmp_path: Path) -> None:
     task = task_file(tmp_path, "  schedule: baseline\n  baseline: b", n_items=3)
     files = three_files(tmp_path, task, ("a", "b", "c", "d"))
-    with fake_server(Script([("ok", "[[A>B]]")])) as url:
+    with fake_model(Script([("ok", "[[A>B]]")])) as url:
         result = evaluate(task, config(url, tmp_path, files))
     records = store.read_jsonl(result.run_dir / store.JUDGMENTS)
     assert {r["opponent"] for r in records} == {"b"} and Counter(r["model"] for r in records) == {"a": 3, "c": 3,
@@ -161,7 +162,7 @@ def simulated_judge(body: dict[str, Any]) -> str:
 def test_sampled_covers_every_pair_then_concentrates_on_the_close_pair(tmp_path: Path) -> None:
     task = task_file(tmp_path, "  schedule: sampled\n  budget: 150\n  cover: 3\n  seed: 7", n_items=60)
     files = three_files(tmp_path, task, tuple(STRENGTHS))
-    with fake_server(Script([("fn", simulated_judge)])) as url:
+    with fake_model(Script([("fn", simulated_judge)])) as url:
         result = evaluate(task, config(url, tmp_path, files))
         again = evaluate(task, config(url, tmp_path, files))
     spread = judged_pairs(result)
@@ -190,7 +191,7 @@ def test_sampled_defaults() -> None:
 def test_a_rerun_is_served_from_the_cache_with_identical_rows(tmp_path: Path) -> None:
     task = load_task("sample-battles")
     files = three_files(tmp_path, task)
-    with fake_server(Script([("fn", simulated_judge_for_sample)])) as url:
+    with fake_model(Script([("fn", simulated_judge_for_sample)])) as url:
         first = evaluate(task, config(url, tmp_path, files))
         second = evaluate(task, config(url, tmp_path, files))
     assert first.counters.requests == 30 and second.counters.requests == 0 and second.counters.cache_hits == 30
@@ -209,7 +210,7 @@ def test_failed_and_empty_answers_are_recorded_never_judged(tmp_path: Path) -> N
     lines = files[1].read_text().splitlines()
     files[1].write_text("\n".join([lines[0].replace("b answers turn 1 of q0", " "), lines[1]]) + "\n")
     script = Script([("ok", "[[A>B]]")])
-    with fake_server(script) as url:
+    with fake_model(script) as url:
         result = evaluate(task, config(url, tmp_path, files))
     assert len(script.requests) == 2  # q1 only: b's empty answer to q0 is never shown to the judge
     empty = next(r for r in store.read_jsonl(result.run_dir / store.JUDGMENTS) if r["item_id"] == "q0")
@@ -220,7 +221,7 @@ def test_a_failed_generation_is_recorded_and_never_judged(tmp_path: Path) -> Non
     task = task_file(tmp_path, "  schedule: all-pairs", n_items=2)
     (supplied,) = three_files(tmp_path, task, ("a",))
     judge_script = Script([("ok", "[[A>B]]")])
-    with fake_server(Script([("400", None, "model not found")])) as model_url, fake_server(judge_script) as url:
+    with fake_model(Script([("400", None, "model not found")])) as model_url, fake_model(judge_script) as url:
         broken = Endpoint(provider="openai", name="broken", model="x", base_url=model_url)
         result = evaluate(task, config(url, tmp_path, [supplied], models=(broken,)))
     assert judge_script.requests == []  # nothing to judge: the judge was never asked

@@ -12,7 +12,8 @@ from judgebench.run.evaluate import RunConfig, aevaluate, evaluate
 from judgebench.tasks import load_task
 from judgebench.types import Endpoint, Judge
 
-from ..fakeserver import Script, fake_server
+from ..fakemodel import fake_model
+from ..fakeserver import Script
 
 
 def config(url: str, tmp_path: Path) -> RunConfig:
@@ -24,7 +25,7 @@ def config(url: str, tmp_path: Path) -> RunConfig:
 def test_evaluate_works_inside_a_running_event_loop(tmp_path: Path) -> None:
     """A notebook cell runs inside an event loop: evaluate must not call asyncio.run on it."""
     task = load_task("sample-mt")
-    with fake_server(Script([("ok", "A fine answer. Rating: [[7]]")])) as url:
+    with fake_model(Script([("ok", "A fine answer. Rating: [[7]]")])) as url:
         async def cell() -> int:
             result = evaluate(task, config(url, tmp_path))
             again = await aevaluate(task, config(url, tmp_path))
@@ -35,7 +36,7 @@ def test_evaluate_works_inside_a_running_event_loop(tmp_path: Path) -> None:
 
 def test_a_run_prints_the_rows_stats_computes_from_its_directory(tmp_path: Path) -> None:
     task = load_task("sample-pairwise")
-    with fake_server(Script([("ok", "Both are good, A is better. [[A]]")])) as url:
+    with fake_model(Script([("ok", "Both are good, A is better. [[A]]")])) as url:
         result = evaluate(task, config(url, tmp_path))
     from_disk = score_rows(read_judgments([result.run_dir]).frame, n_bootstrap=50)
     assert list(result.rows) == from_disk
@@ -51,7 +52,7 @@ def test_a_five_point_task_is_flagged_saturated_on_its_own_scale(tmp_path: Path)
     task_file = tmp_path / "five.yaml"
     task_file.write_text("include: sample-mt.yaml\nname: five-point\njudge:\n  scale: [1, 5]\n")
     task = load_task(str(task_file))
-    with fake_server(Script([("ok", "Excellent. [[5]]")])) as url:
+    with fake_model(Script([("ok", "Excellent. [[5]]")])) as url:
         result = evaluate(task, RunConfig(**{**config(url, tmp_path).__dict__, "limit": None}))
     assert {row.scale for row in result.rows} == {(1, 5)} and result.rows[0].score == 5.0
     assert result.rows[0].n_judged == 16

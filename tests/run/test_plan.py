@@ -27,6 +27,7 @@ from judgebench.run.runner import RetryPolicy
 from judgebench.tasks import load_task
 from judgebench.types import ChatRequest, Endpoint, Judge
 
+from ..fakemodel import fake_model
 from ..fakeserver import Script, fake_server
 
 # What tests/fakeserver.py reports for every reply: (prompt, completion) tokens.
@@ -72,7 +73,7 @@ def test_a_cold_dry_run_counts_what_the_real_run_sends_and_a_warm_one_sends_noth
                                                                                      task_name: str) -> None:
     task = load_task(task_name)
     verdict = "Fine. Rating: [[7]]" if task.kind == "single" else "A is better. [[A]]"
-    with fake_server(Script([("ok", "An answer.")])) as model_url, fake_server(Script([("ok", verdict)])) as judge_url:
+    with fake_model(Script([("ok", "An answer.")])) as model_url, fake_model(Script([("ok", verdict)])) as judge_url:
         config = _config(tmp_path, model_url, judge_url, limit=3)
         cold = plan_run(task, config, _prices(config))
         assert not config.cache_path.exists() and not config.out.exists()  # the dry run wrote nothing
@@ -92,8 +93,8 @@ def test_a_cold_dry_run_counts_what_the_real_run_sends_and_a_warm_one_sends_noth
 def test_a_partly_warm_cache_prices_only_the_rest_with_the_typical_length_it_learned(tmp_path: Path) -> None:
     task = load_task("sample-mt")
     prices_file = _price_file(tmp_path)
-    with fake_server(Script([("ok", "An answer.")])) as model_url, \
-            fake_server(Script([("ok", "Rating: [[7]]")])) as judge_url:
+    with fake_model(Script([("ok", "An answer.")])) as model_url, \
+            fake_model(Script([("ok", "Rating: [[7]]")])) as judge_url:
         evaluate(task, _config(tmp_path, model_url, judge_url, limit=2, prices_file=prices_file))
         config = _config(tmp_path, model_url, judge_url, limit=4, prices_file=prices_file)
         plan = plan_run(task, config, _prices(config))
@@ -122,7 +123,7 @@ def test_the_planned_judge_requests_are_the_ones_the_run_then_sends(tmp_path: Pa
     cached answers, byte for byte what the next real run sends."""
     task = load_task("sample-mt")
     judge_script = Script([("400", None, "no")])
-    with fake_server(Script([("ok", "An answer.")])) as model_url, fake_server(judge_script) as judge_url:
+    with fake_model(Script([("ok", "An answer.")])) as model_url, fake_model(judge_script) as judge_url:
         config = _config(tmp_path, model_url, judge_url, limit=2)
         first = evaluate(task, config)
         assert first.n_failed == first.n_judgments
@@ -147,7 +148,7 @@ def test_summary_costs_are_reported_tokens_times_prices(tmp_path: Path) -> None:
     task = load_task("sample-mt")
     prices_file = _price_file(tmp_path)
     model_script, judge_script = Script([("ok", "An answer.")]), Script([("ok", "Rating: [[7]]")])
-    with fake_server(model_script) as model_url, fake_server(judge_script) as judge_url:
+    with fake_model(model_script) as model_url, fake_model(judge_script) as judge_url:
         result = evaluate(task, _config(tmp_path, model_url, judge_url, limit=3, prices_file=prices_file))
     summary = json.loads((result.run_dir / "summary.json").read_text())
     table = yaml.safe_load(PRICES)["models"]
@@ -168,7 +169,8 @@ def test_an_anthropic_judge_is_charged_the_builtin_price(tmp_path: Path, monkeyp
     task = load_task("sample-mt")
     model_id = "claude-3-5-haiku-20241022"
     published = yaml.safe_load(builtin_path().read_text(encoding="utf-8"))["models"]["claude-3-5-haiku"]
-    with fake_server(Script([("ok", "An answer.")])) as model_url, \
+    # The judge speaks Anthropic's wire format: the fake HTTP server answers it as Anthropic would.
+    with fake_model(Script([("ok", "An answer.")])) as model_url, \
             fake_server(Script([("ok", "Rating: [[8]]")])) as judge_url:
         config = _config(tmp_path, model_url, judge_url, limit=2)
         claude = Endpoint(provider="anthropic", name="claude", model=model_id, base_url=judge_url.removesuffix("/v1"))

@@ -30,6 +30,9 @@ from judgebench.types import ChatReply, ChatRequest, Endpoint
 
 from ..fakeserver import completion, serving
 
+# A real Ray cluster starts for this module (a minute and more on two cores): with the real servers, in `make test`.
+pytestmark = pytest.mark.integration
+
 KEY = "sk-ray-engine-sentinel-0123456789abcdef"
 VOLATILE = {"latency_s", "from_cache"}
 

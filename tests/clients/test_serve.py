@@ -1,6 +1,6 @@
 """Served models (judgebench.clients.serve): the spec grammar, the exact command each server gets, the checks made
 before anything starts, and the process handling (ready, crashed, never ready, stopped with its workers) against
-real processes on loopback (tests/run/tiny_server.py). The real llama.cpp server runs in test_serve_integration."""
+real processes on loopback (tests/clients/tiny_server.py). The real llama.cpp server runs in test_serve_integration."""
 
 from __future__ import annotations
 

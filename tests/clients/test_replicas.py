@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from judgebench.clients.endpoints import parse_endpoint
-from judgebench.clients.replicas import AdaptiveLimit
-from judgebench.errors import ConfigError
+from judgebench.clients.replicas import AdaptiveLimit, ReplicaPool
+from judgebench.errors import BackendError, ConfigError
 from judgebench.formats.judgebench import read_jsonl
 from judgebench.run.evaluate import RunConfig, evaluate
 from judgebench.run.runner import RetryPolicy
@@ -201,3 +201,24 @@ def test_a_replica_that_answers_badly_costs_no_judgment_while_another_answers_we
         result = evaluate(task, config)
     assert result.n_failed == 0 and result.n_judgments == 40
     assert len(good.requests) == 40 and len(bad.requests) < 40
+
+
+async def test_a_replica_that_garbles_every_reply_is_taken_out_after_three_in_a_row() -> None:
+    """The cause of the flaky [fault1] case above: a garbled 2xx is not retryable on a lone server, but the runner
+    sends it to another replica as this one's fault; the pool must count it too, or the garbling replica (always
+    least busy) is never taken out and keeps taking requests until some of them run out of attempts."""
+    endpoint = Endpoint("openai", "m", "m", "http://a/v1", replicas=("http://b/v1",))
+    pool = ReplicaPool(endpoint, lambda e: None)  # type: ignore[arg-type,return-value]
+    garbled = BackendError("the server's reply is not a chat completion", retryable=False)
+    bad = pool.replicas[0]
+    for _ in range(3):
+        assert await pool.acquire() is bad  # least busy (first of two idle replicas)
+        pool.release(bad, 0.001, garbled)
+    assert bad.down and bad.consecutive_errors == 3
+    # A refusal of the request itself (a 4xx) says nothing about the replica: never counted.
+    refused = BackendError("HTTP 400: bad request", retryable=False, status=400)
+    other = pool.replicas[1]
+    for _ in range(3):
+        assert await pool.acquire() is other
+        pool.release(other, 0.001, refused)
+    assert not other.down and other.consecutive_errors == 0

@@ -73,7 +73,7 @@ def _stats_battles(db: Path, *options: str) -> tuple[int, str]:
 
 def _api_ranking(tmp_path: Path, db: Path) -> dict:
     token = invite(db, "reader")
-    with serve_arena(db, Pool("bench", "t", {}, {})) as base, httpx.Client(base_url=base) as client:
+    with serve_arena(db, Pool("bench", "t", {}, {})) as base, httpx.Client(base_url=base, timeout=120) as client:
         response = client.get("/api/ranking", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.text
     return response.json()

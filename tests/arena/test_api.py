@@ -38,7 +38,7 @@ def assert_no_model_name(text: str) -> None:
 
 
 def test_without_a_valid_token_everything_is_401(served: Served) -> None:
-    with httpx.Client(base_url=served.base) as client:
+    with httpx.Client(timeout=60, base_url=served.base) as client:
         for method, path in [("GET", "/api/battle"), ("POST", "/api/vote"), ("GET", "/api/ranking"),
                              ("GET", "/ranking"), ("POST", "/api/logout")]:
             assert client.request(method, path).status_code == 401, path
@@ -51,7 +51,7 @@ def test_without_a_valid_token_everything_is_401(served: Served) -> None:
 
 def test_battles_votes_and_refusals_with_a_bearer_token(served: Served) -> None:
     alice, bob = invite(served.db, "alice"), invite(served.db, "bob")
-    with httpx.Client(base_url=served.base) as client:
+    with httpx.Client(timeout=60, base_url=served.base) as client:
         first = client.get("/api/battle", headers=bearer(alice))
         assert first.status_code == 200 and first.headers["content-type"] == "application/json"
         shown = first.json()
@@ -86,7 +86,7 @@ def test_battles_votes_and_refusals_with_a_bearer_token(served: Served) -> None:
 
 def test_the_daily_cap_is_429_with_a_clear_message(tmp_path: Path, pool: Pool) -> None:
     db = tmp_path / "capped.sqlite"
-    with serve_arena(db, pool, cap=2) as base, httpx.Client(base_url=base) as client:
+    with serve_arena(db, pool, cap=2) as base, httpx.Client(timeout=60, base_url=base) as client:
         token = invite(db, "carol")
         for _ in range(2):
             shown = client.get("/api/battle", headers=bearer(token)).json()
@@ -99,7 +99,7 @@ def test_the_daily_cap_is_429_with_a_clear_message(tmp_path: Path, pool: Pool) -
 
 def test_cookie_sessions_need_the_csrf_header_and_this_origin(served: Served) -> None:
     token = invite(served.db, "dave")
-    with httpx.Client(base_url=served.base) as client:
+    with httpx.Client(timeout=60, base_url=served.base) as client:
         assert client.post("/api/login", json={"token": token},
                            headers={"Origin": "https://evil.example"}).status_code == 403
         login = client.post("/api/login", json={"token": token}, headers={"Origin": served.base})
@@ -126,7 +126,7 @@ def test_cookie_sessions_need_the_csrf_header_and_this_origin(served: Served) ->
 
 
 def test_security_headers_and_a_page_without_inline_script(served: Served) -> None:
-    with httpx.Client(base_url=served.base) as client:
+    with httpx.Client(timeout=60, base_url=served.base) as client:
         for path in ["/", "/static/app.js", "/api/battle"]:
             headers = client.get(path).headers
             csp = headers["content-security-policy"]
@@ -251,7 +251,7 @@ def test_deeply_nested_json_is_a_400_not_a_traceback(served: Served) -> None:
     server_log = logging.getLogger("uvicorn.error")  # where uvicorn writes an unhandled exception's traceback
     server_log.addHandler(logged)
     try:
-        with httpx.Client(base_url=served.base) as client:
+        with httpx.Client(timeout=60, base_url=served.base) as client:
             for path, body, headers in [("/api/vote", deep, bearer(token)),
                                         ("/api/vote", b'{"battle_id": ' + deep + b"}", bearer(token)),
                                         ("/api/login", deep, {}), ("/api/login", b'{"token": ' + deep + b"}", {})]:
@@ -266,7 +266,7 @@ def test_deeply_nested_json_is_a_400_not_a_traceback(served: Served) -> None:
 
 def test_a_session_expires_on_the_server_whatever_the_cookie_says(served: Served) -> None:
     token = invite(served.db, "hal")
-    with httpx.Client(base_url=served.base) as client:
+    with httpx.Client(timeout=60, base_url=served.base) as client:
         login = client.post("/api/login", json={"token": token})
         assert f"max-age={30 * 86400}" in login.headers["set-cookie"].lower()  # 30 days, as the server counts
         assert client.get("/api/battle").status_code == 200

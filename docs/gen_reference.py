@@ -3,7 +3,7 @@
 An mkdocs hook (``hooks:`` in mkdocs.yml): a page holding ``<!-- generated: NAME -->`` gets the Markdown that
 ``GENERATORS[NAME]`` writes, at every build, so the pages cannot drift from the code. The tests call the same
 functions (tests/test_docs.py). The judgment columns, their types and descriptions come from the one schema,
-judgebench.analysis.table.JUDGMENT_COLUMNS; a column without a description fails the build.
+judgebench.formats.table.JUDGMENT_COLUMNS; a column without a description fails the build.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def judgment_columns() -> list[tuple[str, str, str | None]]:
     The ONE place that says where the columns come from: repoint it when the schema moves. A column given as an
     object with ``name`` (and ``description`` / ``dtype``) is read as such, so a typed schema needs no other
     change here."""
-    from judgebench.analysis.table import JUDGMENT_COLUMNS
+    from judgebench.formats.table import JUDGMENT_COLUMNS
 
     return [(column.name, column.dtype, column.description or None) for column in JUDGMENT_COLUMNS]
 
@@ -37,7 +37,7 @@ def columns_markdown() -> str:
     columns = judgment_columns()
     missing = [name for name, _, doc in columns if not doc]
     if missing:
-        raise ValueError(f"judgebench/analysis/table.py: judgment columns without a description: {missing}; "
+        raise ValueError(f"judgebench/formats/table.py: judgment columns without a description: {missing}; "
                          "say what each holds in its Column(...)")
     lines = [f"The {len(columns)} columns of every judgments frame, in order, whichever harness wrote the records.",
              "", "| column | type | meaning |", "|---|---|---|"]

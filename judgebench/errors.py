@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import errno
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 
 
@@ -72,6 +73,12 @@ _OS_FAULTS = {
     errno.ENXIO: "no such device: {choose}",
     errno.ENODEV: "no such device: {choose}",
 }
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to a mistyped one (for "did you mean"), or None when none is close."""
+    found = difflib.get_close_matches(name, list(known), n=1)
+    return found[0] if found else None
 
 
 def os_fault(exc: OSError, path: object = None, choose: str = "choose another place") -> ResultsError | None:

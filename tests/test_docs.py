@@ -51,7 +51,7 @@ def test_the_cli_reference_has_every_command_and_option() -> None:
 
 
 def test_the_column_reference_has_every_column_of_the_judgments_frame() -> None:
-    from judgebench.analysis.table import judgments_frame
+    from judgebench.formats.table import judgments_frame
 
     markdown = gen.columns_markdown()
     frame = judgments_frame([])
@@ -61,7 +61,7 @@ def test_the_column_reference_has_every_column_of_the_judgments_frame() -> None:
 
 
 def test_an_undocumented_column_fails_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
-    from judgebench.analysis import table
+    from judgebench.formats import table
 
     columns = tuple(dataclasses.replace(c, description="") if c.name == "margin_ab" else c
                     for c in table.JUDGMENT_COLUMNS)
@@ -71,7 +71,7 @@ def test_an_undocumented_column_fails_the_build(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_column_reference_shows_the_schemas_types_and_descriptions() -> None:
-    from judgebench.analysis.table import JUDGMENT_COLUMNS
+    from judgebench.formats.table import JUDGMENT_COLUMNS
 
     markdown = gen.columns_markdown()
     for column in JUDGMENT_COLUMNS:

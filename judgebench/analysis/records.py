@@ -21,8 +21,8 @@ import pandas as pd
 from ..errors import DataError
 from ..formats import ParsedSource, Source, read_parsed
 from ..formats.parse_cache import ParseCache
+from ..formats.table import COLUMNS, judgment_columns, judgments_frame, n_rows, sources_frame
 from ..types import JudgmentId
-from .table import COLUMNS, judgment_columns, judgments_frame, n_rows, sources_frame
 
 __all__ = ["COLUMNS", "IDENTITY", "JudgmentSet", "collect", "collect_parsed", "deduplicate", "judgments_frame",
            "order_sources", "read_judgments"]

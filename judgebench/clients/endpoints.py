@@ -27,7 +27,7 @@ import httpx
 
 from .. import credentials
 from ..aio import run_sync
-from ..errors import ConfigError
+from ..errors import ConfigError, closest
 from ..types import Endpoint, Judge
 from .providers import BY_HOST, OPENAI, SERVER_HINT, by_host, provider_of
 
@@ -103,8 +103,10 @@ def parse_endpoint(spec: str, *, role: str, concurrency: int, key_env: str | Non
         replicas = tuple(_strip_credentials(u, role) for u in urls[1:])
         env = key_env
     else:
+        close = closest(where, BY_HOST)
+        hint = f" (did you mean {close!r}?)" if close else ""
         raise ConfigError(f"--{role} {_shown(spec)!r}: {where!r} is not a URL (http://...) nor one of "
-                          f"{', '.join(BY_HOST)}")
+                          f"{', '.join(BY_HOST)}{hint}")
     if env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
         raise ConfigError(f"--{role} {_shown(spec)!r}: key_env names an environment variable, like MY_API_KEY")
     credentials.register(env)

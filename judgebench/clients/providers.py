@@ -8,14 +8,13 @@ ask it a question.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
+from ..errors import ConfigError, closest
 from ..types import Endpoint
 
 # The protocol a provider's servers speak: it picks the chat backend (backends.make_backend) and the batch client.
@@ -84,8 +83,8 @@ def provider(name: str) -> Provider:
     found = PROVIDERS.get(name)
     if found is not None:
         return found
-    close = difflib.get_close_matches(name, list(PROVIDERS), n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    close = closest(name, PROVIDERS)
+    hint = f"did you mean {close!r}? " if close else ""
     raise ConfigError(f"unknown provider {name!r}: {hint}known providers are {', '.join(PROVIDERS)}")
 
 

@@ -30,7 +30,7 @@ def read_labels(path: Path) -> pd.DataFrame:
 def arena_labels(path: Path) -> pd.DataFrame:
     """A human arena's counted votes as pairwise labels (item_id, model_a, model_b, winner, turn, category, voter);
     both_bad is a tie, as Chatbot Arena counts it."""
-    from ..arena.store import read_votes
+    from .arena_db import read_votes
 
     votes = [v for v in read_votes(path) if v.counted]
     if not votes:

@@ -7,7 +7,6 @@ Detection tries the formats in ``FORMATS``' order: the first whose ``detect`` sa
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..constants import FORMATS as FORMAT_NAMES
-from ..errors import DataError
+from ..errors import DataError, closest
 from ..types import Item
 from . import alpaca_eval, arena_db, arena_hard, fastchat
 from . import judgebench as ours
@@ -177,8 +176,8 @@ def format_named(name: str) -> Format:
     found = FORMATS.get(name)
     if found is not None:
         return found
-    close = difflib.get_close_matches(name, list(FORMATS), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(name, FORMATS)
+    hint = f" (did you mean {close!r}?)" if close else ""
     raise DataError(f"unknown format {name!r}; one of {', '.join(FORMAT_NAMES)}{hint}")
 
 

@@ -1,26 +1,174 @@
-"""The judgments table's schema and constructor live in judgebench.analysis.table; the readers and the parse cache
-import them from here, as they did before the move."""
+"""Judgments as a table: the typed schema of every judgments frame (``JUDGMENT_COLUMNS``), whichever harness wrote
+the records, and the one constructor of judgments frames.
+
+A source's judgments travel column by column (``Columns``: column name -> one value per judgment) from a file
+reader or the parse cache to ``sources_frame``, the one constructor of judgments frames: judgments parsed now,
+served by the parse cache or given as ``Judgment`` objects go through the same conversions, so the frames are
+equal, dtypes included. All sources are put into one frame at once: building a frame per source and
+concatenating costs more than reading them from the cache.
+"""
 
 from __future__ import annotations
 
-from ..analysis.table import (
-    COLUMNS,
-    CONTENT_COLUMNS,
-    JUDGMENT_COLUMNS,
-    NUMBER_COLUMNS,
-    TEXT_COLUMNS,
-    Column,
-    Columns,
-    columns_frame,
-    complete,
-    judgment_columns,
-    judgment_row,
-    judgments_frame,
-    n_rows,
-    rows_columns,
-    sources_frame,
-)
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import MISSING, dataclass
+from typing import Any
 
-__all__ = ["COLUMNS", "CONTENT_COLUMNS", "JUDGMENT_COLUMNS", "NUMBER_COLUMNS", "TEXT_COLUMNS", "Column", "Columns",
-           "columns_frame", "complete", "judgment_columns", "judgment_row", "judgments_frame", "n_rows",
-           "rows_columns", "sources_frame"]
+import numpy as np
+import pandas as pd
+
+from ..types import Judgment
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of every judgments frame: its name, its dtype in the frame, and what it holds."""
+
+    name: str
+    dtype: str  # "str" (text, None where missing), "float" (NaN where missing), "int" or "bool"
+    description: str
+
+
+# The columns every judgments frame has, whichever harness wrote the records, in frame order. The one list: the
+# frame's constructor below, the parse cache and the reference's column table are all made from it.
+JUDGMENT_COLUMNS: tuple[Column, ...] = (
+    Column("benchmark", "str", "The benchmark's canonical name (`mt-bench`, `alpaca-eval`, `arena-hard`, ...), the "
+                               "same "
+                               "whichever harness wrote the file."),
+    Column("item_id", "str", "The item's canonical id: MT-Bench's `question_id`; for AlpacaEval, the first 16 hex "
+                             "digits of the sha256 of the instruction."),
+    Column("category", "str", "The item's category (MT-Bench's eight, Arena-Hard's, ...)."),
+    Column("model", "str", "The judged (candidate) model, named as its harness names it."),
+    Column("judge", "str", "The judge's label: the judge spec's name with its mode and settings (`j#json,t=0.7`)."),
+    Column("turn", "int", "The judged turn (1, 2, ...): MT-Bench judges each turn of a two-turn question apart."),
+    Column("kind", "str", "The task kind that made the judgment: `single`, `pairwise`, `battles` or a published "
+                          "protocol's kind."),
+    Column("score", "float", "Single grading: the grade on the task's scale; None when the judgment failed."),
+    Column("opponent", "str", "Pairwise and battles: the model the candidate was compared with (the reference model, "
+                              "or "
+                              "the other model of a battle); None for single grading."),
+    Column("verdict_ab", "str", "Pairwise: the verdict with the candidate shown first, from its point of view (`win`, "
+                                "`loss`, `tie`)."),
+    Column("verdict_ba", "str", "Pairwise: the verdict with the candidate shown second, from its point of view."),
+    Column("preference", "float", "Pairwise: the combined preference in [1, 2] in AlpacaEval's convention (2 = the "
+                                  "candidate is better, 1.5 a tie); None when either order failed."),
+    Column("error", "str", "Why the judgment has no value, in words (None when it succeeded)."),
+    Column("failure", "str", "The failure's cause: `parse`, `truncated`, `request`, `filtered`, `no_answer`, `empty`, "
+                             "or `pending` / `excluded` (no value, not failed: waiting in a provider batch, or an "
+                             "arena "
+                             "vote left out)."),
+    Column("empty", "bool", "The judged answer was empty (or only whitespace): never shown to the judge (`judge: "
+                            "{on_empty: ...}`)."),
+    Column("length", "float", "Characters of the judged answer (all turns): the length of length control."),
+    Column("opponent_length", "float", "Characters of the opponent's answer (all turns)."),
+    Column("expected_score", "float", "The probability-weighted grade over the scale from the judge's token "
+                                      "log-probabilities (G-Eval style), where the server returned them."),
+    Column("scale_low", "float", "The lowest grade of the task's scale (single grading)."),
+    Column("scale_high", "float", "The highest grade of the task's scale (single grading)."),
+    Column("margin_ab", "float", "Five-level verdicts (Arena-Hard's `A>>B` .. `B>>A`), candidate shown first: 1 = "
+                                 "better, 2 = much better (counts as three games); None for three-level verdicts and "
+                                 "ties."),
+    Column("margin_ba", "float", "The same, candidate shown second."),
+    Column("headers", "float", "Markdown headers in the judged answer (all turns, code blocks left out): a "
+                               "style-control covariate; None where the answer's text was not available."),
+    Column("lists", "float", "Markdown list items in the judged answer."),
+    Column("bold", "float", "Bold spans in the judged answer."),
+    Column("opponent_headers", "float", "Markdown headers in the opponent's answer."),
+    Column("opponent_lists", "float", "Markdown list items in the opponent's answer."),
+    Column("opponent_bold", "float", "Bold spans in the opponent's answer."),
+    Column("protocol", "str", "The protocol that made the judgment (a published protocol's name such as "
+                              "`alpaca-eval-2.0`, else the task's name): part of its identity; empty for records "
+                              "written before protocols were recorded."),
+    Column("tokens", "float", "Tokens of the judged answer, where a protocol counts them (Arena-Hard v2.0's style "
+                              "control)."),
+    Column("opponent_tokens", "float", "Tokens of the opponent's answer, likewise."),
+    Column("run_id", "str", "The judgebench run directory the judgment was read from; None for other harnesses' "
+                            "files."),
+)
+COLUMNS = [c.name for c in JUDGMENT_COLUMNS]
+# What a source's own content gives: every column but run_id (a run directory's name, not its content).
+CONTENT_COLUMNS = tuple(c for c in COLUMNS if c != "run_id")
+TEXT_COLUMNS = tuple(c.name for c in JUDGMENT_COLUMNS if c.dtype == "str" and c.name != "run_id")
+NUMBER_COLUMNS = tuple(c.name for c in JUDGMENT_COLUMNS if c.dtype == "float")
+
+Columns = Mapping[str, Sequence[Any]]
+
+
+def _default(name: str) -> Any:
+    """A column's value for a judgment whose reader did not set it: the Judgment field's default."""
+    if name in ("scale_low", "scale_high"):
+        return None
+    default = Judgment.__dataclass_fields__[name].default
+    return None if default is MISSING else default
+
+
+def judgment_row(j: Judgment) -> tuple[Any, ...]:
+    """One judgment's ``CONTENT_COLUMNS`` values (raw text and calls left out): all a frame keeps of it."""
+    return (j.benchmark, j.item_id, j.category, j.model, j.judge, j.turn, j.kind, j.score, j.opponent, j.verdict_ab,
+            j.verdict_ba, j.preference, j.error, j.failure, j.empty, j.length, j.opponent_length, j.expected_score,
+            j.scale[0] if j.scale else None, j.scale[1] if j.scale else None, j.margin_ab, j.margin_ba, j.headers,
+            j.lists, j.bold, j.opponent_headers, j.opponent_lists, j.opponent_bold, j.protocol, j.tokens,
+            j.opponent_tokens)
+
+
+def rows_columns(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    """Rows made by ``judgment_row``, column by column."""
+    if not rows:
+        return {name: [] for name in CONTENT_COLUMNS}
+    return {name: list(values) for name, values in zip(CONTENT_COLUMNS, zip(*rows, strict=True), strict=True)}
+
+
+def judgment_columns(judgments: Iterable[Judgment]) -> dict[str, list[Any]]:
+    """Judgments column by column (``CONTENT_COLUMNS``; raw text and calls left out)."""
+    return rows_columns([judgment_row(j) for j in judgments])
+
+
+def n_rows(columns: Columns) -> int:
+    """The number of judgments in ``columns``; columns of different lengths are a bug in their reader."""
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+    return lengths.pop() if lengths else 0
+
+
+def complete(columns: Columns) -> dict[str, Sequence[Any]]:
+    """Every content column: one the reader left out holds the Judgment field's default."""
+    n = n_rows(columns)
+    return {name: columns[name] if name in columns else [_default(name)] * n for name in CONTENT_COLUMNS}
+
+
+def _typed(name: str, values: Sequence[Any]) -> np.ndarray:
+    """A column's values as the array its frame column holds: float64 numbers (None: NaN), int64 turns, bool
+    ``empty``, and text as objects (pandas infers its str dtype from them, or keeps objects when none is text)."""
+    if isinstance(values, np.ndarray) and (values.dtype != object or name in TEXT_COLUMNS):
+        return values  # the parse cache's columns are already typed
+    if name in NUMBER_COLUMNS:
+        return pd.Series(values, dtype=object).astype(float).to_numpy()
+    if name == "turn":
+        return pd.Series(values, dtype=object).astype(int).to_numpy()
+    if name == "empty":
+        return pd.Series(values, dtype=object).astype(bool).to_numpy()
+    return np.fromiter(values, dtype=object, count=len(values))  # a value that is a list stays one value
+
+
+def sources_frame(sources: Sequence[tuple[Columns, str | None]]) -> pd.DataFrame:
+    """One judgments frame (``COLUMNS``) of several sources' columns, in order; each source is (its columns,
+    its run_id)."""
+    parts = [(complete(columns), n_rows(columns), run_id) for columns, run_id in sources]
+    data: dict[str, np.ndarray] = {}
+    for name in CONTENT_COLUMNS:
+        arrays = [_typed(name, columns[name]) for columns, _, _ in parts]
+        data[name] = np.concatenate(arrays) if arrays else _typed(name, [])
+    data["run_id"] = (np.concatenate([np.full(n, run_id, dtype=object) for _, n, run_id in parts]) if parts
+                      else np.empty(0, dtype=object))
+    return pd.DataFrame(data, columns=COLUMNS)
+
+
+def columns_frame(columns: Columns, run_id: str | None = None) -> pd.DataFrame:
+    """A judgments frame of one source's columns (see ``complete``), ``run_id`` its run's name."""
+    return sources_frame([(columns, run_id)])
+
+
+def judgments_frame(judgments: Iterable[Judgment], run_id: str | None = None) -> pd.DataFrame:
+    """Judgments as a DataFrame, one row per record (raw text and calls left out), columns ``COLUMNS``."""
+    return columns_frame(judgment_columns(judgments), run_id)

@@ -28,7 +28,7 @@ import numpy as np
 from scipy.special import expit
 
 from ..errors import ConfigError
-from ..stats.bradley_terry import _fit_strengths
+from ..stats.bradley_terry import fit_strengths
 
 # A pair of models, in sorted order: the key under which its battles are counted, whichever side each was on.
 Pair = tuple[str, str]
@@ -120,7 +120,7 @@ def strengths(models: Sequence[str], results: Iterable[Result], pairs: Iterable[
     if not rows:
         return {m: 0.0 for m in models}
     a, b, outcome, weight = (np.array(column) for column in zip(*rows, strict=True))
-    fitted = _fit_strengths(a.astype(int), b.astype(int), outcome.astype(float), len(models), weight.astype(float))
+    fitted = fit_strengths(a.astype(int), b.astype(int), outcome.astype(float), len(models), weight.astype(float))
     fitted -= fitted.mean()
     return {m: float(fitted[i]) for m, i in index.items()}
 

@@ -86,7 +86,7 @@ def fit_logistic_strengths(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, n_
     return theta[:n_models], theta[n_models:]
 
 
-def _fit_strengths(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, n_models: int,
+def fit_strengths(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, n_models: int,
                    weight: np.ndarray | None = None) -> np.ndarray:
     return fit_logistic_strengths(a, b, outcome, n_models, weight)[0]
 
@@ -99,7 +99,7 @@ def bradley_terry(battles: pd.DataFrame, baseline: str) -> dict[str, float]:
     index = {m: i for i, m in enumerate(models)}
     a = battles["model_a"].map(index).to_numpy()
     b = battles["model_b"].map(index).to_numpy()
-    s = _fit_strengths(a, b, battles["outcome"].to_numpy(dtype=float), len(models))
+    s = fit_strengths(a, b, battles["outcome"].to_numpy(dtype=float), len(models))
     return {m: float(s[i] - s[index[baseline]]) for m, i in index.items()}
 
 
@@ -117,7 +117,7 @@ def bradley_terry_with_ci(battles: pd.DataFrame, baseline: str, n_bootstrap: int
     for k in range(n_bootstrap):
         # A multinomial weight per battle is the same resampling as drawing battles with replacement.
         weight = rng.multinomial(len(a), np.full(len(a), 1 / len(a))).astype(float)
-        s = _fit_strengths(a, b, outcome, len(models), weight)
+        s = fit_strengths(a, b, outcome, len(models), weight)
         samples[k] = 100 * expit(s - s[index[baseline]])
     counts = pd.concat([battles["model_a"], battles["model_b"]]).value_counts()
     rows = []

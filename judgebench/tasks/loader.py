@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError, TaskError
+from ..errors import DataError, TaskError, closest
 from ..formats import alpaca_eval, arena_hard, fastchat
 from ..formats.identity import canonical_benchmark
 from ..judging.fastchat_prompts import read_prompts
@@ -79,8 +78,8 @@ def _by_category(generation: SourcedDict, items: list[Item]) -> tuple[tuple[str,
     found = []
     for category in raw:
         if str(category) not in categories:
-            hint = difflib.get_close_matches(str(category), categories, n=1)
-            suggestion = f"did you mean {hint[0]!r}?" if hint else f"the task's categories: {', '.join(categories)}"
+            hint = closest(str(category), categories)
+            suggestion = f"did you mean {hint!r}?" if hint else f"the task's categories: {', '.join(categories)}"
             raise TaskError(f"{raw.where(category)}: no item has the category {category!r}; {suggestion}")
         params = raw[category]
         if not isinstance(params, SourcedDict):
@@ -95,8 +94,8 @@ def _by_category(generation: SourcedDict, items: list[Item]) -> tuple[tuple[str,
 def _check_fields(mapping: SourcedDict, allowed: set[str], what: str) -> None:
     for key in mapping:
         if key not in allowed:
-            hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known fields: {', '.join(sorted(allowed))}"
+            hint = closest(str(key), sorted(allowed))
+            suggestion = f"; did you mean {hint!r}?" if hint else f"; known fields: {', '.join(sorted(allowed))}"
             raise TaskError(f"{mapping.where(key)}: unknown field {key!r} in {what}{suggestion}")
 
 
@@ -126,8 +125,8 @@ def find_task(name_or_path: str) -> Path:
     if candidate.exists():
         return candidate
     known = task_names()
-    hint = difflib.get_close_matches(name_or_path, known, n=1)
-    suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+    hint = closest(name_or_path, known)
+    suggestion = f"; did you mean {hint!r}?" if hint else ""
     raise TaskError(f"unknown task {name_or_path!r}{suggestion} (built-in tasks: {', '.join(known)})")
 
 

@@ -148,3 +148,12 @@ def test_every_judge_the_readme_shows_parses() -> None:
         base = judge_base(spec)
         served = {base: LOCAL} if is_served(base) else None
         assert parse_judge(spec, local=LOCAL, served=served).endpoint.name, spec
+
+
+def test_a_mistyped_provider_after_the_at_sign_is_answered_with_the_closest_one() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_judge("x@opneai")
+    assert "did you mean 'openai'?" in str(caught.value) and "\n" not in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        parse_judge("x@nothing-like-it")
+    assert "did you mean" not in str(caught.value)

@@ -39,15 +39,20 @@ def reply_from_message(response: Any, latency_s: float) -> ChatReply:
                      completion_tokens=response.usage.output_tokens, latency_s=latency_s)
 
 
+def anthropic_client(endpoint: Endpoint, timeout_s: float) -> anthropic.AsyncAnthropic:
+    """The SDK's client for an endpoint, its key read from the environment here; the SDK's own retries off (the
+    run's one retry policy decides)."""
+    variable = endpoint.api_key_env or ANTHROPIC.key_env or ""
+    key = os.environ.get(variable)
+    if not key:
+        raise ConfigError(f"{endpoint.name}: set {variable} to use Anthropic")
+    return anthropic.AsyncAnthropic(api_key=key, base_url=endpoint.base_url, max_retries=0, timeout=timeout_s)
+
+
 class AnthropicBackend:
     def __init__(self, endpoint: Endpoint, *, timeout_s: float = 120.0) -> None:
         self.endpoint = endpoint
-        variable = endpoint.api_key_env or ANTHROPIC.key_env or ""
-        key = os.environ.get(variable)
-        if not key:
-            raise ConfigError(f"{endpoint.name}: set {variable} to use Anthropic")
-        self._client = anthropic.AsyncAnthropic(api_key=key, base_url=endpoint.base_url, max_retries=0,
-                                                timeout=timeout_s)
+        self._client = anthropic_client(endpoint, timeout_s)
 
     async def complete(self, request: ChatRequest) -> ChatReply:
         params = message_params(self.endpoint, request)

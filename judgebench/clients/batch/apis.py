@@ -20,10 +20,10 @@ import openai
 from ...credentials import redact
 from ...errors import BackendError, ConfigError
 from ...types import ChatRequest, Endpoint
-from ..backends.anthropic_sdk import message_params, reply_from_message
+from ..backends.anthropic_sdk import anthropic_client, message_params, reply_from_message
 from ..backends.openai_sdk import classify
 from ..backends.openai_wire import chat_body, parse_reply
-from ..providers import ANTHROPIC, PROVIDERS, Wire, provider_of
+from ..providers import PROVIDERS, Wire, provider_of
 from .ledger import BatchResult, BatchState
 
 OPENAI_CHAT: Final = "/v1/chat/completions"
@@ -148,12 +148,7 @@ class AnthropicBatchClient:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        variable = endpoint.api_key_env or ANTHROPIC.key_env or ""
-        key = os.environ.get(variable)
-        if not key:
-            raise ConfigError(f"{endpoint.name}: set {variable} to use Anthropic")
-        self._client = anthropic.AsyncAnthropic(api_key=key, base_url=endpoint.base_url, max_retries=0,
-                                                timeout=TIMEOUT_S)
+        self._client = anthropic_client(endpoint, TIMEOUT_S)
 
     def entry(self, request: ChatRequest) -> dict[str, Any]:
         return {"custom_id": request.cache_key(), "params": message_params(self.endpoint, request)}

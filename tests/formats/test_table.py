@@ -1,10 +1,10 @@
-"""The judgments table's schema (analysis.table.JUDGMENT_COLUMNS) is what its frames hold, dtypes included."""
+"""The judgments table's schema (formats.table.JUDGMENT_COLUMNS) is what its frames hold, dtypes included."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from judgebench.analysis.table import COLUMNS, JUDGMENT_COLUMNS, judgments_frame
+from judgebench.formats.table import COLUMNS, JUDGMENT_COLUMNS, judgments_frame
 from judgebench.types import Judgment
 
 KINDS = {"str": pd.api.types.is_object_dtype, "float": pd.api.types.is_float_dtype,

@@ -204,7 +204,8 @@ def main() -> None:
                    "(here, or key_env=VAR in its spec).")
 @click.option("--model-key-env", metavar="VAR",
               help="Environment variable holding the candidate model's API key (as --judge-key-env).")
-@click.option("--max-attempts", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--max-attempts", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Attempts per request (the first included) before it is recorded as failed.")
 @click.option("--max-elapsed", type=click.FloatRange(min=1, max=86400), default=DEFAULT_MAX_ELAPSED_S,
               show_default=True, callback=lambda _ctx, _param, value: _finite("--max-elapsed", value),
               help="Seconds a request may take in all, its attempts and the waits between them included (a single "
@@ -214,7 +215,7 @@ def main() -> None:
               help="Seconds one attempt may take once sent, its whole reply included; then it is retried (within "
                    "--max-attempts and --max-elapsed). Suits a CPU-only llama.cpp server; a request waiting for a "
                    "free slot has not been sent, so its wait does not count.")
-@click.option("--progress/--no-progress", default=True)
+@click.option("--progress/--no-progress", default=True, help="Show progress bars on stderr.")
 @click.option("--batch", is_flag=True,
               help="Send NAME@openai and NAME@anthropic requests through the provider's batch API (half the price, "
                    "replies within 24 hours): what is not cached is submitted as a batch when the run ends, and the "
@@ -505,7 +506,7 @@ def diagnose(paths: tuple[Path, ...], fmt: str, families: Path | None, as_json: 
 @FORMAT_OPTION
 @click.option("--bootstrap", type=click.IntRange(min=0), default=500, show_default=True,
               help="Resamples for the rank correlations' 95% intervals.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, model_column: str, fmt: str,
           bootstrap: int, as_json: bool) -> None:
     """Agreement of the judgments with human labels. Pairwise labels (a human arena's votes): per judge, S1 (with
@@ -542,7 +543,8 @@ def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, 
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Site directory.")
 @FORMAT_OPTION
-@click.option("--bootstrap", type=click.IntRange(min=10), default=DEFAULT_BOOTSTRAP, show_default=True)
+@click.option("--bootstrap", type=click.IntRange(min=10), default=DEFAULT_BOOTSTRAP, show_default=True,
+              help="Bootstrap resamples for the scores' intervals (the diagnostics use their own fixed setting).")
 @DIFFICULTY_OPTION
 @ALLOW_PATH_OPTION
 @click.option("--title", default=None, help="The site's title, in every page's <title> and header (default: "
@@ -653,7 +655,7 @@ def download(tasks: tuple[str, ...], data_dir: Path) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", default="auto", show_default=True,
               help="The judgment files' layout (fastchat, arena-hard, alpaca-eval); auto-detected from each file.")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=0, show_default=True,
               help="0: any free port (printed).")
 @click.option("--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -695,7 +697,7 @@ def list_tasks() -> None:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as one JSON object.")
 def show(run_dir: Path, as_json: bool) -> None:
     """Print a run's scores again (computed from its judgments, so a run that was killed shows what it finished)."""
     from .analysis.records import read_judgments

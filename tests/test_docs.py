@@ -102,3 +102,9 @@ def test_the_readme_links_only_to_pages_that_exist() -> None:
     assert links
     for link in links:
         assert (ROOT / link).is_file(), link
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    undocumented = [f"{path} {param.opts[0]}" for path, command in gen.cli_commands() for param in command.params
+                    if isinstance(param, click.Option) and not param.hidden and not (param.help or "").strip()]
+    assert undocumented == []

@@ -15,12 +15,14 @@ harnesses' judgment files and returns a ``Results``:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 
+from ..errors import DataError
 from ..formats import read_parsed
 from ..formats.difficulty import load_difficulty
 from ..formats.notebook import run_rows, write_parquet
@@ -60,16 +62,20 @@ class Results:
         return self._board.diagnostics
 
 
-def load(*paths: str | Path, fmt: str = "auto", n_bootstrap: int = DEFAULT_BOOTSTRAP,
+def load(*paths: str | Path | Iterable[str | Path], fmt: str = "auto", n_bootstrap: int = DEFAULT_BOOTSTRAP,
          difficulty: DifficultyTable | str | Path | None = None, questions: str | Path | None = None) -> Results:
     """Results from judgebench results/run directories and other harnesses' judgment files, as DataFrames.
-    ``questions``: a FastChat question.jsonl giving the categories of FastChat judgment files kept apart from
-    it (as `--questions` does on the command line). ``difficulty``: the instruction difficulties of
-    length-controlled win rates (a DifficultyTable, a CSV path or "alpaca-eval"; see `judgebench difficulty`)."""
+    ``paths``: paths, or lists of them (``load(glob.glob(...))``). ``questions``: a FastChat question.jsonl giving
+    the categories of FastChat judgment files kept apart from it (as `--questions` does on the command line).
+    ``difficulty``: the instruction difficulties of length-controlled win rates (a DifficultyTable, a CSV path or
+    "alpaca-eval"; see `judgebench difficulty`)."""
+    flat: list[str | Path] = [p for raw in paths for p in ((raw,) if isinstance(raw, (str, Path)) else raw)]
+    if not flat:
+        raise DataError("judgebench.load(): give at least one results directory or judgment file")
     if difficulty is not None and not isinstance(difficulty, DifficultyTable):
         difficulty = load_difficulty(difficulty)
     questions_path = Path(questions) if questions is not None else None
-    sources = order_sources([s for raw in paths for s in read_parsed(Path(raw), fmt, questions_path)])
+    sources = order_sources([s for raw in flat for s in read_parsed(Path(raw), fmt, questions_path)])
     runs, answers = run_rows(sources)
     # One answer per (benchmark, model, item), as for judgments: the newest successful one.
     answer_frame = pd.DataFrame(answers, columns=ANSWER_COLUMNS).assign(_ok=lambda f: f["error"].isna())

@@ -64,7 +64,8 @@ def arena() -> None:
               help="One model's answers (FastChat model_answer .jsonl or AlpacaEval model_outputs.json); repeat.")
 @DB_OPTION
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0: any free port.")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (loopback by default; voters elsewhere need it reachable).")
 @click.option("--max-votes-per-day", type=click.IntRange(min=1), default=200, show_default=True,
               help="Votes per voter and UTC day.")
 def serve(task: str, answer_files: tuple[Path, ...], db: Path, port: int, host: str, max_votes_per_day: int) -> None:

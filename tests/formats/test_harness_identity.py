@@ -56,6 +56,11 @@ def test_stats_and_load_show_null_model(shared_data: Path) -> None:
     assert "NullModel" in result.output and " example " not in result.output
     board = judgebench.load(*paths, n_bootstrap=20).leaderboard
     assert set(board["model"]) == {"NullModel", "claude-2"}
+    # A list (as glob.glob gives) is the same as the paths one by one; no path at all is a clear error.
+    listed = judgebench.load(paths, n_bootstrap=20).leaderboard
+    pd.testing.assert_frame_equal(listed, board)
+    with pytest.raises(DataError, match="at least one"):
+        judgebench.load()
 
 
 def _raw_grades(folder: Path) -> pd.DataFrame:

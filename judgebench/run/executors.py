@@ -28,7 +28,7 @@ from .runner import Counters, Runner
 
 if TYPE_CHECKING:
     from ..clients.batch import BatchOptions, BatchReport
-    from ..clients.batch.queue import BatchQueue
+    from .batch_queue import BatchQueue
     from .ray_engine import RayEngine
 
 Accept = Callable[[ChatRequest, ChatReply], bool]
@@ -252,7 +252,7 @@ async def live_executor(cache: Cache, options: ExecutorOptions) -> Runner:
                 "adaptive": options.adaptive}
     if options.batch is None:
         return Runner(cache, **settings)  # type: ignore[arg-type]
-    from ..clients.batch.queue import BatchQueue
+    from .batch_queue import BatchQueue
 
     executor = ProviderBatch(cache, BatchQueue(cache, options.batch), **settings)
     try:

@@ -1,6 +1,7 @@
 """Provider batch APIs (``judgebench run --batch``): OpenAI's Batch API and Anthropic's Message Batches, at half the
-price of direct calls. ``queue`` says how a run uses them (``queue.BatchQueue``), ``ledger`` what survives the run,
-``apis`` how each provider is asked. This package's top level imports neither provider's SDK."""
+price of direct calls. ``apis`` says how each provider is asked, ``options`` what a run asks for and gets back. How a
+run uses them (judgebench.run.batch_queue) and what survives the run (judgebench.run.batch_ledger, in the request
+cache's database) belong to running a task. This package's top level imports neither provider's SDK."""
 
 from __future__ import annotations
 

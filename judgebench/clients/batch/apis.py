@@ -24,7 +24,7 @@ from ..backends.anthropic_sdk import anthropic_client, message_params, reply_fro
 from ..backends.openai_sdk import classify
 from ..backends.openai_wire import chat_body, parse_reply
 from ..providers import PROVIDERS, Wire, provider_of
-from .ledger import BatchResult, BatchState
+from .options import BatchResult, BatchState
 
 OPENAI_CHAT: Final = "/v1/chat/completions"
 TIMEOUT_S = 300.0  # an upload of a large batch file takes a while

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
-from ...types import Endpoint
+from ...types import ChatReply, Endpoint
+
+# A batch is "in_progress" until its provider is done with it; then its provider's final word.
+BatchState = Literal["in_progress", "completed", "expired", "cancelled", "failed"]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One request's end in a finished batch: its reply, or why there is none (an error, expiry, cancellation)."""
+
+    key: str
+    reply: ChatReply | None = None
+    error: str | None = None
 
 BATCHES_FILE = "batches.json"
 

@@ -17,12 +17,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from ...credentials import redact
-from ...run.cache import cache_fault
-from ...types import ChatReply
+from ..clients.batch.options import BatchResult, BatchState
+from ..credentials import redact
+from ..types import ChatReply
+from .cache import cache_fault
 
-# A batch is "in_progress" until its provider is done with it; then its provider's final word.
-BatchState = Literal["in_progress", "completed", "expired", "cancelled", "failed"]
 # A request waits in its batch, then has a reply ("done") or does not ("failed": asked again by a later run).
 RequestState = Literal["waiting", "done", "failed"]
 
@@ -46,15 +45,6 @@ CREATE TABLE IF NOT EXISTS batch_requests (
 );
 CREATE INDEX IF NOT EXISTS batch_requests_by_batch ON batch_requests (batch);
 """
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """One request's end in a finished batch: its reply, or why there is none (an error, expiry, cancellation)."""
-
-    key: str
-    reply: ChatReply | None = None
-    error: str | None = None
 
 
 @dataclass(frozen=True)

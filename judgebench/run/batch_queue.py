@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...errors import BackendError, BatchPending
-from ...formats.judgebench import write_json_atomic
-from ...run.cache import Cache
-from ...types import ChatReply, ChatRequest, Endpoint
-from .apis import BatchClient, BatchStatus, make_batch_client
-from .ledger import Ledger, LedgerBatch
-from .options import BATCHES_FILE, BatchOptions, BatchReport, SubmittedBatch, endpoint_label
+from ..clients.batch.apis import BatchClient, BatchStatus, make_batch_client
+from ..clients.batch.options import BATCHES_FILE, BatchOptions, BatchReport, SubmittedBatch, endpoint_label
+from ..errors import BackendError, BatchPending
+from ..formats.judgebench import write_json_atomic
+from ..types import ChatReply, ChatRequest, Endpoint
+from .batch_ledger import Ledger, LedgerBatch
+from .cache import Cache
 
 # Well under both providers' file limits (OpenAI 200 MB, Anthropic 256 MB).
 MAX_BATCH_BYTES = 100_000_000

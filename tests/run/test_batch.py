@@ -17,8 +17,8 @@ from click.testing import CliRunner
 
 from judgebench.cli import EXIT_PENDING, main
 from judgebench.clients.batch import BATCHES_FILE, BatchOptions, endpoint_label
-from judgebench.clients.batch.ledger import BatchResult, Ledger
 from judgebench.formats import judgebench as store
+from judgebench.run.batch_ledger import BatchResult, Ledger
 from judgebench.run.evaluate import RunConfig, RunResult, evaluate
 from judgebench.tasks import load_task
 from judgebench.types import ChatReply, Endpoint, Judge
@@ -123,7 +123,7 @@ def test_collected_scores_equal_a_direct_run(tmp_path: Path, judge_provider: str
 
 KILLED_RUN = """
 import os, sys
-from judgebench.clients.batch import ledger
+from judgebench.run import batch_ledger as ledger
 
 record = ledger.Ledger.record
 
@@ -293,7 +293,7 @@ def test_a_batch_ends_once_and_never_takes_back_a_request_moved_to_a_newer_one(t
 
 
 def test_batches_are_split_to_fit_the_providers_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    from judgebench.clients.batch import queue
+    from judgebench.run import batch_queue as queue
 
     entries = [(f"k{i}", {"custom_id": f"k{i}", "body": "x" * 100}) for i in range(5)]
     assert [[k for k, _ in c] for c in queue._chunks(entries, 2)] == [["k0", "k1"], ["k2", "k3"], ["k4"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,6 @@ DATA_FIELDS = {"path", "url", "sha256"}
 REFERENCE_FIELDS = {"model", "answers", "source"}
 BATTLES_FIELDS = {"schedule", "baseline", "budget", "cover", "seed"}
 SCHEDULES = ("all-pairs", "baseline", "sampled")
-SOURCE_FORMATS = ("fastchat", "alpaca_eval", "arena_hard")
 TEMPLATE_SUFFIXES = (".jinja", ".j2", ".jinja2")
 # A protocol's name is part of every judgment's identity and of file names on the site: a plain slug.
 PROTOCOL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -215,15 +215,7 @@ def _turns(value: Any, where: str) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def _source_items(source: SourcedDict, task_dir: Path) -> list[Item]:
-    fmt = source.get("format")
-    if fmt not in SOURCE_FORMATS:
-        raise TaskError(f"{source.where('format')}: source format must be one of {', '.join(SOURCE_FORMATS)}")
-    path = _data_path(source, task_dir)
-    if fmt == "alpaca_eval":
-        return alpaca_eval.items(path)
-    if fmt == "arena_hard":
-        return _of_categories(arena_hard.questions(path), source)
+def _fastchat_items(path: Path, source: SourcedDict, task_dir: Path) -> list[Item]:
     items = fastchat.questions(path)
     if "references" in source:
         refs_spec = source["references"]
@@ -232,6 +224,24 @@ def _source_items(source: SourcedDict, task_dir: Path) -> list[Item]:
         refs = fastchat.answers(_data_path(refs_spec, task_dir))
         items = [Item(i.id, i.category, i.turns, refs.get(i.id, i.reference), i.source) for i in items]
     return items
+
+
+# How each format a task file's ``source: {format: ...}`` may name is read into items.
+SOURCE_READERS: dict[str, Callable[[Path, SourcedDict, Path], list[Item]]] = {
+    "fastchat": _fastchat_items,
+    "alpaca_eval": lambda path, _source, _dir: alpaca_eval.items(path),
+    "arena_hard": lambda path, source, _dir: _of_categories(arena_hard.questions(path), source),
+}
+
+
+def _source_items(source: SourcedDict, task_dir: Path) -> list[Item]:
+    fmt = source.get("format")
+    reader = SOURCE_READERS.get(str(fmt))
+    if reader is None:
+        close = closest(str(fmt), SOURCE_READERS)
+        hint = f"; did you mean {close!r}?" if close else ""
+        raise TaskError(f"{source.where('format')}: source format must be one of {', '.join(SOURCE_READERS)}{hint}")
+    return reader(_data_path(source, task_dir), source, task_dir)
 
 
 def _of_categories(items: list[Item], source: SourcedDict) -> list[Item]:

@@ -53,6 +53,15 @@ def test_unknown_field_suggests_the_right_one(tmp_path: Path) -> None:
         load_task(str(path))
 
 
+def test_a_mistyped_source_format_names_its_line_and_the_closest_format(tmp_path: Path) -> None:
+    (tmp_path / "q.json").write_text("[]")
+    path = write(tmp_path / "s.yaml", "name: t\nkind: single\njudge:\n  prompt: single.jinja\n"
+                                      "source:\n  format: alpaca-eval\n  path: q.json\n")
+    with pytest.raises(TaskError, match=r"s\.yaml:6: source format must be one of fastchat, alpaca_eval, "
+                                        r"arena_hard; did you mean 'alpaca_eval'\?"):
+        load_task(str(path))
+
+
 def test_duplicate_item_ids_name_both_lines(tmp_path: Path) -> None:
     path = write(tmp_path / "dup.yaml", SINGLE.replace("- id: b", "- id: a"))
     with pytest.raises(TaskError) as info:

@@ -473,6 +473,8 @@ class Judge:
     endpoint: Endpoint
     constrained: bool = False
     temperature: float | None = None
+    # Ask for the reply's token log-probabilities (``,logprobs``): a grade then gets its expected_score.
+    logprobs: bool = False
 
 
 @dataclass(frozen=True)

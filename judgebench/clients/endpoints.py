@@ -3,10 +3,11 @@
     model spec:  NAME@URL[,URL...] | NAME@openai | NAME@anthropic | local | vllm:HF_ID | sglang:HF_ID
                  | llamacpp:PATH.gguf      (several URLs: replicas of one server)
     judge spec:  MODEL_SPEC[#MODE][,SETTING...]        MODE: json (a JSON-schema verdict) or text ([[8]])
-                 SETTING: t=TEMPERATURE | key_env=VARIABLE
+                 SETTING: t=TEMPERATURE | key_env=VARIABLE | logprobs
 
-Commas separate both a model's replica URLs and a judge's settings; the first item of the form WORD=VALUE begins
-the settings (a URL starts with http:// or https://, never so), so ``j@http://a/v1,http://b/v1,t=0.7`` is two
+Commas separate both a model's replica URLs and a judge's settings; the first item of the form WORD=VALUE, or the
+word logprobs, begins the settings (a URL starts with http:// or https://, never so), so
+``j@http://a/v1,http://b/v1,t=0.7`` is two
 replicas at temperature 0.7 and ``j@http://a/v1,t=0.7`` one server. The mode, when given, comes before the
 settings: ``j@http://a/v1#json,t=0.7``.
 
@@ -118,7 +119,8 @@ LOCAL = "local"
 VERDICT_MODES = ("json", "text", "auto")
 
 
-_SETTING = re.compile(r"\s*[A-Za-z_]\w*=")
+# A setting is WORD=VALUE, or one of the settings that are a bare word (a URL is never either).
+_SETTING = re.compile(r"\s*(?:[A-Za-z_]\w*=|logprobs\s*$)")
 
 
 @dataclass(frozen=True)
@@ -166,11 +168,15 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
     if mode not in VERDICT_MODES:
         raise ConfigError(f"--judge {_shown(spec)!r}: the verdict mode after '#' must be json or text")
     temperature = None
+    logprobs = False
     for setting in settings:
         key, _, value = setting.partition("=")
         try:
             if key == "key_env" and value:
                 key_env = value
+                continue
+            if setting == "logprobs":
+                logprobs = True
                 continue
             if key != "t":
                 raise ValueError(key)
@@ -178,9 +184,9 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
             if not 0.0 <= temperature <= 2.0:  # NaN fails this too
                 raise ValueError(value)
         except ValueError:
-            raise ConfigError(f"--judge {_shown(spec)!r}: a judge's settings are t=TEMPERATURE (0 to 2) and "
-                              "key_env=VARIABLE, after the model or its mode, e.g. j@http://host/v1,t=0.7 or "
-                              "local#json,t=0.7") from None
+            raise ConfigError(f"--judge {_shown(spec)!r}: a judge's settings are t=TEMPERATURE (0 to 2), "
+                              "key_env=VARIABLE and logprobs, after the model or its mode, e.g. "
+                              "j@http://host/v1,t=0.7 or local#json,t=0.7,logprobs") from None
     if served is not None and base in served:
         endpoint = served[base]
     elif base == LOCAL:
@@ -190,10 +196,14 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
     else:
         endpoint = parse_endpoint(base, role="judge", concurrency=concurrency, key_env=key_env)
     constrained = provider_of(endpoint).local if mode == "auto" else mode == "json"
+    if logprobs and provider_of(endpoint).wire != "openai":
+        raise ConfigError(f"--judge {_shown(spec)!r}: logprobs needs an OpenAI-compatible server (vLLM, SGLang, "
+                          f"llama.cpp, OpenAI); {endpoint.provider} gives none: drop ',logprobs'")
     # The judge's name carries its verdict mode and temperature, never where its key is.
     shown = "".join(f",{s}" for s in settings if not s.startswith("key_env="))
     suffix = f"#{parts.mode}{shown}" if parts.mode is not None else shown
-    return Judge(name=f"{endpoint.name}{suffix}", endpoint=endpoint, constrained=constrained, temperature=temperature)
+    return Judge(name=f"{endpoint.name}{suffix}", endpoint=endpoint, constrained=constrained, temperature=temperature,
+                 logprobs=logprobs)
 
 
 def parse_panel(specs: tuple[str, ...] | list[str], **kwargs: object) -> tuple[Judge, ...]:

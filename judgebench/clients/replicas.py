@@ -11,6 +11,11 @@ starting from the endpoint's concurrency, one more after every full window of su
 kept busy and its latency held; halved on a 429, a timeout or a 5xx, at most once per round trip. It never rises
 above the slots the server has (``Endpoint.slots``, set for the servers judgebench starts): a request past them
 would wait inside the server, its wait counted against the client's timeout, where here it waits unsent.
+
+Requests with the same prompt (a panel's judges asking about one answer) go to the same replica, one after the
+other, where the server has slots: a llama.cpp server keeps the last prompt it read and reuses it, so the second
+reads one token where it would read the whole prompt. Waiting for that replica costs at most the first request's
+reply, and the other replicas take other work meanwhile (bench/bench_default_run.py measures the run).
 """
 
 from __future__ import annotations
@@ -121,6 +126,8 @@ class Replica:
     cooldown_s: float = COOLDOWN_S[0]
     probing: bool = False
     consecutive_errors: int = 0
+    # The prompt of the request it was last given (ReplicaPool.acquire's ``prompt``), which its server holds.
+    last_prompt: object = None
 
     def room(self, now: float) -> int:
         """How many more requests it may take now (a replica that is down takes one probe once cooled down)."""
@@ -134,6 +141,23 @@ class Replica:
         return parts.netloc or self.url
 
 
+def _continues(prompt: object, earlier: object) -> bool:
+    """``prompt`` is ``earlier``, or a tuple of messages that begins with all of ``earlier``'s."""
+    if earlier is None:
+        return False
+    if isinstance(prompt, tuple) and isinstance(earlier, tuple) and 0 < len(earlier) < len(prompt):
+        return prompt[:len(earlier)] == earlier
+    return prompt == earlier
+
+
+@dataclass(frozen=True, eq=False)
+class _Waiter:
+    """A request waiting for room, and its prompt."""
+
+    future: asyncio.Future[Replica]
+    prompt: object
+
+
 @dataclass
 class ReplicaPool:
     """Every replica of one endpoint, and the requests waiting for room on one."""
@@ -142,7 +166,7 @@ class ReplicaPool:
     factory: Callable[[Endpoint], Backend]
     adaptive: bool = True
     replicas: list[Replica] = field(default_factory=list)
-    _waiters: deque[asyncio.Future[Replica]] = field(default_factory=deque)
+    _waiters: deque[_Waiter] = field(default_factory=deque)  # oldest first
 
     def __post_init__(self) -> None:
         urls = self.endpoint.replica_urls()
@@ -157,21 +181,27 @@ class ReplicaPool:
     def label(self) -> str:
         return f"{self.endpoint.name} at {self.endpoint.base_url or self.endpoint.provider}"
 
-    async def acquire(self, avoid: Replica | None = None) -> Replica:
+    async def acquire(self, avoid: Replica | None = None, prompt: object = None) -> Replica:
         """The least busy replica with room, with its slot taken; when none has room, the first slot that frees up
         is handed to the longest waiting request. ``avoid``: the replica a retried request just failed on, taken
-        only when no other has room now."""
+        only when no other has room now. ``prompt``: what the request asks (any hashable value): on servers with
+        slots, a replica last given the same prompt is waited for, since its server has read it already."""
         if avoid is not None:
+            prompt = None  # a retry goes where there is room, not back to the server its prompt failed on
             other = self._pick(avoid)
             if other is not None:
-                self._take(other)
+                self._take(other, None)
                 return other
+        holder = self._holder(prompt)
+        if holder is not None and holder.room(time.monotonic()) > 0:
+            self._take(holder, prompt)
+            return holder
         replica = self._pick()
-        if replica is not None and not self._waiters:
-            self._take(replica)
+        if holder is None and replica is not None and not self._waiters:
+            self._take(replica, prompt)
             return replica
         waiter: asyncio.Future[Replica] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        self._waiters.append(_Waiter(waiter, prompt))
         self._hand_over()
         try:
             return await waiter
@@ -181,23 +211,40 @@ class ReplicaPool:
                 self._hand_over()
             raise
 
-    def _take(self, replica: Replica) -> None:
+    def _holder(self, prompt: object) -> Replica | None:
+        """The healthy replica whose server holds the start of ``prompt``, where servers have slots: it was last
+        given the same prompt, or (a tuple of messages) the conversation this one goes on with (a second turn)."""
+        if prompt is None or not self.endpoint.slots or len(self.replicas) < 2:
+            return None
+        return next((r for r in self.replicas if not r.down and _continues(prompt, r.last_prompt)), None)
+
+    def _take(self, replica: Replica, prompt: object) -> None:
         replica.in_flight += 1
+        replica.last_prompt = prompt
         if replica.down:
             replica.probing = True
         elif replica.in_flight >= replica.limit.value:
             replica.limit.saturated = True
 
     def _hand_over(self) -> None:
-        """Give the room there is to waiting requests, oldest first."""
+        """Give the room there is to waiting requests: first to one whose prompt a replica with room holds (it
+        was given the same prompt last, perhaps while this one waited), then to the oldest whose prompt no
+        healthy replica holds."""
+        now = time.monotonic()
         while self._waiters:
-            replica = self._pick()
-            if replica is None:
-                return
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self._take(replica)
-                waiter.set_result(replica)
+            self._waiters = deque(w for w in self._waiters if not w.future.done())
+            holders = [(w, self._holder(w.prompt)) for w in self._waiters]
+            chosen = next(((w, held) for w, held in holders if held is not None and held.room(now) > 0), None)
+            if chosen is None:
+                free = self._pick()
+                oldest = next((w for w, held in holders if held is None), None)
+                if free is None or oldest is None:
+                    return
+                chosen = (oldest, free)
+            waiter, replica = chosen
+            self._waiters.remove(waiter)
+            self._take(replica, waiter.prompt)
+            waiter.future.set_result(replica)
 
     def _pick(self, avoid: Replica | None = None) -> Replica | None:
         now = time.monotonic()

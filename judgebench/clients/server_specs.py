@@ -113,17 +113,28 @@ def _llamacpp(spec: ServedSpec, port: int) -> list[str]:
         command += ["--n_ctx", str(LLAMACPP_N_CTX)]
     if not _given("--n_threads", spec.extra_args):
         command += ["--n_threads", str(LLAMACPP_THREADS)]
+    # The server reads prompts with n_threads_batch threads, whose default is every core, not n_threads: with a
+    # server per core, each then spins its threads against the others' and reads a prompt 5 times slower
+    # (31-41 against 200 tokens/s on 2 cores, bench/bench_llamacpp_slots.py). Prompts are read on the same threads.
+    if not _given("--n_threads_batch", spec.extra_args):
+        command += ["--n_threads_batch", str(_llamacpp_threads(spec))]
     return command + list(spec.extra_args)
 
 
-def _llamacpp_servers(spec: ServedSpec) -> int:
-    """As many servers as the cores hold at the spec's threads each (one, unless --n_threads says otherwise)."""
+def _llamacpp_threads(spec: ServedSpec) -> int:
+    """The threads each server generates with: the spec's --n_threads (-1 or an invalid value: every core)."""
     threads = LLAMACPP_THREADS
     for i, arg in enumerate(spec.extra_args):
         value = arg.partition("=")[2] if arg.startswith("--n_threads=") else \
             spec.extra_args[i + 1] if arg == "--n_threads" and i + 1 < len(spec.extra_args) else None
         if value is not None:
             threads = int(value) if value.isdigit() and int(value) > 0 else os.cpu_count() or 1
+    return threads
+
+
+def _llamacpp_servers(spec: ServedSpec) -> int:
+    """As many servers as the cores hold at the spec's threads each (one, unless --n_threads says otherwise)."""
+    threads = _llamacpp_threads(spec)
     return max(1, min(MAX_LLAMACPP_SERVERS, (os.cpu_count() or 1) // threads))
 
 

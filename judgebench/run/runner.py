@@ -256,7 +256,7 @@ class Runner:
         failed_on = None
         while True:
             attempt += 1
-            replica = await pool.acquire(avoid=failed_on)
+            replica = await pool.acquire(avoid=failed_on, prompt=request.messages)
             sent = time.monotonic()
             try:
                 reply = await self._attempt(pool, replica, request, spent)

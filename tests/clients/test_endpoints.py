@@ -31,6 +31,23 @@ def test_judge_spec_with_mode_and_temperature() -> None:
     assert plain.name == "gpt-4o" and not plain.constrained and plain.temperature is None
 
 
+def test_a_judge_asks_for_log_probabilities_only_when_its_spec_says_logprobs() -> None:
+    from judgebench.judging.prompt_parts import judge_params
+    from judgebench.tasks import load_task
+
+    task = load_task("sample-mt")
+    plain = parse_judge("local#json", local=LOCAL)
+    assert not plain.logprobs and "logprobs" not in dict(judge_params(task, plain))
+    weighted = parse_judge("local#json,t=0.7,logprobs", local=LOCAL)
+    assert weighted.name == "smollm2#json,t=0.7,logprobs" and weighted.logprobs and weighted.temperature == 0.7
+    assert dict(judge_params(task, weighted))["top_logprobs"] == 10
+    assert parse_judge("qwen@http://127.0.0.1:8000/v1,logprobs").logprobs  # any OpenAI-compatible server
+    with pytest.raises(ConfigError, match=r"logprobs needs an OpenAI-compatible server .* drop ',logprobs'"):
+        parse_judge("claude-sonnet-4@anthropic,logprobs")
+    with pytest.raises(ConfigError, match=r"t=TEMPERATURE .* and logprobs"):
+        parse_judge("local#json,logprobs=1", local=LOCAL)
+
+
 def test_auto_mode_picks_json_on_the_embedded_server_and_text_elsewhere() -> None:
     assert parse_judge("local", local=LOCAL).constrained
     assert not parse_judge("m@http://127.0.0.1:9/v1").constrained
@@ -99,6 +116,9 @@ README_FORMS = {
     "j@http://a:8000/v1,http://b:8000/v1#json,t=0.7": ("j#json,t=0.7", "http://a:8000/v1", ("http://b:8000/v1",),
                                                        0.7, True, None),
     "gpt-4o@openai,t=0.7": ("gpt-4o,t=0.7", "https://api.openai.com/v1", (), 0.7, False, "OPENAI_API_KEY"),
+    "j@http://a:8000/v1,http://b:8000/v1,logprobs": ("j,logprobs", "http://a:8000/v1", ("http://b:8000/v1",), None,
+                                                     False, None),
+    "j@http://host/v1#json,t=0.7,logprobs": ("j#json,t=0.7,logprobs", "http://host/v1", (), 0.7, True, None),
 }
 
 
@@ -141,7 +161,7 @@ def test_every_judge_the_readme_shows_parses() -> None:
     # The README's commands, as a user copies them: served specs and `local` get the endpoint their server would.
     text = "\n".join(path.read_text(encoding="utf-8") for path in README_AND_DOCS)
     specs = set(re.findall(r"--judge ([^\s`\"']+)", text))
-    specs.discard("NAME@URL[#json|#text][,t=0.7]")  # the grammar itself: README_FORMS has its forms
+    specs.discard("NAME@URL[#json|#text][,t=0.7][,logprobs]")  # the grammar itself: README_FORMS has its forms
     specs |= set(re.findall(r"parse_judge\(\"([^\"]+)\"\)", text))
     assert len(specs) >= 8
     for spec in sorted(specs):

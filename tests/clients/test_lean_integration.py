@@ -25,7 +25,8 @@ def test_generating_and_judging_through_the_lean_transport(tmp_path: Path, embed
     local = with_transport(embedded_server.endpoint(concurrency=2), "lean")
     by_url = Endpoint(provider="openai", name="smollm2-url", model=MODEL_ALIAS, base_url=embedded_server.base_url,
                       concurrency=2, transport="lean")
-    judges = (Judge("smollm2#json", local, constrained=True), Judge("smollm2-url#json", by_url, constrained=True))
+    judges = (Judge("smollm2#json", local, constrained=True, logprobs=True),
+              Judge("smollm2-url#json", by_url, constrained=True))
     # One item, short answers: the transport is under test here, not the model.
     task = replace(load_task("sample-mt"), generation=(("max_tokens", 48), ("temperature", 0.0)))
     config = RunConfig(model=local, judges=judges, out=tmp_path / "r", cache_path=tmp_path / "c.sqlite", limit=1,

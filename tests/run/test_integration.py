@@ -71,8 +71,8 @@ def test_default_run_end_to_end_then_entirely_from_cache(tmp_path: Path) -> None
             assert len(judgments) == 8  # 2 items x 2 turns x 2 judges
             assert diagnostics["saturation"] and diagnostics["saturation"][0]["overall"]["high"] == 10
             assert all(1 <= j["score"] <= 10 for j in judgments)  # constrained JSON: nothing unparseable
-            # llama.cpp's log-probabilities give each grade a probability-weighted companion.
-            assert all(j["expected_score"] is not None and 1 <= j["expected_score"] <= 10 for j in judgments)
+            # No judge of the default panel asks for log-probabilities (`,logprobs`): no probability-weighted grade.
+            assert all(j["expected_score"] is None for j in judgments)
             answers = [json.loads(line) for line in (run_dir / "answers.jsonl").read_text().splitlines()]
             assert all(len(a["turns"]) == 2 and a["params"]["max_tokens"] for a in answers)
             assert all(c["prompt_tokens"] for a in answers for c in a["calls"])

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
-from .bradley_terry import bradley_terry
+from .bradley_terry import fit_strengths
 
 # Rank correlations are rounded to this many decimals: scipy's tau-b of a perfect agreement is 0.9999999999999998,
 # which, printed beside the interval (1.0, 1.0) of resamples that came out exactly 1.0, reads as outside it.
@@ -80,20 +80,13 @@ def ranking_correlation(games_x: pd.DataFrame, games_y: pd.DataFrame, n_bootstra
     common = sorted(_played(games_x) & _played(games_y))
     if len(common) < 3:
         raise ValueError(f"the two sets of games share {len(common)} model(s); a rank correlation needs 3")
-    x, y = _weighted(games_x), _weighted(games_y)
-
-    def fit(games: pd.DataFrame) -> np.ndarray:
-        # Any anchor gives the same ranks: the first model this sample played.
-        strengths = bradley_terry(games, min(_played(games)))
-        return np.array([strengths.get(m, np.nan) for m in common])
-
-    point = rank_statistics(fit(x), fit(y))
+    x, y = _GameArrays.of(_weighted(games_x), common), _GameArrays.of(_weighted(games_y), common)
+    point = rank_statistics(x.common_strengths(), y.common_strengths())
     rng = np.random.default_rng(seed)
     rho, tau = [], []
     for _ in range(n_bootstrap):
-        sx = x.iloc[rng.integers(0, len(x), len(x))]
-        sy = y.iloc[rng.integers(0, len(y), len(y))]
-        fx, fy = fit(sx), fit(sy)
+        fx = x.common_strengths(rng.integers(0, x.n_games, x.n_games))
+        fy = y.common_strengths(rng.integers(0, y.n_games, y.n_games))
         if np.isnan(fx).any() or np.isnan(fy).any():
             continue  # a model in common drew no game
         r, t = rank_statistics(fx, fy)
@@ -102,6 +95,41 @@ def ranking_correlation(games_x: pd.DataFrame, games_y: pd.DataFrame, n_bootstra
             tau.append(t)
     return tuple(common), RankCorrelation(len(common), point[0], _interval(rho, point[0]), point[1],
                                           _interval(tau, point[1]))
+
+
+@dataclass(frozen=True)
+class _GameArrays:
+    """One set of games as arrays (models as indices into their sorted names), so that each bootstrap sample is
+    fitted without building a DataFrame: the same games, in the same order, as ``bradley_terry`` would fit."""
+
+    a: np.ndarray
+    b: np.ndarray
+    outcome: np.ndarray
+    common: np.ndarray  # the indices of the models in common
+
+    @classmethod
+    def of(cls, games: pd.DataFrame, common: list[str]) -> _GameArrays:
+        names = sorted(_played(games))
+        index = {m: i for i, m in enumerate(names)}
+        return cls(games["model_a"].map(index).to_numpy(dtype=np.int64),
+                   games["model_b"].map(index).to_numpy(dtype=np.int64),
+                   games["outcome"].to_numpy(dtype=float), np.array([index[m] for m in common], dtype=np.int64))
+
+    @property
+    def n_games(self) -> int:
+        return len(self.a)
+
+    def common_strengths(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The Bradley-Terry strengths of the models in common, fitted on ``rows`` of the games (all of them by
+        default) over the models those rows play, against the first of them by name (any anchor gives the same
+        ranks); NaN for a model in common that drew no game."""
+        a, b, outcome = (self.a, self.b, self.outcome) if rows is None else \
+            (self.a[rows], self.b[rows], self.outcome[rows])
+        played, compact = np.unique(np.concatenate([a, b]), return_inverse=True)
+        strengths = fit_strengths(compact[:len(a)], compact[len(a):], outcome, len(played))
+        strengths = strengths - strengths[0]
+        where = np.minimum(np.searchsorted(played, self.common), len(played) - 1)
+        return np.where(played[where] == self.common, strengths[where], np.nan)
 
 
 def _played(games: pd.DataFrame) -> set[str]:

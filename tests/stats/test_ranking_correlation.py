@@ -87,3 +87,24 @@ def test_every_interval_contains_its_estimate_and_lies_in_minus_one_to_one(seed:
         assert -1.0 <= low <= estimate <= high <= 1.0
     assert result.spearman == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
     assert result.kendall == pytest.approx(kendalltau(x, y).statistic, abs=1e-12)
+
+
+def test_each_resample_is_fitted_as_bradley_terry_fits_that_resample_as_a_dataframe() -> None:
+    """The bootstrap fits arrays, not DataFrames (the site's judge-agreement section refits 500 times per pair of
+    judges): every resample, including one that leaves a model out, gives exactly bradley_terry's strengths."""
+    from judgebench.stats.bradley_terry import bradley_terry
+    from judgebench.stats.correlation import _GameArrays, _weighted
+
+    truth = dict(zip(MODELS, [0.0, 0.4, 0.8, 1.2, 1.6], strict=True))
+    games = _weighted(_games(truth, 40, 7))
+    common = MODELS[:4]
+    arrays = _GameArrays.of(games, common)
+    rng = np.random.default_rng(3)
+    samples = [None, *(rng.integers(0, len(games), size) for size in (len(games), len(games), 6))]
+    for rows in samples:
+        picked = games if rows is None else games.iloc[rows]
+        played = set(picked["model_a"]) | set(picked["model_b"])
+        fitted = bradley_terry(picked, min(played))
+        expected = np.array([fitted.get(m, np.nan) for m in common])
+        np.testing.assert_array_equal(arrays.common_strengths(rows), expected)
+    assert np.isnan(arrays.common_strengths(np.array([0]))).sum() >= 2  # one game: the others drew none

@@ -22,6 +22,7 @@ from judgebench.arena.pool import Pool
 from judgebench.arena.store import read_votes
 
 from ..conftest import ROOT
+from ..terminal import sigint_as_in_a_terminal
 from .conftest import MODELS, Served, invite, serve_arena
 
 NAMES = [*MODELS, *MODELS.values()]
@@ -154,7 +155,8 @@ def test_html_in_answers_travels_as_json_text(tmp_path: Path, pool: Pool) -> Non
 def _start_cli(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen([sys.executable, "-m", "judgebench.cli", "arena", "serve", *args],
-                               stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env)
+                               stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env,
+                               preexec_fn=sigint_as_in_a_terminal)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         found = re.search(r"serving (http://\S+)/", log.read_text())

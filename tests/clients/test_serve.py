@@ -34,6 +34,8 @@ from judgebench.run.evaluate import RunConfig, _manifest, select_items
 from judgebench.tasks import load_task
 from judgebench.types import ChatRequest
 
+from ..terminal import sigint_as_in_a_terminal
+
 ROOT = Path(__file__).resolve().parents[2]
 TINY_SERVER = str(Path(__file__).with_name("tiny_server.py"))
 QWEN = "Qwen/Qwen2.5-7B-Instruct"
@@ -312,7 +314,7 @@ def test_an_interrupted_run_stops_its_servers(sig: signal.Signals, gguf: Path, t
     """))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     run = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                           text=True, env=env)
+                           text=True, env=env, preexec_fn=sigint_as_in_a_terminal)
     try:
         assert run.stdout is not None and run.stdout.readline().strip() == "ready"
         server_pid = int((tmp_path / "s.pid").read_text())

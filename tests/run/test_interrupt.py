@@ -21,6 +21,7 @@ from judgebench.tasks import load_task
 from judgebench.types import Endpoint, Judge
 
 from ..fakeserver import Script, fake_server
+from ..terminal import sigint_as_in_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +30,8 @@ def start_run(url: str, out: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "JUDGEBENCH_TRANSPORT": "lean"}
     return subprocess.Popen([sys.executable, "-m", "judgebench.cli", "run", "--task", "sample-mt", "--limit", "2",
                              "--model", f"m@{url}", "--judge", f"j@{url}", "--out", str(out), "--no-progress"],
-                            env=env, cwd=out.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, cwd=out.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_as_in_a_terminal)
 
 
 def interrupt_when(process: subprocess.Popen[str], sent: Callable[[], bool]) -> tuple[str, str]:

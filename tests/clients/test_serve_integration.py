@@ -67,7 +67,7 @@ def test_served_llamacpp_model_and_judge_through_the_cli(tmp_path: Path) -> None
     port = int(command[command.index("--port") + 1])
     assert command == [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias",
                        gguf.stem, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
-                       "--n_threads", "1"]
+                       "--n_threads", "1", "--n_threads_batch", "1"]
     assert launch["spec"] == spec and launch["cache_identity"] == spec
     assert launch["package"] == "llama_cpp_python"
     assert launch["version"] == importlib.metadata.version("llama_cpp_python")

@@ -46,23 +46,6 @@ class SelfPreference:
     note: str | None = None
 
 
-def _relative_means(frame: pd.DataFrame) -> pd.DataFrame:
-    """(judge, model) -> the judge's mean for the model minus its mean over all models."""
-    data = frame.dropna(subset=["value"])
-    means = data.groupby(["judge", "model"])["value"].mean().unstack("model")
-    return means.sub(means.mean(axis=1), axis=0)
-
-
-def _self_preference_value(frame: pd.DataFrame, judge: str, model: str) -> float:
-    relative = _relative_means(frame)
-    if judge not in relative.index or model not in relative.columns:
-        return float("nan")
-    others = relative.drop(index=judge)[model].dropna()
-    if others.empty:
-        return float("nan")
-    return float(relative.loc[judge, model] - others.mean())
-
-
 def self_preference(frame: pd.DataFrame, families: Mapping[str, Sequence[str]] | None = None,
                     n_bootstrap: int = 200, seed: int = 0) -> list[SelfPreference]:
     """One row per (judge, same-family model). With one judge, the row says so instead of giving a number.
@@ -84,21 +67,64 @@ def self_preference(frame: pd.DataFrame, families: Mapping[str, Sequence[str]] |
                          "of another family is on the panel, so self-preference cannot be measured"))
                 continue
             # Compare with judges of other families only: same-family judges would share the bias.
-            panel = frame[frame["judge"].isin([judge, *other_families])]
-            value = _self_preference_value(panel, judge, model)
-            items = panel["item_id"].unique()
+            panel = _PanelArrays.of(frame[frame["judge"].isin([judge, *other_families])], judge, model)
+            value = panel.value()
+            # Resampling items is weighting each item by how often it was drawn: one pass over the judgments per
+            # sample, where a DataFrame per sample took 0.1 s.
             rng = np.random.default_rng(seed)
-            samples = []
-            by_item = {item: g for item, g in panel.groupby("item_id")}
-            for _ in range(n_bootstrap):
-                pick = rng.choice(items, size=len(items), replace=True)
-                resampled = pd.concat([by_item[i] for i in pick], ignore_index=True)
-                samples.append(_self_preference_value(resampled, judge, model))
+            samples = [panel.value(np.bincount(rng.choice(panel.n_items, size=panel.n_items, replace=True),
+                                               minlength=panel.n_items)) for _ in range(n_bootstrap)]
             finite = [s for s in samples if np.isfinite(s)]
             low, high = (np.quantile(finite, [0.025, 0.975]) if finite else (np.nan, np.nan))
             rows.append(SelfPreference(judge, model, judge_family, _finite(value), _finite(float(low)),
                                        _finite(float(high)), tuple(other_families)))
     return rows
+
+
+@dataclass(frozen=True)
+class _PanelArrays:
+    """A panel's judgments with a value, as arrays: each one's item, and its (judge, model) cell, for the
+    difference in differences of one judge and one model."""
+
+    item: np.ndarray
+    cell: np.ndarray
+    value_of: np.ndarray
+    n_items: int
+    n_judges: int
+    n_models: int
+    judge: int | None  # the judge's row, None when it gave no value
+    model: int | None
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, judge: str, model: str) -> _PanelArrays:
+        items = frame["item_id"].unique()
+        data = frame.dropna(subset=["value"])
+        judges, models = sorted(data["judge"].unique()), sorted(data["model"].unique())
+        item = pd.Index(items).get_indexer(data["item_id"])
+        cell = pd.Index(judges).get_indexer(data["judge"]) * len(models) + pd.Index(models).get_indexer(data["model"])
+        return cls(item, cell, data["value"].to_numpy(dtype=float), len(items), len(judges), len(models),
+                   judges.index(judge) if judge in judges else None, models.index(model) if model in models else None)
+
+    def value(self, item_weight: np.ndarray | None = None) -> float:
+        """The judge's mean for the model minus its mean over models, less the same for the other judges (their
+        mean): on every item once, or each item ``item_weight`` times."""
+        if self.judge is None or self.model is None:
+            return float("nan")
+        weight = np.ones(len(self.item)) if item_weight is None else item_weight[self.item].astype(float)
+        size = self.n_judges * self.n_models
+        counts = np.bincount(self.cell, weight, size).reshape(self.n_judges, self.n_models)
+        sums = np.bincount(self.cell, weight * self.value_of, size).reshape(self.n_judges, self.n_models)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(counts > 0, sums / np.where(counts > 0, counts, 1), np.nan)
+        graded = np.count_nonzero(~np.isnan(means), axis=1) > 0  # a judge none of whose judgments was drawn is out
+        if not graded[self.judge] or np.isnan(means[:, self.model]).all():
+            return float("nan")
+        relative = means - np.nanmean(np.where(graded[:, None], means, 0.0), axis=1, keepdims=True)
+        others = np.delete(relative[:, self.model], self.judge)
+        others = others[~np.isnan(others)]
+        if others.size == 0:
+            return float("nan")
+        return float(relative[self.judge, self.model] - others.mean())
 
 
 def _finite(value: float) -> float | None:

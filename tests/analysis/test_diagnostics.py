@@ -24,7 +24,7 @@ from judgebench.formats.fastchat import single_judgments as fastchat_single
 from judgebench.stats.agreement import agreement_s1_s2, cohen_kappa, fleiss_kappa
 from judgebench.stats.correlation import rank_correlation
 from judgebench.stats.position_bias import classify, position_bias
-from judgebench.stats.self_preference import family_of, self_preference
+from judgebench.stats.self_preference import _PanelArrays, family_of, self_preference
 from judgebench.types import Judgment
 
 SKYCAMP = "mt_bench_extras/lmsys_skycamp_branch/model_judgment/gpt-4_pair.jsonl"
@@ -327,3 +327,38 @@ def test_battle_scores_are_the_same_in_run_stats_and_stats_battles() -> None:
             assert (row.opponent, row.score, row.ci_low, row.ci_high) == (bt.baseline, bt.bt_score, bt.ci_low,
                                                                           bt.ci_high)
     assert {g.baseline for g in groups.values()} == {"a"}
+
+
+def _pandas_self_preference(frame: pd.DataFrame, judge: str, model: str) -> float:
+    """The difference in differences straight from pandas means, as the module's docstring defines it."""
+    means = frame.dropna(subset=["value"]).groupby(["judge", "model"])["value"].mean().unstack("model")
+    relative = means.sub(means.mean(axis=1), axis=0)
+    if judge not in relative.index or model not in relative.columns:
+        return float("nan")
+    others = relative.drop(index=judge)[model].dropna()
+    return float(relative.loc[judge, model] - others.mean()) if not others.empty else float("nan")
+
+
+def test_self_preference_resamples_are_the_pandas_means_of_the_drawn_items() -> None:
+    """The bootstrap weights items by how often they were drawn instead of concatenating DataFrames: each sample,
+    and the interval, equal what pandas gives on the resampled frame (missing values and thin samples too)."""
+    frame = _panel(bias=1.0, seed=3)
+    frame = frame[frame["item_id"].astype(int) < 30].copy()
+    frame.loc[frame.sample(frac=0.2, random_state=1).index, "value"] = np.nan  # judgments without a value
+    panel = _PanelArrays.of(frame, "gpt-judge", "gpt-4o")
+    assert panel.value() == pytest.approx(_pandas_self_preference(frame, "gpt-judge", "gpt-4o"), abs=1e-12)
+    items = frame["item_id"].unique()
+    by_item = {item: group for item, group in frame.groupby("item_id")}
+    rng = np.random.default_rng(5)
+    for size in (len(items), len(items), 2, 1):
+        pick = rng.choice(len(items), size=size, replace=True)
+        drawn = pd.concat([by_item[items[i]] for i in pick], ignore_index=True)
+        expected = _pandas_self_preference(drawn, "gpt-judge", "gpt-4o")
+        found = panel.value(np.bincount(pick, minlength=len(items)))
+        assert (np.isnan(found) and np.isnan(expected)) or found == pytest.approx(expected, abs=1e-12)
+    (row,) = [r for r in self_preference(frame, n_bootstrap=50) if (r.judge, r.model) == ("gpt-judge", "gpt-4o")]
+    rng = np.random.default_rng(0)
+    samples = [_pandas_self_preference(pd.concat([by_item[i] for i in rng.choice(items, size=len(items))],
+                                                 ignore_index=True), "gpt-judge", "gpt-4o") for _ in range(50)]
+    low, high = np.quantile([s for s in samples if np.isfinite(s)], [0.025, 0.975])
+    assert (row.ci_low, row.ci_high) == (pytest.approx(low, abs=1e-12), pytest.approx(high, abs=1e-12))

@@ -17,7 +17,7 @@ from typing import Any
 from ..constants import FORMATS as FORMAT_NAMES
 from ..errors import DataError, closest
 from ..types import Item
-from . import alpaca_eval, arena_db, arena_hard, fastchat
+from . import alpaca_eval, arena_db, arena_hard, fastchat, scalerlab
 from . import judgebench as ours
 from . import texts as text_readers
 from .common import content, iter_jsonl, read_bytes
@@ -161,12 +161,17 @@ ALPACA_EVAL = Format("alpaca-eval", lambda probe: probe.name.endswith(".json"), 
                      answers=AnswerFormat(".json", "AlpacaEval", _alpaca_answers))
 # Arena-Hard's judgment files keep no answers: the page shows the item ids.
 ARENA_HARD = Format("arena-hard", _arena_hard_detect, _single(arena_hard.judgments), parse=_arena_hard_parse)
+# JudgeBench's (ScalerLab's) judge output files: labelled pairs, each judged in one or two orders.
+SCALERLAB = Format(scalerlab.FORMAT, lambda probe: scalerlab.is_judgebench_file(probe.first),
+                   _single(scalerlab.judgments),
+                   parse=lambda path, _data, _q: Parse(lambda _d: judgment_columns(scalerlab.judgments(path))))
 FASTCHAT = Format("fastchat", lambda probe: "g1_judgment" in probe.first or "judgment" in probe.first,
                   _fastchat_sources, parse=_fastchat_parse, texts=text_readers.fastchat_texts,
                   answers=AnswerFormat(".jsonl", "FastChat", _fastchat_answers))
 
 # In the order detection tries them.
-FORMATS: Mapping[str, Format] = {f.name: f for f in (JUDGEBENCH, ARENA, ALPACA_EVAL, ARENA_HARD, FASTCHAT)}
+FORMATS: Mapping[str, Format] = {f.name: f for f in (JUDGEBENCH, ARENA, ALPACA_EVAL, SCALERLAB, ARENA_HARD,
+                                                          FASTCHAT)}
 # The formats of answer files (each with ``answers``), as messages list them.
 ANSWER_FORMATS: tuple[Format, ...] = (FASTCHAT, ALPACA_EVAL)
 

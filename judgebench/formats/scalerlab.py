@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import DataError
 from ..judging.verdicts import combine_orders
-from ..types import Judgment, Position
+from ..types import Item, Judgment, Position
 from .common import read_text
 
 FORMAT = "scalerlab-judgebench"
@@ -223,3 +223,25 @@ def judgments(path: Path) -> list[Judgment]:
 def is_judgebench_file(first: dict[str, Any]) -> bool:
     """Whether a file's first record is a JudgeBench pair (with or without judgments)."""
     return "pair_id" in first and "label" in first and "response_A" in first
+
+
+# As a task: each pair is an item (its question), response_A the reference answer (the task's ``reference``) and
+# response_B the candidate's (``--answers`` the pair file), judged in both orders like any pairwise task.
+def items(path: Path) -> list[Item]:
+    """A pair file's questions as items: the pair's id, its source group as the category."""
+    return [Item(id=p.pair_id, category=source_group(p.source), turns=(p.question,), source=f"{path}[{i}]")
+            for i, p in enumerate(read_pairs(path))]
+
+
+def side_model(pair: Pair, side: str) -> str:
+    """How a run names one side's responses: ``<response model>/A`` or ``/B``."""
+    return f"{pair.response_model}/{side}"
+
+
+def side_answers(path: Path, side: str) -> tuple[str, dict[str, tuple[str, ...]]]:
+    """(model, pair id -> answer) of one side ("A": response_a, "B": response_b) of a pair file."""
+    pairs = read_pairs(path)
+    models = {side_model(p, side) for p in pairs}
+    if len(models) != 1:
+        raise DataError(f"{path}: pairs by {len(models)} response models; give one model's pair file")
+    return models.pop(), {p.pair_id: (p.response_a if side == "A" else p.response_b,) for p in pairs}

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, TaskError, closest
-from ..formats import alpaca_eval, arena_hard, fastchat
+from ..formats import alpaca_eval, arena_hard, fastchat, scalerlab
 from ..formats.identity import canonical_benchmark
 from ..judging.fastchat_prompts import read_prompts
 from ..judging.kinds import KINDS
@@ -231,6 +231,9 @@ SOURCE_READERS: dict[str, Callable[[Path, SourcedDict, Path], list[Item]]] = {
     "fastchat": _fastchat_items,
     "alpaca_eval": lambda path, _source, _dir: alpaca_eval.items(path),
     "arena_hard": lambda path, source, _dir: _of_categories(arena_hard.questions(path), source),
+    # JudgeBench's (ScalerLab's) labelled pairs: each pair's question, with response_A as the reference answer
+    # (``reference.source`` the same file) and response_B the candidate's (``--answers`` the same file).
+    "scalerlab_judgebench": lambda path, source, _dir: _of_categories(scalerlab.items(path), source),
 }
 
 
@@ -278,7 +281,11 @@ def _reference_answers(ref: SourcedDict, items: list[Item], task_dir: Path) -> t
     elif "source" in ref:
         src = _mapping(ref, "source", "reference.source")
         path = _data_path(src, task_dir)
-        if src.get("format") == "alpaca_eval":
+        if src.get("format") == "scalerlab_judgebench":
+            pair_model, sides = scalerlab.side_answers(path, "A")
+            model = str(ref.get("model", pair_model))
+            answers = {i.id: sides[i.id] for i in items if i.id in sides}
+        elif src.get("format") == "alpaca_eval":
             generator, by_instruction = alpaca_eval.answers_by_instruction(path)
             model = str(ref.get("model", generator or model))
             answers = {i.id: (by_instruction[i.turns[0]],) for i in items if i.turns[0] in by_instruction}

@@ -11,8 +11,19 @@ from pathlib import Path
 import pandas as pd
 
 from ..constants import DEFAULT_BOOTSTRAP
-from ..formats.scalerlab import JudgeOutputs, OrderJudgment, read_outputs, source_group
+from ..errors import ConfigError, DataError
+from ..formats.scalerlab import (
+    FORMAT,
+    JudgeOutputs,
+    OrderJudgment,
+    Pair,
+    read_outputs,
+    read_pairs,
+    side_model,
+    source_group,
+)
 from ..stats.judge_accuracy import Accuracy, accuracy, longer_share, pairs_correct, position_consistency, preferred
+from ..types import Judgment, Position
 
 GROUPS = ("Knowledge", "Reasoning", "Math", "Coding")
 
@@ -74,6 +85,71 @@ def judges_frame(rows: Sequence[JudgeAccuracy]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def judges(paths: Sequence[Path | str], n_bootstrap: int = DEFAULT_BOOTSTRAP) -> pd.DataFrame:
-    """JudgeBench output files -> the judges' table (``judges_frame``), in the order given."""
-    return judges_frame([judge_accuracy(read_outputs(Path(p)), n_bootstrap) for p in paths])
+# A pairwise verdict from the judged side's point of view, as a decision in the pair's terms.
+_DECISION = {("A", "win"): "A>B", ("A", "loss"): "B>A", ("B", "win"): "B>A", ("B", "loss"): "A>B"}
+
+
+def _decision(side: str, verdict: str | None) -> str | None:
+    return None if verdict is None else "A=B" if verdict == "tie" else _DECISION.get((side, verdict))
+
+
+def labelled_outputs(judgments: Sequence[Judgment], pairs: Sequence[Pair], where: str) -> list[JudgeOutputs]:
+    """Our own judgments of a JudgeBench task (its items are the pairs' ids, its models ``<model>/A`` and
+    ``<model>/B``: formats.scalerlab), labelled by ``pairs``: one JudgeOutputs per judge, over the pairs it judged.
+    ``where`` names the input in messages."""
+    by_id = {pair.pair_id: pair for pair in pairs}
+    found: dict[str, dict[str, tuple[Judgment, str]]] = {}
+    for judgment in judgments:
+        pair = by_id.get(judgment.item_id)
+        if pair is None or judgment.kind != "pairwise":
+            continue
+        sides = {side_model(pair, "A"): "A", side_model(pair, "B"): "B"}
+        side = sides.get(judgment.model)
+        if side is None or judgment.opponent not in sides:
+            continue
+        found.setdefault(judgment.judge, {})[pair.pair_id] = (judgment, side)
+    if not found:
+        raise DataError(f"{where}: no pairwise judgment of these JudgeBench pairs (item ids are pair ids, models "
+                        "<model>/A and <model>/B); give the pair file the task was made from with --pairs")
+    outputs = []
+    for judge, judged in found.items():
+        chosen = [pair for pair in pairs if pair.pair_id in judged]
+        orders = 2 if any(j.verdict_ba is not None for j, _ in judged.values()) else 1
+        decisions: list[OrderJudgment] = []
+        for pair in chosen:
+            judgment, side = judged[pair.pair_id]
+            # verdict_ab: the judged side shown first; for side B that is the pair's BA order
+            first: Position = "AB" if side == "A" else "BA"
+            second: Position = "BA" if side == "A" else "AB"
+            decisions.append(OrderJudgment(pair.pair_id, judge, first, _decision(side, judgment.verdict_ab)))
+            if orders == 2:
+                decisions.append(OrderJudgment(pair.pair_id, judge, second, _decision(side, judgment.verdict_ba)))
+        outputs.append(JudgeOutputs(where, judge, orders, tuple(chosen), tuple(decisions)))
+    return outputs
+
+
+def read_judges(paths: Sequence[Path | str], pairs: Sequence[Path | str] = ()) -> list[JudgeOutputs]:
+    """Each input's judges: a JudgeBench output file is one judge; anything else (a judgebench run or results
+    directory of a JudgeBench task) is read as judgments and labelled by the pair files ``pairs``."""
+    from ..formats import detect_format, read_sources
+
+    labelled = [pair for path in pairs for pair in read_pairs(Path(path))]
+    outputs: list[JudgeOutputs] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file() and detect_format(path) == FORMAT:
+            outputs.append(read_outputs(path))
+            continue
+        if not labelled:
+            raise ConfigError(f"{path}: not a JudgeBench output file; for a run of a JudgeBench task, give the pair "
+                              "file it was made from with --pairs")
+        judgments = [j for source in read_sources(path) for j in source.judgments]
+        outputs += labelled_outputs(judgments, labelled, str(path))
+    return outputs
+
+
+def judges(paths: Sequence[Path | str], n_bootstrap: int = DEFAULT_BOOTSTRAP,
+           pairs: Sequence[Path | str] = ()) -> pd.DataFrame:
+    """JudgeBench output files, or runs of a JudgeBench task labelled by its pair files ``pairs`` -> the judges'
+    table (``judges_frame``), in the order given."""
+    return judges_frame([judge_accuracy(outputs, n_bootstrap) for outputs in read_judges(paths, pairs)])

@@ -33,7 +33,8 @@ class JudgeAccuracy:
     """One judge configuration on one set of labelled pairs. ``by_group``: (group, accuracy) in GROUPS' order, then
     any other source as it is named. consistency: None for a judge asked in one order. prefers_longer: the share of
     pairs (with a preference and responses of different lengths) where the judge preferred the longer response;
-    labels_longer: the same share for the labels' correct response, over all the pairs."""
+    labels_longer: the same share for the labels' correct response, over all the pairs. no_decision: the share of
+    the judge's asks (pairs x orders) that gave no decision (a reply that did not parse)."""
 
     judge: str
     path: str
@@ -43,6 +44,7 @@ class JudgeAccuracy:
     consistency: float | None
     prefers_longer: float
     labels_longer: float
+    no_decision: float
 
 
 def judge_accuracy(outputs: JudgeOutputs, n_bootstrap: int = DEFAULT_BOOTSTRAP) -> JudgeAccuracy:
@@ -64,13 +66,16 @@ def judge_accuracy(outputs: JudgeOutputs, n_bootstrap: int = DEFAULT_BOOTSTRAP) 
     length_b = [len(pair.response_b) for pair in outputs.pairs]
     judged = longer_share([preferred(d) for d in decisions], length_a, length_b)
     truth = longer_share([label[0] for label in labels], length_a, length_b)
+    asks = [d for pair in decisions for d in pair]
+    undecided = sum(d is None for d in asks) / len(asks) if asks else float("nan")
     return JudgeAccuracy(outputs.judge, outputs.path, outputs.orders, accuracy(correct, n_bootstrap), by_group,
-                         consistency, judged.share, truth.share)
+                         consistency, judged.share, truth.share, undecided)
 
 
 def judges_frame(rows: Sequence[JudgeAccuracy]) -> pd.DataFrame:
     """One row per judge: judge, orders, n_pairs, accuracy with accuracy_low/high (in %), then each group's
-    <group>, <group>_low, <group>_high, <group>_n, then consistency, prefers_longer and labels_longer (shares)."""
+    <group>, <group>_low, <group>_high, <group>_n, then consistency, prefers_longer, labels_longer and no_decision
+    (shares), and the input's path."""
     records = []
     for row in rows:
         record: dict[str, object] = {"judge": row.judge, "orders": row.orders, "n_pairs": row.overall.n,
@@ -80,7 +85,7 @@ def judges_frame(rows: Sequence[JudgeAccuracy]) -> pd.DataFrame:
             key = name.lower()
             record.update({key: acc.value, f"{key}_low": acc.low, f"{key}_high": acc.high, f"{key}_n": acc.n})
         record.update({"consistency": row.consistency, "prefers_longer": row.prefers_longer,
-                       "labels_longer": row.labels_longer, "path": row.path})
+                       "labels_longer": row.labels_longer, "no_decision": row.no_decision, "path": row.path})
         records.append(record)
     return pd.DataFrame.from_records(records)
 

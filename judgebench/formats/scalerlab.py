@@ -11,6 +11,7 @@ always response_A), as JudgeBench's metric does (its ``flip_judgment``), so the 
 from __future__ import annotations
 
 import ast
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from ..errors import DataError
 from ..judging.verdicts import combine_orders
 from ..types import Item, Judgment, Position
-from .common import read_text
+from .common import json_error, read_text
 
 FORMAT = "scalerlab-judgebench"
 BENCHMARK = "scalerlab-judgebench"
@@ -75,10 +76,6 @@ class JudgeOutputs:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    import json
-
-    from .common import json_error
-
     for lineno, line in enumerate(read_text(path).split("\n"), start=1):
         if not line.strip():
             continue

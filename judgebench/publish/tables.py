@@ -154,10 +154,12 @@ def format_judges(frame: pd.DataFrame) -> str:
         interval = _pair(_finite(row.get(f"{key}_low")), _finite(row.get(f"{key}_high")), 1)
         return f"{value:.2f} {interval}" if interval != "-" else f"{value:.2f}"
 
-    header = ["judge", "orders", "pairs", "accuracy [95% CI]", *groups, "consistency", "prefers longer (labels)"]
+    header = ["judge", "orders", "pairs", "accuracy [95% CI]", *groups, "consistency", "prefers longer (labels)",
+              "no decision"]
     body = [[str(row["judge"]), str(row["orders"]), str(row["n_pairs"]), cell(row, "accuracy"),
              *(cell(row, g.lower()) for g in groups), _share(_finite(row["consistency"])),
-             f"{_share(_finite(row['prefers_longer']))} ({_share(_finite(row['labels_longer']))})"]
+             f"{_share(_finite(row['prefers_longer']))} ({_share(_finite(row['labels_longer']))})",
+             _share(_finite(row["no_decision"]))]
             for _, row in frame.iterrows()]
     notes = ["accuracy: JudgeBench's metric (both orders: a pair is correct when the orders agreeing with the label "
              "outnumber those against it; a one-order judge: its decision is the label), in %"]

@@ -100,6 +100,8 @@ def test_the_published_table_is_reproduced_through_the_library(outputs: list[Pat
             assert row[f"{column}_low"] <= row[column] <= row[f"{column}_high"]
     assert table["consistency"].isna().tolist() == [True, True, False]
     assert table["consistency"].iloc[2] == pytest.approx(0.5)
+    # claude-3-haiku gave no decision in 13 of its 540 asks (5 + 4 + 2 + 2 pairs with one order undecided)
+    assert table["no_decision"].tolist() == [0.0, 0.0, pytest.approx(13 / 540)]
 
 
 def test_the_published_table_is_reproduced_through_the_cli(outputs: list[Path]) -> None:

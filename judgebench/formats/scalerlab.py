@@ -150,9 +150,14 @@ def read_outputs(path: Path) -> JudgeOutputs:
     judgments: list[OrderJudgment] = []
     judges: set[str] = set()
     orders: set[int] = set()
+    seen: dict[str, int] = {}
     for lineno, record in _lines(path):
         where = f"{path}:{lineno}"
         pair = _pair(record, where)
+        if pair.pair_id in seen:  # counted twice, it would weigh twice in the accuracy
+            raise DataError(f"{where}: pair {pair.pair_id!r} again (first at line {seen[pair.pair_id]}); keep one "
+                            "judgment per pair in a file")
+        seen[pair.pair_id] = lineno
         if "judgments" not in record:
             raise DataError(f"{where}: no 'judgments': a JudgeBench pair file, not a judge's output file; run a judge "
                             "on it first (or give its task to `judgebench run`)")

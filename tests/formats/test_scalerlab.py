@@ -106,11 +106,21 @@ def test_a_bad_record_is_one_line_naming_it(tmp_path: Path, record: object, says
     assert f"{path}{says}" in _error(read_outputs, path)
 
 
+def test_a_deeply_nested_literal_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "deep.jsonl", [_pair(judgments="[" * 100_000 + "]" * 100_000)])
+    assert f"{path}:1: 'judgments' is not a Python literal list" in _error(read_outputs, path)
+
+
 def test_a_huge_line_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
     path = tmp_path / "huge.jsonl"
     path.write_text(json.dumps(_pair(judgments=[{"decision": "A>B"}])) + "\n"
                     + '{"question": "' + "x" * (scalerlab.MAX_LINE + 1) + '"}\n', encoding="utf-8")
     assert f"{path}:2: a line of" in _error(read_outputs, path)
+
+
+def test_a_pair_judged_twice_in_one_file_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "twice.jsonl", [_pair(judgments=[{"decision": "A>B"}])] * 2)
+    assert f"{path}:2: pair 'p1' again (first at line 1)" in _error(read_outputs, path)
 
 
 def test_two_judges_in_one_file_are_refused(tmp_path: Path) -> None:

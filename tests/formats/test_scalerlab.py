@@ -88,7 +88,7 @@ def test_judgments_as_python_literal_text_are_read_without_running_them(tmp_path
 
 def test_a_malformed_literal_names_its_line(tmp_path: Path) -> None:
     path = _write(tmp_path / "bad.jsonl", [_pair(judgments=[{"decision": "A>B"}]),
-                                           _pair(judgments="[{'decision': 'A>B'}, {'decision': ")])
+                                           _pair(pair_id="p2", judgments="[{'decision': 'A>B'}, {'decision': ")])
     assert _error(read_outputs, path).startswith(f"{path}:2: 'judgments' is not a Python literal list")
 
 
@@ -126,7 +126,7 @@ def test_a_pair_judged_twice_in_one_file_is_refused(tmp_path: Path) -> None:
 def test_two_judges_in_one_file_are_refused(tmp_path: Path) -> None:
     path = _write(tmp_path / "mixed.jsonl", [
         _pair(judge_name="a", judgments=[{"judgment": {"judge_model": "x"}, "decision": "A>B"}]),
-        _pair(judge_name="b", judgments=[{"judgment": {"judge_model": "x"}, "decision": "A>B"}])])
+        _pair(pair_id="p2", judge_name="b", judgments=[{"judgment": {"judge_model": "x"}, "decision": "A>B"}])])
     assert "split the file by judge" in _error(read_outputs, path)
 
 

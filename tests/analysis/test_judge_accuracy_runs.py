@@ -39,9 +39,9 @@ def _pairs(tmp_path: Path) -> Path:
     return path
 
 
-def _run(tmp_path: Path, pairs: Path, judge: Any) -> Path:
+def _run(tmp_path: Path, pairs: Path, judge: Any, labels: str = "[A, B, C]") -> Path:
     task_path = tmp_path / "jb.yaml"
-    task_path.write_text(f"name: jb\nkind: pairwise\njudge:\n  prompt: pairwise.jinja\n  labels: [A, B, C]\n"
+    task_path.write_text(f"name: jb\nkind: pairwise\njudge:\n  prompt: pairwise.jinja\n  labels: {labels}\n"
                          f"source:\n  format: scalerlab_judgebench\n  path: {pairs}\n"
                          f"reference:\n  source:\n    format: scalerlab_judgebench\n    path: {pairs}\n")
     task = load_task(str(task_path))
@@ -57,9 +57,11 @@ def _first_shown(body: dict[str, Any]) -> str:
     return _FIRST.findall(body["messages"][-1]["content"])[0]
 
 
-def test_a_judge_that_finds_the_right_answer_scores_100(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("labels", "first", "second"), [("[A, B, C]", "[[A]]", "[[B]]"),
+                                                    ("[A>>B, A>B, A=B, B>A, B>>A]", "[[A>>B]]", "[[B>A]]")])
+def test_a_judge_that_finds_the_right_answer_scores_100(tmp_path: Path, labels: str, first: str, second: str) -> None:
     pairs = _pairs(tmp_path)
-    run = _run(tmp_path, pairs, lambda body: "[[A]]" if _first_shown(body).startswith("RIGHT") else "[[B]]")
+    run = _run(tmp_path, pairs, lambda body: first if _first_shown(body).startswith("RIGHT") else second, labels)
     frame = judges([run], n_bootstrap=0, pairs=[pairs])
     row = frame.iloc[0]
     assert (row["judge"], row["n_pairs"], row["orders"]) == ("fake-judge", 4, 2)

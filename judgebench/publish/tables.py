@@ -3,16 +3,18 @@ same rows, whichever command prints it)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..analysis.agreement import ModelAgreement, PairwiseAgreement, RankingAgreement, ScoreAgreement
 from ..analysis.flags import agreement_text, flag_notes, lc_text
 from ..formats.identity import benchmark_label
 from ..judging.kinds import kind_of
 from ..types import ScoreRow
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -137,7 +139,10 @@ def format_score_agreement(agreement: ScoreAgreement) -> str:
 
 def _finite(value: Any) -> float | None:
     """A frame's number, or None where it holds none (None or NaN)."""
-    return None if value is None or pd.isna(value) else float(value)
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
 
 
 def format_judges(frame: pd.DataFrame) -> str:

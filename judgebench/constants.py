@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 # The input formats, each read by its module in judgebench.formats ("auto" detects one per path).
-FORMATS = ("judgebench", "alpaca-eval", "fastchat", "arena-hard", "arena")
+FORMATS = ("judgebench", "alpaca-eval", "fastchat", "arena-hard", "arena", "scalerlab-judgebench")
 
 # Bootstrap resamples of win-rate and grade intervals, shared by every surface (run, stats, site, load).
 DEFAULT_BOOTSTRAP = 1000

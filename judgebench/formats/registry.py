@@ -17,7 +17,7 @@ from typing import Any
 from ..constants import FORMATS as FORMAT_NAMES
 from ..errors import DataError, closest
 from ..types import Item
-from . import alpaca_eval, arena_db, arena_hard, fastchat
+from . import alpaca_eval, arena_db, arena_hard, fastchat, scalerlab
 from . import judgebench as ours
 from . import texts as text_readers
 from .common import content, iter_jsonl, read_bytes
@@ -59,11 +59,13 @@ class Parse:
 @dataclass(frozen=True)
 class AnswerFormat:
     """How a harness's answer files are read. suffix: their name's ending (before any .gz). read(path, items,
-    by_model_id): the model they hold and its answers to those of ``items`` it answers."""
+    by_model_id): the model they hold and its answers to those of ``items`` it answers. detect: for a suffix that
+    another harness shares, whether a file of that name is this harness's (asked before any suffix matches)."""
 
     suffix: str
     title: str
     read: Callable[[Path, Sequence[Item], bool], tuple[str, Answers]]
+    detect: Callable[[Probe], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,11 @@ def _alpaca_answers(path: Path, items: Sequence[Item], by_model_id: bool) -> tup
     return model, {item.id: (by_instruction[item.turns[0]],) for item in items if item.turns[0] in by_instruction}
 
 
+def _scalerlab_answers(path: Path, items: Sequence[Item], by_model_id: bool) -> tuple[str, Answers]:
+    model, found = scalerlab.side_answers(path, "B")  # response_A is the task's reference
+    return model, {item.id: found[item.id] for item in items if item.id in found}
+
+
 def _run_texts(path: Path) -> list[JudgmentText]:
     return [text for run_dir in ours.run_dirs(path) for text in text_readers.run_texts(run_dir)]
 
@@ -161,14 +168,21 @@ ALPACA_EVAL = Format("alpaca-eval", lambda probe: probe.name.endswith(".json"), 
                      answers=AnswerFormat(".json", "AlpacaEval", _alpaca_answers))
 # Arena-Hard's judgment files keep no answers: the page shows the item ids.
 ARENA_HARD = Format("arena-hard", _arena_hard_detect, _single(arena_hard.judgments), parse=_arena_hard_parse)
+# JudgeBench's (ScalerLab's) judge output files: labelled pairs, each judged in one or two orders.
+SCALERLAB = Format(scalerlab.FORMAT, lambda probe: scalerlab.is_judgebench_file(probe.first),
+                   _single(scalerlab.judgments),
+                   parse=lambda path, _data, _q: Parse(lambda _d: judgment_columns(scalerlab.judgments(path))),
+                   answers=AnswerFormat(".jsonl", "JudgeBench pairs (response_B)", _scalerlab_answers,
+                                        detect=lambda probe: scalerlab.is_judgebench_file(probe.first)))
 FASTCHAT = Format("fastchat", lambda probe: "g1_judgment" in probe.first or "judgment" in probe.first,
                   _fastchat_sources, parse=_fastchat_parse, texts=text_readers.fastchat_texts,
                   answers=AnswerFormat(".jsonl", "FastChat", _fastchat_answers))
 
 # In the order detection tries them.
-FORMATS: Mapping[str, Format] = {f.name: f for f in (JUDGEBENCH, ARENA, ALPACA_EVAL, ARENA_HARD, FASTCHAT)}
+FORMATS: Mapping[str, Format] = {f.name: f for f in (JUDGEBENCH, ARENA, ALPACA_EVAL, SCALERLAB, ARENA_HARD,
+                                                          FASTCHAT)}
 # The formats of answer files (each with ``answers``), as messages list them.
-ANSWER_FORMATS: tuple[Format, ...] = (FASTCHAT, ALPACA_EVAL)
+ANSWER_FORMATS: tuple[Format, ...] = (FASTCHAT, ALPACA_EVAL, SCALERLAB)
 
 
 def format_named(name: str) -> Format:
@@ -222,14 +236,29 @@ def parsed(fmt: Format, path: Path, questions: Path | None, cache: ParseCache) -
     return [ParsedSource(str(path), columns, parsed=True)]
 
 
+def _detects(answers: AnswerFormat, probe: Probe) -> bool:
+    # A file that cannot be read is not told apart here: the reader of its suffix says what is wrong with it.
+    assert answers.detect is not None
+    try:
+        return answers.detect(probe)
+    except DataError:
+        return False
+
+
 def answers_format(path: Path) -> Format:
     """The harness an answers file is in, by its name's ending."""
     name = path.name.removesuffix(".gz")
+    probe = Probe(path)
     for fmt in ANSWER_FORMATS:
         assert fmt.answers is not None
-        if name.endswith(fmt.answers.suffix):
+        if fmt.answers.detect is not None and name.endswith(fmt.answers.suffix) and _detects(fmt.answers, probe):
             return fmt
-    ways = " or ".join(f"{f.answers.suffix} ({f.answers.title})" for f in ANSWER_FORMATS if f.answers)
+    for fmt in ANSWER_FORMATS:
+        assert fmt.answers is not None
+        if fmt.answers.detect is None and name.endswith(fmt.answers.suffix):
+            return fmt
+    ways = " or ".join(f"{f.answers.suffix} ({f.answers.title})" for f in ANSWER_FORMATS
+                       if f.answers and f.answers.detect is None)
     raise DataError(f"{path}: cannot tell the answers' format; use {ways}")
 
 

@@ -3,13 +3,18 @@ same rows, whichever command prints it)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..analysis.agreement import ModelAgreement, PairwiseAgreement, RankingAgreement, ScoreAgreement
 from ..analysis.flags import agreement_text, flag_notes, lc_text
 from ..formats.identity import benchmark_label
 from ..judging.kinds import kind_of
 from ..types import ScoreRow
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -130,3 +135,37 @@ def format_score_agreement(agreement: ScoreAgreement) -> str:
     """`judgebench agree` with grade labels: Spearman and quadratic-weighted kappa over the grades."""
     header = ["grades", "Spearman", "Cohen's kappa (quadratic)"]
     return _render(header, [[str(agreement.n), _num(agreement.spearman), _num(agreement.cohen_kappa_quadratic)]])
+
+
+def _finite(value: Any) -> float | None:
+    """A frame's number, or None where it holds none (None or NaN)."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def format_judges(frame: pd.DataFrame) -> str:
+    """`judgebench judges`: analysis.judge_accuracy's frame, one row per judge: accuracy in % with its 95% interval,
+    overall and per source group, position consistency, and how often the longer response was preferred."""
+    from ..analysis.judge_accuracy import GROUPS
+
+    groups = [g for g in GROUPS if g.lower() in frame.columns]
+
+    def cell(row: pd.Series, key: str) -> str:
+        value = _finite(row.get(key))
+        if value is None:
+            return "-"
+        interval = _pair(_finite(row.get(f"{key}_low")), _finite(row.get(f"{key}_high")), 1)
+        return f"{value:.2f} {interval}" if interval != "-" else f"{value:.2f}"
+
+    header = ["judge", "orders", "pairs", "accuracy [95% CI]", *groups, "consistency", "prefers longer (labels)",
+              "no decision"]
+    body = [[str(row["judge"]), str(row["orders"]), str(row["n_pairs"]), cell(row, "accuracy"),
+             *(cell(row, g.lower()) for g in groups), _share(_finite(row["consistency"])),
+             f"{_share(_finite(row['prefers_longer']))} ({_share(_finite(row['labels_longer']))})",
+             _share(_finite(row["no_decision"]))]
+            for _, row in frame.iterrows()]
+    notes = ["accuracy: JudgeBench's metric (both orders: a pair is correct when the orders agreeing with the label "
+             "outnumber those against it; a one-order judge: its decision is the label), in %"]
+    return "\n".join([_render(header, body), *notes])

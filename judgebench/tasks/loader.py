@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, TaskError, closest
-from ..formats import alpaca_eval, arena_hard, fastchat
+from ..formats import alpaca_eval, arena_hard, fastchat, scalerlab
 from ..formats.identity import canonical_benchmark
 from ..judging.fastchat_prompts import read_prompts
 from ..judging.kinds import KINDS
@@ -231,6 +231,9 @@ SOURCE_READERS: dict[str, Callable[[Path, SourcedDict, Path], list[Item]]] = {
     "fastchat": _fastchat_items,
     "alpaca_eval": lambda path, _source, _dir: alpaca_eval.items(path),
     "arena_hard": lambda path, source, _dir: _of_categories(arena_hard.questions(path), source),
+    # JudgeBench's (ScalerLab's) labelled pairs: each pair's question, with response_A as the reference answer
+    # (``reference.source`` the same file) and response_B the candidate's (``--answers`` the same file).
+    "scalerlab_judgebench": lambda path, source, _dir: _of_categories(scalerlab.items(path), source),
 }
 
 
@@ -267,6 +270,31 @@ def _check_unique(items: list[Item]) -> None:
         raise TaskError("duplicate item ids: " + "; ".join(duplicates))
 
 
+Answers = dict[str, tuple[str, ...]]
+
+
+def _alpaca_reference(path: Path, items: list[Item]) -> tuple[str | None, Answers]:
+    generator, by_instruction = alpaca_eval.answers_by_instruction(path)
+    return generator, {i.id: (by_instruction[i.turns[0]],) for i in items if i.turns[0] in by_instruction}
+
+
+def _pairs_reference(path: Path, items: list[Item]) -> tuple[str | None, Answers]:
+    model, sides = scalerlab.side_answers(path, "A")  # response_A; the candidate's is response_B (--answers)
+    return model, {i.id: sides[i.id] for i in items if i.id in sides}
+
+
+def _fastchat_reference(path: Path, items: list[Item]) -> tuple[str | None, Answers]:
+    return None, fastchat.answers(path)
+
+
+# How a pairwise task's ``reference.source`` is read, by its format: (the model it names, if any; item id -> its
+# answer's turns). Any other format (or none) is read as FastChat's (or Arena-Hard's, the same) answers file.
+REFERENCE_READERS: dict[str, Callable[[Path, list[Item]], tuple[str | None, Answers]]] = {
+    "alpaca_eval": _alpaca_reference,
+    "scalerlab_judgebench": _pairs_reference,
+}
+
+
 def _reference_answers(ref: SourcedDict, items: list[Item], task_dir: Path) -> tuple[str, dict[str, tuple[str, ...]]]:
     model = str(ref.get("model", "reference"))
     answers: dict[str, tuple[str, ...]] = {}
@@ -278,12 +306,8 @@ def _reference_answers(ref: SourcedDict, items: list[Item], task_dir: Path) -> t
     elif "source" in ref:
         src = _mapping(ref, "source", "reference.source")
         path = _data_path(src, task_dir)
-        if src.get("format") == "alpaca_eval":
-            generator, by_instruction = alpaca_eval.answers_by_instruction(path)
-            model = str(ref.get("model", generator or model))
-            answers = {i.id: (by_instruction[i.turns[0]],) for i in items if i.turns[0] in by_instruction}
-        else:
-            answers = fastchat.answers(path)
+        named, answers = REFERENCE_READERS.get(str(src.get("format")), _fastchat_reference)(path, items)
+        model = str(ref.get("model", named or model))
     else:
         raise TaskError(f"{ref.origin}: a pairwise task's reference needs 'answers' or 'source'")
     missing = [i.id for i in items if i.id not in answers]

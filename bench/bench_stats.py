@@ -37,7 +37,7 @@ from judgebench.analysis.scores import score_rows
 from judgebench.formats.common import read_json
 from judgebench.formats.identity import ALPACA_EVAL, instruction_id
 from judgebench.formats.parse_cache import ParseCache
-from judgebench.types import Judgment
+from judgebench.types import AnswerTraits, Failure, Judgment, JudgmentId, PairVerdict
 
 SHARED = Path(os.environ.get("JUDGEBENCH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PATTERN = "alpaca_eval/results/*/weighted_alpaca_eval_gpt4_turbo/annotations.json.gz"
@@ -63,13 +63,13 @@ def _baseline_annotations(path: Path) -> list[Judgment]:
         if preference == 0.0:
             preference = 1.5
         judgments.append(Judgment(
-            benchmark=ALPACA_EVAL, item_id=instruction_id(row["instruction"]),
-            category=str(row.get("dataset", "")), model=str(row["generator_2"]),
-            judge=str(row.get("annotator", "unknown")), turn=1, kind="pairwise",
-            opponent=str(row["generator_1"]), preference=preference,
-            error=None if preference is not None else "no preference in the annotation",
-            failure=None if preference is not None else "parse",
-            length=len(row.get("output_2") or ""), opponent_length=len(row.get("output_1") or ""),
+            JudgmentId(ALPACA_EVAL, "", str(row.get("annotator", "unknown")), str(row["generator_2"]),
+                       str(row["generator_1"]), instruction_id(row["instruction"]), 1),
+            "pairwise", str(row.get("dataset", "")),
+            None if preference is None else PairVerdict(preference=preference),
+            None if preference is not None else Failure("parse", "no preference in the annotation"),
+            answer=AnswerTraits(len(row.get("output_2") or "")),
+            opponent_answer=AnswerTraits(len(row.get("output_1") or "")),
         ))
     return judgments
 
@@ -79,8 +79,9 @@ _LATER = ("margin_ab", "margin_ba", "headers", "lists", "bold", "opponent_header
 
 def _baseline_frame(judgments: list[Judgment]) -> pd.DataFrame:
     rows = [(j.benchmark, j.item_id, j.category, j.model, j.judge, j.turn, j.kind, j.score, j.opponent, j.verdict_ab,
-             j.verdict_ba, j.preference, j.error, j.failure, j.empty, j.length, j.opponent_length, j.expected_score,
-             j.scale[0] if j.scale else None, j.scale[1] if j.scale else None, None) for j in judgments]
+             j.verdict_ba, j.preference, j.error, j.failure_kind, j.empty, j.length, j.opponent_length,
+             j.expected_score, j.scale[0] if j.scale else None, j.scale[1] if j.scale else None, None)
+            for j in judgments]
     # The columns of the time (issue 12's margins and markdown counts came later; they stay empty here).
     frame = pd.DataFrame.from_records(rows, columns=[c for c in COLUMNS if c not in _LATER]).reindex(columns=COLUMNS)
     for column in ("score", "preference", "length", "opponent_length", "expected_score", "scale_low", "scale_high",

@@ -318,6 +318,11 @@ class JudgeRequest:
     def cache_key(self) -> str:
         return self.chat.cache_key()
 
+    def judgment_id(self) -> JudgmentId:
+        """The identity of the judgment this request is part of."""
+        return JudgmentId(self.benchmark, self.protocol, self.judge, self.model, self.opponent, self.item_id,
+                          self.turn)
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -350,11 +355,10 @@ class JudgmentId:
 
 @dataclass(frozen=True)
 class Grade:
-    """A single-grading verdict: ``score`` on ``scale``; ``expected_score`` the probability-weighted grade where the
-    judge's token log-probabilities were returned."""
+    """A single-grading verdict: ``score`` on the judgment's scale; ``expected_score`` the probability-weighted grade
+    where the judge's token log-probabilities were returned."""
 
     score: float
-    scale: tuple[int, int] | None = None
     expected_score: float | None = None
 
 
@@ -364,8 +368,8 @@ class PairVerdict:
     order failed), how decisive it was (1 better, 2 much better, None for three levels and ties), and both orders
     combined into AlpacaEval's preference in [1, 2] (None unless both parsed)."""
 
-    ab: str | None
-    ba: str | None
+    ab: str | None = None
+    ba: str | None = None
     preference: float | None = None
     margin_ab: int | None = None
     margin_ba: int | None = None
@@ -373,10 +377,33 @@ class PairVerdict:
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a judgment has no value: its cause (``FailureKind``) and the message that says what happened."""
+    """Why a judgment (or one order of a pair) has no value: its cause (``FailureKind``) and the message that says
+    what happened ("" where a file gave a cause without one)."""
 
     cause: FailureKind
     message: str
+
+
+def pair_or_none(pair: PairVerdict) -> PairVerdict | None:
+    """The pair verdict, or None where neither order nor the preference has a value."""
+    return None if pair == PairVerdict() else pair
+
+
+def failed(cause: FailureKind | None, message: str | None) -> Failure | None:
+    """The failure with this cause and message; None where there is no cause."""
+    return Failure(cause, message or "") if cause else None
+
+
+@dataclass(frozen=True)
+class AnswerTraits:
+    """What a judged answer looked like (all turns): characters and tokens (length control), and its markdown
+    headers, list items and bold spans, code blocks left out (stats.style: style control). None where unknown."""
+
+    length: int | None = None
+    tokens: int | None = None
+    headers: int | None = None
+    lists: int | None = None
+    bold: int | None = None
 
 
 @dataclass(frozen=True)
@@ -384,84 +411,146 @@ class Judgment:
     """The outcome of one judged (benchmark, item, model, turn) by one judge: both orders of a pairwise question
     in one record. The same record comes from our runs and from every other harness's files.
 
-    benchmark / item_id: the canonical identity (judgebench.formats.identity), the same whichever harness wrote
-    the file. For single grading ``score`` is set (or None with ``error``), on the task's ``scale``. For
-    pairwise, ``verdict_ab`` is the verdict with the candidate shown first, ``verdict_ba`` with it shown second,
-    both from the candidate's point of view ("win", "loss", "tie"); ``preference`` is the AlpacaEval-style
-    combined preference in [1, 2] (2 = candidate better) or None when either order failed. ``failure`` says
-    why a judgment has no value: the judge's reply did not parse, the request failed, or there was no answer to
-    judge. length / opponent_length: characters of the judged answers (all turns), for length control.
-    expected_score: the probability-weighted grade from the judge's token log-probabilities, where the server
-    returned them.
+    id: what it is of (the canonical identity, judgebench.formats.identity, whichever harness wrote the file).
+    verdict: a ``Grade`` (single grading), a ``PairVerdict`` (pairwise and battles: either order may be missing)
+    or None without one. failure: why it has no value, or why one order of a pair has none; None when nothing
+    failed. scale: the grading scale it was asked on (single grading; kept when the grade failed). answer /
+    opponent_answer: the judged answer's traits and its opponent's. raw: the judge's reply texts; calls: what the
+    requests cost. empty: the judged answer was empty, never shown to the judge (see JudgeSpec.on_empty).
+
+    The flat names of the JSONL record and the judgments frame (``score``, ``verdict_ab``, ``error``,
+    ``failure_kind``, ``length``, ``benchmark``, ...) are read-only properties of these fields.
     """
 
-    benchmark: str
-    item_id: str
-    category: str
-    model: str
-    judge: str
-    turn: int
+    id: JudgmentId
     kind: TaskKind
-    score: float | None = None
-    opponent: str | None = None
-    verdict_ab: str | None = None
-    verdict_ba: str | None = None
-    preference: float | None = None
-    raw: tuple[str, ...] = ()
-    error: str | None = None
-    failure: FailureKind | None = None
-    calls: tuple[CallRecord, ...] = ()
-    length: int | None = None
-    opponent_length: int | None = None
-    expected_score: float | None = None
+    category: str
+    verdict: Grade | PairVerdict | None = None
+    failure: Failure | None = None
     scale: tuple[int, int] | None = None
-    empty: bool = False  # the judged answer was empty: never shown to the judge (see JudgeSpec.on_empty)
-    # Five-level verdicts (Arena-Hard's A>>B .. B>>A): how decisive each order's verdict was, 1 = better, 2 = much
-    # better (a game that counts as STRONG_WEIGHT battles in Bradley-Terry); None for three-level verdicts and ties.
-    margin_ab: int | None = None
-    margin_ba: int | None = None
-    # Markdown in the judged answer and in its opponent's (all turns, code blocks left out; stats.style): the
-    # covariates of style-controlled Bradley-Terry. None where the answers' texts were not available.
-    headers: int | None = None
-    lists: int | None = None
-    bold: int | None = None
-    opponent_headers: int | None = None
-    opponent_lists: int | None = None
-    opponent_bold: int | None = None
-    # The protocol that produced the judgment (Task.protocol; for other harnesses' files, the protocol their files
-    # record): part of its identity. "" for records written before protocols were recorded.
-    protocol: str = ""
-    # Tokens of the judged answer and of its opponent's, where a protocol counts them (Arena-Hard v2.0's style
-    # control: its token_len).
-    tokens: int | None = None
-    opponent_tokens: int | None = None
+    answer: AnswerTraits = AnswerTraits()
+    opponent_answer: AnswerTraits = AnswerTraits()
+    raw: tuple[str, ...] = ()
+    calls: tuple[CallRecord, ...] = ()
+    empty: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.failure is None
 
-    # The typed views of a record: what it is of, its verdict, and why it failed. The record's fields stay flat,
-    # as its JSONL line is (formats.judgebench writes the fields as they are).
+    # The flat names, as the JSONL record and the judgments frame spell them.
     @property
-    def identity(self) -> JudgmentId:
-        return JudgmentId(self.benchmark, self.protocol, self.judge, self.model, self.opponent, self.item_id, self.turn)
-
-    @property
-    def verdict(self) -> Grade | PairVerdict | None:
-        """The grade, the pair verdict (either order's outcome or the preference set), or None without one."""
-        if self.score is not None:
-            return Grade(self.score, self.scale, self.expected_score)
-        if self.verdict_ab is None and self.verdict_ba is None and self.preference is None:
-            return None
-        return PairVerdict(self.verdict_ab, self.verdict_ba, self.preference, self.margin_ab, self.margin_ba)
+    def benchmark(self) -> str:
+        return self.id.benchmark
 
     @property
-    def failed_with(self) -> Failure | None:
-        """The failure, or None for a judgment with a value. A record from a file that gives a message without a
-        cause counts as a reply that did not parse."""
-        if self.error is None and self.failure is None:
-            return None
-        return Failure(self.failure or "parse", self.error or "")
+    def protocol(self) -> str:
+        return self.id.protocol
+
+    @property
+    def judge(self) -> str:
+        return self.id.judge
+
+    @property
+    def model(self) -> str:
+        return self.id.model
+
+    @property
+    def opponent(self) -> str | None:
+        return self.id.opponent
+
+    @property
+    def item_id(self) -> str:
+        return self.id.item_id
+
+    @property
+    def turn(self) -> int:
+        return self.id.turn
+
+    @property
+    def grade(self) -> Grade | None:
+        return self.verdict if isinstance(self.verdict, Grade) else None
+
+    @property
+    def pair(self) -> PairVerdict | None:
+        return self.verdict if isinstance(self.verdict, PairVerdict) else None
+
+    @property
+    def score(self) -> float | None:
+        return self.verdict.score if isinstance(self.verdict, Grade) else None
+
+    @property
+    def expected_score(self) -> float | None:
+        return self.verdict.expected_score if isinstance(self.verdict, Grade) else None
+
+    @property
+    def verdict_ab(self) -> str | None:
+        return self.verdict.ab if isinstance(self.verdict, PairVerdict) else None
+
+    @property
+    def verdict_ba(self) -> str | None:
+        return self.verdict.ba if isinstance(self.verdict, PairVerdict) else None
+
+    @property
+    def preference(self) -> float | None:
+        return self.verdict.preference if isinstance(self.verdict, PairVerdict) else None
+
+    @property
+    def margin_ab(self) -> int | None:
+        return self.verdict.margin_ab if isinstance(self.verdict, PairVerdict) else None
+
+    @property
+    def margin_ba(self) -> int | None:
+        return self.verdict.margin_ba if isinstance(self.verdict, PairVerdict) else None
+
+    @property
+    def error(self) -> str | None:
+        """The failure's message; None when nothing failed (or a file gave a cause without a message)."""
+        return self.failure.message or None if self.failure else None
+
+    @property
+    def failure_kind(self) -> FailureKind | None:
+        return self.failure.cause if self.failure else None
+
+    @property
+    def length(self) -> int | None:
+        return self.answer.length
+
+    @property
+    def tokens(self) -> int | None:
+        return self.answer.tokens
+
+    @property
+    def headers(self) -> int | None:
+        return self.answer.headers
+
+    @property
+    def lists(self) -> int | None:
+        return self.answer.lists
+
+    @property
+    def bold(self) -> int | None:
+        return self.answer.bold
+
+    @property
+    def opponent_length(self) -> int | None:
+        return self.opponent_answer.length
+
+    @property
+    def opponent_tokens(self) -> int | None:
+        return self.opponent_answer.tokens
+
+    @property
+    def opponent_headers(self) -> int | None:
+        return self.opponent_answer.headers
+
+    @property
+    def opponent_lists(self) -> int | None:
+        return self.opponent_answer.lists
+
+    @property
+    def opponent_bold(self) -> int | None:
+        return self.opponent_answer.bold
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from ..stats.style import MarkdownCounts, markdown_counts
 from ..types import Item, Judgment
 from .common import content, decode, json_error, read_bytes, read_json
 from .identity import ALPACA_EVAL, instruction_id
+from .table import flat_judgment
 
 # The protocol an annotator's judgments belong to: AlpacaEval 2.0's own annotator is the alpaca-eval-2 task's
 # protocol, so its judgments have one identity whichever harness wrote them; other annotators are their config.
@@ -171,4 +172,4 @@ def annotation_columns(data: bytes, where: str, model: str | None = None) -> dic
 def read_annotations(path: Path) -> list[Judgment]:
     """``annotations.json(.gz)`` as judgments (see ``annotation_columns``)."""
     columns = annotation_columns(content(path, read_bytes(path)), str(path), folder_model(path))
-    return [Judgment(**dict(zip(columns, values, strict=True))) for values in zip(*columns.values(), strict=True)]
+    return [flat_judgment(dict(zip(columns, values, strict=True))) for values in zip(*columns.values(), strict=True)]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..stats.style import answer_counts
-from ..types import LEFT_OUT, Judgment
+from ..types import LEFT_OUT, AnswerTraits, Failure, Judgment, JudgmentId, PairVerdict, pair_or_none
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 KIND = "battles"
@@ -199,14 +199,12 @@ def judgment(vote: Vote) -> Judgment:
     verdict, preference = _VERDICT[vote.winner]
     mine, theirs = answer_counts(vote.answer_a), answer_counts(vote.answer_b)
     return Judgment(
-        benchmark=vote.benchmark, item_id=vote.item_id, category=vote.category, model=vote.model_a, judge=JUDGE,
-        turn=vote.turn, kind=KIND, opponent=vote.model_b, verdict_ab=verdict, verdict_ba=None,
-        preference=preference, raw=(vote.winner,),
-        error=None if vote.flagged is None else f"{LEFT_OUT}{vote.flagged}",
-        failure=None if vote.flagged is None else "excluded",
-        length=sum(map(len, vote.answer_a)), opponent_length=sum(map(len, vote.answer_b)),
-        headers=mine.headers, lists=mine.lists, bold=mine.bold, opponent_headers=theirs.headers,
-        opponent_lists=theirs.lists, opponent_bold=theirs.bold)
+        JudgmentId(vote.benchmark, "", JUDGE, vote.model_a, vote.model_b, vote.item_id, vote.turn), KIND,
+        vote.category, pair_or_none(PairVerdict(verdict, None, preference)),
+        None if vote.flagged is None else Failure("excluded", f"{LEFT_OUT}{vote.flagged}"),
+        answer=AnswerTraits(sum(map(len, vote.answer_a)), None, mine.headers, mine.lists, mine.bold),
+        opponent_answer=AnswerTraits(sum(map(len, vote.answer_b)), None, theirs.headers, theirs.lists, theirs.bold),
+        raw=(vote.winner,))
 
 
 def judgments(path: Path) -> list[Judgment]:

@@ -18,7 +18,7 @@ import yaml
 
 from ..errors import DataError
 from ..judging.verdicts import combine_orders
-from ..types import Item, Judgment
+from ..types import Failure, Item, Judgment, JudgmentId, PairVerdict, pair_or_none
 from . import fastchat
 from .common import decode, iter_jsonl, read_bytes
 from .identity import ARENA_BENCH_V1, ARENA_HARD, ARENA_HARD_V2
@@ -166,15 +166,13 @@ def judgments(path: Path, config: JudgeConfig | None = None) -> list[Judgment]:
         ab, ba = outcomes[1], outcomes[0]  # "AB" = the model shown first
         found.append(Judgment(
             # v0.1's files name questions by question_id, v2.0's by uid: two benchmarks, two protocols.
-            benchmark=ARENA_HARD if "uid" not in row else ARENA_HARD_V2,
-            protocol="arena-hard-v0.1" if "uid" not in row else "arena-hard-v2.0",
-            item_id=str(row.get("question_id", row.get("uid"))),
-            category=str(row.get("category", "arena-hard")), model=str(row["model"]),
-            judge=str(row.get("judge") or default_judge), turn=1, kind="pairwise",
-            opponent=str(row.get("baseline", "baseline")), verdict_ab=ab, verdict_ba=ba, margin_ab=margins[1],
-            margin_ba=margins[0], preference=combine_orders(ab, ba) if ab and ba else None,
-            error=None if ab and ba else "a game without a verdict label",
-            failure=None if ab and ba else "parse",
+            JudgmentId(ARENA_HARD if "uid" not in row else ARENA_HARD_V2,
+                       "arena-hard-v0.1" if "uid" not in row else "arena-hard-v2.0",
+                       str(row.get("judge") or default_judge), str(row["model"]),
+                       str(row.get("baseline", "baseline")), str(row.get("question_id", row.get("uid"))), 1),
+            "pairwise", str(row.get("category", "arena-hard")),
+            pair_or_none(PairVerdict(ab, ba, combine_orders(ab, ba) if ab and ba else None, margins[1], margins[0])),
+            None if ab and ba else Failure("parse", "a game without a verdict label"),
             raw=tuple(str(g.get("judgment", "")) for g in games),
         ))
     return found

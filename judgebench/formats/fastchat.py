@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..judging.verdicts import candidate_outcome, combine_orders, parse_pair, parse_score
-from ..types import Item, Judgment
+from ..types import Failure, Grade, Item, Judgment, JudgmentId, PairVerdict, pair_or_none
 from .common import iter_jsonl
 from .identity import MT_BENCH
 
@@ -96,12 +96,12 @@ def single_judgments(path: Path, categories: dict[str, str] | None = None, bench
             verdict = parse_score(str(row["judgment"]), *FASTCHAT_SCALE, loose=loose)
             qid = str(row["question_id"])
             judgments.append(Judgment(
-                benchmark=benchmark, protocol=protocol, item_id=qid,
-                category=categories.get(qid, str(row.get("category", "unknown"))),
-                model=str(row["model"]), judge=_judge_name(row, default_judge), turn=int(row.get("turn", 1)),
-                kind="single",
-                score=verdict.score, error=verdict.error, failure="parse" if verdict.error else None,
-                raw=(str(row["judgment"]),), scale=FASTCHAT_SCALE,
+                JudgmentId(benchmark, protocol, _judge_name(row, default_judge), str(row["model"]), None, qid,
+                           int(row.get("turn", 1))),
+                "single", categories.get(qid, str(row.get("category", "unknown"))),
+                None if verdict.score is None else Grade(verdict.score),
+                Failure("parse", verdict.error) if verdict.error else None, FASTCHAT_SCALE,
+                raw=(str(row["judgment"]),),
             ))
         except KeyError as exc:
             raise DataError(f"{path}:{lineno}: not a FastChat single judgment (missing {exc})") from exc
@@ -123,11 +123,11 @@ def pair_judgments(path: Path, categories: dict[str, str] | None = None) -> list
             qid = str(row["question_id"])
             errors = [e for e in (g1.error, g2.error) if e]
             judgments.append(Judgment(
-                benchmark=MT_BENCH, protocol=PAIR_PROTOCOL, item_id=qid, category=categories.get(qid, "unknown"),
-                model=str(row["model_1"]),
-                judge=_judge_name(row), turn=int(row.get("turn", 1)), kind="pairwise", opponent=str(row["model_2"]),
-                verdict_ab=ab, verdict_ba=ba, preference=combine_orders(ab, ba) if ab and ba else None,
-                error="; ".join(errors) or None, failure="parse" if errors else None,
+                JudgmentId(MT_BENCH, PAIR_PROTOCOL, _judge_name(row), str(row["model_1"]), str(row["model_2"]), qid,
+                           int(row.get("turn", 1))),
+                "pairwise", categories.get(qid, "unknown"),
+                pair_or_none(PairVerdict(ab, ba, combine_orders(ab, ba) if ab and ba else None)),
+                Failure("parse", "; ".join(errors)) if errors else None,
                 raw=(str(row["g1_judgment"]), str(row["g2_judgment"])),
             ))
         except KeyError as exc:

@@ -24,9 +24,10 @@ import orjson
 
 from ..credentials import redact
 from ..errors import DataError, ResultsError, os_fault
-from ..types import CallRecord, Candidate, Judgment
+from ..types import CallRecord, Candidate, Grade, Judgment, PairVerdict
 from .common import decode
 from .identity import canonical_benchmark
+from .table import PAIR_FIELDS, flat_judgment
 
 CONFIG, ANSWERS, JUDGMENTS, SUMMARY = "config.json", "answers.jsonl", "judgments.jsonl", "summary.json"
 
@@ -216,8 +217,30 @@ def candidate_record(candidate: Candidate) -> dict[str, Any]:
     return {**candidate.__dict__, "params": dict(candidate.params)}
 
 
-def judgment_record(judgment: Judgment) -> dict[str, Any]:
-    return dict(judgment.__dict__)
+def judgment_record(j: Judgment) -> dict[str, Any]:
+    """A judgment as its JSONL record: the flat fields (``JUDGMENT_FIELDS``) every version of judgebench writes."""
+    score, expected = (j.verdict.score, j.verdict.expected_score) if isinstance(j.verdict, Grade) else (None, None)
+    pair = j.verdict if isinstance(j.verdict, PairVerdict) else PairVerdict()
+    mine, theirs = j.answer, j.opponent_answer
+    return {
+        "benchmark": j.id.benchmark, "item_id": j.id.item_id, "category": j.category, "model": j.id.model,
+        "judge": j.id.judge, "turn": j.id.turn, "kind": j.kind, "score": score, "opponent": j.id.opponent,
+        "verdict_ab": pair.ab, "verdict_ba": pair.ba, "preference": pair.preference, "raw": j.raw,
+        "error": j.failure.message or None if j.failure else None, "failure": j.failure.cause if j.failure else None,
+        "calls": j.calls, "length": mine.length, "opponent_length": theirs.length,
+        "expected_score": expected, "scale": j.scale, "empty": j.empty, "margin_ab": pair.margin_ab,
+        "margin_ba": pair.margin_ba, "headers": mine.headers, "lists": mine.lists, "bold": mine.bold,
+        "opponent_headers": theirs.headers, "opponent_lists": theirs.lists, "opponent_bold": theirs.bold,
+        "protocol": j.id.protocol, "tokens": mine.tokens, "opponent_tokens": theirs.tokens,
+    }
+
+
+# The keys of a judgment's JSONL record, as ``judgment_record`` writes them.
+JUDGMENT_FIELDS = ("benchmark", "item_id", "category", "model", "judge", "turn", "kind", "score", "opponent",
+                   "verdict_ab", "verdict_ba", "preference", "raw", "error", "failure", "calls", "length",
+                   "opponent_length", "expected_score", "scale", "empty", "margin_ab", "margin_ba", "headers", "lists",
+                   "bold", "opponent_headers", "opponent_lists", "opponent_bold", "protocol", "tokens",
+                   "opponent_tokens")
 
 
 def _upgrade(fields: dict[str, Any]) -> dict[str, Any]:
@@ -237,8 +260,7 @@ def _check_judgment(fields: dict[str, Any]) -> None:
     """A record must be a judgment before it can enter a score: say what is wrong, or raise nothing."""
     from ..judging.kinds import KINDS
 
-    known = set(Judgment.__dataclass_fields__)
-    unknown = sorted(set(fields) - known)
+    unknown = sorted(set(fields) - set(JUDGMENT_FIELDS))
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join(unknown)}")
     missing = [f for f in (*_TEXT_FIELDS, "turn") if f not in fields]
@@ -255,16 +277,16 @@ def _check_judgment(fields: dict[str, Any]) -> None:
         value = fields.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ValueError(f"{name} must be a number or null, not {value!r}")
+    if fields.get("score") is not None and any(fields.get(f) is not None for f in PAIR_FIELDS):
+        raise ValueError("a judgment has a score or a pair verdict, not both")
+    if fields.get("score") is None and fields.get("expected_score") is not None:
+        raise ValueError("an expected_score without a score")
 
 
 def judgment_from_record(record: dict[str, Any]) -> Judgment:
     fields = _upgrade(dict(record))
     _check_judgment(fields)
-    fields["raw"] = tuple(fields.get("raw", ()))
-    fields["calls"] = tuple(CallRecord(**c) for c in fields.get("calls", ()))
-    if fields.get("scale") is not None:
-        fields["scale"] = tuple(fields["scale"])
-    return Judgment(**fields)
+    return flat_judgment(fields)
 
 
 def candidate_from_record(record: dict[str, Any]) -> Candidate:

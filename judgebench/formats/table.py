@@ -11,13 +11,13 @@ concatenating costs more than reading them from the cache.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import MISSING, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..types import Judgment
+from ..types import AnswerTraits, CallRecord, Failure, Grade, Judgment, JudgmentId, PairVerdict
 
 
 @dataclass(frozen=True)
@@ -95,20 +95,60 @@ Columns = Mapping[str, Sequence[Any]]
 
 
 def _default(name: str) -> Any:
-    """A column's value for a judgment whose reader did not set it: the Judgment field's default."""
-    if name in ("scale_low", "scale_high"):
-        return None
-    default = Judgment.__dataclass_fields__[name].default
-    return None if default is MISSING else default
+    """A column's value for a judgment whose reader did not set it: what a Judgment without it gives."""
+    return {"empty": False, "protocol": ""}.get(name)
 
 
 def judgment_row(j: Judgment) -> tuple[Any, ...]:
     """One judgment's ``CONTENT_COLUMNS`` values (raw text and calls left out): all a frame keeps of it."""
-    return (j.benchmark, j.item_id, j.category, j.model, j.judge, j.turn, j.kind, j.score, j.opponent, j.verdict_ab,
-            j.verdict_ba, j.preference, j.error, j.failure, j.empty, j.length, j.opponent_length, j.expected_score,
-            j.scale[0] if j.scale else None, j.scale[1] if j.scale else None, j.margin_ab, j.margin_ba, j.headers,
-            j.lists, j.bold, j.opponent_headers, j.opponent_lists, j.opponent_bold, j.protocol, j.tokens,
-            j.opponent_tokens)
+    i, mine, theirs, failure = j.id, j.answer, j.opponent_answer, j.failure
+    score, expected = (j.verdict.score, j.verdict.expected_score) if isinstance(j.verdict, Grade) else (None, None)
+    pair = j.verdict if isinstance(j.verdict, PairVerdict) else PairVerdict()
+    low, high = j.scale if j.scale else (None, None)
+    return (i.benchmark, i.item_id, j.category, i.model, i.judge, i.turn, j.kind, score, i.opponent, pair.ab,
+            pair.ba, pair.preference, failure.message or None if failure else None,
+            failure.cause if failure else None, j.empty, mine.length, theirs.length, expected, low, high,
+            pair.margin_ab, pair.margin_ba, mine.headers, mine.lists, mine.bold, theirs.headers, theirs.lists,
+            theirs.bold, i.protocol, mine.tokens, theirs.tokens)
+
+
+# The flat names of a pair verdict, in PairVerdict's order.
+PAIR_FIELDS = ("verdict_ab", "verdict_ba", "preference", "margin_ab", "margin_ba")
+
+
+def _verdict(fields: Mapping[str, Any]) -> Grade | PairVerdict | None:
+    if fields.get("score") is not None:
+        return Grade(fields["score"], fields.get("expected_score"))
+    pair = PairVerdict(*(fields.get(f) for f in PAIR_FIELDS))
+    return None if pair == PairVerdict() else pair
+
+
+def _failure(fields: Mapping[str, Any]) -> Failure | None:
+    """A message without a cause (records older than causes) is a reply that did not parse."""
+    error, cause = fields.get("error"), fields.get("failure")
+    if error is None and cause is None:
+        return None
+    return Failure(cause or "parse", error or "")
+
+
+def _traits(fields: Mapping[str, Any], prefix: str) -> AnswerTraits:
+    return AnswerTraits(*(fields.get(prefix + f) for f in ("length", "tokens", "headers", "lists", "bold")))
+
+
+def flat_judgment(fields: Mapping[str, Any]) -> Judgment:
+    """A judgment from its flat fields (a JSONL record's keys, a frame's column names; ``scale`` whole): how the
+    readers of column-wise files and of judgebench's records build one. A field left out is as a frame's
+    column without it (``_default``)."""
+    scale = fields.get("scale")
+    return Judgment(
+        id=JudgmentId(fields["benchmark"], fields.get("protocol", ""), fields["judge"], fields["model"],
+                      fields.get("opponent"), fields["item_id"], fields["turn"]),
+        kind=fields["kind"], category=fields["category"], verdict=_verdict(fields), failure=_failure(fields),
+        scale=tuple(scale) if scale is not None else None,
+        answer=_traits(fields, ""), opponent_answer=_traits(fields, "opponent_"),
+        raw=tuple(fields.get("raw", ())),
+        calls=tuple(c if isinstance(c, CallRecord) else CallRecord(**c) for c in fields.get("calls", ())),
+        empty=fields.get("empty", False))
 
 
 def rows_columns(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:

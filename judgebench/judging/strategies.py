@@ -23,17 +23,24 @@ import pandas as pd
 from ..errors import BackendError, BatchPending, ConfigError, TaskError
 from ..stats.style import answer_counts
 from ..types import (
+    AnswerTraits,
     CallRecord,
     Candidate,
     ChatReply,
     ChatRequest,
+    Failure,
     FailureKind,
+    Grade,
     Item,
     Judge,
     JudgeRequest,
     Judgment,
+    JudgmentId,
+    PairVerdict,
     Task,
     Verdict,
+    failed,
+    pair_or_none,
 )
 from .answers import split_reasoning
 from .prompt_parts import frame_code, judge_params, template_for
@@ -59,10 +66,13 @@ Outcome = ChatReply | BackendError
 def with_style(judgment: Judgment, turns: Sequence[str], opponent_turns: Sequence[str]) -> Judgment:
     """The judgment with both answers' length and markdown counts (stats.style): the covariates of
     style-controlled Bradley-Terry."""
-    own, other = answer_counts(turns), answer_counts(opponent_turns)
-    return replace(judgment, length=sum(len(t) for t in turns), opponent_length=sum(len(t) for t in opponent_turns),
-                   headers=own.headers, lists=own.lists, bold=own.bold, opponent_headers=other.headers,
-                   opponent_lists=other.lists, opponent_bold=other.bold)
+    return replace(judgment, answer=answer_traits(turns), opponent_answer=answer_traits(opponent_turns))
+
+
+def answer_traits(turns: Sequence[str], tokens: int | None = None) -> AnswerTraits:
+    """An answer's length and markdown counts (all turns)."""
+    counts = answer_counts(turns)
+    return AnswerTraits(sum(len(t) for t in turns), tokens, counts.headers, counts.lists, counts.bold)
 
 
 def call_record(request: ChatRequest, outcome: Outcome, label: str) -> CallRecord:
@@ -216,35 +226,32 @@ class SingleGrading(JudgingKind):
                 verdict, reply = Verdict(error=_request_error(outcome)), None
             else:
                 verdict, reply = self.parse(task, request, outcome), outcome
+            grade = None if verdict.score is None else Grade(
+                verdict.score, expected_score(reply.logprobs, *task.judge.scale)
+                if reply and reply.logprobs and verdict.ok else None)
             found.append(Judgment(
-                benchmark=request.benchmark, protocol=request.protocol,
-                item_id=request.item_id, category=request.category, model=request.model,
-                judge=request.judge, turn=request.turn, kind=self.name, score=verdict.score,
-                raw=(reply.text,) if reply else (), error=verdict.error,
-                failure=_failure(verdict, outcome), calls=(record,),
-                length=length, scale=task.judge.scale,
-                expected_score=expected_score(reply.logprobs, *task.judge.scale)
-                if reply and reply.logprobs and verdict.ok else None,
+                replace(request.judgment_id(), opponent=None), self.name, request.category, grade,
+                failed(_failure(verdict, outcome), verdict.error), task.judge.scale, AnswerTraits(length),
+                raw=(reply.text,) if reply else (), calls=(record,),
             ))
         return found
 
     def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
                    opponent: Candidate | None = None) -> list[Judgment]:
-        return [Judgment(benchmark=task.benchmark, protocol=task.protocol,
-                         item_id=item.id, category=item.category, model=candidate.model,
-                         judge=judge.name, turn=turn, kind=self.name, error=f"no answer to judge ({candidate.error})",
-                         failure=_unanswered(candidate), scale=task.judge.scale)
+        return [Judgment(JudgmentId(task.benchmark, task.protocol, judge.name, candidate.model, None, item.id, turn),
+                         self.name, item.category,
+                         failure=Failure(_unanswered(candidate), f"no answer to judge ({candidate.error})"),
+                         scale=task.judge.scale)
                 for turn in range(1, len(item.turns) + 1)]
 
     def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
               opponent: Candidate | None = None) -> list[Judgment]:
         low = task.judge.scale[0]
         skip = task.judge.on_empty == "skip"
-        return [Judgment(benchmark=task.benchmark, protocol=task.protocol,
-                         item_id=item.id, category=item.category, model=candidate.model,
-                         judge=judge.name, turn=turn, kind=self.name, score=None if skip else float(low),
-                         error="empty answer (on_empty: skip)" if skip else None, failure="empty" if skip else None,
-                         length=0, scale=task.judge.scale, empty=True)
+        return [Judgment(JudgmentId(task.benchmark, task.protocol, judge.name, candidate.model, None, item.id, turn),
+                         self.name, item.category, None if skip else Grade(float(low)),
+                         Failure("empty", "empty answer (on_empty: skip)") if skip else None, task.judge.scale,
+                         AnswerTraits(0), empty=True)
                 for turn in range(1, len(item.turns) + 1) if is_empty(candidate.turns[turn - 1])]
 
     def value(self, frame: pd.DataFrame) -> pd.Series:
@@ -356,25 +363,21 @@ class PairwiseComparison(JudgingKind):
         failure = next((c for c in ("pending", "request") if c in causes), causes[0] if causes else None)
         first = requests[0]
         item = Item(first.item_id, first.category, ())
+        pair = PairVerdict(ab, ba, combine_orders(ab, ba) if ab and ba else None,
+                           verdicts["AB"].margin if ab else None, verdicts["BA"].margin if ba else None)
         return [with_style(Judgment(
-            benchmark=first.benchmark, protocol=first.protocol,
-            item_id=first.item_id, category=first.category, model=first.model,
-            judge=first.judge, turn=first.turn, kind=self.name, opponent=first.opponent, verdict_ab=ab,
-            verdict_ba=ba, preference=combine_orders(ab, ba) if ab and ba else None,
-            raw=(texts["AB"], texts["BA"]), error="; ".join(errors) or None,
-            failure=failure, calls=tuple(records),
-            margin_ab=verdicts["AB"].margin if ab else None, margin_ba=verdicts["BA"].margin if ba else None,
+            first.judgment_id(), self.name, first.category, pair_or_none(pair),
+            failed(failure, "; ".join(errors)), raw=(texts["AB"], texts["BA"]), calls=tuple(records),
         ), candidate.turns, self.opponent_turns(task, item, opponent))]
 
     def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
                    opponent: Candidate | None = None) -> list[Judgment]:
         failed = candidate if not candidate.ok or opponent is None or opponent.ok else opponent
         which = "" if failed is candidate else f"{failed.model}: "
-        return [Judgment(benchmark=task.benchmark, protocol=task.protocol,
-                         item_id=item.id, category=item.category, model=candidate.model,
-                         judge=judge.name, turn=len(item.turns), kind=self.name,
-                         opponent=self.opponent_name(task, opponent),
-                         error=f"no answer to judge ({which}{failed.error})", failure=_unanswered(failed))]
+        return [Judgment(JudgmentId(task.benchmark, task.protocol, judge.name, candidate.model,
+                                    self.opponent_name(task, opponent), item.id, len(item.turns)),
+                         self.name, item.category,
+                         failure=Failure(_unanswered(failed), f"no answer to judge ({which}{failed.error})"))]
 
     def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
               opponent: Candidate | None = None) -> list[Judgment]:
@@ -386,12 +389,10 @@ class PairwiseComparison(JudgingKind):
         mine, theirs = any(map(is_empty, candidate.turns)), any(map(is_empty, other))
         outcome = "tie" if mine and theirs else "loss" if mine else "win"
         return [with_style(Judgment(
-            benchmark=task.benchmark, protocol=task.protocol,
-            item_id=item.id, category=item.category, model=candidate.model,
-            judge=judge.name, turn=len(item.turns), kind=self.name, opponent=self.opponent_name(task, opponent),
-            verdict_ab=None if skip else outcome, verdict_ba=None if skip else outcome,
-            preference=None if skip else combine_orders(outcome, outcome),
-            error="empty answer (on_empty: skip)" if skip else None, failure="empty" if skip else None, empty=True,
+            JudgmentId(task.benchmark, task.protocol, judge.name, candidate.model,
+                       self.opponent_name(task, opponent), item.id, len(item.turns)),
+            self.name, item.category, None if skip else PairVerdict(outcome, outcome, combine_orders(outcome, outcome)),
+            Failure("empty", "empty answer (on_empty: skip)") if skip else None, empty=True,
         ), candidate.turns, other)]
 
     def value(self, frame: pd.DataFrame) -> pd.Series:

@@ -133,10 +133,11 @@ class RunFiles:
         self.written += 1
         self.rows.append(judgment_row(judgment))
         # A judgment waiting in a provider batch (run --batch) has not failed: it is counted apart.
-        if judgment.error and judgment.failure != "pending":
-            self.causes[(judgment.failure or "parse", judgment.error)] += 1
-        if judgment.failure:
-            self.failures[judgment.failure] += 1
+        failure = judgment.failure
+        if failure and failure.message and failure.cause != "pending":
+            self.causes[(failure.cause, failure.message)] += 1
+        if failure:
+            self.failures[failure.cause] += 1
 
     def close(self) -> None:
         self.answers.close()

@@ -210,10 +210,11 @@ def test_two_groups_that_never_met_are_not_ranked_on_one_scale() -> None:
     from judgebench.analysis.battles import battle_groups
     from judgebench.formats.table import judgments_frame
     from judgebench.types import Judgment
+    from tests.judgments import flat
 
     def battle(item: str, model: str, opponent: str, outcome: str) -> Judgment:
         preference = {"win": 2.0, "loss": 1.0, "tie": 1.5}[outcome]
-        return Judgment(benchmark="b", item_id=item, category="c", model=model, judge="j", turn=1, kind="battles",
+        return flat(benchmark="b", item_id=item, category="c", model=model, judge="j", turn=1, kind="battles",
                         opponent=opponent, verdict_ab=outcome, verdict_ba=outcome, preference=preference)
 
     pairs = [("alpha", "beta"), ("gamma", "delta")]

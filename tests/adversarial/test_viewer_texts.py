@@ -13,14 +13,14 @@ import pytest
 from judgebench.formats.table import judgments_frame
 from judgebench.formats.texts import JudgmentText
 from judgebench.publish import viewer
-from judgebench.types import Judgment
+from tests.judgments import flat
 
 NASTY = ['</script><script>alert(1)</script>', "<img src=x onerror=alert(1)>", "line\u2028separator\u2029",
          "lone \ud800 surrogate", "NUL \x00 byte", "'); alert(1); ('", "\\u0022 escaped quote"]
 
 
 def _write(tmp_path: Path, model: str, text: str) -> tuple[Path, JudgmentText]:
-    judgment = Judgment(benchmark="b", item_id="i1", category="c", model=model, judge="j", turn=1, kind="pairwise",
+    judgment = flat(benchmark="b", item_id="i1", category="c", model=model, judge="j", turn=1, kind="pairwise",
                         opponent="ref", verdict_ab="win", verdict_ba="win", preference=2.0)
     texts = JudgmentText("b", "j", model, "ref", "i1", 1, question=(text,), answer=(text,), opponent_answer=(text,),
                          replies=(text, text))

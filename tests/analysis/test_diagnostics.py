@@ -25,7 +25,8 @@ from judgebench.stats.agreement import agreement_s1_s2, cohen_kappa, fleiss_kapp
 from judgebench.stats.correlation import rank_correlation
 from judgebench.stats.position_bias import classify, position_bias
 from judgebench.stats.self_preference import _PanelArrays, family_of, self_preference
-from judgebench.types import Judgment
+from judgebench.types import Failure, Judgment
+from tests.judgments import flat
 
 SKYCAMP = "mt_bench_extras/lmsys_skycamp_branch/model_judgment/gpt-4_pair.jsonl"
 ALVAROBARTT = "mt_bench_extras/third_party_alvarobartt/model_judgment/gpt-4_single.jsonl.gz"
@@ -271,7 +272,7 @@ def test_diagnose_over_a_whole_frame_is_strict_json(shared_data: Path) -> None:
 
 def _battle(judge: str, item: str, model: str, opponent: str, ab: str, ba: str) -> Judgment:
     points = {"win": 1.0, "tie": 0.5, "loss": 0.0}
-    return Judgment(benchmark="b", item_id=item, category="c", model=model, judge=judge, turn=1, kind="battles",
+    return flat(benchmark="b", item_id=item, category="c", model=model, judge=judge, turn=1, kind="battles",
                     opponent=opponent, verdict_ab=ab, verdict_ba=ba, preference=1 + (points[ab] + points[ba]) / 2)
 
 
@@ -296,7 +297,7 @@ def test_battle_diagnostics_cover_the_model_that_is_only_ever_an_opponent() -> N
     for row in report.leave_one_judge_out:
         assert set(row.ranking) == {"a", "b", "z"} and row.ranking[0] == "z"
     # Human votes come in one order: they say nothing about position bias (not 100% "error").
-    vote = Judgment(benchmark="b", item_id="0", category="c", model="a", judge="human", turn=1, kind="battles",
+    vote = flat(benchmark="b", item_id="0", category="c", model="a", judge="human", turn=1, kind="battles",
                     opponent="b", verdict_ab="win", preference=2.0)
     assert position_bias(judgments_frame([vote])) == []
 
@@ -316,7 +317,7 @@ def test_battle_scores_are_the_same_in_run_stats_and_stats_battles() -> None:
                 ab, ba = rng.choice(["win", "tie", "loss"], 2)
                 judgments.append(_battle(judge, str(i), model, opponent, str(ab), str(ba)))
     # Two of j2's battles of a failed to parse: a then has fewer games under j2 than b and c, but the same battles.
-    failed = [replace(j, verdict_ab=None, verdict_ba=None, preference=None, error="AB: no verdict", failure="parse")
+    failed = [replace(j, verdict=None, failure=Failure("parse", "AB: no verdict"))
               if j.judge == "j2" and j.model == "a" and j.item_id in ("0", "1") else j for j in judgments]
     frame = judgments_frame(failed)
     groups = {g.judge: g for g in battle_groups(frame)}

@@ -13,10 +13,11 @@ from judgebench.formats import Source
 from judgebench.publish.tables import format_scores
 from judgebench.tasks import builtin_task_names, load_task
 from judgebench.types import Judgment
+from tests.judgments import flat
 
 
 def grade(item: str, score: float, protocol: str) -> Judgment:
-    return Judgment(benchmark="mt-bench", item_id=item, category="writing", model="m", judge="j", turn=1,
+    return flat(benchmark="mt-bench", item_id=item, category="writing", model="m", judge="j", turn=1,
                     kind="single", score=score, scale=(1, 10), protocol=protocol)
 
 

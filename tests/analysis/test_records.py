@@ -5,10 +5,11 @@ from __future__ import annotations
 from judgebench.analysis.records import COLUMNS, collect, order_sources
 from judgebench.formats import Source
 from judgebench.types import Judgment
+from tests.judgments import flat
 
 
 def grade(item: str, score: float | None, judge: str = "j", turn: int = 1, error: str | None = None) -> Judgment:
-    return Judgment(benchmark="b", item_id=item, category="c", model="m", judge=judge, turn=turn, kind="single",
+    return flat(benchmark="b", item_id=item, category="c", model="m", judge=judge, turn=turn, kind="single",
                     score=score, error=error, failure="request" if error else None, scale=(1, 10))
 
 

@@ -144,7 +144,7 @@ def test_agree_with_the_arena_counts_each_counted_vote_once_per_judge(voted_db: 
     from judgebench.analysis.records import judgments_frame
     from judgebench.errors import DataError
     from judgebench.formats.labels import arena_labels
-    from judgebench.types import Judgment
+    from tests.judgments import flat
 
     db, _plan = voted_db
     labels = arena_labels(db)
@@ -154,7 +154,7 @@ def test_agree_with_the_arena_counts_each_counted_vote_once_per_judge(voted_db: 
     verdicts = [("81", "gpt-4", "alpaca-13b", "win", "win"), ("82", "claude-v1", "alpaca-13b", "win", "loss"),
                 ("83", "alpaca-13b", "claude-v1", "win", "win"), ("84", "gpt-4", "claude-v1", "win", "win")]
     points = {"win": 1.0, "tie": 0.5, "loss": 0.0}
-    judge = [Judgment(benchmark=labels["benchmark"].iloc[0], item_id=item, category="writing", model=m, judge="j",
+    judge = [flat(benchmark=labels["benchmark"].iloc[0], item_id=item, category="writing", model=m, judge="j",
                       turn=2, kind="battles", opponent=o, verdict_ab=ab, verdict_ba=ba,
                       preference=1 + (points[ab] + points[ba]) / 2) for item, m, o, ab, ba in verdicts]
     (result,) = pairwise_agreement(judgments_frame(judge), labels)
@@ -162,6 +162,6 @@ def test_agree_with_the_arena_counts_each_counted_vote_once_per_judge(voted_db: 
     # bad), claude-v1 (84). The judge's: gpt-4 x3, tie, alpaca-13b, gpt-4.
     assert (result.n_s1, result.s1) == (6, pytest.approx(4 / 6))
     assert (result.n_s2, result.s2) == (4, pytest.approx(3 / 4))
-    other = [replace(j, benchmark="other-bench") for j in judge]
+    other = [replace(j, id=replace(j.id, benchmark="other-bench")) for j in judge]
     with pytest.raises(DataError, match="other-bench"):
         pairwise_agreement(judgments_frame(other), labels)

@@ -35,7 +35,7 @@ def test_a_bom_nan_and_gzip_read_as_json_loads_reads_them(tmp_path: Path) -> Non
     assert read_annotations(_write(tmp_path / "b.json", json.dumps(rows), bom=True)) == plain
     assert read_annotations(_write(tmp_path / "c.json.gz", json.dumps(rows), compress=True)) == plain
     with_nan = read_annotations(_write(tmp_path / "d.json", json.dumps([{**ROW, "preference": math.nan}])))
-    assert with_nan[0].preference is None and with_nan[0].failure == "parse"
+    assert with_nan[0].preference is None and with_nan[0].failure_kind == "parse"
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from judgebench.formats.table import COLUMNS, JUDGMENT_COLUMNS, judgments_frame
-from judgebench.types import Judgment
+from tests.judgments import flat
 
 KINDS = {"str": pd.api.types.is_object_dtype, "float": pd.api.types.is_float_dtype,
          "int": pd.api.types.is_integer_dtype, "bool": pd.api.types.is_bool_dtype}
@@ -14,8 +14,8 @@ KINDS = {"str": pd.api.types.is_object_dtype, "float": pd.api.types.is_float_dty
 def test_every_column_is_described_once_with_its_dtype() -> None:
     assert len(set(COLUMNS)) == len(COLUMNS) == len(JUDGMENT_COLUMNS)
     assert all(c.description and c.dtype in KINDS for c in JUDGMENT_COLUMNS)
-    frame = judgments_frame([Judgment("b", "q1", "math", "m", "j", 1, "single", score=7.0, scale=(1, 10)),
-                             Judgment("b", "q2", "math", "m", "j", 1, "pairwise", opponent="r", verdict_ab="win",
+    frame = judgments_frame([flat("b", "q1", "math", "m", "j", 1, "single", score=7.0, scale=(1, 10)),
+                             flat("b", "q2", "math", "m", "j", 1, "pairwise", opponent="r", verdict_ab="win",
                                       verdict_ba="tie", preference=1.75, error=None)], run_id="run")
     assert list(frame.columns) == COLUMNS
     for column in JUDGMENT_COLUMNS:

@@ -226,7 +226,8 @@ def test_a_judge_without_logprobs_is_a_failure_never_a_score(shared_mirror: Path
     (request,) = kind.requests(task, candidate, item, Judge("j", endpoint))
     assert isinstance(request, JudgeRequest) and dict(request.chat.params) == dict(PARAMS)
     (judgment,) = kind.assemble(task, candidate, [request], [ChatReply("M")])
-    assert judgment.preference is None and judgment.failure == "parse" and "log-probabilities" in (judgment.error or "")
+    assert judgment.preference is None and judgment.failure_kind == "parse"
+    assert "log-probabilities" in (judgment.error or "")
     scored = kind.assemble(task, candidate, [request], [ChatReply("M", logprobs=(("M", (("M", 0.0),)),))])
     assert scored[0].preference in (1.0, 2.0)
 

@@ -134,7 +134,7 @@ def test_a_reply_without_a_scored_label_is_a_failure(tasks: dict[str, Any]) -> N
     requests = kind.requests(task, Candidate(task.benchmark, item.id, "m", ("x",)), item, JUDGE)
     (judgment,) = kind.assemble(task, Candidate(task.benchmark, item.id, "m", ("x",)), requests,
                                 [ChatReply("[[AB]]"), ChatReply("Verdict: [[A>>B]]")])
-    assert judgment.verdict_ba is None and judgment.failure == "parse" and "game 1" in str(judgment.error)
+    assert judgment.verdict_ba is None and judgment.failure_kind == "parse" and "game 1" in str(judgment.error)
     assert (judgment.verdict_ab, judgment.margin_ab) == ("win", 2)  # game 2: the model is A, much better
 
 

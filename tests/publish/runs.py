@@ -14,6 +14,7 @@ from judgebench.formats import judgebench as store
 from judgebench.run.evaluate import RunConfig, evaluate
 from judgebench.tasks import load_task
 from judgebench.types import Candidate, Endpoint, Judge, Judgment
+from tests.judgments import flat
 
 from ..fakemodel import fake_model
 from ..fakeserver import Script
@@ -69,7 +70,7 @@ def _synthetic_judgment(rng: random.Random, item: dict[str, Any], model: str, ju
         ba = {"A": "loss", "B": "win", "C": "tie"}[second]  # the candidate was shown second
         points = {"win": 1.0, "tie": 0.5, "loss": 0.0}
         fields = {"verdict_ab": ab, "verdict_ba": ba, "preference": 1.0 + (points[ab] + points[ba]) / 2}
-    return Judgment(benchmark="synthetic-pairwise", item_id=item["id"], category=item["category"], model=model,
+    return flat(benchmark="synthetic-pairwise", item_id=item["id"], category=item["category"], model=model,
                     judge=judge, turn=1, kind="pairwise", opponent="reference", raw=replies, **fields)
 
 

@@ -22,6 +22,7 @@ from judgebench.cli import main
 from judgebench.formats import judgebench as store
 from judgebench.publish import pages, plots
 from judgebench.types import Candidate, Judgment
+from tests.judgments import flat
 
 MODELS = ("alpha", "beta", "zeta")  # zeta sorts last: in every battle record it is the opponent
 ITEMS = [f"q{i}" for i in range(6)]
@@ -38,14 +39,14 @@ def _battle(item: str, a: str, b: str) -> Judgment:
     else:
         ab, ba, margin_ab, margin_ba = "win", "loss", 1, 1  # whoever is shown first wins
     preference = {("win", "win"): 2.0, ("win", "loss"): 1.5}[(ab, ba)]
-    return Judgment(benchmark="mt-bench", item_id=item, category=_category(item), model=a, judge="j", turn=2,
+    return flat(benchmark="mt-bench", item_id=item, category=_category(item), model=a, judge="j", turn=2,
                     kind="battles", opponent=b, verdict_ab=ab, verdict_ba=ba, preference=preference,
                     margin_ab=margin_ab, margin_ba=margin_ba, raw=(f"[[A{'>>' if margin_ab == 2 else '>'}B]]",
                                                                     "[[A>B]]" if ba == "loss" else "[[B>A]]"))
 
 
 def _grade(item: str, model: str, turn: int) -> Judgment:
-    return Judgment(benchmark="mt-bench", item_id=item, category=_category(item), model=model, judge="j", turn=turn,
+    return flat(benchmark="mt-bench", item_id=item, category=_category(item), model=model, judge="j", turn=turn,
                     kind="single", score=float(9 - MODELS.index(model) * 2 - int(item[1:]) % 2), scale=(1, 10),
                     raw=("Rating: [[7]]",))
 
@@ -103,7 +104,7 @@ def test_grades_and_battles_of_one_judge_are_two_tables(mt_site: Path) -> None:
 
 
 def test_comparisons_against_two_references_are_two_tables(tmp_path: Path) -> None:
-    judgments = [Judgment(benchmark="b", item_id=i, category="c", model=m, judge="j", turn=1, kind="pairwise",
+    judgments = [flat(benchmark="b", item_id=i, category="c", model=m, judge="j", turn=1, kind="pairwise",
                           opponent=ref, verdict_ab="win", verdict_ba="tie" if m == "beta" else "win",
                           preference=1.75 if m == "beta" else 2.0)
                  for i in ITEMS for m in ("alpha", "beta") for ref in ("ref/one", "ref-two")]
@@ -121,7 +122,7 @@ def test_comparisons_against_two_references_are_two_tables(tmp_path: Path) -> No
 
 
 def test_two_protocols_of_one_benchmark_are_two_rankings() -> None:
-    judgments = [Judgment(benchmark="b", protocol=protocol, item_id=i, category="c", model=m, judge="j", turn=1,
+    judgments = [flat(benchmark="b", protocol=protocol, item_id=i, category="c", model=m, judge="j", turn=1,
                           kind="single", score=float(len(m) + n), scale=(1, 10))
                  for n, protocol in enumerate(("p-one", "p-two")) for i in ITEMS for m in ("alpha", "beta")]
     rows = leaderboard(judgments_frame(judgments), n_bootstrap=10).rows
@@ -151,7 +152,7 @@ def test_columns_follow_the_kind(mt_site: Path, tmp_path: Path) -> None:
     assert ">order agree</th>" in battles and ">anchor</th>" in battles and ">opponent</th>" not in battles
     assert ">LC win rate</th>" not in grades and ">order agree</th>" not in grades
     # A comparison with a reference keeps its LC columns.
-    judgments = [Judgment(benchmark="b", item_id=i, category="c", model=m, judge="j", turn=1, kind="pairwise",
+    judgments = [flat(benchmark="b", item_id=i, category="c", model=m, judge="j", turn=1, kind="pairwise",
                           opponent="ref", verdict_ab="win", verdict_ba="win", preference=2.0)
                  for i in ITEMS for m in ("alpha", "beta")]
     result = CliRunner().invoke(main, ["leaderboard", str(_write_run(tmp_path, "run", judgments)), "--out",

@@ -21,6 +21,7 @@ from judgebench.judging.kinds import kind_of
 from judgebench.publish import viewer
 from judgebench.publish.site import build_site
 from judgebench.types import Judgment
+from tests.judgments import flat
 
 from .runs import HOSTILE, synthetic_run
 
@@ -114,7 +115,7 @@ def test_every_table_row_links_to_its_judgments(built: Built) -> None:
 
 def _battle(judge: str, item: str, model: str, opponent: str, preference: float) -> Judgment:
     outcome = "win" if preference > 1.5 else "loss" if preference < 1.5 else "tie"
-    return Judgment(benchmark="b", item_id=item, category="c", model=model, judge=judge, turn=1, kind="battles",
+    return flat(benchmark="b", item_id=item, category="c", model=model, judge=judge, turn=1, kind="battles",
                     opponent=opponent, verdict_ab=outcome, verdict_ba=outcome, preference=preference)
 
 

@@ -64,7 +64,8 @@ def until_done(task_name: str, cfg: RunConfig, max_runs: int = 6) -> list[RunRes
 
 def scores(result: RunResult) -> list[tuple[str, int, float | None, str | None]]:
     _, _, judgments = store.load_run(result.run_dir)
-    return sorted((j.item_id, j.turn, j.score if j.score is not None else j.preference, j.failure) for j in judgments)
+    return sorted((j.item_id, j.turn, j.score if j.score is not None else j.preference, j.failure_kind)
+                  for j in judgments)
 
 
 def test_a_run_submits_its_cache_misses_as_one_batch_and_records_it(tmp_path: Path) -> None:
@@ -174,7 +175,7 @@ def test_partial_failure_resubmits_the_failed_requests_only(tmp_path: Path, prov
     assert [r.n_pending for r in runs] == [2, 1, 0]
     assert runs[1].batch is not None and (runs[1].batch.collected, runs[1].batch.resubmitted) == (3, 1)
     assert runs[-1].n_failed == 0 and runs[-1].rows[0].n_judged == 2
-    pending = [j for j in store.load_run(runs[1].run_dir)[2] if j.failure == "pending"]
+    pending = [j for j in store.load_run(runs[1].run_dir)[2] if j.failure_kind == "pending"]
     assert len(pending) == 1 and "again (batch" in (pending[0].error or "")
     # A judgment still waiting says nothing about the judge: the diagnostics see only the one that ended.
     assert [row.n for row in runs[1].diagnostics.position_bias] == [1]
@@ -214,7 +215,7 @@ def test_an_unparseable_verdict_is_not_cached_and_is_asked_again(tmp_path: Path)
         runs = [evaluate(load_task("sample-mt"), cfg) for _ in range(4)]
     assert [(r.n_pending, r.n_failed) for r in runs] == [(2, 0), (0, 2), (2, 0), (0, 0)]
     assert runs[1].batch is not None and (runs[1].batch.collected, runs[1].batch.rejected) == (2, 2)
-    assert {j.failure for j in store.load_run(runs[1].run_dir)[2]} == {"parse"}
+    assert {j.failure_kind for j in store.load_run(runs[1].run_dir)[2]} == {"parse"}
     first, second = provider.created
     assert sorted(second.custom_ids) == sorted(first.custom_ids)  # asked again, as a direct run would
     assert all(s is not None for _, _, s, _ in scores(runs[-1]))

@@ -14,6 +14,7 @@ from judgebench.formats.table import judgments_frame
 from judgebench.stats.battle_ranking import STRONG_WEIGHT, games_frame, rank_battles
 from judgebench.stats.style_control import STYLE_COLUMNS, STYLE_FEATURES
 from judgebench.types import Judgment
+from tests.judgments import flat
 
 
 def _simulated_games(seed: int, truth: dict[str, float], n_games: int, length_effect: float = 0.0,
@@ -151,7 +152,7 @@ def test_bootstrap_intervals_cover_the_estimates_and_repeat_with_the_seed() -> N
 
 
 def _judgment(model: str, opponent: str, **fields: object) -> Judgment:
-    return Judgment(benchmark="b", item_id=str(fields.pop("item_id", "q")), category="c", model=model, judge="j",
+    return flat(benchmark="b", item_id=str(fields.pop("item_id", "q")), category="c", model=model, judge="j",
                     turn=1, kind="pairwise", opponent=opponent, **fields)  # type: ignore[arg-type]
 
 

@@ -9,11 +9,12 @@ from judgebench.analysis.records import judgments_frame
 from judgebench.publish.battle_tables import format_battles
 from judgebench.stats.battle_ranking import games_frame, separated
 from judgebench.types import Judgment
+from tests.judgments import flat
 
 
 def _judgment(item: str, model: str, opponent: str, ab: str, ba: str) -> Judgment:
     points = {"win": 1.0, "tie": 0.5, "loss": 0.0}
-    return Judgment(benchmark="b", item_id=item, category="c", model=model, judge="j", turn=1, kind="battles",
+    return flat(benchmark="b", item_id=item, category="c", model=model, judge="j", turn=1, kind="battles",
                     opponent=opponent, verdict_ab=ab, verdict_ba=ba, preference=1 + (points[ab] + points[ba]) / 2)
 
 

@@ -28,6 +28,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,12 @@ from ...types import (
     Judge,
     JudgeRequest,
     Judgment,
+    JudgmentId,
+    PairVerdict,
     Task,
     Verdict,
+    failed,
+    pair_or_none,
 )
 from ..strategies import Outcome, PairwiseComparison, _failure, _request_error, call_record, with_style
 
@@ -218,13 +223,11 @@ class AlpacaEvalAnnotator(PairwiseComparison):
         preference = None if verdict.score is None else unswitched(verdict.score, request.position == "AB")
         outcome_label = None if preference is None else _label(preference)
         item = Item(request.item_id, request.category, ())
+        pair = PairVerdict(outcome_label if request.position == "AB" else None,
+                           outcome_label if request.position == "BA" else None, preference)
         return [with_style(Judgment(
-            benchmark=request.benchmark, protocol=request.protocol, item_id=request.item_id,
-            category=request.category, model=request.model, judge=request.judge, turn=1, kind=self.name,
-            opponent=request.opponent, preference=preference,
-            verdict_ab=outcome_label if request.position == "AB" else None,
-            verdict_ba=outcome_label if request.position == "BA" else None,
-            raw=(text,), error=verdict.error, failure=_failure(verdict, outcome), calls=(record,),
+            replace(request.judgment_id(), turn=1), self.name, request.category, pair_or_none(pair),
+            failed(_failure(verdict, outcome), verdict.error), raw=(text,), calls=(record,),
         ), candidate.turns, self.opponent_turns(task, item, opponent))]
 
     def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
@@ -234,9 +237,9 @@ class AlpacaEvalAnnotator(PairwiseComparison):
         if not _same(candidate.turns, reference):
             return []
         return [with_style(Judgment(
-            benchmark=task.benchmark, protocol=task.protocol, item_id=item.id, category=item.category,
-            model=candidate.model, judge=judge.name, turn=1, kind=self.name,
-            opponent=self.opponent_name(task, opponent), preference=1.5,
+            JudgmentId(task.benchmark, task.protocol, judge.name, candidate.model,
+                       self.opponent_name(task, opponent), item.id, 1),
+            self.name, item.category, PairVerdict(preference=1.5),
         ), candidate.turns, reference)]
 
 def _same(turns: Sequence[str], reference: Sequence[str]) -> bool:

@@ -13,22 +13,29 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ...errors import BackendError, DataError, TaskError
 from ...formats.arena_hard import Answer
 from ...types import (
+    AnswerTraits,
     Candidate,
     ChatReply,
     ChatRequest,
+    Failure,
     Item,
     Judge,
     JudgeRequest,
     Judgment,
+    JudgmentId,
+    PairVerdict,
     Position,
     Task,
     Verdict,
+    failed,
+    pair_or_none,
 )
 from ..replies import cut_off
 from ..strategies import (
@@ -235,22 +242,21 @@ class ArenaHard(PairwiseComparison):
         answer = candidate.turns[0]
         own, theirs = markdown_counts(answer), markdown_counts(base.text)
         ab, ba = results["AB"], results["BA"]
+        pair = PairVerdict(ab, ba, combine_orders(ab, ba) if ab and ba else None,
+                           verdicts["AB"].margin if ab else None, verdicts["BA"].margin if ba else None)
         return [Judgment(
-            benchmark=first.benchmark, protocol=first.protocol, item_id=first.item_id, category=first.category,
-            model=first.model, judge=first.judge, turn=1, kind=self.name, opponent=first.opponent,
-            verdict_ab=ab, verdict_ba=ba, preference=combine_orders(ab, ba) if ab and ba else None,
-            raw=(texts["BA"], texts["AB"]), error="; ".join(errors) or None, failure=failure,
-            calls=tuple(records), margin_ab=verdicts["AB"].margin if ab else None,
-            margin_ba=verdicts["BA"].margin if ba else None, length=len(answer), opponent_length=len(base.text),
-            headers=own[0], lists=own[1], bold=own[2], opponent_headers=theirs[0], opponent_lists=theirs[1],
-            opponent_bold=theirs[2], tokens=token_count(answer), opponent_tokens=token_count(base.text))]
+            replace(first.judgment_id(), turn=1), self.name, first.category, pair_or_none(pair),
+            failed(failure, "; ".join(errors)),
+            answer=AnswerTraits(len(answer), token_count(answer), *own),
+            opponent_answer=AnswerTraits(len(base.text), token_count(base.text), *theirs),
+            raw=(texts["BA"], texts["AB"]), calls=tuple(records))]
 
     def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
                    opponent: Candidate | None = None) -> list[Judgment]:
-        return [Judgment(benchmark=task.benchmark, protocol=task.protocol, item_id=item.id, category=item.category,
-                         model=candidate.model, judge=judge.name, turn=1, kind=self.name,
-                         opponent=self.setting(task, item.category).baseline,
-                         error=f"no answer to judge ({candidate.error})", failure=_unanswered(candidate))]
+        return [Judgment(JudgmentId(task.benchmark, task.protocol, judge.name, candidate.model,
+                                    self.setting(task, item.category).baseline, item.id, 1),
+                         self.name, item.category,
+                         failure=Failure(_unanswered(candidate), f"no answer to judge ({candidate.error})"))]
 
     def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
               opponent: Candidate | None = None) -> list[Judgment]:

@@ -175,8 +175,8 @@ def main() -> None:
               help="Judge: NAME@URL, NAME@openai, NAME@anthropic, local, vllm:HF_ID, sglang:HF_ID or "
                    "llamacpp:PATH.gguf; optionally #json or #text for the "
                    "verdict mode, then settings after commas: ,t=0.7 for a temperature, ,key_env=VAR for the "
-                   "variable holding its key and ,logprobs to ask for token log-probabilities, which give each "
-                   "grade a probability-weighted expected_score (e.g. j@http://host/v1,t=0.7 or "
+                   "variable holding its key and ,logprobs (with #json) to ask for token log-probabilities, which "
+                   "give each grade a probability-weighted expected_score (e.g. j@http://host/v1,t=0.7 or "
                    "j@https://host/v1#text,key_env=HOST_KEY; after replica URLs, the first WORD=VALUE or logprobs "
                    "begins the settings). Repeat for a panel. "
                    "Default: local#json and local#json,t=0.7 (a panel of two).")

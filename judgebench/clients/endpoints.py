@@ -119,8 +119,9 @@ LOCAL = "local"
 VERDICT_MODES = ("json", "text", "auto")
 
 
-# A setting is WORD=VALUE, or one of the settings that are a bare word (a URL is never either).
-_SETTING = re.compile(r"\s*(?:[A-Za-z_]\w*=|logprobs\s*$)")
+# A setting is WORD=VALUE or a bare word (logprobs, or a misspelling of a setting, answered as one); a replica's
+# URL is never either.
+_SETTING = re.compile(r"\s*[A-Za-z_]\w*\s*(?:=|$)")
 
 
 @dataclass(frozen=True)
@@ -167,26 +168,32 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
     mode = parts.mode or default_mode
     if mode not in VERDICT_MODES:
         raise ConfigError(f"--judge {_shown(spec)!r}: the verdict mode after '#' must be json or text")
-    temperature = None
-    logprobs = False
+    temperature, temperature_text, logprobs = None, None, False
+    seen: set[str] = set()
     for setting in settings:
         key, _, value = setting.partition("=")
+        key = "logprobs" if key.lower() == "logprobs" and not value else key
+        if key in seen:
+            raise ConfigError(f"--judge {_shown(spec)!r}: {key} is given twice; give each setting once")
+        seen.add(key)
         try:
             if key == "key_env" and value:
                 key_env = value
                 continue
-            if setting == "logprobs":
+            if key == "logprobs" and "=" not in setting:
                 logprobs = True
                 continue
             if key != "t":
                 raise ValueError(key)
-            temperature = float(value)
+            temperature, temperature_text = float(value), value
             if not 0.0 <= temperature <= 2.0:  # NaN fails this too
                 raise ValueError(value)
         except ValueError:
+            near = closest(key, ("t", "key_env", "logprobs")) if key not in ("t", "key_env", "logprobs") else None
             raise ConfigError(f"--judge {_shown(spec)!r}: a judge's settings are t=TEMPERATURE (0 to 2), "
                               "key_env=VARIABLE and logprobs, after the model or its mode, e.g. "
-                              "j@http://host/v1,t=0.7 or local#json,t=0.7,logprobs") from None
+                              "j@http://host/v1,t=0.7 or local#json,t=0.7,logprobs"
+                              + (f" (did you mean {near!r}?)" if near else "")) from None
     if served is not None and base in served:
         endpoint = served[base]
     elif base == LOCAL:
@@ -199,8 +206,13 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
     if logprobs and provider_of(endpoint).wire != "openai":
         raise ConfigError(f"--judge {_shown(spec)!r}: logprobs needs an OpenAI-compatible server (vLLM, SGLang, "
                           f"llama.cpp, OpenAI); {endpoint.provider} gives none: drop ',logprobs'")
-    # The judge's name carries its verdict mode and temperature, never where its key is.
-    shown = "".join(f",{s}" for s in settings if not s.startswith("key_env="))
+    if logprobs and not constrained:
+        # The probability-weighted grade is read at the score of a JSON verdict; a free-text verdict has none.
+        raise ConfigError(f"--judge {_shown(spec)!r}: logprobs weighs a JSON verdict's grade: add #json "
+                          "(e.g. j@http://host/v1#json,logprobs) or drop ',logprobs'")
+    # The judge's name carries its verdict mode and settings in one order (never where its key is), so one
+    # configuration has one name however its settings were written.
+    shown = (f",t={temperature_text}" if temperature_text is not None else "") + (",logprobs" if logprobs else "")
     suffix = f"#{parts.mode}{shown}" if parts.mode is not None else shown
     return Judge(name=f"{endpoint.name}{suffix}", endpoint=endpoint, constrained=constrained, temperature=temperature,
                  logprobs=logprobs)

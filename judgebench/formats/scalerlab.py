@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import DataError
 from ..judging.verdicts import combine_orders
-from ..types import Item, Judgment, Position
+from ..types import AnswerTraits, Failure, Item, Judgment, JudgmentId, PairVerdict, Position, pair_or_none
 from .common import json_error, read_text
 
 FORMAT = "scalerlab-judgebench"
@@ -213,12 +213,14 @@ def judgments(path: Path) -> list[Judgment]:
         else:
             preference = combine_orders(str(verdict_ab), verdict_ba)
         found.append(Judgment(
-            benchmark=BENCHMARK, item_id=pair.pair_id, category=source_group(pair.source),
-            model=f"{pair.response_model}/A", opponent=f"{pair.response_model}/B", judge=outputs.judge, turn=1,
-            kind="pairwise", verdict_ab=verdict_ab, verdict_ba=verdict_ba, preference=preference,
+            id=JudgmentId(BENCHMARK, "", outputs.judge, f"{pair.response_model}/A", f"{pair.response_model}/B",
+                          pair.pair_id, 1),
+            kind="pairwise", category=source_group(pair.source),
+            verdict=pair_or_none(PairVerdict(verdict_ab, verdict_ba, preference)),
+            failure=Failure("parse", "the judge gave no decision") if failed else None,
             raw=tuple(j.raw for j in (ab, ba) if j is not None and j.raw),
-            error="the judge gave no decision" if failed else None, failure="parse" if failed else None,
-            length=len(pair.response_a), opponent_length=len(pair.response_b)))
+            answer=AnswerTraits(length=len(pair.response_a)),
+            opponent_answer=AnswerTraits(length=len(pair.response_b))))
     return found
 
 

@@ -204,7 +204,7 @@ class SingleGrading(JudgingKind):
                          "scale_high": high, "constrained": judge.constrained, "item_id": item.id,
                          "frame": frame_code(*candidate.turns[:turn])}
             messages = render_messages(template, task.prompt_dirs, variables)
-            chat = ChatRequest(judge.endpoint, messages, judge_params(task, judge), schema)
+            chat = ChatRequest(judge.endpoint, messages, judge_params(task, judge, grades=True), schema)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name, turn,
                                       "single", chat, protocol=task.protocol, answers=candidate.turns[:turn]))
         return found

@@ -40,12 +40,22 @@ def test_a_judge_asks_for_log_probabilities_only_when_its_spec_says_logprobs() -
     assert not plain.logprobs and "logprobs" not in dict(judge_params(task, plain))
     weighted = parse_judge("local#json,t=0.7,logprobs", local=LOCAL)
     assert weighted.name == "smollm2#json,t=0.7,logprobs" and weighted.logprobs and weighted.temperature == 0.7
-    assert dict(judge_params(task, weighted))["top_logprobs"] == 10
-    assert parse_judge("qwen@http://127.0.0.1:8000/v1,logprobs").logprobs  # any OpenAI-compatible server
+    assert dict(judge_params(task, weighted, grades=True))["top_logprobs"] == 10
+    assert "logprobs" not in dict(judge_params(task, weighted))  # a pair verdict has no grade to weigh
+    assert parse_judge("qwen@http://127.0.0.1:8000/v1#json,logprobs").logprobs  # any OpenAI-compatible server
+    # One configuration, one name, however its settings were written; the spelling of the word does not matter.
+    assert parse_judge("local,logprobs,t=0.7", local=LOCAL).name == parse_judge("local,t=0.7,LOGPROBS",
+                                                                                local=LOCAL).name
     with pytest.raises(ConfigError, match=r"logprobs needs an OpenAI-compatible server .* drop ',logprobs'"):
-        parse_judge("claude-sonnet-4@anthropic,logprobs")
+        parse_judge("claude-sonnet-4@anthropic#json,logprobs")
+    with pytest.raises(ConfigError, match=r"logprobs weighs a JSON verdict's grade: add #json"):
+        parse_judge("qwen@http://127.0.0.1:8000/v1#text,logprobs")
     with pytest.raises(ConfigError, match=r"t=TEMPERATURE .* and logprobs"):
         parse_judge("local#json,logprobs=1", local=LOCAL)
+    with pytest.raises(ConfigError, match=r"did you mean 'logprobs'\?"):
+        parse_judge("local,logprob", local=LOCAL)
+    with pytest.raises(ConfigError, match="logprobs is given twice"):
+        parse_judge("local,logprobs,logprobs", local=LOCAL)
 
 
 def test_auto_mode_picks_json_on_the_embedded_server_and_text_elsewhere() -> None:
@@ -116,8 +126,8 @@ README_FORMS = {
     "j@http://a:8000/v1,http://b:8000/v1#json,t=0.7": ("j#json,t=0.7", "http://a:8000/v1", ("http://b:8000/v1",),
                                                        0.7, True, None),
     "gpt-4o@openai,t=0.7": ("gpt-4o,t=0.7", "https://api.openai.com/v1", (), 0.7, False, "OPENAI_API_KEY"),
-    "j@http://a:8000/v1,http://b:8000/v1,logprobs": ("j,logprobs", "http://a:8000/v1", ("http://b:8000/v1",), None,
-                                                     False, None),
+    "j@http://a:8000/v1,http://b:8000/v1#json,logprobs": ("j#json,logprobs", "http://a:8000/v1",
+                                                          ("http://b:8000/v1",), None, True, None),
     "j@http://host/v1#json,t=0.7,logprobs": ("j#json,t=0.7,logprobs", "http://host/v1", (), 0.7, True, None),
 }
 

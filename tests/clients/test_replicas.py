@@ -296,3 +296,24 @@ async def test_prompts_pin_nothing_without_slots_for_a_retry_or_on_a_replica_tak
     pool.release(a, 0.001, BackendError("refused", retryable=True, unreachable=True))
     assert a.down
     assert await pool.acquire(prompt=PROMPT) is b  # the holder is out: any replica takes it
+
+
+async def test_a_probe_handed_to_a_request_that_is_cancelled_passes_to_the_next() -> None:
+    """A replica taken out is probed by one request once cooled down; a request handed that probe but cancelled
+    before it ran must leave the probe to the next request, or the replica is never probed again."""
+    pool = one_slot_pool()
+    a, b = pool.replicas
+    assert await pool.acquire() is a
+    pool.release(a, 0.001, BackendError("refused", retryable=True, unreachable=True))
+    assert a.down
+    assert await pool.acquire() is b  # b busy, a cooling down: the next request waits
+    waiting = asyncio.ensure_future(pool.acquire())
+    await asyncio.sleep(0)
+    a.down_until = 0.0  # the cool-down is over: the waiter is handed a's probe ...
+    pool._hand_over()
+    assert a.probing and a.in_flight == 1
+    waiting.cancel()  # ... as its run is cancelled, before the request resumes to send the probe
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert a.in_flight == 0 and not a.probing
+    assert await pool.acquire() is a  # the next request probes it

@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -168,32 +168,8 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
     mode = parts.mode or default_mode
     if mode not in VERDICT_MODES:
         raise ConfigError(f"--judge {_shown(spec)!r}: the verdict mode after '#' must be json or text")
-    temperature, temperature_text, logprobs = None, None, False
-    seen: set[str] = set()
-    for setting in settings:
-        key, _, value = setting.partition("=")
-        key = "logprobs" if key.lower() == "logprobs" and not value else key
-        if key in seen:
-            raise ConfigError(f"--judge {_shown(spec)!r}: {key} is given twice; give each setting once")
-        seen.add(key)
-        try:
-            if key == "key_env" and value:
-                key_env = value
-                continue
-            if key == "logprobs" and "=" not in setting:
-                logprobs = True
-                continue
-            if key != "t":
-                raise ValueError(key)
-            temperature, temperature_text = float(value), value
-            if not 0.0 <= temperature <= 2.0:  # NaN fails this too
-                raise ValueError(value)
-        except ValueError:
-            near = closest(key, ("t", "key_env", "logprobs")) if key not in ("t", "key_env", "logprobs") else None
-            raise ConfigError(f"--judge {_shown(spec)!r}: a judge's settings are t=TEMPERATURE (0 to 2), "
-                              "key_env=VARIABLE and logprobs, after the model or its mode, e.g. "
-                              "j@http://host/v1,t=0.7 or local#json,t=0.7,logprobs"
-                              + (f" (did you mean {near!r}?)" if near else "")) from None
+    chosen = _judge_settings(spec, settings)
+    key_env = chosen.key_env or key_env
     if served is not None and base in served:
         endpoint = served[base]
     elif base == LOCAL:
@@ -203,19 +179,66 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
     else:
         endpoint = parse_endpoint(base, role="judge", concurrency=concurrency, key_env=key_env)
     constrained = provider_of(endpoint).local if mode == "auto" else mode == "json"
-    if logprobs and provider_of(endpoint).wire != "openai":
+    if chosen.logprobs and not provider_of(endpoint).logprobs:
         raise ConfigError(f"--judge {_shown(spec)!r}: logprobs needs an OpenAI-compatible server (vLLM, SGLang, "
                           f"llama.cpp, OpenAI); {endpoint.provider} gives none: drop ',logprobs'")
-    if logprobs and not constrained:
+    if chosen.logprobs and not constrained:
         # The probability-weighted grade is read at the score of a JSON verdict; a free-text verdict has none.
         raise ConfigError(f"--judge {_shown(spec)!r}: logprobs weighs a JSON verdict's grade: add #json "
                           "(e.g. j@http://host/v1#json,logprobs) or drop ',logprobs'")
     # The judge's name carries its verdict mode and settings in one order (never where its key is), so one
     # configuration has one name however its settings were written.
-    shown = (f",t={temperature_text}" if temperature_text is not None else "") + (",logprobs" if logprobs else "")
+    shown = (f",t={chosen.temperature_text}" if chosen.temperature_text is not None else "") + \
+        (",logprobs" if chosen.logprobs else "")
     suffix = f"#{parts.mode}{shown}" if parts.mode is not None else shown
-    return Judge(name=f"{endpoint.name}{suffix}", endpoint=endpoint, constrained=constrained, temperature=temperature,
-                 logprobs=logprobs)
+    return Judge(name=f"{endpoint.name}{suffix}", endpoint=endpoint, constrained=constrained,
+                 temperature=chosen.temperature, logprobs=chosen.logprobs)
+
+
+@dataclass(frozen=True)
+class _JudgeSettings:
+    """What a judge spec's settings say: t=TEMPERATURE (and its text, for the judge's name), key_env, logprobs."""
+
+    temperature: float | None = None
+    temperature_text: str | None = None
+    key_env: str | None = None
+    logprobs: bool = False
+
+
+_SETTING_NAMES = ("t", "key_env", "logprobs")
+
+
+def _judge_settings(spec: str, settings: Sequence[str]) -> _JudgeSettings:
+    found = _JudgeSettings()
+    seen: set[str] = set()
+    for setting in settings:
+        key, equals, value = setting.partition("=")
+        key = "logprobs" if key.lower() == "logprobs" and not equals else key
+        if key in seen:
+            raise ConfigError(f"--judge {_shown(spec)!r}: {key} is given twice; give each setting once")
+        seen.add(key)
+        if key == "key_env" and value:
+            found = replace(found, key_env=value)
+        elif key == "logprobs" and not equals:
+            found = replace(found, logprobs=True)
+        elif key == "t" and _temperature(value) is not None:
+            found = replace(found, temperature=_temperature(value), temperature_text=value)
+        else:
+            near = closest(key, _SETTING_NAMES) if key not in _SETTING_NAMES else None
+            raise ConfigError(f"--judge {_shown(spec)!r}: a judge's settings are t=TEMPERATURE (0 to 2), "
+                              "key_env=VARIABLE and logprobs, after the model or its mode, e.g. "
+                              "j@http://host/v1,t=0.7 or local#json,t=0.7,logprobs"
+                              + (f" (did you mean {near!r}?)" if near else ""))
+    return found
+
+
+def _temperature(text: str) -> float | None:
+    """A temperature from 0 to 2, or None (NaN, infinity and text included)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0.0 <= value <= 2.0 else None
 
 
 def parse_panel(specs: tuple[str, ...] | list[str], **kwargs: object) -> tuple[Judge, ...]:

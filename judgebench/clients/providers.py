@@ -34,7 +34,8 @@ class Provider:
     own_api_hosts: the hosts where an endpoint is the provider's own API (priced by the built-in table); None: every
     endpoint of the provider is. batch_api: it has a provider batch API. probe: a GET of ``/models`` tells whether
     it is reachable before a run. local: a llama.cpp server judgebench starts, which takes a JSON schema only inside
-    ``json_object``, returns log-probabilities, and gets JSON verdicts by default.
+    ``json_object``, returns log-probabilities, and gets JSON verdicts by default. logprobs: its replies can carry
+    token log-probabilities (a judge's ``,logprobs``).
     """
 
     name: str
@@ -49,6 +50,7 @@ class Provider:
     probe: bool = True
     local: bool = False
     unreachable_hint: str = SERVER_HINT
+    logprobs: bool = True
 
     def base_url(self) -> str | None:
         """Where ``NAME@host`` sends requests: the environment's override, else the default (read when asked, never
@@ -70,7 +72,7 @@ OPENAI = Provider("openai", "OpenAI", "openai", host="openai", key_env="OPENAI_A
                   own_api_hosts=frozenset({"api.openai.com"}), batch_api=True,
                   unreachable_hint="Is the network up (or OPENAI_BASE_URL right)?")
 ANTHROPIC = Provider("anthropic", "Anthropic", "anthropic", host="anthropic", key_env="ANTHROPIC_API_KEY",
-                     own_api_hosts=None, batch_api=True, probe=False)
+                     own_api_hosts=None, batch_api=True, probe=False, logprobs=False)
 LOCAL = Provider("local", "a llama.cpp server judgebench starts", "openai", local=True)
 
 PROVIDERS: Mapping[str, Provider] = {p.name: p for p in (OPENAI, ANTHROPIC, LOCAL)}

@@ -67,18 +67,22 @@ def json_error(exc: json.JSONDecodeError | RecursionError, where: str, line: int
     return DataError(f"{where}:{lineno}: not valid JSON: {exc.msg} (column {exc.colno})")
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_jsonl(path: Path, *, max_line: int | None = None, what: str = "") -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, record) for each non-empty line; a bad line is a DataError naming it. Lines end at "\n"
-    only: str.splitlines would also split a record at a raw U+2028 inside a string (Arena-Hard v2.0's questions)."""
+    only: str.splitlines would also split a record at a raw U+2028 inside a string (Arena-Hard v2.0's questions).
+    ``max_line``: the most characters a line may have; ``what``: what a record is, for the messages."""
     for lineno, line in enumerate(read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
+        if max_line is not None and len(line) > max_line:
+            raise DataError(f"{path}:{lineno}: a line of {len(line):,} characters (at most {max_line:,}): not "
+                            f"{what or 'a file of this format'}; check that it is the right file")
         try:
             record = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as exc:
             raise json_error(exc, str(path), lineno) from None
         if not isinstance(record, dict):
-            raise DataError(f"{path}:{lineno}: expected a JSON object per line")
+            raise DataError(f"{path}:{lineno}: expected a JSON object per line" + (f" ({what})" if what else ""))
         yield lineno, record
 
 

@@ -11,7 +11,6 @@ always response_A), as JudgeBench's metric does (its ``flip_judgment``), so the 
 from __future__ import annotations
 
 import ast
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 from ..errors import DataError
 from ..judging.verdicts import combine_orders
 from ..types import AnswerTraits, Failure, Item, Judgment, JudgmentId, PairVerdict, Position, pair_or_none
-from .common import json_error, read_text
+from .common import iter_jsonl
 
 FORMAT = "scalerlab-judgebench"
 BENCHMARK = "scalerlab-judgebench"
@@ -76,19 +75,7 @@ class JudgeOutputs:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    for lineno, line in enumerate(read_text(path).split("\n"), start=1):
-        if not line.strip():
-            continue
-        if len(line) > MAX_LINE:
-            raise DataError(f"{path}:{lineno}: a line of {len(line):,} characters (at most {MAX_LINE:,}): not a "
-                            "JudgeBench file; check that it is the right file")
-        try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise json_error(exc, str(path), lineno) from None
-        if not isinstance(record, dict):
-            raise DataError(f"{path}:{lineno}: expected a JSON object per line (a JudgeBench pair)")
-        yield lineno, record
+    return iter_jsonl(path, max_line=MAX_LINE, what="a JudgeBench pair")
 
 
 def _pair(record: dict[str, Any], where: str) -> Pair:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,15 +38,30 @@ def read_bytes(path: Path) -> bytes:
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
+# A compressed file inflates to at most this many times its stored size (JSON text compresses 5 to 20 times; a
+# decompression bomb a thousand), above a floor for small files, and never past a ceiling.
+MAX_INFLATION = 200
+INFLATED_FLOOR = 64 * 2**20
+INFLATED_CEILING = 2**30
+
+
 def content(path: Path, data: bytes) -> bytes:
-    """A file's content from its stored bytes: ``.gz`` decompressed, anything else as it is."""
+    """A file's content from its stored bytes: ``.gz`` decompressed (bounded, see MAX_INFLATION), anything else as
+    it is."""
     if path.suffix != ".gz":
         return data
+    limit = min(INFLATED_CEILING, max(INFLATED_FLOOR, MAX_INFLATION * len(data)))
     try:
-        return igzip.decompress(data)
+        with igzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            inflated = stream.read(limit + 1)
     except _GZIP_ERRORS as exc:
         raise DataError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}; the file is not complete "
                         "gzip data: download or copy it again") from exc
+    if len(inflated) > limit:
+        raise DataError(f"{path}: inflates past {limit:,} bytes, over {MAX_INFLATION} times its compressed size "
+                        f"({len(data):,} bytes): not a file judgebench reads (a decompression bomb?); check that it "
+                        "is the right file")
+    return inflated
 
 
 def read_text(path: Path) -> str:

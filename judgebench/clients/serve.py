@@ -90,6 +90,8 @@ _HINTS = (
 )
 
 
+_SIGNALS = {int(s) for s in signal.Signals}
+
 def _hint(tail: str) -> str:
     lowered = tail.lower()
     return next((f"; {hint}" for needle, hint in _HINTS if needle in lowered), "")
@@ -161,6 +163,17 @@ class Server:
                 raise ConfigError(f"{where}: the server was not ready within {timeout:.0f}s (give it longer with "
                                   f"--serve-timeout{_hint(tail)}); its log ends: {tail} (whole log: {self.log_path})")
             time.sleep(POLL_S)
+
+    def died_during_run(self) -> str | None:
+        """A one-line message when the server exited before judgebench stopped it (its requests then failed as
+        "cannot connect", which says nothing of why), naming how it ended and the end of its log."""
+        code = self.process.poll()
+        if code is None:
+            return None
+        how = f"signal {signal.Signals(-code).name}" if code < 0 and -code in _SIGNALS else f"exit code {code}"
+        hint = f"; {self.spec.server.crash_hint}" if code < 0 and self.spec.server.crash_hint else ""
+        return (f"{self.spec.description}: the server at {self.base_url} stopped during the run ({how}){hint}; its "
+                f"log ends: {log_tail(self.log_path)} (whole log: {self.log_path})")
 
     def stop(self, grace_s: float | None = None) -> None:
         """SIGTERM to the server's process group (vLLM and SGLang run workers of their own), SIGKILL to what is
@@ -261,6 +274,9 @@ def serving(specs: Iterable[ServedSpec], *, log_dir: Path, ready_timeout_s: floa
             yield servers
         finally:
             for spec, server in servers.items():
+                for each in (server, *server.replicas):
+                    if (died := each.died_during_run()) is not None:
+                        on_event(died)
                 server.stop()
                 on_event(f"stopped {spec.description}")
 

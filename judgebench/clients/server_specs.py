@@ -80,6 +80,15 @@ class ServerKind:
     also_needs: tuple[str, ...] = ()  # modules the server imports besides ``module``
     # How many servers of a spec to start, as replicas of its endpoint (llama.cpp: one per core).
     servers: Callable[[ServedSpec], int] = lambda _spec: 1
+    crash_hint: str = ""  # the known cure when the server is killed by a signal mid-run
+
+
+# llama.cpp's native build faults in its AMX kernels (SIGSEGV in ggml_backend_amx_mul_mat) on CPUs that report AMX
+# while the kernel or hypervisor does not grant it: the server dies at its first request. The Makefile builds it so.
+_NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+LLAMACPP_CRASH_HINT = ("if it faults at its first request, rebuild llama-cpp-python without AMX: "
+                       f"CMAKE_ARGS=\"-DCMAKE_C_FLAGS='{_NO_AMX}' -DCMAKE_CXX_FLAGS='{_NO_AMX}'\" "
+                       "pip install --no-cache-dir --force-reinstall --no-deps llama-cpp-python")
 
 
 def _given(flag: str, args: Sequence[str]) -> bool:
@@ -158,7 +167,7 @@ KINDS: dict[str, ServerKind] = {
         ready_timeout_s=300, stop_grace_s=10,
         managed_flags=("--model", "--model_alias", "--host", "--port", "--api_key", "--config_file"),
         build=_llamacpp, example="llamacpp:models/qwen2.5-7b-instruct-q4_k_m.gguf", log_name="llama-server",
-        loads_a_file=True, slots=LLAMACPP_SLOTS, servers=_llamacpp_servers,
+        loads_a_file=True, slots=LLAMACPP_SLOTS, servers=_llamacpp_servers, crash_hint=LLAMACPP_CRASH_HINT,
         also_needs=("uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")),
 }
 PREFIXES = tuple(f"{name}:" for name in KINDS)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -258,6 +259,22 @@ def test_a_server_that_exits_while_loading_is_a_one_line_error_with_its_log(gguf
     assert "\n" not in message and message.startswith(f"vllm:{QWEN}: the server exited with code 3 before it was")
     assert "max seq len (32768) is larger" in message and "add --max-model-len 8192" in message
     assert str(server.log_path) in message and server.log_path.name.startswith("vllm-server-")
+
+
+def test_a_server_that_dies_during_the_run_is_named_with_its_signal_log_and_cure(gguf: Path, tmp_path: Path) -> None:
+    # Its requests fail as "cannot connect", which says nothing of why: the end of the run says it.
+    spec = parse_served(f"llamacpp:{gguf}")
+    events: list[str] = []
+    with serving([spec], log_dir=tmp_path, on_event=events.append,
+                 commands={spec: _tiny("--fault-on-post")}) as servers:
+        request = urllib.request.Request(f"{servers[spec].base_url}/chat/completions", data=b"{}", method="POST")
+        with pytest.raises(OSError):
+            urllib.request.urlopen(request, timeout=30)
+        servers[spec].process.wait(timeout=30)
+    (died,) = [e for e in events if "stopped during the run" in e]
+    assert "\n" not in died and "(signal SIGSEGV)" in died and "computing the first batch" in died
+    assert "-mno-amx-tile" in died and str(servers[spec].log_path) in died
+    assert events[-1].startswith("stopped ")
 
 
 def test_a_server_never_ready_times_out_and_is_stopped(gguf: Path, tmp_path: Path) -> None:

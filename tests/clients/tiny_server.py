@@ -1,6 +1,7 @@
 """A stand-in for a model server in the process tests of judgebench.clients.serve (a real process on loopback, not a
 mock): it answers GET /v1/models with the model id it is given, after an optional load delay. It can crash while
-loading, ignore SIGTERM, or start a worker process of its own as vLLM does (writing the worker's pid to a file)."""
+loading or fault at its first request, ignore SIGTERM, or start a worker process of its own as vLLM does (writing the
+worker's pid to a file)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def main() -> None:
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--worker-pid-file", type=Path)
     parser.add_argument("--pid-file", type=Path)
+    parser.add_argument("--fault-on-post", action="store_true", help="die of SIGSEGV at the first POST, as a native "
+                        "server faulting in a kernel does")
     args = parser.parse_args()
     if args.pid_file:
         args.pid_file.write_text(str(os.getpid()))
@@ -52,6 +55,14 @@ def main() -> None:
             self.end_headers()
             if found:
                 self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            if args.fault_on_post:
+                print("computing the first batch...", flush=True)
+                os.kill(os.getpid(), signal.SIGSEGV)
+            self.send_response(404)
+            self.send_header("content-length", "0")
+            self.end_headers()
 
     ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
 

@@ -167,10 +167,13 @@ LABEL_COLUMNS = ("judge", "labels", "n", "s1", "s1_low", "s1_high", "n_s2", "s2"
 
 
 def label_frame(rows: Sequence[LabelAgreement]) -> pd.DataFrame:
-    """One row per (judge, label set), columns ``LABEL_COLUMNS``: shares in [0, 1], None where there is none."""
+    """One row per (judge, label set), columns ``LABEL_COLUMNS``: shares in [0, 1] as floats, NaN where there is
+    none (``--json`` writes null)."""
     records = [(r.judge, r.labels, r.n, r.s1, *r.s1_ci, r.n_s2, r.s2, *r.s2_ci, r.cohen_kappa, r.label_ties,
                 r.judge_ties, r.brier, r.ece, r.n_calibration, r.n_unmatched) for r in rows]
-    return pd.DataFrame.from_records(records, columns=list(LABEL_COLUMNS))
+    frame = pd.DataFrame.from_records(records, columns=list(LABEL_COLUMNS))
+    floats = [c for c in LABEL_COLUMNS if c not in ("judge", "labels", "n", "n_s2", "n_calibration", "n_unmatched")]
+    return frame.astype(dict.fromkeys(floats, float))
 
 
 def judges_against_labels(outputs: Sequence[Path | str], labels: Sequence[Path | str],

@@ -62,7 +62,7 @@ def _alpaca_cross(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     bad = winner.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{path}[{row}]: preference {frame['preference'].iloc[row]!r} is not 1, 2 or a draw (0 or "
+        raise DataError(f"{path}[{row}]: preference {frame['preference'].tolist()[row]!r} is not 1, 2 or a draw (0 or "
                         "1.5); fix the row or leave it out")
     return pd.DataFrame({"benchmark": ALPACA_EVAL, "item_id": frame["instruction"].astype(str).map(instruction_id),
                          "model_a": _side(frame, 1), "model_b": _side(frame, 2), "winner": winner, "turn": 1,

@@ -19,8 +19,9 @@ import pandas as pd
 
 from ..constants import BOOTSTRAP_SEED, DEFAULT_BOOTSTRAP
 from ..errors import DataError
+from ..formats.alpaca_eval import answer_names
 from ..formats.arena_db import is_sqlite
-from ..formats.labels import layout_of, read_labels, read_table
+from ..formats.labels import OUTPUT_PREFIX, layout_of, read_labels, read_table
 from ..stats.agreement import agreement_s1_s2, cohen_kappa
 from ..stats.calibration import agreement_intervals, brier_score, expected_calibration_error
 from .agreement import MatchedVerdict, matched_verdicts, pairwise_labels, same_benchmark
@@ -184,7 +185,34 @@ def judges_against_labels(outputs: Sequence[Path | str], labels: Sequence[Path |
 
     frame = read_judgments([Path(p) for p in outputs]).frame
     sets = merge_label_sets([s for path in labels for s in read_label_sets(Path(path))])
+    if any(_named_by_text(s.labels) for s in sets):
+        names = {key: model for path in outputs for file in _annotation_files(Path(path))
+                 for key, model in answer_names(file).items()}
+        sets = [name_answers(s, names) for s in sets]
     return label_frame(label_agreements(frame, sets, n_bootstrap))
+
+
+def _named_by_text(labels: pd.DataFrame) -> bool:
+    return bool(labels["model_a"].astype(str).str.startswith(OUTPUT_PREFIX).any()
+                or labels["model_b"].astype(str).str.startswith(OUTPUT_PREFIX).any())
+
+
+def _annotation_files(path: Path) -> list[Path]:
+    """The AlpacaEval annotation files among one input (itself, or those in its folder)."""
+    names = ("annotations.json", "annotations.json.gz")
+    if path.is_dir():
+        return sorted(p for p in path.rglob("annotations.json*") if p.name in names)
+    return [path] if path.name in names else []
+
+
+def name_answers(label_set: LabelSet, names: dict[tuple[str, str], str]) -> LabelSet:
+    """Labels whose sides are known only by their text (formats.labels.output_name) with each side named by the
+    model whose answer it is, where ``names`` (alpaca_eval.answer_names of the judged files) knows it."""
+    labels = label_set.labels.copy()
+    for side in ("model_a", "model_b"):
+        labels[side] = [names.get((item, name), name) for item, name in zip(labels["item_id"], labels[side],
+                                                                             strict=True)]
+    return LabelSet(label_set.name, labels, label_set.source)
 
 
 def merge_label_sets(sets: Sequence[LabelSet]) -> list[LabelSet]:

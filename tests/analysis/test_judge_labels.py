@@ -146,3 +146,28 @@ def test_the_cli_prints_the_table_and_json(mt_bench: tuple[Path, Path]) -> None:
     assert records[0]["judge"] == "cheap" and records[0]["s1"] == pytest.approx(0.75) and records[0]["brier"] is None
     both = CliRunner().invoke(main, ["judges", str(cheap), "--labels", str(human), "--pairs", str(human)])
     assert both.exit_code == 1 and "give one of them" in both.output and "Traceback" not in both.output
+
+
+def test_cross_annotations_find_the_judged_models_by_their_answers(tmp_path: Path) -> None:
+    """AlpacaEval's human cross-annotations carry no generator: each side is matched to the judged file's model
+    by the answer's text, in either order."""
+    annotations = [  # the judge under test: baseline's answer first, the model's second
+        {"instruction": "Name a prime.", "output_1": "7", "output_2": "Nine.", "generator_1": "base",
+         "generator_2": "model", "annotator": "cheap", "preference": 1.0},
+        {"instruction": "Say hi.", "output_1": "Hi", "output_2": "Hello", "generator_1": "base",
+         "generator_2": "model", "annotator": "cheap", "preference": 2.0},
+        {"instruction": "Count.", "output_1": "1 2", "output_2": "1 2 3", "generator_1": "base",
+         "generator_2": "model", "annotator": "cheap", "preference": 1.0}]
+    cross = [  # four humans on the first item (its sides in the other order for two), one on the second
+        {"instruction": "Name a prime.", "output_1": "7", "output_2": "Nine.", "preference": 1, "annotator_index": 0},
+        {"instruction": "Name a prime.", "output_1": "Nine.", "output_2": "7", "preference": 2, "annotator_index": 1},
+        {"instruction": "Name a prime.", "output_1": "Nine.", "output_2": "7", "preference": 1, "annotator_index": 2},
+        {"instruction": "Name a prime.", "output_1": "7", "output_2": "Nine.", "preference": 0, "annotator_index": 3},
+        {"instruction": "Say hi.", "output_1": "Hi", "output_2": "Howdy", "preference": 2, "annotator_index": 0}]
+    judged = tmp_path / "annotations.json"
+    judged.write_text(json.dumps(annotations))
+    (tmp_path / "cross.json").write_text(json.dumps(cross))
+    row = judges_against_labels([judged], [tmp_path / "cross.json"], n_bootstrap=0).iloc[0]
+    # the judge prefers "7" (base): humans 0 and 1 agree, 2 prefers "Nine.", 3 a tie; "Howdy" was never judged
+    assert row["n"] == 4 and row["n_unmatched"] == 1
+    assert row["s1"] == pytest.approx(2 / 4) and row["n_s2"] == 3 and row["s2"] == pytest.approx(2 / 3)

@@ -83,11 +83,16 @@ def read_label_sets(path: Path) -> list[LabelSet]:
 
     if is_sqlite(path):
         return [LabelSet(path.name, read_labels(path), str(path))]
-    if path.is_file():
-        table = read_table(path) if _table_like(path) else None
-        if table is not None and layout_of(table) is not None:
-            return [LabelSet(path.name, read_labels(path), str(path))]
-    frame = read_judgments([path]).frame
+    table = read_table(path) if path.is_file() and _table_like(path) else None
+    if table is not None and layout_of(table) is not None:
+        return [LabelSet(path.name, read_labels(path), str(path))]
+    try:
+        frame = read_judgments([path]).frame
+    except DataError:
+        if table is None:
+            raise
+        raise DataError(f"{path}: neither pairwise labels (its columns: {', '.join(map(str, table.columns))}; "
+                        "expected item_id, model_a, model_b, winner or a published layout) nor judgments") from None
     sets = [LabelSet(str(judge), judgment_labels(group), str(path)) for judge, group in frame.groupby("judge")]
     sets = [s for s in sets if not s.labels.empty]
     if not sets:

@@ -171,3 +171,22 @@ def test_cross_annotations_find_the_judged_models_by_their_answers(tmp_path: Pat
     # the judge prefers "7" (base): humans 0 and 1 agree, 2 prefers "Nine.", 3 a tie; "Howdy" was never judged
     assert row["n"] == 4 and row["n_unmatched"] == 1
     assert row["s1"] == pytest.approx(2 / 4) and row["n_s2"] == 3 and row["s2"] == pytest.approx(2 / 3)
+
+
+def test_a_table_that_is_neither_labels_nor_judgments_is_one_line(mt_bench: tuple[Path, Path], tmp_path: Path) -> None:
+    _, cheap = mt_bench
+    (tmp_path / "scores.csv").write_text("item_id,model,score\n81,gpt-4,9\n")
+    result = CliRunner().invoke(main, ["judges", str(cheap), "--labels", str(tmp_path / "scores.csv")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "scores.csv: neither pairwise labels (its columns: item_id, model, score" in result.output
+
+
+def test_agree_and_judges_give_the_same_agreement(mt_bench: tuple[Path, Path]) -> None:
+    """One matching, one computation: `agree` reads the same layouts and prints the same S1, S2 and kappa."""
+    human, cheap = mt_bench
+    agree = CliRunner().invoke(main, ["agree", str(cheap), "--labels", str(human), "--json"])
+    assert agree.exit_code == 0, agree.output
+    (item,) = json.loads(agree.stdout)["items"]
+    row = judges_against_labels([cheap], [human], n_bootstrap=0).iloc[0]
+    assert (item["n_s1"], item["n_s2"]) == (row["n"], row["n_s2"]) and item["n_unmatched"] == row["n_unmatched"]
+    assert (item["s1"], item["s2"], item["cohen_kappa"]) == (row["s1"], row["s2"], row["cohen_kappa"])

@@ -120,10 +120,10 @@ def _calibration(matched: Sequence[MatchedVerdict], group: pd.DataFrame) -> tupl
     if not len(preferences) or np.isin(preferences, _DISCRETE).all():
         return None, None, 0
     decided = [m for m in matched if m.label != "tie"]
-    p = [m.probability for m in decided]
-    y = [float(m.label == "first") for m in decided]
     if not decided:
         return None, None, 0
+    p = [m.probability for m in decided]
+    y = [float(m.label == "first") for m in decided]
     return brier_score(p, y), expected_calibration_error(p, y), len(decided)
 
 
@@ -155,8 +155,7 @@ def label_agreements(frame: pd.DataFrame, label_sets: Sequence[LabelSet], n_boot
     is never measured against its own verdicts."""
     rows = []
     for label_set in label_sets:
-        judged = same_benchmark(frame, label_set.labels) if "benchmark" in label_set.labels else frame
-        for judge, group in judged.groupby("judge", sort=True):
+        for judge, group in same_benchmark(frame, label_set.labels).groupby("judge", sort=True):
             if str(judge) == label_set.name:
                 continue
             row = label_agreement(group, label_set, n_bootstrap)

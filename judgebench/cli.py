@@ -471,29 +471,47 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
 @main.command()
 @click.argument("outputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per judge (the columns of "
-              "judgebench.analysis.judge_accuracy.judges_frame).")
+              "judgebench.analysis.judge_accuracy.judges_frame; with --labels, of analysis.judge_labels.label_frame).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
               help="Bootstrap resamples of pairs for the accuracies' 95% percentile intervals (0: none).")
 @click.option("--pairs", "pair_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JudgeBench pair file(s) giving the labels of runs of a JudgeBench task among OUTPUTS "
                    "(repeatable; JudgeBench's own output files carry their labels).")
-def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files: tuple[Path, ...]) -> None:
-    """How far judges can be trusted on pairs with objective labels: one row per judge configuration.
+@click.option("--labels", "label_files", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Measure the judges in OUTPUTS (any judgments judgebench reads) against these labels instead: "
+                   "human labels (CSV/JSONL/JSON/Parquet pairwise labels, FastChat's MT-Bench human judgments, "
+                   "AlpacaEval's human cross-annotations, a human arena's database) or another judge's judgment "
+                   "files as the reference (e.g. GPT-4's). Repeatable.")
+def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files: tuple[Path, ...],
+           label_files: tuple[Path, ...]) -> None:
+    """How far judges can be trusted on pairs with labels: one row per judge configuration.
 
     OUTPUTS: JudgeBench (ScalerLab, arXiv:2410.12784) judge output files, each one judge on labelled response pairs;
     or judgebench runs of a JudgeBench task (a pair file as task source), with --pairs.
     Accuracy by JudgeBench's metric overall and per source (Knowledge, Reasoning, Math, Coding) with bootstrap
     intervals, position consistency, and how often the judge preferred the longer response beside the labels' rate.
+    With --labels: per judge and label set, agreement with ties (S1) and without (S2) with bootstrap intervals,
+    Cohen's kappa, the labels' tie rate, and Brier/ECE where the judge's verdict is a probability.
     """
-    from .analysis.judge_accuracy import judges as judges_table
-    from .publish.tables import format_judges
+    from .publish.tables import format_judges, format_label_judges
 
-    frame = judges_table(outputs, n_bootstrap=bootstrap, pairs=pair_files)
+    if label_files and pair_files:
+        raise ConfigError("--labels and --pairs measure against different labels: give one of them")
+    if label_files:
+        from .analysis.judge_labels import judges_against_labels
+
+        frame = judges_against_labels(outputs, label_files, n_bootstrap=bootstrap)
+        text = format_label_judges
+    else:
+        from .analysis.judge_accuracy import judges as judges_table
+
+        frame = judges_table(outputs, n_bootstrap=bootstrap, pairs=pair_files)
+        text = format_judges
     if as_json:
         records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
         click.echo(json.dumps(records, indent=2, allow_nan=False))
     else:
-        click.echo(format_judges(frame))
+        click.echo(text(frame))
 
 
 def _read_families(path: Path | None) -> dict[str, list[str]] | None:

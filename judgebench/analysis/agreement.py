@@ -114,18 +114,48 @@ def pairwise_labels(labels: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _judge_winners(frame: pd.DataFrame) -> dict[tuple[str, tuple[str, str], int], list[tuple[str, str]]]:
-    """(item, pair, turn) -> the judge's verdicts on it, each as ("first" / "second" / "tie", category): a key
-    judged more than once (a file may repeat one) is compared with a label once per verdict."""
+@dataclass(frozen=True)
+class MatchedVerdict:
+    """One label beside the judge's verdict on the same item, pair and turn: both as "first" / "second" (the pair's
+    models in name order) or "tie"; ``probability``: the judge's probability that the first model is the better
+    (its preference in [1, 2] read as one)."""
+
+    category: str
+    judge: str
+    label: str
+    probability: float
+
+
+def _judge_winners(frame: pd.DataFrame) -> dict[tuple[str, tuple[str, str], int], list[tuple[str, str, float]]]:
+    """(item, pair, turn) -> the judge's verdicts on it, each as ("first" / "second" / "tie", category, probability
+    of "first"): a key judged more than once (a file may repeat one) is compared with a label once per verdict."""
     judged = frame[frame["preference"].notna() & frame["opponent"].notna() & frame["error"].isna()]
-    found: dict[tuple[str, tuple[str, str], int], list[tuple[str, str]]] = {}
+    found: dict[tuple[str, tuple[str, str], int], list[tuple[str, str, float]]] = {}
     for item, model, opponent, turn, preference, category in zip(
             judged["item_id"], judged["model"], judged["opponent"], judged["turn"], judged["preference"],
             judged["category"], strict=True):
         a, b = sorted((str(model), str(opponent)))
         winner = str(model) if preference > 1.5 else str(opponent) if preference < 1.5 else "tie"
-        found.setdefault((str(item), (a, b), int(turn)), []).append((_pair_outcome(winner, (a, b)), str(category)))
+        first = float(preference) - 1 if str(model) == a else 2 - float(preference)
+        found.setdefault((str(item), (a, b), int(turn)), []).append(
+            (_pair_outcome(winner, (a, b)), str(category), first))
     return found
+
+
+def matched_verdicts(group: pd.DataFrame, labels: pd.DataFrame) -> tuple[list[MatchedVerdict], int]:
+    """One judge's verdicts (``group``) beside the pairwise labels (``pairwise_labels``) they match, one per label
+    and verdict, and how many labels none matches. The one matching of `agree` and `judges --labels`."""
+    ours = _judge_winners(group)
+    rows: list[MatchedVerdict] = []
+    unmatched = 0
+    for item, a, b, turn, winner in zip(labels["item_id"], labels["model_a"], labels["model_b"], labels["turn"],
+                                        labels["winner"], strict=True):
+        pair = (a, b) if a < b else (b, a)
+        found = ours.get((item, pair, int(turn)), [])
+        unmatched += not found
+        rows += [MatchedVerdict(category, verdict, _pair_outcome(winner, pair), probability)
+                 for verdict, category, probability in found]
+    return rows, unmatched
 
 
 def _winner_agreement(a: list[str], b: list[str]) -> WinnerAgreement:
@@ -156,15 +186,8 @@ def pairwise_agreement(frame: pd.DataFrame, labels: pd.DataFrame) -> list[Pairwi
     labels = pairwise_labels(labels)
     results = []
     for judge, group in frame.groupby("judge", sort=True):
-        ours = _judge_winners(group)
-        rows: list[tuple[str, str, str]] = []  # (category, judge's, label's)
-        unmatched = 0
-        for item, a, b, turn, winner in zip(labels["item_id"], labels["model_a"], labels["model_b"], labels["turn"],
-                                            labels["winner"], strict=True):
-            pair = (a, b) if a < b else (b, a)
-            found = ours.get((item, pair, int(turn)), [])
-            unmatched += not found
-            rows += [(category, verdict, _pair_outcome(winner, pair)) for verdict, category in found]
+        matched, unmatched = matched_verdicts(group, labels)
+        rows = [(m.category, m.judge, m.label) for m in matched]
         if not rows:
             continue
         overall = _winner_agreement([r[1] for r in rows], [r[2] for r in rows])

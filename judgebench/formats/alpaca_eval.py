@@ -169,6 +169,23 @@ def annotation_columns(data: bytes, where: str, model: str | None = None) -> dic
     return {**{name: [value] * len(rows) for name, value in constant.items()}, **columns}
 
 
+def answer_names(path: Path) -> dict[tuple[str, str], str]:
+    """Who wrote each answer of an ``annotations.json(.gz)``: (item id, formats.labels.output_name of the answer's
+    text) -> the model, both sides, named as ``annotation_columns`` names them. How labels that know the answers
+    only by their text (AlpacaEval's human cross-annotations) find the judged models."""
+    from .labels import output_name
+
+    rows = _rows(content(path, read_bytes(path)), str(path))
+    folder = folder_model(path)
+    model = folder if folder is not None and len({str(row.generator_2) for row in rows}) == 1 else None
+    names: dict[tuple[str, str], str] = {}
+    for row in rows:
+        item = instruction_id(row.instruction)
+        names[(item, output_name(str(row.output_1 or "")))] = str(row.generator_1)
+        names[(item, output_name(str(row.output_2 or "")))] = model if model is not None else str(row.generator_2)
+    return names
+
+
 def read_annotations(path: Path) -> list[Judgment]:
     """``annotations.json(.gz)`` as judgments (see ``annotation_columns``)."""
     columns = annotation_columns(content(path, read_bytes(path)), str(path), folder_model(path))

@@ -145,6 +145,36 @@ def _finite(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+def format_label_judges(frame: pd.DataFrame) -> str:
+    """`judgebench judges --labels`: analysis.judge_labels' frame, one row per judge and label set: agreement with
+    ties (S1) and without (S2) in % with 95% intervals, Cohen's kappa, the labels' and the judge's tie rates, and
+    Brier / ECE where the judge's verdict is a probability."""
+
+    def agreement(row: pd.Series, key: str) -> str:
+        value = _finite(row[key])
+        if value is None:
+            return "-"
+        low, high = _finite(row[f"{key}_low"]), _finite(row[f"{key}_high"])
+        interval = _pair(None if low is None else 100 * low, None if high is None else 100 * high, 1)
+        return f"{100 * value:.1f} {interval}" if interval != "-" else f"{100 * value:.1f}"
+
+    def number(value: Any) -> str:
+        found = _finite(value)
+        return "-" if found is None else f"{found:.3f}"
+
+    header = ["judge", "labels", "n", "S1 with ties [95% CI]", "S2 without ties [95% CI]", "kappa",
+              "ties: labels (judge)", "Brier", "ECE"]
+    body = [[str(row["judge"]), str(row["labels"]), str(row["n"]), agreement(row, "s1"), agreement(row, "s2"),
+             number(row["cohen_kappa"]),
+             f"{_share(_finite(row['label_ties']))} ({_share(_finite(row['judge_ties']))})",
+             number(row["brier"]), number(row["ece"])]
+            for _, row in frame.iterrows()]
+    notes = ["S1: share of labels the judge agrees with, a tie being a verdict of its own; S2: over the labels where "
+             "neither side is a tie (MT-Bench paper); kappa: Cohen's over first / second / tie; Brier and ECE (10 "
+             "bins): the judge's preference read as a probability, against the labels that are not ties"]
+    return "\n".join([_render(header, body), *notes])
+
+
 def format_judges(frame: pd.DataFrame) -> str:
     """`judgebench judges`: analysis.judge_accuracy's frame, one row per judge: accuracy in % with its 95% interval,
     overall and per source group, position consistency, and how often the longer response was preferred."""

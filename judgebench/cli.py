@@ -477,23 +477,55 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
 @click.option("--pairs", "pair_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JudgeBench pair file(s) giving the labels of runs of a JudgeBench task among OUTPUTS "
                    "(repeatable; JudgeBench's own output files carry their labels).")
-def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files: tuple[Path, ...]) -> None:
-    """How far judges can be trusted on pairs with objective labels: one row per judge configuration.
+@click.option("--prices", "prices_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Without labels: a price table (YAML, as `run --prices`) for the cost per 1,000 judgments.")
+def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files: tuple[Path, ...],
+           prices_path: Path | None) -> None:
+    """How far judges can be trusted: one row per judge configuration.
 
     OUTPUTS: JudgeBench (ScalerLab, arXiv:2410.12784) judge output files, each one judge on labelled response pairs;
     or judgebench runs of a JudgeBench task (a pair file as task source), with --pairs.
     Accuracy by JudgeBench's metric overall and per source (Knowledge, Reasoning, Math, Coding) with bootstrap
     intervals, position consistency, and how often the judge preferred the longer response beside the labels' rate.
+
+    Without labels (no JudgeBench file among OUTPUTS, no --pairs): judgebench runs or results directories and any
+    judgment file `stats` reads give each judge's profile (analysis.judge_profiles): failure and parse-failure rates,
+    position consistency, the share preferring the longer answer, self-preference (with `diagnose`'s intervals,
+    whatever --bootstrap says), tokens, cost and seconds per 1,000 judgments.
     """
     from .analysis.judge_accuracy import judges as judges_table
-    from .publish.tables import format_judges
+    from .publish.tables import format_judge_profiles, format_judges
 
-    frame = judges_table(outputs, n_bootstrap=bootstrap, pairs=pair_files)
+    profiles = not pair_files and not _has_judgebench_outputs(outputs)
+    if profiles:
+        frame = _judge_profiles(outputs, prices_path)
+    else:
+        frame = judges_table(outputs, n_bootstrap=bootstrap, pairs=pair_files)
     if as_json:
         records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
         click.echo(json.dumps(records, indent=2, allow_nan=False))
     else:
-        click.echo(format_judges(frame))
+        click.echo(format_judge_profiles(frame) if profiles else format_judges(frame))
+
+
+def _has_judgebench_outputs(paths: tuple[Path, ...]) -> bool:
+    from .formats import detect_format
+    from .formats.scalerlab import FORMAT
+
+    return any(path.is_file() and detect_format(path) == FORMAT for path in paths)
+
+
+def _judge_profiles(paths: tuple[Path, ...], prices_path: Path | None) -> Any:
+    """`judges` without labels: the judges' profiles of the inputs' judgments, printed by the caller."""
+    from .analysis.judge_profiles import judge_prices, judge_profiles
+    from .clients.pricing import load_prices
+    from .formats.scalerlab import judges_pairs
+
+    frame = _read(paths, "auto").frame
+    if any(judges_pairs(m, o) for m, o in zip(frame["model"], frame["opponent"], strict=True)):
+        click.echo("judgments of JudgeBench pairs: give the pair file they were made from with --pairs for the "
+                   "judges' accuracy against its labels; without labels, each judge's profile:", err=True)
+    return judge_profiles(frame, judge_prices(paths, load_prices(prices_path)))
 
 
 def _read_families(path: Path | None) -> dict[str, list[str]] | None:

@@ -39,7 +39,8 @@ PROFILE_COLUMNS: tuple[Column, ...] = (
     Column("parse_failure_rate", "float", "Share of its judgments whose reply did not parse."),
     Column("consistency", "float", "Position consistency: share of the questions asked in both orders that got the "
                                    "same verdict in both (`judgebench diagnose`'s, pooled over benchmarks)."),
-    Column("n_both_orders", "int", "The questions asked in both orders behind `consistency`."),
+    Column("n_both_orders", "int", "The questions asked in both orders behind `consistency` (a failed one included, as "
+                                   "`diagnose` counts it; 0 when every one failed)."),
     Column("prefers_longer", "float", "Share of its decided pairs (not a tie) with answers of different lengths "
                                       "in which it preferred the longer answer."),
     Column("n_longer", "int", "Those decided pairs with answers of different lengths."),
@@ -76,6 +77,8 @@ def judge_profiles(frame: pd.DataFrame, prices: Mapping[str, PriceEntry | None] 
     records = [_profile(str(judge), part, report, (prices or {}).get(str(judge)))
                for judge, part in frame.groupby("judge", sort=True)]
     table = pd.DataFrame.from_records(records, columns=COLUMN_NAMES)
+    # The schema's types whatever the rows hold: a number none of the judges has is NaN, not None.
+    table = table.astype({c.name: {"float": "float64", "int": "int64"}.get(c.dtype, "object") for c in PROFILE_COLUMNS})
     if table.empty:
         return table
     order = table.assign(_c=table["consistency"].astype(float).fillna(-1.0)).sort_values(
@@ -86,7 +89,9 @@ def judge_profiles(frame: pd.DataFrame, prices: Mapping[str, PriceEntry | None] 
 def _profile(judge: str, part: pd.DataFrame, report: Diagnostics, price: PriceEntry | None) -> dict[str, object]:
     n_failed, n_parse, _ = count_failures(part)
     n = len(part)
-    bias = [row for row in report.position_bias if row.judge == judge]
+    # As diagnose's flag: a judge none of whose questions got a verdict in both orders (each one failed) has no
+    # consistency to speak of, not one of 0.
+    bias = [row for row in report.position_bias if row.judge == judge and row.error < 1.0]
     n_orders = sum(row.n for row in bias)
     consistency = sum(row.consistent * row.n for row in bias) / n_orders if n_orders else None
     longer = _longer(part)

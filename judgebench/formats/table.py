@@ -128,9 +128,9 @@ def _total(values: Sequence[float | None]) -> float | None:
 def _call_totals(calls: Sequence[CallRecord]) -> tuple[float | None, ...]:
     """(calls, prompt tokens, completion tokens, latency) of a judgment's requests that got a reply: what the judge
     costs per judgment (analysis.judge_profiles). None throughout for a judgment that records no calls."""
-    answered = [c for c in calls if c.error is None]
     if not calls:
         return None, None, None, None
+    answered = [c for c in calls if c.error is None]  # a request that failed reported no tokens
     return (float(len(answered)), _total([c.prompt_tokens for c in answered]),
             _total([c.completion_tokens for c in answered]), _total([c.latency_s for c in answered]))
 

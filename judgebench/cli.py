@@ -471,7 +471,7 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
 @main.command()
 @click.argument("outputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per judge (the columns of "
-              "judgebench.analysis.judge_accuracy.judges_frame).")
+              "judgebench.analysis.judge_accuracy.judges_frame; without labels, of judge_profiles.PROFILE_COLUMNS).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
               help="Bootstrap resamples of pairs for the accuracies' 95% percentile intervals (0: none).")
 @click.option("--pairs", "pair_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),

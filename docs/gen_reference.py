@@ -1,4 +1,5 @@
-"""The reference pages that the code can write: the command line and the judgment columns.
+"""The reference pages that the code can write: the command line, the judgment columns and the judges' profile
+columns.
 
 An mkdocs hook (``hooks:`` in mkdocs.yml): a page holding ``<!-- generated: NAME -->`` gets the Markdown that
 ``GENERATORS[NAME]`` writes, at every build, so the pages cannot drift from the code. The tests call the same
@@ -42,6 +43,15 @@ def columns_markdown() -> str:
     lines = [f"The {len(columns)} columns of every judgments frame, in order, whichever harness wrote the records.",
              "", "| column | type | meaning |", "|---|---|---|"]
     lines += [f"| `{name}` | {dtype} | {_cell(doc or '')} |" for name, dtype, doc in columns]
+    return "\n".join(lines) + "\n"
+
+
+def profile_columns_markdown() -> str:
+    """The columns of `judgebench judges` without labels (analysis.judge_profiles.PROFILE_COLUMNS)."""
+    from judgebench.analysis.judge_profiles import PROFILE_COLUMNS
+
+    lines = ["| column | type | meaning |", "|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.dtype} | {_cell(c.description)} |" for c in PROFILE_COLUMNS]
     return "\n".join(lines) + "\n"
 
 
@@ -102,7 +112,8 @@ def cli_markdown() -> str:
     return "\n".join(lines)
 
 
-GENERATORS: dict[str, Callable[[], str]] = {"cli": cli_markdown, "judgment-columns": columns_markdown}
+GENERATORS: dict[str, Callable[[], str]] = {"cli": cli_markdown, "judgment-columns": columns_markdown,
+                                             "judge-profile-columns": profile_columns_markdown}
 
 
 def render(markdown: str) -> str:

@@ -471,7 +471,8 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
 @main.command()
 @click.argument("outputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per judge (the columns of "
-              "judgebench.analysis.judge_accuracy.judges_frame; with --labels, of analysis.judge_labels.label_frame).")
+              "judgebench.analysis.judge_accuracy.judges_frame; with --labels, of analysis.judge_labels.label_frame; "
+              "without labels, of judge_profiles.PROFILE_COLUMNS).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
               help="Bootstrap resamples of pairs for the accuracies' 95% percentile intervals (0: none).")
 @click.option("--pairs", "pair_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -482,9 +483,11 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
                    "human labels (CSV/JSONL/JSON/Parquet pairwise labels, FastChat's MT-Bench human judgments, "
                    "AlpacaEval's human cross-annotations, a human arena's database) or another judge's judgment "
                    "files as the reference (e.g. GPT-4's). Repeatable.")
+@click.option("--prices", "prices_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Without labels: a price table (YAML, as `run --prices`) for the cost per 1,000 judgments.")
 def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files: tuple[Path, ...],
-           label_files: tuple[Path, ...]) -> None:
-    """How far judges can be trusted on pairs with labels: one row per judge configuration.
+           label_files: tuple[Path, ...], prices_path: Path | None) -> None:
+    """How far judges can be trusted: one row per judge configuration.
 
     OUTPUTS: JudgeBench (ScalerLab, arXiv:2410.12784) judge output files, each one judge on labelled response pairs;
     or judgebench runs of a JudgeBench task (a pair file as task source), with --pairs.
@@ -492,8 +495,14 @@ def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files:
     intervals, position consistency, and how often the judge preferred the longer response beside the labels' rate.
     With --labels: per judge and label set, agreement with ties (S1) and without (S2) with bootstrap intervals,
     Cohen's kappa, the labels' tie rate, and Brier/ECE where the judge's verdict is a probability.
+
+    Without labels (no JudgeBench file among OUTPUTS, no --pairs, no --labels): judgebench runs or results
+    directories and any judgment file `stats` reads give each judge's profile (analysis.judge_profiles): failure and
+    parse-failure rates, position consistency, the share preferring the longer answer, self-preference (with
+    `diagnose`'s intervals, whatever --bootstrap says), tokens, cost and seconds per 1,000 judgments, and the
+    variance across repeated asks of judges with ,repeats=K.
     """
-    from .publish.tables import format_judges, format_label_judges
+    from .publish.tables import format_judge_profiles, format_judges, format_label_judges
 
     if label_files and pair_files:
         raise ConfigError("--labels and --pairs measure against different labels: give one of them")
@@ -502,6 +511,9 @@ def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files:
 
         frame = judges_against_labels(outputs, label_files, n_bootstrap=bootstrap)
         text = format_label_judges
+    elif not pair_files and not _has_judgebench_outputs(outputs):
+        frame = _judge_profiles(outputs, prices_path)
+        text = format_judge_profiles
     else:
         from .analysis.judge_accuracy import judges as judges_table
 
@@ -512,6 +524,26 @@ def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files:
         click.echo(json.dumps(records, indent=2, allow_nan=False))
     else:
         click.echo(text(frame))
+
+
+def _has_judgebench_outputs(paths: tuple[Path, ...]) -> bool:
+    from .formats import detect_format
+    from .formats.scalerlab import FORMAT
+
+    return any(path.is_file() and detect_format(path) == FORMAT for path in paths)
+
+
+def _judge_profiles(paths: tuple[Path, ...], prices_path: Path | None) -> Any:
+    """`judges` without labels: the judges' profiles of the inputs' judgments, printed by the caller."""
+    from .analysis.judge_profiles import judge_prices, judge_profiles
+    from .clients.pricing import load_prices
+    from .formats.scalerlab import judges_pairs
+
+    frame = _read(paths, "auto").frame
+    if any(judges_pairs(m, o) for m, o in zip(frame["model"], frame["opponent"], strict=True)):
+        click.echo("judgments of JudgeBench pairs: give the pair file they were made from with --pairs for the "
+                   "judges' accuracy against its labels; without labels, each judge's profile:", err=True)
+    return judge_profiles(frame, judge_prices(paths, load_prices(prices_path)))
 
 
 def _read_families(path: Path | None) -> dict[str, list[str]] | None:

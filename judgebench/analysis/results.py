@@ -11,6 +11,8 @@ harnesses' judgment files and returns a ``Results``:
   for every source; ``n_superseded`` older or failed duplicates were dropped.
 - ``scores``: the score rows `judgebench stats` prints; ``leaderboard``: ranked and badged;
   ``diagnostics``: the typed report of `judgebench diagnose`.
+- ``judges()``: one row per judge configuration (analysis.judge_profiles), the table `judgebench judges` prints
+  for the same inputs and the site's Judges page shows.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..clients.pricing import PriceTable, load_prices
 from ..errors import DataError
 from ..formats import read_parsed
 from ..formats.difficulty import load_difficulty
@@ -29,6 +32,7 @@ from ..formats.notebook import run_rows, write_parquet
 from ..stats.length_control import DifficultyTable
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from .diagnostics import Diagnostics
+from .judge_profiles import judge_prices, judge_profiles
 from .leaderboard import Leaderboard, leaderboard, rows_frame
 from .records import collect_parsed, order_sources
 
@@ -44,6 +48,7 @@ class Results:
     n_superseded: int = 0
     n_bootstrap: int = DEFAULT_BOOTSTRAP
     difficulty: DifficultyTable | None = field(default=None, repr=False)
+    paths: tuple[Path, ...] = field(default=(), repr=False)  # what was loaded: runs name their judges' endpoints
 
     @cached_property
     def _board(self) -> Leaderboard:
@@ -60,6 +65,13 @@ class Results:
     @property
     def diagnostics(self) -> Diagnostics:
         return self._board.diagnostics
+
+    def judges(self, prices: PriceTable | str | Path | None = None) -> pd.DataFrame:
+        """One row per judge configuration (analysis.judge_profiles.PROFILE_COLUMNS), as `judgebench judges`
+        prints it; ``prices``: a price table or its YAML file for the cost per 1,000 judgments (default: the
+        built-in table, which prices the providers' own APIs)."""
+        table = prices if isinstance(prices, PriceTable) else load_prices(None if prices is None else Path(prices))
+        return judge_profiles(self.judgments, judge_prices(self.paths, table))
 
 
 def load(*paths: str | Path | Iterable[str | Path], fmt: str = "auto", n_bootstrap: int = DEFAULT_BOOTSTRAP,
@@ -84,7 +96,8 @@ def load(*paths: str | Path | Iterable[str | Path], fmt: str = "auto", n_bootstr
                     .drop(columns=["index", "_ok"]).reset_index(drop=True))
     judgments = collect_parsed(sources)
     return Results(runs=pd.DataFrame(runs, columns=RUN_COLUMNS), answers=answer_frame, judgments=judgments.frame,
-                   n_superseded=judgments.n_superseded, n_bootstrap=n_bootstrap, difficulty=difficulty)
+                   n_superseded=judgments.n_superseded, n_bootstrap=n_bootstrap, difficulty=difficulty,
+                   paths=tuple(Path(p) for p in flat))
 
 
 def export_parquet(results: Results, out: Path) -> list[Path]:

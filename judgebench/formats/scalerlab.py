@@ -239,6 +239,15 @@ def side_model(pair: Pair, side: str) -> str:
     return f"{pair.response_model}/{side}"
 
 
+def judges_pairs(model: str, opponent: str | None) -> bool:
+    """Whether a judgment of ``model`` against ``opponent`` is one of a JudgeBench pair's (``side_model``'s names):
+    a run of a JudgeBench task, which its pair file labels. Either side may be the judged one."""
+    return opponent is not None and model[-2:] in ("/A", "/B") and opponent == f"{model[:-2]}/{_OTHER[model[-1]]}"
+
+
+_OTHER = {"A": "B", "B": "A"}
+
+
 def side_answers(path: Path, side: str) -> tuple[str, dict[str, tuple[str, ...]]]:
     """(model, pair id -> answer) of one side ("A": response_a, "B": response_b) of a pair file."""
     pairs = read_pairs(path)

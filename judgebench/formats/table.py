@@ -82,6 +82,14 @@ JUDGMENT_COLUMNS: tuple[Column, ...] = (
     Column("tokens", "float", "Tokens of the judged answer, where a protocol counts them (Arena-Hard v2.0's style "
                               "control)."),
     Column("opponent_tokens", "float", "Tokens of the opponent's answer, likewise."),
+    Column("judge_calls", "float", "Requests to the judge that answered for this judgment (both orders; a "
+                                   "reply served by the cache counts); None where the file records no calls (other "
+                                   "harnesses' files)."),
+    Column("judge_prompt_tokens", "float", "Prompt tokens of those requests, as the server reported them; None where "
+                                           "none was reported."),
+    Column("judge_completion_tokens", "float", "Completion tokens of those requests, likewise."),
+    Column("judge_latency_s", "float", "Seconds the judge took to answer those requests, summed (a cached reply "
+                                       "keeps the time it took when it was asked)."),
     Column("run_id", "str", "The judgebench run directory the judgment was read from; None for other harnesses' "
                             "files."),
 )
@@ -109,7 +117,22 @@ def judgment_row(j: Judgment) -> tuple[Any, ...]:
             pair.ba, pair.preference, failure.message or None if failure else None,
             failure.cause if failure else None, j.empty, mine.length, theirs.length, expected, low, high,
             pair.margin_ab, pair.margin_ba, mine.headers, mine.lists, mine.bold, theirs.headers, theirs.lists,
-            theirs.bold, i.protocol, mine.tokens, theirs.tokens)
+            theirs.bold, i.protocol, mine.tokens, theirs.tokens, *_call_totals(j.calls))
+
+
+def _total(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(sum(known)) if known else None
+
+
+def _call_totals(calls: Sequence[CallRecord]) -> tuple[float | None, ...]:
+    """(calls, prompt tokens, completion tokens, latency) of a judgment's requests that got a reply: what the judge
+    costs per judgment (analysis.judge_profiles). None throughout for a judgment that records no calls."""
+    if not calls:
+        return None, None, None, None
+    answered = [c for c in calls if c.error is None]  # a request that failed reported no tokens
+    return (float(len(answered)), _total([c.prompt_tokens for c in answered]),
+            _total([c.completion_tokens for c in answered]), _total([c.latency_s for c in answered]))
 
 
 # The flat names of a pair verdict, in PairVerdict's order.

@@ -297,3 +297,14 @@ def render_index(sections: Sequence[Section], comparisons: Sequence[JudgeCompari
 def render_model(model: str, groups: Sequence[ModelGroup], **page: object) -> str:
     return environment().get_template("model.html.jinja").render(model=model, groups=groups, fmt=fmt,
                                                                   limit=MAX_PER_GROUP, **page)
+
+
+def render_judges(profiles: pd.DataFrame, **page: object) -> str:
+    """The Judges page: analysis.judge_profiles' frame, one row per judge in its ranking, the cells of the text
+    table `judgebench judges` prints (publish.tables.PROFILE_CELLS) with each value to sort by."""
+    from .tables import PROFILE_CELLS, profile_cells
+
+    columns = [(header, key, key != "judge", meaning) for header, key, _, meaning in PROFILE_CELLS]
+    rows = [profile_cells(row) for _, row in profiles.iterrows()]
+    return environment().get_template("judges.html.jinja").render(columns=columns, rows=rows, **page)
+

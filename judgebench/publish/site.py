@@ -38,6 +38,7 @@ import pandas as pd
 from .. import __version__
 from ..analysis.battles import BATTLE_BOOTSTRAP
 from ..analysis.diagnostics import Diagnostics
+from ..analysis.judge_profiles import judge_prices, judge_profiles
 from ..analysis.judge_rankings import AGREE_BOOTSTRAP, JudgeComparison, compare_judges
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
 from ..analysis.records import collect_parsed, order_sources
@@ -321,6 +322,23 @@ def _comparisons(frame: pd.DataFrame, cache: Path) -> list[JudgeComparison]:
     return comparisons
 
 
+def _profiles(frame: pd.DataFrame, inputs: list[Path], cache: Path) -> pd.DataFrame:
+    """The Judges page's table (analysis.judge_profiles, as `judgebench judges` prints it for the same inputs, at
+    the built-in table's prices), cached by the judgments and the prices."""
+    prices = judge_prices(inputs)
+    digest = hashlib.sha256(f"{__version__}|judge_profiles|{DIAGNOSTIC_BOOTSTRAP}|{sorted(prices.items())!r}".encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    cached = cache / "judges" / f"profiles-{digest.hexdigest()[:32]}.pkl"
+    if cached.exists():
+        with cached.open("rb") as fh:
+            return pd.DataFrame(pickle.load(fh))
+    profiles = judge_profiles(frame, prices)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    with cached.open("wb") as fh:
+        pickle.dump(profiles, fh)
+    return profiles
+
+
 def site_title(title: str | None) -> str:
     """The site's title as given (autoescape makes it text on every page), or the default; one line of at most
     MAX_TITLE characters."""
@@ -382,6 +400,8 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
                     sections.append(pages.section(str(real_benchmark), str(judge), stem, ranking.rows, images, method,
                                                   model_page, protocol if isinstance(protocol, str) else ""))
             comparisons = _comparisons(frame, cache)
+            (staging / "judges.html").write_text(pages.render_judges(_profiles(frame, inputs, cache),
+                                                                     n_judgments=len(frame), **page))
             (staging / "index.html").write_text(pages.render_index(
                 sections, comparisons, n_inputs=len(inputs), n_judgments=len(frame), n_superseded=superseded, **page))
             groups = {model: pages.model_groups(model, frame, sections) for model in model_page}

@@ -199,3 +199,67 @@ def format_judges(frame: pd.DataFrame) -> str:
     notes = ["accuracy: JudgeBench's metric (both orders: a pair is correct when the orders agreeing with the label "
              "outnumber those against it; a one-order judge: its decision is the label), in %"]
     return "\n".join([_render(header, body), *notes])
+
+
+def _tokens(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.3f}"
+
+
+# The judges' profile table (analysis.judge_profiles), as `judgebench judges` prints it and the site's Judges page
+# shows it: (header, the frame's column, how its cell reads, what it means).
+PROFILE_CELLS: tuple[tuple[str, str, Any, str], ...] = (
+    ("judge", "judge", str, "The judge configuration."),
+    ("judgments", "n_judgments", lambda v: f"{v:.0f}", "Its judgments (both orders of a pair are one)."),
+    ("failed", "failure_rate", _share, "Share of judgments without a value."),
+    ("parse failures", "parse_failure_rate", _share, "Share of judgments whose reply did not parse."),
+    ("consistency", "consistency", _share, "Position consistency: same verdict in both orders."),
+    ("both orders", "n_both_orders", lambda v: f"{v:.0f}", "Questions asked in both orders."),
+    ("prefers longer", "prefers_longer", _share, "Share of decided pairs of different lengths won by the longer "
+                                                 "answer."),
+    ("pairs", "n_longer", lambda v: f"{v:.0f}", "Decided pairs with answers of different lengths."),
+    ("self-preference", "self_preference", _signed, "Largest preference for its own family's model, against other "
+                                                    "families' judges (difference in differences)."),
+    ("95% CI", "self_preference_low", None, "Bootstrap interval of the self-preference."),
+    ("prompt tok/1k", "prompt_tokens_per_1000", _tokens, "Prompt tokens per 1,000 judgments."),
+    ("completion tok/1k", "completion_tokens_per_1000", _tokens, "Completion tokens per 1,000 judgments."),
+    ("USD/1k", "cost_per_1000_usd", _usd, "Cost per 1,000 judgments (0: no price entry)."),
+    ("s/1k", "seconds_per_1000", lambda v: f"{v:,.1f}", "Judge seconds per 1,000 judgments."),
+    ("flip rate", "flip_rate", _share, "Repeated asks: share of prompts whose replies disagree."),
+    ("grade SD", "grade_sd", lambda v: f"{v:.3f}", "Repeated asks: mean SD of a prompt's grades."),
+)
+
+
+def profile_cells(row: Any) -> list[tuple[float | str | None, str]]:
+    """One judge's profile (a row of analysis.judge_profiles' frame) as (its value, the text shown) per
+    ``PROFILE_CELLS`` column."""
+    cells: list[tuple[float | str | None, str]] = []
+    for _, key, show, _ in PROFILE_CELLS:
+        raw = row.get(key)
+        value: float | str | None = str(raw) if key == "judge" else _finite(raw)
+        if show is None:  # the self-preference interval: both ends in one cell
+            text = _pair(_finite(row.get("self_preference_low")), _finite(row.get("self_preference_high")), 3)
+        else:
+            text = "-" if value is None else show(value)
+        if key == "self_preference" and row.get("self_preference_model") and value is not None:
+            text += f" ({row['self_preference_model']})"
+        cells.append((value, text))
+    return cells
+
+
+def format_judge_profiles(frame: pd.DataFrame) -> str:
+    """`judgebench judges` without labels: analysis.judge_profiles' frame, one row per judge, in its ranking."""
+    header = [h for h, _, _, _ in PROFILE_CELLS]
+    body = [[text for _, text in profile_cells(row)] for _, row in frame.iterrows()]
+    notes = ["ranked by position consistency, then parse failures; cost at the price table's prices (--prices), "
+             "0 where no entry prices the judge's model"]
+    if frame.empty or frame["flip_rate"].isna().all():
+        notes.append("flip rate, grade SD: no prompt was asked more than once")
+    return "\n".join([_render(header, body), *notes])

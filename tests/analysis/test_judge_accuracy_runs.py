@@ -77,8 +77,11 @@ def test_a_judge_that_always_picks_the_first_answer_is_never_right(tmp_path: Pat
     assert result.exit_code == 0, result.output
     row = json.loads(result.output)[0]
     assert row["accuracy"] == 0.0 and row["consistency"] == 0.0  # its two orders always disagree: each pair sums 0
-    missing = CliRunner().invoke(main, ["judges", str(run)])
-    assert missing.exit_code == 1 and "--pairs" in missing.output and "Traceback" not in missing.output
+    # Without the pair file: the judge's profile (no labels), and a hint that --pairs gives its accuracy.
+    unlabelled = CliRunner().invoke(main, ["judges", str(run), "--json"])
+    assert unlabelled.exit_code == 0 and "--pairs" in unlabelled.stderr and "Traceback" not in unlabelled.output
+    (profile,) = json.loads(unlabelled.stdout)
+    assert profile["judge"] == "fake-judge" and profile["consistency"] == 0.0 and profile["n_judgments"] == 4
 
 
 @pytest.mark.parametrize("name", ["claude-pairs.arena_hard.claude-3-haiku-20240307.jsonl.gz",

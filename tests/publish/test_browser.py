@@ -263,6 +263,21 @@ def test_judges_side_by_side(site: Site, open_page: Any) -> None:
     assert "ρ = " in section.inner_text() and "τ = " in section.inner_text()
 
 
+def test_judges_page_is_linked_and_sorts(site: Site, open_page: Any) -> None:
+    page = open_page(site.url)
+    page.locator("#judges-link").click()
+    page.wait_for_url("**/judges.html")
+    table = page.locator("table.judge-profiles")
+    judges = table.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.judge)")
+    assert {AE2_JUDGE, "alpaca_eval_gpt4", "gpt-4", "fake-judge"} == set(judges)  # every judge of the site's inputs
+    # Ranked by position consistency; a click sorts by the share preferring the longer answer, as numbers.
+    table.locator("th", has_text="prefers longer").click()
+    shares = table.locator("tbody td[data-column=prefers_longer]").evaluate_all(
+        "cells => cells.map(c => c.dataset.value)")
+    numbers = [float(v) if v else float("-inf") for v in shares]
+    assert numbers == sorted(numbers) and any(0 < n < 1 for n in numbers)
+
+
 def test_phone_layout_has_no_horizontal_page_scroll(site: Site, open_page: Any) -> None:
     page = open_page(site.url, PHONE)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -26,6 +26,7 @@ from .agreement import pairwise_labels, same_benchmark
 
 Z95 = float(norm.ppf(0.975))
 KEYS = ["item_id", "first", "second", "turn"]
+VERDICT_POINTS = {"win": 1.0, "tie": 0.5, "loss": 0.0}
 
 
 @dataclass(frozen=True)
@@ -105,14 +106,22 @@ def _means(judge: str, quantity: str, table: pd.DataFrame, by: str) -> list[Cali
     return out
 
 
+def _outcome(judged: pd.DataFrame) -> np.ndarray:
+    """The model's outcome in [0, 1] per judgment: AlpacaEval's combined preference minus 1 (a weighted judge's
+    fractional one kept), else the mean of the orders' verdicts that parsed (win 1, tie 1/2, loss 0)."""
+    points = pd.concat([judged[v].map(VERDICT_POINTS) for v in ("verdict_ab", "verdict_ba")], axis=1).mean(axis=1)
+    preference = pd.to_numeric(judged["preference"], errors="coerce")
+    return np.where(preference.between(1.0, 2.0), preference - 1.0, points.to_numpy(dtype=float))
+
+
 def _judge_battles(group: pd.DataFrame) -> pd.DataFrame:
-    """A judge's battles, one row per (item, pair of models in name order, turn): ``yhat``, the mean outcome
-    for the first model (AlpacaEval's preference in [1, 2], a weighted judge's fractional one kept)."""
-    judged = group[group["preference"].between(1.0, 2.0) & group["opponent"].notna() & group["error"].isna()
-                   & (group["model"] != group["opponent"])]
+    """A judge's battles, one row per (item, pair of models in name order, turn): ``yhat``, the mean outcome for
+    the first model over the judgments of the battle."""
+    judged = group[group["opponent"].notna() & group["error"].isna() & (group["model"] != group["opponent"])]
+    outcome = _outcome(judged)
+    judged, outcome = judged[~np.isnan(outcome)], outcome[~np.isnan(outcome)]
     model, opponent = judged["model"].astype(str), judged["opponent"].astype(str)
     first = model < opponent
-    outcome = judged["preference"].to_numpy(dtype=float) - 1.0
     return pd.DataFrame({"item_id": judged["item_id"].astype(str), "first": np.where(first, model, opponent),
                          "second": np.where(first, opponent, model), "turn": judged["turn"].astype(int),
                          "yhat": np.where(first, outcome, 1.0 - outcome)}).groupby(KEYS, as_index=False)["yhat"].mean()

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import expit
 from scipy.stats import norm
 
@@ -80,19 +79,32 @@ def _log1pexp(z: np.ndarray) -> np.ndarray:
 def _rectified_fit(x: np.ndarray, y: np.ndarray, yhat: np.ndarray, x_u: np.ndarray, yhat_u: np.ndarray,
                    lam: float, start: np.ndarray) -> np.ndarray:
     """argmin of lam * (judge's loss on the unlabelled) - lam * (judge's loss on the labelled) + (labels' loss):
-    convex for lam in [0, 1], since the labelled items' log-partition terms keep weight 1 - lam >= 0."""
+    convex for lam in [0, 1], since the labelled items' log-partition terms keep weight 1 - lam >= 0. Newton's
+    method with step halving (a few iterations for the handful of coefficients of a ranking)."""
     n, share = len(y), lam / max(len(yhat_u), 1)
+    target = y - lam * yhat
 
-    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+    def loss(theta: np.ndarray) -> float:
         z, z_u = x @ theta, x_u @ theta
-        value = (share * np.sum(_log1pexp(z_u) - yhat_u * z_u)
-                 + np.sum((1 - lam) * _log1pexp(z) - (y - lam * yhat) * z) / n)
-        grad = share * x_u.T @ (expit(z_u) - yhat_u) + x.T @ ((1 - lam) * expit(z) - (y - lam * yhat)) / n
-        return float(value), grad
+        return float(share * np.sum(_log1pexp(z_u) - yhat_u * z_u)
+                     + np.sum((1 - lam) * _log1pexp(z) - target * z) / n)
 
-    result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-12,
-                                                                           "maxiter": 10_000})
-    return np.asarray(result.x, dtype=float)
+    theta, value = start.copy(), loss(start)
+    for _ in range(100):
+        mu, mu_u = expit(x @ theta), expit(x_u @ theta)
+        grad = share * x_u.T @ (mu_u - yhat_u) + x.T @ ((1 - lam) * mu - target) / n
+        hessian = share * (x_u.T * (mu_u * (1 - mu_u))) @ x_u + (1 - lam) / n * (x.T * (mu * (1 - mu))) @ x
+        step = np.linalg.solve(hessian, grad)
+        for _ in range(50):  # halve the step until the loss does not grow
+            candidate = theta - step
+            new = loss(candidate)
+            if new <= value + 1e-15:
+                break
+            step = step / 2
+        theta, value = candidate, new
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    return theta
 
 
 def _glm_stats(theta: np.ndarray, x: np.ndarray, y: np.ndarray, yhat: np.ndarray, x_u: np.ndarray,

@@ -73,8 +73,8 @@ def _from_mean(m: PPIMean) -> Estimate:
 
 
 def _effective(n: int, classical_se: float | None, ppi_se: float) -> float | None:
-    if classical_se is None or not ppi_se > 0:
-        return None
+    if classical_se is None or not classical_se > 0 or not ppi_se > 0:
+        return None  # labels that all agree, or a judge that does: no variance to compare
     return n * (classical_se / ppi_se) ** 2
 
 
@@ -169,7 +169,7 @@ def _strengths(judge: str, battles: pd.DataFrame) -> list[Calibrated]:
     reference = min(m for m, c in counts.items() if c == most)
     models = [reference, *sorted(m for m in counts.index if m != reference)]
     labelled = battles["y"].notna().to_numpy()
-    if len(models) < 2 or labelled.sum() < 2 or labelled.all():
+    if len(models) < 2 or labelled.sum() < 2 or (~labelled).sum() < 2:
         return []
     x, y, yhat = _design(battles, models), battles["y"].to_numpy(dtype=float), battles["yhat"].to_numpy(dtype=float)
     try:

@@ -103,8 +103,10 @@ def _rectified_fit(x: np.ndarray, y: np.ndarray, yhat: np.ndarray, x_u: np.ndarr
             step = step / 2
         theta, value = candidate, new
         if np.max(np.abs(step)) < 1e-12:
-            break
-    return theta
+            return theta
+    # Still moving after 100 Newton steps: the data are separated (a model that wins every battle has an infinite
+    # strength), so there is no finite estimate.
+    raise np.linalg.LinAlgError("the logistic fit does not converge: no finite estimate")
 
 
 def _glm_stats(theta: np.ndarray, x: np.ndarray, y: np.ndarray, yhat: np.ndarray, x_u: np.ndarray,
@@ -135,17 +137,19 @@ def glm_lambda(grads: np.ndarray, grads_hat: np.ndarray, grads_hat_u: np.ndarray
 def ppi_logistic(x: np.ndarray, y: np.ndarray, yhat: np.ndarray, x_unlabelled: np.ndarray,
                  yhat_unlabelled: np.ndarray, lam: float | None = None) -> PPIGLM:
     """PPI++ logistic regression (no intercept) with labels and judge verdicts in [0, 1]. With ``lam=None`` the
-    weight is tuned as ppi-python's interval tunes it: fit at lam=1, tune, refit, tune again at that fit, refit."""
+    weight is tuned as ppi-python's interval tunes it: fit at lam=1, tune, refit, tune again at that fit, refit.
+    Raises numpy's LinAlgError where there is no finite estimate (a coefficient the data do not determine)."""
     x, x_u = np.asarray(x, dtype=float), np.asarray(x_unlabelled, dtype=float)
     y, yhat, yhat_u = (np.asarray(a, dtype=float) for a in (y, yhat, yhat_unlabelled))
-    start = _rectified_fit(x, y, yhat, x_u, yhat_u, 0.0, np.zeros(x.shape[1]))
+    # From zero, not from the labels' own fit as ppi-python starts: a model in no labelled battle has none.
+    start = np.zeros(x.shape[1])
     if lam is None:
         weight = 1.0
         for _ in range(2):
             theta = _rectified_fit(x, y, yhat, x_u, yhat_u, weight, start)
             weight = glm_lambda(*_glm_stats(theta, x, y, yhat, x_u, yhat_u, True))
         lam = weight
-    theta = _rectified_fit(x, y, yhat, x_u, yhat_u, lam, start) if lam else start
+    theta = _rectified_fit(x, y, yhat, x_u, yhat_u, lam, start)
     grads, grads_hat, grads_hat_u, inv_h = _glm_stats(theta, x, y, yhat, x_u, yhat_u, lam != 0)
     n, big_n = len(y), len(yhat_u)
     var = np.atleast_2d(np.cov((grads - lam * grads_hat).T))

@@ -147,3 +147,19 @@ def test_real_annotations_ppi_covers_the_full_label_win_rate(shared_data: Path, 
     assert np.mean(gained) > 1.2  # the judge is worth more labels than were given
     text = CliRunner().invoke(main, ["calibrate", *map(str, judge), "--labels", str(labels), "--sample", "300"])
     assert text.exit_code == 0 and "PPI++" in text.stdout and "effective labels" in text.stdout
+
+
+def test_a_model_in_no_labelled_battle_has_a_ppi_strength_but_no_labels_only_one() -> None:
+    """Labels on a-b battles only: the labels alone cannot place c, PPI++ places it through the judge."""
+    rng = np.random.default_rng(2)
+    pairs = [("a", "b"), ("b", "c"), ("a", "c")]
+    judgments = [flat("alpaca-eval", f"q{i}", "x", *pairs[i % 3][:1], "j", 1, "pairwise", opponent=pairs[i % 3][1],
+                      preference=float(rng.choice([1.0, 1.5, 2.0]))) for i in range(90)]
+    labelled = [i for i in range(90) if i % 3 == 0][:20]
+    labels = pd.DataFrame({"item_id": [f"q{i}" for i in labelled], "model_a": "a", "model_b": "b",
+                           "winner": rng.choice(["model_a", "model_b", "tie"], size=len(labelled))})
+    strengths = {c.model: c for c in calibrate(judgments_frame(judgments), labels).estimates
+                 if c.quantity == "strength"}
+    assert set(strengths) == {"b", "c"} and strengths["c"].reference == "a"
+    assert strengths["c"].labels_only is None and np.isfinite(strengths["c"].ppi.value)
+    assert strengths["c"].ppi.high - strengths["c"].ppi.low > 0

@@ -91,3 +91,10 @@ def test_a_tie_is_half_a_win_and_half_a_loss() -> None:
     weights = np.concatenate([np.where(y == 0.5, 0.5, 1.0), np.where(y == 0.5, 0.5, 0.0)])
     fit = sm.GLM(doubled_y, doubled_x, family=sm.families.Binomial(), freq_weights=weights).fit()
     assert classical_logistic(x, y).coef == pytest.approx(fit.params, abs=1e-6)
+
+
+def test_separated_labels_have_no_finite_strength() -> None:
+    """A model that wins every labelled battle: the likelihood grows without bound, and the fit says so."""
+    x = np.array([[1.0], [1.0], [-1.0], [1.0]])
+    with pytest.raises(np.linalg.LinAlgError):
+        classical_logistic(x, np.array([1.0, 1.0, 0.0, 1.0]))

@@ -586,10 +586,15 @@ def calibrate(paths: tuple[Path, ...], labels_path: Path, sample: int | None, se
     labels), judge-only, labels-only and PPI++ with 95% intervals, the judge's weight lambda and the effective
     number of labels. Needs ppi-python (pip install 'judgebench[ppi]')."""
     from .analysis.calibrated import calibrate as run_calibration
+    from .errors import DataError
     from .formats.labels import read_labels
     from .publish.calibrated import format_calibration
 
-    result = run_calibration(_read(paths, fmt).frame, read_labels(labels_path), sample=sample, seed=seed)
+    frame, labels = _read(paths, fmt).frame, read_labels(labels_path)
+    try:
+        result = run_calibration(frame, labels, sample=sample, seed=seed)
+    except DataError as exc:
+        raise DataError(f"{labels_path}: {exc}") from None
     if as_json:
         click.echo(json.dumps([asdict(c) for c in result.estimates], indent=2, allow_nan=False))
     else:

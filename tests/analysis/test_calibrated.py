@@ -163,3 +163,13 @@ def test_a_model_in_no_labelled_battle_has_a_ppi_strength_but_no_labels_only_one
     assert set(strengths) == {"b", "c"} and strengths["c"].reference == "a"
     assert strengths["c"].labels_only is None and np.isfinite(strengths["c"].ppi.value)
     assert strengths["c"].ppi.high - strengths["c"].ppi.low > 0
+
+
+def test_labels_matching_nothing_are_one_line_naming_the_file(shared_data: Path, tmp_path: Path) -> None:
+    judged = shared_data / "alpaca_eval" / "results" / "alpaca-7b" / "alpaca_eval_cot_gpt4_turbo_fn"
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item_id,model_a,model_b,winner\nnot-an-item,alpaca-7b,gpt4_1106_preview,model_a\n")
+    out = CliRunner().invoke(main, ["calibrate", str(judged / "annotations.json.gz"), "--labels", str(labels)])
+    assert out.exit_code == 1
+    [line] = [x for x in out.output.splitlines() if x.startswith("Error")]
+    assert str(labels) in line and "no model has two labelled" in line

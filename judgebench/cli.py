@@ -619,6 +619,38 @@ def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, 
         click.echo(format_agreement(items, rankings))
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--labels", "labels_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Human labels on a random subset of the judged items: a human arena's database, or CSV or JSONL "
+                   "(pairwise: item_id, model_a, model_b, winner; grades: item_id, model, score).")
+@click.option("--sample", type=click.IntRange(min=2), help="Use a random SAMPLE of the label rows (what so many "
+              "labels would buy).")
+@click.option("--seed", type=int, default=0, show_default=True, help="The seed of --sample.")
+@FORMAT_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per judge, quantity and model.")
+def calibrate(paths: tuple[Path, ...], labels_path: Path, sample: int | None, seed: int, fmt: str,
+              as_json: bool) -> None:
+    """Human-calibrated scores (PPI++): the judge's verdicts on every item corrected by labels on a random
+    subset. Per judge and model: win rate and Bradley-Terry strength (pairwise labels) or mean grade (score
+    labels), judge-only, labels-only and PPI++ with 95% intervals, the judge's weight lambda and the effective
+    number of labels. Needs ppi-python (pip install 'judgebench[ppi]')."""
+    from .analysis.calibrated import calibrate as run_calibration
+    from .errors import DataError
+    from .formats.labels import read_labels
+    from .publish.calibrated import format_calibration
+
+    frame, labels = _read(paths, fmt).frame, read_labels(labels_path)
+    try:
+        result = run_calibration(frame, labels, sample=sample, seed=seed)
+    except DataError as exc:
+        raise DataError(f"{labels_path}: {exc}") from None
+    if as_json:
+        click.echo(json.dumps([asdict(c) for c in result.estimates], indent=2, allow_nan=False))
+    else:
+        click.echo(format_calibration(result))
+
+
 @main.command("leaderboard")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Site directory.")

@@ -13,7 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # The libraries that cost hundreds of milliseconds or tens of MB to import; only the commands that use them may.
-HEAVY = ("pandas", "scipy", "matplotlib", "numpy", "jinja2", "httpx", "aiohttp", "openai", "anthropic", "yaml")
+HEAVY = ("pandas", "scipy", "matplotlib", "numpy", "jinja2", "httpx", "aiohttp", "openai", "anthropic", "yaml",
+         "ppi_py", "numba")
 
 CHECK = """
 import json, sys
@@ -38,8 +39,9 @@ def _heavy_loaded(args: list[str] | None) -> list[str]:
     return loaded
 
 
-@pytest.mark.parametrize("args", [["--help"], ["tasks"], ["run", "--help"], ["stats", "--help"]],
-                         ids=["help", "tasks", "run-help", "stats-help"])
+@pytest.mark.parametrize("args", [["--help"], ["tasks"], ["run", "--help"], ["stats", "--help"],
+                                  ["calibrate", "--help"]],
+                         ids=["help", "tasks", "run-help", "stats-help", "calibrate-help"])
 def test_command_loads_no_heavy_library(args: list[str]) -> None:
     assert _heavy_loaded(args) == []
 

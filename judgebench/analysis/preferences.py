@@ -1,0 +1,255 @@
+"""Judgments and human votes as a preference dataset: one (prompt, chosen, rejected) pair per decisive pairwise
+verdict, in the layout TRL's preference trainers (DPOTrainer, RewardTrainer) read, so evaluation work feeds
+training.
+
+Where the texts come from: formats.texts, whole (never cut as a page cuts them). A judgebench run keeps the
+answers in answers.jsonl and the questions in the task file its config.json names (a pairwise run's opponent is
+the task's reference answers); AlpacaEval annotations carry the instruction and both outputs; FastChat judgments
+read question.jsonl and model_answer/ beside model_judgment/; a human arena's database keeps each battle as shown.
+Arena-Hard's and JudgeBench's output files keep no answers: exporting them is an error that says what to give.
+
+Which judgments become pairs (the rest are counted, by reason, never exported silently):
+- pairwise and battles judgments with a value: a failed, pending or excluded judgment has none;
+- decisive ones: a tie, or two orders that disagree (which the combined preference counts as a tie), is left out;
+- neither answer empty (judgebench never shows an empty answer to its judge: its verdict is a rule's, not a judge's).
+
+``margin``, in [0, 1], says how strongly the judge preferred the chosen answer: 2 |preference - 1.5|, AlpacaEval's
+preference being the probability that the candidate is better, plus one (both orders agreeing, or a binary
+verdict, give 1; a weighted judge's probability p gives |2p - 1|), times the five-level verdicts' mean strength
+(both orders "much better": 1; both "better": 0.5).
+
+Multi-turn items (MT-Bench's two turns): the pair is the judged turn's answers; the prompt holds the earlier
+turns, the user's questions with the *chosen* model's earlier answers (the conversation the chosen answer
+continues; the rejected answer followed its own model's earlier answers).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import DataError
+from ..formats import detect_format, judgment_files, read_texts
+from ..formats.texts import JudgmentText, TextKey
+from .agreement import pairwise_labels
+from .records import read_judgments
+
+# The columns of every exported row, in order: TRL's three, then what the pair is of.
+COLUMNS = ("prompt", "chosen", "rejected", "margin", "source", "item_id", "chosen_model", "rejected_model",
+           "benchmark", "category", "turn", "orders")
+
+# What to give, by the input's format, when its judgments come without their texts.
+TEXTS_HINT: Mapping[str, str] = {
+    "judgebench": "the run needs its answers.jsonl and the task file its config.json names, unchanged since the run "
+                  "(the questions and a pairwise task's reference answers come from it)",
+    "fastchat": "keep FastChat's question.jsonl and model_answer/<model>.jsonl beside model_judgment/",
+    "alpaca-eval": "give annotations that keep instruction, output_1 and output_2 (AlpacaEval's annotations.json)",
+}
+NO_TEXTS = ("its files keep no answer texts: give a judgebench run of the same comparisons, AlpacaEval "
+            "annotations, FastChat judgments with their answers, or an arena database")
+
+Located = tuple[JudgmentText, Path]  # a judgment's texts and the input they were read from
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    """One decisive verdict as a preference pair. prompt: the conversation before the judged answer, starting and
+    ending with the user's message (user, assistant, user, ...). source: the judge's name ("human" for arena votes).
+    orders: how many orders the verdict rests on (2: both, agreeing; 1: one order, or a human's vote)."""
+
+    prompt: tuple[str, ...]
+    chosen: str
+    rejected: str
+    margin: float
+    source: str
+    item_id: str
+    chosen_model: str
+    rejected_model: str
+    benchmark: str
+    category: str
+    turn: int
+    orders: int
+
+    def row(self, text: bool = False) -> dict[str, Any]:
+        """The pair in TRL's layout: conversational (lists of role/content messages) or, with ``text``, standard
+        (strings; single-turn pairs only, since a string has no turns)."""
+        if text:
+            assert len(self.prompt) == 1, "the string format holds single-turn pairs only"
+            prompt: Any = self.prompt[0]
+            chosen: Any = self.chosen
+            rejected: Any = self.rejected
+        else:
+            prompt = [{"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(self.prompt)]
+            chosen = [{"role": "assistant", "content": self.chosen}]
+            rejected = [{"role": "assistant", "content": self.rejected}]
+        return {"prompt": prompt, "chosen": chosen, "rejected": rejected, "margin": self.margin,
+                "source": self.source, "item_id": self.item_id, "chosen_model": self.chosen_model,
+                "rejected_model": self.rejected_model, "benchmark": self.benchmark, "category": self.category,
+                "turn": self.turn, "orders": self.orders}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which decisive verdicts to keep. both_orders_agree: only those asked in both orders, agreeing (a human's
+    vote or a one-order annotation has one order). min_margin: only those at least this strong. confirmed: only
+    those a human label agrees with (``confirmations`` of the labels; None: no such filter). text: the string
+    format, which holds single-turn pairs only."""
+
+    both_orders_agree: bool = False
+    min_margin: float = 0.0
+    confirmed: Mapping[tuple[str, str, str, str, int], str] | None = None
+    text: bool = False
+
+
+@dataclass(frozen=True)
+class PreferenceExport:
+    """The pairs, in the judgments' canonical order, and the judgments left out, by reason."""
+
+    pairs: tuple[PreferencePair, ...]
+    left_out: tuple[tuple[str, int], ...]
+    n_judgments: int
+
+    def rows(self, text: bool = False) -> list[dict[str, Any]]:
+        return [pair.row(text) for pair in self.pairs]
+
+    def describe_left_out(self) -> str:
+        total = sum(n for _, n in self.left_out)
+        if not total:
+            return f"left out none of {self.n_judgments} judgments"
+        reasons = ", ".join(f"{n} {reason}" for reason, n in self.left_out)
+        return f"left out {total} of {self.n_judgments} judgments: {reasons}"
+
+
+def margin_of(preference: float, margin_ab: float | None, margin_ba: float | None) -> float:
+    """How strongly a decisive verdict prefers its winner, in [0, 1] (see the module doc)."""
+    strength = 2 * abs(preference - 1.5)
+    levels = [m for m in (margin_ab, margin_ba) if m is not None and not pd.isna(m)]
+    return strength * (sum(levels) / len(levels) / 2 if levels else 1.0)
+
+
+def confirmations(labels: pd.DataFrame) -> dict[tuple[str, str, str, str, int], str]:
+    """Pairwise labels (formats.labels) -> the winner most of them name on each (benchmark, item, pair of models in
+    name order, turn), where one outcome has more labels than every other ("tie" included); the benchmark is ""
+    where the labels name none, and matches any."""
+    if not {"item_id", "model_a", "model_b", "winner"} <= set(labels.columns):
+        raise DataError("--human-confirmed needs pairwise labels: columns item_id, model_a, model_b, winner "
+                        "(or a human arena's database)")
+    named = pairwise_labels(labels)
+    benchmarks = labels["benchmark"].fillna("").astype(str) if "benchmark" in labels.columns else [""] * len(named)
+    votes: dict[tuple[str, str, str, str, int], Counter[str]] = {}
+    for benchmark, item, a, b, turn, winner in zip(benchmarks, named["item_id"], named["model_a"], named["model_b"],
+                                                   named["turn"], named["winner"], strict=True):
+        first, second = sorted((a, b))
+        votes.setdefault((benchmark, item, first, second, int(turn)), Counter())[winner] += 1
+    found = {}
+    for key, counts in votes.items():
+        (top, n), *rest = counts.most_common()
+        if top != "tie" and (not rest or rest[0][1] < n):
+            found[key] = top
+    return found
+
+
+def _confirmed(confirmed: Mapping[tuple[str, str, str, str, int], str], benchmark: str, item: str, winner: str,
+               loser: str, turn: int) -> bool:
+    first, second = sorted((winner, loser))
+    said = confirmed.get((benchmark, item, first, second, turn), confirmed.get(("", item, first, second, turn)))
+    return said == winner
+
+
+def _reason(row: Any, filters: Filters) -> str | None:
+    """Why a judgment is not exported (None: it is, if its texts are there)."""
+    if row.opponent is None or pd.isna(row.opponent):
+        return "single grades (no pair)"
+    if pd.isna(row.preference) or isinstance(row.error, str):
+        return "failed or without a verdict"
+    if row.empty:
+        return "with an empty answer"
+    orders = [v for v in (row.verdict_ab, row.verdict_ba) if isinstance(v, str)]
+    if row.preference == 1.5:
+        return "orders disagreeing" if len(set(orders)) > 1 else "ties"
+    if filters.both_orders_agree and len(orders) < 2:
+        return "asked in one order only"
+    if margin_of(row.preference, row.margin_ab, row.margin_ba) < filters.min_margin:
+        return f"below margin {filters.min_margin:g}"
+    return None
+
+
+def _missing(text: JudgmentText | None, turn: int) -> bool:
+    return (text is None or len(text.question) < turn or len(text.answer) < turn
+            or len(text.opponent_answer) < turn)
+
+
+def _lacking(path: Path | None, n: int, inputs: Sequence[Path]) -> DataError:
+    if path is None:
+        where = ", ".join(map(str, inputs))
+        return DataError(f"{where}: {n} judgment(s) without their question and answer texts; {NO_TEXTS}")
+    fmt = detect_format(path)
+    hint = TEXTS_HINT.get(fmt, NO_TEXTS)
+    return DataError(f"{path}: {n} judgment(s) without their question and answer texts ({fmt}); {hint}")
+
+
+def _pair(row: Any, text: JudgmentText) -> PreferencePair:
+    won = row.preference > 1.5
+    mine, theirs = (text.answer, text.opponent_answer) if won else (text.opponent_answer, text.answer)
+    turn = int(row.turn)
+    prompt: list[str] = []
+    for k in range(turn - 1):
+        prompt += [text.question[k], mine[k]]
+    prompt.append(text.question[turn - 1])
+    orders = sum(isinstance(v, str) for v in (row.verdict_ab, row.verdict_ba))
+    return PreferencePair(
+        tuple(prompt), mine[turn - 1], theirs[turn - 1], margin_of(row.preference, row.margin_ab, row.margin_ba),
+        str(row.judge), str(row.item_id), str(row.model if won else row.opponent),
+        str(row.opponent if won else row.model), str(row.benchmark), str(row.category or ""), turn, max(orders, 1))
+
+
+def preference_pairs(frame: pd.DataFrame, texts: Mapping[TextKey, Located], filters: Filters,
+                     inputs: Sequence[Path] = ()) -> PreferenceExport:
+    """The judgments frame's decisive pairwise verdicts as pairs, with their texts (by TextKey, each with the input
+    it came from); a kept judgment without its texts is an error naming its input and what to give."""
+    left: Counter[str] = Counter()
+    pairs = []
+    lacking: Counter[Path | None] = Counter()
+    for row in frame.itertuples(index=False):
+        reason = _reason(row, filters)
+        if reason is None and filters.confirmed is not None and not _confirmed(
+                filters.confirmed, str(row.benchmark), str(row.item_id),
+                *((row.model, row.opponent) if row.preference > 1.5 else (row.opponent, row.model)), int(row.turn)):
+            reason = "without a human label that agrees"
+        if reason is None and filters.text and int(row.turn) > 1:
+            reason = "later turns (the string format has none: export without --text)"
+        if reason is not None:
+            left[reason] += 1
+            continue
+        found = texts.get((str(row.benchmark), str(row.judge), str(row.model), str(row.opponent),
+                           str(row.item_id), int(row.turn)))
+        if found is None or _missing(found[0], int(row.turn)):
+            lacking[found[1] if found is not None else None] += 1
+            continue
+        pairs.append(_pair(row, found[0]))
+    if lacking:
+        path, n = lacking.most_common(1)[0]
+        raise _lacking(path, n, inputs)
+    return PreferenceExport(tuple(pairs), tuple(sorted(left.items(), key=lambda kv: (-kv[1], kv[0]))), len(frame))
+
+
+def read_pair_texts(inputs: Sequence[Path], fmt: str = "auto") -> dict[TextKey, Located]:
+    """Every input's texts, whole, by judgment; a later input's text of the same judgment replaces an earlier
+    one's, as its verdict does. A folder of judgment files (FastChat's model_judgment/) is read file by file."""
+    found: dict[TextKey, Located] = {}
+    for path in inputs:
+        for file in judgment_files(path) or [path]:
+            for text in read_texts(file, detect_format(file) if fmt == "auto" else fmt, limit=None):
+                found[text.key] = (text, file)
+    return found
+
+
+def export_preferences(inputs: Sequence[Path], fmt: str = "auto", filters: Filters = Filters()) -> PreferenceExport:
+    """The inputs' judgments (read as every command reads them: one record per judgment) as preference pairs."""
+    frame = read_judgments(inputs, fmt).frame
+    return preference_pairs(frame, read_pair_texts(inputs, fmt), filters, inputs)

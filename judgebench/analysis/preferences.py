@@ -36,6 +36,7 @@ import pandas as pd
 from ..errors import DataError
 from ..formats import detect_format, judgment_files, read_texts
 from ..formats.texts import JudgmentText, TextKey
+from ..types import NOT_FAILED
 from .agreement import pairwise_labels
 from .records import read_judgments
 
@@ -95,8 +96,9 @@ class PreferencePair:
 
 @dataclass(frozen=True)
 class Filters:
-    """Which decisive verdicts to keep. both_orders_agree: only those asked in both orders, agreeing (a human's
-    vote or a one-order annotation has one order). min_margin: only those at least this strong. confirmed: only
+    """Which decisive verdicts to keep. both_orders_agree: only those asked in both orders, both giving the same
+    winner (a human's vote or a one-order annotation has one order; a harness that averages the orders makes a win
+    and a tie a weak win). min_margin: only those at least this strong. confirmed: only
     those a human label agrees with (``confirmations`` of the labels; None: no such filter). text: the string
     format, which holds single-turn pairs only."""
 
@@ -166,7 +168,9 @@ def _reason(row: Any, filters: Filters) -> str | None:
     if row.opponent is None or pd.isna(row.opponent):
         return "single grades (no pair)"
     if pd.isna(row.preference) or isinstance(row.error, str):
-        return "failed or without a verdict"
+        # Waiting in a provider batch, or left out on purpose (a vote on a battle that gave a model away): no
+        # value, yet not failed.
+        return f"{row.failure}" if row.failure in NOT_FAILED else "failed"
     if row.empty:
         return "with an empty answer"
     orders = [v for v in (row.verdict_ab, row.verdict_ba) if isinstance(v, str)]
@@ -174,6 +178,8 @@ def _reason(row: Any, filters: Filters) -> str | None:
         return "orders disagreeing" if len(set(orders)) > 1 else "ties"
     if filters.both_orders_agree and len(orders) < 2:
         return "asked in one order only"
+    if filters.both_orders_agree and orders[0] != orders[1]:
+        return "with one order a tie"  # a harness that averages the orders (AlpacaEval's way) counts it half
     if margin_of(row.preference, row.margin_ab, row.margin_ba) < filters.min_margin:
         return f"below margin {filters.min_margin:g}"
     return None

@@ -22,6 +22,7 @@ from judgebench.types import Endpoint, Judge
 
 from ..fakemodel import fake_model
 from ..fakeserver import Script
+from ..publish.runs import synthetic_run
 from ..run.test_battles import config as battles_config
 from ..run.test_battles import shown, three_files
 
@@ -269,3 +270,31 @@ def test_a_run_whose_task_file_is_gone_names_the_run(tmp_path: Path) -> None:
     code, output = export(tmp_path / "results", "--out", tmp_path / "x.jsonl")
     assert code != 0 and len(output.strip().splitlines()) == 1
     assert str(tmp_path / "results") in output and "task file" in output
+
+
+def test_failed_ties_and_disagreeing_orders_are_counted_from_the_records(tmp_path: Path) -> None:
+    run_dir = synthetic_run(tmp_path / "synthetic", 60, ["m1", "m2"], ["j1", "j2"], seed=3)
+    records = [json.loads(line) for line in (run_dir / "judgments.jsonl").read_text().splitlines()]
+    out = tmp_path / "s.jsonl"
+    code, output = export(run_dir.parent, "--out", out)
+    assert code == 0, output
+    # Independently, from the records written (their preference averages the orders: a win and a tie is 1.75): a
+    # failure, a tie, orders that cancel out (a win and a loss), or a pair won by the side of 1.5 it is on.
+    failed = sum(r.get("error") is not None for r in records)
+    judged = [r for r in records if r.get("error") is None]
+    ties = sum(r["verdict_ab"] == r["verdict_ba"] == "tie" for r in judged)
+    disagree = sum(r["preference"] == 1.5 and r["verdict_ab"] != r["verdict_ba"] for r in judged)
+    decisive = [r for r in judged if r["preference"] != 1.5]
+    assert failed and ties and disagree and len(decisive) + failed + ties + disagree == len(records)
+    rows = read_preferences(out)
+    assert sorted((r["source"], r["item_id"], r["chosen_model"], r["margin"]) for r in rows) == sorted(
+        (r["judge"], r["item_id"], r["model"] if r["preference"] > 1.5 else r["opponent"],
+         2 * abs(r["preference"] - 1.5)) for r in decisive)
+    counts = {"failed": failed, "ties": ties, "orders disagreeing": disagree}
+    assert all(f"{n} {reason}" in output for reason, n in counts.items())
+    # Both orders agreeing: a win and a tie is left out.
+    agreeing = sum(r["verdict_ab"] == r["verdict_ba"] for r in decisive)
+    assert agreeing < len(decisive)
+    code, output = export(run_dir.parent, "--out", tmp_path / "agree.jsonl", "--both-orders-agree")
+    assert len(read_preferences(tmp_path / "agree.jsonl")) == agreeing
+    assert f"{len(decisive) - agreeing} with one order a tie" in output

@@ -633,9 +633,11 @@ def export(paths: tuple[Path, ...], parquet_dir: Path, fmt: str) -> None:
 @click.option("--human-confirmed", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Only pairs whose winner most human labels on the same item, models and turn name: a human "
                    "arena's database, or CSV/JSONL pairwise labels (item_id, model_a, model_b, winner).")
+@click.option("--pair-grades", is_flag=True, help="Pair single grades too: two models graded by the same judge on "
+              "the same item and turn, the higher grade chosen (margin: the difference over the scale's width).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 def export_preferences(paths: tuple[Path, ...], out: Path, fmt: str, as_text: bool, both_orders_agree: bool,
-                       min_margin: float, labels_path: Path | None, force: bool) -> None:
+                       min_margin: float, labels_path: Path | None, pair_grades: bool, force: bool) -> None:
     """Decisive pairwise verdicts and human votes as a preference dataset (prompt, chosen, rejected, margin,
     source, ...) in the layout TRL's DPOTrainer and RewardTrainer read. Ties, failed judgments and those the
     filters leave out are counted, never exported.
@@ -650,7 +652,8 @@ def export_preferences(paths: tuple[Path, ...], out: Path, fmt: str, as_text: bo
 
     check_out(out, force)  # before reading anything
     confirmed = confirmations(read_labels(labels_path)) if labels_path else None
-    result = export_preferences(list(paths), fmt, Filters(both_orders_agree, min_margin, confirmed, as_text))
+    result = export_preferences(list(paths), fmt, Filters(both_orders_agree, min_margin, confirmed, as_text,
+                                                                pair_grades))
     if not result.pairs:
         raise DataError(f"no preference pair to export ({result.describe_left_out()}); nothing written")
     write_preferences(result.rows(as_text), out, force)

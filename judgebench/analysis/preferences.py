@@ -18,6 +18,9 @@ preference being the probability that the candidate is better, plus one (both or
 verdict, give 1; a weighted judge's probability p gives |2p - 1|), times the five-level verdicts' mean strength
 (both orders "much better": 1; both "better": 0.5).
 
+Single grades pair only when asked (``Filters.pair_grades``): two models graded by the same judge on the same item
+and turn, the higher grade chosen, margin the grade difference over the scale's width.
+
 Multi-turn items (MT-Bench's two turns): the pair is the judged turn's answers; the prompt holds the earlier
 turns, the user's questions with the *chosen* model's earlier answers (the conversation the chosen answer
 continues; the rejected answer followed its own model's earlier answers).
@@ -28,6 +31,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +65,7 @@ Located = tuple[JudgmentText, Path]  # a judgment's texts and the input they wer
 class PreferencePair:
     """One decisive verdict as a preference pair. prompt: the conversation before the judged answer, starting and
     ending with the user's message (user, assistant, user, ...). source: the judge's name ("human" for arena votes).
-    orders: how many orders the verdict rests on (2: both, agreeing; 1: one order, or a human's vote)."""
+    orders: how many orders the verdict rests on (2: both; 1: one order, or a human's vote; 0: two single grades)."""
 
     prompt: tuple[str, ...]
     chosen: str
@@ -100,12 +104,13 @@ class Filters:
     winner (a human's vote or a one-order annotation has one order; a harness that averages the orders makes a win
     and a tie a weak win). min_margin: only those at least this strong. confirmed: only
     those a human label agrees with (``confirmations`` of the labels; None: no such filter). text: the string
-    format, which holds single-turn pairs only."""
+    format, which holds single-turn pairs only. pair_grades: pair single grades too (``grade_comparisons``)."""
 
     both_orders_agree: bool = False
     min_margin: float = 0.0
     confirmed: Mapping[tuple[str, str, str, str, int], str] | None = None
     text: bool = False
+    pair_grades: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,11 +125,11 @@ class PreferenceExport:
         return [pair.row(text) for pair in self.pairs]
 
     def describe_left_out(self) -> str:
-        total = sum(n for _, n in self.left_out)
-        if not total:
-            return f"left out none of {self.n_judgments} judgments"
+        """One line: what was left out and why (judgments, or pairs of grades, as each reason says)."""
+        if not self.left_out:
+            return f"of {self.n_judgments} judgments, left out none"
         reasons = ", ".join(f"{n} {reason}" for reason, n in self.left_out)
-        return f"left out {total} of {self.n_judgments} judgments: {reasons}"
+        return f"of {self.n_judgments} judgments, left out: {reasons}"
 
 
 def margin_of(preference: float, margin_ab: float | None, margin_ba: float | None) -> float:
@@ -163,14 +168,33 @@ def _confirmed(confirmed: Mapping[tuple[str, str, str, str, int], str], benchmar
     return said == winner
 
 
-def _reason(row: Any, filters: Filters) -> str | None:
-    """Why a judgment is not exported (None: it is, if its texts are there)."""
-    if row.opponent is None or pd.isna(row.opponent):
-        return "single grades (no pair)"
+@dataclass(frozen=True)
+class _Decided:
+    """A decisive comparison before its texts are looked up. sides: where the winner's and the loser's turns are,
+    each as (the judgment's TextKey, whether they are its opponent's answer)."""
+
+    benchmark: str
+    judge: str
+    item_id: str
+    category: str
+    turn: int
+    winner: str
+    loser: str
+    margin: float
+    orders: int
+    sides: tuple[tuple[TextKey, bool], tuple[TextKey, bool]]
+
+
+def _no_value(failure: Any) -> str:
+    # Waiting in a provider batch, or left out on purpose (a vote on a battle that gave a model away): no value, yet
+    # not failed.
+    return str(failure) if failure in NOT_FAILED else "failed"
+
+
+def _verdict(row: Any, filters: Filters) -> _Decided | str:
+    """A pairwise judgment as a decisive comparison, or why it is not one (or not wanted)."""
     if pd.isna(row.preference) or isinstance(row.error, str):
-        # Waiting in a provider batch, or left out on purpose (a vote on a battle that gave a model away): no
-        # value, yet not failed.
-        return f"{row.failure}" if row.failure in NOT_FAILED else "failed"
+        return _no_value(row.failure)
     if row.empty:
         return "with an empty answer"
     orders = [v for v in (row.verdict_ab, row.verdict_ba) if isinstance(v, str)]
@@ -180,14 +204,24 @@ def _reason(row: Any, filters: Filters) -> str | None:
         return "asked in one order only"
     if filters.both_orders_agree and orders[0] != orders[1]:
         return "with one order a tie"  # a harness that averages the orders (AlpacaEval's way) counts it half
-    if margin_of(row.preference, row.margin_ab, row.margin_ba) < filters.min_margin:
+    won = row.preference > 1.5
+    key = (str(row.benchmark), str(row.judge), str(row.model), str(row.opponent), str(row.item_id), int(row.turn))
+    return _Decided(str(row.benchmark), str(row.judge), str(row.item_id), str(row.category or ""), int(row.turn),
+                    str(row.model if won else row.opponent), str(row.opponent if won else row.model),
+                    margin_of(row.preference, row.margin_ab, row.margin_ba), max(len(orders), 1),
+                    ((key, not won), (key, won)))
+
+
+def _wanted(decided: _Decided, filters: Filters) -> str | None:
+    """Why a decisive comparison is left out by the filters (None: it is kept)."""
+    if decided.margin < filters.min_margin:
         return f"below margin {filters.min_margin:g}"
+    if filters.confirmed is not None and not _confirmed(filters.confirmed, decided.benchmark, decided.item_id,
+                                                        decided.winner, decided.loser, decided.turn):
+        return "without a human label that agrees"
+    if filters.text and decided.turn > 1:
+        return "later turns (the string format has none: export without --text)"
     return None
-
-
-def _missing(text: JudgmentText | None, turn: int) -> bool:
-    return (text is None or len(text.question) < turn or len(text.answer) < turn
-            or len(text.opponent_answer) < turn)
 
 
 def _lacking(path: Path | None, n: int, inputs: Sequence[Path]) -> DataError:
@@ -199,19 +233,31 @@ def _lacking(path: Path | None, n: int, inputs: Sequence[Path]) -> DataError:
     return DataError(f"{path}: {n} judgment(s) without their question and answer texts ({fmt}); {hint}")
 
 
-def _pair(row: Any, text: JudgmentText) -> PreferencePair:
-    won = row.preference > 1.5
-    mine, theirs = (text.answer, text.opponent_answer) if won else (text.opponent_answer, text.answer)
-    turn = int(row.turn)
+def _side(texts: Mapping[TextKey, Located], side: tuple[TextKey, bool],
+          turn: int) -> tuple[JudgmentText | None, tuple[str, ...], Path | None]:
+    """One side's text record, its answer's turns (empty when they are missing) and the input they came from."""
+    found = texts.get(side[0])
+    if found is None:
+        return None, (), None
+    text, path = found
+    turns = text.opponent_answer if side[1] else text.answer
+    return (text, turns, path) if len(text.question) >= turn and len(turns) >= turn else (None, (), path)
+
+
+def _pair(decided: _Decided, texts: Mapping[TextKey, Located]) -> PreferencePair | Path | None:
+    """The comparison with its texts, or (where they are missing) the input that lacks them (None: unknown)."""
+    turn = decided.turn
+    text, mine, path = _side(texts, decided.sides[0], turn)
+    _, theirs, other = _side(texts, decided.sides[1], turn)
+    if text is None or not theirs:
+        return path if text is None else other
     prompt: list[str] = []
     for k in range(turn - 1):
         prompt += [text.question[k], mine[k]]
     prompt.append(text.question[turn - 1])
-    orders = sum(isinstance(v, str) for v in (row.verdict_ab, row.verdict_ba))
-    return PreferencePair(
-        tuple(prompt), mine[turn - 1], theirs[turn - 1], margin_of(row.preference, row.margin_ab, row.margin_ba),
-        str(row.judge), str(row.item_id), str(row.model if won else row.opponent),
-        str(row.opponent if won else row.model), str(row.benchmark), str(row.category or ""), turn, max(orders, 1))
+    return PreferencePair(tuple(prompt), mine[turn - 1], theirs[turn - 1], decided.margin, decided.judge,
+                          decided.item_id, decided.winner, decided.loser, decided.benchmark, decided.category, turn,
+                          decided.orders)
 
 
 def preference_pairs(frame: pd.DataFrame, texts: Mapping[TextKey, Located], filters: Filters,
@@ -219,29 +265,74 @@ def preference_pairs(frame: pd.DataFrame, texts: Mapping[TextKey, Located], filt
     """The judgments frame's decisive pairwise verdicts as pairs, with their texts (by TextKey, each with the input
     it came from); a kept judgment without its texts is an error naming its input and what to give."""
     left: Counter[str] = Counter()
+    single = frame["opponent"].isna().to_numpy()
+    decided: list[_Decided | str] = [_verdict(row, filters) for row in frame[~single].itertuples(index=False)]
+    if filters.pair_grades:
+        found, grade_left = grade_comparisons(frame[single], filters)
+        decided += found
+        left.update(grade_left)
+    else:
+        left["single grades (pair them with --pair-grades)"] += int(single.sum())
     pairs = []
     lacking: Counter[Path | None] = Counter()
-    for row in frame.itertuples(index=False):
-        reason = _reason(row, filters)
-        if reason is None and filters.confirmed is not None and not _confirmed(
-                filters.confirmed, str(row.benchmark), str(row.item_id),
-                *((row.model, row.opponent) if row.preference > 1.5 else (row.opponent, row.model)), int(row.turn)):
-            reason = "without a human label that agrees"
-        if reason is None and filters.text and int(row.turn) > 1:
-            reason = "later turns (the string format has none: export without --text)"
+    for one in decided:
+        reason = one if isinstance(one, str) else _wanted(one, filters)
         if reason is not None:
             left[reason] += 1
             continue
-        found = texts.get((str(row.benchmark), str(row.judge), str(row.model), str(row.opponent),
-                           str(row.item_id), int(row.turn)))
-        if found is None or _missing(found[0], int(row.turn)):
-            lacking[found[1] if found is not None else None] += 1
-            continue
-        pairs.append(_pair(row, found[0]))
+        assert isinstance(one, _Decided)
+        pair = _pair(one, texts)
+        if isinstance(pair, PreferencePair):
+            pairs.append(pair)
+        else:
+            lacking[pair] += 1
     if lacking:
         path, n = lacking.most_common(1)[0]
         raise _lacking(path, n, inputs)
-    return PreferenceExport(tuple(pairs), tuple(sorted(left.items(), key=lambda kv: (-kv[1], kv[0]))), len(frame))
+    counts = sorted(((reason, n) for reason, n in left.items() if n), key=lambda kv: (-kv[1], kv[0]))
+    return PreferenceExport(tuple(pairs), tuple(counts), len(frame))
+
+
+def grade_comparisons(grades: pd.DataFrame, filters: Filters) -> tuple[list[_Decided | str], Counter[str]]:
+    """Single grades as comparisons: every two models graded by the same judge on the same item and turn (under
+    the same protocol), the higher grade chosen; margin: the grade difference over the scale's width. A model
+    graded more than once there counts with its mean grade. Returns the comparisons (or why each pair is left out)
+    and the grades left out before pairing, by reason."""
+    left: Counter[str] = Counter()
+    bad = (grades["score"].isna() | grades["error"].notna()).to_numpy()
+    for failure in grades.loc[bad, "failure"]:
+        left[_no_value(failure)] += 1
+    empty = grades["empty"].astype(bool).to_numpy() & ~bad
+    left["with an empty answer"] += int(empty.sum())
+    found: list[_Decided | str] = []
+    ok = grades[~bad & ~empty]
+    for (benchmark, _, judge, item, turn), group in ok.groupby(["benchmark", "protocol", "judge", "item_id", "turn"],
+                                                            sort=True, dropna=False):
+        means = group.groupby("model", sort=True)["score"].mean()
+        if len(means) < 2:
+            left["single grades with no other model's grade"] += len(group)
+            continue
+        width = float(group["scale_high"].max() - group["scale_low"].min())
+        category = str(group["category"].iloc[0] or "")
+        for first, second in combinations(means.index, 2):
+            found.append(_grade_pair(str(benchmark), str(judge), str(item), int(turn), category,
+                                     (str(first), float(means[first])), (str(second), float(means[second])), width,
+                                     filters))
+    return found, left
+
+
+def _grade_pair(benchmark: str, judge: str, item: str, turn: int, category: str, first: tuple[str, float],
+                second: tuple[str, float], width: float, filters: Filters) -> _Decided | str:
+    if first[1] == second[1]:
+        return "pairs of equal grades"
+    if filters.both_orders_agree:
+        return "pairs of grades (no orders)"
+    if not width > 0:  # NaN too
+        return "pairs of grades without a scale"
+    (winner, high), (loser, low) = sorted((first, second), key=lambda side: -side[1])
+    keys = [(benchmark, judge, model, "", item, turn) for model in (winner, loser)]
+    return _Decided(benchmark, judge, item, category, turn, winner, loser, min((high - low) / width, 1.0), 0,
+                    ((keys[0], False), (keys[1], False)))
 
 
 def read_pair_texts(inputs: Sequence[Path], fmt: str = "auto") -> dict[TextKey, Located]:

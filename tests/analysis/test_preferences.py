@@ -104,7 +104,7 @@ def test_a_pairwise_run_exports_its_decisive_verdicts_with_the_answers(pairwise_
                                                                  else (task.reference_model, "cand"))
         assert row["margin"] == 1.0 and row["orders"] == 2 and row["source"] == "fake-judge"
         assert row["benchmark"] == task.benchmark and row["category"] == task.items[int(item[1]) - 1].category
-    assert "wrote 3 preference pairs" in output and "left out 2 of 5 judgments: 1 orders disagreeing, 1 ties" in output
+    assert "wrote 3 preference pairs" in output and "of 5 judgments, left out: 1 orders disagreeing, 1 ties" in output
 
 
 def test_jsonl_and_parquet_read_back_equal_and_the_string_format(pairwise_run: Path, tmp_path: Path) -> None:
@@ -179,7 +179,7 @@ def test_battles_of_two_turns_keep_the_first_turn_in_the_prompt(tmp_path: Path) 
     _trl_conversational(rows)
     questions = {item.id: item.turns for item in task.items}
     # alpha against beta and gamma on each of the five items; beta against gamma: the orders disagree.
-    assert len(rows) == 2 * len(task.items) and "left out 5 of 15 judgments: 5 orders disagreeing" in output
+    assert len(rows) == 2 * len(task.items) and "of 15 judgments, left out: 5 orders disagreeing" in output
     for row in rows:
         item, loser = row["item_id"], row["rejected_model"]
         assert row["chosen_model"] == "alpha" and loser in ("beta", "gamma") and row["turn"] == 2
@@ -218,7 +218,7 @@ def test_alpaca_eval_annotations_against_the_file(shared_data: Path, tmp_path: P
     assert got.keys() == expected.keys()
     assert all(got[k] == pytest.approx(v) for k, v in expected.items())
     n_ties = len(annotations) - len(decisive)
-    assert f"left out {n_ties} of {len(annotations)} judgments" in output
+    assert f"of {len(annotations)} judgments, left out: {n_ties} ties" in output
     # The margin filter keeps the verdicts whose probability is at least 0.75 (or at most 0.25).
     strong = sum(abs(2 * (a["preference"] - 1) - 1) >= 0.5 for a in decisive)
     code, output = export(path, "--out", tmp_path / "strong.jsonl", "--min-margin", "0.5")
@@ -298,3 +298,52 @@ def test_failed_ties_and_disagreeing_orders_are_counted_from_the_records(tmp_pat
     code, output = export(run_dir.parent, "--out", tmp_path / "agree.jsonl", "--both-orders-agree")
     assert len(read_preferences(tmp_path / "agree.jsonl")) == agreeing
     assert f"{len(decisive) - agreeing} with one order a tie" in output
+
+
+def test_single_grades_pair_by_grade_with_mt_bench_turns(shared_data: Path, tmp_path: Path) -> None:
+    # FastChat's layout (links, not copies): the judgments, question.jsonl and model_answer/ beside them.
+    extras = shared_data / "mt_bench_extras/third_party_alvarobartt"
+    (tmp_path / "model_judgment").mkdir()
+    (tmp_path / "question.jsonl").symlink_to(shared_data / "mt_bench/question.jsonl")
+    (tmp_path / "model_answer").symlink_to(extras / "model_answer")
+    judgments = tmp_path / "model_judgment" / "gpt-4_single.jsonl.gz"
+    judgments.symlink_to(extras / "model_judgment/gpt-4_single.jsonl.gz")
+    out = tmp_path / "grades.jsonl"
+    code, output = export(judgments, "--out", out)
+    assert code != 0 and "800 single grades (pair them with --pair-grades)" in output
+    code, output = export(judgments, "--out", out, "--pair-grades")
+    assert code == 0, output
+    rows = read_preferences(out)
+    _trl_conversational(rows)
+    # Independently, from FastChat's own parsed score (-1: unparsed): each model's mean grade per question and turn,
+    # every two models whose means differ one pair, the higher chosen.
+    grades: dict[tuple[str, int], dict[str, list[float]]] = {}
+    records = [json.loads(line) for line in gzip.decompress(judgments.read_bytes()).splitlines()]
+    for r in records:
+        if r["score"] != -1:
+            grades.setdefault((str(r["question_id"]), r["turn"]), {}).setdefault(r["model"], []).append(r["score"])
+    expected, equal = {}, 0
+    for (item, turn), by_model in grades.items():
+        means = {m: sum(v) / len(v) for m, v in by_model.items()}
+        for a, b in ((a, b) for a in means for b in means if a < b):
+            if means[a] == means[b]:
+                equal += 1
+                continue
+            winner, loser = (a, b) if means[a] > means[b] else (b, a)
+            expected[(item, turn, winner, loser)] = (means[winner] - means[loser]) / 9  # MT-Bench grades 1..10
+    got = {(r["item_id"], r["turn"], r["chosen_model"], r["rejected_model"]): r["margin"] for r in rows}
+    assert got.keys() == expected.keys() and all(got[k] == pytest.approx(v) for k, v in expected.items())
+    assert f"{equal} pairs of equal grades" in output and all(r["orders"] == 0 for r in rows)
+    answers = {p.stem: {str(json.loads(line)["question_id"]): json.loads(line)["choices"][0]["turns"]
+                        for line in p.read_text().splitlines()} for p in (extras / "model_answer").iterdir()}
+    questions = {str(json.loads(line)["question_id"]): json.loads(line)["turns"]
+                 for line in (shared_data / "mt_bench/question.jsonl").read_text().splitlines()}
+    second = next(r for r in rows if r["turn"] == 2)
+    item, chosen = second["item_id"], second["chosen_model"]
+    assert [m["content"] for m in second["prompt"]] == [questions[item][0], answers[chosen][item][0],
+                                                         questions[item][1]]
+    assert second["chosen"][0]["content"] == answers[chosen][item][1]
+    assert second["rejected"][0]["content"] == answers[second["rejected_model"]][item][1]
+    # Grades have no orders.
+    code, output = export(judgments, "--out", tmp_path / "none.jsonl", "--pair-grades", "--both-orders-agree")
+    assert code != 0 and f"{len(expected)} pairs of grades (no orders)" in output

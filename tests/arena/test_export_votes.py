@@ -36,4 +36,4 @@ def test_counted_decisive_votes_become_pairs_with_the_texts_shown(
         assert [m["content"] for m in r["prompt"][::2]] == list(item.turns)
         assert [m["content"] for m in r["prompt"][1::2]] == list(pool.answers[chosen][item.id][:turns - 1])
     # Two ties (a tie, both bad) and the flagged vote are counted, never exported.
-    assert "left out 3 of 7 judgments: 2 ties, 1 excluded" in result.output
+    assert "of 7 judgments, left out: 2 ties, 1 excluded" in result.output

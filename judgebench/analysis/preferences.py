@@ -37,7 +37,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..formats import detect_format, judgment_files, read_texts
 from ..formats.texts import JudgmentText, TextKey
 from ..types import NOT_FAILED
@@ -84,7 +84,9 @@ class PreferencePair:
         """The pair in TRL's layout: conversational (lists of role/content messages) or, with ``text``, standard
         (strings; single-turn pairs only, since a string has no turns)."""
         if text:
-            assert len(self.prompt) == 1, "the string format holds single-turn pairs only"
+            if len(self.prompt) != 1:
+                raise ConfigError(f"item {self.item_id} turn {self.turn}: the string format holds single-turn pairs "
+                                  "only; export with Filters(text=True), which leaves later turns out")
             prompt: Any = self.prompt[0]
             chosen: Any = self.chosen
             rejected: Any = self.rejected

@@ -113,6 +113,14 @@ def test_jsonl_and_parquet_read_back_equal_and_the_string_format(pairwise_run: P
             code, output = export(pairwise_run, "--out", tmp_path / f"p{len(flag)}.{suffix}", *flag)
             assert code == 0, output
     assert read_preferences(tmp_path / "p0.jsonl") == read_preferences(tmp_path / "p0.parquet")
+    import pyarrow.parquet as pq
+
+    # The types datasets.load_dataset gives TRL's conversational columns: lists of {role, content} structs.
+    schemas = {n: pq.read_schema(tmp_path / f"p{n}.parquet") for n in (0, 1)}
+    assert schemas[0].names == list(COLUMNS) == schemas[1].names
+    for column in ("prompt", "chosen", "rejected"):
+        assert str(schemas[0].field(column).type) == "list<element: struct<role: string, content: string>>"
+        assert str(schemas[1].field(column).type) == "string"
     text = read_preferences(tmp_path / "p1.jsonl")
     assert text == read_preferences(tmp_path / "p1.parquet")
     conversational = read_preferences(tmp_path / "p0.jsonl")
@@ -131,6 +139,9 @@ def test_an_existing_file_is_never_replaced_unasked(pairwise_run: Path, tmp_path
     code, output = export(pairwise_run, "--out", out, "--force")
     assert code == 0, output
     assert len(read_preferences(out)) == 3
+    first = out.read_bytes()
+    code, output = export(pairwise_run, "--out", out, "--force")
+    assert code == 0 and out.read_bytes() == first  # exporting again writes the same file
     assert sorted(p.name for p in out.parent.iterdir()) == ["prefs.jsonl"]  # no temporary file left behind
     code, output = export(pairwise_run, "--out", tmp_path / "prefs.csv")
     assert code != 0 and "must end in .jsonl or .parquet" in output

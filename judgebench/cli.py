@@ -651,7 +651,7 @@ def export_preferences(paths: tuple[Path, ...], out: Path, fmt: str, as_text: bo
     from .formats.preference_file import check_out, write_preferences
 
     check_out(out, force)  # before reading anything
-    confirmed = confirmations(read_labels(labels_path)) if labels_path else None
+    confirmed = confirmations(read_labels(labels_path), str(labels_path)) if labels_path else None
     result = export_preferences(list(paths), fmt, Filters(both_orders_agree, min_margin, confirmed, as_text,
                                                                 pair_grades))
     if not result.pairs:

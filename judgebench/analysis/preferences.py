@@ -141,13 +141,14 @@ def margin_of(preference: float, margin_ab: float | None, margin_ba: float | Non
     return strength * (sum(levels) / len(levels) / 2 if levels else 1.0)
 
 
-def confirmations(labels: pd.DataFrame) -> dict[tuple[str, str, str, str, int], str]:
+def confirmations(labels: pd.DataFrame, where: str = "the labels") -> dict[tuple[str, str, str, str, int], str]:
     """Pairwise labels (formats.labels) -> the winner most of them name on each (benchmark, item, pair of models in
     name order, turn), where one outcome has more labels than every other ("tie" included); the benchmark is ""
-    where the labels name none, and matches any."""
+    where the labels name none, and matches any. ``where``: the labels' file, for the error that they are not
+    pairwise."""
     if not {"item_id", "model_a", "model_b", "winner"} <= set(labels.columns):
-        raise DataError("--human-confirmed needs pairwise labels: columns item_id, model_a, model_b, winner "
-                        "(or a human arena's database)")
+        raise DataError(f"{where}: --human-confirmed needs pairwise labels: columns item_id, model_a, model_b, "
+                        f"winner (or a human arena's database); found {', '.join(map(str, labels.columns))}")
     named = pairwise_labels(labels)
     benchmarks = labels["benchmark"].fillna("").astype(str) if "benchmark" in labels.columns else [""] * len(named)
     votes: dict[tuple[str, str, str, str, int], Counter[str]] = {}

@@ -167,6 +167,11 @@ def test_human_confirmed_keeps_only_pairs_a_label_agrees_with(pairwise_run: Path
     assert code == 0, output
     assert [r["item_id"] for r in read_preferences(out)] == ["p1"]
     assert "2 without a human label that agrees" in output
+    scores = tmp_path / "scores.csv"
+    scores.write_text("item_id,model,score\np1,cand,7\n")
+    code, output = export(pairwise_run, "--out", tmp_path / "x.jsonl", "--human-confirmed", scores)
+    assert code != 0 and len(output.strip().splitlines()) == 1
+    assert f"{scores}: --human-confirmed needs pairwise" in output
 
 
 def test_battles_of_two_turns_keep_the_first_turn_in_the_prompt(tmp_path: Path) -> None:

@@ -106,7 +106,7 @@ class Filters:
     winner (a human's vote or a one-order annotation has one order; a harness that averages the orders makes a win
     and a tie a weak win). min_margin: only those at least this strong. confirmed: only
     those a human label agrees with (``confirmations`` of the labels; None: no such filter). text: the string
-    format, which holds single-turn pairs only. pair_grades: pair single grades too (``grade_comparisons``)."""
+    format, which holds single-turn pairs only. pair_grades: pair single grades too (``_grade_comparisons``)."""
 
     both_orders_agree: bool = False
     min_margin: float = 0.0
@@ -271,7 +271,7 @@ def preference_pairs(frame: pd.DataFrame, texts: Mapping[TextKey, Located], filt
     single = frame["opponent"].isna().to_numpy()
     decided: list[_Decided | str] = [_verdict(row, filters) for row in frame[~single].itertuples(index=False)]
     if filters.pair_grades:
-        found, grade_left = grade_comparisons(frame[single], filters)
+        found, grade_left = _grade_comparisons(frame[single], filters)
         decided += found
         left.update(grade_left)
     else:
@@ -296,7 +296,7 @@ def preference_pairs(frame: pd.DataFrame, texts: Mapping[TextKey, Located], filt
     return PreferenceExport(tuple(pairs), tuple(counts), len(frame))
 
 
-def grade_comparisons(grades: pd.DataFrame, filters: Filters) -> tuple[list[_Decided | str], Counter[str]]:
+def _grade_comparisons(grades: pd.DataFrame, filters: Filters) -> tuple[list[_Decided | str], Counter[str]]:
     """Single grades as comparisons: every two models graded by the same judge on the same item and turn (under
     the same protocol), the higher grade chosen; margin: the grade difference over the scale's width. A model
     graded more than once there counts with its mean grade. Returns the comparisons (or why each pair is left out)

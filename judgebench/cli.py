@@ -626,6 +626,8 @@ def export(paths: tuple[Path, ...], parquet_dir: Path, fmt: str) -> None:
 @FORMAT_OPTION
 @click.option("--text", "as_text", is_flag=True, help="TRL's standard format (prompt, chosen, rejected as strings; "
               "single-turn pairs only) instead of the conversational one (lists of role/content messages).")
+@click.option("--implicit-prompt", is_flag=True, help="TRL's implicit prompt: no prompt column, chosen and rejected "
+              "each the whole conversation (RewardTrainer before TRL 0.16 reads only this); conversational only.")
 @click.option("--both-orders-agree", is_flag=True, help="Only verdicts asked in both orders that agree (a human "
               "vote or a one-order annotation is left out).")
 @click.option("--min-margin", type=click.FloatRange(0, 1), default=0.0, show_default=True,
@@ -636,8 +638,9 @@ def export(paths: tuple[Path, ...], parquet_dir: Path, fmt: str) -> None:
 @click.option("--pair-grades", is_flag=True, help="Pair single grades too: two models graded by the same judge on "
               "the same item and turn, the higher grade chosen (margin: the difference over the scale's width).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-def export_preferences(paths: tuple[Path, ...], out: Path, fmt: str, as_text: bool, both_orders_agree: bool,
-                       min_margin: float, labels_path: Path | None, pair_grades: bool, force: bool) -> None:
+def export_preferences(paths: tuple[Path, ...], out: Path, fmt: str, as_text: bool, implicit_prompt: bool,
+                       both_orders_agree: bool, min_margin: float, labels_path: Path | None, pair_grades: bool,
+                       force: bool) -> None:
     """Decisive pairwise verdicts and human votes as a preference dataset (prompt, chosen, rejected, margin,
     source, ...) in the layout TRL's DPOTrainer and RewardTrainer read. Ties, failed judgments and those the
     filters leave out are counted, never exported.
@@ -651,13 +654,17 @@ def export_preferences(paths: tuple[Path, ...], out: Path, fmt: str, as_text: bo
     from .formats.preference_file import check_out, write_preferences
 
     check_out(out, force)  # before reading anything
+    if as_text and implicit_prompt:
+        raise click.UsageError("--implicit-prompt needs the conversational format (two strings would need a chat "
+                               "template to join): leave out --text")
     confirmed = confirmations(read_labels(labels_path), str(labels_path)) if labels_path else None
     result = export_preferences(list(paths), fmt, Filters(both_orders_agree, min_margin, confirmed, as_text,
                                                                 pair_grades))
     if not result.pairs:
         raise DataError(f"no preference pair to export ({result.describe_left_out()}); nothing written")
-    write_preferences(result.rows(as_text), out, force)
-    click.echo(f"wrote {len(result.pairs)} preference pairs ({'standard' if as_text else 'conversational'}) to {out}")
+    write_preferences(result.rows(as_text, implicit_prompt), out, force)
+    layout = ("standard" if as_text else "conversational") + (", implicit prompt" if implicit_prompt else "")
+    click.echo(f"wrote {len(result.pairs)} preference pairs ({layout}) to {out}")
     click.echo(result.describe_left_out())
 
 

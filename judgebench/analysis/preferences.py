@@ -80,24 +80,26 @@ class PreferencePair:
     turn: int
     orders: int
 
-    def row(self, text: bool = False) -> dict[str, Any]:
+    def row(self, text: bool = False, implicit: bool = False) -> dict[str, Any]:
         """The pair in TRL's layout: conversational (lists of role/content messages) or, with ``text``, standard
-        (strings; single-turn pairs only, since a string has no turns)."""
+        (strings; single-turn pairs only, since a string has no turns). ``implicit``: TRL's implicit prompt (no
+        prompt column: chosen and rejected are each the whole conversation, as RewardTrainer before TRL 0.16
+        requires); conversational only, since two strings would need a chat template to join."""
         if text:
-            if len(self.prompt) != 1:
+            if len(self.prompt) != 1 or implicit:
                 raise ConfigError(f"item {self.item_id} turn {self.turn}: the string format holds single-turn pairs "
-                                  "only; export with Filters(text=True), which leaves later turns out")
-            prompt: Any = self.prompt[0]
-            chosen: Any = self.chosen
-            rejected: Any = self.rejected
+                                  "with an explicit prompt only; export with Filters(text=True), which leaves later "
+                                  "turns out, and without the implicit prompt")
+            texts: dict[str, Any] = {"prompt": self.prompt[0], "chosen": self.chosen, "rejected": self.rejected}
         else:
             prompt = [{"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(self.prompt)]
             chosen = [{"role": "assistant", "content": self.chosen}]
             rejected = [{"role": "assistant", "content": self.rejected}]
-        return {"prompt": prompt, "chosen": chosen, "rejected": rejected, "margin": self.margin,
-                "source": self.source, "item_id": self.item_id, "chosen_model": self.chosen_model,
-                "rejected_model": self.rejected_model, "benchmark": self.benchmark, "category": self.category,
-                "turn": self.turn, "orders": self.orders}
+            texts = ({"chosen": prompt + chosen, "rejected": prompt + rejected} if implicit
+                     else {"prompt": prompt, "chosen": chosen, "rejected": rejected})
+        return {**texts, "margin": self.margin, "source": self.source, "item_id": self.item_id,
+                "chosen_model": self.chosen_model, "rejected_model": self.rejected_model, "benchmark": self.benchmark,
+                "category": self.category, "turn": self.turn, "orders": self.orders}
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,9 @@ class PreferenceExport:
     left_out: tuple[tuple[str, int], ...]
     n_judgments: int
 
-    def rows(self, text: bool = False) -> list[dict[str, Any]]:
-        return [pair.row(text) for pair in self.pairs]
+    def rows(self, text: bool = False, implicit: bool = False) -> list[dict[str, Any]]:
+        """Every pair in TRL's layout (``PreferencePair.row``)."""
+        return [pair.row(text, implicit) for pair in self.pairs]
 
     def describe_left_out(self) -> str:
         """One line: what was left out and why (judgments, or pairs of grades, as each reason says)."""

@@ -35,14 +35,14 @@ def _write_parquet(rows: Sequence[Mapping[str, Any]], path: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    # The texts' type is spelt out (messages, or strings for --text) so every file of one layout has one schema.
-    text = pa.string() if rows and isinstance(rows[0]["prompt"], str) else _message_type()
-    fields = [(name, text) for name in ("prompt", "chosen", "rejected")]
-    fields += [("margin", pa.float64()), *((name, pa.string()) for name in (
-        "source", "item_id", "chosen_model", "rejected_model", "benchmark", "category")),
-        ("turn", pa.int64()), ("orders", pa.int64())]
-    table = pa.Table.from_pylist(list(rows), schema=pa.schema(fields))
-    pq.write_table(table, path)
+    # The types are spelt out (messages, or strings for the standard format), so every file of one layout has one
+    # schema, the one datasets.load_dataset gives TRL's columns, whatever the first rows hold.
+    text = pa.string() if rows and isinstance(rows[0]["chosen"], str) else _message_type()
+    types = {"prompt": text, "chosen": text, "rejected": text, "margin": pa.float64(), "turn": pa.int64(),
+             "orders": pa.int64()}
+    names = list(rows[0]) if rows else list(types)
+    schema = pa.schema([(name, types.get(name, pa.string())) for name in names])
+    pq.write_table(pa.Table.from_pylist(list(rows), schema=schema), path)
 
 
 WRITERS: Mapping[str, Callable[[Sequence[Mapping[str, Any]], str], None]] = {

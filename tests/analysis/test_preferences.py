@@ -205,6 +205,16 @@ def test_battles_of_two_turns_keep_the_first_turn_in_the_prompt(tmp_path: Path) 
         assert row["chosen"][0]["content"] == f"alpha answers turn 2 of {item}"
         assert row["rejected"][0]["content"] == f"{loser} answers turn 2 of {item}"
         assert row["margin"] == (1.0 if loser == "beta" else 0.5)  # both orders "much better", or "better"
+    # TRL's implicit prompt: no prompt column, each side the whole conversation (as Parquet too).
+    code, output = export(result.run_dir, "--out", tmp_path / "implicit.parquet", "--implicit-prompt")
+    assert code == 0, output
+    implicit = read_preferences(tmp_path / "implicit.parquet")
+    assert [list(r) for r in implicit] == [list(COLUMNS[1:])] * len(rows)
+    for explicit, whole in zip(rows, implicit, strict=True):
+        assert whole["chosen"] == explicit["prompt"] + explicit["chosen"]
+        assert whole["rejected"] == explicit["prompt"] + explicit["rejected"]
+    code, output = export(result.run_dir, "--out", tmp_path / "x.jsonl", "--implicit-prompt", "--text")
+    assert code != 0 and "--implicit-prompt needs the conversational format" in output
     # Only the much-better verdicts are strong enough; every one kept rests on both orders agreeing.
     code, output = export(result.run_dir, "--out", tmp_path / "strong.jsonl", "--min-margin", "0.75",
                           "--both-orders-agree")

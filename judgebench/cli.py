@@ -627,7 +627,7 @@ def export(paths: tuple[Path, ...], parquet_dir: Path, fmt: str) -> None:
 @click.option("--text", "as_text", is_flag=True, help="TRL's standard format (prompt, chosen, rejected as strings; "
               "single-turn pairs only) instead of the conversational one (lists of role/content messages).")
 @click.option("--implicit-prompt", is_flag=True, help="TRL's implicit prompt: no prompt column, chosen and rejected "
-              "each the whole conversation (RewardTrainer before TRL 0.16 reads only this); conversational only.")
+              "each the whole conversation (the RewardTrainer of TRL 0.12-0.15 reads only this); conversational only.")
 @click.option("--both-orders-agree", is_flag=True, help="Only verdicts asked in both orders that agree (a human "
               "vote or a one-order annotation is left out).")
 @click.option("--min-margin", type=click.FloatRange(0, 1), default=0.0, show_default=True,

@@ -83,8 +83,8 @@ class PreferencePair:
     def row(self, text: bool = False, implicit: bool = False) -> dict[str, Any]:
         """The pair in TRL's layout: conversational (lists of role/content messages) or, with ``text``, standard
         (strings; single-turn pairs only, since a string has no turns). ``implicit``: TRL's implicit prompt (no
-        prompt column: chosen and rejected are each the whole conversation, as RewardTrainer before TRL 0.16
-        requires); conversational only, since two strings would need a chat template to join."""
+        prompt column: chosen and rejected are each the whole conversation, as the RewardTrainer of TRL 0.12 to
+        0.15 requires); conversational only, since two strings would need a chat template to join."""
         if text:
             if len(self.prompt) != 1 or implicit:
                 raise ConfigError(f"item {self.item_id} turn {self.turn}: the string format holds single-turn pairs "

@@ -701,6 +701,55 @@ def export(paths: tuple[Path, ...], parquet_dir: Path, fmt: str) -> None:
         click.echo(str(path))
 
 
+@main.command("export-preferences")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The dataset: FILE.jsonl or FILE.parquet (Parquet needs pip install 'judgebench[parquet]').")
+@FORMAT_OPTION
+@click.option("--text", "as_text", is_flag=True, help="TRL's standard format (prompt, chosen, rejected as strings; "
+              "single-turn pairs only) instead of the conversational one (lists of role/content messages).")
+@click.option("--implicit-prompt", is_flag=True, help="TRL's implicit prompt: no prompt column, chosen and rejected "
+              "each the whole conversation (the RewardTrainer of TRL 0.12-0.15 reads only this); conversational only.")
+@click.option("--both-orders-agree", is_flag=True, help="Only verdicts asked in both orders that agree (a human "
+              "vote or a one-order annotation is left out).")
+@click.option("--min-margin", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Only verdicts at least this strong (margin in [0, 1]: see docs/judges.md).")
+@click.option("--human-confirmed", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Only pairs whose winner most human labels on the same item, models and turn name: a human "
+                   "arena's database, or CSV/JSONL pairwise labels (item_id, model_a, model_b, winner).")
+@click.option("--pair-grades", is_flag=True, help="Pair single grades too: two models graded by the same judge on "
+              "the same item and turn, the higher grade chosen (margin: the difference over the scale's width).")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def export_preferences(paths: tuple[Path, ...], out: Path, fmt: str, as_text: bool, implicit_prompt: bool,
+                       both_orders_agree: bool, min_margin: float, labels_path: Path | None, pair_grades: bool,
+                       force: bool) -> None:
+    """Decisive pairwise verdicts and human votes as a preference dataset (prompt, chosen, rejected, margin,
+    source, ...) in the layout TRL's DPOTrainer and RewardTrainer read. Ties, failed judgments and those the
+    filters leave out are counted, never exported.
+
+    PATHS: judgebench run or results directories, AlpacaEval annotations, FastChat judgments (with question.jsonl
+    and model_answer/ beside them), human arena databases.
+    """
+    from .analysis.preferences import Filters, confirmations, export_preferences
+    from .errors import DataError
+    from .formats.labels import read_labels
+    from .formats.preference_file import check_out, write_preferences
+
+    check_out(out, force)  # before reading anything
+    if as_text and implicit_prompt:
+        raise click.UsageError("--implicit-prompt needs the conversational format (two strings would need a chat "
+                               "template to join): leave out --text")
+    confirmed = confirmations(read_labels(labels_path), str(labels_path)) if labels_path else None
+    result = export_preferences(list(paths), fmt, Filters(both_orders_agree, min_margin, confirmed, as_text,
+                                                                pair_grades))
+    if not result.pairs:
+        raise DataError(f"no preference pair to export ({result.describe_left_out()}); nothing written")
+    write_preferences(result.rows(as_text, implicit_prompt), out, force)
+    layout = ("standard" if as_text else "conversational") + (", implicit prompt" if implicit_prompt else "")
+    click.echo(f"wrote {len(result.pairs)} preference pairs ({layout}) to {out}")
+    click.echo(result.describe_left_out())
+
+
 @main.group()
 def difficulty() -> None:
     """Instruction difficulty tables for length-controlled win rates."""

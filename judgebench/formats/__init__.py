@@ -17,7 +17,7 @@ from ..types import Candidate, Item, Task
 from .parse_cache import ParseCache
 from .registry import answers_format, detect, format_named, parsed, per_file, resolve
 from .sources import ParsedSource, Source, judgment_files
-from .texts import JudgmentText
+from .texts import MAX_CHARS, JudgmentText
 
 
 def detect_format(path: Path) -> str:
@@ -47,9 +47,10 @@ def read_parsed(path: Path, fmt: str = "auto", questions: Path | None = None,
     return parsed(resolve(path, fmt), path, questions, cache)
 
 
-def read_texts(path: Path, fmt: str) -> list[JudgmentText]:
-    """The texts of one input (``fmt``: its format, as detect_format tells)."""
-    return format_named(fmt).texts(path)
+def read_texts(path: Path, fmt: str, limit: int | None = MAX_CHARS) -> list[JudgmentText]:
+    """The texts of one input (``fmt``: its format, as detect_format tells), each cut at ``limit`` characters
+    (None: whole, as an export of them needs)."""
+    return format_named(fmt).texts(path, limit)
 
 
 def detect_answers_format(path: Path) -> str:

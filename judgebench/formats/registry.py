@@ -72,15 +72,16 @@ class AnswerFormat:
 class Format:
     """One harness's files. detect: whether a path is in this format (asked in ``FORMATS``' order). sources: its
     judgments (a run directory gives one Source per run). parse: how one file goes through the parse cache (None:
-    ``parsed`` reads it another way). texts: what the judge read and wrote. reads_folders: it reads a directory
-    itself (a folder of other harnesses' judgment files is read file by file instead)."""
+    ``parsed`` reads it another way). texts: what the judge read and wrote, each text cut at the limit given
+    (None: whole). reads_folders: it reads a directory itself (a folder of other harnesses' judgment files is read
+    file by file instead)."""
 
     name: str
     detect: Callable[[Probe], bool]
     sources: Callable[[Path, Path | None], list[Source]]
     parse: Callable[[Path, bytes, Path | None], Parse] | None = None
     parsed: Callable[[Path, ParseCache], list[ParsedSource]] | None = None
-    texts: Callable[[Path], list[JudgmentText]] = lambda _path: []
+    texts: Callable[[Path, int | None], list[JudgmentText]] = lambda _path, _limit: []
     answers: AnswerFormat | None = None
     reads_folders: bool = False
 
@@ -147,8 +148,8 @@ def _scalerlab_answers(path: Path, items: Sequence[Item], by_model_id: bool) -> 
     return model, {item.id: found[item.id] for item in items if item.id in found}
 
 
-def _run_texts(path: Path) -> list[JudgmentText]:
-    return [text for run_dir in ours.run_dirs(path) for text in text_readers.run_texts(run_dir)]
+def _run_texts(path: Path, limit: int | None) -> list[JudgmentText]:
+    return [text for run_dir in ours.run_dirs(path) for text in text_readers.run_texts(run_dir, limit)]
 
 
 def _arena_parsed(path: Path, cache: ParseCache) -> list[ParsedSource]:

@@ -61,18 +61,19 @@ class JudgmentText:
         return (self.benchmark, self.judge, self.model, self.opponent or "", self.item_id, self.turn)
 
 
-def cap(text: Any) -> str:
-    """A text as a string, cut at MAX_CHARS with a note of what was cut."""
+def cap(text: Any, limit: int | None = MAX_CHARS) -> str:
+    """A text as a string, cut at ``limit`` characters with a note of what was cut (None: never cut, for an
+    export whose texts are data, not a page)."""
     text = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False, default=str)
-    if len(text) <= MAX_CHARS:
+    if limit is None or len(text) <= limit:
         return text
-    return f"{text[:MAX_CHARS]}\n[… {len(text) - MAX_CHARS} more characters not shown]"
+    return f"{text[:limit]}\n[… {len(text) - limit} more characters not shown]"
 
 
-def _turns(values: Any) -> tuple[str, ...]:
+def _turns(values: Any, limit: int | None = MAX_CHARS) -> tuple[str, ...]:
     if isinstance(values, (list, tuple)):
-        return tuple(cap(v) for v in values)
-    return () if values is None else (cap(values),)
+        return tuple(cap(v, limit) for v in values)
+    return () if values is None else (cap(values, limit),)
 
 
 # --- judgebench run directories -----------------------------------------------------------------------------
@@ -105,7 +106,7 @@ def _reference(task: Task, item_id: str) -> tuple[str, ...]:
         return ()
 
 
-def run_texts(run_dir: Path) -> list[JudgmentText]:
+def run_texts(run_dir: Path, limit: int | None = MAX_CHARS) -> list[JudgmentText]:
     config, candidates, judgments = ours.load_run(run_dir)
     task = _task_of(config)
     items = {item.id: item for item in task.items} if task is not None else {}
@@ -121,9 +122,9 @@ def run_texts(run_dir: Path) -> list[JudgmentText]:
             opponent_answer, label = _reference(task, j.item_id), "reference"
         texts.append(JudgmentText(
             benchmark=j.benchmark, judge=j.judge, model=j.model, opponent=j.opponent, item_id=j.item_id,
-            turn=j.turn, question=_turns(item.turns if item is not None else ()),
-            answer=_turns(answers.get((j.model, j.item_id), ())), opponent_answer=_turns(opponent_answer),
-            opponent_label=label if j.opponent is None else f"{label}: {j.opponent}", replies=_turns(j.raw)))
+            turn=j.turn, question=_turns(item.turns if item is not None else (), limit),
+            answer=_turns(answers.get((j.model, j.item_id), ()), limit), opponent_answer=_turns(opponent_answer, limit),
+            opponent_label=label if j.opponent is None else f"{label}: {j.opponent}", replies=_turns(j.raw, limit)))
     return texts
 
 
@@ -152,7 +153,7 @@ def _completion_text(raw: Any) -> str | None:
     return cap(raw)
 
 
-def annotation_texts(path: Path) -> list[JudgmentText]:
+def annotation_texts(path: Path, limit: int | None = MAX_CHARS) -> list[JudgmentText]:
     try:
         rows = msgspec.json.decode(content(path, read_bytes(path)), type=list[_AnnotationText])
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
@@ -166,9 +167,9 @@ def annotation_texts(path: Path) -> list[JudgmentText]:
         texts.append(JudgmentText(
             benchmark=ALPACA_EVAL, judge=str(row.annotator), model=folder or str(row.generator_2),
             opponent=str(row.generator_1), item_id=instruction_id(row.instruction), turn=1,
-            question=(cap(row.instruction),), answer=_turns(row.output_2 or ""),
-            opponent_answer=_turns(row.output_1 or ""), opponent_label=f"baseline: {row.generator_1}",
-            replies=(cap(reply),) if reply is not None else ()))
+            question=(cap(row.instruction, limit),), answer=_turns(row.output_2, limit),
+            opponent_answer=_turns(row.output_1, limit), opponent_label=f"baseline: {row.generator_1}",
+            replies=(cap(reply, limit),) if reply is not None else ()))
     return texts
 
 
@@ -196,7 +197,7 @@ def _fastchat_answers(path: Path, model: str, cache: dict[str, Answers]) -> Answ
     return cache[model]
 
 
-def fastchat_texts(path: Path) -> list[JudgmentText]:
+def fastchat_texts(path: Path, limit: int | None = MAX_CHARS) -> list[JudgmentText]:
     question_file = _beside(path, "question.jsonl")
     questions = {item.id: item.turns for item in fastchat.questions(question_file)} if question_file else {}
     answers: dict[str, Answers] = {}
@@ -213,23 +214,23 @@ def fastchat_texts(path: Path) -> list[JudgmentText]:
         prompt = row.get("user_prompt") or row.get("g1_user_prompt")
         texts.append(JudgmentText(
             benchmark=MT_BENCH, judge=fastchat._judge_name(row), model=model, opponent=opponent, item_id=qid,
-            turn=turn, question=_turns(questions.get(qid, ())),
-            answer=_turns(_fastchat_answers(path, model, answers).get(qid, ())),
-            opponent_answer=_turns(_fastchat_answers(path, opponent, answers).get(qid, ()) if opponent else ()),
-            opponent_label=f"opponent: {opponent}" if opponent else "opponent", replies=_turns(replies),
-            prompt=cap(prompt) if prompt and qid not in questions else None))
+            turn=turn, question=_turns(questions.get(qid, ()), limit),
+            answer=_turns(_fastchat_answers(path, model, answers).get(qid, ()), limit),
+            opponent_answer=_turns(_fastchat_answers(path, opponent, answers).get(qid, ()) if opponent else (), limit),
+            opponent_label=f"opponent: {opponent}" if opponent else "opponent", replies=_turns(replies, limit),
+            prompt=cap(prompt, limit) if prompt and qid not in questions else None))
     return texts
 
 
 # --- a human arena's database ---------------------------------------------------------------------------------
 
-def arena_texts(path: Path) -> list[JudgmentText]:
+def arena_texts(path: Path, limit: int | None = MAX_CHARS) -> list[JudgmentText]:
     """Each counted vote's battle as its voter saw it: the questions, answer A's (the judgment's model) and answer
     B's (its opponent). The vote itself is the judgment's verdict; a consistency repeat is no judgment
     (formats.arena_db), so it has no text either."""
     questions = battle_questions(path)
     return [JudgmentText(
         benchmark=vote.benchmark, judge=JUDGE, model=vote.model_a, opponent=vote.model_b, item_id=vote.item_id,
-        turn=vote.turn, question=_turns(questions.get(vote.battle_id, ())), answer=_turns(vote.answer_a),
-        opponent_answer=_turns(vote.answer_b), opponent_label=f"opponent: {vote.model_b}")
+        turn=vote.turn, question=_turns(questions.get(vote.battle_id, ()), limit), answer=_turns(vote.answer_a, limit),
+        opponent_answer=_turns(vote.answer_b, limit), opponent_label=f"opponent: {vote.model_b}")
         for vote in read_votes(path) if vote.check_of is None]

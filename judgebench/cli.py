@@ -569,6 +569,70 @@ def agree(paths: tuple[Path, ...], labels_path: Path, label_column: str | None, 
         click.echo(format_agreement(items, rankings))
 
 
+def _costs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for value in values:
+        name, sep, usd = value.rpartition("=")
+        try:
+            found[name] = float(usd)
+        except ValueError:
+            sep = ""
+        if not sep or not name or not 0 <= found.get(name, -1) < float("inf"):
+            raise click.BadParameter(f"{value!r}: expected NAME=USD, e.g. gpt-4o=6.3 (USD per 1,000 judgments)")
+    return found
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--cheap", "cheap_judges", multiple=True, metavar="JUDGE",
+              help="The cheap judge's name in PATHS (repeatable: a panel); default: the one judge not --strong.")
+@click.option("--strong", "strong_judges", multiple=True, metavar="JUDGE",
+              help="The strong judge's name in PATHS (repeatable: a panel). None: escalated items go to the labels' "
+                   "source (people), whose verdict is the label.")
+@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Labels the threshold is set on: CSV/JSONL pairwise labels, a human arena's database, or a "
+                   "JudgeBench pair or output file (its objective labels).")
+@click.option("--strong-as-labels", is_flag=True, help="No labels: the --strong judge's verdicts are the labels "
+              "(how closely escalation reproduces the strong judge).")
+@click.option("--target", type=click.FloatRange(0, 1), default=0.85, show_default=True,
+              help="The agreement with the labels to reach (a share).")
+@click.option("--cost-per-1000", "costs", multiple=True, metavar="NAME=USD", callback=_costs,
+              help="USD per 1,000 judgments of a judge (its name as printed; 'labels' for the labels' source); "
+                   "repeatable. Needed for the cost saving.")
+@click.option("--write-items", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the escalated items (all the cheap judge judged, not only the labelled) as JSONL.")
+@FORMAT_OPTION
+@click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
+              help="Bootstrap resamples of items for the agreements' 95% intervals (0: none).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def escalate(paths: tuple[Path, ...], cheap_judges: tuple[str, ...], strong_judges: tuple[str, ...],
+             labels_path: Path | None, strong_as_labels: bool, target: float, costs: dict[str, float],
+             write_items: Path | None, fmt: str, bootstrap: int, as_json: bool) -> None:
+    """A cheap judge first; a strong judge (or people) only where the cheap one is unsure.
+
+    PATHS: recorded pairwise judgments (runs, AlpacaEval annotations, JudgeBench outputs, ...) of both judges. An
+    item's confidence is how far the cheap preference is from a tie (two orders that disagree, a probability near
+    1/2, a split panel: low). The threshold is the smallest escalation whose agreement with the labels reaches
+    --target; printed with coverage, the agreement (also out of sample), each judge alone, and the cost per 1,000
+    items against judging all with the strong judge.
+    """
+    from .analysis.escalation import escalated_items, escalation, prices_per_1000, read_inputs
+    from .analysis.escalation import write_items as write_escalated
+    from .publish.escalation import escalation_json, format_escalation
+
+    if (labels_path is None) != strong_as_labels:
+        raise ConfigError("give either --labels FILE or --strong JUDGE with --strong-as-labels")
+    inputs = read_inputs(paths, cheap_judges, strong_judges, labels_path, fmt)
+    report = escalation(inputs.cheap, inputs.strong, inputs.labels, target, prices_per_1000(inputs, costs),
+                        n_bootstrap=bootstrap)
+    if write_items is not None:
+        items = escalated_items(inputs.cheap, report.choice.threshold)
+        write_escalated(items, write_items)
+        click.echo(f"{write_items}: {len(items)} escalated item(s)", err=True)
+    click.echo(json.dumps(escalation_json(report), indent=2, allow_nan=False) if as_json
+               else format_escalation(report))
+
+
 @main.command("leaderboard")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Site directory.")

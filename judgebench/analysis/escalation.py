@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..constants import BOOTSTRAP_SEED, DEFAULT_BOOTSTRAP
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, closest
 from ..formats import detect_format
 from ..formats.labels import read_labels
 from ..formats.scalerlab import FORMAT, Pair, read_pairs, side_model
@@ -35,6 +35,7 @@ from ..stats.escalation import (
     escalate_mask,
     escalation_costs,
     held_out,
+    judged_preference,
     winner,
 )
 from .agreement import pairwise_labels, same_benchmark
@@ -46,12 +47,14 @@ def pair_preferences(frame: pd.DataFrame) -> pd.DataFrame:
     """The pairwise judgments of ``frame`` per item (KEY): ``preference`` of model_a (the pair's first model in name
     order; the judges' mean, NaN where none gave one), ``judges`` (how many judged it), ``benchmark`` and
     ``category``."""
-    pairwise = frame[frame["opponent"].notna()]
+    # A model against itself (AlpacaEval's baseline judged against its own outputs) is no comparison.
+    pairwise = frame[frame["opponent"].notna() & (frame["opponent"] != frame["model"])]
     if pairwise.empty:
         return pd.DataFrame(columns=[*KEY, "preference", "judges", "benchmark", "category"])
     model, opponent = pairwise["model"].astype(str), pairwise["opponent"].astype(str)
     first = (model < opponent).to_numpy()
-    preference = pairwise["preference"].astype(float).to_numpy()
+    preference = judged_preference(pairwise["verdict_ab"].tolist(), pairwise["verdict_ba"].tolist(),
+                                   pairwise["preference"].astype(float).to_numpy())
     table = pd.DataFrame({"item_id": pairwise["item_id"].astype(str).to_numpy(),
                           "model_a": np.where(first, model, opponent), "model_b": np.where(first, opponent, model),
                           "turn": pairwise["turn"].astype(int).to_numpy(),
@@ -186,15 +189,36 @@ class Inputs:
     labels: pd.DataFrame
 
 
-def read_inputs(cheap: Path, strong: Path | None, labels: Path | None, fmt: str = "auto") -> Inputs:
-    """The inputs from files (any format the registry reads); ``labels`` None: the strong judge's verdicts are the
-    labels (how closely the escalation reproduces the strong judge)."""
+def split_judges(frame: pd.DataFrame, cheap: Sequence[str], strong: Sequence[str]) -> tuple[pd.DataFrame,
+                                                                                               pd.DataFrame | None]:
+    """The cheap judges' judgments and the strong judges' (None when ``strong`` names none), by judge name; with no
+    name given, a frame of one judge is the cheap one."""
+    names = sorted(frame["judge"].astype(str).unique())
+    if not cheap:
+        rest = [n for n in names if n not in strong]
+        if len(rest) != 1:
+            raise ConfigError(f"the inputs hold judges {', '.join(names)}: name the cheap one(s) with --cheap")
+        cheap = rest
+    for name in (*cheap, *strong):
+        if name not in names:
+            close = closest(name, names)
+            hint = f" (did you mean {close!r}?)" if close else ""
+            raise ConfigError(f"no judgments by {name!r} in the inputs{hint}; their judges: {', '.join(names)}")
+    if set(cheap) & set(strong):
+        raise ConfigError(f"{', '.join(sorted(set(cheap) & set(strong)))}: a judge is either cheap or strong")
+    judge = frame["judge"].astype(str)
+    return frame[judge.isin(cheap)], frame[judge.isin(strong)] if strong else None
+
+
+def read_inputs(paths: Sequence[Path], cheap: Sequence[str] = (), strong: Sequence[str] = (),
+                labels: Path | None = None, fmt: str = "auto") -> Inputs:
+    """The inputs from files (any format the registry reads), split by judge name (``split_judges``); ``labels``
+    None: the strong judges' verdicts are the labels (how closely the escalation reproduces them)."""
     from .records import read_judgments
 
-    if labels is None and strong is None:
-        raise ConfigError("give --labels FILE, or a STRONG judge whose verdicts are the labels (--strong-as-labels)")
-    cheap_frame = read_judgments([cheap], fmt).frame
-    strong_frame = read_judgments([strong], fmt).frame if strong is not None else None
+    if labels is None and not strong:
+        raise ConfigError("give --labels FILE, or --strong JUDGE whose verdicts are the labels (--strong-as-labels)")
+    cheap_frame, strong_frame = split_judges(read_judgments(paths, fmt).frame, cheap, strong)
     if labels is None:
         assert strong_frame is not None
         return Inputs(cheap_frame, strong_frame, judge_labels(strong_frame))
@@ -235,4 +259,4 @@ def write_items(items: pd.DataFrame, path: Path) -> None:
 
 __all__ = ["KEY", "EscalationReport", "Inputs", "escalated_items", "escalation", "judge_labels", "judge_names",
            "label_verdicts", "labelled", "pair_labels", "pair_preferences", "prices_per_1000", "read_escalation_labels",
-           "read_inputs", "write_items"]
+           "read_inputs", "split_judges", "write_items"]

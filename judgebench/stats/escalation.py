@@ -4,7 +4,9 @@ Pure functions over numpy arrays. An item's confidence comes from the cheap judg
 (AlpacaEval's convention: 2 = the first model of the pair better, 1.5 a tie): its distance from a tie, scaled to
 [0, 1]. That one number carries every signal a verdict has: two orders that disagree combine to 1.5 (confidence
 0), a probability (AlpacaEval's weighted annotator, a log-probability margin) is its own margin, and a panel's
-mean preference is as far from a tie as its judges agree. An item without a verdict has confidence 0.
+mean preference is as far from a tie as its judges agree. An item without a verdict has confidence 0. Two orders
+are weighed order by order (``judged_preference``): one decided order beside a tie is half as confident as two
+agreeing.
 
 The threshold is chosen on labelled items: escalate every item whose confidence is at most the threshold, and take
 the smallest escalation share whose combined agreement (the cheap verdicts kept, the strong verdicts where
@@ -13,6 +15,7 @@ escalated) reaches the target. Items of equal confidence are never split: a thre
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +28,22 @@ def confidence(preference: np.ndarray) -> np.ndarray:
     """|preference - 1.5| * 2 in [0, 1]; a missing preference (NaN: no verdict) is 0, so it is escalated first."""
     values = np.abs(np.asarray(preference, dtype=float) - 1.5) * 2
     return np.where(np.isnan(values), 0.0, np.clip(values, 0.0, 1.0))
+
+
+_OUTCOME = {"win": 1.0, "tie": 0.0, "loss": -1.0}
+
+
+def judged_preference(ab: Sequence[str | None], ba: Sequence[str | None], preference: np.ndarray) -> np.ndarray:
+    """Each judgment's preference for escalation. A judgment asked in two orders (``ba`` given): 1.5 plus a quarter
+    per order's outcome ("win" +1, "tie" 0, "loss" -1, a failed order 0), so both orders agreeing is 1 or 2, one
+    order decided and the other a tie (or failed) 1.25 or 1.75, orders that disagree 1.5; unlike the combined
+    preference, which calls every disagreement a tie. Else (one order, a probability) ``preference`` as it is."""
+    given = np.asarray(preference, dtype=float)
+    out = given.copy()
+    for i, (first, second) in enumerate(zip(ab, ba, strict=True)):
+        if isinstance(second, str):
+            out[i] = 1.5 + 0.25 * (_OUTCOME.get(first or "", 0.0) + _OUTCOME.get(second, 0.0))
+    return out
 
 
 def winner(preference: np.ndarray) -> np.ndarray:
@@ -142,4 +161,4 @@ def escalation_costs(cheap_per_1000: float, strong_per_1000: float, escalated_sh
 
 
 __all__ = ["Choice", "Costs", "HeldOut", "agreement_interval", "choose_threshold", "combined", "confidence",
-           "escalate_mask", "escalation_costs", "held_out", "winner"]
+           "escalate_mask", "escalation_costs", "held_out", "judged_preference", "winner"]

@@ -1,0 +1,168 @@
+"""Escalation on real recorded judgments, checked against a direct computation from the raw files written apart from
+the library (json + gzip + a plain loop), and against JudgeBench's published accuracy for claude-3-haiku.
+
+Two real examples: AlpacaEval's weighted GPT-4-turbo annotator (a probability per item, $4.32 per 1,000) escalating
+to its chain-of-thought annotator ($6.31), whose verdicts are the labels; JudgeBench's claude-3-haiku (both orders)
+escalating to the objective labels (people)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from judgebench.analysis.escalation import escalated_items, escalation, read_inputs
+from judgebench.cli import main
+from judgebench.errors import ConfigError
+from judgebench.formats.table import judgments_frame
+from tests.judgments import flat
+
+CHEAP, STRONG = "weighted_alpaca_eval_gpt4_turbo", "alpaca_eval_cot_gpt4_turbo_fn"
+HAIKU = "claude-pairs.arena_hard.claude-3-haiku-20240307.jsonl.gz"
+
+
+def _annotations(path: Path) -> list[dict]:
+    return json.loads(gzip.decompress(path.read_bytes()))
+
+
+def _evaluator_prices(shared: Path) -> dict[str, float]:
+    table = pd.read_csv(shared / "alpaca_eval/leaderboards/evaluators/evaluators_leaderboard.csv", index_col=0)
+    return {name: float(table.loc[name, "Price [$/1000 examples]"]) for name in (CHEAP, STRONG)}
+
+
+def _smallest_escalation(conf: list[float], cheap_ok: list[bool], target: float) -> tuple[float | None, float]:
+    """Escalate (to the labels themselves) the least confident items, one confidence level at a time."""
+    for threshold in [None, *sorted(set(conf))]:
+        correct = [True if threshold is not None and c <= threshold else ok
+                   for c, ok in zip(conf, cheap_ok, strict=True)]
+        if np.mean(correct) >= target:
+            return threshold, float(np.mean(correct))
+    raise AssertionError("escalating everything always reaches the target")
+
+
+@pytest.fixture(scope="module")
+def alpaca_files(shared_data: Path) -> tuple[list[Path], list[Path]]:
+    results = shared_data / "alpaca_eval/results"
+    return (sorted(results.glob(f"*/{CHEAP}/annotations.json.gz")),
+            sorted(results.glob(f"*/{STRONG}/annotations.json.gz")))
+
+
+def test_alpaca_eval_escalation_equals_a_direct_computation(shared_data: Path, alpaca_files: tuple) -> None:
+    cheap_files, strong_files = alpaca_files
+    prices = _evaluator_prices(shared_data)
+    inputs = read_inputs([*cheap_files, *strong_files], [CHEAP], [STRONG])
+    report = escalation(inputs.cheap, inputs.strong, inputs.labels, 0.95, (prices[CHEAP], prices[STRONG]),
+                        n_bootstrap=200)
+    # Directly: the items both annotators judged (a model against the baseline, not the baseline against itself).
+    strong = {(r["instruction"], r["generator_2"]): r["preference"] for f in strong_files for r in _annotations(f)
+              if r["generator_1"] != r["generator_2"] and r["preference"] is not None}
+    cheap_all = [(r["instruction"], r["generator_2"], r["preference"]) for f in cheap_files for r in _annotations(f)
+                 if r["generator_1"] != r["generator_2"]]
+    both = [(p, strong[(i, g)]) for i, g, p in cheap_all if (i, g) in strong]
+    conf = [abs(p - 1.5) * 2 for p, _ in both]
+    cheap_ok = [np.sign(p - 1.5) == np.sign(s - 1.5) for p, s in both]
+    threshold, agreement = _smallest_escalation(conf, cheap_ok, 0.95)
+    assert report.choice.n == len(both) == 3 * 805  # alpaca-7b, claude-2.1, gpt-3.5-turbo-0301
+    assert report.choice.threshold == pytest.approx(threshold)
+    assert report.choice.agreement == pytest.approx(agreement)
+    assert report.cheap_agreement == pytest.approx(np.mean(cheap_ok))
+    assert report.strong_agreement == 1.0
+    # Applied to every item the cheap annotator judged (42 models), and priced as AlpacaEval publishes.
+    escalated = sum(abs(p - 1.5) * 2 <= threshold for _, _, p in cheap_all)
+    assert (report.n_items, report.n_escalated) == (len(cheap_all), escalated)
+    assert report.costs is not None
+    share = escalated / len(cheap_all)
+    assert report.costs.escalated == pytest.approx(prices[CHEAP] + share * prices[STRONG])
+    assert report.costs.saving == pytest.approx(1 - (prices[CHEAP] + share * prices[STRONG]) / prices[STRONG])
+    assert report.interval[0] <= report.choice.agreement <= report.interval[1]
+
+
+def _haiku_direct(path: Path) -> tuple[list[float], list[bool]]:
+    """Per pair, the confidence of claude-3-haiku's two orders (|votes| / 2, JudgeBench flips the second order) and
+    whether they favour the labelled response."""
+    flip = {"A>B": "B>A", "B>A": "A>B"}
+    conf, correct = [], []
+    for line in gzip.decompress(path.read_bytes()).splitlines():
+        row = json.loads(line)
+        first, second = row["judgments"][0]["decision"], row["judgments"][1]["decision"]
+        votes = sum((d == "A>B") - (d == "B>A") for d in (first, flip.get(second, second)))
+        conf.append(abs(votes) / 2)
+        correct.append(votes * (1 if row["label"] == "A>B" else -1) > 0)
+    return conf, correct
+
+
+@pytest.mark.parametrize("target", [0.6, 0.8])
+def test_judgebench_escalation_to_the_labels_equals_a_direct_computation(shared_data: Path, target: float) -> None:
+    path = shared_data / "judgebench/outputs" / HAIKU
+    inputs = read_inputs([path], labels=path)
+    report = escalation(inputs.cheap, inputs.strong, inputs.labels, target, (0.5, 300.0), n_bootstrap=200)
+    conf, correct = _haiku_direct(path)
+    threshold, agreement = _smallest_escalation(conf, correct, target)
+    # The cheap judge alone is JudgeBench's own metric: published_numbers.md gives claude-3-haiku 32.22.
+    assert round(100 * report.cheap_agreement, 2) == 32.22
+    assert report.strong == "labels" and report.strong_agreement == 1.0
+    assert report.choice.threshold == pytest.approx(threshold)
+    assert report.choice.agreement == pytest.approx(agreement)
+    assert report.n_escalated == sum(c <= threshold for c in conf)
+    assert report.costs is not None
+    assert report.costs.saving == pytest.approx(1 - (0.5 + report.n_escalated / 270 * 300.0) / 300.0)
+
+
+def test_the_command_prints_json_and_writes_the_escalated_items(shared_data: Path, tmp_path: Path) -> None:
+    path = shared_data / "judgebench/outputs" / HAIKU
+    items = tmp_path / "escalated.jsonl"
+    result = CliRunner().invoke(main, ["escalate", str(path), "--labels", str(path), "--target", "0.8", "--json",
+                                       "--cost-per-1000", "arena_hard:claude-3-haiku-20240307=0.5",
+                                       "--cost-per-1000", "labels=300", "--write-items", str(items)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    written = [json.loads(line) for line in items.read_text().splitlines()]
+    assert len(written) == report["n_escalated"] > 0
+    assert {w["item_id"] for w in written} <= {json.loads(line)["pair_id"]
+                                                for line in gzip.decompress(path.read_bytes()).splitlines()}
+    assert all(w["confidence"] <= report["choice"]["threshold"] for w in written)
+    assert report["coverage_all"] == pytest.approx(1 - len(written) / 270)
+    text = CliRunner().invoke(main, ["escalate", str(path), "--labels", str(path), "--target", "0.8"])
+    assert "threshold:" in text.output and "no prices" in text.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--cost-per-1000", "haiku"], "expected NAME=USD"),
+    (["--cost-per-1000", "labels=300"], "no price for arena_hard:claude-3-haiku-20240307"),
+    (["--strong-as-labels"], "or --strong JUDGE whose verdicts are the labels"),
+    (["--cheap", "arena_hard:claude-3-haiku"], "did you mean 'arena_hard:claude-3-haiku-20240307'"),
+])
+def test_bad_options_are_one_line(shared_data: Path, args: list[str], message: str) -> None:
+    path = shared_data / "judgebench/outputs" / HAIKU
+    extra = [] if "--strong-as-labels" in args else ["--labels", str(path)]
+    result = CliRunner().invoke(main, ["escalate", str(path), *extra, *args])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def _pairwise(judge: str, item: str, preference: float) -> object:
+    return flat("b", item, "c", "m1", judge, 1, "pairwise", opponent="m2", preference=preference)
+
+
+def test_a_split_panel_is_escalated_before_an_agreeing_one() -> None:
+    cheap = judgments_frame([_pairwise("j1", "agree", 2.0), _pairwise("j2", "agree", 2.0),
+                             _pairwise("j1", "split", 2.0), _pairwise("j2", "split", 1.0)])
+    items = escalated_items(cheap, 0.0)
+    assert items["item_id"].tolist() == ["split"]
+    assert items["confidence"].tolist() == [0.0]
+    labels = pd.DataFrame({"item_id": ["agree", "split"], "model_a": ["m1", "m1"], "model_b": ["m2", "m2"],
+                           "turn": [1, 1], "label": [1, 1]})
+    report = escalation(cheap, None, labels, 1.0, n_bootstrap=0)
+    assert (report.cheap, report.choice.threshold, report.choice.escalated) == ("j1+j2", 0.0, 1)
+
+
+def test_a_frame_of_several_judges_needs_the_cheap_one_named(shared_data: Path, alpaca_files: tuple) -> None:
+    cheap_files, strong_files = alpaca_files
+    with pytest.raises(ConfigError, match="name the cheap one"):
+        read_inputs([cheap_files[0], strong_files[0]], labels=shared_data / "judgebench/outputs" / HAIKU)

@@ -599,6 +599,9 @@ def _costs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
 @click.option("--cost-per-1000", "costs", multiple=True, metavar="NAME=USD", callback=_costs,
               help="USD per 1,000 judgments of a judge (its name as printed; 'labels' for the labels' source); "
                    "repeatable. Needed for the cost saving.")
+@click.option("--prices", "prices_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A price table (USD per million tokens; the format of judgebench/builtin/prices.yaml) whose "
+                   "entries replace or add to the built-in ones, for judges of judgebench runs priced by their tokens.")
 @click.option("--write-items", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the escalated items (all the cheap judge judged, not only the labelled) as JSONL.")
 @FORMAT_OPTION
@@ -607,23 +610,28 @@ def _costs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def escalate(paths: tuple[Path, ...], cheap_judges: tuple[str, ...], strong_judges: tuple[str, ...],
              labels_path: Path | None, strong_as_labels: bool, target: float, costs: dict[str, float],
-             write_items: Path | None, fmt: str, bootstrap: int, as_json: bool) -> None:
+             prices_path: Path | None, write_items: Path | None, fmt: str, bootstrap: int, as_json: bool) -> None:
     """A cheap judge first; a strong judge (or people) only where the cheap one is unsure.
 
     PATHS: recorded pairwise judgments (runs, AlpacaEval annotations, JudgeBench outputs, ...) of both judges. An
     item's confidence is how far the cheap preference is from a tie (two orders that disagree, a probability near
     1/2, a split panel: low). The threshold is the smallest escalation whose agreement with the labels reaches
     --target; printed with coverage, the agreement (also out of sample), each judge alone, and the cost per 1,000
-    items against judging all with the strong judge.
+    items against judging all with the strong judge: judges of judgebench runs are priced by the tokens their
+    requests used (the built-in price table, or --prices); others by --cost-per-1000, which also overrides.
     """
     from .analysis.escalation import escalated_items, escalation, prices_per_1000, read_inputs
     from .analysis.escalation import write_items as write_escalated
+    from .analysis.judge_costs import token_costs
+    from .clients.pricing import load_prices
     from .publish.escalation import escalation_json, format_escalation
 
     if (labels_path is None) != strong_as_labels:
         raise ConfigError("give either --labels FILE or --strong JUDGE with --strong-as-labels")
     inputs = read_inputs(paths, cheap_judges, strong_judges, labels_path, fmt)
-    report = escalation(inputs.cheap, inputs.strong, inputs.labels, target, prices_per_1000(inputs, costs),
+    runs = [path for path in paths if path.is_dir()]  # only judgebench runs record tokens and endpoints
+    priced = {**(token_costs(runs, load_prices(prices_path), fmt) if runs else {}), **costs}
+    report = escalation(inputs.cheap, inputs.strong, inputs.labels, target, prices_per_1000(inputs, priced),
                         n_bootstrap=bootstrap)
     if write_items is not None:
         items = escalated_items(inputs.cheap, report.choice.threshold)

@@ -166,3 +166,34 @@ def test_a_frame_of_several_judges_needs_the_cheap_one_named(shared_data: Path, 
     cheap_files, strong_files = alpaca_files
     with pytest.raises(ConfigError, match="name the cheap one"):
         read_inputs([cheap_files[0], strong_files[0]], labels=shared_data / "judgebench/outputs" / HAIKU)
+
+
+def test_judges_of_a_run_are_priced_by_their_tokens(tmp_path: Path) -> None:
+    """The cost per 1,000 judgments from each judgment's recorded tokens equals the run's own cost report
+    (summary.json: tokens times prices per endpoint) divided by its judgments."""
+    from judgebench.clients.pricing import load_prices
+    from judgebench.run.evaluate import RunConfig, evaluate
+    from judgebench.run.runner import RetryPolicy
+    from judgebench.tasks import load_task
+    from judgebench.types import Endpoint, Judge
+
+    from ..fakemodel import fake_model
+    from ..fakeserver import Script
+
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("models:\n  judge-mini: {input: 0.1, output: 0.4}\n  judge-70b: {input: 0.9, output: 2.7}\n")
+    with fake_model(Script([("ok", "A is better. [[A]]")])) as url:
+        judges = tuple(Judge(name, Endpoint(provider="openai", name=name, model=model, base_url=url))
+                       for name, model in (("cheap", "judge-mini"), ("strong", "judge-70b")))
+        config = RunConfig(model=Endpoint(provider="openai", name="cand", model="cand", base_url=url), judges=judges,
+                           out=tmp_path / "r", cache_path=tmp_path / "c.sqlite", limit=3,
+                           retry=RetryPolicy(max_attempts=1), progress=False, n_bootstrap=0,
+                           prices=load_prices(prices))
+        result = evaluate(load_task("sample-pairwise"), config)
+    usage = json.loads((result.run_dir / "summary.json").read_text())["usage"]
+    cli = CliRunner().invoke(main, ["escalate", str(result.run_dir), "--cheap", "cheap", "--strong", "strong",
+                                    "--strong-as-labels", "--prices", str(prices), "--json", "--bootstrap", "0"])
+    assert cli.exit_code == 0, cli.output
+    costs = json.loads(cli.stdout)["costs"]
+    assert costs["cheap"] == pytest.approx(1000 * usage["cheap"]["cost_usd"] / 3) and costs["cheap"] > 0
+    assert costs["strong"] == pytest.approx(1000 * usage["strong"]["cost_usd"] / 3)

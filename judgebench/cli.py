@@ -186,6 +186,9 @@ def main() -> None:
                    "model_outputs.json (the model's name comes from the file). Repeat for a battles task, one file "
                    "per model (--model may add models that generate).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N items of each task.")
+@click.option("--items", "items_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Only the items a file lists: the JSONL `judgebench escalate --write-items` writes, or item ids one "
+                   "per line (before --limit).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
               help="Requests in flight per replica of each endpoint, to start with: it then adapts, rising while "
                    "latency holds and halving on 429s and timeouts (up to 8x), unless --fixed-concurrency; never "
@@ -241,7 +244,7 @@ def main() -> None:
               help="Where judge requests run: local (this process) or ray (Ray Data, on the cluster RAY_ADDRESS "
                    "names, else a local Ray instance; needs judgebench[ray]). Answers are generated locally.")
 def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...], answers_files: tuple[Path, ...],
-        limit: int | None,
+        limit: int | None, items_file: Path | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float, timeout_s: float,
         progress: bool, adaptive: bool, batch: bool, batch_wait: float, dry_run: bool,
@@ -251,11 +254,13 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
     from .clients.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
     from .clients.pricing import load_prices
     from .clients.serve import served_specs, serving
+    from .formats.item_lists import read_item_ids
     from .run.evaluate import RunConfig, evaluate
     from .run.runner import RetryPolicy
     from .tasks import load_task
 
     prices = load_prices(prices_path)
+    item_ids = read_item_ids(items_file) if items_file else None
     loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
     if run_id and len(loaded) > 1:
         raise ConfigError("--run-id names one run: give a single --task")
@@ -294,7 +299,7 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
         for task in loaded:
             config = RunConfig(model=model_endpoints[0] if model_endpoints else None, judges=panel, out=out,
                                cache_path=cache_path or out / "cache.sqlite", limit=limit,
-                               answers_file=answers_files[0] if answers_files else None,
+                               item_ids=item_ids, answers_file=answers_files[0] if answers_files else None,
                                models=model_endpoints, answers_files=answers_files,
                                run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed,
                                                                  timeout_s=timeout_s),

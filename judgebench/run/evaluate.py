@@ -72,8 +72,13 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def select_items(task: Task, limit: int | None) -> list[Item]:
-    return list(task.items[:limit] if limit else task.items)
+def select_items(task: Task, limit: int | None, ids: frozenset[str] | None = None) -> list[Item]:
+    """The task's items to run: those of ``ids`` (all when None; ids of other tasks are ignored, none of this one's
+    is an error), then the first ``limit`` of them."""
+    items = list(task.items) if ids is None else [item for item in task.items if item.id in ids]
+    if not items:
+        raise ConfigError(f"none of the {len(ids or ())} listed item ids is an item of task {task.name!r}")
+    return items[:limit] if limit else items
 
 
 def _manifest(task: Task, config: RunConfig, items: list[Item]) -> dict[str, Any]:
@@ -83,7 +88,9 @@ def _manifest(task: Task, config: RunConfig, items: list[Item]) -> dict[str, Any
         "task": {
             "name": task.name, "benchmark": task.benchmark, "kind": task.kind, "path": task.path,
             "sha256": hashlib.sha256(Path(task.path).read_bytes()).hexdigest() if task.path else None,
-            "n_items": len(items), "limit": config.limit, "reference_model": task.reference_model,
+            "n_items": len(items), "limit": config.limit,
+            "item_ids": sorted(config.item_ids) if config.item_ids is not None else None,
+            "reference_model": task.reference_model,
         },
         "model": config.model.public() if config.model else None,
         "answers_file": str(config.answers_file) if config.answers_file else None,
@@ -224,7 +231,7 @@ def _summarize(task: Task, config: RunConfig, executor: Executor, work: Work, ru
 
 
 async def _evaluate(task: Task, config: RunConfig, executor: Executor) -> RunResult:
-    items = select_items(task, config.limit)
+    items = select_items(task, config.limit, config.item_ids)
     work = work_for(task, config, items, executor)
     run_dir, sink = await _run_work(task, config, executor, work, items)
     # run --batch: what this run queued goes out now, one batch per endpoint.

@@ -41,16 +41,18 @@ from ..stats.escalation import (
 from .agreement import pairwise_labels, same_benchmark
 
 KEY = ["item_id", "model_a", "model_b", "turn"]
+# Judgments are matched within a benchmark (item ids of two benchmarks may coincide); labels without a benchmark
+# column match on KEY alone (same_benchmark keeps the judgments of the benchmark labels name).
+JUDGED_KEY = ["benchmark", *KEY]
 
 
 def pair_preferences(frame: pd.DataFrame) -> pd.DataFrame:
-    """The pairwise judgments of ``frame`` per item (KEY): ``preference`` of model_a (the pair's first model in name
-    order; the judges' mean, NaN where none gave one), ``judges`` (how many judged it), ``benchmark`` and
-    ``category``."""
+    """The pairwise judgments of ``frame`` per item (JUDGED_KEY): ``preference`` of model_a (the pair's first model
+    in name order; the judges' mean, NaN where none gave one), ``judges`` (how many judged it) and ``category``."""
     # A model against itself (AlpacaEval's baseline judged against its own outputs) is no comparison.
     pairwise = frame[frame["opponent"].notna() & (frame["opponent"] != frame["model"])]
     if pairwise.empty:
-        return pd.DataFrame(columns=[*KEY, "preference", "judges", "benchmark", "category"])
+        return pd.DataFrame(columns=[*JUDGED_KEY, "preference", "judges", "category"])
     model, opponent = pairwise["model"].astype(str), pairwise["opponent"].astype(str)
     first = (model < opponent).to_numpy()
     preference = judged_preference(pairwise["verdict_ab"].tolist(), pairwise["verdict_ba"].tolist(),
@@ -61,9 +63,8 @@ def pair_preferences(frame: pd.DataFrame) -> pd.DataFrame:
                           "preference": np.where(first, preference, 3 - preference),
                           "benchmark": pairwise["benchmark"].astype(str).to_numpy(),
                           "category": pairwise["category"].astype(object).to_numpy()})
-    return (table.groupby(KEY, sort=True)
-            .agg(preference=("preference", "mean"), judges=("preference", "size"), benchmark=("benchmark", "first"),
-                 category=("category", "first"))
+    return (table.groupby(JUDGED_KEY, sort=True)
+            .agg(preference=("preference", "mean"), judges=("preference", "size"), category=("category", "first"))
             .reset_index())
 
 
@@ -81,9 +82,10 @@ def label_verdicts(labels: pd.DataFrame) -> pd.DataFrame:
 
 
 def judge_labels(frame: pd.DataFrame) -> pd.DataFrame:
-    """A judge's verdicts as labels (label_verdicts' columns): the strong judge taken as the truth to approach."""
+    """A judge's verdicts as labels (label_verdicts' columns, with the benchmark): the strong judge taken as the
+    truth to approach."""
     found = pair_preferences(frame).dropna(subset=["preference"])
-    return found[KEY].assign(label=winner(found["preference"].to_numpy()).astype(int))
+    return found[JUDGED_KEY].assign(label=winner(found["preference"].to_numpy()).astype(int))
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,11 @@ def _names(frame: pd.DataFrame) -> str:
 def labelled(cheap: pd.DataFrame, strong: pd.DataFrame | None, labels: pd.DataFrame) -> pd.DataFrame:
     """Per labelled item (KEY, label: ``label_verdicts``' or ``judge_labels``' table), the cheap ``preference`` and,
     where there is a strong judge, ``strong`` (its preference); items the strong judge did not judge are left out."""
-    table = pair_preferences(cheap).merge(labels[[*KEY, "label"]], on=KEY)
+    on = JUDGED_KEY if "benchmark" in labels.columns else KEY
+    table = pair_preferences(cheap).merge(labels[[*on, "label"]], on=on)
     if strong is not None:
-        theirs = pair_preferences(strong)[[*KEY, "preference"]].rename(columns={"preference": "strong"})
-        table = table.merge(theirs, on=KEY)
+        theirs = pair_preferences(strong)[[*JUDGED_KEY, "preference"]].rename(columns={"preference": "strong"})
+        table = table.merge(theirs, on=JUDGED_KEY)
     if table.empty:
         raise DataError("no labelled item was judged by the cheap judge" + (" and the strong one" if strong is not
                         None else "") + " (item_id, the two models and turn must match)")
@@ -156,8 +159,8 @@ def escalated_items(cheap: pd.DataFrame, threshold: float | None) -> pd.DataFram
     table = pair_preferences(cheap)
     table = table.assign(confidence=confidence(table["preference"].to_numpy()))
     chosen = table[escalate_mask(table["confidence"].to_numpy(), threshold)]
-    return chosen.sort_values(["confidence", *KEY], kind="stable")[
-        ["benchmark", *KEY, "category", "preference", "confidence"]].reset_index(drop=True)
+    return chosen.sort_values(["confidence", *JUDGED_KEY], kind="stable")[
+        [*JUDGED_KEY, "category", "preference", "confidence"]].reset_index(drop=True)
 
 
 
@@ -257,6 +260,6 @@ def write_items(items: pd.DataFrame, path: Path) -> None:
         raise DataError(f"{path}: cannot write the escalated items: {exc.strerror or exc}") from None
 
 
-__all__ = ["KEY", "EscalationReport", "Inputs", "escalated_items", "escalation", "judge_labels", "judge_names",
-           "label_verdicts", "labelled", "pair_labels", "pair_preferences", "prices_per_1000", "read_escalation_labels",
-           "read_inputs", "split_judges", "write_items"]
+__all__ = ["JUDGED_KEY", "KEY", "EscalationReport", "Inputs", "escalated_items", "escalation", "judge_labels",
+           "judge_names", "label_verdicts", "labelled", "pair_labels", "pair_preferences", "prices_per_1000",
+           "read_escalation_labels", "read_inputs", "split_judges", "write_items"]

@@ -1,11 +1,13 @@
-"""A list of items to run (`judgebench run --items FILE`): the JSONL that `judgebench escalate --write-items` writes
+"""A list of items to run (`judgebench run --items FILE`) or to put before voters (`judgebench arena serve --items
+FILE`): the JSONL that `judgebench escalate --write-items` writes
 (one object per item, with ``item_id``), or a text file of item ids, one per line."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
+from ..types import Item, Task
 from .common import iter_jsonl, read_text
 
 
@@ -23,3 +25,14 @@ def read_item_ids(path: Path) -> frozenset[str]:
     if not ids:
         raise DataError(f"{path}: no item ids in the file")
     return frozenset(ids)
+
+
+def listed_items(task: Task, ids: frozenset[str] | None) -> list[Item]:
+    """The task's items with these ids, in the task's order (all when None). Ids of other tasks are ignored (one list
+    may serve several tasks); a list naming none of this task's items is an error."""
+    if ids is None:
+        return list(task.items)
+    items = [item for item in task.items if item.id in ids]
+    if not items:
+        raise ConfigError(f"none of the {len(ids)} listed item ids is an item of task {task.name!r}")
+    return items

@@ -25,6 +25,7 @@ from ..clients.pricing import BUILTIN_NAME, EndpointUsage, builtin_prices, usage
 from ..errors import ConfigError
 from ..formats import judgebench as store
 from ..formats import read_answers
+from ..formats.item_lists import listed_items
 from ..formats.table import columns_frame, judgment_row, rows_columns
 from ..judging.kinds import kind_of
 from ..judging.prompts import template_hash
@@ -73,11 +74,8 @@ def package_versions() -> dict[str, str]:
 
 
 def select_items(task: Task, limit: int | None, ids: frozenset[str] | None = None) -> list[Item]:
-    """The task's items to run: those of ``ids`` (all when None; ids of other tasks are ignored, none of this one's
-    is an error), then the first ``limit`` of them."""
-    items = list(task.items) if ids is None else [item for item in task.items if item.id in ids]
-    if not items:
-        raise ConfigError(f"none of the {len(ids or ())} listed item ids is an item of task {task.name!r}")
+    """The task's items to run: those of ``ids`` (formats.item_lists.listed_items), then the first ``limit``."""
+    items = listed_items(task, ids)
     return items[:limit] if limit else items
 
 

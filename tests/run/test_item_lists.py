@@ -56,3 +56,20 @@ def test_a_run_judges_only_the_listed_items(tmp_path: Path) -> None:
     assert sorted(judged) == ["p2", "p5"]
     recorded = json.loads((result.run_dir / "config.json").read_text())["task"]
     assert (recorded["item_ids"], recorded["n_items"]) == (["p2", "p5"], 2)
+
+
+def test_the_arena_puts_only_the_listed_items_before_voters(shared_data: Path, tmp_path: Path) -> None:
+    """`arena serve --items`: the pool battles are drawn from holds the listed items only, e.g. the escalated ones."""
+    from judgebench.arena.pool import load_pool
+
+    from ..arena.conftest import subset_answers
+
+    data = shared_data / "mt_bench"
+    task_file = tmp_path / "mt.yaml"
+    task_file.write_text(f"include: mt-bench.yaml\nsource:\n  path: {data}/question.jsonl\n"
+                         f"  references: {{path: {data}/reference_answer/gpt-4.jsonl}}\n")
+    answers = subset_answers(shared_data, tmp_path / "answers", ["gpt-4", "claude-v1"], ["81", "82", "83"])
+    pool = load_pool(load_task(str(task_file)), answers, frozenset({"82", "83", "999"}))
+    assert sorted(pool.items) == ["82", "83"]
+    assert pool.shared_items(("claude-v1", "gpt-4")) == ["82", "83"]
+    assert len(load_pool(load_task(str(task_file)), answers).items) == 80

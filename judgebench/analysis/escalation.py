@@ -21,9 +21,9 @@ import pandas as pd
 
 from ..constants import BOOTSTRAP_SEED, DEFAULT_BOOTSTRAP
 from ..errors import ConfigError, DataError, closest
-from ..formats import detect_format
+from ..formats.common import iter_jsonl
 from ..formats.labels import read_labels
-from ..formats.scalerlab import FORMAT, Pair, read_pairs, side_model
+from ..formats.scalerlab import Pair, is_judgebench_file, read_pairs, side_model
 from ..stats.escalation import (
     Choice,
     Costs,
@@ -176,7 +176,7 @@ def pair_labels(pairs: Sequence[Pair]) -> pd.DataFrame:
 def read_escalation_labels(path: Path) -> pd.DataFrame:
     """Labels for escalation: a JudgeBench pair or output file (its objective labels), else any file
     formats.labels reads (CSV, JSONL, a human arena's votes)."""
-    if path.is_file() and detect_format(path) == FORMAT:
+    if path.name.removesuffix(".gz").endswith(".jsonl") and is_judgebench_file(next(iter_jsonl(path), (0, {}))[1]):
         return pair_labels(read_pairs(path))
     return read_labels(path)
 

@@ -197,3 +197,18 @@ def test_judges_of_a_run_are_priced_by_their_tokens(tmp_path: Path) -> None:
     costs = json.loads(cli.stdout)["costs"]
     assert costs["cheap"] == pytest.approx(1000 * usage["cheap"]["cost_usd"] / 3) and costs["cheap"] > 0
     assert costs["strong"] == pytest.approx(1000 * usage["strong"]["cost_usd"] / 3)
+
+
+def test_labels_in_a_csv_give_what_the_pair_file_gives(shared_data: Path, tmp_path: Path) -> None:
+    """The same objective labels written as a CSV of pairwise labels (`judgebench agree`'s layout) give the same
+    escalation as the JudgeBench file they came from."""
+    path = shared_data / "judgebench/outputs" / HAIKU
+    rows = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    csv = tmp_path / "labels.csv"
+    pd.DataFrame({"item_id": [r["pair_id"] for r in rows],
+                  "model_a": [f"{r['response_model']}/A" for r in rows],
+                  "model_b": [f"{r['response_model']}/B" for r in rows],
+                  "winner": ["model_a" if r["label"] == "A>B" else "model_b" for r in rows]}).to_csv(csv, index=False)
+    reports = [escalation(i.cheap, i.strong, i.labels, 0.8, n_bootstrap=50)
+               for i in (read_inputs([path], labels=path), read_inputs([path], labels=csv))]
+    assert reports[0] == reports[1]

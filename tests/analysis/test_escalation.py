@@ -212,3 +212,21 @@ def test_labels_in_a_csv_give_what_the_pair_file_gives(shared_data: Path, tmp_pa
     reports = [escalation(i.cheap, i.strong, i.labels, 0.8, n_bootstrap=50)
                for i in (read_inputs([path], labels=path), read_inputs([path], labels=csv))]
     assert reports[0] == reports[1]
+
+
+def test_a_panel_of_two_reward_models_escalates_where_they_disagree(shared_data: Path) -> None:
+    """JudgeBench's two reward models on the GPT-4o pairs as one cheap panel: the pairs they split on go to people."""
+    files = sorted((shared_data / "judgebench/outputs").glob("gpt-pairs.reward_model.*.jsonl.gz"))
+    inputs = read_inputs(files, ["reward_model:Ray2333/GRM-Gemma-2B-rewardmodel-ft",
+                                 "reward_model:internlm/internlm2-7b-reward"], labels=files[0])
+    report = escalation(inputs.cheap, inputs.strong, inputs.labels, 0.7, n_bootstrap=50)
+    decisions = [{json.loads(line)["pair_id"]: (json.loads(line)["judgments"][0]["decision"], json.loads(line)["label"])
+                  for line in gzip.decompress(f.read_bytes()).splitlines()} for f in files]
+    first, second = decisions
+    conf = [1.0 if first[p][0] == second[p][0] else 0.0 for p in first]
+    correct = [first[p][0] == second[p][0] == first[p][1] for p in first]
+    threshold, agreement = _smallest_escalation(conf, correct, 0.7)
+    assert report.cheap == "reward_model:Ray2333/GRM-Gemma-2B-rewardmodel-ft+reward_model:internlm/internlm2-7b-reward"
+    assert (report.choice.threshold, report.n_escalated) == (threshold, conf.count(0.0))
+    assert report.choice.agreement == pytest.approx(agreement)
+    assert report.cheap_agreement == pytest.approx(np.mean(correct))

@@ -230,3 +230,26 @@ def test_a_panel_of_two_reward_models_escalates_where_they_disagree(shared_data:
     assert (report.choice.threshold, report.n_escalated) == (threshold, conf.count(0.0))
     assert report.choice.agreement == pytest.approx(agreement)
     assert report.cheap_agreement == pytest.approx(np.mean(correct))
+
+
+def test_escalated_items_take_the_strong_judges_verdict() -> None:
+    # i1: the cheap judge is sure and right; i2: unsure (orders split), the strong judge right; i3: judged as m2
+    # against m1 (turned to the pair's order: m2 better is model_b better), sure and right; i4: one order decided
+    # and one a tie (half sure), the strong judge wrong.
+    cheap = judgments_frame([
+        flat("b", "i1", "c", "m1", "cheap", 1, "pairwise", opponent="m2", verdict_ab="win", verdict_ba="win"),
+        flat("b", "i2", "c", "m1", "cheap", 1, "pairwise", opponent="m2", verdict_ab="win", verdict_ba="loss"),
+        flat("b", "i3", "c", "m2", "cheap", 1, "pairwise", opponent="m1", verdict_ab="win", verdict_ba="win"),
+        flat("b", "i4", "c", "m1", "cheap", 1, "pairwise", opponent="m2", verdict_ab="tie", verdict_ba="loss")])
+    strong = judgments_frame([_pairwise("strong", item, pref) for item, pref in
+                              (("i1", 2.0), ("i2", 1.0), ("i3", 2.0), ("i4", 2.0))])
+    labels = pd.DataFrame({"item_id": ["i1", "i2", "i3", "i4"], "model_a": "m1", "model_b": "m2", "turn": 1,
+                           "label": [1, -1, -1, -1]})
+    at_least = escalation(cheap, strong, labels, 1.0, (1.0, 10.0), n_bootstrap=0)
+    # The cheap judge alone is wrong on i2 only; escalating i2 (confidence 0) gives 4/4, and i4 (0.5) stays.
+    assert (at_least.choice.threshold, at_least.choice.escalated, at_least.choice.agreement) == (0.0, 1, 1.0)
+    assert (at_least.cheap_agreement, at_least.strong_agreement) == (0.75, 0.5)
+    assert at_least.costs is not None and at_least.costs.escalated == pytest.approx(1.0 + 1 / 4 * 10.0)
+    everything = escalated_items(cheap, 0.5)
+    assert everything["item_id"].tolist() == ["i2", "i4"]
+    assert everything["confidence"].tolist() == [0.0, 0.5]

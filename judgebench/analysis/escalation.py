@@ -117,8 +117,12 @@ def _names(frame: pd.DataFrame) -> str:
 def labelled(cheap: pd.DataFrame, strong: pd.DataFrame | None, labels: pd.DataFrame) -> pd.DataFrame:
     """Per labelled item (KEY, label: ``label_verdicts``' or ``judge_labels``' table), the cheap ``preference`` and,
     where there is a strong judge, ``strong`` (its preference); items the strong judge did not judge are left out."""
+    mine = pair_preferences(cheap)
+    if mine.empty:
+        raise DataError("escalation compares pairwise verdicts, and the cheap judge's judgments have none (single "
+                        "grades are not escalated)")
     on = JUDGED_KEY if "benchmark" in labels.columns else KEY
-    table = pair_preferences(cheap).merge(labels[[*on, "label"]], on=on)
+    table = mine.merge(labels[[*on, "label"]], on=on)
     if strong is not None:
         theirs = pair_preferences(strong)[[*JUDGED_KEY, "preference"]].rename(columns={"preference": "strong"})
         table = table.merge(theirs, on=JUDGED_KEY)

@@ -253,3 +253,12 @@ def test_escalated_items_take_the_strong_judges_verdict() -> None:
     everything = escalated_items(cheap, 0.5)
     assert everything["item_id"].tolist() == ["i2", "i4"]
     assert everything["confidence"].tolist() == [0.0, 0.5]
+
+
+def test_single_grades_are_refused_in_one_line() -> None:
+    from judgebench.errors import DataError
+
+    grades = judgments_frame([flat("b", "i1", "c", "m1", "cheap", 1, "single", score=7.0)])
+    labels = pd.DataFrame({"item_id": ["i1"], "model_a": "m1", "model_b": "m2", "turn": 1, "label": [1]})
+    with pytest.raises(DataError, match="escalation compares pairwise verdicts"):
+        escalation(grades, None, labels, 0.9)

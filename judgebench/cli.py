@@ -186,6 +186,9 @@ def main() -> None:
                    "model_outputs.json (the model's name comes from the file). Repeat for a battles task, one file "
                    "per model (--model may add models that generate).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N items of each task.")
+@click.option("--items", "items_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Only the items a file lists: the JSONL `judgebench escalate --write-items` writes, or item ids one "
+                   "per line (before --limit).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
               help="Requests in flight per replica of each endpoint, to start with: it then adapts, rising while "
                    "latency holds and halving on 429s and timeouts (up to 8x), unless --fixed-concurrency; never "
@@ -241,7 +244,7 @@ def main() -> None:
               help="Where judge requests run: local (this process) or ray (Ray Data, on the cluster RAY_ADDRESS "
                    "names, else a local Ray instance; needs judgebench[ray]). Answers are generated locally.")
 def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...], answers_files: tuple[Path, ...],
-        limit: int | None,
+        limit: int | None, items_file: Path | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float, timeout_s: float,
         progress: bool, adaptive: bool, batch: bool, batch_wait: float, dry_run: bool,
@@ -251,11 +254,13 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
     from .clients.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
     from .clients.pricing import load_prices
     from .clients.serve import served_specs, serving
+    from .formats.item_lists import read_item_ids
     from .run.evaluate import RunConfig, evaluate
     from .run.runner import RetryPolicy
     from .tasks import load_task
 
     prices = load_prices(prices_path)
+    item_ids = read_item_ids(items_file) if items_file else None
     loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
     if run_id and len(loaded) > 1:
         raise ConfigError("--run-id names one run: give a single --task")
@@ -294,7 +299,7 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
         for task in loaded:
             config = RunConfig(model=model_endpoints[0] if model_endpoints else None, judges=panel, out=out,
                                cache_path=cache_path or out / "cache.sqlite", limit=limit,
-                               answers_file=answers_files[0] if answers_files else None,
+                               item_ids=item_ids, answers_file=answers_files[0] if answers_files else None,
                                models=model_endpoints, answers_files=answers_files,
                                run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed,
                                                                  timeout_s=timeout_s),
@@ -649,6 +654,78 @@ def calibrate(paths: tuple[Path, ...], labels_path: Path, sample: int | None, se
         click.echo(json.dumps([asdict(c) for c in result.estimates], indent=2, allow_nan=False))
     else:
         click.echo(format_calibration(result))
+
+
+def _costs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for value in values:
+        name, sep, usd = value.rpartition("=")
+        try:
+            found[name] = float(usd)
+        except ValueError:
+            sep = ""
+        if not sep or not name or not 0 <= found.get(name, -1) < float("inf"):
+            raise click.BadParameter(f"{value!r}: expected NAME=USD, e.g. gpt-4o=6.3 (USD per 1,000 judgments)")
+    return found
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--cheap", "cheap_judges", multiple=True, metavar="JUDGE",
+              help="The cheap judge's name in PATHS (repeatable: a panel); default: the one judge not --strong.")
+@click.option("--strong", "strong_judges", multiple=True, metavar="JUDGE",
+              help="The strong judge's name in PATHS (repeatable: a panel). None: escalated items go to the labels' "
+                   "source (people), whose verdict is the label.")
+@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Labels the threshold is set on: CSV/JSONL pairwise labels, a human arena's database, or a "
+                   "JudgeBench pair or output file (its objective labels).")
+@click.option("--strong-as-labels", is_flag=True, help="No labels: the --strong judge's verdicts are the labels "
+              "(how closely escalation reproduces the strong judge).")
+@click.option("--target", type=click.FloatRange(0, 1), default=0.85, show_default=True,
+              help="The agreement with the labels to reach (a share).")
+@click.option("--cost-per-1000", "costs", multiple=True, metavar="NAME=USD", callback=_costs,
+              help="USD per 1,000 judgments of a judge (its name as printed; 'labels' for the labels' source); "
+                   "repeatable. Needed for the cost saving.")
+@click.option("--prices", "prices_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A price table (USD per million tokens; the format of judgebench/builtin/prices.yaml) whose "
+                   "entries replace or add to the built-in ones, for judges of judgebench runs priced by their tokens.")
+@click.option("--write-items", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the escalated items (all the cheap judge judged, not only the labelled) as JSONL.")
+@FORMAT_OPTION
+@click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
+              help="Bootstrap resamples of items for the agreements' 95% intervals (0: none).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def escalate(paths: tuple[Path, ...], cheap_judges: tuple[str, ...], strong_judges: tuple[str, ...],
+             labels_path: Path | None, strong_as_labels: bool, target: float, costs: dict[str, float],
+             prices_path: Path | None, write_items: Path | None, fmt: str, bootstrap: int, as_json: bool) -> None:
+    """A cheap judge first; a strong judge (or people) only where the cheap one is unsure.
+
+    PATHS: recorded pairwise judgments (runs, AlpacaEval annotations, JudgeBench outputs, ...) of both judges. An
+    item's confidence is how far the cheap preference is from a tie (two orders that disagree, a probability near
+    1/2, a split panel: low). The threshold is the smallest escalation whose agreement with the labels reaches
+    --target; printed with coverage, the agreement (also out of sample), each judge alone, and the cost per 1,000
+    items against judging all with the strong judge: judges of judgebench runs are priced by the tokens their
+    requests used (the built-in price table, or --prices); others by --cost-per-1000, which also overrides.
+    """
+    from .analysis.escalation import escalated_items, escalation, prices_per_1000, read_inputs
+    from .analysis.escalation import write_items as write_escalated
+    from .analysis.judge_costs import token_costs
+    from .clients.pricing import load_prices
+    from .publish.escalation import escalation_json, format_escalation
+
+    if (labels_path is None) != strong_as_labels:
+        raise ConfigError("give either --labels FILE or --strong JUDGE with --strong-as-labels")
+    inputs = read_inputs(paths, cheap_judges, strong_judges, labels_path, fmt)
+    runs = [path for path in paths if path.is_dir()]  # only judgebench runs record tokens and endpoints
+    priced = {**(token_costs(runs, load_prices(prices_path), fmt) if runs else {}), **costs}
+    report = escalation(inputs.cheap, inputs.strong, inputs.labels, target, prices_per_1000(inputs, priced),
+                        n_bootstrap=bootstrap)
+    if write_items is not None:
+        items = escalated_items(inputs.cheap, report.choice.threshold)
+        write_escalated(items, write_items)
+        click.echo(f"{write_items}: {len(items)} escalated item(s)", err=True)
+    click.echo(json.dumps(escalation_json(report), indent=2, allow_nan=False) if as_json
+               else format_escalation(report))
 
 
 @main.command("leaderboard")

@@ -68,7 +68,11 @@ def arena() -> None:
               help="Address to listen on (loopback by default; voters elsewhere need it reachable).")
 @click.option("--max-votes-per-day", type=click.IntRange(min=1), default=200, show_default=True,
               help="Votes per voter and UTC day.")
-def serve(task: str, answer_files: tuple[Path, ...], db: Path, port: int, host: str, max_votes_per_day: int) -> None:
+@click.option("--items", "items_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Only the items a file lists: the JSONL `judgebench escalate --write-items` writes (the items a "
+                   "cheap judge was unsure of), or item ids one per line.")
+def serve(task: str, answer_files: tuple[Path, ...], db: Path, port: int, host: str, max_votes_per_day: int,
+          items_file: Path | None) -> None:
     """Serve the arena's page and JSON API (prints the URL)."""
     try:
         import uvicorn
@@ -76,12 +80,13 @@ def serve(task: str, answer_files: tuple[Path, ...], db: Path, port: int, host: 
         from .app import ArenaConfig, create_app
     except ImportError as exc:
         raise ConfigError(f"the arena needs starlette and uvicorn: pip install 'judgebench[arena]' ({exc})") from exc
+    from ..formats.item_lists import read_item_ids
     from ..tasks import load_task
     from .pool import load_pool
 
     if len(answer_files) < 2:
         raise ConfigError("the arena needs the answers of at least two models: pass --answers twice or more")
-    pool = load_pool(load_task(task), answer_files)
+    pool = load_pool(load_task(task), answer_files, read_item_ids(items_file) if items_file else None)
     app = create_app(ArenaConfig(db, pool, max_votes_per_day))
     if not _loopback(host):
         click.echo(f"warning: listening on {host}: the traffic (tokens, votes) is plain HTTP; put a TLS proxy in "

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
 from ..formats import answered, read_answers
+from ..formats.item_lists import listed_items
 from ..judging.schedule import Pair, all_pairs
 from ..types import Item, Task
 
@@ -41,8 +42,10 @@ def _answered(path: Path, items: Sequence[Item]) -> list[Item]:
     return [item for item in items if len(found.get(item.id, ())) >= len(item.turns)]
 
 
-def load_pool(task: Task, answer_files: Sequence[Path]) -> Pool:
-    """Every model's answers to the task's items (an item a model did not answer is not used for that model)."""
+def load_pool(task: Task, answer_files: Sequence[Path], item_ids: frozenset[str] | None = None) -> Pool:
+    """Every model's answers to the task's items (an item a model did not answer is not used for that model);
+    ``item_ids``: only those items (formats.item_lists: e.g. the items escalation sends to people)."""
+    task = replace(task, items=tuple(listed_items(task, item_ids)))
     answers: dict[str, dict[str, tuple[str, ...]]] = {}
     sources: dict[str, Path] = {}
     for path in answer_files:

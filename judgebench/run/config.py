@@ -26,6 +26,8 @@ class RunConfig:
     out: Path
     cache_path: Path
     limit: int | None = None
+    # Only the items with these ids, in the task's order (`run --items`, e.g. the items escalation sent on).
+    item_ids: frozenset[str] | None = None
     answers_file: Path | None = None
     run_id: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)

@@ -25,6 +25,7 @@ from ..clients.pricing import BUILTIN_NAME, EndpointUsage, builtin_prices, usage
 from ..errors import ConfigError
 from ..formats import judgebench as store
 from ..formats import read_answers
+from ..formats.item_lists import listed_items
 from ..formats.table import columns_frame, judgment_row, rows_columns
 from ..judging.kinds import kind_of
 from ..judging.prompts import template_hash
@@ -72,8 +73,10 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def select_items(task: Task, limit: int | None) -> list[Item]:
-    return list(task.items[:limit] if limit else task.items)
+def select_items(task: Task, limit: int | None, ids: frozenset[str] | None = None) -> list[Item]:
+    """The task's items to run: those of ``ids`` (formats.item_lists.listed_items), then the first ``limit``."""
+    items = listed_items(task, ids)
+    return items[:limit] if limit else items
 
 
 def _manifest(task: Task, config: RunConfig, items: list[Item]) -> dict[str, Any]:
@@ -83,7 +86,9 @@ def _manifest(task: Task, config: RunConfig, items: list[Item]) -> dict[str, Any
         "task": {
             "name": task.name, "benchmark": task.benchmark, "kind": task.kind, "path": task.path,
             "sha256": hashlib.sha256(Path(task.path).read_bytes()).hexdigest() if task.path else None,
-            "n_items": len(items), "limit": config.limit, "reference_model": task.reference_model,
+            "n_items": len(items), "limit": config.limit,
+            "item_ids": sorted(config.item_ids) if config.item_ids is not None else None,
+            "reference_model": task.reference_model,
         },
         "model": config.model.public() if config.model else None,
         "answers_file": str(config.answers_file) if config.answers_file else None,
@@ -224,7 +229,7 @@ def _summarize(task: Task, config: RunConfig, executor: Executor, work: Work, ru
 
 
 async def _evaluate(task: Task, config: RunConfig, executor: Executor) -> RunResult:
-    items = select_items(task, config.limit)
+    items = select_items(task, config.limit, config.item_ids)
     work = work_for(task, config, items, executor)
     run_dir, sink = await _run_work(task, config, executor, work, items)
     # run --batch: what this run queued goes out now, one batch per endpoint.

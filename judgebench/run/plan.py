@@ -197,7 +197,7 @@ def plan_run(task: Task, config: RunConfig, prices: PriceTable) -> RunPlan:
     """The dry run of ``evaluate(task, config)``: the same schedule (one-model or battles), reading the task's
     answers files and the cache (if it exists; a missing cache is not created), sending nothing and writing no
     results."""
-    items = select_items(task, config.limit)
+    items = select_items(task, config.limit, config.item_ids)
 
     def make_work() -> Work:  # the real run's schedule, and its checks
         return work_for(task, config, items, DryRun(lambda _: None, max_tokens))

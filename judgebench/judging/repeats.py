@@ -20,7 +20,8 @@ The combined verdict:
   judge's sampled grades. The price: a combined grade may be fractional (7.33), which agreement by grade label
   treats as its own category.
 An ask that failed (no reply, no verdict) is left out of the combination and kept as None in ``repeats``; the
-judgment fails only where no ask gave what it needs.
+judgment fails only where no ask gave what it needs. An ask still waiting in a provider's batch makes the whole
+judgment wait (pending).
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ def combine(asks: Sequence[Judgment]) -> Judgment:
     verdict = combined_grade(grades) if grades else combined_pair(pairs) if pairs else None
     whole = isinstance(verdict, Grade) or (isinstance(verdict, PairVerdict) and verdict.preference is not None)
     failure = None if whole else next((ask.failure for ask in asks if ask.failure is not None), None)
+    waiting = next((ask.failure for ask in asks if ask.failure is not None and ask.failure.cause == "pending"), None)
+    if waiting is not None:
+        # An ask still in a provider's batch: the judgment waits for it (a later run collects it), unscored, rather
+        # than standing on fewer asks than its judge asks.
+        verdict, failure = None, waiting
     calls = tuple(replace(call, label=f"{call.label}:{k + 1}") for k, ask in enumerate(asks) for call in ask.calls)
     return replace(asks[0], verdict=verdict, failure=failure, raw=tuple(t for ask in asks for t in ask.raw),
                    calls=calls, repeats=verdicts)

@@ -30,6 +30,7 @@ from judgebench.types import (
     Endpoint,
     Failure,
     Grade,
+    Judge,
     Judgment,
     JudgmentId,
     PairVerdict,
@@ -146,6 +147,10 @@ def test_the_verdict_rules() -> None:
     assert one.repeats == tuple(a.verdict for a in asks)
     failed = combine([Judgment(ident, "single", "c", failure=Failure("parse", "no grade"))] * 2)
     assert failed.verdict is None and failed.failure == Failure("parse", "no grade")
+    # One ask still in a provider's batch: the judgment waits for it, unscored, whatever the other asks said.
+    waiting = combine([Judgment(ident, "single", "c", Grade(7.0)),
+                       Judgment(ident, "single", "c", failure=Failure("pending", "pending: batch b1"))])
+    assert waiting.verdict is None and waiting.failure_kind == "pending" and waiting.repeats == (Grade(7.0), None)
     graded = combine([Judgment(ident, "single", "c", Grade(s, e)) for s, e in ((7, 6.5), (8, None), (6, 7.5))])
     assert graded.grade == Grade(7.0, 7.0)
     # AlpacaEval's weighted preference (one order, fractional): the mean, its side the outcome.
@@ -214,3 +219,19 @@ def test_a_repeated_judgment_survives_its_record() -> None:
     assert judgment_from_record(json.loads(json.dumps(judgment_record(j)))) == j
     plain = Judgment(ident, "single", "c", Grade(7.0), scale=(1, 10))
     assert "repeats" not in judgment_record(plain), "a judge asked once writes the record it always wrote"
+
+
+def test_a_dry_run_plans_k_asks_of_every_prompt_at_k_times_the_cost() -> None:
+    from judgebench.clients.pricing import builtin_prices
+    from judgebench.judging.requests import placeholder_candidates
+    from judgebench.run.plan import plan_task
+
+    task = load_task("sample-mt")
+    items = list(task.items[:3])
+    judge = Endpoint(provider="openai", name="gpt-4o", model="gpt-4o-2024-08-06", base_url="https://api.openai.com/v1")
+    answers = placeholder_candidates(task, items)
+    once, thrice = (plan_task(task, items, None, (Judge("gpt-4o", judge, repeats=k),), answers, lambda _: None,
+                              builtin_prices()) for k in (1, 3))
+    assert once.endpoints[0].to_send == sum(len(i.turns) for i in items)
+    assert thrice.endpoints[0].to_send == 3 * once.endpoints[0].to_send
+    assert thrice.endpoints[0].cost_usd == pytest.approx(3 * once.endpoints[0].cost_usd)

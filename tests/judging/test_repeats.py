@@ -235,3 +235,23 @@ def test_a_dry_run_plans_k_asks_of_every_prompt_at_k_times_the_cost() -> None:
     assert once.endpoints[0].to_send == sum(len(i.turns) for i in items)
     assert thrice.endpoints[0].to_send == 3 * once.endpoints[0].to_send
     assert thrice.endpoints[0].cost_usd == pytest.approx(3 * once.endpoints[0].cost_usd)
+
+
+def test_judge_variance_of_a_frame_with_a_judge_asked_once_and_one_asked_three_times() -> None:
+    from judgebench.formats.table import judgments_frame
+
+    once = [Judgment(JudgmentId("b", "p", "plain", "m", None, str(i), 1), "single", "c", Grade(7.0), scale=(1, 10))
+            for i in range(3)]
+    ident = JudgmentId("b", "p", "rep", "m", None, "1", 1)
+    asks = [[7.0, 7.0, 7.0], [6.0, 8.0, None], [9.0, None, None]]  # the last has one grade: it cannot vary
+    repeated = [combine([Judgment(replace(ident, item_id=str(i)), "single", "c",
+                                  Grade(s) if s is not None else None,
+                                  failure=None if s is not None else Failure("parse", "no grade"), scale=(1, 10))
+                         for s in grades]) for i, grades in enumerate(asks)]
+    table = judge_variance(judgments_frame([*once, *repeated]))
+    assert list(table.index) == ["plain", "rep"]
+    plain, rep = table.loc["plain"], table.loc["rep"]
+    assert np.isnan(plain.flip_rate) and np.isnan(plain.grade_sd) and plain.n_repeated == 0 and plain.asks == 1
+    assert rep.n_repeated == 2 and rep.asks == 3 and rep.flip_rate == 0.5
+    assert rep.grade_sd == pytest.approx((0.0 + np.std([6.0, 8.0], ddof=1)) / 2)
+    assert repeated[2].score == 9.0 and repeated[2].ok

@@ -222,16 +222,20 @@ class ChatRequest:
     messages: tuple[tuple[str, str], ...]
     params: tuple[tuple[str, Any], ...] = ()
     response_schema: str | None = None  # canonical JSON of a JSON schema, when output is constrained
+    # Which ask of the same prompt this is (a judge with ``,repeats=K`` asks it K times: 0 .. K-1). Never sent; it
+    # keeps the K asks apart in the cache, so each is a request of its own and a rerun finds each of them.
+    repeat: int = 0
 
     def cache_key(self) -> str:
         """Hash of everything that changes the answer: provider, server, model, messages, sampling
-        parameters and response format. Timeouts, retries, concurrency and keys are left out."""
+        parameters and response format, and which ask of a repeated prompt it is. Timeouts, retries, concurrency
+        and keys are left out."""
         return self._cache_key
 
     @cached_property
     def _cache_key(self) -> str:
         # Computed once per request: the cache, the claims, the records and the batch ledger all ask for it.
-        payload = {
+        payload: dict[str, Any] = {
             "provider": self.endpoint.provider,
             "server": self.endpoint.identity(),
             "model": self.endpoint.model,
@@ -239,6 +243,10 @@ class ChatRequest:
             "params": dict(self.params),
             "schema": self.response_schema,
         }
+        if self.repeat:
+            # Only from the second ask on: the first ask's key, and every key written before repeats existed, stay
+            # as they were (the caches, the replay recordings and the published-number tests depend on them).
+            payload["repeat"] = self.repeat
         return sha256_text(canonical_json(payload))
 
 
@@ -416,7 +424,10 @@ class Judgment:
     or None without one. failure: why it has no value, or why one order of a pair has none; None when nothing
     failed. scale: the grading scale it was asked on (single grading; kept when the grade failed). answer /
     opponent_answer: the judged answer's traits and its opponent's. raw: the judge's reply texts; calls: what the
-    requests cost. empty: the judged answer was empty, never shown to the judge (see JudgeSpec.on_empty).
+    requests cost. empty: the judged answer was empty, never shown to the judge (see JudgeSpec.on_empty). repeats:
+    a judge that asks each prompt K times (``,repeats=K``): each ask's verdict, in order (None where that ask
+    failed); ``verdict`` is then the K asks' combined verdict (judging.repeats) and raw/calls hold every ask's.
+    Empty for a judge that asks once.
 
     The flat names of the JSONL record and the judgments frame (``score``, ``verdict_ab``, ``error``,
     ``failure_kind``, ``length``, ``benchmark``, ...) are read-only properties of these fields.
@@ -433,6 +444,7 @@ class Judgment:
     raw: tuple[str, ...] = ()
     calls: tuple[CallRecord, ...] = ()
     empty: bool = False
+    repeats: tuple[Grade | PairVerdict | None, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -564,6 +576,8 @@ class Judge:
     temperature: float | None = None
     # Ask for the reply's token log-probabilities (``,logprobs``): a grade then gets its expected_score.
     logprobs: bool = False
+    # Ask every judge prompt this many times (``,repeats=K``): one judgment from the K replies (judging.repeats).
+    repeats: int = 1
 
 
 @dataclass(frozen=True)

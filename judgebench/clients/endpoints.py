@@ -189,23 +189,28 @@ def parse_judge(spec: str, *, default_mode: str = "auto", concurrency: int = 4, 
     # The judge's name carries its verdict mode and settings in one order (never where its key is), so one
     # configuration has one name however its settings were written.
     shown = (f",t={chosen.temperature_text}" if chosen.temperature_text is not None else "") + \
-        (",logprobs" if chosen.logprobs else "")
+        (",logprobs" if chosen.logprobs else "") + (f",repeats={chosen.repeats}" if chosen.repeats > 1 else "")
     suffix = f"#{parts.mode}{shown}" if parts.mode is not None else shown
     return Judge(name=f"{endpoint.name}{suffix}", endpoint=endpoint, constrained=constrained,
-                 temperature=chosen.temperature, logprobs=chosen.logprobs)
+                 temperature=chosen.temperature, logprobs=chosen.logprobs, repeats=chosen.repeats)
 
 
 @dataclass(frozen=True)
 class _JudgeSettings:
-    """What a judge spec's settings say: t=TEMPERATURE (and its text, for the judge's name), key_env, logprobs."""
+    """What a judge spec's settings say: t=TEMPERATURE (and its text, for the judge's name), key_env, logprobs,
+    repeats=K."""
 
     temperature: float | None = None
     temperature_text: str | None = None
     key_env: str | None = None
     logprobs: bool = False
+    repeats: int = 1
 
 
-_SETTING_NAMES = ("t", "key_env", "logprobs")
+_SETTING_NAMES = ("t", "key_env", "logprobs", "repeats")
+# The most asks of one prompt: enough for a variance (AlpacaEval measures its annotators' with a few), and a bound on
+# what a typo (repeats=500) could cost.
+MAX_REPEATS = 20
 
 
 def _judge_settings(spec: str, settings: Sequence[str]) -> _JudgeSettings:
@@ -223,13 +228,21 @@ def _judge_settings(spec: str, settings: Sequence[str]) -> _JudgeSettings:
             found = replace(found, logprobs=True)
         elif key == "t" and _temperature(value) is not None:
             found = replace(found, temperature=_temperature(value), temperature_text=value)
+        elif key == "repeats" and _repeats(value) is not None:
+            found = replace(found, repeats=_repeats(value) or 1)
         else:
             near = closest(key, _SETTING_NAMES) if key not in _SETTING_NAMES else None
             raise ConfigError(f"--judge {_shown(spec)!r}: a judge's settings are t=TEMPERATURE (0 to 2), "
-                              "key_env=VARIABLE and logprobs, after the model or its mode, e.g. "
-                              "j@http://host/v1,t=0.7 or local#json,t=0.7,logprobs"
+                              f"key_env=VARIABLE, repeats=K (1 to {MAX_REPEATS}) and logprobs, after the model or "
+                              "its mode, e.g. j@http://host/v1,t=0.7 or local#json,t=0.7,logprobs,repeats=5"
                               + (f" (did you mean {near!r}?)" if near else ""))
     return found
+
+
+def _repeats(text: str) -> int | None:
+    """How many times to ask each prompt: a whole number from 1 to MAX_REPEATS, or None."""
+    value = text.strip()
+    return int(value) if value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_REPEATS else None
 
 
 def _temperature(text: str) -> float | None:

@@ -27,7 +27,7 @@ from ..errors import DataError, ResultsError, os_fault
 from ..types import CallRecord, Candidate, Grade, Judgment, PairVerdict
 from .common import decode
 from .identity import canonical_benchmark
-from .table import PAIR_FIELDS, flat_judgment
+from .table import PAIR_FIELDS, flat_judgment, verdict_fields
 
 CONFIG, ANSWERS, JUDGMENTS, SUMMARY = "config.json", "answers.jsonl", "judgments.jsonl", "summary.json"
 
@@ -232,6 +232,8 @@ def judgment_record(j: Judgment) -> dict[str, Any]:
         "margin_ba": pair.margin_ba, "headers": mine.headers, "lists": mine.lists, "bold": mine.bold,
         "opponent_headers": theirs.headers, "opponent_lists": theirs.lists, "opponent_bold": theirs.bold,
         "protocol": j.id.protocol, "tokens": mine.tokens, "opponent_tokens": theirs.tokens,
+        # Written only for a judge that asks K times: every other record stays as it always was.
+        **({"repeats": [verdict_fields(v) for v in j.repeats]} if j.repeats else {}),
     }
 
 
@@ -241,6 +243,8 @@ JUDGMENT_FIELDS = ("benchmark", "item_id", "category", "model", "judge", "turn",
                    "opponent_length", "expected_score", "scale", "empty", "margin_ab", "margin_ba", "headers", "lists",
                    "bold", "opponent_headers", "opponent_lists", "opponent_bold", "protocol", "tokens",
                    "opponent_tokens")
+# The key a repeated judge's record adds (``,repeats=K``: each ask's verdict); other records never hold it.
+REPEAT_FIELDS = ("repeats",)
 
 
 def _upgrade(fields: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +264,7 @@ def _check_judgment(fields: dict[str, Any]) -> None:
     """A record must be a judgment before it can enter a score: say what is wrong, or raise nothing."""
     from ..judging.kinds import KINDS
 
-    unknown = sorted(set(fields) - set(JUDGMENT_FIELDS))
+    unknown = sorted(set(fields) - {*JUDGMENT_FIELDS, *REPEAT_FIELDS})
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join(unknown)}")
     missing = [f for f in (*_TEXT_FIELDS, "turn") if f not in fields]
@@ -281,6 +285,26 @@ def _check_judgment(fields: dict[str, Any]) -> None:
         raise ValueError("a judgment has a score or a pair verdict, not both")
     if fields.get("score") is None and fields.get("expected_score") is not None:
         raise ValueError("an expected_score without a score")
+    _check_repeats(fields.get("repeats"))
+
+
+def _check_repeats(repeats: Any) -> None:
+    """A repeated judge's asks: a list of verdicts (each a record's verdict fields) or nulls."""
+    if repeats is None:
+        return
+    if not isinstance(repeats, list):
+        raise ValueError(f"repeats must be a list of each ask's verdict, not {str(repeats)[:40]!r}")
+    allowed = {"score", "expected_score", *PAIR_FIELDS}
+    for ask in repeats:
+        if ask is not None and (not isinstance(ask, dict) or set(ask) - allowed):
+            raise ValueError(f"repeats holds an ask that is not a verdict ({', '.join(sorted(allowed))}): "
+                             f"{str(ask)[:60]!r}")
+        for name, value in (ask or {}).items():
+            if name in ("verdict_ab", "verdict_ba"):
+                if value not in (None, "win", "tie", "loss"):
+                    raise ValueError(f"repeats: {name} must be win, tie, loss or null, not {str(value)[:40]!r}")
+            elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"repeats: {name} must be a number or null, not {str(value)[:40]!r}")
 
 
 def judgment_from_record(record: dict[str, Any]) -> Judgment:

@@ -10,6 +10,7 @@ concatenating costs more than reading them from the cache.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,9 @@ JUDGMENT_COLUMNS: tuple[Column, ...] = (
     Column("judge_completion_tokens", "float", "Completion tokens of those requests, likewise."),
     Column("judge_latency_s", "float", "Seconds the judge took to answer those requests, summed (a cached reply "
                                        "keeps the time it took when it was asked)."),
+    Column("repeats", "str", "A judge that asks each prompt K times (`,repeats=K`): each ask's verdict, as JSON "
+                             "text: `[7, 8, 7]` (grades) or `[[\"win\", \"tie\"], ...]` (each ask's two orders); "
+                             "null for an ask that failed. None for a judge that asks once."),
     Column("run_id", "str", "The judgebench run directory the judgment was read from; None for other harnesses' "
                             "files."),
 )
@@ -117,7 +121,8 @@ def judgment_row(j: Judgment) -> tuple[Any, ...]:
             pair.ba, pair.preference, failure.message or None if failure else None,
             failure.cause if failure else None, j.empty, mine.length, theirs.length, expected, low, high,
             pair.margin_ab, pair.margin_ba, mine.headers, mine.lists, mine.bold, theirs.headers, theirs.lists,
-            theirs.bold, i.protocol, mine.tokens, theirs.tokens, *_call_totals(j.calls))
+            theirs.bold, i.protocol, mine.tokens, theirs.tokens, *_call_totals(j.calls),
+            repeats_text(j.repeats))
 
 
 def _total(values: Sequence[float | None]) -> float | None:
@@ -133,6 +138,26 @@ def _call_totals(calls: Sequence[CallRecord]) -> tuple[float | None, ...]:
     answered = [c for c in calls if c.error is None]  # a request that failed reported no tokens
     return (float(len(answered)), _total([c.prompt_tokens for c in answered]),
             _total([c.completion_tokens for c in answered]), _total([c.latency_s for c in answered]))
+
+
+def repeats_text(repeats: Sequence[Grade | PairVerdict | None]) -> str | None:
+    """Each ask's verdict as the ``repeats`` column holds it (JSON text: a grade, or an ask's [AB, BA] outcomes; null
+    for a failed ask); None for a judgment asked once. Text, so it travels through every frame and the parse cache
+    as any text column does."""
+    if not repeats:
+        return None
+    return json.dumps([v.score if isinstance(v, Grade) else [v.ab, v.ba] if isinstance(v, PairVerdict) else None
+                       for v in repeats])
+
+
+def verdict_fields(verdict: Grade | PairVerdict | None) -> dict[str, Any] | None:
+    """A verdict as a record's flat fields (``score``, ``expected_score`` or the ``PAIR_FIELDS``); None for none."""
+    if isinstance(verdict, Grade):
+        return {"score": verdict.score, "expected_score": verdict.expected_score}
+    if isinstance(verdict, PairVerdict):
+        return dict(zip(PAIR_FIELDS, (verdict.ab, verdict.ba, verdict.preference, verdict.margin_ab,
+                                      verdict.margin_ba), strict=True))
+    return None
 
 
 # The flat names of a pair verdict, in PairVerdict's order.
@@ -171,7 +196,8 @@ def flat_judgment(fields: Mapping[str, Any]) -> Judgment:
         answer=_traits(fields, ""), opponent_answer=_traits(fields, "opponent_"),
         raw=tuple(fields.get("raw", ())),
         calls=tuple(c if isinstance(c, CallRecord) else CallRecord(**c) for c in fields.get("calls", ())),
-        empty=fields.get("empty", False))
+        empty=fields.get("empty", False),
+        repeats=tuple(_verdict(ask) if ask is not None else None for ask in fields.get("repeats") or ()))
 
 
 def rows_columns(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:

@@ -36,7 +36,7 @@ from .battles import battles_work
 from .cache import Cache
 from .config import RunConfig, window_size
 from .executors import Executor, ExecutorOptions, open_executor
-from .pipeline import Pipeline, Work, one_model_work
+from .pipeline import Pipeline, Work, asks_of, one_model_work
 from .runner import Counters
 
 PACKAGES = ("judgebench", "openai", "anthropic", "llama_cpp_python", "jinja2", "numpy", "scipy",
@@ -97,7 +97,8 @@ def _manifest(task: Task, config: RunConfig, items: list[Item]) -> dict[str, Any
         "generation": task.generation_params(),
         "generation_by_category": {category: dict(params) for category, params in task.generation_by_category},
         "judges": [{"name": j.name, "constrained": j.constrained, "temperature": j.temperature,
-                    "endpoint": j.endpoint.public()} for j in config.judges],
+                    **({"repeats": j.repeats} if j.repeats > 1 else {}), "endpoint": j.endpoint.public()}
+                   for j in config.judges],
         "judge_spec": asdict(task.judge),
         "prompt_sha256": _prompt_hashes(task, templates),
         "launched": [launch.public() for launch in config.launched],
@@ -159,7 +160,7 @@ def work_for(task: Task, config: RunConfig, items: list[Item], executor: Executo
                           "one --answers (several are for a battles task), or run once per model")
     supplied = read_answers(config.answers_file, task, items) if config.answers_file else None
     render_all(task, items, config.judges, supplied)
-    return one_model_work(task, items, config.model, supplied, len(config.judges))
+    return one_model_work(task, items, config.model, supplied, asks_of(config.judges))
 
 
 def _remove_empty_run_dir(run_dir: Path) -> None:

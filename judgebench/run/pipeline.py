@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from ..errors import BackendError, BatchPending
 from ..judging.answers import split_reasoning
 from ..judging.kinds import JudgingKind, is_empty, kind_of
+from ..judging.repeats import asked, assemble_asks
 from ..judging.requests import generation_request
 from ..judging.schedule import Comparison, single
 from ..types import CallRecord, Candidate, ChatReply, ChatRequest, Endpoint, Item, Judge, JudgeRequest, Judgment, Task
@@ -54,8 +55,9 @@ class Pipeline:
     sink: Sink
     window: int  # items in flight at once
     kind: JudgingKind = field(init=False)
-    # A whole-run executor's judge requests, waiting for ``finish``: (candidate, opponent, requests).
-    _later: list[tuple[Candidate, Candidate | None, list[JudgeRequest]]] = field(init=False, default_factory=list)
+    # A whole-run executor's judge requests, waiting for ``finish``: (candidate, opponent, requests, asks of each).
+    _later: list[tuple[Candidate, Candidate | None, list[JudgeRequest], int]] = field(init=False,
+                                                                                     default_factory=list)
 
     def __post_init__(self) -> None:
         self.kind = kind_of(self.task.kind)
@@ -94,13 +96,14 @@ class Pipeline:
         else:
             judged = await asyncio.gather(*(self._judge_one(item, candidate, j, opponent) for j in self.judges))
         found: list[Judgment] = []
-        for judgments, sent in judged:
+        for judge, (judgments, sent) in zip(self.judges, judged, strict=True):
             for judgment in judgments:
                 self.sink.judgment(judgment)
             found += judgments
             # Requests a failed or empty answer did not need count as done, so the total stays true.
-            if sent < self.kind.requests_per_item(item):
-                self.executor.tick(self.kind.requests_per_item(item) - sent)
+            expected = self.kind.requests_per_item(item) * judge.repeats
+            if sent < expected:
+                self.executor.tick(expected - sent)
         return found
 
     async def _judge_one(self, item: Item, candidate: Candidate, judge: Judge,
@@ -111,14 +114,16 @@ class Pipeline:
             return kind.unanswered(task, item, candidate, judge, opponent), 0
         # Empty answers are never shown to the judge; the kind records what they count for.
         found = kind.empty(task, item, candidate, judge, opponent)
-        requests = kind.requests(task, candidate, item, judge, opponent)
+        # A judge with ``,repeats=K`` asks each request K times (judging.repeats): one judgment from the K replies.
+        requests = asked(kind.requests(task, candidate, item, judge, opponent), judge.repeats)
         if not requests:
             return found, 0
         if self.executor.whole_run:
-            self._later.append((candidate, opponent, requests))
+            self._later.append((candidate, opponent, requests, judge.repeats))
             return found, len(requests)
         outcomes = await self.executor.outcomes([r.chat for r in requests], self._accept(requests))
-        return found + kind.assemble(task, candidate, requests, outcomes, opponent), len(requests)
+        judged = assemble_asks(kind, task, candidate, requests, outcomes, opponent, judge.repeats)
+        return found + judged, len(requests)
 
     def _accept(self, requests: Sequence[JudgeRequest]) -> Callable[[ChatRequest, ChatReply], bool]:
         by_chat = {id(r.chat): r for r in requests}
@@ -130,12 +135,12 @@ class Pipeline:
         later, self._later = self._later, []
         if not later:
             return
-        flat = [request for _, _, requests in later for request in requests]
+        flat = [request for _, _, requests, _ in later for request in requests]
         outcomes = await self.executor.outcomes([r.chat for r in flat], self._accept(flat))
         start = 0
-        for candidate, opponent, requests in later:
-            for judgment in self.kind.assemble(self.task, candidate, requests, outcomes[start:start + len(requests)],
-                                               opponent):
+        for candidate, opponent, requests, times in later:
+            for judgment in assemble_asks(self.kind, self.task, candidate, requests,
+                                          outcomes[start:start + len(requests)], opponent, times):
                 self.sink.judgment(judgment)
             start += len(requests)
 
@@ -152,10 +157,17 @@ class Work:
     summary: Callable[[], dict[str, Any]] = dict
 
 
-def count_requests(task: Task, items: Sequence[Item], n_judges: int, answers_supplied: bool) -> int:
+def count_requests(task: Task, items: Sequence[Item], n_asks: int, answers_supplied: bool) -> int:
+    """The requests of a run: every answer's turns (unless supplied) and each judge's requests, ``n_asks`` judge asks
+    of every prompt in all (``asks_of``)."""
     kind = kind_of(task.kind)
     generation = 0 if answers_supplied else sum(len(item.turns) for item in items)
-    return generation + n_judges * sum(kind.requests_per_item(item) for item in items)
+    return generation + n_asks * sum(kind.requests_per_item(item) for item in items)
+
+
+def asks_of(judges: Sequence[Judge]) -> int:
+    """How many times the judges ask each prompt, all together: one each, K for a judge with ``,repeats=K``."""
+    return sum(judge.repeats for judge in judges)
 
 
 Answers = Callable[[Pipeline, Item], Awaitable[dict[str, Candidate]]]
@@ -188,7 +200,7 @@ async def stream(pipeline: Pipeline, items: Sequence[Item], answers: Answers,
 
 
 def one_model_work(task: Task, items: Sequence[Item], model: Endpoint | None, supplied: Sequence[Candidate] | None,
-                   n_judges: int) -> Work:
+                   n_asks: int) -> Work:
     """A task that judges one candidate model: one comparison per item, against the task's reference or none."""
     by_id = {c.item_id: c for c in supplied} if supplied is not None else None
     if by_id is None and model is None:
@@ -207,7 +219,8 @@ def one_model_work(task: Task, items: Sequence[Item], model: Endpoint | None, su
     async def run(pipeline: Pipeline) -> None:
         await stream(pipeline, items, answer, lambda item, found: single(item.id, next(iter(found))))
 
-    return Work(label, count_requests(task, items, n_judges, supplied is not None), run)
+    return Work(label, count_requests(task, items, n_asks, supplied is not None), run)
 
 
-__all__ = ["NullSink", "Pipeline", "Sink", "Work", "count_requests", "judge_comparisons", "one_model_work", "stream"]
+__all__ = ["NullSink", "Pipeline", "Sink", "Work", "asks_of", "count_requests", "judge_comparisons", "one_model_work",
+           "stream"]

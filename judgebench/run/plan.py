@@ -27,7 +27,7 @@ from .cache import Cache
 from .config import MIN_WINDOW, RunConfig
 from .evaluate import run_sync, select_items, work_for
 from .executors import DryRun, PlannedRequest, placeholder_answer
-from .pipeline import NullSink, Pipeline, Work, one_model_work
+from .pipeline import NullSink, Pipeline, Work, asks_of, one_model_work
 
 BYTES_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4
@@ -75,7 +75,7 @@ def walk(task: Task, items: Sequence[Item], model: Endpoint | None, judges: Sequ
          supplied: Sequence[Candidate] | None, lookup: Lookup,
          answer_tokens: Callable[[ChatRequest], int]) -> list[PlannedRequest]:
     """Every request a one-model run of ``items`` would make, in the order it makes them."""
-    return dry_run(task, judges, one_model_work(task, items, model, supplied, len(judges)), lookup, answer_tokens)
+    return dry_run(task, judges, one_model_work(task, items, model, supplied, asks_of(judges)), lookup, answer_tokens)
 
 
 @dataclass(frozen=True)
@@ -189,8 +189,8 @@ def _plan(task: Task, n_items: int, judges: Sequence[Judge], make_work: Callable
 def plan_task(task: Task, items: Sequence[Item], model: Endpoint | None, judges: Sequence[Judge],
               supplied: Sequence[Candidate] | None, lookup: Lookup, prices: PriceTable) -> RunPlan:
     """The dry run of a one-model task, given a cache lookup. Pure but for ``lookup``."""
-    return _plan(task, len(items), judges, lambda: one_model_work(task, items, model, supplied, len(judges)), lookup,
-                 prices)
+    return _plan(task, len(items), judges, lambda: one_model_work(task, items, model, supplied, asks_of(judges)),
+                 lookup, prices)
 
 
 def plan_run(task: Task, config: RunConfig, prices: PriceTable) -> RunPlan:

@@ -26,6 +26,7 @@ from ..stats.self_preference import SelfPreference
 from ..types import Endpoint
 from .aggregate import count_failures
 from .diagnostics import Diagnostics, diagnose
+from .judge_variance import judge_variance
 
 PER = 1000  # judgments: the unit of AlpacaEval's evaluator table (price and time per 1,000 examples)
 
@@ -104,7 +105,14 @@ def _profile(judge: str, part: pd.DataFrame, report: Diagnostics, price: PriceEn
             "self_preference_low": preference.ci_low if preference else None,
             "self_preference_high": preference.ci_high if preference else None,
             "self_preference_model": preference.model if preference else None,
-            **_usage(part, price), "flip_rate": None, "grade_sd": None}
+            **_usage(part, price), **_variance(part)}
+
+
+def _variance(part: pd.DataFrame) -> dict[str, object]:
+    """flip_rate and grade_sd from judge_variance (the one computation of them); None for a judge asked once."""
+    row = judge_variance(part).iloc[0]
+    return {"flip_rate": None if np.isnan(row["flip_rate"]) else float(row["flip_rate"]),
+            "grade_sd": None if np.isnan(row["grade_sd"]) else float(row["grade_sd"])}
 
 
 def _longer(part: pd.DataFrame) -> LongerShare:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from judgebench.analysis.judge_profiles import judge_profiles
 from judgebench.analysis.judge_variance import judge_variance
 from judgebench.analysis.records import read_judgments
 from judgebench.clients.backends.inprocess import serving
@@ -105,6 +106,9 @@ def test_a_graded_judge_asks_each_prompt_k_times_and_keeps_every_ask(tmp_path: P
     direct_flip = np.mean([len(set(g)) > 1 for g in grades])
     assert row.grade_sd == pytest.approx(direct_sd) and row.flip_rate == pytest.approx(direct_flip)
     assert row.n_repeated == 4 and row.asks == 3 and 0 < row.flip_rate < 1
+    # The judges' table shows the same two numbers (`judgebench judges`, the site's judges page, load().judges()).
+    (profile,) = judge_profiles(read_judgments([run_dir]).frame).to_dict(orient="records")
+    assert profile["flip_rate"] == pytest.approx(direct_flip) and profile["grade_sd"] == pytest.approx(direct_sd)
 
 
 PAIRS = [["[[A]]", "[[A]]", "[[B]]"], ["[[A]]", "[[B]]", "[[C]]"], ["[[C]]"] * 3]

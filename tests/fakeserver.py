@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+SHUTDOWN_POLL_S = 0.02
+
 
 class Script:
     """Behaviours handed out one per request; the last one repeats. Records what arrived."""
@@ -187,7 +189,8 @@ def fake_server(script: Script, *, keep_alive: bool = False) -> Iterator[str]:
 @contextmanager
 def serving(server: ThreadingHTTPServer) -> Iterator[str]:
     """Serve on a loopback port in a background thread; yields the base URL, shuts down afterwards."""
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: 0.5 s by default, per server, per test.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_S}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

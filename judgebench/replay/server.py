@@ -110,7 +110,9 @@ class ReplayServer:
         return Handler
 
     def start(self) -> ReplayServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="judgebench-replay", daemon=True)
+        # stop() waits for serve_forever's next poll (0.5 s by default): a replay is stopped after every run.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="judgebench-replay", daemon=True)
         self._thread.start()
         return self
 

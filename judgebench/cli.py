@@ -158,6 +158,14 @@ def main() -> None:
     """judgebench: LLM-as-a-judge evaluation (MT-Bench, AlpacaEval, pairwise battles)."""
 
 
+def _no_or_enough_resamples(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    """0 (no interval) or at least 10 resamples: a percentile interval of one to nine resamples can miss its own
+    point estimate."""
+    if 0 < value < 10:
+        raise click.BadParameter(f"{value}: give 0 (no interval) or at least 10 resamples")
+    return value
+
+
 @main.command()
 @DATA_DIR_OPTION
 @ALLOW_PATH_OPTION
@@ -479,6 +487,7 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
               "judgebench.analysis.judge_accuracy.judges_frame; with --labels, of analysis.judge_labels.label_frame; "
               "without labels, of judge_profiles.PROFILE_COLUMNS).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
+              callback=_no_or_enough_resamples,
               help="Bootstrap resamples of pairs for the accuracies' 95% percentile intervals (0: none).")
 @click.option("--pairs", "pair_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JudgeBench pair file(s) giving the labels of runs of a JudgeBench task among OUTPUTS "
@@ -514,7 +523,10 @@ def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files:
     if label_files:
         from .analysis.judge_labels import judges_against_labels
 
-        frame = judges_against_labels(outputs, label_files, n_bootstrap=bootstrap)
+        frame = judges_against_labels(
+            outputs, label_files, n_bootstrap=bootstrap,
+            on_unmatched=lambda judge: click.echo(f"judge {judge}: no label matches its verdicts (the item, the two "
+                                                  "models and the turn must match): no row", err=True))
         text = format_label_judges
     elif not pair_files and not _has_judgebench_outputs(outputs):
         frame = _judge_profiles(outputs, prices_path)
@@ -690,14 +702,18 @@ def _costs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
               help="A price table (USD per million tokens; the format of judgebench/builtin/prices.yaml) whose "
                    "entries replace or add to the built-in ones, for judges of judgebench runs priced by their tokens.")
 @click.option("--write-items", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the escalated items (all the cheap judge judged, not only the labelled) as JSONL.")
+              help="Write the escalated items (all the cheap judge judged, not only the labelled) as JSONL; an "
+                   "existing file is replaced only with --force, and nothing is written when no item is escalated.")
+@click.option("--force", is_flag=True, help="Replace an existing --write-items file.")
 @FORMAT_OPTION
 @click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
+              callback=_no_or_enough_resamples,
               help="Bootstrap resamples of items for the agreements' 95% intervals (0: none).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def escalate(paths: tuple[Path, ...], cheap_judges: tuple[str, ...], strong_judges: tuple[str, ...],
              labels_path: Path | None, strong_as_labels: bool, target: float, costs: dict[str, float],
-             prices_path: Path | None, write_items: Path | None, fmt: str, bootstrap: int, as_json: bool) -> None:
+             prices_path: Path | None, write_items: Path | None, force: bool, fmt: str, bootstrap: int,
+             as_json: bool) -> None:
     """A cheap judge first; a strong judge (or people) only where the cheap one is unsure.
 
     PATHS: recorded pairwise judgments (runs, AlpacaEval annotations, JudgeBench outputs, ...) of both judges. An
@@ -715,6 +731,8 @@ def escalate(paths: tuple[Path, ...], cheap_judges: tuple[str, ...], strong_judg
 
     if (labels_path is None) != strong_as_labels:
         raise ConfigError("give either --labels FILE or --strong JUDGE with --strong-as-labels")
+    if write_items is not None and write_items.exists() and not force:
+        raise ConfigError(f"{write_items} exists: give another --write-items, or --force to replace it")
     inputs = read_inputs(paths, cheap_judges, strong_judges, labels_path, fmt)
     runs = [path for path in paths if path.is_dir()]  # only judgebench runs record tokens and endpoints
     priced = {**(token_costs(runs, load_prices(prices_path), fmt) if runs else {}), **costs}
@@ -722,8 +740,11 @@ def escalate(paths: tuple[Path, ...], cheap_judges: tuple[str, ...], strong_judg
                         n_bootstrap=bootstrap)
     if write_items is not None:
         items = escalated_items(inputs.cheap, report.choice.threshold)
-        write_escalated(items, write_items)
-        click.echo(f"{write_items}: {len(items)} escalated item(s)", err=True)
+        if items.empty:
+            click.echo(f"{write_items}: not written: no item is escalated", err=True)
+        else:
+            write_escalated(items, write_items)
+            click.echo(f"{write_items}: {len(items)} escalated item(s)", err=True)
     click.echo(json.dumps(escalation_json(report), indent=2, allow_nan=False) if as_json
                else format_escalation(report))
 

@@ -102,10 +102,11 @@ def _pair_outcome(winner: str, pair: tuple[str, str]) -> str:
 def pairwise_labels(labels: pd.DataFrame) -> pd.DataFrame:
     """Pairwise labels with the winner as a model's name (or "tie"): columns item_id, model_a, model_b, winner,
     turn (1 when the labels have none). ``winner`` may be model_a / model_b (or FastChat's model_1 / model_2), a
-    model's name, tie, or anything else (both_bad, tie (bothbad)), which is a tie."""
+    model's name, or a tie (tie, both_bad, tie (bothbad)); formats.labels.read_labels refuses any other value in a
+    file."""
     out = pd.DataFrame({"item_id": labels["item_id"].astype(str), "model_a": labels["model_a"].astype(str),
                         "model_b": labels["model_b"].astype(str),
-                        "turn": labels["turn"].astype(int) if "turn" in labels else 1})
+                        "turn": pd.to_numeric(labels["turn"]).astype(int) if "turn" in labels else 1})
     raw = labels["winner"].astype(str)
     first, second = raw.isin(["model_a", "model_1"]), raw.isin(["model_b", "model_2"])  # FastChat writes either
     named = np.where(first, out["model_a"], np.where(second, out["model_b"], raw))

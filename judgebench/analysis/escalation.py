@@ -182,7 +182,12 @@ def read_escalation_labels(path: Path) -> pd.DataFrame:
     formats.labels reads (CSV, JSONL, a human arena's votes)."""
     if path.name.removesuffix(".gz").endswith(".jsonl") and is_judgebench_file(next(iter_jsonl(path), (0, {}))[1]):
         return pair_labels(read_pairs(path))
-    return read_labels(path)
+    labels = read_labels(path)
+    if not {"item_id", "model_a", "model_b", "winner"} <= {str(c) for c in labels.columns}:
+        raise DataError(f"{path}: not pairwise labels (its columns: {', '.join(map(str, labels.columns))[:200]}; "
+                        "expected item_id, model_a, model_b, winner, a published layout, a human arena's database "
+                        "or a JudgeBench pair file): escalation measures pairwise verdicts")
+    return labels
 
 
 

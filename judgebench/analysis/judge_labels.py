@@ -10,7 +10,7 @@ computation `judgebench agree` prints too."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,9 +182,11 @@ def label_frame(rows: Sequence[LabelAgreement]) -> pd.DataFrame:
 
 
 def judges_against_labels(outputs: Sequence[Path | str], labels: Sequence[Path | str],
-                          n_bootstrap: int = DEFAULT_BOOTSTRAP) -> pd.DataFrame:
+                          n_bootstrap: int = DEFAULT_BOOTSTRAP,
+                          on_unmatched: Callable[[str], None] | None = None) -> pd.DataFrame:
     """`judgebench judges OUTPUTS --labels FILE...`: the judges in ``outputs`` (any judgments judgebench reads)
-    against each labels input, as ``label_frame``."""
+    against each labels input, as ``label_frame``. A judge no label matches has no row: ``on_unmatched`` is told
+    its name, so that it is not left out in silence."""
     from .records import read_judgments
 
     frame = read_judgments([Path(p) for p in outputs]).frame
@@ -193,7 +195,11 @@ def judges_against_labels(outputs: Sequence[Path | str], labels: Sequence[Path |
         names = {key: model for path in outputs for file in _annotation_files(Path(path))
                  for key, model in answer_names(file).items()}
         sets = [name_answers(s, names) for s in sets]
-    return label_frame(label_agreements(frame, sets, n_bootstrap))
+    table = label_frame(label_agreements(frame, sets, n_bootstrap))
+    if on_unmatched is not None:
+        for judge in sorted(set(frame["judge"].astype(str)) - set(table["judge"].astype(str) if len(table) else ())):
+            on_unmatched(judge)
+    return table
 
 
 def _named_by_text(labels: pd.DataFrame) -> bool:

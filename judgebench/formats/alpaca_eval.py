@@ -150,6 +150,10 @@ def annotation_columns(data: bytes, where: str, model: str | None = None) -> dic
             preference = _float(row.preference)
             if preference == 0.0:
                 preference = 1.5
+            # Outside [1, 2] is no preference AlpacaEval writes: a failure, never a win rate of inf.
+            error = "no preference in the annotation" if preference is None else None
+            if preference is not None and not 1.0 <= preference <= 2.0:
+                error, preference = f"preference {str(row.preference)[:40]} is outside [1, 2] (0: a draw)", None
             columns["item_id"].append(instruction_id(row.instruction))
             columns["category"].append(str(row.dataset))
             columns["model"].append(model if model is not None else str(row.generator_2))
@@ -157,7 +161,7 @@ def annotation_columns(data: bytes, where: str, model: str | None = None) -> dic
             columns["protocol"].append(protocol_of(str(row.annotator)))
             columns["opponent"].append(str(row.generator_1))
             columns["preference"].append(preference)
-            columns["error"].append(None if preference is not None else "no preference in the annotation")
+            columns["error"].append(error)
             columns["failure"].append(None if preference is not None else "parse")
             columns["length"].append(len(row.output_2 or ""))
             columns["opponent_length"].append(len(row.output_1 or ""))

@@ -39,7 +39,7 @@ def _mt_bench_human(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     return pd.DataFrame({"benchmark": MT_BENCH, "item_id": frame["question_id"].astype(str),
                          "model_a": frame["model_a"].astype(str), "model_b": frame["model_b"].astype(str),
                          "winner": frame["winner"].astype(str),
-                         "turn": frame["turn"].astype(int) if "turn" in frame else 1,
+                         "turn": frame.get("turn", 1),  # checked by _check_pairwise
                          "voter": frame["judge"].astype(str) if "judge" in frame else None})
 
 
@@ -132,7 +132,43 @@ def read_labels(path: Path) -> pd.DataFrame:
         return arena_labels(path)
     frame = read_table(path)
     layout = layout_of(frame)
-    return frame if layout is None or layout.convert is None else layout.convert(frame, path)
+    if layout is None:
+        return frame
+    labels = frame if layout.convert is None else layout.convert(frame, path)
+    _check_pairwise(labels, path)
+    return labels
+
+
+# What a pairwise label's winner may be besides one of its own two models' names: a side (FastChat writes model_a or
+# model_1) or a tie (FastChat's human judgments have two kinds). Anything else is an error, never a silent tie.
+WINNERS = ("model_a", "model_b", "model_1", "model_2", "tie", "tie (bothbad)", "both_bad")
+MAX_TURN = 1000
+
+
+def _where(path: Path, row: int) -> str:
+    """A label's place: file:line for CSV (after the header) and JSONL, file[row] for a JSON list or Parquet."""
+    name = path.name.removesuffix(".gz")
+    if name.endswith(".jsonl"):
+        return f"{path}:{row + 1}"
+    return f"{path}[{row}]" if name.endswith((".json", ".parquet")) else f"{path}:{row + 2}"
+
+
+def _check_pairwise(labels: pd.DataFrame, path: Path) -> None:
+    """Every winner is a side, a tie or one of the row's two models, and every turn a whole number from 1: a typo
+    read as a tie would move every agreement printed, silently."""
+    for row, (a, b, winner) in enumerate(zip(labels["model_a"], labels["model_b"], labels["winner"], strict=True)):
+        if winner in WINNERS or (isinstance(winner, str) and winner in (str(a), str(b))):
+            continue
+        raise DataError(f"{_where(path, row)}: winner {str(winner)[:80]!r} is not one of {', '.join(WINNERS)} or "
+                        f"the row's models ({str(a)[:60]!r}, {str(b)[:60]!r}): correct the label")
+    if "turn" not in labels.columns:
+        return
+    turns = pd.to_numeric(labels["turn"], errors="coerce")
+    bad = ~(turns.notna() & (turns == turns.round()) & (turns >= 1) & (turns <= MAX_TURN))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{_where(path, row)}: turn {str(labels['turn'].iloc[row])[:40]!r} is not a whole number from "
+                        f"1 to {MAX_TURN}: correct the label (or leave the column out: every label is then turn 1)")
 
 
 def arena_labels(path: Path) -> pd.DataFrame:

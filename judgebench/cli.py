@@ -499,8 +499,12 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
                    "files as the reference (e.g. GPT-4's). Repeatable.")
 @click.option("--prices", "prices_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Without labels: a price table (YAML, as `run --prices`) for the cost per 1,000 judgments.")
+@click.option("--families", "families_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Without labels: YAML mapping family -> name prefixes, for self-preference (as `diagnose "
+                   "--families`); without it a name's leading letters are its family, which misreads judges named "
+                   "after a config (AlpacaEval's alpaca_eval_* annotators are no relatives of alpaca-7b).")
 def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files: tuple[Path, ...],
-           label_files: tuple[Path, ...], prices_path: Path | None) -> None:
+           label_files: tuple[Path, ...], prices_path: Path | None, families_path: Path | None) -> None:
     """How far judges can be trusted: one row per judge configuration.
 
     OUTPUTS: JudgeBench (ScalerLab, arXiv:2410.12784) judge output files, each one judge on labelled response pairs;
@@ -529,7 +533,7 @@ def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files:
                                                   "models and the turn must match): no row", err=True))
         text = format_label_judges
     elif not pair_files and not _has_judgebench_outputs(outputs):
-        frame = _judge_profiles(outputs, prices_path)
+        frame = _judge_profiles(outputs, prices_path, _read_families(families_path))
         text = format_judge_profiles
     else:
         from .analysis.judge_accuracy import judges as judges_table
@@ -550,7 +554,8 @@ def _has_judgebench_outputs(paths: tuple[Path, ...]) -> bool:
     return any(path.is_file() and detect_format(path) == FORMAT for path in paths)
 
 
-def _judge_profiles(paths: tuple[Path, ...], prices_path: Path | None) -> Any:
+def _judge_profiles(paths: tuple[Path, ...], prices_path: Path | None,
+                    families: dict[str, list[str]] | None = None) -> Any:
     """`judges` without labels: the judges' profiles of the inputs' judgments, printed by the caller."""
     from .analysis.judge_profiles import judge_prices, judge_profiles
     from .clients.pricing import load_prices
@@ -560,7 +565,7 @@ def _judge_profiles(paths: tuple[Path, ...], prices_path: Path | None) -> Any:
     if any(judges_pairs(m, o) for m, o in zip(frame["model"], frame["opponent"], strict=True)):
         click.echo("judgments of JudgeBench pairs: give the pair file they were made from with --pairs for the "
                    "judges' accuracy against its labels; without labels, each judge's profile:", err=True)
-    return judge_profiles(frame, judge_prices(paths, load_prices(prices_path)))
+    return judge_profiles(frame, judge_prices(paths, load_prices(prices_path)), families)
 
 
 def _read_families(path: Path | None) -> dict[str, list[str]] | None:

@@ -172,3 +172,24 @@ def test_the_command_line_and_the_notebook_show_the_same_table(priced_run: tuple
                [None if pd.isna(v) else v for v in expected[column]], column
     text = CliRunner().invoke(main, ["judges", str(run)])
     assert text.exit_code == 0 and "fake-judge" in text.stdout and "consistency" in text.stdout
+
+
+def test_families_keep_a_judge_named_after_its_config_from_preferring_a_namesake(shared_data: Path,
+                                                                               tmp_path: Path) -> None:
+    # AlpacaEval's annotator alpaca_eval_cot_gpt4_turbo_fn is no relative of alpaca-7b, though the default family
+    # rule (a name's leading letters) reads both as "alpaca"; --families says who is whose.
+    results = shared_data / "alpaca_eval" / "results"
+    files = [str(p) for m in ("alpaca-7b", "claude-2.1", "gpt4_1106_preview", "gpt-3.5-turbo-0301")
+             for p in sorted((results / m).glob("*/annotations.json.gz"))]
+    families = tmp_path / "families.yaml"
+    families.write_text("gpt4: [alpaca_eval_cot_gpt4, gpt4]\nllama: [alpaca-7b]\nclaude: [claude]\n")
+
+    def rows(*extra: str) -> dict[str, Any]:
+        result = CliRunner().invoke(main, ["judges", *files, "--json", *extra])
+        assert result.exit_code == 0, result.output
+        (row,) = [r for r in json.loads(result.output[result.output.index("["):])
+                  if r["judge"] == "alpaca_eval_cot_gpt4_turbo_fn"]
+        return dict(row)
+
+    assert rows()["self_preference_model"] == "alpaca-7b"
+    assert rows("--families", str(families))["self_preference_model"] != "alpaca-7b"

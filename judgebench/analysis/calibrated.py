@@ -13,7 +13,7 @@ sample of the judged ones: labels gathered on the hard items only would bias it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -93,17 +93,32 @@ def calibrated_mean(judge: str, quantity: str, model: str, y: np.ndarray, yhat: 
                       _effective(len(y), labels_only.se if labels_only else None, ppi.se))
 
 
-def _means(judge: str, quantity: str, table: pd.DataFrame, by: str) -> list[Calibrated]:
+def _means(judge: str, quantity: str, table: pd.DataFrame, by: str,
+           bounds: tuple[float, float] | None = None) -> list[Calibrated]:
     """One PPI++ mean per value of ``by`` over ``table``'s rows (columns y, NaN where unlabelled, and yhat); a
-    model needs two labelled and one unlabelled item."""
+    model needs two labelled and one unlabelled item. ``bounds``: what the mean can be (a win rate: [0, 1]), to
+    which each normal-approximation interval is clipped (a win rate of -0.4% is no estimate)."""
     out = []
     for model, rows in table.groupby(by, sort=True):
         labelled = rows["y"].notna().to_numpy()
         if labelled.sum() >= 2 and (~labelled).sum() >= 1:
             yhat = rows["yhat"].to_numpy(dtype=float)
-            out.append(calibrated_mean(judge, quantity, str(model), rows["y"].to_numpy(dtype=float)[labelled],
-                                       yhat[labelled], yhat[~labelled]))
+            found = calibrated_mean(judge, quantity, str(model), rows["y"].to_numpy(dtype=float)[labelled],
+                                    yhat[labelled], yhat[~labelled])
+            out.append(_clipped(found, bounds) if bounds else found)
     return out
+
+
+def _clip(estimate: Estimate | None, low: float, high: float) -> Estimate | None:
+    if estimate is None:
+        return None
+    return replace(estimate, low=min(max(estimate.low, low), high), high=max(min(estimate.high, high), low))
+
+
+def _clipped(found: Calibrated, bounds: tuple[float, float]) -> Calibrated:
+    judge_only, ppi = _clip(found.judge_only, *bounds), _clip(found.ppi, *bounds)
+    assert judge_only is not None and ppi is not None
+    return replace(found, judge_only=judge_only, labels_only=_clip(found.labels_only, *bounds), ppi=ppi)
 
 
 def _outcome(judged: pd.DataFrame) -> np.ndarray:
@@ -203,7 +218,8 @@ def _pairwise(judge: str, group: pd.DataFrame, labels: pd.DataFrame) -> tuple[li
     theirs = _label_battles(labels)
     battles = _judge_battles(group).merge(theirs, on=KEYS, how="left")
     unmatched = len(theirs) - int(battles["y"].notna().sum())
-    return _means(judge, "win rate", _sides(battles), "model") + _strengths(judge, battles), unmatched
+    return _means(judge, "win rate", _sides(battles), "model", bounds=(0.0, 1.0)) + _strengths(judge, battles), \
+        unmatched
 
 
 def _grades(judge: str, group: pd.DataFrame, labels: pd.DataFrame) -> tuple[list[Calibrated], int]:
@@ -219,6 +235,26 @@ def _grades(judge: str, group: pd.DataFrame, labels: pd.DataFrame) -> tuple[list
     return _means(judge, "mean grade", table, "model"), len(theirs) - int(table["y"].notna().sum())
 
 
+def _check_scores(labels: pd.DataFrame, frame: pd.DataFrame) -> None:
+    """Every score label is a finite number on the judged scale (where the judgments name one): a typo would move the
+    labels-only mean, and a dropped row the number of labels, silently."""
+    scores = pd.to_numeric(labels["score"], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(scores)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"label row {row + 1}: score {str(labels['score'].iloc[row])[:40]!r} is not a number: "
+                        "correct it or leave the row out")
+    low = pd.to_numeric(frame.get("scale_low"), errors="coerce").min() if "scale_low" in frame else np.nan
+    high = pd.to_numeric(frame.get("scale_high"), errors="coerce").max() if "scale_high" in frame else np.nan
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return
+    outside = (scores < low) | (scores > high)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise DataError(f"label row {row + 1}: score {scores[row]:g} is outside the judged scale [{low:g}, {high:g}]: "
+                        "labels must grade on the judges' scale")
+
+
 def calibrate(frame: pd.DataFrame, labels: pd.DataFrame, sample: int | None = None, seed: int = 0) -> Calibration:
     """PPI++ estimates per judge: win rates and Bradley-Terry strengths from pairwise labels (item_id, model_a,
     model_b, winner), mean grades from score labels (item_id, model, score). ``sample``: use a random ``sample``
@@ -227,7 +263,11 @@ def calibrate(frame: pd.DataFrame, labels: pd.DataFrame, sample: int | None = No
     if not pairwise and not {"item_id", "model", "score"} <= set(labels.columns):
         raise DataError("labels need item_id, model_a, model_b, winner (pairwise) or item_id, model, score (grades)")
     if sample is not None:
-        labels = labels.sample(n=min(sample, len(labels)), random_state=seed)
+        if sample > len(labels):
+            raise DataError(f"--sample {sample} is more than the {len(labels)} label rows: give at most {len(labels)}")
+        labels = labels.sample(n=sample, random_state=seed)
+    if not pairwise:
+        _check_scores(labels, frame)
     frame = same_benchmark(frame, labels)
     method: Callable[[str, pd.DataFrame, pd.DataFrame], tuple[list[Calibrated], int]] = \
         _pairwise if pairwise else _grades

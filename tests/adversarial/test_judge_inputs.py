@@ -112,3 +112,39 @@ def test_a_judge_no_label_matches_is_named_not_dropped_in_silence(shared_data: P
 def test_one_to_nine_resamples_are_refused(shared_data: Path, command: str) -> None:
     result = CliRunner().invoke(main, [command, str(shared_data / HAIKU), "--bootstrap", "1"])
     assert result.exit_code == 2 and "give 0 (no interval) or at least 10 resamples" in result.output
+
+
+MT_GRADES = "mt_bench_extras/third_party_alvarobartt/model_judgment/gpt-4_single.jsonl.gz"
+
+
+@pytest.mark.parametrize(("score", "says"), [("ten", "is not a number"), ("", "is not a number"),
+                                             ("1e300", "is outside the judged scale [1, 10]"),
+                                             ("-50", "is outside the judged scale [1, 10]")])
+def test_a_score_label_that_is_no_grade_on_the_scale_is_refused(shared_data: Path, tmp_path: Path, score: str,
+                                                                says: str) -> None:
+    frame = read_judgments([shared_data / MT_GRADES]).frame.dropna(subset=["score"]).head(30)
+    labels = tmp_path / "scores.csv"
+    rows = [f"{i},{m},{s:g}" for i, m, s in zip(frame["item_id"], frame["model"], frame["score"], strict=True)]
+    rows[3] = f"{frame['item_id'].iloc[3]},{frame['model'].iloc[3]},{score}"
+    labels.write_text("item_id,model,score\n" + "\n".join(rows) + "\n")
+    result = CliRunner().invoke(main, ["calibrate", str(shared_data / MT_GRADES), "--labels", str(labels)])
+    assert result.exit_code != 0
+    _one_line(result.output, str(labels), "label row 4", says)
+
+
+def test_win_rate_intervals_stay_within_0_and_1_and_a_sample_needs_its_rows(shared_data: Path,
+                                                                           tmp_path: Path) -> None:
+    labels = _labels(shared_data, tmp_path, n=200)
+    result = CliRunner().invoke(main, ["calibrate", str(shared_data / "alpaca_eval" / JUDGE), "--labels", str(labels),
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    rates = [r for r in json.loads(result.output[result.output.index("["):]) if r["quantity"] == "win rate"]
+    assert rates
+    for row in rates:
+        for name in ("judge_only", "labels_only", "ppi"):
+            if row[name] is not None:
+                assert 0.0 <= row[name]["low"] <= row[name]["high"] <= 1.0, (name, row[name])
+    result = CliRunner().invoke(main, ["calibrate", str(shared_data / "alpaca_eval" / JUDGE), "--labels", str(labels),
+                                       "--sample", "1000"])
+    assert result.exit_code != 0
+    _one_line(result.output, "--sample 1000 is more than the 200 label rows")

@@ -21,9 +21,8 @@ import pandas as pd
 
 from ..constants import BOOTSTRAP_SEED, DEFAULT_BOOTSTRAP
 from ..errors import ConfigError, DataError, closest
-from ..formats.common import iter_jsonl
 from ..formats.labels import read_labels
-from ..formats.scalerlab import Pair, is_judgebench_file, read_pairs, side_model
+from ..formats.scalerlab import objective_labels, pair_labels
 from ..stats.escalation import (
     Choice,
     Costs,
@@ -169,19 +168,12 @@ def escalated_items(cheap: pd.DataFrame, threshold: float | None) -> pd.DataFram
 
 
 
-def pair_labels(pairs: Sequence[Pair]) -> pd.DataFrame:
-    """JudgeBench's labelled pairs as pairwise labels on the models its files are read as (``<model>/A`` against
-    ``<model>/B``): the objectively correct response wins."""
-    return pd.DataFrame({"item_id": [p.pair_id for p in pairs], "model_a": [side_model(p, "A") for p in pairs],
-                         "model_b": [side_model(p, "B") for p in pairs],
-                         "winner": [side_model(p, p.label[0]) for p in pairs]})
-
-
 def read_escalation_labels(path: Path) -> pd.DataFrame:
     """Labels for escalation: a JudgeBench pair or output file (its objective labels), else any file
     formats.labels reads (CSV, JSONL, a human arena's votes)."""
-    if path.name.removesuffix(".gz").endswith(".jsonl") and is_judgebench_file(next(iter_jsonl(path), (0, {}))[1]):
-        return pair_labels(read_pairs(path))
+    objective = objective_labels(path)
+    if objective is not None:
+        return objective
     labels = read_labels(path)
     if not {"item_id", "model_a", "model_b", "winner"} <= {str(c) for c in labels.columns}:
         raise DataError(f"{path}: not pairwise labels (its columns: {', '.join(map(str, labels.columns))[:200]}; "

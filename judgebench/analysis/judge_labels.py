@@ -22,6 +22,7 @@ from ..errors import DataError
 from ..formats.alpaca_eval import answer_names
 from ..formats.arena_db import is_sqlite
 from ..formats.labels import OUTPUT_PREFIX, layout_of, read_labels, read_table
+from ..formats.scalerlab import objective_labels
 from ..stats.agreement import agreement_s1_s2, cohen_kappa
 from ..stats.calibration import agreement_intervals, brier_score, expected_calibration_error
 from .agreement import MatchedVerdict, matched_verdicts, pairwise_labels, same_benchmark
@@ -83,6 +84,9 @@ def read_label_sets(path: Path) -> list[LabelSet]:
 
     if is_sqlite(path):
         return [LabelSet(path.name, read_labels(path), str(path))]
+    objective = objective_labels(path)  # a JudgeBench pair or output file: its pairs' objective labels
+    if objective is not None:
+        return [LabelSet(path.name, objective, str(path))]
     table = read_table(path) if path.is_file() and _table_like(path) else None
     if table is not None and layout_of(table) is not None:
         return [LabelSet(path.name, read_labels(path), str(path))]

@@ -11,15 +11,18 @@ always response_A), as JudgeBench's metric does (its ``flip_judgment``), so the 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError
 from ..judging.verdicts import combine_orders
 from ..types import AnswerTraits, Failure, Item, Judgment, JudgmentId, PairVerdict, Position, pair_or_none
 from .common import iter_jsonl
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT = "scalerlab-judgebench"
 BENCHMARK = "scalerlab-judgebench"
@@ -255,3 +258,22 @@ def side_answers(path: Path, side: str) -> tuple[str, dict[str, tuple[str, ...]]
     if len(models) != 1:
         raise DataError(f"{path}: pairs by {len(models)} response models; give one model's pair file")
     return models.pop(), {p.pair_id: (p.response_a if side == "A" else p.response_b,) for p in pairs}
+
+
+def pair_labels(pairs: Sequence[Pair]) -> pd.DataFrame:
+    """JudgeBench's labelled pairs as pairwise labels (formats.labels' columns) on the models its files are read as
+    (``<model>/A`` against ``<model>/B``): the objectively correct response wins."""
+    import pandas as pd
+
+    return pd.DataFrame({"item_id": [p.pair_id for p in pairs], "model_a": [side_model(p, "A") for p in pairs],
+                         "model_b": [side_model(p, "B") for p in pairs],
+                         "winner": [side_model(p, p.label[0]) for p in pairs]})
+
+
+def objective_labels(path: Path) -> pd.DataFrame | None:
+    """A JudgeBench pair or output file's objective labels (``pair_labels``), for `judges --labels` and `escalate
+    --labels`; None for any other file."""
+    if not path.is_file() or not path.name.removesuffix(".gz").endswith(".jsonl"):
+        return None
+    first = next(iter_jsonl(path), (0, {}))[1]
+    return pair_labels(read_pairs(path)) if isinstance(first, dict) and is_judgebench_file(first) else None

@@ -148,3 +148,15 @@ def test_win_rate_intervals_stay_within_0_and_1_and_a_sample_needs_its_rows(shar
                                        "--sample", "1000"])
     assert result.exit_code != 0
     _one_line(result.output, "--sample 1000 is more than the 200 label rows")
+
+
+def test_a_judgebench_file_as_labels_gives_its_objective_labels(shared_data: Path) -> None:
+    # As `escalate --labels` reads it: the pair file and the judge's own output file carry the same labels.
+    pairs = shared_data / "judgebench" / "pairs" / "claude-3-5-sonnet-20240620.jsonl.gz"
+    rows = []
+    for labels in (pairs, shared_data / HAIKU):
+        result = CliRunner().invoke(main, ["judges", str(shared_data / HAIKU), "--labels", str(labels), "--json"])
+        assert result.exit_code == 0, result.output
+        (row,) = json.loads(result.output[result.output.index("["):])
+        rows.append({k: v for k, v in row.items() if k != "labels"})
+    assert rows[0] == rows[1] and rows[0]["n"] > 250

@@ -13,20 +13,21 @@ from ..formats.identity import canonical_benchmark
 from ..judging.fastchat_prompts import read_prompts
 from ..judging.kinds import KINDS
 from ..judging.prompts import TemplateMissing, load_template
-from ..types import BattlesSpec, Item, JudgeSpec, Task
+from ..types import BattlesSpec, Criterion, Item, JudgeSpec, RubricSpec, Task
 from .builtin import prompts_dir, task_names, tasks_dir
 from .fetch import allowed_dirs, allowing_paths, confined, resolve_data
+from .rubric import not_rubric, read_criteria, rubric_items, rubric_spec
 from .yamlsrc import SourcedDict, SourcedList, load_yaml, merge
 
 TOP_FIELDS = {"name", "benchmark", "protocol", "kind", "description", "include", "judge", "generation", "items",
-              "source", "reference", "battles"}
+              "source", "reference", "battles", "rubric"}
 JUDGE_FIELDS = {"prompt", "reference_prompt", "reference_categories", "scale", "labels", "max_tokens", "on_empty",
-                "fastchat_prompts", "files", "options", "temperature"}
+                "fastchat_prompts", "files", "options", "temperature", "mode", "style"}
 SAMPLING_FIELDS = {"max_tokens", "temperature", "top_p", "seed", "stop", "frequency_penalty", "presence_penalty"}
 # ``by_category``: sampling parameters that replace the task's own for the items of a category (FastChat's
 # per-category temperatures).
 GENERATION_FIELDS = SAMPLING_FIELDS | {"by_category"}
-ITEM_FIELDS = {"id", "category", "turns", "reference"}
+ITEM_FIELDS = {"id", "category", "turns", "reference", "rubric"}
 SOURCE_FIELDS = {"format", "path", "url", "sha256", "references", "categories"}
 DATA_FIELDS = {"path", "url", "sha256"}
 REFERENCE_FIELDS = {"model", "answers", "source"}
@@ -182,7 +183,8 @@ def _data_path(spec: SourcedDict, task_dir: Path) -> Path:
     )
 
 
-def _inline_items(raw: Any, where: str) -> list[Item]:
+def _inline_items(raw: Any, where: str, style: str | None = None) -> list[Item]:
+    """The task's ``items:``; ``style``: a rubric task's (each item may carry its own ``rubric:``), else None."""
     if not isinstance(raw, SourcedList):
         raise TaskError(f"{where}: items must be a list")
     items = []
@@ -201,9 +203,18 @@ def _inline_items(raw: Any, where: str) -> list[Item]:
                 reference=_str_list(entry["reference"], entry.where("reference"), "reference")
                 if "reference" in entry else (),
                 source=origin,
+                criteria=_own_criteria(entry, style),
             )
         )
     return items
+
+
+def _own_criteria(entry: SourcedDict, style: str | None) -> tuple[Criterion, ...]:
+    if "rubric" not in entry:
+        return ()
+    if style is None:
+        raise TaskError(f"{entry.where('rubric')}: an item's rubric belongs to a task of kind 'rubric'")
+    return read_criteria(entry["rubric"], entry.where("rubric"), style, "item")
 
 
 def _turns(value: Any, where: str) -> tuple[str, ...]:
@@ -343,6 +354,11 @@ def _load_task(name_or_path: str) -> Task:
     battles = _battles(data, kind)
 
     judge_raw = _mapping(data, "judge", "judge")
+    rubric: RubricSpec | None = None
+    if KINDS[kind].has_criteria:
+        rubric = rubric_spec(data, judge_raw)
+    else:
+        not_rubric(data, judge_raw, kind)
     if "prompt" not in judge_raw:
         raise TaskError(f"{judge_raw.origin}: judge needs a 'prompt' template")
     scale = judge_raw.get("scale", [1, 10])
@@ -386,7 +402,7 @@ def _load_task(name_or_path: str) -> Task:
 
     try:
         if "items" in data:
-            items = _inline_items(data["items"], data.where("items"))
+            items = _inline_items(data["items"], data.where("items"), rubric.style if rubric else None)
         elif "source" in data:
             items = _source_items(_mapping(data, "source", "source"), task_dir)
         elif KINDS[kind].needs_reference and "reference" in data:
@@ -397,6 +413,8 @@ def _load_task(name_or_path: str) -> Task:
         _check_unique(items)
         if not items:
             raise TaskError(f"{data.origin}: the task has no items")
+        if rubric is not None:
+            items = rubric_items(rubric, items, {i.id: i.criteria for i in items})
 
         reference_model: str | None = None
         reference_answers: dict[str, tuple[str, ...]] = {}
@@ -437,6 +455,7 @@ def _load_task(name_or_path: str) -> Task:
         path=str(path),
         prompt_dirs=tuple(dict.fromkeys(prompt_dirs)),
         battles=battles,
+        rubric=rubric,
         protocol=protocol.strip(),
     )
     _check_templates(judge_raw, task)

@@ -56,6 +56,9 @@ from .strategies import (
 )
 from .verdicts import parse_score_json, parse_score_text, score_schema
 
+# Every rubric score lies in [0, 1]: the judgments' scale, for the tables that show one.
+SCALE = (0, 1)
+
 
 def spec_of(task: Task) -> RubricSpec:
     if task.rubric is None:
@@ -76,6 +79,7 @@ class RubricGrading(JudgingKind):
 
     name = "rubric"
     has_criteria = True
+    has_grades = True  # an item's score in [0, 1] (the judgments' scale): saturation at 1 can be measured
 
     def check(self, task: Task, where: str) -> None:
         super().check(task, where)
@@ -157,13 +161,14 @@ class RubricGrading(JudgingKind):
         verdict_out = RubricVerdict(found, score, level) if score is not None or any(
             c.met is not None or c.level is not None for c in found) else None
         return [Judgment(first.judgment_id(), self.name, first.category, verdict_out,
-                         failed(failure, "; ".join(errors)),
+                         failed(failure, "; ".join(errors)), SCALE,
                          answer=answer_traits(candidate.turns), raw=tuple(texts), calls=tuple(records))]
 
     def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
                    opponent: Candidate | None = None) -> list[Judgment]:
         return [Judgment(_judgment_id(task, item, candidate, judge), self.name, item.category,
-                         failure=Failure(_unanswered(candidate), f"no answer to judge ({candidate.error})"))]
+                         failure=Failure(_unanswered(candidate), f"no answer to judge ({candidate.error})"),
+                         scale=SCALE)]
 
     def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
               opponent: Candidate | None = None) -> list[Judgment]:
@@ -176,7 +181,7 @@ class RubricGrading(JudgingKind):
             tuple(CriterionVerdict(c.id, False, c.points, c.tags, c.text, c.scope) for c in item.criteria),
             0.0, 1 if spec_of(task).style == "score" else None)
         return [Judgment(_judgment_id(task, item, candidate, judge), self.name, item.category, verdict,
-                         Failure("empty", "empty answer (on_empty: skip)") if skip else None,
+                         Failure("empty", "empty answer (on_empty: skip)") if skip else None, SCALE,
                          answer=AnswerTraits(0), empty=True)]
 
     def value(self, frame: pd.DataFrame) -> pd.Series:

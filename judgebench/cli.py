@@ -382,6 +382,8 @@ def validate(tasks: tuple[str, ...]) -> None:
     from .judging.requests import render_all
     from .tasks import builtin_task_names, load_task
     from .tasks.fetch import NotLocal, no_downloads
+    from .tasks.loader import find_task
+    from .tasks.rubric_lint import lint_task_file
     from .types import Endpoint, Judge
 
     names = tasks or tuple(builtin_task_names())
@@ -390,6 +392,14 @@ def validate(tasks: tuple[str, ...]) -> None:
     placeholder = Endpoint(provider="openai", name="validate", model="validate", base_url="http://127.0.0.1:9/v1")
     problems = 0
     for name in names:
+        try:
+            # A rubric file's lint (tasks.rubric_lint): every problem of its criteria, one line each.
+            lints = lint_task_file(find_task(name))
+        except JudgebenchError:
+            lints = []  # the load below says what is wrong
+        for message in lints:
+            click.echo(f"lint  {message}")
+        problems += len(lints)
         try:
             with no_downloads():
                 task = load_task(name)
@@ -477,8 +487,13 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
     rows = score_rows(frame, n_bootstrap=bootstrap, difficulty=table)
     if as_json:
         click.echo(json.dumps([asdict(r) for r in rows], indent=2, allow_nan=False))
-    else:
-        click.echo(format_scores(rows))
+        return
+    click.echo(format_scores(rows))
+    if (frame["kind"] == "rubric").any():  # a rubric task's tables: per pair of models, category, tag, criterion
+        from .analysis.rubric import rubric_tables
+        from .publish.rubric_tables import format_rubric
+
+        click.echo("\n" + format_rubric(rubric_tables(frame, n_bootstrap=bootstrap)))
 
 
 @main.command()

@@ -138,7 +138,7 @@ class RubricGrading(JudgingKind):
         level: int | None = None
         errors, causes, texts, records = [], [], [], []
         for request, outcome, criteria in zip(requests, outcomes, asked_criteria(task, item), strict=True):
-            records.append(call_record(request.chat, outcome, ",".join(c.id for c in criteria)))
+            records.append(call_record(request.chat, outcome, criteria[0].id if len(criteria) == 1 else "all"))
             if isinstance(outcome, BackendError):
                 verdict, texts_one = Verdict(error=_request_error(outcome)), ""
             else:

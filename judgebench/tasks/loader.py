@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, TaskError, closest
-from ..formats import alpaca_eval, arena_hard, fastchat, scalerlab
+from ..formats import alpaca_eval, arena_hard, fastchat, healthbench, scalerlab, wildbench
+from ..formats.conversations import PRIOR_TURNS
 from ..formats.identity import canonical_benchmark
 from ..judging.fastchat_prompts import read_prompts
 from ..judging.kinds import KINDS
@@ -28,7 +29,7 @@ SAMPLING_FIELDS = {"max_tokens", "temperature", "top_p", "seed", "stop", "freque
 # per-category temperatures).
 GENERATION_FIELDS = SAMPLING_FIELDS | {"by_category"}
 ITEM_FIELDS = {"id", "category", "turns", "reference", "rubric"}
-SOURCE_FIELDS = {"format", "path", "url", "sha256", "references", "categories"}
+SOURCE_FIELDS = {"format", "path", "url", "sha256", "references", "categories", "prior_turns"}
 DATA_FIELDS = {"path", "url", "sha256"}
 REFERENCE_FIELDS = {"model", "answers", "source"}
 BATTLES_FIELDS = {"schedule", "baseline", "budget", "cover", "seed"}
@@ -173,7 +174,7 @@ def _include_path(task: Path, include: str, where: str) -> Path:
 
 
 def _data_path(spec: SourcedDict, task_dir: Path) -> Path:
-    _check_fields(spec, DATA_FIELDS | {"format", "references", "categories"}, "a data source")
+    _check_fields(spec, DATA_FIELDS | {"format", "references", "categories", "prior_turns"}, "a data source")
     local = spec.get("path")
     return resolve_data(
         path=confined(task_dir, local, spec.where("path")) if local is not None else None,
@@ -245,7 +246,38 @@ SOURCE_READERS: dict[str, Callable[[Path, SourcedDict, Path], list[Item]]] = {
     # JudgeBench's (ScalerLab's) labelled pairs: each pair's question, with response_A as the reference answer
     # (``reference.source`` the same file) and response_B the candidate's (``--answers`` the same file).
     "scalerlab_judgebench": lambda path, source, _dir: _of_categories(scalerlab.items(path), source),
+    # Rubric benchmarks: each item comes with its own criteria (a task of kind rubric; see _source_criteria).
+    "healthbench": lambda path, source, _dir: _of_categories(healthbench.items(path, _prior(source)), source),
+    "wildbench": lambda path, source, _dir: _of_categories(wildbench.items(path, _prior(source)), source),
 }
+
+
+def _prior(source: SourcedDict) -> str:
+    """``source.prior_turns``: what to do with a conversation that has earlier turns (formats.conversations)."""
+    value = source.get("prior_turns", PRIOR_TURNS[0])
+    if value not in PRIOR_TURNS:
+        raise TaskError(f"{source.where('prior_turns')}: prior_turns must be one of {', '.join(PRIOR_TURNS)} (refuse "
+                        f"a conversation with earlier turns, or leave it out), not {str(value)[:80]!r}")
+    return str(value)
+
+
+def _source_criteria(items: list[Item], rubric: RubricSpec | None, source: SourcedDict) -> None:
+    """A source whose items carry criteria (HealthBench, WildBench) fits a rubric task of a style its points suit."""
+    with_criteria = [i for i in items if i.criteria]
+    if not with_criteria:
+        return
+    where = source.where("format")
+    if rubric is None:
+        raise TaskError(f"{where}: format {source.get('format')!r} gives each item its criteria: use it in a task of "
+                        "kind: rubric")
+    if rubric.style == "score":
+        raise TaskError(f"{where}: format {source.get('format')!r} gives yes/no criteria, not a score rubric's levels: "
+                        "use judge.style: rubric or checklist")
+    if rubric.style == "checklist":
+        weighted = next((c for i in with_criteria for c in i.criteria if c.points != 1), None)
+        if weighted is not None:
+            raise TaskError(f"{weighted.source}: a criterion worth {weighted.points:g} points in a checklist (each "
+                            "question is worth 1): use judge.style: rubric for this source")
 
 
 def _source_items(source: SourcedDict, task_dir: Path) -> list[Item]:
@@ -404,7 +436,9 @@ def _load_task(name_or_path: str) -> Task:
         if "items" in data:
             items = _inline_items(data["items"], data.where("items"), rubric.style if rubric else None)
         elif "source" in data:
-            items = _source_items(_mapping(data, "source", "source"), task_dir)
+            source = _mapping(data, "source", "source")
+            items = _source_items(source, task_dir)
+            _source_criteria(items, rubric, source)
         elif KINDS[kind].needs_reference and "reference" in data:
             ref_src = _mapping(_mapping(data, "reference", "reference"), "source", "reference.source")
             items = _source_items(ref_src, task_dir)

@@ -19,6 +19,10 @@ def _ci(low: Any, high: Any) -> str:
     return "-" if low is None or high is None or pd.isna(low) or pd.isna(high) else f"[{low:.2f}, {high:.2f}]"
 
 
+# The site's rubric page (publish.rubric_page) writes its cells with these, so both print the same text.
+num_text, ci_text = _num, _ci
+
+
 def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 

@@ -412,7 +412,7 @@
     table.appendChild(el("thead")).appendChild(head);
     var body = table.appendChild(el("tbody"));
     list.forEach(function (c) {
-      var tr = el("tr", c[3] === true ? "met" : c[3] === false ? "not-met" : "no-verdict");
+      var tr = el("tr", c[3] === true ? (c[2] < 0 ? "met penalty" : "met") : c[3] === false ? "not-met" : "no-verdict");
       tr.dataset.criterion = c[0];
       tr.appendChild(el("td", null, c[0]));
       tr.appendChild(el("td", "num", c[2] === null ? "" : String(c[2])));

@@ -187,3 +187,21 @@ def test_a_checklist_scores_the_share_of_questions_met() -> None:
     # sample-checklist's first item has three questions: two met.
     judgment = _judge("sample-checklist", ['{"c1": true, "c2": false, "c3": true}'])
     assert judgment.ok and judgment.score == pytest.approx(2 / 3)
+
+
+def test_a_repeated_judge_takes_each_criterions_majority() -> None:
+    from judgebench.judging.repeats import combine
+
+    asks = [_judge("sample-rubric", [reply]) for reply in (
+        '{"on-topic": true, "c2": true, "c3": false}',
+        '{"on-topic": true, "c2": false, "c3": false}',
+        '{"on-topic": false, "c2": true, "c3": true}',
+    )]
+    combined = combine(asks)
+    assert combined.rubric is not None
+    assert [c.met for c in combined.rubric.criteria] == [True, True, False]
+    assert combined.ok and combined.score == pytest.approx((2 + 5) / 7)
+    assert len(combined.repeats) == 3
+    # An even split leaves a criterion without a verdict: the judgment fails, it is not scored.
+    split = combine(asks[:2])
+    assert split.score is None and split.failure is not None and "c2" in (split.error or "")

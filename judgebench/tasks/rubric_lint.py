@@ -118,13 +118,13 @@ def lint_rubric(data: SourcedDict) -> list[str]:
 
 
 def lint_task_file(path: Path) -> list[str]:
-    """The lint of a task file: its rubric problems (none for a task of another kind); a file that cannot be read as
-    a task is one problem, its error."""
+    """The lint of a task file: its rubric problems (none for a task of another kind, nor for a file that cannot be
+    read as a task: loading it says what is wrong)."""
     from .loader import _load_with_includes
 
     try:
         data = _load_with_includes(path)
-    except TaskError as exc:
-        return [str(exc)]
+    except TaskError:
+        return []
     kind = KINDS.get(str(data.get("kind")))
     return lint_rubric(data) if kind is not None and kind.has_criteria else []

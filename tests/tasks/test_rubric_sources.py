@@ -58,7 +58,7 @@ def write_jsonl(path: Path, rows: list[Any]) -> Path:
     return path
 
 
-def write_task(folder: Path, source: str, *, style: str = "rubric", kind: str = "rubric", extra: str = "") -> Path:
+def write_task(folder: Path, source: str, *, style: str = "points", kind: str = "rubric", extra: str = "") -> Path:
     style_line = f"  style: {style}\n" if kind == "rubric" else ""
     path = folder / "task.yaml"
     path.write_text(f"name: t\nkind: {kind}\njudge:\n  prompt: {'rubric' if kind == 'rubric' else 'single'}.jinja\n"

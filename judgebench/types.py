@@ -55,6 +55,10 @@ class Item:
     # A rubric task's criteria for this item: the task's own (``rubric:`` at the top), then the item's. Empty for
     # every other kind.
     criteria: tuple[Criterion, ...] = ()
+    # The conversation before the first turn as a benchmark wrote it, (role, text) each (HealthBench's and
+    # WildBench's multi-turn conversations: formats.conversations): the judged model answers the turns after it,
+    # and a rubric's judge is shown it. Empty for items of the task's own turns.
+    context: tuple[tuple[str, str], ...] = ()
 
 
 CriterionScope = Literal["task", "item"]

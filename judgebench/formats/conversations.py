@@ -2,10 +2,12 @@
 with a bound on each line (memory stays bounded by the longest line allowed, not by the file), a conversation of
 ``{role, content}`` messages turned into an item's turns, and criteria checked with file:line errors.
 
-An Item holds the user's messages only (the judged model writes every assistant turn itself), so a conversation
-whose earlier assistant turns someone else wrote, or that carries a system message, cannot be put to a model as
-the benchmark meant. Such a line is refused with its file:line (``PRIOR_REFUSE``), or left out when the task's
-source says ``prior_turns: skip`` (``PRIOR_SKIP``); never quietly changed into another conversation.
+A conversation is asked as the benchmark wrote it: its last message is the user's (the one the judged model
+answers: the item's one turn), and every message before it (earlier user and assistant turns, a system message) is
+the item's ``context``, sent to the judged model before that turn and shown to the rubric's judge
+(``prior_turns: keep``, the default). A task's source may instead refuse such a line with its file:line
+(``refuse``) or leave it out (``skip``: the single-turn part of the benchmark); never quietly changed into another
+conversation.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from .common import json_error
 # file, and reading it would only spend memory.
 MAX_LINE = 4 * 1024 * 1024  # bytes
 MAX_CRITERION = 4000  # characters of one criterion's text: a criterion is a sentence or a short paragraph
-PRIOR_REFUSE, PRIOR_SKIP = "refuse", "skip"
-PRIOR_TURNS = (PRIOR_REFUSE, PRIOR_SKIP)
-ROLES = ("user", "assistant", "system", "developer")
+PRIOR_KEEP, PRIOR_REFUSE, PRIOR_SKIP = "keep", "refuse", "skip"
+PRIOR_TURNS = (PRIOR_KEEP, PRIOR_REFUSE, PRIOR_SKIP)  # the first is the default
+ROLES = ("user", "assistant", "system")
+
+
+Context = tuple[tuple[str, str], ...]
 
 
 class PriorTurns(DataError):
@@ -92,9 +97,9 @@ def text_field(record: dict[str, Any], key: str, where: str, what: str) -> str:
     return str(value).strip()
 
 
-def user_turns(messages: Any, where: str, key: str, prior: str) -> tuple[str, ...] | None:
-    """The user's message of a conversation ``[{role, content}, ...]`` as an item's one turn; None where the
-    conversation has earlier turns and ``prior`` is PRIOR_SKIP (see the module doc)."""
+def conversation(messages: Any, where: str, key: str, prior: str) -> tuple[Context, tuple[str, ...]] | None:
+    """A conversation ``[{role, content}, ...]`` as an item's (context, turns): the messages before the last, and
+    the last (the user's); None where it has earlier messages and ``prior`` is PRIOR_SKIP (see the module doc)."""
     if not isinstance(messages, list) or not messages:
         raise DataError(f"{where}: {key!r} must be a non-empty list of messages {{role, content}}")
     roles = []
@@ -107,14 +112,14 @@ def user_turns(messages: Any, where: str, key: str, prior: str) -> tuple[str, ..
     if roles[-1] != "user":
         raise DataError(f"{where}: the conversation in {key!r} ends with a {roles[-1]} message; the last message "
                         "must be the user's (the one the judged model answers)")
-    if len(messages) == 1:
-        return (messages[0]["content"],)
+    last = (messages[-1]["content"],)
+    if len(messages) == 1 or prior == PRIOR_KEEP:
+        return tuple((m["role"], m["content"]) for m in messages[:-1]), last
     if prior == PRIOR_SKIP:
         return None
     raise PriorTurns(f"{where}: the conversation has {len(messages) - 1} earlier message(s) ({', '.join(roles[:-1])}) "
-                     "that the judged model did not write; judgebench items hold the user's turns only, so such a "
-                     "conversation cannot be asked as written: add 'prior_turns: skip' to the task's source to leave "
-                     "these lines out")
+                     "and the task's source says prior_turns: refuse; use prior_turns: keep to ask it as written "
+                     "(the judged model answers its last message) or skip to leave such lines out")
 
 
 def number(value: Any, where: str, what: str) -> float:

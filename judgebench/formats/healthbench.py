@@ -11,22 +11,23 @@ from typing import Any
 
 from ..errors import DataError
 from ..types import Item
-from .conversations import PRIOR_REFUSE, criterion, field, number, records, text_field, user_turns
+from .conversations import PRIOR_KEEP, conversation, criterion, field, number, records, text_field
 
 WHAT = "a HealthBench example"
 THEME = "theme:"
 DEFAULT_CATEGORY = "healthbench"
 
 
-def items(path: Path, prior: str = PRIOR_REFUSE) -> list[Item]:
+def items(path: Path, prior: str = PRIOR_KEEP) -> list[Item]:
     """Every example of a HealthBench JSONL file as an item with its criteria (``prior``: formats.conversations)."""
     found = []
     for where, record in records(path, what=WHAT):
-        turns = user_turns(field(record, "prompt", where, WHAT), where, "prompt", prior)
-        if turns is None:
+        asked = conversation(field(record, "prompt", where, WHAT), where, "prompt", prior)
+        if asked is None:
             continue
+        context, turns = asked
         found.append(Item(id=text_field(record, "prompt_id", where, WHAT), category=_category(record, where),
-                          turns=turns, source=where, criteria=_criteria(record, where)))
+                          turns=turns, source=where, context=context, criteria=_criteria(record, where)))
     return found
 
 

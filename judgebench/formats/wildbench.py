@@ -10,21 +10,22 @@ from typing import Any
 
 from ..errors import DataError
 from ..types import Criterion, Item
-from .conversations import PRIOR_REFUSE, criterion, field, records, text_field, user_turns
+from .conversations import PRIOR_KEEP, conversation, criterion, field, records, text_field
 
 WHAT = "a WildBench task"
 DEFAULT_CATEGORY = "wildbench"
 
 
-def items(path: Path, prior: str = PRIOR_REFUSE) -> list[Item]:
+def items(path: Path, prior: str = PRIOR_KEEP) -> list[Item]:
     """Every task of a WildBench JSONL file as an item with its checklist (``prior``: formats.conversations)."""
     found = []
     for where, record in records(path, what=WHAT):
-        turns = user_turns(field(record, "conversation_input", where, WHAT), where, "conversation_input", prior)
-        if turns is None:
+        asked = conversation(field(record, "conversation_input", where, WHAT), where, "conversation_input", prior)
+        if asked is None:
             continue
+        context, turns = asked
         found.append(Item(id=text_field(record, "session_id", where, WHAT), category=_category(record, where),
-                          turns=turns, source=where, criteria=_checklist(record, where)))
+                          turns=turns, source=where, context=context, criteria=_checklist(record, where)))
     return found
 
 

@@ -106,7 +106,8 @@ class RubricGrading(JudgingKind):
             variables = {"turns": turns, "criteria": [{"id": c.id, "text": c.text, "levels": list(c.levels)}
                                                       for c in criteria],
                          "mode": spec.mode, "style": spec.style, "constrained": judge.constrained,
-                         "category": item.category, "item_id": item.id, "frame": frame_code(*candidate.turns)}
+                         "category": item.category, "item_id": item.id, "frame": frame_code(*candidate.turns),
+                         "context": [{"role": role, "content": text} for role, text in item.context]}
             chat = ChatRequest(judge.endpoint, render_messages(template, task.prompt_dirs, variables),
                                judge_params(task, judge), json.dumps(schema) if schema else None)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name,

@@ -257,8 +257,9 @@ def _prior(source: SourcedDict) -> str:
     """``source.prior_turns``: what to do with a conversation that has earlier turns (formats.conversations)."""
     value = source.get("prior_turns", PRIOR_TURNS[0])
     if value not in PRIOR_TURNS:
-        raise TaskError(f"{source.where('prior_turns')}: prior_turns must be one of {', '.join(PRIOR_TURNS)} (refuse "
-                        f"a conversation with earlier turns, or leave it out), not {str(value)[:80]!r}")
+        raise TaskError(f"{source.where('prior_turns')}: prior_turns must be one of {', '.join(PRIOR_TURNS)} (ask a "
+                        "conversation with earlier turns as written, refuse it, or leave it out), not "
+                        f"{str(value)[:80]!r}")
     return str(value)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, cast, get_args
 
 from ..errors import TaskError
@@ -143,5 +144,5 @@ def item_criteria(spec: RubricSpec, item: Item, own: Sequence[Criterion]) -> tup
 
 def rubric_items(spec: RubricSpec, items: Sequence[Item], own: dict[str, tuple[Criterion, ...]]) -> list[Item]:
     """The items with their criteria (``own``: each item's own, by item id)."""
-    return [Item(i.id, i.category, i.turns, i.reference, i.source, item_criteria(spec, i, own.get(i.id, ())))
+    return [replace(i, criteria=item_criteria(spec, i, own.get(i.id, ())))
             for i in items]

@@ -18,10 +18,12 @@ from ..fakeserver import Script
 
 HOSTILE_CRITERION = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script> Says hi'
 MODELS = ("alpha", "beta")
+EARLIER_REPLY = "How long has it lasted?"
 
 
 def healthbench_file(path: Path, n_items: int = 6) -> Path:
-    """A HealthBench-style JSONL file: each item 3 or 4 criteria, one negative, one with hostile text."""
+    """A HealthBench-style JSONL file: each item 3 or 4 criteria, one negative, one with hostile text; the last
+    item's conversation has an earlier exchange."""
     themes = ["emergency_referrals", "context_seeking", "hedging"]
     rows = []
     for n in range(n_items):
@@ -34,7 +36,11 @@ def healthbench_file(path: Path, n_items: int = 6) -> Path:
         ]
         if n % 2:
             rubrics.append({"criterion": "Asks a follow-up question", "points": 2, "tags": ["axis:context"]})
-        rows.append({"prompt": [{"role": "user", "content": f"Health question {n}: what should I do?"}],
+        asked = [{"role": "user", "content": f"Health question {n}: what should I do?"}]
+        if n == n_items - 1:  # the last item: a conversation with an earlier exchange (Item.context)
+            asked = [{"role": "user", "content": "I feel dizzy."}, {"role": "assistant", "content": EARLIER_REPLY},
+                     *asked]
+        rows.append({"prompt": asked,
                      "rubrics": rubrics, "prompt_id": f"hb-{n}", "example_tags": [f"theme:{themes[n % 3]}"]})
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path

@@ -335,7 +335,7 @@ def test_rubric_page_is_linked_sorts_and_shows_criteria_as_text(rubric_site: Sit
 def test_viewer_shows_each_criterions_verdict(rubric_site: Site, open_page: Any) -> None:
     import judgebench
 
-    from .rubric_runs import HOSTILE_CRITERION
+    from .rubric_runs import EARLIER_REPLY, HOSTILE_CRITERION
 
     page = open_page(rubric_site.url.replace("index.html", "viewer.html#model=alpha&item=hb-0"))
     page.wait_for_selector("article.judgment table.criteria")
@@ -351,6 +351,11 @@ def test_viewer_shows_each_criterions_verdict(rubric_site: Site, open_page: Any)
     assert HOSTILE_CRITERION in [cells[3] for cells in shown]
     assert article.locator("img, script").count() == 0 and page.title() != "pwned"
     assert article.locator("p.verdict").inner_text().startswith("rubric score ")
+    # A conversation with an earlier exchange shows it above the question, as the model and the judge saw it.
+    page.goto(rubric_site.url.replace("index.html", "viewer.html#model=alpha&item=hb-5"))
+    page.wait_for_selector("article.judgment pre.question")
+    question = page.locator("article.judgment pre.question").inner_text()
+    assert question.index("[assistant]") < question.index(EARLIER_REPLY) < question.index("Health question 5")
     # The search finds a judgment by its criteria's text.
     page.goto(rubric_site.url.replace("index.html", "viewer.html#q=follow-up+question&model=beta"))
     page.wait_for_selector("article.judgment")

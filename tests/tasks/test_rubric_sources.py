@@ -16,8 +16,11 @@ from click.testing import CliRunner
 from judgebench.cli import main
 from judgebench.errors import DataError, TaskError
 from judgebench.formats.conversations import MAX_LINE, stream_jsonl
+from judgebench.judging.kinds import kind_of
+from judgebench.judging.requests import generation_request
 from judgebench.tasks import load_task
 from judgebench.tasks.fetch import using_data_dirs
+from judgebench.types import Candidate, Endpoint, Judge
 
 
 def healthbench_example(prompt_id: str, *, conversation: list[dict[str, str]] | None = None,
@@ -128,15 +131,35 @@ EARLIER = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "
            {"role": "user", "content": "My child has a fever."}]
 
 
-def test_earlier_turns_are_refused_at_their_line_or_skipped(tmp_path: Path) -> None:
+def test_earlier_turns_are_the_items_context_or_refused_or_skipped(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "hb.jsonl", [healthbench_example("p1"), healthbench_example("p2", conversation=EARLIER)])
+    task = load_task(str(write_task(tmp_path, "  format: healthbench\n  path: hb.jsonl\n")))
+    one, two = task.items
+    assert one.context == () and one.turns == ("Question p1: I have chest pain.",)
+    assert two.context == (("user", "Hi"), ("assistant", "Hello, how can I help?"))
+    assert two.turns == ("My child has a fever.",)
     with pytest.raises(TaskError, match=r"hb\.jsonl:2: the conversation has 2 earlier message\(s\) \(user, "
-                                        r"assistant\).*prior_turns: skip"):
-        load_task(str(write_task(tmp_path, "  format: healthbench\n  path: hb.jsonl\n")))
+                                        r"assistant\) and the task's source says prior_turns: refuse"):
+        load_task(str(write_task(tmp_path, "  format: healthbench\n  path: hb.jsonl\n  prior_turns: refuse\n")))
     task = load_task(str(write_task(tmp_path, "  format: healthbench\n  path: hb.jsonl\n  prior_turns: skip\n")))
     assert [i.id for i in task.items] == ["p1"]
-    with pytest.raises(TaskError, match=r"task\.yaml:\d+: prior_turns must be one of refuse, skip"):
-        load_task(str(write_task(tmp_path, "  format: healthbench\n  path: hb.jsonl\n  prior_turns: keep\n")))
+    with pytest.raises(TaskError, match=r"task\.yaml:\d+: prior_turns must be one of keep, refuse, skip"):
+        load_task(str(write_task(tmp_path, "  format: healthbench\n  path: hb.jsonl\n  prior_turns: all\n")))
+
+
+def test_the_model_and_the_judge_see_the_conversation_before_the_question(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "wb.jsonl", [wildbench_task("s1", conversation=EARLIER)])
+    task = load_task(str(write_task(tmp_path, "  format: wildbench\n  path: wb.jsonl\n", style="checklist")))
+    (item,) = task.items
+    endpoint = Endpoint(provider="openai", name="m", model="m", base_url="http://unused/v1")
+    assert generation_request(task, item, endpoint, ()).messages == (
+        ("user", "Hi"), ("assistant", "Hello, how can I help?"), ("user", "My child has a fever."))
+    candidate = Candidate(task.benchmark, item.id, "m", ("Rest and fluids.",))
+    (request,) = kind_of("rubric").requests(task, candidate, item, Judge("j", endpoint))
+    prompt = request.chat.messages[-1][1]
+    before, after = prompt.index("Hello, how can I help?"), prompt.index("My child has a fever.")
+    assert prompt.index("Hi") < before < after < prompt.index("Rest and fluids.")
+    assert "Conversation Before the User Question" in prompt
 
 
 def test_the_source_must_suit_the_task(tmp_path: Path) -> None:

@@ -78,10 +78,37 @@ def _record(line: bytes, path: Path, lineno: int, what: str) -> dict[str, Any]:
 
 
 def records(path: Path, *, what: str, max_line: int = MAX_LINE) -> Iterator[tuple[str, dict[str, Any]]]:
-    """("file:line", record) for each record of a JSON Lines file, blank lines left out."""
+    """("file:line", record) for each record of a JSON Lines file, blank lines left out; of a Parquet file (its
+    name ends in .parquet: WildBench's own release), ("file[row]", record) for each row."""
+    if path.name.endswith(".parquet"):
+        yield from _parquet_rows(path, what)
+        return
     for lineno, record in stream_jsonl(path, what=what, max_line=max_line):
         if record:
             yield f"{path}:{lineno}", record
+
+
+PARQUET_BATCH = 256  # rows decoded at a time: memory stays bounded by a batch (and the file's row group)
+
+
+def _parquet_rows(path: Path, what: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(f"{path}: reading Parquet needs pyarrow: pip install 'judgebench[parquet]' (or write the "
+                        "file as JSON Lines)") from None
+    import pyarrow as pa
+
+    try:
+        table = pq.ParquetFile(path)
+        row = 0
+        for batch in table.iter_batches(batch_size=PARQUET_BATCH):
+            for record in batch.to_pylist():
+                yield f"{path}[{row}]", record
+                row += 1
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: cannot read it as Parquet ({str(exc)[:200]}); expected rows of {what}: check "
+                        "that it is the right file") from None
 
 
 def field(record: dict[str, Any], key: str, where: str, what: str) -> Any:

@@ -248,3 +248,24 @@ def test_validate_and_the_cli_report_one_line(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "Traceback" not in result.output
     assert "hb.jsonl:2: rubric 1's points must be a nonzero number" in result.output
+
+
+def test_wildbench_as_published_on_the_hub_parquet(tmp_path: Path) -> None:
+    """WildBench's own release is Parquet (its conversation turns carry more fields than role and content)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = [wildbench_task(f"s{n}") for n in range(300)] + [wildbench_task("multi", conversation=EARLIER)]
+    for row in rows:
+        row.pop("references")
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "test-00000-of-00001.parquet", row_group_size=100)
+    task = load_task(str(write_task(tmp_path, "  format: wildbench\n  path: test-00000-of-00001.parquet\n",
+                                    style="checklist")))
+    assert len(task.items) == 301 and task.items[0].criteria[0].text == "Does the answer give working code?"
+    assert task.items[-1].context[1] == ("assistant", "Hello, how can I help?")
+    rows[7]["checklist"] = []
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "bad.parquet")
+    with pytest.raises(TaskError, match=r"bad\.parquet\[7\]: 'checklist' must be a non-empty list"):
+        load_task(str(write_task(tmp_path, "  format: wildbench\n  path: bad.parquet\n", style="checklist")))
+    (tmp_path / "fake.parquet").write_text("not parquet")
+    with pytest.raises(TaskError, match=r"fake\.parquet: cannot read it as Parquet .*expected rows of a WildBench"):
+        load_task(str(write_task(tmp_path, "  format: wildbench\n  path: fake.parquet\n", style="checklist")))

@@ -325,6 +325,9 @@ def test_rubric_page_is_linked_sorts_and_shows_criteria_as_text(rubric_site: Sit
     rates = criteria.locator("tbody td[data-column=met]").evaluate_all("cells => cells.map(c => c.dataset.value)")
     numbers = [float(v) if v else float("-inf") for v in rates]
     assert numbers == sorted(numbers) and len(set(numbers)) > 1
+    # On a phone the page does not scroll sideways: each wide table scrolls in its own container.
+    phone = open_page(rubric_site.url.replace("index.html", "rubric.html"), PHONE)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     # A category cell opens the viewer on that model's judgments of the category.
     section.locator("table.rubric-categories tbody a").nth(1).click()
     page.wait_for_url("**/viewer.html#*")

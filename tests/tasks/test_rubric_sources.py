@@ -179,6 +179,7 @@ BAD_LINES = [
      "rubric 1.s points must be a nonzero"),
     (healthbench_example("x", rubrics=[{"criterion": "Says hi", "points": True}]), "points must be a nonzero number"),
     (healthbench_example("x", rubrics=[{"criterion": "Says hi", "points": 0}]), "points must be a nonzero number"),
+    (healthbench_example("x", rubrics=[{"criterion": "Says hi", "points": float("nan")}]), "not 'nan'"),
     (healthbench_example("x", rubrics=[{"criterion": "Says hi"}]), "rubric 1 has no 'points' field"),
     (healthbench_example("x", rubrics=[{"points": 2}]), "rubric 1 has no 'criterion' field"),
     (healthbench_example("x", rubrics=[{"criterion": "  ", "points": 2}]), "rubric 1 needs its text"),

@@ -463,7 +463,8 @@ def _read(paths: tuple[Path, ...], fmt: str, questions: Path | None = None) -> A
 @DIFFICULTY_OPTION
 def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, questions: Path | None,
           battles: bool, baseline: str | None, difficulty: str | None) -> None:
-    """Win rates (with length control) or MT-Bench scores from runs or other harnesses' judgment files.
+    """Win rates (with length control), MT-Bench scores or rubric scores from runs or other harnesses' judgment files.
+    A rubric task's tables follow its scores: per pair of models, category, tag and criterion.
 
     PATHS: judgebench run directories or results directories, AlpacaEval annotations.json(.gz), FastChat
     model_judgment files, Arena-Hard judgment files. The same judgment read twice counts once.

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..formats.criteria import criteria_frame
 from ..judging.kinds import kind_of
-from ..stats.rubric import paired_difference, rubric_score
+from ..stats.rubric import clipped_scores, paired_difference
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from .aggregate import count_failures, interval
 
@@ -65,41 +65,75 @@ def rubric_tables(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP) -> 
                         category_table(judged, n_bootstrap), pair_table(judged, n_bootstrap))
 
 
+def grouped_intervals(codes: np.ndarray, values: np.ndarray, n_groups: int,
+                      n_bootstrap: int) -> tuple[list[float | None], list[float | None]]:
+    """Each group's interval of the mean of its values (``codes``: each value's group, 0 .. n_groups - 1), as
+    ``interval`` gives it; a group of one value is that value (what resampling it gives), found without resampling:
+    an item's own criterion has one verdict per model, and a rubric has thousands of them."""
+    lows: list[float | None] = [None] * n_groups
+    highs: list[float | None] = [None] * n_groups
+    if not n_bootstrap or not len(codes):
+        return lows, highs
+    order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    ordered = values[order]
+    for g in np.flatnonzero(sizes == 1):
+        lows[g] = highs[g] = float(ordered[starts[g]])
+    for g in np.flatnonzero(sizes > 1):
+        lows[g], highs[g] = interval(ordered[starts[g]:starts[g] + sizes[g]], n_bootstrap)
+    return lows, highs
+
+
 def criterion_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
     """Per (group, model, criterion): how often it was met among the judged answers that got a verdict on it."""
-    rows = []
     judged = criteria[~criteria["empty"]]
-    for (benchmark, protocol, judge, model, key), part in judged.groupby([*GROUP, "model", "key"], sort=True):
-        met = part["met"].dropna().to_numpy(dtype=float)
-        low, high = interval(met, n_bootstrap)
-        first = part.iloc[0]
-        rows.append((benchmark, protocol, judge, model, key, first["text"], float(first["points"]), first["tags"],
-                     first["scope"], len(met), int(met.sum()), int((part["met"].isna() & part["level"].isna()).sum()),
-                     float(met.mean()) if len(met) else None, low, high))
-    return pd.DataFrame(rows, columns=CRITERION_TABLE)
+    keys = [*GROUP, "model", "key"]
+    met = judged["met"].astype("Float64").astype(float)  # NaN: no verdict
+    work = judged[[*keys, "text", "points", "tags", "scope"]].assign(
+        _met=met, _given=met.notna(), _missing=met.isna() & judged["level"].isna())
+    grouped = work.groupby(keys, sort=True)
+    table = grouped.agg(text=("text", "first"), points=("points", "first"), tags=("tags", "first"),
+                        scope=("scope", "first"), n=("_given", "sum"), n_met=("_met", "sum"),
+                        n_missing=("_missing", "sum")).reset_index()
+    given = work["_given"].to_numpy()
+    lows, highs = grouped_intervals(grouped.ngroup().to_numpy()[given], met.to_numpy()[given], len(table),
+                                    n_bootstrap)
+    rate = (table["n_met"] / table["n"]).where(table["n"] > 0)
+    return table.assign(n=table["n"].astype(int), n_met=table["n_met"].astype(int),
+                        n_missing=table["n_missing"].astype(int), rate_met=_or_none(rate), ci_low=lows,
+                        ci_high=highs)[CRITERION_TABLE]
 
 
 def tag_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
     """Per (group, model, tag): the mean over items of the item's score on that tag's criteria alone (items whose
     tagged criteria have positive points and every verdict), and the rate those criteria were met."""
-    rows = []
     tagged = criteria.assign(tag=criteria["tags"].str.split(",")).explode("tag")
     tagged = tagged[tagged["tag"].notna() & (tagged["tag"] != "")]
-    judgment = [*GROUP, "model", "item_id", "turn"]
-    for (benchmark, protocol, judge, model, tag), part in tagged.groupby([*GROUP, "model", "tag"], sort=True):
-        scores = []
-        for _, one in part.groupby(judgment, sort=True):
-            if one["met"].isna().any() or not (one["points"] > 0).any():
-                continue
-            scores.append(rubric_score(list(zip(one["points"].tolist(), one["met"].astype(bool).tolist(),
-                                                strict=True))))
-        values = np.asarray(scores, dtype=float)
-        low, high = interval(values, n_bootstrap)
-        met = part["met"].dropna().to_numpy(dtype=float)
-        rows.append((benchmark, protocol, judge, model, tag, len(values),
-                     float(values.mean()) if len(values) else None, low, high,
-                     float(met.mean()) if len(met) else None))
-    return pd.DataFrame(rows, columns=TAG_TABLE)
+    met = tagged["met"].astype("Float64").astype(float)
+    points = tagged["points"].to_numpy(dtype=float)
+    work = tagged[[*GROUP, "model", "tag", "item_id", "turn"]].assign(
+        _available=np.where(points > 0, points, 0.0), _earned=np.where(met.to_numpy() == 1.0, points, 0.0),
+        _missing=met.isna(), _met=met)
+    keys = [*GROUP, "model", "tag"]
+    items = work.groupby([*keys, "item_id", "turn"], sort=True).agg(
+        available=("_available", "sum"), earned=("_earned", "sum"), missing=("_missing", "any")).reset_index()
+    items = items[(items["available"] > 0) & ~items["missing"]]
+    items = items.assign(score=clipped_scores(items["earned"].to_numpy(), items["available"].to_numpy()))
+    table = work.groupby(keys, sort=True).agg(rate_met=("_met", "mean")).reset_index()
+    codes = table.reset_index().set_index(keys)["index"]
+    item_codes = codes.reindex(pd.MultiIndex.from_frame(items[keys])).to_numpy()
+    scores = items["score"].to_numpy(dtype=float)
+    lows, highs = grouped_intervals(item_codes, scores, len(table), n_bootstrap)
+    n_items = np.bincount(item_codes, minlength=len(table)) if len(item_codes) else np.zeros(len(table), int)
+    sums = np.bincount(item_codes, weights=scores, minlength=len(table)) if len(item_codes) else np.zeros(len(table))
+    mean = pd.Series(np.divide(sums, n_items, out=np.full(len(table), np.nan), where=n_items > 0))
+    return table.assign(n_items=n_items.astype(int), score=_or_none(mean), ci_low=lows, ci_high=highs,
+                        rate_met=_or_none(table["rate_met"]))[TAG_TABLE]
+
+
+def _or_none(values: pd.Series) -> list[float | None]:
+    return [None if pd.isna(v) else float(v) for v in values]
 
 
 def category_table(judged: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:

@@ -4,9 +4,10 @@ rubric statistics (analysis.rubric), ``judgebench.load()`` and the command line 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import numpy as np
+import orjson
 import pandas as pd
 
 from .table import Column
@@ -46,19 +47,29 @@ def criterion_key(scope: str, item_id: str, ident: str) -> str:
 
 def criteria_frame(judgments: pd.DataFrame) -> pd.DataFrame:
     """One row per criterion of every rubric judgment in a judgments frame (``CRITERIA_COLUMNS``); empty (with the
-    columns) when there is none."""
-    rows: list[tuple[Any, ...]] = []
-    if "criteria" in judgments:
-        has = judgments[judgments["criteria"].notna()]
-        columns = ["benchmark", "protocol", "judge", "model", "item_id", "category", "turn", "criteria", "empty",
-                   "score"]
-        for benchmark, protocol, judge, model, item_id, category, turn, text, empty, score in \
-                has[columns].itertuples(index=False, name=None):
-            for c in json.loads(text):
-                scope = c.get("scope", "item")
-                rows.append((benchmark, protocol or "", judge, model, item_id, category, int(turn), c["id"],
-                             criterion_key(scope, item_id, c["id"]), c.get("text", ""), float(c["points"]),
-                             ",".join(c.get("tags") or ()), scope, c.get("met"), c.get("level"), bool(empty),
-                             bool(pd.isna(score))))
-    frame = pd.DataFrame(rows, columns=CRITERIA_COLUMN_NAMES)
+    columns) when there is none. Built column by column: a HealthBench-sized run has 150,000 criteria."""
+    has = judgments[judgments["criteria"].notna()] if "criteria" in judgments else judgments.iloc[:0]
+    parsed = [orjson.loads(text) for text in has["criteria"]] if len(has) else []
+    counts = np.fromiter((len(c) for c in parsed), dtype=np.int64, count=len(parsed))
+    flat = [c for criteria in parsed for c in criteria]
+    repeat = {name: np.repeat(has[name].to_numpy(dtype=object), counts)
+              for name in ("benchmark", "protocol", "judge", "model", "item_id", "category")}
+    scope = [c.get("scope", "item") for c in flat]
+    ident = [c["id"] for c in flat]
+    columns: dict[str, Any] = {
+        **repeat,
+        "protocol": [p if isinstance(p, str) else "" for p in repeat["protocol"]],
+        "turn": np.repeat(has["turn"].to_numpy(dtype=np.int64), counts),
+        "criterion": ident,
+        "key": [criterion_key(s, i, c) for s, i, c in zip(scope, repeat["item_id"], ident, strict=True)],
+        "text": [c.get("text", "") for c in flat],
+        "points": np.fromiter((float(c["points"]) for c in flat), dtype=float, count=len(flat)),
+        "tags": [",".join(c.get("tags") or ()) for c in flat],
+        "scope": scope,
+        "met": pd.array([c.get("met") for c in flat], dtype="boolean"),
+        "level": pd.array([c.get("level") for c in flat], dtype="Int64"),
+        "empty": np.repeat(has["empty"].to_numpy(dtype=bool), counts),
+        "judgment_failed": np.repeat(has["score"].isna().to_numpy(), counts),
+    }
+    frame = pd.DataFrame(columns, columns=CRITERIA_COLUMN_NAMES)
     return frame.astype({c.name: _DTYPES[c.dtype] for c in CRITERIA_COLUMNS})

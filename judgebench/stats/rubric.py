@@ -18,7 +18,13 @@ def rubric_score(criteria: Sequence[tuple[float, bool]]) -> float:
     if available <= 0:
         raise ValueError("an item's rubric needs positive points: the score is the points met over them")
     earned = sum(p for p, met in criteria if met)  # a met negative criterion subtracts its magnitude
-    return float(min(1.0, max(0.0, earned / available)))
+    return float(clipped_scores(np.array([earned], dtype=float), np.array([available], dtype=float))[0])
+
+
+def clipped_scores(earned: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """Many items' scores at once from their sums: the points met (negative ones subtracted) over the positive
+    points available, clipped to [0, 1] (``rubric_score``'s rule; ``available`` above 0)."""
+    return np.clip(np.asarray(earned, dtype=float) / np.asarray(available, dtype=float), 0.0, 1.0)
 
 
 def level_score(level: int, levels: int) -> float:

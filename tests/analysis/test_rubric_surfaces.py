@@ -169,3 +169,16 @@ def test_per_criterion_asks_once_per_criterion_and_assembles_one_judgment(tmp_pa
     assert row.score == 0.0 and row.judge_calls == 3
     met = criteria_frame(frame)["met"].tolist()
     assert met == [True, False, True]
+
+
+def test_each_tag_score_is_the_items_scores_over_the_tags_criteria(rubric_runs: Path) -> None:
+    results = judgebench.load(rubric_runs)
+    criteria = results.criteria
+    tag_lists = criteria["tags"].str.split(",")
+    for row in results.rubric.tags.itertuples():
+        mine = criteria[(criteria["model"] == row.model) & tag_lists.map({row.tag}.issubset)]
+        scores = [rubric_score(list(zip(part["points"], part["met"].astype(bool), strict=True)))
+                  for _, part in mine.groupby("item_id") if (part["points"] > 0).any()]
+        assert row.n_items == len(scores)
+        assert row.score == pytest.approx(float(np.mean(scores)))
+        assert row.rate_met == pytest.approx(float(mine["met"].astype(float).mean()))

@@ -6,6 +6,8 @@
 2. A hostile file whose second line is one 128 MB string: seconds to the refusal and the growth of peak memory,
    read line by line (what the readers do) and read whole (formats.common.iter_jsonl, what the other sources do),
    in the same run.
+3. The site's rubric page (publish.rubric_page) on bench_rubric's HealthBench-sized run (15,000 judgments, 11
+   criteria each): seconds to write the page and its CSVs from the rubric tables, and their sizes.
 
     python bench/bench_rubric_sources.py
 """
@@ -17,6 +19,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +81,26 @@ def _child(what: str, path: Path) -> dict[str, Any]:
     return dict(json.loads(found.stdout))
 
 
+def _page(folder: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_rubric import simulated_judgments
+
+    from judgebench.analysis.rubric import rubric_tables
+    from judgebench.formats.table import judgments_frame
+    from judgebench.publish import rubric_page
+
+    tables = rubric_tables(judgments_frame(simulated_judgments()))
+    data = folder / "data"
+    data.mkdir()
+    start = time.perf_counter()
+    page = rubric_page.render(rubric_page.groups(tables, data), 1000, site_title="bench", build_date="-",
+                              build_date_source="-", viewer_href=lambda *args, **kwargs: "viewer.html")
+    return {"criterion_rows": len(tables.criteria), "seconds": round(time.perf_counter() - start, 2),
+            "page_kb": len(page) // 1024,
+            "csv_mb": round(sum(f.stat().st_size for f in data.iterdir()) / 2**20, 1)}
+
+
 def main() -> dict[str, Any]:
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,6 +120,7 @@ def main() -> dict[str, Any]:
             fh.write('{"prompt_id": "' + "x" * HUGE_LINE + '"}\n')
         results["hostile_128mb_line"] = {"line_by_line": _child("stream", hostile),
                                          "whole_file": _child("whole", hostile)}
+        results["site_rubric_page_healthbench_size"] = _page(folder)
     return results
 
 

@@ -382,6 +382,8 @@ def validate(tasks: tuple[str, ...]) -> None:
     from .judging.requests import render_all
     from .tasks import builtin_task_names, load_task
     from .tasks.fetch import NotLocal, no_downloads
+    from .tasks.loader import find_task
+    from .tasks.rubric_lint import lint_task_file
     from .types import Endpoint, Judge
 
     names = tasks or tuple(builtin_task_names())
@@ -390,6 +392,14 @@ def validate(tasks: tuple[str, ...]) -> None:
     placeholder = Endpoint(provider="openai", name="validate", model="validate", base_url="http://127.0.0.1:9/v1")
     problems = 0
     for name in names:
+        try:
+            # A rubric file's lint (tasks.rubric_lint): every problem of its criteria, one line each.
+            lints = lint_task_file(find_task(name))
+        except JudgebenchError:
+            lints = []  # the load below says what is wrong
+        for message in lints:
+            click.echo(f"lint  {message}")
+        problems += len(lints)
         try:
             with no_downloads():
                 task = load_task(name)
@@ -453,7 +463,8 @@ def _read(paths: tuple[Path, ...], fmt: str, questions: Path | None = None) -> A
 @DIFFICULTY_OPTION
 def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, questions: Path | None,
           battles: bool, baseline: str | None, difficulty: str | None) -> None:
-    """Win rates (with length control) or MT-Bench scores from runs or other harnesses' judgment files.
+    """Win rates (with length control), MT-Bench scores or rubric scores from runs or other harnesses' judgment files.
+    A rubric task's tables follow its scores: per pair of models, category, tag and criterion.
 
     PATHS: judgebench run directories or results directories, AlpacaEval annotations.json(.gz), FastChat
     model_judgment files, Arena-Hard judgment files. The same judgment read twice counts once.
@@ -477,8 +488,15 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
     rows = score_rows(frame, n_bootstrap=bootstrap, difficulty=table)
     if as_json:
         click.echo(json.dumps([asdict(r) for r in rows], indent=2, allow_nan=False))
-    else:
-        click.echo(format_scores(rows))
+        return
+    click.echo(format_scores(rows))
+    from .analysis.rubric import rubric_tables
+    from .publish.rubric_tables import format_rubric
+
+    # A rubric task's tables (none for other kinds): per pair of models, category, tag and criterion.
+    rubric = format_rubric(rubric_tables(frame, n_bootstrap=bootstrap))
+    if rubric:
+        click.echo("\n" + rubric)
 
 
 @main.command()

@@ -11,6 +11,8 @@ harnesses' judgment files and returns a ``Results``:
   for every source; ``n_superseded`` older or failed duplicates were dropped.
 - ``scores``: the score rows `judgebench stats` prints; ``leaderboard``: ranked and badged;
   ``diagnostics``: the typed report of `judgebench diagnose`.
+- ``rubric``: rubric tasks' tables (per criterion, tag, category, pair of models); ``criteria``: one row per
+  (rubric judgment, criterion).
 - ``judges()``: one row per judge configuration (analysis.judge_profiles), the table `judgebench judges` prints
   for the same inputs and the site's Judges page shows.
 """
@@ -27,6 +29,7 @@ import pandas as pd
 from ..clients.pricing import PriceTable, load_prices
 from ..errors import DataError
 from ..formats import read_parsed
+from ..formats.criteria import criteria_frame
 from ..formats.difficulty import load_difficulty
 from ..formats.notebook import run_rows, write_parquet
 from ..stats.length_control import DifficultyTable
@@ -35,6 +38,7 @@ from .diagnostics import Diagnostics
 from .judge_profiles import judge_prices, judge_profiles
 from .leaderboard import Leaderboard, leaderboard, rows_frame
 from .records import collect_parsed, order_sources
+from .rubric import RubricTables, rubric_judgments, rubric_tables
 
 RUN_COLUMNS = ["run_id", "benchmark", "task", "kind", "model", "judges", "created"]
 ANSWER_COLUMNS = ["run_id", "benchmark", "item_id", "model", "turns", "error"]
@@ -65,6 +69,17 @@ class Results:
     @property
     def diagnostics(self) -> Diagnostics:
         return self._board.diagnostics
+
+    @cached_property
+    def rubric(self) -> RubricTables:
+        """Rubric tasks' tables (analysis.rubric): per criterion, tag, category and pair of models, as `judgebench
+        stats` prints them for the same inputs."""
+        return rubric_tables(self.judgments, self.n_bootstrap)
+
+    @property
+    def criteria(self) -> pd.DataFrame:
+        """Rubric judgments' criteria, one row per (judgment, criterion) (formats.criteria.CRITERIA_COLUMNS)."""
+        return criteria_frame(rubric_judgments(self.judgments))
 
     def judges(self, prices: PriceTable | str | Path | None = None) -> pd.DataFrame:
         """One row per judge configuration (analysis.judge_profiles.PROFILE_COLUMNS), as `judgebench judges`

@@ -562,6 +562,43 @@ def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files:
         click.echo(text(frame))
 
 
+@main.command("rubric-report")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Human labels of criteria: CSV/JSONL/JSON/Parquet with item_id, model, criterion (its id) and met "
+                   "(optionally turn, benchmark, voter): each judge's agreement with them.")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
+              callback=_no_or_enough_resamples,
+              help="Bootstrap resamples of items for the agreements' 95% percentile intervals (0: none).")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many of the criteria the judges disagree on most to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: panel, constant, disagreements and "
+              "labels, each a list of rows (the columns of judgebench.analysis.rubric_quality's tables).")
+def rubric_report(paths: tuple[Path, ...], labels_path: Path | None, bootstrap: int, top: int,
+                  as_json: bool) -> None:
+    """How good a rubric's criteria are, from rubric runs judged by a panel (--judge twice or more).
+
+    Per criterion: the judges' agreement on its verdicts (percent agreement, Cohen's or Fleiss' kappa, bootstrap
+    intervals over items), the criteria they disagree on most, the criteria met by every answer or by none (they
+    cannot tell models apart) and, with --labels, each judge's agreement with human labels.
+    """
+    from .analysis.rubric import rubric_judgments
+    from .analysis.rubric_quality import rubric_quality
+    from .formats.criteria import criteria_frame
+    from .formats.criterion_labels import read_criterion_labels
+    from .publish.rubric_quality import format_rubric_quality
+
+    labels = read_criterion_labels(labels_path) if labels_path else None
+    criteria = criteria_frame(rubric_judgments(_read(paths, "auto").frame))
+    if criteria.empty:
+        raise ConfigError("no rubric judgment among the inputs: rubric-report measures rubric tasks (kind: rubric)")
+    quality = rubric_quality(criteria, labels, n_bootstrap=bootstrap)
+    if as_json:
+        click.echo(json.dumps(quality.to_json(), indent=2, allow_nan=False))
+    else:
+        click.echo(format_rubric_quality(quality, top=top))
+
+
 def _has_judgebench_outputs(paths: tuple[Path, ...]) -> bool:
     from .formats import detect_format
     from .formats.scalerlab import FORMAT

@@ -50,7 +50,7 @@ class RubricQuality:
         def records(frame: pd.DataFrame | None) -> list[dict[str, Any]] | None:
             if frame is None:
                 return None
-            return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")  # type: ignore[no-any-return]
+            return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
         return {"panel": records(self.panel), "constant": records(self.constant),
                 "disagreements": records(self.disagreements), "labels": records(self.labels)}
 

@@ -65,8 +65,9 @@ def test_panel_agreement_per_criterion_matches_the_definition() -> None:
     # A criterion every judge gives the same verdict everywhere: full agreement, kappa undefined.
     assert panel.loc["on-topic", "agreement"] == 1.0 and pd.isna(panel.loc["on-topic", "kappa"])
     # Pooled: every (answer, criterion) a unit.
-    a = sum((_column(verdicts, "j1", c) for c in sorted({k[3] for k in verdicts})), [])
-    b = sum((_column(verdicts, "j2", c) for c in sorted({k[3] for k in verdicts})), [])
+    criteria = sorted({k[3] for k in verdicts})
+    a = [v for c in criteria for v in _column(verdicts, "j1", c)]
+    b = [v for c in criteria for v in _column(verdicts, "j2", c)]
     assert panel.loc[ALL, "n_units"] == 72
     assert panel.loc[ALL, "kappa"] == pytest.approx(cohen_kappa_score(a, b))
 

@@ -27,7 +27,10 @@ def format_rubric_quality(quality: RubricQuality, top: int = 10) -> str:
     if quality.panel.empty:
         parts.append("panel agreement: needs two judges or more on the same rubric (a panel: --judge twice)")
     else:
-        parts.append("panel agreement per criterion (* = every criterion pooled); 95% bootstrap intervals over items")
+        panels = "; ".join(sorted({f"{r.benchmark}: {r.judges.replace(',', ', ')}"
+                                   for r in quality.panel.itertuples()}))
+        parts.append(f"panel agreement per criterion (* = every criterion pooled); 95% bootstrap intervals over items "
+                     f"(none from one item); judges of {panels}")
         parts.append(_render(["benchmark", "criterion", *STAT_HEADERS, "incomplete", "text"],
                              [[r.benchmark, r.key, *_stat_cells(r), str(r.n_incomplete), _short(str(r.text), 50)]
                               for r in quality.panel.itertuples()]))

@@ -90,8 +90,8 @@ def _value(x: float) -> float | None:
 
 def rater_agreement(ratings: np.ndarray, items: Sequence[object], n_bootstrap: int, seed: int = 0) -> Agreement:
     """Percent agreement and kappa of an (units, raters) array of category codes (ints from 0), with 95% percentile
-    bootstrap intervals resampling ``items`` (each unit's item: its units resampled together). At least two raters;
-    no units gives no values."""
+    bootstrap intervals resampling ``items`` (each unit's item: its units resampled together; no interval from one
+    item). At least two raters; no units gives no values."""
     ratings = np.asarray(ratings, dtype=int)
     if ratings.ndim != 2 or ratings.shape[1] < 2:
         raise ValueError("agreement needs an (units, raters) array of at least two raters")
@@ -116,7 +116,7 @@ def rater_agreement(ratings: np.ndarray, items: Sequence[object], n_bootstrap: i
 
     observed, kappa = both(per_item.sum(axis=0, keepdims=True), sizes.sum(keepdims=True))
     a_low = a_high = k_low = k_high = None
-    if n_bootstrap:
+    if n_bootstrap and n_items > 1:  # one item resampled is itself every time: no interval, not a zero-width one
         draws = resample_counts(n_items, n_bootstrap, seed)
         boot_observed, boot_kappa = both(draws @ per_item, draws @ sizes)
         a_low, a_high = _interval(boot_observed)

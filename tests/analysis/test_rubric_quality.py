@@ -3,18 +3,29 @@ its definition (or by sklearn / statsmodels); the criterion labels file and its 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
+import judgebench
 from judgebench.analysis.rubric_quality import ALL, rubric_quality
+from judgebench.cli import main
 from judgebench.errors import DataError
 from judgebench.formats.criteria import CRITERIA_COLUMN_NAMES
 from judgebench.formats.criterion_labels import read_criterion_labels
+from judgebench.run.evaluate import RunConfig, evaluate
+from judgebench.tasks import load_task
+from judgebench.types import Endpoint, Judge
+
+from ..fakemodel import fake_model
+from ..fakeserver import Script
 
 ITEMS = [f"q{i}" for i in range(6)]
 MODELS = ["m1", "m2", "m3"]
@@ -166,3 +177,62 @@ def test_jsonl_labels_and_no_match(tmp_path: Path) -> None:
                                         '{"item": "zz", "model": "m1", "criterion": "c1", "met": 1}\n'))
     with pytest.raises(DataError, match="no criterion label matches"):
         rubric_quality(_frame(_panel_verdicts()), good, n_bootstrap=0)
+
+
+def _panel_reply(body: dict[str, Any]) -> str:
+    """Answers: model a's "alpha", b's "beta". Judge j1: on-topic always met, a meets the odd-numbered criteria and
+    b the even ones; j2 the same but the opposite on c3 (the criterion they disagree on)."""
+    if "response_format" not in body:
+        return f"{'alpha' if body['model'] == 'a' else 'beta'} answer"
+    prompt = body["messages"][-1]["content"]
+    properties = list(body["response_format"]["json_schema"]["schema"]["properties"])
+
+    def met(criterion: str) -> bool:
+        if criterion == "on-topic":
+            return True
+        odd = int(criterion[1:]) % 2 == 1
+        verdict = odd if "alpha answer" in prompt else not odd
+        return not verdict if body["model"] == "j2" and criterion == "c3" else verdict
+    return json.dumps({c: met(c) for c in properties})
+
+
+@pytest.fixture(scope="module")
+def panel_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("rubric-panel") / "results"
+    task = load_task("sample-rubric")
+    with fake_model(Script([("fn", _panel_reply)])) as url:
+        judges = tuple(Judge(f"{name}#json", Endpoint(provider="openai", name=name, model=name, base_url=url,
+                                                      concurrency=2), constrained=True) for name in ("j1", "j2"))
+        for name in ("a", "b"):
+            model = Endpoint(provider="openai", name=name, model=name, base_url=url, concurrency=2)
+            evaluate(task, RunConfig(model=model, judges=judges, out=out, cache_path=out / "cache.sqlite",
+                                     progress=False))
+    return out
+
+
+def _cli(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_report_on_a_panel_run_is_the_same_on_every_surface(panel_runs: Path, tmp_path: Path) -> None:
+    criteria = judgebench.load(panel_runs).criteria
+    rows = criteria[criteria["judge"].str.startswith("j1")]
+    labels = tmp_path / "labels.csv"  # a person who agrees with j1 on every verdict
+    labels.write_text("item_id,model,criterion,met\n" + "".join(
+        f"{r.item_id},{r.model},{r.criterion},{bool(r.met)}\n" for r in rows.itertuples()))
+    shown = json.loads(_cli("rubric-report", str(panel_runs), "--labels", str(labels), "--json"))
+    library = judgebench.load(panel_runs).rubric_quality(labels).to_json()
+    assert shown == json.loads(json.dumps(library))
+    panel = {row["key"]: row for row in shown["panel"]}
+    assert panel["on-topic"]["agreement"] == 1.0 and panel["on-topic"]["kappa"] is None
+    assert shown["disagreements"][0]["key"].endswith("/c3") and shown["disagreements"][0]["agreement"] == 0.0
+    assert {row["key"] for row in shown["constant"]} >= {"on-topic"}
+    by_judge = {(row["judge"], row["key"]): row for row in shown["labels"]}
+    assert by_judge[("j1#json", ALL)]["agreement"] == 1.0 and by_judge[("j1#json", ALL)]["n_unmatched"] == 0
+    n_c3 = sum(1 for r in rows.itertuples() if r.criterion == "c3")
+    pooled = by_judge[("j2#json", ALL)]
+    assert pooled["agreement"] == pytest.approx(1 - n_c3 / pooled["n_units"])
+    text = _cli("rubric-report", str(panel_runs))
+    assert "criteria the judges disagree on most" in text and "never vary" in text

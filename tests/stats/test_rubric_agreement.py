@@ -56,9 +56,11 @@ def test_three_categories_cohen() -> None:
 
 
 def test_no_variation_has_no_kappa() -> None:
-    result = rater_agreement(np.ones((8, 2), dtype=int), ["x"] * 8, n_bootstrap=100)
+    result = rater_agreement(np.ones((8, 2), dtype=int), list(range(8)), n_bootstrap=100)
     assert result.agreement == 1.0 and result.kappa is None and result.kappa_low is None
     assert result.agreement_low == 1.0 and result.agreement_high == 1.0
+    one_item = rater_agreement(np.array([[0, 1], [1, 1]]), ["x", "x"], n_bootstrap=100)
+    assert one_item.agreement == 0.5 and one_item.agreement_low is None and one_item.kappa_low is None
 
 
 def test_bootstrap_resamples_items_together(ratings: tuple[np.ndarray, list[str]]) -> None:

@@ -499,11 +499,13 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
         click.echo(json.dumps([asdict(r) for r in rows], indent=2, allow_nan=False))
         return
     click.echo(format_scores(rows))
-    if (frame["kind"] == "rubric").any():  # a rubric task's tables: per pair of models, category, tag, criterion
-        from .analysis.rubric import rubric_tables
-        from .publish.rubric_tables import format_rubric
+    from .analysis.rubric import rubric_tables
+    from .publish.rubric_tables import format_rubric
 
-        click.echo("\n" + format_rubric(rubric_tables(frame, n_bootstrap=bootstrap)))
+    # A rubric task's tables (none for other kinds): per pair of models, category, tag and criterion.
+    rubric = format_rubric(rubric_tables(frame, n_bootstrap=bootstrap))
+    if rubric:
+        click.echo("\n" + rubric)
 
 
 @main.command()

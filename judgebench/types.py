@@ -84,7 +84,7 @@ class Criterion:
 RubricMode = Literal["per_criterion", "all_at_once"]
 # The variants of the rubric kind: criteria with points (HealthBench), yes/no questions worth a point each
 # (WildBench's checklists), or one criterion with a description per level (Prometheus 2's score rubrics).
-RubricStyle = Literal["rubric", "checklist", "score"]
+RubricStyle = Literal["points", "checklist", "score"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class RubricSpec:
     every item's ``criteria`` already starts with."""
 
     mode: RubricMode = "all_at_once"
-    style: RubricStyle = "rubric"
+    style: RubricStyle = "points"
     criteria: tuple[Criterion, ...] = ()
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..formats.criteria import criteria_frame
+from ..judging.kinds import kind_of
 from ..stats.rubric import paired_difference, rubric_score
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from .aggregate import count_failures, interval
@@ -49,8 +50,9 @@ PAIR_TABLE = [*GROUP, "model_a", "model_b", "n_items", "difference", "ci_low", "
 
 
 def rubric_judgments(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rubric kind's judgments of a judgments frame."""
-    return frame[frame["kind"] == "rubric"]
+    """The judgments of the kinds with criteria (judging.kinds: ``has_criteria``) of a judgments frame."""
+    kinds = [k for k in frame["kind"].dropna().unique() if kind_of(str(k)).has_criteria]
+    return frame[frame["kind"].isin(kinds)]
 
 
 def rubric_tables(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP) -> RubricTables:

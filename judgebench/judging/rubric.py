@@ -19,14 +19,12 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ..errors import BackendError, TaskError
-from ..stats.rubric import level_score, rubric_score
 from ..types import (
     AnswerTraits,
     Candidate,
     ChatReply,
     ChatRequest,
     Criterion,
-    CriterionVerdict,
     Failure,
     Item,
     Judge,
@@ -42,7 +40,7 @@ from ..types import (
 from .prompt_parts import frame_code, judge_params, template_for
 from .prompts import neutralize, render_messages
 from .replies import cut_off
-from .rubric_verdicts import criteria_schema, met_schema, parse_criteria_json, parse_met_json, parse_met_text
+from .rubric_styles import PointsStyle, style_of
 from .strategies import (
     JudgingKind,
     Outcome,
@@ -54,7 +52,6 @@ from .strategies import (
     call_record,
     is_empty,
 )
-from .verdicts import parse_score_json, parse_score_text, score_schema
 
 # Every rubric score lies in [0, 1]: the judgments' scale, for the tables that show one.
 SCALE = (0, 1)
@@ -66,12 +63,16 @@ def spec_of(task: Task) -> RubricSpec:
     return task.rubric
 
 
+def _style(task: Task) -> tuple[PointsStyle, bool]:
+    """The task's style and whether it asks one criterion per request."""
+    spec = spec_of(task)
+    return style_of(spec.style), spec.mode == "per_criterion"
+
+
 def asked_criteria(task: Task, item: Item) -> list[tuple[Criterion, ...]]:
     """The criteria of each request for an item, in order: all of them in one request, or one per request."""
-    spec = spec_of(task)
-    if spec.mode == "per_criterion" and spec.style != "score":
-        return [(c,) for c in item.criteria]
-    return [item.criteria]
+    style, per_criterion = _style(task)
+    return style.groups(item.criteria, per_criterion)
 
 
 class RubricGrading(JudgingKind):
@@ -95,12 +96,13 @@ class RubricGrading(JudgingKind):
         if any(map(is_empty, candidate.turns)):
             return []  # never shown to the judge: see ``empty``
         spec = spec_of(task)
+        style, per_criterion = _style(task)
         turns = [{"question": item.turns[i], "answer": neutralize(candidate.turns[i])}
                  for i in range(len(item.turns))]
         template = template_for(task, item)
         found = []
-        for criteria in asked_criteria(task, item):
-            schema = _schema(spec, criteria) if judge.constrained else None
+        for criteria in style.groups(item.criteria, per_criterion):
+            schema = style.schema(criteria, per_criterion) if judge.constrained else None
             variables = {"turns": turns, "criteria": [{"id": c.id, "text": c.text, "levels": list(c.levels)}
                                                       for c in criteria],
                          "mode": spec.mode, "style": spec.style, "constrained": judge.constrained,
@@ -113,54 +115,37 @@ class RubricGrading(JudgingKind):
         return found
 
     def read_verdict(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
-        spec = spec_of(task)
-        criteria = _criteria_of(task, request)
-        text, truncated, schema = _after_thinking(reply.text), cut_off(reply), request.chat.response_schema
-        if spec.style == "score":
-            high = len(criteria[0].levels)
-            if schema:
-                return parse_score_json(text, 1, high, truncated=truncated, answers=request.answers)
-            return parse_score_text(text, 1, high, truncated=truncated)
-        if len(criteria) == 1 and spec.mode == "per_criterion":
-            if schema:
-                return parse_met_json(text, criteria[0].id, truncated=truncated, answers=request.answers)
-            return parse_met_text(text, criteria[0].id, truncated=truncated)
-        return parse_criteria_json(text, [c.id for c in criteria], whole=bool(schema), truncated=truncated,
-                                   answers=request.answers)
+        style, per_criterion = _style(task)
+        return style.read(_after_thinking(reply.text), _criteria_of(task, request), per_criterion,
+                          json=bool(request.chat.response_schema), truncated=cut_off(reply), answers=request.answers)
 
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
                  outcomes: Sequence[Outcome], opponent: Candidate | None = None) -> list[Judgment]:
         """Every request's verdicts in one judgment: scored only when every criterion has one."""
-        spec = spec_of(task)
+        style, _ = _style(task)
         first = requests[0]
         item = _item(task, first.item_id)
-        met: dict[str, bool | None] = {}
-        level: int | None = None
+        verdicts: list[Verdict] = []
         errors, causes, texts, records = [], [], [], []
-        for request, outcome, criteria in zip(requests, outcomes, asked_criteria(task, item), strict=True):
-            records.append(call_record(request.chat, outcome, criteria[0].id if len(criteria) == 1 else "all"))
+        for request, outcome in zip(requests, outcomes, strict=True):
+            label = request.criteria[0] if len(request.criteria) == 1 else "all"
+            records.append(call_record(request.chat, outcome, label))
             if isinstance(outcome, BackendError):
                 verdict, texts_one = Verdict(error=_request_error(outcome)), ""
             else:
                 verdict, texts_one = self.parse(task, request, outcome), outcome.text
             texts.append(texts_one)
-            if spec.style == "score" and verdict.ok and verdict.score is not None:
-                level = int(verdict.score)
-            met.update(dict(verdict.criteria))
+            verdicts.append(verdict)
             if verdict.error:
-                label = criteria[0].id if len(criteria) == 1 else "all"
                 errors.append(verdict.error if len(requests) == 1 else f"{label}: {verdict.error}")
                 causes.append(_failure(verdict, outcome))
-        found = tuple(CriterionVerdict(c.id, met.get(c.id), c.points, c.tags, c.text, c.scope,
-                                       level if spec.style == "score" else None) for c in item.criteria)
-        score = None
-        if not errors:
-            score = (level_score(level, len(item.criteria[0].levels)) if spec.style == "score" and level
-                     else rubric_score([(c.points, bool(c.met)) for c in found]))
+        found = style.verdicts(item.criteria, verdicts)
+        score = None if errors else style.score(item.criteria, found)
         failure = next((c for c in ("pending", "request") if c in causes), causes[0] if causes else None)
-        verdict_out = RubricVerdict(found, score, level) if score is not None or any(
-            c.met is not None or c.level is not None for c in found) else None
-        return [Judgment(first.judgment_id(), self.name, first.category, verdict_out,
+        level = next((c.level for c in found if c.level is not None), None)
+        given = score is not None or any(c.met is not None or c.level is not None for c in found)
+        return [Judgment(first.judgment_id(), self.name, first.category,
+                         RubricVerdict(found, score, level) if given else None,
                          failed(failure, "; ".join(errors)), SCALE,
                          answer=answer_traits(candidate.turns), raw=tuple(texts), calls=tuple(records))]
 
@@ -172,14 +157,15 @@ class RubricGrading(JudgingKind):
 
     def empty(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
               opponent: Candidate | None = None) -> list[Judgment]:
-        """An empty answer meets no criterion (``on_empty: lowest``: the score of meeting none, 0), or is recorded
-        failed and unscored (``skip``)."""
+        """An empty answer meets no criterion (``on_empty: lowest``: the score of meeting none, 0; a score rubric's
+        lowest level), or is recorded failed and unscored (``skip``)."""
         if not any(map(is_empty, candidate.turns)):
             return []
         skip = task.judge.on_empty == "skip"
-        verdict = None if skip else RubricVerdict(
-            tuple(CriterionVerdict(c.id, False, c.points, c.tags, c.text, c.scope) for c in item.criteria),
-            0.0, 1 if spec_of(task).style == "score" else None)
+        style, _ = _style(task)
+        nothing = style.nothing_met(item.criteria)
+        verdict = None if skip else RubricVerdict(nothing, style.score(item.criteria, nothing),
+                                                  next((c.level for c in nothing if c.level is not None), None))
         return [Judgment(_judgment_id(task, item, candidate, judge), self.name, item.category, verdict,
                          Failure("empty", "empty answer (on_empty: skip)") if skip else None, SCALE,
                          answer=AnswerTraits(0), empty=True)]
@@ -189,14 +175,6 @@ class RubricGrading(JudgingKind):
 
     def label(self, frame: pd.DataFrame) -> pd.Series:
         return frame["score"]
-
-
-def _schema(spec: RubricSpec, criteria: Sequence[Criterion]) -> dict[str, object]:
-    if spec.style == "score":
-        return score_schema(1, len(criteria[0].levels))
-    if len(criteria) == 1 and spec.mode == "per_criterion":
-        return met_schema()
-    return criteria_schema([c.id for c in criteria])
 
 
 def _item(task: Task, item_id: str) -> Item:

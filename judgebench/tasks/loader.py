@@ -13,21 +13,22 @@ from ..formats.identity import canonical_benchmark
 from ..judging.fastchat_prompts import read_prompts
 from ..judging.kinds import KINDS
 from ..judging.prompts import TemplateMissing, load_template
+from ..judging.rubric_styles import STYLES, PointsStyle
 from ..types import BattlesSpec, Criterion, Item, JudgeSpec, RubricSpec, Task
 from .builtin import prompts_dir, task_names, tasks_dir
 from .fetch import allowed_dirs, allowing_paths, confined, resolve_data
-from .rubric import not_rubric, read_criteria, rubric_items, rubric_spec
+from .rubric import RUBRIC, not_rubric, read_criteria, rubric_items, rubric_spec
 from .yamlsrc import SourcedDict, SourcedList, load_yaml, merge
 
 TOP_FIELDS = {"name", "benchmark", "protocol", "kind", "description", "include", "judge", "generation", "items",
-              "source", "reference", "battles", "rubric"}
+              "source", "reference", "battles", RUBRIC}
 JUDGE_FIELDS = {"prompt", "reference_prompt", "reference_categories", "scale", "labels", "max_tokens", "on_empty",
                 "fastchat_prompts", "files", "options", "temperature", "mode", "style"}
 SAMPLING_FIELDS = {"max_tokens", "temperature", "top_p", "seed", "stop", "frequency_penalty", "presence_penalty"}
 # ``by_category``: sampling parameters that replace the task's own for the items of a category (FastChat's
 # per-category temperatures).
 GENERATION_FIELDS = SAMPLING_FIELDS | {"by_category"}
-ITEM_FIELDS = {"id", "category", "turns", "reference", "rubric"}
+ITEM_FIELDS = {"id", "category", "turns", "reference", RUBRIC}
 SOURCE_FIELDS = {"format", "path", "url", "sha256", "references", "categories"}
 DATA_FIELDS = {"path", "url", "sha256"}
 REFERENCE_FIELDS = {"model", "answers", "source"}
@@ -183,7 +184,7 @@ def _data_path(spec: SourcedDict, task_dir: Path) -> Path:
     )
 
 
-def _inline_items(raw: Any, where: str, style: str | None = None) -> list[Item]:
+def _inline_items(raw: Any, where: str, style: PointsStyle | None = None) -> list[Item]:
     """The task's ``items:``; ``style``: a rubric task's (each item may carry its own ``rubric:``), else None."""
     if not isinstance(raw, SourcedList):
         raise TaskError(f"{where}: items must be a list")
@@ -209,12 +210,12 @@ def _inline_items(raw: Any, where: str, style: str | None = None) -> list[Item]:
     return items
 
 
-def _own_criteria(entry: SourcedDict, style: str | None) -> tuple[Criterion, ...]:
-    if "rubric" not in entry:
+def _own_criteria(entry: SourcedDict, style: PointsStyle | None) -> tuple[Criterion, ...]:
+    if RUBRIC not in entry:
         return ()
     if style is None:
-        raise TaskError(f"{entry.where('rubric')}: an item's rubric belongs to a task of kind 'rubric'")
-    return read_criteria(entry["rubric"], entry.where("rubric"), style, "item")
+        raise TaskError(f"{entry.where(RUBRIC)}: an item's rubric belongs to a task of kind 'rubric'")
+    return read_criteria(entry[RUBRIC], entry.where(RUBRIC), style, "item")
 
 
 def _turns(value: Any, where: str) -> tuple[str, ...]:
@@ -402,7 +403,7 @@ def _load_task(name_or_path: str) -> Task:
 
     try:
         if "items" in data:
-            items = _inline_items(data["items"], data.where("items"), rubric.style if rubric else None)
+            items = _inline_items(data["items"], data.where("items"), STYLES[rubric.style] if rubric else None)
         elif "source" in data:
             items = _source_items(_mapping(data, "source", "source"), task_dir)
         elif KINDS[kind].needs_reference and "reference" in data:

@@ -9,12 +9,16 @@ from collections.abc import Sequence
 from typing import Any, cast, get_args
 
 from ..errors import TaskError
+from ..judging.rubric_styles import STYLES, PointsStyle
 from ..types import Criterion, CriterionScope, Item, RubricMode, RubricSpec, RubricStyle
 from .yamlsrc import SourcedDict, SourcedList
 
+# The key of a task's and of an item's criteria in a task file.
+RUBRIC = "rubric"
+
 CRITERION_FIELDS = {"id", "text", "points", "tags", "levels"}
 MODES: tuple[str, ...] = get_args(RubricMode)
-STYLES: tuple[str, ...] = get_args(RubricStyle)
+assert set(get_args(RubricStyle)) == set(STYLES), "every style the types name has its class"
 # A criterion's id names it in the judge's JSON reply and in results: a short slug.
 CRITERION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # A score rubric (Prometheus 2) describes 5 levels; fewer or more are allowed within these bounds.
@@ -27,21 +31,21 @@ def rubric_spec(data: SourcedDict, judge_raw: SourcedDict) -> RubricSpec:
     if mode not in MODES:
         raise TaskError(f"{judge_raw.where('mode')}: judge.mode must be one of {', '.join(MODES)} (one request per "
                         f"criterion, or one reply with every criterion's verdict), not {mode!r}")
-    style = judge_raw.get("style", "rubric")
+    style = judge_raw.get("style", PointsStyle.name)
     if style not in STYLES:
         raise TaskError(f"{judge_raw.where('style')}: judge.style must be one of {', '.join(STYLES)}, not {style!r}")
-    criteria = read_criteria(data["rubric"], data.where("rubric"), style, "task") if "rubric" in data else ()
+    criteria = read_criteria(data[RUBRIC], data.where(RUBRIC), STYLES[style], "task") if RUBRIC in data else ()
     return RubricSpec(mode=cast(RubricMode, mode), style=cast(RubricStyle, style), criteria=criteria)
 
 
 def not_rubric(data: SourcedDict, judge_raw: SourcedDict, kind: str) -> None:
     """A task of another kind has no criteria nor rubric settings: a mistake, said at its line."""
-    for section, key in ((data, "rubric"), (judge_raw, "mode"), (judge_raw, "style")):
+    for section, key in ((data, RUBRIC), (judge_raw, "mode"), (judge_raw, "style")):
         if key in section:
             raise TaskError(f"{section.where(key)}: {key!r} belongs to a task of kind 'rubric', not {kind!r}")
 
 
-def read_criteria(raw: Any, where: str, style: str, scope: CriterionScope) -> tuple[Criterion, ...]:
+def read_criteria(raw: Any, where: str, style: PointsStyle, scope: CriterionScope) -> tuple[Criterion, ...]:
     """A ``rubric:`` list -> its criteria, ids as given ("" where none is: ``item_criteria`` numbers them). A
     checklist's entries may be plain strings (a yes/no question worth one point)."""
     if not isinstance(raw, SourcedList):
@@ -49,14 +53,14 @@ def read_criteria(raw: Any, where: str, style: str, scope: CriterionScope) -> tu
     return tuple(_criterion(entry, origin, style, scope) for entry, origin in zip(raw, raw.item_origins, strict=True))
 
 
-def _criterion(entry: Any, origin: str, style: str, scope: CriterionScope) -> Criterion:
-    if isinstance(entry, str) and style == "checklist":
+def _criterion(entry: Any, origin: str, style: PointsStyle, scope: CriterionScope) -> Criterion:
+    if isinstance(entry, str) and style.plain_text:
         entry_map = SourcedDict(text=entry)
         entry_map.origin = origin
         entry = entry_map
     if not isinstance(entry, SourcedDict):
         raise TaskError(f"{origin}: a criterion must be a mapping with text and points, e.g. {{text: \"Cites a "
-                        "source\", points: 2}}" + (" (or, in a checklist, a question)" if style == "checklist" else ""))
+                        "source\", points: 2}}" + (" (or, in a checklist, a question)" if style.plain_text else ""))
     for key in entry:
         if key not in CRITERION_FIELDS:
             raise TaskError(f"{entry.where(key)}: unknown field {key!r} in a criterion; known fields: "
@@ -72,9 +76,9 @@ def _criterion(entry: Any, origin: str, style: str, scope: CriterionScope) -> Cr
                      tags=_tags(entry), source=origin, scope=scope, levels=_levels(entry, style))
 
 
-def _points(entry: SourcedDict, style: str) -> float:
+def _points(entry: SourcedDict, style: PointsStyle) -> float:
     value = entry.get("points")
-    if style == "rubric":
+    if style.needs_points:
         if value is None:
             raise TaskError(f"{entry.origin}: the criterion has no points: give it points (negative for what an "
                             "answer must not do)")
@@ -83,9 +87,9 @@ def _points(entry: SourcedDict, style: str) -> float:
                             f"must not do), not {value!r}")
         return float(value)
     if value is not None and (isinstance(value, bool) or value != 1):
-        what = "a checklist's questions are worth 1 point each" if style == "checklist" else \
-            "a score rubric is scored by its level"
-        raise TaskError(f"{entry.where('points')}: {what}; leave points out (or use judge.style: rubric for points)")
+        what = "a score rubric is scored by its level" if style.has_levels else \
+            "a checklist's questions are worth 1 point each"
+        raise TaskError(f"{entry.where('points')}: {what}; leave points out (or use judge.style: points)")
     return 1.0
 
 
@@ -98,9 +102,9 @@ def _tags(entry: SourcedDict) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t.strip() for t in tags))
 
 
-def _levels(entry: SourcedDict, style: str) -> tuple[str, ...]:
+def _levels(entry: SourcedDict, style: PointsStyle) -> tuple[str, ...]:
     levels = entry.get("levels")
-    if style != "score":
+    if not style.has_levels:
         if levels is not None:
             raise TaskError(f"{entry.where('levels')}: levels belong to a score rubric (judge.style: score)")
         return ()
@@ -128,7 +132,7 @@ def item_criteria(spec: RubricSpec, item: Item, own: Sequence[Criterion]) -> tup
     if not found:
         raise TaskError(f"{item.source}: item {item.id!r} has no criteria: give it a rubric: list (or the task one "
                         "that applies to every item)")
-    if spec.style == "score" and len(found) != 1:
+    if STYLES[spec.style].has_levels and len(found) != 1:
         raise TaskError(f"{item.source}: a score rubric (judge.style: score) grades one criterion per item; item "
                         f"{item.id!r} has {len(found)}")
     if not any(c.points > 0 for c in found):

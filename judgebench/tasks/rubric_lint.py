@@ -3,7 +3,7 @@
 
 What it finds:
 - an item without any criteria (neither its own nor the task's);
-- a criterion without points, or with zero points (``judge.style: rubric``);
+- a criterion without points, or with zero points (``judge.style: points``);
 - duplicate criteria: two criteria of one item with the same text (letter case, spacing and a final full stop
   ignored);
 - a criterion whose wording contradicts its sign, by a simple heuristic on the first words of its text (after a
@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TaskError
+from ..judging.kinds import KINDS
+from ..judging.rubric_styles import STYLES, PointsStyle
+from .rubric import RUBRIC
 from .yamlsrc import SourcedDict, SourcedList
 
 _QUESTION = re.compile(r"^(does|is|did|do)\s+(the\s+(answer|response|assistant)|it)\s+", re.IGNORECASE)
@@ -55,7 +58,7 @@ def _entries(raw: Any) -> list[tuple[Any, str]]:
     return list(zip(raw, raw.item_origins, strict=True))
 
 
-def _check_entry(entry: Any, origin: str, style: str) -> tuple[str | None, list[str]]:
+def _check_entry(entry: Any, origin: str, style: PointsStyle) -> tuple[str | None, list[str]]:
     """A criterion's normalized text (None where it has none) and its problems."""
     if isinstance(entry, str):
         entry = {"text": entry}
@@ -64,8 +67,8 @@ def _check_entry(entry: Any, origin: str, style: str) -> tuple[str | None, list[
     where = entry.where("points") if isinstance(entry, SourcedDict) else origin
     text = entry.get("text")
     problems = []
-    points = entry.get("points", 1 if style != "rubric" else None)
-    if style == "rubric" and points is None:
+    points = entry.get("points", None if style.needs_points else 1)
+    if style.needs_points and points is None:
         problems.append(f"{origin}: the criterion has no points; give it points (negative for what an answer must "
                         "not do)")
     elif isinstance(points, (int, float)) and not isinstance(points, bool) and points == 0:
@@ -93,16 +96,17 @@ def _duplicate(text: str | None, origin: str, seen: dict[str, str]) -> list[str]
 def lint_rubric(data: SourcedDict) -> list[str]:
     """Every problem of a rubric task's criteria (``data``: the task file as read, includes merged)."""
     judge = data.get("judge")
-    style = judge.get("style", "rubric") if isinstance(judge, SourcedDict) else "rubric"
+    name = judge.get("style", PointsStyle.name) if isinstance(judge, SourcedDict) else PointsStyle.name
+    style = STYLES.get(str(name), STYLES[PointsStyle.name])  # an unknown style: the load says so
     problems: list[str] = []
     shared: dict[str, str] = {}  # the task's criteria: normalized text -> where
-    for entry, origin in _entries(data.get("rubric")):
+    for entry, origin in _entries(data.get(RUBRIC)):
         text, found = _check_entry(entry, origin, style)
         problems += found + _duplicate(text, origin, shared)
     for item, item_origin in _entries(data.get("items")):
         if not isinstance(item, SourcedDict):
             continue
-        own = _entries(item.get("rubric"))
+        own = _entries(item.get(RUBRIC))
         if not own and not shared:
             problems.append(f"{item_origin}: item {item.get('id')!r} has no criteria; give it a rubric: list (or the "
                             "task one that applies to every item)")
@@ -114,12 +118,13 @@ def lint_rubric(data: SourcedDict) -> list[str]:
 
 
 def lint_task_file(path: Path) -> list[str]:
-    """The lint of a task file: its rubric problems (none for a task of another kind); a file that cannot be read as
-    a task is one problem, its error."""
+    """The lint of a task file: its rubric problems (none for a task of another kind, nor for a file that cannot be
+    read as a task: loading it says what is wrong)."""
     from .loader import _load_with_includes
 
     try:
         data = _load_with_includes(path)
-    except TaskError as exc:
-        return [str(exc)]
-    return lint_rubric(data) if data.get("kind") == "rubric" else []
+    except TaskError:
+        return []
+    kind = KINDS.get(str(data.get("kind")))
+    return lint_rubric(data) if kind is not None and kind.has_criteria else []

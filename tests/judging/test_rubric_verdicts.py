@@ -4,6 +4,7 @@ zero; a verdict written anywhere but where the prompt asks for it (or copied fro
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -108,7 +109,7 @@ def test_the_schema_names_every_id_in_order_and_nothing_else() -> None:
 ENDPOINT = Endpoint(provider="openai", name="j", model="j", base_url="http://127.0.0.1:9/v1")
 
 
-def _judge(task_name: str, replies: list[str], constrained: bool = True) -> object:
+def _judge(task_name: str, replies: list[str], constrained: bool = True) -> Any:
     task = load_task(task_name)
     kind = kind_of(task.kind)
     item = task.items[0]
@@ -134,3 +135,73 @@ def test_a_complete_reply_scores_by_the_rule() -> None:
     # The requests tell which criteria they ask about; one request holds every criterion all at once.
     task = load_task("sample-rubric")
     assert kind_of("rubric").requests_per_item(task.items[0]) == 3
+
+
+SCORE_TASK = """
+name: s
+kind: rubric
+judge: {prompt: rubric.jinja, style: score}
+items:
+  - id: a
+    category: x
+    turns: ["Explain rain."]
+    rubric:
+      - {id: clarity, text: "How clear is it?", levels: [Confusing, Unclear, Fair, Clear, Very clear]}
+"""
+
+
+@pytest.mark.parametrize(("constrained", "reply", "level"), [
+    (True, '{"score": 4, "explanation": "clear"}', 4),
+    (False, "Mostly clear.\n[[2]]", 2),
+    (True, '{"score": 6, "explanation": "off the scale"}', None),
+    (False, "Level 5 would be generous.\n[[7]]", None),
+    (False, "I pick level 3.", None),
+])
+def test_a_score_rubric_keeps_its_level_and_refuses_one_off_the_levels(tmp_path: Any, constrained: bool, reply: str,
+                                                                      level: int | None) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SCORE_TASK.lstrip())
+    judgment = _judge(str(path), [reply], constrained)
+    if level is None:
+        assert judgment.score is None and judgment.failure is not None
+    else:
+        # Prometheus 2's five levels: (level - 1) / 4.
+        assert judgment.ok and judgment.score == (level - 1) / 4
+        assert judgment.rubric is not None and judgment.rubric.level == level
+        assert judgment.rubric.criteria[0].level == level
+
+
+def test_an_empty_answer_meets_nothing_without_asking() -> None:
+    task = load_task("sample-checklist")
+    kind = kind_of(task.kind)
+    item = task.items[0]
+    candidate = Candidate(task.benchmark, item.id, "m", ("  ",))
+    judge = Judge("j", ENDPOINT, True)
+    assert kind.requests(task, candidate, item, judge) == []
+    (judgment,) = kind.empty(task, item, candidate, judge)
+    assert judgment.empty and judgment.score == 0.0
+    assert judgment.rubric is not None and all(c.met is False for c in judgment.rubric.criteria)
+
+
+def test_a_checklist_scores_the_share_of_questions_met() -> None:
+    # sample-checklist's first item has three questions: two met.
+    judgment = _judge("sample-checklist", ['{"c1": true, "c2": false, "c3": true}'])
+    assert judgment.ok and judgment.score == pytest.approx(2 / 3)
+
+
+def test_a_repeated_judge_takes_each_criterions_majority() -> None:
+    from judgebench.judging.repeats import combine
+
+    asks = [_judge("sample-rubric", [reply]) for reply in (
+        '{"on-topic": true, "c2": true, "c3": false}',
+        '{"on-topic": true, "c2": false, "c3": false}',
+        '{"on-topic": false, "c2": true, "c3": true}',
+    )]
+    combined = combine(asks)
+    assert combined.rubric is not None
+    assert [c.met for c in combined.rubric.criteria] == [True, True, False]
+    assert combined.ok and combined.score == pytest.approx((2 + 5) / 7)
+    assert len(combined.repeats) == 3
+    # An even split leaves a criterion without a verdict: the judgment fails, it is not scored.
+    split = combine(asks[:2])
+    assert split.score is None and split.failure is not None and "c2" in (split.error or "")

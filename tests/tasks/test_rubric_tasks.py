@@ -44,7 +44,7 @@ items:
 
 def test_a_rubric_task_gives_each_item_the_tasks_criteria_then_its_own(tmp_path: Path) -> None:
     task = load_task(str(write(tmp_path / "r.yaml", GOOD)))
-    assert task.rubric is not None and (task.rubric.mode, task.rubric.style) == ("per_criterion", "rubric")
+    assert task.rubric is not None and (task.rubric.mode, task.rubric.style) == ("per_criterion", "points")
     q1, q2 = task.items
     assert [(c.id, c.points, c.scope, c.tags) for c in q1.criteria] == [
         ("cites", 2.0, "task", ("accuracy",)), ("c2", 5.0, "item", ("safety",)),
@@ -142,7 +142,7 @@ def test_an_item_without_criteria_or_positive_points_is_refused(tmp_path: Path) 
 
 @pytest.mark.parametrize(("judge", "words"), [
     ("{prompt: rubric.jinja, mode: sometimes}", "judge.mode must be one of per_criterion, all_at_once"),
-    ("{prompt: rubric.jinja, style: essay}", "judge.style must be one of rubric, checklist, score"),
+    ("{prompt: rubric.jinja, style: essay}", "judge.style must be one of points, checklist, score"),
 ])
 def test_bad_rubric_settings_are_refused(tmp_path: Path, judge: str, words: str) -> None:
     path = write(tmp_path / "m.yaml", f"""

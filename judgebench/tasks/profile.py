@@ -122,7 +122,7 @@ def apply_profile(task: Task, profile: Profile) -> Task:
     """The task's items judged against the profile: a rubric task (all criteria in one reply, the built-in rubric
     prompt) of the same benchmark, with the profile's protocol; the task's judge settings (max_tokens, temperature,
     what an empty answer gets) and generation are kept, its own verdict format and reference answers are not used."""
-    spec = RubricSpec(mode="all_at_once", style="rubric", criteria=profile_criteria(profile))
+    spec = RubricSpec(mode="all_at_once", style="points", criteria=profile_criteria(profile))
     items = tuple(replace(item, criteria=item_criteria(spec, item, ())) for item in task.items)
     judge = JudgeSpec(prompt=PROMPT, max_tokens=task.judge.max_tokens, temperature=task.judge.temperature,
                       on_empty=task.judge.on_empty)

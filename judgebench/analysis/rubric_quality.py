@@ -6,6 +6,7 @@ once here from the per-criterion frame (formats.criteria).
   with 95% bootstrap intervals over items (stats.rubric_agreement). A unit is one answer (model, item, turn) that
   every judge of the panel gave a verdict on; answers a judge did not judge, empty answers and missing verdicts
   are left out (counted in ``n_incomplete``). The row with key ``*`` pools every criterion of the rubric.
+  ``judges``: the panel's judge labels, separated by "; " (a label may hold commas).
 - labels: per judge and criterion, the judge's agreement with human labels (formats.criterion_labels): percent
   agreement and Cohen's kappa with bootstrap intervals over items; key ``*`` pools the criteria.
 - constant: the criteria every answer met, or none did, by every judge, over answers of at least two models: they
@@ -91,7 +92,7 @@ def panel_agreement(criteria: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP
             items = done.index.get_level_values("item_id").tolist()
             result = rater_agreement(done.to_numpy(dtype=int), items, n_bootstrap)
             text, points = ("all criteria", None) if key == ALL else (info.at[key, "text"], info.at[key, "points"])
-            rows.append((benchmark, protocol, key, text, points, ",".join(judges), *_stats(result),
+            rows.append((benchmark, protocol, key, text, points, "; ".join(judges), *_stats(result),
                          len(every) - len(done)))
     return pd.DataFrame(rows, columns=PANEL_TABLE)
 

@@ -27,7 +27,7 @@ def format_rubric_quality(quality: RubricQuality, top: int = 10) -> str:
     if quality.panel.empty:
         parts.append("panel agreement: needs two judges or more on the same rubric (a panel: --judge twice)")
     else:
-        panels = "; ".join(sorted({f"{r.benchmark}: {r.judges.replace(',', ', ')}"
+        panels = "; ".join(sorted({f"{r.benchmark}: {r.judges}"
                                    for r in quality.panel.itertuples()}))
         parts.append(f"panel agreement per criterion (* = every criterion pooled); 95% bootstrap intervals over items "
                      f"(none from one item); judges of {panels}")

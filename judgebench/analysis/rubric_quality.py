@@ -11,8 +11,8 @@ once here from the per-criterion frame (formats.criteria).
   agreement and Cohen's kappa with bootstrap intervals over items; key ``*`` pools the criteria.
 - constant: the criteria every answer met, or none did, by every judge, over answers of at least two models: they
   cannot tell models apart.
-- disagreements: the panel rows (key ``*`` left out) from the least agreement to the most (then the lowest kappa):
-  the criteria to reword first.
+- disagreements: the panel rows (key ``*`` left out) the judges disagree on at least once, from the least agreement
+  to the most (then the lowest kappa): the criteria to reword first.
 Score rubrics' levels are categories as yes/no verdicts are (kappa unweighted).
 """
 
@@ -114,9 +114,9 @@ def constant_criteria(criteria: pd.DataFrame) -> pd.DataFrame:
 
 
 def ranked_disagreements(panel: pd.DataFrame) -> pd.DataFrame:
-    """The panel's criteria from the least agreement to the most (lowest kappa first among equals; undefined kappa
-    last), pooled rows and criteria without units left out."""
-    rows = panel[(panel["key"] != ALL) & panel["agreement"].notna()]
+    """The panel's criteria the judges disagree on at least once, from the least agreement to the most (lowest kappa
+    first among equals; undefined kappa last); pooled rows left out."""
+    rows = panel[(panel["key"] != ALL) & panel["agreement"].notna() & (panel["agreement"] < 1)]
     order = rows.assign(_k=rows["kappa"].astype(float).fillna(np.inf)) \
         .sort_values(["agreement", "_k", "n_units", "key"], ascending=[True, True, False, True], kind="stable")
     return order.drop(columns="_k").reset_index(drop=True)

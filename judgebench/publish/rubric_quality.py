@@ -35,14 +35,17 @@ def format_rubric_quality(quality: RubricQuality, top: int = 10) -> str:
                              [[r.benchmark, r.key, *_stat_cells(r), str(r.n_incomplete), _short(str(r.text), 50)]
                               for r in quality.panel.itertuples()]))
         worst = quality.disagreements.head(top)
-        if not worst.empty:
+        if worst.empty:
+            parts.append("criteria the judges disagree on: none (every verdict alike)")
+        else:
             parts.append(f"criteria the judges disagree on most (top {len(worst)})")
             parts.append(_render(["rank", "benchmark", "criterion", "agree", "kappa", "answers", "text"],
                                  [[str(i + 1), r.benchmark, r.key, _num(r.agreement, 2), _num(r.kappa, 2),
                                    str(r.n_units), _short(str(r.text), 60)]
                                   for i, r in enumerate(worst.itertuples())]))
     if quality.constant.empty:
-        parts.append("criteria that never vary: none (every criterion judged on two models or more varied)")
+        parts.append("criteria that never vary across answers: none listed (one is listed when every verdict, on "
+                     "answers of two models or more, is the same)")
     else:
         parts.append("criteria that never vary across answers (they cannot tell models apart)")
         parts.append(_render(["benchmark", "criterion", "verdict", "answers", "models", "judges", "text"],

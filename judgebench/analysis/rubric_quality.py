@@ -18,7 +18,8 @@ Score rubrics' levels are categories as yes/no verdicts are (kappa unweighted).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -69,8 +70,19 @@ def _judged(criteria: pd.DataFrame) -> pd.DataFrame:
 
 
 def _stats(result: Agreement) -> list[Any]:
-    values = asdict(result)
-    return [values[c] for c in _STATS]
+    return [getattr(result, c) for c in _STATS]
+
+
+def _groups(keys: np.ndarray) -> Iterator[tuple[Any, np.ndarray]]:
+    """(key, positions) for each distinct key, keys in sorted order, positions in their original order: one sort
+    instead of a pandas group per criterion (a HealthBench-sized rubric has tens of thousands)."""
+    if not len(keys):
+        return
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    bounds = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    for part in np.split(order, bounds):
+        yield keys[part[0]], part
 
 
 def panel_agreement(criteria: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP) -> pd.DataFrame:
@@ -83,34 +95,39 @@ def panel_agreement(criteria: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP
         if len(judges) < 2:
             continue
         wide = group.pivot_table(index=[*UNIT, "key"], columns="judge", values="code", aggfunc="first")
+        every = wide.index.get_level_values("key").value_counts()
         complete = wide.dropna()
+        ratings = complete.to_numpy(dtype=int)
+        keys = complete.index.get_level_values("key").to_numpy(dtype=object)
+        items = pd.factorize(complete.index.get_level_values("item_id"), sort=True)[0]
         info = group.drop_duplicates("key").set_index("key")
-        parts = [(ALL, complete, wide)] + [(key, complete.xs(key, level="key", drop_level=False),
-                                            wide.xs(key, level="key", drop_level=False))
-                                           for key in sorted(wide.index.get_level_values("key").unique())]
-        for key, done, every in parts:
-            items = done.index.get_level_values("item_id").tolist()
-            result = rater_agreement(done.to_numpy(dtype=int), items, n_bootstrap)
-            text, points = ("all criteria", None) if key == ALL else (info.at[key, "text"], info.at[key, "points"])
-            rows.append((benchmark, protocol, key, text, points, "; ".join(judges), *_stats(result),
-                         len(every) - len(done)))
+        panel = "; ".join(judges)
+        result = rater_agreement(ratings, items, n_bootstrap)
+        rows.append((benchmark, protocol, ALL, "all criteria", None, panel, *_stats(result),
+                     len(wide) - len(complete)))
+        done: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            key: (ratings[at], items[at]) for key, at in _groups(keys)}
+        empty = (np.zeros((0, len(judges)), dtype=int), np.zeros(0, dtype=int))
+        for key in sorted(every.index):
+            mine, where = done.get(key, empty)
+            result = rater_agreement(mine, where, n_bootstrap)
+            rows.append((benchmark, protocol, key, info.at[key, "text"], info.at[key, "points"], panel,
+                         *_stats(result), int(every[key]) - len(mine)))
     return pd.DataFrame(rows, columns=PANEL_TABLE)
 
 
 def constant_criteria(criteria: pd.DataFrame) -> pd.DataFrame:
     """The criteria whose every verdict, by every judge, on answers of at least two models, is the same
     (``CONSTANT_TABLE``: ``always`` True for met by all, False for met by none)."""
-    rows = []
     judged = _judged(criteria)
     judged = judged[judged["level"].isna()]  # a score rubric's one criterion is its score: never "constant"
-    for (benchmark, protocol, key), part in judged.groupby([*GROUP, "key"], sort=True):
-        met = part["met"].astype(bool)
-        if part["model"].nunique() < 2 or met.nunique() != 1:
-            continue
-        first = part.iloc[0]
-        rows.append((benchmark, protocol, key, first["text"], float(first["points"]), bool(met.iloc[0]),
-                     len(part.drop_duplicates(UNIT)), int(part["model"].nunique()), int(part["judge"].nunique())))
-    return pd.DataFrame(rows, columns=CONSTANT_TABLE)
+    judged = judged.assign(met=judged["met"].astype(bool), unit=list(zip(*(judged[c] for c in UNIT), strict=True)))
+    found = judged.groupby([*GROUP, "key"], sort=True).agg(
+        text=("text", "first"), points=("points", "first"), always=("met", "first"), n_values=("met", "nunique"),
+        n_answers=("unit", "nunique"), n_models=("model", "nunique"), n_judges=("judge", "nunique")).reset_index()
+    found = found[(found["n_values"] == 1) & (found["n_models"] >= 2)]
+    return found.astype({"points": float, "always": bool, "n_answers": int, "n_models": int, "n_judges": int})[
+        CONSTANT_TABLE].reset_index(drop=True)
 
 
 def ranked_disagreements(panel: pd.DataFrame) -> pd.DataFrame:
@@ -139,14 +156,15 @@ def label_agreement(criteria: pd.DataFrame, labels: pd.DataFrame,
         matched = matched[matched["judged"].notna()]
         if matched.empty:
             continue
-        info = matched.drop_duplicates("key").set_index("key")
-        keys = [(ALL, matched)] + [(key, part) for key, part in matched.groupby("key", sort=True)]
-        for key, part in keys:
-            ratings = np.column_stack([part["met"].astype(int), part["judged"].astype(bool).astype(int)])
-            result = rater_agreement(ratings, part["item_id"].tolist(), n_bootstrap)
-            text = "all criteria" if key == ALL else info.at[key, "text"]
-            rows.append((benchmark, protocol, judge, key, text, *_stats(result),
-                         unmatched if key == ALL else None))
+        info = matched.drop_duplicates("key").set_index("key")["text"]
+        ratings = np.column_stack([matched["met"].astype(int).to_numpy(),
+                                   matched["judged"].astype(bool).astype(int).to_numpy()])
+        items = pd.factorize(matched["item_id"], sort=True)[0]
+        result = rater_agreement(ratings, items, n_bootstrap)
+        rows.append((benchmark, protocol, judge, ALL, "all criteria", *_stats(result), unmatched))
+        for key, at in _groups(matched["key"].to_numpy(dtype=object)):
+            result = rater_agreement(ratings[at], items[at], n_bootstrap)
+            rows.append((benchmark, protocol, judge, key, info[key], *_stats(result), None))
     return pd.DataFrame(rows, columns=LABEL_TABLE)
 
 

@@ -88,7 +88,8 @@ def _value(x: float) -> float | None:
     return None if np.isnan(x) else float(x)
 
 
-def rater_agreement(ratings: np.ndarray, items: Sequence[object], n_bootstrap: int, seed: int = 0) -> Agreement:
+def rater_agreement(ratings: np.ndarray, items: Sequence[object] | np.ndarray, n_bootstrap: int,
+                    seed: int = 0) -> Agreement:
     """Percent agreement and kappa of an (units, raters) array of category codes (ints from 0), with 95% percentile
     bootstrap intervals resampling ``items`` (each unit's item: its units resampled together; no interval from one
     item). At least two raters; no units gives no values."""
@@ -105,7 +106,10 @@ def rater_agreement(ratings: np.ndarray, items: Sequence[object], n_bootstrap: i
         raise ValueError("category codes start at 0")
     k = max(2, int(ratings.max()) + 1)
     per_unit = _cohen_counts(ratings, k) if m == 2 else _fleiss_counts(ratings, k)
-    _, cluster = np.unique(np.asarray([str(i) for i in items]), return_inverse=True)
+    codes = np.asarray(items)
+    if codes.dtype.kind not in "iu":  # ids of any kind, compared as text (integer codes as they are)
+        codes = np.asarray([str(i) for i in items])
+    _, cluster = np.unique(codes, return_inverse=True)
     n_items = int(cluster.max()) + 1
     per_item = np.zeros((n_items, per_unit.shape[1]))
     np.add.at(per_item, cluster, per_unit)

@@ -202,3 +202,43 @@ def test_run_profile_option_judges_with_the_rubric(tmp_path: Path) -> None:
                                        "--limit", "2"])
     assert result.exit_code == 0, result.output
     assert "sample-mt.profile-ana" in result.output
+
+
+def test_votes_exported_as_labels_give_the_same_report(personal_runs: tuple[Path, Path, Path],
+                                                        tmp_path: Path) -> None:
+    """An export of the votes (pairwise labels with a voter column) reads as the arena's database does."""
+    out, db, profile = personal_runs
+    exported = tmp_path / "votes.csv"
+    read_labels(db).to_csv(exported, index=False)
+    args = ["personal", "--voter", "ana", "--profile", str(profile), "--json", str(out)]
+    from_db = CliRunner().invoke(main, [args[0], "--votes", str(db), *args[1:]])
+    from_csv = CliRunner().invoke(main, [args[0], "--votes", str(exported), *args[1:]])
+    assert from_db.exit_code == 0 and from_csv.exit_code == 0, from_csv.output
+    assert json.loads(from_db.stdout) == json.loads(from_csv.stdout)
+
+
+def test_outcomes_from_pairwise_verdicts_and_scores() -> None:
+    """A pairwise verdict's preference decides its battle from the model's side; two scores decide by the higher,
+    equal scores tie; a failed judgment decides nothing."""
+    import pandas as pd
+
+    from judgebench.analysis.personal import judge_outcomes
+
+    rows = [  # benchmark, protocol, judge, item, model, opponent, turn, preference, score, error
+        ("b", "pw", "j", "q1", "x", "y", 1, 2.0, None, None), ("b", "pw", "j", "q2", "x", "y", 1, 1.0, None, None),
+        ("b", "pw", "j", "q3", "x", "y", 1, 1.5, None, None), ("b", "pw", "j", "q4", "x", "y", 1, 2.0, None, "boom"),
+        ("b", "sc", "k", "q1", "x", None, 1, None, 0.5, None), ("b", "sc", "k", "q1", "y", None, 1, None, 0.8, None),
+        ("b", "sc", "k", "q2", "x", None, 1, None, 0.5, None), ("b", "sc", "k", "q2", "y", None, 1, None, 0.5, None),
+    ]
+    frame = pd.DataFrame(rows, columns=["benchmark", "protocol", "judge", "item_id", "model", "opponent", "turn",
+                                        "preference", "score", "error"])
+    found = judge_outcomes(frame)
+    pair = frozenset(("x", "y"))
+    assert found[("b", "pw", "j")] == {("q1", pair, 1): "x", ("q2", pair, 1): "y", ("q3", pair, 1): "tie"}
+    assert found[("b", "sc", "k")] == {("q1", pair, 1): "y", ("q2", pair, 1): "tie"}
+
+
+def test_profile_replaces_a_rubric_tasks_own_criteria(tmp_path: Path) -> None:
+    judged = apply_profile(load_task("sample-rubric"), load_profile(_profile(tmp_path)))
+    assert all([c.id for c in item.criteria] == ["value-1", "value-2", "dislike-1"] for item in judged.items)
+    assert judged.protocol == "profile-ana" and judged.rubric is not None and judged.rubric.style == "points"

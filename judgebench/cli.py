@@ -594,17 +594,15 @@ def rubric_report(paths: tuple[Path, ...], labels_path: Path | None, bootstrap: 
     intervals over items), the criteria they disagree on most, the criteria met by every answer or by none (they
     cannot tell models apart) and, with --labels, each judge's agreement with human labels.
     """
-    from .analysis.rubric import rubric_judgments
-    from .analysis.rubric_quality import rubric_quality
-    from .formats.criteria import criteria_frame
+    from .analysis.rubric_quality import judgments_quality
     from .formats.criterion_labels import read_criterion_labels
     from .publish.rubric_quality import format_rubric_quality
 
     labels = read_criterion_labels(labels_path) if labels_path else None
-    criteria = criteria_frame(rubric_judgments(_read(paths, "auto").frame))
-    if criteria.empty:
+    frame = _read(paths, "auto").frame
+    if not frame["criteria"].notna().any():
         raise ConfigError("no rubric judgment among the inputs: rubric-report measures rubric tasks (kind: rubric)")
-    quality = rubric_quality(criteria, labels, n_bootstrap=bootstrap)
+    quality = judgments_quality(frame, labels, n_bootstrap=bootstrap)
     if as_json:
         click.echo(json.dumps(quality.to_json(), indent=2, allow_nan=False))
     else:

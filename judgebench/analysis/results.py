@@ -39,7 +39,7 @@ from .judge_profiles import judge_prices, judge_profiles
 from .leaderboard import Leaderboard, leaderboard, rows_frame
 from .records import collect_parsed, order_sources
 from .rubric import RubricTables, rubric_judgments, rubric_tables
-from .rubric_quality import RubricQuality, rubric_quality
+from .rubric_quality import RubricQuality, judgments_quality
 
 RUN_COLUMNS = ["run_id", "benchmark", "task", "kind", "model", "judges", "created"]
 ANSWER_COLUMNS = ["run_id", "benchmark", "item_id", "model", "turns", "error"]
@@ -89,7 +89,7 @@ class Results:
         from ..formats.criterion_labels import read_criterion_labels
 
         found = read_criterion_labels(Path(labels)) if labels is not None else None
-        return rubric_quality(self.criteria, found, self.n_bootstrap)
+        return judgments_quality(self.judgments, found, self.n_bootstrap)
 
     def judges(self, prices: PriceTable | str | Path | None = None) -> pd.DataFrame:
         """One row per judge configuration (analysis.judge_profiles.PROFILE_COLUMNS), as `judgebench judges`

@@ -182,3 +182,13 @@ def rubric_quality(criteria: pd.DataFrame, labels: pd.DataFrame | None = None,
             raise DataError("no criterion label matches a verdict (item_id, model and criterion id must match a "
                             "rubric judgment's, and the benchmark where the labels name one)")
     return RubricQuality(panel, constant_criteria(criteria), ranked_disagreements(panel), found)
+
+
+def judgments_quality(judgments: pd.DataFrame, labels: pd.DataFrame | None = None,
+                      n_bootstrap: int = DEFAULT_BOOTSTRAP) -> RubricQuality:
+    """The rubric-quality tables of a judgments frame's rubric judgments: what `judgebench rubric-report` and
+    ``Results.rubric_quality()`` both call."""
+    from ..formats.criteria import criteria_frame
+    from .rubric import rubric_judgments
+
+    return rubric_quality(criteria_frame(rubric_judgments(judgments)), labels, n_bootstrap)

@@ -242,3 +242,12 @@ def test_profile_replaces_a_rubric_tasks_own_criteria(tmp_path: Path) -> None:
     judged = apply_profile(load_task("sample-rubric"), load_profile(_profile(tmp_path)))
     assert all([c.id for c in item.criteria] == ["value-1", "value-2", "dislike-1"] for item in judged.items)
     assert judged.protocol == "profile-ana" and judged.rubric is not None and judged.rubric.style == "points"
+
+
+def test_rubric_report_without_rubric_judgments_says_so(personal_runs: tuple[Path, Path, Path]) -> None:
+    out, _, _ = personal_runs
+    generic = [str(p) for p in out.iterdir() if p.is_dir() and "-sample-mt-" in p.name]
+    assert len(generic) == 2
+    result = CliRunner().invoke(main, ["rubric-report", *generic])
+    assert result.exit_code != 0 and "no rubric judgment among the inputs" in result.output
+    assert "Traceback" not in result.output

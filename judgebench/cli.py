@@ -274,12 +274,7 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
 
     prices = load_prices(prices_path)
     item_ids = read_item_ids(items_file) if items_file else None
-    loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
-    if profile_path is not None:  # every task's items judged against the person's profile, as a rubric
-        from .tasks.profile import apply_profile, load_profile
-
-        profile = load_profile(profile_path)
-        loaded = [apply_profile(t, profile) for t in loaded]
+    loaded = _with_profile([load_task(t) for t in (tasks or DEFAULT_TASKS)], profile_path)
     if run_id and len(loaded) > 1:
         raise ConfigError("--run-id names one run: give a single --task")
     judge_specs = judges or DEFAULT_JUDGES
@@ -344,6 +339,16 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
         sys.exit(EXIT_FAILED_JUDGMENTS)
     if any(r.n_pending for r in results):
         sys.exit(EXIT_PENDING)
+
+
+def _with_profile(tasks: list[Task], profile_path: Path | None) -> list[Task]:
+    """``run --profile``: every task's items judged against the person's profile, as a rubric (tasks.profile)."""
+    if profile_path is None:
+        return tasks
+    from .tasks.profile import apply_profile, load_profile
+
+    profile = load_profile(profile_path)
+    return [apply_profile(t, profile) for t in tasks]
 
 
 def _finite(option: str, value: float) -> float:

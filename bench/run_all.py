@@ -21,6 +21,7 @@ import bench_pipeline
 import bench_plan
 import bench_rubric
 import bench_rubric_sources
+import bench_rubric_quality
 import bench_serve
 import bench_startup
 import bench_stats
@@ -46,6 +47,8 @@ def main() -> None:
     print(json.dumps(results["rubric_tables_healthbench_size"], indent=2), flush=True)
     results["rubric_sources"] = bench_rubric_sources.main()
     print(json.dumps(results["rubric_sources"], indent=2), flush=True)
+    results["rubric_report_3000_criteria"] = bench_rubric_quality.main()
+    print(json.dumps(results["rubric_report_3000_criteria"], indent=2), flush=True)
     if "--stats-only" not in sys.argv:
         results["pipeline"] = bench_pipeline.main()
         print(json.dumps(results["pipeline"], indent=2))

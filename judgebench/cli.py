@@ -251,12 +251,17 @@ def _no_or_enough_resamples(ctx: click.Context, param: click.Parameter, value: i
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where judge requests run: local (this process) or ray (Ray Data, on the cluster RAY_ADDRESS "
                    "names, else a local Ray instance; needs judgebench[ray]). Answers are generated locally.")
+@click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A preference profile (YAML: values and dislikes, a line each, optionally weighted): each task's "
+                   "items are judged against it as a rubric (kind rubric, protocol profile-NAME), each answer on its "
+                   "own, whatever the task's kind. See docs/rubrics.md.")
 def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...], answers_files: tuple[Path, ...],
         limit: int | None, items_file: Path | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float, timeout_s: float,
         progress: bool, adaptive: bool, batch: bool, batch_wait: float, dry_run: bool,
-        prices_path: Path | None, serve_timeout: float | None, transport: Transport, engine: str) -> None:
+        prices_path: Path | None, serve_timeout: float | None, transport: Transport, engine: str,
+        profile_path: Path | None) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
     from .clients.backends import with_transport
     from .clients.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
@@ -269,7 +274,7 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
 
     prices = load_prices(prices_path)
     item_ids = read_item_ids(items_file) if items_file else None
-    loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
+    loaded = _with_profile([load_task(t) for t in (tasks or DEFAULT_TASKS)], profile_path)
     if run_id and len(loaded) > 1:
         raise ConfigError("--run-id names one run: give a single --task")
     judge_specs = judges or DEFAULT_JUDGES
@@ -334,6 +339,16 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
         sys.exit(EXIT_FAILED_JUDGMENTS)
     if any(r.n_pending for r in results):
         sys.exit(EXIT_PENDING)
+
+
+def _with_profile(tasks: list[Task], profile_path: Path | None) -> list[Task]:
+    """``run --profile``: every task's items judged against the person's profile, as a rubric (tasks.profile)."""
+    if profile_path is None:
+        return tasks
+    from .tasks.profile import apply_profile, load_profile
+
+    profile = load_profile(profile_path)
+    return [apply_profile(t, profile) for t in tasks]
 
 
 def _finite(option: str, value: float) -> float:
@@ -563,6 +578,75 @@ def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files:
         click.echo(json.dumps(records, indent=2, allow_nan=False))
     else:
         click.echo(text(frame))
+
+
+@main.command("rubric-report")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Human labels of criteria: CSV/JSONL/JSON/Parquet with item_id, model, criterion (its id) and met "
+                   "(optionally turn, benchmark, voter): each judge's agreement with them.")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
+              callback=_no_or_enough_resamples,
+              help="Bootstrap resamples of items for the agreements' 95% percentile intervals (0: none).")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many of the criteria the judges disagree on most to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: panel, constant, disagreements and "
+              "labels, each a list of rows (the columns of judgebench.analysis.rubric_quality's tables).")
+def rubric_report(paths: tuple[Path, ...], labels_path: Path | None, bootstrap: int, top: int,
+                  as_json: bool) -> None:
+    """How good a rubric's criteria are, from rubric runs judged by a panel (--judge twice or more).
+
+    Per criterion: the judges' agreement on its verdicts (percent agreement, Cohen's or Fleiss' kappa, bootstrap
+    intervals over items), the criteria they disagree on most, the criteria met by every answer or by none (they
+    cannot tell models apart) and, with --labels, each judge's agreement with human labels.
+    """
+    from .analysis.rubric_quality import judgments_quality
+    from .formats.criterion_labels import read_criterion_labels
+    from .publish.rubric_quality import format_rubric_quality
+
+    labels = read_criterion_labels(labels_path) if labels_path else None
+    frame = _read(paths, "auto").frame
+    if not frame["criteria"].notna().any():
+        raise ConfigError("no rubric judgment among the inputs: rubric-report measures rubric tasks (kind: rubric)")
+    quality = judgments_quality(frame, labels, n_bootstrap=bootstrap)
+    if as_json:
+        click.echo(json.dumps(quality.to_json(), indent=2, allow_nan=False))
+    else:
+        click.echo(format_rubric_quality(quality, top=top))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--votes", "votes_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The person's votes: a human arena's database (judgebench arena serve --db) or a pairwise labels "
+                   "file with a voter column (CSV/JSONL/JSON/Parquet: item_id, model_a, model_b, winner, voter).")
+@click.option("--voter", required=True, help="Whose votes: the voter's name in the arena.")
+@click.option("--profile", "profile_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The person's preference profile (YAML) the runs among PATHS were judged with (run --profile).")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
+              callback=_no_or_enough_resamples,
+              help="Bootstrap resamples of votes for the 95% percentile intervals (0: none).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: voter, n_votes, agreement and "
+              "differences (the columns of judgebench.analysis.personal's tables).")
+def personal(paths: tuple[Path, ...], votes_path: Path, voter: str, profile_path: Path, bootstrap: int,
+             as_json: bool) -> None:
+    """Whether the judge with a person's profile agrees with their own votes better than the generic judge.
+
+    PATHS: runs judged with `run --profile` (one per voted model) and the generic judge's runs or judgment files
+    of the same items (pairwise, battles, single or rubric). Per judge configuration: its agreement with the
+    voter's votes (the share it decides as they did, ties included), and the profile's judge minus each other
+    one on the votes both decide, with paired bootstrap intervals.
+    """
+    from .analysis.personal import personal_report, voter_votes
+    from .formats.labels import read_labels
+    from .publish.personal import format_personal
+    from .tasks.profile import load_profile
+
+    profile = load_profile(profile_path)
+    votes = voter_votes(read_labels(votes_path), voter)
+    report = personal_report(_read(paths, "auto").frame, votes, voter, profile.protocol, n_bootstrap=bootstrap)
+    click.echo(json.dumps(report.to_json(), indent=2, allow_nan=False) if as_json else format_personal(report))
 
 
 def _has_judgebench_outputs(paths: tuple[Path, ...]) -> bool:

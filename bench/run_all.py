@@ -20,8 +20,8 @@ import bench_llamacpp_slots
 import bench_pipeline
 import bench_plan
 import bench_rubric
-import bench_rubric_sources
 import bench_rubric_quality
+import bench_rubric_sources
 import bench_serve
 import bench_startup
 import bench_stats

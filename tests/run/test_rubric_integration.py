@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import judgebench
+
 pytestmark = pytest.mark.integration
 
 
@@ -18,9 +20,10 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=900)
 
 
-def test_sample_rubric_runs_on_the_embedded_model_and_stats_shows_its_tables(tmp_path: Path) -> None:
+def test_sample_rubric_runs_on_the_embedded_model_and_stats_and_rubric_report_show_it(tmp_path: Path) -> None:
     """`judgebench run --task sample-rubric --limit 2`: the embedded model answers, judges every criterion through
-    the JSON schema (which llama.cpp enforces, so every verdict parses), and `stats` prints the rubric tables."""
+    the JSON schema (which llama.cpp enforces, so every verdict parses), `stats` prints the rubric tables and
+    `rubric-report` measures the panel's agreement per criterion (one run for both: each run costs the suite)."""
     out = tmp_path / "results"
     run = cli("run", "--task", "sample-rubric", "--limit", "2", "--out", str(out), cwd=tmp_path)
     assert run.returncode == 0, run.stderr + run.stdout
@@ -37,3 +40,11 @@ def test_sample_rubric_runs_on_the_embedded_model_and_stats_shows_its_tables(tmp
     stats = cli("stats", str(out), cwd=tmp_path)
     assert stats.returncode == 0, stats.stderr
     assert "rubric: per criterion" in stats.stdout and "on-topic" in stats.stdout
+    # The same panel's verdicts measured per criterion: rubric-report prints what load() computes.
+    report = cli("rubric-report", str(out), "--json", "--bootstrap", "100", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    shown = json.loads(report.stdout)
+    pooled = next(row for row in shown["panel"] if row["key"] == "*")
+    assert pooled["n_units"] > 0 and pooled["statistic"] == "cohen" and 0.0 <= pooled["agreement"] <= 1.0
+    assert len(pooled["judges"].split("; ")) == 2
+    assert shown == json.loads(json.dumps(judgebench.load(out, n_bootstrap=100).rubric_quality().to_json()))

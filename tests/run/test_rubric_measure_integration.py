@@ -1,6 +1,6 @@
-"""Rubrics measured and personal profiles end to end against the real embedded llama.cpp server
-(SmolLM2-135M-Instruct): `rubric-report` on a panel's real verdicts, and `run --profile` then `personal` against an
-arena database of votes. No mocks; kept short (two items)."""
+"""Personal profiles end to end against the real embedded llama.cpp server (SmolLM2-135M-Instruct): `run --profile`
+then `personal` against an arena database of votes. No mocks; kept short (two items). `rubric-report` on a panel's
+real verdicts is tested with the rubric run in test_rubric_integration.py."""
 
 from __future__ import annotations
 
@@ -32,23 +32,6 @@ PROFILE = "name: ana\nvalues:\n  - Is short and plain\ndislikes:\n  - {text: Is 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "judgebench.cli", *args], cwd=cwd, env=dict(os.environ),
                           capture_output=True, text=True, timeout=900)
-
-
-def test_rubric_report_on_the_embedded_panel(tmp_path: Path) -> None:
-    """The default panel (two configurations of the embedded model) judges two items' rubric; rubric-report
-    measures their agreement per criterion and prints the same numbers as load()."""
-    out = tmp_path / "results"
-    run = cli("run", "--task", "sample-rubric", "--limit", "2", "--out", str(out), cwd=tmp_path)
-    assert run.returncode == 0, run.stderr + run.stdout
-    report = cli("rubric-report", str(out), "--json", "--bootstrap", "100", cwd=tmp_path)
-    assert report.returncode == 0, report.stderr
-    shown = json.loads(report.stdout)
-    pooled = next(row for row in shown["panel"] if row["key"] == "*")
-    assert pooled["n_units"] > 0 and pooled["statistic"] == "cohen" and 0.0 <= pooled["agreement"] <= 1.0
-    assert len(pooled["judges"].split("; ")) == 2
-    import judgebench
-
-    assert shown == json.loads(json.dumps(judgebench.load(out, n_bootstrap=100).rubric_quality().to_json()))
 
 
 def _answers(tmp_path: Path) -> list[Path]:

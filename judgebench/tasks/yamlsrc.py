@@ -44,7 +44,7 @@ _FAST_BASE: type | None = getattr(yaml, "CSafeLoader", None)
 
 
 def _make_loader(filename: str, base: type = yaml.SafeLoader) -> type[yaml.SafeLoader]:
-    class Loader(base):  # type: ignore[valid-type,misc]
+    class Loader(base):
         pass
 
     def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> SourcedDict:

@@ -90,7 +90,7 @@ def test_the_bradley_terry_function_survives_its_module_being_imported() -> None
     # The function shares its module's name and is imported on first use: importing the module (as battle_ranking
     # does) must not leave the module where the function is expected.
     import judgebench.stats
-    import judgebench.stats.battle_ranking  # noqa: F401
+    import judgebench.stats.battle_ranking
     from judgebench.stats import bradley_terry
     from judgebench.stats.bradley_terry import bradley_terry as the_function
 

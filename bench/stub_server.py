@@ -37,6 +37,15 @@ _REPLY = json.dumps({
     "choices": [{"index": 0, "message": {"role": "assistant", "content": '{"score": 7}'}, "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55},
 }).encode()
+# A candidate model's answer, for requests to the model ``ANSWERER`` (a judge that finds its verdict's text in the
+# answer it judges refuses it, so the answers of a run that generates on the stub cannot be the verdict).
+ANSWERER = "stub-answerer"
+_ANSWER = json.dumps({
+    "id": "stub", "object": "chat.completion", "created": 0, "model": ANSWERER,
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "A stub answer, in one sentence."},
+                 "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 20, "completion_tokens": 8, "total_tokens": 28},
+}).encode()
 _MODELS = json.dumps({"object": "list", "data": [{"id": "stub", "object": "model"}]}).encode()
 
 
@@ -133,7 +142,7 @@ async def _serve(port: int, delay_s: float, max_concurrent: int, prefix_window: 
                             await asyncio.sleep(delay_s)
                     else:
                         await asyncio.sleep(delay_s)
-                writer.write(_response(_REPLY))
+                writer.write(_response(_ANSWER if ANSWERER.encode() in body else _REPLY))
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
         finally:

@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from ..formats import judgebench as store
 from ..formats import read_answers
 from ..formats.item_lists import listed_items
-from ..formats.table import columns_frame, judgment_row, rows_columns
+from ..formats.table import ColumnStore, columns_frame, judgment_row
 from ..judging.kinds import kind_of
 from ..judging.prompts import template_hash
 from ..judging.requests import render_all
@@ -125,7 +125,7 @@ class RunFiles:
         self.answers = store.JsonlWriter(run_dir / store.ANSWERS)
         self.judgments = store.JsonlWriter(run_dir / store.JUDGMENTS)
         self.run_id = run_id
-        self.rows: list[tuple[object, ...]] = []
+        self.rows = ColumnStore()  # column by column: memory does not hold every judgment's objects
         self.written = 0  # answers and judgments written: a run directory without any holds no result
         self.causes: Counter[tuple[str, str]] = Counter()
         self.failures: Counter[str] = Counter()
@@ -202,7 +202,7 @@ def _summarize(task: Task, config: RunConfig, executor: Executor, work: Work, ru
                batch: BatchReport | None) -> RunResult:
     """The same aggregation as `judgebench stats` on this run directory (one path, the same numbers), written to
     summary.json."""
-    frame = canonical_order(columns_frame(rows_columns(sink.rows), run_dir.name))
+    frame = canonical_order(columns_frame(sink.rows.columns(), run_dir.name))
     rows = tuple(score_rows(frame, config.n_bootstrap))
     diagnostics = diagnose(frame)  # constants.DIAGNOSTIC_BOOTSTRAP, as every other surface
     n_failed = sum(sink.causes.values())

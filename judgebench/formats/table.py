@@ -278,7 +278,8 @@ def sources_frame(sources: Sequence[tuple[Columns, str | None]]) -> pd.DataFrame
     data: dict[str, np.ndarray] = {}
     for name in CONTENT_COLUMNS:
         arrays = [_typed(name, columns[name]) for columns, _, _ in parts]
-        data[name] = np.concatenate(arrays) if arrays else _typed(name, [])
+        # One source (a run's own statistics): its arrays as they are, the frame copies them once anyway.
+        data[name] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays) if arrays else _typed(name, [])
     data["run_id"] = (np.concatenate([np.full(n, run_id, dtype=object) for _, n, run_id in parts]) if parts
                       else np.empty(0, dtype=object))
     return pd.DataFrame(data, columns=COLUMNS)

@@ -4,7 +4,9 @@ time), so judgebench's own cost is what is measured:
 - overhead: `judgebench run` (the library call the CLI makes: aevaluate with an answers file, results written,
   statistics computed) vs a bare asyncio + openai SDK loop sending the same judge requests at the same
   concurrency; wall time and this process's CPU time.
-- scale: generation + judging of 4,000 and 40,000 items, each in a fresh process: peak RSS and time.
+- scale: generation + judging of 4,000, 40,000 and 100,000 items, each in a fresh process, with the lean transport
+  (the command line's default): peak RSS and time. Memory should not grow with the items (goal: 100,000 under
+  200 MB).
 - pairwise lookups: building 4,000 pairwise judge requests in a 10,000- and a 100,000-item task.
 - replicas: one vs two replicas of a server with a fixed service time and a fixed number of slots.
 - pipelining: a slow candidate and a slow judge, the whole run vs generation then judging one after the other.
@@ -25,11 +27,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import openai
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stub_server import running_stub
+from stub_server import ANSWERER, running_stub
 
 from judgebench.judging.kinds import kind_of
 from judgebench.judging.requests import generation_request
@@ -69,6 +69,8 @@ def judge_requests(task: Task, judge: Judge) -> list[JudgeRequest]:
 
 
 async def bare_sdk_loop(base_url: str, requests: list[JudgeRequest], concurrency: int) -> None:
+    import openai  # here: the scale children measure judgebench's memory, not the SDK's
+
     client = openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0)
     semaphore = asyncio.Semaphore(concurrency)
 
@@ -125,10 +127,12 @@ def overhead(n_requests: int = 8000, rounds: int = 3, transport: str = "sdk") ->
 
 def _scale_child(n_items: int, base_url: str, transport: str) -> dict[str, Any]:
     """One run of ``n_items`` items (generation and judging, both on the stub) in this process."""
+    imports_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the libraries, before any item
     task = synthetic_task(n_items)
     workdir = Path(tempfile.mkdtemp(prefix="jb-scale-"))
-    model = Endpoint("openai", "stub-model", "stub", base_url=base_url, concurrency=CONCURRENCY)
-    judge = Judge("stub-judge#json", replace(model, name="stub-judge"), constrained=True)
+    model = Endpoint("openai", "stub-model", ANSWERER, base_url=base_url, concurrency=CONCURRENCY,
+                     transport=transport)  # type: ignore[arg-type]
+    judge = Judge("stub-judge#json", replace(model, name="stub-judge", model="stub"), constrained=True)
     config = RunConfig(model=model, judges=(judge,), out=workdir / "results", cache_path=workdir / "cache.sqlite",
                        progress=False)
     started = time.perf_counter()
@@ -136,10 +140,15 @@ def _scale_child(n_items: int, base_url: str, transport: str) -> dict[str, Any]:
     wall = time.perf_counter() - started
     assert result.n_judgments == n_items and result.n_failed == 0
     return {"n_items": n_items, "requests": 2 * n_items, "wall_s": round(wall, 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "rss_after_imports_mb": round(imports_mb, 1)}
 
 
-def scale(sizes: tuple[int, ...] = (4000, 40000), transport: str = "sdk") -> dict[str, Any]:
+SCALE_SIZES = (4000, 40000, 100_000)
+SCALE_GOAL_MB = 200.0
+
+
+def scale(sizes: tuple[int, ...] = SCALE_SIZES, transport: str = "lean") -> dict[str, Any]:
     found = []
     with running_stub() as base_url:
         for n in sizes:
@@ -147,9 +156,10 @@ def scale(sizes: tuple[int, ...] = (4000, 40000), transport: str = "sdk") -> dic
                                  check=True, capture_output=True, text=True).stdout
             found.append(json.loads(out.strip().splitlines()[-1]))
     small, large = found[0], found[-1]
-    return {"runs": found, "items_ratio": large["n_items"] / small["n_items"],
+    return {"runs": found, "transport": transport, "items_ratio": large["n_items"] / small["n_items"],
             "time_ratio": round(large["wall_s"] / small["wall_s"], 2),
-            "rss_ratio": round(large["peak_rss_mb"] / small["peak_rss_mb"], 3)}
+            "rss_ratio": round(large["peak_rss_mb"] / small["peak_rss_mb"], 3),
+            "goal_peak_rss_mb": SCALE_GOAL_MB, "within_goal": large["peak_rss_mb"] <= SCALE_GOAL_MB}
 
 
 def pairwise_lookups(sizes: tuple[int, ...] = (10_000, 100_000), n_candidates: int = 2000) -> dict[str, Any]:
@@ -200,7 +210,7 @@ def pipelining(n_items: int = 400, service_s: float = 0.1, slots: int = 8) -> di
     task = synthetic_task(n_items)
     workdir = Path(tempfile.mkdtemp(prefix="jb-pipeline-"))
     with running_stub(service_s, slots) as candidate_url, running_stub(service_s, slots) as judge_url:
-        model = Endpoint("openai", "stub-model", "stub", base_url=candidate_url, concurrency=slots)
+        model = Endpoint("openai", "stub-model", ANSWERER, base_url=candidate_url, concurrency=slots)
         judge = Judge("stub-judge#json", Endpoint("openai", "stub-judge", "stub", base_url=judge_url,
                                                   concurrency=slots), constrained=True)
         started = time.perf_counter()
@@ -229,7 +239,7 @@ def pipelining(n_items: int = 400, service_s: float = 0.1, slots: int = 8) -> di
 
 def main() -> dict[str, Any]:
     results: dict[str, Any] = {}
-    for name, bench in (("overhead_vs_bare_sdk_loop", overhead), ("scale_4k_vs_40k_items", scale),
+    for name, bench in (("overhead_vs_bare_sdk_loop", overhead), ("scale_4k_40k_100k_items", scale),
                         ("pairwise_lookup_10k_vs_100k_items", pairwise_lookups),
                         ("two_replicas_vs_one", replicas), ("pipelined_vs_sequential", pipelining)):
         results[name] = bench()

@@ -2,6 +2,11 @@
 tasks`, `judgebench run --help` and `python -c "import judgebench"`, each in a fresh process, several times,
 medians reported. Goal (issue 19): `--help` and `tasks` under 0.3 s and 80 MB.
 
+A fully cached rerun (issue 23): `judgebench run --task FILE --answers FILE --judge stub@URL#json` on 8,000 single-
+grading items (bench/stub_server.py as the judge), run once to fill the cache, then again, every request from the
+cache, timed as a whole process (start-up, task load, every judgment, records, statistics). Goal: under 1.5 s. With
+`--against`, the two trees' summary.json must be byte-identical (the same numbers), and the bench says so.
+
 `--against DIR` measures a second source tree the same way, alternating with this one, and reports the ratios
 (e.g. a checkout of an older commit: `git worktree add /tmp/before HEAD~3`).
 
@@ -83,7 +88,62 @@ def measure(sources: dict[str, Path], repeats: int = REPEATS) -> dict[str, dict[
             for name, by_command in samples.items()}
 
 
-def main(against: Path | None = None, repeats: int = REPEATS) -> dict[str, object]:
+CACHED_ITEMS = 8000
+CACHED_GOAL_S = 1.5
+
+
+def _cached_inputs(folder: Path, n_items: int) -> tuple[Path, Path]:
+    """A single-grading task of ``n_items`` one-turn items and a FastChat answers file for it."""
+    lines = ["name: bench-cached", "kind: single", "judge:", "  prompt: single.jinja", "  scale: [1, 10]",
+             "  max_tokens: 32", "items:"]
+    for i in range(n_items):
+        lines += [f"  - id: q{i}", "    category: writing", "    turns:",
+                  f"      - 'Question {i}: write two sentences about the number {i}.'"]
+    task = folder / "task.yaml"
+    task.write_text("\n".join(lines) + "\n")
+    answers = folder / "bench-model.jsonl"
+    with answers.open("w") as out:
+        for i in range(n_items):
+            out.write(json.dumps({"question_id": f"q{i}", "model_id": "bench-model", "choices": [
+                {"index": 0, "turns": [f"An answer to q{i}, in two sentences."]}]}) + "\n")
+    return task, answers
+
+
+def cached_rerun(sources: dict[str, Path], n_items: int = CACHED_ITEMS, repeats: int = 3) -> dict[str, object]:
+    """Each source's first run (filling its cache), then ``repeats`` cached reruns alternating between sources:
+    medians of wall, CPU and max RSS, and whether the summaries agree byte for byte."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from stub_server import running_stub
+
+    folder = Path(tempfile.mkdtemp(prefix="jb-cached-rerun-"))
+    task, answers = _cached_inputs(folder, n_items)
+    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in sources}
+    summaries: dict[str, bytes] = {}
+    with running_stub() as url:
+        def args(name: str, run_id: str) -> list[str]:
+            return ["-c", SCRIPT, "run", "--task", str(task), "--answers", str(answers), "--judge", f"stub@{url}#json",
+                    "--concurrency", "64", "--out", str(folder / name), "--run-id", run_id, "--no-progress"]
+
+        for name, source in sources.items():
+            measure_once(args(name, "first"), source)
+        for k in range(repeats):
+            for name, source in sources.items():
+                samples[name].append(measure_once(args(name, f"cached{k}"), source))
+                summaries[name] = (folder / name / f"cached{k}" / "summary.json").read_bytes()
+    found: dict[str, object] = {
+        "n_judgments": n_items, "goal_s": CACHED_GOAL_S,
+        **{name: {"wall_s": round(statistics.median(w for w, _, _ in runs), 3),
+                  "cpu_s": round(statistics.median(c for _, c, _ in runs), 3),
+                  "max_rss_mb": round(statistics.median(r for _, _, r in runs), 1)}
+           for name, runs in samples.items()}}
+    if len(sources) > 1:
+        found["summary_json_identical"] = len(set(summaries.values())) == 1
+    return found
+
+
+def main(against: Path | None = None, repeats: int = REPEATS, cached: bool = True) -> dict[str, object]:
     sources = {"this": ROOT, **({"against": against.resolve()} if against else {})}
     medians = measure(sources, repeats)
     result: dict[str, object] = {"repeats": repeats, "load_average_1min": round(os.getloadavg()[0], 1),
@@ -93,6 +153,13 @@ def main(against: Path | None = None, repeats: int = REPEATS) -> dict[str, objec
         result["ratio_against_over_this"] = {
             command: {key: round(medians["against"][command][key] / value, 1) for key, value in figures.items()}
             for command, figures in medians["this"].items()}
+    if cached:
+        rerun = cached_rerun(sources)
+        if against:
+            this, other = rerun["this"], rerun["against"]
+            assert isinstance(this, dict) and isinstance(other, dict)
+            rerun["ratio_against_over_this"] = {key: round(other[key] / value, 2) for key, value in this.items()}
+        result[f"cached_rerun_{CACHED_ITEMS}"] = rerun
     return result
 
 
@@ -100,5 +167,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--against", type=Path, help="another source tree to compare with (e.g. an older commit)")
     parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--no-cached", action="store_true", help="leave out the cached rerun (it needs the stub)")
     options = parser.parse_args()
-    print(json.dumps(main(options.against, options.repeats), indent=2))
+    print(json.dumps(main(options.against, options.repeats, not options.no_cached), indent=2))

@@ -19,6 +19,7 @@ import bench_default_run
 import bench_llamacpp_slots
 import bench_pipeline
 import bench_plan
+import bench_prefix_order
 import bench_rubric
 import bench_rubric_quality
 import bench_rubric_sources
@@ -33,7 +34,8 @@ import bench_viewer
 def main() -> None:
     results = {"alpaca_eval_2_leaderboard": bench_stats.main()}
     print(json.dumps(results, indent=2), flush=True)
-    results["cli_startup"] = bench_startup.main()
+    # The cached rerun starts the stub: not with --stats-only.
+    results["cli_startup"] = bench_startup.main(cached="--stats-only" not in sys.argv)
     print(json.dumps(results["cli_startup"], indent=2), flush=True)
     results["bradley_terry_styled_vs_raw"] = bench_battles.main()
     print(json.dumps(results["bradley_terry_styled_vs_raw"], indent=2), flush=True)
@@ -52,6 +54,8 @@ def main() -> None:
     if "--stats-only" not in sys.argv:
         results["pipeline"] = bench_pipeline.main()
         print(json.dumps(results["pipeline"], indent=2))
+        results["prefix_order_on_a_simulated_prefix_cache"] = bench_prefix_order.main(window=1)
+        print(json.dumps(results["prefix_order_on_a_simulated_prefix_cache"], indent=2))
         results["lean_transport_vs_sdk_loop"] = bench_transport.main()
         print(json.dumps(results["lean_transport_vs_sdk_loop"], indent=2))
         results["batch_bookkeeping_vs_direct"] = bench_batch.main()

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 from ..errors import DataError
 from ..stats.agreement import agreement_s1_s2, cohen_kappa
@@ -237,6 +236,8 @@ def _finite_pair(pair: tuple[float, float]) -> tuple[float | None, float | None]
 
 def item_agreement(frame: pd.DataFrame, labels: pd.DataFrame) -> list[PairwiseAgreement] | ScoreAgreement:
     """S1/S2 agreement and Cohen's kappa per judge (pairwise labels), or Spearman and weighted kappa (scores)."""
+    from scipy.stats import spearmanr
+
     if {"model_a", "model_b", "winner"} <= set(labels.columns):
         return pairwise_agreement(frame, labels)
     if {"item_id", "model", "score"} <= set(labels.columns):

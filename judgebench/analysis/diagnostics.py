@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 from ..constants import DIAGNOSTIC_BOOTSTRAP, SELF_PREFERENCE_BOOTSTRAP
 from ..judging.kinds import kind_of
@@ -161,6 +160,8 @@ def panel_agreement(benchmark: str, frame: pd.DataFrame) -> PanelAgreement | Non
         fleiss = fleiss_kappa(table)
     per_model = sided.groupby(["judge", "model"])["value"].mean().unstack("model").reindex(index=judges)
     rank_corr = []
+    if len(judges) > 1:  # scipy.stats (about a second to import) only where a panel's rankings are compared
+        from scipy.stats import spearmanr
     for a, b in combinations(judges, 2):
         shared = per_model.loc[[a, b]].dropna(axis=1)
         rho = spearmanr(shared.loc[a], shared.loc[b]).statistic if shared.shape[1] >= 3 else None

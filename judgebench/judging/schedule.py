@@ -25,10 +25,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
-from scipy.special import expit
 
 from ..errors import ConfigError
-from ..stats.bradley_terry import fit_strengths
 
 # A pair of models, in sorted order: the key under which its battles are counted, whichever side each was on.
 Pair = tuple[str, str]
@@ -119,6 +117,9 @@ def strengths(models: Sequence[str], results: Iterable[Result], pairs: Iterable[
     rows += [(index[a], index[b], 0.5, 1.0) for a, b in pairs if a in index and b in index]
     if not rows:
         return {m: 0.0 for m in models}
+    # Imported here: every run walks this module's schedule, only a sampled one fits strengths (scipy.optimize).
+    from ..stats.bradley_terry import fit_strengths
+
     a, b, outcome, weight = (np.array(column) for column in zip(*rows, strict=True))
     fitted = fit_strengths(a.astype(int), b.astype(int), outcome.astype(float), len(models), weight.astype(float))
     fitted -= fitted.mean()
@@ -127,6 +128,8 @@ def strengths(models: Sequence[str], results: Iterable[Result], pairs: Iterable[
 
 def uncertainty(pairs: Sequence[Pair], counts: Counter[Pair], fitted: dict[str, float]) -> np.ndarray:
     """Each pair's standard error of its predicted outcome, ``sqrt(p (1 - p) / (n + 1))``."""
+    from scipy.special import expit
+
     p = np.array([expit(fitted.get(a, 0.0) - fitted.get(b, 0.0)) for a, b in pairs])
     n = np.array([counts.get(pair, 0) for pair in pairs], dtype=float)
     return np.sqrt(p * (1 - p) / (n + 1))

@@ -47,7 +47,7 @@ from ..types import BattlesSpec, Candidate, Endpoint, Item, Judgment, Task
 from .config import RunConfig
 from .executors import Executor
 from .fanout import bounded
-from .pipeline import Pipeline, Work, asks_of, judge_comparisons, stream
+from .pipeline import Pipeline, Work, asks_of, stream
 
 T = TypeVar("T")
 # A sampled schedule refits at least this many times over its budget (more often when there are many pairs:
@@ -151,13 +151,27 @@ class _Battles:
                     counts[pair] += 1
             battles = assign_items(kept, item_ids, used, rng)
             self.scheduled += battles
-            judged = await _gather(self._judge(pipeline, battle) for battle in battles)
-            results += _results([j for judgments in judged for j in judgments])
+            results += _results(await self._judge_round(pipeline, battles))
 
-    async def _judge(self, pipeline: Pipeline, battle: Battle) -> list[Judgment]:
-        item = self.by_item[battle.item_id]
-        found = {model: self.answers[(model, item.id)] for model in (battle.model_a, battle.model_b)}
-        return await judge_comparisons(pipeline, item, found, [Comparison.of(battle)])
+    async def _judge_round(self, pipeline: Pipeline, battles: list[Battle]) -> list[Judgment]:
+        """A round's battles, an item's together (one call, its requests in prefix order: a candidate's answer
+        shown first in several battles goes out in adjacent requests); the judgments in the battles' order."""
+        by_item: dict[str, list[int]] = {}
+        for index, battle in enumerate(battles):
+            by_item.setdefault(battle.item_id, []).append(index)
+
+        async def one(indices: list[int]) -> list[list[Judgment]]:
+            item = self.by_item[battles[indices[0]].item_id]
+            pairs = [(self.answers[(battles[i].model_a, item.id)], self.answers[(battles[i].model_b, item.id)])
+                     for i in indices]
+            return await pipeline.judge_all(item, pairs)
+
+        judged = await _gather(one(indices) for indices in by_item.values())
+        per_battle: list[list[Judgment]] = [[] for _ in battles]
+        for indices, judgments in zip(by_item.values(), judged, strict=True):
+            for i, found in zip(indices, judgments, strict=True):
+                per_battle[i] = found
+        return [j for judgments in per_battle for j in judgments]
 
     def summary(self) -> dict[str, Any]:
         spec = self.spec

@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from ..formats import judgebench as store
 from ..formats import read_answers
 from ..formats.item_lists import listed_items
-from ..formats.table import columns_frame, judgment_row, rows_columns
+from ..formats.table import ColumnStore, columns_frame, judgment_row
 from ..judging.kinds import kind_of
 from ..judging.prompts import template_hash
 from ..judging.requests import render_all
@@ -125,7 +125,7 @@ class RunFiles:
         self.answers = store.JsonlWriter(run_dir / store.ANSWERS)
         self.judgments = store.JsonlWriter(run_dir / store.JUDGMENTS)
         self.run_id = run_id
-        self.rows: list[tuple[object, ...]] = []
+        self.rows = ColumnStore()  # column by column: memory does not hold every judgment's objects
         self.written = 0  # answers and judgments written: a run directory without any holds no result
         self.causes: Counter[tuple[str, str]] = Counter()
         self.failures: Counter[str] = Counter()
@@ -202,7 +202,10 @@ def _summarize(task: Task, config: RunConfig, executor: Executor, work: Work, ru
                batch: BatchReport | None) -> RunResult:
     """The same aggregation as `judgebench stats` on this run directory (one path, the same numbers), written to
     summary.json."""
-    frame = canonical_order(columns_frame(rows_columns(sink.rows), run_dir.name))
+    n_judgments = len(sink.rows)
+    frame = columns_frame(sink.rows.columns(), run_dir.name)
+    sink.rows = ColumnStore()  # the frame holds the judgments now: their columns are let go before the statistics
+    frame = canonical_order(frame)
     rows = tuple(score_rows(frame, config.n_bootstrap))
     diagnostics = diagnose(frame)  # constants.DIAGNOSTIC_BOOTSTRAP, as every other surface
     n_failed = sum(sink.causes.values())
@@ -214,7 +217,7 @@ def _summarize(task: Task, config: RunConfig, executor: Executor, work: Work, ru
     store.write_json_atomic(run_dir / store.SUMMARY, {
         "benchmark": task.benchmark, "task": task.name, "kind": task.kind,
         "rows": [asdict(row) for row in rows],
-        "n_judgments": len(sink.rows), "n_failed": n_failed,
+        "n_judgments": n_judgments, "n_failed": n_failed,
         "failures": {cause: sink.failures.get(cause, 0)
                      for cause in ("parse", "truncated", "request", "filtered", "no_answer", "empty", "pending")},
         "failure_causes": [list(c) for c in failure_causes], "stopped_endpoints": list(stopped),
@@ -225,7 +228,7 @@ def _summarize(task: Task, config: RunConfig, executor: Executor, work: Work, ru
         "diagnostics": diagnostics.to_json(),
         **work.summary(),
     })
-    return RunResult(run_dir, task, rows, executor.counters, n_failed, len(sink.rows), diagnostics, failure_causes,
+    return RunResult(run_dir, task, rows, executor.counters, n_failed, n_judgments, diagnostics, failure_causes,
                      stopped, sink.failures.get("pending", 0), batch, usage)
 
 

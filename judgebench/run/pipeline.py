@@ -6,7 +6,6 @@ schedules comparisons between models. Live, provider-batch, Ray and dry runs dif
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -14,6 +13,7 @@ from typing import Any, Protocol
 from ..errors import BackendError, BatchPending
 from ..judging.answers import split_reasoning
 from ..judging.kinds import JudgingKind, is_empty, kind_of
+from ..judging.order import prefix_order
 from ..judging.repeats import asked, assemble_asks
 from ..judging.requests import generation_request
 from ..judging.schedule import Comparison, single
@@ -91,39 +91,56 @@ class Pipeline:
     async def judge(self, item: Item, candidate: Candidate, opponent: Candidate | None = None) -> list[Judgment]:
         """Every judge's judgments of ``candidate`` (against ``opponent``'s answer, in a battle), written to the sink
         (a whole-run executor's come at ``finish``)."""
-        if len(self.judges) == 1:  # no task to create for the common case
-            judged = [await self._judge_one(item, candidate, self.judges[0], opponent)]
+        return (await self.judge_all(item, [(candidate, opponent)]))[0]
+
+    async def judge_all(self, item: Item, pairs: Sequence[tuple[Candidate, Candidate | None]]) -> list[list[Judgment]]:
+        """Every judge's judgments of each (candidate, opponent) of one item, in the order of ``pairs``, each
+        written to the sink. Their requests go to the executor in one call, in prefix order (judging.order): the
+        requests that share the longest beginning of their prompt (both orders of an answer, every criterion of it,
+        the prompts showing one candidate's answer first, a panel's judges asking one server) are sent one after the
+        other, which keeps a server's prefix cache hot."""
+        kind, task = self.kind, self.task
+        # (candidate, opponent, judge, judgments needing no request, requests) for every pair and judge
+        asks: list[tuple[Candidate, Candidate | None, Judge, list[Judgment], list[JudgeRequest]]] = []
+        for candidate, opponent in pairs:
+            for judge in self.judges:
+                if not candidate.ok or (opponent is not None and not opponent.ok):
+                    asks.append((candidate, opponent, judge, kind.unanswered(task, item, candidate, judge, opponent),
+                                 []))
+                    continue
+                # Empty answers are never shown to the judge; the kind records what they count for. A judge with
+                # ``,repeats=K`` asks each request K times (judging.repeats): one judgment from the K replies.
+                asks.append((candidate, opponent, judge, kind.empty(task, item, candidate, judge, opponent),
+                             asked(kind.requests(task, candidate, item, judge, opponent), judge.repeats)))
+        flat = [request for *_, requests in asks for request in requests]
+        if self.executor.whole_run:
+            self._later += [(c, o, requests, judge.repeats) for c, o, judge, _, requests in asks if requests]
+            outcomes: list[ChatReply | BackendError] = []
+        elif flat:
+            order = prefix_order([r.chat for r in flat])
+            sent = await self.executor.outcomes([flat[i].chat for i in order], self._accept(flat))
+            outcomes = [sent[0]] * len(flat)
+            for position, i in enumerate(order):
+                outcomes[i] = sent[position]
         else:
-            judged = await asyncio.gather(*(self._judge_one(item, candidate, j, opponent) for j in self.judges))
-        found: list[Judgment] = []
-        for judge, (judgments, sent) in zip(self.judges, judged, strict=True):
+            outcomes = []
+        found: list[list[Judgment]] = []
+        start = 0
+        for index, (candidate, opponent, judge, judgments, requests) in enumerate(asks):
+            if requests and not self.executor.whole_run:
+                judgments = judgments + assemble_asks(kind, task, candidate, requests,
+                                                      outcomes[start:start + len(requests)], opponent, judge.repeats)
+                start += len(requests)
             for judgment in judgments:
                 self.sink.judgment(judgment)
-            found += judgments
+            if index % len(self.judges) == 0:
+                found.append([])
+            found[-1] += judgments
             # Requests a failed or empty answer did not need count as done, so the total stays true.
-            expected = self.kind.requests_per_item(item) * judge.repeats
-            if sent < expected:
-                self.executor.tick(expected - sent)
+            expected = kind.requests_per_item(item) * judge.repeats
+            if len(requests) < expected:
+                self.executor.tick(expected - len(requests))
         return found
-
-    async def _judge_one(self, item: Item, candidate: Candidate, judge: Judge,
-                         opponent: Candidate | None) -> tuple[list[Judgment], int]:
-        """One judge's judgments of one answer, and how many requests they took."""
-        kind, task = self.kind, self.task
-        if not candidate.ok or (opponent is not None and not opponent.ok):
-            return kind.unanswered(task, item, candidate, judge, opponent), 0
-        # Empty answers are never shown to the judge; the kind records what they count for.
-        found = kind.empty(task, item, candidate, judge, opponent)
-        # A judge with ``,repeats=K`` asks each request K times (judging.repeats): one judgment from the K replies.
-        requests = asked(kind.requests(task, candidate, item, judge, opponent), judge.repeats)
-        if not requests:
-            return found, 0
-        if self.executor.whole_run:
-            self._later.append((candidate, opponent, requests, judge.repeats))
-            return found, len(requests)
-        outcomes = await self.executor.outcomes([r.chat for r in requests], self._accept(requests))
-        judged = assemble_asks(kind, task, candidate, requests, outcomes, opponent, judge.repeats)
-        return found + judged, len(requests)
 
     def _accept(self, requests: Sequence[JudgeRequest]) -> Callable[[ChatRequest, ChatReply], bool]:
         by_chat = {id(r.chat): r for r in requests}
@@ -136,7 +153,11 @@ class Pipeline:
         if not later:
             return
         flat = [request for _, _, requests, _ in later for request in requests]
-        outcomes = await self.executor.outcomes([r.chat for r in flat], self._accept(flat))
+        order = prefix_order([r.chat for r in flat])
+        sent = await self.executor.outcomes([flat[i].chat for i in order], self._accept(flat))
+        outcomes = list(sent)
+        for position, i in enumerate(order):
+            outcomes[i] = sent[position]
         start = 0
         for candidate, opponent, requests, times in later:
             for judgment in assemble_asks(self.kind, self.task, candidate, requests,
@@ -175,13 +196,10 @@ Answers = Callable[[Pipeline, Item], Awaitable[dict[str, Candidate]]]
 
 async def judge_comparisons(pipeline: Pipeline, item: Item, found: dict[str, Candidate],
                             comparisons: Sequence[Comparison]) -> list[Judgment]:
-    """The comparisons of one item, judged: each one's answer (model) against its opponent's, or against none."""
-    async def one(c: Comparison) -> list[Judgment]:
-        return await pipeline.judge(item, found[c.model], found[c.opponent] if c.opponent is not None else None)
-
-    if len(comparisons) == 1:  # no task to create for the common case
-        return await one(comparisons[0])
-    judged = await asyncio.gather(*(one(c) for c in comparisons))
+    """The comparisons of one item, judged: each one's answer (model) against its opponent's, or against none, all
+    of the item's requests sent together in prefix order (``Pipeline.judge_all``)."""
+    judged = await pipeline.judge_all(item, [(found[c.model], found[c.opponent] if c.opponent is not None else None)
+                                             for c in comparisons])
     return [j for judgments in judged for j in judgments]
 
 

@@ -7,13 +7,12 @@ counts, which judging uses) does not load the battle rankings and length-control
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
-# Imported now: the function bradley_terry shares its module's name, and importing that module (as battle_ranking
-# does) would otherwise leave the module where the function is expected.
-from .bradley_terry import BradleyTerry, bradley_terry, bradley_terry_with_ci
-
 if TYPE_CHECKING:
+    from .bradley_terry import BradleyTerry, bradley_terry, bradley_terry_with_ci
     from .correlation import rank_correlation
     from .length_control import (
         MIN_MODELS,
@@ -43,7 +42,8 @@ __all__ = [
     "rank_correlation",
 ]
 
-_LAZY = {"rank_correlation": ".correlation", "WinRate": ".winrate", "bootstrap_ci": ".winrate",
+_LAZY = {**dict.fromkeys(("BradleyTerry", "bradley_terry", "bradley_terry_with_ci"), ".bradley_terry"),
+         "rank_correlation": ".correlation", "WinRate": ".winrate", "bootstrap_ci": ".winrate",
          "pairwise_winrate": ".winrate",
          **dict.fromkeys(("MIN_MODELS", "DifficultyTable", "LengthControlled", "ModelAnnotations", "fit_difficulty",
                           "length_controlled_winrate", "length_controlled_winrates"), ".length_control")}
@@ -60,3 +60,17 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
+
+
+class _Package(types.ModuleType):
+    """The function ``bradley_terry`` shares its module's name. Importing the module (as battle_ranking does) sets
+    the package's attribute to the module; this keeps the function there once it has been looked up, and lets the
+    module be imported on first use (scipy.optimize, about a second, is not loaded by what needs stats.style)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "bradley_terry" and isinstance(value, types.ModuleType):
+            return  # the submodule stays reachable through sys.modules; the name is the function's
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 
 # Arena-Hard's num_round (show_result.py, both versions): every surface bootstraps this many times.
 ARENA_HARD_ROUNDS = 100
@@ -59,6 +58,8 @@ class StyleFeatures:
 
 def _newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, iterations: int = 100) -> np.ndarray:
     """Maximum-likelihood logistic coefficients (no intercept) for soft labels ``y`` with weights ``w``."""
+    from scipy.special import expit
+
     beta = np.zeros(x.shape[1])
     for _ in range(iterations):
         p = expit(x @ beta)
@@ -166,6 +167,8 @@ def v2_style_scores(models: Sequence[str], points: Sequence[float], weights: Seq
     rows of the exploded games are normalized to mean 0 and sample standard deviation 1 per column, as
     show_result.py normalizes its battle rows. Returns the scores and the median style coefficients (length,
     headers, lists, bold)."""
+    from scipy.special import expit
+
     row_models, row_points, index = exploded(models, points, weights)
     names = sorted(set(row_models))
     onehot = (row_models[:, None] == np.array(names)[None, :]).astype(float)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from .bradley_terry import fit_logistic_strengths
 from .style_control import STYLE_COLUMNS, StyleCoefficient, StyleDesign, missing_style, style_design
@@ -204,6 +203,8 @@ def default_anchor(games: pd.DataFrame) -> str:
 def _ranked(models: list[str], strengths: np.ndarray, samples: np.ndarray, anchor: int,
             counts: pd.Series) -> tuple[RankedModel, ...]:
     """Models best first; ``samples``: bootstrap strengths (resamples x models)."""
+    from scipy.special import expit
+
     relative = strengths - strengths[anchor]
     if len(samples):
         scores = 100 * expit(samples - samples[:, [anchor]])

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
-from scipy.special import expit
 
 RIDGE = 1e-6
 
@@ -42,6 +40,9 @@ def fit_logistic_strengths(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, n_
     The log-likelihood is concave with a Hessian of only (models + features)^2 entries, so Newton steps (scipy's
     exact trust-region method) converge in a few passes over the games where a quasi-Newton method needs dozens.
     """
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
     w = np.ones(len(a)) if weight is None else np.asarray(weight, dtype=float)
     x = np.zeros((len(a), 0)) if features is None else np.asarray(features, dtype=float)
     n_params = n_models + x.shape[1]
@@ -106,6 +107,8 @@ def bradley_terry(battles: pd.DataFrame, baseline: str) -> dict[str, float]:
 def bradley_terry_with_ci(battles: pd.DataFrame, baseline: str, n_bootstrap: int = 100,
                           seed: int = 0) -> list[BradleyTerry]:
     """Scores against the baseline with 95% percentile intervals from resampling battles with replacement."""
+    from scipy.special import expit
+
     strengths = bradley_terry(battles, baseline)
     models = sorted(strengths)
     index = {m: i for i, m in enumerate(models)}

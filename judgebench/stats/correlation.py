@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau, spearmanr
 
 from .bradley_terry import fit_strengths
 
@@ -30,6 +29,8 @@ class RankCorrelation:
 
 def rank_statistics(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(Spearman, Kendall tau-b) of two scorings of the same models; NaN where either is constant."""
+    from scipy.stats import kendalltau, spearmanr
+
     if len(set(x)) < 2 or len(set(y)) < 2:
         return float("nan"), float("nan")
     return _bounded(spearmanr(x, y).statistic), _bounded(kendalltau(x, y).statistic)
@@ -42,6 +43,8 @@ def _bounded(value: float) -> float:
 
 def rank_correlation(x: np.ndarray, y: np.ndarray, n_bootstrap: int = 1000, seed: int = 0) -> RankCorrelation:
     """Pairs where either value is missing are dropped."""
+    from scipy.stats import kendalltau, spearmanr
+
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = ~(np.isnan(x) | np.isnan(y))
     x, y = x[keep], y[keep]

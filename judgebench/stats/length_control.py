@@ -40,8 +40,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
-from scipy.special import expit
 
 from .winrate import DEFAULT_SEED, resample_count_blocks
 
@@ -189,6 +187,7 @@ def _bernoulli_nll(z: np.ndarray, y: np.ndarray) -> float:
 
 def _fit_coefficients(features: np.ndarray, y: np.ndarray, prior: np.ndarray, penalty: np.ndarray) -> np.ndarray:
     """Logistic fit with soft labels and a Gaussian prior (diagonal precision ``penalty``) at ``prior``."""
+    from scipy.special import expit
 
     def objective(v: np.ndarray) -> float:
         gap = v - prior
@@ -223,6 +222,9 @@ def _usable(annotations: ModelAnnotations) -> tuple[np.ndarray, np.ndarray, np.n
 
 def _fit_joint(models: Mapping[str, ModelAnnotations], l2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(item ids, gamma per item, phi per model) from the joint fit of step 1 (see the module doc)."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
     data = [_usable(m) for m in models.values()]
     k = len(data)
     item_ids, item = np.unique(np.concatenate([d[0] for d in data]), return_inverse=True)
@@ -283,6 +285,8 @@ def length_controlled_winrate(annotations: ModelAnnotations, table: DifficultyTa
     model gets the same number whatever else is evaluated. Items the table does not know are left out and
     counted (n_unknown). ``length_sensitivity`` overrides the table's prior centre for phi. ``n_bootstrap``:
     resamples of items for its 95% interval (``bootstrap_interval``). See the module doc."""
+    from scipy.special import expit
+
     features, y, n_unknown = _design(annotations, table)
     if len(y) < 2 or len(y) < MIN_KNOWN_SHARE * (len(y) + n_unknown):
         raise ValueError(f"only {len(y)} judged item(s) with a known difficulty ({n_unknown} unknown to the "

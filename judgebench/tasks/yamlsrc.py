@@ -38,8 +38,13 @@ class SourcedList(list):
         self.item_origins = []
 
 
-def _make_loader(filename: str) -> type[yaml.SafeLoader]:
-    class Loader(yaml.SafeLoader):
+# libyaml's parser (PyYAML's C extension) where PyYAML was built with it: the same nodes, marks and values, about
+# ten times faster than the pure-Python one (a task of 8,000 inline items: seconds before the first request).
+_FAST_BASE: type | None = getattr(yaml, "CSafeLoader", None)
+
+
+def _make_loader(filename: str, base: type = yaml.SafeLoader) -> type[yaml.SafeLoader]:
+    class Loader(base):
         pass
 
     def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> SourcedDict:
@@ -107,6 +112,30 @@ def load_yaml(path: Path) -> SourcedDict:
 
 
 def _parse(text: str, filename: str) -> Any:
+    """The document's values, through libyaml when it is there. A document libyaml refuses is read again by the
+    pure-Python parser, whose errors name the line and the problem as this module reports them."""
+    if _FAST_BASE is not None:
+        try:
+            return _parse_fast(text, filename, _FAST_BASE)
+        except (yaml.YAMLError, RecursionError):
+            pass
+    return _parse_python(text, filename)
+
+
+def _parse_fast(text: str, filename: str, base: type) -> Any:
+    """libyaml's reading; its errors are raised as they are (``_parse`` reads the document again to report them)."""
+    loader = _make_loader(filename, base)(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, filename, len(text) + MAX_EXPANSION)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _parse_python(text: str, filename: str) -> Any:
     try:
         loader = _make_loader(filename)(text)
     except yaml.reader.ReaderError as exc:  # the reader checks every character first

@@ -22,3 +22,24 @@ def test_every_column_is_described_once_with_its_dtype() -> None:
         dtype = frame[column.name].dtype
         is_text = column.dtype == "str" and (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype))
         assert is_text or KINDS[column.dtype](dtype), (column.name, dtype)
+
+
+def test_a_column_store_gives_the_frame_its_rows_give() -> None:
+    # A run keeps its judgments column by column (run.evaluate.RunFiles): every value kind a row holds (None, ints,
+    # floats, bools in number columns; text and None elsewhere) must come out as the rows' own frame has it.
+    from judgebench.formats.table import CONTENT_COLUMNS, NUMBER_COLUMNS, ColumnStore, columns_frame, rows_columns
+
+    choices: list[list[object]] = [[None, 1, 7.5, True, 3], [None, "a", "b", "x" * 40]]
+    rows = []
+    for i in range(50):
+        row: list[object] = []
+        for k, name in enumerate(CONTENT_COLUMNS):
+            pick = choices[0] if name in NUMBER_COLUMNS else choices[1]
+            row.append(i % 3 + 1 if name == "turn" else bool(i % 2) if name == "empty" else pick[(i + k) % len(pick)])
+        rows.append(tuple(row))
+    store = ColumnStore()
+    for row in rows:
+        store.append(row)
+    assert len(store) == len(rows)
+    pd.testing.assert_frame_equal(columns_frame(store.columns(), "run"), columns_frame(rows_columns(rows), "run"),
+                                  check_exact=True)

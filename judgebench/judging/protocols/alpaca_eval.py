@@ -32,8 +32,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from scipy.special import logsumexp
-
 from ...errors import BackendError, TaskError
 from ...types import (
     CallRecord,
@@ -105,6 +103,8 @@ def preference_shown(alternatives: Sequence[tuple[str, float]], numerator: str =
                      denominators: Sequence[str] = DENOMINATORS) -> float | None:
     """The preference for the second output shown, in [1, 2], from the first token's top log-probabilities; None
     when none of the tokens is among them."""
+    from scipy.special import logsumexp
+
     wanted = set(denominators) | {numerator}
     found = {token: logprob for token, logprob in alternatives if token in wanted}
     if not found:

@@ -17,6 +17,7 @@ from ..judging.kinds import JudgingKind, is_empty, kind_of
 from ..judging.repeats import asked, assemble_asks
 from ..judging.requests import generation_request
 from ..judging.schedule import Comparison, single
+from ..judging.strategies import Parsed
 from ..types import CallRecord, Candidate, ChatReply, ChatRequest, Endpoint, Item, Judge, JudgeRequest, Judgment, Task
 from .executors import Executor
 from .fanout import bounded
@@ -121,13 +122,19 @@ class Pipeline:
         if self.executor.whole_run:
             self._later.append((candidate, opponent, requests, judge.repeats))
             return found, len(requests)
-        outcomes = await self.executor.outcomes([r.chat for r in requests], self._accept(requests))
-        judged = assemble_asks(kind, task, candidate, requests, outcomes, opponent, judge.repeats)
+        parsed = Parsed()
+        outcomes = await self.executor.outcomes([r.chat for r in requests], self._accept(requests, parsed))
+        judged = assemble_asks(kind, task, candidate, requests, outcomes, opponent, judge.repeats, parsed)
         return found + judged, len(requests)
 
-    def _accept(self, requests: Sequence[JudgeRequest]) -> Callable[[ChatRequest, ChatReply], bool]:
+    def _accept(self, requests: Sequence[JudgeRequest], parsed: Parsed) -> Callable[[ChatRequest, ChatReply], bool]:
+        """Whether a reply is cached: its verdict parses. The verdict is kept in ``parsed``, so assembling the
+        judgment reads each reply once."""
+        if len(requests) == 1:
+            (only,) = requests
+            return lambda chat, reply: parsed.verdict(self.kind, self.task, only, reply).ok
         by_chat = {id(r.chat): r for r in requests}
-        return lambda chat, reply: self.kind.parse(self.task, by_chat[id(chat)], reply).ok
+        return lambda chat, reply: parsed.verdict(self.kind, self.task, by_chat[id(chat)], reply).ok
 
     async def finish(self) -> None:
         """A whole-run executor's judge requests, every one in one call (one Ray dataset, not one per answer), then
@@ -136,11 +143,12 @@ class Pipeline:
         if not later:
             return
         flat = [request for _, _, requests, _ in later for request in requests]
-        outcomes = await self.executor.outcomes([r.chat for r in flat], self._accept(flat))
+        parsed = Parsed()
+        outcomes = await self.executor.outcomes([r.chat for r in flat], self._accept(flat, parsed))
         start = 0
         for candidate, opponent, requests, times in later:
             for judgment in assemble_asks(self.kind, self.task, candidate, requests,
-                                          outcomes[start:start + len(requests)], opponent, times):
+                                          outcomes[start:start + len(requests)], opponent, times, parsed):
                 self.sink.judgment(judgment)
             start += len(requests)
 

@@ -42,6 +42,8 @@ from .runner import Counters
 PACKAGES = ("judgebench", "openai", "anthropic", "llama_cpp_python", "jinja2", "numpy", "scipy",
             "pandas", "vllm", "sglang", "ray", "aiohttp", "orjson")
 T = TypeVar("T")
+# Records handed to the operating system at once (formats.judgebench.JsonlWriter).
+RECORD_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,9 @@ class RunFiles:
     statistics at the end (the judgments themselves, with their raw text, are not kept in memory)."""
 
     def __init__(self, run_dir: Path, run_id: str) -> None:
-        self.answers = store.JsonlWriter(run_dir / store.ANSWERS)
-        self.judgments = store.JsonlWriter(run_dir / store.JUDGMENTS)
+        # Records are written in groups (at most a second or RECORD_BATCH records late); close writes the rest.
+        self.answers = store.JsonlWriter(run_dir / store.ANSWERS, batch=RECORD_BATCH)
+        self.judgments = store.JsonlWriter(run_dir / store.JUDGMENTS, batch=RECORD_BATCH)
         self.run_id = run_id
         self.rows: list[tuple[object, ...]] = []
         self.written = 0  # answers and judgments written: a run directory without any holds no result

@@ -400,11 +400,11 @@ def main(n: int = N_REQUESTS, rounds: int = ROUNDS, before: str | None = None, w
             for round_ in range(rounds):
                 samples["aiohttp_loop"].append(_timed(lambda: aiohttp_loop(base_url, requests)))
                 samples["sdk_loop"].append(_timed(lambda: sdk_loop(base_url, requests)))
-                cache = workdir / f"cache{round_}.sqlite"
-                samples["judgebench_live"].append(_timed(lambda c=cache: library_run(  # type: ignore[misc]
-                    task_path, answers, base_url, workdir / f"live{round_}", c, n, False)))
-                samples["judgebench_cached"].append(_timed(lambda c=cache: library_run(  # type: ignore[misc]
-                    task_path, answers, base_url, workdir / f"cached{round_}", c, n, True)))
+                cache, live, cached = (workdir / f"{name}{round_}" for name in ("cache.sqlite", "live", "cached"))
+                samples["judgebench_live"].append(_timed(lambda c=cache, o=live: library_run(  # type: ignore[misc]
+                    task_path, answers, base_url, o, c, n, False)))
+                samples["judgebench_cached"].append(_timed(lambda c=cache, o=cached: library_run(  # type: ignore[misc]
+                    task_path, answers, base_url, o, c, n, True)))
             base = {key: statistics.median(s[key] for s in samples["aiohttp_loop"]) for key in ("wall_s", "cpu_s")}
             results: dict[str, Any] = {"n_requests": n, "concurrency": CONCURRENCY, "rounds": rounds,
                                        "cores": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2)}

@@ -341,7 +341,8 @@ for cached in (False, True):
     library_run(Path(args["task"]), Path(args["answers"]), args["url"], Path(args["out"]) / str(cached),
                 Path(args["cache"]), args["n"], cached)
     out.append({{"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}})
-print(json.dumps(out))
+import judgebench
+print(json.dumps({{"runs": out, "package": judgebench.__file__}}))
 """
 
 
@@ -362,11 +363,16 @@ def child_runs(tree: Path, task_path: Path, answers: Path, base_url: str, workdi
     args = json.dumps({"task": str(task_path), "answers": str(answers), "url": base_url, "out": str(out),
                        "cache": str(out / "cache.sqlite"), "n": n})
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    # Run from the work folder: `python -c` puts the current folder first on the path, and a checkout's own
+    # judgebench/ there would be imported instead of ``tree``'s.
     done = subprocess.run([sys.executable, "-c", CHILD.format(bench=str(Path(__file__).resolve().parent)), args],
-                          capture_output=True, text=True, env=env, check=False)
+                          capture_output=True, text=True, env=env, check=False, cwd=workdir)
     if done.returncode:
         raise RuntimeError(f"the child run in {tree} failed: {done.stderr.strip()[-800:]}")
-    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    if not Path(found["package"]).resolve().is_relative_to(tree.resolve()):
+        raise RuntimeError(f"the child run imported {found['package']}, not the judgebench in {tree}")
+    return list(found["runs"])
 
 
 # -- the whole benchmark -------------------------------------------------------------------------------------------

@@ -346,6 +346,36 @@ print(json.dumps({{"runs": out, "package": judgebench.__file__}}))
 """
 
 
+CHILD_BREAKDOWN = """
+import json, sys
+sys.path.insert(0, {bench!r})
+from bench_judgment_path import breakdown, library_run
+from pathlib import Path
+args = json.loads(sys.argv[1])
+task, answers, out = Path(args["task"]), Path(args["answers"]), Path(args["out"])
+library_run(task, answers, args["url"], out / "warm", out / "warm.sqlite", args["n"], False)  # as the main pass
+import judgebench
+found = breakdown(task, answers, args["url"], out, args["n"])
+print(json.dumps({{"breakdown": found, "package": judgebench.__file__}}))
+"""
+
+
+def child_breakdown(tree: Path, task_path: Path, answers: Path, base_url: str, workdir: Path, n: int
+                    ) -> dict[str, Any]:
+    """``breakdown`` of the judgebench package in ``tree``, in a fresh child process (after a warm-up run)."""
+    out = Path(tempfile.mkdtemp(dir=workdir))
+    args = json.dumps({"task": str(task_path), "answers": str(answers), "url": base_url, "out": str(out), "n": n})
+    done = subprocess.run([sys.executable, "-c", CHILD_BREAKDOWN.format(bench=str(Path(__file__).resolve().parent)),
+                           args], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tree)},
+                          check=False, cwd=workdir)
+    if done.returncode:
+        raise RuntimeError(f"the child breakdown in {tree} failed: {done.stderr.strip()[-800:]}")
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    if not Path(found["package"]).resolve().is_relative_to(tree.resolve()):
+        raise RuntimeError(f"the child breakdown imported {found['package']}, not the judgebench in {tree}")
+    return dict(found["breakdown"])
+
+
 def export_revision(rev: str, into: Path) -> Path:
     """``rev``'s judgebench package, exported with git archive (no worktree, nothing checked out)."""
     into.mkdir(parents=True, exist_ok=True)
@@ -421,6 +451,8 @@ def main(n: int = N_REQUESTS, rounds: int = ROUNDS, before: str | None = None, w
                    "cached": cli_run(task_path, answers, base_url, cli_out)}
             results["cli_subprocess"] = {mode: _summary([s], n, base) for mode, s in cli.items()}
             results["breakdown_per_judgment"] = breakdown(task_path, answers, base_url, workdir, n)
+            results["aiohttp_loop_us_per_request"] = {"wall": round(1e6 * base["wall_s"] / n, 1),
+                                                      "cpu": round(1e6 * base["cpu_s"] / n, 1)}
             if before is not None:
                 results["before_after"] = before_after(before, task_path, answers, base_url, workdir, n, rounds,
                                                        requests)
@@ -450,6 +482,11 @@ def before_after(rev: str, task_path: Path, answers: Path, base_url: str, workdi
         found[name] = _summary(runs, n, None if name == "aiohttp_loop" else base)
     for mode in ("live", "cached"):
         found[f"speedup_{mode}"] = round(found[f"before_{mode}"]["wall_s"] / found[f"after_{mode}"]["wall_s"], 2)
+    # The stages of each tree's judgment, per judgment, beside what the aiohttp loop spends per request.
+    found["aiohttp_loop_us_per_request"] = {"wall": round(1e6 * base["wall_s"] / n, 1),
+                                            "cpu": round(1e6 * base["cpu_s"] / n, 1)}
+    for label, tree in trees.items():
+        found[f"{label}_breakdown_per_judgment"] = child_breakdown(tree, task_path, answers, base_url, workdir, n)
     return found
 
 

@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, results printed and saved to bench/out/results.json.
 
-`--stats-only` skips the runner, transport, server start-up, llama.cpp slots, default run, arena and Ray engine
-benchmarks (they need stub or embedded servers, judgebench[ray] for the last, and several minutes)."""
+`--stats-only` skips the runner, transport, judgment path, server start-up, llama.cpp slots, default run, arena and
+Ray engine benchmarks (they need stub or embedded servers, judgebench[ray] for the last, and several minutes)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import bench_arena
 import bench_batch
 import bench_battles
 import bench_default_run
+import bench_judgment_path
 import bench_llamacpp_slots
 import bench_pipeline
 import bench_plan
@@ -58,6 +59,8 @@ def main() -> None:
         print(json.dumps(results["prefix_order_on_a_simulated_prefix_cache"], indent=2))
         results["lean_transport_vs_sdk_loop"] = bench_transport.main()
         print(json.dumps(results["lean_transport_vs_sdk_loop"], indent=2))
+        results["judgment_path_vs_aiohttp_loop"] = bench_judgment_path.main()
+        print(json.dumps(results["judgment_path_vs_aiohttp_loop"], indent=2))
         results["batch_bookkeeping_vs_direct"] = bench_batch.main()
         print(json.dumps(results["batch_bookkeeping_vs_direct"], indent=2))
         results["serve_startup"] = bench_serve.main()

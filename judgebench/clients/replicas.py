@@ -218,9 +218,13 @@ class ReplicaPool:
     def _holder(self, prompt: object) -> Replica | None:
         """The healthy replica whose server holds the start of ``prompt``, where servers have slots: it was last
         given the same prompt, or (a tuple of messages) the conversation this one goes on with (a second turn)."""
-        if prompt is None or not self.endpoint.slots or len(self.replicas) < 2:
+        if prompt is None or not self._holds_prompts():
             return None
         return next((r for r in self.replicas if not r.down and _continues(prompt, r.last_prompt)), None)
+
+    def _holds_prompts(self) -> bool:
+        """Whether a replica may hold a waiting request's prompt: servers with slots, more than one replica."""
+        return bool(self.endpoint.slots) and len(self.replicas) >= 2
 
     def _take(self, replica: Replica, prompt: object) -> None:
         replica.in_flight += 1
@@ -234,6 +238,19 @@ class ReplicaPool:
         """Give the room there is to waiting requests: first to one whose prompt a replica with room holds (it
         was given the same prompt last, perhaps while this one waited), then to the oldest whose prompt no
         healthy replica holds."""
+        if not self._holds_prompts():
+            # No replica holds a prompt (one replica, or servers without slots): the oldest waiting requests take
+            # the room there is, in order, each in O(1) (rebuilding the queue on every release cost O(waiting)).
+            while self._waiters:
+                free = self._pick()
+                if free is None:
+                    return
+                waiter = self._waiters.popleft()
+                if waiter.future.done():
+                    continue
+                self._take(free, waiter.prompt)
+                waiter.future.set_result(free)
+            return
         now = time.monotonic()
         while self._waiters:
             self._waiters = deque(w for w in self._waiters if not w.future.done())

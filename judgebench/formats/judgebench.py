@@ -118,10 +118,12 @@ def write_json_atomic(path: Path, value: Any) -> None:
 
 
 class JsonlWriter:
-    """Append-only JSONL. Each record is written through to the operating system at once; fsyncs are grouped
-    (one per ``sync_every_s`` at most, and one on close), since one per record costs more than the request."""
+    """Append-only JSONL. Records are handed to the operating system in groups: when ``batch`` lines wait, or when
+    ``write_every_s`` has passed since the last write (so a slow run's records still appear as they come), and on
+    ``flush`` and ``close``; one write and flush per record cost more than the record. fsyncs are grouped too (one
+    per ``sync_every_s`` at most, and one on close). ``batch`` 1: each record is written through at once."""
 
-    def __init__(self, path: Path, sync_every_s: float = 1.0) -> None:
+    def __init__(self, path: Path, sync_every_s: float = 1.0, *, batch: int = 1, write_every_s: float = 1.0) -> None:
         self.path = path
         try:
             self._fh = path.open("a", encoding="utf-8")
@@ -129,16 +131,28 @@ class JsonlWriter:
             raise _written(path, exc) from None
         self._sync_every_s = sync_every_s
         self._last_sync = time.monotonic()
+        self._batch = max(1, batch)
+        self._write_every_s = write_every_s
+        self._last_write = self._last_sync
+        self._lines: list[str] = []
 
     def append(self, record: Any) -> None:
         """Write one record: a dict, or a dataclass (written as its fields)."""
         # A server can echo a key into a reply or an error message: nothing written keeps it.
-        line = redact(dumps_line(record)) + "\n"
+        self._lines.append(redact(dumps_line(record)) + "\n")
+        if len(self._lines) >= self._batch or time.monotonic() - self._last_write >= self._write_every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the waiting records to the operating system (and fsync, at most once per ``sync_every_s``)."""
+        lines, self._lines = self._lines, []
         try:
-            self._fh.write(line)
-            self._fh.flush()
+            if lines:
+                self._fh.write("".join(lines))
+                self._fh.flush()
             now = time.monotonic()
-            if now - self._last_sync >= self._sync_every_s:
+            self._last_write = now
+            if lines and now - self._last_sync >= self._sync_every_s:
                 os.fsync(self._fh.fileno())
                 self._last_sync = now
         except OSError as exc:
@@ -148,6 +162,9 @@ class JsonlWriter:
         if self._fh.closed:
             return
         try:
+            if self._lines:
+                lines, self._lines = self._lines, []
+                self._fh.write("".join(lines))
             self._fh.flush()
             os.fsync(self._fh.fileno())
         except OSError as exc:

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import re
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import jinja2
 import jinja2.nodes
 import jinja2.runtime
+import orjson
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SecurityError
 
@@ -184,10 +186,57 @@ def _only_blocks(template: jinja2.Template) -> bool:
     return found
 
 
+class _Rendered:
+    """The messages of the last renders, by template and input: the same input renders to the same messages (a
+    render is a pure function of its template and variables), so a panel's judges that share a prompt, a prompt
+    rendered to check it before the run, or a kind asked for the same requests again, render it once. Bounded:
+    the oldest entry goes first. The template object is part of the key, so a template file edited since (a new
+    object) renders afresh."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._found: OrderedDict[tuple[int, bytes], tuple[jinja2.Template, Messages]] = OrderedDict()
+
+    @staticmethod
+    def key(template: jinja2.Template, variables: dict[str, Any]) -> tuple[int, bytes] | None:
+        try:
+            # Keys sorted; a key that is not a string, or a value JSON cannot write, is refused: rendered every time.
+            return id(template), orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+        except (orjson.JSONEncodeError, TypeError):
+            return None
+
+    def get(self, key: tuple[int, bytes], template: jinja2.Template) -> Messages | None:
+        found = self._found.get(key)
+        if found is None or found[0] is not template:
+            return None
+        self._found.move_to_end(key)
+        return found[1]
+
+    def put(self, key: tuple[int, bytes], template: jinja2.Template, messages: Messages) -> None:
+        self._found[key] = (template, messages)
+        if len(self._found) > self.size:
+            self._found.popitem(last=False)
+
+
+_RENDERED = _Rendered()
+
+
 def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str, Any]) -> Messages:
     """Render a template's ``system`` and ``user`` blocks into chat messages (in jinja2's sandbox, within one
-    render's budget of time and size: see ``sandbox``)."""
+    render's budget of time and size: see ``sandbox``), once per distinct input (``_Rendered``)."""
     template = load_template(name, search_path)
+    key = _Rendered.key(template, variables)
+    if key is not None:
+        known = _RENDERED.get(key, template)
+        if known is not None:
+            return known
+    messages = _render(template, search_path, variables)
+    if key is not None:
+        _RENDERED.put(key, template, messages)
+    return messages
+
+
+def _render(template: jinja2.Template, search_path: tuple[str, ...], variables: dict[str, Any]) -> Messages:
     messages: list[tuple[str, str]] = []
     context = template.new_context(variables)
     token = render_budget.start(variables)

@@ -33,7 +33,7 @@ from statistics import fmean
 
 from ..stats.rubric import rubric_score
 from ..types import Candidate, Failure, Grade, JudgeRequest, Judgment, PairVerdict, RubricVerdict, Task
-from .strategies import JudgingKind, Outcome
+from .strategies import JudgingKind, Outcome, Parsed
 from .verdicts import combine_orders
 
 
@@ -53,13 +53,15 @@ def _again(request: JudgeRequest, k: int) -> JudgeRequest:
 
 
 def assemble_asks(kind: JudgingKind, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
-                  outcomes: Sequence[Outcome], opponent: Candidate | None, times: int) -> list[Judgment]:
+                  outcomes: Sequence[Outcome], opponent: Candidate | None, times: int,
+                  parsed: Parsed | None = None) -> list[Judgment]:
     """The judgments of ``asked(requests, times)``'s outcomes: the kind's own, one per (item, turn), each the
-    combination of its ``times`` asks."""
+    combination of its ``times`` asks. ``parsed``: the verdicts already read from the outcomes."""
     if times <= 1:
-        return kind.assemble(task, candidate, requests, outcomes, opponent)
+        return kind.assemble(task, candidate, requests, outcomes, opponent, parsed)
     n = len(requests) // times
-    per_ask = [kind.assemble(task, candidate, requests[k * n:(k + 1) * n], outcomes[k * n:(k + 1) * n], opponent)
+    per_ask = [kind.assemble(task, candidate, requests[k * n:(k + 1) * n], outcomes[k * n:(k + 1) * n], opponent,
+                             parsed)
                for k in range(times)]
     return [combine(asks) for asks in zip(*per_ask, strict=True)]
 

@@ -44,6 +44,7 @@ from .rubric_styles import PointsStyle, style_of
 from .strategies import (
     JudgingKind,
     Outcome,
+    Parsed,
     _after_thinking,
     _failure,
     _request_error,
@@ -121,7 +122,8 @@ class RubricGrading(JudgingKind):
                           json=bool(request.chat.response_schema), truncated=cut_off(reply), answers=request.answers)
 
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
-                 outcomes: Sequence[Outcome], opponent: Candidate | None = None) -> list[Judgment]:
+                 outcomes: Sequence[Outcome], opponent: Candidate | None = None,
+                 parsed: Parsed | None = None) -> list[Judgment]:
         """Every request's verdicts in one judgment: scored only when every criterion has one."""
         style, _ = _style(task)
         first = requests[0]
@@ -134,7 +136,7 @@ class RubricGrading(JudgingKind):
             if isinstance(outcome, BackendError):
                 verdict, texts_one = Verdict(error=_request_error(outcome)), ""
             else:
-                verdict, texts_one = self.parse(task, request, outcome), outcome.text
+                verdict, texts_one = self.verdict(task, request, outcome, parsed), outcome.text
             texts.append(texts_one)
             verdicts.append(verdict)
             if verdict.error:

@@ -82,6 +82,25 @@ def call_record(request: ChatRequest, outcome: Outcome, label: str) -> CallRecor
                       round(outcome.latency_s, 4), outcome.from_cache, outcome.finish_reason)
 
 
+class Parsed:
+    """The verdicts read so far, each by the request and the reply object it was read from: the pipeline reads a
+    reply once, when the executor asks whether to cache it, and the kind's ``assemble`` takes that reading instead
+    of parsing the same reply again. The request and reply are kept, so an id is never another object's."""
+
+    __slots__ = ("_found",)
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[int, int], tuple[JudgeRequest, ChatReply, Verdict]] = {}
+
+    def verdict(self, kind: JudgingKind, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
+        found = self._found.get((id(request), id(reply)))
+        if found is not None and found[0] is request and found[1] is reply:
+            return found[2]
+        verdict = kind.parse(task, request, reply)
+        self._found[(id(request), id(reply))] = (request, reply, verdict)
+        return verdict
+
+
 class JudgingKind(ABC):
     """What a task kind does at every stage. Stateless: one shared instance per kind."""
 
@@ -137,6 +156,10 @@ class JudgingKind(ABC):
             return Verdict(error=never_closed, truncated=cut_off(reply))
         return self.read_verdict(task, request, reply)
 
+    def verdict(self, task: Task, request: JudgeRequest, reply: ChatReply, parsed: Parsed | None) -> Verdict:
+        """``parse``'s verdict, read once: taken from ``parsed`` where the reply was read already."""
+        return self.parse(task, request, reply) if parsed is None else parsed.verdict(self, task, request, reply)
+
     @abstractmethod
     def read_verdict(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
         """A judge reply that passed ``parse``'s checks -> a verdict or an explicit error. A request with a
@@ -146,8 +169,10 @@ class JudgingKind(ABC):
 
     @abstractmethod
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
-                 outcomes: Sequence[Outcome], opponent: Candidate | None = None) -> list[Judgment]:
-        """The judgments of one candidate answer from its requests' outcomes (in the same order)."""
+                 outcomes: Sequence[Outcome], opponent: Candidate | None = None,
+                 parsed: Parsed | None = None) -> list[Judgment]:
+        """The judgments of one candidate answer from its requests' outcomes (in the same order). ``parsed``: the
+        verdicts already read from these outcomes (``Parsed``), taken instead of parsing them again."""
 
     @abstractmethod
     def unanswered(self, task: Task, item: Item, candidate: Candidate, judge: Judge,
@@ -219,7 +244,8 @@ class SingleGrading(JudgingKind):
         return parse_score_text(text, low, high, truncated=cut_off(reply))
 
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
-                 outcomes: Sequence[Outcome], opponent: Candidate | None = None) -> list[Judgment]:
+                 outcomes: Sequence[Outcome], opponent: Candidate | None = None,
+                 parsed: Parsed | None = None) -> list[Judgment]:
         length = sum(len(t) for t in candidate.turns)
         found = []
         for request, outcome in zip(requests, outcomes, strict=True):
@@ -227,7 +253,7 @@ class SingleGrading(JudgingKind):
             if isinstance(outcome, BackendError):
                 verdict, reply = Verdict(error=_request_error(outcome)), None
             else:
-                verdict, reply = self.parse(task, request, outcome), outcome
+                verdict, reply = self.verdict(task, request, outcome, parsed), outcome
             grade = None if verdict.score is None else Grade(
                 verdict.score, expected_score(reply.logprobs, *task.judge.scale)
                 if reply and reply.logprobs and verdict.ok else None)
@@ -343,7 +369,8 @@ class PairwiseComparison(JudgingKind):
         return parse_pair_text(text, task.judge.labels, truncated=cut_off(reply))
 
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
-                 outcomes: Sequence[Outcome], opponent: Candidate | None = None) -> list[Judgment]:
+                 outcomes: Sequence[Outcome], opponent: Candidate | None = None,
+                 parsed: Parsed | None = None) -> list[Judgment]:
         """Both orders in one record; the preference only when both parsed."""
         by_position = {req.position: (req, outcome) for req, outcome in zip(requests, outcomes, strict=True)}
         verdicts: dict[str, Verdict] = {}
@@ -355,7 +382,7 @@ class PairwiseComparison(JudgingKind):
             if isinstance(outcome, BackendError):
                 verdicts[position], texts[position] = Verdict(error=_request_error(outcome)), ""
             else:
-                verdicts[position], texts[position] = self.parse(task, request, outcome), outcome.text
+                verdicts[position], texts[position] = self.verdict(task, request, outcome, parsed), outcome.text
         ab = candidate_outcome(verdicts["AB"].winner, candidate_first=True) if verdicts["AB"].winner else None
         ba = candidate_outcome(verdicts["BA"].winner, candidate_first=False) if verdicts["BA"].winner else None
         errors = [f"{pos}: {v.error}" for pos, v in verdicts.items() if v.error]

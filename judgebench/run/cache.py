@@ -15,6 +15,9 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from ..credentials import redact
 from ..errors import ResultsError, os_fault, sqlite_fault
@@ -54,10 +57,19 @@ def encode_reply(reply: ChatReply) -> str:
     }, ensure_ascii=True))  # escaped: a lone surrogate a server sent is valid JSON but not storable UTF-8
 
 
+def _loads(payload: str) -> Any:
+    """orjson where it reads the payload (several times faster), else the json module: what orjson refuses and json
+    takes (an escaped lone surrogate, NaN, an integer past 64 bits) reads as it always did."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(payload)
+
+
 def decode_reply(payload: str) -> ChatReply | None:
     """A stored reply, or None for an entry that is damaged or of another shape (a miss: asked again)."""
     try:
-        data = json.loads(payload)
+        data = _loads(payload)
         logprobs = tuple((str(token), tuple((str(alt), float(lp)) for alt, lp in alternatives))
                          for token, alternatives in data.get("logprobs", ()))
         reply = ChatReply(text=data["text"], finish_reason=data.get("finish_reason"),

@@ -17,6 +17,9 @@ async def bounded(values: Iterable[T], limit: int, work: Callable[[T], Awaitable
     window = asyncio.Semaphore(limit)
     tasks: set[asyncio.Task[None]] = set()
     failures: list[BaseException] = []
+    # Set once the last task is done or one has failed: the tail of the run waits on it (waiting on the set of
+    # tasks instead cost O(tasks) per task done, O(limit^2) at the end of every run).
+    ended: list[asyncio.Future[None]] = []
 
     async def one(value: T) -> None:
         try:
@@ -29,6 +32,8 @@ async def bounded(values: Iterable[T], limit: int, work: Callable[[T], Awaitable
         error = None if done.cancelled() else done.exception()
         if error is not None:
             failures.append(error)
+        if ended and (failures or not tasks) and not ended[0].done():
+            ended[0].set_result(None)
 
     try:
         for value in values:
@@ -38,8 +43,9 @@ async def bounded(values: Iterable[T], limit: int, work: Callable[[T], Awaitable
             started = asyncio.create_task(one(value))
             tasks.add(started)
             started.add_done_callback(finished)
-        while tasks and not failures:
-            await asyncio.wait(set(tasks), return_when=asyncio.FIRST_EXCEPTION)
+        if tasks and not failures:
+            ended.append(asyncio.get_running_loop().create_future())
+            await ended[0]
     finally:
         for pending in tasks:
             pending.cancel()

@@ -17,6 +17,7 @@ from ..judging.order import prefix_order
 from ..judging.repeats import asked, assemble_asks
 from ..judging.requests import generation_request
 from ..judging.schedule import Comparison, single
+from ..judging.strategies import Parsed
 from ..types import CallRecord, Candidate, ChatReply, ChatRequest, Endpoint, Item, Judge, JudgeRequest, Judgment, Task
 from .executors import Executor
 from .fanout import bounded
@@ -113,12 +114,13 @@ class Pipeline:
                 asks.append((candidate, opponent, judge, kind.empty(task, item, candidate, judge, opponent),
                              asked(kind.requests(task, candidate, item, judge, opponent), judge.repeats)))
         flat = [request for *_, requests in asks for request in requests]
+        parsed = Parsed()  # each reply's verdict, read once: to decide its caching, then to assemble its judgment
         if self.executor.whole_run:
             self._later += [(c, o, requests, judge.repeats) for c, o, judge, _, requests in asks if requests]
             outcomes: list[ChatReply | BackendError] = []
         elif flat:
             order = prefix_order([r.chat for r in flat])
-            sent = await self.executor.outcomes([flat[i].chat for i in order], self._accept(flat))
+            sent = await self.executor.outcomes([flat[i].chat for i in order], self._accept(flat, parsed))
             outcomes = [sent[0]] * len(flat)
             for position, i in enumerate(order):
                 outcomes[i] = sent[position]
@@ -129,7 +131,8 @@ class Pipeline:
         for index, (candidate, opponent, judge, judgments, requests) in enumerate(asks):
             if requests and not self.executor.whole_run:
                 judgments = judgments + assemble_asks(kind, task, candidate, requests,
-                                                      outcomes[start:start + len(requests)], opponent, judge.repeats)
+                                                      outcomes[start:start + len(requests)], opponent, judge.repeats,
+                                                      parsed)
                 start += len(requests)
             for judgment in judgments:
                 self.sink.judgment(judgment)
@@ -142,9 +145,14 @@ class Pipeline:
                 self.executor.tick(expected - len(requests))
         return found
 
-    def _accept(self, requests: Sequence[JudgeRequest]) -> Callable[[ChatRequest, ChatReply], bool]:
+    def _accept(self, requests: Sequence[JudgeRequest], parsed: Parsed) -> Callable[[ChatRequest, ChatReply], bool]:
+        """Whether a reply is cached: its verdict parses. The verdict is kept in ``parsed``, so assembling the
+        judgment reads each reply once."""
+        if len(requests) == 1:
+            (only,) = requests
+            return lambda chat, reply: parsed.verdict(self.kind, self.task, only, reply).ok
         by_chat = {id(r.chat): r for r in requests}
-        return lambda chat, reply: self.kind.parse(self.task, by_chat[id(chat)], reply).ok
+        return lambda chat, reply: parsed.verdict(self.kind, self.task, by_chat[id(chat)], reply).ok
 
     async def finish(self) -> None:
         """A whole-run executor's judge requests, every one in one call (one Ray dataset, not one per answer), then
@@ -153,15 +161,16 @@ class Pipeline:
         if not later:
             return
         flat = [request for _, _, requests, _ in later for request in requests]
+        parsed = Parsed()
         order = prefix_order([r.chat for r in flat])
-        sent = await self.executor.outcomes([flat[i].chat for i in order], self._accept(flat))
+        sent = await self.executor.outcomes([flat[i].chat for i in order], self._accept(flat, parsed))
         outcomes = list(sent)
         for position, i in enumerate(order):
             outcomes[i] = sent[position]
         start = 0
         for candidate, opponent, requests, times in later:
             for judgment in assemble_asks(self.kind, self.task, candidate, requests,
-                                          outcomes[start:start + len(requests)], opponent, times):
+                                          outcomes[start:start + len(requests)], opponent, times, parsed):
                 self.sink.judgment(judgment)
             start += len(requests)
 

@@ -5,6 +5,7 @@ one small negotiation object; no HTTP client here."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import os
@@ -54,10 +55,17 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
+@functools.lru_cache(maxsize=64)
+def _schema(schema_json: str) -> dict[str, Any]:
+    """A response schema, decoded once: a run asks every request with one of a few schemas. Shared, so read-only
+    (the bodies it goes into are only serialized)."""
+    return dict(json.loads(schema_json))
+
+
 def response_format(schema_json: str, *, schema_in_json_object: bool) -> dict[str, Any]:
     """vLLM, SGLang and OpenAI take ``json_schema``; llama-cpp-python's server only takes the schema inside
     ``json_object``."""
-    schema = json.loads(schema_json)
+    schema = _schema(schema_json)
     if schema_in_json_object:
         return {"type": "json_object", "schema": schema}
     return {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema, "strict": True}}

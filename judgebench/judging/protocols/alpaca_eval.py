@@ -49,7 +49,7 @@ from ...types import (
     failed,
     pair_or_none,
 )
-from ..strategies import Outcome, PairwiseComparison, _failure, _request_error, call_record, with_style
+from ..strategies import Outcome, PairwiseComparison, Parsed, _failure, _request_error, call_record, with_style
 
 ANNOTATOR = "weighted_alpaca_eval_gpt4_turbo"
 PROTOCOL = "alpaca-eval-2.0"
@@ -213,13 +213,14 @@ class AlpacaEvalAnnotator(PairwiseComparison):
         return Verdict(score=preference)
 
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
-                 outcomes: Sequence[Outcome], opponent: Candidate | None = None) -> list[Judgment]:
+                 outcomes: Sequence[Outcome], opponent: Candidate | None = None,
+                 parsed: Parsed | None = None) -> list[Judgment]:
         (request,), (outcome,) = requests, outcomes
         record: CallRecord = call_record(request.chat, outcome, request.position)
         if isinstance(outcome, BackendError):
             verdict, text = Verdict(error=_request_error(outcome)), ""
         else:
-            verdict, text = self.parse(task, request, outcome), outcome.text
+            verdict, text = self.verdict(task, request, outcome, parsed), outcome.text
         preference = None if verdict.score is None else unswitched(verdict.score, request.position == "AB")
         outcome_label = None if preference is None else _label(preference)
         item = Item(request.item_id, request.category, ())

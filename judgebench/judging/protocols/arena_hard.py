@@ -41,6 +41,7 @@ from ..replies import cut_off
 from ..strategies import (
     Outcome,
     PairwiseComparison,
+    Parsed,
     _failure,
     _request_error,
     _unanswered,
@@ -217,7 +218,8 @@ class ArenaHard(PairwiseComparison):
         raise NotImplementedError
 
     def assemble(self, task: Task, candidate: Candidate, requests: Sequence[JudgeRequest],
-                 outcomes: Sequence[Outcome], opponent: Candidate | None = None) -> list[Judgment]:
+                 outcomes: Sequence[Outcome], opponent: Candidate | None = None,
+                 parsed: Parsed | None = None) -> list[Judgment]:
         """One judgment of both games: ``verdict_ba`` is game 1's outcome for the model, ``verdict_ab`` game 2's
         (a Verdict's winner "A" here means the model won); a game without a verdict is recorded, never scored."""
         verdicts: dict[str, Verdict] = {}
@@ -228,7 +230,7 @@ class ArenaHard(PairwiseComparison):
             if isinstance(outcome, BackendError):
                 verdicts[request.position], texts[request.position] = Verdict(error=_request_error(outcome)), ""
             else:
-                verdicts[request.position] = self.parse(task, request, outcome)
+                verdicts[request.position] = self.verdict(task, request, outcome, parsed)
                 texts[request.position] = outcome.text
         by_position: dict[str, Outcome] = {r.position: o for r, o in zip(requests, outcomes, strict=True)}
         results = {p: {"A": "win", "B": "loss", "tie": "tie"}[v.winner] if v.winner else None

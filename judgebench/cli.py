@@ -764,8 +764,11 @@ def escalate(paths: tuple[Path, ...], cheap_judges: tuple[str, ...], strong_judg
 @ALLOW_PATH_OPTION
 @click.option("--title", default=None, help="The site's title, in every page's <title> and header (default: "
               "judgebench leaderboard).")
+@click.option("--labels", "label_files", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Label inputs as `judges --labels` takes them (human labels, or a reference judge's judgment "
+                   "files): the Judges page then shows each judge's agreement with them. Repeatable.")
 def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap: int, difficulty: str | None,
-                        title: str | None) -> None:
+                        title: str | None, label_files: tuple[Path, ...]) -> None:
     """Build the static leaderboard site from results and judgment files (safe to run from cron).
 
     Exit status: 0 the site was updated; 3 nothing changed (the site was left as it was); 75 another
@@ -775,7 +778,7 @@ def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap:
 
     try:
         result = build_site(list(paths), out, fmt=fmt, n_bootstrap=bootstrap, difficulty=_difficulty(difficulty),
-                            title=title)
+                            title=title, labels=label_files)
     except SiteLocked as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_LOCKED)

@@ -119,27 +119,54 @@ def pairwise_labels(labels: pd.DataFrame) -> pd.DataFrame:
 class MatchedVerdict:
     """One label beside the judge's verdict on the same item, pair and turn: both as "first" / "second" (the pair's
     models in name order) or "tie"; ``probability``: the judge's probability that the first model is the better
-    (its preference in [1, 2] read as one)."""
+    (its preference in [1, 2] read as one); ``longer``: the side whose answer is the longer ("first" / "second"),
+    None where the lengths are equal or unknown; ``consistent``: whether the judge gave the same verdict in both
+    orders, None where it was not asked (or did not answer) in both."""
 
     category: str
     judge: str
     label: str
     probability: float
+    longer: str | None = None
+    consistent: bool | None = None
 
 
-def _judge_winners(frame: pd.DataFrame) -> dict[tuple[str, tuple[str, str], int], list[tuple[str, str, float]]]:
-    """(item, pair, turn) -> the judge's verdicts on it, each as ("first" / "second" / "tie", category, probability
-    of "first"): a key judged more than once (a file may repeat one) is compared with a label once per verdict."""
+_Verdict = tuple[str, str, float, "str | None", "bool | None"]
+
+
+def _longer_side(length: object, opponent_length: object, model_first: bool) -> str | None:
+    if pd.isna(length) or pd.isna(opponent_length) or length == opponent_length:
+        return None
+    return "first" if (float(length) > float(opponent_length)) == model_first else "second"  # type: ignore[arg-type]
+
+
+def _consistent(verdict_ab: object, verdict_ba: object) -> bool | None:
+    if not isinstance(verdict_ab, str) or not isinstance(verdict_ba, str):
+        return None
+    return verdict_ab == verdict_ba
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
+
+
+def _judge_winners(frame: pd.DataFrame) -> dict[tuple[str, tuple[str, str], int], list[_Verdict]]:
+    """(item, pair, turn) -> the judge's verdict on it, as ("first" / "second" / "tie", category, probability of
+    "first", the longer side, order consistency): a key judged more than once (a file may repeat one) is compared
+    with a label once per verdict."""
     judged = frame[frame["preference"].notna() & frame["opponent"].notna() & frame["error"].isna()]
-    found: dict[tuple[str, tuple[str, str], int], list[tuple[str, str, float]]] = {}
-    for item, model, opponent, turn, preference, category in zip(
+    found: dict[tuple[str, tuple[str, str], int], list[_Verdict]] = {}
+    lengths, opponents, orders_ab, orders_ba = (_column(judged, c) for c in
+                                                ("length", "opponent_length", "verdict_ab", "verdict_ba"))
+    for item, model, opponent, turn, preference, category, length, other, ab, ba in zip(
             judged["item_id"], judged["model"], judged["opponent"], judged["turn"], judged["preference"],
-            judged["category"], strict=True):
+            judged["category"], lengths, opponents, orders_ab, orders_ba, strict=True):
         a, b = sorted((str(model), str(opponent)))
         winner = str(model) if preference > 1.5 else str(opponent) if preference < 1.5 else "tie"
         first = float(preference) - 1 if str(model) == a else 2 - float(preference)
         found.setdefault((str(item), (a, b), int(turn)), []).append(
-            (_pair_outcome(winner, (a, b)), str(category), first))
+            (_pair_outcome(winner, (a, b)), str(category), first, _longer_side(length, other, str(model) == a),
+             _consistent(ab, ba)))
     return found
 
 
@@ -154,8 +181,8 @@ def matched_verdicts(group: pd.DataFrame, labels: pd.DataFrame) -> tuple[list[Ma
         pair = (a, b) if a < b else (b, a)
         found = ours.get((item, pair, int(turn)), [])
         unmatched += not found
-        rows += [MatchedVerdict(category, verdict, _pair_outcome(winner, pair), probability)
-                 for verdict, category, probability in found]
+        rows += [MatchedVerdict(category, verdict, _pair_outcome(winner, pair), probability, longer, consistent)
+                 for verdict, category, probability, longer, consistent in found]
     return rows, unmatched
 
 

@@ -12,12 +12,13 @@ harnesses' judgment files and returns a ``Results``:
 - ``scores``: the score rows `judgebench stats` prints; ``leaderboard``: ranked and badged;
   ``diagnostics``: the typed report of `judgebench diagnose`.
 - ``judges()``: one row per judge configuration (analysis.judge_profiles), the table `judgebench judges` prints
-  for the same inputs and the site's Judges page shows.
+  for the same inputs and the site's Judges page shows; ``judges(labels=...)``: each judge against labels
+  (analysis.judge_labels), the table of `judges --labels` and of the Judges page built with `leaderboard --labels`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -32,6 +33,7 @@ from ..formats.notebook import run_rows, write_parquet
 from ..stats.length_control import DifficultyTable
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from .diagnostics import Diagnostics
+from .judge_labels import label_table
 from .judge_profiles import judge_prices, judge_profiles
 from .leaderboard import Leaderboard, leaderboard, rows_frame
 from .records import collect_parsed, order_sources
@@ -66,10 +68,17 @@ class Results:
     def diagnostics(self) -> Diagnostics:
         return self._board.diagnostics
 
-    def judges(self, prices: PriceTable | str | Path | None = None) -> pd.DataFrame:
+    def judges(self, prices: PriceTable | str | Path | None = None,
+               labels: str | Path | Sequence[str | Path] | None = None,
+               n_bootstrap: int = DEFAULT_BOOTSTRAP) -> pd.DataFrame:
         """One row per judge configuration (analysis.judge_profiles.PROFILE_COLUMNS), as `judgebench judges`
         prints it; ``prices``: a price table or its YAML file for the cost per 1,000 judgments (default: the
-        built-in table, which prices the providers' own APIs)."""
+        built-in table, which prices the providers' own APIs). With ``labels`` (label inputs as `judges --labels`
+        takes them: one path or several), one row per judge and label set instead
+        (analysis.judge_labels.LABEL_COLUMNS), as `judges --labels` prints it, with ``n_bootstrap`` resamples."""
+        if labels is not None:
+            found = [labels] if isinstance(labels, (str, Path)) else list(labels)
+            return label_table(self.judgments, self.paths, [Path(p) for p in found], n_bootstrap)
         table = prices if isinstance(prices, PriceTable) else load_prices(None if prices is None else Path(prices))
         return judge_profiles(self.judgments, judge_prices(self.paths, table))
 

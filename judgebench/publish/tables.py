@@ -145,33 +145,70 @@ def _finite(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+def _agreement_text(row: Any, key: str) -> str:
+    value = _finite(row.get(key))
+    if value is None:
+        return "-"
+    low, high = _finite(row.get(f"{key}_low")), _finite(row.get(f"{key}_high"))
+    interval = _pair(None if low is None else 100 * low, None if high is None else 100 * high, 1)
+    return f"{100 * value:.1f} {interval}" if interval != "-" else f"{100 * value:.1f}"
+
+
+def _three(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _count(value: float) -> str:
+    return f"{value:.0f}"
+
+
+# The judges-against-labels table (analysis.judge_labels.label_frame), as `judgebench judges --labels` prints it and
+# the site's Judges page shows it (`leaderboard --labels`): (header, the frame's column, how its cell reads, what it
+# means). The agreements' cells carry their interval; a cell of None shows the value of its column as it is.
+LABEL_CELLS: tuple[tuple[str, str, Any, str], ...] = (
+    ("judge", "judge", str, "The judge configuration."),
+    ("labels", "labels", str, "The label set: a labels file, or the reference judge whose verdicts are the labels."),
+    ("n", "n", _count, "Labels matched by the judge's verdicts."),
+    ("S1 with ties [95% CI]", "s1", "s1", "Share of labels the judge agrees with, a tie a verdict of its own (%)."),
+    ("S2 without ties [95% CI]", "s2", "s2", "The same over the labels where neither side is a tie (%)."),
+    ("kappa", "cohen_kappa", _three, "Cohen's kappa over first / second model / tie."),
+    ("ties: labels", "label_ties", _share, "How often the labels call a tie."),
+    ("ties: judge", "judge_ties", _share, "How often the judge does, on the same labels."),
+    ("consistency", "consistency", _share, "Position consistency: same verdict in both orders, over the matched "
+                                           "verdicts asked in both."),
+    ("prefers longer", "prefers_longer", _share, "How often the judge chose the longer answer (decided labels, "
+                                                 "different lengths)."),
+    ("labels longer", "labels_longer", _share, "How often the labels did, on the same pairs."),
+    ("Brier", "brier", _three, "Brier score of the judge's probability, where its verdict carries one."),
+    ("ECE", "ece", _three, "Expected calibration error (10 bins) of that probability."),
+)
+
+
+def label_cells(row: Any) -> list[tuple[float | str | None, str]]:
+    """One judge against one label set (a row of analysis.judge_labels.label_frame) as (its value, the text shown)
+    per ``LABEL_CELLS`` column."""
+    cells: list[tuple[float | str | None, str]] = []
+    for _, key, show, _ in LABEL_CELLS:
+        if show is str:
+            cells.append((str(row.get(key)), str(row.get(key))))
+            continue
+        value = _finite(row.get(key))
+        text = _agreement_text(row, show) if isinstance(show, str) else "-" if value is None else show(value)
+        cells.append((value, text))
+    return cells
+
+
 def format_label_judges(frame: pd.DataFrame) -> str:
-    """`judgebench judges --labels`: analysis.judge_labels' frame, one row per judge and label set: agreement with
-    ties (S1) and without (S2) in % with 95% intervals, Cohen's kappa, the labels' and the judge's tie rates, and
-    Brier / ECE where the judge's verdict is a probability."""
-
-    def agreement(row: pd.Series, key: str) -> str:
-        value = _finite(row[key])
-        if value is None:
-            return "-"
-        low, high = _finite(row[f"{key}_low"]), _finite(row[f"{key}_high"])
-        interval = _pair(None if low is None else 100 * low, None if high is None else 100 * high, 1)
-        return f"{100 * value:.1f} {interval}" if interval != "-" else f"{100 * value:.1f}"
-
-    def number(value: Any) -> str:
-        found = _finite(value)
-        return "-" if found is None else f"{found:.3f}"
-
-    header = ["judge", "labels", "n", "S1 with ties [95% CI]", "S2 without ties [95% CI]", "kappa",
-              "ties: labels (judge)", "Brier", "ECE"]
-    body = [[str(row["judge"]), str(row["labels"]), str(row["n"]), agreement(row, "s1"), agreement(row, "s2"),
-             number(row["cohen_kappa"]),
-             f"{_share(_finite(row['label_ties']))} ({_share(_finite(row['judge_ties']))})",
-             number(row["brier"]), number(row["ece"])]
-            for _, row in frame.iterrows()]
+    """`judgebench judges --labels`: analysis.judge_labels' frame, one row per judge and label set (``LABEL_CELLS``):
+    agreement with ties (S1) and without (S2) in % with 95% intervals, Cohen's kappa, the labels' and the judge's
+    tie rates, position consistency, the length bias beside the labels' own, and Brier / ECE where the judge's
+    verdict is a probability."""
+    header = [h for h, _, _, _ in LABEL_CELLS]
+    body = [[text for _, text in label_cells(row)] for _, row in frame.iterrows()]
     notes = ["S1: share of labels the judge agrees with, a tie being a verdict of its own; S2: over the labels where "
-             "neither side is a tie (MT-Bench paper); kappa: Cohen's over first / second / tie; Brier and ECE (10 "
-             "bins): the judge's preference read as a probability, against the labels that are not ties"]
+             "neither side is a tie (MT-Bench paper); kappa: Cohen's over first / second / tie; prefers longer / "
+             "labels longer: over the same decided pairs of different lengths; Brier and ECE (10 bins): the judge's "
+             "preference read as a probability, against the labels that are not ties"]
     return "\n".join([_render(header, body), *notes])
 
 

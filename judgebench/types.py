@@ -374,13 +374,18 @@ class Grade:
 class PairVerdict:
     """A pairwise verdict from the judged model's side: each order's outcome ("win", "tie", "loss"; None where that
     order failed), how decisive it was (1 better, 2 much better, None for three levels and ties), and both orders
-    combined into AlpacaEval's preference in [1, 2] (None unless both parsed)."""
+    combined into AlpacaEval's preference in [1, 2] (None unless both parsed). A judge asked for its token
+    log-probabilities (``,logprobs``) adds ``probability``, the probability that the candidate is the better (a tie
+    counting half), the mean over the orders whose verdict token carried them, and ``logprob_margin``, the top
+    verdict's probability minus the next one's, the smaller over those orders: how sure the judge was."""
 
     ab: str | None = None
     ba: str | None = None
     preference: float | None = None
     margin_ab: int | None = None
     margin_ba: int | None = None
+    probability: float | None = None
+    logprob_margin: float | None = None
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,8 @@ class MatchedVerdict:
     models in name order) or "tie"; ``probability``: the judge's probability that the first model is the better
     (its preference in [1, 2] read as one); ``longer``: the side whose answer is the longer ("first" / "second"),
     None where the lengths are equal or unknown; ``consistent``: whether the judge gave the same verdict in both
-    orders, None where it was not asked (or did not answer) in both."""
+    orders, None where it was not asked (or did not answer) in both; ``logprob``: the judge's probability of "first"
+    from its verdict token's log-probabilities (a judge with ``,logprobs``), None where it has none."""
 
     category: str
     judge: str
@@ -129,9 +130,10 @@ class MatchedVerdict:
     probability: float
     longer: str | None = None
     consistent: bool | None = None
+    logprob: float | None = None
 
 
-_Verdict = tuple[str, str, float, "str | None", "bool | None"]
+_Verdict = tuple[str, str, float, "str | None", "bool | None", "float | None"]
 
 
 def _longer_side(length: object, opponent_length: object, model_first: bool) -> str | None:
@@ -156,17 +158,17 @@ def _judge_winners(frame: pd.DataFrame) -> dict[tuple[str, tuple[str, str], int]
     with a label once per verdict."""
     judged = frame[frame["preference"].notna() & frame["opponent"].notna() & frame["error"].isna()]
     found: dict[tuple[str, tuple[str, str], int], list[_Verdict]] = {}
-    lengths, opponents, orders_ab, orders_ba = (_column(judged, c) for c in
-                                                ("length", "opponent_length", "verdict_ab", "verdict_ba"))
-    for item, model, opponent, turn, preference, category, length, other, ab, ba in zip(
+    lengths, opponents, orders_ab, orders_ba, probabilities = (
+        _column(judged, c) for c in ("length", "opponent_length", "verdict_ab", "verdict_ba", "verdict_probability"))
+    for item, model, opponent, turn, preference, category, length, other, ab, ba, p in zip(
             judged["item_id"], judged["model"], judged["opponent"], judged["turn"], judged["preference"],
-            judged["category"], lengths, opponents, orders_ab, orders_ba, strict=True):
+            judged["category"], lengths, opponents, orders_ab, orders_ba, probabilities, strict=True):
         a, b = sorted((str(model), str(opponent)))
         winner = str(model) if preference > 1.5 else str(opponent) if preference < 1.5 else "tie"
         first = float(preference) - 1 if str(model) == a else 2 - float(preference)
         found.setdefault((str(item), (a, b), int(turn)), []).append(
             (_pair_outcome(winner, (a, b)), str(category), first, _longer_side(length, other, str(model) == a),
-             _consistent(ab, ba)))
+             _consistent(ab, ba), None if pd.isna(p) else float(p) if str(model) == a else 1 - float(p)))
     return found
 
 
@@ -181,8 +183,8 @@ def matched_verdicts(group: pd.DataFrame, labels: pd.DataFrame) -> tuple[list[Ma
         pair = (a, b) if a < b else (b, a)
         found = ours.get((item, pair, int(turn)), [])
         unmatched += not found
-        rows += [MatchedVerdict(category, verdict, _pair_outcome(winner, pair), probability, longer, consistent)
-                 for verdict, category, probability, longer, consistent in found]
+        rows += [MatchedVerdict(category, verdict, _pair_outcome(winner, pair), probability, longer, consistent, lp)
+                 for verdict, category, probability, longer, consistent, lp in found]
     return rows, unmatched
 
 

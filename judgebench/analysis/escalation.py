@@ -47,11 +47,13 @@ JUDGED_KEY = ["benchmark", *KEY]
 
 def pair_preferences(frame: pd.DataFrame) -> pd.DataFrame:
     """The pairwise judgments of ``frame`` per item (JUDGED_KEY): ``preference`` of model_a (the pair's first model
-    in name order; the judges' mean, NaN where none gave one), ``judges`` (how many judged it) and ``category``."""
+    in name order; the judges' mean, NaN where none gave one), ``judges`` (how many judged it), ``category`` and
+    ``margin``: the judges' mean log-probability margin (the verdict_margin column of a judge with ``,logprobs``;
+    NaN where none has one)."""
     # A model against itself (AlpacaEval's baseline judged against its own outputs) is no comparison.
     pairwise = frame[frame["opponent"].notna() & (frame["opponent"] != frame["model"])]
     if pairwise.empty:
-        return pd.DataFrame(columns=[*JUDGED_KEY, "preference", "judges", "category"])
+        return pd.DataFrame(columns=[*JUDGED_KEY, "preference", "judges", "category", "margin"])
     model, opponent = pairwise["model"].astype(str), pairwise["opponent"].astype(str)
     first = (model < opponent).to_numpy()
     preference = judged_preference(pairwise["verdict_ab"].tolist(), pairwise["verdict_ba"].tolist(),
@@ -61,10 +63,24 @@ def pair_preferences(frame: pd.DataFrame) -> pd.DataFrame:
                           "turn": pairwise["turn"].astype(int).to_numpy(),
                           "preference": np.where(first, preference, 3 - preference),
                           "benchmark": pairwise["benchmark"].astype(str).to_numpy(),
-                          "category": pairwise["category"].astype(object).to_numpy()})
+                          "category": pairwise["category"].astype(object).to_numpy(),
+                          "margin": _margins(pairwise)})
     return (table.groupby(JUDGED_KEY, sort=True)
-            .agg(preference=("preference", "mean"), judges=("preference", "size"), category=("category", "first"))
+            .agg(preference=("preference", "mean"), judges=("preference", "size"), category=("category", "first"),
+                 margin=("margin", "mean"))
             .reset_index())
+
+
+def _margins(pairwise: pd.DataFrame) -> np.ndarray:
+    if "verdict_margin" not in pairwise:
+        return np.full(len(pairwise), np.nan)
+    return pd.to_numeric(pairwise["verdict_margin"], errors="coerce").to_numpy(dtype=float)
+
+
+def item_confidence(table: pd.DataFrame) -> np.ndarray:
+    """The cheap judge's confidence per item of ``pair_preferences``' table: stats.escalation.confidence of its
+    preference and, where its verdicts carried log-probabilities, their margin."""
+    return confidence(table["preference"].to_numpy(dtype=float), table["margin"].to_numpy(dtype=float))
 
 
 def label_verdicts(labels: pd.DataFrame) -> pd.DataFrame:
@@ -139,13 +155,13 @@ def escalation(cheap: pd.DataFrame, strong: pd.DataFrame | None, labels: pd.Data
     prices: USD per 1,000 judgments (cheap, strong)."""
     table = labelled(cheap, strong, labels)
     label = table["label"].to_numpy()
-    conf = confidence(table["preference"].to_numpy())
+    conf = item_confidence(table)
     cheap_ok = winner(table["preference"].to_numpy()) == label
     strong_ok = (winner(table["strong"].to_numpy()) == label) if strong is not None else np.ones(len(table), bool)
     choice = choose_threshold(conf, cheap_ok, strong_ok, target)
     correct = combined(cheap_ok, strong_ok, escalate_mask(conf, choice.threshold))
     everything = pair_preferences(cheap)
-    n_escalated = int(escalate_mask(confidence(everything["preference"].to_numpy()), choice.threshold).sum())
+    n_escalated = int(escalate_mask(item_confidence(everything), choice.threshold).sum())
     costs = None
     if prices is not None:
         costs = escalation_costs(prices[0], prices[1], n_escalated / len(everything))
@@ -160,7 +176,7 @@ def escalated_items(cheap: pd.DataFrame, threshold: float | None) -> pd.DataFram
     """The items a threshold escalates, least confident first: benchmark, KEY, category, the cheap judges'
     preference and confidence."""
     table = pair_preferences(cheap)
-    table = table.assign(confidence=confidence(table["preference"].to_numpy()))
+    table = table.assign(confidence=item_confidence(table))
     chosen = table[escalate_mask(table["confidence"].to_numpy(), threshold)]
     return chosen.sort_values(["confidence", *JUDGED_KEY], kind="stable")[
         [*JUDGED_KEY, "category", "preference", "confidence"]].reset_index(drop=True)

@@ -128,7 +128,13 @@ def _finite(value: float) -> float | None:
 
 def _calibration(matched: Sequence[MatchedVerdict], group: pd.DataFrame) -> tuple[float | None, float | None, int]:
     """Brier and ECE of the judge's probability that the first model is the better, over the labels that are not
-    ties; none for a judge whose preferences are only 1, 1.5 and 2."""
+    ties: the probability its verdict tokens' log-probabilities give (a judge with ``,logprobs``: over the labels
+    whose verdicts have one), else its preference read as one; none for a judge whose preferences are only 1, 1.5
+    and 2 and whose verdicts carry no log-probabilities."""
+    weighed = [(m.logprob, float(m.label == "first")) for m in matched if m.label != "tie" and m.logprob is not None]
+    if weighed:
+        p, y = [w[0] for w in weighed], [w[1] for w in weighed]
+        return brier_score(p, y), expected_calibration_error(p, y), len(weighed)
     preferences = group["preference"].dropna().to_numpy(dtype=float)
     if not len(preferences) or np.isin(preferences, _DISCRETE).all():
         return None, None, 0

@@ -27,7 +27,7 @@ from ..errors import DataError, ResultsError, os_fault
 from ..types import CallRecord, Candidate, Grade, Judgment, PairVerdict
 from .common import decode
 from .identity import canonical_benchmark
-from .table import PAIR_FIELDS, flat_judgment, verdict_fields
+from .table import PAIR_FIELDS, PROBABILITY_FIELDS, flat_judgment, verdict_fields
 
 CONFIG, ANSWERS, JUDGMENTS, SUMMARY = "config.json", "answers.jsonl", "judgments.jsonl", "summary.json"
 
@@ -234,6 +234,9 @@ def judgment_record(j: Judgment) -> dict[str, Any]:
         "protocol": j.id.protocol, "tokens": mine.tokens, "opponent_tokens": theirs.tokens,
         # Written only for a judge that asks K times: every other record stays as it always was.
         **({"repeats": [verdict_fields(v) for v in j.repeats]} if j.repeats else {}),
+        # Likewise only for a judge with ,logprobs whose verdict tokens carried them.
+        **({"verdict_probability": pair.probability, "verdict_margin": pair.logprob_margin}
+           if pair.probability is not None else {}),
     }
 
 
@@ -245,6 +248,8 @@ JUDGMENT_FIELDS = ("benchmark", "item_id", "category", "model", "judge", "turn",
                    "opponent_tokens")
 # The key a repeated judge's record adds (``,repeats=K``: each ask's verdict); other records never hold it.
 REPEAT_FIELDS = ("repeats",)
+# The keys a record adds where the judge's verdict carried log-probabilities (``,logprobs``); others never hold them.
+OPTIONAL_FIELDS = (*REPEAT_FIELDS, *PROBABILITY_FIELDS)
 
 
 def _upgrade(fields: dict[str, Any]) -> dict[str, Any]:
@@ -257,14 +262,14 @@ def _upgrade(fields: dict[str, Any]) -> dict[str, Any]:
 _TEXT_FIELDS = ("benchmark", "item_id", "category", "model", "judge", "kind")
 _NUMBER_FIELDS = ("score", "preference", "length", "opponent_length", "expected_score", "margin_ab", "margin_ba",
                   "headers", "lists", "bold", "opponent_headers", "opponent_lists", "opponent_bold", "tokens",
-                  "opponent_tokens")
+                  "opponent_tokens", *PROBABILITY_FIELDS)
 
 
 def _check_judgment(fields: dict[str, Any]) -> None:
     """A record must be a judgment before it can enter a score: say what is wrong, or raise nothing."""
     from ..judging.kinds import KINDS
 
-    unknown = sorted(set(fields) - {*JUDGMENT_FIELDS, *REPEAT_FIELDS})
+    unknown = sorted(set(fields) - {*JUDGMENT_FIELDS, *OPTIONAL_FIELDS})
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join(unknown)}")
     missing = [f for f in (*_TEXT_FIELDS, "turn") if f not in fields]

@@ -94,6 +94,12 @@ JUDGMENT_COLUMNS: tuple[Column, ...] = (
     Column("repeats", "str", "A judge that asks each prompt K times (`,repeats=K`): each ask's verdict, as JSON "
                              "text: `[7, 8, 7]` (grades) or `[[\"win\", \"tie\"], ...]` (each ask's two orders); "
                              "null for an ask that failed. None for a judge that asks once."),
+    Column("verdict_probability", "float", "Pairwise, a judge with `,logprobs` and three verdict labels: the "
+                                           "probability that the candidate is the better (a tie counting half), "
+                                           "from the log-probabilities of the verdict token's alternatives, the "
+                                           "mean over the orders; None where the server returned none."),
+    Column("verdict_margin", "float", "The same judge's confidence: the top verdict's probability minus the next "
+                                      "one's, the smaller over the two orders (`judgebench escalate`'s confidence)."),
     Column("run_id", "str", "The judgebench run directory the judgment was read from; None for other harnesses' "
                             "files."),
 )
@@ -122,7 +128,7 @@ def judgment_row(j: Judgment) -> tuple[Any, ...]:
             failure.cause if failure else None, j.empty, mine.length, theirs.length, expected, low, high,
             pair.margin_ab, pair.margin_ba, mine.headers, mine.lists, mine.bold, theirs.headers, theirs.lists,
             theirs.bold, i.protocol, mine.tokens, theirs.tokens, *_call_totals(j.calls),
-            repeats_text(j.repeats))
+            repeats_text(j.repeats), pair.probability, pair.logprob_margin)
 
 
 def _total(values: Sequence[float | None]) -> float | None:
@@ -155,13 +161,16 @@ def verdict_fields(verdict: Grade | PairVerdict | None) -> dict[str, Any] | None
     if isinstance(verdict, Grade):
         return {"score": verdict.score, "expected_score": verdict.expected_score}
     if isinstance(verdict, PairVerdict):
-        return dict(zip(PAIR_FIELDS, (verdict.ab, verdict.ba, verdict.preference, verdict.margin_ab,
-                                      verdict.margin_ba), strict=True))
+        found = dict(zip(PAIR_FIELDS, (verdict.ab, verdict.ba, verdict.preference, verdict.margin_ab,
+                                       verdict.margin_ba, verdict.probability, verdict.logprob_margin), strict=True))
+        # The log-probability fields only where a judge gave them: every other record stays as it always was.
+        return {k: v for k, v in found.items() if k not in PROBABILITY_FIELDS or v is not None}
     return None
 
 
-# The flat names of a pair verdict, in PairVerdict's order.
-PAIR_FIELDS = ("verdict_ab", "verdict_ba", "preference", "margin_ab", "margin_ba")
+# The flat names of a pair verdict, in PairVerdict's order; the last two only for a judge with ``,logprobs``.
+PROBABILITY_FIELDS = ("verdict_probability", "verdict_margin")
+PAIR_FIELDS = ("verdict_ab", "verdict_ba", "preference", "margin_ab", "margin_ba", *PROBABILITY_FIELDS)
 
 
 def _verdict(fields: Mapping[str, Any]) -> Grade | PairVerdict | None:

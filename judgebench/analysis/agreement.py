@@ -11,6 +11,7 @@ column (``--label-column``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from scipy.stats import spearmanr
 from ..errors import DataError
 from ..stats.agreement import agreement_s1_s2, cohen_kappa
 from ..stats.battle_ranking import games_frame
+from ..stats.calibration import brier_score, expected_calibration_error
 from ..stats.correlation import rank_correlation, ranking_correlation
 
 
@@ -69,12 +71,19 @@ class RankingAgreement:
 
 @dataclass(frozen=True)
 class ScoreAgreement:
-    """Item-level agreement on grades: Spearman and quadratic-weighted Cohen's kappa over ``n`` grades."""
+    """Item-level agreement on grades: Spearman and quadratic-weighted Cohen's kappa over ``n`` grades; where the
+    judge's grades carry an expected score (a judge with ``,logprobs``), the calibration of that expectation against
+    the labels over ``n_calibration`` grades, both put on [0, 1] by the judged scale: ``brier``, the mean squared
+    difference, and ``ece``, the expected calibration error over ten bins of the expectation (a label's mean
+    grade against the expectation's, per bin)."""
 
     n: int
     spearman: float
     cohen_kappa_quadratic: float | None
     kind: str = "scores"
+    brier: float | None = None
+    ece: float | None = None
+    n_calibration: int = 0
 
 
 @dataclass(frozen=True)
@@ -277,9 +286,27 @@ def item_agreement(frame: pd.DataFrame, labels: pd.DataFrame) -> list[PairwiseAg
             raise DataError("no score label matches a judgment (item_id and model must match)")
         return ScoreAgreement(len(merged), float(spearmanr(merged["score"], merged["score_label"]).statistic),
                               cohen_kappa(list(np.round(merged["score"]).astype(int)),
-                                          list(np.round(merged["score_label"]).astype(int)), weights="quadratic"))
+                                          list(np.round(merged["score_label"]).astype(int)), weights="quadratic"),
+                              **_expected_calibration(merged))
     raise DataError("labels need item_id, model_a, model_b, winner (pairwise) or item_id, model, score (scores), "
                     "or use --label-column for model-level labels")
+
+
+def _expected_calibration(merged: pd.DataFrame) -> dict[str, Any]:
+    """Brier and ECE of the judge's expected grade against the label's grade, both rescaled to [0, 1] by the
+    judged scale, over the grades with an expected score and a scale."""
+    columns = ("expected_score", "scale_low", "scale_high")
+    if not set(columns) <= set(merged.columns):
+        return {}
+    known = merged.dropna(subset=list(columns))
+    known = known[known["scale_high"] > known["scale_low"]]
+    if known.empty:
+        return {}
+    width = (known["scale_high"] - known["scale_low"]).to_numpy(dtype=float)
+    p = (known["expected_score"].to_numpy(dtype=float) - known["scale_low"].to_numpy(dtype=float)) / width
+    y = (pd.to_numeric(known["score_label"]).to_numpy(dtype=float) - known["scale_low"].to_numpy(dtype=float)) / width
+    p, y = np.clip(p, 0.0, 1.0), np.clip(y, 0.0, 1.0)
+    return {"brier": brier_score(p, y), "ece": expected_calibration_error(p, y), "n_calibration": len(known)}
 
 
 def model_agreement(model_scores: dict[str, float], labels: pd.DataFrame, label_column: str,

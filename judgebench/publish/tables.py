@@ -133,8 +133,13 @@ def format_model_agreement(agreement: ModelAgreement, label_column: str) -> str:
 
 def format_score_agreement(agreement: ScoreAgreement) -> str:
     """`judgebench agree` with grade labels: Spearman and quadratic-weighted kappa over the grades."""
-    header = ["grades", "Spearman", "Cohen's kappa (quadratic)"]
-    return _render(header, [[str(agreement.n), _num(agreement.spearman), _num(agreement.cohen_kappa_quadratic)]])
+    header = ["grades", "Spearman", "Cohen's kappa (quadratic)", "Brier (expected)", "ECE (expected)"]
+    table = _render(header, [[str(agreement.n), _num(agreement.spearman), _num(agreement.cohen_kappa_quadratic),
+                              _num(agreement.brier, 3), _num(agreement.ece, 3)]])
+    if agreement.n_calibration:
+        table += (f"\nBrier / ECE: the judge's expected grade (,logprobs) against the labels' over "
+                  f"{agreement.n_calibration} grades, both on [0, 1] by the scale")
+    return table
 
 
 def _finite(value: Any) -> float | None:

@@ -100,3 +100,27 @@ def test_the_probability_is_calibrated_against_labels_and_the_margin_escalates()
     items = escalated_items(frame, threshold=0.5)
     assert list(items["item_id"]) == [frame["item_id"].iloc[1], frame["item_id"].iloc[3]]
     assert items["confidence"].tolist() == pytest.approx([0.1, 0.3])
+
+
+def test_a_graders_expected_score_is_calibrated_against_grade_labels() -> None:
+    """`agree` with grade labels: the judge's expected grade (,logprobs) against the label's, both on [0, 1] by the
+    scale: Brier the mean squared difference, ECE over ten bins, each equal to a direct computation."""
+    from judgebench.analysis.agreement import item_agreement
+    from judgebench.publish.tables import format_score_agreement
+    from tests.judgments import flat
+
+    grades = [(7.0, 6.4, 6.0), (3.0, 3.5, 2.0), (9.0, 8.8, 9.0), (5.0, 5.0, 7.0), (8.0, None, 8.0)]
+    frame = judgments_frame([flat("mt-bench", f"q{i}", "writing", "m", "j", 1, "single", score=score,
+                                  expected_score=expected, scale=(1, 10))
+                             for i, (score, expected, _) in enumerate(grades)])
+    labels = pd.DataFrame({"item_id": [f"q{i}" for i in range(len(grades))], "model": "m",
+                           "score": [label for _, _, label in grades]})
+    found = item_agreement(frame, labels)
+    assert not isinstance(found, list) and found.n == 5 and found.n_calibration == 4  # q4 has no expectation
+    p = (np.array([6.4, 3.5, 8.8, 5.0]) - 1) / 9
+    y = (np.array([6.0, 2.0, 9.0, 7.0]) - 1) / 9
+    assert found.brier == pytest.approx(np.mean((p - y) ** 2), abs=1e-12)
+    bins = np.minimum((p * 10).astype(int), 9)
+    ece = sum(abs(y[bins == b].mean() - p[bins == b].mean()) * (bins == b).sum() for b in set(bins)) / len(p)
+    assert found.ece == pytest.approx(ece, abs=1e-12)
+    assert "Brier (expected)" in format_score_agreement(found)

@@ -10,7 +10,7 @@ column (``--label-column``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ from ..stats.agreement import agreement_s1_s2, cohen_kappa
 from ..stats.battle_ranking import games_frame
 from ..stats.calibration import brier_score, expected_calibration_error
 from ..stats.correlation import rank_correlation, ranking_correlation
+from ..types import JudgmentId
 
 
 @dataclass(frozen=True)
@@ -157,15 +158,21 @@ def _consistent(verdict_ab: object, verdict_ba: object) -> bool | None:
     return verdict_ab == verdict_ba
 
 
+# A judgment's identity (analysis.records.IDENTITY): the fields of JudgmentId.
+IDENTITY = [f.name for f in fields(JudgmentId)]
+
+
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
 
 
 def _judge_winners(frame: pd.DataFrame) -> dict[tuple[str, tuple[str, str], int], list[_Verdict]]:
     """(item, pair, turn) -> the judge's verdict on it, as ("first" / "second" / "tie", category, probability of
-    "first", the longer side, order consistency): a key judged more than once (a file may repeat one) is compared
-    with a label once per verdict."""
+    "first", the longer side, order consistency, log-probability). A judgment a file records more than once (FastChat's
+    files repeat some) is one verdict, its last record, as reading results keeps the newest record of a judgment;
+    two judgments of one pair (each model once the candidate) are two verdicts, each compared with the label."""
     judged = frame[frame["preference"].notna() & frame["opponent"].notna() & frame["error"].isna()]
+    judged = judged.drop_duplicates([c for c in IDENTITY if c in judged.columns], keep="last")
     found: dict[tuple[str, tuple[str, str], int], list[_Verdict]] = {}
     lengths, opponents, orders_ab, orders_ba, probabilities = (
         _column(judged, c) for c in ("length", "opponent_length", "verdict_ab", "verdict_ba", "verdict_probability"))

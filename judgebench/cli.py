@@ -262,14 +262,16 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
     from .clients.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
     from .clients.pricing import load_prices
     from .clients.serve import served_specs, serving
-    from .formats.item_lists import read_item_ids
+    from .formats.item_lists import read_item_list
     from .run.evaluate import RunConfig, evaluate
     from .run.runner import RetryPolicy
     from .tasks import load_task
 
     prices = load_prices(prices_path)
-    item_ids = read_item_ids(items_file) if items_file else None
+    item_list = read_item_list(items_file) if items_file else None
     loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
+    if item_list is not None:
+        item_list.check([task.benchmark for task in loaded])
     if run_id and len(loaded) > 1:
         raise ConfigError("--run-id names one run: give a single --task")
     judge_specs = judges or DEFAULT_JUDGES
@@ -307,7 +309,8 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
         for task in loaded:
             config = RunConfig(model=model_endpoints[0] if model_endpoints else None, judges=panel, out=out,
                                cache_path=cache_path or out / "cache.sqlite", limit=limit,
-                               item_ids=item_ids, answers_file=answers_files[0] if answers_files else None,
+                               item_ids=item_list.ids_for(task.benchmark) if item_list else None,
+                               answers_file=answers_files[0] if answers_files else None,
                                models=model_endpoints, answers_files=answers_files,
                                run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed,
                                                                  timeout_s=timeout_s),

@@ -39,3 +39,25 @@ def test_a_judgment_a_file_repeats_is_one_verdict_its_last(tmp_path: Path) -> No
     agree = CliRunner().invoke(main, ["agree", str(judged), "--labels", str(labels), "--json"])
     (item,) = json.loads(agree.stdout)["items"]
     assert item["n_s1"] == 2 and item["s1"] == pytest.approx(1.0)
+
+
+def test_an_item_lists_benchmark_is_honoured_and_another_refused_at_its_line(tmp_path: Path) -> None:
+    """`run --items` with escalate's JSONL: an id names an item of its benchmark only; a line naming a benchmark no
+    task of the run has is an error at its line (its id was taken for another benchmark's item of the same id)."""
+    from judgebench.formats.item_lists import read_item_list
+    from judgebench.tasks import load_task
+
+    pairwise, mt = load_task("sample-pairwise").benchmark, load_task("sample-mt").benchmark
+    listed = tmp_path / "escalated.jsonl"
+    listed.write_text("".join(json.dumps(line) + "\n" for line in (
+        {"benchmark": pairwise, "item_id": "p2"}, {"item_id": "p4"}, {"benchmark": mt, "item_id": "p3"})))
+    found = read_item_list(listed)
+    assert found.ids_for(pairwise) == {"p2", "p4"} and found.ids_for(mt) == {"p3", "p4"}
+    result = CliRunner().invoke(main, ["run", "--task", "sample-pairwise", "--items", str(listed), "--dry-run",
+                                       "--model", "m@http://127.0.0.1:9/v1", "--judge", "j@http://127.0.0.1:9/v1"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{listed}:3: item 'p3' is of benchmark '{mt}'" in result.output
+    both = CliRunner().invoke(main, ["run", "--task", "sample-pairwise", "--task", "sample-mt", "--items",
+                                     str(listed), "--dry-run", "--model", "m@http://127.0.0.1:9/v1", "--judge",
+                                     "j@http://127.0.0.1:9/v1"])
+    assert both.exit_code == 1 and "none of the 2 listed item ids is an item of task 'sample-mt'" in both.output

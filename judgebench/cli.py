@@ -731,7 +731,7 @@ def escalate(paths: tuple[Path, ...], cheap_judges: tuple[str, ...], strong_judg
     items against judging all with the strong judge: judges of judgebench runs are priced by the tokens their
     requests used (the built-in price table, or --prices); others by --cost-per-1000, which also overrides.
     """
-    from .analysis.escalation import escalated_items, escalation, prices_per_1000, read_inputs
+    from .analysis.escalation import escalated_items, escalation, prices_per_1000, read_inputs, unpriced
     from .analysis.escalation import write_items as write_escalated
     from .analysis.judge_costs import token_costs
     from .clients.pricing import load_prices
@@ -745,7 +745,7 @@ def escalate(paths: tuple[Path, ...], cheap_judges: tuple[str, ...], strong_judg
     runs = [path for path in paths if path.is_dir()]  # only judgebench runs record tokens and endpoints
     priced = {**(token_costs(runs, load_prices(prices_path), fmt) if runs else {}), **costs}
     report = escalation(inputs.cheap, inputs.strong, inputs.labels, target, prices_per_1000(inputs, priced),
-                        n_bootstrap=bootstrap)
+                        n_bootstrap=bootstrap, missing_prices=unpriced(inputs, priced))
     if write_items is not None:
         items = escalated_items(inputs.cheap, report.choice.threshold)
         if items.empty:

@@ -110,7 +110,7 @@ class EscalationReport:
     threshold chosen on the labelled items (with a strong verdict); interval: the chosen escalation's agreement,
     95% bootstrap over items (in sample: the threshold was chosen on the same items); held_out: cross-fitted;
     cheap_agreement / strong_agreement: each judge alone on the labelled items; n_escalated: of the n_items, how
-    many the threshold escalates; costs: None without prices."""
+    many the threshold escalates; costs: None without prices, or where ``unpriced`` judges have none."""
 
     cheap: str
     strong: str
@@ -123,6 +123,7 @@ class EscalationReport:
     strong_agreement: float
     n_escalated: int
     costs: Costs | None
+    unpriced: tuple[str, ...] = ()  # judges some prices were given for but not these: no cost, said so
 
 
 def _names(frame: pd.DataFrame) -> str:
@@ -149,10 +150,11 @@ def labelled(cheap: pd.DataFrame, strong: pd.DataFrame | None, labels: pd.DataFr
 
 def escalation(cheap: pd.DataFrame, strong: pd.DataFrame | None, labels: pd.DataFrame, target: float,
                prices: tuple[float, float] | None = None, n_bootstrap: int = DEFAULT_BOOTSTRAP,
-               seed: int = BOOTSTRAP_SEED) -> EscalationReport:
+               seed: int = BOOTSTRAP_SEED, missing_prices: Sequence[str] = ()) -> EscalationReport:
     """Escalation from ``cheap``'s judgments to ``strong``'s (None: to the labels' source itself), its threshold
     set on ``labels`` (KEY and label, as ``label_verdicts`` gives them) to reach ``target`` agreement (a share);
-    prices: USD per 1,000 judgments (cheap, strong)."""
+    prices: USD per 1,000 judgments (cheap, strong); missing_prices: the judges without one (``unpriced``), named in
+    the report in place of its cost."""
     table = labelled(cheap, strong, labels)
     label = table["label"].to_numpy()
     conf = item_confidence(table)
@@ -169,7 +171,7 @@ def escalation(cheap: pd.DataFrame, strong: pd.DataFrame | None, labels: pd.Data
         _names(cheap), _names(strong) if strong is not None else "labels", target, len(everything), choice,
         agreement_interval(correct, n_bootstrap, seed),
         held_out(conf, cheap_ok, strong_ok, target, seed=seed, n_bootstrap=n_bootstrap),
-        float(cheap_ok.mean()), float(strong_ok.mean()), n_escalated, costs)
+        float(cheap_ok.mean()), float(strong_ok.mean()), n_escalated, costs, tuple(missing_prices))
 
 
 def escalated_items(cheap: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
@@ -251,16 +253,22 @@ def judge_names(frame: pd.DataFrame | None) -> list[str]:
     return ["labels"] if frame is None else sorted(frame["judge"].astype(str).unique())
 
 
+def unpriced(inputs: Inputs, given: dict[str, float]) -> tuple[str, ...]:
+    """The judges (``labels`` for the labels' source) ``given`` has no price for, once it prices any: the report
+    then says which and leaves the cost out, the rest of it standing."""
+    if not given:
+        return ()
+    return tuple(name for names in (judge_names(inputs.cheap), judge_names(inputs.strong)) for name in names
+                 if name not in given)
+
+
 def prices_per_1000(inputs: Inputs, given: dict[str, float]) -> tuple[float, float] | None:
     """(cheap, strong) USD per 1,000 items from ``given`` (judge name -> USD per 1,000 judgments; a panel costs its
-    judges together; the labels' source is ``labels``); None when nothing is given."""
-    if not given:
+    judges together; the labels' source is ``labels``); None when nothing is given, or a judge has no price
+    (``unpriced`` names it): the saving needs both sides' whole price."""
+    if not given or unpriced(inputs, given):
         return None
     sides = (judge_names(inputs.cheap), judge_names(inputs.strong))
-    missing = [name for names in sides for name in names if name not in given]
-    if missing:
-        raise ConfigError(f"no price for {', '.join(missing)}: add --cost-per-1000 {missing[0]}=USD (the judges' "
-                          f"names: {', '.join(n for names in sides for n in names)})")
     return sum(given[n] for n in sides[0]), sum(given[n] for n in sides[1])
 
 
@@ -279,4 +287,4 @@ def write_items(items: pd.DataFrame, path: Path) -> None:
 
 __all__ = ["JUDGED_KEY", "KEY", "EscalationReport", "Inputs", "escalated_items", "escalation", "judge_labels",
            "judge_names", "label_verdicts", "labelled", "pair_labels", "pair_preferences", "prices_per_1000",
-           "read_escalation_labels", "read_inputs", "split_judges", "write_items"]
+           "read_escalation_labels", "read_inputs", "split_judges", "unpriced", "write_items"]

@@ -61,3 +61,20 @@ def test_an_item_lists_benchmark_is_honoured_and_another_refused_at_its_line(tmp
                                      str(listed), "--dry-run", "--model", "m@http://127.0.0.1:9/v1", "--judge",
                                      "j@http://127.0.0.1:9/v1"])
     assert both.exit_code == 1 and "none of the 2 listed item ids is an item of task 'sample-mt'" in both.output
+
+
+def test_escalate_with_a_price_missing_reports_all_else_and_names_the_judge(shared_data: Path) -> None:
+    """A price for the people but none for the cheap judge: the report stands, its cost is left out, and it says
+    which judge has no price and how to give one (it was an error that printed no report)."""
+    path = shared_data / "judgebench/outputs/claude-pairs.arena_hard.claude-3-haiku-20240307.jsonl.gz"
+    args = ["escalate", str(path), "--labels", str(path), "--target", "0.8", "--cost-per-1000", "labels=300"]
+    text = CliRunner().invoke(main, args)
+    assert text.exit_code == 0, text.output
+    assert "threshold:" in text.output and "held out:" in text.output
+    assert ("cost:         not computed: no price for arena_hard:claude-3-haiku-20240307 (add --cost-per-1000 "
+            "arena_hard:claude-3-haiku-20240307=USD") in text.output
+    report = json.loads(CliRunner().invoke(main, [*args, "--json"]).stdout)
+    assert report["costs"] is None and report["unpriced"] == ["arena_hard:claude-3-haiku-20240307"]
+    priced = json.loads(CliRunner().invoke(main, [*args, "--json", "--cost-per-1000",
+                                                  "arena_hard:claude-3-haiku-20240307=1.53"]).stdout)
+    assert priced["unpriced"] == [] and priced["costs"]["saving"] == pytest.approx(0.295, abs=5e-4)

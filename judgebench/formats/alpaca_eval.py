@@ -109,20 +109,27 @@ _SHAPE = ("expected a JSON list of AlpacaEval annotations: objects with instruct
 
 
 def _rows(data: bytes, where: str) -> list[_Annotation]:
+    return decode_annotations(data, where, _ROWS, _SHAPE, _DECODER)
+
+
+def decode_annotations(data: bytes, where: str, rows: Any, shape: str,
+                       decoder: msgspec.json.Decoder[Any] | None = None) -> Any:
+    """An AlpacaEval annotations file's bytes as ``rows`` (a msgspec type), read the same way by every command:
+    msgspec first, then, for what it refuses and json.loads reads (a byte-order mark, NaN, Infinity), the standard
+    library on the same bytes, whose error names the line. Anything of another shape is one error saying
+    ``shape``."""
     try:
         try:
-            return _DECODER.decode(data)
+            return (decoder or msgspec.json.Decoder(rows)).decode(data)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            # What msgspec refuses and json.loads reads (a byte-order mark, NaN), or a real error, which json
-            # names by line: the slow path, on the same bytes.
             text = decode(data, where)
             try:
                 value = json.loads(text)
             except (json.JSONDecodeError, RecursionError) as exc:
                 raise json_error(exc, where) from None
-            return msgspec.convert(value, _ROWS)
+            return msgspec.convert(value, rows)
     except msgspec.ValidationError as exc:
-        raise DataError(f"{where}: not AlpacaEval annotations ({exc}); {_SHAPE}") from exc
+        raise DataError(f"{where}: not AlpacaEval annotations ({exc}); {shape}") from exc
 
 
 def _append_counts(columns: dict[str, list[Any]], prefix: str, counts: MarkdownCounts) -> None:

@@ -78,3 +78,25 @@ def test_escalate_with_a_price_missing_reports_all_else_and_names_the_judge(shar
     priced = json.loads(CliRunner().invoke(main, [*args, "--json", "--cost-per-1000",
                                                   "arena_hard:claude-3-haiku-20240307=1.53"]).stdout)
     assert priced["unpriced"] == [] and priced["costs"]["saving"] == pytest.approx(0.295, abs=5e-4)
+
+
+def _annotations(path: Path, extra: str = "") -> Path:
+    """An AlpacaEval annotations file of two answers, as AlpacaEval writes it: ``extra`` fields per row (its pandas
+    writes NaN for a missing number)."""
+    rows = [(f'{{"instruction": "{question}", "output_1": "Hi", "output_2": "Hello there", "generator_1": "base", '
+             f'"generator_2": "model", "annotator": "cheap", "preference": {p}{extra}}}')
+            for question, p in (("Say hello.", "2.0"), ("Say hi.", "1.0"))]
+    path.write_text("[" + ",".join(rows) + "]")
+    return path
+
+
+def test_alpaca_eval_json_with_nan_is_read_by_export_as_by_judges(tmp_path: Path) -> None:
+    """AlpacaEval's pandas writes NaN; `judges` and `stats` read such a file, and `export-preferences` refused it
+    (its text reader was strict). One decoder for all: the same judgments, now exported."""
+    path = _annotations(tmp_path / "annotations.json", ', "time_per_example": NaN')
+    assert CliRunner().invoke(main, ["judges", str(path), "--json"]).exit_code == 0
+    out = tmp_path / "prefs.jsonl"
+    result = CliRunner().invoke(main, ["export-preferences", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["chosen_model"], r["rejected_model"]) for r in rows] == [("model", "base"), ("base", "model")]

@@ -300,6 +300,27 @@ class CallRecord:
     finish_reason: str | None = None
     error: str | None = None
 
+    @property
+    def cost_usd(self) -> float | None:
+        """What the request cost where a file records it (``PricedCall``); judgebench prices its own from tokens."""
+        return None
+
+
+@dataclass(frozen=True)
+class PricedCall(CallRecord):
+    """A request whose price another harness's file records (AlpacaEval's price_per_example), with its time."""
+
+    price_usd: float | None = None
+
+    @property
+    def cost_usd(self) -> float | None:
+        return self.price_usd
+
+
+def call_record(fields: dict[str, Any]) -> CallRecord:
+    """A call from its record's fields (a priced one where they hold ``price_usd``)."""
+    return PricedCall(**fields) if "price_usd" in fields else CallRecord(**fields)
+
 
 @dataclass(frozen=True)
 class JudgeRequest:

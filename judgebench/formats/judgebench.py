@@ -24,7 +24,7 @@ import orjson
 
 from ..credentials import redact
 from ..errors import DataError, ResultsError, os_fault
-from ..types import CallRecord, Candidate, Grade, Judgment, PairVerdict
+from ..types import Candidate, Grade, Judgment, PairVerdict, call_record
 from .common import decode
 from .identity import canonical_benchmark
 from .table import PAIR_FIELDS, PROBABILITY_FIELDS, flat_judgment, verdict_fields
@@ -227,7 +227,8 @@ def judgment_record(j: Judgment) -> dict[str, Any]:
         "judge": j.id.judge, "turn": j.id.turn, "kind": j.kind, "score": score, "opponent": j.id.opponent,
         "verdict_ab": pair.ab, "verdict_ba": pair.ba, "preference": pair.preference, "raw": j.raw,
         "error": j.failure.message or None if j.failure else None, "failure": j.failure.cause if j.failure else None,
-        "calls": j.calls, "length": mine.length, "opponent_length": theirs.length,
+        "calls": j.calls,
+        "length": mine.length, "opponent_length": theirs.length,
         "expected_score": expected, "scale": j.scale, "empty": j.empty, "margin_ab": pair.margin_ab,
         "margin_ba": pair.margin_ba, "headers": mine.headers, "lists": mine.lists, "bold": mine.bold,
         "opponent_headers": theirs.headers, "opponent_lists": theirs.lists, "opponent_bold": theirs.bold,
@@ -322,7 +323,7 @@ def candidate_from_record(record: dict[str, Any]) -> Candidate:
     fields = _upgrade(dict(record))
     fields["turns"] = tuple(fields["turns"])
     fields["params"] = tuple(sorted(fields.get("params", {}).items()))
-    fields["calls"] = tuple(CallRecord(**c) for c in fields.get("calls", ()))
+    fields["calls"] = tuple(call_record(c) for c in fields.get("calls", ()))
     fields["reasoning"] = tuple(fields.get("reasoning", ()))
     return Candidate(**fields)
 

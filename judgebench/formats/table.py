@@ -11,6 +11,7 @@ concatenating costs more than reading them from the cache.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..types import AnswerTraits, CallRecord, Failure, Grade, Judgment, JudgmentId, PairVerdict
+from ..types import AnswerTraits, CallRecord, Failure, Grade, Judgment, JudgmentId, PairVerdict, PricedCall, call_record
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,11 @@ JUDGMENT_COLUMNS: tuple[Column, ...] = (
                                            "none was reported."),
     Column("judge_completion_tokens", "float", "Completion tokens of those requests, likewise."),
     Column("judge_latency_s", "float", "Seconds the judge took to answer those requests, summed (a cached reply "
-                                       "keeps the time it took when it was asked)."),
+                                       "keeps the time it took when it was asked); AlpacaEval's files give their "
+                                       "`time_per_example`."),
+    Column("judge_cost_usd", "float", "USD the judge's requests cost for this judgment as the file records it "
+                                      "(AlpacaEval's `price_per_example`); None elsewhere (judgebench's own runs are "
+                                      "priced from their tokens)."),
     Column("repeats", "str", "A judge that asks each prompt K times (`,repeats=K`): each ask's verdict, as JSON "
                              "text: `[7, 8, 7]` (grades) or `[[\"win\", \"tie\"], ...]` (each ask's two orders); "
                              "null for an ask that failed. None for a judge that asks once."),
@@ -137,13 +142,23 @@ def _total(values: Sequence[float | None]) -> float | None:
 
 
 def _call_totals(calls: Sequence[CallRecord]) -> tuple[float | None, ...]:
-    """(calls, prompt tokens, completion tokens, latency) of a judgment's requests that got a reply: what the judge
-    costs per judgment (analysis.judge_profiles). None throughout for a judgment that records no calls."""
+    """(calls, prompt tokens, completion tokens, latency, recorded cost) of a judgment's requests that got a reply:
+    what the judge costs per judgment (analysis.judge_profiles). None throughout for a judgment that records no
+    calls."""
     if not calls:
-        return None, None, None, None
+        return None, None, None, None, None
     answered = [c for c in calls if c.error is None]  # a request that failed reported no tokens
     return (float(len(answered)), _total([c.prompt_tokens for c in answered]),
-            _total([c.completion_tokens for c in answered]), _total([c.latency_s for c in answered]))
+            _total([c.completion_tokens for c in answered]), _total([c.latency_s for c in answered]),
+            _total([c.cost_usd for c in answered]))
+
+
+def recorded_call(cost_usd: float | None, latency_s: float | None) -> tuple[CallRecord, ...]:
+    """The one request another harness's file records only the price and time of (AlpacaEval's annotation): none
+    where it records neither."""
+    if cost_usd is None and latency_s is None:
+        return ()
+    return (PricedCall("", "annotation", latency_s=latency_s or 0.0, price_usd=cost_usd),)
 
 
 def repeats_text(repeats: Sequence[Grade | PairVerdict | None]) -> str | None:
@@ -204,9 +219,14 @@ def flat_judgment(fields: Mapping[str, Any]) -> Judgment:
         scale=tuple(scale) if scale is not None else None,
         answer=_traits(fields, ""), opponent_answer=_traits(fields, "opponent_"),
         raw=tuple(fields.get("raw", ())),
-        calls=tuple(c if isinstance(c, CallRecord) else CallRecord(**c) for c in fields.get("calls", ())),
+        calls=tuple(c if isinstance(c, CallRecord) else call_record(c) for c in fields.get("calls", ()))
+        or recorded_call(_number(fields.get("judge_cost_usd")), _number(fields.get("judge_latency_s"))),
         empty=fields.get("empty", False),
         repeats=tuple(_verdict(ask) if ask is not None else None for ask in fields.get("repeats") or ()))
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
 def rows_columns(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:

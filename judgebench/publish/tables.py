@@ -272,7 +272,9 @@ PROFILE_CELLS: tuple[tuple[str, str, Any, str], ...] = (
     ("95% CI", "self_preference_low", None, "Bootstrap interval of the self-preference."),
     ("prompt tok/1k", "prompt_tokens_per_1000", _tokens, "Prompt tokens per 1,000 judgments."),
     ("completion tok/1k", "completion_tokens_per_1000", _tokens, "Completion tokens per 1,000 judgments."),
-    ("USD/1k", "cost_per_1000_usd", _usd, "Cost per 1,000 judgments (0: no price entry)."),
+    ("USD/1k", "cost_per_1000_usd", _usd, "Cost per 1,000 judgments: as the files record it (AlpacaEval's "
+                                          "price per example), else from tokens at the price table's price (0: no "
+                                          "price entry)."),
     ("s/1k", "seconds_per_1000", lambda v: f"{v:,.1f}", "Judge seconds per 1,000 judgments."),
     ("flip rate", "flip_rate", _share, "Repeated asks: share of prompts whose replies disagree."),
     ("grade SD", "grade_sd", lambda v: f"{v:.3f}", "Repeated asks: mean SD of a prompt's grades."),
@@ -300,8 +302,8 @@ def format_judge_profiles(frame: pd.DataFrame) -> str:
     """`judgebench judges` without labels: analysis.judge_profiles' frame, one row per judge, in its ranking."""
     header = [h for h, _, _, _ in PROFILE_CELLS]
     body = [[text for _, text in profile_cells(row)] for _, row in frame.iterrows()]
-    notes = ["ranked by position consistency, then parse failures; cost at the price table's prices (--prices), "
-             "0 where no entry prices the judge's model"]
+    notes = ["ranked by position consistency, then parse failures; cost as AlpacaEval's files record it, else at the "
+             "price table's prices (--prices), 0 where no entry prices the judge's model"]
     if frame.empty or frame["flip_rate"].isna().all():
         notes.append("flip rate, grade SD: no prompt was asked more than once")
     return "\n".join([_render(header, body), *notes])

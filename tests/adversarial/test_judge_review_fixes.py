@@ -100,3 +100,31 @@ def test_alpaca_eval_json_with_nan_is_read_by_export_as_by_judges(tmp_path: Path
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["chosen_model"], r["rejected_model"]) for r in rows] == [("model", "base"), ("base", "model")]
+
+
+def test_alpaca_evals_price_and_time_per_example_reach_the_judges_table(shared_data: Path) -> None:
+    """The cost and time per 1,000 judgments of an AlpacaEval annotator are its files' price_per_example and
+    time_per_example (a mean over the annotations that record them, x 1,000), priced_as "recorded"; the same in
+    `judges --json` and load().judges()."""
+    import gzip
+    import math
+
+    import judgebench
+
+    path = shared_data / "alpaca_eval/results/alpaca-7b/weighted_alpaca_eval_gpt4_turbo/annotations.json.gz"
+    rows = json.loads(gzip.decompress(path.read_bytes()))
+    prices = [r["price_per_example"] for r in rows if r.get("price_per_example") is not None
+              and not math.isnan(r["price_per_example"])]
+    times = [r["time_per_example"] for r in rows if r.get("time_per_example") is not None
+             and not math.isnan(r["time_per_example"])]
+    assert 0 < len(prices) < len(rows)  # three annotations record no price
+    result = CliRunner().invoke(main, ["judges", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert row["priced_as"] == "recorded"
+    assert row["cost_per_1000_usd"] == pytest.approx(1000 * sum(prices) / len(prices), rel=1e-12)
+    assert row["seconds_per_1000"] == pytest.approx(1000 * sum(times) / len(times), rel=1e-12)
+    assert row["prompt_tokens_per_1000"] is None  # AlpacaEval records no tokens
+    loaded = judgebench.load(path).judges().iloc[0]
+    assert (loaded["cost_per_1000_usd"], loaded["seconds_per_1000"]) == (row["cost_per_1000_usd"],
+                                                                         row["seconds_per_1000"])

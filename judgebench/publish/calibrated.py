@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..analysis.calibrated import Calibrated, Calibration, Estimate
-from .tables import _render
+from .tables import render_table
 
 # How each quantity is printed: win rates as percentages, strengths (logits) and grades as numbers.
 SCALE = {"win rate": (100.0, 1, "%"), "pair win rate": (100.0, 1, "%"), "strength": (1.0, 2, ""),
@@ -42,7 +42,7 @@ def format_calibration(calibration: Calibration) -> str:
         if quantity == "pair win rate":
             title += ", the first model's against the second"
         lines += [""] if lines else []
-        lines += [title, _render(header, [_row(c) for c in rows])]
+        lines += [title, render_table(header, [_row(c) for c in rows])]
     unmatched = [f"{judge}: {n} labelled battle(s) or answer(s) match no judgment" for judge, n in
                  calibration.n_unmatched if n]
     lines += [f"note: {text}" for text in unmatched]

@@ -29,7 +29,9 @@ def _interval(row: ScoreRow, digits: int) -> str:
     return _pair(row.ci_low, row.ci_high, digits)
 
 
-def _render(header: list[str], body: list[list[str]]) -> str:
+def render_table(header: list[str], body: list[list[str]]) -> str:
+    """A plain-text table: the header, a rule, and each row, columns padded to their widest cell. Every text table
+    judgebench prints is drawn by this one function (publish.calibrated, costs and battle_tables too)."""
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
              "  ".join("-" * w for w in widths)]
@@ -49,7 +51,7 @@ def _grades_table(rows: Sequence[ScoreRow]) -> str:
                      _num(r.expected_score),
                      *(_num(per_turn.get(t)) for t in turns), *(_num(per_category.get(c)) for c in categories),
                      str(r.n_judged), str(r.n_failed), str(r.n_parse_failures), str(r.n_empty)])
-    return _render(header, body)
+    return render_table(header, body)
 
 
 def _comparisons_table(rows: Sequence[ScoreRow]) -> str:
@@ -61,7 +63,7 @@ def _comparisons_table(rows: Sequence[ScoreRow]) -> str:
              str(r.n_draws), str(r.n_losses), str(r.n_judged), str(r.n_failed), str(r.n_parse_failures),
              str(r.n_empty), _num(r.avg_length, 0)] for r in rows]
     notes = _notes(rows)
-    return "\n".join([_render(header, body), *notes])
+    return "\n".join([render_table(header, body), *notes])
 
 
 def _notes(rows: Sequence[ScoreRow]) -> list[str]:
@@ -79,7 +81,7 @@ def _battles_table(rows: Sequence[ScoreRow]) -> str:
              str(r.n_draws), str(r.n_losses), agreement_text(r), str(r.n_judged), str(r.n_failed),
              str(r.n_parse_failures), str(r.n_empty), _num(r.avg_length, 0)] for r in rows]
     notes = _notes(rows)
-    return "\n".join([_render(header, body), *notes])
+    return "\n".join([render_table(header, body), *notes])
 
 
 def format_scores(rows: Sequence[ScoreRow]) -> str:
@@ -109,12 +111,12 @@ def format_agreement(items: Sequence[PairwiseAgreement], rankings: Sequence[Rank
         body.append([a.judge, "all", _share(a.s1), str(a.n_s1), _share(a.s2), str(a.n_s2), _num(a.cohen_kappa)])
         body += [[a.judge, category, _share(c.s1), str(c.n_s1), _share(c.s2), str(c.n_s2), _num(c.cohen_kappa)]
                  for category, c in a.per_category]
-    lines = [_render(header, body)]
+    lines = [render_table(header, body)]
     lines += [f"note: {a.judge}: {a.n_unmatched} label(s) match no judgment of this judge (another item, pair of "
               "models or turn)" for a in items if a.n_unmatched]
     if rankings:
         header = ["judge", "models", "Spearman", "95% CI", "Kendall", "95% CI", "judge's games", "labels' games"]
-        lines += ["", "Bradley-Terry ranking of each judge against the labels' ranking:", _render(header, [
+        lines += ["", "Bradley-Terry ranking of each judge against the labels' ranking:", render_table(header, [
             [r.judge, str(len(r.models)), _num(r.spearman), _ci(r.spearman_ci), _num(r.kendall), _ci(r.kendall_ci),
              str(r.n_judge_games), str(r.n_label_games)] for r in rankings])]
     else:
@@ -127,14 +129,15 @@ def format_model_agreement(agreement: ModelAgreement, label_column: str) -> str:
     header = ["models", "Spearman", "95% CI", "Kendall", "95% CI"]
     body = [[str(agreement.n), _num(agreement.spearman), _ci(agreement.spearman_ci), _num(agreement.kendall),
              _ci(agreement.kendall_ci)]]
-    return "\n".join([f"The judge's ranking of the models against the labels' {label_column!r}:", _render(header, body),
+    return "\n".join([f"The judge's ranking of the models against the labels' {label_column!r}:",
+                      render_table(header, body),
                       f"models: {', '.join(agreement.models)}"])
 
 
 def format_score_agreement(agreement: ScoreAgreement) -> str:
     """`judgebench agree` with grade labels: Spearman and quadratic-weighted kappa over the grades."""
     header = ["grades", "Spearman", "Cohen's kappa (quadratic)", "Brier (expected)", "ECE (expected)"]
-    table = _render(header, [[str(agreement.n), _num(agreement.spearman), _num(agreement.cohen_kappa_quadratic),
+    table = render_table(header, [[str(agreement.n), _num(agreement.spearman), _num(agreement.cohen_kappa_quadratic),
                               _num(agreement.brier, 3), _num(agreement.ece, 3)]])
     if agreement.n_calibration:
         table += (f"\nBrier / ECE: the judge's expected grade (,logprobs) against the labels' over "
@@ -214,7 +217,7 @@ def format_label_judges(frame: pd.DataFrame) -> str:
              "neither side is a tie (MT-Bench paper); kappa: Cohen's over first / second / tie; prefers longer / "
              "labels longer: over the same decided pairs of different lengths; Brier and ECE (10 bins): the judge's "
              "preference read as a probability, against the labels that are not ties"]
-    return "\n".join([_render(header, body), *notes])
+    return "\n".join([render_table(header, body), *notes])
 
 
 def format_judges(frame: pd.DataFrame) -> str:
@@ -240,7 +243,7 @@ def format_judges(frame: pd.DataFrame) -> str:
             for _, row in frame.iterrows()]
     notes = ["accuracy: JudgeBench's metric (both orders: a pair is correct when the orders agreeing with the label "
              "outnumber those against it; a one-order judge: its decision is the label), in %"]
-    return "\n".join([_render(header, body), *notes])
+    return "\n".join([render_table(header, body), *notes])
 
 
 def _tokens(value: float | None) -> str:
@@ -306,4 +309,4 @@ def format_judge_profiles(frame: pd.DataFrame) -> str:
              "price table's prices (--prices), 0 where no entry prices the judge's model"]
     if frame.empty or frame["flip_rate"].isna().all():
         notes.append("flip rate, grade SD: no prompt was asked more than once")
-    return "\n".join([_render(header, body), *notes])
+    return "\n".join([render_table(header, body), *notes])

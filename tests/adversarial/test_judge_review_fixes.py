@@ -128,3 +128,20 @@ def test_alpaca_evals_price_and_time_per_example_reach_the_judges_table(shared_d
     loaded = judgebench.load(path).judges().iloc[0]
     assert (loaded["cost_per_1000_usd"], loaded["seconds_per_1000"]) == (row["cost_per_1000_usd"],
                                                                          row["seconds_per_1000"])
+
+
+def test_the_publish_modules_share_only_public_names() -> None:
+    """publish.calibrated drew its tables with publish.tables' private _render: the one table renderer is public
+    (render_table), and no module of publish imports another's private name."""
+    import ast
+
+    import judgebench.publish as publish
+    from judgebench.publish.calibrated import render_table as used
+    from judgebench.publish.tables import render_table
+
+    assert used is render_table
+    for path in Path(publish.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                assert not private, f"{path.name} imports {private} from {node.module}"

@@ -19,6 +19,9 @@ import bench_default_run
 import bench_llamacpp_slots
 import bench_pipeline
 import bench_plan
+import bench_rubric
+import bench_rubric_quality
+import bench_rubric_sources
 import bench_serve
 import bench_startup
 import bench_stats
@@ -40,6 +43,12 @@ def main() -> None:
     print(json.dumps(results["template_budget"], indent=2), flush=True)
     results["site_viewer_100k"] = bench_viewer.main()
     print(json.dumps(results["site_viewer_100k"], indent=2), flush=True)
+    results["rubric_tables_healthbench_size"] = bench_rubric.main()
+    print(json.dumps(results["rubric_tables_healthbench_size"], indent=2), flush=True)
+    results["rubric_sources"] = bench_rubric_sources.main()
+    print(json.dumps(results["rubric_sources"], indent=2), flush=True)
+    results["rubric_report_3000_criteria"] = bench_rubric_quality.main()
+    print(json.dumps(results["rubric_report_3000_criteria"], indent=2), flush=True)
     if "--stats-only" not in sys.argv:
         results["pipeline"] = bench_pipeline.main()
         print(json.dumps(results["pipeline"], indent=2))

@@ -112,8 +112,18 @@ def cli_markdown() -> str:
     return "\n".join(lines)
 
 
+def criteria_columns_markdown() -> str:
+    """The columns of the per-criterion frame of rubric judgments (formats.criteria.CRITERIA_COLUMNS)."""
+    from judgebench.formats.criteria import CRITERIA_COLUMNS
+
+    lines = ["| column | type | meaning |", "|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.dtype} | {_cell(c.description)} |" for c in CRITERIA_COLUMNS]
+    return "\n".join(lines) + "\n"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {"cli": cli_markdown, "judgment-columns": columns_markdown,
-                                             "judge-profile-columns": profile_columns_markdown}
+                                             "judge-profile-columns": profile_columns_markdown,
+                                             "criteria-columns": criteria_columns_markdown}
 
 
 def render(markdown: str) -> str:

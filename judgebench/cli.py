@@ -251,12 +251,17 @@ def _no_or_enough_resamples(ctx: click.Context, param: click.Parameter, value: i
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where judge requests run: local (this process) or ray (Ray Data, on the cluster RAY_ADDRESS "
                    "names, else a local Ray instance; needs judgebench[ray]). Answers are generated locally.")
+@click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A preference profile (YAML: values and dislikes, a line each, optionally weighted): each task's "
+                   "items are judged against it as a rubric (kind rubric, protocol profile-NAME), each answer on its "
+                   "own, whatever the task's kind. See docs/rubrics.md.")
 def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...], answers_files: tuple[Path, ...],
         limit: int | None, items_file: Path | None,
         concurrency: int, out: Path, cache_path: Path | None, run_id: str | None, verdicts: str,
         judge_key_env: str | None, model_key_env: str | None, max_attempts: int, max_elapsed: float, timeout_s: float,
         progress: bool, adaptive: bool, batch: bool, batch_wait: float, dry_run: bool,
-        prices_path: Path | None, serve_timeout: float | None, transport: Transport, engine: str) -> None:
+        prices_path: Path | None, serve_timeout: float | None, transport: Transport, engine: str,
+        profile_path: Path | None) -> None:
     """Generate answers and judge them; with no options, the built-in sample on the embedded model."""
     from .clients.backends import with_transport
     from .clients.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
@@ -269,7 +274,7 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
 
     prices = load_prices(prices_path)
     item_list = read_item_list(items_file) if items_file else None
-    loaded = [load_task(t) for t in (tasks or DEFAULT_TASKS)]
+    loaded = _with_profile([load_task(t) for t in (tasks or DEFAULT_TASKS)], profile_path)
     if item_list is not None:
         item_list.check([task.benchmark for task in loaded])
     if run_id and len(loaded) > 1:
@@ -339,6 +344,16 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
         sys.exit(EXIT_PENDING)
 
 
+def _with_profile(tasks: list[Task], profile_path: Path | None) -> list[Task]:
+    """``run --profile``: every task's items judged against the person's profile, as a rubric (tasks.profile)."""
+    if profile_path is None:
+        return tasks
+    from .tasks.profile import apply_profile, load_profile
+
+    profile = load_profile(profile_path)
+    return [apply_profile(t, profile) for t in tasks]
+
+
 def _finite(option: str, value: float) -> float:
     if value != value:  # NaN passes every range check
         raise click.BadParameter(f"{option} takes a number, not NaN")
@@ -385,6 +400,8 @@ def validate(tasks: tuple[str, ...]) -> None:
     from .judging.requests import render_all
     from .tasks import builtin_task_names, load_task
     from .tasks.fetch import NotLocal, no_downloads
+    from .tasks.loader import find_task
+    from .tasks.rubric_lint import lint_task_file
     from .types import Endpoint, Judge
 
     names = tasks or tuple(builtin_task_names())
@@ -393,6 +410,14 @@ def validate(tasks: tuple[str, ...]) -> None:
     placeholder = Endpoint(provider="openai", name="validate", model="validate", base_url="http://127.0.0.1:9/v1")
     problems = 0
     for name in names:
+        try:
+            # A rubric file's lint (tasks.rubric_lint): every problem of its criteria, one line each.
+            lints = lint_task_file(find_task(name))
+        except JudgebenchError:
+            lints = []  # the load below says what is wrong
+        for message in lints:
+            click.echo(f"lint  {message}")
+        problems += len(lints)
         try:
             with no_downloads():
                 task = load_task(name)
@@ -456,7 +481,8 @@ def _read(paths: tuple[Path, ...], fmt: str, questions: Path | None = None) -> A
 @DIFFICULTY_OPTION
 def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, questions: Path | None,
           battles: bool, baseline: str | None, difficulty: str | None) -> None:
-    """Win rates (with length control) or MT-Bench scores from runs or other harnesses' judgment files.
+    """Win rates (with length control), MT-Bench scores or rubric scores from runs or other harnesses' judgment files.
+    A rubric task's tables follow its scores: per pair of models, category, tag and criterion.
 
     PATHS: judgebench run directories or results directories, AlpacaEval annotations.json(.gz), FastChat
     model_judgment files, Arena-Hard judgment files. The same judgment read twice counts once.
@@ -480,8 +506,15 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
     rows = score_rows(frame, n_bootstrap=bootstrap, difficulty=table)
     if as_json:
         click.echo(json.dumps([asdict(r) for r in rows], indent=2, allow_nan=False))
-    else:
-        click.echo(format_scores(rows))
+        return
+    click.echo(format_scores(rows))
+    from .analysis.rubric import rubric_tables
+    from .publish.rubric_tables import format_rubric
+
+    # A rubric task's tables (none for other kinds): per pair of models, category, tag and criterion.
+    rubric = format_rubric(rubric_tables(frame, n_bootstrap=bootstrap))
+    if rubric:
+        click.echo("\n" + rubric)
 
 
 @main.command()
@@ -548,6 +581,75 @@ def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files:
         click.echo(json.dumps(records, indent=2, allow_nan=False))
     else:
         click.echo(text(frame))
+
+
+@main.command("rubric-report")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Human labels of criteria: CSV/JSONL/JSON/Parquet with item_id, model, criterion (its id) and met "
+                   "(optionally turn, benchmark, voter): each judge's agreement with them.")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
+              callback=_no_or_enough_resamples,
+              help="Bootstrap resamples of items for the agreements' 95% percentile intervals (0: none).")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many of the criteria the judges disagree on most to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: panel, constant, disagreements and "
+              "labels, each a list of rows (the columns of judgebench.analysis.rubric_quality's tables).")
+def rubric_report(paths: tuple[Path, ...], labels_path: Path | None, bootstrap: int, top: int,
+                  as_json: bool) -> None:
+    """How good a rubric's criteria are, from rubric runs judged by a panel (--judge twice or more).
+
+    Per criterion: the judges' agreement on its verdicts (percent agreement, Cohen's or Fleiss' kappa, bootstrap
+    intervals over items), the criteria they disagree on most, the criteria met by every answer or by none (they
+    cannot tell models apart) and, with --labels, each judge's agreement with human labels.
+    """
+    from .analysis.rubric_quality import judgments_quality
+    from .formats.criterion_labels import read_criterion_labels
+    from .publish.rubric_quality import format_rubric_quality
+
+    labels = read_criterion_labels(labels_path) if labels_path else None
+    frame = _read(paths, "auto").frame
+    if not frame["criteria"].notna().any():
+        raise ConfigError("no rubric judgment among the inputs: rubric-report measures rubric tasks (kind: rubric)")
+    quality = judgments_quality(frame, labels, n_bootstrap=bootstrap)
+    if as_json:
+        click.echo(json.dumps(quality.to_json(), indent=2, allow_nan=False))
+    else:
+        click.echo(format_rubric_quality(quality, top=top))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--votes", "votes_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The person's votes: a human arena's database (judgebench arena serve --db) or a pairwise labels "
+                   "file with a voter column (CSV/JSONL/JSON/Parquet: item_id, model_a, model_b, winner, voter).")
+@click.option("--voter", required=True, help="Whose votes: the voter's name in the arena.")
+@click.option("--profile", "profile_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The person's preference profile (YAML) the runs among PATHS were judged with (run --profile).")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
+              callback=_no_or_enough_resamples,
+              help="Bootstrap resamples of votes for the 95% percentile intervals (0: none).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: voter, n_votes, agreement and "
+              "differences (the columns of judgebench.analysis.personal's tables).")
+def personal(paths: tuple[Path, ...], votes_path: Path, voter: str, profile_path: Path, bootstrap: int,
+             as_json: bool) -> None:
+    """Whether the judge with a person's profile agrees with their own votes better than the generic judge.
+
+    PATHS: runs judged with `run --profile` (one per voted model) and the generic judge's runs or judgment files
+    of the same items (pairwise, battles, single or rubric). Per judge configuration: its agreement with the
+    voter's votes (the share it decides as they did, ties included), and the profile's judge minus each other
+    one on the votes both decide, with paired bootstrap intervals.
+    """
+    from .analysis.personal import personal_report, voter_votes
+    from .formats.labels import read_labels
+    from .publish.personal import format_personal
+    from .tasks.profile import load_profile
+
+    profile = load_profile(profile_path)
+    votes = voter_votes(read_labels(votes_path), voter)
+    report = personal_report(_read(paths, "auto").frame, votes, voter, profile.protocol, n_bootstrap=bootstrap)
+    click.echo(json.dumps(report.to_json(), indent=2, allow_nan=False) if as_json else format_personal(report))
 
 
 def _has_judgebench_outputs(paths: tuple[Path, ...]) -> bool:

@@ -52,6 +52,83 @@ class Item:
     turns: tuple[str, ...]
     reference: tuple[str, ...] = ()
     source: str = ""
+    # A rubric task's criteria for this item: the task's own (``rubric:`` at the top), then the item's. Empty for
+    # every other kind.
+    criteria: tuple[Criterion, ...] = ()
+    # The conversation before the first turn as a benchmark wrote it, (role, text) each (HealthBench's and
+    # WildBench's multi-turn conversations: formats.conversations): the judged model answers the turns after it,
+    # and a rubric's judge is shown it. Empty for items of the task's own turns.
+    context: tuple[tuple[str, str], ...] = ()
+
+
+CriterionScope = Literal["task", "item"]
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One criterion of a rubric task (judging.rubric).
+
+    id: unique within its item ("c1", "c2", ... by position when the file gives none); a task-level criterion has
+    the same id in every item. text: what the judge checks. points: nonzero; negative for what an answer must not do
+    (met = a penalty). tags: free labels results are grouped by. source: "file:line" of its definition. scope:
+    "task" (the task's ``rubric:``, applied to every item) or "item" (the item's own). levels: a score rubric's
+    description of each level, lowest first (``judge.style: score``); empty for a yes/no criterion.
+    """
+
+    id: str
+    text: str
+    points: float
+    tags: tuple[str, ...] = ()
+    source: str = ""
+    scope: CriterionScope = "item"
+    levels: tuple[str, ...] = ()
+
+
+# How a rubric task asks its judge: one request per criterion, or one structured reply with every verdict.
+RubricMode = Literal["per_criterion", "all_at_once"]
+# The variants of the rubric kind: criteria with points (HealthBench), yes/no questions worth a point each
+# (WildBench's checklists), or one criterion with a description per level (Prometheus 2's score rubrics).
+RubricStyle = Literal["points", "checklist", "score"]
+
+
+@dataclass(frozen=True)
+class RubricSpec:
+    """A rubric task's settings (``judge.mode``, ``judge.style``) and its task-level criteria (``rubric:``), which
+    every item's ``criteria`` already starts with."""
+
+    mode: RubricMode = "all_at_once"
+    style: RubricStyle = "points"
+    criteria: tuple[Criterion, ...] = ()
+
+
+@dataclass(frozen=True)
+class CriterionVerdict:
+    """The judge's verdict on one criterion of one answer. met: whether the answer meets it (None where the verdict
+    is missing or did not parse, or for a score rubric); level: the level picked (score rubrics). The criterion's
+    text, points, tags and scope travel with it, so results describe themselves without the task file."""
+
+    id: str
+    met: bool | None
+    points: float
+    tags: tuple[str, ...] = ()
+    text: str = ""
+    scope: CriterionScope = "item"
+    level: int | None = None
+
+
+@dataclass(frozen=True)
+class RubricVerdict:
+    """A rubric judgment's verdict: every criterion's (those that did not parse with ``met`` None) and the item's
+    score in [0, 1] (stats.rubric.rubric_score), None unless every criterion has a verdict. level: a score rubric's
+    picked level (1 = lowest)."""
+
+    criteria: tuple[CriterionVerdict, ...]
+    score: float | None = None
+    level: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        return all(c.met is not None or c.level is not None for c in self.criteria)
 
 
 @dataclass(frozen=True)
@@ -132,6 +209,7 @@ class Task:
     path: str = ""
     prompt_dirs: tuple[str, ...] = ()
     battles: BattlesSpec | None = None  # kind "battles" only
+    rubric: RubricSpec | None = None  # kind "rubric" only
     protocol: str = ""
     # category -> sampling parameters that replace ``generation``'s for its items (``generation.by_category``).
     generation_by_category: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
@@ -151,6 +229,14 @@ class Task:
 
     def reference_for(self, item_id: str) -> tuple[str, ...]:
         return self._references[item_id]
+
+    @cached_property
+    def _items(self) -> dict[str, Item]:
+        return {item.id: item for item in self.items}
+
+    def item(self, item_id: str) -> Item:
+        """The item with this id (KeyError when there is none)."""
+        return self._items[item_id]
 
 
 @dataclass(frozen=True)
@@ -343,6 +429,9 @@ class JudgeRequest:
     # The untrusted texts the prompt shows the judge (the answers, as written): a JSON verdict that copies one of
     # them is not the judge's (judging.replies.copied). Not part of the cache key: the messages already are.
     answers: tuple[str, ...] = ()
+    # A rubric request: the ids of the criteria it asks about, in order (judging.rubric). Not part of the cache
+    # key: the messages already name them.
+    criteria: tuple[str, ...] = ()
 
     def cache_key(self) -> str:
         return self.chat.cache_key()
@@ -362,6 +451,9 @@ class Verdict:
     error: str | None = None
     truncated: bool = False  # the reply was cut off by max_tokens before its verdict was complete
     margin: int | None = None  # five-level verdicts: 1 = better, 2 = much better; None for three levels and ties
+    # A rubric reply's verdict on each criterion it was asked about, by id, in the order asked (None: missing or
+    # unreadable); ``error`` then says what was wrong with the others.
+    criteria: tuple[tuple[str, bool | None], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -462,7 +554,7 @@ class Judgment:
     id: JudgmentId
     kind: TaskKind
     category: str
-    verdict: Grade | PairVerdict | None = None
+    verdict: Grade | PairVerdict | RubricVerdict | None = None
     failure: Failure | None = None
     scale: tuple[int, int] | None = None
     answer: AnswerTraits = AnswerTraits()
@@ -470,7 +562,7 @@ class Judgment:
     raw: tuple[str, ...] = ()
     calls: tuple[CallRecord, ...] = ()
     empty: bool = False
-    repeats: tuple[Grade | PairVerdict | None, ...] = ()
+    repeats: tuple[Grade | PairVerdict | RubricVerdict | None, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -514,8 +606,13 @@ class Judgment:
         return self.verdict if isinstance(self.verdict, PairVerdict) else None
 
     @property
+    def rubric(self) -> RubricVerdict | None:
+        return self.verdict if isinstance(self.verdict, RubricVerdict) else None
+
+    @property
     def score(self) -> float | None:
-        return self.verdict.score if isinstance(self.verdict, Grade) else None
+        """The grade (single grading) or the rubric score in [0, 1] (rubric tasks)."""
+        return self.verdict.score if isinstance(self.verdict, (Grade, RubricVerdict)) else None
 
     @property
     def expected_score(self) -> float | None:

@@ -314,12 +314,45 @@ def games_of(frame: pd.DataFrame, *, both: bool) -> pd.DataFrame:
     return games.sort_values("order", kind="stable").reset_index(drop=True)
 
 
+class RubricScore(Aggregator):
+    """Rubric tasks: each model's mean item score in [0, 1] with its bootstrap interval, per turn and category
+    (per criterion, tag and pair of models: analysis.rubric)."""
+
+    def aggregate(self, kind: str, frame: pd.DataFrame, n_bootstrap: int,
+                  difficulty: DifficultyTable | None = None) -> Aggregate:
+        rows = []
+        for model, group in frame.groupby("model", sort=True):
+            scored = group[group["score"].notna()]
+            scores = scored["score"].to_numpy(dtype=float)
+            low, high = interval(scores, n_bootstrap)
+            n_failed, n_parse, n_empty = count_failures(group)
+            lengths = group["length"].dropna()
+            rows.append(ScoreRow(
+                benchmark=str(group["benchmark"].iloc[0]), judge=str(group["judge"].iloc[0]), kind=kind,
+                model=str(model), score=float(scores.mean()) if len(scores) else None, ci_low=low, ci_high=high,
+                n_judged=len(scores), n_failed=n_failed, n_parse_failures=n_parse, n_empty=n_empty, scale=(0, 1),
+                per_turn=tuple((int(t), float(v)) for t, v in scored.groupby("turn")["score"].mean().items()),
+                per_category=tuple((str(c), float(v)) for c, v in scored.groupby("category")["score"].mean().items()),
+                avg_length=float(lengths.mean()) if len(lengths) else None,
+            ))
+        return Aggregate(rows)
+
+
+def interval(values: np.ndarray, n_bootstrap: int) -> tuple[float | None, float | None]:
+    """The 95% percentile bootstrap interval of the mean of ``values``; (None, None) without values or resamples."""
+    if not n_bootstrap or not len(values):
+        return None, None
+    low, high = bootstrap_ci(values, n_samples=n_bootstrap)
+    return _none_if_nan(low), _none_if_nan(high)
+
+
 # One aggregator per task kind (judging.kinds.KINDS): a kind without one is a bug, caught by the tests.
 AGGREGATORS: dict[str, Aggregator] = {
     "single": MeanGrade(), "fastchat-single": MeanGrade(), "arena-bench-single": MeanGrade(),
     "pairwise": WinRate(), "alpaca-eval-weighted": AlpacaEvalWinRate(),
     "battles": BradleyTerry(),
     "arena-hard-v0.1": ArenaHard("v0.1"), "arena-hard-v2.0": ArenaHard("v2.0"),
+    "rubric": RubricScore(),
 }
 
 

@@ -11,6 +11,8 @@ harnesses' judgment files and returns a ``Results``:
   for every source; ``n_superseded`` older or failed duplicates were dropped.
 - ``scores``: the score rows `judgebench stats` prints; ``leaderboard``: ranked and badged;
   ``diagnostics``: the typed report of `judgebench diagnose`.
+- ``rubric``: rubric tasks' tables (per criterion, tag, category, pair of models); ``criteria``: one row per
+  (rubric judgment, criterion); ``rubric_quality()``: the criteria measured (`judgebench rubric-report`).
 - ``judges()``: one row per judge configuration (analysis.judge_profiles), the table `judgebench judges` prints
   for the same inputs and the site's Judges page shows; ``judges(labels=...)``: each judge against labels
   (analysis.judge_labels), the table of `judges --labels` and of the Judges page built with `leaderboard --labels`.
@@ -28,6 +30,7 @@ import pandas as pd
 from ..clients.pricing import PriceTable, load_prices
 from ..errors import DataError
 from ..formats import read_parsed
+from ..formats.criteria import criteria_frame
 from ..formats.difficulty import load_difficulty
 from ..formats.notebook import run_rows, write_parquet
 from ..stats.length_control import DifficultyTable
@@ -37,6 +40,8 @@ from .judge_labels import label_table
 from .judge_profiles import judge_prices, judge_profiles
 from .leaderboard import Leaderboard, leaderboard, rows_frame
 from .records import collect_parsed, order_sources
+from .rubric import RubricTables, rubric_judgments, rubric_tables
+from .rubric_quality import RubricQuality, judgments_quality
 
 RUN_COLUMNS = ["run_id", "benchmark", "task", "kind", "model", "judges", "created"]
 ANSWER_COLUMNS = ["run_id", "benchmark", "item_id", "model", "turns", "error"]
@@ -67,6 +72,26 @@ class Results:
     @property
     def diagnostics(self) -> Diagnostics:
         return self._board.diagnostics
+
+    @cached_property
+    def rubric(self) -> RubricTables:
+        """Rubric tasks' tables (analysis.rubric): per criterion, tag, category and pair of models, as `judgebench
+        stats` prints them for the same inputs."""
+        return rubric_tables(self.judgments, self.n_bootstrap)
+
+    @property
+    def criteria(self) -> pd.DataFrame:
+        """Rubric judgments' criteria, one row per (judgment, criterion) (formats.criteria.CRITERIA_COLUMNS)."""
+        return criteria_frame(rubric_judgments(self.judgments))
+
+    def rubric_quality(self, labels: str | Path | None = None) -> RubricQuality:
+        """How good the rubrics' criteria are (analysis.rubric_quality): panel agreement per criterion, the criteria
+        judges disagree on most, those that never vary and, with a criterion labels file, each judge's agreement with
+        it; as `judgebench rubric-report` prints them for the same inputs."""
+        from ..formats.criterion_labels import read_criterion_labels
+
+        found = read_criterion_labels(Path(labels)) if labels is not None else None
+        return judgments_quality(self.judgments, found, self.n_bootstrap)
 
     def judges(self, prices: PriceTable | str | Path | None = None,
                labels: str | Path | Sequence[str | Path] | None = None,

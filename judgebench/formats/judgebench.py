@@ -24,10 +24,10 @@ import orjson
 
 from ..credentials import redact
 from ..errors import DataError, ResultsError, os_fault
-from ..types import Candidate, Grade, Judgment, PairVerdict, call_record
+from ..types import Candidate, Grade, Judgment, PairVerdict, RubricVerdict, call_record
 from .common import decode
 from .identity import canonical_benchmark
-from .table import PAIR_FIELDS, PROBABILITY_FIELDS, flat_judgment, verdict_fields
+from .table import CRITERION_FIELDS, PAIR_FIELDS, PROBABILITY_FIELDS, criteria_records, flat_judgment, verdict_fields
 
 CONFIG, ANSWERS, JUDGMENTS, SUMMARY = "config.json", "answers.jsonl", "judgments.jsonl", "summary.json"
 
@@ -220,6 +220,8 @@ def candidate_record(candidate: Candidate) -> dict[str, Any]:
 def judgment_record(j: Judgment) -> dict[str, Any]:
     """A judgment as its JSONL record: the flat fields (``JUDGMENT_FIELDS``) every version of judgebench writes."""
     score, expected = (j.verdict.score, j.verdict.expected_score) if isinstance(j.verdict, Grade) else (None, None)
+    if isinstance(j.verdict, RubricVerdict):
+        score = j.verdict.score
     pair = j.verdict if isinstance(j.verdict, PairVerdict) else PairVerdict()
     mine, theirs = j.answer, j.opponent_answer
     return {
@@ -238,6 +240,8 @@ def judgment_record(j: Judgment) -> dict[str, Any]:
         # Likewise only for a judge with ,logprobs whose verdict tokens carried them.
         **({"verdict_probability": pair.probability, "verdict_margin": pair.logprob_margin}
            if pair.probability is not None else {}),
+        # Written only for a rubric judgment: each criterion's verdict.
+        **({"criteria": criteria_records(j.verdict)} if isinstance(j.verdict, RubricVerdict) else {}),
     }
 
 
@@ -249,8 +253,10 @@ JUDGMENT_FIELDS = ("benchmark", "item_id", "category", "model", "judge", "turn",
                    "opponent_tokens")
 # The key a repeated judge's record adds (``,repeats=K``: each ask's verdict); other records never hold it.
 REPEAT_FIELDS = ("repeats",)
+# The key a rubric judgment's record adds (each criterion's verdict); other records never hold it.
+RUBRIC_FIELDS = ("criteria",)
 # The keys a record adds where the judge's verdict carried log-probabilities (``,logprobs``); others never hold them.
-OPTIONAL_FIELDS = (*REPEAT_FIELDS, *PROBABILITY_FIELDS)
+OPTIONAL_FIELDS = (*REPEAT_FIELDS, *RUBRIC_FIELDS, *PROBABILITY_FIELDS)
 
 
 def _upgrade(fields: dict[str, Any]) -> dict[str, Any]:
@@ -292,6 +298,9 @@ def _check_judgment(fields: dict[str, Any]) -> None:
     if fields.get("score") is None and fields.get("expected_score") is not None:
         raise ValueError("an expected_score without a score")
     _check_repeats(fields.get("repeats"))
+    _check_criteria(fields.get("criteria"))
+    if fields.get("criteria") is not None and any(fields.get(f) is not None for f in PAIR_FIELDS):
+        raise ValueError("a judgment has criteria or a pair verdict, not both")
 
 
 def _check_repeats(repeats: Any) -> None:
@@ -300,17 +309,41 @@ def _check_repeats(repeats: Any) -> None:
         return
     if not isinstance(repeats, list):
         raise ValueError(f"repeats must be a list of each ask's verdict, not {str(repeats)[:40]!r}")
-    allowed = {"score", "expected_score", *PAIR_FIELDS}
+    allowed = {"score", "expected_score", *PAIR_FIELDS, *RUBRIC_FIELDS}
     for ask in repeats:
         if ask is not None and (not isinstance(ask, dict) or set(ask) - allowed):
             raise ValueError(f"repeats holds an ask that is not a verdict ({', '.join(sorted(allowed))}): "
                              f"{str(ask)[:60]!r}")
         for name, value in (ask or {}).items():
-            if name in ("verdict_ab", "verdict_ba"):
+            if name == "criteria":
+                _check_criteria(value, "repeats: criteria")
+            elif name in ("verdict_ab", "verdict_ba"):
                 if value not in (None, "win", "tie", "loss"):
                     raise ValueError(f"repeats: {name} must be win, tie, loss or null, not {str(value)[:40]!r}")
             elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise ValueError(f"repeats: {name} must be a number or null, not {str(value)[:40]!r}")
+
+
+def _check_criteria(criteria: Any, where: str = "criteria") -> None:
+    """A rubric judgment's criteria: a list of criterion verdicts (id, met, points, tags, text, scope, level)."""
+    if criteria is None:
+        return
+    if not isinstance(criteria, list) or not criteria:
+        raise ValueError(f"{where} must be a list of criterion verdicts, not {str(criteria)[:40]!r}")
+    for c in criteria:
+        if not isinstance(c, dict) or set(c) - set(CRITERION_FIELDS) or "id" not in c or "points" not in c:
+            raise ValueError(f"{where} holds an entry that is not a criterion verdict ({', '.join(CRITERION_FIELDS)}): "
+                             f"{str(c)[:60]!r}")
+        if not isinstance(c["id"], str) or c.get("met") not in (None, True, False):
+            raise ValueError(f"{where}: id must be text and met true, false or null: {str(c)[:60]!r}")
+        if isinstance(c["points"], bool) or not isinstance(c["points"], (int, float)):
+            raise ValueError(f"{where}: points must be a number: {str(c)[:60]!r}")
+        level = c.get("level")
+        if level is not None and (isinstance(level, bool) or not isinstance(level, int)):
+            raise ValueError(f"{where}: level must be a whole number or null: {str(c)[:60]!r}")
+        tags = c.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ValueError(f"{where}: tags must be a list of names: {str(c)[:60]!r}")
 
 
 def judgment_from_record(record: dict[str, Any]) -> Judgment:

@@ -19,7 +19,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..types import AnswerTraits, CallRecord, Failure, Grade, Judgment, JudgmentId, PairVerdict, PricedCall, call_record
+from ..types import (
+    AnswerTraits,
+    CallRecord,
+    CriterionVerdict,
+    Failure,
+    Grade,
+    Judgment,
+    JudgmentId,
+    PairVerdict,
+    PricedCall,
+    RubricVerdict,
+    call_record,
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,8 @@ JUDGMENT_COLUMNS: tuple[Column, ...] = (
     Column("turn", "int", "The judged turn (1, 2, ...): MT-Bench judges each turn of a two-turn question apart."),
     Column("kind", "str", "The task kind that made the judgment: `single`, `pairwise`, `battles` or a published "
                           "protocol's kind."),
-    Column("score", "float", "Single grading: the grade on the task's scale; None when the judgment failed."),
+    Column("score", "float", "Single grading: the grade on the task's scale; rubric tasks: the item's score in [0, "
+                             "1]; None when the judgment failed."),
     Column("opponent", "str", "Pairwise and battles: the model the candidate was compared with (the reference model, "
                               "or "
                               "the other model of a battle); None for single grading."),
@@ -105,6 +118,10 @@ JUDGMENT_COLUMNS: tuple[Column, ...] = (
                                            "mean over the orders; None where the server returned none."),
     Column("verdict_margin", "float", "The same judge's confidence: the top verdict's probability minus the next "
                                       "one's, the smaller over the two orders (`judgebench escalate`'s confidence)."),
+    Column("criteria", "str", "Rubric tasks: each criterion's verdict, as JSON text: a list of `{id, met, points, "
+                              "tags, text, scope, level}` (`met` null where the verdict is missing or did not parse; "
+                              "`level` a score rubric's); None for other kinds. `judgebench.formats.criteria` makes "
+                              "it a frame of one row per criterion."),
     Column("run_id", "str", "The judgebench run directory the judgment was read from; None for other harnesses' "
                             "files."),
 )
@@ -119,13 +136,15 @@ Columns = Mapping[str, Sequence[Any]]
 
 def _default(name: str) -> Any:
     """A column's value for a judgment whose reader did not set it: what a Judgment without it gives."""
-    return {"empty": False, "protocol": ""}.get(name)
+    return {"empty": False, "protocol": ""}.get(name)  # criteria: None, as for every kind but rubric
 
 
 def judgment_row(j: Judgment) -> tuple[Any, ...]:
     """One judgment's ``CONTENT_COLUMNS`` values (raw text and calls left out): all a frame keeps of it."""
     i, mine, theirs, failure = j.id, j.answer, j.opponent_answer, j.failure
     score, expected = (j.verdict.score, j.verdict.expected_score) if isinstance(j.verdict, Grade) else (None, None)
+    if isinstance(j.verdict, RubricVerdict):
+        score = j.verdict.score
     pair = j.verdict if isinstance(j.verdict, PairVerdict) else PairVerdict()
     low, high = j.scale if j.scale else (None, None)
     return (i.benchmark, i.item_id, j.category, i.model, i.judge, i.turn, j.kind, score, i.opponent, pair.ab,
@@ -133,7 +152,7 @@ def judgment_row(j: Judgment) -> tuple[Any, ...]:
             failure.cause if failure else None, j.empty, mine.length, theirs.length, expected, low, high,
             pair.margin_ab, pair.margin_ba, mine.headers, mine.lists, mine.bold, theirs.headers, theirs.lists,
             theirs.bold, i.protocol, mine.tokens, theirs.tokens, *_call_totals(j.calls),
-            repeats_text(j.repeats), pair.probability, pair.logprob_margin)
+            repeats_text(j.repeats), pair.probability, pair.logprob_margin, criteria_text(j.verdict))
 
 
 def _total(values: Sequence[float | None]) -> float | None:
@@ -161,18 +180,47 @@ def recorded_call(cost_usd: float | None, latency_s: float | None) -> tuple[Call
     return (PricedCall("", "annotation", latency_s=latency_s or 0.0, price_usd=cost_usd),)
 
 
-def repeats_text(repeats: Sequence[Grade | PairVerdict | None]) -> str | None:
+def criteria_text(verdict: Grade | PairVerdict | RubricVerdict | None) -> str | None:
+    """A rubric verdict's criteria as the ``criteria`` column holds them (JSON text); None for other verdicts."""
+    if not isinstance(verdict, RubricVerdict):
+        return None
+    return json.dumps(criteria_records(verdict), ensure_ascii=False)
+
+
+# The keys of a criterion's verdict in a record, in CriterionVerdict's order.
+CRITERION_FIELDS = ("id", "met", "points", "tags", "text", "scope", "level")
+
+
+def criteria_records(verdict: RubricVerdict) -> list[dict[str, Any]]:
+    """A rubric verdict's criteria as the record's ``criteria`` list (JSON-ready)."""
+    return [{"id": c.id, "met": c.met, "points": c.points, "tags": list(c.tags), "text": c.text, "scope": c.scope,
+             "level": c.level} for c in verdict.criteria]
+
+
+def rubric_verdict(records: Sequence[Mapping[str, Any]], score: float | None) -> RubricVerdict:
+    """A rubric verdict from its record's ``criteria`` list and score (the level: the criteria's, where picked)."""
+    criteria = tuple(CriterionVerdict(str(c["id"]), c.get("met"), float(c["points"]), tuple(c.get("tags") or ()),
+                                      str(c.get("text", "")), c.get("scope", "item"), c.get("level"))
+                     for c in records)
+    level = next((c.level for c in criteria if c.level is not None), None)
+    return RubricVerdict(criteria, score, level)
+
+
+def repeats_text(repeats: Sequence[Grade | PairVerdict | RubricVerdict | None]) -> str | None:
     """Each ask's verdict as the ``repeats`` column holds it (JSON text: a grade, or an ask's [AB, BA] outcomes; null
     for a failed ask); None for a judgment asked once. Text, so it travels through every frame and the parse cache
     as any text column does."""
     if not repeats:
         return None
-    return json.dumps([v.score if isinstance(v, Grade) else [v.ab, v.ba] if isinstance(v, PairVerdict) else None
-                       for v in repeats])
+    return json.dumps([v.score if isinstance(v, (Grade, RubricVerdict)) else [v.ab, v.ba]
+                       if isinstance(v, PairVerdict) else None for v in repeats])
 
 
-def verdict_fields(verdict: Grade | PairVerdict | None) -> dict[str, Any] | None:
-    """A verdict as a record's flat fields (``score``, ``expected_score`` or the ``PAIR_FIELDS``); None for none."""
+def verdict_fields(verdict: Grade | PairVerdict | RubricVerdict | None) -> dict[str, Any] | None:
+    """A verdict as a record's flat fields (``score``, ``expected_score``, the ``PAIR_FIELDS`` or a rubric's
+    ``score`` and ``criteria``); None for none."""
+    if isinstance(verdict, RubricVerdict):
+        return {"score": verdict.score, "criteria": criteria_records(verdict)}
     if isinstance(verdict, Grade):
         return {"score": verdict.score, "expected_score": verdict.expected_score}
     if isinstance(verdict, PairVerdict):
@@ -188,7 +236,11 @@ PROBABILITY_FIELDS = ("verdict_probability", "verdict_margin")
 PAIR_FIELDS = ("verdict_ab", "verdict_ba", "preference", "margin_ab", "margin_ba", *PROBABILITY_FIELDS)
 
 
-def _verdict(fields: Mapping[str, Any]) -> Grade | PairVerdict | None:
+def _verdict(fields: Mapping[str, Any]) -> Grade | PairVerdict | RubricVerdict | None:
+    criteria = fields.get("criteria")
+    if criteria is not None:
+        records = json.loads(criteria) if isinstance(criteria, str) else criteria
+        return rubric_verdict(records, fields.get("score"))
     if fields.get("score") is not None:
         return Grade(fields["score"], fields.get("expected_score"))
     pair = PairVerdict(*(fields.get(f) for f in PAIR_FIELDS))

@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from ..errors import DataError, JudgebenchError
-from ..types import Task
+from ..types import Item, Task
 from . import fastchat
 from . import judgebench as ours
 from .alpaca_eval import decode_annotations, folder_model
@@ -106,6 +106,15 @@ def _reference(task: Task, item_id: str) -> tuple[str, ...]:
         return ()
 
 
+def _asked(item: Item) -> tuple[str, ...]:
+    """An item's turns as the pages show them: a benchmark's conversation before the first turn (Item.context) is
+    written above it, message by message, each under its role."""
+    if not item.context:
+        return item.turns
+    before = "".join(f"[{role}]\n{text}\n\n" for role, text in item.context)
+    return (f"{before}[user]\n{item.turns[0]}", *item.turns[1:])
+
+
 def run_texts(run_dir: Path, limit: int | None = MAX_CHARS) -> list[JudgmentText]:
     config, candidates, judgments = ours.load_run(run_dir)
     task = _task_of(config)
@@ -122,7 +131,7 @@ def run_texts(run_dir: Path, limit: int | None = MAX_CHARS) -> list[JudgmentText
             opponent_answer, label = _reference(task, j.item_id), "reference"
         texts.append(JudgmentText(
             benchmark=j.benchmark, judge=j.judge, model=j.model, opponent=j.opponent, item_id=j.item_id,
-            turn=j.turn, question=_turns(item.turns if item is not None else (), limit),
+            turn=j.turn, question=_turns(_asked(item) if item is not None else (), limit),
             answer=_turns(answers.get((j.model, j.item_id), ()), limit), opponent_answer=_turns(opponent_answer, limit),
             opponent_label=label if j.opponent is None else f"{label}: {j.opponent}", replies=_turns(j.raw, limit)))
     return texts

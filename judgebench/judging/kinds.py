@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from ..errors import DataError
 from .protocols import PROTOCOL_KINDS
+from .rubric import RubricGrading
 from .strategies import BattleComparison, JudgingKind, PairwiseComparison, SingleGrading, is_empty
 
 __all__ = ["KINDS", "JudgingKind", "is_empty", "kind_of"]
 
 KINDS: dict[str, JudgingKind] = {kind.name: kind for kind in (SingleGrading(), PairwiseComparison(),
-                                                             BattleComparison(), *PROTOCOL_KINDS)}
+                                                             BattleComparison(), RubricGrading(),
+                                                             *PROTOCOL_KINDS)}
 
 
 def kind_of(name: str) -> JudgingKind:

@@ -31,7 +31,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from statistics import fmean
 
-from ..types import Candidate, Grade, JudgeRequest, Judgment, PairVerdict, Task
+from ..stats.rubric import rubric_score
+from ..types import Candidate, Failure, Grade, JudgeRequest, Judgment, PairVerdict, RubricVerdict, Task
 from .strategies import JudgingKind, Outcome
 from .verdicts import combine_orders
 
@@ -68,9 +69,16 @@ def combine(asks: Sequence[Judgment]) -> Judgment:
     verdicts = tuple(ask.verdict for ask in asks)
     grades = [v for v in verdicts if isinstance(v, Grade)]
     pairs = [v for v in verdicts if isinstance(v, PairVerdict)]
-    verdict = combined_grade(grades) if grades else combined_pair(pairs) if pairs else None
-    whole = isinstance(verdict, Grade) or (isinstance(verdict, PairVerdict) and verdict.preference is not None)
+    rubrics = [v for v in verdicts if isinstance(v, RubricVerdict)]
+    verdict: Grade | PairVerdict | RubricVerdict | None = (
+        combined_grade(grades) if grades else combined_pair(pairs) if pairs else combined_rubric(rubrics)
+        if rubrics else None)
+    whole = (isinstance(verdict, Grade) or (isinstance(verdict, PairVerdict) and verdict.preference is not None)
+             or (isinstance(verdict, RubricVerdict) and verdict.score is not None))
     failure = None if whole else next((ask.failure for ask in asks if ask.failure is not None), None)
+    if failure is None and not whole and isinstance(verdict, RubricVerdict):
+        split = ", ".join(c.id for c in verdict.criteria if c.met is None)
+        failure = Failure("parse", f"the asks split evenly on criteria {split}: no majority verdict")
     waiting = next((ask.failure for ask in asks if ask.failure is not None and ask.failure.cause == "pending"), None)
     if waiting is not None:
         # An ask still in a provider's batch: the judgment waits for it (a later run collects it), unscored, rather
@@ -85,6 +93,25 @@ def combined_grade(grades: Sequence[Grade]) -> Grade:
     """The mean grade (and mean expected grade, where the asks have one)."""
     expected = [g.expected_score for g in grades if g.expected_score is not None]
     return Grade(fmean(g.score for g in grades), fmean(expected) if expected else None)
+
+
+def combined_rubric(rubrics: Sequence[RubricVerdict]) -> RubricVerdict:
+    """Each criterion's majority verdict over the asks that gave one (an even split gives none, so no score); a
+    score rubric's mean score, with the level most asks picked (none on a split)."""
+    scored = [r for r in rubrics if r.level is not None and r.score is not None]
+    if scored:
+        most = majority([str(r.level) for r in scored])
+        level = int(most) if most not in (None, "tie") else None
+        return RubricVerdict(tuple(replace(c, level=level) for c in scored[0].criteria),
+                             fmean(r.score for r in scored if r.score is not None), level)
+    criteria = []
+    for one in zip(*(r.criteria for r in rubrics), strict=True):
+        votes = [c.met for c in one if c.met is not None]
+        yes, no = votes.count(True), votes.count(False)
+        criteria.append(replace(one[0], met=True if yes > no else False if no > yes else None))
+    complete = all(c.met is not None for c in criteria)
+    return RubricVerdict(tuple(criteria), rubric_score([(c.points, bool(c.met)) for c in criteria])
+                         if complete else None)
 
 
 def majority(outcomes: Sequence[str]) -> str | None:

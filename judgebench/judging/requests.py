@@ -13,7 +13,7 @@ __all__ = ["frame_code", "generation_request", "judge_params", "placeholder_cand
 
 def generation_request(task: Task, item: Item, endpoint: Endpoint, previous_answers: tuple[str, ...]) -> ChatRequest:
     """The request for the next turn of a candidate's answer: turn k sees the model's own answers to 1..k-1."""
-    messages: list[tuple[str, str]] = []
+    messages: list[tuple[str, str]] = list(item.context)  # a benchmark's conversation so far, where it has one
     for question, answer in zip(item.turns, previous_answers, strict=False):
         messages += [("user", question), ("assistant", answer)]
     messages.append(("user", item.turns[len(previous_answers)]))

@@ -109,6 +109,8 @@ class JudgingKind(ABC):
     text_verdicts_only: ClassVar[bool] = False
     # A judgment covers the whole conversation up to its ``turn`` (battles), not that turn alone.
     whole_conversation: ClassVar[bool] = False
+    # The task's items carry criteria the judge checks one by one (``rubric:``, judging.rubric).
+    has_criteria: ClassVar[bool] = False
 
     def check(self, task: Task, where: str) -> None:
         """Check what the task file gave this kind (``judge.files``, ``judge.options``), once when the task is

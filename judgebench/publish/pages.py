@@ -178,6 +178,10 @@ def _num(value: object) -> str | None:
 
 def verdict_text(record: Mapping[str, object]) -> str:
     """A judgment's verdict in words, from its frame record."""
+    if isinstance(record.get("criteria"), str):  # a rubric's: the item score its criteria add up to
+        score = _num(record.get("score"))
+        return f"rubric score {score} (points met over the positive points)" if score is not None else \
+            "no rubric score (a criterion has no verdict)"
     if kind_of(str(record["kind"])).has_grades:
         grade = _num(record.get("score"))
         low, high = _num(record.get("scale_low")), _num(record.get("scale_high"))

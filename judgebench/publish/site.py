@@ -43,6 +43,7 @@ from ..analysis.judge_profiles import judge_prices, judge_profiles
 from ..analysis.judge_rankings import AGREE_BOOTSTRAP, JudgeComparison, compare_judges
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
 from ..analysis.records import collect_parsed, order_sources
+from ..analysis.rubric import RubricTables, rubric_judgments, rubric_tables
 from ..constants import DIAGNOSTIC_BOOTSTRAP
 from ..errors import ConfigError, DataError, ResultsError
 from ..formats import detect_format, judgment_files, read_parsed, read_texts
@@ -55,7 +56,7 @@ from ..stats.length_control import DifficultyTable
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from ..tasks.fetch import allowed_dirs
 from ..types import ScoreRow
-from . import pages, plots, viewer
+from . import pages, plots, rubric_page, viewer
 
 EXIT_UPDATED, EXIT_UNCHANGED, EXIT_LOCKED = 0, 3, 75
 DEFAULT_TITLE = "judgebench leaderboard"
@@ -357,6 +358,37 @@ def _label_table(frame: pd.DataFrame, inputs: list[Path], labels: tuple[Path, ..
     return table
 
 
+def _rubric_tables(frame: pd.DataFrame, cache: Path, n_bootstrap: int) -> RubricTables | None:
+    """The rubric tables (analysis.rubric, with the site's resamples: `judgebench stats`' default), cached by the
+    rubric judgments; None when there is none."""
+    judged = rubric_judgments(frame)
+    if judged.empty:
+        return None
+    digest = hashlib.sha256(f"{__version__}|rubric_tables|{n_bootstrap}|{','.join(judged.columns)}".encode())
+    digest.update(pd.util.hash_pandas_object(judged, index=False).to_numpy().tobytes())
+    cached = cache / "rubric" / f"{digest.hexdigest()[:32]}.pkl"
+    if cached.exists():
+        with cached.open("rb") as fh:
+            found = pickle.load(fh)
+        if isinstance(found, RubricTables):
+            return found
+    tables = rubric_tables(frame, n_bootstrap)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    with cached.open("wb") as fh:
+        pickle.dump(tables, fh)
+    return tables
+
+
+def _write_rubric(staging: Path, frame: pd.DataFrame, cache: Path, n_bootstrap: int, page: dict[str, object]) -> bool:
+    """rubric.html and its tables' CSVs (publish.rubric_page), where the inputs hold rubric judgments."""
+    tables = _rubric_tables(frame, cache, n_bootstrap)
+    if tables is None or tables.empty:
+        return False
+    found = rubric_page.groups(tables, staging / "data")
+    (staging / rubric_page.PAGE).write_text(rubric_page.render(found, n_bootstrap, **page))
+    return True
+
+
 def site_title(title: str | None) -> str:
     """The site's title as given (autoescape makes it text on every page), or the default; one line of at most
     MAX_TITLE characters."""
@@ -422,11 +454,13 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
                     sections.append(pages.section(str(real_benchmark), str(judge), stem, ranking.rows, images, method,
                                                   model_page, protocol if isinstance(protocol, str) else ""))
             comparisons = _comparisons(frame, cache)
+            rubric = _write_rubric(staging, frame, cache, n_bootstrap, page)
             agreement = _label_table(frame, inputs, labels, cache) if labels else None
             (staging / "judges.html").write_text(pages.render_judges(_profiles(frame, inputs, cache), agreement,
                                                                      n_judgments=len(frame), **page))
             (staging / "index.html").write_text(pages.render_index(
-                sections, comparisons, n_inputs=len(inputs), n_judgments=len(frame), n_superseded=superseded, **page))
+                sections, comparisons, n_inputs=len(inputs), n_judgments=len(frame), n_superseded=superseded,
+                rubric_href=rubric_page.PAGE if rubric else None, **page))
             groups = {model: pages.model_groups(model, frame, sections) for model in model_page}
             texts = _texts(inputs, fmt, cache, viewer.text_keys(frame))  # every judgment's: the viewer shows all
             for model, target in model_page.items():

@@ -259,6 +259,8 @@ def _row(record: Mapping[str, Any], number: int, bits: int, peers: list[list[str
         "v": pages.battle_verdict_text(record, str(record["model"])) if battle else pages.verdict_text(record),
         "e": error if isinstance(error, str) else None, "fk": failure if isinstance(failure, str) else None,
         "x": bits, "peers": _peer_words(peers, str(record["kind"]), str(record["model"]))}
+    if isinstance(record.get("criteria"), str):
+        row["cr"] = criteria_rows(str(record["criteria"]))
     if kind_of(str(record["kind"])).whole_conversation:
         row["w"] = 1  # judged over the whole conversation: its title says so, not "turn N"
     if text is not None:
@@ -266,6 +268,13 @@ def _row(record: Mapping[str, Any], number: int, bits: int, peers: list[list[str
                     "oa": strings.refs(text.opponent_answer), "ol": text.opponent_label,
                     "r": strings.refs(text.replies), "p": strings.ref(text.prompt) if text.prompt else -1})
     return row
+
+
+def criteria_rows(criteria: str) -> list[list[Any]]:
+    """A rubric judgment's criteria (the frame's ``criteria`` column, formats.table) as viewer.js shows them:
+    ``[id, text, points, met (true, false or null: no verdict), level (a score rubric's, or null)]``."""
+    return [[str(c.get("id", "")), str(c.get("text", "")), c.get("points"), c.get("met"), c.get("level")]
+            for c in json.loads(criteria)]
 
 
 def _peer_words(peers: list[list[str | None]] | None, kind: str, model: str) -> list[list[str | None]] | None:

@@ -8,26 +8,29 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, TaskError, closest
-from ..formats import alpaca_eval, arena_hard, fastchat, scalerlab
+from ..formats import alpaca_eval, arena_hard, fastchat, healthbench, scalerlab, wildbench
+from ..formats.conversations import PRIOR_TURNS
 from ..formats.identity import canonical_benchmark
 from ..judging.fastchat_prompts import read_prompts
 from ..judging.kinds import KINDS
 from ..judging.prompts import TemplateMissing, load_template
-from ..types import BattlesSpec, Item, JudgeSpec, Task
+from ..judging.rubric_styles import STYLES, PointsStyle
+from ..types import BattlesSpec, Criterion, Item, JudgeSpec, RubricSpec, Task
 from .builtin import prompts_dir, task_names, tasks_dir
 from .fetch import allowed_dirs, allowing_paths, confined, resolve_data
+from .rubric import RUBRIC, not_rubric, read_criteria, rubric_items, rubric_spec
 from .yamlsrc import SourcedDict, SourcedList, load_yaml, merge
 
 TOP_FIELDS = {"name", "benchmark", "protocol", "kind", "description", "include", "judge", "generation", "items",
-              "source", "reference", "battles"}
+              "source", "reference", "battles", RUBRIC}
 JUDGE_FIELDS = {"prompt", "reference_prompt", "reference_categories", "scale", "labels", "max_tokens", "on_empty",
-                "fastchat_prompts", "files", "options", "temperature"}
+                "fastchat_prompts", "files", "options", "temperature", "mode", "style"}
 SAMPLING_FIELDS = {"max_tokens", "temperature", "top_p", "seed", "stop", "frequency_penalty", "presence_penalty"}
 # ``by_category``: sampling parameters that replace the task's own for the items of a category (FastChat's
 # per-category temperatures).
 GENERATION_FIELDS = SAMPLING_FIELDS | {"by_category"}
-ITEM_FIELDS = {"id", "category", "turns", "reference"}
-SOURCE_FIELDS = {"format", "path", "url", "sha256", "references", "categories"}
+ITEM_FIELDS = {"id", "category", "turns", "reference", RUBRIC}
+SOURCE_FIELDS = {"format", "path", "url", "sha256", "references", "categories", "prior_turns"}
 DATA_FIELDS = {"path", "url", "sha256"}
 REFERENCE_FIELDS = {"model", "answers", "source"}
 BATTLES_FIELDS = {"schedule", "baseline", "budget", "cover", "seed"}
@@ -172,7 +175,7 @@ def _include_path(task: Path, include: str, where: str) -> Path:
 
 
 def _data_path(spec: SourcedDict, task_dir: Path) -> Path:
-    _check_fields(spec, DATA_FIELDS | {"format", "references", "categories"}, "a data source")
+    _check_fields(spec, DATA_FIELDS | {"format", "references", "categories", "prior_turns"}, "a data source")
     local = spec.get("path")
     return resolve_data(
         path=confined(task_dir, local, spec.where("path")) if local is not None else None,
@@ -182,7 +185,8 @@ def _data_path(spec: SourcedDict, task_dir: Path) -> Path:
     )
 
 
-def _inline_items(raw: Any, where: str) -> list[Item]:
+def _inline_items(raw: Any, where: str, style: PointsStyle | None = None) -> list[Item]:
+    """The task's ``items:``; ``style``: a rubric task's (each item may carry its own ``rubric:``), else None."""
     if not isinstance(raw, SourcedList):
         raise TaskError(f"{where}: items must be a list")
     items = []
@@ -201,9 +205,18 @@ def _inline_items(raw: Any, where: str) -> list[Item]:
                 reference=_str_list(entry["reference"], entry.where("reference"), "reference")
                 if "reference" in entry else (),
                 source=origin,
+                criteria=_own_criteria(entry, style),
             )
         )
     return items
+
+
+def _own_criteria(entry: SourcedDict, style: PointsStyle | None) -> tuple[Criterion, ...]:
+    if RUBRIC not in entry:
+        return ()
+    if style is None:
+        raise TaskError(f"{entry.where(RUBRIC)}: an item's rubric belongs to a task of kind 'rubric'")
+    return read_criteria(entry[RUBRIC], entry.where(RUBRIC), style, "item")
 
 
 def _turns(value: Any, where: str) -> tuple[str, ...]:
@@ -234,7 +247,40 @@ SOURCE_READERS: dict[str, Callable[[Path, SourcedDict, Path], list[Item]]] = {
     # JudgeBench's (ScalerLab's) labelled pairs: each pair's question, with response_A as the reference answer
     # (``reference.source`` the same file) and response_B the candidate's (``--answers`` the same file).
     "scalerlab_judgebench": lambda path, source, _dir: _of_categories(scalerlab.items(path), source),
+    # Rubric benchmarks: each item comes with its own criteria (a task of kind rubric; see _source_criteria).
+    "healthbench": lambda path, source, _dir: _of_categories(healthbench.items(path, _prior(source)), source),
+    "wildbench": lambda path, source, _dir: _of_categories(wildbench.items(path, _prior(source)), source),
 }
+
+
+def _prior(source: SourcedDict) -> str:
+    """``source.prior_turns``: what to do with a conversation that has earlier turns (formats.conversations)."""
+    value = source.get("prior_turns", PRIOR_TURNS[0])
+    if value not in PRIOR_TURNS:
+        raise TaskError(f"{source.where('prior_turns')}: prior_turns must be one of {', '.join(PRIOR_TURNS)} (ask a "
+                        "conversation with earlier turns as written, refuse it, or leave it out), not "
+                        f"{str(value)[:80]!r}")
+    return str(value)
+
+
+def _source_criteria(items: list[Item], rubric: RubricSpec | None, source: SourcedDict) -> None:
+    """A source whose items carry criteria (HealthBench, WildBench) fits a rubric task of a style its points suit."""
+    with_criteria = [i for i in items if i.criteria]
+    if not with_criteria:
+        return
+    where = source.where("format")
+    if rubric is None:
+        raise TaskError(f"{where}: format {source.get('format')!r} gives each item its criteria: use it in a task of "
+                        "kind: rubric")
+    style = STYLES[rubric.style]
+    if style.has_levels:
+        raise TaskError(f"{where}: format {source.get('format')!r} gives yes/no criteria, not a score rubric's levels: "
+                        "use judge.style: points or checklist")
+    if not style.needs_points:  # each criterion worth one point
+        weighted = next((c for i in with_criteria for c in i.criteria if c.points != 1), None)
+        if weighted is not None:
+            raise TaskError(f"{weighted.source}: a criterion worth {weighted.points:g} points in a checklist (each "
+                            "question is worth 1): use judge.style: points for this source")
 
 
 def _source_items(source: SourcedDict, task_dir: Path) -> list[Item]:
@@ -343,6 +389,11 @@ def _load_task(name_or_path: str) -> Task:
     battles = _battles(data, kind)
 
     judge_raw = _mapping(data, "judge", "judge")
+    rubric: RubricSpec | None = None
+    if KINDS[kind].has_criteria:
+        rubric = rubric_spec(data, judge_raw)
+    else:
+        not_rubric(data, judge_raw, kind)
     if "prompt" not in judge_raw:
         raise TaskError(f"{judge_raw.origin}: judge needs a 'prompt' template")
     scale = judge_raw.get("scale", [1, 10])
@@ -386,9 +437,11 @@ def _load_task(name_or_path: str) -> Task:
 
     try:
         if "items" in data:
-            items = _inline_items(data["items"], data.where("items"))
+            items = _inline_items(data["items"], data.where("items"), STYLES[rubric.style] if rubric else None)
         elif "source" in data:
-            items = _source_items(_mapping(data, "source", "source"), task_dir)
+            source = _mapping(data, "source", "source")
+            items = _source_items(source, task_dir)
+            _source_criteria(items, rubric, source)
         elif KINDS[kind].needs_reference and "reference" in data:
             ref_src = _mapping(_mapping(data, "reference", "reference"), "source", "reference.source")
             items = _source_items(ref_src, task_dir)
@@ -397,6 +450,8 @@ def _load_task(name_or_path: str) -> Task:
         _check_unique(items)
         if not items:
             raise TaskError(f"{data.origin}: the task has no items")
+        if rubric is not None:
+            items = rubric_items(rubric, items, {i.id: i.criteria for i in items})
 
         reference_model: str | None = None
         reference_answers: dict[str, tuple[str, ...]] = {}
@@ -437,6 +492,7 @@ def _load_task(name_or_path: str) -> Task:
         path=str(path),
         prompt_dirs=tuple(dict.fromkeys(prompt_dirs)),
         battles=battles,
+        rubric=rubric,
         protocol=protocol.strip(),
     )
     _check_templates(judge_raw, task)

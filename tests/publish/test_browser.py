@@ -289,3 +289,77 @@ def test_phone_layout_has_no_horizontal_page_scroll(site: Site, open_page: Any) 
     assert model.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     desktop = open_page(site.url)
     desktop.screenshot(path=str(BUILD / "site-desktop.png"), full_page=False)
+
+
+@pytest.fixture(scope="module")
+def rubric_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A site of two models' runs of a HealthBench-style rubric task (tests/publish/rubric_runs.py), served."""
+    from .rubric_runs import rubric_runs
+
+    tmp = tmp_path_factory.mktemp("rubric-site")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUDGEBENCH_CACHE_DIR", str(tmp / "jb-cache"))
+        out = tmp / "site"
+        build_site([rubric_runs(tmp)], out, n_bootstrap=100)
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as base:
+        yield Site(f"{base}/index.html", out)
+
+
+def test_rubric_page_is_linked_sorts_and_shows_criteria_as_text(rubric_site: Site, open_page: Any) -> None:
+    from .rubric_runs import HOSTILE_CRITERION
+
+    page = open_page(rubric_site.url)
+    page.locator("#rubric-link").click()
+    page.wait_for_url("**/rubric.html")
+    section = page.locator("section.rubric[data-benchmark=hb-sample]")
+    assert section.locator("table.rubric-table").count() == 4  # pairs, categories, tags, criteria
+    criteria = section.locator("table.rubric-criteria")
+    # Both models' rows of the criterion whose text is HTML: shown as that text.
+    assert criteria.locator("td.criterion-text", has_text="Says hi").all_inner_texts() == [HOSTILE_CRITERION] * 2
+    assert page.locator("main img, table img, table script").count() == 0
+    assert page.title() != "pwned"
+    # A click on "met" sorts the criteria by their rate, as numbers.
+    criteria.locator("th", has_text="met").first.click()
+    rates = criteria.locator("tbody td[data-column=met]").evaluate_all("cells => cells.map(c => c.dataset.value)")
+    numbers = [float(v) if v else float("-inf") for v in rates]
+    assert numbers == sorted(numbers) and len(set(numbers)) > 1
+    # On a phone the page does not scroll sideways: each wide table scrolls in its own container.
+    phone = open_page(rubric_site.url.replace("index.html", "rubric.html"), PHONE)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # A category cell opens the viewer on that model's judgments of the category.
+    section.locator("table.rubric-categories tbody a").nth(1).click()
+    page.wait_for_url("**/viewer.html#*")
+    page.wait_for_selector("article.judgment")
+    assert page.locator("article.judgment").count() == 2  # two items per category
+
+
+def test_viewer_shows_each_criterions_verdict(rubric_site: Site, open_page: Any) -> None:
+    import judgebench
+
+    from .rubric_runs import EARLIER_REPLY, HOSTILE_CRITERION
+
+    page = open_page(rubric_site.url.replace("index.html", "viewer.html#model=alpha&item=hb-0"))
+    page.wait_for_selector("article.judgment table.criteria")
+    article = page.locator("article.judgment")
+    assert article.count() == 1
+    rows = article.locator("table.criteria tbody tr")
+    shown = [row.locator("td").all_inner_texts() for row in rows.all()]
+    frame = judgebench.load(rubric_site.out.parent / "results").criteria
+    mine = frame[(frame["model"] == "alpha") & (frame["item_id"] == "hb-0")]
+    expected = [[c, f"{p:g}", ("met (penalty)" if p < 0 else "met") if m else "not met", t]
+                for c, p, m, t in zip(mine["criterion"], mine["points"], mine["met"], mine["text"], strict=True)]
+    assert shown == expected
+    assert HOSTILE_CRITERION in [cells[3] for cells in shown]
+    assert article.locator("img, script").count() == 0 and page.title() != "pwned"
+    assert article.locator("p.verdict").inner_text().startswith("rubric score ")
+    # A conversation with an earlier exchange shows it above the question, as the model and the judge saw it.
+    page.goto(rubric_site.url.replace("index.html", "viewer.html#model=alpha&item=hb-5"))
+    page.wait_for_selector("article.judgment pre.question")
+    question = page.locator("article.judgment pre.question").inner_text()
+    assert question.index("[assistant]") < question.index(EARLIER_REPLY) < question.index("Health question 5")
+    # The search finds a judgment by its criteria's text.
+    page.goto(rubric_site.url.replace("index.html", "viewer.html#q=follow-up+question&model=beta"))
+    page.wait_for_selector("article.judgment")
+    assert page.locator("article.judgment").count() == 3  # the odd items ask a follow-up question

@@ -153,7 +153,7 @@ def _cache_rows(path: Path) -> int:
 
 def test_server_killed_mid_run_then_rerun_makes_exactly_the_missing_requests(tmp_path: Path) -> None:
     task = load_task("sample-mt")
-    limit = 3
+    limit = 2
     needed = limit * 2 + limit * 2  # 2 answer turns + 2 graded turns per item
     cache_path = tmp_path / "cache.sqlite"
     out = tmp_path / "results"
@@ -169,7 +169,7 @@ def test_server_killed_mid_run_then_rerun_makes_exactly_the_missing_requests(tmp
             time.sleep(0.05)
         os.kill(first_server.process.pid, signal.SIGKILL)
 
-    killer = threading.Thread(target=kill_after, args=(5,))
+    killer = threading.Thread(target=kill_after, args=(3,))
     killer.start()
     config = RunConfig(model=endpoint, judges=(Judge("smollm2", endpoint, constrained=True),), out=out,
                        cache_path=cache_path, limit=limit, retry=quick_retry, progress=False)
@@ -212,19 +212,20 @@ def test_server_killed_mid_run_then_rerun_makes_exactly_the_missing_requests(tmp
 
 
 def test_constrained_verdicts_never_fail_to_parse(tmp_path: Path, embedded_server) -> None:  # type: ignore[no-untyped-def]
-    """A panel of the same model in both verdict modes. JSON-schema decoding makes every reply parse; free
-    text from a 135M model often does not (the rate is printed for the record, not asserted)."""
+    """A panel of the same model in both verdict modes (two two-turn items: four judgments each). JSON-schema
+    decoding makes every reply parse; free text from a 135M model often does not (the rate is printed for the
+    record, not asserted)."""
     endpoint = embedded_server.endpoint(concurrency=2)
     task = load_task("sample-mt")
     judges = (Judge("smollm2#json", endpoint, constrained=True), Judge("smollm2#text", endpoint, constrained=False))
     result = evaluate(task, RunConfig(model=endpoint, judges=judges, out=tmp_path / "r",
-                                      cache_path=tmp_path / "c.sqlite", limit=4, progress=False))
+                                      cache_path=tmp_path / "c.sqlite", limit=2, progress=False))
     rows = {r.judge: r for r in result.rows}
-    assert rows["smollm2#json"].n_parse_failures == 0 and rows["smollm2#json"].n_judged == 8
+    assert rows["smollm2#json"].n_parse_failures == 0 and rows["smollm2#json"].n_judged == 4
     text = rows["smollm2#text"]
-    print(f"\nfree-text failures: {text.n_failed}/8 ({text.n_parse_failures} unparseable, the rest cut off by "
-          "max_tokens); constrained: 0/8")
-    assert text.n_judged + text.n_failed == 8 and rows["smollm2#json"].n_failed == 0
+    print(f"\nfree-text failures: {text.n_failed}/4 ({text.n_parse_failures} unparseable, the rest cut off by "
+          "max_tokens); constrained: 0/4")
+    assert text.n_judged + text.n_failed == 4 and rows["smollm2#json"].n_failed == 0
 
 
 def test_judging_existing_fastchat_answers(tmp_path: Path, embedded_server, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
@@ -310,22 +311,22 @@ def test_battles_between_real_mt_bench_answers(tmp_path: Path, embedded_server, 
         files += ["--answers", str(tmp_path / f"{model}.jsonl")]
     url = embedded_server.base_url
     before = embedded_server.requests_served("200")
-    # Two of the five items: real answers make long judge prompts, which the one-thread server reads at about
-    # 100 tokens a second (all five took 4 to 11 minutes, most of the suite's time).
+    # One of the five items: real answers make long judge prompts, which the one-thread server reads at about
+    # 100 tokens a second (all five took 4 to 11 minutes, two about 100 s, the suite's longest test).
     result = cli("run", "--task", "sample-battles", *files, "--judge", f"smollm2-135m-instruct@{url}#json",
-                 "--limit", "2", "--out", str(tmp_path / "r"), cwd=tmp_path)
+                 "--limit", "1", "--out", str(tmp_path / "r"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr + result.stdout
-    # 3 pairs x 2 items x 2 orders, nothing generated (a first request that asks for json_schema may be refused
+    # 3 pairs x 1 item x 2 orders, nothing generated (a first request that asks for json_schema may be refused
     # once and asked again in llama.cpp's form: only successful requests are counted).
-    assert embedded_server.requests_served("200") - before == 12
+    assert embedded_server.requests_served("200") - before == 6
     (run_dir,) = run_dirs(tmp_path / "r")
     answers = [json.loads(line) for line in (run_dir / "answers.jsonl").read_text().splitlines()]
     assert sorted({a["model"] for a in answers}) == ["gpt-4", "llama-13b", "vicuna-13b-hao-0515"]
-    assert len(answers) == 6
+    assert len(answers) == 3
     judgments = [json.loads(line) for line in (run_dir / "judgments.jsonl").read_text().splitlines()]
-    assert len(judgments) == 6 and {j["kind"] for j in judgments} == {"battles"}
+    assert len(judgments) == 3 and {j["kind"] for j in judgments} == {"battles"}
     pairs = {(j["item_id"], *sorted((j["model"], j["opponent"]))) for j in judgments}
-    assert len(pairs) == 6  # every pair on every item, once
+    assert len(pairs) == 3  # every pair on the item, once
     for j in judgments:
         assert len(j["raw"]) == 2 and [c["label"] for c in j["calls"]] == ["AB", "BA"]
         assert j["error"] is None  # constrained JSON: every verdict parses
@@ -333,7 +334,7 @@ def test_battles_between_real_mt_bench_answers(tmp_path: Path, embedded_server, 
             assert verdict in ("win", "loss", "tie") and (margin is None) == (verdict == "tie")
         assert j["length"] > 0 and j["headers"] is not None
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["battles"]["n_battles"] == 6 and summary["kind"] == "battles"
+    assert summary["battles"]["n_battles"] == 3 and summary["kind"] == "battles"
     printed = result.stdout.split(" -> ", 1)[1].split("\n", 1)[1].split("\nrequests made")[0]
     table = [line for line in printed.strip().splitlines() if not line.startswith("note")]  # flags' notes follow
     assert "BT score" in printed and len(table) == 2 + 3

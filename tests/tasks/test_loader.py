@@ -58,7 +58,8 @@ def test_a_mistyped_source_format_names_its_line_and_the_closest_format(tmp_path
     path = write(tmp_path / "s.yaml", "name: t\nkind: single\njudge:\n  prompt: single.jinja\n"
                                       "source:\n  format: alpaca-eval\n  path: q.json\n")
     with pytest.raises(TaskError, match=r"s\.yaml:6: source format must be one of fastchat, alpaca_eval, "
-                                        r"arena_hard, scalerlab_judgebench; did you mean 'alpaca_eval'\?"):
+                                        r"arena_hard, scalerlab_judgebench, healthbench, wildbench; did you mean "
+                                        r"'alpaca_eval'\?"):
         load_task(str(path))
 
 

@@ -177,6 +177,7 @@
   function haystack(row, shard, packs) {
     if (row._hay === undefined) {
       var parts = [row.item, row.v, row.e || ""];
+      (row.cr || []).forEach(function (c) { parts.push(c[0] + " " + c[1]); });
       refs(row).forEach(function (ref) { parts.push(textOf(shard, ref, packs)); });
       row._hay = parts.join("\n").toLowerCase();
     }
@@ -402,6 +403,29 @@
     return a;
   }
 
+  // A rubric judgment's criteria, one row each: [id, text, points, met (true/false/null), level (or null)].
+  function criteria(list) {
+    var block = el("div", "scroll criteria");
+    var table = el("table", "criteria");
+    var head = el("tr");
+    ["criterion", "points", "verdict", "text"].forEach(function (name) { head.appendChild(el("th", null, name)); });
+    table.appendChild(el("thead")).appendChild(head);
+    var body = table.appendChild(el("tbody"));
+    list.forEach(function (c) {
+      var tr = el("tr", c[3] === true ? (c[2] < 0 ? "met penalty" : "met") : c[3] === false ? "not-met" : "no-verdict");
+      tr.dataset.criterion = c[0];
+      tr.appendChild(el("td", null, c[0]));
+      tr.appendChild(el("td", "num", c[2] === null ? "" : String(c[2])));
+      tr.appendChild(el("td", "criterion-verdict", c[4] !== null && c[4] !== undefined ? "level " + c[4] :
+        c[3] === true ? (c[2] < 0 ? "met (penalty)" : "met") : c[3] === false ? "not met" : "no verdict"));
+      tr.appendChild(el("td", "criterion-text", c[1]));
+      body.appendChild(tr);
+    });
+    block.appendChild(el("h4", null, "Criteria (" + list.length + ")"));
+    block.appendChild(table);
+    return block;
+  }
+
   function judgment(row, shard, packs) {
     var facets = index.facets;
     var model = facets.models[shard.m], judge = facets.judges[shard.j], benchmark = facets.benchmarks[shard.b];
@@ -421,6 +445,7 @@
     if (badges.childNodes.length) article.appendChild(badges);
     article.appendChild(el("p", "verdict", row.v));
     if (row.e) article.appendChild(el("p", "error", (row.fk ? row.fk + ": " : "") + row.e));
+    if (row.cr) article.appendChild(criteria(row.cr));
     if (row.peers && row.peers.length) {
       var peers = el("p", "peers", "Other judges of this item: ");
       row.peers.forEach(function (peer, i) {

@@ -1,0 +1,162 @@
+"""Rubric judgments -> rubric tables: what the ``rubric`` kind's judgments add up to beyond its score rows
+(analysis.aggregate.RubricScore: per model the mean item score in [0, 1] with its interval), computed once for
+`stats`, ``judgebench.load()`` and the site.
+
+Per criterion: the rate it was met, over the judged answers that gave it a verdict (a missing verdict counted
+apart). Per tag: the mean over items of the item's score on that tag's criteria alone (HealthBench's axis scores).
+Per category: the mean item score, failed judgments counted apart. Per pair of models: the mean per-item score
+difference over the items both were scored on, with a paired bootstrap interval (both scores of an item resampled
+together). Every interval is a 95% percentile bootstrap with the resamples the caller passes (DEFAULT_BOOTSTRAP on
+every surface).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from ..formats.criteria import criteria_frame
+from ..judging.kinds import kind_of
+from ..stats.rubric import clipped_scores, paired_difference
+from ..stats.winrate import DEFAULT_BOOTSTRAP
+from .aggregate import count_failures, interval
+
+GROUP = ["benchmark", "protocol", "judge"]
+
+
+@dataclass(frozen=True)
+class RubricTables:
+    """A rubric's results beyond the score rows (see the module doc), one DataFrame each; every table starts with
+    benchmark, protocol, judge."""
+
+    criteria: pd.DataFrame
+    tags: pd.DataFrame
+    categories: pd.DataFrame
+    pairs: pd.DataFrame
+
+    @property
+    def empty(self) -> bool:
+        return self.criteria.empty and self.categories.empty
+
+
+CRITERION_TABLE = [*GROUP, "model", "key", "text", "points", "tags", "scope", "n", "n_met", "n_missing",
+                   "rate_met", "ci_low", "ci_high"]
+TAG_TABLE = [*GROUP, "model", "tag", "n_items", "score", "ci_low", "ci_high", "rate_met"]
+CATEGORY_TABLE = [*GROUP, "model", "category", "n_items", "n_failed", "score", "ci_low", "ci_high"]
+PAIR_TABLE = [*GROUP, "model_a", "model_b", "n_items", "difference", "ci_low", "ci_high"]
+
+
+def rubric_judgments(frame: pd.DataFrame) -> pd.DataFrame:
+    """The judgments of the kinds with criteria (judging.kinds: ``has_criteria``) of a judgments frame."""
+    kinds = [k for k in frame["kind"].dropna().unique() if kind_of(str(k)).has_criteria]
+    return frame[frame["kind"].isin(kinds)]
+
+
+def rubric_tables(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP) -> RubricTables:
+    """The rubric tables of every rubric judgment in a deduplicated judgments frame (other kinds are left out)."""
+    from .records import canonical_order
+
+    judged = canonical_order(rubric_judgments(frame))  # intervals resample by position: one order everywhere
+    criteria = criteria_frame(judged)
+    return RubricTables(criterion_table(criteria, n_bootstrap), tag_table(criteria, n_bootstrap),
+                        category_table(judged, n_bootstrap), pair_table(judged, n_bootstrap))
+
+
+def grouped_intervals(codes: np.ndarray, values: np.ndarray, n_groups: int,
+                      n_bootstrap: int) -> tuple[list[float | None], list[float | None]]:
+    """Each group's interval of the mean of its values (``codes``: each value's group, 0 .. n_groups - 1), as
+    ``interval`` gives it; a group of one value is that value (what resampling it gives), found without resampling:
+    an item's own criterion has one verdict per model, and a rubric has thousands of them."""
+    lows: list[float | None] = [None] * n_groups
+    highs: list[float | None] = [None] * n_groups
+    if not n_bootstrap or not len(codes):
+        return lows, highs
+    order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    ordered = values[order]
+    for g in np.flatnonzero(sizes == 1):
+        lows[g] = highs[g] = float(ordered[starts[g]])
+    for g in np.flatnonzero(sizes > 1):
+        lows[g], highs[g] = interval(ordered[starts[g]:starts[g] + sizes[g]], n_bootstrap)
+    return lows, highs
+
+
+def criterion_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
+    """Per (group, model, criterion): how often it was met among the judged answers that got a verdict on it."""
+    judged = criteria[~criteria["empty"]]
+    keys = [*GROUP, "model", "key"]
+    met = judged["met"].astype("Float64").astype(float)  # NaN: no verdict
+    work = judged[[*keys, "text", "points", "tags", "scope"]].assign(
+        _met=met, _given=met.notna(), _missing=met.isna() & judged["level"].isna())
+    grouped = work.groupby(keys, sort=True)
+    table = grouped.agg(text=("text", "first"), points=("points", "first"), tags=("tags", "first"),
+                        scope=("scope", "first"), n=("_given", "sum"), n_met=("_met", "sum"),
+                        n_missing=("_missing", "sum")).reset_index()
+    given = work["_given"].to_numpy()
+    lows, highs = grouped_intervals(grouped.ngroup().to_numpy()[given], met.to_numpy()[given], len(table),
+                                    n_bootstrap)
+    rate = (table["n_met"] / table["n"]).where(table["n"] > 0)
+    return table.assign(n=table["n"].astype(int), n_met=table["n_met"].astype(int),
+                        n_missing=table["n_missing"].astype(int), rate_met=_or_none(rate), ci_low=lows,
+                        ci_high=highs)[CRITERION_TABLE]
+
+
+def tag_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
+    """Per (group, model, tag): the mean over items of the item's score on that tag's criteria alone (items whose
+    tagged criteria have positive points and every verdict), and the rate those criteria were met."""
+    tagged = criteria.assign(tag=criteria["tags"].str.split(",")).explode("tag")
+    tagged = tagged[tagged["tag"].notna() & (tagged["tag"] != "")]
+    met = tagged["met"].astype("Float64").astype(float)
+    points = tagged["points"].to_numpy(dtype=float)
+    work = tagged[[*GROUP, "model", "tag", "item_id", "turn"]].assign(
+        _available=np.where(points > 0, points, 0.0), _earned=np.where(met.to_numpy() == 1.0, points, 0.0),
+        _missing=met.isna(), _met=met)
+    keys = [*GROUP, "model", "tag"]
+    items = work.groupby([*keys, "item_id", "turn"], sort=True).agg(
+        available=("_available", "sum"), earned=("_earned", "sum"), missing=("_missing", "any")).reset_index()
+    items = items[(items["available"] > 0) & ~items["missing"]]
+    items = items.assign(score=clipped_scores(items["earned"].to_numpy(), items["available"].to_numpy()))
+    table = work.groupby(keys, sort=True).agg(rate_met=("_met", "mean")).reset_index()
+    codes = table.reset_index().set_index(keys)["index"]
+    item_codes = codes.reindex(pd.MultiIndex.from_frame(items[keys])).to_numpy()
+    scores = items["score"].to_numpy(dtype=float)
+    lows, highs = grouped_intervals(item_codes, scores, len(table), n_bootstrap)
+    n_items = np.bincount(item_codes, minlength=len(table)) if len(item_codes) else np.zeros(len(table), int)
+    sums = np.bincount(item_codes, weights=scores, minlength=len(table)) if len(item_codes) else np.zeros(len(table))
+    mean = pd.Series(np.divide(sums, n_items, out=np.full(len(table), np.nan), where=n_items > 0))
+    return table.assign(n_items=n_items.astype(int), score=_or_none(mean), ci_low=lows, ci_high=highs,
+                        rate_met=_or_none(table["rate_met"]))[TAG_TABLE]
+
+
+def _or_none(values: pd.Series) -> list[float | None]:
+    return [None if pd.isna(v) else float(v) for v in values]
+
+
+def category_table(judged: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
+    """Per (group, model, category): the mean item score with its interval; failed judgments counted apart."""
+    rows = []
+    for (benchmark, protocol, judge, model, category), part in judged.groupby([*GROUP, "model", "category"],
+                                                                            sort=True):
+        scores = part["score"].dropna().to_numpy(dtype=float)
+        low, high = interval(scores, n_bootstrap)
+        rows.append((benchmark, protocol, judge, model, category, len(scores), count_failures(part)[0],
+                     float(scores.mean()) if len(scores) else None, low, high))
+    return pd.DataFrame(rows, columns=CATEGORY_TABLE)
+
+
+def pair_table(judged: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
+    """For each pair of models judged by the same judge on the same rubric: the mean of (model_a's score - model_b's)
+    over the items both were scored on, with a paired bootstrap interval."""
+    rows = []
+    for (benchmark, protocol, judge), group in judged.groupby(GROUP, sort=True):
+        scored = group[group["score"].notna()]
+        wide = scored.pivot_table(index=["item_id", "turn"], columns="model", values="score", aggfunc="mean")
+        for a, b in combinations(sorted(wide.columns), 2):
+            both = wide[[a, b]].dropna()
+            mean, low, high = paired_difference(both[a].to_numpy(), both[b].to_numpy(), n_bootstrap)
+            rows.append((benchmark, protocol, judge, a, b, len(both), None if np.isnan(mean) else mean, low, high))
+    return pd.DataFrame(rows, columns=PAIR_TABLE)

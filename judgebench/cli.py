@@ -267,14 +267,16 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
     from .clients.endpoints import check_reachable, judge_base, parse_endpoint, parse_judge, parse_panel
     from .clients.pricing import load_prices
     from .clients.serve import served_specs, serving
-    from .formats.item_lists import read_item_ids
+    from .formats.item_lists import read_item_list
     from .run.evaluate import RunConfig, evaluate
     from .run.runner import RetryPolicy
     from .tasks import load_task
 
     prices = load_prices(prices_path)
-    item_ids = read_item_ids(items_file) if items_file else None
+    item_list = read_item_list(items_file) if items_file else None
     loaded = _with_profile([load_task(t) for t in (tasks or DEFAULT_TASKS)], profile_path)
+    if item_list is not None:
+        item_list.check([task.benchmark for task in loaded])
     if run_id and len(loaded) > 1:
         raise ConfigError("--run-id names one run: give a single --task")
     judge_specs = judges or DEFAULT_JUDGES
@@ -312,7 +314,8 @@ def run(tasks: tuple[str, ...], models: tuple[str, ...], judges: tuple[str, ...]
         for task in loaded:
             config = RunConfig(model=model_endpoints[0] if model_endpoints else None, judges=panel, out=out,
                                cache_path=cache_path or out / "cache.sqlite", limit=limit,
-                               item_ids=item_ids, answers_file=answers_files[0] if answers_files else None,
+                               item_ids=item_list.ids_for(task.benchmark) if item_list else None,
+                               answers_file=answers_files[0] if answers_files else None,
                                models=model_endpoints, answers_files=answers_files,
                                run_id=run_id, retry=RetryPolicy(max_attempts=max_attempts, max_elapsed_s=max_elapsed,
                                                                  timeout_s=timeout_s),
@@ -830,7 +833,7 @@ def escalate(paths: tuple[Path, ...], cheap_judges: tuple[str, ...], strong_judg
     items against judging all with the strong judge: judges of judgebench runs are priced by the tokens their
     requests used (the built-in price table, or --prices); others by --cost-per-1000, which also overrides.
     """
-    from .analysis.escalation import escalated_items, escalation, prices_per_1000, read_inputs
+    from .analysis.escalation import escalated_items, escalation, prices_per_1000, read_inputs, unpriced
     from .analysis.escalation import write_items as write_escalated
     from .analysis.judge_costs import token_costs
     from .clients.pricing import load_prices
@@ -844,7 +847,7 @@ def escalate(paths: tuple[Path, ...], cheap_judges: tuple[str, ...], strong_judg
     runs = [path for path in paths if path.is_dir()]  # only judgebench runs record tokens and endpoints
     priced = {**(token_costs(runs, load_prices(prices_path), fmt) if runs else {}), **costs}
     report = escalation(inputs.cheap, inputs.strong, inputs.labels, target, prices_per_1000(inputs, priced),
-                        n_bootstrap=bootstrap)
+                        n_bootstrap=bootstrap, missing_prices=unpriced(inputs, priced))
     if write_items is not None:
         items = escalated_items(inputs.cheap, report.choice.threshold)
         if items.empty:
@@ -866,8 +869,11 @@ def escalate(paths: tuple[Path, ...], cheap_judges: tuple[str, ...], strong_judg
 @ALLOW_PATH_OPTION
 @click.option("--title", default=None, help="The site's title, in every page's <title> and header (default: "
               "judgebench leaderboard).")
+@click.option("--labels", "label_files", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Label inputs as `judges --labels` takes them (human labels, or a reference judge's judgment "
+                   "files): the Judges page then shows each judge's agreement with them. Repeatable.")
 def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap: int, difficulty: str | None,
-                        title: str | None) -> None:
+                        title: str | None, label_files: tuple[Path, ...]) -> None:
     """Build the static leaderboard site from results and judgment files (safe to run from cron).
 
     Exit status: 0 the site was updated; 3 nothing changed (the site was left as it was); 75 another
@@ -877,7 +883,7 @@ def leaderboard_command(paths: tuple[Path, ...], out: Path, fmt: str, bootstrap:
 
     try:
         result = build_site(list(paths), out, fmt=fmt, n_bootstrap=bootstrap, difficulty=_difficulty(difficulty),
-                            title=title)
+                            title=title, labels=label_files)
     except SiteLocked as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_LOCKED)

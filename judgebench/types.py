@@ -386,6 +386,27 @@ class CallRecord:
     finish_reason: str | None = None
     error: str | None = None
 
+    @property
+    def cost_usd(self) -> float | None:
+        """What the request cost where a file records it (``PricedCall``); judgebench prices its own from tokens."""
+        return None
+
+
+@dataclass(frozen=True)
+class PricedCall(CallRecord):
+    """A request whose price another harness's file records (AlpacaEval's price_per_example), with its time."""
+
+    price_usd: float | None = None
+
+    @property
+    def cost_usd(self) -> float | None:
+        return self.price_usd
+
+
+def call_record(fields: dict[str, Any]) -> CallRecord:
+    """A call from its record's fields (a priced one where they hold ``price_usd``)."""
+    return PricedCall(**fields) if "price_usd" in fields else CallRecord(**fields)
+
 
 @dataclass(frozen=True)
 class JudgeRequest:
@@ -466,13 +487,18 @@ class Grade:
 class PairVerdict:
     """A pairwise verdict from the judged model's side: each order's outcome ("win", "tie", "loss"; None where that
     order failed), how decisive it was (1 better, 2 much better, None for three levels and ties), and both orders
-    combined into AlpacaEval's preference in [1, 2] (None unless both parsed)."""
+    combined into AlpacaEval's preference in [1, 2] (None unless both parsed). A judge asked for its token
+    log-probabilities (``,logprobs``) adds ``probability``, the probability that the candidate is the better (a tie
+    counting half), the mean over the orders whose verdict token carried them, and ``logprob_margin``, the top
+    verdict's probability minus the next one's, the smaller over those orders: how sure the judge was."""
 
     ab: str | None = None
     ba: str | None = None
     preference: float | None = None
     margin_ab: int | None = None
     margin_ba: int | None = None
+    probability: float | None = None
+    logprob_margin: float | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ column (``--label-column``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,9 @@ import pandas as pd
 from ..errors import DataError
 from ..stats.agreement import agreement_s1_s2, cohen_kappa
 from ..stats.battle_ranking import games_frame
+from ..stats.calibration import brier_score, expected_calibration_error
 from ..stats.correlation import rank_correlation, ranking_correlation
+from ..types import JudgmentId
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,19 @@ class RankingAgreement:
 
 @dataclass(frozen=True)
 class ScoreAgreement:
-    """Item-level agreement on grades: Spearman and quadratic-weighted Cohen's kappa over ``n`` grades."""
+    """Item-level agreement on grades: Spearman and quadratic-weighted Cohen's kappa over ``n`` grades; where the
+    judge's grades carry an expected score (a judge with ``,logprobs``), the calibration of that expectation against
+    the labels over ``n_calibration`` grades, both put on [0, 1] by the judged scale: ``brier``, the mean squared
+    difference, and ``ece``, the expected calibration error over ten bins of the expectation (a label's mean
+    grade against the expectation's, per bin)."""
 
     n: int
     spearman: float
     cohen_kappa_quadratic: float | None
     kind: str = "scores"
+    brier: float | None = None
+    ece: float | None = None
+    n_calibration: int = 0
 
 
 @dataclass(frozen=True)
@@ -118,27 +128,62 @@ def pairwise_labels(labels: pd.DataFrame) -> pd.DataFrame:
 class MatchedVerdict:
     """One label beside the judge's verdict on the same item, pair and turn: both as "first" / "second" (the pair's
     models in name order) or "tie"; ``probability``: the judge's probability that the first model is the better
-    (its preference in [1, 2] read as one)."""
+    (its preference in [1, 2] read as one); ``longer``: the side whose answer is the longer ("first" / "second"),
+    None where the lengths are equal or unknown; ``consistent``: whether the judge gave the same verdict in both
+    orders, None where it was not asked (or did not answer) in both; ``logprob``: the judge's probability of "first"
+    from its verdict token's log-probabilities (a judge with ``,logprobs``), None where it has none."""
 
     category: str
     judge: str
     label: str
     probability: float
+    longer: str | None = None
+    consistent: bool | None = None
+    logprob: float | None = None
 
 
-def _judge_winners(frame: pd.DataFrame) -> dict[tuple[str, tuple[str, str], int], list[tuple[str, str, float]]]:
-    """(item, pair, turn) -> the judge's verdicts on it, each as ("first" / "second" / "tie", category, probability
-    of "first"): a key judged more than once (a file may repeat one) is compared with a label once per verdict."""
+_Verdict = tuple[str, str, float, "str | None", "bool | None", "float | None"]
+
+
+def _longer_side(length: object, opponent_length: object, model_first: bool) -> str | None:
+    if pd.isna(length) or pd.isna(opponent_length) or length == opponent_length:
+        return None
+    return "first" if (float(length) > float(opponent_length)) == model_first else "second"  # type: ignore[arg-type]
+
+
+def _consistent(verdict_ab: object, verdict_ba: object) -> bool | None:
+    if not isinstance(verdict_ab, str) or not isinstance(verdict_ba, str):
+        return None
+    return verdict_ab == verdict_ba
+
+
+# A judgment's identity (analysis.records.IDENTITY): the fields of JudgmentId.
+IDENTITY = [f.name for f in fields(JudgmentId)]
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
+
+
+def _judge_winners(frame: pd.DataFrame) -> dict[tuple[str, tuple[str, str], int], list[_Verdict]]:
+    """(item, pair, turn) -> the judge's verdict on it, as ("first" / "second" / "tie", category, probability of
+    "first", the longer side, order consistency, log-probability). A judgment a file records more than once (FastChat's
+    files repeat some) is one verdict, its last record, as reading results keeps the newest record of a judgment;
+    two judgments of one pair (each model once the candidate) are two verdicts, each compared with the label."""
     judged = frame[frame["preference"].notna() & frame["opponent"].notna() & frame["error"].isna()]
-    found: dict[tuple[str, tuple[str, str], int], list[tuple[str, str, float]]] = {}
-    for item, model, opponent, turn, preference, category in zip(
+    judged = judged.drop_duplicates([c for c in IDENTITY if c in judged.columns], keep="last")
+    found: dict[tuple[str, tuple[str, str], int], list[_Verdict]] = {}
+    lengths, opponents, orders_ab, orders_ba, probabilities = (
+        _column(judged, c) for c in ("length", "opponent_length", "verdict_ab", "verdict_ba", "verdict_probability"))
+    for item, model, opponent, turn, preference, category, length, other, ab, ba, p in zip(
             judged["item_id"], judged["model"], judged["opponent"], judged["turn"], judged["preference"],
-            judged["category"], strict=True):
+            judged["category"], lengths, opponents, orders_ab, orders_ba, probabilities, strict=True):
         a, b = sorted((str(model), str(opponent)))
         winner = str(model) if preference > 1.5 else str(opponent) if preference < 1.5 else "tie"
         first = float(preference) - 1 if str(model) == a else 2 - float(preference)
         found.setdefault((str(item), (a, b), int(turn)), []).append(
-            (_pair_outcome(winner, (a, b)), str(category), first))
+            (_pair_outcome(winner, (a, b)), str(category), first, _longer_side(length, other, str(model) == a),
+             _consistent(ab, ba), None if pd.isna(p) else float(p) if str(model) == a else 1 - float(p)))
     return found
 
 
@@ -153,8 +198,8 @@ def matched_verdicts(group: pd.DataFrame, labels: pd.DataFrame) -> tuple[list[Ma
         pair = (a, b) if a < b else (b, a)
         found = ours.get((item, pair, int(turn)), [])
         unmatched += not found
-        rows += [MatchedVerdict(category, verdict, _pair_outcome(winner, pair), probability)
-                 for verdict, category, probability in found]
+        rows += [MatchedVerdict(category, verdict, _pair_outcome(winner, pair), probability, longer, consistent, lp)
+                 for verdict, category, probability, longer, consistent, lp in found]
     return rows, unmatched
 
 
@@ -249,9 +294,27 @@ def item_agreement(frame: pd.DataFrame, labels: pd.DataFrame) -> list[PairwiseAg
             raise DataError("no score label matches a judgment (item_id and model must match)")
         return ScoreAgreement(len(merged), float(spearmanr(merged["score"], merged["score_label"]).statistic),
                               cohen_kappa(list(np.round(merged["score"]).astype(int)),
-                                          list(np.round(merged["score_label"]).astype(int)), weights="quadratic"))
+                                          list(np.round(merged["score_label"]).astype(int)), weights="quadratic"),
+                              **_expected_calibration(merged))
     raise DataError("labels need item_id, model_a, model_b, winner (pairwise) or item_id, model, score (scores), "
                     "or use --label-column for model-level labels")
+
+
+def _expected_calibration(merged: pd.DataFrame) -> dict[str, Any]:
+    """Brier and ECE of the judge's expected grade against the label's grade, both rescaled to [0, 1] by the
+    judged scale, over the grades with an expected score and a scale."""
+    columns = ("expected_score", "scale_low", "scale_high")
+    if not set(columns) <= set(merged.columns):
+        return {}
+    known = merged.dropna(subset=list(columns))
+    known = known[known["scale_high"] > known["scale_low"]]
+    if known.empty:
+        return {}
+    width = (known["scale_high"] - known["scale_low"]).to_numpy(dtype=float)
+    p = (known["expected_score"].to_numpy(dtype=float) - known["scale_low"].to_numpy(dtype=float)) / width
+    y = (pd.to_numeric(known["score_label"]).to_numpy(dtype=float) - known["scale_low"].to_numpy(dtype=float)) / width
+    p, y = np.clip(p, 0.0, 1.0), np.clip(y, 0.0, 1.0)
+    return {"brier": brier_score(p, y), "ece": expected_calibration_error(p, y), "n_calibration": len(known)}
 
 
 def model_agreement(model_scores: dict[str, float], labels: pd.DataFrame, label_column: str,

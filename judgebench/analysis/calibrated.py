@@ -1,6 +1,7 @@
 """Human-calibrated scores: a judge's verdicts on every item, corrected by human labels on a random subset with
 prediction-powered inference (PPI++, power-tuned; stats.ppi). Per judge: each model's win rate (the mean of its
-battles' outcomes, a tie 1/2) and Bradley-Terry strength from pairwise labels, or each model's mean grade from
+battles' outcomes, a tie 1/2), each pair's win rate (where a model meets several opponents) and the
+Bradley-Terry strengths from pairwise labels, or each model's mean grade from
 score labels; beside each, the judge-only and the labels-only estimate, the judge's weight lambda and the
 effective number of labels (n labelled x var(labels only) / var(PPI++)): how many labels the labels-only
 estimate would need for the same precision.
@@ -12,6 +13,7 @@ sample of the judged ones: labels gathered on the hard items only would bias it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -56,6 +58,8 @@ class Calibrated:
     n_items: int
     effective_labels: float | None
     reference: str | None = None  # strengths: the model whose strength is 0
+    opponent: str | None = None  # pair win rates: the other model of the pair (``model`` wins with the rate)
+    method: str = "ppi-python"  # what computed the PPI++ estimate: ppi-python, or stats.ppi (labels with ties)
 
 
 def _ppi_py() -> Any:
@@ -93,20 +97,33 @@ def calibrated_mean(judge: str, quantity: str, model: str, y: np.ndarray, yhat: 
                       _effective(len(y), labels_only.se if labels_only else None, ppi.se))
 
 
-def _means(judge: str, quantity: str, table: pd.DataFrame, by: str,
+def _means(judge: str, quantity: str, table: pd.DataFrame, by: str | list[str],
            bounds: tuple[float, float] | None = None) -> list[Calibrated]:
     """One PPI++ mean per value of ``by`` over ``table``'s rows (columns y, NaN where unlabelled, and yhat); a
     model needs two labelled and one unlabelled item. ``bounds``: what the mean can be (a win rate: [0, 1]), to
-    which each normal-approximation interval is clipped (a win rate of -0.4% is no estimate)."""
+    which each normal-approximation interval is clipped (a win rate of -0.4% is no estimate). ``by`` two columns
+    (a pair of models): the first is the model, the second its opponent."""
     out = []
-    for model, rows in table.groupby(by, sort=True):
+    for key, rows in table.groupby(by, sort=True):
+        model, opponent = (str(key[0]), str(key[1])) if isinstance(by, list) and len(by) == 2 else (
+            str(key[0] if isinstance(key, tuple) else key), None)
         labelled = rows["y"].notna().to_numpy()
         if labelled.sum() >= 2 and (~labelled).sum() >= 1:
             yhat = rows["yhat"].to_numpy(dtype=float)
-            found = calibrated_mean(judge, quantity, str(model), rows["y"].to_numpy(dtype=float)[labelled],
+            found = calibrated_mean(judge, quantity, model, rows["y"].to_numpy(dtype=float)[labelled],
                                     yhat[labelled], yhat[~labelled])
+            found = replace(found, opponent=opponent)
             out.append(_clipped(found, bounds) if bounds else found)
     return out
+
+
+def _pair_rates(judge: str, battles: pd.DataFrame) -> list[Calibrated]:
+    """Each pair's win rate (the first model's by name, a tie 1/2), where some model meets more than one opponent
+    (otherwise a pair's rate is its models' own win rate, already given)."""
+    pairs = battles[["first", "second"]].drop_duplicates()
+    if not pd.concat([pairs["first"], pairs["second"]]).duplicated().any():
+        return []
+    return _means(judge, "pair win rate", battles, ["first", "second"], bounds=(0.0, 1.0))
 
 
 def _clip(estimate: Estimate | None, low: float, high: float) -> Estimate | None:
@@ -196,13 +213,32 @@ def _strengths(judge: str, battles: pd.DataFrame) -> list[Calibrated]:
         labels_fit: list[Estimate] | None = _glm_estimates(classical_logistic(x[labelled], y[labelled]))
     except np.linalg.LinAlgError:
         labels_fit = None  # a model in no labelled battle: the labels alone cannot place it
+    estimates, method = _glm_estimates(ppi), "stats.ppi"
+    if np.isin(y[labelled], (0.0, 1.0)).all():  # no tie among the labels: ppi-python's logistic fits them
+        estimates = _ppi_py_logistic(x[labelled], y[labelled], yhat[labelled], x[~labelled], yhat[~labelled],
+                                     ppi.lam)
+        method = "ppi-python"
     out = []
-    for i, (model, estimate) in enumerate(zip(models[1:], _glm_estimates(ppi), strict=True)):
+    for i, (model, estimate) in enumerate(zip(models[1:], estimates, strict=True)):
         alone = labels_fit[i] if labels_fit else None
         out.append(Calibrated(judge, "strength", model, judge_only[i], alone, estimate, ppi.lam, int(labelled.sum()),
                               len(battles), _effective(int(labelled.sum()), alone.se if alone else None, estimate.se),
-                              reference))
+                              reference, method=method))
     return out
+
+
+def _ppi_py_logistic(x: np.ndarray, y: np.ndarray, yhat: np.ndarray, x_u: np.ndarray, yhat_u: np.ndarray,
+                     lam: float) -> list[Estimate]:
+    """Bradley-Terry strengths by ppi-python's PPI++ logistic regression (labels of 0 or 1 only: it starts from
+    scikit-learn's classifier), the judge's weight given as stats.ppi tunes it; the standard error is the 95%
+    interval's half-width over z."""
+    ppi_py = _ppi_py()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's start on a model in no labelled battle: the fit moves it
+        coef = np.atleast_1d(ppi_py.ppi_logistic_pointestimate(x, y, yhat, x_u, yhat_u, lam=lam))
+        low, high = (np.atleast_1d(b) for b in ppi_py.ppi_logistic_ci(x, y, yhat, x_u, yhat_u, alpha=0.05, lam=lam))
+    return [Estimate(float(c), float(lo), float(hi), float((hi - lo) / (2 * Z95)))
+            for c, lo, hi in zip(coef, low, high, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -218,8 +254,8 @@ def _pairwise(judge: str, group: pd.DataFrame, labels: pd.DataFrame) -> tuple[li
     theirs = _label_battles(labels)
     battles = _judge_battles(group).merge(theirs, on=KEYS, how="left")
     unmatched = len(theirs) - int(battles["y"].notna().sum())
-    return _means(judge, "win rate", _sides(battles), "model", bounds=(0.0, 1.0)) + _strengths(judge, battles), \
-        unmatched
+    return (_means(judge, "win rate", _sides(battles), "model", bounds=(0.0, 1.0)) + _pair_rates(judge, battles)
+            + _strengths(judge, battles)), unmatched
 
 
 def _grades(judge: str, group: pd.DataFrame, labels: pd.DataFrame) -> tuple[list[Calibrated], int]:

@@ -47,11 +47,13 @@ JUDGED_KEY = ["benchmark", *KEY]
 
 def pair_preferences(frame: pd.DataFrame) -> pd.DataFrame:
     """The pairwise judgments of ``frame`` per item (JUDGED_KEY): ``preference`` of model_a (the pair's first model
-    in name order; the judges' mean, NaN where none gave one), ``judges`` (how many judged it) and ``category``."""
+    in name order; the judges' mean, NaN where none gave one), ``judges`` (how many judged it), ``category`` and
+    ``margin``: the judges' mean log-probability margin (the verdict_margin column of a judge with ``,logprobs``;
+    NaN where none has one)."""
     # A model against itself (AlpacaEval's baseline judged against its own outputs) is no comparison.
     pairwise = frame[frame["opponent"].notna() & (frame["opponent"] != frame["model"])]
     if pairwise.empty:
-        return pd.DataFrame(columns=[*JUDGED_KEY, "preference", "judges", "category"])
+        return pd.DataFrame(columns=[*JUDGED_KEY, "preference", "judges", "category", "margin"])
     model, opponent = pairwise["model"].astype(str), pairwise["opponent"].astype(str)
     first = (model < opponent).to_numpy()
     preference = judged_preference(pairwise["verdict_ab"].tolist(), pairwise["verdict_ba"].tolist(),
@@ -61,10 +63,24 @@ def pair_preferences(frame: pd.DataFrame) -> pd.DataFrame:
                           "turn": pairwise["turn"].astype(int).to_numpy(),
                           "preference": np.where(first, preference, 3 - preference),
                           "benchmark": pairwise["benchmark"].astype(str).to_numpy(),
-                          "category": pairwise["category"].astype(object).to_numpy()})
+                          "category": pairwise["category"].astype(object).to_numpy(),
+                          "margin": _margins(pairwise)})
     return (table.groupby(JUDGED_KEY, sort=True)
-            .agg(preference=("preference", "mean"), judges=("preference", "size"), category=("category", "first"))
+            .agg(preference=("preference", "mean"), judges=("preference", "size"), category=("category", "first"),
+                 margin=("margin", "mean"))
             .reset_index())
+
+
+def _margins(pairwise: pd.DataFrame) -> np.ndarray:
+    if "verdict_margin" not in pairwise:
+        return np.full(len(pairwise), np.nan)
+    return pd.to_numeric(pairwise["verdict_margin"], errors="coerce").to_numpy(dtype=float)
+
+
+def item_confidence(table: pd.DataFrame) -> np.ndarray:
+    """The cheap judge's confidence per item of ``pair_preferences``' table: stats.escalation.confidence of its
+    preference and, where its verdicts carried log-probabilities, their margin."""
+    return confidence(table["preference"].to_numpy(dtype=float), table["margin"].to_numpy(dtype=float))
 
 
 def label_verdicts(labels: pd.DataFrame) -> pd.DataFrame:
@@ -94,7 +110,7 @@ class EscalationReport:
     threshold chosen on the labelled items (with a strong verdict); interval: the chosen escalation's agreement,
     95% bootstrap over items (in sample: the threshold was chosen on the same items); held_out: cross-fitted;
     cheap_agreement / strong_agreement: each judge alone on the labelled items; n_escalated: of the n_items, how
-    many the threshold escalates; costs: None without prices."""
+    many the threshold escalates; costs: None without prices, or where ``unpriced`` judges have none."""
 
     cheap: str
     strong: str
@@ -107,6 +123,7 @@ class EscalationReport:
     strong_agreement: float
     n_escalated: int
     costs: Costs | None
+    unpriced: tuple[str, ...] = ()  # judges some prices were given for but not these: no cost, said so
 
 
 def _names(frame: pd.DataFrame) -> str:
@@ -133,19 +150,20 @@ def labelled(cheap: pd.DataFrame, strong: pd.DataFrame | None, labels: pd.DataFr
 
 def escalation(cheap: pd.DataFrame, strong: pd.DataFrame | None, labels: pd.DataFrame, target: float,
                prices: tuple[float, float] | None = None, n_bootstrap: int = DEFAULT_BOOTSTRAP,
-               seed: int = BOOTSTRAP_SEED) -> EscalationReport:
+               seed: int = BOOTSTRAP_SEED, missing_prices: Sequence[str] = ()) -> EscalationReport:
     """Escalation from ``cheap``'s judgments to ``strong``'s (None: to the labels' source itself), its threshold
     set on ``labels`` (KEY and label, as ``label_verdicts`` gives them) to reach ``target`` agreement (a share);
-    prices: USD per 1,000 judgments (cheap, strong)."""
+    prices: USD per 1,000 judgments (cheap, strong); missing_prices: the judges without one (``unpriced``), named in
+    the report in place of its cost."""
     table = labelled(cheap, strong, labels)
     label = table["label"].to_numpy()
-    conf = confidence(table["preference"].to_numpy())
+    conf = item_confidence(table)
     cheap_ok = winner(table["preference"].to_numpy()) == label
     strong_ok = (winner(table["strong"].to_numpy()) == label) if strong is not None else np.ones(len(table), bool)
     choice = choose_threshold(conf, cheap_ok, strong_ok, target)
     correct = combined(cheap_ok, strong_ok, escalate_mask(conf, choice.threshold))
     everything = pair_preferences(cheap)
-    n_escalated = int(escalate_mask(confidence(everything["preference"].to_numpy()), choice.threshold).sum())
+    n_escalated = int(escalate_mask(item_confidence(everything), choice.threshold).sum())
     costs = None
     if prices is not None:
         costs = escalation_costs(prices[0], prices[1], n_escalated / len(everything))
@@ -153,14 +171,14 @@ def escalation(cheap: pd.DataFrame, strong: pd.DataFrame | None, labels: pd.Data
         _names(cheap), _names(strong) if strong is not None else "labels", target, len(everything), choice,
         agreement_interval(correct, n_bootstrap, seed),
         held_out(conf, cheap_ok, strong_ok, target, seed=seed, n_bootstrap=n_bootstrap),
-        float(cheap_ok.mean()), float(strong_ok.mean()), n_escalated, costs)
+        float(cheap_ok.mean()), float(strong_ok.mean()), n_escalated, costs, tuple(missing_prices))
 
 
 def escalated_items(cheap: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
     """The items a threshold escalates, least confident first: benchmark, KEY, category, the cheap judges'
     preference and confidence."""
     table = pair_preferences(cheap)
-    table = table.assign(confidence=confidence(table["preference"].to_numpy()))
+    table = table.assign(confidence=item_confidence(table))
     chosen = table[escalate_mask(table["confidence"].to_numpy(), threshold)]
     return chosen.sort_values(["confidence", *JUDGED_KEY], kind="stable")[
         [*JUDGED_KEY, "category", "preference", "confidence"]].reset_index(drop=True)
@@ -235,16 +253,22 @@ def judge_names(frame: pd.DataFrame | None) -> list[str]:
     return ["labels"] if frame is None else sorted(frame["judge"].astype(str).unique())
 
 
+def unpriced(inputs: Inputs, given: dict[str, float]) -> tuple[str, ...]:
+    """The judges (``labels`` for the labels' source) ``given`` has no price for, once it prices any: the report
+    then says which and leaves the cost out, the rest of it standing."""
+    if not given:
+        return ()
+    return tuple(name for names in (judge_names(inputs.cheap), judge_names(inputs.strong)) for name in names
+                 if name not in given)
+
+
 def prices_per_1000(inputs: Inputs, given: dict[str, float]) -> tuple[float, float] | None:
     """(cheap, strong) USD per 1,000 items from ``given`` (judge name -> USD per 1,000 judgments; a panel costs its
-    judges together; the labels' source is ``labels``); None when nothing is given."""
-    if not given:
+    judges together; the labels' source is ``labels``); None when nothing is given, or a judge has no price
+    (``unpriced`` names it): the saving needs both sides' whole price."""
+    if not given or unpriced(inputs, given):
         return None
     sides = (judge_names(inputs.cheap), judge_names(inputs.strong))
-    missing = [name for names in sides for name in names if name not in given]
-    if missing:
-        raise ConfigError(f"no price for {', '.join(missing)}: add --cost-per-1000 {missing[0]}=USD (the judges' "
-                          f"names: {', '.join(n for names in sides for n in names)})")
     return sum(given[n] for n in sides[0]), sum(given[n] for n in sides[1])
 
 
@@ -263,4 +287,4 @@ def write_items(items: pd.DataFrame, path: Path) -> None:
 
 __all__ = ["JUDGED_KEY", "KEY", "EscalationReport", "Inputs", "escalated_items", "escalation", "judge_labels",
            "judge_names", "label_verdicts", "labelled", "pair_labels", "pair_preferences", "prices_per_1000",
-           "read_escalation_labels", "read_inputs", "split_judges", "write_items"]
+           "read_escalation_labels", "read_inputs", "split_judges", "unpriced", "write_items"]

@@ -25,6 +25,7 @@ from ..formats.labels import OUTPUT_PREFIX, layout_of, read_labels, read_table
 from ..formats.scalerlab import objective_labels
 from ..stats.agreement import agreement_s1_s2, cohen_kappa
 from ..stats.calibration import agreement_intervals, brier_score, expected_calibration_error
+from ..stats.judge_accuracy import LongerShare, longer_share
 from .agreement import MatchedVerdict, matched_verdicts, pairwise_labels, same_benchmark
 
 # The verdicts of a judge whose preference is only ever one of these carry no probability to calibrate.
@@ -45,7 +46,10 @@ class LabelSet:
 class LabelAgreement:
     """One judge against one label set. s1/s2 in [0, 1] with 95% percentile bootstrap intervals over the matched
     labels; label_ties: the share of the matched labels that are ties; brier/ece: None unless the judge's verdicts
-    carry a probability (over the ``n_calibration`` matched labels that are not ties)."""
+    carry a probability (over the ``n_calibration`` matched labels that are not ties); consistency: the share of
+    the ``n_both_orders`` matched verdicts asked in both orders that gave the same verdict in both; prefers_longer
+    and labels_longer: how often the judge, and the labels, chose the longer answer, each over the matched labels
+    where neither side is a tie and the answers' lengths differ (``n_longer``; stats.judge_accuracy.longer_share)."""
 
     judge: str
     labels: str
@@ -62,6 +66,11 @@ class LabelAgreement:
     ece: float | None
     n_calibration: int
     n_unmatched: int
+    consistency: float | None = None
+    n_both_orders: int = 0
+    prefers_longer: float | None = None
+    labels_longer: float | None = None
+    n_longer: int = 0
 
 
 def judgment_labels(frame: pd.DataFrame) -> pd.DataFrame:
@@ -119,7 +128,13 @@ def _finite(value: float) -> float | None:
 
 def _calibration(matched: Sequence[MatchedVerdict], group: pd.DataFrame) -> tuple[float | None, float | None, int]:
     """Brier and ECE of the judge's probability that the first model is the better, over the labels that are not
-    ties; none for a judge whose preferences are only 1, 1.5 and 2."""
+    ties: the probability its verdict tokens' log-probabilities give (a judge with ``,logprobs``: over the labels
+    whose verdicts have one), else its preference read as one; none for a judge whose preferences are only 1, 1.5
+    and 2 and whose verdicts carry no log-probabilities."""
+    weighed = [(m.logprob, float(m.label == "first")) for m in matched if m.label != "tie" and m.logprob is not None]
+    if weighed:
+        p, y = [w[0] for w in weighed], [w[1] for w in weighed]
+        return brier_score(p, y), expected_calibration_error(p, y), len(weighed)
     preferences = group["preference"].dropna().to_numpy(dtype=float)
     if not len(preferences) or np.isin(preferences, _DISCRETE).all():
         return None, None, 0
@@ -146,11 +161,28 @@ def label_agreement(group: pd.DataFrame, label_set: LabelSet, n_bootstrap: int =
     decisive = [a != "tie" and b != "tie" for a, b in zip(ours, theirs, strict=True)]
     s1_ci, s2_ci = agreement_intervals(same, decisive, n_bootstrap, seed)
     brier, ece, n_calibration = _calibration(matched, group)
+    orders = [m.consistent for m in matched if m.consistent is not None]
+    judge_longer, labels_longer = _longer(matched)
     return LabelAgreement(str(group["judge"].iloc[0]), label_set.name, len(matched), _finite(s["s1"]),
                           (_finite(s1_ci[0]), _finite(s1_ci[1])), int(s["n_s2"]), _finite(s["s2"]),
                           (_finite(s2_ci[0]), _finite(s2_ci[1])), cohen_kappa(ours, theirs),
                           _share([t == "tie" for t in theirs]), _share([o == "tie" for o in ours]), brier, ece,
-                          n_calibration, unmatched)
+                          n_calibration, unmatched, _share(orders), len(orders), _finite(judge_longer.share),
+                          _finite(labels_longer.share), judge_longer.n)
+
+
+def _longer(matched: Sequence[MatchedVerdict]) -> tuple[LongerShare, LongerShare]:
+    """How often the judge, and the labels, chose the longer answer, over the same matched labels: those where
+    neither is a tie and the lengths differ (so that the two shares are of the same pairs)."""
+    both = [m for m in matched if m.longer is not None and m.judge != "tie" and m.label != "tie"]
+    size = [(2, 1) if m.longer == "first" else (1, 2) for m in both]
+    first, second = [a for a, _ in size], [b for _, b in size]
+
+    def side(verdict: str) -> str:
+        return "A" if verdict == "first" else "B"
+
+    return (longer_share([side(m.judge) for m in both], first, second),
+            longer_share([side(m.label) for m in both], first, second))
 
 
 def label_agreements(frame: pd.DataFrame, label_sets: Sequence[LabelSet], n_bootstrap: int = DEFAULT_BOOTSTRAP
@@ -172,16 +204,19 @@ def label_agreements(frame: pd.DataFrame, label_sets: Sequence[LabelSet], n_boot
 
 
 LABEL_COLUMNS = ("judge", "labels", "n", "s1", "s1_low", "s1_high", "n_s2", "s2", "s2_low", "s2_high",
-                 "cohen_kappa", "label_ties", "judge_ties", "brier", "ece", "n_calibration", "n_unmatched")
+                 "cohen_kappa", "label_ties", "judge_ties", "consistency", "n_both_orders", "prefers_longer",
+                 "labels_longer", "n_longer", "brier", "ece", "n_calibration", "n_unmatched")
+_COUNTS = ("n", "n_s2", "n_both_orders", "n_longer", "n_calibration", "n_unmatched")
 
 
 def label_frame(rows: Sequence[LabelAgreement]) -> pd.DataFrame:
     """One row per (judge, label set), columns ``LABEL_COLUMNS``: shares in [0, 1] as floats, NaN where there is
     none (``--json`` writes null)."""
     records = [(r.judge, r.labels, r.n, r.s1, *r.s1_ci, r.n_s2, r.s2, *r.s2_ci, r.cohen_kappa, r.label_ties,
-                r.judge_ties, r.brier, r.ece, r.n_calibration, r.n_unmatched) for r in rows]
+                r.judge_ties, r.consistency, r.n_both_orders, r.prefers_longer, r.labels_longer, r.n_longer, r.brier,
+                r.ece, r.n_calibration, r.n_unmatched) for r in rows]
     frame = pd.DataFrame.from_records(records, columns=list(LABEL_COLUMNS))
-    floats = [c for c in LABEL_COLUMNS if c not in ("judge", "labels", "n", "n_s2", "n_calibration", "n_unmatched")]
+    floats = [c for c in LABEL_COLUMNS if c not in ("judge", "labels", *_COUNTS)]
     return frame.astype(dict.fromkeys(floats, float))
 
 
@@ -194,6 +229,15 @@ def judges_against_labels(outputs: Sequence[Path | str], labels: Sequence[Path |
     from .records import read_judgments
 
     frame = read_judgments([Path(p) for p in outputs]).frame
+    return label_table(frame, outputs, labels, n_bootstrap, on_unmatched)
+
+
+def label_table(frame: pd.DataFrame, outputs: Sequence[Path | str], labels: Sequence[Path | str],
+                n_bootstrap: int = DEFAULT_BOOTSTRAP, on_unmatched: Callable[[str], None] | None = None
+                ) -> pd.DataFrame:
+    """The judges of ``frame`` (read from ``outputs``, whose AlpacaEval files name answers known by their text)
+    against each labels input, as ``label_frame``: the one computation behind `judges --labels`, the site's Judges
+    page (`leaderboard --labels`) and ``judgebench.load(...).judges(labels=...)``."""
     sets = merge_label_sets([s for path in labels for s in read_label_sets(Path(path))])
     if any(_named_by_text(s.labels) for s in sets):
         names = {key: model for path in outputs for file in _annotation_files(Path(path))

@@ -54,11 +54,13 @@ PROFILE_COLUMNS: tuple[Column, ...] = (
     Column("prompt_tokens_per_1000", "float", "Prompt tokens per 1,000 judgments (over the judgments that record "
                                               "them)."),
     Column("completion_tokens_per_1000", "float", "Completion tokens per 1,000 judgments."),
-    Column("cost_per_1000_usd", "float", "USD per 1,000 judgments at the price table's price for the judge's model "
-                                         "(0 when no entry prices it: see `priced_as`); None without token counts."),
-    Column("priced_as", "str", "The price table entry that priced the judge's model; None when none did."),
+    Column("cost_per_1000_usd", "float", "USD per 1,000 judgments: what the files record (AlpacaEval's "
+                                         "`price_per_example`), else the price table's price for the judge's model "
+                                         "(0 when no entry prices it: see `priced_as`); None without either."),
+    Column("priced_as", "str", "The price table entry that priced the judge's model, `recorded` for a cost the files "
+                               "record; None when none did."),
     Column("seconds_per_1000", "float", "Seconds the judge took per 1,000 judgments (its requests' latencies "
-                                        "summed)."),
+                                        "summed; AlpacaEval's `time_per_example`)."),
     Column("flip_rate", "float", "Repeated asks of the same prompt: share of prompts whose replies disagree; None "
                                  "where no prompt was asked more than once."),
     Column("grade_sd", "float", "Repeated asks: mean standard deviation of a prompt's grades; None likewise."),
@@ -129,18 +131,27 @@ def _strongest(rows: Sequence[SelfPreference]) -> SelfPreference | None:
     return max(measured, key=lambda row: (row.value, row.model)) if measured else None
 
 
+RECORDED_PRICE = "recorded"  # priced_as for a judge whose files record what each judgment cost (AlpacaEval's)
+
+
 def _usage(part: pd.DataFrame, price: PriceEntry | None) -> dict[str, object]:
-    """Tokens, cost and time per 1,000 judgments, over the judgments that record their requests."""
-    recorded = part[part["judge_calls"].notna()]
+    """Tokens, cost and time per 1,000 judgments, over the judgments that record their requests (or, in other
+    harnesses' files, their time). A cost the files record (AlpacaEval's price_per_example) is taken as it is,
+    over the judgments that record one; else the tokens at ``price``."""
+    recorded = part[part["judge_calls"].notna() | part["judge_latency_s"].notna()]
     tokens = recorded[recorded["judge_prompt_tokens"].notna() | recorded["judge_completion_tokens"].notna()]
     prompt = int(tokens["judge_prompt_tokens"].fillna(0).sum())
     completion = int(tokens["judge_completion_tokens"].fillna(0).sum())
-    cost = None
-    if len(tokens):
+    costs = part["judge_cost_usd"].dropna() if "judge_cost_usd" in part else pd.Series(dtype=float)
+    cost, priced_as = None, None
+    if len(costs):
+        cost, priced_as = float(costs.sum()) * PER / len(costs), RECORDED_PRICE
+    elif len(tokens):
         cost = (price.price.cost(prompt, completion) if price else 0.0) * PER / len(tokens)
+        priced_as = price.model if price else None
     return {"prompt_tokens_per_1000": prompt * PER / len(tokens) if len(tokens) else None,
             "completion_tokens_per_1000": completion * PER / len(tokens) if len(tokens) else None,
-            "cost_per_1000_usd": cost, "priced_as": price.model if price and len(tokens) else None,
+            "cost_per_1000_usd": cost, "priced_as": priced_as,
             "seconds_per_1000": float(recorded["judge_latency_s"].fillna(0).sum()) * PER / len(recorded)
             if len(recorded) else None}
 

@@ -14,12 +14,13 @@ harnesses' judgment files and returns a ``Results``:
 - ``rubric``: rubric tasks' tables (per criterion, tag, category, pair of models); ``criteria``: one row per
   (rubric judgment, criterion); ``rubric_quality()``: the criteria measured (`judgebench rubric-report`).
 - ``judges()``: one row per judge configuration (analysis.judge_profiles), the table `judgebench judges` prints
-  for the same inputs and the site's Judges page shows.
+  for the same inputs and the site's Judges page shows; ``judges(labels=...)``: each judge against labels
+  (analysis.judge_labels), the table of `judges --labels` and of the Judges page built with `leaderboard --labels`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -35,6 +36,7 @@ from ..formats.notebook import run_rows, write_parquet
 from ..stats.length_control import DifficultyTable
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from .diagnostics import Diagnostics
+from .judge_labels import label_table
 from .judge_profiles import judge_prices, judge_profiles
 from .leaderboard import Leaderboard, leaderboard, rows_frame
 from .records import collect_parsed, order_sources
@@ -91,10 +93,17 @@ class Results:
         found = read_criterion_labels(Path(labels)) if labels is not None else None
         return judgments_quality(self.judgments, found, self.n_bootstrap)
 
-    def judges(self, prices: PriceTable | str | Path | None = None) -> pd.DataFrame:
+    def judges(self, prices: PriceTable | str | Path | None = None,
+               labels: str | Path | Sequence[str | Path] | None = None,
+               n_bootstrap: int = DEFAULT_BOOTSTRAP) -> pd.DataFrame:
         """One row per judge configuration (analysis.judge_profiles.PROFILE_COLUMNS), as `judgebench judges`
         prints it; ``prices``: a price table or its YAML file for the cost per 1,000 judgments (default: the
-        built-in table, which prices the providers' own APIs)."""
+        built-in table, which prices the providers' own APIs). With ``labels`` (label inputs as `judges --labels`
+        takes them: one path or several), one row per judge and label set instead
+        (analysis.judge_labels.LABEL_COLUMNS), as `judges --labels` prints it, with ``n_bootstrap`` resamples."""
+        if labels is not None:
+            found = [labels] if isinstance(labels, (str, Path)) else list(labels)
+            return label_table(self.judgments, self.paths, [Path(p) for p in found], n_bootstrap)
         table = prices if isinstance(prices, PriceTable) else load_prices(None if prices is None else Path(prices))
         return judge_profiles(self.judgments, judge_prices(self.paths, table))
 

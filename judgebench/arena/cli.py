@@ -86,7 +86,8 @@ def serve(task: str, answer_files: tuple[Path, ...], db: Path, port: int, host: 
 
     if len(answer_files) < 2:
         raise ConfigError("the arena needs the answers of at least two models: pass --answers twice or more")
-    pool = load_pool(load_task(task), answer_files, read_item_ids(items_file) if items_file else None)
+    loaded = load_task(task)
+    pool = load_pool(loaded, answer_files, read_item_ids(items_file, loaded.benchmark) if items_file else None)
     app = create_app(ArenaConfig(db, pool, max_votes_per_day))
     if not _loopback(host):
         click.echo(f"warning: listening on {host}: the traffic (tokens, votes) is plain HTTP; put a TLS proxy in "

@@ -85,10 +85,16 @@ def _float(value: Any) -> float | None:
     return None if math.isnan(result) else result
 
 
+def _nonnegative(value: Any) -> float | None:
+    found = _float(value) if not isinstance(value, bool) else None
+    return found if found is not None and 0 <= found < math.inf else None
+
+
 class _Annotation(msgspec.Struct):
-    """The fields of an annotation that the records need. The rest of a row (the judge's raw completion, its
-    price and time, ...) is skipped unread, and a typed row costs no dict: decoding the 42 AlpacaEval 2.0 files
-    this way takes a quarter of the time of json.loads (both on the same decompressed bytes)."""
+    """The fields of an annotation that the records need, its price and time per example (what the judge cost)
+    among them. The rest of a row (the judge's raw completion, ...) is skipped unread, and a typed row costs no
+    dict: decoding the 42 AlpacaEval 2.0 files this way takes a quarter of the time of json.loads (both on the same
+    decompressed bytes)."""
 
     instruction: str
     generator_1: Any
@@ -98,6 +104,8 @@ class _Annotation(msgspec.Struct):
     preference: Any = None
     dataset: Any = ""
     annotator: Any = "unknown"
+    price_per_example: Any = None
+    time_per_example: Any = None
 
 
 _ROWS = list[_Annotation]
@@ -109,20 +117,27 @@ _SHAPE = ("expected a JSON list of AlpacaEval annotations: objects with instruct
 
 
 def _rows(data: bytes, where: str) -> list[_Annotation]:
+    return decode_annotations(data, where, _ROWS, _SHAPE, _DECODER)
+
+
+def decode_annotations(data: bytes, where: str, rows: Any, shape: str,
+                       decoder: msgspec.json.Decoder[Any] | None = None) -> Any:
+    """An AlpacaEval annotations file's bytes as ``rows`` (a msgspec type), read the same way by every command:
+    msgspec first, then, for what it refuses and json.loads reads (a byte-order mark, NaN, Infinity), the standard
+    library on the same bytes, whose error names the line. Anything of another shape is one error saying
+    ``shape``."""
     try:
         try:
-            return _DECODER.decode(data)
+            return (decoder or msgspec.json.Decoder(rows)).decode(data)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            # What msgspec refuses and json.loads reads (a byte-order mark, NaN), or a real error, which json
-            # names by line: the slow path, on the same bytes.
             text = decode(data, where)
             try:
                 value = json.loads(text)
             except (json.JSONDecodeError, RecursionError) as exc:
                 raise json_error(exc, where) from None
-            return msgspec.convert(value, _ROWS)
+            return msgspec.convert(value, rows)
     except msgspec.ValidationError as exc:
-        raise DataError(f"{where}: not AlpacaEval annotations ({exc}); {_SHAPE}") from exc
+        raise DataError(f"{where}: not AlpacaEval annotations ({exc}); {shape}") from exc
 
 
 def _append_counts(columns: dict[str, list[Any]], prefix: str, counts: MarkdownCounts) -> None:
@@ -143,7 +158,7 @@ def annotation_columns(data: bytes, where: str, model: str | None = None) -> dic
     columns: dict[str, list[Any]] = {name: [] for name in (
         "item_id", "category", "model", "judge", "opponent", "preference", "error", "failure", "length",
         "opponent_length", "headers", "lists", "bold", "opponent_headers", "opponent_lists", "opponent_bold",
-        "protocol")}
+        "protocol", "judge_calls", "judge_cost_usd", "judge_latency_s")}
     n = 0
     try:
         for n, row in enumerate(rows):  # noqa: B007  (n names the bad row below)
@@ -167,6 +182,13 @@ def annotation_columns(data: bytes, where: str, model: str | None = None) -> dic
             columns["opponent_length"].append(len(row.output_1 or ""))
             _append_counts(columns, "", _counts(str(row.output_2 or "")))
             _append_counts(columns, "opponent_", _counts(str(row.output_1 or "")))
+            # What the annotation cost, as AlpacaEval recorded it (NaN, negative or absent: not recorded): one call,
+            # as formats.table.recorded_call has it.
+            price, seconds = _nonnegative(row.price_per_example), _nonnegative(row.time_per_example)
+            recorded = price is not None or seconds is not None
+            columns["judge_calls"].append(1.0 if recorded else None)
+            columns["judge_cost_usd"].append(price)
+            columns["judge_latency_s"].append((seconds or 0.0) if recorded else None)
     except TypeError as exc:
         raise DataError(f"{where}[{n}]: not an AlpacaEval annotation ({exc}); {_SHAPE}") from exc
     constant = {"benchmark": ALPACA_EVAL, "turn": 1, "kind": "pairwise"}

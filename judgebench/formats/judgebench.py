@@ -24,10 +24,10 @@ import orjson
 
 from ..credentials import redact
 from ..errors import DataError, ResultsError, os_fault
-from ..types import CallRecord, Candidate, Grade, Judgment, PairVerdict, RubricVerdict
+from ..types import Candidate, Grade, Judgment, PairVerdict, RubricVerdict, call_record
 from .common import decode
 from .identity import canonical_benchmark
-from .table import CRITERION_FIELDS, PAIR_FIELDS, criteria_records, flat_judgment, verdict_fields
+from .table import CRITERION_FIELDS, PAIR_FIELDS, PROBABILITY_FIELDS, criteria_records, flat_judgment, verdict_fields
 
 CONFIG, ANSWERS, JUDGMENTS, SUMMARY = "config.json", "answers.jsonl", "judgments.jsonl", "summary.json"
 
@@ -246,13 +246,17 @@ def judgment_record(j: Judgment) -> dict[str, Any]:
         "judge": j.id.judge, "turn": j.id.turn, "kind": j.kind, "score": score, "opponent": j.id.opponent,
         "verdict_ab": pair.ab, "verdict_ba": pair.ba, "preference": pair.preference, "raw": j.raw,
         "error": j.failure.message or None if j.failure else None, "failure": j.failure.cause if j.failure else None,
-        "calls": j.calls, "length": mine.length, "opponent_length": theirs.length,
+        "calls": j.calls,
+        "length": mine.length, "opponent_length": theirs.length,
         "expected_score": expected, "scale": j.scale, "empty": j.empty, "margin_ab": pair.margin_ab,
         "margin_ba": pair.margin_ba, "headers": mine.headers, "lists": mine.lists, "bold": mine.bold,
         "opponent_headers": theirs.headers, "opponent_lists": theirs.lists, "opponent_bold": theirs.bold,
         "protocol": j.id.protocol, "tokens": mine.tokens, "opponent_tokens": theirs.tokens,
         # Written only for a judge that asks K times: every other record stays as it always was.
         **({"repeats": [verdict_fields(v) for v in j.repeats]} if j.repeats else {}),
+        # Likewise only for a judge with ,logprobs whose verdict tokens carried them.
+        **({"verdict_probability": pair.probability, "verdict_margin": pair.logprob_margin}
+           if pair.probability is not None else {}),
         # Written only for a rubric judgment: each criterion's verdict.
         **({"criteria": criteria_records(j.verdict)} if isinstance(j.verdict, RubricVerdict) else {}),
     }
@@ -268,6 +272,8 @@ JUDGMENT_FIELDS = ("benchmark", "item_id", "category", "model", "judge", "turn",
 REPEAT_FIELDS = ("repeats",)
 # The key a rubric judgment's record adds (each criterion's verdict); other records never hold it.
 RUBRIC_FIELDS = ("criteria",)
+# The keys a record adds where the judge's verdict carried log-probabilities (``,logprobs``); others never hold them.
+OPTIONAL_FIELDS = (*REPEAT_FIELDS, *RUBRIC_FIELDS, *PROBABILITY_FIELDS)
 
 
 def _upgrade(fields: dict[str, Any]) -> dict[str, Any]:
@@ -280,14 +286,14 @@ def _upgrade(fields: dict[str, Any]) -> dict[str, Any]:
 _TEXT_FIELDS = ("benchmark", "item_id", "category", "model", "judge", "kind")
 _NUMBER_FIELDS = ("score", "preference", "length", "opponent_length", "expected_score", "margin_ab", "margin_ba",
                   "headers", "lists", "bold", "opponent_headers", "opponent_lists", "opponent_bold", "tokens",
-                  "opponent_tokens")
+                  "opponent_tokens", *PROBABILITY_FIELDS)
 
 
 def _check_judgment(fields: dict[str, Any]) -> None:
     """A record must be a judgment before it can enter a score: say what is wrong, or raise nothing."""
     from ..judging.kinds import KINDS
 
-    unknown = sorted(set(fields) - {*JUDGMENT_FIELDS, *REPEAT_FIELDS, *RUBRIC_FIELDS})
+    unknown = sorted(set(fields) - {*JUDGMENT_FIELDS, *OPTIONAL_FIELDS})
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join(unknown)}")
     missing = [f for f in (*_TEXT_FIELDS, "turn") if f not in fields]
@@ -367,7 +373,7 @@ def candidate_from_record(record: dict[str, Any]) -> Candidate:
     fields = _upgrade(dict(record))
     fields["turns"] = tuple(fields["turns"])
     fields["params"] = tuple(sorted(fields.get("params", {}).items()))
-    fields["calls"] = tuple(CallRecord(**c) for c in fields.get("calls", ()))
+    fields["calls"] = tuple(call_record(c) for c in fields.get("calls", ()))
     fields["reasoning"] = tuple(fields.get("reasoning", ()))
     return Candidate(**fields)
 

@@ -29,7 +29,9 @@ from ..types import (
     Judgment,
     JudgmentId,
     PairVerdict,
+    PricedCall,
     RubricVerdict,
+    call_record,
 )
 
 
@@ -103,10 +105,20 @@ JUDGMENT_COLUMNS: tuple[Column, ...] = (
                                            "none was reported."),
     Column("judge_completion_tokens", "float", "Completion tokens of those requests, likewise."),
     Column("judge_latency_s", "float", "Seconds the judge took to answer those requests, summed (a cached reply "
-                                       "keeps the time it took when it was asked)."),
+                                       "keeps the time it took when it was asked); AlpacaEval's files give their "
+                                       "`time_per_example`."),
+    Column("judge_cost_usd", "float", "USD the judge's requests cost for this judgment as the file records it "
+                                      "(AlpacaEval's `price_per_example`); None elsewhere (judgebench's own runs are "
+                                      "priced from their tokens)."),
     Column("repeats", "str", "A judge that asks each prompt K times (`,repeats=K`): each ask's verdict, as JSON "
                              "text: `[7, 8, 7]` (grades) or `[[\"win\", \"tie\"], ...]` (each ask's two orders); "
                              "null for an ask that failed. None for a judge that asks once."),
+    Column("verdict_probability", "float", "Pairwise, a judge with `,logprobs` and three verdict labels: the "
+                                           "probability that the candidate is the better (a tie counting half), "
+                                           "from the log-probabilities of the verdict token's alternatives, the "
+                                           "mean over the orders; None where the server returned none."),
+    Column("verdict_margin", "float", "The same judge's confidence: the top verdict's probability minus the next "
+                                      "one's, the smaller over the two orders (`judgebench escalate`'s confidence)."),
     Column("criteria", "str", "Rubric tasks: each criterion's verdict, as JSON text: a list of `{id, met, points, "
                               "tags, text, scope, level}` (`met` null where the verdict is missing or did not parse; "
                               "`level` a score rubric's); None for other kinds. `judgebench.formats.criteria` makes "
@@ -141,7 +153,7 @@ def judgment_row(j: Judgment) -> tuple[Any, ...]:
             failure.cause if failure else None, j.empty, mine.length, theirs.length, expected, low, high,
             pair.margin_ab, pair.margin_ba, mine.headers, mine.lists, mine.bold, theirs.headers, theirs.lists,
             theirs.bold, i.protocol, mine.tokens, theirs.tokens, *_call_totals(j.calls),
-            repeats_text(j.repeats), criteria_text(j.verdict))
+            repeats_text(j.repeats), pair.probability, pair.logprob_margin, criteria_text(j.verdict))
 
 
 def _total(values: Sequence[float | None]) -> float | None:
@@ -150,13 +162,23 @@ def _total(values: Sequence[float | None]) -> float | None:
 
 
 def _call_totals(calls: Sequence[CallRecord]) -> tuple[float | None, ...]:
-    """(calls, prompt tokens, completion tokens, latency) of a judgment's requests that got a reply: what the judge
-    costs per judgment (analysis.judge_profiles). None throughout for a judgment that records no calls."""
+    """(calls, prompt tokens, completion tokens, latency, recorded cost) of a judgment's requests that got a reply:
+    what the judge costs per judgment (analysis.judge_profiles). None throughout for a judgment that records no
+    calls."""
     if not calls:
-        return None, None, None, None
+        return None, None, None, None, None
     answered = [c for c in calls if c.error is None]  # a request that failed reported no tokens
     return (float(len(answered)), _total([c.prompt_tokens for c in answered]),
-            _total([c.completion_tokens for c in answered]), _total([c.latency_s for c in answered]))
+            _total([c.completion_tokens for c in answered]), _total([c.latency_s for c in answered]),
+            _total([c.cost_usd for c in answered]))
+
+
+def recorded_call(cost_usd: float | None, latency_s: float | None) -> tuple[CallRecord, ...]:
+    """The one request another harness's file records only the price and time of (AlpacaEval's annotation): none
+    where it records neither."""
+    if cost_usd is None and latency_s is None:
+        return ()
+    return (PricedCall("", "annotation", latency_s=latency_s or 0.0, price_usd=cost_usd),)
 
 
 def criteria_text(verdict: Grade | PairVerdict | RubricVerdict | None) -> str | None:
@@ -203,13 +225,16 @@ def verdict_fields(verdict: Grade | PairVerdict | RubricVerdict | None) -> dict[
     if isinstance(verdict, Grade):
         return {"score": verdict.score, "expected_score": verdict.expected_score}
     if isinstance(verdict, PairVerdict):
-        return dict(zip(PAIR_FIELDS, (verdict.ab, verdict.ba, verdict.preference, verdict.margin_ab,
-                                      verdict.margin_ba), strict=True))
+        found = dict(zip(PAIR_FIELDS, (verdict.ab, verdict.ba, verdict.preference, verdict.margin_ab,
+                                       verdict.margin_ba, verdict.probability, verdict.logprob_margin), strict=True))
+        # The log-probability fields only where a judge gave them: every other record stays as it always was.
+        return {k: v for k, v in found.items() if k not in PROBABILITY_FIELDS or v is not None}
     return None
 
 
-# The flat names of a pair verdict, in PairVerdict's order.
-PAIR_FIELDS = ("verdict_ab", "verdict_ba", "preference", "margin_ab", "margin_ba")
+# The flat names of a pair verdict, in PairVerdict's order; the last two only for a judge with ``,logprobs``.
+PROBABILITY_FIELDS = ("verdict_probability", "verdict_margin")
+PAIR_FIELDS = ("verdict_ab", "verdict_ba", "preference", "margin_ab", "margin_ba", *PROBABILITY_FIELDS)
 
 
 def _verdict(fields: Mapping[str, Any]) -> Grade | PairVerdict | RubricVerdict | None:
@@ -247,9 +272,14 @@ def flat_judgment(fields: Mapping[str, Any]) -> Judgment:
         scale=tuple(scale) if scale is not None else None,
         answer=_traits(fields, ""), opponent_answer=_traits(fields, "opponent_"),
         raw=tuple(fields.get("raw", ())),
-        calls=tuple(c if isinstance(c, CallRecord) else CallRecord(**c) for c in fields.get("calls", ())),
+        calls=tuple(c if isinstance(c, CallRecord) else call_record(c) for c in fields.get("calls", ()))
+        or recorded_call(_number(fields.get("judge_cost_usd")), _number(fields.get("judge_latency_s"))),
         empty=fields.get("empty", False),
         repeats=tuple(_verdict(ask) if ask is not None else None for ask in fields.get("repeats") or ()))
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
 def rows_columns(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:

@@ -26,7 +26,7 @@ from ..errors import DataError, JudgebenchError
 from ..types import Item, Task
 from . import fastchat
 from . import judgebench as ours
-from .alpaca_eval import folder_model
+from .alpaca_eval import decode_annotations, folder_model
 from .arena_db import JUDGE, battle_questions, read_votes
 from .common import content, iter_jsonl, read_bytes
 from .identity import ALPACA_EVAL, MT_BENCH, instruction_id
@@ -163,11 +163,9 @@ def _completion_text(raw: Any) -> str | None:
 
 
 def annotation_texts(path: Path, limit: int | None = MAX_CHARS) -> list[JudgmentText]:
-    try:
-        rows = msgspec.json.decode(content(path, read_bytes(path)), type=list[_AnnotationText])
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-        raise DataError(f"{path}: not AlpacaEval annotations ({exc}); expected a JSON list of objects with "
-                        "instruction, generator_1, generator_2") from exc
+    # Read as every command reads them (NaN and a byte-order mark included): formats.alpaca_eval's one decoder.
+    rows = decode_annotations(content(path, read_bytes(path)), str(path), list[_AnnotationText],
+                              "expected a JSON list of objects with instruction, generator_1, generator_2")
     # Named as formats.alpaca_eval names the judgments (their results folder), so the site finds these texts.
     folder = folder_model(path) if len({str(row.generator_2) for row in rows}) == 1 else None
     texts = []

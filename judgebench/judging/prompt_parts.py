@@ -10,12 +10,14 @@ from typing import Any
 from ..types import Item, Judge, Task
 
 
-def judge_params(task: Task, judge: Judge, *, grades: bool = False) -> tuple[tuple[str, Any], ...]:
+def judge_params(task: Task, judge: Judge, *, grades: bool = False, verdicts: bool = False
+                 ) -> tuple[tuple[str, Any], ...]:
     """The sampling parameters of a judge's request. ``grades``: the verdict is a grade, which the judge's
-    log-probabilities (``,logprobs``) weigh; a pairwise verdict has nothing to weigh, so they are not asked for."""
+    log-probabilities (``,logprobs``) weigh; ``verdicts``: the verdict is one of three pairwise labels, whose
+    probabilities they give (PairVerdict.probability, logprob_margin). Other verdicts have nothing to weigh."""
     temperature = task.judge.temperature if judge.temperature is None else judge.temperature
     params: tuple[tuple[str, Any], ...] = (("max_tokens", task.judge.max_tokens), ("temperature", temperature))
-    if judge.logprobs and grades:
+    if judge.logprobs and (grades or verdicts):
         # The judge's token log-probabilities give a probability-weighted grade as well. Asked for only when the
         # judge says so: llama-cpp-python's server ranks the whole vocabulary in Python for every token it returns
         # (about 90 ms a token, 5 times the cost of generating it), which took 38% of the default run.

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from statistics import fmean
 from typing import ClassVar
 
 import numpy as np
@@ -37,6 +38,7 @@ from ..types import (
     Judgment,
     JudgmentId,
     PairVerdict,
+    Position,
     Task,
     Verdict,
     failed,
@@ -49,6 +51,7 @@ from .replies import cut_off, stopped, unclosed
 from .verdicts import (
     OPPONENT_OUTCOME,
     candidate_outcome,
+    candidate_probability,
     combine_orders,
     expected_score,
     pair_schema,
@@ -57,6 +60,7 @@ from .verdicts import (
     parse_score_json,
     parse_score_text,
     score_schema,
+    verdict_distribution,
 )
 
 # One judge request's end: the reply, or the error it finally failed with.
@@ -356,7 +360,7 @@ class PairwiseComparison(JudgingKind):
                          **label_variables(task.judge.labels), "constrained": judge.constrained,
                          "item_id": item.id, "frame": frame_code(*answers_a, *answers_b)}
             chat = ChatRequest(judge.endpoint, render_messages(template, task.prompt_dirs, variables),
-                               judge_params(task, judge), schema)
+                               judge_params(task, judge, verdicts=len(task.judge.labels) == 3), schema)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name,
                                       len(item.turns), position, chat, opponent=self.opponent_name(task, opponent),
                                       protocol=task.protocol, answers=(*candidate.turns, *other)))
@@ -393,7 +397,8 @@ class PairwiseComparison(JudgingKind):
         first = requests[0]
         item = Item(first.item_id, first.category, ())
         pair = PairVerdict(ab, ba, combine_orders(ab, ba) if ab and ba else None,
-                           verdicts["AB"].margin if ab else None, verdicts["BA"].margin if ba else None)
+                           verdicts["AB"].margin if ab else None, verdicts["BA"].margin if ba else None,
+                           *_verdict_probability(task, by_position, {"AB": ab, "BA": ba}))
         return [with_style(Judgment(
             first.judgment_id(), self.name, first.category, pair_or_none(pair),
             failed(failure, "; ".join(errors)), raw=(texts["AB"], texts["BA"]), calls=tuple(records),
@@ -441,6 +446,25 @@ def label_variables(labels: tuple[str, ...]) -> dict[str, object]:
         return {"labels": list(labels), "label_a_much": labels[0], "label_a": labels[1], "label_tie": labels[2],
                 "label_b": labels[3], "label_b_much": labels[4]}
     return {"labels": list(labels), "label_a": labels[0], "label_b": labels[1], "label_tie": labels[2]}
+
+
+def _verdict_probability(task: Task, by_position: Mapping[Position, tuple[JudgeRequest, Outcome]],
+                         outcomes: dict[str, str | None]) -> tuple[float | None, float | None]:
+    """(probability, logprob_margin) of a pair verdict from the orders whose reply carries the verdict token's
+    log-probabilities (a judge with ``,logprobs``): the candidate's probability of being the better, the orders'
+    mean, and the smaller margin; (None, None) where no order has them."""
+    found = []
+    orders: tuple[Position, Position] = ("AB", "BA")
+    for position in orders:
+        outcome = by_position[position][1]
+        if outcomes[position] is None or isinstance(outcome, BackendError) or not outcome.logprobs:
+            continue
+        distribution = verdict_distribution(outcome.logprobs, task.judge.labels)
+        if distribution is not None:
+            found.append(candidate_probability(distribution, candidate_first=position == "AB"))
+    if not found:
+        return None, None
+    return fmean(p for p, _ in found), min(m for _, m in found)
 
 
 def _either_empty(mine: Sequence[str], theirs: Sequence[str]) -> bool:

@@ -280,6 +280,48 @@ def _token_at(logprobs: TokenLogprobs, offset: int) -> int | None:
             return index
         position += len(token)
     return None
+_VERDICT_AT = (re.compile(r'"verdict"\s*:\s*"'), re.compile(r"\[\["))
+
+
+def verdict_distribution(logprobs: TokenLogprobs, labels: tuple[str, ...]) -> dict[Winner, float] | None:
+    """The judge's probabilities of the three pairwise outcomes ("A", "B", "tie") from the log-probabilities of the
+    alternatives at its verdict's token (the label after '"verdict": "' in a constrained reply, else after the last
+    '[['), renormalized over the task's three labels; None for five-level labels or where the tokens do not show
+    the verdict (another tokenizer, a label that shares its token with more than its frame)."""
+    if len(labels) != 3:
+        return None
+    text = "".join(token for token, _ in logprobs)
+    starts = [m.end() for pattern in _VERDICT_AT for m in pattern.finditer(text)]
+    if not starts:
+        return None
+    offset, position = max(starts), 0
+    for token, alternatives in logprobs:
+        if position + len(token) > offset:
+            prefix = text[position:offset]  # the frame's part of the token ('[[' or '"'), if it shares one
+            mass: dict[Winner, float] = {}
+            for alternative, logprob in alternatives:
+                if not alternative.startswith(prefix):
+                    continue
+                rest = alternative[len(prefix):].strip()
+                label = next((lb for lb in labels if rest == lb or (rest.startswith(lb) and rest[len(lb):] in
+                              ("]", "]]", '"', '",'))), None)
+                if label is not None:
+                    winner = label_meanings(labels)[label][0]
+                    mass[winner] = mass.get(winner, 0.0) + math.exp(logprob)
+            total = sum(mass.values())
+            return {w: mass.get(w, 0.0) / total for w in ("A", "B", "tie")} if total > 0 else None
+        position += len(token)
+    return None
+
+
+def candidate_probability(distribution: dict[Winner, float], candidate_first: bool) -> tuple[float, float]:
+    """(the probability that the candidate is the better, a tie counting half; the top outcome's probability minus
+    the next one's) from one order's ``verdict_distribution``."""
+    mine = distribution["A"] if candidate_first else distribution["B"]
+    ranked = sorted(distribution.values(), reverse=True)
+    return mine + distribution["tie"] / 2, ranked[0] - ranked[1]
+
+
 _SCORE_KEY = re.compile(r'^\s*\{\s*"score"\s*:\s*')
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..analysis.battles import BattleGroup
-from .tables import _render
+from .tables import render_table
 
 
 def _num(value: float | None) -> str:
@@ -30,10 +30,10 @@ def _group_table(group: BattleGroup) -> str:
     body = [[str(r.rank), r.model, _num(r.bt_score), _interval(r.ci_low, r.ci_high),
              "-" if r.styled_rank is None else str(r.styled_rank), _num(r.styled_score),
              _interval(r.styled_ci_low, r.styled_ci_high), str(r.n_games)] for r in group.rows]
-    parts = [title, _render(header, body)]
+    parts = [title, render_table(header, body)]
     if group.coefficients:
         parts.append("style coefficients (log-odds of winning per typical normalized difference):")
-        parts.append(_render(["covariate", "coefficient", "95% CI"],
+        parts.append(render_table(["covariate", "coefficient", "95% CI"],
                              [[c.name, f"{c.value:+.3f}", "-" if c.ci_low is None or c.ci_high is None
                                else f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}]"] for c in group.coefficients]))
     if group.style_note:

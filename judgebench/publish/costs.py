@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ..clients.pricing import EndpointUsage, PriceEntry
 from ..run.plan import EndpointPlan, RunPlan
-from .tables import _render
+from .tables import render_table
 
 
 def _usd(value: float | None) -> str:
@@ -34,7 +34,7 @@ def format_plan_rows(endpoints: Sequence[EndpointPlan]) -> str:
              _upto(f"{e.output_tokens:,}", f"{e.output_tokens_max:,}"),
              _upto(_usd(e.cost_usd), _usd(e.cost_usd_max)),
              _upto(_usd(e.batch_cost_usd), _usd(e.batch_cost_usd_max)), _price(e.price)] for e in endpoints]
-    return _render(header, body)
+    return render_table(header, body)
 
 
 def format_plan(plan: RunPlan) -> str:
@@ -55,4 +55,4 @@ def format_usage(usage: Sequence[EndpointUsage]) -> str:
     body = [[u.endpoint, u.model, str(u.requests), str(u.cache_hits), f"{u.prompt_tokens:,}",
              f"{u.completion_tokens:,}", _usd(u.cost_usd) + (" (batch)" if u.batch else ""), _price(u.price)]
             for u in usage]
-    return _render(header, body)
+    return render_table(header, body)

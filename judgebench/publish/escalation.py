@@ -39,7 +39,11 @@ def format_escalation(report: EscalationReport) -> str:
         f"cheap alone:  {_pct(report.cheap_agreement)}",
         f"strong alone: {_pct(report.strong_agreement)}",
     ]
-    if report.costs is None:
+    if report.unpriced:
+        names = ", ".join(report.unpriced)
+        lines.append(f"cost:         not computed: no price for {names} (add --cost-per-1000 "
+                     f"{report.unpriced[0]}=USD for each; the saving needs the prices of both judges)")
+    elif report.costs is None:
         lines.append("cost:         no prices (--cost-per-1000 NAME=USD, or judgments that carry tokens)")
     else:
         c = report.costs

@@ -303,12 +303,17 @@ def render_model(model: str, groups: Sequence[ModelGroup], **page: object) -> st
                                                                   limit=MAX_PER_GROUP, **page)
 
 
-def render_judges(profiles: pd.DataFrame, **page: object) -> str:
+def render_judges(profiles: pd.DataFrame, agreement: pd.DataFrame | None = None, **page: object) -> str:
     """The Judges page: analysis.judge_profiles' frame, one row per judge in its ranking, the cells of the text
-    table `judgebench judges` prints (publish.tables.PROFILE_CELLS) with each value to sort by."""
-    from .tables import PROFILE_CELLS, profile_cells
+    table `judgebench judges` prints (publish.tables.PROFILE_CELLS) with each value to sort by; with ``agreement``
+    (analysis.judge_labels.label_frame, `leaderboard --labels`), the table `judges --labels` prints below it
+    (publish.tables.LABEL_CELLS)."""
+    from .tables import LABEL_CELLS, PROFILE_CELLS, label_cells, profile_cells
 
     columns = [(header, key, key != "judge", meaning) for header, key, _, meaning in PROFILE_CELLS]
     rows = [profile_cells(row) for _, row in profiles.iterrows()]
-    return environment().get_template("judges.html.jinja").render(columns=columns, rows=rows, **page)
-
+    label_columns = [(header, key, key not in ("judge", "labels"), meaning) for header, key, _, meaning in LABEL_CELLS]
+    label_rows = [] if agreement is None else [label_cells(row) for _, row in agreement.iterrows()]
+    return environment().get_template("judges.html.jinja").render(
+        columns=columns, rows=rows, label_columns=label_columns, label_rows=label_rows,
+        has_labels=agreement is not None, **page)

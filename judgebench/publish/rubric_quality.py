@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..analysis.rubric_quality import RubricQuality
 from .rubric_tables import _ci, _num, _short
-from .tables import _render
+from .tables import render_table
 
 
 def _stat_cells(r: object) -> list[str]:
@@ -31,7 +31,7 @@ def format_rubric_quality(quality: RubricQuality, top: int = 10) -> str:
                                    for r in quality.panel.itertuples()}))
         parts.append(f"panel agreement per criterion (* = every criterion pooled); 95% bootstrap intervals over items "
                      f"(none from one item); judges of {panels}")
-        parts.append(_render(["benchmark", "criterion", *STAT_HEADERS, "incomplete", "text"],
+        parts.append(render_table(["benchmark", "criterion", *STAT_HEADERS, "incomplete", "text"],
                              [[r.benchmark, r.key, *_stat_cells(r), str(r.n_incomplete), _short(str(r.text), 50)]
                               for r in quality.panel.itertuples()]))
         worst = quality.disagreements.head(top)
@@ -39,7 +39,7 @@ def format_rubric_quality(quality: RubricQuality, top: int = 10) -> str:
             parts.append("criteria the judges disagree on: none (every verdict alike)")
         else:
             parts.append(f"criteria the judges disagree on most (top {len(worst)})")
-            parts.append(_render(["rank", "benchmark", "criterion", "agree", "kappa", "answers", "text"],
+            parts.append(render_table(["rank", "benchmark", "criterion", "agree", "kappa", "answers", "text"],
                                  [[str(i + 1), r.benchmark, r.key, _num(r.agreement, 2), _num(r.kappa, 2),
                                    str(r.n_units), _short(str(r.text), 60)]
                                   for i, r in enumerate(worst.itertuples())]))
@@ -48,14 +48,14 @@ def format_rubric_quality(quality: RubricQuality, top: int = 10) -> str:
                      "answers of two models or more, is the same)")
     else:
         parts.append("criteria that never vary across answers (they cannot tell models apart)")
-        parts.append(_render(["benchmark", "criterion", "verdict", "answers", "models", "judges", "text"],
+        parts.append(render_table(["benchmark", "criterion", "verdict", "answers", "models", "judges", "text"],
                              [[r.benchmark, r.key, "met by all" if r.always else "met by none", str(r.n_answers),
                                str(r.n_models), str(r.n_judges), _short(str(r.text), 60)]
                               for r in quality.constant.itertuples()]))
     if quality.labels is not None:
         labels: pd.DataFrame = quality.labels
         parts.append("agreement with the human labels (Cohen's kappa; * = every criterion pooled)")
-        parts.append(_render(["benchmark", "judge", "criterion", *STAT_HEADERS, "unmatched", "text"],
+        parts.append(render_table(["benchmark", "judge", "criterion", *STAT_HEADERS, "unmatched", "text"],
                              [[r.benchmark, r.judge, r.key, *_stat_cells(r),
                                "" if pd.isna(r.n_unmatched) else str(int(r.n_unmatched)), _short(str(r.text), 40)]
                               for r in labels.itertuples()]))

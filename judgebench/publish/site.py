@@ -38,6 +38,7 @@ import pandas as pd
 from .. import __version__
 from ..analysis.battles import BATTLE_BOOTSTRAP
 from ..analysis.diagnostics import Diagnostics
+from ..analysis.judge_labels import label_table
 from ..analysis.judge_profiles import judge_prices, judge_profiles
 from ..analysis.judge_rankings import AGREE_BOOTSTRAP, JudgeComparison, compare_judges
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
@@ -340,6 +341,23 @@ def _profiles(frame: pd.DataFrame, inputs: list[Path], cache: Path) -> pd.DataFr
     return profiles
 
 
+def _label_table(frame: pd.DataFrame, inputs: list[Path], labels: tuple[Path, ...], cache: Path) -> pd.DataFrame:
+    """The Judges page's agreement with labels (analysis.judge_labels.label_table, `judges --labels`' table at its
+    default resamples), cached by the judgments and the label files' fingerprints."""
+    key = f"{__version__}|label_table|{DEFAULT_BOOTSTRAP}|{[fingerprint(p) for p in labels]!r}"
+    digest = hashlib.sha256(key.encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    cached = cache / "judges" / f"labels-{digest.hexdigest()[:32]}.pkl"
+    if cached.exists():
+        with cached.open("rb") as fh:
+            return pd.DataFrame(pickle.load(fh))
+    table = label_table(frame, inputs, labels, DEFAULT_BOOTSTRAP)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    with cached.open("wb") as fh:
+        pickle.dump(table, fh)
+    return table
+
+
 def _rubric_tables(frame: pd.DataFrame, cache: Path, n_bootstrap: int) -> RubricTables | None:
     """The rubric tables (analysis.rubric, with the site's resamples: `judgebench stats`' default), cached by the
     rubric judgments; None when there is none."""
@@ -383,9 +401,11 @@ def site_title(title: str | None) -> str:
 
 
 def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: int = DEFAULT_BOOTSTRAP,
-               difficulty: DifficultyTable | None = None, title: str | None = None) -> BuildResult:
+               difficulty: DifficultyTable | None = None, title: str | None = None,
+               labels: tuple[Path, ...] = ()) -> BuildResult:
     """Regenerate the site at ``out`` from results and judgment files (see the module doc); ``title``: the site's
-    title, in every page's <title> and header."""
+    title, in every page's <title> and header; ``labels``: label inputs (as `judgebench judges --labels` takes),
+    whose agreement table (analysis.judge_labels.label_table) the Judges page shows beside the profiles."""
     out = out.resolve()
     _check_out(out)
     title = site_title(title)
@@ -400,6 +420,8 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
                 # The folders a run's task may read its questions from (--allow-path): more of them, more texts shown.
                 "allowed": [str(p) for p in allowed_dirs()],
                 "inputs": [[str(p), fingerprint(p, fmt)] for p in inputs]}
+    if labels:  # only when given: a site built without labels keeps its manifest, and stays "unchanged"
+        manifest["labels"] = [[str(p), fingerprint(p)] for p in labels]
     previous = out / "manifest.json"
     if previous.exists() and json.loads(previous.read_text()) == manifest:
         return BuildResult("unchanged", out, len(inputs), 0, 0, 0)
@@ -433,7 +455,8 @@ def build_site(paths: list[Path], out: Path, *, fmt: str = "auto", n_bootstrap: 
                                                   model_page, protocol if isinstance(protocol, str) else ""))
             comparisons = _comparisons(frame, cache)
             rubric = _write_rubric(staging, frame, cache, n_bootstrap, page)
-            (staging / "judges.html").write_text(pages.render_judges(_profiles(frame, inputs, cache),
+            agreement = _label_table(frame, inputs, labels, cache) if labels else None
+            (staging / "judges.html").write_text(pages.render_judges(_profiles(frame, inputs, cache), agreement,
                                                                      n_judgments=len(frame), **page))
             (staging / "index.html").write_text(pages.render_index(
                 sections, comparisons, n_inputs=len(inputs), n_judgments=len(frame), n_superseded=superseded,

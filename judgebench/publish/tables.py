@@ -29,7 +29,9 @@ def _interval(row: ScoreRow, digits: int) -> str:
     return _pair(row.ci_low, row.ci_high, digits)
 
 
-def _render(header: list[str], body: list[list[str]]) -> str:
+def render_table(header: list[str], body: list[list[str]]) -> str:
+    """A plain-text table: the header, a rule, and each row, columns padded to their widest cell. Every text table
+    judgebench prints is drawn by this one function (publish.calibrated, costs and battle_tables too)."""
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
              "  ".join("-" * w for w in widths)]
@@ -49,7 +51,7 @@ def _grades_table(rows: Sequence[ScoreRow]) -> str:
                      _num(r.expected_score),
                      *(_num(per_turn.get(t)) for t in turns), *(_num(per_category.get(c)) for c in categories),
                      str(r.n_judged), str(r.n_failed), str(r.n_parse_failures), str(r.n_empty)])
-    return _render(header, body)
+    return render_table(header, body)
 
 
 def _comparisons_table(rows: Sequence[ScoreRow]) -> str:
@@ -61,7 +63,7 @@ def _comparisons_table(rows: Sequence[ScoreRow]) -> str:
              str(r.n_draws), str(r.n_losses), str(r.n_judged), str(r.n_failed), str(r.n_parse_failures),
              str(r.n_empty), _num(r.avg_length, 0)] for r in rows]
     notes = _notes(rows)
-    return "\n".join([_render(header, body), *notes])
+    return "\n".join([render_table(header, body), *notes])
 
 
 def _notes(rows: Sequence[ScoreRow]) -> list[str]:
@@ -79,7 +81,7 @@ def _battles_table(rows: Sequence[ScoreRow]) -> str:
              str(r.n_draws), str(r.n_losses), agreement_text(r), str(r.n_judged), str(r.n_failed),
              str(r.n_parse_failures), str(r.n_empty), _num(r.avg_length, 0)] for r in rows]
     notes = _notes(rows)
-    return "\n".join([_render(header, body), *notes])
+    return "\n".join([render_table(header, body), *notes])
 
 
 def format_scores(rows: Sequence[ScoreRow]) -> str:
@@ -109,12 +111,12 @@ def format_agreement(items: Sequence[PairwiseAgreement], rankings: Sequence[Rank
         body.append([a.judge, "all", _share(a.s1), str(a.n_s1), _share(a.s2), str(a.n_s2), _num(a.cohen_kappa)])
         body += [[a.judge, category, _share(c.s1), str(c.n_s1), _share(c.s2), str(c.n_s2), _num(c.cohen_kappa)]
                  for category, c in a.per_category]
-    lines = [_render(header, body)]
+    lines = [render_table(header, body)]
     lines += [f"note: {a.judge}: {a.n_unmatched} label(s) match no judgment of this judge (another item, pair of "
               "models or turn)" for a in items if a.n_unmatched]
     if rankings:
         header = ["judge", "models", "Spearman", "95% CI", "Kendall", "95% CI", "judge's games", "labels' games"]
-        lines += ["", "Bradley-Terry ranking of each judge against the labels' ranking:", _render(header, [
+        lines += ["", "Bradley-Terry ranking of each judge against the labels' ranking:", render_table(header, [
             [r.judge, str(len(r.models)), _num(r.spearman), _ci(r.spearman_ci), _num(r.kendall), _ci(r.kendall_ci),
              str(r.n_judge_games), str(r.n_label_games)] for r in rankings])]
     else:
@@ -127,14 +129,20 @@ def format_model_agreement(agreement: ModelAgreement, label_column: str) -> str:
     header = ["models", "Spearman", "95% CI", "Kendall", "95% CI"]
     body = [[str(agreement.n), _num(agreement.spearman), _ci(agreement.spearman_ci), _num(agreement.kendall),
              _ci(agreement.kendall_ci)]]
-    return "\n".join([f"The judge's ranking of the models against the labels' {label_column!r}:", _render(header, body),
+    return "\n".join([f"The judge's ranking of the models against the labels' {label_column!r}:",
+                      render_table(header, body),
                       f"models: {', '.join(agreement.models)}"])
 
 
 def format_score_agreement(agreement: ScoreAgreement) -> str:
     """`judgebench agree` with grade labels: Spearman and quadratic-weighted kappa over the grades."""
-    header = ["grades", "Spearman", "Cohen's kappa (quadratic)"]
-    return _render(header, [[str(agreement.n), _num(agreement.spearman), _num(agreement.cohen_kappa_quadratic)]])
+    header = ["grades", "Spearman", "Cohen's kappa (quadratic)", "Brier (expected)", "ECE (expected)"]
+    table = render_table(header, [[str(agreement.n), _num(agreement.spearman), _num(agreement.cohen_kappa_quadratic),
+                              _num(agreement.brier, 3), _num(agreement.ece, 3)]])
+    if agreement.n_calibration:
+        table += (f"\nBrier / ECE: the judge's expected grade (,logprobs) against the labels' over "
+                  f"{agreement.n_calibration} grades, both on [0, 1] by the scale")
+    return table
 
 
 def _finite(value: Any) -> float | None:
@@ -145,34 +153,71 @@ def _finite(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+def _agreement_text(row: Any, key: str) -> str:
+    value = _finite(row.get(key))
+    if value is None:
+        return "-"
+    low, high = _finite(row.get(f"{key}_low")), _finite(row.get(f"{key}_high"))
+    interval = _pair(None if low is None else 100 * low, None if high is None else 100 * high, 1)
+    return f"{100 * value:.1f} {interval}" if interval != "-" else f"{100 * value:.1f}"
+
+
+def _three(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _count(value: float) -> str:
+    return f"{value:.0f}"
+
+
+# The judges-against-labels table (analysis.judge_labels.label_frame), as `judgebench judges --labels` prints it and
+# the site's Judges page shows it (`leaderboard --labels`): (header, the frame's column, how its cell reads, what it
+# means). The agreements' cells carry their interval; a cell of None shows the value of its column as it is.
+LABEL_CELLS: tuple[tuple[str, str, Any, str], ...] = (
+    ("judge", "judge", str, "The judge configuration."),
+    ("labels", "labels", str, "The label set: a labels file, or the reference judge whose verdicts are the labels."),
+    ("n", "n", _count, "Labels matched by the judge's verdicts."),
+    ("S1 with ties [95% CI]", "s1", "s1", "Share of labels the judge agrees with, a tie a verdict of its own (%)."),
+    ("S2 without ties [95% CI]", "s2", "s2", "The same over the labels where neither side is a tie (%)."),
+    ("kappa", "cohen_kappa", _three, "Cohen's kappa over first / second model / tie."),
+    ("ties: labels", "label_ties", _share, "How often the labels call a tie."),
+    ("ties: judge", "judge_ties", _share, "How often the judge does, on the same labels."),
+    ("consistency", "consistency", _share, "Position consistency: same verdict in both orders, over the matched "
+                                           "verdicts asked in both."),
+    ("prefers longer", "prefers_longer", _share, "How often the judge chose the longer answer (decided labels, "
+                                                 "different lengths)."),
+    ("labels longer", "labels_longer", _share, "How often the labels did, on the same pairs."),
+    ("Brier", "brier", _three, "Brier score of the judge's probability, where its verdict carries one."),
+    ("ECE", "ece", _three, "Expected calibration error (10 bins) of that probability."),
+)
+
+
+def label_cells(row: Any) -> list[tuple[float | str | None, str]]:
+    """One judge against one label set (a row of analysis.judge_labels.label_frame) as (its value, the text shown)
+    per ``LABEL_CELLS`` column."""
+    cells: list[tuple[float | str | None, str]] = []
+    for _, key, show, _ in LABEL_CELLS:
+        if show is str:
+            cells.append((str(row.get(key)), str(row.get(key))))
+            continue
+        value = _finite(row.get(key))
+        text = _agreement_text(row, show) if isinstance(show, str) else "-" if value is None else show(value)
+        cells.append((value, text))
+    return cells
+
+
 def format_label_judges(frame: pd.DataFrame) -> str:
-    """`judgebench judges --labels`: analysis.judge_labels' frame, one row per judge and label set: agreement with
-    ties (S1) and without (S2) in % with 95% intervals, Cohen's kappa, the labels' and the judge's tie rates, and
-    Brier / ECE where the judge's verdict is a probability."""
-
-    def agreement(row: pd.Series, key: str) -> str:
-        value = _finite(row[key])
-        if value is None:
-            return "-"
-        low, high = _finite(row[f"{key}_low"]), _finite(row[f"{key}_high"])
-        interval = _pair(None if low is None else 100 * low, None if high is None else 100 * high, 1)
-        return f"{100 * value:.1f} {interval}" if interval != "-" else f"{100 * value:.1f}"
-
-    def number(value: Any) -> str:
-        found = _finite(value)
-        return "-" if found is None else f"{found:.3f}"
-
-    header = ["judge", "labels", "n", "S1 with ties [95% CI]", "S2 without ties [95% CI]", "kappa",
-              "ties: labels (judge)", "Brier", "ECE"]
-    body = [[str(row["judge"]), str(row["labels"]), str(row["n"]), agreement(row, "s1"), agreement(row, "s2"),
-             number(row["cohen_kappa"]),
-             f"{_share(_finite(row['label_ties']))} ({_share(_finite(row['judge_ties']))})",
-             number(row["brier"]), number(row["ece"])]
-            for _, row in frame.iterrows()]
+    """`judgebench judges --labels`: analysis.judge_labels' frame, one row per judge and label set (``LABEL_CELLS``):
+    agreement with ties (S1) and without (S2) in % with 95% intervals, Cohen's kappa, the labels' and the judge's
+    tie rates, position consistency, the length bias beside the labels' own, and Brier / ECE where the judge's
+    verdict is a probability."""
+    header = [h for h, _, _, _ in LABEL_CELLS]
+    body = [[text for _, text in label_cells(row)] for _, row in frame.iterrows()]
     notes = ["S1: share of labels the judge agrees with, a tie being a verdict of its own; S2: over the labels where "
-             "neither side is a tie (MT-Bench paper); kappa: Cohen's over first / second / tie; Brier and ECE (10 "
-             "bins): the judge's preference read as a probability, against the labels that are not ties"]
-    return "\n".join([_render(header, body), *notes])
+             "neither side is a tie (MT-Bench paper); kappa: Cohen's over first / second / tie; prefers longer / "
+             "labels longer: over the same decided pairs of different lengths; Brier and ECE (10 bins): the judge's "
+             "preference read as a probability, against the labels that are not ties"]
+    return "\n".join([render_table(header, body), *notes])
 
 
 def format_judges(frame: pd.DataFrame) -> str:
@@ -198,7 +243,7 @@ def format_judges(frame: pd.DataFrame) -> str:
             for _, row in frame.iterrows()]
     notes = ["accuracy: JudgeBench's metric (both orders: a pair is correct when the orders agreeing with the label "
              "outnumber those against it; a one-order judge: its decision is the label), in %"]
-    return "\n".join([_render(header, body), *notes])
+    return "\n".join([render_table(header, body), *notes])
 
 
 def _tokens(value: float | None) -> str:
@@ -230,7 +275,9 @@ PROFILE_CELLS: tuple[tuple[str, str, Any, str], ...] = (
     ("95% CI", "self_preference_low", None, "Bootstrap interval of the self-preference."),
     ("prompt tok/1k", "prompt_tokens_per_1000", _tokens, "Prompt tokens per 1,000 judgments."),
     ("completion tok/1k", "completion_tokens_per_1000", _tokens, "Completion tokens per 1,000 judgments."),
-    ("USD/1k", "cost_per_1000_usd", _usd, "Cost per 1,000 judgments (0: no price entry)."),
+    ("USD/1k", "cost_per_1000_usd", _usd, "Cost per 1,000 judgments: as the files record it (AlpacaEval's "
+                                          "price per example), else from tokens at the price table's price (0: no "
+                                          "price entry)."),
     ("s/1k", "seconds_per_1000", lambda v: f"{v:,.1f}", "Judge seconds per 1,000 judgments."),
     ("flip rate", "flip_rate", _share, "Repeated asks: share of prompts whose replies disagree."),
     ("grade SD", "grade_sd", lambda v: f"{v:.3f}", "Repeated asks: mean SD of a prompt's grades."),
@@ -258,8 +305,8 @@ def format_judge_profiles(frame: pd.DataFrame) -> str:
     """`judgebench judges` without labels: analysis.judge_profiles' frame, one row per judge, in its ranking."""
     header = [h for h, _, _, _ in PROFILE_CELLS]
     body = [[text for _, text in profile_cells(row)] for _, row in frame.iterrows()]
-    notes = ["ranked by position consistency, then parse failures; cost at the price table's prices (--prices), "
-             "0 where no entry prices the judge's model"]
+    notes = ["ranked by position consistency, then parse failures; cost as AlpacaEval's files record it, else at the "
+             "price table's prices (--prices), 0 where no entry prices the judge's model"]
     if frame.empty or frame["flip_rate"].isna().all():
         notes.append("flip rate, grade SD: no prompt was asked more than once")
-    return "\n".join([_render(header, body), *notes])
+    return "\n".join([render_table(header, body), *notes])

@@ -24,10 +24,17 @@ from ..constants import BOOTSTRAP_SEED, DEFAULT_BOOTSTRAP
 from .winrate import bootstrap_ci
 
 
-def confidence(preference: np.ndarray) -> np.ndarray:
-    """|preference - 1.5| * 2 in [0, 1]; a missing preference (NaN: no verdict) is 0, so it is escalated first."""
+def confidence(preference: np.ndarray, margin: np.ndarray | None = None) -> np.ndarray:
+    """|preference - 1.5| * 2 in [0, 1]; a missing preference (NaN: no verdict) is 0, so it is escalated first.
+    ``margin``: where the judge's verdict carried log-probabilities, the top verdict's probability minus the next
+    one's (NaN where it did not); the confidence is then the smaller of the two, so that a judge unsure of its
+    token, or orders that disagree, each send the item on."""
     values = np.abs(np.asarray(preference, dtype=float) - 1.5) * 2
-    return np.where(np.isnan(values), 0.0, np.clip(values, 0.0, 1.0))
+    values = np.where(np.isnan(values), 0.0, np.clip(values, 0.0, 1.0))
+    if margin is None:
+        return values
+    margin = np.asarray(margin, dtype=float)
+    return np.where(np.isnan(margin), values, np.minimum(values, np.clip(margin, 0.0, 1.0)))
 
 
 _OUTCOME = {"win": 1.0, "tie": 0.0, "loss": -1.0}

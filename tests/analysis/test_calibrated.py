@@ -174,3 +174,63 @@ def test_labels_matching_nothing_are_one_line_naming_the_file(shared_data: Path,
     assert out.exit_code == 1
     [line] = [x for x in out.output.splitlines() if x.startswith("Error")]
     assert str(labels) in line and "no model has two labelled" in line
+
+
+def _three_models(n: int, seed: int) -> tuple[pd.DataFrame, list[tuple[str, str, float]]]:
+    """Battles of a, b and c on n items (one pair each, in turn), the judge's preference 1 or 2 (or 1.5); returns
+    the frame and each battle's (model, opponent, the judge's outcome for the model)."""
+    rng = np.random.default_rng(seed)
+    pairs = [("a", "b"), ("b", "c"), ("a", "c")]
+    battles = [(*pairs[i % 3], float(rng.choice([1.0, 1.5, 2.0]))) for i in range(n)]
+    judgments = [flat("alpaca-eval", f"q{i}", "x", model, "j", 1, "pairwise", opponent=opponent, preference=p)
+                 for i, (model, opponent, p) in enumerate(battles)]
+    return judgments_frame(judgments), [(m, o, p - 1) for m, o, p in battles]
+
+
+def test_each_pairs_win_rate_is_ppi_of_that_pairs_battles() -> None:
+    frame, battles = _three_models(120, 4)
+    rng = np.random.default_rng(5)
+    labelled = sorted(rng.choice(120, size=45, replace=False))
+    winners = rng.choice(["model_a", "model_b", "tie"], size=len(labelled))
+    labels = pd.DataFrame({"item_id": [f"q{i}" for i in labelled], "model_a": [battles[i][0] for i in labelled],
+                           "model_b": [battles[i][1] for i in labelled], "winner": winners})
+    pairs = {(c.model, c.opponent): c for c in calibrate(frame, labels).estimates if c.quantity == "pair win rate"}
+    assert set(pairs) == {("a", "b"), ("a", "c"), ("b", "c")}
+    points = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5}
+    for (first, second), found in pairs.items():
+        mine = [i for i, (m, o, _) in enumerate(battles) if (m, o) == (first, second)]
+        y = np.array([points[w] for i, w in zip(labelled, winners, strict=True) if i in mine])
+        yhat = np.array([battles[i][2] for i in mine if i in labelled])
+        rest = np.array([battles[i][2] for i in mine if i not in labelled])
+        expected = ppi_mean(y, yhat, rest)
+        assert found.ppi.value == pytest.approx(expected.estimate, abs=1e-9)
+        assert (found.ppi.low, found.ppi.high) == pytest.approx(
+            (max(expected.ci()[0], 0.0), min(expected.ci()[1], 1.0)), abs=1e-9)
+        assert found.n_labelled == len(y) and found.n_items == len(mine)
+    text = CliRunner().invoke(main, ["calibrate", "--help"])
+    assert text.exit_code == 0
+
+
+def test_strengths_come_from_ppi_python_where_the_labels_have_no_tie() -> None:
+    """ppi-python's logistic PPI++ (labels 0 or 1) gives the strengths, checked against the direct computation
+    (stats.ppi's Newton fit at the same lambda); labels with a tie fall to stats.ppi, said so."""
+    from judgebench.analysis.calibrated import KEYS, _design, _judge_battles, _label_battles
+    from judgebench.stats.ppi import ppi_logistic
+
+    frame, battles = _three_models(150, 6)
+    rng = np.random.default_rng(7)
+    labelled = sorted(rng.choice(150, size=60, replace=False))
+    labels = pd.DataFrame({"item_id": [f"q{i}" for i in labelled], "model_a": [battles[i][0] for i in labelled],
+                           "model_b": [battles[i][1] for i in labelled],
+                           "winner": rng.choice(["model_a", "model_b"], size=len(labelled))})
+    strengths = [c for c in calibrate(frame, labels).estimates if c.quantity == "strength"]
+    assert [c.model for c in strengths] == ["b", "c"] and {c.method for c in strengths} == {"ppi-python"}
+    table = _judge_battles(frame).merge(_label_battles(labels), on=KEYS, how="left")
+    x, known = _design(table, ["a", "b", "c"]), table["y"].notna().to_numpy()
+    y, yhat = table["y"].to_numpy(dtype=float), table["yhat"].to_numpy(dtype=float)
+    direct = ppi_logistic(x[known], y[known], yhat[known], x[~known], yhat[~known], lam=strengths[0].lam)
+    for i, found in enumerate(strengths):
+        assert found.ppi.value == pytest.approx(direct.coef[i], abs=1e-5)
+        assert found.ppi.se == pytest.approx(direct.se[i], rel=1e-3)
+    tied = labels.assign(winner=["tie", *labels["winner"][1:]])
+    assert {c.method for c in calibrate(frame, tied).estimates if c.quantity == "strength"} == {"stats.ppi"}

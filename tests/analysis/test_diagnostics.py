@@ -247,11 +247,14 @@ def test_agree_item_level_pairwise_labels(shared_data: Path, tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     (ours,) = json.loads(result.stdout)["items"]
     assert ours["judge"] == "gpt-4"
-    # The file judges some (question, pair, turn) twice: each label is compared with each of the judge's verdicts
-    # on its key, and a verdict whose two orders disagree is a tie.
+    # The file records some judgments twice: a judgment (question, model_1, model_2, turn) is one verdict, its last
+    # record, and each label is compared with the judge's verdicts on its key; orders that disagree are a tie.
+    last = {(j["question_id"], j["model_1"], j["model_2"], j["turn"]): j for j in raw}
     comparisons = [("tie" if j["g1_winner"] != j["g2_winner"] else j["g1_winner"], label["g1_winner"])
-                   for label in raw for j in raw
-                   if (j["question_id"], j["turn"]) == (label["question_id"], label["turn"])]
+                   for label in raw for j in last.values()
+                   if (j["question_id"], j["turn"]) == (label["question_id"], label["turn"])
+                   and {j["model_1"], j["model_2"]} == {label["model_1"], label["model_2"]}]
+    assert len(last) < len(raw)  # the file does repeat records
     assert ours["n_s1"] == len(comparisons)
     assert ours["s1"] == pytest.approx(np.mean([c == h for c, h in comparisons]))
     strict = [(c, h) for c, h in comparisons if "tie" not in (c, h)]

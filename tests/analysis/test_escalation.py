@@ -133,7 +133,6 @@ def test_the_command_prints_json_and_writes_the_escalated_items(shared_data: Pat
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--cost-per-1000", "haiku"], "expected NAME=USD"),
-    (["--cost-per-1000", "labels=300"], "no price for arena_hard:claude-3-haiku-20240307"),
     (["--strong-as-labels"], "or --strong JUDGE whose verdicts are the labels"),
     (["--cheap", "arena_hard:claude-3-haiku"], "did you mean 'arena_hard:claude-3-haiku-20240307'"),
 ])

@@ -31,15 +31,19 @@ def _files(shared_data: Path, annotator: str) -> list[Path]:
 
 def _annotations(paths: list[Path]) -> pd.DataFrame:
     rows = [row for path in paths for row in json.loads(gzip.decompress(path.read_bytes()))]
-    frame = pd.DataFrame(rows)[["instruction", "generator_1", "generator_2", "preference"]]
-    return frame.assign(preference=frame["preference"].astype(float))
+    frame = pd.DataFrame(rows)[["instruction", "generator_1", "generator_2", "preference", "output_1", "output_2"]]
+    # The model's answer (output_2) is the longer one: the side a judge or label picking the model picked.
+    longer = np.where(frame["output_2"].str.len() > frame["output_1"].str.len(), 2.0,
+                      np.where(frame["output_2"].str.len() < frame["output_1"].str.len(), 1.0, np.nan))
+    return frame.drop(columns=["output_1", "output_2"]).assign(preference=frame["preference"].astype(float),
+                                                               longer=longer)
 
 
 def _direct(shared_data: Path, judge: str, labels: str) -> pd.DataFrame:
     """The two annotators' rows on the same (instruction, baseline, model), a model against itself left out."""
     keys = ["instruction", "generator_1", "generator_2"]
-    merged = _annotations(_files(shared_data, judge)).merge(_annotations(_files(shared_data, labels)), on=keys,
-                                                            suffixes=("_judge", "_labels"))
+    merged = _annotations(_files(shared_data, judge)).merge(
+        _annotations(_files(shared_data, labels)).drop(columns=["longer"]), on=keys, suffixes=("_judge", "_labels"))
     return merged[merged["generator_1"] != merged["generator_2"]]
 
 
@@ -63,6 +67,15 @@ def test_a_cheap_judge_against_gpt4_turbo_equals_a_direct_merge(shared_data: Pat
     assert row["s1_low"] < row["s1"] < row["s1_high"] and row["s2_low"] < row["s2"] < row["s2_high"]
     assert np.isnan(row["brier"]) and np.isnan(row["ece"])  # its verdicts are 1, 1.5 or 2: no probability
     assert row["n_unmatched"] == 0
+    # The length bias beside the labels' own, over the same decided pairs of different lengths.
+    sided = decisive & direct["longer"].notna().to_numpy()
+    longer = direct["longer"].to_numpy()[sided]
+    assert row["n_longer"] == sided.sum() > 2000
+    judge_side = np.where(ours[sided] == "model", 2.0, 1.0)
+    label_side = np.where(theirs[sided] == "model", 2.0, 1.0)
+    assert row["prefers_longer"] == pytest.approx(np.mean(judge_side == longer), abs=1e-12)
+    assert row["labels_longer"] == pytest.approx(np.mean(label_side == longer), abs=1e-12)
+    assert np.isnan(row["consistency"]) and row["n_both_orders"] == 0  # AlpacaEval asks in one order
 
 
 def test_the_weighted_annotators_probability_is_calibrated_against_the_labels(shared_data: Path) -> None:
@@ -119,6 +132,8 @@ def test_mt_bench_human_judgments_against_a_fastchat_judge(mt_bench: tuple[Path,
     assert row["label_ties"] == pytest.approx(2 / 4) and row["judge_ties"] == pytest.approx(2 / 4)
     ours, theirs = ["gpt-4", "tie", "vicuna", "tie"], ["gpt-4", "tie", "gpt-4", "tie"]
     assert row["cohen_kappa"] == pytest.approx(cohen_kappa_score(ours, theirs), abs=1e-12)
+    # 81 turn 2 is the one matched verdict whose two orders disagree
+    assert row["n_both_orders"] == 4 and row["consistency"] == pytest.approx(3 / 4)
 
 
 def test_another_judges_file_is_a_reference_and_never_its_own(mt_bench: tuple[Path, Path], tmp_path: Path) -> None:
@@ -190,3 +205,38 @@ def test_agree_and_judges_give_the_same_agreement(mt_bench: tuple[Path, Path]) -
     row = judges_against_labels([cheap], [human], n_bootstrap=0).iloc[0]
     assert (item["n_s1"], item["n_s2"]) == (row["n"], row["n_s2"]) and item["n_unmatched"] == row["n_unmatched"]
     assert (item["s1"], item["s2"], item["cohen_kappa"]) == (row["s1"], row["s2"], row["cohen_kappa"])
+
+
+def test_cli_site_and_load_show_the_same_label_table(mt_bench: tuple[Path, Path], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`judges --labels --json`, `judgebench.load(...).judges(labels=...)` and the site's Judges page built with
+    `leaderboard --labels`: the same rows and the same numbers, computed once (analysis.judge_labels.label_table)."""
+    import judgebench
+    from judgebench.publish.tables import LABEL_CELLS
+
+    from ..publish.test_site_judges import _Cells
+
+    human, cheap = mt_bench
+    result = CliRunner().invoke(main, ["judges", str(cheap), "--labels", str(human), "--json"])
+    assert result.exit_code == 0, result.output
+    cli = json.loads(result.stdout)
+    loaded = judgebench.load(cheap).judges(labels=human)
+    assert list(loaded.columns) == list(LABEL_COLUMNS)
+    records = loaded.astype(object).where(loaded.notna(), None).to_dict(orient="records")
+    assert records == cli and cli[0]["consistency"] == pytest.approx(3 / 4)
+    monkeypatch.setenv("JUDGEBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    site = CliRunner().invoke(main, ["leaderboard", str(cheap), "--out", str(tmp_path / "site"), "--labels",
+                                     str(human)])
+    assert site.exit_code == 0, site.output
+    page = (tmp_path / "site" / "judges.html").read_text(encoding="utf-8")
+    table = page[page.index('<table class="judge-labels">'):]
+    parser = _Cells()
+    parser.feed(table[:table.index("</table>")])
+    assert parser.order == [row["judge"] for row in cli]
+    shown = parser.rows["cheap"]
+    for _, column, show, _ in LABEL_CELLS:
+        if show is str:
+            continue
+        value = cli[0][column]
+        assert (shown[column] == "") if value is None else float(shown[column]) == pytest.approx(value), column
+    assert "75.0 [" in table  # the S1 cell with its interval, as the CLI's text prints it

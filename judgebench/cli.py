@@ -465,7 +465,8 @@ def _read(paths: tuple[Path, ...], fmt: str, questions: Path | None = None) -> A
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @FORMAT_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per model.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per model; a rubric task's "
+              "object holds its rubric tables' rows under 'rubric' (pairs, categories, tags, criteria).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
               help="Bootstrap samples for the confidence intervals (95%, percentile) of win rates and grades. "
                    "Bradley-Terry rankings of battles always use 200 (0 here: none), so every command and page "
@@ -497,19 +498,23 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
         else:
             click.echo(format_battles(groups))
         return
+    from .analysis.rubric import rubric_tables
     from .analysis.scores import score_rows
+    from .judging.kinds import kind_of
+    from .publish.rubric_tables import format_rubric
     from .publish.tables import format_scores
 
     rows = score_rows(frame, n_bootstrap=bootstrap, difficulty=table)
+    # A rubric task's tables (none for other kinds): per pair of models, category, tag and criterion.
+    tables = rubric_tables(frame, n_bootstrap=bootstrap)
     if as_json:
-        click.echo(json.dumps([asdict(r) for r in rows], indent=2, allow_nan=False))
+        # A rubric score row carries its share of the tables (analysis.rubric.RubricTables.of_model).
+        click.echo(json.dumps([{**asdict(r), "rubric": tables.of_model(r.benchmark, r.protocol, r.judge, r.model)}
+                               if kind_of(r.kind).has_criteria else asdict(r) for r in rows],
+                              indent=2, allow_nan=False))
         return
     click.echo(format_scores(rows))
-    from .analysis.rubric import rubric_tables
-    from .publish.rubric_tables import format_rubric
-
-    # A rubric task's tables (none for other kinds): per pair of models, category, tag and criterion.
-    rubric = format_rubric(rubric_tables(frame, n_bootstrap=bootstrap))
+    rubric = format_rubric(tables)
     if rubric:
         click.echo("\n" + rubric)
 

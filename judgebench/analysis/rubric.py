@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,31 @@ class RubricTables:
     @property
     def empty(self) -> bool:
         return self.criteria.empty and self.categories.empty
+
+    def of_model(self, benchmark: str, protocol: str, judge: str, model: str) -> dict[str, list[dict[str, Any]]]:
+        """One score row's share of the tables, as JSON-ready rows (`stats --json`): the model's rows of the
+        criteria, tags and categories tables, and the pairs it is model_a or model_b of."""
+        def rows(table: pd.DataFrame, models: tuple[str, ...]) -> list[dict[str, Any]]:
+            if table.empty:
+                return []
+            mine = ((table["benchmark"] == benchmark) & (table["protocol"] == protocol) & (table["judge"] == judge)
+                    & table[list(models)].eq(model).any(axis=1))
+            return table_records(table[mine])
+
+        return {"pairs": rows(self.pairs, ("model_a", "model_b")), "categories": rows(self.categories, ("model",)),
+                "tags": rows(self.tags, ("model",)), "criteria": rows(self.criteria, ("model",))}
+
+
+def table_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table's rows as dicts of plain Python values (None where a value is missing), for JSON."""
+    return [{column: _plain(value) for column, value in zip(table.columns, row, strict=True)}
+            for row in table.itertuples(index=False, name=None)]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    return None if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) else value
 
 
 CRITERION_TABLE = [*GROUP, "model", "key", "text", "points", "tags", "scope", "n", "n_met", "n_missing",

@@ -121,6 +121,28 @@ def test_the_rubric_tables_agree_across_surfaces(rubric_runs: Path) -> None:
         assert category.score == pytest.approx(float(scores.mean())) and category.n_items == len(scores)
 
 
+def test_stats_json_text_and_load_show_the_same_rubric_tables(rubric_runs: Path) -> None:
+    """`stats --json` carries each rubric score row's share of the tables: put back together they are
+    ``load().rubric``'s tables, and `stats` prints those same tables as text."""
+    from judgebench.analysis.rubric import table_records
+    from judgebench.publish.rubric_tables import format_rubric
+
+    tables = judgebench.load(rubric_runs).rubric
+    rows = json.loads(_cli("stats", str(rubric_runs), "--json"))
+    assert len(rows) == 2 and all("rubric" in row for row in rows)
+    for name in ("criteria", "tags", "categories", "pairs"):
+        expected = table_records(getattr(tables, name))
+        assert expected, name
+        shown = [r for row in rows for r in row["rubric"][name]]
+        if name == "pairs":  # a pair is in both its models' rows
+            assert all(row["rubric"]["pairs"] == expected for row in rows)
+            continue
+        key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
+        assert sorted(shown, key=key) == sorted(expected, key=key)
+        assert all(r["model"] == row["model"] for row in rows for r in row["rubric"][name])
+    assert format_rubric(tables) in _cli("stats", str(rubric_runs))
+
+
 def test_the_criteria_frame_has_a_row_per_judgment_and_criterion(rubric_runs: Path) -> None:
     results = judgebench.load(rubric_runs)
     frame = results.criteria

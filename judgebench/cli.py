@@ -18,7 +18,14 @@ import click
 # pandas, scipy, matplotlib or the HTTP clients (tests/test_cli_startup.py checks it), so each command imports
 # the library it calls.
 from .arena.cli import arena as arena_group
-from .constants import DEFAULT_BOOTSTRAP, DEFAULT_MAX_ELAPSED_S, DEFAULT_TIMEOUT_S, DIAGNOSTIC_BOOTSTRAP, FORMATS
+from .constants import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_MAX_ELAPSED_S,
+    DEFAULT_TIMEOUT_S,
+    DIAGNOSTIC_BOOTSTRAP,
+    FORMATS,
+    RUBRIC_TOP_DISAGREEMENTS,
+)
 from .credentials import redact
 from .errors import ConfigError, JudgebenchError
 
@@ -593,7 +600,7 @@ def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files:
 @click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
               callback=_no_or_enough_resamples,
               help="Bootstrap resamples of items for the agreements' 95% percentile intervals (0: none).")
-@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--top", type=click.IntRange(min=1), default=RUBRIC_TOP_DISAGREEMENTS, show_default=True,
               help="How many of the criteria the judges disagree on most to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: panel, constant, disagreements and "
               "labels, each a list of rows (the columns of judgebench.analysis.rubric_quality's tables).")

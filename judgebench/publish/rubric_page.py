@@ -20,7 +20,7 @@ from ..analysis.rubric_quality import RubricQuality
 from ..constants import RUBRIC_TOP_DISAGREEMENTS as TOP_DISAGREEMENTS
 from ..formats.identity import benchmark_label
 from . import pages, viewer
-from .rubric_tables import ci_text, num_text
+from .rubric_tables import ci_text, has_levels, num_text
 
 PAGE = "rubric.html"
 # A HealthBench-sized rubric has tens of thousands of item criteria per model: the page shows this many rows of a
@@ -31,16 +31,21 @@ TABLES: tuple[tuple[str, str, tuple[tuple[str, str, bool], ...]], ...] = (
     ("pairs", "Mean per-item score difference (model a - model b), paired 95% bootstrap interval",
      (("model a", "model_a", False), ("model b", "model_b", False), ("items", "n_items", True),
       ("difference", "difference", True), ("95% CI", "ci", True))),
-    ("categories", "Mean item score per category",
+    ("categories", "Mean item score per category, and how often its criteria were met",
      (("model", "model", False), ("category", "category", False), ("items", "n_items", True),
-      ("failed", "n_failed", True), ("score", "score", True), ("95% CI", "ci", True))),
+      ("failed", "n_failed", True), ("score", "score", True), ("95% CI", "ci", True), ("met", "rate_met", True),
+      ("95% CI", "ci:rate", True))),
     ("tags", "Per tag: the mean item score over the tag's criteria alone, and how often they were met",
      (("model", "model", False), ("tag", "tag", False), ("items", "n_items", True), ("score", "score", True),
-      ("95% CI", "ci", True), ("met", "rate_met", True))),
-    ("criteria", "Per criterion: how often it was met (missing: verdicts that did not parse)",
+      ("95% CI", "ci", True), ("met", "rate_met", True), ("95% CI", "ci:rate", True))),
+    ("criteria", "Per criterion: how often it was met (missing: verdicts that did not parse); a score rubric's: "
+                 "the mean level picked",
      (("model", "model", False), ("criterion", "key", False), ("points", "points", True), ("n", "n", True),
-      ("met", "rate_met", True), ("95% CI", "ci", True), ("missing", "n_missing", True), ("text", "text", False))),
+      ("met", "rate_met", True), ("95% CI", "ci", True), ("level", "mean_level", True), ("95% CI", "ci:level", True),
+      ("missing", "n_missing", True), ("text", "text", False))),
 )
+# The criterion table's level columns, shown only where it holds a score rubric's levels (as the text table).
+LEVEL_COLUMNS = ("mean_level", "ci:level")
 
 
 # The rubric-quality tables, as TABLES; a "ci" column is (low, high) of the column before it.
@@ -102,10 +107,13 @@ def _value(value: Any) -> Any:
 def _cell(row: pd.Series, column: str, section: dict[str, str]) -> Cell:
     if column == "ci":
         return Cell(ci_text(row["ci_low"], row["ci_high"]), _value(row["ci_low"]))
+    if column.startswith("ci:"):  # the interval of the column named rate_met / mean_level
+        low, high = row[f"{column[3:]}_ci_low"], row[f"{column[3:]}_ci_high"]
+        return Cell(ci_text(low, high), _value(low))
     value = row[column]
     if column in ("difference", "score"):
         return Cell(num_text(value), _value(value))
-    if column == "rate_met":
+    if column in ("rate_met", "mean_level"):
         return Cell(num_text(value, 2), _value(value))
     if column == "points":
         return Cell(f"{value:g}", value)
@@ -181,6 +189,8 @@ def groups(tables: RubricTables, data: Path) -> list[Group]:
                 continue
             download = f"{stem}.{name}.csv"
             part.to_csv(data / download, index=False, lineterminator="\n")
+            if name == "criteria" and not has_levels(part):
+                columns = tuple(c for c in columns if c[1] not in LEVEL_COLUMNS)
             rows = tuple(tuple(_cell(row, column, section) for _, column, _ in columns)
                          for _, row in _shown(name, part).iterrows())
             made.append(Table(name, title, tuple((h, numeric) for h, _, numeric in columns), rows, len(part),

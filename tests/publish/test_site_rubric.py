@@ -115,7 +115,7 @@ def test_the_downloads_are_the_notebooks_tables(built: tuple[Path, Path]) -> Non
                 assert written[column].to_numpy(float) == pytest.approx(expected[column].to_numpy(float),
                                                                         nan_ok=True), (name, column)
             else:
-                assert written[column].fillna("").astype(str).tolist() == \
+                assert written[column].astype(object).where(written[column].notna(), "").astype(str).tolist() == \
                     expected[column].fillna("").astype(str).tolist(), (name, column)
 
 

@@ -405,7 +405,7 @@ def validate(tasks: tuple[str, ...]) -> None:
     from .tasks import builtin_task_names, load_task
     from .tasks.fetch import NotLocal, no_downloads
     from .tasks.loader import find_task
-    from .tasks.rubric_lint import lint_task_file
+    from .tasks.rubric_lint import lint_source_criteria, lint_task_file
     from .types import Endpoint, Judge
 
     names = tasks or tuple(builtin_task_names())
@@ -429,6 +429,11 @@ def validate(tasks: tuple[str, ...]) -> None:
                 judges = ((Judge("text", placeholder, False),) if kind_of(task.kind).text_verdicts_only
                           else (Judge("json", placeholder, True), Judge("text", placeholder, False)))
                 n = render_all(task, list(task.items), judges, every_item=True)
+            # The criteria the load read from a source file (HealthBench, WildBench), linted as the YAML's are.
+            source_lints = lint_source_criteria(find_task(name), task)
+            for message in source_lints:
+                click.echo(f"lint  {message}")
+            problems += len(source_lints)
             click.echo(f"ok    {name}: {task.kind}, benchmark {task.benchmark}, {len(task.items)} items, "
                        f"{n} judge prompts rendered")
         except NotLocal as exc:

@@ -142,7 +142,8 @@ def _quality_cell(row: pd.Series, column: str) -> Cell:
 
 def quality_groups(quality: RubricQuality, data: Path) -> list[QualityGroup]:
     """The rubric-quality tables per benchmark (and protocol), each table's CSV written into ``data`` in full (the
-    page lists the first TOP_DISAGREEMENTS disagreements, as `rubric-report` does)."""
+    page lists the first TOP_DISAGREEMENTS disagreements, as `rubric-report` does, and the first MAX_CRITERIA_ROWS
+    rows of the others)."""
     found = []
     keys = sorted({k for t in (quality.panel, quality.constant) for k in t[QUALITY_GROUP].itertuples(index=False)})
     for benchmark, protocol in keys:
@@ -156,7 +157,8 @@ def quality_groups(quality: RubricQuality, data: Path) -> list[QualityGroup]:
                 continue
             download = f"{stem}.{name}.csv"
             part.to_csv(data / download, index=False, lineterminator="\n")
-            shown = part.head(TOP_DISAGREEMENTS) if name == "disagreements" else part
+            # A HealthBench-sized rubric has tens of thousands of criteria: the page lists MAX_CRITERIA_ROWS of them.
+            shown = part.head(TOP_DISAGREEMENTS if name == "disagreements" else MAX_CRITERIA_ROWS)
             rows = tuple(tuple(_quality_cell(row, column) for _, column, _ in columns) for _, row in shown.iterrows())
             made.append(Table(name, title, tuple((h, numeric) for h, _, numeric in columns), rows, len(part),
                               f"data/{download}"))

@@ -208,3 +208,16 @@ def test_the_page_shows_the_rubric_quality_rubric_report_prints(tmp_path: Path) 
         assert written.astype(object).where(written.notna(), None).to_dict(orient="records") == expected[name]
     # The panel's pooled row first, then every criterion's: the page holds the agreement rubric-report prints.
     assert page["rubric-quality-panel"][0][0] == "*"
+
+
+def test_a_long_rubric_quality_table_is_cut_on_the_page_and_whole_in_its_csv(built: tuple[Path, Path], tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    results, _ = built
+    quality = judgebench.load(results).rubric_quality()
+    assert len(quality.constant) > 1  # one judge, two models: criteria every answer met (or none did)
+    monkeypatch.setattr(rubric_page, "MAX_CRITERIA_ROWS", 1)
+    (group,) = rubric_page.quality_groups(quality, tmp_path)
+    (table,) = [t for t in group.tables if t.name == "constant"]
+    assert len(table.rows) == 1 and table.n_rows == len(quality.constant)
+    assert len(pd.read_csv(tmp_path / Path(table.download).name)) == table.n_rows
+    assert group.judges == ""  # no panel: the page says panel agreement needs two judges

@@ -48,7 +48,7 @@ TABLES: tuple[tuple[str, str, tuple[tuple[str, str, bool], ...]], ...] = (
 LEVEL_COLUMNS = ("mean_level", "ci:level")
 
 
-# The rubric-quality tables, as TABLES; a "ci" column is (low, high) of the column before it.
+# The rubric-quality tables, as TABLES; a "ci:X" column is the interval (X_low, X_high) of the column X.
 _AGREEMENT = (("answers", "n_units", True), ("items", "n_items", True), ("agree", "agreement", True),
               ("95% CI", "ci:agreement", True), ("kappa", "kappa", True), ("95% CI", "ci:kappa", True),
               ("kappa of", "statistic", False))

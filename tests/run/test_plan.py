@@ -320,3 +320,25 @@ def test_the_progress_total_the_dry_run_and_the_run_count_the_same_requests(tmp_
         assert result.counters.requests == len(items) + n_criteria
     elif task.kind == "rubric":  # one judge request per answer
         assert result.counters.requests == 2 * len(items) < len(items) + n_criteria
+
+
+@pytest.mark.parametrize("mode", ["all_at_once", "per_criterion"])
+def test_the_cli_dry_run_run_and_progress_count_a_rubric_tasks_requests_alike(tmp_path: Path, mode: str) -> None:
+    """`run --dry-run` says N requests to send, the run then makes N, and its last progress line says N/N: one judge
+    request per answer all_at_once (not one per criterion), one per criterion per_criterion."""
+    task = load_task(_per_criterion(tmp_path, "sample-rubric") if mode == "per_criterion" else "sample-rubric")
+    items = task.items[:3]
+    judged = len(items) if mode == "all_at_once" else sum(len(i.criteria) for i in items)
+    n = len(items) + judged  # the answers, then the judge's requests
+    out = tmp_path / "results"
+    with fake_server(Script([("fn", _scripted_verdicts)])) as url:  # over HTTP: the CLI probes its servers
+        args = ["run", "--task", task.path, "--limit", "3", "--model", f"cand@{url}", "--judge", f"judge@{url}#json",
+                "--out", str(out), "--prices", str(_price_file(tmp_path))]
+        dry = CliRunner().invoke(main, [*args, "--dry-run"])
+        assert dry.exit_code == 0, dry.output
+        real = CliRunner().invoke(main, args)
+    assert real.exit_code == 0, real.output
+    assert f"{n} requests to send, 0 in the cache" in dry.output
+    assert f"total requests made: {n}," in real.stdout
+    progress = [line for line in real.stderr.splitlines() if " requests done" in line]
+    assert progress and f": {n}/{n} requests done" in progress[-1], real.stderr

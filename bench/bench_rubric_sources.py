@@ -7,7 +7,8 @@
    read line by line (what the readers do) and read whole (formats.common.iter_jsonl, what the other sources do),
    in the same run.
 3. The site's rubric page (publish.rubric_page) on bench_rubric's HealthBench-sized run (15,000 judgments, 11
-   criteria each): seconds to write the page and its CSVs from the rubric tables, and their sizes.
+   criteria each): seconds to compute the rubric-quality tables the page shows (analysis.rubric_quality, as the
+   site does), seconds to write the page and its CSVs from the rubric and rubric-quality tables, and their sizes.
 
     python bench/bench_rubric_sources.py
 """
@@ -87,17 +88,23 @@ def _page(folder: Path) -> dict[str, Any]:
     from bench_rubric import simulated_judgments
 
     from judgebench.analysis.rubric import rubric_tables
+    from judgebench.analysis.rubric_quality import judgments_quality
     from judgebench.formats.table import judgments_frame
     from judgebench.publish import rubric_page
 
-    tables = rubric_tables(judgments_frame(simulated_judgments()))
+    frame = judgments_frame(simulated_judgments())
+    tables = rubric_tables(frame)
+    start = time.perf_counter()
+    quality = judgments_quality(frame)
+    quality_s = time.perf_counter() - start
     data = folder / "data"
     data.mkdir()
     start = time.perf_counter()
-    page = rubric_page.render(rubric_page.groups(tables, data), 1000, site_title="bench", build_date="-",
-                              build_date_source="-", viewer_href=lambda *args, **kwargs: "viewer.html")
-    return {"criterion_rows": len(tables.criteria), "seconds": round(time.perf_counter() - start, 2),
-            "page_kb": len(page) // 1024,
+    page = rubric_page.render(rubric_page.groups(tables, data), 1000, rubric_page.quality_groups(quality, data),
+                              site_title="bench", build_date="-", build_date_source="-",
+                              viewer_href=lambda *args, **kwargs: "viewer.html")
+    return {"criterion_rows": len(tables.criteria), "quality_seconds": round(quality_s, 2),
+            "seconds": round(time.perf_counter() - start, 2), "page_kb": len(page) // 1024,
             "csv_mb": round(sum(f.stat().st_size for f in data.iterdir()) / 2**20, 1)}
 
 

@@ -18,7 +18,14 @@ import click
 # pandas, scipy, matplotlib or the HTTP clients (tests/test_cli_startup.py checks it), so each command imports
 # the library it calls.
 from .arena.cli import arena as arena_group
-from .constants import DEFAULT_BOOTSTRAP, DEFAULT_MAX_ELAPSED_S, DEFAULT_TIMEOUT_S, DIAGNOSTIC_BOOTSTRAP, FORMATS
+from .constants import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_MAX_ELAPSED_S,
+    DEFAULT_TIMEOUT_S,
+    DIAGNOSTIC_BOOTSTRAP,
+    FORMATS,
+    RUBRIC_TOP_DISAGREEMENTS,
+)
 from .credentials import redact
 from .errors import ConfigError, JudgebenchError
 
@@ -401,7 +408,7 @@ def validate(tasks: tuple[str, ...]) -> None:
     from .tasks import builtin_task_names, load_task
     from .tasks.fetch import NotLocal, no_downloads
     from .tasks.loader import find_task
-    from .tasks.rubric_lint import lint_task_file
+    from .tasks.rubric_lint import lint_source_criteria, lint_task_file
     from .types import Endpoint, Judge
 
     names = tasks or tuple(builtin_task_names())
@@ -425,6 +432,11 @@ def validate(tasks: tuple[str, ...]) -> None:
                 judges = ((Judge("text", placeholder, False),) if kind_of(task.kind).text_verdicts_only
                           else (Judge("json", placeholder, True), Judge("text", placeholder, False)))
                 n = render_all(task, list(task.items), judges, every_item=True)
+            # The criteria the load read from a source file (HealthBench, WildBench), linted as the YAML's are.
+            source_lints = lint_source_criteria(find_task(name), task)
+            for message in source_lints:
+                click.echo(f"lint  {message}")
+            problems += len(source_lints)
             click.echo(f"ok    {name}: {task.kind}, benchmark {task.benchmark}, {len(task.items)} items, "
                        f"{n} judge prompts rendered")
         except NotLocal as exc:
@@ -468,7 +480,8 @@ def _read(paths: tuple[Path, ...], fmt: str, questions: Path | None = None) -> A
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @FORMAT_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per model.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per model; a rubric task's "
+              "object holds its rubric tables' rows under 'rubric' (pairs, categories, tags, criteria).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
               help="Bootstrap samples for the confidence intervals (95%, percentile) of win rates and grades. "
                    "Bradley-Terry rankings of battles always use 200 (0 here: none), so every command and page "
@@ -500,19 +513,23 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
         else:
             click.echo(format_battles(groups))
         return
+    from .analysis.rubric import rubric_tables
     from .analysis.scores import score_rows
+    from .judging.kinds import kind_of
+    from .publish.rubric_tables import format_rubric
     from .publish.tables import format_scores
 
     rows = score_rows(frame, n_bootstrap=bootstrap, difficulty=table)
+    # A rubric task's tables (none for other kinds): per pair of models, category, tag and criterion.
+    tables = rubric_tables(frame, n_bootstrap=bootstrap)
     if as_json:
-        click.echo(json.dumps([asdict(r) for r in rows], indent=2, allow_nan=False))
+        # A rubric score row carries its share of the tables (analysis.rubric.RubricTables.of_model).
+        click.echo(json.dumps([{**asdict(r), "rubric": tables.of_model(r.benchmark, r.protocol, r.judge, r.model)}
+                               if kind_of(r.kind).has_criteria else asdict(r) for r in rows],
+                              indent=2, allow_nan=False))
         return
     click.echo(format_scores(rows))
-    from .analysis.rubric import rubric_tables
-    from .publish.rubric_tables import format_rubric
-
-    # A rubric task's tables (none for other kinds): per pair of models, category, tag and criterion.
-    rubric = format_rubric(rubric_tables(frame, n_bootstrap=bootstrap))
+    rubric = format_rubric(tables)
     if rubric:
         click.echo("\n" + rubric)
 
@@ -591,7 +608,7 @@ def judges(outputs: tuple[Path, ...], as_json: bool, bootstrap: int, pair_files:
 @click.option("--bootstrap", type=click.IntRange(min=0), default=DEFAULT_BOOTSTRAP, show_default=True,
               callback=_no_or_enough_resamples,
               help="Bootstrap resamples of items for the agreements' 95% percentile intervals (0: none).")
-@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--top", type=click.IntRange(min=1), default=RUBRIC_TOP_DISAGREEMENTS, show_default=True,
               help="How many of the criteria the judges disagree on most to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: panel, constant, disagreements and "
               "labels, each a list of rows (the columns of judgebench.analysis.rubric_quality's tables).")

@@ -13,6 +13,9 @@ DEFAULT_BOOTSTRAP = 1000
 # and `judgebench.load()` once printed three different intervals for the same judgments (200, 500 and 500 resamples).
 DIAGNOSTIC_BOOTSTRAP = 500
 SELF_PREFERENCE_BOOTSTRAP = 200
+# How many of the criteria a panel's judges disagree on most `rubric-report` lists by default and the site's rubric
+# page lists (the JSON and the CSVs hold them all).
+RUBRIC_TOP_DISAGREEMENTS = 10
 # The seed of every bootstrap, so the same judgments give the same intervals on every surface and every run.
 BOOTSTRAP_SEED = 0
 

@@ -3,17 +3,20 @@
 `stats`, ``judgebench.load()`` and the site.
 
 Per criterion: the rate it was met, over the judged answers that gave it a verdict (a missing verdict counted
-apart). Per tag: the mean over items of the item's score on that tag's criteria alone (HealthBench's axis scores).
-Per category: the mean item score, failed judgments counted apart. Per pair of models: the mean per-item score
-difference over the items both were scored on, with a paired bootstrap interval (both scores of an item resampled
-together). Every interval is a 95% percentile bootstrap with the resamples the caller passes (DEFAULT_BOOTSTRAP on
-every surface).
+apart); a score rubric's criterion: the mean level picked. Per tag: the mean over items of the item's score on that
+tag's criteria alone (HealthBench's axis scores), and the rate its criteria were met. Per category: the mean item
+score, failed judgments counted apart, and the rate its criteria were met. A rate met is over criterion verdicts
+(an empty answer's count as not met, except in the per-criterion table, which counts judged answers only). Per pair
+of models: the mean per-item score difference over the items both were scored on, with a paired bootstrap interval
+(both scores of an item resampled together). Every mean and rate has a 95% percentile bootstrap interval with the
+resamples the caller passes (DEFAULT_BOOTSTRAP on every surface); a rate's resamples its verdicts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,11 +44,38 @@ class RubricTables:
     def empty(self) -> bool:
         return self.criteria.empty and self.categories.empty
 
+    def of_model(self, benchmark: str, protocol: str, judge: str, model: str) -> dict[str, list[dict[str, Any]]]:
+        """One score row's share of the tables, as JSON-ready rows (`stats --json`): the model's rows of the
+        criteria, tags and categories tables, and the pairs it is model_a or model_b of."""
+        def rows(table: pd.DataFrame, models: tuple[str, ...]) -> list[dict[str, Any]]:
+            if table.empty:
+                return []
+            mine = ((table["benchmark"] == benchmark) & (table["protocol"] == protocol) & (table["judge"] == judge)
+                    & table[list(models)].eq(model).any(axis=1))
+            return table_records(table[mine])
+
+        return {"pairs": rows(self.pairs, ("model_a", "model_b")), "categories": rows(self.categories, ("model",)),
+                "tags": rows(self.tags, ("model",)), "criteria": rows(self.criteria, ("model",))}
+
+
+def table_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table's rows as dicts of plain Python values (None where a value is missing), for JSON."""
+    return [{column: _plain(value) for column, value in zip(table.columns, row, strict=True)}
+            for row in table.itertuples(index=False, name=None)]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    return None if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) else value
+
 
 CRITERION_TABLE = [*GROUP, "model", "key", "text", "points", "tags", "scope", "n", "n_met", "n_missing",
-                   "rate_met", "ci_low", "ci_high"]
-TAG_TABLE = [*GROUP, "model", "tag", "n_items", "score", "ci_low", "ci_high", "rate_met"]
-CATEGORY_TABLE = [*GROUP, "model", "category", "n_items", "n_failed", "score", "ci_low", "ci_high"]
+                   "rate_met", "ci_low", "ci_high", "mean_level", "level_ci_low", "level_ci_high"]
+TAG_TABLE = [*GROUP, "model", "tag", "n_items", "score", "ci_low", "ci_high", "rate_met", "rate_ci_low",
+             "rate_ci_high"]
+CATEGORY_TABLE = [*GROUP, "model", "category", "n_items", "n_failed", "score", "ci_low", "ci_high", "rate_met",
+                  "rate_ci_low", "rate_ci_high"]
 PAIR_TABLE = [*GROUP, "model_a", "model_b", "n_items", "difference", "ci_low", "ci_high"]
 
 
@@ -62,7 +92,7 @@ def rubric_tables(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP) -> 
     judged = canonical_order(rubric_judgments(frame))  # intervals resample by position: one order everywhere
     criteria = criteria_frame(judged)
     return RubricTables(criterion_table(criteria, n_bootstrap), tag_table(criteria, n_bootstrap),
-                        category_table(judged, n_bootstrap), pair_table(judged, n_bootstrap))
+                        category_table(judged, criteria, n_bootstrap), pair_table(judged, n_bootstrap))
 
 
 def grouped_intervals(codes: np.ndarray, values: np.ndarray, n_groups: int,
@@ -90,19 +120,23 @@ def criterion_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
     judged = criteria[~criteria["empty"]]
     keys = [*GROUP, "model", "key"]
     met = judged["met"].astype("Float64").astype(float)  # NaN: no verdict
+    level = judged["level"].astype("Float64").astype(float)  # NaN: not a score rubric's, or no verdict
     work = judged[[*keys, "text", "points", "tags", "scope"]].assign(
-        _met=met, _given=met.notna(), _missing=met.isna() & judged["level"].isna())
+        _met=met, _given=met.notna(), _missing=met.isna() & level.isna(), _level=level)
     grouped = work.groupby(keys, sort=True)
     table = grouped.agg(text=("text", "first"), points=("points", "first"), tags=("tags", "first"),
                         scope=("scope", "first"), n=("_given", "sum"), n_met=("_met", "sum"),
-                        n_missing=("_missing", "sum")).reset_index()
+                        n_missing=("_missing", "sum"), mean_level=("_level", "mean")).reset_index()
+    codes = grouped.ngroup().to_numpy()
     given = work["_given"].to_numpy()
-    lows, highs = grouped_intervals(grouped.ngroup().to_numpy()[given], met.to_numpy()[given], len(table),
-                                    n_bootstrap)
+    lows, highs = grouped_intervals(codes[given], met.to_numpy()[given], len(table), n_bootstrap)
+    leveled = level.notna().to_numpy()
+    level_lows, level_highs = grouped_intervals(codes[leveled], level.to_numpy()[leveled], len(table), n_bootstrap)
     rate = (table["n_met"] / table["n"]).where(table["n"] > 0)
     return table.assign(n=table["n"].astype(int), n_met=table["n_met"].astype(int),
                         n_missing=table["n_missing"].astype(int), rate_met=_or_none(rate), ci_low=lows,
-                        ci_high=highs)[CRITERION_TABLE]
+                        ci_high=highs, mean_level=_or_none(table["mean_level"]), level_ci_low=level_lows,
+                        level_ci_high=level_highs)[CRITERION_TABLE]
 
 
 def tag_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
@@ -120,7 +154,11 @@ def tag_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
         available=("_available", "sum"), earned=("_earned", "sum"), missing=("_missing", "any")).reset_index()
     items = items[(items["available"] > 0) & ~items["missing"]]
     items = items.assign(score=clipped_scores(items["earned"].to_numpy(), items["available"].to_numpy()))
-    table = work.groupby(keys, sort=True).agg(rate_met=("_met", "mean")).reset_index()
+    grouped = work.groupby(keys, sort=True)
+    table = grouped.agg(rate_met=("_met", "mean")).reset_index()
+    given = met.notna().to_numpy()
+    rate_lows, rate_highs = grouped_intervals(grouped.ngroup().to_numpy()[given], met.to_numpy()[given], len(table),
+                                              n_bootstrap)
     codes = table.reset_index().set_index(keys)["index"]
     item_codes = codes.reindex(pd.MultiIndex.from_frame(items[keys])).to_numpy()
     scores = items["score"].to_numpy(dtype=float)
@@ -129,22 +167,31 @@ def tag_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
     sums = np.bincount(item_codes, weights=scores, minlength=len(table)) if len(item_codes) else np.zeros(len(table))
     mean = pd.Series(np.divide(sums, n_items, out=np.full(len(table), np.nan), where=n_items > 0))
     return table.assign(n_items=n_items.astype(int), score=_or_none(mean), ci_low=lows, ci_high=highs,
-                        rate_met=_or_none(table["rate_met"]))[TAG_TABLE]
+                        rate_met=_or_none(table["rate_met"]), rate_ci_low=rate_lows,
+                        rate_ci_high=rate_highs)[TAG_TABLE]
 
 
 def _or_none(values: pd.Series) -> list[float | None]:
     return [None if pd.isna(v) else float(v) for v in values]
 
 
-def category_table(judged: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
-    """Per (group, model, category): the mean item score with its interval; failed judgments counted apart."""
+def category_table(judged: pd.DataFrame, criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
+    """Per (group, model, category): the mean item score with its interval, failed judgments counted apart; and the
+    rate the category's criteria were met (over their verdicts, ``criteria``: judged's per-criterion frame), with
+    its interval (None for a score rubric, whose verdicts are levels)."""
+    keys = [*GROUP, "model", "category"]
+    met = criteria["met"].astype("Float64").astype(float)
+    verdicts = {key: part for key, part in met[met.notna()].groupby([criteria[k] for k in keys], sort=False)}
     rows = []
-    for (benchmark, protocol, judge, model, category), part in judged.groupby([*GROUP, "model", "category"],
-                                                                            sort=True):
+    for key, part in judged.groupby(keys, sort=True):
         scores = part["score"].dropna().to_numpy(dtype=float)
         low, high = interval(scores, n_bootstrap)
-        rows.append((benchmark, protocol, judge, model, category, len(scores), count_failures(part)[0],
-                     float(scores.mean()) if len(scores) else None, low, high))
+        benchmark, protocol, *rest = key  # criteria_frame's protocol is "" where the judgments' has none
+        found = verdicts.get((benchmark, protocol if isinstance(protocol, str) else "", *rest))
+        rates = found.to_numpy(dtype=float) if found is not None else np.zeros(0)
+        rate_low, rate_high = interval(rates, n_bootstrap)
+        rows.append((*key, len(scores), count_failures(part)[0], float(scores.mean()) if len(scores) else None,
+                     low, high, float(rates.mean()) if len(rates) else None, rate_low, rate_high))
     return pd.DataFrame(rows, columns=CATEGORY_TABLE)
 
 

@@ -88,9 +88,9 @@ class RubricGrading(JudgingKind):
         if task.judge.reference_prompt:
             raise TaskError(f"{where}: a rubric task has no reference prompt: its criteria say what to check")
 
-    def requests_per_item(self, item: Item) -> int:
-        # At most one per criterion (per_criterion); all_at_once and score rubrics ask once.
-        return max(1, len(item.criteria))
+    def requests_per_item(self, task: Task, item: Item) -> int:
+        # One per criterion (per_criterion), else one: the groups ``requests`` asks, so progress counts them.
+        return len(asked_criteria(task, item))
 
     def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge,
                  opponent: Candidate | None = None) -> list[JudgeRequest]:

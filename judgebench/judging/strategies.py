@@ -145,8 +145,9 @@ class JudgingKind(ABC):
         """The judge requests for one candidate answer (against ``opponent``'s, for kinds that compare models)."""
 
     @abstractmethod
-    def requests_per_item(self, item: Item) -> int:
-        """How many requests ``requests`` makes for an item's answer (at most): what progress counts on."""
+    def requests_per_item(self, task: Task, item: Item) -> int:
+        """How many requests ``requests`` makes for an item's answer in ``task`` (at most; its mode may decide, as a
+        rubric's): what progress counts on, and what the dry run's total is."""
 
     def parse(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:
         """A judge reply -> a verdict or an explicit error. First the checks every kind shares (judging.replies): a
@@ -216,7 +217,7 @@ class SingleGrading(JudgingKind):
             raise TaskError(f"{where}: FastChat's judge prompts are graded by 'kind: fastchat-single' (FastChat's "
                             "prompts and rule for the grade, answers verbatim), not by 'kind: single'")
 
-    def requests_per_item(self, item: Item) -> int:
+    def requests_per_item(self, task: Task, item: Item) -> int:
         return len(item.turns)
 
     def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge,
@@ -338,7 +339,7 @@ class PairwiseComparison(JudgingKind):
     def opponent_turns(self, task: Task, item: Item, opponent: Candidate | None) -> tuple[str, ...]:
         return task.reference_for(item.id)
 
-    def requests_per_item(self, item: Item) -> int:
+    def requests_per_item(self, task: Task, item: Item) -> int:
         return 2
 
     def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..analysis.rubric_quality import RubricQuality
+from ..constants import RUBRIC_TOP_DISAGREEMENTS as TOP_DISAGREEMENTS
 from .rubric_tables import _ci, _num, _short
 from .tables import render_table
 
@@ -20,7 +21,7 @@ def _stat_cells(r: object) -> list[str]:
 STAT_HEADERS = ["answers", "items", "agree", "95% CI", "kappa", "95% CI", "kappa of"]
 
 
-def format_rubric_quality(quality: RubricQuality, top: int = 10) -> str:
+def format_rubric_quality(quality: RubricQuality, top: int = TOP_DISAGREEMENTS) -> str:
     """The panel's agreement per criterion, the criteria judges disagree on most (``top`` of them), the criteria
     that never vary and, with labels, each judge's agreement with them."""
     parts = []

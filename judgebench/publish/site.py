@@ -44,6 +44,7 @@ from ..analysis.judge_rankings import AGREE_BOOTSTRAP, JudgeComparison, compare_
 from ..analysis.leaderboard import LeaderboardRow, leaderboard, to_csv, to_json, to_markdown
 from ..analysis.records import collect_parsed, order_sources
 from ..analysis.rubric import RubricTables, rubric_judgments, rubric_tables
+from ..analysis.rubric_quality import RubricQuality, judgments_quality
 from ..constants import DIAGNOSTIC_BOOTSTRAP
 from ..errors import ConfigError, DataError, ResultsError
 from ..formats import detect_format, judgment_files, read_parsed, read_texts
@@ -358,34 +359,38 @@ def _label_table(frame: pd.DataFrame, inputs: list[Path], labels: tuple[Path, ..
     return table
 
 
-def _rubric_tables(frame: pd.DataFrame, cache: Path, n_bootstrap: int) -> RubricTables | None:
-    """The rubric tables (analysis.rubric, with the site's resamples: `judgebench stats`' default), cached by the
-    rubric judgments; None when there is none."""
+def _rubric_tables(frame: pd.DataFrame, cache: Path, n_bootstrap: int) -> tuple[RubricTables, RubricQuality] | None:
+    """The rubric tables (analysis.rubric) and the rubric-quality tables (analysis.rubric_quality.judgments_quality,
+    what `judgebench rubric-report` prints), with the site's resamples (`judgebench stats`' and `rubric-report`'s
+    default), cached by the rubric judgments; None when there is none."""
     judged = rubric_judgments(frame)
     if judged.empty:
         return None
-    digest = hashlib.sha256(f"{__version__}|rubric_tables|{n_bootstrap}|{','.join(judged.columns)}".encode())
+    digest = hashlib.sha256(f"{__version__}|rubric_tables+quality|{n_bootstrap}|{','.join(judged.columns)}".encode())
     digest.update(pd.util.hash_pandas_object(judged, index=False).to_numpy().tobytes())
     cached = cache / "rubric" / f"{digest.hexdigest()[:32]}.pkl"
     if cached.exists():
         with cached.open("rb") as fh:
             found = pickle.load(fh)
-        if isinstance(found, RubricTables):
-            return found
-    tables = rubric_tables(frame, n_bootstrap)
+        if isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], RubricTables) \
+                and isinstance(found[1], RubricQuality):
+            return found[0], found[1]
+    made = rubric_tables(frame, n_bootstrap), judgments_quality(frame, None, n_bootstrap)
     cached.parent.mkdir(parents=True, exist_ok=True)
     with cached.open("wb") as fh:
-        pickle.dump(tables, fh)
-    return tables
+        pickle.dump(made, fh)
+    return made
 
 
 def _write_rubric(staging: Path, frame: pd.DataFrame, cache: Path, n_bootstrap: int, page: dict[str, object]) -> bool:
     """rubric.html and its tables' CSVs (publish.rubric_page), where the inputs hold rubric judgments."""
-    tables = _rubric_tables(frame, cache, n_bootstrap)
-    if tables is None or tables.empty:
+    found = _rubric_tables(frame, cache, n_bootstrap)
+    if found is None or found[0].empty:
         return False
-    found = rubric_page.groups(tables, staging / "data")
-    (staging / rubric_page.PAGE).write_text(rubric_page.render(found, n_bootstrap, **page))
+    tables, quality = found
+    groups = rubric_page.groups(tables, staging / "data")
+    quality_groups = rubric_page.quality_groups(quality, staging / "data")
+    (staging / rubric_page.PAGE).write_text(rubric_page.render(groups, n_bootstrap, quality_groups, **page))
     return True
 
 

@@ -212,7 +212,7 @@ def battles_work(task: Task, config: RunConfig, items: list[Item], executor: Exe
     n_battles = (sampled_budget(battles.spec, len(all_pairs(battles.models)), len(items))[0] if not n_pairs
                  else n_pairs * len(items))
     generation = len(endpoints) * sum(len(item.turns) for item in items)
-    total = generation + asks_of(config.judges) * n_battles * battles.kind.requests_per_item(items[0])
+    total = generation + asks_of(config.judges) * n_battles * battles.kind.requests_per_item(task, items[0])
     run = battles.run_sampled if battles.spec.schedule == Schedule.SAMPLED else battles.run_fixed
     return Work(f"{len(battles.models)}-models", total, run, battles.summary)
 

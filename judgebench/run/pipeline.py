@@ -140,7 +140,7 @@ class Pipeline:
                 found.append([])
             found[-1] += judgments
             # Requests a failed or empty answer did not need count as done, so the total stays true.
-            expected = kind.requests_per_item(item) * judge.repeats
+            expected = kind.requests_per_item(task, item) * judge.repeats
             if len(requests) < expected:
                 self.executor.tick(expected - len(requests))
         return found
@@ -192,7 +192,7 @@ def count_requests(task: Task, items: Sequence[Item], n_asks: int, answers_suppl
     of every prompt in all (``asks_of``)."""
     kind = kind_of(task.kind)
     generation = 0 if answers_supplied else sum(len(item.turns) for item in items)
-    return generation + n_asks * sum(kind.requests_per_item(item) for item in items)
+    return generation + n_asks * sum(kind.requests_per_item(task, item) for item in items)
 
 
 def asks_of(judges: Sequence[Judge]) -> int:

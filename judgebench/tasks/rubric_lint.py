@@ -1,5 +1,8 @@
 """``judgebench validate``'s lint of rubric task files: every problem of the file's criteria, each a one-line
-"file:line: what; what to do" message (loading stops at the first error; the lint reports them all).
+"file:line: what; what to do" message (loading stops at the first error; the lint reports them all). A task whose
+items come from a source file (HealthBench, WildBench: ``source:``) has its criteria linted too, once loaded
+(``lint_source_criteria``: the file is read once, by the load; each message names the record's file:line or
+file[row]); what the reader already refuses (no criteria, zero or missing points) is the load's error.
 
 What it finds:
 - an item without any criteria (neither its own nor the task's);
@@ -20,13 +23,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import TaskError
-from ..judging.kinds import KINDS
+from ..judging.kinds import KINDS, kind_of
 from ..judging.rubric_styles import STYLES, PointsStyle
 from .rubric import RUBRIC
 from .yamlsrc import SourcedDict, SourcedList
+
+if TYPE_CHECKING:
+    from ..types import Task
 
 _QUESTION = re.compile(r"^(does|is|did|do)\s+(the\s+(answer|response|assistant)|it)\s+", re.IGNORECASE)
 _NEGATED = re.compile(r"^(does\s+not|doesn't|do\s+not|don't|did\s+not|never|avoids?|refrains?|no|not|must\s+not|"
@@ -128,3 +134,37 @@ def lint_task_file(path: Path) -> list[str]:
         return []
     kind = KINDS.get(str(data.get("kind")))
     return lint_rubric(data) if kind is not None and kind.has_criteria else []
+
+
+def lint_source_criteria(path: Path, task: Task) -> list[str]:
+    """The lint of the criteria a loaded rubric task read from its ``source:`` file (none for a task with
+    ``items:`` or of another kind: ``lint_task_file`` lints what the YAML writes): a criterion whose wording
+    contradicts its sign, and two criteria of one item with the same text (an item's own against each other and
+    against the task's; the task's among themselves are the YAML's lint)."""
+    from .loader import _load_with_includes
+
+    if not kind_of(task.kind).has_criteria:
+        return []
+    try:
+        data = _load_with_includes(path)
+    except TaskError:
+        return []
+    if "source" not in data or "items" in data:
+        return []
+    problems: list[str] = []
+    for item in task.items:
+        seen: dict[str, str] = {}
+        for criterion in item.criteria:
+            text = _normal(criterion.text)
+            if criterion.scope == "task":
+                seen.setdefault(text, criterion.id)
+                continue
+            where = f"{criterion.source}: item {item.id!r}, criterion {criterion.id}"
+            wording = wording_problem(criterion.text, criterion.points)
+            if wording:
+                problems.append(f"{where}: {wording}")
+            if text in seen:
+                problems.append(f"{where}: duplicate criterion: the same text as criterion {seen[text]}; remove one")
+            else:
+                seen[text] = criterion.id
+    return problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ def _reply(body: dict[str, Any]) -> str:
         return f"{'alpha' if body['model'] == 'a' else 'beta'} answer"
     prompt = body["messages"][-1]["content"]
     properties = list(body["response_format"]["json_schema"]["schema"]["properties"])
+    if properties == ["score", "explanation"]:  # a score rubric: a level that differs between items and models
+        return json.dumps({"score": zlib.crc32(prompt.encode()) % 5 + 1, "explanation": "scripted"})
     if properties == ["met", "explanation"]:
         criterion = next(line.split(":")[0].split()[-1] for line in prompt.splitlines() if line.startswith("Criterion"))
         return json.dumps({"met": _met(criterion, prompt), "explanation": "scripted"})
@@ -121,6 +124,28 @@ def test_the_rubric_tables_agree_across_surfaces(rubric_runs: Path) -> None:
         assert category.score == pytest.approx(float(scores.mean())) and category.n_items == len(scores)
 
 
+def test_stats_json_text_and_load_show_the_same_rubric_tables(rubric_runs: Path) -> None:
+    """`stats --json` carries each rubric score row's share of the tables: put back together they are
+    ``load().rubric``'s tables, and `stats` prints those same tables as text."""
+    from judgebench.analysis.rubric import table_records
+    from judgebench.publish.rubric_tables import format_rubric
+
+    tables = judgebench.load(rubric_runs).rubric
+    rows = json.loads(_cli("stats", str(rubric_runs), "--json"))
+    assert len(rows) == 2 and all("rubric" in row for row in rows)
+    for name in ("criteria", "tags", "categories", "pairs"):
+        expected = table_records(getattr(tables, name))
+        assert expected, name
+        shown = [r for row in rows for r in row["rubric"][name]]
+        if name == "pairs":  # a pair is in both its models' rows
+            assert all(row["rubric"]["pairs"] == expected for row in rows)
+            continue
+        key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
+        assert sorted(shown, key=key) == sorted(expected, key=key)
+        assert all(r["model"] == row["model"] for row in rows for r in row["rubric"][name])
+    assert format_rubric(tables) in _cli("stats", str(rubric_runs))
+
+
 def test_the_criteria_frame_has_a_row_per_judgment_and_criterion(rubric_runs: Path) -> None:
     results = judgebench.load(rubric_runs)
     frame = results.criteria
@@ -182,3 +207,85 @@ def test_each_tag_score_is_the_items_scores_over_the_tags_criteria(rubric_runs: 
         assert row.n_items == len(scores)
         assert row.score == pytest.approx(float(np.mean(scores)))
         assert row.rate_met == pytest.approx(float(mine["met"].astype(float).mean()))
+
+
+def test_tag_and_category_met_rates_have_the_shared_intervals(rubric_runs: Path) -> None:
+    """A tag's and a category's met rate is the mean of their criteria's verdicts, with the interval the shared
+    bootstrap setting (DEFAULT_BOOTSTRAP, as every score) gives those verdicts; the text prints them."""
+    from judgebench.analysis.aggregate import interval
+    from judgebench.constants import DEFAULT_BOOTSTRAP
+    from judgebench.publish.rubric_tables import ci_text
+
+    results = judgebench.load(rubric_runs)
+    criteria = results.criteria.sort_values(["benchmark", "protocol", "judge", "model", "item_id", "turn"],
+                                            kind="stable")
+    tables = rubric_tables(read_judgments([rubric_runs]).frame)
+    text = _cli("stats", str(rubric_runs))
+    tag_lists = criteria["tags"].str.split(",")
+    for row in tables.tags.itertuples():
+        mine = criteria[(criteria["model"] == row.model) & tag_lists.map({row.tag}.issubset)]
+        verdicts = mine["met"].dropna().astype(float).to_numpy()
+        assert row.rate_met == pytest.approx(verdicts.mean())
+        assert (row.rate_ci_low, row.rate_ci_high) == interval(verdicts, DEFAULT_BOOTSTRAP)
+    for row in tables.categories.itertuples():
+        mine = criteria[(criteria["model"] == row.model) & (criteria["category"] == row.category)]
+        verdicts = mine["met"].dropna().astype(float).to_numpy()
+        assert row.rate_met == pytest.approx(verdicts.mean())
+        assert (row.rate_ci_low, row.rate_ci_high) == interval(verdicts, DEFAULT_BOOTSTRAP)
+        assert row.rate_ci_low is not None and row.rate_ci_low <= row.rate_met <= row.rate_ci_high
+        assert ci_text(row.rate_ci_low, row.rate_ci_high) in text
+    assert results.rubric.categories.equals(tables.categories) and results.rubric.tags.equals(tables.tags)
+    # A points rubric has no levels: the text shows no level column.
+    assert tables.criteria["mean_level"].isna().all() and "; a score rubric's" not in text
+
+
+SCORE_RUBRIC = """
+name: sr
+kind: rubric
+judge: {prompt: rubric.jinja, style: score}
+rubric:
+  - {id: clarity, text: "How clear is it?", levels: [Confusing, Unclear, Fair, Clear, Very clear]}
+items:
+  - {id: q1, category: x, turns: ["Explain rain."]}
+  - {id: q2, category: x, turns: ["Explain snow."]}
+  - {id: q3, category: y, turns: ["Explain hail."]}
+  - {id: q4, category: y, turns: ["Explain fog."]}
+"""
+
+
+def test_a_score_rubrics_criterion_shows_its_mean_level_with_an_interval(tmp_path: Path) -> None:
+    from judgebench.analysis.aggregate import interval
+    from judgebench.constants import DEFAULT_BOOTSTRAP
+
+    path = tmp_path / "sr.yaml"
+    path.write_text(textwrap.dedent(SCORE_RUBRIC).lstrip())
+    out = tmp_path / "results"
+    _run(str(path), out)
+    results = judgebench.load(out)
+    levels = results.criteria.sort_values(["model", "item_id"], kind="stable")
+    table = results.rubric.criteria
+    assert len(table) == 2  # one criterion across items, per model
+    for row in table.itertuples():
+        picked = levels.loc[levels["model"] == row.model, "level"].astype(float).to_numpy()
+        assert len(picked) == 4 and row.mean_level == pytest.approx(picked.mean())
+        assert (row.level_ci_low, row.level_ci_high) == interval(picked, DEFAULT_BOOTSTRAP)
+        # Each item's score is (level - 1) / 4: the mean level is the mean score on the level scale.
+        scores = results.judgments.loc[results.judgments["model"] == row.model, "score"]
+        assert row.mean_level == pytest.approx(4 * scores.mean() + 1)
+    text = _cli("stats", str(out))
+    assert "a score rubric's: the mean level picked" in text
+    for row in table.itertuples():
+        assert f"{row.mean_level:.2f}" in text and f"[{row.level_ci_low:.2f}, {row.level_ci_high:.2f}]" in text
+    rows = json.loads(_cli("stats", str(out), "--json"))
+    shown = {r["model"]: r["mean_level"] for row in rows for r in row["rubric"]["criteria"]}
+    assert shown == dict(zip(table["model"], table["mean_level"], strict=True))
+    # The site's criterion table shows the same cells.
+    from judgebench.publish import rubric_page
+
+    (group,) = rubric_page.groups(results.rubric, tmp_path)
+    (criteria,) = [t for t in group.tables if t.name == "criteria"]
+    headers = [h for h, _ in criteria.headers]
+    at = headers.index("level")
+    assert headers[at + 1] == "95% CI"
+    assert sorted((row[at].text, row[at + 1].text) for row in criteria.rows) == sorted(
+        (f"{r.mean_level:.2f}", f"[{r.level_ci_low:.2f}, {r.level_ci_high:.2f}]") for r in table.itertuples())

@@ -134,7 +134,7 @@ def test_a_complete_reply_scores_by_the_rule() -> None:
     assert judgment.ok and judgment.score == pytest.approx((2 + 5 - 4) / (2 + 5))
     # The requests tell which criteria they ask about; one request holds every criterion all at once.
     task = load_task("sample-rubric")
-    assert kind_of("rubric").requests_per_item(task.items[0]) == 3
+    assert kind_of("rubric").requests_per_item(task, task.items[0]) == 1
 
 
 SCORE_TASK = """

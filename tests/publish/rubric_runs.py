@@ -60,11 +60,15 @@ def _reply(body: dict[str, Any]) -> str:
     question = next((line for line in prompt.splitlines() if line.startswith("Health question")), "")
     model = "alpha" if "alpha answer" in prompt else "beta"
     properties = list(body["response_format"]["json_schema"]["schema"]["properties"])
-    return json.dumps({c: _met(c, question, model) for c in properties})
+    # A second judge ("critic") says the opposite on about one verdict in four: a panel that disagrees a little.
+    flip = body["model"] == "critic"
+    return json.dumps({c: _met(c, question, model) != (flip and zlib.crc32(f"{c}|{question}|{model}".encode()) % 4 == 0)
+                       for c in properties})
 
 
-def rubric_runs(folder: Path) -> Path:
-    """The results folder of both models' runs of the task (the judge named ``judge``)."""
+def rubric_runs(folder: Path, judges: tuple[str, ...] = ("judge",)) -> Path:
+    """The results folder of both models' runs of the task (by the judges named: ``judge``, and ``critic`` who
+    disagrees with it now and then)."""
     data = healthbench_file(folder / "healthbench.jsonl")
     task_path = folder / "hb-task.yaml"
     task_path.write_text(f"name: hb-sample\nkind: rubric\njudge:\n  prompt: rubric.jinja\nsource:\n"
@@ -72,10 +76,11 @@ def rubric_runs(folder: Path) -> Path:
     task = load_task(str(task_path))
     out = folder / "results"
     with fake_model(Script([("fn", _reply)])) as url:
-        judge = Endpoint(provider="openai", name="judge", model="judge", base_url=url, concurrency=2)
+        panel = tuple(Judge(name, Endpoint(provider="openai", name=name, model=name, base_url=url, concurrency=2),
+                            constrained=True) for name in judges)
         for name in MODELS:
             model = Endpoint(provider="openai", name=name, model=name, base_url=url, concurrency=2)
-            config = RunConfig(model=model, judges=(Judge("judge", judge, constrained=True),), out=out,
+            config = RunConfig(model=model, judges=panel, out=out,
                                cache_path=folder / "cache.sqlite", progress=False)
             evaluate(task, config)
     return out

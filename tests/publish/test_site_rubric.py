@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 import judgebench
 from judgebench.cli import main
+from judgebench.constants import RUBRIC_TOP_DISAGREEMENTS
 from judgebench.publish import rubric_page
 from judgebench.publish.site import build_site
 
@@ -91,7 +92,7 @@ def test_the_page_prints_the_numbers_stats_prints(built: tuple[Path, Path]) -> N
     result = CliRunner().invoke(main, ["stats", str(results)])
     assert result.exit_code == 0, result.output
     stats = _stats_tables(result.stdout)
-    page = _site_tables(site)
+    page = {name: rows for name, rows in _site_tables(site).items() if not name.startswith("rubric-quality-")}
     assert set(stats) == set(page) == {"rubric-pairs", "rubric-categories", "rubric-tags", "rubric-criteria"}
     for name in ("rubric-pairs", "rubric-categories", "rubric-tags"):
         assert page[name] == stats[name], name
@@ -114,7 +115,7 @@ def test_the_downloads_are_the_notebooks_tables(built: tuple[Path, Path]) -> Non
                 assert written[column].to_numpy(float) == pytest.approx(expected[column].to_numpy(float),
                                                                         nan_ok=True), (name, column)
             else:
-                assert written[column].fillna("").astype(str).tolist() == \
+                assert written[column].astype(object).where(written[column].notna(), "").astype(str).tolist() == \
                     expected[column].fillna("").astype(str).tolist(), (name, column)
 
 
@@ -166,3 +167,57 @@ def test_a_site_without_rubric_judgments_has_no_rubric_page(tmp_path: Path) -> N
     build_site([run], tmp_path / "site", n_bootstrap=20)
     assert not (tmp_path / "site" / rubric_page.PAGE).exists()
     assert "rubric-link" not in (tmp_path / "site" / "index.html").read_text()
+
+
+def _quality_texts(row: dict[str, object], columns: tuple[tuple[str, str, bool], ...]) -> list[str]:
+    """A rubric-report JSON row's cells as the page writes them (the text tables' formatting)."""
+    from judgebench.publish.rubric_tables import ci_text, num_text
+
+    cells = []
+    for _, column, _ in columns:
+        if column.startswith("ci:"):
+            cells.append(ci_text(row[f"{column[3:]}_low"], row[f"{column[3:]}_high"]))
+        elif column in ("agreement", "kappa"):
+            cells.append(num_text(row[column], 2))
+        elif column == "always":
+            cells.append("met by all" if row[column] else "met by none")
+        else:
+            cells.append("" if row[column] is None else str(row[column]))
+    return cells
+
+
+def test_the_page_shows_the_rubric_quality_rubric_report_prints(tmp_path: Path) -> None:
+    """A panel of two judges: the page's rubric-quality tables are `rubric-report --json`'s rows, cell for cell,
+    and its CSVs hold them all."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUDGEBENCH_CACHE_DIR", str(tmp_path / "jb-cache"))
+        results = rubric_runs(tmp_path, judges=("judge", "critic"))
+        build_site([results], tmp_path / "site")
+    report = CliRunner().invoke(main, ["rubric-report", str(results), "--json"])
+    assert report.exit_code == 0, report.output
+    expected = json.loads(report.stdout)
+    assert expected["panel"] and expected["disagreements"]
+    page = _site_tables(tmp_path / "site")
+    for name, _, columns in rubric_page.QUALITY_TABLES:
+        rows = expected[name][:RUBRIC_TOP_DISAGREEMENTS] if name == "disagreements" else expected[name]
+        assert page.get(f"rubric-quality-{name}", []) == [_quality_texts(row, columns) for row in rows], name
+        if not rows:
+            continue
+        (path,) = (tmp_path / "site" / "data").glob(f"rubric-quality-*.{name}.csv")
+        written = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        assert written.astype(object).where(written.notna(), None).to_dict(orient="records") == expected[name]
+    # The panel's pooled row first, then every criterion's: the page holds the agreement rubric-report prints.
+    assert page["rubric-quality-panel"][0][0] == "*"
+
+
+def test_a_long_rubric_quality_table_is_cut_on_the_page_and_whole_in_its_csv(built: tuple[Path, Path], tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    results, _ = built
+    quality = judgebench.load(results).rubric_quality()
+    assert len(quality.constant) > 1  # one judge, two models: criteria every answer met (or none did)
+    monkeypatch.setattr(rubric_page, "MAX_CRITERIA_ROWS", 1)
+    (group,) = rubric_page.quality_groups(quality, tmp_path)
+    (table,) = [t for t in group.tables if t.name == "constant"]
+    assert len(table.rows) == 1 and table.n_rows == len(quality.constant)
+    assert len(pd.read_csv(tmp_path / Path(table.download).name)) == table.n_rows
+    assert group.judges == ""  # no panel: the page says panel agreement needs two judges

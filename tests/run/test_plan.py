@@ -5,7 +5,9 @@ steps, and the costs in summary.json are the tokens the servers reported times t
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -265,3 +267,78 @@ def test_the_dry_run_on_the_real_embedded_server(tmp_path: Path, embedded_server
     (only,) = warm.endpoints
     assert result.n_failed == 0 and (only.to_send, only.cached) == (0, distinct)
     assert only.typical_from == distinct and only.cost_usd == 0
+
+
+def _scripted_verdicts(body: dict[str, Any]) -> str:
+    """An answer, or a constrained judge's reply: every field its schema asks for (a rubric's criteria met, one
+    criterion's ``met``, a grade or a pair verdict), so every judgment is read."""
+    if "response_format" not in body:
+        return "An answer."
+    schema = body["response_format"]["json_schema"]["schema"]
+    values = {"boolean": True, "integer": 1, "number": 1, "string": "scripted"}
+    found: dict[str, Any] = {}
+    for name, field in schema["properties"].items():
+        found[name] = field["enum"][0] if "enum" in field else values[field.get("type", "string")]
+    return json.dumps(found)
+
+
+def _per_criterion(tmp_path: Path, name: str) -> str:
+    """The built-in task ``name`` asked one criterion per request."""
+    from judgebench.tasks.builtin import tasks_dir
+
+    data = yaml.safe_load((tasks_dir() / f"{name}.yaml").read_text())
+    data["judge"]["mode"] = "per_criterion"
+    data["name"] = f"{name}-per-criterion"
+    path = tmp_path / f"{data['name']}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+@pytest.mark.parametrize("task_name", ["sample-rubric", "sample-rubric/per_criterion", "sample-checklist",
+                                       "sample-checklist/per_criterion", "sample-mt", "sample-pairwise"])
+def test_the_progress_total_the_dry_run_and_the_run_count_the_same_requests(tmp_path: Path, task_name: str) -> None:
+    """A rubric task asks once per answer all at once, once per criterion per_criterion: the progress total
+    (``Work.total``), the dry run and the real run count the same requests in either mode (and for the other kinds)."""
+    from judgebench.run.evaluate import select_items, work_for
+    from judgebench.run.executors import DryRun
+    from judgebench.run.plan import max_tokens
+
+    name, _, mode = task_name.partition("/")
+    task = load_task(_per_criterion(tmp_path, name) if mode else name)
+    with fake_model(Script([("fn", _scripted_verdicts)])) as url:
+        config = _config(tmp_path, url, url, limit=None)
+        judge = replace(config.judges[0], constrained=True)
+        config = replace(config, judges=(judge,))
+        items = select_items(task, config.limit, config.item_ids)
+        total = work_for(task, config, items, DryRun(lambda _: None, max_tokens)).total
+        cold = plan_run(task, config, _prices(config))
+        result = evaluate(task, config)
+    assert result.n_failed == 0 and result.counters.retries == 0
+    assert total == cold.to_send == result.counters.requests
+    n_criteria = sum(len(i.criteria) for i in items)
+    if mode:  # one judge request per criterion
+        assert result.counters.requests == len(items) + n_criteria
+    elif task.kind == "rubric":  # one judge request per answer
+        assert result.counters.requests == 2 * len(items) < len(items) + n_criteria
+
+
+@pytest.mark.parametrize("mode", ["all_at_once", "per_criterion"])
+def test_the_cli_dry_run_run_and_progress_count_a_rubric_tasks_requests_alike(tmp_path: Path, mode: str) -> None:
+    """`run --dry-run` says N requests to send, the run then makes N, and its last progress line says N/N: one judge
+    request per answer all_at_once (not one per criterion), one per criterion per_criterion."""
+    task = load_task(_per_criterion(tmp_path, "sample-rubric") if mode == "per_criterion" else "sample-rubric")
+    items = task.items[:3]
+    judged = len(items) if mode == "all_at_once" else sum(len(i.criteria) for i in items)
+    n = len(items) + judged  # the answers, then the judge's requests
+    out = tmp_path / "results"
+    with fake_server(Script([("fn", _scripted_verdicts)])) as url:  # over HTTP: the CLI probes its servers
+        args = ["run", "--task", task.path, "--limit", "3", "--model", f"cand@{url}", "--judge", f"judge@{url}#json",
+                "--out", str(out), "--prices", str(_price_file(tmp_path))]
+        dry = CliRunner().invoke(main, [*args, "--dry-run"])
+        assert dry.exit_code == 0, dry.output
+        real = CliRunner().invoke(main, args)
+    assert real.exit_code == 0, real.output
+    assert f"{n} requests to send, 0 in the cache" in dry.output
+    assert f"total requests made: {n}," in real.stdout
+    progress = [line for line in real.stderr.splitlines() if " requests done" in line]
+    assert progress and f": {n}/{n} requests done" in progress[-1], real.stderr

@@ -270,3 +270,45 @@ def test_wildbench_as_published_on_the_hub_parquet(tmp_path: Path) -> None:
     (tmp_path / "fake.parquet").write_text("not parquet")
     with pytest.raises(TaskError, match=r"fake\.parquet: cannot read it as Parquet .*expected rows of a WildBench"):
         load_task(str(write_task(tmp_path, "  format: wildbench\n  path: fake.parquet\n", style="checklist")))
+
+
+def test_validate_lints_the_criteria_read_from_a_source_file(tmp_path: Path) -> None:
+    """`validate` lints a HealthBench or WildBench file's criteria as it lints the YAML's: a wording against its
+    sign and a duplicate within an item (also of a task-level criterion), each one line at the record's line."""
+    write_jsonl(tmp_path / "hb.jsonl", [
+        healthbench_example("clean"),
+        healthbench_example("bad", rubrics=[
+            {"criterion": "Does not recommend a drug dose", "points": -5, "tags": []},
+            {"criterion": "Fails to mention emergency services", "points": 4, "tags": []},
+            {"criterion": "Explains the warning signs.", "points": 2, "tags": []},
+            {"criterion": "explains the  warning signs", "points": 1, "tags": []},
+            {"criterion": "Uses plain language", "points": 1, "tags": []}])])
+    task = write_task(tmp_path, "  format: healthbench\n  path: hb.jsonl\n",
+                      extra="rubric:\n  - {id: plain, text: Uses plain language, points: 1}\n")
+    result = CliRunner().invoke(main, ["validate", str(task)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    lints = [line for line in result.output.splitlines() if line.startswith("lint ")]
+    assert len(lints) == 4, result.output
+    assert all("hb.jsonl:2: item 'bad'" in line for line in lints)
+    # The task's criterion is c1 of every item: the file's are numbered after it.
+    assert "criterion c2: negative points on a requirement worded as a negation" in lints[0]
+    assert "criterion c3: positive points on a statement of a fault" in lints[1]
+    assert "criterion c5: duplicate criterion: the same text as criterion c4" in lints[2]
+    assert "criterion c6: duplicate criterion: the same text as criterion plain" in lints[3]
+    assert "ok    " in result.output  # the task loads: the lint's lines are the only problems
+
+    wildbench = tmp_path / "wb"
+    wildbench.mkdir()
+    write_jsonl(wildbench / "wb.jsonl", [wildbench_task("s1", checklist=["Does the answer omit the imports?",
+                                                                         "Does it explain the time complexity?"])])
+    checklist_task = write_task(wildbench, "  format: wildbench\n  path: wb.jsonl\n", style="checklist")
+    checklist = CliRunner().invoke(main, ["validate", str(checklist_task)])
+    assert checklist.exit_code == 1, checklist.output
+    (lint,) = [line for line in checklist.output.splitlines() if line.startswith("lint ")]
+    assert "wb.jsonl:1: item 's1', criterion c1: positive points on a statement of a fault" in lint
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    write_jsonl(clean / "hb.jsonl", [healthbench_example("p1")])
+    ok = CliRunner().invoke(main, ["validate", str(write_task(clean, "  format: healthbench\n  path: hb.jsonl\n"))])
+    assert ok.exit_code == 0 and "lint  " not in ok.output, ok.output

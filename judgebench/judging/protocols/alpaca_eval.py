@@ -183,7 +183,7 @@ class AlpacaEvalAnnotator(PairwiseComparison):
         if not template.strip().startswith(START) or not template.strip().endswith(END):
             raise TaskError(f"{where}: the template is not AlpacaEval chatml text ({START}role ... {END})")
 
-    def requests_per_item(self, item: Item) -> int:
+    def requests_per_item(self, task: Task, item: Item) -> int:
         return 1
 
     def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge,

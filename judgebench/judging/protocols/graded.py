@@ -102,7 +102,7 @@ class PublishedSingleGrading(SingleGrading):
         """Whether an answer holds one of the protocol's markers (shown verbatim all the same)."""
         return any(marker in answer for marker in self.markers)
 
-    def requests_per_item(self, item: Item) -> int:
+    def requests_per_item(self, task: Task, item: Item) -> int:
         return len(self.judged_turns(item))
 
     def requests(self, task: Task, candidate: Candidate, item: Item, judge: Judge,

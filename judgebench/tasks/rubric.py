@@ -4,6 +4,7 @@ is most likely a mistake (``judgebench validate``)."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -83,9 +84,9 @@ def _points(entry: SourcedDict, style: PointsStyle) -> float:
         if value is None:
             raise TaskError(f"{entry.origin}: the criterion has no points: give it points (negative for what an "
                             "answer must not do)")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value == 0 or value != value:
-            raise TaskError(f"{entry.where('points')}: points must be a nonzero number (negative for what an answer "
-                            f"must not do), not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value == 0 or not math.isfinite(value):
+            raise TaskError(f"{entry.where('points')}: points must be a finite nonzero number (negative for what an "
+                            f"answer must not do), not {value!r}")
         return float(value)
     if value is not None and (isinstance(value, bool) or value != 1):
         what = "a score rubric is scored by its level" if style.has_levels else \
@@ -139,6 +140,11 @@ def item_criteria(spec: RubricSpec, item: Item, own: Sequence[Criterion]) -> tup
     if not any(c.points > 0 for c in found):
         raise TaskError(f"{item.source}: item {item.id!r} has no criterion with positive points: its score (points "
                         "met over the positive points available) would be undefined")
+    for sign, total in (("positive", sum(c.points for c in found if c.points > 0)),
+                        ("negative", sum(c.points for c in found if c.points < 0))):
+        if not math.isfinite(total):
+            raise TaskError(f"{item.source}: the {sign} points of item {item.id!r}'s criteria add up to more than a "
+                            "number can hold: use smaller points (only their ratios matter)")
     return tuple(found)
 
 

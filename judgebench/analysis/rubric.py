@@ -140,19 +140,22 @@ def criterion_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
 
 
 def tag_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
-    """Per (group, model, tag): the mean over items of the item's score on that tag's criteria alone (items whose
-    tagged criteria have positive points and every verdict), and the rate those criteria were met."""
+    """Per (group, model, tag): the mean over items of the item's score on that tag's criteria alone (items of scored
+    judgments whose tagged criteria have positive points), and the rate those criteria were met."""
     tagged = criteria.assign(tag=criteria["tags"].str.split(",")).explode("tag")
     tagged = tagged[tagged["tag"].notna() & (tagged["tag"] != "")]
     met = tagged["met"].astype("Float64").astype(float)
     points = tagged["points"].to_numpy(dtype=float)
     work = tagged[[*GROUP, "model", "tag", "item_id", "turn"]].assign(
         _available=np.where(points > 0, points, 0.0), _earned=np.where(met.to_numpy() == 1.0, points, 0.0),
-        _missing=met.isna(), _met=met)
+        _missing=met.isna(), _met=met, _failed=tagged["judgment_failed"])
     keys = [*GROUP, "model", "tag"]
     items = work.groupby([*keys, "item_id", "turn"], sort=True).agg(
-        available=("_available", "sum"), earned=("_earned", "sum"), missing=("_missing", "any")).reset_index()
-    items = items[(items["available"] > 0) & ~items["missing"]]
+        available=("_available", "sum"), earned=("_earned", "sum"), missing=("_missing", "any"),
+        failed=("_failed", "any")).reset_index()
+    # Only scored judgments: a failed one's verdicts that did parse never enter a score (a failed judgment is
+    # counted apart), even where every verdict of this tag's criteria did.
+    items = items[(items["available"] > 0) & ~items["missing"] & ~items["failed"]]
     items = items.assign(score=clipped_scores(items["earned"].to_numpy(), items["available"].to_numpy()))
     grouped = work.groupby(keys, sort=True)
     table = grouped.agg(rate_met=("_met", "mean")).reset_index()

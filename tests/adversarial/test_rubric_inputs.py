@@ -3,16 +3,27 @@ hand-edited judgments a rubric's statistics must refuse or count as failed, neve
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import judgebench
+from judgebench.analysis.records import read_judgments
+from judgebench.analysis.rubric import rubric_tables
 from judgebench.cli import main
 from judgebench.errors import TaskError
+from judgebench.run.evaluate import RunConfig, evaluate
 from judgebench.tasks import load_task
+from judgebench.types import Endpoint, Judge
+
+from ..fakemodel import fake_model
+from ..fakeserver import Script
 
 
 def write(path: Path, text: str) -> Path:
@@ -47,3 +58,68 @@ def test_points_whose_total_overflows_are_refused(tmp_path: Path, criteria: str,
     path = rubric_task(tmp_path, criteria)
     with pytest.raises(TaskError, match=re.escape(f"r.yaml:5: the {sign} points of item 'q1'") + ".*smaller points"):
         load_task(str(path))
+
+
+def _judge_reply(body: dict[str, Any]) -> str:
+    """A scripted judge whose behaviour the item's question names (MODE=...): ``ok`` meets every criterion,
+    ``extra`` adds a verdict for a criterion that was not asked, ``omit`` leaves the last one out, ``stringy`` gives
+    "true" as text, ``prose`` no verdict at all."""
+    if "response_format" not in body:
+        return "an answer"
+    prompt = body["messages"][-1]["content"]
+    mode = re.search(r"MODE=(\w+)", prompt)
+    ids = list(body["response_format"]["json_schema"]["schema"]["properties"])
+    every = {i: True for i in ids}
+    replies = {"ok": every, "extra": {**every, "zzz": True}, "omit": {i: True for i in ids[:-1]},
+               "stringy": {i: "true" for i in ids}}
+    name = mode.group(1) if mode else "ok"
+    return "criteria met" if name == "prose" else json.dumps(replies[name])
+
+
+TAGGED = """
+name: tagged
+kind: rubric
+judge: {prompt: rubric.jinja}
+rubric:
+  - {id: a, text: "Is correct", points: 3, tags: [acc]}
+  - {id: b, text: "Is polite", points: 2, tags: [tone]}
+items:
+  - {id: i-ok, category: c, turns: ["Question MODE=ok"]}
+  - {id: i-omit, category: c, turns: ["Question MODE=omit"]}
+  - {id: i-extra, category: c, turns: ["Question MODE=extra"]}
+  - {id: i-stringy, category: c, turns: ["Question MODE=stringy"]}
+  - {id: i-prose, category: c, turns: ["Question MODE=prose"]}
+"""
+
+
+def run_rubric(task_path: Path, out: Path, reply: Any = _judge_reply, model: str = "a") -> Path:
+    """One run of a rubric task: the model's answers and a JSON judge both from the scripted fake model."""
+    with fake_model(Script([("fn", reply)])) as url:
+        judge = Endpoint(provider="openai", name="judge", model="judge", base_url=url, concurrency=1)
+        answering = Endpoint(provider="openai", name=model, model=model, base_url=url, concurrency=1)
+        config = RunConfig(model=answering, judges=(Judge("judge#json", judge, constrained=True),), out=out,
+                           cache_path=out / "cache.sqlite", progress=False)
+        return evaluate(load_task(str(task_path)), config).run_dir
+
+
+@pytest.fixture(scope="module")
+def tagged_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("tagged")
+    out = home / "results"
+    run_rubric(write(home / "tagged.yaml", TAGGED), out)
+    return out
+
+
+def test_failed_judgments_never_enter_the_tag_scores(tagged_run: Path) -> None:
+    results = judgebench.load(tagged_run)
+    judged = results.judgments
+    scored = judged[judged["score"].notna()]
+    assert sorted(scored["item_id"]) == ["i-ok"]  # the others failed: an unasked key, one missing, text, prose
+    tags = results.rubric.tags.set_index("tag")
+    # i-extra's reply gave both verdicts but failed (an unasked key); i-omit's gave "a" alone: neither counts.
+    assert tags.loc["acc", "n_items"] == 1 and tags.loc["tone", "n_items"] == 1
+    assert tags.loc["acc", "score"] == pytest.approx(1.0)
+    assert (tags["n_items"] <= len(scored)).all()
+    # The same table on the site's surface (analysis.rubric, computed once) as in load().
+    site = rubric_tables(read_judgments([tagged_run]).frame).tags
+    pd.testing.assert_frame_equal(site.reset_index(drop=True), results.rubric.tags.reset_index(drop=True))

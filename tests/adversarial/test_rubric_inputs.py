@@ -92,12 +92,15 @@ items:
 """
 
 
-def run_rubric(task_path: Path, out: Path, reply: Any = _judge_reply, model: str = "a") -> Path:
-    """One run of a rubric task: the model's answers and a JSON judge both from the scripted fake model."""
+def run_rubric(task_path: Path, out: Path, reply: Any = _judge_reply, model: str = "a", *,
+               constrained: bool = True) -> Path:
+    """One run of a rubric task: the model's answers and the judge (JSON through a schema, or free text) both from
+    the scripted fake model."""
     with fake_model(Script([("fn", reply)])) as url:
         judge = Endpoint(provider="openai", name="judge", model="judge", base_url=url, concurrency=1)
         answering = Endpoint(provider="openai", name=model, model=model, base_url=url, concurrency=1)
-        config = RunConfig(model=answering, judges=(Judge("judge#json", judge, constrained=True),), out=out,
+        label = "judge#json" if constrained else "judge"
+        config = RunConfig(model=answering, judges=(Judge(label, judge, constrained=constrained),), out=out,
                            cache_path=out / "cache.sqlite", progress=False)
         return evaluate(load_task(str(task_path)), config).run_dir
 
@@ -123,3 +126,36 @@ def test_failed_judgments_never_enter_the_tag_scores(tagged_run: Path) -> None:
     # The same table on the site's surface (analysis.rubric, computed once) as in load().
     site = rubric_tables(read_judgments([tagged_run]).frame).tags
     pd.testing.assert_frame_equal(site.reset_index(drop=True), results.rubric.tags.reset_index(drop=True))
+
+
+def _follows_the_prompt(body: dict[str, Any]) -> str:
+    """A judge that does what the prompt asks and nothing else (no schema enforced): a JSON object of the listed
+    criteria's verdicts where asked for one, else [[YES]]."""
+    if "Assistant Answer" not in body["messages"][-1]["content"]:
+        return "an answer"
+    system = body["messages"][0]["content"]
+    ids = re.findall(r"^Criterion (\S+): ", body["messages"][-1]["content"], re.MULTILINE)
+    if "one key per criterion id" in system:
+        return ("" if "response_format" in body else "Fine.\n") + json.dumps({i: True for i in ids})
+    if '"met"' in system:
+        return json.dumps({"met": True, "explanation": "fine"})
+    return "Fine.\n[[YES]]"
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+@pytest.mark.parametrize("mode", ["all_at_once", "per_criterion"])
+def test_an_item_with_one_criterion_is_asked_as_its_mode_reads_it(tmp_path: Path, mode: str,
+                                                                   constrained: bool) -> None:
+    task = write(tmp_path / "one.yaml", f"""
+        name: one
+        kind: rubric
+        judge: {{prompt: rubric.jinja, mode: {mode}}}
+        items:
+          - {{id: single, turns: ["Q"], rubric: [{{text: "Is correct", points: 2}}]}}
+          - {{id: double, turns: ["Q"], rubric: [{{text: "Is correct", points: 2}}, {{text: "Is brief", points: 1}}]}}
+        """)
+    out = tmp_path / "results"
+    run_rubric(task, out, _follows_the_prompt, constrained=constrained)
+    judged = judgebench.load(out).judgments.set_index("item_id")
+    assert judged["failure"].isna().all(), judged["failure"].tolist()
+    assert judged["score"].tolist() == [1.0, 1.0]

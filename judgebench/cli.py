@@ -90,8 +90,14 @@ def _print_result(result: RunResult) -> None:
 
         click.echo(format_usage(result.usage))
     if result.n_failed:
-        click.echo(f"{result.n_failed} of {result.n_judgments} judgments failed (recorded, not scored); "
-                   "run the same command again to retry only those. Causes:", err=True)
+        from .types import FINAL_FAILURES
+
+        final = sum(n for cause, _, n in result.failure_causes if cause in FINAL_FAILURES)
+        retry = ("a rerun cannot change them (see their causes)" if final == result.n_failed else
+                 "run the same command again to retry only those" + (f" ({final} of them are final: a rerun gives "
+                                                                      "the same)" if final else ""))
+        click.echo(f"{result.n_failed} of {result.n_judgments} judgments failed (recorded, not scored); {retry}. "
+                   "Causes:", err=True)
         for cause, message, n in result.failure_causes[:8]:
             click.echo(f"  {n} x {cause}: {redact(message)}", err=True)
         if len(result.failure_causes) > 8:

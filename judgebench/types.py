@@ -17,7 +17,12 @@ TaskKind = str
 # "pending": waiting in a provider's batch (run --batch); never scored, collected by a later run. "excluded": left out
 # on purpose, not failed (a human arena's vote on a battle where an answer gave its model away); never scored.
 # "filtered": the server stopped the judge's reply for its content (a content filter, a refusal); failed, asked again.
-FailureKind = Literal["parse", "truncated", "request", "filtered", "no_answer", "empty", "pending", "excluded"]
+# "split": a judge asked K times (``,repeats=K``) whose asks split evenly on a rubric criterion: no majority verdict.
+# Failed and final: every ask parsed and is cached, so a rerun reads the same split (FINAL_FAILURES).
+FailureKind = Literal["parse", "truncated", "request", "filtered", "no_answer", "empty", "pending", "excluded",
+                      "split"]
+# Failures a rerun cannot change (what it asks again gets the same cached replies): never advertised as retryable.
+FINAL_FAILURES: tuple[FailureKind, ...] = ("split",)
 # Judgments without a value that have not failed: counted apart, never as failures.
 NOT_FAILED: tuple[FailureKind, ...] = ("pending", "excluded")
 # The error of an "excluded" judgment starts so, followed by why (an arena vote: what gave the model away).

@@ -70,6 +70,7 @@ JUDGMENT_COLUMNS: tuple[Column, ...] = (
                                   "candidate is better, 1.5 a tie); None when either order failed."),
     Column("error", "str", "Why the judgment has no value, in words (None when it succeeded)."),
     Column("failure", "str", "The failure's cause: `parse`, `truncated`, `request`, `filtered`, `no_answer`, `empty`, "
+                             "`split` (a repeated judge's asks split evenly: final, a rerun gives the same), "
                              "or `pending` / `excluded` (no value, not failed: waiting in a provider batch, or an "
                              "arena "
                              "vote left out)."),

@@ -80,7 +80,8 @@ def combine(asks: Sequence[Judgment]) -> Judgment:
     failure = None if whole else next((ask.failure for ask in asks if ask.failure is not None), None)
     if failure is None and not whole and isinstance(verdict, RubricVerdict):
         split = ", ".join(c.id for c in verdict.criteria if c.met is None)
-        failure = Failure("parse", f"the asks split evenly on criteria {split}: no majority verdict")
+        failure = Failure("split", f"the asks split evenly on criteria {split}: no majority verdict (final: a rerun "
+                                   "reads the same asks from the cache; an odd number of repeats avoids a split)")
     waiting = next((ask.failure for ask in asks if ask.failure is not None and ask.failure.cause == "pending"), None)
     if waiting is not None:
         # An ask still in a provider's batch: the judgment waits for it (a later run collects it), unscored, rather

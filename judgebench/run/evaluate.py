@@ -224,7 +224,8 @@ def _summarize(task: Task, config: RunConfig, executor: Executor, work: Work, ru
         "rows": [asdict(row) for row in rows],
         "n_judgments": n_judgments, "n_failed": n_failed,
         "failures": {cause: sink.failures.get(cause, 0)
-                     for cause in ("parse", "truncated", "request", "filtered", "no_answer", "empty", "pending")},
+                     for cause in ("parse", "truncated", "request", "filtered", "no_answer", "empty", "pending",
+                                   "split")},
         "failure_causes": [list(c) for c in failure_causes], "stopped_endpoints": list(stopped),
         "n_pending": sink.failures.get("pending", 0), "batch": batch.to_json() if batch else None,
         "requests": asdict(executor.counters),

@@ -159,3 +159,45 @@ def test_an_item_with_one_criterion_is_asked_as_its_mode_reads_it(tmp_path: Path
     judged = judgebench.load(out).judgments.set_index("item_id")
     assert judged["failure"].isna().all(), judged["failure"].tolist()
     assert judged["score"].tolist() == [1.0, 1.0]
+
+
+def test_an_even_split_of_repeated_asks_is_a_final_failure_not_a_parse_failure(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    task = load_task(str(write(tmp_path / "alt.yaml", """
+        name: alt
+        kind: rubric
+        judge: {prompt: rubric.jinja}
+        items:
+          - {id: a1, turns: ["Q"], rubric: [{text: "Is correct", points: 3}, {text: "Is short", points: 1}]}
+        """)))
+    asks = {"n": 0}
+
+    def alternating(body: dict[str, Any]) -> str:
+        if "response_format" not in body:
+            return "an answer"
+        asks["n"] += 1  # the two asks of one prompt disagree on every criterion
+        ids = body["response_format"]["json_schema"]["schema"]["properties"]
+        return json.dumps({i: asks["n"] % 2 == 1 for i in ids})
+
+    out = tmp_path / "results"
+    results = []
+    with fake_model(Script([("fn", alternating)])) as url:
+        judge = Endpoint(provider="openai", name="judge", model="judge", base_url=url, concurrency=1)
+        answering = Endpoint(provider="openai", name="a", model="a", base_url=url, concurrency=1)
+        config = RunConfig(model=answering, judges=(Judge("judge#json", judge, constrained=True, repeats=2),),
+                           out=out, cache_path=out / "cache.sqlite", progress=False)
+        for _ in range(2):  # the second run is served from the cache: the same split
+            results.append(evaluate(task, config))
+    assert asks["n"] == 2  # the rerun asked nothing: both asks parsed and were cached
+    for result in results:
+        assert [cause for cause, _, _ in result.failure_causes] == ["split"]
+        (row,) = result.rows
+        assert row.n_failed == 1 and row.n_parse_failures == 0
+    judged = judgebench.load(out).judgments
+    assert set(judged["failure"]) == {"split"}
+    assert "no majority verdict" in judged["error"].iloc[0] and "final" in judged["error"].iloc[0]
+    from judgebench.cli import _print_result
+
+    _print_result(results[-1])
+    said = capsys.readouterr().err
+    assert "a rerun cannot change them" in said and "run the same command again" not in said

@@ -90,21 +90,25 @@ def panel_agreement(criteria: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP
     agreement over the answers all of them judged (``PANEL_TABLE``)."""
     rows = []
     judged = _judged(criteria)
+    # Every (answer, criterion) a judge was asked about, with a verdict or not: a unit that no judge's verdict
+    # parsed for is incomplete too.
+    asked = criteria[~criteria["empty"]].drop_duplicates([*GROUP, *UNIT, "key"])
     for (benchmark, protocol), group in judged.groupby(GROUP, sort=True):
         judges = sorted(group["judge"].unique())
         if len(judges) < 2:
             continue
         wide = group.pivot_table(index=[*UNIT, "key"], columns="judge", values="code", aggfunc="first")
-        every = wide.index.get_level_values("key").value_counts()
+        units = asked[(asked["benchmark"] == benchmark) & (asked["protocol"] == protocol)]
+        every = units["key"].value_counts()
         complete = wide.dropna()
         ratings = complete.to_numpy(dtype=int)
         keys = complete.index.get_level_values("key").to_numpy(dtype=object)
         items = pd.factorize(complete.index.get_level_values("item_id"), sort=True)[0]
-        info = group.drop_duplicates("key").set_index("key")
+        info = units.drop_duplicates("key").set_index("key")
         panel = "; ".join(judges)
         result = rater_agreement(ratings, items, n_bootstrap)
         rows.append((benchmark, protocol, ALL, "all criteria", None, panel, *_stats(result),
-                     len(wide) - len(complete)))
+                     len(units) - len(complete)))
         done: dict[str, tuple[np.ndarray, np.ndarray]] = {
             key: (ratings[at], items[at]) for key, at in _groups(keys)}
         empty = (np.zeros((0, len(judges)), dtype=int), np.zeros(0, dtype=int))

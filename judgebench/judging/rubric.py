@@ -7,8 +7,9 @@ One judgment per (item, model), of the last turn with the whole conversation sho
 criterion; the replies are assembled into the one judgment either way. Styles: ``rubric`` (points, negative for
 what an answer must not do), ``checklist`` (yes/no questions worth a point each, WildBench) and ``score`` (one
 criterion with a description per level; the judge picks a level, the score is (level - 1) / (levels - 1),
-Prometheus 2). A criterion without a readable verdict fails the judgment (no score, the reason recorded); the
-criteria that did parse stay in its verdict for the per-criterion statistics. Parsing: judging.rubric_verdicts.
+Prometheus 2). A criterion without a readable verdict fails the judgment (no score, the reason recorded); its
+verdict still lists every criterion asked (those that did parse with their verdict, the others without one), for
+the per-criterion statistics. Parsing: judging.rubric_verdicts.
 """
 
 from __future__ import annotations
@@ -146,7 +147,9 @@ class RubricGrading(JudgingKind):
         score = None if errors else style.score(item.criteria, found)
         failure = next((c for c in ("pending", "request") if c in causes), causes[0] if causes else None)
         level = next((c.level for c in found if c.level is not None), None)
-        given = score is not None or any(c.met is not None or c.level is not None for c in found)
+        # A failed judgment keeps every asked criterion, unread ones without a verdict: each counts as missing in
+        # the per-criterion tables. Only one waiting in a provider's batch has none yet.
+        given = failure != "pending"
         return [Judgment(first.judgment_id(), self.name, first.category,
                          RubricVerdict(found, score, level) if given else None,
                          failed(failure, "; ".join(errors)), SCALE,

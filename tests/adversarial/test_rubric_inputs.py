@@ -93,15 +93,15 @@ items:
 
 
 def run_rubric(task_path: Path, out: Path, reply: Any = _judge_reply, model: str = "a", *,
-               constrained: bool = True) -> Path:
-    """One run of a rubric task: the model's answers and the judge (JSON through a schema, or free text) both from
+               constrained: bool = True, judges: int = 1) -> Path:
+    """One run of a rubric task: the model's answers and the judges (JSON through a schema, or free text) all from
     the scripted fake model."""
     with fake_model(Script([("fn", reply)])) as url:
-        judge = Endpoint(provider="openai", name="judge", model="judge", base_url=url, concurrency=1)
+        panel = tuple(Judge(f"judge{n}" + ("#json" if constrained else ""),
+                            Endpoint(provider="openai", name=f"judge{n}", model=f"judge{n}", base_url=url,
+                                     concurrency=1), constrained=constrained) for n in range(1, judges + 1))
         answering = Endpoint(provider="openai", name=model, model=model, base_url=url, concurrency=1)
-        label = "judge#json" if constrained else "judge"
-        config = RunConfig(model=answering, judges=(Judge(label, judge, constrained=constrained),), out=out,
-                           cache_path=out / "cache.sqlite", progress=False)
+        config = RunConfig(model=answering, judges=panel, out=out, cache_path=out / "cache.sqlite", progress=False)
         return evaluate(load_task(str(task_path)), config).run_dir
 
 
@@ -201,3 +201,22 @@ def test_an_even_split_of_repeated_asks_is_a_final_failure_not_a_parse_failure(
     _print_result(results[-1])
     said = capsys.readouterr().err
     assert "a rerun cannot change them" in said and "run the same command again" not in said
+
+
+def test_every_asked_criterion_of_a_failed_judgment_counts_as_missing(tagged_run: Path) -> None:
+    results = judgebench.load(tagged_run)
+    criteria = results.rubric.criteria.set_index("key")
+    # "a": no verdict where the reply gave "true" as text or only prose; "b" also where the reply left it out.
+    assert criteria.loc["a", "n_missing"] == 2 and criteria.loc["b", "n_missing"] == 3
+    assert (criteria["n"] + criteria["n_missing"] == 5).all()  # every answer, each criterion once
+    frame = results.criteria
+    assert len(frame) == 10 and frame[frame["item_id"] == "i-prose"]["met"].isna().all()
+
+
+def test_rubric_report_counts_units_no_judge_gave_a_verdict_on_as_incomplete(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    run_rubric(write(tmp_path / "tagged.yaml", TAGGED), out, judges=2)
+    panel = judgebench.load(out).rubric_quality().panel.set_index("key")
+    # 5 answers x 2 criteria; both judges gave a verdict on 5 of them (i-ok's two, i-omit's a, i-extra's two).
+    assert panel.loc["*", "n_incomplete"] == 5
+    assert panel.loc["a", "n_incomplete"] == 2 and panel.loc["b", "n_incomplete"] == 3

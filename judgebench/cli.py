@@ -520,11 +520,14 @@ def stats(paths: tuple[Path, ...], fmt: str, as_json: bool, bootstrap: int, ques
             click.echo(format_battles(groups))
         return
     from .analysis.rubric import rubric_tables
+    from .analysis.rubric_versions import mixed_versions
     from .analysis.scores import score_rows
     from .judging.kinds import kind_of
     from .publish.rubric_tables import format_rubric
     from .publish.tables import format_scores
 
+    for warning in mixed_versions(frame):
+        click.echo(warning, err=True)
     rows = score_rows(frame, n_bootstrap=bootstrap, difficulty=table)
     # A rubric task's tables (none for other kinds): per pair of models, category, tag and criterion.
     tables = rubric_tables(frame, n_bootstrap=bootstrap)
@@ -634,6 +637,10 @@ def rubric_report(paths: tuple[Path, ...], labels_path: Path | None, bootstrap: 
     frame = _read(paths, "auto").frame
     if not frame["criteria"].notna().any():
         raise ConfigError("no rubric judgment among the inputs: rubric-report measures rubric tasks (kind: rubric)")
+    from .analysis.rubric_versions import mixed_versions
+
+    for warning in mixed_versions(frame):
+        click.echo(warning, err=True)
     quality = judgments_quality(frame, labels, n_bootstrap=bootstrap)
     if as_json:
         click.echo(json.dumps(quality.to_json(), indent=2, allow_nan=False))

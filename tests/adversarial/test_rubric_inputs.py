@@ -220,3 +220,32 @@ def test_rubric_report_counts_units_no_judge_gave_a_verdict_on_as_incomplete(tmp
     # 5 answers x 2 criteria; both judges gave a verdict on 5 of them (i-ok's two, i-omit's a, i-extra's two).
     assert panel.loc["*", "n_incomplete"] == 5
     assert panel.loc["a", "n_incomplete"] == 2 and panel.loc["b", "n_incomplete"] == 3
+
+
+V1 = """
+name: versions
+kind: rubric
+judge: {prompt: rubric.jinja}
+items:
+  - id: q1
+    turns: ["Question MODE=ok"]
+    rubric:
+      - {text: "Is correct", points: 3}
+      - {text: "Is polite", points: 1}
+"""
+# The same file with a task-level criterion added: the item's c2 ("Is polite") of V1 is c3 here.
+V2 = V1.replace("items:", "rubric:\n  - {text: \"Cites a source\", points: 1}\nitems:")
+
+
+def test_results_of_two_versions_of_a_rubric_are_named_not_compared_silently(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    first = run_rubric(write(tmp_path / "v1.yaml", V1), out, model="a")
+    second = run_rubric(write(tmp_path / "v2.yaml", V2), out, model="b")
+    for command in ("stats", "rubric-report"):
+        result = CliRunner().invoke(main, [command, str(out)])
+        assert result.exit_code == 0, result.output
+        (line,) = [x for x in result.stderr.splitlines() if "different versions of the rubric" in x]
+        assert "'q1'" in line and first.name in line and second.name in line
+    one = run_rubric(write(tmp_path / "v1.yaml", V1), tmp_path / "one", model="a")
+    result = CliRunner().invoke(main, ["stats", str(one)])
+    assert result.exit_code == 0 and "versions" not in result.stderr

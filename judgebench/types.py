@@ -67,6 +67,9 @@ class Item:
 
 
 CriterionScope = Literal["task", "item"]
+# What joins a criterion's tags in a table's ``tags`` column (formats.criteria): a tag cannot hold it (task files,
+# sources and judgment records refuse one that does), so splitting the column on it gives the tags back.
+TAG_SEPARATOR = ","
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from ..formats.criteria import criteria_frame
 from ..judging.kinds import kind_of
 from ..stats.rubric import clipped_scores, paired_difference
 from ..stats.winrate import DEFAULT_BOOTSTRAP
+from ..types import TAG_SEPARATOR
 from .aggregate import count_failures, interval
 
 GROUP = ["benchmark", "protocol", "judge"]
@@ -142,7 +143,7 @@ def criterion_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
 def tag_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
     """Per (group, model, tag): the mean over items of the item's score on that tag's criteria alone (items of scored
     judgments whose tagged criteria have positive points), and the rate those criteria were met."""
-    tagged = criteria.assign(tag=criteria["tags"].str.split(",")).explode("tag")
+    tagged = criteria.assign(tag=criteria["tags"].str.split(TAG_SEPARATOR)).explode("tag")
     tagged = tagged[tagged["tag"].notna() & (tagged["tag"] != "")]
     met = tagged["met"].astype("Float64").astype(float)
     points = tagged["points"].to_numpy(dtype=float)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from ..types import Criterion
+from ..types import TAG_SEPARATOR, Criterion
 from .common import json_error
 
 # A HealthBench or WildBench line (a conversation and its criteria) is tens of KB; one past this is not such a
@@ -166,5 +166,8 @@ def criterion(text: Any, points: float, tags: Any, where: str, what: str) -> Cri
                         "criterion; check that it is the right file")
     if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
         raise DataError(f"{where}: {what}'s tags must be a list of names, not {str(tags)[:80]!r}")
+    if any(TAG_SEPARATOR in t for t in tags):
+        raise DataError(f"{where}: {what}'s tag {next(t for t in tags if TAG_SEPARATOR in t)[:60]!r} holds a comma, "
+                        "which separates tags in the results' tables: fix the file (a tag is one name)")
     return Criterion(id="", text=" ".join(text.split()), points=points,
                      tags=tuple(dict.fromkeys(t.strip() for t in tags)), source=where, scope="item")

@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from ..types import TAG_SEPARATOR
 from .table import Column
 
 # The judgment's identity and context, then the criterion's own fields.
@@ -26,7 +27,7 @@ CRITERIA_COLUMNS: tuple[Column, ...] = (
                          "item), `item_id/id` for an item's own."),
     Column("text", "str", "What the judge checked."),
     Column("points", "float", "The criterion's points (negative: something the answer must not do)."),
-    Column("tags", "str", "The criterion's tags, comma-separated (empty for none)."),
+    Column("tags", "str", "The criterion's tags, comma-separated (empty for none; a tag holds no comma)."),
     Column("scope", "str", "`task` (the task's rubric, every item) or `item` (the item's own)."),
     Column("met", "boolean", "Whether the answer meets it; <NA> where the verdict is missing or did not parse (and "
                              "for a score rubric)."),
@@ -64,7 +65,7 @@ def criteria_frame(judgments: pd.DataFrame) -> pd.DataFrame:
         "key": [criterion_key(s, i, c) for s, i, c in zip(scope, repeat["item_id"], ident, strict=True)],
         "text": [c.get("text", "") for c in flat],
         "points": np.fromiter((float(c["points"]) for c in flat), dtype=float, count=len(flat)),
-        "tags": [",".join(c.get("tags") or ()) for c in flat],
+        "tags": [TAG_SEPARATOR.join(c.get("tags") or ()) for c in flat],
         "scope": scope,
         "met": pd.array([c.get("met") for c in flat], dtype="boolean"),
         "level": pd.array([c.get("level") for c in flat], dtype="Int64"),

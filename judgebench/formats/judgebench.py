@@ -24,7 +24,7 @@ import orjson
 
 from ..credentials import redact
 from ..errors import DataError, ResultsError, os_fault
-from ..types import Candidate, Grade, Judgment, PairVerdict, RubricVerdict, call_record
+from ..types import TAG_SEPARATOR, Candidate, Grade, Judgment, PairVerdict, RubricVerdict, call_record
 from .common import decode
 from .identity import canonical_benchmark
 from .table import CRITERION_FIELDS, PAIR_FIELDS, PROBABILITY_FIELDS, criteria_records, flat_judgment, verdict_fields
@@ -361,6 +361,8 @@ def _check_criteria(criteria: Any, where: str = "criteria") -> None:
         tags = c.get("tags", [])
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ValueError(f"{where}: tags must be a list of names: {str(c)[:60]!r}")
+        if any(TAG_SEPARATOR in t for t in tags):
+            raise ValueError(f"{where}: a tag cannot hold a comma (it separates tags in tables): {str(c)[:60]!r}")
 
 
 def judgment_from_record(record: dict[str, Any]) -> Judgment:

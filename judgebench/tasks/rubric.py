@@ -12,7 +12,7 @@ from typing import Any, cast, get_args
 
 from ..errors import TaskError
 from ..judging.rubric_styles import STYLES, PointsStyle
-from ..types import Criterion, CriterionScope, Item, RubricMode, RubricSpec, RubricStyle
+from ..types import TAG_SEPARATOR, Criterion, CriterionScope, Item, RubricMode, RubricSpec, RubricStyle
 from .yamlsrc import SourcedDict, SourcedList
 
 # The key of a task's and of an item's criteria in a task file.
@@ -101,6 +101,10 @@ def _tags(entry: SourcedDict) -> tuple[str, ...]:
         tags = [tags]
     if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
         raise TaskError(f"{entry.where('tags')}: tags must be a list of names, e.g. [accuracy, safety]")
+    if any(TAG_SEPARATOR in t for t in tags):
+        raise TaskError(f"{entry.where('tags')}: a tag cannot hold a comma (it separates tags in the results' "
+                        f"tables), not {next(t for t in tags if TAG_SEPARATOR in t)[:60]!r}: give two tags, or join "
+                        "the words with '-'")
     return tuple(dict.fromkeys(t.strip() for t in tags))
 
 

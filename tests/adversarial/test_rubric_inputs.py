@@ -249,3 +249,44 @@ def test_results_of_two_versions_of_a_rubric_are_named_not_compared_silently(tmp
     one = run_rubric(write(tmp_path / "v1.yaml", V1), tmp_path / "one", model="a")
     result = CliRunner().invoke(main, ["stats", str(one)])
     assert result.exit_code == 0 and "versions" not in result.stderr
+
+
+def test_a_tag_holding_a_comma_is_refused_where_it_is_written(tmp_path: Path) -> None:
+    # The tags column joins a criterion's tags with a comma: "safety, legal" would come back as two tags.
+    path = rubric_task(tmp_path, '- {text: "Is correct", points: 3, tags: ["safety, legal", tone]}')
+    with pytest.raises(TaskError, match=re.escape("r.yaml:8: a tag cannot hold a comma") + ".*'safety, legal'"):
+        load_task(str(path))
+    from judgebench.errors import DataError
+    from judgebench.formats.conversations import criterion
+
+    with pytest.raises(DataError, match=r"x\.jsonl:3: rubric 1's tag 'a,b' holds a comma"):
+        criterion("Is correct", 1.0, ["a,b"], "x.jsonl:3", "rubric 1")
+
+
+def _edit_judgment(run: Path, item_id: str, change: Any) -> int:
+    """Hand-edit the run's judgment of ``item_id`` (``change`` alters its record in place); its line number."""
+    path = run / "judgments.jsonl"
+    lines = path.read_text().splitlines()
+    for n, line in enumerate(lines, start=1):
+        record = json.loads(line)
+        if record["item_id"] == item_id:
+            change(record)
+            lines[n - 1] = json.dumps(record)
+            path.write_text("\n".join(lines) + "\n")
+            return n
+    raise AssertionError(f"no judgment of {item_id}")
+
+
+def _tags(record: dict[str, Any]) -> None:
+    record["criteria"][0]["tags"] = ["safety, legal"]
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (_tags, "a tag cannot hold a comma"),
+])
+def test_a_hand_edited_rubric_judgment_is_refused_at_its_line(tmp_path: Path, change: Any, words: str) -> None:
+    run = run_rubric(write(tmp_path / "tagged.yaml", TAGGED), tmp_path / "results")
+    line = _edit_judgment(run, "i-ok", change)
+    result = CliRunner().invoke(main, ["stats", str(run)])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert f"judgments.jsonl:{line}:" in result.output and words in result.output, result.output

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -314,6 +315,9 @@ def _check_judgment(fields: dict[str, Any]) -> None:
         raise ValueError("a judgment has a score or a pair verdict, not both")
     if fields.get("score") is None and fields.get("expected_score") is not None:
         raise ValueError("an expected_score without a score")
+    score = fields.get("score")
+    if KINDS[fields["kind"]].has_criteria and score is not None and not 0 <= score <= 1:
+        raise ValueError(f"a rubric score lies in [0, 1] (the points met over those available, clipped), not {score!r}")
     _check_repeats(fields.get("repeats"))
     _check_criteria(fields.get("criteria"))
     if fields.get("criteria") is not None and any(fields.get(f) is not None for f in PAIR_FIELDS):
@@ -353,8 +357,9 @@ def _check_criteria(criteria: Any, where: str = "criteria") -> None:
                              f"{str(c)[:60]!r}")
         if not isinstance(c["id"], str) or c.get("met") not in (None, True, False):
             raise ValueError(f"{where}: id must be text and met true, false or null: {str(c)[:60]!r}")
-        if isinstance(c["points"], bool) or not isinstance(c["points"], (int, float)):
-            raise ValueError(f"{where}: points must be a number: {str(c)[:60]!r}")
+        if isinstance(c["points"], bool) or not isinstance(c["points"], (int, float)) or c["points"] == 0 \
+                or not math.isfinite(c["points"]):
+            raise ValueError(f"{where}: points must be a finite nonzero number: {str(c)[:60]!r}")
         level = c.get("level")
         if level is not None and (isinstance(level, bool) or not isinstance(level, int)):
             raise ValueError(f"{where}: level must be a whole number or null: {str(c)[:60]!r}")

@@ -283,6 +283,10 @@ def _tags(record: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(("change", "words"), [
     (_tags, "a tag cannot hold a comma"),
+    (lambda record: record.update(score=1.5), "a rubric score lies in [0, 1]"),
+    (lambda record: record.update(score=-0.25), "a rubric score lies in [0, 1]"),
+    (lambda record: record["criteria"][1].update(points=0), "points must be a finite nonzero number"),
+    (lambda record: record["criteria"][0].update(met="yes"), "met true, false or null"),
 ])
 def test_a_hand_edited_rubric_judgment_is_refused_at_its_line(tmp_path: Path, change: Any, words: str) -> None:
     run = run_rubric(write(tmp_path / "tagged.yaml", TAGGED), tmp_path / "results")

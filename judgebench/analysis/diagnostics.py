@@ -191,12 +191,12 @@ def _saturation_flags(benchmark: str, judge: str, section: SaturationSection) ->
     where = f"its {section.category} grades" if section.category else "its grades"
     flags = []
     for shares in section.per_model:
-        if shares.n < thresholds.MIN_GRADES or shares.share_max is None or shares.share_top2 is None:
+        if shares.n < thresholds.MIN_GRADES or shares.share_max is None:
             continue
         if shares.share_max >= thresholds.SHARE_AT_MAX:
             message = (f"saturated: {shares.model} gets the top grade {section.high} on {shares.share_max:.0%} "
                        f"of {where}")
-        elif shares.share_top2 >= thresholds.SHARE_AT_TOP_TWO:
+        elif shares.share_top2 is not None and shares.share_top2 >= thresholds.SHARE_AT_TOP_TWO:
             message = (f"saturated: {shares.model} gets {section.high - 1} or {section.high} on "
                        f"{shares.share_top2:.0%} of {where}")
         else:
@@ -214,8 +214,10 @@ def _saturation_flags(benchmark: str, judge: str, section: SaturationSection) ->
 def _judge_saturation(benchmark: str, judge: str, grades: pd.DataFrame, n_bootstrap: int) -> JudgeSaturation:
     # Each judgment carries its task's scale; files without one (none of ours) are graded 1-10.
     high = int(grades["scale_high"].max()) if grades["scale_high"].notna().any() else 10
-    overall = saturation_section(grades, high, n_bootstrap=n_bootstrap)
-    per_category = tuple(saturation_section(part, high, category=str(category), n_bootstrap=n_bootstrap)
+    # A rubric's scale is [0, 1]: its top grade is a full score, and it has no "top two" values.
+    low = float(grades["scale_low"].min()) if grades["scale_low"].notna().any() else None
+    overall = saturation_section(grades, high, n_bootstrap=n_bootstrap, low=low)
+    per_category = tuple(saturation_section(part, high, category=str(category), n_bootstrap=n_bootstrap, low=low)
                          for category, part in grades.groupby("category", sort=True))
     return JudgeSaturation(benchmark, judge, overall, per_category)
 
@@ -291,8 +293,8 @@ def format_report(report: Diagnostics) -> str:
                      f"separability {_pct(sat.overall.separability)}")
         for shares in sat.overall.per_model:
             if shares.n:
-                lines.append(f"  {shares.model}: top grade {_pct(shares.share_max)}, top two {_pct(shares.share_top2)}"
-                             f" (n={shares.n})")
+                top2 = "" if shares.share_top2 is None else f", top two {_pct(shares.share_top2)}"
+                lines.append(f"  {shares.model}: top grade {_pct(shares.share_max)}{top2} (n={shares.n})")
     for benchmark, preference in report.self_preference:
         if preference.value is not None:
             low = "-" if preference.ci_low is None else f"{preference.ci_low:+.3f}"

@@ -22,6 +22,7 @@ from ..formats.texts import JudgmentText, TextKey
 from ..judging.kinds import kind_of
 from ..stats.length_control import MIN_MODELS
 from ..stats.position_bias import LOW_CONSISTENCY
+from .rubric_tables import num_text
 
 MAX_PER_GROUP = 25  # judgments shown per (benchmark, judge, opponent) on a model page; the note says how many more
 
@@ -179,9 +180,9 @@ def _num(value: object) -> str | None:
 def verdict_text(record: Mapping[str, object]) -> str:
     """A judgment's verdict in words, from its frame record."""
     if isinstance(record.get("criteria"), str):  # a rubric's: the item score its criteria add up to
-        score = _num(record.get("score"))
-        return f"rubric score {score} (points met over the positive points)" if score is not None else \
-            "no rubric score (a criterion has no verdict)"
+        if _num(record.get("score")) is None:
+            return "no rubric score (a criterion has no verdict)"
+        return f"rubric score {num_text(record.get('score'))} (points met over the positive points)"
     if kind_of(str(record["kind"])).has_grades:
         grade = _num(record.get("score"))
         low, high = _num(record.get("scale_low")), _num(record.get("scale_high"))

@@ -41,6 +41,7 @@ from ..formats.texts import JudgmentText, TextKey
 from ..judging.kinds import kind_of
 from ..judging.verdicts import OPPONENT_OUTCOME
 from . import pages
+from .rubric_tables import num_text
 
 SHARD_ROWS = 100  # judgments per shard at most: a first page (PAGE_SIZE in viewer.js) reads one shard
 SHARD_BYTES = 400_000  # a shard is closed once its texts pass this many characters
@@ -281,8 +282,9 @@ def _peer_words(peers: list[list[str | None]] | None, kind: str, model: str) -> 
     """Other judges' outcomes as the page says them: a grade, or the outcome for this judgment's candidate."""
     if peers is None:
         return None
-    grades = kind_of(kind).has_grades
-    return [[judge, None if label is None else f"grade {label}" if grades else f"{label} for {model}"]
+    what = kind_of(kind)
+    return [[judge, None if label is None else f"rubric score {num_text(float(label))}" if what.has_criteria
+             else f"grade {label}" if what.has_grades else f"{label} for {model}"]
             for judge, label in peers]
 
 

@@ -1,6 +1,7 @@
 """Saturation: has a task run out of scale at the top, and can it still tell the top models apart?
 
-- per model, the share of its grades at the scale's maximum, and at the top two values (9 and 10 of 10);
+- per model, the share of its grades at the scale's maximum, and at the top two values (9 and 10 of 10; none on a
+  scale where they would be all of it: a rubric's scores in [0, 1], whose maximum is a full score);
 - separability: the share of model pairs whose 95% bootstrap intervals do not overlap (Arena-Hard's
   definition), and the spread of the top models' means against their interval widths.
 
@@ -42,11 +43,14 @@ class SaturationSection:
     category: str | None = None
 
 
-def top_shares(model: str, scores: pd.Series, high: int) -> TopShares:
+def top_shares(model: str, scores: pd.Series, high: int, low: float | None = None) -> TopShares:
+    """The shares of ``scores`` at ``high`` and at its top two values; no top two where ``high - 1`` is the scale's
+    ``low`` or below (every score would count)."""
     valid = scores.dropna()
     if valid.empty:
         return TopShares(model, None, None, 0)
-    return TopShares(model, float((valid >= high).mean()), float((valid >= high - 1).mean()), len(valid))
+    top2 = None if low is not None and high - 1 <= low else float((valid >= high - 1).mean())
+    return TopShares(model, float((valid >= high).mean()), top2, len(valid))
 
 
 def separability(intervals: dict[str, tuple[float, float]]) -> float:
@@ -58,9 +62,9 @@ def separability(intervals: dict[str, tuple[float, float]]) -> float:
 
 
 def saturation_section(grades: pd.DataFrame, high: int, category: str | None = None, top_k: int = 3,
-                       n_bootstrap: int = 1000) -> SaturationSection:
-    """Saturation of grades (columns model, score) on a scale whose maximum is ``high``."""
-    per_model = tuple(top_shares(str(m), g["score"], high) for m, g in grades.groupby("model", sort=True))
+                       n_bootstrap: int = 1000, low: float | None = None) -> SaturationSection:
+    """Saturation of grades (columns model, score) on a scale whose maximum is ``high`` (and minimum ``low``)."""
+    per_model = tuple(top_shares(str(m), g["score"], high, low) for m, g in grades.groupby("model", sort=True))
     means = grades.groupby("model")["score"].mean().dropna().sort_values(ascending=False)
     intervals = {str(m): bootstrap_ci(grades[grades["model"] == m]["score"].dropna().to_numpy(),
                                       n_samples=n_bootstrap) for m in means.index}

@@ -294,3 +294,50 @@ def test_a_hand_edited_rubric_judgment_is_refused_at_its_line(tmp_path: Path, ch
     result = CliRunner().invoke(main, ["stats", str(run)])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert f"judgments.jsonl:{line}:" in result.output and words in result.output, result.output
+
+
+THIRDS = """
+name: thirds
+kind: rubric
+judge: {prompt: rubric.jinja}
+rubric:
+  - {id: correct, text: "Is correct", points: 1}
+  - {id: thorough, text: "Is thorough", points: 2}
+items:
+""" + "".join(f"  - {{id: q{n}, category: c, turns: [\"Question {n}\"]}}\n" for n in range(1, 13))
+
+
+def _correct_only(body: dict[str, Any]) -> str:
+    if "response_format" not in body:
+        return "an answer"
+    return json.dumps({"correct": True, "thorough": False})
+
+
+def test_rubric_scores_have_no_top_two_and_read_as_rubric_scores(tmp_path: Path) -> None:
+    from judgebench.analysis.diagnostics import diagnose, format_report
+    from judgebench.publish.pages import verdict_text
+    from judgebench.publish.viewer import _peer_words, judge_disagreements
+
+    out = tmp_path / "results"
+    run_rubric(write(tmp_path / "thirds.yaml", THIRDS), out, _correct_only, judges=2)
+    frame = read_judgments([out]).frame
+    assert frame["score"].round(6).tolist() == [0.333333] * 24
+    report = diagnose(frame)
+    (shares,) = report.saturation[0].overall.per_model
+    # On [0, 1] the "top two values" would be every score: left out; the top grade is a full score.
+    assert shares.share_top2 is None and shares.share_max == 0.0
+    text = format_report(report)
+    assert "top grade 0%" in text and "top two" not in text
+    assert not any("saturated" in f.message for f in report.flags)
+    _, peers = judge_disagreements(frame)
+    words = _peer_words(peers[0], "rubric", "a")
+    assert words is not None and [w for _, w in words] == ["rubric score 0.333"]
+    assert verdict_text(frame.iloc[0].to_dict()).startswith("rubric score 0.333 (")
+
+
+def test_a_graded_scale_keeps_its_top_two() -> None:
+    from judgebench.stats.saturation import top_shares
+
+    scores = pd.Series([10, 9, 9, 3])
+    assert top_shares("m", scores, 10, 1).share_top2 == 0.75 and top_shares("m", scores, 10).share_top2 == 0.75
+    assert top_shares("m", pd.Series([1.0, 0.5]), 1, 0).share_top2 is None

@@ -137,8 +137,9 @@ def conversation(messages: Any, where: str, key: str, prior: str) -> tuple[Conte
                             f" not {str(message)[:120]!r}")
         roles.append(message["role"])
     if roles[-1] != "user":
-        raise DataError(f"{where}: the conversation in {key!r} ends with a {roles[-1]} message; the last message "
-                        "must be the user's (the one the judged model answers)")
+        article = "an" if roles[-1][0] in "aeiou" else "a"
+        raise DataError(f"{where}: the conversation in {key!r} ends with {article} {roles[-1]} message; the last "
+                        "message must be the user's (the one the judged model answers)")
     last = (messages[-1]["content"],)
     if len(messages) == 1 or prior == PRIOR_KEEP:
         return tuple((m["role"], m["content"]) for m in messages[:-1]), last

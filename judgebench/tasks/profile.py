@@ -88,7 +88,7 @@ def load_profile(path: Path | str) -> Profile:
     """A profile YAML file, checked with file:line errors: at least one value (the score's denominator), known
     fields only, weights above 0, no line twice."""
     path = Path(path)
-    data = load_yaml(path)
+    data = load_yaml(path, "profile")
     for key in data:
         if key not in FIELDS:
             raise TaskError(f"{data.where(key)}: unknown field {key!r} in a profile; known: "

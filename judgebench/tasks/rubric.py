@@ -62,7 +62,7 @@ def _criterion(entry: Any, origin: str, style: PointsStyle, scope: CriterionScop
         entry = entry_map
     if not isinstance(entry, SourcedDict):
         raise TaskError(f"{origin}: a criterion must be a mapping with text and points, e.g. {{text: \"Cites a "
-                        "source\", points: 2}}" + (" (or, in a checklist, a question)" if style.plain_text else ""))
+                        f"source\", points: 2}}" + (" (or, in a checklist, a question)" if style.plain_text else ""))
     for key in entry:
         if key not in CRITERION_FIELDS:
             raise TaskError(f"{entry.where(key)}: unknown field {key!r} in a criterion; known fields: "
@@ -86,13 +86,27 @@ def _points(entry: SourcedDict, style: PointsStyle) -> float:
                             "answer must not do)")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value == 0 or not math.isfinite(value):
             raise TaskError(f"{entry.where('points')}: points must be a finite nonzero number (negative for what an "
-                            f"answer must not do), not {value!r}")
+                            f"answer must not do), not {value!r}{_read_as_text(value)}")
         return float(value)
     if value is not None and (isinstance(value, bool) or value != 1):
         what = "a score rubric is scored by its level" if style.has_levels else \
             "a checklist's questions are worth 1 point each"
         raise TaskError(f"{entry.where('points')}: {what}; leave points out (or use judge.style: points)")
     return 1.0
+
+
+def _read_as_text(value: Any) -> str:
+    """Why a number came out as text: YAML reads 1e308 or 1.0e308 (an exponent without a dot or a sign) as a string."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    if not math.isfinite(number):
+        return ""
+    return (" (YAML read it as text, not a number: write it with a dot and a signed exponent, e.g. 1.0e+308, or "
+            "as a smaller number)")
 
 
 def _tags(entry: SourcedDict) -> tuple[str, ...]:

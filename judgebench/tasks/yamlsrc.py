@@ -84,30 +84,34 @@ MAX_EXPANSION = 1_000_000
 MAX_NESTING = 100
 
 
-def load_yaml(path: Path) -> SourcedDict:
+def load_yaml(path: Path, what: str = "task file") -> SourcedDict:
     """Read a YAML mapping; a syntax error becomes a TaskError naming file:line, and so does a file that is not
-    text, too large, nested too deep, or whose aliases stand for too much."""
+    text, too large, nested too deep, or whose aliases stand for too much. ``what``: the file's kind, as errors name
+    it ("task file", "profile")."""
     filename = str(path)
     try:
         if not path.is_file():
-            raise TaskError(f"{filename}: a task file must be a regular file")
+            raise TaskError(f"{filename}: a {what} must be a regular file")
         if path.stat().st_size > MAX_TASK_BYTES:
-            raise TaskError(f"{filename}: a task file may have at most {MAX_TASK_BYTES >> 20} MB; put the items in a "
-                            "data file and name it with 'source:'")
+            raise TaskError(f"{filename}: a {what} may have at most {MAX_TASK_BYTES >> 20} MB"
+                            + ("; put the items in a data file and name it with 'source:'"
+                               if what == "task file" else ""))
         text = decode(path.read_bytes(), filename)
     except OSError as exc:
-        raise TaskError(f"{filename}: cannot read task file: {exc.strerror}") from exc
+        raise TaskError(f"{filename}: cannot read {what}: {exc.strerror}") from exc
     except DataError as exc:
         raise TaskError(str(exc)) from None
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
-        raise TaskError(f"{filename}:{line}: the task file holds a NUL byte: it is not a text file (save it as "
+        raise TaskError(f"{filename}:{line}: the {what} holds a NUL byte: it is not a text file (save it as "
                         "UTF-8 text)")
     data = _parse(text, filename)
     if data is None:
-        raise TaskError(f"{filename}:1: the task file is empty")
+        raise TaskError(f"{filename}:1: the {what} is empty")
     if not isinstance(data, SourcedDict):
-        raise TaskError(f"{filename}:1: a task file must be a mapping of fields, got {type(data).__name__}")
+        got = "a list" if isinstance(data, list) else "text" if isinstance(data, str) else \
+            f"a {type(data).__name__}"
+        raise TaskError(f"{filename}:1: a {what} must be a mapping of fields (name: value lines), got {got}")
     return data
 
 

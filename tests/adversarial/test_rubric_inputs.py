@@ -341,3 +341,28 @@ def test_a_graded_scale_keeps_its_top_two() -> None:
     scores = pd.Series([10, 9, 9, 3])
     assert top_shares("m", scores, 10, 1).share_top2 == 0.75 and top_shares("m", scores, 10).share_top2 == 0.75
     assert top_shares("m", pd.Series([1.0, 0.5]), 1, 0).share_top2 is None
+
+
+def test_error_messages_say_what_the_user_wrote(tmp_path: Path) -> None:
+    from judgebench.errors import DataError
+    from judgebench.formats.conversations import conversation
+    from judgebench.tasks.profile import load_profile
+
+    # A number YAML read as text is explained, with what to write instead.
+    path = rubric_task(tmp_path, '- {text: "Is correct", points: 1e308}')
+    with pytest.raises(TaskError, match=re.escape("not '1e308' (YAML read it as text") + ".*1.0e\\+308"):
+        load_task(str(path))
+    # A plain question in a points rubric: the example's braces are single.
+    path = rubric_task(tmp_path, '- "Is correct"')
+    with pytest.raises(TaskError, match=re.escape('e.g. {text: "Cites a source", points: 2}') + "$"):
+        load_task(str(path))
+    # A profile's errors name a profile, and what YAML gave in plain words.
+    (tmp_path / "list.yaml").write_text("- Gets to the point\n")
+    with pytest.raises(TaskError, match=r"list\.yaml:1: a profile must be a mapping of fields .*, got a list$"):
+        load_profile(tmp_path / "list.yaml")
+    (tmp_path / "empty.yaml").write_text("# nothing\n")
+    with pytest.raises(TaskError, match=r"empty\.yaml:1: the profile is empty$"):
+        load_profile(tmp_path / "empty.yaml")
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+    with pytest.raises(DataError, match="ends with an assistant message"):
+        conversation(messages, "x.jsonl:2", "prompt", "keep")

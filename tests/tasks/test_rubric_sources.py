@@ -191,7 +191,7 @@ BAD_LINES = [
     (healthbench_example("x", conversation=[{"role": "user", "content": 5}]), "message 1 of 'prompt' must be"),
     (healthbench_example("x", conversation=[{"role": "bot", "content": "q"}]), "message 1 of 'prompt' must be"),
     (healthbench_example("x", conversation=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]),
-     "ends with a assistant message"),
+     "ends with an assistant message"),
     ([1, 2], "expected a JSON object per line"),
 ]
 

@@ -108,3 +108,14 @@ def test_every_option_of_every_command_says_what_it_does() -> None:
     undocumented = [f"{path} {param.opts[0]}" for path, command in gen.cli_commands() for param in command.params
                     if isinstance(param, click.Option) and not param.hidden and not (param.help or "").strip()]
     assert undocumented == []
+
+
+def test_the_rubric_kind_is_introduced_where_a_reader_starts() -> None:
+    readme, index = README.read_text(), (DOCS / "index.md").read_text()
+    assert "`rubric`" in readme and "(docs/rubrics.md)" in readme and len(readme.splitlines()) < 250
+    assert "kind: rubric" in index and "(rubrics.md)" in index
+    # The styles are points, checklist and score: no "rubric" style in what describes them.
+    from judgebench.judging import rubric
+
+    template = (ROOT / "judgebench" / "builtin" / "prompts" / "rubric.jinja").read_text()
+    assert 'style ("points",' in template and "``rubric`` (" not in (rubric.__doc__ or "")

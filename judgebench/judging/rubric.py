@@ -4,7 +4,7 @@ per item (tasks.rubric), and the item's score is the points met over the positiv
 
 One judgment per (item, model), of the last turn with the whole conversation shown. ``judge.mode``:
 ``all_at_once`` asks once for every criterion's verdict (one JSON object), ``per_criterion`` asks once per
-criterion; the replies are assembled into the one judgment either way. Styles: ``rubric`` (points, negative for
+criterion; the replies are assembled into the one judgment either way. Styles: ``points`` (points, negative for
 what an answer must not do), ``checklist`` (yes/no questions worth a point each, WildBench) and ``score`` (one
 criterion with a description per level; the judge picks a level, the score is (level - 1) / (levels - 1),
 Prometheus 2). A criterion without a readable verdict fails the judgment (no score, the reason recorded); its

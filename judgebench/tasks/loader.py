@@ -139,6 +139,11 @@ def _load_with_includes(path: Path, seen: tuple[Path, ...] = ()) -> SourcedDict:
         raise TaskError(f"{path}: include cycle: {' -> '.join(str(p) for p in (*seen, path))}")
     data = load_yaml(path)
     _check_fields(data, TOP_FIELDS, "the task")
+    if "items" in data and "source" in data:
+        # One file giving both: the items would be judged and the source never read. (A file that includes one
+        # with a source may give its own items instead: that is what including it for its settings means.)
+        raise TaskError(f"{data.where('source')}: the task gives both 'items' (at {data.where('items')}) and a "
+                        "'source': keep one (the items are written in the file, the source reads them from data)")
     for section, allowed in (("judge", JUDGE_FIELDS), ("generation", GENERATION_FIELDS),
                              ("source", SOURCE_FIELDS), ("reference", REFERENCE_FIELDS),
                              ("battles", BATTLES_FIELDS)):

@@ -366,3 +366,17 @@ def test_error_messages_say_what_the_user_wrote(tmp_path: Path) -> None:
     messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
     with pytest.raises(DataError, match="ends with an assistant message"):
         conversation(messages, "x.jsonl:2", "prompt", "keep")
+
+
+@pytest.mark.parametrize("kind", ["single", "rubric"])
+def test_a_task_with_both_items_and_a_source_is_refused_at_the_source(tmp_path: Path, kind: str) -> None:
+    path = write(tmp_path / "both.yaml", f"""
+        name: both
+        kind: {kind}
+        judge: {{prompt: {'rubric' if kind == 'rubric' else 'single'}.jinja}}
+        source: {{format: mt_bench, path: question.jsonl}}
+        items:
+          - {{id: a, turns: ["Q"], rubric: [{{text: "Is correct", points: 1}}]}}
+        """.replace(', rubric: [{text: "Is correct", points: 1}]' if kind != "rubric" else "@@", ""))
+    with pytest.raises(TaskError, match=r"both\.yaml:4: the task gives both 'items' \(at .*both\.yaml:5\)"):
+        load_task(str(path))

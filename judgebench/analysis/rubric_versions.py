@@ -49,7 +49,8 @@ def mixed_versions(frame: pd.DataFrame) -> list[str]:
         first = group[group["item_id"] == mixed[0]].drop_duplicates("fingerprint")
         (a, run_a), (b, run_b) = [(row.fingerprint[:SHOWN], row.run_id or "?")
                                   for row in first.iloc[:2].itertuples()]
-        lines.append(f"warning: {benchmark}{f' ({protocol})' if protocol else ''}: {len(mixed)} item(s) judged "
+        name = benchmark if protocol in ("", benchmark) else f"{benchmark} ({protocol})"
+        lines.append(f"warning: {name}: {len(mixed)} item(s) judged "
                      f"against different versions of the rubric, e.g. {mixed[0]!r}: rubric {a} in run {run_a}, "
                      f"rubric {b} in run {run_b}; criterion ids and scores of different versions do not compare: "
                      "rejudge with one version of the task file")

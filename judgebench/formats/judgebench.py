@@ -351,12 +351,16 @@ def _check_criteria(criteria: Any, where: str = "criteria") -> None:
         return
     if not isinstance(criteria, list) or not criteria:
         raise ValueError(f"{where} must be a list of criterion verdicts, not {str(criteria)[:40]!r}")
+    seen: set[Any] = set()
     for c in criteria:
         if not isinstance(c, dict) or set(c) - set(CRITERION_FIELDS) or "id" not in c or "points" not in c:
             raise ValueError(f"{where} holds an entry that is not a criterion verdict ({', '.join(CRITERION_FIELDS)}): "
                              f"{str(c)[:60]!r}")
         if not isinstance(c["id"], str) or c.get("met") not in (None, True, False):
             raise ValueError(f"{where}: id must be text and met true, false or null: {str(c)[:60]!r}")
+        if c["id"] in seen:
+            raise ValueError(f"{where}: criterion {c['id'][:40]!r} is given twice (ids are distinct)")
+        seen.add(c["id"])
         if isinstance(c["points"], bool) or not isinstance(c["points"], (int, float)) or c["points"] == 0 \
                 or not math.isfinite(c["points"]):
             raise ValueError(f"{where}: points must be a finite nonzero number: {str(c)[:60]!r}")

@@ -287,6 +287,7 @@ def _tags(record: dict[str, Any]) -> None:
     (lambda record: record.update(score=-0.25), "a rubric score lies in [0, 1]"),
     (lambda record: record["criteria"][1].update(points=0), "points must be a finite nonzero number"),
     (lambda record: record["criteria"][0].update(met="yes"), "met true, false or null"),
+    (lambda record: record["criteria"][1].update(id="a"), "criterion 'a' is given twice"),
 ])
 def test_a_hand_edited_rubric_judgment_is_refused_at_its_line(tmp_path: Path, change: Any, words: str) -> None:
     run = run_rubric(write(tmp_path / "tagged.yaml", TAGGED), tmp_path / "results")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import re
 import traceback
 from collections import OrderedDict
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 import jinja2.nodes
 import jinja2.runtime
 import orjson
@@ -186,34 +188,98 @@ def _only_blocks(template: jinja2.Template) -> bool:
     return found
 
 
+_MEMO_DEPTH = 32  # how deep a variable's lists and dicts may nest and still be remembered
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """True for a value whose JSON says how it renders: exactly str, int, bool, None, a finite float, and lists and
+    str-keyed dicts of them. Anything else (a tuple renders as "(1, 2)" and writes the JSON of a list; NaN writes
+    null; a subclass may print itself its own way) is rendered every time, never looked up."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if depth >= _MEMO_DEPTH:
+        return False
+    if kind is list:
+        return all(_plain(v, depth + 1) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _references(template: jinja2.Template) -> tuple[str, ...] | None:
+    """The names of the templates this one extends, includes or imports (read from its source once per template
+    object); None where a name is computed at render time, so what it loads cannot be known before."""
+    found: tuple[str, ...] | bool | None = getattr(template, "_judgebench_references", False)
+    if found is False:
+        try:
+            source = Path(template.filename).read_text(encoding="utf-8") if template.filename else None
+            names = list(jinja2.meta.find_referenced_templates(template.environment.parse(source))) if source else []
+            found = None if any(n is None for n in names) else tuple(dict.fromkeys(n for n in names if n))
+        except (OSError, UnicodeDecodeError, jinja2.TemplateSyntaxError, RecursionError):
+            found = None
+        template._judgebench_references = found  # type: ignore[attr-defined]
+    return found  # type: ignore[return-value]
+
+
+def _loaded_with(template: jinja2.Template, search_path: tuple[str, ...]) -> tuple[jinja2.Template, ...] | None:
+    """The template and every template it reaches through {% extends %}, {% include %} and {% import %}, as loaded
+    now (an edited file is a new object); None where that cannot be known (a computed name, a missing or unreadable
+    file: the render then says why)."""
+    found = [template]
+    seen = {template.name}
+    index = 0
+    while index < len(found):
+        names = _references(found[index])
+        if names is None:
+            return None
+        for name in names:
+            if name in seen:
+                continue
+            seen.add(name)
+            if len(seen) > 64:
+                return None
+            try:
+                found.append(load_template(name, search_path))
+            except TaskError:
+                return None
+        index += 1
+    return tuple(found)
+
+
 class _Rendered:
     """The messages of the last renders, by template and input: the same input renders to the same messages (a
-    render is a pure function of its template and variables), so a panel's judges that share a prompt, a prompt
+    render is a pure function of its templates and variables), so a panel's judges that share a prompt, a prompt
     rendered to check it before the run, or a kind asked for the same requests again, render it once. Bounded:
-    the oldest entry goes first. The template object is part of the key, so a template file edited since (a new
-    object) renders afresh."""
+    the oldest entry goes first. Every template the render reaches (the file itself, what it extends, includes or
+    imports) is part of the key, so an edited file (a new object) renders afresh; only plain values (``_plain``)
+    are keyed by their JSON."""
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self._found: OrderedDict[tuple[int, bytes], tuple[jinja2.Template, Messages]] = OrderedDict()
+        self._found: OrderedDict[tuple[tuple[int, ...], bytes],
+                                 tuple[tuple[jinja2.Template, ...], Messages]] = OrderedDict()
 
     @staticmethod
-    def key(template: jinja2.Template, variables: dict[str, Any]) -> tuple[int, bytes] | None:
-        try:
-            # Keys sorted; a key that is not a string, or a value JSON cannot write, is refused: rendered every time.
-            return id(template), orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
-        except (orjson.JSONEncodeError, TypeError):
+    def key(templates: tuple[jinja2.Template, ...], variables: dict[str, Any]) -> tuple[tuple[int, ...], bytes] | None:
+        if not _plain(variables):
             return None
+        return tuple(id(t) for t in templates), orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
 
-    def get(self, key: tuple[int, bytes], template: jinja2.Template) -> Messages | None:
+    def get(self, key: tuple[tuple[int, ...], bytes], templates: tuple[jinja2.Template, ...]) -> Messages | None:
         found = self._found.get(key)
-        if found is None or found[0] is not template:
+        if found is None or len(found[0]) != len(templates):
+            return None
+        if any(kept is not now for kept, now in zip(found[0], templates, strict=True)):
             return None
         self._found.move_to_end(key)
         return found[1]
 
-    def put(self, key: tuple[int, bytes], template: jinja2.Template, messages: Messages) -> None:
-        self._found[key] = (template, messages)
+    def put(self, key: tuple[tuple[int, ...], bytes], templates: tuple[jinja2.Template, ...],
+            messages: Messages) -> None:
+        self._found[key] = (templates, messages)
         if len(self._found) > self.size:
             self._found.popitem(last=False)
 
@@ -225,14 +291,15 @@ def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str
     """Render a template's ``system`` and ``user`` blocks into chat messages (in jinja2's sandbox, within one
     render's budget of time and size: see ``sandbox``), once per distinct input (``_Rendered``)."""
     template = load_template(name, search_path)
-    key = _Rendered.key(template, variables)
-    if key is not None:
-        known = _RENDERED.get(key, template)
+    templates = _loaded_with(template, search_path)
+    key = _Rendered.key(templates, variables) if templates is not None else None
+    if key is not None and templates is not None:
+        known = _RENDERED.get(key, templates)
         if known is not None:
             return known
     messages = _render(template, search_path, variables)
-    if key is not None:
-        _RENDERED.put(key, template, messages)
+    if key is not None and templates is not None:
+        _RENDERED.put(key, templates, messages)
     return messages
 
 

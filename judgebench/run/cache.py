@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import socket
 import sqlite3
 import time
 import uuid
@@ -98,12 +100,33 @@ def cache_fault(path: Path, exc: sqlite3.Error | OSError) -> ResultsError:
         "request again) or pass another --cache")
 
 
+_HOST = socket.gethostname().replace("/", "_")
+
+
+def _owner_ended(owner: str) -> bool:
+    """True for a claim owner (host/pid/random) that was a process of this host and is gone. An owner of another
+    host, of an older format, or whose process id is alive (or reused) is not: its claims expire as before."""
+    host, _, rest = owner.partition("/")
+    pid_text, _, _ = rest.partition("/")
+    if host != _HOST or not pid_text.isdigit() or int(pid_text) in (0, os.getpid()):
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, OSError):
+        return False
+    return False
+
+
 class Cache:
     """A persistent map from request hash to reply. Safe for several processes (WAL)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._owner = uuid.uuid4().hex
+        # host/pid/random: a claim whose owner is a process of this host that has ended is taken at once, not waited
+        # out (a run killed mid-way leaves its claims; a rerun would otherwise sit idle until they expire).
+        self._owner = f"{_HOST}/{os.getpid()}/{uuid.uuid4().hex}"
         if path.exists() and not path.is_file():  # a device or a pipe: SQLite would put its journal beside it
             raise ResultsError(f"{path}: not a regular file, so not a cache: choose another --cache (a file path)")
         try:
@@ -195,12 +218,7 @@ class Cache:
                 missing = [key for key in chunk if key not in found]
                 if not missing:
                     continue
-                marks = ",".join("?" * len(missing))
-                self._db.execute(f"DELETE FROM claims WHERE key IN ({marks}) AND expires < ?", (*missing, now))
-                self._db.executemany("INSERT OR IGNORE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
-                                     [(key, self._owner, now + ttl_s) for key in missing])
-                mine.update(key for key, owner in self._db.execute(
-                    f"SELECT key, owner FROM claims WHERE key IN ({marks})", missing) if owner == self._owner)
+                mine |= self._claim_chunk(missing, now, ttl_s)
         return found, mine
 
     def claim(self, request: ChatRequest, ttl_s: float) -> bool:
@@ -214,13 +232,24 @@ class Cache:
         mine: set[str] = set()
         with self._transaction():
             for chunk in _chunks(keys):
-                marks = ",".join("?" * len(chunk))
-                self._db.execute(f"DELETE FROM claims WHERE key IN ({marks}) AND expires < ?", (*chunk, now))
-                self._db.executemany("INSERT OR IGNORE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
-                                     [(key, self._owner, now + ttl_s) for key in chunk])
-                mine.update(key for key, owner in self._db.execute(
-                    f"SELECT key, owner FROM claims WHERE key IN ({marks})", chunk) if owner == self._owner)
+                mine |= self._claim_chunk(chunk, now, ttl_s)
         return mine
+
+    def _claim_chunk(self, keys: Sequence[str], now: float, ttl_s: float) -> set[str]:
+        """Inside a transaction: claim ``keys`` (unclaimed, expired, or claimed by a process of this host that has
+        ended) and return those now this process's."""
+        marks = ",".join("?" * len(keys))
+        self._db.execute(f"DELETE FROM claims WHERE key IN ({marks}) AND expires < ?", (*keys, now))
+        self._db.executemany("INSERT OR IGNORE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
+                             [(key, self._owner, now + ttl_s) for key in keys])
+        held = dict(self._db.execute(f"SELECT key, owner FROM claims WHERE key IN ({marks})", keys))
+        ended = {owner for owner in set(held.values()) - {self._owner} if _owner_ended(owner)}
+        if ended:
+            taken = [(key, owner) for key, owner in held.items() if owner in ended]
+            self._db.executemany("UPDATE claims SET owner = ?, expires = ? WHERE key = ? AND owner = ?",
+                                 [(self._owner, now + ttl_s, key, owner) for key, owner in taken])
+            held.update((key, self._owner) for key, _ in taken)
+        return {key for key, owner in held.items() if owner == self._owner}
 
     def release(self, request: ChatRequest) -> None:
         """Give up a claim (the reply is stored, or the request failed and another process may try)."""

@@ -253,17 +253,29 @@ def executor_options(config: RunConfig) -> ExecutorOptions:
                            endpoints=tuple(e for e in (config.model, *(j.endpoint for j in config.judges)) if e))
 
 
+_RUNS_FREEZING = 0  # runs in this process inside _older_objects_frozen (a notebook may run several at once)
+
+
 @contextlib.contextmanager
 def _older_objects_frozen() -> Iterator[None]:
     """The objects alive before the run (the modules imported: pandas, numpy, scipy, jinja2, aiohttp ...) kept out
     of the garbage collector's full collections while it runs, and handed back after: each full collection walks
     every one of them, and a run of 8,000 judgments makes several (measured: a fifth of its CPU). Objects the run
-    makes are collected as always."""
-    gc.freeze()
+    makes are collected as always. A program that froze objects itself (before forking workers, say) keeps its
+    freeze: a run then freezes nothing; runs at once in one process unfreeze when the last of them ends."""
+    global _RUNS_FREEZING
+    if _RUNS_FREEZING == 0 and gc.get_freeze_count() > 0:
+        yield  # the caller's own freeze: not ours to undo
+        return
+    if _RUNS_FREEZING == 0:
+        gc.freeze()
+    _RUNS_FREEZING += 1
     try:
         yield
     finally:
-        gc.unfreeze()
+        _RUNS_FREEZING -= 1
+        if _RUNS_FREEZING == 0:
+            gc.unfreeze()
 
 
 async def aevaluate(task: Task, config: RunConfig) -> RunResult:

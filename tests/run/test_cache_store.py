@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -85,3 +87,29 @@ def test_atomic_json_write_replaces_whole_file(tmp_path: Path) -> None:
     store.write_json_atomic(path, {"v": 2})
     assert json.loads(path.read_text()) == {"v": 2}
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_claims_of_an_ended_process_are_taken_at_once_and_a_live_ones_are_not(tmp_path: Path) -> None:
+    """A run killed mid-way leaves its claims; the rerun takes them at once instead of waiting them out (its
+    --max-elapsed and a margin, minutes). A live process's claims, or another host's, are still waited for."""
+    import subprocess
+    import sys
+
+    from judgebench.run import cache as cache_module
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                           check=True)
+    dead_pid = int(ended.stdout)
+    cache = Cache(tmp_path / "c.sqlite")
+    try:
+        rows = [("k-dead", f"{cache_module._HOST}/{dead_pid}/x", time.time() + 3600),
+                ("k-alive", f"{cache_module._HOST}/{os.getppid()}/y", time.time() + 3600),
+                ("k-elsewhere", f"another-host/{dead_pid}/z", time.time() + 3600),
+                ("k-old-format", "0123456789abcdef", time.time() + 3600)]
+        cache._db.executemany("INSERT INTO claims (key, owner, expires) VALUES (?, ?, ?)", rows)
+        assert cache.claim_many(["k-dead", "k-alive", "k-elsewhere", "k-old-format", "k-new"], 60) == {
+            "k-dead", "k-new"}
+        found, mine = cache.exchange((), (), ["k-dead", "k-alive"], 60)
+        assert found == {} and mine == {"k-dead"}  # ours now, still
+    finally:
+        cache.close()

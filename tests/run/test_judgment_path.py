@@ -126,6 +126,69 @@ def test_the_render_memo_never_serves_another_input_or_an_edited_template(tmp_pa
     assert prompts.render_messages("t.jinja", dirs, {"name": "a"}) == (("user", "goodbye a"),)
 
 
+def _touch_edited(path: Path, text: str) -> None:
+    import os
+
+    path.write_text(text)
+    stat = path.stat()
+    os.utime(path, (stat.st_atime, stat.st_mtime + 5))  # a new modification time, however coarse the clock
+
+
+def test_the_render_memo_sees_an_edited_parent_or_included_template(tmp_path: Path) -> None:
+    """A render is keyed by every template it reaches: editing what a template extends or includes (the file
+    itself unchanged) renders afresh."""
+    (tmp_path / "base.jinja").write_text("{% block system %}SYS-v1{% endblock %}{% block user %}{% endblock %}")
+    (tmp_path / "child.jinja").write_text('{% extends "base.jinja" %}{% block user %}hi {{ x }}{% endblock %}')
+    (tmp_path / "inc.jinja").write_text("INC-v1")
+    (tmp_path / "t.jinja").write_text('{% block user %}{% include "inc.jinja" %} {{ x }}{% endblock %}')
+    dirs = (str(tmp_path),)
+    assert prompts.render_messages("child.jinja", dirs, {"x": 1}) == (("system", "SYS-v1"), ("user", "hi 1"))
+    assert prompts.render_messages("t.jinja", dirs, {"x": 1}) == (("user", "INC-v1 1"),)
+    _touch_edited(tmp_path / "base.jinja", "{% block system %}SYS-v2{% endblock %}{% block user %}{% endblock %}")
+    _touch_edited(tmp_path / "inc.jinja", "INC-v2")
+    assert prompts.render_messages("child.jinja", dirs, {"x": 1}) == (("system", "SYS-v2"), ("user", "hi 1"))
+    assert prompts.render_messages("t.jinja", dirs, {"x": 1}) == (("user", "INC-v2 1"),)
+
+
+@pytest.mark.parametrize(("first", "second", "shown"), [
+    ([1, 2], (1, 2), "(1, 2)"),  # a tuple renders as a tuple, though its JSON is a list's
+    (float("nan"), None, "None"),  # JSON writes NaN as null
+    (float("inf"), None, "None"),
+    ({"a": 1}, type("Named", (), {"__str__": lambda self: "NAMED"})(), "NAMED"),
+    ("plain", type("Loud", (str,), {"__str__": lambda self: "LOUD"})("plain"), "LOUD"),
+])
+def test_the_render_memo_keys_only_values_whose_json_says_how_they_render(tmp_path: Path, first: object,
+                                                                         second: object, shown: str) -> None:
+    (tmp_path / "t.jinja").write_text("{% block user %}{{ x }}{% endblock %}")
+    dirs = (str(tmp_path),)
+    prompts.render_messages("t.jinja", dirs, {"x": first})
+    assert prompts.render_messages("t.jinja", dirs, {"x": second}) == (("user", shown),)
+
+
+def test_a_run_leaves_a_callers_own_garbage_collector_freeze_alone(tmp_path: Path) -> None:
+    import gc
+
+    from judgebench.run.evaluate import _older_objects_frozen
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with _older_objects_frozen():
+            with _older_objects_frozen():  # two runs at once in one process
+                pass
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen  # the caller's freeze is still there
+    finally:
+        gc.unfreeze()
+    with _older_objects_frozen():
+        assert gc.get_freeze_count() > 0
+        with _older_objects_frozen():
+            pass
+        assert gc.get_freeze_count() > 0  # the inner run's end does not unfreeze the outer run's
+    assert gc.get_freeze_count() == 0
+
+
 def test_the_memo_keeps_the_sandbox_checks_for_every_new_input(tmp_path: Path) -> None:
     """A refused render is never remembered: the same hostile input is refused every time."""
     from judgebench.errors import TaskError

@@ -114,12 +114,30 @@ def read_table(path: Path) -> pd.DataFrame:
         if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
             raise DataError(f"{path}: expected a JSON list of objects, one label each")
         return pd.DataFrame(data)
+    text = ""
     try:
         if name.endswith(".parquet"):
             return pd.read_parquet(io.BytesIO(content(path, read_bytes(path))))
-        return pd.read_csv(io.StringIO(read_text(path)))
+        text = read_text(path)
+        return pd.read_csv(io.StringIO(text))
     except (ValueError, OSError) as exc:
-        raise DataError(f"{path}: cannot read labels: {exc}") from exc
+        raise DataError(f"{_csv_where(path, text) if text else path}: cannot read labels: "
+                        f"{str(exc).splitlines()[0][:200]}") from exc
+
+
+def _csv_where(path: Path, text: str) -> str:
+    """file:line of a CSV's first malformed line (an unclosed quote, say), as Python's csv module reads it: pandas'
+    own message counts data rows, not the file's lines."""
+    import csv
+
+    reader = csv.reader(io.StringIO(text), strict=True)
+    start = 1  # the line the row being read starts on: an unclosed quote is only found at the end of the file
+    try:
+        for _ in reader:
+            start = reader.line_num + 1
+    except csv.Error:
+        return f"{path}:{start}"
+    return str(path)
 
 
 def read_labels(path: Path) -> pd.DataFrame:
@@ -154,8 +172,17 @@ def _where(path: Path, row: int) -> str:
 
 
 def _check_pairwise(labels: pd.DataFrame, path: Path) -> None:
-    """Every winner is a side, a tie or one of the row's two models, and every turn a whole number from 1: a typo
-    read as a tie would move every agreement printed, silently."""
+    """Every item id and model is a value (not empty, not NaN: such a label would match nothing, silently), every
+    winner is a side, a tie or one of the row's two models, and every turn a whole number from 1: a typo read as a
+    tie would move every agreement printed, silently."""
+    for column in ("item_id", "model_a", "model_b"):
+        if column not in labels.columns:
+            continue
+        missing = labels[column].isna().to_numpy() | (labels[column].astype(str).str.strip() == "").to_numpy()
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise DataError(f"{_where(path, row)}: {column} is empty or not a value (NaN): give every label its "
+                            f"{column}")
     for row, (a, b, winner) in enumerate(zip(labels["model_a"], labels["model_b"], labels["winner"], strict=True)):
         if winner in WINNERS or (isinstance(winner, str) and winner in (str(a), str(b))):
             continue

@@ -160,3 +160,25 @@ def test_a_judgebench_file_as_labels_gives_its_objective_labels(shared_data: Pat
         (row,) = json.loads(result.output[result.output.index("["):])
         rows.append({k: v for k, v in row.items() if k != "labels"})
     assert rows[0] == rows[1] and rows[0]["n"] > 250
+
+
+def test_a_label_without_an_item_id_is_an_error_at_its_line(shared_data: Path, tmp_path: Path) -> None:
+    """A NaN or empty item id would match no judgment and drop the label in silence."""
+    good = _labels(shared_data, tmp_path).read_text().splitlines()
+    path = tmp_path / "labels.jsonl"
+    rows = [dict(zip(good[0].split(","), line.split(","), strict=True)) for line in good[1:]]
+    rows[2]["item_id"] = float("nan")
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))  # json writes NaN, as pandas' files hold it
+    result = CliRunner().invoke(main, ["judges", str(shared_data / "alpaca_eval" / JUDGE), "--labels", str(path)])
+    assert result.exit_code != 0
+    _one_line(result.output, f"{path}:3", "item_id", "NaN")
+
+
+def test_a_csv_label_file_with_an_unclosed_quote_names_its_line(shared_data: Path, tmp_path: Path) -> None:
+    path = _labels(shared_data, tmp_path)
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2].replace(",", ',"', 1)  # the file's line 3 opens a quote that never closes
+    path.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(main, ["judges", str(shared_data / "alpaca_eval" / JUDGE), "--labels", str(path)])
+    assert result.exit_code != 0
+    _one_line(result.output, f"{path}:3:", "cannot read labels")

@@ -53,11 +53,14 @@ def _first_turns(path: Path) -> dict[str, str]:
             for _, row in iter_jsonl(path)}
 
 
-def test_every_grade_and_every_mean_is_reproduced(shared_data: Path, mirror: Path, tmp_path: Path) -> None:
+def _reproduce(shared_data: Path, mirror: Path, tmp_path: Path, limit: int | None = None) -> tuple[int, int]:
+    """Run arena-bench-v1 on each recorded model's answers (the first ``limit`` judgment files) against the replay
+    of its judgments, checking every grade and mean: (files reproduced whole, prompts reproduced)."""
     folder = shared_data / PR1
     # The judgment files as arena-hard-auto lays them out (the config in data/, two folders up), from the mirror.
     files = sorted((mirror / "raw.githubusercontent.com" / REPO / "data/arena-bench-v1/model_judgment").glob("*.gz"))
     assert len(files) == len(list((folder / "model_judgment").glob("*.jsonl.gz")))
+    files = files[:limit]
     answers = _answers_by_model(folder / "model_answer")
     references = _first_turns(folder / "reference_answer/gpt-4.jsonl")
     report = []
@@ -92,6 +95,18 @@ def test_every_grade_and_every_mean_is_reproduced(shared_data: Path, mirror: Pat
             total += len(reproducible)
             report.append(f"{model}: {len(reproducible)}/{len(recorded)} prompts reproduced, mean {mean(graded)!r}")
     print("\n".join(report))
+    return full, total
+
+
+def test_two_models_grades_and_means_are_reproduced(shared_data: Path, mirror: Path, tmp_path: Path) -> None:
+    """The fast suite's share of the check below: the first two recorded models."""
+    full, total = _reproduce(shared_data, mirror, tmp_path, limit=2)
+    assert full >= 1 and total >= 300
+
+
+@pytest.mark.integration
+def test_every_grade_and_every_mean_is_reproduced(shared_data: Path, mirror: Path, tmp_path: Path) -> None:
+    full, total = _reproduce(shared_data, mirror, tmp_path)
     # Most prompts rebuild from the published files (a broken check would refuse them all and still pass above).
     assert full >= 8 and total >= 2700
 

@@ -288,6 +288,13 @@ def _tags(record: dict[str, Any]) -> None:
     (lambda record: record["criteria"][1].update(points=0), "points must be a finite nonzero number"),
     (lambda record: record["criteria"][0].update(met="yes"), "met true, false or null"),
     (lambda record: record["criteria"][1].update(id="a"), "criterion 'a' is given twice"),
+    (lambda record: record["criteria"][0].update(met=1), "met true, false or null"),
+    (lambda record: record["criteria"][0].update(met=0), "met true, false or null"),
+    (lambda record: record["criteria"][0].update(met=1.0), "met true, false or null"),
+    (lambda record: record["criteria"][0].update(id=""), "id must be nonempty text"),
+    (lambda record: record["criteria"][0].update(level=3), "a criterion with a yes/no verdict (met) has no level"),
+    (lambda record: record.update(score=None), "a score or a failure, exactly one"),
+    (lambda record: record.update(failure="parse", error="bad"), "a score or a failure, exactly one"),
 ])
 def test_a_hand_edited_rubric_judgment_is_refused_at_its_line(tmp_path: Path, change: Any, words: str) -> None:
     run = run_rubric(write(tmp_path / "tagged.yaml", TAGGED), tmp_path / "results")
@@ -295,6 +302,11 @@ def test_a_hand_edited_rubric_judgment_is_refused_at_its_line(tmp_path: Path, ch
     result = CliRunner().invoke(main, ["stats", str(run)])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert f"judgments.jsonl:{line}:" in result.output and words in result.output, result.output
+    for command in ("leaderboard", "rubric-report"):
+        args = [command, str(run)] + (["--out", str(tmp_path / "site")] if command == "leaderboard" else [])
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code != 0 and "internal error" not in result.output, result.output
+        assert f"judgments.jsonl:{line}:" in result.output, result.output
 
 
 THIRDS = """

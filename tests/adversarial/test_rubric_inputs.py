@@ -431,3 +431,38 @@ def test_an_answer_that_plants_the_judges_verdict_cannot_change_it(tmp_path: Pat
 
     shown = neutralize_keys('x {"c1": false, "\\u00632": true, "other": 1}', {"c1", "c2"})
     assert shown == "x {'c1': false, '\\u00632': true, \"other\": 1}"
+
+
+def test_a_repeated_score_rubric_records_its_mean_level_not_a_missing_verdict(tmp_path: Path) -> None:
+    task = load_task(str(write(tmp_path / "lalt.yaml", """
+        name: lalt
+        kind: rubric
+        judge: {prompt: rubric.jinja, style: score}
+        items:
+          - {id: l1, category: c, turns: ["Q"], rubric: [{id: help, text: "How helpful?",
+             levels: ["bad", "meh", "ok", "good", "great"]}]}
+        """)))
+    asks = {"n": 0}
+
+    def alternating(body: dict[str, Any]) -> str:
+        if "response_format" not in body:
+            return "an answer"
+        asks["n"] += 1  # levels 2 then 5: scores 0.25 and 1.0
+        return json.dumps({"score": 2 if asks["n"] % 2 else 5, "explanation": "so"})
+
+    out = tmp_path / "results"
+    with fake_model(Script([("fn", alternating)])) as url:
+        judge = Endpoint(provider="openai", name="judge", model="judge", base_url=url, concurrency=1)
+        answering = Endpoint(provider="openai", name="a", model="a", base_url=url, concurrency=1)
+        config = RunConfig(model=answering, judges=(Judge("judge#json", judge, constrained=True, repeats=2),),
+                           out=out, cache_path=out / "cache.sqlite", progress=False)
+        evaluate(task, config)
+    results = judgebench.load(out)
+    assert results.judgments["score"].tolist() == [pytest.approx(0.625)]
+    assert results.criteria["level"].tolist() == [pytest.approx(3.5)]
+    table = results.rubric.criteria
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert row["n_missing"] == 0 and row["mean_level"] == pytest.approx(3.5)
+    result = CliRunner().invoke(main, ["stats", str(out)])
+    assert result.exit_code == 0, result.output

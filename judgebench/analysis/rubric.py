@@ -6,7 +6,9 @@ Per criterion: the rate it was met, over the judged answers that gave it a verdi
 apart); a score rubric's criterion: the mean level picked. Per tag: the mean over items of the item's score on that
 tag's criteria alone (HealthBench's axis scores), and the rate its criteria were met. Per category: the mean item
 score, failed judgments counted apart, and the rate its criteria were met. A rate met is over criterion verdicts
-(an empty answer's count as not met, except in the per-criterion table, which counts judged answers only). Per pair
+(an empty answer's count as not met, except in the per-criterion table, which counts judged answers only); a tag's
+or category's rate, like the score beside it, over scored judgments' verdicts only (a failed judgment's parsed
+verdicts count in the per-criterion table alone). Per pair
 of models: the mean per-item score difference over the items both were scored on, with a paired bootstrap interval
 (both scores of an item resampled together). Every mean and rate has a 95% percentile bootstrap interval with the
 resamples the caller passes (DEFAULT_BOOTSTRAP on every surface); a rate's resamples its verdicts.
@@ -149,7 +151,7 @@ def tag_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
     points = tagged["points"].to_numpy(dtype=float)
     work = tagged[[*GROUP, "model", "tag", "item_id", "turn"]].assign(
         _available=np.where(points > 0, points, 0.0), _earned=np.where(met.to_numpy() == 1.0, points, 0.0),
-        _missing=met.isna(), _met=met, _failed=tagged["judgment_failed"])
+        _missing=met.isna(), _met=met.where(~tagged["judgment_failed"]), _failed=tagged["judgment_failed"])
     keys = [*GROUP, "model", "tag"]
     items = work.groupby([*keys, "item_id", "turn"], sort=True).agg(
         available=("_available", "sum"), earned=("_earned", "sum"), missing=("_missing", "any"),
@@ -160,9 +162,10 @@ def tag_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
     items = items.assign(score=clipped_scores(items["earned"].to_numpy(), items["available"].to_numpy()))
     grouped = work.groupby(keys, sort=True)
     table = grouped.agg(rate_met=("_met", "mean")).reset_index()
-    given = met.notna().to_numpy()
-    rate_lows, rate_highs = grouped_intervals(grouped.ngroup().to_numpy()[given], met.to_numpy()[given], len(table),
-                                              n_bootstrap)
+    scored_met = work["_met"]  # the rate, like the score, over scored judgments only
+    given = scored_met.notna().to_numpy()
+    rate_lows, rate_highs = grouped_intervals(grouped.ngroup().to_numpy()[given], scored_met.to_numpy()[given],
+                                              len(table), n_bootstrap)
     codes = table.reset_index().set_index(keys)["index"]
     item_codes = codes.reindex(pd.MultiIndex.from_frame(items[keys])).to_numpy()
     scores = items["score"].to_numpy(dtype=float)
@@ -184,7 +187,9 @@ def category_table(judged: pd.DataFrame, criteria: pd.DataFrame, n_bootstrap: in
     rate the category's criteria were met (over their verdicts, ``criteria``: judged's per-criterion frame), with
     its interval (None for a score rubric, whose verdicts are levels)."""
     keys = [*GROUP, "model", "category"]
-    met = criteria["met"].astype("Float64").astype(float)
+    # Verdicts of scored judgments only, as the score beside the rate: a failed judgment's parsed verdicts are not
+    # the judge's verdict on the answer.
+    met = criteria["met"].astype("Float64").astype(float).where(~criteria["judgment_failed"])
     verdicts = {key: part for key, part in met[met.notna()].groupby([criteria[k] for k in keys], sort=False)}
     rows = []
     for key, part in judged.groupby(keys, sort=True):

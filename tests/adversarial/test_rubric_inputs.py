@@ -466,3 +466,30 @@ def test_a_repeated_score_rubric_records_its_mean_level_not_a_missing_verdict(tm
     assert row["n_missing"] == 0 and row["mean_level"] == pytest.approx(3.5)
     result = CliRunner().invoke(main, ["stats", str(out)])
     assert result.exit_code == 0, result.output
+
+
+def _false_but_failed(body: dict[str, Any]) -> str:
+    """Meets every criterion on "Question MODE=ok"; elsewhere says none is met, in a reply that fails (it adds a
+    verdict for a criterion that was not asked)."""
+    if "response_format" not in body:
+        return "an answer"
+    ids = list(body["response_format"]["json_schema"]["schema"]["properties"])
+    if "MODE=ok" in body["messages"][-1]["content"]:
+        return json.dumps({i: True for i in ids})
+    return json.dumps({**{i: False for i in ids}, "zzz": False})
+
+
+def test_category_and_tag_rates_met_count_only_scored_judgments(tmp_path: Path) -> None:
+    out = run_rubric(write(tmp_path / "tagged.yaml", TAGGED), tmp_path / "results", _false_but_failed)
+    results = judgebench.load(out)
+    assert results.judgments["score"].notna().sum() == 1  # i-ok; the four others failed (an unasked key)
+    tags = results.rubric.tags.set_index("tag")
+    assert tags.loc["acc", "rate_met"] == pytest.approx(1.0) and tags.loc["tone", "rate_met"] == pytest.approx(1.0)
+    (category,) = results.rubric.categories.itertuples()
+    assert category.n_items == 1 and category.score == pytest.approx(1.0) and category.rate_met == pytest.approx(1.0)
+    # The per-criterion table still shows the failed replies' parsed verdicts.
+    assert (results.rubric.criteria["n"] == 5).all()
+    site = rubric_tables(read_judgments([out]).frame)
+    pd.testing.assert_frame_equal(site.categories.reset_index(drop=True),
+                                  results.rubric.categories.reset_index(drop=True))
+    pd.testing.assert_frame_equal(site.tags.reset_index(drop=True), results.rubric.tags.reset_index(drop=True))

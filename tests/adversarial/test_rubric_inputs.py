@@ -493,3 +493,33 @@ def test_category_and_tag_rates_met_count_only_scored_judgments(tmp_path: Path) 
     pd.testing.assert_frame_equal(site.categories.reset_index(drop=True),
                                   results.rubric.categories.reset_index(drop=True))
     pd.testing.assert_frame_equal(site.tags.reset_index(drop=True), results.rubric.tags.reset_index(drop=True))
+
+
+def test_results_of_both_modes_say_they_replace_each_other_unless_protocols_differ(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+
+    def task(mode: str, protocol: str = "") -> Path:
+        return write(tmp_path / f"{mode}{protocol}.yaml", f"""
+            name: modes
+            kind: rubric
+            {f"protocol: {protocol}" if protocol else ""}
+            judge: {{prompt: rubric.jinja, mode: {mode}}}
+            items:
+              - {{id: q, turns: ["Q"], rubric: [{{text: "Is correct", points: 2}}, {{text: "Is brief", points: 1}}]}}
+            """)
+
+    for mode in ("per_criterion", "all_at_once"):
+        run_rubric(task(mode), out, _follows_the_prompt)
+    result = CliRunner().invoke(main, ["stats", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 older or failed duplicate record(s)" in result.output
+    assert "per_criterion and all_at_once mode are the same judgments" in result.output
+    assert "own `protocol:`" in result.output
+    # With a protocol each, both modes stay, as two groups, and nothing is replaced.
+    apart = tmp_path / "apart"
+    for mode in ("per_criterion", "all_at_once"):
+        run_rubric(task(mode, f"modes-{mode}"), apart, _follows_the_prompt)
+    judged = judgebench.load(apart).judgments
+    assert sorted(judged["protocol"]) == ["modes-all_at_once", "modes-per_criterion"]
+    result = CliRunner().invoke(main, ["stats", str(apart)])
+    assert result.exit_code == 0 and "superseded" not in result.output, result.output

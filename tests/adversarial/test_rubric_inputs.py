@@ -523,3 +523,20 @@ def test_results_of_both_modes_say_they_replace_each_other_unless_protocols_diff
     assert sorted(judged["protocol"]) == ["modes-all_at_once", "modes-per_criterion"]
     result = CliRunner().invoke(main, ["stats", str(apart)])
     assert result.exit_code == 0 and "superseded" not in result.output, result.output
+
+
+def test_messages_say_what_is_wrong_in_plain_words(tmp_path: Path) -> None:
+    from judgebench.errors import DataError
+    from judgebench.formats.conversations import number
+    from judgebench.judging.verdicts import parse_score_json
+
+    with pytest.raises(DataError, match="points must be a finite nonzero number"):
+        number(float("inf"), "hb.jsonl:1", "rubric 1")
+    assert "(it has none)" in (parse_score_json("{}", 1, 5).error or "")
+    # A level written as an integral float is that level; a fraction is not a level.
+    assert parse_score_json('{"score": 2.0, "explanation": "so"}', 1, 5).score == 2.0
+    assert "not an integer" in (parse_score_json('{"score": 2.5, "explanation": "so"}', 1, 5).error or "")
+    path = rubric_task(tmp_path, '- {text: "A", points: 1.0e+308}\n- {text: "B", points: 1.0e+308}')
+    with pytest.raises(TaskError) as raised:
+        load_task(str(path))
+    assert "''" not in str(raised.value) and "item 'q1' (its criteria's)" in str(raised.value)

@@ -62,9 +62,15 @@ class RubricTables:
 
 
 def table_records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """A table's rows as dicts of plain Python values (None where a value is missing), for JSON."""
-    return [{column: _plain(value) for column, value in zip(table.columns, row, strict=True)}
+    """A table's rows as dicts of plain Python values (None where a value is missing), for JSON; a criterion's
+    ``tags`` as a list of names (the frames join them with TAG_SEPARATOR, which no tag holds)."""
+    return [{column: _tag_list(value) if column == "tags" else _plain(value)
+             for column, value in zip(table.columns, row, strict=True)}
             for row in table.itertuples(index=False, name=None)]
+
+
+def _tag_list(value: Any) -> list[str]:
+    return [t for t in str(value).split(TAG_SEPARATOR) if t] if isinstance(value, str) else []
 
 
 def _plain(value: Any) -> Any:

@@ -540,3 +540,11 @@ def test_messages_say_what_is_wrong_in_plain_words(tmp_path: Path) -> None:
     with pytest.raises(TaskError) as raised:
         load_task(str(path))
     assert "''" not in str(raised.value) and "item 'q1' (its criteria's)" in str(raised.value)
+
+
+def test_stats_json_gives_a_criterions_tags_as_a_list(tagged_run: Path) -> None:
+    result = CliRunner().invoke(main, ["stats", str(tagged_run), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    criteria = {r["key"]: r["tags"] for row in rows for r in row["rubric"]["criteria"]}
+    assert criteria == {"a": ["acc"], "b": ["tone"]}

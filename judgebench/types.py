@@ -121,18 +121,18 @@ class CriterionVerdict:
     tags: tuple[str, ...] = ()
     text: str = ""
     scope: CriterionScope = "item"
-    level: int | None = None
+    level: float | None = None
 
 
 @dataclass(frozen=True)
 class RubricVerdict:
     """A rubric judgment's verdict: every criterion's (those that did not parse with ``met`` None) and the item's
     score in [0, 1] (stats.rubric.rubric_score), None unless every criterion has a verdict. level: a score rubric's
-    picked level (1 = lowest)."""
+    picked level (1 = lowest; a repeated judge's mean level, so maybe fractional)."""
 
     criteria: tuple[CriterionVerdict, ...]
     score: float | None = None
-    level: int | None = None
+    level: float | None = None
 
     @property
     def complete(self) -> bool:

@@ -43,8 +43,13 @@ class JudgmentSet:
     def describe(self) -> str:
         if not self.n_superseded:
             return f"{len(self.frame)} judgments"
-        return (f"{len(self.frame)} judgments ({self.n_superseded} older or failed duplicate record(s) of the same "
+        said = (f"{len(self.frame)} judgments ({self.n_superseded} older or failed duplicate record(s) of the same "
                 "judgments superseded: the newest successful one is kept)")
+        if "kind" in self.frame and (self.frame["kind"] == "rubric").any():
+            # A rubric's mode is not part of a judgment's identity: results of the other mode are replaced silently.
+            said += ("; rubric judgments of one task in per_criterion and all_at_once mode are the same judgments "
+                     "(the newer replaces the older): give each mode its own `protocol:` in the task to compare them")
+        return said
 
 
 def _identity_keys(frame: pd.DataFrame) -> np.ndarray:

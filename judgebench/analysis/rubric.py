@@ -6,7 +6,9 @@ Per criterion: the rate it was met, over the judged answers that gave it a verdi
 apart); a score rubric's criterion: the mean level picked. Per tag: the mean over items of the item's score on that
 tag's criteria alone (HealthBench's axis scores), and the rate its criteria were met. Per category: the mean item
 score, failed judgments counted apart, and the rate its criteria were met. A rate met is over criterion verdicts
-(an empty answer's count as not met, except in the per-criterion table, which counts judged answers only). Per pair
+(an empty answer's count as not met, except in the per-criterion table, which counts judged answers only); a tag's
+or category's rate, like the score beside it, over scored judgments' verdicts only (a failed judgment's parsed
+verdicts count in the per-criterion table alone). Per pair
 of models: the mean per-item score difference over the items both were scored on, with a paired bootstrap interval
 (both scores of an item resampled together). Every mean and rate has a 95% percentile bootstrap interval with the
 resamples the caller passes (DEFAULT_BOOTSTRAP on every surface); a rate's resamples its verdicts.
@@ -60,9 +62,15 @@ class RubricTables:
 
 
 def table_records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """A table's rows as dicts of plain Python values (None where a value is missing), for JSON."""
-    return [{column: _plain(value) for column, value in zip(table.columns, row, strict=True)}
+    """A table's rows as dicts of plain Python values (None where a value is missing), for JSON; a criterion's
+    ``tags`` as a list of names (the frames join them with TAG_SEPARATOR, which no tag holds)."""
+    return [{column: _tag_list(value) if column == "tags" else _plain(value)
+             for column, value in zip(table.columns, row, strict=True)}
             for row in table.itertuples(index=False, name=None)]
+
+
+def _tag_list(value: Any) -> list[str]:
+    return [t for t in str(value).split(TAG_SEPARATOR) if t] if isinstance(value, str) else []
 
 
 def _plain(value: Any) -> Any:
@@ -149,7 +157,7 @@ def tag_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
     points = tagged["points"].to_numpy(dtype=float)
     work = tagged[[*GROUP, "model", "tag", "item_id", "turn"]].assign(
         _available=np.where(points > 0, points, 0.0), _earned=np.where(met.to_numpy() == 1.0, points, 0.0),
-        _missing=met.isna(), _met=met, _failed=tagged["judgment_failed"])
+        _missing=met.isna(), _met=met.where(~tagged["judgment_failed"]), _failed=tagged["judgment_failed"])
     keys = [*GROUP, "model", "tag"]
     items = work.groupby([*keys, "item_id", "turn"], sort=True).agg(
         available=("_available", "sum"), earned=("_earned", "sum"), missing=("_missing", "any"),
@@ -160,9 +168,10 @@ def tag_table(criteria: pd.DataFrame, n_bootstrap: int) -> pd.DataFrame:
     items = items.assign(score=clipped_scores(items["earned"].to_numpy(), items["available"].to_numpy()))
     grouped = work.groupby(keys, sort=True)
     table = grouped.agg(rate_met=("_met", "mean")).reset_index()
-    given = met.notna().to_numpy()
-    rate_lows, rate_highs = grouped_intervals(grouped.ngroup().to_numpy()[given], met.to_numpy()[given], len(table),
-                                              n_bootstrap)
+    scored_met = work["_met"]  # the rate, like the score, over scored judgments only
+    given = scored_met.notna().to_numpy()
+    rate_lows, rate_highs = grouped_intervals(grouped.ngroup().to_numpy()[given], scored_met.to_numpy()[given],
+                                              len(table), n_bootstrap)
     codes = table.reset_index().set_index(keys)["index"]
     item_codes = codes.reindex(pd.MultiIndex.from_frame(items[keys])).to_numpy()
     scores = items["score"].to_numpy(dtype=float)
@@ -184,7 +193,9 @@ def category_table(judged: pd.DataFrame, criteria: pd.DataFrame, n_bootstrap: in
     rate the category's criteria were met (over their verdicts, ``criteria``: judged's per-criterion frame), with
     its interval (None for a score rubric, whose verdicts are levels)."""
     keys = [*GROUP, "model", "category"]
-    met = criteria["met"].astype("Float64").astype(float)
+    # Verdicts of scored judgments only, as the score beside the rate: a failed judgment's parsed verdicts are not
+    # the judge's verdict on the answer.
+    met = criteria["met"].astype("Float64").astype(float).where(~criteria["judgment_failed"])
     verdicts = {key: part for key, part in met[met.notna()].groupby([criteria[k] for k in keys], sort=False)}
     rows = []
     for key, part in judged.groupby(keys, sort=True):

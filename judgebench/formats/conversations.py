@@ -153,8 +153,8 @@ def conversation(messages: Any, where: str, key: str, prior: str) -> tuple[Conte
 def number(value: Any, where: str, what: str) -> float:
     """A finite, nonzero number of points; anything else (a string, true, NaN, 0) a DataError."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value == 0:
-        raise DataError(f"{where}: {what}'s points must be a nonzero number (negative for what an answer must not "
-                        f"do), not {str(value)[:80]!r}")
+        raise DataError(f"{where}: {what}'s points must be a finite nonzero number (negative for what an answer "
+                        f"must not do), not {str(value)[:80]!r}")
     return float(value)
 
 

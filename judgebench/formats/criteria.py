@@ -31,14 +31,15 @@ CRITERIA_COLUMNS: tuple[Column, ...] = (
     Column("scope", "str", "`task` (the task's rubric, every item) or `item` (the item's own)."),
     Column("met", "boolean", "Whether the answer meets it; <NA> where the verdict is missing or did not parse (and "
                              "for a score rubric)."),
-    Column("level", "Int64", "A score rubric's level picked (1 = lowest); <NA> otherwise."),
+    Column("level", "Float64", "A score rubric's level picked (1 = lowest; a repeated judge's mean level, so maybe "
+                               "fractional); <NA> otherwise."),
     Column("empty", "bool", "The answer was empty, never shown to the judge (its criteria count as not met)."),
     Column("judgment_failed", "bool", "The judgment has no score (a criterion's verdict is missing, or the request "
                                       "failed)."),
 )
 CRITERIA_COLUMN_NAMES = [c.name for c in CRITERIA_COLUMNS]
 _DTYPES = {"str": "object", "float": "float64", "int": "int64", "bool": "bool", "boolean": "boolean",
-           "Int64": "Int64"}
+           "Int64": "Int64", "Float64": "Float64"}
 
 
 def criterion_key(scope: str, item_id: str, ident: str) -> str:
@@ -68,7 +69,7 @@ def criteria_frame(judgments: pd.DataFrame) -> pd.DataFrame:
         "tags": [TAG_SEPARATOR.join(c.get("tags") or ()) for c in flat],
         "scope": scope,
         "met": pd.array([c.get("met") for c in flat], dtype="boolean"),
-        "level": pd.array([c.get("level") for c in flat], dtype="Int64"),
+        "level": pd.array([c.get("level") for c in flat], dtype="Float64"),
         "empty": np.repeat(has["empty"].to_numpy(dtype=bool), counts),
         "judgment_failed": np.repeat(has["score"].isna().to_numpy(), counts),
     }

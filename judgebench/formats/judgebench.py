@@ -318,6 +318,9 @@ def _check_judgment(fields: dict[str, Any]) -> None:
     score = fields.get("score")
     if KINDS[fields["kind"]].has_criteria and score is not None and not 0 <= score <= 1:
         raise ValueError(f"a rubric score lies in [0, 1] (the points met over those available, clipped), not {score!r}")
+    if KINDS[fields["kind"]].has_criteria and (score is None) == (fields.get("failure") is None):
+        raise ValueError("a rubric judgment has a score or a failure, exactly one of them (score "
+                         f"{score!r}, failure {fields.get('failure')!r})")
     _check_repeats(fields.get("repeats"))
     _check_criteria(fields.get("criteria"))
     if fields.get("criteria") is not None and any(fields.get(f) is not None for f in PAIR_FIELDS):
@@ -356,8 +359,9 @@ def _check_criteria(criteria: Any, where: str = "criteria") -> None:
         if not isinstance(c, dict) or set(c) - set(CRITERION_FIELDS) or "id" not in c or "points" not in c:
             raise ValueError(f"{where} holds an entry that is not a criterion verdict ({', '.join(CRITERION_FIELDS)}): "
                              f"{str(c)[:60]!r}")
-        if not isinstance(c["id"], str) or c.get("met") not in (None, True, False):
-            raise ValueError(f"{where}: id must be text and met true, false or null: {str(c)[:60]!r}")
+        # ``isinstance``, not ``in (True, False)``: 1 == True, and a 1 in a verdict column breaks every table.
+        if not isinstance(c["id"], str) or not c["id"] or (c.get("met") is not None and not isinstance(c["met"], bool)):
+            raise ValueError(f"{where}: id must be nonempty text and met true, false or null: {str(c)[:60]!r}")
         if c["id"] in seen:
             raise ValueError(f"{where}: criterion {c['id'][:40]!r} is given twice (ids are distinct)")
         seen.add(c["id"])
@@ -365,8 +369,13 @@ def _check_criteria(criteria: Any, where: str = "criteria") -> None:
                 or not math.isfinite(c["points"]):
             raise ValueError(f"{where}: points must be a finite nonzero number: {str(c)[:60]!r}")
         level = c.get("level")
-        if level is not None and (isinstance(level, bool) or not isinstance(level, int)):
-            raise ValueError(f"{where}: level must be a whole number or null: {str(c)[:60]!r}")
+        if level is not None and (isinstance(level, bool) or not isinstance(level, (int, float))
+                                  or not math.isfinite(level) or level < 1):
+            raise ValueError(f"{where}: level must be a number from 1 up (a repeated judge's mean) or null: "
+                             f"{str(c)[:60]!r}")
+        if level is not None and c.get("met") is not None:
+            raise ValueError(f"{where}: a criterion with a yes/no verdict (met) has no level; only a score rubric's "
+                             f"does: {str(c)[:60]!r}")
         tags = c.get("tags", [])
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ValueError(f"{where}: tags must be a list of names: {str(c)[:60]!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import re
 import traceback
@@ -57,6 +58,27 @@ def neutralize(text: str) -> str:
     for pattern, replacement in _MARKERS:
         text = pattern.sub(replacement, text)
     return text
+
+
+# A double-quoted JSON string followed by a colon: an object key (its escapes decoded to compare it).
+_JSON_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*):')
+
+
+def neutralize_keys(text: str, keys: Iterable[str]) -> str:
+    """Rewrite every JSON object key in ``text`` that names one of ``keys`` (written with escapes or not) in single
+    quotes, so the text holds no JSON object with such a key: a rubric judge's verdict object (criterion ids,
+    ``met``) cannot be copied from an answer, and a verdict equal to an object the answer planted is the judge's own
+    (judging.rubric)."""
+    wanted = set(keys)
+
+    def defuse(found: re.Match[str]) -> str:
+        try:
+            key = json.loads(f'"{found.group(1)}"', strict=False)
+        except ValueError:
+            return found.group(0)
+        return f"'{found.group(1)}'{found.group(2)}:" if key in wanted else found.group(0)
+
+    return _JSON_KEY.sub(defuse, text)
 
 
 # A judge template is a page of text; anything much larger is not one (and would be read whole).

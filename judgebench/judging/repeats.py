@@ -100,11 +100,12 @@ def combined_grade(grades: Sequence[Grade]) -> Grade:
 
 def combined_rubric(rubrics: Sequence[RubricVerdict]) -> RubricVerdict:
     """Each criterion's majority verdict over the asks that gave one (an even split gives none, so no score); a
-    score rubric's mean score, with the level most asks picked (none on a split)."""
+    score rubric's mean score, with the mean level (as a grade's: 2 and 5 give 3.5, the level the mean score
+    stands for; a level that is no level's would read as a missing verdict)."""
     scored = [r for r in rubrics if r.level is not None and r.score is not None]
     if scored:
-        most = majority([str(r.level) for r in scored])
-        level = int(most) if most not in (None, "tie") else None
+        mean = fmean(r.level for r in scored if r.level is not None)
+        level = int(mean) if mean.is_integer() else mean
         return RubricVerdict(tuple(replace(c, level=level) for c in scored[0].criteria),
                              fmean(r.score for r in scored if r.score is not None), level)
     criteria = []

@@ -39,7 +39,7 @@ from ..types import (
     failed,
 )
 from .prompt_parts import frame_code, judge_params, template_for
-from .prompts import neutralize, render_messages
+from .prompts import neutralize, neutralize_keys, render_messages
 from .replies import cut_off
 from .rubric_styles import PointsStyle, style_of
 from .strategies import (
@@ -99,8 +99,12 @@ class RubricGrading(JudgingKind):
             return []  # never shown to the judge: see ``empty``
         spec = spec_of(task)
         style, per_criterion = _style(task)
-        turns = [{"question": item.turns[i], "answer": neutralize(candidate.turns[i])}
-                 for i in range(len(item.turns))]
+        # The answers as the judge sees them: no verdict object of this item's criteria (nor a "met" or "score"
+        # one) left in them, so a verdict equal to one an answer planted is the judge's own, not a copy
+        # (prompts.neutralize_keys).
+        keys = {"met", "score", *(c.id for c in item.criteria)}
+        shown = tuple(neutralize_keys(neutralize(turn), keys) for turn in candidate.turns)
+        turns = [{"question": item.turns[i], "answer": shown[i]} for i in range(len(item.turns))]
         template = template_for(task, item)
         found = []
         for criteria in style.groups(item.criteria, per_criterion):
@@ -114,7 +118,7 @@ class RubricGrading(JudgingKind):
                                judge_params(task, judge), json.dumps(schema) if schema else None)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name,
                                       len(item.turns), "single", chat, protocol=task.protocol,
-                                      answers=candidate.turns, criteria=tuple(c.id for c in criteria)))
+                                      answers=shown, criteria=tuple(c.id for c in criteria)))
         return found
 
     def read_verdict(self, task: Task, request: JudgeRequest, reply: ChatReply) -> Verdict:

@@ -130,7 +130,8 @@ def _one_object(text: str, keys: tuple[str, ...]) -> tuple[dict[str, Any] | None
         return None, "the judge's reply is not one JSON object"
     unknown = sorted(set(value) - set(keys))
     if unknown or keys[0] not in value:
-        return None, f"the judge's JSON must have the keys {', '.join(keys)} (it has {', '.join(sorted(value))})"
+        has = ", ".join(sorted(value)) or "none"
+        return None, f"the judge's JSON must have the keys {', '.join(keys)} (it has {has})"
     return value, None
 
 
@@ -164,6 +165,9 @@ TRUNCATED = "truncated: the reply was cut off by max_tokens before its verdict w
 
 
 def _integer_on_scale(value: Any, low: int, high: int) -> Verdict:
+    # An integral float (2.0: some servers and schema-following models write integers so) is that integer.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         return Verdict(error=f"the judge's score {value!r} is not an integer")
     if not low <= value <= high:

@@ -31,11 +31,12 @@ TABLES: tuple[tuple[str, str, tuple[tuple[str, str, bool], ...]], ...] = (
     ("pairs", "Mean per-item score difference (model a - model b), paired 95% bootstrap interval",
      (("model a", "model_a", False), ("model b", "model_b", False), ("items", "n_items", True),
       ("difference", "difference", True), ("95% CI", "ci", True))),
-    ("categories", "Mean item score per category, and how often its criteria were met",
+    ("categories", "Mean item score per category, and how often its criteria were met (both over scored judgments)",
      (("model", "model", False), ("category", "category", False), ("items", "n_items", True),
       ("failed", "n_failed", True), ("score", "score", True), ("95% CI", "ci", True), ("met", "rate_met", True),
       ("95% CI", "ci:rate", True))),
-    ("tags", "Per tag: the mean item score over the tag's criteria alone, and how often they were met",
+    ("tags", "Per tag: the mean item score over the tag's criteria alone, and how often they were met (both over "
+     "scored judgments)",
      (("model", "model", False), ("tag", "tag", False), ("items", "n_items", True), ("score", "score", True),
       ("95% CI", "ci", True), ("met", "rate_met", True), ("95% CI", "ci:rate", True))),
     ("criteria", "Per criterion: how often it was met (missing: verdicts that did not parse); a score rubric's: "

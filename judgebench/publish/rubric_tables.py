@@ -43,14 +43,16 @@ def format_rubric(tables: RubricTables) -> str:
                              [[r.benchmark, r.judge, r.model_a, r.model_b, str(r.n_items), _num(r.difference),
                                _ci(r.ci_low, r.ci_high)] for r in tables.pairs.itertuples()]))
     if not tables.categories.empty:
-        parts.append("rubric: mean item score per category, and how often its criteria were met")
+        parts.append("rubric: mean item score per category, and how often its criteria were met (both over scored "
+                     "judgments)")
         parts.append(render_table(["benchmark", "judge", "model", "category", "items", "failed", "score", "95% CI",
                                    "met", "95% CI"],
                              [[r.benchmark, r.judge, r.model, r.category, str(r.n_items), str(r.n_failed),
                                _num(r.score), _ci(r.ci_low, r.ci_high), _num(r.rate_met, 2),
                                _ci(r.rate_ci_low, r.rate_ci_high)] for r in tables.categories.itertuples()]))
     if not tables.tags.empty:
-        parts.append("rubric: per tag, the mean item score over the tag's criteria alone, and how often they were met")
+        parts.append("rubric: per tag, the mean item score over the tag's criteria alone, and how often they were "
+                     "met (both over scored judgments)")
         parts.append(render_table(["benchmark", "judge", "model", "tag", "items", "score", "95% CI", "met", "95% CI"],
                              [[r.benchmark, r.judge, r.model, r.tag, str(r.n_items), _num(r.score),
                                _ci(r.ci_low, r.ci_high), _num(r.rate_met, 2), _ci(r.rate_ci_low, r.rate_ci_high)]

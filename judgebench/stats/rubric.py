@@ -27,7 +27,7 @@ def clipped_scores(earned: np.ndarray, available: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(earned, dtype=float) / np.asarray(available, dtype=float), 0.0, 1.0)
 
 
-def level_score(level: int, levels: int) -> float:
+def level_score(level: float, levels: int) -> float:
     """A score rubric's level (1 .. ``levels``) as a score in [0, 1]: (level - 1) / (levels - 1)."""
     if not 1 <= level <= levels or levels < 2:
         raise ValueError(f"level {level} is not one of 1 .. {levels}")

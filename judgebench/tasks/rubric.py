@@ -161,8 +161,8 @@ def item_criteria(spec: RubricSpec, item: Item, own: Sequence[Criterion]) -> tup
     for sign, total in (("positive", sum(c.points for c in found if c.points > 0)),
                         ("negative", sum(c.points for c in found if c.points < 0))):
         if not math.isfinite(total):
-            raise TaskError(f"{item.source}: the {sign} points of item {item.id!r}'s criteria add up to more than a "
-                            "number can hold: use smaller points (only their ratios matter)")
+            raise TaskError(f"{item.source}: the {sign} points of item {item.id!r} (its criteria's) add up to more "
+                            "than a number can hold: use smaller points (only their ratios matter)")
     return tuple(found)
 
 

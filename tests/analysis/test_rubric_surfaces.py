@@ -152,7 +152,7 @@ def test_the_criteria_frame_has_a_row_per_judgment_and_criterion(rubric_runs: Pa
     task = load_task("sample-rubric")
     assert list(frame.columns) == CRITERIA_COLUMN_NAMES
     assert len(frame) == 2 * sum(len(i.criteria) for i in task.items)
-    assert str(frame["met"].dtype) == "boolean" and str(frame["level"].dtype) == "Int64"
+    assert str(frame["met"].dtype) == "boolean" and str(frame["level"].dtype) == "Float64"
     assert frame["points"].dtype == np.float64 and frame["turn"].dtype == np.int64
     assert set(frame.loc[frame["scope"] == "task", "key"]) == {"on-topic"}
     assert criteria_frame(results.judgments[results.judgments["kind"] != "rubric"]).empty

@@ -176,9 +176,11 @@ def test_the_source_must_suit_the_task(tmp_path: Path) -> None:
 BAD_LINES = [
     ({"rubrics": [], "prompt_id": "x", "prompt": [{"role": "user", "content": "q"}]}, "'rubrics' must be a non-empty"),
     (healthbench_example("x", rubrics=[{"criterion": "Says hi", "points": "5"}]),
-     "rubric 1.s points must be a nonzero"),
-    (healthbench_example("x", rubrics=[{"criterion": "Says hi", "points": True}]), "points must be a nonzero number"),
-    (healthbench_example("x", rubrics=[{"criterion": "Says hi", "points": 0}]), "points must be a nonzero number"),
+     "rubric 1.s points must be a finite nonzero"),
+    (healthbench_example("x", rubrics=[{"criterion": "Says hi", "points": True}]),
+     "points must be a finite nonzero number"),
+    (healthbench_example("x", rubrics=[{"criterion": "Says hi", "points": 0}]),
+     "points must be a finite nonzero number"),
     (healthbench_example("x", rubrics=[{"criterion": "Says hi", "points": float("nan")}]), "not 'nan'"),
     (healthbench_example("x", rubrics=[{"criterion": "Says hi"}]), "rubric 1 has no 'points' field"),
     (healthbench_example("x", rubrics=[{"points": 2}]), "rubric 1 has no 'criterion' field"),
@@ -248,7 +250,7 @@ def test_validate_and_the_cli_report_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["validate", str(task)])
     assert result.exit_code != 0
     assert "Traceback" not in result.output
-    assert "hb.jsonl:2: rubric 1's points must be a nonzero number" in result.output
+    assert "hb.jsonl:2: rubric 1's points must be a finite nonzero number" in result.output
 
 
 def test_wildbench_as_published_on_the_hub_parquet(tmp_path: Path) -> None:

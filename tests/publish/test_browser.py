@@ -331,8 +331,16 @@ def test_rubric_page_is_linked_sorts_and_shows_criteria_as_text(rubric_site: Sit
     # A category cell opens the viewer on that model's judgments of the category.
     section.locator("table.rubric-categories tbody a").nth(1).click()
     page.wait_for_url("**/viewer.html#*")
-    page.wait_for_selector("article.judgment")
+    page.wait_for_selector("#v-status[data-done='1']")
     assert page.locator("article.judgment").count() == 2  # two items per category
+
+
+def _show_in_viewer(page: Any, url: str) -> None:
+    """Go to a viewer address and wait until every shard the filter reads has been read: a change of the hash alone
+    keeps the page, so the earlier judgments stay on it until the new search is done."""
+    page.evaluate("() => { const s = document.getElementById('v-status'); if (s) s.dataset.done = '0'; }")
+    page.goto(url)
+    page.wait_for_selector("#v-status[data-done='1']")
 
 
 def test_viewer_shows_each_criterions_verdict(rubric_site: Site, open_page: Any) -> None:
@@ -341,7 +349,7 @@ def test_viewer_shows_each_criterions_verdict(rubric_site: Site, open_page: Any)
     from .rubric_runs import EARLIER_REPLY, HOSTILE_CRITERION
 
     page = open_page(rubric_site.url.replace("index.html", "viewer.html#model=alpha&item=hb-0"))
-    page.wait_for_selector("article.judgment table.criteria")
+    page.wait_for_selector("#v-status[data-done='1']")
     article = page.locator("article.judgment")
     assert article.count() == 1
     rows = article.locator("table.criteria tbody tr")
@@ -355,11 +363,9 @@ def test_viewer_shows_each_criterions_verdict(rubric_site: Site, open_page: Any)
     assert article.locator("img, script").count() == 0 and page.title() != "pwned"
     assert article.locator("p.verdict").inner_text().startswith("rubric score ")
     # A conversation with an earlier exchange shows it above the question, as the model and the judge saw it.
-    page.goto(rubric_site.url.replace("index.html", "viewer.html#model=alpha&item=hb-5"))
-    page.wait_for_selector("article.judgment pre.question")
+    _show_in_viewer(page, rubric_site.url.replace("index.html", "viewer.html#model=alpha&item=hb-5"))
     question = page.locator("article.judgment pre.question").inner_text()
     assert question.index("[assistant]") < question.index(EARLIER_REPLY) < question.index("Health question 5")
     # The search finds a judgment by its criteria's text.
-    page.goto(rubric_site.url.replace("index.html", "viewer.html#q=follow-up+question&model=beta"))
-    page.wait_for_selector("article.judgment")
+    _show_in_viewer(page, rubric_site.url.replace("index.html", "viewer.html#q=follow-up+question&model=beta"))
     assert page.locator("article.judgment").count() == 3  # the odd items ask a follow-up question

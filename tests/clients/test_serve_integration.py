@@ -17,6 +17,8 @@ import pytest
 from judgebench.clients.backends.local import model_path
 from judgebench.clients.serve import parse_served
 
+from ..run.embedded_tasks import short_answers_file
+
 pytestmark = pytest.mark.integration
 
 
@@ -50,8 +52,9 @@ def test_served_llamacpp_model_and_judge_through_the_cli(tmp_path: Path) -> None
     gguf = model_path()
     spec = f"llamacpp:{gguf}"
     out = tmp_path / "results"
-    args = ("run", "--model", spec, "--judge", f"{spec}#json", "--task", "sample-mt", "--limit", "2",
-            "--out", str(out), "--no-progress")
+    task = str(short_answers_file(tmp_path))
+    args = ("run", "--model", spec, "--judge", f"{spec}#json", "--task", task, "--limit", "2", "--out", str(out),
+            "--no-progress")
     first = cli(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr + first.stdout
     # One spec for the model and the judge: started once (a server per core, as replicas), stopped once.

@@ -44,6 +44,7 @@ def leaderboard_files(shared_data: Path) -> list[Path]:
     return paths
 
 
+@pytest.mark.integration  # every shared annotation file read three times: the slowest test of the fast suite
 def test_the_whole_leaderboard_is_the_same_cold_warm_and_without_the_cache(leaderboard_files: list[Path],
                                                                            tmp_path: Path) -> None:
     cache = ParseCache(tmp_path / "parsed")

@@ -20,6 +20,8 @@ from judgebench.run.runner import RetryPolicy
 from judgebench.tasks import load_task
 from judgebench.types import Judge
 
+from .embedded_tasks import short_answers_task
+
 pytestmark = pytest.mark.integration
 SENTINEL_MODEL_KEY = "sk-judgebench-sentinel-model-0123456789abcdef"
 SENTINEL_JUDGE_KEY = "sk-judgebench-sentinel-judge-0123456789abcdef"
@@ -44,7 +46,7 @@ def test_default_run_end_to_end_then_entirely_from_cache(tmp_path: Path) -> None
     """`judgebench run` with no model options: starts the embedded server, runs both samples, writes results;
     the second run makes no request and prints the same tables."""
     out = tmp_path / "results"
-    first = cli("run", "--limit", "2", "--out", str(out), cwd=tmp_path)
+    first = cli("run", "--limit", "1", "--out", str(out), cwd=tmp_path)
     assert first.returncode == 0, first.stderr + first.stdout
     assert all(n > 0 for n in requests_made(first.stdout)) and len(requests_made(first.stdout)) == 2
     dirs = run_dirs(out)
@@ -62,13 +64,13 @@ def test_default_run_end_to_end_then_entirely_from_cache(tmp_path: Path) -> None
         assert diagnostics["panel_agreement"][0]["judges"] and summary["benchmark"] == summary["task"]
         assert any(flag["kind"] == "same family as judge" for flag in diagnostics["flags"])
         if summary["kind"] == "pairwise":
-            assert len(judgments) == 4
+            assert len(judgments) == 2  # 1 item x 2 judges
             assert diagnostics["position_bias"]
             for j in judgments:  # both orders and both raw replies in one record
                 assert len(j["raw"]) == 2 and [c["label"] for c in j["calls"]] == ["AB", "BA"]
                 assert j["verdict_ab"] in ("win", "loss", "tie") and j["verdict_ba"] in ("win", "loss", "tie")
         else:
-            assert len(judgments) == 8  # 2 items x 2 turns x 2 judges
+            assert len(judgments) == 4  # 1 item x 2 turns x 2 judges
             assert diagnostics["saturation"] and diagnostics["saturation"][0]["overall"]["high"] == 10
             assert all(1 <= j["score"] <= 10 for j in judgments)  # constrained JSON: nothing unparseable
             # No judge of the default panel asks for log-probabilities (`,logprobs`): no probability-weighted grade.
@@ -76,7 +78,7 @@ def test_default_run_end_to_end_then_entirely_from_cache(tmp_path: Path) -> None
             answers = [json.loads(line) for line in (run_dir / "answers.jsonl").read_text().splitlines()]
             assert all(len(a["turns"]) == 2 and a["params"]["max_tokens"] for a in answers)
             assert all(c["prompt_tokens"] for a in answers for c in a["calls"])
-    second = cli("run", "--limit", "2", "--out", str(out), cwd=tmp_path)
+    second = cli("run", "--limit", "1", "--out", str(out), cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert requests_made(second.stdout) == [0, 0]
     tables = [block.split("\n", 1)[1].split("requests made")[0] for block in first.stdout.split("\n== ")[1:]]
@@ -96,9 +98,10 @@ def test_default_run_end_to_end_then_entirely_from_cache(tmp_path: Path) -> None
     once = cli("stats", "--json", *map(str, dirs), cwd=tmp_path)
     twice = cli("stats", "--json", str(out), cwd=tmp_path)
     assert json.loads(once.stdout) == json.loads(twice.stdout)
-    assert "12 judgments" in twice.stderr and "12 older or failed duplicate record(s)" in twice.stderr
+    # Per run: 1 pairwise item and 2 graded turns, for each of the 2 judges; the second runs repeat them all.
+    assert "6 judgments" in twice.stderr and "6 older or failed duplicate record(s)" in twice.stderr
     counts = {(r["benchmark"], r["judge"]): r["n_judged"] + r["n_failed"] for r in json.loads(twice.stdout)}
-    assert set(counts.values()) == {2, 4}  # pairwise: 2 items; single: 2 items x 2 turns
+    assert set(counts.values()) == {1, 2}  # pairwise: 1 item; single: 1 item x 2 turns
 
     # The site's section for each judge of the panel shows that judge's numbers, as `stats` gives them.
     site = cli("leaderboard", str(out), "--out", str(tmp_path / "site"), cwd=tmp_path)
@@ -152,7 +155,7 @@ def _cache_rows(path: Path) -> int:
 
 
 def test_server_killed_mid_run_then_rerun_makes_exactly_the_missing_requests(tmp_path: Path) -> None:
-    task = load_task("sample-mt")
+    task = short_answers_task(tmp_path)
     limit = 2
     needed = limit * 2 + limit * 2  # 2 answer turns + 2 graded turns per item
     cache_path = tmp_path / "cache.sqlite"
@@ -216,7 +219,7 @@ def test_constrained_verdicts_never_fail_to_parse(tmp_path: Path, embedded_serve
     decoding makes every reply parse; free text from a 135M model often does not (the rate is printed for the
     record, not asserted)."""
     endpoint = embedded_server.endpoint(concurrency=2)
-    task = load_task("sample-mt")
+    task = short_answers_task(tmp_path)
     judges = (Judge("smollm2#json", endpoint, constrained=True), Judge("smollm2#text", endpoint, constrained=False))
     result = evaluate(task, RunConfig(model=endpoint, judges=judges, out=tmp_path / "r",
                                       cache_path=tmp_path / "c.sqlite", limit=2, progress=False))

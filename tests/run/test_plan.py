@@ -31,6 +31,7 @@ from judgebench.types import ChatRequest, Endpoint, Judge
 
 from ..fakemodel import fake_model
 from ..fakeserver import Script, fake_server
+from .embedded_tasks import short_answers_task
 
 # What tests/fakeserver.py reports for every reply: (prompt, completion) tokens.
 OPENAI_USAGE = (11, 3)
@@ -249,7 +250,7 @@ def test_the_dry_run_on_the_real_embedded_server(tmp_path: Path, embedded_server
     from judgebench.clients.backends.local import LocalServer, embedded_spec
 
     assert isinstance(embedded_server, LocalServer)
-    task = load_task("sample-mt")
+    task = short_answers_task(tmp_path)
     live = embedded_server.endpoint(concurrency=2)
     config = RunConfig(model=live, judges=(Judge("local#json", live, constrained=True),), out=tmp_path / "r",
                        cache_path=tmp_path / "c.sqlite", limit=1, progress=False, n_bootstrap=20)

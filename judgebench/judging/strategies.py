@@ -11,7 +11,6 @@ order, and the verdict must come first so that a reply cut short by max_tokens s
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -54,12 +53,12 @@ from .verdicts import (
     candidate_probability,
     combine_orders,
     expected_score,
-    pair_schema,
+    pair_schema_text,
     parse_pair_json,
     parse_pair_text,
     parse_score_json,
     parse_score_text,
-    score_schema,
+    score_schema_text,
     verdict_distribution,
 )
 
@@ -224,7 +223,7 @@ class SingleGrading(JudgingKind):
                  opponent: Candidate | None = None) -> list[JudgeRequest]:
         """Turn k shows the conversation up to k and asks for a grade of answer k."""
         low, high = task.judge.scale
-        schema = json.dumps(score_schema(low, high)) if judge.constrained else None
+        schema = score_schema_text(low, high) if judge.constrained else None
         template = template_for(task, item)
         found = []
         for turn in range(1, len(item.turns) + 1):
@@ -348,7 +347,7 @@ class PairwiseComparison(JudgingKind):
         other = self.opponent_turns(task, item, opponent)
         if _either_empty(candidate.turns, other):
             return []  # never shown to the judge: see ``empty``
-        schema = json.dumps(pair_schema(task.judge.labels)) if judge.constrained else None
+        schema = pair_schema_text(tuple(task.judge.labels)) if judge.constrained else None
         template = template_for(task, item)
         found = []
         for position in ("AB", "BA"):

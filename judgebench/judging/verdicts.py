@@ -14,6 +14,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from ..types import Verdict, Winner
@@ -35,6 +36,18 @@ def score_schema(low: int, high: int) -> dict[str, Any]:
         },
         "required": ["score", "explanation"],
     }
+
+
+@lru_cache(maxsize=64, typed=True)
+def score_schema_text(low: int, high: int) -> str:
+    """``score_schema`` as the JSON text a request carries (the same text for every request of a scale)."""
+    return json.dumps(score_schema(low, high))
+
+
+@lru_cache(maxsize=64, typed=True)
+def pair_schema_text(labels: tuple[str, ...]) -> str:
+    """``pair_schema`` as the JSON text a request carries."""
+    return json.dumps(pair_schema(labels))
 
 
 def pair_schema(labels: tuple[str, ...]) -> dict[str, Any]:

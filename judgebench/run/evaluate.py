@@ -29,6 +29,7 @@ from ..formats import judgebench as store
 from ..formats import read_answers
 from ..formats.item_lists import listed_items
 from ..formats.table import ColumnStore, columns_frame, judgment_row
+from ..judging import render_store
 from ..judging.kinds import kind_of
 from ..judging.prompts import template_hash
 from ..judging.requests import render_all
@@ -281,7 +282,7 @@ def _older_objects_frozen() -> Iterator[None]:
 async def aevaluate(task: Task, config: RunConfig) -> RunResult:
     """Run one task: generate (or import) answers, judge them, write results/<run-id>/. For code that already
     runs an event loop (a notebook, a server); ``evaluate`` is the same for code that does not."""
-    with _older_objects_frozen():
+    with _older_objects_frozen(), render_store.kept_beside(config.cache_path):
         cache = Cache(config.cache_path)
         try:
             executor = await open_executor(config.engine, cache, executor_options(config))

@@ -15,9 +15,15 @@ from ..constants import BOOTSTRAP_SEED, DEFAULT_BOOTSTRAP
 
 DEFAULT_SEED = BOOTSTRAP_SEED
 # Above this many (resample, item) entries the counts matrix is not built (8 bytes each: 32 MB, and up to 8 are
-# kept): resamples are drawn in blocks of CHUNK_ENTRIES instead, so memory stays flat in the number of items.
+# kept): resamples are drawn in blocks instead (``resample_count_blocks``: of CHUNK_ENTRIES; the means of
+# ``bootstrap_ci``: of COUNT_BLOCK_ENTRIES), so memory stays flat in the number of items.
 COUNTS_LIMIT = 4_000_000
 CHUNK_ENTRIES = 1_000_000
+# Resamples counted a block of about this many draws at a time (``resample_counts``): what one block needs fits in a
+# processor's cache, where the whole (n_samples, n) matrix of draws, its offsets and its integer counts were three
+# more matrices of the counts' size, each a fresh allocation the kernel had to fault in (measured in a run: 0.25 s
+# for 8,000 items and 500 resamples, nine tenths of it system time; 0.03 s by blocks).
+COUNT_BLOCK_ENTRIES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,9 @@ def _chunked_means(values: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
     the same order), without an (n_samples, n) matrix, whose memory would grow with the number of items."""
     rng = np.random.default_rng(seed)
     n = len(values)
-    rows = max(1, CHUNK_ENTRIES // n)
+    # A row's mean is the same in a block of any size: blocks that fit in a processor's cache (COUNT_BLOCK_ENTRIES),
+    # not fresh 8 MB allocations the kernel faults in one by one.
+    rows = max(1, COUNT_BLOCK_ENTRIES // n)
     means = np.empty(n_samples)
     for start in range(0, n_samples, rows):
         block = min(rows, n_samples - start)
@@ -75,10 +83,18 @@ def _chunked_means(values: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def resample_counts(n: int, n_samples: int, seed: int) -> np.ndarray:
-    """(n_samples, n) counts of how often each item is drawn in each bootstrap resample."""
+    """(n_samples, n) counts of how often each item is drawn in each bootstrap resample: the draws of one generator
+    in order, ``rng.integers(0, n, size=(n_samples, n))``, counted a block of resamples at a time (the same draws
+    and counts as all at once)."""
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n, size=(n_samples, n)) + n * np.arange(n_samples)[:, None]
-    counts = np.bincount(draws.ravel(), minlength=n_samples * n).reshape(n_samples, n).astype(float)
+    counts = np.empty((n_samples, n))
+    rows = max(1, COUNT_BLOCK_ENTRIES // max(n, 1))
+    offsets = n * np.arange(min(rows, n_samples))[:, None]
+    for start in range(0, n_samples, rows):
+        block = min(rows, n_samples - start)
+        draws = rng.integers(0, n, size=(block, n))
+        draws += offsets[:block]
+        counts[start:start + block] = np.bincount(draws.ravel(), minlength=block * n).reshape(block, n)
     counts.flags.writeable = False
     return counts
 

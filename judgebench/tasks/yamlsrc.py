@@ -43,6 +43,18 @@ class SourcedList(list):
 _FAST_BASE: type | None = getattr(yaml, "CSafeLoader", None)
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """``loader.construct_object(node, deep=True)``, with the most common node, a plain string, read directly: its
+    value is the node's text (what SafeConstructor.construct_yaml_str returns), without PyYAML's bookkeeping of the
+    objects it built (a string needs none). An 8,000-item task holds ~50,000 of them."""
+    if node.tag == _STR_TAG and type(node) is yaml.ScalarNode:
+        return node.value
+    return loader.construct_object(node, deep=True)
+
+
 def _make_loader(filename: str, base: type = yaml.SafeLoader) -> type[yaml.SafeLoader]:
     class Loader(base):
         pass
@@ -52,7 +64,7 @@ def _make_loader(filename: str, base: type = yaml.SafeLoader) -> type[yaml.SafeL
         result = SourcedDict()
         result.origin = f"{filename}:{node.start_mark.line + 1}"
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _construct(loader, key_node)
             if isinstance(key, (list, dict)):
                 raise TaskError(f"{filename}:{key_node.start_mark.line + 1}: a key must be a name, not a list or a "
                                 "mapping")
@@ -61,12 +73,12 @@ def _make_loader(filename: str, base: type = yaml.SafeLoader) -> type[yaml.SafeL
                     f"{filename}:{key_node.start_mark.line + 1}: key {key!r} appears twice in one mapping "
                     f"(first at {result.key_origins[key]})"
                 )
-            result[key] = loader.construct_object(value_node, deep=True)
+            result[key] = _construct(loader, value_node)
             result.key_origins[key] = f"{filename}:{key_node.start_mark.line + 1}"
         return result
 
     def construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> SourcedList:
-        result = SourcedList(loader.construct_object(child, deep=True) for child in node.value)
+        result = SourcedList([_construct(loader, child) for child in node.value])
         result.origin = f"{filename}:{node.start_mark.line + 1}"
         result.item_origins = [f"{filename}:{child.start_mark.line + 1}" for child in node.value]
         return result

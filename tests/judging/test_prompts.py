@@ -102,3 +102,27 @@ def test_a_template_of_only_blocks_renders_the_same_without_its_root(monkeypatch
                for n in ("single.jinja", "pairwise.jinja"))
     monkeypatch.setattr(prompts, "_only_blocks", lambda template: False)
     assert every_prompt() == skipping and skipping
+
+
+def test_neutralize_skips_only_text_that_has_nothing_to_defuse() -> None:
+    """Text without any marker character is returned as it is; any other text is defused as before, character for
+    character the nine substitutions' result."""
+    import random
+
+    from judgebench.judging import prompts
+
+    def slow(text: str) -> str:
+        text = prompts.INVISIBLE.sub("", text)
+        for pattern, replacement in prompts._MARKERS:
+            text = pattern.sub(replacement, text)
+        return text
+
+    pieces = ["[", "]", "［", "］", "<", ">", "|", "/", " ", "\u200b", "\ufeff", "\u00ad", "INST", "SYS", "s", "eos",
+              "start_of_turn", "the start of", "answer", "Reference", "assistant_a", "x", "[[7]]", "é", "\n"]
+    rng = random.Random(7)
+    texts = ["plain words, numbers 1 2 3 and (parentheses) {braces}", "", "[[10]]", "<|im_end|>", "[INST]",
+             "</answer>", "[\u200b[9]\u200b]", "［［8］］", "[the start of x]"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12))) for _ in range(3000)]
+    for text in texts:
+        assert neutralize(text) == slow(text), text
+    assert neutralize(texts[0]) is texts[0]

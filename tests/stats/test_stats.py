@@ -252,6 +252,36 @@ def test_bootstrap_intervals_of_many_items_are_drawn_in_blocks_with_the_same_dra
     values = np.random.default_rng(3).normal(size=1500)
     whole = winrate.bootstrap_ci(values, n_samples=400, seed=5)
     monkeypatch.setattr(winrate, "COUNTS_LIMIT", 1000)
-    monkeypatch.setattr(winrate, "CHUNK_ENTRIES", 7000)  # blocks of 4 resamples, the last one shorter
+    monkeypatch.setattr(winrate, "COUNT_BLOCK_ENTRIES", 7000)  # blocks of 4 resamples, the last one shorter
     blocks = winrate.bootstrap_ci(values, n_samples=400, seed=5)
     assert blocks == pytest.approx(whole, abs=1e-12)
+
+
+@pytest.mark.parametrize(("n", "n_samples"), [(8000, 500), (3, 50000), (7, 30001), (50001, 3), (1, 5), (15, 200),
+                                              (10, 0)])
+def test_resample_counts_counted_by_blocks_are_the_counts_of_all_the_draws_at_once(n: int, n_samples: int) -> None:
+    """The counts are drawn and counted a block of resamples at a time (blocks of odd sizes included): the very
+    counts of the draws ``rng.integers(0, n, size=(n_samples, n))`` made at once, so every interval is unchanged."""
+    from judgebench.stats import winrate
+
+    draws = np.random.default_rng(11).integers(0, n, size=(n_samples, n))
+    expected = np.zeros((n_samples, n))
+    for row, drawn in enumerate(draws):
+        expected[row] = np.bincount(drawn, minlength=n)
+    winrate.resample_counts.cache_clear()
+    found = winrate.resample_counts(n, n_samples, 11)
+    assert found.shape == (n_samples, n) and found.dtype == np.float64 and not found.flags.writeable
+    assert np.array_equal(found, expected)
+    assert found.sum() == n * n_samples
+
+
+@pytest.mark.parametrize(("n", "n_samples"), [(8000, 1000), (50001, 81), (3, 40000)])
+def test_resample_means_are_the_same_whatever_the_block(monkeypatch: pytest.MonkeyPatch, n: int,
+                                                        n_samples: int) -> None:
+    """Past COUNTS_LIMIT the means are drawn a block at a time: the block's size changes no mean, bit for bit."""
+    from judgebench.stats import winrate
+
+    values = np.random.default_rng(4).normal(size=n)
+    small = winrate._chunked_means(values, n_samples, 9)
+    monkeypatch.setattr(winrate, "COUNT_BLOCK_ENTRIES", 4_000_000)  # one block, or a few large ones
+    assert np.array_equal(winrate._chunked_means(values, n_samples, 9), small)

@@ -1,0 +1,169 @@
+"""Rendered judge prompts kept on disk beside the request cache, so a rerun reads each prompt instead of rendering
+it again (a render is a pure function of its templates and its variables: judging.prompts).
+
+The key (``prompts.stored_key``) is a sha256 of everything a render depends on: the code that renders (the modules
+of the sandbox and the renderer, jinja2's version), the name and the content hash of every template the render
+reaches (the file, what it extends, includes or imports), and the variables' exact JSON. An edited template, include
+or input is a new key, never a stale render. Only renders that succeeded are stored: a refused render is refused
+again on every run. Entries that do not read back as a prompt are misses (rendered again, and replaced).
+
+A run opens the store with ``kept_beside(cache_path)``; renders outside one (a dry run's check, a notebook) use the
+in-process memo alone. The store is an optimisation: a store that cannot be opened or written is not used, and the
+run renders as it always did (the request cache beside it reports a folder that cannot be written).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+Messages = tuple[tuple[str, str], ...]
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS renders (key BLOB PRIMARY KEY, messages BLOB NOT NULL) WITHOUT ROWID"
+ROLES = ("system", "user")
+# New renders are written this many at a time (and the rest when the run ends): one transaction, not one each.
+WRITE_BATCH = 512
+MMAP_BYTES = 256 << 20
+
+
+def path_beside(cache_path: Path) -> Path:
+    """The store's file next to a request cache: ``cache.sqlite`` -> ``cache.renders.sqlite``."""
+    return cache_path.with_name(f"{cache_path.stem}.renders{cache_path.suffix}")
+
+
+def encode(messages: Messages) -> bytes | None:
+    """The stored form of a prompt; None for text JSON cannot hold as UTF-8 (a lone surrogate): not stored."""
+    try:
+        return orjson.dumps(messages)
+    except orjson.JSONEncodeError:
+        return None
+
+
+def decode(payload: bytes) -> Messages | None:
+    """A stored prompt, or None for an entry that is damaged or of another shape."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, list) or not data:
+        return None
+    found = []
+    for message in data:
+        if not (isinstance(message, list) and len(message) == 2 and message[0] in ROLES
+                and isinstance(message[1], str)):
+            return None
+        found.append((message[0], message[1]))
+    if not any(role == "user" for role, _ in found):
+        return None
+    return tuple(found)
+
+
+class RenderStore:
+    """A persistent map from a render's key to its messages (SQLite, WAL: several processes may share it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._pending: dict[bytes, bytes] = {}
+        self._db = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            # Look-ups read pages mapped in memory, not copied by a system call each (a rerun looks up every prompt).
+            self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+            self._db.execute(_SCHEMA)
+            self._db.execute("SELECT key, messages FROM renders LIMIT 1").fetchall()
+        except sqlite3.Error:
+            self._db.close()
+            raise
+
+    def get(self, key: bytes) -> Messages | None:
+        waiting = self._pending.get(key)
+        if waiting is not None:
+            return decode(waiting)
+        row = self._db.execute("SELECT messages FROM renders WHERE key = ?", (key,)).fetchone()
+        return decode(row[0]) if row is not None and isinstance(row[0], bytes) else None
+
+    def put(self, key: bytes, messages: Messages) -> None:
+        payload = encode(messages)
+        if payload is None:
+            return
+        self._pending[key] = payload
+        if len(self._pending) >= WRITE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO renders (key, messages) VALUES (?, ?)", pending.items())
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM renders").fetchone()[0]) + len(self._pending)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._db.close()
+
+
+_current: contextvars.ContextVar[RenderStore | None] = contextvars.ContextVar("judgebench_render_store",
+                                                                            default=None)
+
+
+def current() -> RenderStore | None:
+    """The store of the run rendering now, if it has one."""
+    return _current.get()
+
+
+def get(key: bytes) -> Messages | None:
+    """The stored render of ``key`` in the running store; None when there is none, or the store failed (it is then
+    no longer used: the run renders)."""
+    store = _current.get()
+    if store is None:
+        return None
+    try:
+        return store.get(key)
+    except sqlite3.Error:
+        _current.set(None)
+        return None
+
+
+def put(key: bytes, messages: Messages) -> None:
+    store = _current.get()
+    if store is None:
+        return
+    try:
+        store.put(key, messages)
+    except sqlite3.Error:
+        _current.set(None)
+
+
+@contextlib.contextmanager
+def kept_beside(cache_path: Path) -> Iterator[RenderStore | None]:
+    """Renders inside the block are looked up in, and stored to, the store beside the request cache at
+    ``cache_path``; written and closed when the block ends, however it ends."""
+    try:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        store: RenderStore | None = RenderStore(path_beside(cache_path))
+    except (OSError, sqlite3.Error):
+        store = None
+    token = _current.set(store)
+    try:
+        yield store
+    finally:
+        _current.reset(token)
+        if store is not None:
+            with contextlib.suppress(sqlite3.Error):
+                store.close()

@@ -1,0 +1,223 @@
+"""The store of rendered prompts beside the request cache (judging.render_store): a rerun reads each prompt it
+rendered before, in another process too, and never a stale one: an edited template, include, parent or input renders
+afresh, a refused render is refused again, and an entry that does not read back is rendered again."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from judgebench.errors import TaskError
+from judgebench.judging import prompts, render_store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """The variables of every render actually made (not read from a memo)."""
+    made: list[dict[str, Any]] = []
+    original = prompts._render
+
+    def counting(template, search_path, variables):  # type: ignore[no-untyped-def]
+        made.append(variables)
+        return original(template, search_path, variables)
+
+    monkeypatch.setattr(prompts, "_render", counting)
+    yield made
+
+
+def _new_process() -> None:
+    """What another process starts with: no template loaded, nothing remembered in memory."""
+    prompts._environment.cache_clear()
+    prompts._RENDERED = prompts._Rendered()
+
+
+def _edit(path: Path, text: str) -> None:
+    path.write_text(text)
+    stat = path.stat()
+    os.utime(path, (stat.st_atime, stat.st_mtime + 5))  # a new modification time, however coarse the clock
+
+
+def _render_in_run(cache: Path, name: str, dirs: tuple[str, ...], variables: dict[str, Any]) -> prompts.Messages:
+    _new_process()
+    with render_store.kept_beside(cache):
+        return prompts.render_messages(name, dirs, variables)
+
+
+def test_a_rerun_reads_its_prompts_from_the_store(tmp_path: Path, renders: list[dict[str, Any]]) -> None:
+    (tmp_path / "t.jinja").write_text("{% block system %}S{% endblock %}{% block user %}hello {{ name }}{% endblock %}")
+    dirs, cache = (str(tmp_path),), tmp_path / "c.sqlite"
+    first = _render_in_run(cache, "t.jinja", dirs, {"name": "a"})
+    assert first == (("system", "S"), ("user", "hello a")) and len(renders) == 1
+    assert render_store.path_beside(cache) == tmp_path / "c.renders.sqlite"
+    assert len(render_store.RenderStore(render_store.path_beside(cache))) == 1
+    assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == first
+    assert len(renders) == 1  # read, not rendered
+    # Outside a run there is no store: the in-process memo alone.
+    _new_process()
+    assert prompts.render_messages("t.jinja", dirs, {"name": "a"}) == first and len(renders) == 2
+
+
+def test_a_changed_input_renders_afresh(tmp_path: Path, renders: list[dict[str, Any]]) -> None:
+    (tmp_path / "t.jinja").write_text("{% block user %}{{ x }}|{% for k in d %}{{ k }}{% endfor %}{% endblock %}")
+    dirs, cache = (str(tmp_path),), tmp_path / "c.sqlite"
+    seen = [_render_in_run(cache, "t.jinja", dirs, variables) for variables in (
+        {"x": "a", "d": {}}, {"x": "b", "d": {}}, {"x": 1, "d": {}}, {"x": 1.0, "d": {}}, {"x": True, "d": {}},
+        {"x": None, "d": {}}, {"x": [1], "d": {}}, {"x": "a", "d": {"p": 1, "q": 2}},
+        # the same mapping in another order loops in another order: another input, not the first one's render
+        {"x": "a", "d": {"q": 2, "p": 1}})]
+    assert [text for ((_, text),) in seen] == ["a|", "b|", "1|", "1.0|", "True|", "None|", "[1]|", "a|pq", "a|qp"]
+    assert len(renders) == 9
+    again = [_render_in_run(cache, "t.jinja", dirs, {"x": "a", "d": {"q": 2, "p": 1}}),
+             _render_in_run(cache, "t.jinja", dirs, {"x": 1.0, "d": {}})]
+    assert again == [(("user", "a|qp"),), (("user", "1.0|"),)] and len(renders) == 9
+
+
+@pytest.mark.parametrize("edited", ["t.jinja", "base.jinja", "inc.jinja", "macros.jinja"])
+def test_an_edited_template_parent_include_or_import_renders_afresh(tmp_path: Path, edited: str,
+                                                                   renders: list[dict[str, Any]]) -> None:
+    files = {
+        "base.jinja": "{% block system %}base-v1{% endblock %}{% block user %}{% endblock %}",
+        "inc.jinja": "inc-v1",
+        "macros.jinja": "{% macro m(x) %}macro-v1 {{ x }}{% endmacro %}",
+        "t.jinja": '{% extends "base.jinja" %}{% import "macros.jinja" as ms %}'
+                   '{% block user %}t-v1 {% include "inc.jinja" %} {{ ms.m(x) }}{% endblock %}',
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    dirs, cache = (str(tmp_path),), tmp_path / "c.sqlite"
+    before = _render_in_run(cache, "t.jinja", dirs, {"x": 1})
+    assert before == (("system", "base-v1"), ("user", "t-v1 inc-v1 macro-v1 1"))
+    assert _render_in_run(cache, "t.jinja", dirs, {"x": 1}) == before and len(renders) == 1
+    _edit(tmp_path / edited, files[edited].replace("v1", "v2"))
+    after = _render_in_run(cache, "t.jinja", dirs, {"x": 1})
+    assert len(renders) == 2 and after != before
+    assert sum("v2" in text for _, text in after) == 1
+    # In this process too (the templates loaded before the edit are reloaded, and the memo sees new objects).
+    _edit(tmp_path / edited, files[edited].replace("v1", "v3"))
+    with render_store.kept_beside(cache):
+        assert "v3" in "".join(text for _, text in prompts.render_messages("t.jinja", dirs, {"x": 1}))
+
+
+def test_a_template_of_the_same_text_under_another_name_is_another_key(tmp_path: Path) -> None:
+    """The key names every template with its content: ``a`` including ``x`` is not ``a`` including ``y``."""
+    (tmp_path / "x.jinja").write_text("X")
+    (tmp_path / "y.jinja").write_text("Y")
+    (tmp_path / "a.jinja").write_text('{% block user %}{% include name %}{% endblock %}')
+    dirs, cache = (str(tmp_path),), tmp_path / "c.sqlite"
+    # A computed include name cannot be known before the render: such a render is never stored.
+    assert _render_in_run(cache, "a.jinja", dirs, {"name": "x.jinja"}) == (("user", "X"),)
+    assert _render_in_run(cache, "a.jinja", dirs, {"name": "y.jinja"}) == (("user", "Y"),)
+    assert len(render_store.RenderStore(render_store.path_beside(cache))) == 0
+
+
+def test_a_refused_render_is_never_stored(tmp_path: Path, renders: list[dict[str, Any]]) -> None:
+    (tmp_path / "t.jinja").write_text("{% block user %}{{ name * 100000000 }}{% endblock %}")
+    dirs, cache = (str(tmp_path),), tmp_path / "c.sqlite"
+    for _ in range(2):
+        with pytest.raises(TaskError, match="sandbox"):
+            _render_in_run(cache, "t.jinja", dirs, {"name": "xxxxxxxxxx"})
+    assert len(renders) == 2
+    assert len(render_store.RenderStore(render_store.path_beside(cache))) == 0
+    # An undefined variable, a template with no user block: refused each time, nothing stored.
+    (tmp_path / "u.jinja").write_text("{% block user %}{{ missing }}{% endblock %}")
+    (tmp_path / "s.jinja").write_text("{% block system %}only a system{% endblock %}")
+    for name in ("u.jinja", "s.jinja", "u.jinja", "s.jinja"):
+        with pytest.raises(TaskError):
+            _render_in_run(cache, name, dirs, {})
+    assert len(render_store.RenderStore(render_store.path_beside(cache))) == 0
+
+
+def test_a_damaged_or_foreign_entry_is_rendered_again(tmp_path: Path, renders: list[dict[str, Any]]) -> None:
+    (tmp_path / "t.jinja").write_text("{% block user %}hello {{ name }}{% endblock %}")
+    dirs, cache = (str(tmp_path),), tmp_path / "c.sqlite"
+    assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
+    path = render_store.path_beside(cache)
+    for payload in (b"not json", b"[]", b'[["system", "no user"]]', b'[["tool", "x"]]', b'[["user", 3]]',
+                    b'{"user": "x"}'):
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE renders SET messages = ?", (payload,))
+        assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
+    assert len(renders) == 7
+    assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
+    assert len(renders) == 7  # the last render replaced the damaged entry
+
+
+def test_values_json_cannot_hold_exactly_are_rendered_and_not_stored(tmp_path: Path,
+                                                                    renders: list[dict[str, Any]]) -> None:
+    (tmp_path / "t.jinja").write_text("{% block user %}{{ x }}{% endblock %}")
+    dirs, cache = (str(tmp_path),), tmp_path / "c.sqlite"
+    for value, shown in ((2 ** 70, str(2 ** 70)), ((1, 2), "(1, 2)"), (float("nan"), "nan")):
+        for _ in range(2):
+            assert _render_in_run(cache, "t.jinja", dirs, {"x": value}) == (("user", shown),)
+    assert len(renders) == 6
+    assert len(render_store.RenderStore(render_store.path_beside(cache))) == 0
+
+
+def test_a_store_that_cannot_be_opened_leaves_the_render_as_it_was(tmp_path: Path) -> None:
+    (tmp_path / "t.jinja").write_text("{% block user %}hello{% endblock %}")
+    render_store.path_beside(tmp_path / "c.sqlite").write_bytes(b"this is not a database" * 100)
+    with render_store.kept_beside(tmp_path / "c.sqlite") as store:
+        assert store is None
+        assert prompts.render_messages("t.jinja", (str(tmp_path),), {}) == (("user", "hello"),)
+
+
+def test_another_process_reads_what_one_stored(tmp_path: Path, renders: list[dict[str, Any]]) -> None:
+    (tmp_path / "t.jinja").write_text("{% block user %}hello {{ name }}{% endblock %}")
+    dirs, cache = (str(tmp_path),), tmp_path / "c.sqlite"
+    script = ("import json, sys; from pathlib import Path; from judgebench.judging import prompts, render_store\n"
+              "with render_store.kept_beside(Path(sys.argv[1])):\n"
+              "    print(json.dumps(prompts.render_messages('t.jinja', (sys.argv[2],), {'name': 'b'})))\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script, str(cache), dirs[0]], capture_output=True, text=True,
+                          env=env, check=True)
+    assert json.loads(done.stdout) == [["user", "hello b"]]
+    assert _render_in_run(cache, "t.jinja", dirs, {"name": "b"}) == (("user", "hello b"),)
+    assert renders == []
+
+
+def test_a_cached_rerun_renders_nothing_and_sends_the_same_requests(tmp_path: Path,
+                                                                     renders: list[dict[str, Any]]) -> None:
+    from judgebench.formats import judgebench as store
+    from judgebench.run.evaluate import RunConfig, evaluate
+    from judgebench.tasks import load_task
+    from judgebench.types import Endpoint, Judge
+
+    from ..fakemodel import fake_model
+    from ..fakeserver import Script
+
+    task = load_task("sample-mt")
+
+    def run(url: str) -> tuple[Any, list[dict[str, Any]]]:
+        _new_process()
+        live = Endpoint(provider="openai", name="fake", model="fake", base_url=url, concurrency=2)
+        config = RunConfig(model=live, judges=(Judge("fake-judge", live),), out=tmp_path / "r",
+                           cache_path=tmp_path / "c.sqlite", limit=3, progress=False, n_bootstrap=50)
+        result = evaluate(task, config)
+        return result, [json.loads(line) for line in (result.run_dir / store.JUDGMENTS).read_text().splitlines()]
+
+    with fake_model(Script([("ok", "A fine answer. Rating: [[7]]")])) as url:
+        first, first_records = run(url)
+        rendered = len(renders)
+        assert rendered > 0 and first.n_judgments == 6
+        second, second_records = run(url)
+    assert len(renders) == rendered  # every prompt read from the store
+    assert second.counters.requests == 0  # and every request, the same key, found in the cache
+    assert [r["calls"][0]["cache_key"] for r in second_records] == [r["calls"][0]["cache_key"] for r in first_records]
+    assert second.rows == first.rows
+
+
+def test_templates_still_see_the_environments_globals(tmp_path: Path) -> None:
+    """The loader that keeps each template's source hands jinja2's globals (range, namespace, ...) on as before."""
+    (tmp_path / "t.jinja").write_text("{% block user %}{% set ns = namespace(n=0) %}{% for i in range(3) %}"
+                                      "{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}{% endblock %}")
+    assert _render_in_run(tmp_path / "c.sqlite", "t.jinja", (str(tmp_path),), {}) == (("user", "3"),)

@@ -292,31 +292,74 @@ def rows_columns(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
 
 class ColumnStore:
     """Rows made by ``judgment_row``, kept column by column as they come (a run's judgments, for its statistics at
-    the end): the number columns in float64 arrays (NaN for None, as ``_typed`` converts them), the others as lists.
-    About 290 bytes a judgment, and no copy to turn rows into columns at the end: what a run of 100,000 judgments
-    holds is a few tens of MB, not the rows' objects and then their columns too."""
+    the end). A column holds one value until a row brings another: then it becomes a float64 array (the number
+    columns: NaN for None, as ``_typed`` converts them) or a list (the others). Most columns of a run hold one value
+    throughout (its benchmark, judge, model, kind, scale, the failure columns of a run without failures, the
+    numbers its kind never sets), so they cost nothing per judgment; a run of 100,000 judgments keeps a few MB,
+    not the rows' objects and then their columns too."""
 
     def __init__(self) -> None:
-        self._numbers = frozenset(NUMBER_COLUMNS)
-        self._stores: list[Any] = [array("d") if name in self._numbers else [] for name in CONTENT_COLUMNS]
+        self._numbers = tuple(name in NUMBER_COLUMNS for name in CONTENT_COLUMNS)
+        # Each column's one value while it has one (``_stores`` None), else its array or list.
+        self._first: list[Any] = []
+        self._stores: list[Any] = [None] * len(CONTENT_COLUMNS)
         self._n = 0
 
     def append(self, row: tuple[Any, ...]) -> None:
-        nan = math.nan
-        for store, value in zip(self._stores, row, strict=True):
+        if not self._n:
+            if len(row) != len(CONTENT_COLUMNS):
+                raise ValueError(f"a row of {len(row)} values, not {len(CONTENT_COLUMNS)}")
+            self._first = list(row)
+            self._n = 1
+            return
+        stores = self._stores
+        for i, (value, first) in enumerate(zip(row, self._first, strict=True)):
+            store = stores[i]
+            if store is None:
+                if value is first or _same(value, first):
+                    continue
+                store = stores[i] = self._spread(i)
             if type(store) is list:
                 store.append(value)
             else:
-                store.append(nan if value is None else value)
+                store.append(math.nan if value is None else value)
         self._n += 1
+
+    def _spread(self, i: int) -> Any:
+        """Column ``i``'s one value, once for every row so far: the column now varies."""
+        first = self._first[i]
+        if self._numbers[i]:
+            return array("d", [math.nan if first is None else first]) * self._n
+        return [first] * self._n
 
     def __len__(self) -> int:
         return self._n
 
     def columns(self) -> dict[str, Any]:
-        """The columns, as ``columns_frame`` takes them (the number columns as float64 arrays, not copied)."""
-        return {name: np.frombuffer(store, dtype=np.float64) if name in self._numbers else store
-                for name, store in zip(CONTENT_COLUMNS, self._stores, strict=True)}
+        """The columns, as ``columns_frame`` takes them (a number column that varies as a float64 array, not
+        copied)."""
+        found: dict[str, Any] = {}
+        for i, name in enumerate(CONTENT_COLUMNS):
+            store = self._stores[i]
+            if store is not None:
+                found[name] = np.frombuffer(store, dtype=np.float64) if self._numbers[i] else store
+            elif not self._n:
+                found[name] = np.empty(0) if self._numbers[i] else []
+            elif self._numbers[i]:
+                first = self._first[i]
+                found[name] = np.full(self._n, math.nan if first is None else first, dtype=np.float64)
+            else:
+                found[name] = [self._first[i]] * self._n
+        return found
+
+
+def _same(value: Any, first: Any) -> bool:
+    """Whether ``value`` is ``first`` as a column holds it: the same type and value, and for floats the same sign
+    (0.0 and -0.0 are equal, not the same number); NaN is never the same as another NaN object (the column then
+    varies: kept exactly, only not compactly)."""
+    if type(value) is not type(first) or value != first:
+        return False
+    return type(value) is not float or math.copysign(1.0, value) == math.copysign(1.0, first)
 
 
 def judgment_columns(judgments: Iterable[Judgment]) -> dict[str, list[Any]]:

@@ -346,8 +346,12 @@ class ColumnStore:
             elif not self._n:
                 found[name] = np.empty(0) if self._numbers[i] else []
             elif self._numbers[i]:
+                # One value seen n times (a read-only view, no memory): the frame copies it into its own block.
                 first = self._first[i]
-                found[name] = np.full(self._n, math.nan if first is None else first, dtype=np.float64)
+                found[name] = np.broadcast_to(np.float64(math.nan if first is None else first), (self._n,))
+            elif name in TEXT_COLUMNS:
+                found[name] = np.empty(self._n, dtype=object)  # as typed_column would make it of a list
+                found[name].fill(self._first[i])  # (fill: a value that is a list stays one value)
             else:
                 found[name] = [self._first[i]] * self._n
         return found

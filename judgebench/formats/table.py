@@ -293,10 +293,10 @@ def rows_columns(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
 class ColumnStore:
     """Rows made by ``judgment_row``, kept column by column as they come (a run's judgments, for its statistics at
     the end). A column holds one value until a row brings another: then it becomes a float64 array (the number
-    columns: NaN for None, as ``_typed`` converts them) or a list (the others). Most columns of a run hold one value
-    throughout (its benchmark, judge, model, kind, scale, the failure columns of a run without failures, the
-    numbers its kind never sets), so they cost nothing per judgment; a run of 100,000 judgments keeps a few MB,
-    not the rows' objects and then their columns too."""
+    columns: NaN for None, as ``typed_column`` converts them) or a list (the others). Most columns of a run hold
+    one value throughout (its benchmark, judge, model, kind, scale, the failure columns of a run without failures,
+    the numbers its kind never sets), so they cost nothing per judgment; a run of 100,000 judgments keeps a few
+    MB, not the rows' objects and then their columns too."""
 
     def __init__(self) -> None:
         self._numbers = tuple(name in NUMBER_COLUMNS for name in CONTENT_COLUMNS)
@@ -334,6 +334,10 @@ class ColumnStore:
 
     def __len__(self) -> int:
         return self._n
+
+    def varies(self, name: str) -> bool:
+        """Whether column ``name`` holds more than one value."""
+        return self._stores[CONTENT_COLUMNS.index(name)] is not None
 
     def columns(self) -> dict[str, Any]:
         """The columns, as ``columns_frame`` takes them (a number column that varies as a float64 array, not
@@ -385,7 +389,7 @@ def complete(columns: Columns) -> dict[str, Sequence[Any]]:
     return {name: columns[name] if name in columns else [_default(name)] * n for name in CONTENT_COLUMNS}
 
 
-def _typed(name: str, values: Sequence[Any]) -> np.ndarray:
+def typed_column(name: str, values: Sequence[Any]) -> np.ndarray:
     """A column's values as the array its frame column holds: float64 numbers (None: NaN), int64 turns, bool
     ``empty``, and text as objects (pandas infers its str dtype from them, or keeps objects when none is text)."""
     if isinstance(values, np.ndarray) and (values.dtype != object or name in TEXT_COLUMNS):
@@ -405,9 +409,9 @@ def sources_frame(sources: Sequence[tuple[Columns, str | None]]) -> pd.DataFrame
     parts = [(complete(columns), n_rows(columns), run_id) for columns, run_id in sources]
     data: dict[str, np.ndarray] = {}
     for name in CONTENT_COLUMNS:
-        arrays = [_typed(name, columns[name]) for columns, _, _ in parts]
+        arrays = [typed_column(name, columns[name]) for columns, _, _ in parts]
         # One source (a run's own statistics): its arrays as they are, the frame copies them once anyway.
-        data[name] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays) if arrays else _typed(name, [])
+        data[name] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays) if arrays else typed_column(name, [])
     data["run_id"] = (np.concatenate([np.full(n, run_id, dtype=object) for _, n, run_id in parts]) if parts
                       else np.empty(0, dtype=object))
     return pd.DataFrame(data, columns=COLUMNS)

@@ -75,3 +75,25 @@ def test_a_column_store_keeps_a_column_of_one_value_as_one_value_and_gives_it_ba
     signs = [math.copysign(1.0, v) for v in columns_frame(store.columns())["length"]]
     assert signs == [1.0] * 20 + [-1.0] * 25
     assert len(columns_frame(ColumnStore().columns())) == 0
+
+
+def test_a_run_frame_built_in_canonical_order_is_the_sorted_frame() -> None:
+    # A run's statistics build its frame with the rows already in canonical order (analysis.records.canonical_frame)
+    # instead of sorting a copy: the same frame, dtypes and values, whichever columns vary.
+    import random
+
+    from judgebench.analysis.records import canonical_frame, canonical_order
+    from judgebench.formats.table import CONTENT_COLUMNS, NUMBER_COLUMNS, ColumnStore, columns_frame
+
+    shuffled = random.Random(3)
+    store = ColumnStore()
+    for i in shuffled.sample(range(300), 300):
+        values = {"item_id": f"q{i % 97}", "turn": 1 + i % 2, "model": "m" if i % 3 else "n", "score": float(i % 10),
+                  "opponent": None if i % 5 else "r", "error": None if i % 7 else "bad", "empty": i % 11 == 0,
+                  "benchmark": "b", "judge": "j", "protocol": "", "length": 12.0}
+        store.append(tuple(values.get(name, None if name in NUMBER_COLUMNS else "same") for name in CONTENT_COLUMNS))
+    expected = canonical_order(columns_frame(store.columns(), "run"))
+    built = canonical_frame(store, "run")
+    pd.testing.assert_frame_equal(built, expected, check_exact=True)
+    assert not expected.equals(columns_frame(store.columns(), "run"))  # the rows did need ordering
+    assert len(canonical_frame(ColumnStore(), "run")) == 0

@@ -5,8 +5,11 @@ time), so judgebench's own cost is what is measured:
   statistics computed) vs a bare asyncio + openai SDK loop sending the same judge requests at the same
   concurrency; wall time and this process's CPU time.
 - scale: generation + judging of 4,000, 40,000 and 100,000 items, each in a fresh process, with the lean transport
-  (the command line's default): peak RSS and time. Memory should not grow with the items (goal: 100,000 under
-  200 MB).
+  (the command line's default): peak RSS, wall and CPU time. Memory should not grow with the items (goal: 100,000
+  under 200 MB). `--only scale --against DIR` measures a baseline checkout (`git worktree add --detach DIR main`)
+  too, size by size in the same run, with the ratios; `--sizes 4000,40000` picks the sizes. The three sizes take
+  several minutes (about 100 s of CPU for 100,000 items, more wall time on a busy machine; twice that with a
+  baseline): run it in the background and read its JSON, each size's line goes to stderr as it finishes.
 - pairwise lookups: building 4,000 pairwise judge requests in a 10,000- and a 100,000-item task.
 - replicas: one vs two replicas of a server with a fixed service time and a fixed number of slots.
 - pipelining: a slow candidate and a slow judge, the whole run vs generation then judging one after the other.

@@ -76,26 +76,11 @@ def _chunked_means(values: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
 @lru_cache(maxsize=8)
 def resample_counts(n: int, n_samples: int, seed: int) -> np.ndarray:
     """(n_samples, n) counts of how often each item is drawn in each bootstrap resample."""
-    counts = np.empty((n_samples, n))
-    start = 0
-    # Filled a few resamples at a time (the same draws: one generator, the same order): building it from all the
-    # draws at once held the draws, the integer counts and the float counts beside it (measured: 68 MB at
-    # COUNTS_LIMIT entries, 42 MB so).
-    for block in _count_blocks(n, n_samples, seed, CHUNK_ENTRIES // 8):
-        counts[start:start + len(block)] = block
-        start += len(block)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(n_samples, n)) + n * np.arange(n_samples)[:, None]
+    counts = np.bincount(draws.ravel(), minlength=n_samples * n).reshape(n_samples, n).astype(float)
     counts.flags.writeable = False
     return counts
-
-
-def _count_blocks(n: int, n_samples: int, seed: int, entries: int = CHUNK_ENTRIES) -> Iterator[np.ndarray]:
-    """The (resample, item) counts of ``n_samples`` resamples of ``n`` items, about ``entries`` at a time."""
-    rng = np.random.default_rng(seed)
-    rows = max(1, entries // n)
-    for start in range(0, n_samples, rows):
-        block = min(rows, n_samples - start)
-        draws = rng.integers(0, n, size=(block, n)) + n * np.arange(block)[:, None]
-        yield np.bincount(draws.ravel(), minlength=block * n).reshape(block, n).astype(float)
 
 
 def resample_count_blocks(n: int, n_samples: int, seed: int = DEFAULT_SEED) -> Iterator[np.ndarray]:
@@ -105,7 +90,12 @@ def resample_count_blocks(n: int, n_samples: int, seed: int = DEFAULT_SEED) -> I
     if n * n_samples <= COUNTS_LIMIT:
         yield resample_counts(n, n_samples, seed)
         return
-    yield from _count_blocks(n, n_samples, seed)
+    rng = np.random.default_rng(seed)
+    rows = max(1, CHUNK_ENTRIES // n)
+    for start in range(0, n_samples, rows):
+        block = min(rows, n_samples - start)
+        draws = rng.integers(0, n, size=(block, n)) + n * np.arange(block)[:, None]
+        yield np.bincount(draws.ravel(), minlength=block * n).reshape(block, n).astype(float)
 
 
 def pairwise_winrate(preferences: np.ndarray, n_bootstrap: int = DEFAULT_BOOTSTRAP,

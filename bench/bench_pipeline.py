@@ -5,8 +5,11 @@ time), so judgebench's own cost is what is measured:
   statistics computed) vs a bare asyncio + openai SDK loop sending the same judge requests at the same
   concurrency; wall time and this process's CPU time.
 - scale: generation + judging of 4,000, 40,000 and 100,000 items, each in a fresh process, with the lean transport
-  (the command line's default): peak RSS and time. Memory should not grow with the items (goal: 100,000 under
-  200 MB).
+  (the command line's default): peak RSS, wall and CPU time. Memory should not grow with the items (goal: 100,000
+  under 200 MB). `--only scale --against DIR` measures a baseline checkout (`git worktree add --detach DIR main`)
+  too, size by size in the same run, with the ratios; `--sizes 4000,40000` picks the sizes. The three sizes take
+  several minutes (about 100 s of CPU for 100,000 items, more wall time on a busy machine; twice that with a
+  baseline): run it in the background and read its JSON, each size's line goes to stderr as it finishes.
 - pairwise lookups: building 4,000 pairwise judge requests in a 10,000- and a 100,000-item task.
 - replicas: one vs two replicas of a server with a fixed service time and a fixed number of slots.
 - pipelining: a slow candidate and a slow judge, the whole run vs generation then judging one after the other.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -139,27 +143,65 @@ def _scale_child(n_items: int, base_url: str, transport: str) -> dict[str, Any]:
     result = asyncio.run(aevaluate(task, config))
     wall = time.perf_counter() - started
     assert result.n_judgments == n_items and result.n_failed == 0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"n_items": n_items, "requests": 2 * n_items, "wall_s": round(wall, 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "rss_after_imports_mb": round(imports_mb, 1)}
 
 
 SCALE_SIZES = (4000, 40000, 100_000)
 SCALE_GOAL_MB = 200.0
+# One child's limit: a size that runs past it is reported as timed out, and the next size still runs. (A 100,000-item
+# child takes about 100 s of CPU; on a busy 2-core machine, where the stub and other work share the cores, its wall
+# time is two to three times that.)
+SCALE_CHILD_TIMEOUT_S = 1800
 
 
-def scale(sizes: tuple[int, ...] = SCALE_SIZES, transport: str = "lean") -> dict[str, Any]:
-    found = []
-    with running_stub() as base_url:
-        for n in sizes:
-            out = subprocess.run([sys.executable, __file__, "--scale-child", str(n), base_url, transport],
-                                 check=True, capture_output=True, text=True).stdout
-            found.append(json.loads(out.strip().splitlines()[-1]))
-    small, large = found[0], found[-1]
-    return {"runs": found, "transport": transport, "items_ratio": large["n_items"] / small["n_items"],
+def _scale_run(n: int, base_url: str, transport: str, code: Path | None) -> dict[str, Any]:
+    """One size in a fresh process: this checkout's judgebench, or ``code``'s (a checkout of the baseline)."""
+    env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
+    try:
+        out = subprocess.run([sys.executable, __file__, "--scale-child", str(n), base_url, transport], env=env,
+                             check=True, capture_output=True, text=True, timeout=SCALE_CHILD_TIMEOUT_S).stdout
+    except subprocess.TimeoutExpired:
+        return {"n_items": n, "timed_out_after_s": SCALE_CHILD_TIMEOUT_S}
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def _scale_summary(found: list[dict[str, Any]]) -> dict[str, Any]:
+    done = [r for r in found if "peak_rss_mb" in r]
+    if len(done) < 2:
+        return {"runs": found}
+    small, large = done[0], done[-1]
+    return {"runs": found, "items_ratio": large["n_items"] / small["n_items"],
             "time_ratio": round(large["wall_s"] / small["wall_s"], 2),
             "rss_ratio": round(large["peak_rss_mb"] / small["peak_rss_mb"], 3),
-            "goal_peak_rss_mb": SCALE_GOAL_MB, "within_goal": large["peak_rss_mb"] <= SCALE_GOAL_MB}
+            "within_goal": len(done) == len(found) and large["peak_rss_mb"] <= SCALE_GOAL_MB}
+
+
+def scale(sizes: tuple[int, ...] = SCALE_SIZES, transport: str = "lean", against: Path | None = None
+          ) -> dict[str, Any]:
+    """Peak RSS, wall and CPU time of a run of each size, each in a fresh process; with ``against`` (a checkout of
+    the baseline, e.g. `git worktree add /tmp/before main`), the baseline's too, each size right after this
+    checkout's on the same stub, and their ratios."""
+    found, before = [], []
+    with running_stub() as base_url:
+        for n in sizes:
+            found.append(_scale_run(n, base_url, transport, None))
+            print(json.dumps({"scale": found[-1]}), file=sys.stderr, flush=True)
+            if against is not None:
+                before.append(_scale_run(n, base_url, transport, against))
+                print(json.dumps({"scale_baseline": before[-1]}), file=sys.stderr, flush=True)
+    result = {**_scale_summary(found), "transport": transport, "goal_peak_rss_mb": SCALE_GOAL_MB}
+    if against is not None:
+        result["baseline"] = {"code": str(against), **_scale_summary(before)}
+        result["peak_rss_ratio_by_size"] = {
+            str(now["n_items"]): round(now["peak_rss_mb"] / then["peak_rss_mb"], 3)
+            for now, then in zip(found, before, strict=True) if "peak_rss_mb" in now and "peak_rss_mb" in then}
+        result["cpu_ratio_by_size"] = {
+            str(now["n_items"]): round(now["cpu_s"] / then["cpu_s"], 3)
+            for now, then in zip(found, before, strict=True) if "cpu_s" in now and "cpu_s" in then}
+    return result
 
 
 def pairwise_lookups(sizes: tuple[int, ...] = (10_000, 100_000), n_candidates: int = 2000) -> dict[str, Any]:
@@ -251,9 +293,15 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale-child", nargs=3, metavar=("N", "BASE_URL", "TRANSPORT"))
     parser.add_argument("--only", help="one benchmark: overhead, scale, pairwise, replicas, pipelining")
+    parser.add_argument("--sizes", help="scale: the sizes, comma-separated (default: 4000,40000,100000)")
+    parser.add_argument("--against", type=Path,
+                        help="scale: a checkout of the baseline (git worktree add DIR main), measured in the same run")
     args = parser.parse_args()
     if args.scale_child:
         print(json.dumps(_scale_child(int(args.scale_child[0]), args.scale_child[1], args.scale_child[2])))
+    elif args.only == "scale":
+        sizes = tuple(int(n) for n in args.sizes.split(",")) if args.sizes else SCALE_SIZES
+        print(json.dumps(scale(sizes, against=args.against.resolve() if args.against else None), indent=2))
     elif args.only:
         chosen = {"overhead": overhead, "scale": scale, "pairwise": pairwise_lookups, "replicas": replicas,
                   "pipelining": pipelining}[args.only]

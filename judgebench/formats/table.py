@@ -292,31 +292,82 @@ def rows_columns(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
 
 class ColumnStore:
     """Rows made by ``judgment_row``, kept column by column as they come (a run's judgments, for its statistics at
-    the end): the number columns in float64 arrays (NaN for None, as ``_typed`` converts them), the others as lists.
-    About 290 bytes a judgment, and no copy to turn rows into columns at the end: what a run of 100,000 judgments
-    holds is a few tens of MB, not the rows' objects and then their columns too."""
+    the end). A column holds one value until a row brings another: then it becomes a float64 array (the number
+    columns: NaN for None, as ``typed_column`` converts them) or a list (the others). Most columns of a run hold
+    one value throughout (its benchmark, judge, model, kind, scale, the failure columns of a run without failures,
+    the numbers its kind never sets), so they cost nothing per judgment; a run of 100,000 judgments keeps a few
+    MB, not the rows' objects and then their columns too."""
 
     def __init__(self) -> None:
-        self._numbers = frozenset(NUMBER_COLUMNS)
-        self._stores: list[Any] = [array("d") if name in self._numbers else [] for name in CONTENT_COLUMNS]
+        self._numbers = tuple(name in NUMBER_COLUMNS for name in CONTENT_COLUMNS)
+        # Each column's one value while it has one (``_stores`` None), else its array or list.
+        self._first: list[Any] = []
+        self._stores: list[Any] = [None] * len(CONTENT_COLUMNS)
         self._n = 0
 
     def append(self, row: tuple[Any, ...]) -> None:
-        nan = math.nan
-        for store, value in zip(self._stores, row, strict=True):
+        if not self._n:
+            if len(row) != len(CONTENT_COLUMNS):
+                raise ValueError(f"a row of {len(row)} values, not {len(CONTENT_COLUMNS)}")
+            self._first = list(row)
+            self._n = 1
+            return
+        stores = self._stores
+        for i, (value, first) in enumerate(zip(row, self._first, strict=True)):
+            store = stores[i]
+            if store is None:
+                if value is first or _same(value, first):
+                    continue
+                store = stores[i] = self._spread(i)
             if type(store) is list:
                 store.append(value)
             else:
-                store.append(nan if value is None else value)
+                store.append(math.nan if value is None else value)
         self._n += 1
+
+    def _spread(self, i: int) -> Any:
+        """Column ``i``'s one value, once for every row so far: the column now varies."""
+        first = self._first[i]
+        if self._numbers[i]:
+            return array("d", [math.nan if first is None else first]) * self._n
+        return [first] * self._n
 
     def __len__(self) -> int:
         return self._n
 
+    def varies(self, name: str) -> bool:
+        """Whether column ``name`` holds more than one value."""
+        return self._stores[CONTENT_COLUMNS.index(name)] is not None
+
     def columns(self) -> dict[str, Any]:
-        """The columns, as ``columns_frame`` takes them (the number columns as float64 arrays, not copied)."""
-        return {name: np.frombuffer(store, dtype=np.float64) if name in self._numbers else store
-                for name, store in zip(CONTENT_COLUMNS, self._stores, strict=True)}
+        """The columns, as ``columns_frame`` takes them (a number column that varies as a float64 array, not
+        copied)."""
+        found: dict[str, Any] = {}
+        for i, name in enumerate(CONTENT_COLUMNS):
+            store = self._stores[i]
+            if store is not None:
+                found[name] = np.frombuffer(store, dtype=np.float64) if self._numbers[i] else store
+            elif not self._n:
+                found[name] = np.empty(0) if self._numbers[i] else []
+            elif self._numbers[i]:
+                # One value seen n times (a read-only view, no memory): the frame copies it into its own block.
+                first = self._first[i]
+                found[name] = np.broadcast_to(np.float64(math.nan if first is None else first), (self._n,))
+            elif name in TEXT_COLUMNS:
+                found[name] = np.empty(self._n, dtype=object)  # as typed_column would make it of a list
+                found[name].fill(self._first[i])  # (fill: a value that is a list stays one value)
+            else:
+                found[name] = [self._first[i]] * self._n
+        return found
+
+
+def _same(value: Any, first: Any) -> bool:
+    """Whether ``value`` is ``first`` as a column holds it: the same type and value, and for floats the same sign
+    (0.0 and -0.0 are equal, not the same number); NaN is never the same as another NaN object (the column then
+    varies: kept exactly, only not compactly)."""
+    if type(value) is not type(first) or value != first:
+        return False
+    return type(value) is not float or math.copysign(1.0, value) == math.copysign(1.0, first)
 
 
 def judgment_columns(judgments: Iterable[Judgment]) -> dict[str, list[Any]]:
@@ -338,7 +389,7 @@ def complete(columns: Columns) -> dict[str, Sequence[Any]]:
     return {name: columns[name] if name in columns else [_default(name)] * n for name in CONTENT_COLUMNS}
 
 
-def _typed(name: str, values: Sequence[Any]) -> np.ndarray:
+def typed_column(name: str, values: Sequence[Any]) -> np.ndarray:
     """A column's values as the array its frame column holds: float64 numbers (None: NaN), int64 turns, bool
     ``empty``, and text as objects (pandas infers its str dtype from them, or keeps objects when none is text)."""
     if isinstance(values, np.ndarray) and (values.dtype != object or name in TEXT_COLUMNS):
@@ -358,9 +409,9 @@ def sources_frame(sources: Sequence[tuple[Columns, str | None]]) -> pd.DataFrame
     parts = [(complete(columns), n_rows(columns), run_id) for columns, run_id in sources]
     data: dict[str, np.ndarray] = {}
     for name in CONTENT_COLUMNS:
-        arrays = [_typed(name, columns[name]) for columns, _, _ in parts]
+        arrays = [typed_column(name, columns[name]) for columns, _, _ in parts]
         # One source (a run's own statistics): its arrays as they are, the frame copies them once anyway.
-        data[name] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays) if arrays else _typed(name, [])
+        data[name] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays) if arrays else typed_column(name, [])
     data["run_id"] = (np.concatenate([np.full(n, run_id, dtype=object) for _, n, run_id in parts]) if parts
                       else np.empty(0, dtype=object))
     return pd.DataFrame(data, columns=COLUMNS)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from ..aio import run_sync
 from ..analysis.diagnostics import Diagnostics, diagnose
-from ..analysis.records import canonical_order
+from ..analysis.records import canonical_frame
 from ..analysis.scores import score_rows
 from ..clients.batch import BatchReport
 from ..clients.pricing import BUILTIN_NAME, EndpointUsage, builtin_prices, usage_report
@@ -28,7 +28,7 @@ from ..errors import ConfigError
 from ..formats import judgebench as store
 from ..formats import read_answers
 from ..formats.item_lists import listed_items
-from ..formats.table import ColumnStore, columns_frame, judgment_row
+from ..formats.table import ColumnStore, judgment_row
 from ..judging import render_store
 from ..judging.kinds import kind_of
 from ..judging.prompts import template_hash
@@ -209,9 +209,8 @@ def _summarize(task: Task, config: RunConfig, executor: Executor, work: Work, ru
     """The same aggregation as `judgebench stats` on this run directory (one path, the same numbers), written to
     summary.json."""
     n_judgments = len(sink.rows)
-    frame = columns_frame(sink.rows.columns(), run_dir.name)
+    frame = canonical_frame(sink.rows, run_dir.name)
     sink.rows = ColumnStore()  # the frame holds the judgments now: their columns are let go before the statistics
-    frame = canonical_order(frame)
     rows = tuple(score_rows(frame, config.n_bootstrap))
     diagnostics = diagnose(frame)  # constants.DIAGNOSTIC_BOOTSTRAP, as every other surface
     n_failed = sum(sink.causes.values())

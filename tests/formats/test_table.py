@@ -43,3 +43,57 @@ def test_a_column_store_gives_the_frame_its_rows_give() -> None:
     assert len(store) == len(rows)
     pd.testing.assert_frame_equal(columns_frame(store.columns(), "run"), columns_frame(rows_columns(rows), "run"),
                                   check_exact=True)
+
+
+def test_a_column_store_keeps_a_column_of_one_value_as_one_value_and_gives_it_back_exactly() -> None:
+    # Columns that never vary in a run (its benchmark, judge, scale, the numbers its kind never sets) are kept as
+    # one value; one that varies late, by sign alone (0.0 then -0.0), by NaN, or from a number to None must still
+    # come out as the rows' own frame has it.
+    import math
+
+    from judgebench.formats.table import CONTENT_COLUMNS, NUMBER_COLUMNS, ColumnStore, columns_frame, rows_columns
+
+    late = {"score": [7.0] * 30 + [None], "length": [0.0] * 20 + [-0.0], "expected_score": [math.nan, 1.0],
+            "headers": [3] * 25 + [3.0, True], "item_id": ["q"] * 40 + ["r"], "error": [None] * 39 + ["bad"],
+            "turn": [1] * 35 + [2], "empty": [False] * 44 + [True]}
+    rows = []
+    for i in range(45):
+        row: list[object] = []
+        for name in CONTENT_COLUMNS:
+            values = late.get(name)
+            if values is not None:
+                row.append(values[min(i, len(values) - 1)])
+            else:
+                row.append(1.5 if name in NUMBER_COLUMNS and name.startswith("scale") else None if name in
+                           NUMBER_COLUMNS else "same")
+        rows.append(tuple(row))
+    store = ColumnStore()
+    for row in rows:
+        store.append(row)
+    expected = columns_frame(rows_columns(rows), "run")
+    pd.testing.assert_frame_equal(columns_frame(store.columns(), "run"), expected, check_exact=True)
+    signs = [math.copysign(1.0, v) for v in columns_frame(store.columns())["length"]]
+    assert signs == [1.0] * 20 + [-1.0] * 25
+    assert len(columns_frame(ColumnStore().columns())) == 0
+
+
+def test_a_run_frame_built_in_canonical_order_is_the_sorted_frame() -> None:
+    # A run's statistics build its frame with the rows already in canonical order (analysis.records.canonical_frame)
+    # instead of sorting a copy: the same frame, dtypes and values, whichever columns vary.
+    import random
+
+    from judgebench.analysis.records import canonical_frame, canonical_order
+    from judgebench.formats.table import CONTENT_COLUMNS, NUMBER_COLUMNS, ColumnStore, columns_frame
+
+    shuffled = random.Random(3)
+    store = ColumnStore()
+    for i in shuffled.sample(range(300), 300):
+        values = {"item_id": f"q{i % 97}", "turn": 1 + i % 2, "model": "m" if i % 3 else "n", "score": float(i % 10),
+                  "opponent": None if i % 5 else "r", "error": None if i % 7 else "bad", "empty": i % 11 == 0,
+                  "benchmark": "b", "judge": "j", "protocol": "", "length": 12.0}
+        store.append(tuple(values.get(name, None if name in NUMBER_COLUMNS else "same") for name in CONTENT_COLUMNS))
+    expected = canonical_order(columns_frame(store.columns(), "run"))
+    built = canonical_frame(store, "run")
+    pd.testing.assert_frame_equal(built, expected, check_exact=True)
+    assert not expected.equals(columns_frame(store.columns(), "run"))  # the rows did need ordering
+    assert len(canonical_frame(ColumnStore(), "run")) == 0

@@ -58,3 +58,27 @@ def test_a_five_point_task_is_flagged_saturated_on_its_own_scale(tmp_path: Path)
     assert result.rows[0].n_judged == 16
     saturated = [f for f in result.diagnostics.flags if f.kind is FlagKind.SATURATED and f.category is None]
     assert [f.model for f in saturated] == ["fake"] and "top grade 5 on 100%" in saturated[0].message
+
+
+def test_a_runs_summary_is_the_one_load_computes_from_its_directory(tmp_path: Path) -> None:
+    """Every number of summary.json (its rows, whole, and its diagnostics) is what ``judgebench.load()`` computes from
+    the run's records: the run keeps its judgments compactly (formats.table.ColumnStore), the records keep all of
+    them. Grades that vary, a reply that does not parse, and a value that comes late (the failure columns) make
+    the columns the store keeps vary."""
+    import json
+    from dataclasses import asdict
+
+    import judgebench
+
+    replies = [("ok", f"Answer {k}. Rating: [[{grade}]]" if k % 5 != 3 else "I will not grade this.")
+               for k, grade in enumerate([7, 3, 9, 5, 8, 2, 10, 6] * 6)]
+    task = load_task("sample-mt")
+    with fake_model(Script([*replies, ("ok", "Fine. Rating: [[4]]")])) as url:
+        result = evaluate(task, RunConfig(**{**config(url, tmp_path).__dict__, "limit": None, "n_bootstrap": 200}))
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    loaded = judgebench.load(result.run_dir, n_bootstrap=200)
+    assert summary["n_failed"] >= 1 and summary["rows"][0]["ci_low"] < summary["rows"][0]["ci_high"]
+    assert summary["n_judgments"] == len(loaded.judgments) == result.n_judgments
+    assert summary["rows"] == json.loads(json.dumps([asdict(row) for row in loaded._board.scores]))
+    assert summary["diagnostics"] == loaded.diagnostics.to_json()
+    assert summary["n_failed"] == int(loaded.judgments["error"].notna().sum())

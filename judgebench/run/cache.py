@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import socket
 import sqlite3
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..credentials import redact
+from ..credentials import redact, redactor
 from ..errors import ResultsError, os_fault, sqlite_fault
 from ..types import ChatReply, ChatRequest
 
@@ -49,14 +51,22 @@ def _chunks(keys: Sequence[str]) -> Iterator[Sequence[str]]:
         yield keys[start:start + _CHUNK]
 
 
-def encode_reply(reply: ChatReply) -> str:
-    """What is stored of a reply: what the server said (never the request's endpoint, so nothing secret)."""
-    return redact(json.dumps({
+def encode_reply(reply: ChatReply, clean: Callable[[str], str] = redact) -> str:
+    """What is stored of a reply: what the server said (never the request's endpoint, so nothing secret), passed
+    through ``clean`` (``redact``, or a batch's ``redactor()``)."""
+    value = {
         "text": reply.text, "finish_reason": reply.finish_reason, "prompt_tokens": reply.prompt_tokens,
         "completion_tokens": reply.completion_tokens, "latency_s": reply.latency_s,
         "logprobs": [[token, [list(a) for a in alternatives]] for token, alternatives in reply.logprobs],
         "reasoning": reply.reasoning,
-    }, ensure_ascii=True))  # escaped: a lone surrogate a server sent is valid JSON but not storable UTF-8
+    }
+    # orjson where it writes what json reads back the same (several times faster): not a log-probability of -inf,
+    # which it would write as null, nor a lone surrogate a server sent (valid JSON, not storable UTF-8), which it
+    # refuses; those are written by json, escaped.
+    if all(math.isfinite(lp) for _, alternatives in reply.logprobs for _, lp in alternatives):
+        with contextlib.suppress(orjson.JSONEncodeError):
+            return clean(orjson.dumps(value).decode("utf-8"))
+    return clean(json.dumps(value, ensure_ascii=True))
 
 
 def _loads(payload: str) -> Any:
@@ -85,6 +95,14 @@ def decode_reply(payload: str) -> ChatReply | None:
                      for n in (reply.prompt_tokens, reply.completion_tokens))
              and isinstance(reply.latency_s, (int, float)) and isinstance(reply.reasoning, (str, type(None))))
     return reply if typed else None
+
+
+def _rows(replies: Sequence[tuple[str, str, ChatReply]], now: float) -> list[tuple[str, str, str, float]]:
+    """The rows of ``(key, model, reply)`` entries, encoded before the transaction (it holds the database)."""
+    if not replies:
+        return []
+    clean = redactor()
+    return [(key, model, encode_reply(reply, clean), now) for key, model, reply in replies]
 
 
 CHOOSE = "choose another --cache"
@@ -120,10 +138,12 @@ def _owner_ended(owner: str) -> bool:
 
 
 class Cache:
-    """A persistent map from request hash to reply. Safe for several processes (WAL)."""
+    """A persistent map from request hash to reply. Safe for several processes (WAL), and for several threads of
+    one process (a runner writes from a worker thread): one statement or transaction at a time."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.RLock()
         # host/pid/random: a claim whose owner is a process of this host that has ended is taken at once, not waited
         # out (a run killed mid-way leaves its claims; a rerun would otherwise sit idle until they expire).
         self._owner = f"{_HOST}/{os.getpid()}/{uuid.uuid4().hex}"
@@ -157,12 +177,14 @@ class Cache:
     def get_many(self, keys: Sequence[str]) -> dict[str, ChatReply]:
         """The stored replies of those ``keys`` that have one."""
         found: dict[str, ChatReply] = {}
-        for chunk in _chunks(keys):
-            marks = ",".join("?" * len(chunk))
-            for key, payload in self._db.execute(f"SELECT key, reply FROM replies WHERE key IN ({marks})", chunk):
-                reply = decode_reply(payload)
-                if reply is not None:  # a damaged entry is a miss: asked again, and the entry replaced
-                    found[key] = reply
+        with self._lock:
+            for chunk in _chunks(keys):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(f"SELECT key, reply FROM replies WHERE key IN ({marks})", chunk).fetchall()
+                for key, payload in rows:
+                    reply = decode_reply(payload)
+                    if reply is not None:  # a damaged entry is a miss: asked again, and the entry replaced
+                        found[key] = reply
         return found
 
     def put(self, request: ChatRequest, reply: ChatReply) -> None:
@@ -172,9 +194,10 @@ class Cache:
         """Store ``(key, model, reply)`` entries and give up claims, in one transaction: a runner writes what a
         moment's worth of requests produced at once instead of one transaction per request."""
         now = time.time()
+        rows = _rows(replies, now)
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
-                                 [(key, model, encode_reply(reply), now) for key, model, reply in replies])
+                                 rows)
             self._db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?",
                                  [(key, self._owner) for key in releases])
 
@@ -182,13 +205,14 @@ class Cache:
     def _transaction(self) -> Iterator[None]:
         """One write transaction, taken at once (BEGIN IMMEDIATE): a look-up and the claims that follow it see
         no other process's write in between, and many rows cost one commit instead of one each."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def _unusable(self, exc: sqlite3.Error) -> ResultsError:
         self._db.close()
@@ -202,10 +226,11 @@ class Cache:
         now = time.time()
         found: dict[str, ChatReply] = {}
         mine: set[str] = set()
+        rows = _rows(replies, now)
         with self._transaction():
-            if replies:
+            if rows:
                 self._db.executemany("INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
-                                     [(key, model, encode_reply(reply), now) for key, model, reply in replies])
+                                     rows)
             if releases:
                 self._db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?",
                                      [(key, self._owner) for key in releases])
@@ -256,7 +281,9 @@ class Cache:
         self.write_many((), [request.cache_key()])
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0])
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0])
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()

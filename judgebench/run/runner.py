@@ -233,9 +233,13 @@ class Runner:
         except Exception as exc:  # a bug: the requests waiting on it fail with it rather than wait for ever
             self._fail(lookups, exc)
         else:
-            for lookup in lookups:
-                if not lookup.future.done():
-                    lookup.future.set_result((found.get(lookup.key), lookup.key in mine))
+            self._answer(lookups, found, mine)
+
+    @staticmethod
+    def _answer(lookups: list[_Lookup], found: dict[str, ChatReply], mine: set[str]) -> None:
+        for lookup in lookups:
+            if not lookup.future.done():
+                lookup.future.set_result((found.get(lookup.key), lookup.key in mine))
 
     @staticmethod
     def _fail(lookups: list[_Lookup], exc: BaseException) -> None:
@@ -277,9 +281,7 @@ class Runner:
                 self._write_error = cache_fault(self.cache.path, exc)
                 self._fail(lookups, self._write_error)
             else:
-                done: concurrent.futures.Future[Any] = concurrent.futures.Future()
-                done.set_result(result)
-                self._settle(done, lookups)
+                self._answer(lookups, *result)
         if self._write_error is not None:
             raise self._write_error
 

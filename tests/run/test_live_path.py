@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import hashlib
 import json
 import sqlite3
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from judgebench.errors import ResultsError
+from judgebench.errors import BackendError, ResultsError
 from judgebench.formats import judgebench as store
 from judgebench.run.cache import Cache, decode_reply, encode_reply
 from judgebench.run.evaluate import RunConfig, aevaluate
@@ -47,8 +48,8 @@ class Tag(str):
     (), (("temperature", 0.0), ("max_tokens", 32)), (("temperature", -0.0),), (("temperature", 0.7),),
     (("top_p", 1e-4),), (("top_p", 9.99e-05),), (("x", 1e-7),), (("x", 1e15),), (("x", 1e16),), (("x", 2.5e17),),
     (("x", float("nan")),), (("x", float("inf")),), (("seed", 2**63 - 1),), (("seed", 2**64),), (("seed", -(2**70)),),
-    (("stop", ("a", "b")),), (("logit_bias", {"50256": -100.0, "7": 1e-6}),), (("nested", {"b": [1, {"z": 0.5, "a": None}]}),),
-    (("flag", True),), (("tag", Tag("x")),), (("t", 1 / 3),),
+    (("stop", ("a", "b")),), (("logit_bias", {"50256": -100.0, "7": 1e-6}),),
+    (("nested", {"b": [1, {"z": 0.5, "a": None}]}),), (("flag", True),), (("tag", Tag("x")),), (("t", 1 / 3),),
 ])
 def test_the_cache_key_is_the_hash_it_always_was(params: tuple[tuple[str, Any], ...]) -> None:
     messages = (("system", "Judge.\n\t\"quoted\" \\ back \x00\x1f\x7f \u2028 é 😀 \uffff"), ("user", "plain"))
@@ -162,3 +163,51 @@ def test_every_reply_the_server_sent_is_cached_when_a_run_is_cancelled(tmp_path:
     cache = Cache(tmp_path / "c.sqlite")
     assert len(cache) == answered
     cache.close()
+
+
+def gzip_server(text: str) -> Any:
+    """A server that answers every chat request with a gzip-compressed completion of ``text``."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ..fakeserver import completion, serving
+
+    body = gzip.compress(json.dumps(completion(text)).encode())
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_args: Any) -> None:
+            return None
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
+
+
+def lean_reply(url: str) -> ChatReply:
+    from judgebench.clients.backends.lean import LeanBackend
+
+    async def go() -> ChatReply:
+        backend = LeanBackend(Endpoint("openai", "j", "m", base_url=f"{url}/v1", transport="lean"))
+        try:
+            return await backend.complete(ChatRequest(ENDPOINT, (("user", "q"),)))
+        finally:
+            await backend.aclose()
+
+    return asyncio.run(go())
+
+
+def test_a_compressed_reply_is_read_and_its_inflated_size_still_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compressed body's length says nothing of what it inflates to: it is counted as it is read."""
+    from judgebench.clients.backends import lean
+
+    with gzip_server("short") as url:
+        assert lean_reply(url).text == "short"
+    monkeypatch.setattr(lean, "MAX_BODY_BYTES", 100_000)
+    with gzip_server("z" * 300_000) as url, pytest.raises(BackendError, match="over 100,000 bytes"):
+        lean_reply(url)

@@ -8,7 +8,11 @@ Replies are cached only when accepted (a judge reply must parse), so what failed
 What a reply means (a verdict, a judgment) is the task kind's business (judging.kinds), not the runner's.
 
 Cache reads, claims and writes are grouped: every request that reaches the cache in one turn of the event loop
-shares one SQLite transaction, so the cache costs next to nothing per request however many run at once.
+shares one SQLite transaction, so the cache costs next to nothing per request however many run at once. The
+transactions run in one worker thread, one at a time (what comes meanwhile waits for the next): a commit waits on
+the disk (measured: ~60 µs of waiting per request, at 17 requests a transaction), and the event loop keeps sending
+and reading meanwhile. ``flush`` (the end of a run, however it ends) waits for the running one and writes the rest,
+so no reply a server sent is lost.
 """
 
 from __future__ import annotations
@@ -390,7 +394,10 @@ class Runner:
             self._store(request, reply)
 
     def _usage(self, endpoint: Endpoint) -> Counters:
-        return self.usage.setdefault(endpoint.name, Counters())
+        usage = self.usage.get(endpoint.name)
+        if usage is None:  # (not setdefault: it would build a Counters on every call, several per request)
+            usage = self.usage[endpoint.name] = Counters()
+        return usage
 
     def _refuse_if_stopped(self, label: str) -> None:
         refusal = self.stopped.get(label)

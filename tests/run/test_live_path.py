@@ -9,7 +9,9 @@ import contextlib
 import gzip
 import hashlib
 import json
+import signal
 import sqlite3
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -211,3 +213,26 @@ def test_a_compressed_reply_is_read_and_its_inflated_size_still_bounded(monkeypa
     monkeypatch.setattr(lean, "MAX_BODY_BYTES", 100_000)
     with gzip_server("z" * 300_000) as url, pytest.raises(BackendError, match="over 100,000 bytes"):
         lean_reply(url)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_every_reply_the_server_sent_is_cached_when_the_cli_is_stopped(tmp_path: Path, signum: int) -> None:
+    """`judgebench run` stopped by Ctrl-C or SIGTERM while the judge has not answered: every answer the model's
+    server sent is in the cache."""
+    from .test_interrupt import start_run
+
+    script = Script([("fn", lambda body: None if body["model"] == "j" else "An answer.")])
+    out = tmp_path / "results"
+    with fake_server(script) as url:
+        process = start_run(url, out)
+        deadline = time.monotonic() + 60
+        while sum(r["model"] == "j" for r in list(script.requests)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signum)
+        process.communicate(timeout=60)
+    assert process.returncode == 128 + signum
+    answered = sum(r["model"] == "m" for r in script.requests)
+    assert answered >= 2
+    cache = Cache(out / "cache.sqlite")
+    assert len(cache) == answered
+    cache.close()

@@ -14,7 +14,6 @@ import math
 import os
 import socket
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -138,12 +137,10 @@ def _owner_ended(owner: str) -> bool:
 
 
 class Cache:
-    """A persistent map from request hash to reply. Safe for several processes (WAL), and for several threads of
-    one process (a runner writes from a worker thread): one statement or transaction at a time."""
+    """A persistent map from request hash to reply. Safe for several processes (WAL)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.RLock()
         # host/pid/random: a claim whose owner is a process of this host that has ended is taken at once, not waited
         # out (a run killed mid-way leaves its claims; a rerun would otherwise sit idle until they expire).
         self._owner = f"{_HOST}/{os.getpid()}/{uuid.uuid4().hex}"
@@ -177,14 +174,12 @@ class Cache:
     def get_many(self, keys: Sequence[str]) -> dict[str, ChatReply]:
         """The stored replies of those ``keys`` that have one."""
         found: dict[str, ChatReply] = {}
-        with self._lock:
-            for chunk in _chunks(keys):
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(f"SELECT key, reply FROM replies WHERE key IN ({marks})", chunk).fetchall()
-                for key, payload in rows:
-                    reply = decode_reply(payload)
-                    if reply is not None:  # a damaged entry is a miss: asked again, and the entry replaced
-                        found[key] = reply
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            for key, payload in self._db.execute(f"SELECT key, reply FROM replies WHERE key IN ({marks})", chunk):
+                reply = decode_reply(payload)
+                if reply is not None:  # a damaged entry is a miss: asked again, and the entry replaced
+                    found[key] = reply
         return found
 
     def put(self, request: ChatRequest, reply: ChatReply) -> None:
@@ -205,14 +200,13 @@ class Cache:
     def _transaction(self) -> Iterator[None]:
         """One write transaction, taken at once (BEGIN IMMEDIATE): a look-up and the claims that follow it see
         no other process's write in between, and many rows cost one commit instead of one each."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _unusable(self, exc: sqlite3.Error) -> ResultsError:
         self._db.close()
@@ -281,9 +275,7 @@ class Cache:
         self.write_many((), [request.cache_key()])
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0])
+        return int(self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0])
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()

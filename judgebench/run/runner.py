@@ -8,17 +8,12 @@ Replies are cached only when accepted (a judge reply must parse), so what failed
 What a reply means (a verdict, a judgment) is the task kind's business (judging.kinds), not the runner's.
 
 Cache reads, claims and writes are grouped: every request that reaches the cache in one turn of the event loop
-shares one SQLite transaction, so the cache costs next to nothing per request however many run at once. The
-transactions run in one worker thread, one at a time (what comes meanwhile waits for the next): a commit waits on
-the disk (measured: ~60 µs of waiting per request, at 17 requests a transaction), and the event loop keeps sending
-and reading meanwhile. ``flush`` (the end of a run, however it ends) waits for the running one and writes the rest,
-so no reply a server sent is lost.
+shares one SQLite transaction, so the cache costs next to nothing per request however many run at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import sqlite3
 import sys
@@ -147,9 +142,6 @@ class Runner:
         self._flush_handle: asyncio.Handle | None = None
         self._flush_soon = False
         self._write_error: ResultsError | None = None
-        # The cache's transactions run in one worker thread, one at a time: the one running, and its lookups.
-        self._worker: concurrent.futures.ThreadPoolExecutor | None = None
-        self._exchanging: tuple[concurrent.futures.Future[Any], list[_Lookup]] | None = None
         # Progress: a bar on a terminal, else (if asked for) a line every few seconds.
         self._lines = progress_lines
         self._bar: tqdm | None = None
@@ -172,10 +164,7 @@ class Runner:
 
     def _schedule_flush(self, *, soon: bool) -> None:
         """Lookups are flushed at the end of this turn of the event loop (a request waits on them); stored replies
-        and released claims may wait a few milliseconds, so more of them share a transaction. While a transaction
-        is in the worker thread, what comes meanwhile waits for it to end and then goes in the next one."""
-        if self._exchanging is not None:
-            return  # _exchanged schedules the next transaction
+        and released claims may wait a few milliseconds, so more of them share a transaction."""
         if self._flush_handle is not None:
             if not soon or self._flush_soon:
                 return
@@ -184,72 +173,23 @@ class Runner:
         self._flush_soon = soon
         self._flush_handle = loop.call_soon(self._flush) if soon else loop.call_later(WRITE_DELAY_S, self._flush)
 
-    def _take_queued(self) -> tuple[list[tuple[str, str, ChatReply]], list[str], list[_Lookup]]:
+    def _flush(self) -> None:
+        """One transaction for everything queued since the last one (Cache.exchange)."""
+        self._flush_handle = None
         writes, self._writes = self._writes, []
         releases, self._releases = self._releases, []
         lookups, self._lookups = self._lookups, []
-        return writes, releases, lookups
-
-    def _exchange(self, writes: list[tuple[str, str, ChatReply]], releases: list[str], lookups: list[_Lookup]
-                  ) -> tuple[dict[str, ChatReply], set[str]]:
-        keys = list(dict.fromkeys(lookup.key for lookup in lookups))
-        return self.cache.exchange(writes, releases, keys, self.retry.max_elapsed_s + CLAIM_MARGIN_S)
-
-    def _flush(self) -> None:
-        """One transaction for everything queued since the last one (Cache.exchange), in the cache's worker thread:
-        SQLite's commits wait on the disk, and the event loop keeps sending and reading meanwhile."""
-        self._flush_handle = None
-        if self._exchanging is not None:
-            return
-        queued = self._take_queued()
-        if not any(queued):
-            return
-        if self._worker is None:
-            self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgebench-cache")
-        loop = asyncio.get_running_loop()
-        done = self._worker.submit(self._exchange, *queued)
-        self._exchanging = (done, queued[2])
-
-        def wake(_: concurrent.futures.Future[Any]) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop has closed: flush() settled it already
-                loop.call_soon_threadsafe(self._exchanged, done)
-
-        done.add_done_callback(wake)
-
-    def _exchanged(self, done: concurrent.futures.Future[Any]) -> None:
-        """The worker's transaction has ended: answer its lookups, then start the next one if work is waiting."""
-        if self._exchanging is None or self._exchanging[0] is not done:
-            return  # settled already (flush)
-        lookups = self._exchanging[1]
-        self._exchanging = None
-        self._settle(done, lookups)
-        if self._lookups:
-            self._flush()  # they have waited for this transaction already
-        elif self._writes or self._releases:
-            self._schedule_flush(soon=False)
-
-    def _settle(self, done: concurrent.futures.Future[Any], lookups: list[_Lookup]) -> None:
         try:
-            found, mine = done.result()
+            keys = list(dict.fromkeys(lookup.key for lookup in lookups))
+            found, mine = self.cache.exchange(writes, releases, keys, self.retry.max_elapsed_s + CLAIM_MARGIN_S)
+            for lookup in lookups:
+                if not lookup.future.done():
+                    lookup.future.set_result((found.get(lookup.key), lookup.key in mine))
         except (sqlite3.Error, OSError) as exc:
             self._write_error = cache_fault(self.cache.path, exc)
-            self._fail(lookups, self._write_error)
-        except Exception as exc:  # a bug: the requests waiting on it fail with it rather than wait for ever
-            self._fail(lookups, exc)
-        else:
-            self._answer(lookups, found, mine)
-
-    @staticmethod
-    def _answer(lookups: list[_Lookup], found: dict[str, ChatReply], mine: set[str]) -> None:
-        for lookup in lookups:
-            if not lookup.future.done():
-                lookup.future.set_result((found.get(lookup.key), lookup.key in mine))
-
-    @staticmethod
-    def _fail(lookups: list[_Lookup], exc: BaseException) -> None:
-        for lookup in lookups:
-            if not lookup.future.done():
-                lookup.future.set_exception(exc)
+            for lookup in lookups:
+                if not lookup.future.done():
+                    lookup.future.set_exception(self._write_error)
 
     async def _lookup(self, key: str) -> tuple[ChatReply | None, bool]:
         """(the cached reply or None, whether this process now holds the claim to send it)."""
@@ -267,25 +207,10 @@ class Runner:
         self._schedule_flush(soon=False)
 
     def flush(self) -> None:
-        """Write what is queued now (the end of a run, or before reading the cache from outside): the transaction in
-        the worker thread, if one is, is waited for; then what is queued is written here."""
+        """Write what is queued now (the end of a run, or before reading the cache from outside)."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
-            self._flush_handle = None
-        if self._exchanging is not None:
-            done, lookups = self._exchanging
-            concurrent.futures.wait([done])
-            self._exchanging = None
-            self._settle(done, lookups)
-        writes, releases, lookups = self._take_queued()
-        if writes or releases or lookups:
-            try:
-                result = self._exchange(writes, releases, lookups)
-            except (sqlite3.Error, OSError) as exc:
-                self._write_error = cache_fault(self.cache.path, exc)
-                self._fail(lookups, self._write_error)
-            else:
-                self._answer(lookups, *result)
+        self._flush()
         if self._write_error is not None:
             raise self._write_error
 
@@ -509,9 +434,6 @@ class Runner:
     async def aclose(self) -> None:
         with contextlib.suppress(ResultsError):
             self.flush()
-        if self._worker is not None:
-            self._worker.shutdown(wait=True)
-            self._worker = None
         for pool in self._pools.values():
             await pool.aclose()
         self._pools.clear()

@@ -67,10 +67,14 @@ def _orjson_writes_as_json(value: Any) -> bool:
     return False
 
 
-def canonical_sha256(value: Any, plain: Any = ()) -> str:
+_WHOLE = object()
+
+
+def canonical_sha256(value: Any, plain: Any = _WHOLE) -> str:
     """sha256 of ``canonical_json(value)``, written by orjson (several times faster) when ``plain`` (the parts of
-    ``value`` that may hold more than strings) passes ``_orjson_writes_as_json``: the same bytes, so the same hash."""
-    if _orjson_writes_as_json(plain):
+    ``value`` that may hold more than strings; by default the whole of it) passes ``_orjson_writes_as_json``: the
+    same bytes, so the same hash."""
+    if _orjson_writes_as_json(value if plain is _WHOLE else plain):
         try:
             return hashlib.sha256(orjson.dumps(value, option=_CANONICAL)).hexdigest()
         except (orjson.JSONEncodeError, TypeError):

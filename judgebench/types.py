@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+import orjson
+
 # The name of a task kind ("single", "pairwise"); its behaviour lives in one strategy object
 # (judgebench.judging.kinds), looked up by this name.
 TaskKind = str
@@ -41,6 +43,43 @@ def canonical_json(value: Any) -> str:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# orjson's options for ``canonical_json``'s bytes: keys sorted, and every subclass, dataclass or date left to json.
+_CANONICAL = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
+              | orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def _orjson_writes_as_json(value: Any) -> bool:
+    """Whether orjson writes ``value`` byte for byte as ``canonical_json`` does, if it writes it at all: plain
+    values only (no subclass, no other type), and floats only where both write the same digits (json switches to
+    an exponent below 1e-4 and from 1e16 on; orjson writes non-finite floats as null). Strings are written alike
+    (orjson refuses a lone surrogate, which json writes)."""
+    kind = type(value)
+    if kind is float:
+        return value == 0 or 1e-4 <= abs(value) < 1e16
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is list or kind is tuple:
+        return all(_orjson_writes_as_json(v) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _orjson_writes_as_json(v) for k, v in value.items())
+    return False
+
+
+_WHOLE = object()
+
+
+def canonical_sha256(value: Any, plain: Any = _WHOLE) -> str:
+    """sha256 of ``canonical_json(value)``, written by orjson (several times faster) when ``plain`` (the parts of
+    ``value`` that may hold more than strings; by default the whole of it) passes ``_orjson_writes_as_json``: the
+    same bytes, so the same hash."""
+    if _orjson_writes_as_json(value if plain is _WHOLE else plain):
+        try:
+            return hashlib.sha256(orjson.dumps(value, option=_CANONICAL)).hexdigest()
+        except (orjson.JSONEncodeError, TypeError):
+            pass
+    return sha256_text(canonical_json(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,7 +380,9 @@ class ChatRequest:
             # Only from the second ask on: the first ask's key, and every key written before repeats existed, stay
             # as they were (the caches, the replay recordings and the published-number tests depend on them).
             payload["repeat"] = self.repeat
-        return sha256_text(canonical_json(payload))
+        # The messages and the other fields are strings (orjson refuses a lone surrogate, and json writes it): only
+        # the parameters may hold numbers.
+        return canonical_sha256(payload, payload["params"])
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from ..errors import BackendError
@@ -178,8 +179,9 @@ class ReplicaPool:
                                          AdaptiveLimit(self.endpoint.concurrency, fixed=not self.adaptive,
                                                          most=self.endpoint.slots)))
 
-    @property
+    @cached_property
     def label(self) -> str:
+        # Asked on every attempt (the endpoint is frozen, so it never changes).
         return f"{self.endpoint.name} at {self.endpoint.base_url or self.endpoint.provider}"
 
     async def acquire(self, avoid: Replica | None = None, prompt: object = None) -> Replica:

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from ..credentials import redact
+from ..credentials import redact, redactor
 from ..errors import DataError, ResultsError, os_fault
 from ..types import TAG_SEPARATOR, Candidate, Grade, Judgment, PairVerdict, RubricVerdict, call_record
 from .common import decode
@@ -139,17 +139,22 @@ class JsonlWriter:
 
     def append(self, record: Any) -> None:
         """Write one record: a dict, or a dataclass (written as its fields)."""
-        # A server can echo a key into a reply or an error message: nothing written keeps it.
-        self._lines.append(redact(dumps_line(record)) + "\n")
+        self._lines.append(dumps_line(record))
         if len(self._lines) >= self._batch or time.monotonic() - self._last_write >= self._write_every_s:
             self.flush()
+
+    def _text(self, lines: list[str]) -> str:
+        # A server can echo a key into a reply or an error message: nothing written keeps it. Each line is redacted
+        # on its own (a secret's trailing newline never joins two lines), the secrets worked out once per batch.
+        clean = redactor()
+        return "".join([clean(line) + "\n" for line in lines])
 
     def flush(self) -> None:
         """Hand the waiting records to the operating system (and fsync, at most once per ``sync_every_s``)."""
         lines, self._lines = self._lines, []
         try:
             if lines:
-                self._fh.write("".join(lines))
+                self._fh.write(self._text(lines))
                 self._fh.flush()
             now = time.monotonic()
             self._last_write = now
@@ -165,7 +170,7 @@ class JsonlWriter:
         try:
             if self._lines:
                 lines, self._lines = self._lines, []
-                self._fh.write("".join(lines))
+                self._fh.write(self._text(lines))
             self._fh.flush()
             os.fsync(self._fh.fileno())
         except OSError as exc:

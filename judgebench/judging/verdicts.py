@@ -122,19 +122,23 @@ class _DuplicateKey(ValueError):
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    duplicated = sorted({k for k in keys if keys.count(k) > 1})
-    if duplicated:
-        raise _DuplicateKey(", ".join(duplicated))
-    return dict(pairs)
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        keys = [k for k, _ in pairs]
+        raise _DuplicateKey(", ".join(sorted({k for k in keys if keys.count(k) > 1})))
+    return value
+
+
+# One decoder for every reply (json.loads with options builds a new one each call, a third of a reply's reading).
+# strict=False: llama.cpp's JSON grammar lets raw newlines into strings, which change no verdict.
+_DECODER = json.JSONDecoder(strict=False, object_pairs_hook=_unique_keys)
 
 
 def _one_object(text: str, keys: tuple[str, ...]) -> tuple[dict[str, Any] | None, str | None]:
     """The reply as exactly one JSON object with the schema's keys (and no other, none twice), or an error.
     Nothing is fished out of surrounding text: an object planted in a quoted answer is not the verdict."""
     try:
-        # strict=False: llama.cpp's JSON grammar lets raw newlines into strings, which change no verdict.
-        value = json.loads(text, strict=False, object_pairs_hook=_unique_keys)
+        value = _DECODER.decode(text)
     except _DuplicateKey as exc:
         return None, f"the judge's JSON repeats the key(s) {exc}"
     except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deeply for the parser

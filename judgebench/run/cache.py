@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..credentials import redact
+from ..credentials import redact, redactor
 from ..errors import ResultsError, os_fault, sqlite_fault
 from ..types import ChatReply, ChatRequest
 
@@ -49,14 +50,22 @@ def _chunks(keys: Sequence[str]) -> Iterator[Sequence[str]]:
         yield keys[start:start + _CHUNK]
 
 
-def encode_reply(reply: ChatReply) -> str:
-    """What is stored of a reply: what the server said (never the request's endpoint, so nothing secret)."""
-    return redact(json.dumps({
+def encode_reply(reply: ChatReply, clean: Callable[[str], str] = redact) -> str:
+    """What is stored of a reply: what the server said (never the request's endpoint, so nothing secret), passed
+    through ``clean`` (``redact``, or a batch's ``redactor()``)."""
+    value = {
         "text": reply.text, "finish_reason": reply.finish_reason, "prompt_tokens": reply.prompt_tokens,
         "completion_tokens": reply.completion_tokens, "latency_s": reply.latency_s,
         "logprobs": [[token, [list(a) for a in alternatives]] for token, alternatives in reply.logprobs],
         "reasoning": reply.reasoning,
-    }, ensure_ascii=True))  # escaped: a lone surrogate a server sent is valid JSON but not storable UTF-8
+    }
+    # orjson where it writes what json reads back the same (several times faster): not a log-probability of -inf,
+    # which it would write as null, nor a lone surrogate a server sent (valid JSON, not storable UTF-8), which it
+    # refuses; those are written by json, escaped.
+    if all(math.isfinite(lp) for _, alternatives in reply.logprobs for _, lp in alternatives):
+        with contextlib.suppress(orjson.JSONEncodeError):
+            return clean(orjson.dumps(value).decode("utf-8"))
+    return clean(json.dumps(value, ensure_ascii=True))
 
 
 def _loads(payload: str) -> Any:
@@ -85,6 +94,14 @@ def decode_reply(payload: str) -> ChatReply | None:
                      for n in (reply.prompt_tokens, reply.completion_tokens))
              and isinstance(reply.latency_s, (int, float)) and isinstance(reply.reasoning, (str, type(None))))
     return reply if typed else None
+
+
+def _rows(replies: Sequence[tuple[str, str, ChatReply]], now: float) -> list[tuple[str, str, str, float]]:
+    """The rows of ``(key, model, reply)`` entries, encoded before the transaction (it holds the database)."""
+    if not replies:
+        return []
+    clean = redactor()
+    return [(key, model, encode_reply(reply, clean), now) for key, model, reply in replies]
 
 
 CHOOSE = "choose another --cache"
@@ -172,9 +189,10 @@ class Cache:
         """Store ``(key, model, reply)`` entries and give up claims, in one transaction: a runner writes what a
         moment's worth of requests produced at once instead of one transaction per request."""
         now = time.time()
+        rows = _rows(replies, now)
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
-                                 [(key, model, encode_reply(reply), now) for key, model, reply in replies])
+                                 rows)
             self._db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?",
                                  [(key, self._owner) for key in releases])
 
@@ -202,10 +220,11 @@ class Cache:
         now = time.time()
         found: dict[str, ChatReply] = {}
         mine: set[str] = set()
+        rows = _rows(replies, now)
         with self._transaction():
-            if replies:
+            if rows:
                 self._db.executemany("INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
-                                     [(key, model, encode_reply(reply), now) for key, model, reply in replies])
+                                     rows)
             if releases:
                 self._db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?",
                                      [(key, self._owner) for key in releases])

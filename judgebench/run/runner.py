@@ -319,7 +319,10 @@ class Runner:
             self._store(request, reply)
 
     def _usage(self, endpoint: Endpoint) -> Counters:
-        return self.usage.setdefault(endpoint.name, Counters())
+        usage = self.usage.get(endpoint.name)
+        if usage is None:  # (not setdefault: it would build a Counters on every call, several per request)
+            usage = self.usage[endpoint.name] = Counters()
+        return usage
 
     def _refuse_if_stopped(self, label: str) -> None:
         refusal = self.stopped.get(label)

@@ -65,7 +65,12 @@ def _rejected(exc: Exception) -> bool:
 async def _read(response: aiohttp.ClientResponse, limit: int, *, cut: bool = False) -> bytes | None:
     """The body; when it is longer than ``limit``, its first ``limit`` bytes if ``cut``, else None. The rest is
     never read (aiohttp then closes the connection instead of reusing it)."""
-    if not cut and response.content_length is not None and response.content_length > limit:
+    length = response.content_length
+    if length is not None and length <= limit and "Content-Encoding" not in response.headers:
+        # The common case, read whole at once: its length said, within the limit, and not compressed (a compressed
+        # body's length says nothing of what it inflates to, so that is counted as it is read).
+        return await response.read()
+    if not cut and length is not None and length > limit:
         return None
     chunks: list[bytes] = []
     size = 0
@@ -117,9 +122,12 @@ class LeanBackend:
 
     async def complete(self, request: ChatRequest) -> ChatReply:
         started = time.perf_counter()
+        negotiation = self._negotiation
         try:
-            data = await self._negotiation.send(request, lambda in_object: self._post(request, in_object),
-                                                _rejected)
+            if negotiation.settled(request):  # the common case, without the negotiation's coroutine around it
+                data = await self._post(request, negotiation.schema_in_json_object)
+            else:
+                data = await negotiation.send(request, lambda in_object: self._post(request, in_object), _rejected)
         except _Refused as exc:
             raise status_error(self.endpoint, exc.status, exc.message, exc.headers) from None
         return parse_reply(data, self.endpoint, time.perf_counter() - started)

@@ -223,11 +223,16 @@ class FormatNegotiation:
         self._known = self.schema_in_json_object
         self._lock = asyncio.Lock()
 
+    def settled(self, request: ChatRequest) -> bool:
+        """Whether ``request`` goes out in the form known already (no schema, or the endpoint's form learned): then
+        ``post(schema_in_json_object)`` is all ``send`` would do."""
+        return request.response_schema is None or self._known
+
     async def send(self, request: ChatRequest, post: Callable[[bool], Awaitable[T]],
                    rejected: Callable[[Exception], bool]) -> T:
         """``post(schema_in_json_object)``; while the form is unknown one request finds out and the others
         wait for the answer. ``rejected`` says whether ``post``'s exception is a refusal of ``json_schema``."""
-        if request.response_schema is None or self._known:
+        if self.settled(request):
             return await post(self.schema_in_json_object)
         async with self._lock:
             if self._known:

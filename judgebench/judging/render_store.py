@@ -5,7 +5,8 @@ The key (``prompts.stored_key``) is a sha256 of everything a render depends on: 
 of the sandbox and the renderer, jinja2's version), the name and the content hash of every template the render
 reaches (the file, what it extends, includes or imports), and the variables' exact JSON. An edited template, include
 or input is a new key, never a stale render. Only renders that succeeded are stored: a refused render is refused
-again on every run. Entries that do not read back as a prompt are misses (rendered again, and replaced).
+again on every run. Entries that do not read back as a prompt are misses (rendered again, and replaced). A render
+that holds a secret (an answer that echoes a key: credentials.redact) is never stored: nothing on disk keeps a key.
 
 A run opens the store with ``kept_beside(cache_path)``; renders outside one (a dry run's check, a notebook) use the
 in-process memo alone. The store is an optimisation: a store that cannot be opened or written is not used, and the
@@ -21,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
+
+from ..credentials import redactor
 
 Messages = tuple[tuple[str, str], ...]
 
@@ -89,6 +92,9 @@ class RenderStore:
         return decode(row[0]) if row is not None and isinstance(row[0], bytes) else None
 
     def put(self, key: bytes, messages: Messages) -> None:
+        clean = redactor()
+        if any(clean(text) != text for _, text in messages):
+            return  # rendered every time instead: the store is a file, and no file keeps a key
         payload = encode(messages)
         if payload is None:
             return

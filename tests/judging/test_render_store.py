@@ -221,3 +221,22 @@ def test_templates_still_see_the_environments_globals(tmp_path: Path) -> None:
     (tmp_path / "t.jinja").write_text("{% block user %}{% set ns = namespace(n=0) %}{% for i in range(3) %}"
                                       "{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}{% endblock %}")
     assert _render_in_run(tmp_path / "c.sqlite", "t.jinja", (str(tmp_path),), {}) == (("user", "3"),)
+
+
+def test_a_render_that_holds_a_secret_is_never_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       renders: list[dict[str, Any]]) -> None:
+    """An answer can echo a key (a server that repeats its Authorization header): the answers file and the request
+    cache redact it, and the store of renders must not keep it either."""
+    secret = "sk-test-0123456789abcdef"
+    monkeypatch.setenv("JUDGEBENCH_TEST_API_KEY", secret)
+    (tmp_path / "t.jinja").write_text("{% block user %}answer: {{ answer }}{% endblock %}")
+    dirs, cache = (str(tmp_path),), tmp_path / "c.sqlite"
+    echoed = {"answer": f"my key is {secret}"}
+    assert _render_in_run(cache, "t.jinja", dirs, echoed) == (("user", f"answer: my key is {secret}"),)
+    assert _render_in_run(cache, "t.jinja", dirs, {"answer": "plain"}) == (("user", "answer: plain"),)
+    store = render_store.path_beside(cache)
+    assert secret.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob(f"{store.name}*"))
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT COUNT(*) FROM renders").fetchone()[0] == 1  # the plain render only
+    assert _render_in_run(cache, "t.jinja", dirs, echoed) == (("user", f"answer: my key is {secret}"),)
+    assert len(renders) == 3  # rendered again, not read: the same prompt as rendering gives

@@ -269,15 +269,37 @@ def _plain(value: Any, depth: int = 0) -> bool:
     return True
 
 
+# jinja2's one filter whose output is not a function of its input: a template that may use it is never remembered.
+_RANDOM = "random"
+
+
+# Filters that call another filter named by their first argument (map("random")).
+_BY_NAME = frozenset({"map", "select", "reject"})
+
+
+def _draws_at_random(tree: jinja2.nodes.Template) -> bool:
+    """Whether a template may call the ``random`` filter: as a filter (``|random``, ``{% filter random %}``), by
+    name (``map("random")``: any constant that names it counts), or through a filter named by a variable."""
+    for node in tree.find_all(jinja2.nodes.Filter):
+        if node.name == _RANDOM or (node.name in _BY_NAME and node.args
+                                    and not isinstance(node.args[0], jinja2.nodes.Const)):
+            return True
+    return any(node.value == _RANDOM for node in tree.find_all(jinja2.nodes.Const))
+
+
 def _references(template: jinja2.Template) -> tuple[str, ...] | None:
     """The names of the templates this one extends, includes or imports (read from its source once per template
-    object); None where a name is computed at render time, so what it loads cannot be known before."""
+    object); None where a name is computed at render time, so what it loads cannot be known before, and where the
+    template may draw at random (``_draws_at_random``): its renders are then not a function of their input."""
     found: tuple[str, ...] | bool | None = getattr(template, "_judgebench_references", False)
     if found is False:
         source = _source(template)
         try:
-            names = list(jinja2.meta.find_referenced_templates(template.environment.parse(source))) if source else []
+            tree = template.environment.parse(source) if source else None
+            names = list(jinja2.meta.find_referenced_templates(tree)) if tree is not None else []
             found = None if any(n is None for n in names) else tuple(dict.fromkeys(n for n in names if n))
+            if tree is not None and _draws_at_random(tree):
+                found = None
         except (jinja2.TemplateSyntaxError, RecursionError):
             found = None
         if source is None:

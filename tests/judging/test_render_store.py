@@ -240,3 +240,22 @@ def test_a_render_that_holds_a_secret_is_never_stored(tmp_path: Path, monkeypatc
         assert db.execute("SELECT COUNT(*) FROM renders").fetchone()[0] == 1  # the plain render only
     assert _render_in_run(cache, "t.jinja", dirs, echoed) == (("user", f"answer: my key is {secret}"),)
     assert len(renders) == 3  # rendered again, not read: the same prompt as rendering gives
+
+
+@pytest.mark.parametrize("expression", ['{{ xs|random }}', '{% filter random %}{{ xs|join }}{% endfilter %}',
+                                        '{{ xs|map("random")|join }}', '{{ xs|map(name)|join }}'])
+def test_a_template_that_draws_at_random_is_rendered_every_time(tmp_path: Path, expression: str,
+                                                                 renders: list[dict[str, Any]]) -> None:
+    """jinja2's ``random`` filter makes a render no function of its input: neither the store nor the memo keeps it
+    (a rerun draws again, as it did before renders were stored), whether the template or one it includes draws."""
+    (tmp_path / "draw.jinja").write_text(expression)
+    (tmp_path / "t.jinja").write_text('{% block user %}{% include "draw.jinja" %}{% endblock %}')
+    dirs, cache = (str(tmp_path),), tmp_path / "c.sqlite"
+    variables = {"xs": ["ab", "cd"], "name": "random"}
+    for _ in range(2):
+        _render_in_run(cache, "t.jinja", dirs, variables)
+        with render_store.kept_beside(cache):
+            prompts.render_messages("t.jinja", dirs, variables)  # the same process: the memo
+    assert len(renders) == 4
+    with sqlite3.connect(render_store.path_beside(cache)) as db:
+        assert db.execute("SELECT COUNT(*) FROM renders").fetchone()[0] == 0

@@ -31,6 +31,12 @@ def completion_body(recording: Recording, model: str, want_logprobs: bool) -> di
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
 
 
+class _Listener(ThreadingHTTPServer):
+    # A run connects with all its concurrency at once; http.server's default queue of 5 pending connections drops
+    # the rest, which the client's kernel retries only after 1, 3, 7, 15 ... seconds (a replay test took 7 s or 200).
+    request_queue_size = 1024
+
+
 class ReplayServer:
     """The replay judge on a loopback port (``base_url`` ends in /v1). Counts what it served and refused."""
 
@@ -39,7 +45,7 @@ class ReplayServer:
         self.served = 0
         self.refused: list[str] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler())
+        self._httpd = _Listener((host, port), self._handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -85,6 +85,12 @@ def _until_hung_up(handler: BaseHTTPRequestHandler, drip_every_s: float | None) 
             return True
 
 
+class _Listener(ThreadingHTTPServer):
+    # http.server's default of 5 pending connections makes a client that opens 32 at once wait for its kernel to
+    # retry the dropped ones (1, 3, 7 ... s): slow tests, and timeouts that are the listener's, not the server's.
+    request_queue_size = 1024
+
+
 @contextmanager
 def fake_server(script: Script, *, keep_alive: bool = False) -> Iterator[str]:
     """Serve ``script`` on a loopback port; yields the base URL (ending in /v1). ``keep_alive``: HTTP/1.1
@@ -182,7 +188,7 @@ def fake_server(script: Script, *, keep_alive: bool = False) -> Iterator[str]:
                 script.left()
             self.wfile.write(data)
 
-    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as base:
+    with serving(_Listener(("127.0.0.1", 0), Handler)) as base:
         yield f"{base}/v1"
 
 

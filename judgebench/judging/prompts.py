@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.metadata
 import json
 import math
 import re
@@ -351,9 +352,13 @@ _RENDER_CODE = ("prompts.py", "sandbox.py", "budget.py", "estimates.py")
 
 @lru_cache(maxsize=1)
 def _code_digest() -> bytes | None:
-    """sha256 of the code that renders (these modules' source, jinja2's version, Python's); None where the source
-    cannot be read (then no render is stored)."""
-    digest = hashlib.sha256(f"judgebench-render-1\x1fjinja2 {jinja2.__version__}\x1fpython "
+    """sha256 of the code that renders (these modules' source, jinja2's and markupsafe's versions, Python's); None
+    where the source or a version cannot be read (then no render is stored)."""
+    try:
+        libraries = "\x1f".join(f"{name} {importlib.metadata.version(name)}" for name in ("jinja2", "markupsafe"))
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    digest = hashlib.sha256(f"judgebench-render-1\x1f{libraries}\x1fpython "
                             f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
     for name in _RENDER_CODE:
         try:
@@ -446,7 +451,9 @@ def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str
     if known is not None:
         return known
     stored = stored_key(templates, key[1]) if render_store.current() is not None else None
-    messages = render_store.get(stored) if stored is not None else None
+    # No render within the sandbox's output limit (per message, as JSON: up to 6 bytes a character) is longer.
+    most_bytes = 12 * (render_budget.OUTPUT_LIMIT + 4 * len(key[1]))
+    messages = render_store.get(stored, most_bytes) if stored is not None else None
     if messages is None:
         messages = _render(template, search_path, variables)
         if stored is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,11 +85,14 @@ class RenderStore:
             self._db.close()
             raise
 
-    def get(self, key: bytes) -> Messages | None:
+    def get(self, key: bytes, most_bytes: int) -> Messages | None:
+        """The stored render of ``key``; None where there is none, or the entry is longer than ``most_bytes`` (no
+        render within the sandbox's output limit is: the entry is forged or damaged, and not read)."""
         waiting = self._pending.get(key)
         if waiting is not None:
             return decode(waiting)
-        row = self._db.execute("SELECT messages FROM renders WHERE key = ?", (key,)).fetchone()
+        row = self._db.execute("SELECT messages FROM renders WHERE key = ? AND length(messages) <= ?",
+                               (key, most_bytes)).fetchone()
         return decode(row[0]) if row is not None and isinstance(row[0], bytes) else None
 
     def put(self, key: bytes, messages: Messages) -> None:
@@ -133,16 +137,23 @@ def current() -> RenderStore | None:
     return _current.get()
 
 
-def get(key: bytes) -> Messages | None:
+def _unusable(path: Path, error: BaseException) -> None:
+    """Said once, on standard error: the run goes on without the store, rendering every prompt as before."""
+    print(f"warning: the render store {path} cannot be used ({error}); prompts are rendered anew (delete the "
+          "file to rebuild it)", file=sys.stderr, flush=True)
+
+
+def get(key: bytes, most_bytes: int) -> Messages | None:
     """The stored render of ``key`` in the running store; None when there is none, or the store failed (it is then
     no longer used: the run renders)."""
     store = _current.get()
     if store is None:
         return None
     try:
-        return store.get(key)
-    except sqlite3.Error:
+        return store.get(key, most_bytes)
+    except sqlite3.Error as error:
         _current.set(None)
+        _unusable(store.path, error)
         return None
 
 
@@ -152,8 +163,9 @@ def put(key: bytes, messages: Messages) -> None:
         return
     try:
         store.put(key, messages)
-    except sqlite3.Error:
+    except sqlite3.Error as error:
         _current.set(None)
+        _unusable(store.path, error)
 
 
 @contextlib.contextmanager
@@ -163,8 +175,9 @@ def kept_beside(cache_path: Path) -> Iterator[RenderStore | None]:
     try:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         store: RenderStore | None = RenderStore(path_beside(cache_path))
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.Error) as error:
         store = None
+        _unusable(path_beside(cache_path), error)
     token = _current.set(store)
     try:
         yield store

@@ -163,12 +163,33 @@ def test_values_json_cannot_hold_exactly_are_rendered_and_not_stored(tmp_path: P
     assert len(render_store.RenderStore(render_store.path_beside(cache))) == 0
 
 
-def test_a_store_that_cannot_be_opened_leaves_the_render_as_it_was(tmp_path: Path) -> None:
+def test_an_entry_longer_than_any_render_is_not_read(tmp_path: Path, renders: list[dict[str, Any]]) -> None:
+    """A forged prompt for a known key, longer than the sandbox lets any render of these inputs be, is never read
+    (nor sent): the prompt is rendered again and replaces it."""
+    from judgebench.judging import budget
+
+    (tmp_path / "t.jinja").write_text("{% block user %}hello {{ name }}{% endblock %}")
+    dirs, cache = (str(tmp_path),), tmp_path / "c.sqlite"
+    assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
+    forged = json.dumps([["user", "x" * (13 * budget.OUTPUT_LIMIT)]]).encode()
+    with sqlite3.connect(render_store.path_beside(cache)) as db:
+        db.execute("UPDATE renders SET messages = ?", (forged,))
+    assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
+    assert len(renders) == 2
+    with sqlite3.connect(render_store.path_beside(cache)) as db:
+        ((length,),) = db.execute("SELECT length(messages) FROM renders").fetchall()
+    assert length < 100  # replaced by the real render
+
+
+def test_a_store_that_cannot_be_opened_leaves_the_render_as_it_was(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "t.jinja").write_text("{% block user %}hello{% endblock %}")
     render_store.path_beside(tmp_path / "c.sqlite").write_bytes(b"this is not a database" * 100)
     with render_store.kept_beside(tmp_path / "c.sqlite") as store:
         assert store is None
         assert prompts.render_messages("t.jinja", (str(tmp_path),), {}) == (("user", "hello"),)
+    (said,) = capsys.readouterr().err.splitlines()  # one line, saying which file and what to do
+    assert said.startswith("warning: the render store ") and "c.renders.sqlite" in said and "delete" in said
 
 
 def test_another_process_reads_what_one_stored(tmp_path: Path, renders: list[dict[str, Any]]) -> None:

@@ -32,7 +32,6 @@ _SCHEMA = "CREATE TABLE IF NOT EXISTS renders (key BLOB PRIMARY KEY, messages BL
 ROLES = ("system", "user")
 # New renders are written this many at a time (and the rest when the run ends): one transaction, not one each.
 WRITE_BATCH = 512
-MMAP_BYTES = 256 << 20
 
 
 def path_beside(cache_path: Path) -> Path:
@@ -77,8 +76,8 @@ class RenderStore:
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            # Look-ups read pages mapped in memory, not copied by a system call each (a rerun looks up every prompt).
-            self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+            # No memory-mapped reads: the pages a run touched count in its resident memory, and a 100,000-item run's
+            # store is a few hundred MB (measured: peak RSS 429 MB with a 256 MB map, 319 MB without).
             self._db.execute(_SCHEMA)
             self._db.execute("SELECT key, messages FROM renders LIMIT 1").fetchall()
         except sqlite3.Error:

@@ -4,7 +4,10 @@ received, and the longest prefix it shares with one of them is counted. Reported
 
 - hit_rate: the share of requests that found a prefix longer than what every prompt of the task shares (the
   template's instructions, which any order keeps cached) among the last K;
-- prefill_saved: the share of prompt characters beyond that common part that such a cache would not prefill again.
+- prefill_saved: the share of prompt characters beyond that common part that such a cache would not prefill again;
+- prefill_saved_all: the share of all prompt characters it would not prefill again, the common part included (the
+  figure to compare two templates by: a template that keeps the answers' frame code out of its instructions shares
+  more of every prompt).
 
 Scenarios (each `judgebench run --answers ...` against the stub, the real command line in a fresh process):
 a battles task (4 models, all pairs, both orders: prompts showing one candidate's answer first should be adjacent);
@@ -51,9 +54,9 @@ def _task(path: Path, kind: str, n_items: int, extra: list[str], prompt: str | N
 
 
 def _unframed(folder: Path) -> str:
-    """battle.jinja without its frame code (a hash of both answers, in the instructions and in every marker): with
-    it, two prompts differ from the instructions on, whatever their order; without it, a prompt's beginning is the
-    instructions, the question, then answer A, which the order can make adjacent. Written beside the task."""
+    """battle.jinja without its frame code (a hash of both answers, in every marker): with it, two prompts differ
+    from the first answer's marker on; without it, a prompt's beginning is the instructions, the question, then
+    answer A, which the order can make adjacent (the bound on what the order can save). Written beside the task."""
     from judgebench.tasks.builtin import prompts_dir
 
     text = (Path(prompts_dir()) / "battle.jinja").read_text()
@@ -108,8 +111,12 @@ def figures(stats: dict[str, Any], common: int) -> dict[str, Any]:
     beyond = [max(0, s - common) for s in shared]
     hits = sum(1 for b in beyond if b >= MARGIN)
     room = sum(max(0, n - common) for n in lengths)
+    total = sum(lengths)
     return {"requests": len(shared), "hit_rate": round(hits / len(shared), 4) if shared else None,
-            "prefill_saved": round(sum(beyond) / room, 4) if room else None}
+            "prefill_saved": round(sum(beyond) / room, 4) if room else None,
+            # Every character a cache of K prompts would not prefill again, the common part included: the figure
+            # to compare between templates, whose common parts differ.
+            "prefill_saved_all": round(sum(shared) / total, 4) if total else None}
 
 
 def main(against: Path | None = None, n_items: int = 150, window: int = WINDOW) -> dict[str, Any]:
@@ -125,7 +132,7 @@ def main(against: Path | None = None, n_items: int = 150, window: int = WINDOW) 
             found[name]["common_prefix_chars"] = common
             if against:
                 this, other = found[name]["this"], found[name]["against"]
-                for key in ("hit_rate", "prefill_saved"):
+                for key in ("hit_rate", "prefill_saved", "prefill_saved_all"):
                     found[name][f"{key}_this_over_against"] = (round(this[key] / other[key], 2)
                                                                if other[key] and other[key] > 0.001 else None)
             print(json.dumps({name: found[name]}), flush=True)

@@ -126,3 +126,57 @@ def test_neutralize_skips_only_text_that_has_nothing_to_defuse() -> None:
     for text in texts:
         assert neutralize(text) == slow(text), text
     assert neutralize(texts[0]) is texts[0]
+
+
+
+def _first_answer_marker(user: str) -> str:
+    """The line of the marker that opens the first answer (the first framed text) of a built-in template's prompt."""
+    return next(line for line in user.splitlines() if line.startswith("<|") and "answer" in line.lower()
+                and "reference" not in line.lower() and "question" not in line.lower())
+
+
+def test_built_in_prompts_keep_what_varies_with_the_answers_out_of_the_system_message() -> None:
+    """A server's prefix cache (vLLM, SGLang, llama.cpp) reuses what two prompts share from their first character.
+    The built-in templates name the frame code, which is derived from the answers, only in the user message, where
+    the answers begin: every prompt of a built-in task of the same form (turn, order, category) has the same system
+    message whatever the answers, and two candidates' prompts for one item share the user message up to the first
+    answer's marker."""
+    from judgebench.errors import JudgebenchError
+    from judgebench.judging.requests import placeholder_candidates
+    from judgebench.tasks import builtin_task_names
+
+    judge = Judge("j", ENDPOINT, constrained=True)
+    templates = {"single.jinja", "single_reference.jinja", "pairwise.jinja", "battle.jinja", "rubric.jinja"}
+    checked = set()
+    for name in builtin_task_names():
+        try:
+            task = load_task(name)
+        except JudgebenchError:  # a task whose data is fetched by URL (offline here)
+            continue
+        if task.judge.fastchat_prompts or task.judge.prompt not in templates:
+            continue
+        kind = kind_of(task.kind)
+        items = list(task.items[:8])
+        opponents = {c.item_id: c for c in placeholder_candidates(task, items, "opponent")}
+        systems: dict[tuple[object, ...], set[str]] = {}
+        for item in items:
+            by_model = []
+            for model in ("model-x", "model-y"):
+                (candidate,) = placeholder_candidates(task, [item], model)
+                requests = kind.requests(task, candidate, item, judge, opponents[item.id])
+                by_model.append(requests)
+                for request in requests:
+                    messages = dict(request.chat.messages)
+                    marker = _first_answer_marker(messages["user"])
+                    code = marker.removesuffix("|>").split()[-1]
+                    assert len(code) == 10 and messages["user"].count(code) >= 2, (name, marker)
+                    assert code not in messages.get("system", ""), name
+                    form = (request.turn, request.position, item.category, bool(item.reference), request.criteria)
+                    systems.setdefault(form, set()).add(messages.get("system", ""))
+            for x, y in zip(*by_model, strict=True):  # one item, other answers
+                user_x, user_y = dict(x.chat.messages)["user"], dict(y.chat.messages)["user"]
+                shared = user_x[:user_x.index(_first_answer_marker(user_x))]
+                assert shared.strip() and user_y.startswith(shared), name
+        assert systems and all(len(found) == 1 for found in systems.values()), name
+        checked.add(task.judge.prompt)
+    assert checked >= {"single.jinja", "pairwise.jinja", "battle.jinja", "rubric.jinja"}

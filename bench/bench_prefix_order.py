@@ -12,7 +12,8 @@ received, and the longest prefix it shares with one of them is counted. Reported
 Scenarios (each `judgebench run --answers ...` against the stub, the real command line in a fresh process):
 a battles task (4 models, all pairs, both orders: prompts showing one candidate's answer first should be adjacent);
 a panel of two judges on one server (the same prompt twice); single grading and pairwise with one judge (an
-item's requests already go together: no change expected).
+item's requests already go together: no change expected); a rubric asked one criterion at a time (five criteria
+per answer: its prompts share everything up to the criterion).
 
 `--against DIR` runs the same scenarios with another source tree (e.g. a checkout of the commit before the prefix
 order) and reports both, the ratios too. What this measures is the order, not a GPU: docs/performance.md says how
@@ -40,12 +41,16 @@ SCRIPT = "import sys; from judgebench.cli import main; sys.argv[0] = 'judgebench
 
 
 def _task(path: Path, kind: str, n_items: int, extra: list[str], prompt: str | None = None) -> Path:
-    prompt = prompt or {"battles": "battle.jinja", "pairwise": "pairwise.jinja", "single": "single.jinja"}[kind]
+    prompt = prompt or {"battles": "battle.jinja", "pairwise": "pairwise.jinja", "single": "single.jinja",
+                        "rubric": "rubric.jinja"}[kind]
     lines = [f"name: {path.stem}", f"kind: {kind}", "judge:", f"  prompt: {prompt}", "  max_tokens: 32", *extra,
              "items:"]
     for i in range(n_items):
         lines += [f"  - id: q{i}", "    category: writing", "    turns:",
                   f"      - 'Question {i}: write two sentences about the number {i}, and why it matters.'"]
+        if kind == "rubric":  # four criteria of the item's own, beside the task-wide one
+            lines += ["    rubric:", *(f"      - {{text: 'Says something true about {i} ({c})', points: {c + 1}}}"
+                                       for c in range(4))]
     if kind == "pairwise":
         lines += ["reference:", "  model: reference-model", "  answers:"]
         lines += [f"    q{i}: 'A reference answer about the number {i}: it is a number.'" for i in range(n_items)]
@@ -82,6 +87,8 @@ def scenarios(work: Path, n_items: int) -> dict[str, list[str]]:
     unframed = _task(work / "battles_unframed.yaml", "battles", n_items, five, _unframed(work))
     single = _task(work / "single.yaml", "single", n_items, ["  scale: [1, 10]"])
     pairwise = _task(work / "pairwise.yaml", "pairwise", n_items, [])
+    rubric = _task(work / "rubric.yaml", "rubric", n_items, ["  mode: per_criterion", "rubric:",
+                                                              "  - {id: on-topic, text: 'Stays on topic', points: 1}"])
     return {
         "battles_4_models_all_pairs": ["--task", str(battles), *(a for m in models for a in ("--answers", str(m)))],
         "battles_4_models_all_pairs_unframed_prompt": ["--task", str(unframed),
@@ -90,6 +97,7 @@ def scenarios(work: Path, n_items: int) -> dict[str, list[str]]:
                                             "--judge", "{stub},t=0.7"],
         "single_one_judge": ["--task", str(single), "--answers", str(models[0])],
         "pairwise_one_judge_both_orders": ["--task", str(pairwise), "--answers", str(models[0])],
+        "rubric_per_criterion_5_criteria": ["--task", str(rubric), "--answers", str(models[0])],
     }
 
 

@@ -61,8 +61,14 @@ def test_public_api_still_resolves_lazily() -> None:
         _ = judgebench.no_such_name  # type: ignore[attr-defined]
 
 
-# What `judgebench run` imports before its first request and for its summary, one judge: scipy (about a second and
-# 70 MB) is for the statistics only some runs need (a panel's rank agreement, battles, length control).
+# The libraries for tables and fits, hundreds of milliseconds and tens of MB to import (pandas brings pyarrow): a
+# single-grading run judged over HTTP needs none of them before its summary. scipy is for the statistics only some
+# runs need (a panel's rank agreement, battles, length control); pandas is for the tables that some summaries and
+# every reading of results build.
+TABLE_LIBRARIES = ("pandas", "pyarrow", "scipy")
+
+# What `judgebench run` imports before its first request and for its summary, one judge on answers files: the
+# modules that use pandas import it on first use (judgebench.lazy).
 RUN_PATH = """
 import json, sys
 from judgebench.cli import run  # noqa: F401
@@ -71,19 +77,81 @@ from judgebench.clients.backends import lean  # noqa: F401
 from judgebench.clients.endpoints import check_reachable  # noqa: F401
 from judgebench.clients.pricing import load_prices  # noqa: F401
 from judgebench.clients.serve import serving  # noqa: F401
+from judgebench.formats import read_answers, read_parsed  # noqa: F401
+from judgebench.formats import alpaca_eval, fastchat, judgebench as store  # noqa: F401
+from judgebench.formats.table import ColumnStore, judgment_row  # noqa: F401
 from judgebench.run.evaluate import evaluate  # noqa: F401
 from judgebench.run.battles import battles_work  # noqa: F401
-from judgebench.analysis.diagnostics import format_report  # noqa: F401
+from judgebench.run.executors import open_executor  # noqa: F401
+from judgebench.analysis.diagnostics import diagnose, format_report  # noqa: F401
+from judgebench.analysis.records import canonical_frame  # noqa: F401
+from judgebench.analysis.scores import score_rows  # noqa: F401
+from judgebench.judging.kinds import kind_of  # noqa: F401
 from judgebench.publish.tables import format_scores  # noqa: F401
 from judgebench.tasks import load_task  # noqa: F401
-print(json.dumps(sorted(m for m in sys.modules if m == "scipy" or m.startswith("scipy."))))
+print(json.dumps(sorted(m for m in sys.modules if m.partition(".")[0] in LIBRARIES)))
 """
 
 
-def test_the_run_path_loads_no_scipy() -> None:
-    done = subprocess.run([sys.executable, "-c", RUN_PATH], cwd=ROOT, capture_output=True, text=True,
+def test_the_run_path_imports_no_table_library() -> None:
+    script = f"LIBRARIES = {TABLE_LIBRARIES!r}\n{RUN_PATH}"
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+# A whole `judgebench run` of a single-grading task on an answers file, judged by a scripted server over HTTP (the
+# lean transport), in a fresh interpreter that notes which function first imports each table library. Until the
+# single-grading summary is computed without pandas, pandas (and pyarrow with it) may be imported there, and only
+# there: everything before it (task, answers, requests, cache, replies, records) runs without them.
+WHOLE_RUN = """
+import json, sys, traceback
+from pathlib import Path
+
+first = {}
+
+
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name in LIBRARIES and name not in first:
+            first[name] = [frame.name for frame in traceback.extract_stack()]
+        return None
+
+
+sys.meta_path.insert(0, Watch())
+from judgebench.cli import main
+from tests.fakeserver import Script, fake_server
+
+folder = Path(sys.argv[1])
+with fake_server(Script([("ok", '{"score": 7}')]), keep_alive=True) as url:
+    try:
+        main(["run", "--task", str(folder / "task.yaml"), "--answers", str(folder / "answers.jsonl"),
+              "--judge", f"scripted@{url}#json", "--out", str(folder / "results"), "--run-id", "r",
+              "--no-progress"], prog_name="judgebench")
+    except SystemExit as exc:
+        assert exc.code in (0, None), exc.code
+print(json.dumps({name: "_summarize" in stack for name, stack in first.items()}))
+"""
+
+
+def test_a_whole_run_imports_a_table_library_only_for_its_summary(tmp_path: Path) -> None:
+    lines = ["name: lean-run", "kind: single", "judge:", "  prompt: single.jinja", "  scale: [1, 10]", "items:"]
+    answers = []
+    for i in range(3):
+        lines += [f"  - id: q{i}", "    turns:", f"      - 'Question {i}?'"]
+        answers.append(json.dumps({"question_id": f"q{i}", "model_id": "m",
+                                   "choices": [{"index": 0, "turns": [f"Answer {i}."]}]}))
+    (tmp_path / "task.yaml").write_text("\n".join(lines) + "\n")
+    (tmp_path / "answers.jsonl").write_text("\n".join(answers) + "\n")
+    script = f"LIBRARIES = {TABLE_LIBRARIES!r}\n{WHOLE_RUN}"
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                               "JUDGEBENCH_CACHE_DIR": str(tmp_path / "jb-cache")}, check=True)
+    summary = json.loads((tmp_path / "results" / "r" / "summary.json").read_text())
+    assert summary["n_judgments"] == 3 and summary["n_failed"] == 0 and summary["rows"][0]["score"] == 7.0
+    imported_by_summary = json.loads(done.stdout.strip().splitlines()[-1])
+    # Name by name: where a library was imported at all, the summary imported it.
+    assert {name: True for name in imported_by_summary} == imported_by_summary
 
 
 def test_the_bradley_terry_function_survives_its_module_being_imported() -> None:

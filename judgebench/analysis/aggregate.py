@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..judging.kinds import kind_of
 from ..judging.protocols.alpaca_eval import ANNOTATOR
+from ..lazy import on_first_use
 from ..stats.arena_hard import (
     ARENA_HARD_ROUNDS,
     ArenaHardScore,
@@ -34,6 +34,11 @@ from ..stats.position_bias import order_biased
 from ..stats.winrate import bootstrap_ci, pairwise_winrate
 from ..types import NOT_FAILED, ScoreRow
 from .battles import BattleGroup, battle_groups
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,22 @@ column (``--label-column``).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import DataError
+from ..lazy import on_first_use
 from ..stats.agreement import agreement_s1_s2, cohen_kappa
 from ..stats.battle_ranking import games_frame
 from ..stats.calibration import brier_score, expected_calibration_error
 from ..stats.correlation import rank_correlation, ranking_correlation
 from ..types import JudgmentId
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 
 @dataclass(frozen=True)

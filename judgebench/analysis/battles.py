@@ -8,13 +8,12 @@ are battles too). ``stats.battle_ranking`` turns them into games and fits both r
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError
 from ..formats.identity import benchmark_label
 from ..judging.kinds import kind_of
+from ..lazy import on_first_use
 from ..stats.battle_ranking import (
     BATTLE_BOOTSTRAP,
     RankedModel,
@@ -30,6 +29,11 @@ from ..stats.battle_ranking import (
 from ..stats.ranks import interval_ranks
 from ..stats.style_control import StyleCoefficient
 from .records import canonical_order
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 
 @dataclass(frozen=True)

@@ -12,19 +12,24 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..constants import DIAGNOSTIC_BOOTSTRAP, SELF_PREFERENCE_BOOTSTRAP
 from ..judging.kinds import kind_of
+from ..lazy import on_first_use
 from ..stats.agreement import cohen_kappa, fleiss_kappa
 from ..stats.position_bias import PositionBias, position_bias
 from ..stats.saturation import SaturationSection, saturation_section
 from ..stats.self_preference import SelfPreference, leave_one_judge_out, self_preference
 from . import thresholds
 from .records import canonical_order
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 
 class FlagKind(str, enum.Enum):

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
-import pandas as pd
 
 from ..errors import DataError
 from ..formats import ParsedSource, Source, read_parsed
@@ -31,7 +30,13 @@ from ..formats.table import (
     sources_frame,
     typed_column,
 )
+from ..lazy import on_first_use
 from ..types import JudgmentId
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 __all__ = ["COLUMNS", "IDENTITY", "JudgmentSet", "canonical_frame", "collect", "collect_parsed", "deduplicate",
            "judgments_frame", "order_sources", "read_judgments"]

@@ -5,15 +5,20 @@ kind's aggregator (analysis.aggregate) adds up its own judgments; this module on
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
+from ..lazy import on_first_use
 from ..stats.length_control import DifficultyTable
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from ..types import ScoreRow
 from .aggregate import Aggregate, aggregator_of
 from .battles import BattleGroup
 from .records import canonical_order
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 
 def ranking_order(row: ScoreRow) -> tuple[str, str, str, str, str, float, str]:

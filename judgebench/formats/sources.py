@@ -6,15 +6,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import DataError
+from ..lazy import on_first_use
 from ..types import Judgment
 from . import judgebench as ours
 from .common import read_bytes
 from .parse_cache import ParseCache
 from .table import Columns, columns_frame, judgment_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ import math
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from ..lazy import on_first_use
 from ..types import (
     AnswerTraits,
     CallRecord,
@@ -33,6 +33,11 @@ from ..types import (
     RubricVerdict,
     call_record,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 
 @dataclass(frozen=True)

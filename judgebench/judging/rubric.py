@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import BackendError, TaskError
+from ..lazy import on_first_use
 from ..types import (
     AnswerTraits,
     Candidate,
@@ -54,6 +54,11 @@ from .strategies import (
     call_record,
     is_empty,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 # Every rubric score lies in [0, 1]: the judgments' scale, for the tables that show one.
 SCALE = (0, 1)

@@ -15,12 +15,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from statistics import fmean
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from ..errors import BackendError, BatchPending, ConfigError, TaskError
+from ..lazy import on_first_use
 from ..stats.style import answer_counts
 from ..types import (
     AnswerTraits,
@@ -61,6 +61,11 @@ from .verdicts import (
     score_schema_text,
     verdict_distribution,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 # One judge request's end: the reply, or the error it finally failed with.
 Outcome = ChatReply | BackendError

@@ -16,12 +16,18 @@ the coefficients.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from ..lazy import on_first_use
 from .bradley_terry import fit_logistic_strengths
 from .style_control import STYLE_COLUMNS, StyleCoefficient, StyleDesign, missing_style, style_design
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 STRONG_WEIGHT = 3.0
 _POINTS = {"win": 1.0, "tie": 0.5, "loss": 0.0}

@@ -9,9 +9,16 @@ scipy (a tiny ridge keeps models that never lose finite).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+from ..lazy import on_first_use
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 RIDGE = 1e-6
 

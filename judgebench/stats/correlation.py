@@ -4,11 +4,17 @@ battles against human votes)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from ..lazy import on_first_use
 from .bradley_terry import fit_strengths
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 # Rank correlations are rounded to this many decimals: scipy's tau-b of a perfect agreement is 0.9999999999999998,
 # which, printed beside the interval (1.0, 1.0) of resamples that came out exactly 1.0, reads as outside it.

@@ -37,11 +37,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from ..lazy import on_first_use
 from .winrate import DEFAULT_SEED, resample_count_blocks
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 DIFFICULTY_L2 = 0.1
 # Prior precision on phi and psi per judged item (805 items: 8 and 161). Halving or doubling either moves the

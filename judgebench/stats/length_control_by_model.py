@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
+from ..lazy import on_first_use
 from .length_control import DifficultyTable, ModelAnnotations, fit_difficulty, length_controlled_winrate
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,15 @@ it shown second, each "win", "loss" or "tie".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from ..lazy import on_first_use
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
+
 
 CLASSES = ("consistent", "biased_first", "biased_second", "error")
 # Below this share of questions with the same verdict in both orders, a judge (analysis.diagnostics) and a model's

@@ -16,9 +16,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+from ..lazy import on_first_use
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 
 def family_of(name: str, families: Mapping[str, Sequence[str]] | None = None) -> str:

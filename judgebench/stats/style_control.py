@@ -19,9 +19,16 @@ mean square is the standard deviation, as there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+from ..lazy import on_first_use
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = on_first_use("pandas")
 
 # The covariates, in the order their coefficients are reported; each is a pair of game columns <name>_a, <name>_b.
 STYLE_FEATURES = ("length", "headers", "lists", "bold")

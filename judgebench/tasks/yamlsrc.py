@@ -59,22 +59,22 @@ def _no_path(self: Any, *args: Any) -> None:
     return None
 
 
-def _resolve(self: Any, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+def _resolve(self: Any, kind: type, value: Any, implicit: tuple[bool, bool]) -> Any:
     """Resolver.resolve of a loader without path resolvers, a quoted scalar's tag told at once (libyaml's composer
     asks for every node's)."""
     if kind is yaml.ScalarNode and not implicit[0]:
-        return self.DEFAULT_SCALAR_TAG  # type: ignore[no-any-return]
-    return yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)  # type: ignore[no-any-return]
+        return self.DEFAULT_SCALAR_TAG
+    return yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)
 
 
 def _make_loader(filename: str, base: type = yaml.SafeLoader) -> type[yaml.SafeLoader]:
     class Loader(base):
         pass
 
-    if not base.yaml_path_resolvers:  # (SafeLoader has none: these calls, one per node, do nothing)
-        Loader.descend_resolver = _no_path  # type: ignore[method-assign,assignment]
-        Loader.ascend_resolver = _no_path  # type: ignore[method-assign,assignment]
-        Loader.resolve = _resolve  # type: ignore[method-assign,assignment]
+    if not getattr(base, "yaml_path_resolvers", None):  # (SafeLoader has none: these calls, one per node, do nothing)
+        Loader.descend_resolver = _no_path
+        Loader.ascend_resolver = _no_path
+        Loader.resolve = _resolve
 
     at = f"{filename}:"
 

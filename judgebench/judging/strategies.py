@@ -267,7 +267,8 @@ class SingleGrading(JudgingKind):
                 verdict.score, expected_score(reply.logprobs, *task.judge.scale)
                 if reply and reply.logprobs and verdict.ok else None)
             found.append(Judgment(
-                replace(request.judgment_id(), opponent=None), self.name, request.category, grade,
+                JudgmentId(request.benchmark, request.protocol, request.judge, request.model, None, request.item_id,
+                           request.turn), self.name, request.category, grade,
                 failed(_failure(verdict, outcome), verdict.error), task.judge.scale, AnswerTraits(length),
                 raw=(reply.text,) if reply else (), calls=(record,),
             ))

@@ -107,8 +107,15 @@ class _Battles:
 
     async def answer(self, pipeline: Pipeline, item: Item) -> dict[str, Candidate]:
         """Every model's answer to ``item``: read from its file, or generated (cached, as in any run)."""
-        generated = [await pipeline.answer(item, self.endpoints[0])] if len(self.endpoints) == 1 else \
-            list(await _gather(pipeline.answer(item, e) for e in self.endpoints))
+        generated = [] if not self.endpoints else [await pipeline.answer(item, self.endpoints[0])] \
+            if len(self.endpoints) == 1 else list(await _gather(pipeline.answer(item, e) for e in self.endpoints))
+        return self._found(pipeline, item, generated)
+
+    def read(self, pipeline: Pipeline, item: Item) -> dict[str, Candidate]:
+        """``answer`` where every model's answers are read from a file (nothing to generate)."""
+        return self._found(pipeline, item, [])
+
+    def _found(self, pipeline: Pipeline, item: Item, generated: list[Candidate]) -> dict[str, Candidate]:
         found: dict[str, Candidate] = {}
         for candidate in [*(by_item[item.id] for by_item in self.supplied.values()), *generated]:
             self.answers[(candidate.model, item.id)] = candidate
@@ -124,7 +131,7 @@ class _Battles:
         return [Comparison.of(b) for b in battles]
 
     async def run_fixed(self, pipeline: Pipeline) -> None:
-        await stream(pipeline, self.items, self.answer, self.fixed)
+        await stream(pipeline, self.items, self.answer, self.fixed, None if self.endpoints else self.read)
 
     async def run_sampled(self, pipeline: Pipeline) -> None:
         """Every answer first, then rounds: each chooses its battles from the verdicts so far."""

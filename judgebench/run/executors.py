@@ -48,6 +48,13 @@ class Executor(Protocol):
         ``accept`` takes it (a judge reply must parse; an answer must not be empty)."""
         ...
 
+    def known(self, groups: Sequence[Sequence[ChatRequest]], accepts: Sequence[Accept]
+              ) -> list[list[ChatReply] | None]:
+        """For each group of requests (with its ``accept``), the replies of all of them where the executor has them
+        at once, without a request or a wait (a rerun's cached replies), counted as ``outcomes`` counts them; None
+        for a group it does not have whole, nothing of it counted: those go to ``outcomes``."""
+        ...
+
     @property
     def generation(self) -> Executor:
         """The executor candidates' answers are generated with (turn by turn): itself, or a live one."""
@@ -121,6 +128,10 @@ class RayExecutor:
     @property
     def generation(self) -> Executor:
         return self.live
+
+    def known(self, groups: Sequence[Sequence[ChatRequest]], accepts: Sequence[Accept]
+              ) -> list[list[ChatReply] | None]:
+        return [None] * len(groups)  # a whole run's requests go to the engine at the end, cached or not
 
     async def outcomes(self, requests: Sequence[ChatRequest], accept: Accept) -> list[ChatReply | BackendError]:
         self.live.flush()  # the engine reads the cache itself
@@ -198,6 +209,10 @@ class DryRun:
             self._generation = DryRun(self.lookup, self.answer_tokens, self.planned, self.counters, self.usage,
                                       self.stopped, True)
         return self._generation
+
+    def known(self, groups: Sequence[Sequence[ChatRequest]], accepts: Sequence[Accept]
+              ) -> list[list[ChatReply] | None]:
+        return [None] * len(groups)  # every request goes through ``outcomes``, which records it
 
     async def outcomes(self, requests: Sequence[ChatRequest], accept: Accept) -> list[ChatReply | BackendError]:
         replies: list[ChatReply | BackendError] = []

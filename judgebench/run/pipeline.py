@@ -6,7 +6,8 @@ schedules comparisons between models. Live, provider-batch, Ray and dry runs dif
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,6 +40,10 @@ class NullSink:
 
     def judgment(self, judgment: Judgment) -> None:
         return None
+
+
+# (candidate, opponent, judge, judgments needing no request, requests)
+_Ask = tuple[Candidate, Candidate | None, Judge, list[Judgment], list[JudgeRequest]]
 
 
 def _answer_accepted(_request: ChatRequest, reply: ChatReply) -> bool:
@@ -100,9 +105,12 @@ class Pipeline:
         requests that share the longest beginning of their prompt (both orders of an answer, every criterion of it,
         the prompts showing one candidate's answer first, a panel's judges asking one server) are sent one after the
         other, which keeps a server's prefix cache hot."""
+        return await self._judge_asks(item, self._asks(item, pairs))
+
+    def _asks(self, item: Item, pairs: Sequence[tuple[Candidate, Candidate | None]]) -> list[_Ask]:
+        """(candidate, opponent, judge, judgments needing no request, requests) for every pair and judge."""
         kind, task = self.kind, self.task
-        # (candidate, opponent, judge, judgments needing no request, requests) for every pair and judge
-        asks: list[tuple[Candidate, Candidate | None, Judge, list[Judgment], list[JudgeRequest]]] = []
+        asks: list[_Ask] = []
         for candidate, opponent in pairs:
             for judge in self.judges:
                 if not candidate.ok or (opponent is not None and not opponent.ok):
@@ -113,6 +121,9 @@ class Pipeline:
                 # ``,repeats=K`` asks each request K times (judging.repeats): one judgment from the K replies.
                 asks.append((candidate, opponent, judge, kind.empty(task, item, candidate, judge, opponent),
                              asked(kind.requests(task, candidate, item, judge, opponent), judge.repeats)))
+        return asks
+
+    async def _judge_asks(self, item: Item, asks: list[_Ask]) -> list[list[Judgment]]:
         flat = [request for *_, requests in asks for request in requests]
         parsed = Parsed()  # each reply's verdict, read once: to decide its caching, then to assemble its judgment
         if self.executor.whole_run:
@@ -126,6 +137,12 @@ class Pipeline:
                 outcomes[i] = sent[position]
         else:
             outcomes = []
+        return self._record(item, asks, outcomes, parsed)
+
+    def _record(self, item: Item, asks: list[_Ask], outcomes: Sequence[ChatReply | BackendError],
+                parsed: Parsed) -> list[list[Judgment]]:
+        """The judgments of ``asks`` from the outcomes of their requests (in order), written to the sink."""
+        kind, task = self.kind, self.task
         found: list[list[Judgment]] = []
         start = 0
         for index, (candidate, opponent, judge, judgments, requests) in enumerate(asks):
@@ -144,6 +161,31 @@ class Pipeline:
             if len(requests) < expected:
                 self.executor.tick(expected - len(requests))
         return found
+
+    def judged_at_once(self, jobs: Sequence[tuple[Item, Sequence[tuple[Candidate, Candidate | None]]]]
+                       ) -> list[tuple[Item, list[_Ask]]]:
+        """Judge here, without a task or a turn of the event loop, each item of ``jobs`` whose every request the
+        executor answers at once (``Executor.known``: a rerun's cached replies, read for all the items in one
+        look-up), with the same judgments, records and counts as ``judge_all``; return the others, their requests
+        built, for ``judge_prepared``."""
+        prepared = [(item, self._asks(item, pairs)) for item, pairs in jobs]
+        if self.executor.whole_run:
+            return prepared
+        flats = [[request for *_, requests in asks for request in requests] for _, asks in prepared]
+        parsed = [Parsed() for _ in prepared]
+        replies = self.executor.known([[r.chat for r in flat] for flat in flats],
+                                      [self._accept(flat, p) for flat, p in zip(flats, parsed, strict=True)])
+        later = []
+        for (item, asks), found, p in zip(prepared, replies, parsed, strict=True):
+            if found is None:
+                later.append((item, asks))
+            else:
+                self._record(item, asks, found, p)
+        return later
+
+    async def judge_prepared(self, item: Item, asks: list[_Ask]) -> None:
+        """``judge_all`` of an item whose requests ``judged_at_once`` built."""
+        await self._judge_asks(item, asks)
 
     def _accept(self, requests: Sequence[JudgeRequest], parsed: Parsed) -> Callable[[ChatRequest, ChatReply], bool]:
         """Whether a reply is cached: its verdict parses. The verdict is kept in ``parsed``, so assembling the
@@ -212,18 +254,56 @@ async def judge_comparisons(pipeline: Pipeline, item: Item, found: dict[str, Can
     return [j for judgments in judged for j in judgments]
 
 
+Ready = Callable[[Pipeline, Item], dict[str, Candidate]]
+
+
 async def stream(pipeline: Pipeline, items: Sequence[Item], answers: Answers,
-                 comparisons: Callable[[Item, dict[str, Candidate]], list[Comparison]]) -> None:
+                 comparisons: Callable[[Item, dict[str, Candidate]], list[Comparison]], ready: Ready | None = None
+                 ) -> None:
     """A schedule whose comparisons of an item are known once its answers exist: item by item, a bounded window at
     a time, an item's judge requests going out as soon as its answers exist and its records written as soon as
     they are done, so the candidate servers and the judges work at the same time and memory does not depend on the
-    number of items."""
+    number of items. ``ready``: an item's answers where they need no request (``answers`` without awaiting:
+    supplied answers); then the items of each window whose judge requests the executor answers at once are judged
+    without a task (``Pipeline.judged_at_once``), and only the others are sent."""
     async def one(item: Item) -> None:
         found = await answers(pipeline, item)
         await judge_comparisons(pipeline, item, found, comparisons(item, found))
 
-    await bounded(items, pipeline.window, one)
+    if ready is None or pipeline.executor.whole_run:
+        await bounded(items, pipeline.window, one)
+    else:
+        await bounded(_not_known(pipeline, items, ready, comparisons), pipeline.window, _judge_prepared(pipeline))
     await pipeline.finish()
+
+
+_Prepared = tuple[Item, list[_Ask]] | None
+
+
+def _not_known(pipeline: Pipeline, items: Sequence[Item], ready: Ready,
+               comparisons: Callable[[Item, dict[str, Candidate]], list[Comparison]]) -> Iterator[_Prepared]:
+    """The items whose judge requests must be sent, their requests built, a window of items at a time (each window's
+    others judged at once); None after each window: a turn of the event loop, so that a run judged from its cache
+    still sees an interruption."""
+    size = pipeline.window
+    for start in range(0, len(items), size):
+        jobs = []
+        for item in items[start:start + size]:
+            found = ready(pipeline, item)
+            jobs.append((item, [(found[c.model], found[c.opponent] if c.opponent is not None else None)
+                                for c in comparisons(item, found)]))
+        yield from pipeline.judged_at_once(jobs)
+        yield None
+
+
+def _judge_prepared(pipeline: Pipeline) -> Callable[[_Prepared], Awaitable[None]]:
+    async def work(prepared: _Prepared) -> None:
+        if prepared is None:
+            await asyncio.sleep(0)
+        else:
+            await pipeline.judge_prepared(*prepared)
+
+    return work
 
 
 def one_model_work(task: Task, items: Sequence[Item], model: Endpoint | None, supplied: Sequence[Candidate] | None,
@@ -234,17 +314,23 @@ def one_model_work(task: Task, items: Sequence[Item], model: Endpoint | None, su
         raise ValueError("a run without answers needs a model endpoint")
     label = model.name if model is not None else (supplied[0].model if supplied else "answers")
 
+    def supplied_answer(pipeline: Pipeline, item: Item) -> dict[str, Candidate]:
+        assert by_id is not None
+        candidate = by_id[item.id]
+        pipeline.sink.candidate(candidate)
+        return {candidate.model: candidate}
+
     async def answer(pipeline: Pipeline, item: Item) -> dict[str, Candidate]:
         if by_id is not None:
-            candidate = by_id[item.id]
-        else:
-            assert model is not None
-            candidate = await pipeline.answer(item, model)
+            return supplied_answer(pipeline, item)
+        assert model is not None
+        candidate = await pipeline.answer(item, model)
         pipeline.sink.candidate(candidate)
         return {candidate.model: candidate}
 
     async def run(pipeline: Pipeline) -> None:
-        await stream(pipeline, items, answer, lambda item, found: single(item.id, next(iter(found))))
+        await stream(pipeline, items, answer, lambda item, found: single(item.id, next(iter(found))),
+                     supplied_answer if by_id is not None else None)
 
     return Work(label, count_requests(task, items, n_asks, supplied is not None), run)
 

@@ -347,6 +347,33 @@ class Runner:
             return [await one(requests[0])]
         return list(await asyncio.gather(*(one(r) for r in requests)))
 
+    def known(self, groups: Sequence[Sequence[ChatRequest]],
+              accepts: Sequence[Callable[[ChatRequest, ChatReply], bool]]) -> list[list[ChatReply] | None]:
+        """For each group of requests, the cached replies of all of them where the cache holds every one with a reply
+        its ``accept`` takes (read for every group in one look-up, no claim needed), counted as cache hits and done as
+        ``outcomes`` counts them; None for any other group, nothing of it counted (``outcomes`` asks those: a miss,
+        a reply refused, a claim to wait for). A rerun's judgments pay no task, future or turn of the event loop."""
+        if self._write_error is not None or not groups:
+            return [None] * len(groups)  # (``outcomes`` raises the cache's fault)
+        try:
+            cached = self.cache.get_many(list(dict.fromkeys(r.cache_key() for group in groups for r in group)))
+        except (sqlite3.Error, OSError):
+            return [None] * len(groups)  # ``outcomes`` meets the fault again, and reports it
+        found: list[list[ChatReply] | None] = []
+        for group, accept in zip(groups, accepts, strict=True):
+            replies = [cached.get(request.cache_key()) for request in group]
+            if not all(reply is not None and accept(request, reply) for request, reply in zip(group, replies,
+                                                                                               strict=True)):
+                found.append(None)
+                continue
+            for request in group:
+                self.counters.cache_hits += 1
+                self._usage(request.endpoint).cache_hits += 1
+            if group:
+                self.tick(len(group))
+            found.append(replies)  # type: ignore[arg-type]
+        return found
+
     # -- the executor's other duties (run.executors.Executor) ---------------------------------------------------
 
     @property

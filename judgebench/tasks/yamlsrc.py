@@ -55,32 +55,55 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     return loader.construct_object(node, deep=True)
 
 
+def _no_path(self: Any, *args: Any) -> None:
+    return None
+
+
+def _resolve(self: Any, kind: type, value: Any, implicit: tuple[bool, bool]) -> Any:
+    """Resolver.resolve of a loader without path resolvers, a quoted scalar's tag told at once (libyaml's composer
+    asks for every node's)."""
+    if kind is yaml.ScalarNode and not implicit[0]:
+        return self.DEFAULT_SCALAR_TAG
+    return yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)
+
+
 def _make_loader(filename: str, base: type = yaml.SafeLoader) -> type[yaml.SafeLoader]:
     class Loader(base):
         pass
 
+    if not getattr(base, "yaml_path_resolvers", None):  # (SafeLoader has none: these calls, one per node, do nothing)
+        Loader.descend_resolver = _no_path
+        Loader.ascend_resolver = _no_path
+        Loader.resolve = _resolve
+
+    at = f"{filename}:"
+
     def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> SourcedDict:
         loader.flatten_mapping(node)
         result = SourcedDict()
-        result.origin = f"{filename}:{node.start_mark.line + 1}"
+        result.origin = f"{at}{node.start_mark.line + 1}"
+        origins = result.key_origins
         for key_node, value_node in node.value:
-            key = _construct(loader, key_node)
+            # _construct's plain string, inline: most keys and values are one
+            key = key_node.value if key_node.tag == _STR_TAG and type(key_node) is yaml.ScalarNode \
+                else loader.construct_object(key_node, deep=True)
             if isinstance(key, (list, dict)):
                 raise TaskError(f"{filename}:{key_node.start_mark.line + 1}: a key must be a name, not a list or a "
                                 "mapping")
             if key in result:
                 raise TaskError(
                     f"{filename}:{key_node.start_mark.line + 1}: key {key!r} appears twice in one mapping "
-                    f"(first at {result.key_origins[key]})"
+                    f"(first at {origins[key]})"
                 )
-            result[key] = _construct(loader, value_node)
-            result.key_origins[key] = f"{filename}:{key_node.start_mark.line + 1}"
+            result[key] = value_node.value if value_node.tag == _STR_TAG and type(value_node) is yaml.ScalarNode \
+                else loader.construct_object(value_node, deep=True)
+            origins[key] = f"{at}{key_node.start_mark.line + 1}"
         return result
 
     def construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> SourcedList:
         result = SourcedList([_construct(loader, child) for child in node.value])
-        result.origin = f"{filename}:{node.start_mark.line + 1}"
-        result.item_origins = [f"{filename}:{child.start_mark.line + 1}" for child in node.value]
+        result.origin = f"{at}{node.start_mark.line + 1}"
+        result.item_origins = [f"{at}{child.start_mark.line + 1}" for child in node.value]
         return result
 
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
@@ -184,6 +207,10 @@ def _check_expansion(root: yaml.Node, filename: str, limit: int) -> None:
     and values once its aliases are expanded (counted with each node's size known once, so the count is quick)."""
     sizes: dict[int, int] = {}
 
+    def too_much(node: yaml.Node) -> TaskError:
+        return TaskError(f"{filename}:{node.start_mark.line + 1}: the task file's aliases (*name) stand for more "
+                         f"than {limit:,} characters once expanded; write the values out, or use 'include:'")
+
     def size(node: yaml.Node, depth: int) -> int:
         if depth > MAX_NESTING:
             raise TaskError(f"{filename}:{node.start_mark.line + 1}: the task file nests more than {MAX_NESTING} "
@@ -197,10 +224,18 @@ def _check_expansion(root: yaml.Node, filename: str, limit: int) -> None:
             children = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) \
                 else node.value
             sizes[id(node)] = 1  # an alias of a node inside itself (a cycle) counts once
-            total = 1 + sum(size(child, depth + 1) for child in children)
+            total = 1
+            inline = depth < MAX_NESTING  # a child scalar is within the nesting limit: counted here, no call
+            for child in children:
+                if inline and type(child) is yaml.ScalarNode:  # (most nodes: a scalar's size is its own)
+                    found = 1 + len(child.value)
+                    if found > limit:
+                        raise too_much(child)
+                    total += found
+                else:
+                    total += size(child, depth + 1)
         if total > limit:
-            raise TaskError(f"{filename}:{node.start_mark.line + 1}: the task file's aliases (*name) stand for more "
-                            f"than {limit:,} characters once expanded; write the values out, or use 'include:'")
+            raise too_much(node)
         sizes[id(node)] = total
         return total
 

@@ -42,6 +42,8 @@ nested:
   - id: q1
     turns: ["Hi", 3]
   - {id: q2, turns: [x]}
+"quoted key": 'no'
+'5': "true"
 """
 
 
@@ -63,6 +65,7 @@ def test_the_values_are_pyyamls_own(tmp_path: Path) -> None:
     assert [type(v) for v in _plain(found).values()] == [type(v) for v in expected.values()]  # type: ignore[attr-defined]
     assert found["tagged_str"] == "12" and found["tagged_int"] == 7 and found["boolean"] is True
     assert found["merged"] == {"x": 1, "y": "two", "z": "three"}
+    assert found["quoted key"] == "no" and found["5"] == "true"  # quoted: strings, whatever they spell
     assert found.where("plain") == f"{path}:2" and found["nested"].item_origins == [f"{path}:25", f"{path}:27"]
     assert found["nested"][0].where("turns") == f"{path}:26"
 

@@ -32,6 +32,7 @@ from ..formats.table import (
     typed_column,
 )
 from ..types import JudgmentId
+from .columns import identity_positions, identity_text
 
 __all__ = ["COLUMNS", "IDENTITY", "JudgmentSet", "canonical_frame", "collect", "collect_parsed", "deduplicate",
            "judgments_frame", "order_sources", "read_judgments"]
@@ -79,14 +80,6 @@ def _identity_keys(frame: pd.DataFrame) -> np.ndarray:
     return keys
 
 
-def _identity_text(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_integer_dtype(values.dtype):
-        return values
-    if isinstance(values.dtype, pd.StringDtype):
-        return values.fillna("")
-    return values.astype(object).where(values.notna(), "").astype(str)
-
-
 def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame sorted by judgment identity (records of one judgment keep their order). Judgments finish in
     whatever order the servers answer; bootstrap intervals resample rows by position, so without one order the
@@ -97,13 +90,16 @@ def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
 
 def canonical_positions(frame: pd.DataFrame) -> np.ndarray | None:
     """The positions of ``frame``'s rows in ``canonical_order`` (only its IDENTITY columns are read); None when
-    they are in it already."""
+    they are in it already. The same order as a run's table (analysis.columns.identity_positions)."""
     if frame.empty:
         return None
-    # Sorted codes per column (the text's order), then one stable lexicographic sort over them.
-    codes = [pd.factorize(_identity_text(frame[column]), sort=True)[0] for column in IDENTITY]
-    order = np.lexsort(codes[::-1])
-    return None if np.array_equal(order, np.arange(len(frame))) else order
+    return identity_positions([identity_text(_identity_values(frame[column])) for column in IDENTITY])
+
+
+def _identity_values(values: pd.Series) -> np.ndarray:
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+        return values.to_numpy()
+    return values.to_numpy(dtype=object, na_value=None)
 
 
 def canonical_frame(store: ColumnStore, run_id: str | None = None) -> pd.DataFrame:

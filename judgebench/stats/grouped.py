@@ -1,0 +1,86 @@
+"""Grouping over plain arrays: each value's group in sorted order (``sorted_codes``), and each group's mean
+(``group_means``), bit for bit what a pandas ``groupby(sort=True)`` gives, so the statistics computed from a run's
+columns (no frame) and from a frame of the same judgments are the same numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+# Values a group key never holds: a missing key (None, NaN) is no group, as pandas' groupby drops it.
+_MISSING = -1
+# Sums of values that are multiples of 2**-_EXACT_BITS (grades, halves, quarters ...) are exact in any order while
+# their magnitudes stay below 2**(53 - _EXACT_BITS).
+_EXACT_BITS = 10
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def sorted_codes(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """(each value's group: its rank among the distinct values sorted, -1 where missing; the distinct values
+    sorted). Integers and floats compare as numbers, text as text (code point order, as pandas sorts)."""
+    array = values if isinstance(values, np.ndarray) else None
+    if array is not None and array.dtype.kind in "iub":
+        uniques, inverse = np.unique(array, return_inverse=True)
+        return inverse.astype(np.intp).reshape(-1), uniques.tolist()
+    listed = array.tolist() if array is not None else list(values)
+    first: dict[Any, int] = {}
+    codes = np.fromiter((_MISSING if _missing(v) else first.setdefault(v, len(first)) for v in listed),
+                        dtype=np.intp, count=len(listed))
+    found = list(first)
+    if len(found) <= 1:
+        return codes, found
+    order = sorted(range(len(found)), key=found.__getitem__)
+    rank = np.empty(len(found) + 1, dtype=np.intp)
+    rank[order] = np.arange(len(found))
+    rank[_MISSING] = _MISSING
+    return rank[codes], [found[i] for i in order]
+
+
+def _exact(values: np.ndarray) -> bool:
+    """Whether every partial sum of ``values`` (finite) is exact, whatever the order of the additions."""
+    scaled = values * float(1 << _EXACT_BITS)
+    return bool(np.all(scaled == np.round(scaled))) and float(np.abs(scaled).sum()) < 2.0 ** 52
+
+
+def group_means(ids: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """The mean of each group's values that are not NaN (NaN for a group without any), ``ids`` each value's group
+    (0 .. n_groups - 1; -1: in none). The additions are pandas' groupby mean's (pandas 3.1): with the ids in order
+    and no NaN among the values, one ``np.add.reduceat`` per group; else compensated (Kahan) sums in row order.
+    Where every partial sum is exact (whole grades, halves ...), all orders give the same sums, counted at once."""
+    ids = np.asarray(ids, dtype=np.intp)
+    values = np.asarray(values, dtype=float)
+    kept = ids >= 0
+    valued = kept & ~np.isnan(values)
+    counts = np.bincount(ids[valued], minlength=n_groups)[:n_groups].astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if not valued.any():
+            return np.full(n_groups, np.nan)
+        if np.all(np.isfinite(values[valued])) and _exact(values[valued]):
+            return np.bincount(ids[valued], values[valued], minlength=n_groups)[:n_groups] / counts
+        if len(ids) and not np.isnan(values).any() and bool(np.all(ids[1:] >= ids[:-1])):
+            dropped = int(np.count_nonzero(~kept))  # missing keys sort first
+            ordered, segment_values = ids[dropped:], values[dropped:]
+            starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+            sums = np.add.reduceat(segment_values, starts)
+            means = np.full(n_groups, np.nan)
+            means[ordered[starts]] = sums / np.diff(starts, append=len(ordered)).astype(float)
+            return means
+        return _compensated_means(ids[valued].tolist(), values[valued].tolist(), n_groups) / counts
+
+
+def _compensated_means(ids: list[int], values: list[float], n_groups: int) -> np.ndarray:
+    """Each group's Kahan sum of its values in order (a compensation that overflows to NaN is dropped)."""
+    sums = [0.0] * n_groups
+    carries = [0.0] * n_groups
+    for group, value in zip(ids, values, strict=True):
+        adjusted = value - carries[group]
+        total = sums[group] + adjusted
+        carry = total - sums[group] - adjusted
+        carries[group] = 0.0 if carry != carry else carry
+        sums[group] = total
+    return np.array(sums, dtype=float)

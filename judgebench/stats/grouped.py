@@ -61,7 +61,7 @@ def group_means(ids: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarra
         if not valued.any():
             return np.full(n_groups, np.nan)
         if np.all(np.isfinite(values[valued])) and _exact(values[valued]):
-            return np.bincount(ids[valued], values[valued], minlength=n_groups)[:n_groups] / counts
+            return _divided(np.bincount(ids[valued], values[valued], minlength=n_groups)[:n_groups], counts)
         if len(ids) and not np.isnan(values).any() and bool(np.all(ids[1:] >= ids[:-1])):
             dropped = int(np.count_nonzero(~kept))  # missing keys sort first
             ordered, segment_values = ids[dropped:], values[dropped:]
@@ -70,10 +70,18 @@ def group_means(ids: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarra
             means = np.full(n_groups, np.nan)
             means[ordered[starts]] = sums / np.diff(starts, append=len(ordered)).astype(float)
             return means
-        return _compensated_means(ids[valued].tolist(), values[valued].tolist(), n_groups) / counts
+        return _divided(_compensated_sums(ids[valued].tolist(), values[valued].tolist(), n_groups), counts)
 
 
-def _compensated_means(ids: list[int], values: list[float], n_groups: int) -> np.ndarray:
+def _divided(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each sum over its count; NaN (positive, as pandas writes it) where the count is 0."""
+    means = np.full(len(sums), np.nan)
+    counted = counts > 0
+    means[counted] = sums[counted] / counts[counted]
+    return means
+
+
+def _compensated_sums(ids: list[int], values: list[float], n_groups: int) -> np.ndarray:
     """Each group's Kahan sum of its values in order (a compensation that overflows to NaN is dropped)."""
     sums = [0.0] * n_groups
     carries = [0.0] * n_groups

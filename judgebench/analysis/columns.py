@@ -25,9 +25,11 @@ IDENTITY = tuple(f.name for f in fields(JudgmentId))
 
 
 def _text(values: Sequence[Any] | np.ndarray) -> np.ndarray:
-    """Text values as an object array, None where missing (NaN included)."""
-    found = np.empty(len(values), dtype=object)
-    found[:] = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in values]
+    """Text values as an object array (a value that is a list stays one value), None where missing."""
+    found = np.fromiter(values, dtype=object, count=len(values))
+    listed = found.tolist()
+    if float in set(map(type, listed)):  # NaN, as other sources' missing text may be
+        found[[i for i, v in enumerate(listed) if type(v) is float and math.isnan(v)]] = None
     return found
 
 
@@ -50,9 +52,12 @@ def identity_text(values: np.ndarray) -> np.ndarray:
     text, a missing value as ""."""
     if values.dtype.kind in "iu":
         return values
-    found = np.empty(len(values), dtype=object)
-    found[:] = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values.tolist()]
-    return found
+    return np.fromiter(("" if v is None else v if type(v) is str else _as_text(v) for v in values.tolist()),
+                       dtype=object, count=len(values))
+
+
+def _as_text(value: Any) -> str:
+    return "" if isinstance(value, float) and math.isnan(value) else str(value)
 
 
 def identity_positions(columns: Sequence[np.ndarray]) -> np.ndarray | None:
@@ -131,7 +136,9 @@ class Table:
         columns that vary are put in order, the others are one value repeated."""
         columns = store.columns()
         n = len(store)
-        order = identity_positions([identity_text(typed(name, columns[name])) for name in IDENTITY])
+        # A column of one value orders nothing.
+        order = identity_positions([identity_text(typed(name, columns[name])) for name in IDENTITY
+                                    if store.varies(name)])
         found: dict[str, np.ndarray | Callable[[], np.ndarray]] = {}
         for name, values in columns.items():
             if order is not None and store.varies(name):

@@ -28,17 +28,14 @@ def sorted_codes(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, list[A
         uniques, inverse = np.unique(array, return_inverse=True)
         return inverse.astype(np.intp).reshape(-1), uniques.tolist()
     listed = array.tolist() if array is not None else list(values)
-    first: dict[Any, int] = {}
-    codes = np.fromiter((_MISSING if _missing(v) else first.setdefault(v, len(first)) for v in listed),
-                        dtype=np.intp, count=len(listed))
-    found = list(first)
-    if len(found) <= 1:
-        return codes, found
-    order = sorted(range(len(found)), key=found.__getitem__)
-    rank = np.empty(len(found) + 1, dtype=np.intp)
-    rank[order] = np.arange(len(found))
-    rank[_MISSING] = _MISSING
-    return rank[codes], [found[i] for i in order]
+    distinct = list(dict.fromkeys(listed))  # first seen first, hashed in C
+    found = sorted(v for v in distinct if not _missing(v))
+    rank = dict(zip(found, range(len(found)), strict=True))
+    for value in distinct:
+        if _missing(value):
+            rank[value] = _MISSING
+    codes = np.fromiter(map(rank.__getitem__, listed), dtype=np.intp, count=len(listed))
+    return codes, found
 
 
 def _exact(values: np.ndarray) -> bool:

@@ -47,25 +47,30 @@ def typed(name: str, values: Sequence[Any] | np.ndarray) -> np.ndarray:
     return _text(values)
 
 
-def identity_text(values: np.ndarray) -> np.ndarray:
-    """A column of the identity as the canonical order compares it: integers as integers, anything else as its
-    text, a missing value as ""."""
-    if values.dtype.kind in "iu":
-        return values
-    return np.fromiter(("" if v is None else v if type(v) is str else _as_text(v) for v in values.tolist()),
-                       dtype=object, count=len(values))
+def identity_key(value: Any) -> str:
+    """A value of a text column of the identity as the canonical order compares it: its text, "" where missing.
+    (An integer column, the turn, compares as integers.)"""
+    if type(value) is str:
+        return value
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
-def _as_text(value: Any) -> str:
-    return "" if isinstance(value, float) and math.isnan(value) else str(value)
+def identity_codes(values: np.ndarray) -> np.ndarray:
+    """A column of the identity as sorted codes: an integer column's integers, any other's ``identity_key``."""
+    return sorted_codes(values, None if values.dtype.kind in "iu" else identity_key)[0]
 
 
 def identity_positions(columns: Sequence[np.ndarray]) -> np.ndarray | None:
-    """The positions of rows in the canonical order, given their IDENTITY columns (``identity_text``) in IDENTITY's
-    order: one stable lexicographic sort over each column's sorted codes; None when they are in it already."""
-    if not columns or not len(columns[0]):
+    """The positions of rows in the canonical order, given their IDENTITY columns in IDENTITY's order (columns of
+    one value may be left out); None when they are in it already."""
+    return lexsorted([identity_codes(values) for values in columns])
+
+
+def lexsorted(codes: Sequence[np.ndarray]) -> np.ndarray | None:
+    """The canonical order of rows given each IDENTITY column's sorted codes (``identity_codes``): one stable
+    lexicographic sort; None when the rows are in it already."""
+    if not codes or not len(codes[0]):
         return None
-    codes = [sorted_codes(values)[0] for values in columns]
     order = np.lexsort(codes[::-1])
     return None if np.array_equal(order, np.arange(len(order))) else order
 
@@ -137,8 +142,7 @@ class Table:
         columns = store.columns()
         n = len(store)
         # A column of one value orders nothing.
-        order = identity_positions([identity_text(typed(name, columns[name])) for name in IDENTITY
-                                    if store.varies(name)])
+        order = identity_positions([typed(name, columns[name]) for name in IDENTITY if store.varies(name)])
         found: dict[str, np.ndarray | Callable[[], np.ndarray]] = {}
         for name, values in columns.items():
             if order is not None and store.varies(name):

@@ -31,8 +31,9 @@ from ..formats.table import (
     sources_frame,
     typed_column,
 )
+from ..stats.grouped import ranked
 from ..types import JudgmentId
-from .columns import identity_positions, identity_text
+from .columns import identity_codes, identity_key, lexsorted
 
 __all__ = ["COLUMNS", "IDENTITY", "JudgmentSet", "canonical_frame", "collect", "collect_parsed", "deduplicate",
            "judgments_frame", "order_sources", "read_judgments"]
@@ -90,16 +91,18 @@ def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
 
 def canonical_positions(frame: pd.DataFrame) -> np.ndarray | None:
     """The positions of ``frame``'s rows in ``canonical_order`` (only its IDENTITY columns are read); None when
-    they are in it already. The same order as a run's table (analysis.columns.identity_positions)."""
+    they are in it already. The order of a run's table (analysis.columns.identity_positions): the same ranking of
+    each column's values, only their hashing is pandas' here."""
     if frame.empty:
         return None
-    return identity_positions([identity_text(_identity_values(frame[column])) for column in IDENTITY])
+    return lexsorted([_identity_codes(frame[column]) for column in IDENTITY])
 
 
-def _identity_values(values: pd.Series) -> np.ndarray:
+def _identity_codes(values: pd.Series) -> np.ndarray:
     if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
-        return values.to_numpy()
-    return values.to_numpy(dtype=object, na_value=None)
+        return identity_codes(values.to_numpy())
+    first, distinct = pd.factorize(values)  # a missing value: -1
+    return ranked(first, distinct.to_numpy(dtype=object).tolist(), identity_key)[0]
 
 
 def canonical_frame(store: ColumnStore, run_id: str | None = None) -> pd.DataFrame:

@@ -4,7 +4,8 @@ columns (no frame) and from a frame of the same judgments are the same numbers."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -20,22 +21,39 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def sorted_codes(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, list[Any]]:
+def sorted_codes(values: Sequence[Any] | np.ndarray, key: Callable[[Any], Any] | None = None
+                 ) -> tuple[np.ndarray, list[Any]]:
     """(each value's group: its rank among the distinct values sorted, -1 where missing; the distinct values
-    sorted). Integers and floats compare as numbers, text as text (code point order, as pandas sorts)."""
+    sorted). Integers and floats compare as numbers, text as text (code point order, as pandas sorts). ``key``: what
+    a value is compared as (values of one key are one group; a key that is missing, no group)."""
     array = values if isinstance(values, np.ndarray) else None
     if array is not None and array.dtype.kind in "iub":
         uniques, inverse = np.unique(array, return_inverse=True)
         return inverse.astype(np.intp).reshape(-1), uniques.tolist()
-    listed = array.tolist() if array is not None else list(values)
-    distinct = list(dict.fromkeys(listed))  # first seen first, hashed in C
-    found = sorted(v for v in distinct if not _missing(v))
+    return ranked(*_first_seen(array.tolist() if array is not None else list(values)), key=key)
+
+
+def ranked(codes: np.ndarray, distinct: Sequence[Any], key: Callable[[Any], Any] | None = None
+           ) -> tuple[np.ndarray, list[Any]]:
+    """``sorted_codes`` of values given as each one's index in ``distinct`` (-1: a missing value), however they were
+    factorized."""
+    keys = list(map(key, [*distinct, None])) if key else [*distinct, None]
+    kinds = set(map(type, keys))
+    missing = [_missing(k) for k in keys] if float in kinds else [k is None for k in keys]
+    found = sorted({k for k, gone in zip(keys, missing, strict=True) if not gone})
     rank = dict(zip(found, range(len(found)), strict=True))
-    for value in distinct:
-        if _missing(value):
-            rank[value] = _MISSING
-    codes = np.fromiter(map(rank.__getitem__, listed), dtype=np.intp, count=len(listed))
-    return codes, found
+    # A missing key (None, NaN) is in no rank: it gets _MISSING.
+    ranks = np.fromiter(map(rank.get, keys, repeat(_MISSING)), dtype=np.intp, count=len(keys))
+    return ranks[codes], found
+
+
+def _first_seen(values: list[Any]) -> tuple[np.ndarray, list[Any]]:
+    """(each value's position among the distinct values, the distinct values in the order first seen): hashed in C."""
+    distinct = list(dict.fromkeys(values))
+    if len(distinct) <= 1:
+        return np.zeros(len(values), dtype=np.intp), distinct
+    index = dict(zip(distinct, range(len(distinct)), strict=True))
+    return np.fromiter(map(index.__getitem__, values), dtype=np.intp, count=len(values)), distinct
 
 
 def _exact(values: np.ndarray) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from judgebench.analysis.columns import IDENTITY, identity_positions, identity_text
+from judgebench.analysis.columns import IDENTITY, identity_key, identity_positions
 from judgebench.analysis.diagnostics import diagnose
 from judgebench.analysis.records import canonical_frame
 from judgebench.analysis.run_summary import summarized_by_columns, table_summary
@@ -161,11 +161,11 @@ def test_saturation_ranks_tied_models_as_pandas_sorts_them() -> None:
 def test_the_canonical_order_sorts_identities_as_text(seed: int) -> None:
     store = random_store(seed)
     columns = store.columns()
-    arrays = [identity_text(np.asarray(columns[name], dtype=np.int64 if name == "turn" else object))
-              for name in IDENTITY]
+    arrays = [np.asarray(columns[name], dtype=np.int64 if name == "turn" else object) for name in IDENTITY]
     order = identity_positions(arrays)
     found = list(range(len(store))) if order is None else order.tolist()
-    assert found == sorted(range(len(store)), key=lambda i: tuple(a[i] for a in arrays))
+    texts = [a if a.dtype.kind == "i" else [identity_key(v) for v in a] for a in arrays]
+    assert found == sorted(range(len(store)), key=lambda i: tuple(t[i] for t in texts))
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:

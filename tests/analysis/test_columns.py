@@ -208,3 +208,17 @@ def test_a_one_judge_graded_run_builds_no_frame_and_a_panel_does(tmp_path: Path,
         assert single.diagnostics.to_json() == diagnose(read_judgments([single.run_dir]).frame).to_json()
         panel = run("gpt-judge", "other-judge")
     assert calls == [panel.n_judgments] and panel.n_judgments == 2 * single.n_judgments
+
+
+def test_the_columns_summary_calls_no_pandas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What lets a run's summary go without importing pandas: no frame, series, index or factorization is made."""
+    store = random_store(7)
+    expected = table_summary(store, 40, n_diagnostic_bootstrap=60)
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("pandas was called")
+
+    for owner, name in ((pd.DataFrame, "__init__"), (pd.Series, "__init__"), (pd.Index, "__new__"),
+                        (pd, "factorize"), (pd, "concat")):
+        monkeypatch.setattr(owner, name, refused)
+    assert table_summary(store, 40, n_diagnostic_bootstrap=60) == expected

@@ -25,7 +25,8 @@ def sorted_codes(values: Sequence[Any] | np.ndarray, key: Callable[[Any], Any] |
                  ) -> tuple[np.ndarray, list[Any]]:
     """(each value's group: its rank among the distinct values sorted, -1 where missing; the distinct values
     sorted). Integers and floats compare as numbers, text as text (code point order, as pandas sorts). ``key``: what
-    a value is compared as (values of one key are one group; a key that is missing, no group)."""
+    a value that is not text, or a missing one (None), is compared as (values of one key are one group; a key that is
+    missing, no group); text is compared as itself."""
     array = values if isinstance(values, np.ndarray) else None
     if array is not None and array.dtype.kind in "iub":
         uniques, inverse = np.unique(array, return_inverse=True)
@@ -37,10 +38,13 @@ def ranked(codes: np.ndarray, distinct: Sequence[Any], key: Callable[[Any], Any]
            ) -> tuple[np.ndarray, list[Any]]:
     """``sorted_codes`` of values given as each one's index in ``distinct`` (-1: a missing value), however they were
     factorized."""
-    keys = list(map(key, [*distinct, None])) if key else [*distinct, None]
-    kinds = set(map(type, keys))
-    missing = [_missing(k) for k in keys] if float in kinds else [k is None for k in keys]
-    found = sorted({k for k, gone in zip(keys, missing, strict=True) if not gone})
+    if set(map(type, distinct)) <= {str}:  # distinct text, each its own key
+        keys = [*distinct, None if key is None else key(None)]
+        found = sorted(distinct if keys[-1] is None or keys[-1] in distinct else keys)
+    else:
+        keys = list(map(key, [*distinct, None])) if key else [*distinct, None]
+        missing = [_missing(k) for k in keys] if float in set(map(type, keys)) else [k is None for k in keys]
+        found = sorted({k for k, gone in zip(keys, missing, strict=True) if not gone})
     rank = dict(zip(found, range(len(found)), strict=True))
     # A missing key (None, NaN) is in no rank: it gets _MISSING.
     ranks = np.fromiter(map(rank.get, keys, repeat(_MISSING)), dtype=np.intp, count=len(keys))

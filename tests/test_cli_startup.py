@@ -101,9 +101,9 @@ def test_the_run_path_imports_no_table_library() -> None:
 
 
 # A whole `judgebench run` of a single-grading task on an answers file, judged by a scripted server over HTTP (the
-# lean transport), in a fresh interpreter that notes which function first imports each table library. Until the
-# single-grading summary is computed without pandas, pandas (and pyarrow with it) may be imported there, and only
-# there: everything before it (task, answers, requests, cache, replies, records) runs without them.
+# lean transport), in a fresh interpreter that notes which function first imports each table library: none does.
+# The task, answers, requests, cache, replies and records need none, and a one-judge single-grading run's summary
+# is computed from its columns with numpy (analysis.run_summary).
 WHOLE_RUN = """
 import json, sys, traceback
 from pathlib import Path
@@ -134,7 +134,7 @@ print(json.dumps({name: "_summarize" in stack for name, stack in first.items()})
 """
 
 
-def test_a_whole_run_imports_a_table_library_only_for_its_summary(tmp_path: Path) -> None:
+def test_a_whole_single_grading_run_imports_no_table_library(tmp_path: Path) -> None:
     lines = ["name: lean-run", "kind: single", "judge:", "  prompt: single.jinja", "  scale: [1, 10]", "items:"]
     answers = []
     for i in range(3):
@@ -149,9 +149,8 @@ def test_a_whole_run_imports_a_table_library_only_for_its_summary(tmp_path: Path
                                "JUDGEBENCH_CACHE_DIR": str(tmp_path / "jb-cache")}, check=True)
     summary = json.loads((tmp_path / "results" / "r" / "summary.json").read_text())
     assert summary["n_judgments"] == 3 and summary["n_failed"] == 0 and summary["rows"][0]["score"] == 7.0
-    imported_by_summary = json.loads(done.stdout.strip().splitlines()[-1])
-    # Name by name: where a library was imported at all, the summary imported it.
-    assert {name: True for name in imported_by_summary} == imported_by_summary
+    # Each library imported, and whether the summary imported it: none was imported at all.
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {}
 
 
 def test_the_bradley_terry_function_survives_its_module_being_imported() -> None:

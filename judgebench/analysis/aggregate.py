@@ -28,12 +28,14 @@ from ..stats.arena_hard import (
     v2_style_scores,
 )
 from ..stats.battle_ranking import BATTLE_BOOTSTRAP, games_frame, rank_battles
+from ..stats.grouped import group_means, sorted_codes
 from ..stats.length_control import DifficultyTable
 from ..stats.length_control_by_model import length_controlled_by_model
 from ..stats.position_bias import order_biased
 from ..stats.winrate import bootstrap_ci, pairwise_winrate
 from ..types import NOT_FAILED, ScoreRow
 from .battles import BattleGroup, battle_groups
+from .columns import Table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +54,16 @@ class Aggregate:
 def failed_judgments(frame: pd.DataFrame) -> pd.Series:
     """Which judgments failed (no value, an error). A judgment waiting in a provider batch (run --batch), or left
     out on purpose (an arena vote that gave a model away), has not failed. The tables' and the viewer's count."""
-    return frame["error"].notna() & ~frame["failure"].isin(NOT_FAILED)
+    return pd.Series(failed_mask(Table.of_frame(frame[["error", "failure"]])), index=frame.index)
+
+
+def failed_mask(table: Table) -> np.ndarray:
+    """``failed_judgments`` of a table's judgments, as a boolean array."""
+    failure = table["failure"]
+    waiting = np.zeros(len(table), dtype=bool)
+    for cause in NOT_FAILED:
+        waiting |= failure == cause
+    return np.fromiter((e is not None for e in table["error"].tolist()), dtype=bool, count=len(table)) & ~waiting
 
 
 def parse_failures(frame: pd.DataFrame) -> pd.Series:
@@ -68,18 +79,34 @@ def position_flips(frame: pd.DataFrame) -> pd.Series:
 
 def count_failures(group: pd.DataFrame) -> tuple[int, int, int]:
     """(judgments without a value, replies that did not parse, empty answers)."""
-    empty = int(group["empty"].fillna(False).astype(bool).sum()) if "empty" in group else 0
-    return int(failed_judgments(group).sum()), int(parse_failures(group).sum()), empty
+    return failure_counts(Table.of_frame(group))
+
+
+def failure_counts(table: Table) -> tuple[int, int, int]:
+    """``count_failures`` of a table's judgments."""
+    empty = 0
+    if "empty" in table:
+        flags = table["empty"]
+        empty = int(np.count_nonzero(flags if flags.dtype == bool else [bool(v) for v in flags.tolist()
+                                                                        if v is not None]))
+    return int(np.count_nonzero(failed_mask(table))), int(np.count_nonzero(table["failure"] == "parse")), empty
 
 
 def _none_if_nan(value: float | None) -> float | None:
     return None if value is None or np.isnan(value) else float(value)
 
 
-def _scale_of(group: pd.DataFrame) -> tuple[int, int] | None:
-    if "scale_high" not in group or group["scale_high"].isna().all():
+def _scale_of(group: Table) -> tuple[int, int] | None:
+    if "scale_high" not in group or np.isnan(group["scale_high"]).all():
         return None
-    return int(group["scale_low"].dropna().min()), int(group["scale_high"].dropna().max())
+    return int(np.nanmin(group["scale_low"])), int(np.nanmax(group["scale_high"]))
+
+
+def _means_by(scored: Table, column: str, key: type) -> tuple[tuple[Any, float], ...]:
+    """The mean score of each value of ``column`` (sorted; a missing value is none), as pandas' groupby mean."""
+    codes, values = sorted_codes(scored[column])
+    means = group_means(codes, scored["score"], len(values))
+    return tuple((key(value), float(mean)) for value, mean in zip(values, means, strict=True))
 
 
 def _win_rates_by(judged: pd.DataFrame, column: str, key: type) -> tuple[tuple[Any, float], ...]:
@@ -97,26 +124,37 @@ class Aggregator(ABC):
         """The score rows of one (benchmark, protocol, judge) group of judgments of ``kind``."""
 
 
-class MeanGrade(Aggregator):
-    """Graded kinds (MT-Bench style): each model's mean grade with its bootstrap interval, per turn and category."""
+class TableAggregator(Aggregator):
+    """An aggregator that adds up a group's judgments from their columns as arrays (analysis.columns.Table): a
+    frame's group is read as its table, and a run's judgments are aggregated without a frame."""
 
     def aggregate(self, kind: str, frame: pd.DataFrame, n_bootstrap: int,
                   difficulty: DifficultyTable | None = None) -> Aggregate:
+        return self.aggregate_table(kind, Table.of_frame(frame), n_bootstrap)
+
+    @abstractmethod
+    def aggregate_table(self, kind: str, table: Table, n_bootstrap: int) -> Aggregate:
+        """The score rows of one (benchmark, protocol, judge) group of judgments of ``kind``."""
+
+
+class MeanGrade(TableAggregator):
+    """Graded kinds (MT-Bench style): each model's mean grade with its bootstrap interval, per turn and category."""
+
+    def aggregate_table(self, kind: str, table: Table, n_bootstrap: int) -> Aggregate:
         rows = []
-        for model, group in frame.groupby("model", sort=True):
-            scored = group[group["score"].notna()]
-            grades = scored["score"].to_numpy(dtype=float)
+        for (model,), group in table.groups("model"):
+            scored = group.where(~np.isnan(group["score"]))
+            grades = scored["score"]
             low, high = bootstrap_ci(grades, n_samples=n_bootstrap) if n_bootstrap and len(grades) else (None, None)
-            n_failed, n_parse, n_empty = count_failures(group)
-            expected = scored["expected_score"].dropna() if "expected_score" in scored else pd.Series(dtype=float)
+            n_failed, n_parse, n_empty = failure_counts(group)
+            expected = scored["expected_score"] if "expected_score" in scored else np.empty(0)
+            expected = expected[~np.isnan(expected)]
             rows.append(ScoreRow(
-                benchmark=str(group["benchmark"].iloc[0]), judge=str(group["judge"].iloc[0]), kind=kind,
+                benchmark=str(group["benchmark"][0]), judge=str(group["judge"][0]), kind=kind,
                 model=str(model), score=float(grades.mean()) if len(grades) else None,
                 ci_low=_none_if_nan(low), ci_high=_none_if_nan(high), n_judged=len(grades), n_failed=n_failed,
                 n_parse_failures=n_parse, n_empty=n_empty, scale=_scale_of(group),
-                per_turn=tuple((int(t), float(v)) for t, v in scored.groupby("turn")["score"].mean().items()),
-                per_category=tuple((str(c), float(v))
-                                   for c, v in scored.groupby("category")["score"].mean().items()),
+                per_turn=_means_by(scored, "turn", int), per_category=_means_by(scored, "category", str),
                 expected_score=float(expected.mean()) if len(expected) else None,
             ))
         return Aggregate(rows)
@@ -319,25 +357,23 @@ def games_of(frame: pd.DataFrame, *, both: bool) -> pd.DataFrame:
     return games.sort_values("order", kind="stable").reset_index(drop=True)
 
 
-class RubricScore(Aggregator):
+class RubricScore(TableAggregator):
     """Rubric tasks: each model's mean item score in [0, 1] with its bootstrap interval, per turn and category
     (per criterion, tag and pair of models: analysis.rubric)."""
 
-    def aggregate(self, kind: str, frame: pd.DataFrame, n_bootstrap: int,
-                  difficulty: DifficultyTable | None = None) -> Aggregate:
+    def aggregate_table(self, kind: str, table: Table, n_bootstrap: int) -> Aggregate:
         rows = []
-        for model, group in frame.groupby("model", sort=True):
-            scored = group[group["score"].notna()]
-            scores = scored["score"].to_numpy(dtype=float)
+        for (model,), group in table.groups("model"):
+            scored = group.where(~np.isnan(group["score"]))
+            scores = scored["score"]
             low, high = interval(scores, n_bootstrap)
-            n_failed, n_parse, n_empty = count_failures(group)
-            lengths = group["length"].dropna()
+            n_failed, n_parse, n_empty = failure_counts(group)
+            lengths = group["length"][~np.isnan(group["length"])]
             rows.append(ScoreRow(
-                benchmark=str(group["benchmark"].iloc[0]), judge=str(group["judge"].iloc[0]), kind=kind,
+                benchmark=str(group["benchmark"][0]), judge=str(group["judge"][0]), kind=kind,
                 model=str(model), score=float(scores.mean()) if len(scores) else None, ci_low=low, ci_high=high,
                 n_judged=len(scores), n_failed=n_failed, n_parse_failures=n_parse, n_empty=n_empty, scale=(0, 1),
-                per_turn=tuple((int(t), float(v)) for t, v in scored.groupby("turn")["score"].mean().items()),
-                per_category=tuple((str(c), float(v)) for c, v in scored.groupby("category")["score"].mean().items()),
+                per_turn=_means_by(scored, "turn", int), per_category=_means_by(scored, "category", str),
                 avg_length=float(lengths.mean()) if len(lengths) else None,
             ))
         return Aggregate(rows)

@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..constants import DIAGNOSTIC_BOOTSTRAP, SELF_PREFERENCE_BOOTSTRAP
-from ..judging.kinds import kind_of
+from ..judging.kinds import JudgingKind, kind_of
 from ..lazy import on_first_use
 from ..stats.agreement import cohen_kappa, fleiss_kappa
+from ..stats.grouped import sorted_codes
 from ..stats.position_bias import PositionBias, position_bias
-from ..stats.saturation import SaturationSection, saturation_section
-from ..stats.self_preference import SelfPreference, leave_one_judge_out, self_preference
+from ..stats.saturation import SaturationSection, saturation_of
+from ..stats.self_preference import SelfPreference, leave_one_judge_out, self_preference, unmeasured_self_preference
 from . import thresholds
+from .columns import Table
 from .records import canonical_order
 
 if TYPE_CHECKING:
@@ -216,15 +218,56 @@ def _saturation_flags(benchmark: str, judge: str, section: SaturationSection) ->
     return flags
 
 
-def _judge_saturation(benchmark: str, judge: str, grades: pd.DataFrame, n_bootstrap: int) -> JudgeSaturation:
+def _judge_saturation(benchmark: str, judge: str, grades: Table, n_bootstrap: int) -> JudgeSaturation:
     # Each judgment carries its task's scale; files without one (none of ours) are graded 1-10.
-    high = int(grades["scale_high"].max()) if grades["scale_high"].notna().any() else 10
+    highs, lows = grades["scale_high"], grades["scale_low"]
+    high = int(np.nanmax(highs)) if (~np.isnan(highs)).any() else 10
     # A rubric's scale is [0, 1]: its top grade is a full score, and it has no "top two" values.
-    low = float(grades["scale_low"].min()) if grades["scale_low"].notna().any() else None
-    overall = saturation_section(grades, high, n_bootstrap=n_bootstrap, low=low)
-    per_category = tuple(saturation_section(part, high, category=str(category), n_bootstrap=n_bootstrap, low=low)
-                         for category, part in grades.groupby("category", sort=True))
+    low = float(np.nanmin(lows)) if (~np.isnan(lows)).any() else None
+    overall = saturation_of(grades["model"], grades["score"], high, n_bootstrap=n_bootstrap, low=low)
+    per_category = tuple(saturation_of(part["model"], part["score"], high, category=str(category),
+                                       n_bootstrap=n_bootstrap, low=low)
+                         for (category,), part in grades.groups("category"))
     return JudgeSaturation(benchmark, judge, overall, per_category)
+
+
+def _saturation(benchmark: str, judge: str, grades: Table, n_bootstrap: int) -> tuple[JudgeSaturation, list[Flag]]:
+    """A judge's saturation on one benchmark, and its flags."""
+    result = _judge_saturation(benchmark, judge, grades, n_bootstrap)
+    return result, [flag for section in (result.overall, *result.per_category)
+                    for flag in _saturation_flags(benchmark, judge, section)]
+
+
+def diagnoses_table(kind: JudgingKind, n_judges: int) -> bool:
+    """Whether ``diagnose_table`` gives a group's diagnostics: one judge (no panel to compare), and a kind whose
+    judgments are of one model in one order (no position bias; every value its own model's)."""
+    return n_judges <= 1 and not kind.has_orders and not kind.compares_models
+
+
+def diagnose_table(table: Table, families: Mapping[str, Sequence[str]] | None = None,
+                   n_bootstrap: int = DIAGNOSTIC_BOOTSTRAP) -> Diagnostics:
+    """``diagnose`` of a table in the canonical order (analysis.columns.Table.of_store), no frame built, where every
+    (benchmark, kind) group is one ``diagnoses_table`` gives: its saturation and its self-preference rows (with one
+    judge, each a same-family note)."""
+    table = table.where(table["failure"] != "pending")
+    flags: list[Flag] = []
+    saturation: list[JudgeSaturation] = []
+    preference: list[tuple[str, SelfPreference]] = []
+    for (benchmark, kind_name), part in table.groups("benchmark", "kind"):
+        benchmark = str(benchmark)
+        kind = kind_of(str(kind_name))
+        judges = sorted_codes(part["judge"])[1]
+        if not diagnoses_table(kind, len(judges)):
+            raise ValueError(f"diagnose_table: {len(judges)} judges of kind {kind.name} need diagnose's frame")
+        if kind.has_grades:
+            for (judge,), grades in part.groups("judge"):
+                result, found = _saturation(benchmark, str(judge), grades, n_bootstrap)
+                saturation.append(result)
+                flags += found
+        for row in unmeasured_self_preference(judges, sorted_codes(part["model"])[1], families):
+            preference.append((benchmark, row))
+            flags.append(Flag(FlagKind.SAME_FAMILY, benchmark, row.judge, row.note or "", row.model))
+    return Diagnostics(tuple(flags), saturation=tuple(saturation), self_preference=tuple(preference))
 
 
 def diagnose(frame: pd.DataFrame, families: Mapping[str, Sequence[str]] | None = None,
@@ -258,10 +301,9 @@ def diagnose(frame: pd.DataFrame, families: Mapping[str, Sequence[str]] | None =
                       for row in overall if row.error < 1.0 and row.consistent < thresholds.LOW_CONSISTENCY]
         if kind.has_grades:
             for judge, grades in part.groupby("judge", sort=True):
-                result = _judge_saturation(benchmark, str(judge), grades, n_bootstrap)
+                result, found = _saturation(benchmark, str(judge), Table.of_frame(grades), n_bootstrap)
                 saturation.append(result)
-                for section in (result.overall, *result.per_category):
-                    flags += _saturation_flags(benchmark, str(judge), section)
+                flags += found
         sided = kind.both_sides(part)
         valued = sided.assign(value=kind.value(sided))
         for row in self_preference(valued, families, n_bootstrap=min(n_bootstrap, SELF_PREFERENCE_BOOTSTRAP)):

@@ -31,7 +31,9 @@ from ..formats.table import (
     typed_column,
 )
 from ..lazy import on_first_use
+from ..stats.grouped import ranked
 from ..types import JudgmentId
+from .columns import identity_codes, identity_key, lexsorted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,14 +86,6 @@ def _identity_keys(frame: pd.DataFrame) -> np.ndarray:
     return keys
 
 
-def _identity_text(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_integer_dtype(values.dtype):
-        return values
-    if isinstance(values.dtype, pd.StringDtype):
-        return values.fillna("")
-    return values.astype(object).where(values.notna(), "").astype(str)
-
-
 def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame sorted by judgment identity (records of one judgment keep their order). Judgments finish in
     whatever order the servers answer; bootstrap intervals resample rows by position, so without one order the
@@ -102,13 +96,18 @@ def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
 
 def canonical_positions(frame: pd.DataFrame) -> np.ndarray | None:
     """The positions of ``frame``'s rows in ``canonical_order`` (only its IDENTITY columns are read); None when
-    they are in it already."""
+    they are in it already. The order of a run's table (analysis.columns.identity_positions): the same ranking of
+    each column's values, only their hashing is pandas' here."""
     if frame.empty:
         return None
-    # Sorted codes per column (the text's order), then one stable lexicographic sort over them.
-    codes = [pd.factorize(_identity_text(frame[column]), sort=True)[0] for column in IDENTITY]
-    order = np.lexsort(codes[::-1])
-    return None if np.array_equal(order, np.arange(len(frame))) else order
+    return lexsorted([_identity_codes(frame[column]) for column in IDENTITY])
+
+
+def _identity_codes(values: pd.Series) -> np.ndarray:
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+        return identity_codes(values.to_numpy())
+    first, distinct = pd.factorize(values)  # a missing value: -1
+    return ranked(first, distinct.to_numpy(dtype=object).tolist(), identity_key)[0]
 
 
 def canonical_frame(store: ColumnStore, run_id: str | None = None) -> pd.DataFrame:

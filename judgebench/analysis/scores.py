@@ -11,8 +11,9 @@ from ..lazy import on_first_use
 from ..stats.length_control import DifficultyTable
 from ..stats.winrate import DEFAULT_BOOTSTRAP
 from ..types import ScoreRow
-from .aggregate import Aggregate, aggregator_of
+from .aggregate import Aggregate, TableAggregator, aggregator_of
 from .battles import BattleGroup
+from .columns import Table
 from .records import canonical_order
 
 if TYPE_CHECKING:
@@ -50,3 +51,21 @@ def aggregate_frame(frame: pd.DataFrame, n_bootstrap: int = DEFAULT_BOOTSTRAP,
         rows += [replace(row, protocol=str(protocol) if isinstance(protocol, str) else "") for row in found.rows]
         battles += found.battles
     return Aggregate(sorted(rows, key=ranking_order), tuple(battles))
+
+
+def table_aggregates(kind: str) -> bool:
+    """Whether ``kind``'s judgments add up from a table (its aggregator is a TableAggregator)."""
+    return isinstance(aggregator_of(kind), TableAggregator)
+
+
+def table_score_rows(table: Table, n_bootstrap: int = DEFAULT_BOOTSTRAP) -> list[ScoreRow]:
+    """``score_rows`` of a table in the canonical order (analysis.columns.Table.of_store) whose kinds all
+    ``table_aggregates``, no frame built: the same groups, aggregators and order."""
+    rows: list[ScoreRow] = []
+    for (_, protocol, _, kind), group in table.groups("benchmark", "protocol", "judge", "kind", dropna=False):
+        aggregator = aggregator_of(str(kind))
+        if not isinstance(aggregator, TableAggregator):
+            raise TypeError(f"table_score_rows: kind {kind} is aggregated from a frame (score_rows)")
+        rows += [replace(row, protocol=str(protocol) if isinstance(protocol, str) else "")
+                 for row in aggregator.aggregate_table(str(kind), group, n_bootstrap).rows]
+    return sorted(rows, key=ranking_order)

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from ..aio import run_sync
 from ..analysis.diagnostics import Diagnostics, diagnose
 from ..analysis.records import canonical_frame
+from ..analysis.run_summary import summarized_by_columns, table_summary
 from ..analysis.scores import score_rows
 from ..clients.batch import BatchReport
 from ..clients.pricing import BUILTIN_NAME, EndpointUsage, builtin_prices, usage_report
@@ -209,10 +210,13 @@ def _summarize(task: Task, config: RunConfig, executor: Executor, work: Work, ru
     """The same aggregation as `judgebench stats` on this run directory (one path, the same numbers), written to
     summary.json."""
     n_judgments = len(sink.rows)
-    frame = canonical_frame(sink.rows, run_dir.name)
-    sink.rows = ColumnStore()  # the frame holds the judgments now: their columns are let go before the statistics
-    rows = tuple(score_rows(frame, config.n_bootstrap))
-    diagnostics = diagnose(frame)  # constants.DIAGNOSTIC_BOOTSTRAP, as every other surface
+    if summarized_by_columns(sink.rows):  # one judge of a graded kind: from the columns, no frame
+        rows, diagnostics = table_summary(sink.rows, config.n_bootstrap)
+    else:
+        frame = canonical_frame(sink.rows, run_dir.name)
+        sink.rows = ColumnStore()  # the frame holds the judgments now: their columns are let go before the statistics
+        rows = tuple(score_rows(frame, config.n_bootstrap))
+        diagnostics = diagnose(frame)  # constants.DIAGNOSTIC_BOOTSTRAP, as every other surface
     n_failed = sum(sink.causes.values())
     failure_causes = tuple((cause, message or "", n) for (cause, message), n in sink.causes.most_common())
     stopped = tuple(str(refusal) for refusal in executor.stopped.values())

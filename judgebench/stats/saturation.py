@@ -10,6 +10,7 @@ These are the numbers; which of them deserve a flag is decided in judgebench.ana
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..lazy import on_first_use
+from .grouped import group_means, sorted_codes
 from .winrate import bootstrap_ci
 
 if TYPE_CHECKING:
@@ -49,14 +51,15 @@ class SaturationSection:
     category: str | None = None
 
 
-def top_shares(model: str, scores: pd.Series, high: int, low: float | None = None) -> TopShares:
-    """The shares of ``scores`` at ``high`` and at its top two values; no top two where ``high - 1`` is the scale's
-    ``low`` or below (every score would count)."""
-    valid = scores.dropna()
-    if valid.empty:
+def top_shares(model: str, scores: np.ndarray | Sequence[float], high: int, low: float | None = None) -> TopShares:
+    """The shares of ``scores`` (NaN: none) at ``high`` and at its top two values; no top two where ``high - 1`` is
+    the scale's ``low`` or below (every score would count)."""
+    values = np.asarray(scores, dtype=float)
+    valid = values[~np.isnan(values)]
+    if not len(valid):
         return TopShares(model, None, None, 0)
-    top2 = None if low is not None and high - 1 <= low else float((valid >= high - 1).mean())
-    return TopShares(model, float((valid >= high).mean()), top2, len(valid))
+    top2 = None if low is not None and high - 1 <= low else int(np.count_nonzero(valid >= high - 1)) / len(valid)
+    return TopShares(model, int(np.count_nonzero(valid >= high)) / len(valid), top2, len(valid))
 
 
 def separability(intervals: dict[str, tuple[float, float]]) -> float:
@@ -70,17 +73,38 @@ def separability(intervals: dict[str, tuple[float, float]]) -> float:
 def saturation_section(grades: pd.DataFrame, high: int, category: str | None = None, top_k: int = 3,
                        n_bootstrap: int = 1000, low: float | None = None) -> SaturationSection:
     """Saturation of grades (columns model, score) on a scale whose maximum is ``high`` (and minimum ``low``)."""
-    per_model = tuple(top_shares(str(m), g["score"], high, low) for m, g in grades.groupby("model", sort=True))
-    means = grades.groupby("model")["score"].mean().dropna().sort_values(ascending=False)
-    intervals = {str(m): bootstrap_ci(grades[grades["model"] == m]["score"].dropna().to_numpy(),
-                                      n_samples=n_bootstrap) for m in means.index}
-    top = tuple(str(m) for m in means.index[:top_k])
+    return saturation_of(grades["model"].to_numpy(dtype=object, na_value=None),
+                         grades["score"].to_numpy(dtype=float, na_value=np.nan), high, category, top_k, n_bootstrap,
+                         low)
+
+
+def saturation_of(models: np.ndarray, scores: np.ndarray, high: int, category: str | None = None, top_k: int = 3,
+                  n_bootstrap: int = 1000, low: float | None = None) -> SaturationSection:
+    """``saturation_section`` of each grade's model and score (NaN: none) as arrays."""
+    codes, names = sorted_codes(models)
+    scores = np.asarray(scores, dtype=float)
+    by_model = [scores[codes == i] for i in range(len(names))]
+    per_model = tuple(top_shares(str(m), g, high, low) for m, g in zip(names, by_model, strict=True))
+    means = group_means(codes, scores, len(names))
+    graded = np.flatnonzero(~np.isnan(means))
+    # Best first; models of equal means in the order pandas' sort_values gives them (numpy's quicksort of the
+    # reversed means, reversed).
+    ranked = _descending(graded, means[graded])
+    intervals = {str(names[i]): bootstrap_ci(by_model[i][~np.isnan(by_model[i])], n_samples=n_bootstrap)
+                 for i in ranked}
+    top = tuple(str(names[i]) for i in ranked[:top_k])
     widths = [intervals[m][1] - intervals[m][0] for m in top]
     return SaturationSection(
         high=high, per_model=per_model,
         separability=separability(intervals) if len(intervals) >= 2 else None,
         top_models=top,
-        top_spread=float(means.iloc[0] - means.iloc[min(top_k, len(means)) - 1]) if len(means) else None,
+        top_spread=float(means[ranked[0]] - means[ranked[min(top_k, len(ranked)) - 1]]) if len(ranked) else None,
         top_median_ci_width=float(np.median(widths)) if widths else None,
         category=category,
     )
+
+
+def _descending(positions: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``positions`` ordered by ``values``, largest first, as pandas' ``sort_values(ascending=False)`` orders them
+    (ties included: its quicksort of the reversed values, reversed)."""
+    return positions[::-1][values[::-1].argsort(kind="quicksort")][::-1]

@@ -14,7 +14,7 @@ organisation ("gpt-4o" -> "gpt", "Qwen/Qwen2.5-7B" -> "qwen").
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,31 +61,49 @@ def self_preference(frame: pd.DataFrame, families: Mapping[str, Sequence[str]] |
     judges = sorted(frame["judge"].unique())
     models = sorted(frame["model"].unique())
     rows: list[SelfPreference] = []
+    for judge, model, judge_family, other_families in _same_family(judges, models, families):
+        if not other_families:
+            rows.append(_unmeasured(judge, model, judge_family))
+            continue
+        # Compare with judges of other families only: same-family judges would share the bias.
+        panel = _PanelArrays.of(frame[frame["judge"].isin([judge, *other_families])], judge, model)
+        value = panel.value()
+        # Resampling items is weighting each item by how often it was drawn: one pass over the judgments per
+        # sample, where a DataFrame per sample took 0.1 s.
+        rng = np.random.default_rng(seed)
+        samples = [panel.value(np.bincount(rng.choice(panel.n_items, size=panel.n_items, replace=True),
+                                           minlength=panel.n_items)) for _ in range(n_bootstrap)]
+        finite = [s for s in samples if np.isfinite(s)]
+        low, high = (np.quantile(finite, [0.025, 0.975]) if finite else (np.nan, np.nan))
+        rows.append(SelfPreference(judge, model, judge_family, _finite(value), _finite(float(low)),
+                                   _finite(float(high)), tuple(other_families)))
+    return rows
+
+
+def _same_family(judges: Sequence[str], models: Sequence[str], families: Mapping[str, Sequence[str]] | None
+                 ) -> Iterator[tuple[str, str, str, list[str]]]:
+    """(judge, model, their family, the judges of other families) of each judge and each model of its family."""
     for judge in judges:
         judge_family = family_of(judge, families)
         for model in models:
             if family_of(model, families) != judge_family:
                 continue
-            other_families = [j for j in judges if family_of(j, families) != judge_family]
-            if not other_families:
-                rows.append(SelfPreference(
-                    judge, model, judge_family, None, None, None,
-                    note=f"judge {judge} and candidate {model} share the family {judge_family!r}; no judge "
-                         "of another family is on the panel, so self-preference cannot be measured"))
-                continue
-            # Compare with judges of other families only: same-family judges would share the bias.
-            panel = _PanelArrays.of(frame[frame["judge"].isin([judge, *other_families])], judge, model)
-            value = panel.value()
-            # Resampling items is weighting each item by how often it was drawn: one pass over the judgments per
-            # sample, where a DataFrame per sample took 0.1 s.
-            rng = np.random.default_rng(seed)
-            samples = [panel.value(np.bincount(rng.choice(panel.n_items, size=panel.n_items, replace=True),
-                                               minlength=panel.n_items)) for _ in range(n_bootstrap)]
-            finite = [s for s in samples if np.isfinite(s)]
-            low, high = (np.quantile(finite, [0.025, 0.975]) if finite else (np.nan, np.nan))
-            rows.append(SelfPreference(judge, model, judge_family, _finite(value), _finite(float(low)),
-                                       _finite(float(high)), tuple(other_families)))
-    return rows
+            yield judge, model, judge_family, [j for j in judges if family_of(j, families) != judge_family]
+
+
+def _unmeasured(judge: str, model: str, family: str) -> SelfPreference:
+    return SelfPreference(judge, model, family, None, None, None,
+                          note=f"judge {judge} and candidate {model} share the family {family!r}; no judge of "
+                               "another family is on the panel, so self-preference cannot be measured")
+
+
+def unmeasured_self_preference(judges: Sequence[str], models: Sequence[str],
+                               families: Mapping[str, Sequence[str]] | None = None) -> list[SelfPreference]:
+    """The rows of ``self_preference`` that no judge of another family can measure (with one judge, all its rows),
+    of the judges and models sorted."""
+    return [_unmeasured(judge, model, family) for judge, model, family, others in _same_family(judges, models,
+                                                                                            families)
+            if not others]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,12 @@ from ..credentials import redactor
 
 Messages = tuple[tuple[str, str], ...]
 
-_SCHEMA = "CREATE TABLE IF NOT EXISTS renders (key BLOB PRIMARY KEY, messages BLOB NOT NULL) WITHOUT ROWID"
+# A rowid table, found by the key's first 8 bytes (``_row_id``), the whole key kept to check: a prompt of up to about
+# 4 KB lies in its leaf page. The first layout (``renders``, a WITHOUT ROWID table keyed by the whole key) kept at most
+# about 1 KB of a row in its page: every longer prompt, which is most prompts, took an overflow page of its own (an
+# 8,000-prompt store of 1 KB prompts was 37.6 MB, not 10, and each look-up read two pages). A file made by an older
+# version keeps its ``renders`` table, unread.
+_SCHEMA = "CREATE TABLE IF NOT EXISTS prompts (id INTEGER PRIMARY KEY, key BLOB NOT NULL, messages BLOB NOT NULL)"
 ROLES = ("system", "user")
 # New renders are written this many at a time (and the rest when the run ends): one transaction, not one each.
 WRITE_BATCH = 512
@@ -66,6 +71,12 @@ def decode(payload: bytes) -> Messages | None:
     return tuple(found)
 
 
+def _row_id(key: bytes) -> int:
+    """The row of ``key``: its first 8 bytes as a signed 64-bit integer (SQLite's rowid). Two keys that share them
+    share a row: the later replaces the earlier, which is then rendered again."""
+    return int.from_bytes(key[:8], "big", signed=True)
+
+
 class RenderStore:
     """A persistent map from a render's key to its messages (SQLite, WAL: several processes may share it)."""
 
@@ -79,7 +90,7 @@ class RenderStore:
             # No memory-mapped reads: the pages a run touched count in its resident memory, and a 100,000-item run's
             # store is a few hundred MB (measured: peak RSS 429 MB with a 256 MB map, 319 MB without).
             self._db.execute(_SCHEMA)
-            self._db.execute("SELECT key, messages FROM renders LIMIT 1").fetchall()
+            self._db.execute("SELECT id, key, messages FROM prompts LIMIT 1").fetchall()
         except sqlite3.Error:
             self._db.close()
             raise
@@ -90,9 +101,11 @@ class RenderStore:
         waiting = self._pending.get(key)
         if waiting is not None:
             return decode(waiting)
-        row = self._db.execute("SELECT messages FROM renders WHERE key = ? AND length(messages) <= ?",
-                               (key, most_bytes)).fetchone()
-        return decode(row[0]) if row is not None and isinstance(row[0], bytes) else None
+        row = self._db.execute("SELECT key, messages FROM prompts WHERE id = ? AND length(messages) <= ?",
+                               (_row_id(key), most_bytes)).fetchone()
+        if row is None or row[0] != key or not isinstance(row[1], bytes):
+            return None  # none, or another key's entry (the same first 8 bytes)
+        return decode(row[1])
 
     def put(self, key: bytes, messages: Messages) -> None:
         clean = redactor()
@@ -111,14 +124,15 @@ class RenderStore:
             return
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.executemany("INSERT OR REPLACE INTO renders (key, messages) VALUES (?, ?)", pending.items())
+            self._db.executemany("INSERT OR REPLACE INTO prompts (id, key, messages) VALUES (?, ?, ?)",
+                                 [(_row_id(key), key, payload) for key, payload in pending.items()])
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM renders").fetchone()[0]) + len(self._pending)
+        return int(self._db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]) + len(self._pending)
 
     def close(self) -> None:
         try:

@@ -145,7 +145,7 @@ def test_a_damaged_or_foreign_entry_is_rendered_again(tmp_path: Path, renders: l
     for payload in (b"not json", b"[]", b'[["system", "no user"]]', b'[["tool", "x"]]', b'[["user", 3]]',
                     b'{"user": "x"}'):
         with sqlite3.connect(path) as db:
-            db.execute("UPDATE renders SET messages = ?", (payload,))
+            db.execute("UPDATE prompts SET messages = ?", (payload,))
         assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
     assert len(renders) == 7
     assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
@@ -173,11 +173,11 @@ def test_an_entry_longer_than_any_render_is_not_read(tmp_path: Path, renders: li
     assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
     forged = json.dumps([["user", "x" * (13 * budget.OUTPUT_LIMIT)]]).encode()
     with sqlite3.connect(render_store.path_beside(cache)) as db:
-        db.execute("UPDATE renders SET messages = ?", (forged,))
+        db.execute("UPDATE prompts SET messages = ?", (forged,))
     assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
     assert len(renders) == 2
     with sqlite3.connect(render_store.path_beside(cache)) as db:
-        ((length,),) = db.execute("SELECT length(messages) FROM renders").fetchall()
+        ((length,),) = db.execute("SELECT length(messages) FROM prompts").fetchall()
     assert length < 100  # replaced by the real render
 
 
@@ -258,7 +258,7 @@ def test_a_render_that_holds_a_secret_is_never_stored(tmp_path: Path, monkeypatc
     store = render_store.path_beside(cache)
     assert secret.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob(f"{store.name}*"))
     with sqlite3.connect(store) as db:
-        assert db.execute("SELECT COUNT(*) FROM renders").fetchone()[0] == 1  # the plain render only
+        assert db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0] == 1  # the plain render only
     assert _render_in_run(cache, "t.jinja", dirs, echoed) == (("user", f"answer: my key is {secret}"),)
     assert len(renders) == 3  # rendered again, not read: the same prompt as rendering gives
 
@@ -279,4 +279,21 @@ def test_a_template_that_draws_at_random_is_rendered_every_time(tmp_path: Path, 
             prompts.render_messages("t.jinja", dirs, variables)  # the same process: the memo
     assert len(renders) == 4
     with sqlite3.connect(render_store.path_beside(cache)) as db:
-        assert db.execute("SELECT COUNT(*) FROM renders").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0] == 0
+
+
+def test_keys_that_share_a_row_never_read_each_others_prompt(tmp_path: Path) -> None:
+    """The store finds a prompt by its key's first 8 bytes and checks the whole key: of two keys that share them,
+    the later replaces the earlier, and the earlier is then a miss (rendered again), never the other's prompt."""
+    store = render_store.RenderStore(tmp_path / "r.sqlite")
+    first, second = bytes(8) + b"a" * 24, bytes(8) + b"b" * 24
+    store.put(first, (("user", "first"),))
+    store.flush()
+    assert store.get(first, 10_000) == (("user", "first"),) and store.get(second, 10_000) is None
+    store.put(second, (("user", "second"),))
+    store.flush()
+    assert store.get(second, 10_000) == (("user", "second"),) and store.get(first, 10_000) is None
+    store.close()
+    reopened = render_store.RenderStore(tmp_path / "r.sqlite")
+    assert reopened.get(first, 10_000) is None and reopened.get(second, 10_000) == (("user", "second"),)
+    reopened.close()

@@ -162,3 +162,15 @@ def test_the_bradley_terry_function_survives_its_module_being_imported() -> None
     from judgebench.stats.bradley_terry import bradley_terry as the_function
 
     assert bradley_terry is the_function and judgebench.stats.bradley_terry is the_function
+
+
+def test_a_run_from_python_loads_no_http_client_it_does_not_use() -> None:
+    """A run from Python (``evaluate``: a notebook's, a benchmark's) sends its requests with aiohttp and probes no
+    server first: httpx, which only the command line's reachability probe uses, is imported by the probe, and with
+    it the command line tool its package loads (pygments)."""
+    script = ("import json, sys\nfrom judgebench.run.evaluate import evaluate  # noqa: F401\n"
+              "from judgebench.clients.endpoints import check_reachable  # noqa: F401\n"
+              "print(json.dumps(sorted(m for m in ('httpx', 'pygments') if m in sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..formats.table import NUMBER_COLUMNS, ColumnStore
+from ..formats.table import CONTENT_COLUMNS, NUMBER_COLUMNS, ColumnStore
 from ..stats.grouped import sorted_codes
 from ..types import JudgmentId
 
@@ -141,16 +141,15 @@ class Table:
     def of_store(cls, store: ColumnStore) -> Table:
         """A run's judgments in the canonical order (analysis.records.canonical_order), no frame built: the
         columns that vary are put in order, the others are one value repeated."""
-        columns = store.columns()
         n = len(store)
         # A column of one value orders nothing.
-        order = identity_positions([typed(name, columns[name]) for name in IDENTITY if store.varies(name)])
+        order = identity_positions([typed(name, store.column(name)) for name in IDENTITY if store.varies(name)])
         found: dict[str, np.ndarray | Callable[[], np.ndarray]] = {}
-        for name, values in columns.items():
+        for name in CONTENT_COLUMNS:  # each made when first read: most statistics read a few
             if order is not None and store.varies(name):
-                found[name] = _ordered(name, values, order)
+                found[name] = _ordered(name, store.column(name), order)
             else:
-                found[name] = _lazy_typed(name, values)
+                found[name] = _stored(store, name)
         return cls(found, n)
 
 
@@ -162,8 +161,8 @@ def _ordered(name: str, values: Sequence[Any], order: np.ndarray) -> Callable[[]
     return lambda: typed(name, values)[order]
 
 
-def _lazy_typed(name: str, values: Sequence[Any]) -> Callable[[], np.ndarray]:
-    return lambda: typed(name, values)
+def _stored(store: ColumnStore, name: str) -> Callable[[], np.ndarray]:
+    return lambda: typed(name, store.column(name))
 
 
 def _frame_column(frame: Any, name: str) -> Callable[[], np.ndarray]:

@@ -21,9 +21,8 @@ def summarized_by_columns(store: ColumnStore) -> bool:
     table, and its diagnostics need no frame (one judge, no orders: analysis.diagnostics.diagnoses_table)."""
     if not len(store):
         return False
-    columns = store.columns()
-    judges = sorted_codes(columns["judge"])[1] if store.varies("judge") else [columns["judge"][0]]
-    kinds = sorted_codes(columns["kind"])[1] if store.varies("kind") else [columns["kind"][0]]
+    judges = sorted_codes(store.column("judge"))[1] if store.varies("judge") else [store.first("judge")]
+    kinds = sorted_codes(store.column("kind"))[1] if store.varies("kind") else [store.first("kind")]
     return all(isinstance(k, str) and table_aggregates(k) and diagnoses_table(kind_of(k), len(judges))
                for k in kinds)
 

@@ -24,8 +24,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 from .. import credentials
 from ..aio import run_sync
 from ..errors import ConfigError, closest
@@ -264,6 +262,10 @@ def parse_panel(specs: tuple[str, ...] | list[str], **kwargs: object) -> tuple[J
 
 
 async def _probe_one(endpoint: Endpoint, base_url: str, timeout_s: float) -> ConfigError | None:
+    # Imported here, not with the module: a run from Python that probes nothing (a notebook's, a benchmark's)
+    # does not load httpx, nor the command line tool its package imports (pygments: 2.4 MB in all).
+    import httpx
+
     key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:

@@ -347,23 +347,30 @@ class ColumnStore:
     def columns(self) -> dict[str, Any]:
         """The columns, as ``columns_frame`` takes them (a number column that varies as a float64 array, not
         copied)."""
-        found: dict[str, Any] = {}
-        for i, name in enumerate(CONTENT_COLUMNS):
-            store = self._stores[i]
-            if store is not None:
-                found[name] = np.frombuffer(store, dtype=np.float64) if self._numbers[i] else store
-            elif not self._n:
-                found[name] = np.empty(0) if self._numbers[i] else []
-            elif self._numbers[i]:
-                # One value seen n times (a read-only view, no memory): the frame copies it into its own block.
-                first = self._first[i]
-                found[name] = np.broadcast_to(np.float64(math.nan if first is None else first), (self._n,))
-            elif name in TEXT_COLUMNS:
-                found[name] = np.empty(self._n, dtype=object)  # as typed_column would make it of a list
-                found[name].fill(self._first[i])  # (fill: a value that is a list stays one value)
-            else:
-                found[name] = [self._first[i]] * self._n
-        return found
+        return {name: self.column(name) for name in CONTENT_COLUMNS}
+
+    def first(self, name: str) -> Any:
+        """Column ``name``'s first value (its only one, where it does not vary)."""
+        return self._first[CONTENT_COLUMNS.index(name)]
+
+    def column(self, name: str) -> Any:
+        """One column, as ``columns`` gives it, made when asked for: a column of one value is n pointers (a text
+        column: 0.8 MB at 100,000 judgments), which a reader that needs only a few columns does not pay for."""
+        i = CONTENT_COLUMNS.index(name)
+        store = self._stores[i]
+        if store is not None:
+            return np.frombuffer(store, dtype=np.float64) if self._numbers[i] else store
+        if not self._n:
+            return np.empty(0) if self._numbers[i] else []
+        if self._numbers[i]:
+            # One value seen n times (a read-only view, no memory): the frame copies it into its own block.
+            first = self._first[i]
+            return np.broadcast_to(np.float64(math.nan if first is None else first), (self._n,))
+        if name in TEXT_COLUMNS:
+            found = np.empty(self._n, dtype=object)  # as typed_column would make it of a list
+            found.fill(self._first[i])  # (fill: a value that is a list stays one value)
+            return found
+        return [self._first[i]] * self._n
 
 
 def _same(value: Any, first: Any) -> bool:

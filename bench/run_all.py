@@ -27,6 +27,7 @@ import bench_rubric_sources
 import bench_serve
 import bench_startup
 import bench_stats
+import bench_summary
 import bench_templates
 import bench_transport
 import bench_viewer
@@ -38,6 +39,9 @@ def main() -> None:
     # The cached rerun starts the stub: not with --stats-only.
     results["cli_startup"] = bench_startup.main(cached="--stats-only" not in sys.argv)
     print(json.dumps(results["cli_startup"], indent=2), flush=True)
+    # A run's statistics alone on 100,000 judgments: from its columns (numpy) against the judgments frame.
+    results["run_summary_100k"] = bench_summary.main(100_000, ["whole", "fractional"], None, 3, 1000)
+    print(json.dumps(results["run_summary_100k"], indent=2), flush=True)
     results["bradley_terry_styled_vs_raw"] = bench_battles.main()
     print(json.dumps(results["bradley_terry_styled_vs_raw"], indent=2), flush=True)
     results["dry_run_vs_render_all"] = bench_plan.main()

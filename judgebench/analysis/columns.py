@@ -122,11 +122,13 @@ class Table:
         for codes in keys:
             dropped |= codes < 0
         kept = np.flatnonzero(~dropped)
+        if not len(kept):
+            return  # every row's key is missing: no group (as pandas' groupby gives none)
         order = kept[np.lexsort([codes[kept] for codes in keys[::-1]])]
         combined = np.zeros(len(order), dtype=np.int64)
         for codes, found in zip(keys, uniques, strict=True):
             combined = combined * (len(found) + 1) + codes[order]
-        starts = np.flatnonzero(np.r_[True, combined[1:] != combined[:-1]]) if len(order) else np.empty(0, int)
+        starts = np.flatnonzero(np.r_[True, combined[1:] != combined[:-1]])
         for start, end in zip(starts, [*starts[1:], len(order)], strict=True):
             first = order[start]
             key = tuple(found[codes[first]] for codes, found in zip(keys, uniques, strict=True))

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
-async def bounded(values: Iterable[T], limit: int, work: Callable[[T], Awaitable[None]]) -> None:
+async def bounded(values: Iterable[T] | AsyncIterable[T], limit: int, work: Callable[[T], Awaitable[None]]
+                  ) -> None:
     """``work`` on every value, at most ``limit`` at once. A value's task is created only when a place is free, so
-    memory does not grow with the number of values. The first failure (a template error, an unwritable cache) or
-    an interruption cancels what is still running, and the failure is raised as itself (a one-line error stays one
-    line)."""
+    memory does not grow with the number of values. ``values`` may be an async iterable, which can wait between
+    values (this loop waits only there, or for a place). The first failure (a template error, an unwritable cache)
+    or an interruption cancels what is still running, and the failure is raised as itself (a one-line error stays
+    one line)."""
     window = asyncio.Semaphore(limit)
     tasks: set[asyncio.Task[None]] = set()
     failures: list[BaseException] = []
@@ -35,14 +37,24 @@ async def bounded(values: Iterable[T], limit: int, work: Callable[[T], Awaitable
         if ended and (failures or not tasks) and not ended[0].done():
             ended[0].set_result(None)
 
+    def start(value: T) -> None:
+        started = asyncio.create_task(one(value))
+        tasks.add(started)
+        started.add_done_callback(finished)
+
     try:
-        for value in values:
-            await window.acquire()
-            if failures:
-                break
-            started = asyncio.create_task(one(value))
-            tasks.add(started)
-            started.add_done_callback(finished)
+        if isinstance(values, AsyncIterable):  # values that may wait for something (pipeline: a turn of the loop)
+            async for value in values:
+                await window.acquire()
+                if failures:
+                    break
+                start(value)
+        else:
+            for value in values:
+                await window.acquire()
+                if failures:
+                    break
+                start(value)
         if tasks and not failures:
             ended.append(asyncio.get_running_loop().create_future())
             await ended[0]

@@ -7,7 +7,7 @@ schedules comparisons between models. Live, provider-batch, Ray and dry runs dif
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -277,14 +277,17 @@ async def stream(pipeline: Pipeline, items: Sequence[Item], answers: Answers,
     await pipeline.finish()
 
 
-_Prepared = tuple[Item, list[_Ask]] | None
+_Prepared = tuple[Item, list[_Ask]]
 
 
-def _not_known(pipeline: Pipeline, items: Sequence[Item], ready: Ready,
-               comparisons: Callable[[Item, dict[str, Candidate]], list[Comparison]]) -> Iterator[_Prepared]:
+async def _not_known(pipeline: Pipeline, items: Sequence[Item], ready: Ready,
+                     comparisons: Callable[[Item, dict[str, Candidate]], list[Comparison]]
+                     ) -> AsyncIterator[_Prepared]:
     """The items whose judge requests must be sent, their requests built, a window of items at a time (each window's
-    others judged at once); None after each window: a turn of the event loop, so that a run judged from its cache
-    still sees an interruption."""
+    others judged at once); a turn of the event loop after each window, taken by the task that iterates (the one an
+    interruption cancels): a run judged from its cache sees an interruption, and shows its progress, window by
+    window. (A turn taken in a task of its own would not do: ``bounded`` starts a task without waiting while the
+    window has room.)"""
     size = pipeline.window
     for start in range(0, len(items), size):
         jobs = []
@@ -292,16 +295,14 @@ def _not_known(pipeline: Pipeline, items: Sequence[Item], ready: Ready,
             found = ready(pipeline, item)
             jobs.append((item, [(found[c.model], found[c.opponent] if c.opponent is not None else None)
                                 for c in comparisons(item, found)]))
-        yield from pipeline.judged_at_once(jobs)
-        yield None
+        for prepared in pipeline.judged_at_once(jobs):
+            yield prepared
+        await asyncio.sleep(0)
 
 
 def _judge_prepared(pipeline: Pipeline) -> Callable[[_Prepared], Awaitable[None]]:
     async def work(prepared: _Prepared) -> None:
-        if prepared is None:
-            await asyncio.sleep(0)
-        else:
-            await pipeline.judge_prepared(*prepared)
+        await pipeline.judge_prepared(*prepared)
 
     return work
 

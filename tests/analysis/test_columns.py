@@ -126,6 +126,22 @@ def test_a_run_of_several_judges_or_of_pairs_needs_the_frame() -> None:
     assert not summarized_by_columns(store(Judgment(JudgmentId("b", "", "j", "m", "ref", "1", 1), "pairwise", "c")))
 
 
+def test_judgments_without_a_category_have_no_category_section_on_either_path() -> None:
+    """A judgment without a category (a judgments file that names none) is in no category's group, as pandas'
+    groupby drops a missing key: when none has one there is no group at all, not a crash of the summary."""
+    store = ColumnStore()
+    for i, score in enumerate([3.0, 5.0, 9.0]):
+        store.append(judgment_row(Judgment(JudgmentId("b", "", "j", "m", None, str(i), 1), "single", None,  # type: ignore[arg-type]
+                                           Grade(score), scale=(1, 10), answer=AnswerTraits(5))))
+    frame = canonical_frame(store, "run")
+    expected = _as_json(score_rows(frame, 40), diagnose(frame, n_bootstrap=60))
+    rows, diagnostics = table_summary(store, 40, n_diagnostic_bootstrap=60)
+    assert _as_json(rows, diagnostics) == expected
+    (saturation,) = diagnostics.saturation
+    assert saturation.per_category == () and saturation.overall.per_model[0].n == 3
+    assert rows[0].per_category == () and rows[0].score == 17 / 3
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_group_means_are_pandas_groupby_means(seed: int) -> None:
     """Bit for bit: sorted and unsorted keys, NaN values, missing keys, whole and fractional values."""

@@ -126,3 +126,35 @@ def test_a_cached_reply_the_run_refuses_is_asked_again(tmp_path: Path, sent: lis
     assert second.counters.requests == 1 and second.counters.cache_hits == first.counters.requests - 1
     assert sent == [2]  # that item alone took the path that sends, both its requests (one found in the cache)
     assert second.n_failed == 0 and _records(second) == _records(first)
+
+
+def test_an_interruption_of_a_cached_rerun_is_seen_after_the_window_it_came_in(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C cancels the run's main task, which sees it only when it waits. A rerun judged from its cache waits for
+    nothing: it must still turn the event loop after each window (else a cached rerun of 65,536 items, a window of
+    windows, was judged whole before an interruption was seen, and no progress was shown meanwhile)."""
+    import asyncio
+
+    from judgebench.run.config import MIN_WINDOW
+    from judgebench.run.evaluate import aevaluate
+    from judgebench.run.pipeline import Pipeline
+
+    n = 3 * MIN_WINDOW
+    task_path, answers = _inputs(tmp_path, n)
+    task = load_task(str(task_path))
+    original = Pipeline.judged_at_once
+    windows: list[int] = []
+
+    def interrupted_in_the_first(self: Pipeline, jobs: Any) -> Any:
+        windows.append(len(jobs))
+        if len(windows) == 1:
+            asyncio.current_task().cancel()  # type: ignore[union-attr]  # as asyncio.run's SIGINT handler does
+        return original(self, jobs)
+
+    with fake_model(Script([("fn", _grade)])) as url:
+        config = _config(url, tmp_path, answers)
+        evaluate(task, config)
+        monkeypatch.setattr(Pipeline, "judged_at_once", interrupted_in_the_first)
+        with pytest.raises(asyncio.CancelledError):
+            asyncio.run(aevaluate(task, config))
+    assert windows == [MIN_WINDOW]  # the next window is never judged

@@ -364,7 +364,9 @@ class PairwiseComparison(JudgingKind):
                      for i in range(len(item.turns))]
             variables = {"turns": turns, "turn": len(item.turns), "category": item.category,
                          **label_variables(task.judge.labels), "constrained": judge.constrained,
-                         "item_id": item.id, "frame": frame_code(*answers_a, *answers_b)}
+                         # One code for both orders (the candidate's answers, then the other's): the two
+                         # prompts share their beginning, the code and the question, in a prefix cache.
+                         "item_id": item.id, "frame": frame_code(*candidate.turns, *other)}
             chat = ChatRequest(judge.endpoint, render_messages(template, task.prompt_dirs, variables),
                                judge_params(task, judge, verdicts=len(task.judge.labels) == 3), schema)
             found.append(JudgeRequest(task.benchmark, item.id, item.category, candidate.model, judge.name,

@@ -107,8 +107,10 @@ class _Battles:
 
     async def answer(self, pipeline: Pipeline, item: Item) -> dict[str, Candidate]:
         """Every model's answer to ``item``: read from its file, or generated (cached, as in any run)."""
-        generated = [] if not self.endpoints else [await pipeline.answer(item, self.endpoints[0])] \
-            if len(self.endpoints) == 1 else list(await _gather(pipeline.answer(item, e) for e in self.endpoints))
+        if len(self.endpoints) == 1:
+            generated = [await pipeline.answer(item, self.endpoints[0])]
+        else:  # none (every model's answers read from a file), or several generated at once
+            generated = list(await _gather(pipeline.answer(item, e) for e in self.endpoints))
         return self._found(pipeline, item, generated)
 
     def read(self, pipeline: Pipeline, item: Item) -> dict[str, Candidate]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -43,18 +43,11 @@ async def bounded(values: Iterable[T] | AsyncIterable[T], limit: int, work: Call
         started.add_done_callback(finished)
 
     try:
-        if isinstance(values, AsyncIterable):  # values that may wait for something (pipeline: a turn of the loop)
-            async for value in values:
-                await window.acquire()
-                if failures:
-                    break
-                start(value)
-        else:
-            for value in values:
-                await window.acquire()
-                if failures:
-                    break
-                start(value)
+        async for value in _each(values):
+            await window.acquire()
+            if failures:
+                break
+            start(value)
         if tasks and not failures:
             ended.append(asyncio.get_running_loop().create_future())
             await ended[0]
@@ -64,6 +57,18 @@ async def bounded(values: Iterable[T] | AsyncIterable[T], limit: int, work: Call
         await asyncio.gather(*tasks, return_exceptions=True)
     if failures:
         raise failures[0]
+
+
+
+async def _each(values: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
+    """The values of either kind of iterable, one at a time (an async one may wait between values: the pipeline's
+    turn of the event loop after each window)."""
+    if isinstance(values, AsyncIterable):
+        async for value in values:
+            yield value
+    else:
+        for value in values:
+            yield value
 
 
 __all__ = ["bounded"]

@@ -18,8 +18,11 @@ the servers that ``vllm:``, ``sglang:`` and ``llamacpp:`` specs name (judgebench
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit, urlunsplit
@@ -261,24 +264,49 @@ def parse_panel(specs: tuple[str, ...] | list[str], **kwargs: object) -> tuple[J
     return panel
 
 
-async def _probe_one(endpoint: Endpoint, base_url: str, timeout_s: float) -> ConfigError | None:
-    # Imported here, not with the module: a run from Python that probes nothing (a notebook's, a benchmark's)
-    # does not load httpx, nor the command line tool its package imports (pygments: 2.4 MB in all).
-    import httpx
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer (the server is there): not followed, as no request of the run follows one."""
 
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _status_of(url: str, headers: dict[str, str], timeout_s: float) -> int:
+    """The HTTP status of ``GET url`` (an error status included); an OSError (a URLError, a timeout) or an
+    http.client.HTTPException when no server answers. The standard library's client, already loaded by the run
+    (tasks.fetch): the probe needs no other, and over plain HTTP makes no TLS context (the CA bundle's load is
+    most of what a client costs to start); over HTTPS it checks the certificate against the system's CAs, as the
+    lean transport that sends the run's requests does."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout_s) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:  # an answer all the same: refusals are told apart by their status
+        exc.close()
+        return exc.code
+
+
+def _failure(exc: BaseException) -> str:
+    """What stopped a probe, as ``Type: message`` of the underlying error (a URLError wraps the socket's)."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, BaseException):
+        return f"{type(reason).__name__}: {reason}"
+    return f"{type(exc).__name__}: {reason}"
+
+
+async def _probe_one(endpoint: Endpoint, base_url: str, timeout_s: float) -> ConfigError | None:
     key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
-            response = await client.get(f"{base_url}/models", headers=headers)
-    except httpx.HTTPError as exc:
+        # In a thread: the probes of every endpoint and replica wait at once, none holding up the others.
+        status = await asyncio.to_thread(_status_of, f"{base_url}/models", headers, timeout_s)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
         # A provider's own API (OpenAI's) gets its own hint; a server by URL the generic one.
         named = next((p for p in BY_HOST.values() if p.base_url() == base_url), None)
         hint = named.unreachable_hint if named is not None else SERVER_HINT
-        return ConfigError(credentials.redact(
-            f"cannot reach {endpoint.name} at {base_url} ({type(exc).__name__}: {exc}). {hint}"))
-    if response.status_code in (401, 403):
-        return ConfigError(f"{endpoint.name} at {base_url} refused the key (HTTP {response.status_code}); "
+        return ConfigError(credentials.redact(f"cannot reach {endpoint.name} at {base_url} ({_failure(exc)}). {hint}"))
+    if status in (401, 403):
+        return ConfigError(f"{endpoint.name} at {base_url} refused the key (HTTP {status}); "
                            f"check {endpoint.api_key_env}")
     return None
 

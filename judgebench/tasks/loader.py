@@ -21,7 +21,8 @@ from ..types import BattlesSpec, Criterion, Item, JudgeSpec, RubricSpec, Task
 from .builtin import prompts_dir, task_names, tasks_dir
 from .fetch import allowed_dirs, allowing_paths, confined, resolve_data
 from .rubric import RUBRIC, not_rubric, read_criteria, rubric_items, rubric_spec
-from .yamlsrc import SourcedDict, SourcedList, load_yaml, merge
+from .yaml_cache import load_yaml
+from .yamlsrc import SourcedDict, SourcedList, merge
 
 TOP_FIELDS = {"name", "benchmark", "protocol", "kind", "description", "include", "judge", "generation", "items",
               "source", "reference", "battles", RUBRIC}

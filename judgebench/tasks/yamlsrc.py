@@ -123,6 +123,12 @@ def load_yaml(path: Path, what: str = "task file") -> SourcedDict:
     """Read a YAML mapping; a syntax error becomes a TaskError naming file:line, and so does a file that is not
     text, too large, nested too deep, or whose aliases stand for too much. ``what``: the file's kind, as errors name
     it ("task file", "profile")."""
+    return parse_yaml(read_yaml_bytes(path, what), str(path), what)
+
+
+def read_yaml_bytes(path: Path, what: str = "task file") -> bytes:
+    """The bytes of a YAML file (``load_yaml``'s first step): a TaskError for one that is not a regular file, is
+    too large or cannot be read."""
     filename = str(path)
     try:
         if not path.is_file():
@@ -131,9 +137,15 @@ def load_yaml(path: Path, what: str = "task file") -> SourcedDict:
             raise TaskError(f"{filename}: a {what} may have at most {MAX_TASK_BYTES >> 20} MB"
                             + ("; put the items in a data file and name it with 'source:'"
                                if what == "task file" else ""))
-        text = decode(path.read_bytes(), filename)
+        return path.read_bytes()
     except OSError as exc:
         raise TaskError(f"{filename}: cannot read {what}: {exc.strerror}") from exc
+
+
+def parse_yaml(raw: bytes, filename: str, what: str = "task file") -> SourcedDict:
+    """The mapping in a YAML file's bytes (``load_yaml``'s second step), read as ``filename``."""
+    try:
+        text = decode(raw, filename)
     except DataError as exc:
         raise TaskError(str(exc)) from None
     if "\x00" in text:

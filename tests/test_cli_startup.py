@@ -134,7 +134,8 @@ print(json.dumps({name: "_summarize" in stack for name, stack in first.items()})
 """
 
 
-def test_a_whole_single_grading_run_imports_no_table_library(tmp_path: Path) -> None:
+def _whole_run_imports(tmp_path: Path, libraries: tuple[str, ...]) -> dict[str, bool]:
+    """Which of ``libraries`` a whole run of WHOLE_RUN imports, and whether the summary does."""
     lines = ["name: lean-run", "kind: single", "judge:", "  prompt: single.jinja", "  scale: [1, 10]", "items:"]
     answers = []
     for i in range(3):
@@ -143,14 +144,25 @@ def test_a_whole_single_grading_run_imports_no_table_library(tmp_path: Path) -> 
                                    "choices": [{"index": 0, "turns": [f"Answer {i}."]}]}))
     (tmp_path / "task.yaml").write_text("\n".join(lines) + "\n")
     (tmp_path / "answers.jsonl").write_text("\n".join(answers) + "\n")
-    script = f"LIBRARIES = {TABLE_LIBRARIES!r}\n{WHOLE_RUN}"
+    script = f"LIBRARIES = {libraries!r}\n{WHOLE_RUN}"
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
                                "JUDGEBENCH_CACHE_DIR": str(tmp_path / "jb-cache")}, check=True)
     summary = json.loads((tmp_path / "results" / "r" / "summary.json").read_text())
     assert summary["n_judgments"] == 3 and summary["n_failed"] == 0 and summary["rows"][0]["score"] == 7.0
+    imported: dict[str, bool] = json.loads(done.stdout.strip().splitlines()[-1])
+    return imported
+
+
+def test_a_whole_single_grading_run_imports_no_table_library(tmp_path: Path) -> None:
     # Each library imported, and whether the summary imported it: none was imported at all.
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {}
+    assert _whole_run_imports(tmp_path, TABLE_LIBRARIES) == {}
+
+
+def test_a_run_without_a_progress_bar_imports_no_client_or_bar_it_does_not_use(tmp_path: Path) -> None:
+    """The command line's reachability probe uses the standard library's HTTP client (httpx would bring its own
+    command line tool, pygments), and a run with no bar to show (--no-progress, a log) does not import tqdm."""
+    assert _whole_run_imports(tmp_path, ("httpx", "pygments", "tqdm")) == {}
 
 
 def test_the_bradley_terry_function_survives_its_module_being_imported() -> None:
@@ -165,9 +177,8 @@ def test_the_bradley_terry_function_survives_its_module_being_imported() -> None
 
 
 def test_a_run_from_python_loads_no_http_client_it_does_not_use() -> None:
-    """A run from Python (``evaluate``: a notebook's, a benchmark's) sends its requests with aiohttp and probes no
-    server first: httpx, which only the command line's reachability probe uses, is imported by the probe, and with
-    it the command line tool its package loads (pygments)."""
+    """A run from Python (``evaluate``: a notebook's, a benchmark's) sends its requests with aiohttp: httpx (which
+    the SDK transport uses) is not imported, nor the command line tool its package loads (pygments)."""
     script = ("import json, sys\nfrom judgebench.run.evaluate import evaluate  # noqa: F401\n"
               "from judgebench.clients.endpoints import check_reachable  # noqa: F401\n"
               "print(json.dumps(sorted(m for m in ('httpx', 'pygments') if m in sys.modules)))")

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
 from ..clients.backends import Backend, make_backend
 from ..clients.pricing import add_tokens
 from ..clients.replicas import Replica, ReplicaPool
@@ -34,6 +32,8 @@ from .cache import Cache, cache_fault
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from ..clients.batch import BatchReport
 
 
@@ -428,8 +428,12 @@ class Runner:
     def progress_bar(self, total: int, description: str) -> Iterator[None]:
         """A bar on a terminal (tqdm shows the rate and the ETA); without one (a CI log, cron), a plain line
         every few seconds if asked for."""
-        self._bar = tqdm(total=total, desc=description, disable=not self.progress, unit="req", leave=False) \
-            if self.progress else None
+        if self.progress:
+            from tqdm import tqdm  # (here: a run without a bar, in a log or a notebook, does not import it)
+
+            self._bar = tqdm(total=total, desc=description, disable=not self.progress, unit="req", leave=False)
+        else:
+            self._bar = None
         self._state = _Progress(total=total, description=description)
         self._last_line = self._last_postfix = time.monotonic()
         heartbeat: asyncio.TimerHandle | None = None

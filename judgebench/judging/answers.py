@@ -36,6 +36,8 @@ def unclosed_reasoning(text: str) -> str | None:
 
 def split_reasoning(text: str, reasoning: str | None = None) -> tuple[str, str]:
     """(the answer, the thinking) of a reply; ``reasoning`` is thinking the server returned apart."""
+    if "<" not in text:  # no tag, so no block (what the expressions below would find: the answers of most replies)
+        return (text.strip(), reasoning.strip()) if reasoning else (text, "")
     thoughts = [reasoning] if reasoning else []
     opened = _BLOCK.search(text)
     closed = _CLOSE_ONLY.match(text)

@@ -31,6 +31,7 @@ from .. import credentials
 from ..aio import run_sync
 from ..errors import ConfigError, closest
 from ..types import Endpoint, Judge
+from ..version import __version__
 from .providers import BY_HOST, OPENAI, SERVER_HINT, by_host, provider_of
 
 # Named providers (clients.providers) read their key (and OpenAI its base URL) from the environment as their SDKs
@@ -296,7 +297,9 @@ def _failure(exc: BaseException) -> str:
 
 async def _probe_one(endpoint: Endpoint, base_url: str, timeout_s: float) -> ConfigError | None:
     key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    # A name of our own: some providers' front ends refuse the standard library's ("Python-urllib/3.x") outright.
+    headers = {"User-Agent": f"judgebench/{__version__}", "Accept": "*/*",
+               **({"Authorization": f"Bearer {key}"} if key else {})}
     try:
         # In a thread: the probes of every endpoint and replica wait at once, none holding up the others.
         status = await asyncio.to_thread(_status_of, f"{base_url}/models", headers, timeout_s)

@@ -14,6 +14,7 @@ import pytest
 from judgebench.clients.endpoints import check_reachable, parse_endpoint
 from judgebench.errors import ConfigError
 from judgebench.types import Endpoint
+from judgebench.version import __version__
 from tests.fakeserver import serving
 
 SECRET = "sk-probe-secret-0123456789abcdef"
@@ -31,7 +32,8 @@ def answering(status: int, seen: list[dict[str, str]] | None = None,
 
         def do_GET(self) -> None:
             if seen is not None:
-                seen.append({"path": self.path, "authorization": self.headers.get("Authorization", "")})
+                seen.append({"path": self.path, "authorization": self.headers.get("Authorization", ""),
+                             "user_agent": self.headers.get("User-Agent", "")})
             self.send_response(status)
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
@@ -58,7 +60,8 @@ def test_a_server_that_answers_passes_and_gets_the_key(monkeypatch: pytest.Monke
     seen: list[dict[str, str]] = []
     with answering(200, seen) as url:
         assert check_reachable([_endpoint(url, "PROBE_KEY")], timeout_s=5) == []
-    assert seen == [{"path": "/v1/models", "authorization": f"Bearer {SECRET}"}]
+    assert seen == [{"path": "/v1/models", "authorization": f"Bearer {SECRET}",
+                     "user_agent": f"judgebench/{__version__}"}]
 
 
 @pytest.mark.parametrize("status", [404, 500, 302])

@@ -7,7 +7,6 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..analysis.agreement import ModelAgreement, PairwiseAgreement, RankingAgreement, ScoreAgreement
 from ..analysis.flags import agreement_text, flag_notes, lc_text
 from ..formats.identity import benchmark_label
 from ..judging.kinds import kind_of
@@ -15,6 +14,9 @@ from ..types import ScoreRow
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    # (For the agreement tables' signatures only: a run's score tables need none of analysis.agreement's statistics.)
+    from ..analysis.agreement import ModelAgreement, PairwiseAgreement, RankingAgreement, ScoreAgreement
 
 
 def _num(value: float | None, digits: int = 2) -> str:

@@ -36,7 +36,6 @@ from ..judging.prompts import template_hash
 from ..judging.requests import render_all
 from ..tasks.fetch import file_sha256
 from ..types import Candidate, Item, Judgment, ScoreRow, Task, sha256_text
-from .battles import battles_work
 from .cache import Cache
 from .config import RunConfig, window_size
 from .executors import Executor, ExecutorOptions, open_executor
@@ -161,6 +160,8 @@ def work_for(task: Task, config: RunConfig, items: list[Item], executor: Executo
     """What the run of ``task`` does: the schedule of a one-model task or of a battles task. Checks and renders
     every prompt's form first: a configuration or template error costs no request and writes nothing."""
     if kind_of(task.kind).compares_models:
+        from .battles import battles_work  # (here: a one-model task's run does not import the battles' schedules)
+
         return battles_work(task, config, items, executor)
     if len(config.candidate_models()) > 1 or len(config.candidate_answers()) > 1:
         raise ConfigError(f"task {task.name!r} (kind {task.kind}) judges one model at a time: give one --model or "

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from jinja2.sandbox import SecurityError
@@ -81,9 +82,23 @@ class Budget:
     def measure(self, value: Any) -> tuple[int, int]:
         """(size, depth): characters, digits and elements, counted through every nested list and mapping (what
         printing the value would write, about), and how deep they nest."""
+        kind = type(value)
+        if kind is str:  # most of what a template writes: no walk to start (each as ``_measure`` counts it)
+            return len(value), 0
+        if kind is int:
+            return 1 + value.bit_length() * 3 // 10, 0
         return self._measure(value, set(), 0)
 
     def _measure(self, value: Any, active: set[int], level: int) -> tuple[int, int]:
+        kind = type(value)
+        # The exact types that are most of every render's values first, each measured as the general case below
+        # measures it (a subclass, which may print itself its own way, takes the general case).
+        if kind is str:
+            return len(value), 0
+        if kind is int:
+            return 1 + value.bit_length() * 3 // 10, 0
+        if kind is bool or kind is float or value is None:
+            return 1, 0
         if isinstance(value, (str, bytes, bytearray, range)):
             return len(value), 0
         if isinstance(value, bool) or not isinstance(value, (int, list, tuple, set, frozenset, dict, Namespace)):
@@ -99,26 +114,32 @@ class Budget:
         if key in active:  # a namespace that holds itself prints as "..."
             return 1, 0
         if isinstance(value, Namespace):
-            items: Iterable[Any] = _pairs(object.__getattribute__(value, "_Namespace__attrs"))
+            items: Iterable[Any] = chain.from_iterable(object.__getattribute__(value, "_Namespace__attrs").items())
         else:
-            items = _pairs(value) if isinstance(value, dict) else value
+            # A mapping counts its keys and its values, in turn (chain: no Python frame per element).
+            items = chain.from_iterable(value.items()) if isinstance(value, dict) else value
         active.add(key)
         total, depth = 1, 0
+        limit = self.value_limit
         for item in items:
-            size, inner = self._measure(item, active, level + 1)
-            total, depth = total + size + 1, max(depth, inner + 1)
-            if total > self.value_limit:
+            element = type(item)
+            if element is str:  # the common elements without a call, each as above
+                size, inner = len(item), 0
+            elif element is int:
+                size, inner = 1 + item.bit_length() * 3 // 10, 0
+            elif element is bool or item is None:
+                size, inner = 1, 0
+            else:
+                size, inner = self._measure(item, active, level + 1)
+            total += size + 1
+            if inner >= depth:
+                depth = inner + 1
+            if total > limit:
                 break
         active.discard(key)
         if not isinstance(value, Namespace):
             self.sizes[key] = (value, total, depth)
         return total, depth
-
-
-def _pairs(mapping: dict[Any, Any]) -> Iterator[Any]:
-    for key, value in mapping.items():
-        yield key
-        yield value
 
 
 _current: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("judgebench_template_budget", default=None)

@@ -495,19 +495,27 @@ class _Written:
         self.left = limit
 
     def text(self, chunks: Iterable[str]) -> str:
-        pieces = []
-        for chunk in chunks:
-            self.left -= len(chunk)
-            if self.left < 0:
-                raise SecurityError("a template may write at most "
-                                    f"{render_budget.budget().output_limit:,} characters in one render")
-            pieces.append(chunk)
+        pieces: list[str] = []
+        keep = pieces.append
+        left = self.left
+        try:
+            for chunk in chunks:
+                left -= len(chunk)
+                if left < 0:
+                    raise SecurityError("a template may write at most "
+                                        f"{render_budget.budget().output_limit:,} characters in one render")
+                keep(chunk)
+        finally:
+            self.left = left
         return "".join(pieces)
+
+
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def _tidy(text: str) -> str:
     """Collapse the blank lines that template tags leave behind (three or more newlines -> two)."""
-    return re.sub(r"\n{3,}", "\n\n", text)
+    return _BLANK_LINES.sub("\n\n", text) if "\n\n\n" in text else text
 
 
 def template_hash(name: str, search_path: tuple[str, ...]) -> str:

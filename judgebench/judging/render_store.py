@@ -8,6 +8,11 @@ or input is a new key, never a stale render. Only renders that succeeded are sto
 again on every run. Entries that do not read back as a prompt are misses (rendered again, and replaced). A render
 that holds a secret (an answer that echoes a key: credentials.redact) is never stored: nothing on disk keeps a key.
 
+New renders are written in batches by a thread of their own (SQLite lets go of the interpreter while it writes), so a
+live run's event loop does not wait on the disk; at most ``2 * WRITE_BATCH`` renders (512, as when a batch of 512 was
+written on the loop) are in memory only, and a run that ends writes them first. A render is checked for secrets
+before its batch leaves for the file.
+
 A run opens the store with ``kept_beside(cache_path)``; renders outside one (a dry run's check, a notebook) use the
 in-process memo alone. The store is an optimisation: a store that cannot be opened or written is not used, and the
 run renders as it always did (the request cache beside it reports a folder that cannot be written).
@@ -20,6 +25,7 @@ import contextvars
 import sqlite3
 import sys
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
@@ -35,8 +41,9 @@ Messages = tuple[tuple[str, str], ...]
 # version keeps its ``renders`` table, unread.
 _SCHEMA = "CREATE TABLE IF NOT EXISTS prompts (id INTEGER PRIMARY KEY, key BLOB NOT NULL, messages BLOB NOT NULL)"
 ROLES = ("system", "user")
-# New renders are written this many at a time (and the rest when the run ends): one transaction, not one each.
-WRITE_BATCH = 512
+# New renders are written this many at a time (and the rest when the run ends): one transaction, not one each. One
+# batch may be waiting while the one before is written: at most 512 renders are in memory only.
+WRITE_BATCH = 256
 
 
 def path_beside(cache_path: Path) -> Path:
@@ -77,13 +84,21 @@ def _row_id(key: bytes) -> int:
     return int.from_bytes(key[:8], "big", signed=True)
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+
+
 class RenderStore:
     """A persistent map from a render's key to its messages (SQLite, WAL: several processes may share it)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._pending: dict[bytes, bytes] = {}
-        self._db = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+        # Renders not yet handed to the writer, and the batch it is writing now: both are read as stored.
+        self._pending: dict[bytes, tuple[Messages, bytes]] = {}
+        self._in_flight: dict[bytes, tuple[Messages, bytes]] = {}
+        self._writing: Future[None] | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._db = _connect(path)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -91,16 +106,24 @@ class RenderStore:
             # store is a few hundred MB (measured: peak RSS 429 MB with a 256 MB map, 319 MB without).
             self._db.execute(_SCHEMA)
             self._db.execute("SELECT id, key, messages FROM prompts LIMIT 1").fetchall()
+            # The writer's own connection (a connection is one transaction at a time): used by its thread alone.
+            self._write_db = _connect(path)
         except sqlite3.Error:
+            self._db.close()
+            raise
+        try:
+            self._write_db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error:
+            self._write_db.close()
             self._db.close()
             raise
 
     def get(self, key: bytes, most_bytes: int) -> Messages | None:
         """The stored render of ``key``; None where there is none, or the entry is longer than ``most_bytes`` (no
         render within the sandbox's output limit is: the entry is forged or damaged, and not read)."""
-        waiting = self._pending.get(key)
+        waiting = self._pending.get(key) or self._in_flight.get(key)
         if waiting is not None:
-            return decode(waiting)
+            return waiting[0]
         row = self._db.execute("SELECT key, messages FROM prompts WHERE id = ? AND length(messages) <= ?",
                                (_row_id(key), most_bytes)).fetchone()
         if row is None or row[0] != key or not isinstance(row[1], bytes):
@@ -108,36 +131,66 @@ class RenderStore:
         return decode(row[1])
 
     def put(self, key: bytes, messages: Messages) -> None:
-        clean = redactor()
-        if any(clean(text) != text for _, text in messages):
-            return  # rendered every time instead: the store is a file, and no file keeps a key
         payload = encode(messages)
         if payload is None:
             return
-        self._pending[key] = payload
+        self._pending[key] = (messages, payload)
         if len(self._pending) >= WRITE_BATCH:
-            self.flush()
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """The pending renders to the writer, once it has written the batch before (raising what that met), less
+        any that holds a secret (rendered every time instead: the store is a file, and no file keeps a key)."""
+        self._wait()
+        pending, self._pending = self._pending, {}
+        clean = redactor()
+        rows = sorted((_row_id(key), key, payload) for key, (messages, payload) in pending.items()
+                      if all(clean(text) == text for _, text in messages))
+        self._in_flight = pending
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgebench-render-store")
+        self._writing = self._writer.submit(self._write, rows)
+
+    def _write(self, rows: list[tuple[int, bytes, bytes]]) -> None:
+        """One transaction (in the writer's thread), rows in the table's order: each page they share is written
+        once."""
+        if not rows:
+            return
+        db = self._write_db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("INSERT OR REPLACE INTO prompts (id, key, messages) VALUES (?, ?, ?)", rows)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _wait(self) -> None:
+        """Until the batch being written is (raising the sqlite3.Error it met)."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            try:
+                writing.result()
+            finally:
+                self._in_flight = {}
 
     def flush(self) -> None:
-        pending, self._pending = self._pending, {}
-        if not pending:
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany("INSERT OR REPLACE INTO prompts (id, key, messages) VALUES (?, ?, ?)",
-                                 [(_row_id(key), key, payload) for key, payload in pending.items()])
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        """Write every pending render now, and wait until it is written."""
+        if self._pending:
+            self._hand_over()
+        self._wait()
 
     def __len__(self) -> int:
+        self._wait()
         return int(self._db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]) + len(self._pending)
 
     def close(self) -> None:
         try:
             self.flush()
         finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+            self._write_db.close()
             self._db.close()
 
 

@@ -82,6 +82,11 @@ class _Guard(NodeTransformer):
 
 
 _HOOKS = frozenset({"judgebench_iterate", "judgebench_concat", "judgebench_built"})
+# Every attribute a plain dict has (its type's and object's): any other name is a key to jinja2's getattr.
+_DICT_ATTRIBUTES = frozenset(name for kind in dict.__mro__ for name in vars(kind))
+# LoopContext's counters: numbers and truth values (properties or plain attributes), safe by jinja2's rules.
+_LOOP_COUNTERS = frozenset({"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth",
+                            "depth0"})
 
 
 class BudgetedSandbox(ImmutableSandboxedEnvironment):
@@ -104,6 +109,20 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         guarded: nodes.Template = _Guard().visit(template)
         guarded.set_environment(self)
         return guarded
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """jinja2's sandboxed ``obj.attribute``, with the two of every render's look-ups that need none of its
+        checks answered at once, as jinja2 answers them: a key of a plain dict that is no attribute of dict (jinja2
+        tries the attribute first, fails, and takes the item), and a loop's counters (a number or a truth value)."""
+        kind = type(obj)
+        if kind is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except LookupError:
+                return self.undefined(obj=obj, name=attribute)
+        if kind is LoopContext and attribute in _LOOP_COUNTERS:
+            return getattr(obj, attribute)
+        return super().getattr(obj, attribute)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         if getattr(__obj, "__self__", None) is __self and getattr(__obj, "__name__", "") in _HOOKS:
@@ -146,7 +165,7 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
 
     def judgebench_write(self, value: Any) -> Any:
         b = budget()
-        b.written += b.measure(value)[0]
+        b.written += len(value) if type(value) is str else b.measure(value)[0]  # (a str: what measure counts)
         if b.written > b.output_limit:
             raise SecurityError(f"a template may write at most {b.output_limit:,} characters in one render")
         return value

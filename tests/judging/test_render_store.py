@@ -297,3 +297,28 @@ def test_keys_that_share_a_row_never_read_each_others_prompt(tmp_path: Path) -> 
     reopened = render_store.RenderStore(tmp_path / "r.sqlite")
     assert reopened.get(first, 10_000) is None and reopened.get(second, 10_000) == (("user", "second"),)
     reopened.close()
+
+
+def test_batches_are_written_by_the_writer_and_read_back_meanwhile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    """Full batches go to the store's writer thread: a render waiting for it, or being written, reads back at once;
+    at most two batches are in memory only; every render is on disk once the store closes, none that holds a
+    secret."""
+    secret = "sk-test-writer-0123456789"
+    monkeypatch.setenv("JUDGEBENCH_TEST_API_KEY", secret)
+    store = render_store.RenderStore(tmp_path / "r.sqlite")
+    keys = [i.to_bytes(8, "big") + bytes(24) for i in range(3 * render_store.WRITE_BATCH + 5)]
+    for i, key in enumerate(keys):
+        store.put(key, (("user", f"prompt {i}" if i != 7 else f"prompt with {secret}"),))
+        assert len(store._pending) + len(store._in_flight) <= 2 * render_store.WRITE_BATCH
+        assert store.get(keys[i // 2], 10_000) == (("user", f"prompt {i // 2}" if i // 2 != 7 else
+                                                    f"prompt with {secret}"),)
+    assert store._writer is not None  # batches went to the writer
+    store.close()
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0] == len(keys) - 1
+    assert secret.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("r.sqlite*"))
+    reopened = render_store.RenderStore(tmp_path / "r.sqlite")
+    assert reopened.get(keys[-1], 10_000) == (("user", f"prompt {len(keys) - 1}"),) and reopened.get(keys[7], 10_000) \
+        is None
+    reopened.close()

@@ -58,17 +58,18 @@ def decode(payload: bytes) -> Messages | None:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(data, list) or not data:
+    if type(data) is not list or not data:  # (orjson makes exact lists and strs)
         return None
-    found = []
+    user = False
     for message in data:
-        if not (isinstance(message, list) and len(message) == 2 and message[0] in ROLES
-                and isinstance(message[1], str)):
+        if type(message) is not list or len(message) != 2 or type(message[1]) is not str:
             return None
-        found.append((message[0], message[1]))
-    if not any(role == "user" for role, _ in found):
-        return None
-    return tuple(found)
+        role = message[0]
+        if role == "user":
+            user = True
+        elif role not in ROLES:
+            return None
+    return tuple(map(tuple, data)) if user else None
 
 
 def _row_id(key: bytes) -> int:

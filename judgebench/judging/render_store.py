@@ -120,6 +120,8 @@ class RenderStore:
             self.flush()
 
     def flush(self) -> None:
+        if self._db.in_transaction:  # a read transaction (``reading``) is open: written when it ends
+            return
         pending, self._pending = self._pending, {}
         if not pending:
             return
@@ -131,6 +133,21 @@ class RenderStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Look-ups inside the block share one read transaction: one lock of the WAL and one snapshot for a window of
+        prompts, not one each (renders stored meanwhile are written when it ends)."""
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
+        if len(self._pending) >= WRITE_BATCH:
+            self.flush()
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]) + len(self._pending)
@@ -169,6 +186,32 @@ def get(key: bytes, most_bytes: int) -> Messages | None:
         _current.set(None)
         _unusable(store.path, error)
         return None
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[None]:
+    """The running store's look-ups inside the block in one read transaction (``RenderStore.reading``)."""
+    store = _current.get()
+    if store is None:
+        yield
+        return
+    try:
+        held = store.reading()
+        held.__enter__()
+    except sqlite3.Error as error:
+        _current.set(None)
+        _unusable(store.path, error)
+        yield
+        return
+    try:
+        yield
+    finally:
+        try:
+            held.__exit__(None, None, None)
+        except sqlite3.Error as error:
+            if _current.get() is store:
+                _current.set(None)
+                _unusable(store.path, error)
 
 
 def put(key: bytes, messages: Messages) -> None:

@@ -146,13 +146,16 @@ def _default(name: str) -> Any:
     return {"empty": False, "protocol": ""}.get(name)  # criteria: None, as for every kind but rubric
 
 
+_NO_PAIR = PairVerdict()  # a verdict's pair columns where it is not a pair (frozen: one for every row)
+
+
 def judgment_row(j: Judgment) -> tuple[Any, ...]:
     """One judgment's ``CONTENT_COLUMNS`` values (raw text and calls left out): all a frame keeps of it."""
     i, mine, theirs, failure = j.id, j.answer, j.opponent_answer, j.failure
     score, expected = (j.verdict.score, j.verdict.expected_score) if isinstance(j.verdict, Grade) else (None, None)
     if isinstance(j.verdict, RubricVerdict):
         score = j.verdict.score
-    pair = j.verdict if isinstance(j.verdict, PairVerdict) else PairVerdict()
+    pair = j.verdict if isinstance(j.verdict, PairVerdict) else _NO_PAIR
     low, high = j.scale if j.scale else (None, None)
     return (i.benchmark, i.item_id, j.category, i.model, i.judge, i.turn, j.kind, score, i.opponent, pair.ab,
             pair.ba, pair.preference, failure.message or None if failure else None,

@@ -240,12 +240,15 @@ def candidate_record(candidate: Candidate) -> dict[str, Any]:
     return {**candidate.__dict__, "params": dict(candidate.params)}
 
 
+NO_PAIR = PairVerdict()  # a verdict's pair fields where it is not a pair (frozen: one for every record)
+
+
 def judgment_record(j: Judgment) -> dict[str, Any]:
     """A judgment as its JSONL record: the flat fields (``JUDGMENT_FIELDS``) every version of judgebench writes."""
     score, expected = (j.verdict.score, j.verdict.expected_score) if isinstance(j.verdict, Grade) else (None, None)
     if isinstance(j.verdict, RubricVerdict):
         score = j.verdict.score
-    pair = j.verdict if isinstance(j.verdict, PairVerdict) else PairVerdict()
+    pair = j.verdict if isinstance(j.verdict, PairVerdict) else NO_PAIR
     mine, theirs = j.answer, j.opponent_answer
     return {
         "benchmark": j.id.benchmark, "item_id": j.id.item_id, "category": j.category, "model": j.id.model,

@@ -146,13 +146,16 @@ def _default(name: str) -> Any:
     return {"empty": False, "protocol": ""}.get(name)  # criteria: None, as for every kind but rubric
 
 
+_NO_PAIR = PairVerdict()  # a verdict's pair columns where it is not a pair (frozen: one for every row)
+
+
 def judgment_row(j: Judgment) -> tuple[Any, ...]:
     """One judgment's ``CONTENT_COLUMNS`` values (raw text and calls left out): all a frame keeps of it."""
     i, mine, theirs, failure = j.id, j.answer, j.opponent_answer, j.failure
     score, expected = (j.verdict.score, j.verdict.expected_score) if isinstance(j.verdict, Grade) else (None, None)
     if isinstance(j.verdict, RubricVerdict):
         score = j.verdict.score
-    pair = j.verdict if isinstance(j.verdict, PairVerdict) else PairVerdict()
+    pair = j.verdict if isinstance(j.verdict, PairVerdict) else _NO_PAIR
     low, high = j.scale if j.scale else (None, None)
     return (i.benchmark, i.item_id, j.category, i.model, i.judge, i.turn, j.kind, score, i.opponent, pair.ab,
             pair.ba, pair.preference, failure.message or None if failure else None,
@@ -173,6 +176,14 @@ def _call_totals(calls: Sequence[CallRecord]) -> tuple[float | None, ...]:
     calls."""
     if not calls:
         return None, None, None, None, None
+    if len(calls) == 1:  # most judgments: one request (the same sums, ``0 + value`` as sum() adds it)
+        (call,) = calls
+        if call.error is not None:
+            return 0.0, None, None, None, None
+        tokens, completion, latency, cost = call.prompt_tokens, call.completion_tokens, call.latency_s, call.cost_usd
+        return (1.0, None if tokens is None else float(0 + tokens),
+                None if completion is None else float(0 + completion), None if latency is None else float(0 + latency),
+                None if cost is None else float(0 + cost))
     answered = [c for c in calls if c.error is None]  # a request that failed reported no tokens
     return (float(len(answered)), _total([c.prompt_tokens for c in answered]),
             _total([c.completion_tokens for c in answered]), _total([c.latency_s for c in answered]),
@@ -301,7 +312,11 @@ class ColumnStore:
     columns: NaN for None, as ``typed_column`` converts them) or a list (the others). Most columns of a run hold
     one value throughout (its benchmark, judge, model, kind, scale, the failure columns of a run without failures,
     the numbers its kind never sets), so they cost nothing per judgment; a run of 100,000 judgments keeps a few
-    MB, not the rows' objects and then their columns too."""
+    MB, not the rows' objects and then their columns too. Rows wait in a short list and are put into the columns
+    ``PENDING_ROWS`` at a time (and before anything is read): a column is compared with its one value by C loops
+    over a batch, not by a Python loop over every value of every row."""
+
+    PENDING_ROWS = 512
 
     def __init__(self) -> None:
         self._numbers = tuple(name in NUMBER_COLUMNS for name in CONTENT_COLUMNS)
@@ -309,26 +324,39 @@ class ColumnStore:
         self._first: list[Any] = []
         self._stores: list[Any] = [None] * len(CONTENT_COLUMNS)
         self._n = 0
+        self._pending: list[tuple[Any, ...]] = []
 
     def append(self, row: tuple[Any, ...]) -> None:
-        if not self._n:
-            if len(row) != len(CONTENT_COLUMNS):
-                raise ValueError(f"a row of {len(row)} values, not {len(CONTENT_COLUMNS)}")
-            self._first = list(row)
-            self._n = 1
+        if len(row) != len(CONTENT_COLUMNS):
+            raise ValueError(f"a row of {len(row)} values, not {len(CONTENT_COLUMNS)}")
+        pending = self._pending
+        pending.append(row)
+        if len(pending) >= self.PENDING_ROWS:
+            self._settle()
+
+    def _settle(self) -> None:
+        """The waiting rows, put into the columns."""
+        rows, self._pending = self._pending, []
+        if not rows:
             return
+        if not self._n:
+            self._first = list(rows[0])
+            self._n = 1
+            rows = rows[1:]
+            if not rows:
+                return
         stores = self._stores
-        for i, (value, first) in enumerate(zip(row, self._first, strict=True)):
+        for i, values in enumerate(zip(*rows, strict=True)):
             store = stores[i]
             if store is None:
-                if value is first or _same(value, first):
+                if _all_same(values, self._first[i]):
                     continue
                 store = stores[i] = self._spread(i)
             if type(store) is list:
-                store.append(value)
+                store.extend(values)
             else:
-                store.append(math.nan if value is None else value)
-        self._n += 1
+                store.extend([math.nan if value is None else value for value in values])
+        self._n += len(rows)
 
     def _spread(self, i: int) -> Any:
         """Column ``i``'s one value, once for every row so far: the column now varies."""
@@ -338,10 +366,11 @@ class ColumnStore:
         return [first] * self._n
 
     def __len__(self) -> int:
-        return self._n
+        return self._n + len(self._pending)
 
     def varies(self, name: str) -> bool:
         """Whether column ``name`` holds more than one value."""
+        self._settle()
         return self._stores[CONTENT_COLUMNS.index(name)] is not None
 
     def columns(self) -> dict[str, Any]:
@@ -351,11 +380,13 @@ class ColumnStore:
 
     def first(self, name: str) -> Any:
         """Column ``name``'s first value (its only one, where it does not vary)."""
+        self._settle()
         return self._first[CONTENT_COLUMNS.index(name)]
 
     def column(self, name: str) -> Any:
         """One column, as ``columns`` gives it, made when asked for: a column of one value is n pointers (a text
         column: 0.8 MB at 100,000 judgments), which a reader that needs only a few columns does not pay for."""
+        self._settle()
         i = CONTENT_COLUMNS.index(name)
         store = self._stores[i]
         if store is not None:
@@ -371,6 +402,17 @@ class ColumnStore:
             found.fill(self._first[i])  # (fill: a value that is a list stays one value)
             return found
         return [self._first[i]] * self._n
+
+
+def _all_same(values: tuple[Any, ...], first: Any) -> bool:
+    """Whether every one of ``values`` is ``first`` as ``_same`` says, by C loops: each equal to it (or it: a NaN only
+    when it is that object), each of its type, and where it is a float zero, each of its sign."""
+    if values.count(first) != len(values):
+        return False
+    kind = type(first)
+    if {*map(type, values)} != {kind}:
+        return False
+    return kind is not float or first != 0.0 or all(_same(value, first) for value in values)
 
 
 def _same(value: Any, first: Any) -> bool:

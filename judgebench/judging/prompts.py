@@ -180,8 +180,18 @@ class TemplateMissing(TaskError):
 
 
 def load_template(name: str, search_path: tuple[str, ...]) -> jinja2.Template:
+    environment = _environment(search_path)
+    # The templates this environment gave, by name: a render asks the one it had whether its file changed (one
+    # stat, as jinja2's auto_reload does) without jinja2's cache look-up, its lock and its reordering. A changed
+    # file is loaded afresh by jinja2, as before.
+    loaded: dict[str, jinja2.Template] | None = getattr(environment, "_judgebench_loaded", None)
+    if loaded is None:
+        loaded = environment._judgebench_loaded = {}  # type: ignore[attr-defined]
+    found = loaded.get(name)
+    if found is not None and found.is_up_to_date:
+        return found
     try:
-        template = _environment(search_path).get_template(name)
+        template = environment.get_template(name)
     except jinja2.TemplateNotFound as exc:
         raise TemplateMissing(f"prompt template {name!r} not found in {', '.join(search_path)}; put it in one of "
                               "those folders or correct its name") from exc
@@ -191,7 +201,13 @@ def load_template(name: str, search_path: tuple[str, ...]) -> jinja2.Template:
         where = next((str(Path(f, name)) for f in search_path if Path(f, name).is_file()), name)
         raise TaskError(f"{where}: the template nests too deeply (brackets or tags inside each other) to be read; "
                         "write it flatter") from None
+    if len(loaded) >= _MOST_LOADED:
+        loaded.clear()
+    loaded[name] = template
     return template
+
+
+_MOST_LOADED = 256  # templates remembered per environment (jinja2's own cache keeps 400)
 
 
 def _render_error(exc: BaseException, template: jinja2.Template, variables: dict[str, Any],

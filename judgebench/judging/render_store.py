@@ -65,17 +65,18 @@ def decode(payload: bytes) -> Messages | None:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(data, list) or not data:
+    if type(data) is not list or not data:  # (orjson makes exact lists and strs)
         return None
-    found = []
+    user = False
     for message in data:
-        if not (isinstance(message, list) and len(message) == 2 and message[0] in ROLES
-                and isinstance(message[1], str)):
+        if type(message) is not list or len(message) != 2 or type(message[1]) is not str:
             return None
-        found.append((message[0], message[1]))
-    if not any(role == "user" for role, _ in found):
-        return None
-    return tuple(found)
+        role = message[0]
+        if role == "user":
+            user = True
+        elif role not in ROLES:
+            return None
+    return tuple(map(tuple, data)) if user else None
 
 
 def _row_id(key: bytes) -> int:
@@ -180,6 +181,19 @@ class RenderStore:
             self._hand_over()
         self._wait()
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Look-ups inside the block share one read transaction: one lock of the WAL and one snapshot for a window of
+        prompts, not one each (renders stored meanwhile are written when it ends)."""
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
+
     def __len__(self) -> int:
         self._wait()
         return int(self._db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]) + len(self._pending)
@@ -221,6 +235,32 @@ def get(key: bytes, most_bytes: int) -> Messages | None:
         _current.set(None)
         _unusable(store.path, error)
         return None
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[None]:
+    """The running store's look-ups inside the block in one read transaction (``RenderStore.reading``)."""
+    store = _current.get()
+    if store is None:
+        yield
+        return
+    try:
+        held = store.reading()
+        held.__enter__()
+    except sqlite3.Error as error:
+        _current.set(None)
+        _unusable(store.path, error)
+        yield
+        return
+    try:
+        yield
+    finally:
+        try:
+            held.__exit__(None, None, None)
+        except sqlite3.Error as error:
+            if _current.get() is store:
+                _current.set(None)
+                _unusable(store.path, error)
 
 
 def put(key: bytes, messages: Messages) -> None:

@@ -81,19 +81,24 @@ def decode_reply(payload: str) -> ChatReply | None:
     """A stored reply, or None for an entry that is damaged or of another shape (a miss: asked again)."""
     try:
         data = _loads(payload)
-        logprobs = tuple((str(token), tuple((str(alt), float(lp)) for alt, lp in alternatives))
-                         for token, alternatives in data.get("logprobs", ()))
-        reply = ChatReply(text=data["text"], finish_reason=data.get("finish_reason"),
-                          prompt_tokens=data.get("prompt_tokens"), completion_tokens=data.get("completion_tokens"),
-                          latency_s=data.get("latency_s", 0.0), logprobs=logprobs, reasoning=data.get("reasoning"),
-                          from_cache=True)
+        stored = data.get("logprobs", ())
+        logprobs = () if stored == [] or stored == () else tuple(  # (most replies: none)
+            (str(token), tuple((str(alt), float(lp)) for alt, lp in alternatives)) for token, alternatives in stored)
+        text, finish_reason, reasoning = data["text"], data.get("finish_reason"), data.get("reasoning")
+        prompt_tokens, completion_tokens = data.get("prompt_tokens"), data.get("completion_tokens")
+        latency_s = data.get("latency_s", 0.0)
     except (json.JSONDecodeError, TypeError, ValueError, AttributeError, KeyError, RecursionError):
         return None
-    typed = (isinstance(reply.text, str) and isinstance(reply.finish_reason, (str, type(None)))
-             and all(isinstance(n, (int, type(None))) and not isinstance(n, bool)
-                     for n in (reply.prompt_tokens, reply.completion_tokens))
-             and isinstance(reply.latency_s, (int, float)) and isinstance(reply.reasoning, (str, type(None))))
-    return reply if typed else None
+    typed = (isinstance(text, str) and (finish_reason is None or isinstance(finish_reason, str))
+             and (prompt_tokens is None or (isinstance(prompt_tokens, int) and not isinstance(prompt_tokens, bool)))
+             and (completion_tokens is None
+                  or (isinstance(completion_tokens, int) and not isinstance(completion_tokens, bool)))
+             and isinstance(latency_s, (int, float)) and (reasoning is None or isinstance(reasoning, str)))
+    if not typed:
+        return None
+    return ChatReply(text=text, finish_reason=finish_reason, prompt_tokens=prompt_tokens,
+                     completion_tokens=completion_tokens, latency_s=latency_s, logprobs=logprobs, reasoning=reasoning,
+                     from_cache=True)
 
 
 def _rows(replies: Sequence[tuple[str, str, ChatReply]], now: float) -> list[tuple[str, str, str, float]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import BackendError, BatchPending
+from ..judging import render_store
 from ..judging.answers import split_reasoning
 from ..judging.kinds import JudgingKind, is_empty, kind_of
 from ..judging.order import prefix_order
@@ -168,7 +169,8 @@ class Pipeline:
         executor answers at once (``Executor.known``: a rerun's cached replies, read for all the items in one
         look-up), with the same judgments, records and counts as ``judge_all``; return the others, their requests
         built, for ``judge_prepared``."""
-        prepared = [(item, self._asks(item, pairs)) for item, pairs in jobs]
+        with render_store.reading():  # the window's stored prompts read in one transaction
+            prepared = [(item, self._asks(item, pairs)) for item, pairs in jobs]
         if self.executor.whole_run:
             return prepared
         flats = [[request for *_, requests in asks for request in requests] for _, asks in prepared]

@@ -360,18 +360,24 @@ class Runner:
         except (sqlite3.Error, OSError):
             return [None] * len(groups)  # ``outcomes`` meets the fault again, and reports it
         found: list[list[ChatReply] | None] = []
+        counters = self.counters
         for group, accept in zip(groups, accepts, strict=True):
-            replies = [cached.get(request.cache_key()) for request in group]
-            if not all(reply is not None and accept(request, reply) for request, reply in zip(group, replies,
-                                                                                               strict=True)):
+            replies: list[ChatReply] | None = []
+            for request in group:  # (in order, up to the first request the cache cannot answer)
+                reply = cached.get(request.cache_key())
+                if reply is None or not accept(request, reply):
+                    replies = None
+                    break
+                replies.append(reply)  # type: ignore[union-attr]
+            if replies is None:
                 found.append(None)
                 continue
             for request in group:
-                self.counters.cache_hits += 1
+                counters.cache_hits += 1
                 self._usage(request.endpoint).cache_hits += 1
             if group:
                 self.tick(len(group))
-            found.append(replies)  # type: ignore[arg-type]
+            found.append(replies)
         return found
 
     # -- the executor's other duties (run.executors.Executor) ---------------------------------------------------

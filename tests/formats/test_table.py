@@ -97,3 +97,40 @@ def test_a_run_frame_built_in_canonical_order_is_the_sorted_frame() -> None:
     pd.testing.assert_frame_equal(built, expected, check_exact=True)
     assert not expected.equals(columns_frame(store.columns(), "run"))  # the rows did need ordering
     assert len(canonical_frame(ColumnStore(), "run")) == 0
+
+
+def test_a_column_store_gives_the_same_columns_whichever_batch_a_column_starts_to_vary_in() -> None:
+    # Rows wait and are put into the columns a batch at a time (ColumnStore.PENDING_ROWS): a column that varies in
+    # the first batch, in a later one, at a batch's first or last row, by type alone (1 then 1.0 then True), by sign
+    # alone (0.0 then -0.0) or never, and a length read between batches, give the rows' own columns exactly.
+    import math
+
+    from judgebench.formats.table import CONTENT_COLUMNS, NUMBER_COLUMNS, ColumnStore, columns_frame, rows_columns
+
+    size = ColumnStore.PENDING_ROWS
+    changes = {"score": (3, 9.5), "length": (size + 7, -0.0), "headers": (2 * size, 1.0), "lists": (size - 1, True),
+               "item_id": (size, "other"), "error": (2 * size + 1, "bad"), "expected_score": (5, math.nan)}
+    starts = {"length": 0.0, "headers": 1, "lists": 1, "score": 7.0, "expected_score": 2.0, "turn": 1, "empty": False}
+    rows = []
+    for i in range(2 * size + 40):
+        row = []
+        for name in CONTENT_COLUMNS:
+            at, value = changes.get(name, (None, None))
+            if at is not None and i >= at:
+                row.append(value)
+            else:
+                row.append(starts.get(name, None if name in NUMBER_COLUMNS else "same"))
+        rows.append(tuple(row))
+    store = ColumnStore()
+    for n, row in enumerate(rows, 1):
+        store.append(row)
+        if n == size + 3:
+            assert len(store) == n and store.varies("score") and not store.varies("length")
+    assert len(store) == len(rows)
+    expected = rows_columns(rows)
+    pd.testing.assert_frame_equal(columns_frame(store.columns(), "run"), columns_frame(expected, "run"),
+                                  check_exact=True)
+    signs = [math.copysign(1.0, v) for v in store.column("length")]
+    assert signs == [1.0] * (size + 7) + [-1.0] * (len(rows) - size - 7)
+    assert [type(v) for v in store.column("error")] == [type(v) for v in expected["error"]]
+    assert not store.varies("judge") and store.first("judge") == "same"

@@ -322,3 +322,25 @@ def test_batches_are_written_by_the_writer_and_read_back_meanwhile(tmp_path: Pat
     assert reopened.get(keys[-1], 10_000) == (("user", f"prompt {len(keys) - 1}"),) and reopened.get(keys[7], 10_000) \
         is None
     reopened.close()
+
+
+def test_renders_stored_while_a_window_reads_are_written_when_it_ends(tmp_path: Path) -> None:
+    # The pipeline reads a window's stored prompts in one read transaction (render_store.reading): a render stored
+    # meanwhile, more than a write batch of them, waits for its end instead of failing the store, and is written.
+    cache = tmp_path / "c.sqlite"
+    n = render_store.WRITE_BATCH + 3
+    keys = [i.to_bytes(8, "big") + bytes(24) for i in range(1, n + 1)]
+    with render_store.kept_beside(cache) as store:
+        assert store is not None
+        with render_store.reading():
+            for i, key in enumerate(keys):
+                assert render_store.get(key, 1 << 20) is None
+                render_store.put(key, (("user", f"prompt {i}"),))
+            assert render_store.current() is store  # still in use
+            assert render_store.get(keys[0], 1 << 20) == (("user", "prompt 0"),)
+        with render_store.reading():
+            assert render_store.get(keys[-1], 1 << 20) == (("user", f"prompt {n - 1}"),)
+    with render_store.kept_beside(cache) as again:
+        assert again is not None and len(again) == n
+        with render_store.reading():
+            assert [render_store.get(key, 1 << 20) for key in keys] == [(("user", f"prompt {i}"),) for i in range(n)]

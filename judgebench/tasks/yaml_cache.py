@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any
 import msgspec
 
 from ..version import __version__
-from .yamlsrc import MAX_NESTING, SourcedDict, SourcedList, parse_yaml, read_yaml_bytes
+from .yamlsrc import MAX_EXPANSION, MAX_NESTING, SourcedDict, SourcedList, parse_yaml, read_yaml_bytes
 
 ENV_VAR = "JUDGEBENCH_TASK_CACHE"
 OFF = ("off", "0", "false", "no", "none")
@@ -49,6 +50,31 @@ class _Unkept(Exception):
 
 class _Malformed(Exception):
     """An entry that is not what this cache writes."""
+
+
+def most_bytes(raw_size: int) -> int:
+    """The largest entry kept for a file of ``raw_size`` bytes: what it stands for is at most its characters and
+    MAX_EXPANSION more (yamlsrc's alias check), each scalar and container with a line and a header of a few bytes.
+    An entry past it is not written, and is not read (a forged one, or not an entry: it would be read whole)."""
+    return 16 * (raw_size + MAX_EXPANSION)
+
+
+def _read_entry(path: Path, most: int) -> bytes | None:
+    """An entry's bytes; None where there is no regular file of at most ``most`` bytes there. (Not opened blocking:
+    a named pipe put there would wait for a writer for ever; not read past ``most``: /dev/zero has no end.)"""
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(handle, "rb") as entry:
+        try:
+            found = os.fstat(handle)
+            if not stat.S_ISREG(found.st_mode) or found.st_size > most:
+                return None
+            data = entry.read(most + 1)
+        except OSError:
+            return None
+    return data if len(data) <= most else None
 
 
 def _root() -> Path | None:
@@ -173,9 +199,8 @@ def get(raw: bytes, filename: str) -> SourcedDict | None:
     if root is None or len(raw) < MIN_BYTES:
         return None
     key = _key(raw, filename)
-    try:
-        entry = (root / f"{key}{SUFFIX}").read_bytes()
-    except OSError:
+    entry = _read_entry(root / f"{key}{SUFFIX}", most_bytes(len(raw)))
+    if entry is None:
         return None
     try:
         if hashlib.sha256(entry[32:]).digest() != entry[:32]:
@@ -199,6 +224,8 @@ def put(raw: bytes, filename: str, data: SourcedDict) -> None:
     try:
         payload = msgspec.msgpack.encode([key, _encode(data, f"{filename}:", set())])
     except (_Unkept, ValueError, TypeError, OverflowError, RecursionError):  # (an integer past 64 bits)
+        return
+    if len(payload) + 32 > most_bytes(len(raw)):  # (no file's is: see most_bytes)
         return
     with contextlib.suppress(OSError):
         root.mkdir(parents=True, exist_ok=True)

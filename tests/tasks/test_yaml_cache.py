@@ -5,6 +5,8 @@ error; a file the parser refuses is never kept; the cache stays within its bound
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +186,68 @@ def test_the_cache_can_be_turned_off_and_cannot_fail_a_load(tmp_path: Path, monk
     monkeypatch.delenv(yaml_cache.ENV_VAR)
     (tmp_path / "jb-cache").write_text("a file where the cache's folder would be")  # nothing can be written
     assert load_task(str(path)).name == "cached"
+
+
+def _get_within(path: Path, seconds: float = 20.0) -> tuple[bool, Any]:
+    """yaml_cache.get of ``path``'s file, in a thread: (whether it returned within ``seconds``, what it returned)."""
+    found: list[Any] = []
+    worker = threading.Thread(target=lambda: found.append(yaml_cache.get(path.read_bytes(), str(path.resolve()))),
+                              daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return not worker.is_alive(), found[0] if found else None
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_named_pipe_in_an_entrys_place_is_a_miss_not_a_wait(tmp_path: Path) -> None:
+    path = _task(tmp_path)
+    expected = load_task(str(path))
+    [entry] = _entries(tmp_path)
+    entry.unlink()
+    os.mkfifo(entry)  # no writer ever opens it: a blocking open would wait for ever
+    returned, found = _get_within(path)
+    assert returned and found is None
+    assert load_task(str(path)) == expected
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="/dev/zero")
+def test_an_endless_file_in_an_entrys_place_is_a_miss_not_read(tmp_path: Path) -> None:
+    path = _task(tmp_path)
+    expected = load_task(str(path))
+    [entry] = _entries(tmp_path)
+    entry.unlink()
+    entry.symlink_to("/dev/zero")  # would be read until memory runs out
+    returned, found = _get_within(path)
+    assert returned and found is None
+    assert load_task(str(path)) == expected
+
+
+def test_an_entry_larger_than_any_file_could_make_is_a_miss_not_read(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _task(tmp_path)
+    expected = load_task(str(path))
+    [entry] = _entries(tmp_path)
+    most = yaml_cache.most_bytes(path.stat().st_size)
+    assert entry.stat().st_size <= most
+    with entry.open("ab") as out:  # (sparse: no disk used)
+        out.truncate(most + 1)
+    monkeypatch.setattr(Path, "read_bytes", None)  # (the entry is not read whole to find out)
+    assert yaml_cache.get(path.open("rb").read(), str(path.resolve())) is None
+    monkeypatch.undo()
+    assert load_task(str(path)) == expected
+
+
+def test_a_file_whose_aliases_expand_to_the_most_allowed_is_still_kept(tmp_path: Path) -> None:
+    """most_bytes bounds every entry a file the parser accepts can make: the largest expansion, the smallest
+    elements."""
+    text = "x: &a '" + "y" * 900 + "'\n" + "many: [" + ", ".join(["*a"] * 1_000) + "]\n" \
+        + "few: [" + ",".join(["{}"] * 30_000) + "]\n"
+    path = tmp_path / "expanded.yaml"
+    path.write_text(text)
+    parsed = load_yaml(path.resolve())
+    yaml_cache.load_yaml(path.resolve())
+    [entry] = _entries(tmp_path)
+    assert entry.stat().st_size > len(text)
+    kept = yaml_cache.get(path.read_bytes(), str(path.resolve()))
+    assert kept is not None
+    _same(parsed, kept)

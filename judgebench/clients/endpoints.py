@@ -18,9 +18,11 @@ the servers that ``vllm:``, ``sglang:`` and ``llamacpp:`` specs name (judgebench
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import os
 import re
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -295,6 +297,35 @@ def _failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {reason}"
 
 
+async def _in_thread(url: str, headers: dict[str, str], timeout_s: float) -> int:
+    """``_status_of`` in a daemon thread of its own, awaited. Not asyncio.to_thread: its pool's threads are joined
+    when the loop ends, so a run stopped (Ctrl-C) while a server holds the probe waited until the socket's timeout
+    ran out (or for ever, for a server that sends a byte now and then); the probe's thread holds nothing to finish."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[int] = loop.create_future()
+
+    def settle(result: int | None, error: BaseException | None) -> None:
+        if done.done():  # (given up: the run was stopped)
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result if result is not None else 0)
+
+    def probe() -> None:
+        result: int | None = None
+        error: BaseException | None = None
+        try:
+            result = _status_of(url, headers, timeout_s)
+        except BaseException as exc:  # handed to the awaiting coroutine, which tells what it means
+            error = exc
+        with contextlib.suppress(RuntimeError):  # (the loop has closed: nobody waits for this probe any more)
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=probe, name="judgebench-probe", daemon=True).start()
+    return await done
+
+
 async def _probe_one(endpoint: Endpoint, base_url: str, timeout_s: float) -> ConfigError | None:
     key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
     # A name of our own: some providers' front ends refuse the standard library's ("Python-urllib/3.x") outright.
@@ -302,7 +333,7 @@ async def _probe_one(endpoint: Endpoint, base_url: str, timeout_s: float) -> Con
                **({"Authorization": f"Bearer {key}"} if key else {})}
     try:
         # In a thread: the probes of every endpoint and replica wait at once, none holding up the others.
-        status = await asyncio.to_thread(_status_of, f"{base_url}/models", headers, timeout_s)
+        status = await _in_thread(f"{base_url}/models", headers, timeout_s)
     except (OSError, http.client.HTTPException, ValueError) as exc:
         # A provider's own API (OpenAI's) gets its own hint; a server by URL the generic one.
         named = next((p for p in BY_HOST.values() if p.base_url() == base_url), None)

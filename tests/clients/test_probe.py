@@ -3,6 +3,7 @@ counts as an answer, what a refused key and an absent server say, and that no ke
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Iterator
@@ -137,3 +138,26 @@ def test_probes_of_several_servers_wait_at_once() -> None:
             serving(ThreadingHTTPServer(("127.0.0.1", 0), Held)) as b:
         assert check_reachable([_endpoint(f"{a}/v1"), _endpoint(f"{b}/v1")], timeout_s=5) == []
     assert answered_before == [0, 0]
+
+
+def test_a_run_stopped_during_a_probe_does_not_wait_for_the_server() -> None:
+    """Ctrl-C cancels the run's coroutine: the loop then ends at once, not when the held probe's socket times out
+    (asyncio.to_thread's pool is joined as the loop closes: 10 s by default, for ever for a server that trickles;
+    a regression fails here after 20 s)."""
+    from judgebench.clients.endpoints import acheck_reachable
+
+    with socket.socket() as listener:  # accepts connections (the backlog does) and never replies
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+
+        async def stopped() -> None:
+            probing = asyncio.ensure_future(acheck_reachable([_endpoint(url)], timeout_s=20))
+            await asyncio.sleep(0.2)
+            probing.cancel()  # what asyncio.run does to the run on KeyboardInterrupt
+            with pytest.raises(asyncio.CancelledError):
+                await probing
+
+        asyncio.run(stopped())
+        # The loop has ended while the probe still waits on the silent server (its thread is not joined).
+        assert [t for t in threading.enumerate() if t.name == "judgebench-probe" and t.is_alive()]

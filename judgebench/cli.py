@@ -44,7 +44,8 @@ EXIT_FAILED_JUDGMENTS = 3
 EXIT_PENDING = 75  # run --batch: nothing failed, some judgments wait in provider batches; run again later
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 # What to do after a Ctrl-C, by command: every reply a run finished is in the cache, and its records on disk.
-RESUME_HINT = {"run": "run the same command again to resume; everything finished is cached and is not asked again"}
+RESUME_HINT = {"run": "run the same command again to resume (if it named a --run-id, name a new one: a run directory "
+                      "is never overwritten); everything finished is cached and is not asked again"}
 
 
 class Main(click.Group):

@@ -326,14 +326,20 @@ async def _in_thread(url: str, headers: dict[str, str], timeout_s: float) -> int
     return await done
 
 
+# A whole probe (connect, request, every read of the answer) waits at most this many times the run's timeout.
+PROBE_BOUND = 2
+
+
 async def _probe_one(endpoint: Endpoint, base_url: str, timeout_s: float) -> ConfigError | None:
     key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
     # A name of our own: some providers' front ends refuse the standard library's ("Python-urllib/3.x") outright.
     headers = {"User-Agent": f"judgebench/{__version__}", "Accept": "*/*",
                **({"Authorization": f"Bearer {key}"} if key else {})}
     try:
-        # In a thread: the probes of every endpoint and replica wait at once, none holding up the others.
-        status = await _in_thread(f"{base_url}/models", headers, timeout_s)
+        # In a thread: the probes of every endpoint and replica wait at once, none holding up the others. The
+        # socket's timeout bounds each read; the whole probe is bounded too, so a server that sends a byte now and
+        # then cannot hold the run at its start (asyncio's TimeoutError is the OSError caught below).
+        status = await asyncio.wait_for(_in_thread(f"{base_url}/models", headers, timeout_s), PROBE_BOUND * timeout_s)
     except (OSError, http.client.HTTPException, ValueError) as exc:
         # A provider's own API (OpenAI's) gets its own hint; a server by URL the generic one.
         named = next((p for p in BY_HOST.values() if p.base_url() == base_url), None)

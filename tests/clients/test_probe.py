@@ -101,6 +101,35 @@ def test_a_server_that_never_answers_is_given_up_after_the_timeout() -> None:
             check_reachable([_endpoint(url)], timeout_s=0.3)
 
 
+def test_a_server_that_trickles_its_answer_is_given_up_after_the_probes_bound() -> None:
+    # Each byte comes before the socket's timeout, so no read times out: the probe as a whole is bounded
+    # (PROBE_BOUND times the timeout), not only each read.
+    stop = threading.Event()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+
+        def trickle() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(4096)
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                    if stop.wait(0.05):
+                        return
+                    connection.sendall(bytes([byte]))
+
+        sender = threading.Thread(target=trickle, daemon=True)
+        sender.start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        try:
+            with pytest.raises(ConfigError, match=r"cannot reach m at .* \(TimeoutError"):
+                check_reachable([_endpoint(url)], timeout_s=0.2)
+            assert sender.is_alive()  # the server was still sending: the bound, not the server, ended the probe
+        finally:
+            stop.set()
+            sender.join(5)
+
+
 def test_one_replica_down_is_a_warning_and_all_down_an_error() -> None:
     dead = f"http://127.0.0.1:{_closed_port()}/v1"
     with answering(200) as url:

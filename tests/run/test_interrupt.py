@@ -51,8 +51,8 @@ def test_ctrl_c_exits_130_with_a_resume_line_and_leaves_no_empty_run_dir(tmp_pat
         _, stderr = interrupt_when(process, lambda: len(script.requests) >= 2)
     assert process.returncode == 130, stderr
     last = stderr.strip().splitlines()[-1]
-    assert last == ("interrupted: run the same command again to resume; everything finished is cached and is not "
-                    "asked again")
+    assert last == ("interrupted: run the same command again to resume (if it named a --run-id, name a new one: a "
+                    "run directory is never overwritten); everything finished is cached and is not asked again")
     assert "Traceback" not in stderr and "Aborted!" not in stderr
     assert [p.name for p in out.iterdir() if p.is_dir()] == []  # nothing was answered: no run directory at all
     assert script.abandoned == len(script.requests)  # the requests in flight were dropped, not left open

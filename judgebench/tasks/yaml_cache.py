@@ -87,15 +87,18 @@ def _root() -> Path | None:
 
 @lru_cache(maxsize=1)
 def _code() -> bytes:
-    """What decides a file's values and lines: the parsing code, PyYAML and this schema."""
+    """What decides a file's values and lines: the parsing code (yamlsrc, and formats.common, whose ``decode`` turns
+    the file's bytes into its text), PyYAML and this schema."""
     import yaml
 
+    from ..formats import common
     from . import yamlsrc
 
     digest = hashlib.sha256(f"{SCHEMA}|{__version__}|{yaml.__version__}|{getattr(yaml, '__with_libyaml__', False)}"
                             f"|msgspec {msgspec.__version__}".encode())
-    with contextlib.suppress(OSError, TypeError):  # installed without sources: the versions above still separate
-        digest.update(Path(yamlsrc.__file__).read_bytes())
+    for module in (yamlsrc, common):
+        with contextlib.suppress(OSError, TypeError):  # installed without sources: the versions above still separate
+            digest.update(Path(str(module.__file__)).read_bytes())
     return digest.digest()
 
 

@@ -251,3 +251,25 @@ def test_a_file_whose_aliases_expand_to_the_most_allowed_is_still_kept(tmp_path:
     kept = yaml_cache.get(path.read_bytes(), str(path.resolve()))
     assert kept is not None
     _same(parsed, kept)
+
+
+@pytest.mark.parametrize("module_name", ["judgebench.tasks.yamlsrc", "judgebench.formats.common"])
+def test_the_key_changes_with_the_code_that_reads_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          module_name: str) -> None:
+    # The code that turns a file into its values (the parser, and formats.common's decode of its bytes) is part of
+    # the key: an entry written by other code is another key, never read as this code's values.
+    import importlib
+
+    module = importlib.import_module(module_name)
+    yaml_cache._code.cache_clear()
+    before = yaml_cache._code()
+    edited = tmp_path / "edited.py"
+    edited.write_bytes(Path(str(module.__file__)).read_bytes() + b"\n# edited\n")
+    monkeypatch.setattr(module, "__file__", str(edited))
+    yaml_cache._code.cache_clear()
+    try:
+        assert yaml_cache._code() != before
+    finally:
+        monkeypatch.undo()
+        yaml_cache._code.cache_clear()
+    assert yaml_cache._code() == before

@@ -280,6 +280,10 @@ def _status_of(url: str, headers: dict[str, str], timeout_s: float) -> int:
     (tasks.fetch): the probe needs no other, and over plain HTTP makes no TLS context (the CA bundle's load is
     most of what a client costs to start); over HTTPS it checks the certificate against the system's CAs, as the
     lean transport that sends the run's requests does."""
+    # Only a server is probed: urllib would also open file:, ftp: and data: URLs (a base URL from the environment,
+    # OPENAI_BASE_URL, is not checked as a --judge URL is), which no request of the run can use either.
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ValueError(f"not an http:// or https:// URL: {urlsplit(url).scheme or 'no'} scheme")
     opener = urllib.request.build_opener(_NoRedirect)
     try:
         with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout_s) as response:

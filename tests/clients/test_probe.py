@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +191,19 @@ def test_a_run_stopped_during_a_probe_does_not_wait_for_the_server() -> None:
         asyncio.run(stopped())
         # The loop has ended while the probe still waits on the silent server (its thread is not joined).
         assert [t for t in threading.enumerate() if t.name == "judgebench-probe" and t.is_alive()]
+
+
+@pytest.mark.parametrize("scheme", ["file", "ftp"])
+def test_a_base_url_that_is_no_server_is_refused_without_opening_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     scheme: str) -> None:
+    # OPENAI_BASE_URL comes from the environment unchecked: the probe speaks HTTP only, and says so in one line
+    # (urllib would open a local file, and a file's answer has no status).
+    (tmp_path / "models").write_text("not a server")
+    base = tmp_path.as_uri() if scheme == "file" else "ftp://127.0.0.1:9/v1"
+    monkeypatch.setenv("OPENAI_BASE_URL", base)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    endpoint = parse_endpoint("gpt-4o@openai", role="judge", concurrency=1)
+    with pytest.raises(ConfigError) as caught:
+        check_reachable([endpoint], timeout_s=0.5)
+    message = str(caught.value)
+    assert "not an http:// or https:// URL" in message and SECRET not in message and "\n" not in message

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -14,10 +15,15 @@ import numpy as np
 from ..constants import BOOTSTRAP_SEED, DEFAULT_BOOTSTRAP
 
 DEFAULT_SEED = BOOTSTRAP_SEED
-# Above this many (resample, item) entries the counts matrix is not built (8 bytes each: 32 MB, and up to 8 are
-# kept): resamples are drawn in blocks instead (``resample_count_blocks``: of CHUNK_ENTRIES; the means of
-# ``bootstrap_ci``: of COUNT_BLOCK_ENTRIES), so memory stays flat in the number of items.
+# Above this many (resample, item) entries the counts matrix is not built (8 bytes each: 32 MB): resamples are drawn
+# in blocks instead (``resample_count_blocks``: of CHUNK_ENTRIES; the means of ``bootstrap_ci``: of
+# COUNT_BLOCK_ENTRIES), so memory stays flat in the number of items.
 COUNTS_LIMIT = 4_000_000
+# The counts kept for the next interval over as many items (``resample_counts``): at most this many bytes in all,
+# one matrix of COUNTS_LIMIT entries and smaller ones beside it, the least recently used let go first. (Eight of any
+# size were kept: intervals over eight slightly different numbers of items near 4,000, models with a few failures
+# each, held 256 MB for the life of the process.)
+COUNTS_MEMO_BYTES = 48 << 20
 CHUNK_ENTRIES = 1_000_000
 # Resamples counted a block of about this many draws at a time (``resample_counts``): what one block needs fits in a
 # processor's cache, where the whole (n_samples, n) matrix of draws, its offsets and its integer counts were three
@@ -81,11 +87,56 @@ def _chunked_means(values: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
     return means
 
 
-@lru_cache(maxsize=8)
+class _CountsMemo:
+    """Counts matrices by (n, n_samples, seed), within a budget of bytes (COUNTS_MEMO_BYTES), least recently used
+    let go first; one larger than the budget is not kept. The matrices are read-only, so sharing one is safe."""
+
+    def __init__(self, most_bytes: int) -> None:
+        self.most_bytes = most_bytes
+        self._kept: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int, int]) -> np.ndarray | None:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[int, int, int], counts: np.ndarray) -> None:
+        if counts.nbytes > self.most_bytes:
+            return
+        with self._lock:
+            self._kept[key] = counts
+            while sum(kept.nbytes for kept in self._kept.values()) > self.most_bytes:
+                self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(kept.nbytes for kept in self._kept.values())
+
+
+_COUNTS = _CountsMemo(COUNTS_MEMO_BYTES)
+
+
 def resample_counts(n: int, n_samples: int, seed: int) -> np.ndarray:
     """(n_samples, n) counts of how often each item is drawn in each bootstrap resample: the draws of one generator
     in order, ``rng.integers(0, n, size=(n_samples, n))``, counted a block of resamples at a time (the same draws
-    and counts as all at once)."""
+    and counts as all at once). Read-only; kept for the next call with the same arguments (``_COUNTS``)."""
+    key = (n, n_samples, seed)
+    found = _COUNTS.get(key)
+    if found is None:
+        found = _counted(n, n_samples, seed)
+        _COUNTS.put(key, found)
+    return found
+
+
+def _counted(n: int, n_samples: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     counts = np.empty((n_samples, n))
     rows = max(1, COUNT_BLOCK_ENTRIES // max(n, 1))

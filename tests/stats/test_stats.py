@@ -268,7 +268,7 @@ def test_resample_counts_counted_by_blocks_are_the_counts_of_all_the_draws_at_on
     expected = np.zeros((n_samples, n))
     for row, drawn in enumerate(draws):
         expected[row] = np.bincount(drawn, minlength=n)
-    winrate.resample_counts.cache_clear()
+    winrate._COUNTS.clear()
     found = winrate.resample_counts(n, n_samples, 11)
     assert found.shape == (n_samples, n) and found.dtype == np.float64 and not found.flags.writeable
     assert np.array_equal(found, expected)
@@ -285,3 +285,21 @@ def test_resample_means_are_the_same_whatever_the_block(monkeypatch: pytest.Monk
     small = winrate._chunked_means(values, n_samples, 9)
     monkeypatch.setattr(winrate, "COUNT_BLOCK_ENTRIES", 4_000_000)  # one block, or a few large ones
     assert np.array_equal(winrate._chunked_means(values, n_samples, 9), small)
+
+
+def test_the_kept_counts_stay_within_their_bytes_and_give_the_same_intervals() -> None:
+    """Intervals over many slightly different numbers of items (models with a few failures each) keep at most
+    COUNTS_MEMO_BYTES of counts (eight 32 MB matrices were kept before), and a matrix let go and drawn again gives
+    the very same interval."""
+    from judgebench.stats import winrate
+
+    winrate._COUNTS.clear()
+    rng = np.random.default_rng(3)
+    samples = {n: rng.random(n) for n in range(3993, 4001)}
+    first = {n: winrate.bootstrap_ci(values) for n, values in samples.items()}
+    assert 0 < winrate._COUNTS.nbytes <= winrate.COUNTS_MEMO_BYTES
+    again = winrate.resample_counts(4000, winrate.DEFAULT_BOOTSTRAP, winrate.DEFAULT_SEED)
+    assert winrate.resample_counts(4000, winrate.DEFAULT_BOOTSTRAP, winrate.DEFAULT_SEED) is again  # kept: shared
+    assert {n: winrate.bootstrap_ci(values) for n, values in samples.items()} == first  # drawn again: the same
+    winrate._COUNTS.clear()
+    assert winrate.bootstrap_ci(samples[3993]) == first[3993]

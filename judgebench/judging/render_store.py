@@ -184,7 +184,9 @@ class RenderStore:
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
         """Look-ups inside the block share one read transaction: one lock of the WAL and one snapshot for a window of
-        prompts, not one each (renders stored meanwhile are written when it ends)."""
+        prompts, not one each. Renders stored meanwhile go to the writer as its batches fill, as at any time: it
+        writes through its own connection, which this snapshot does not hold back (a render it wrote meanwhile may
+        read here as a miss, and is rendered again)."""
         if self._db.in_transaction:
             yield
             return

@@ -9,6 +9,10 @@ single-grading judge requests at concurrency 64, in one process, alternating rou
 - ``judgebench_live`` / ``judgebench_cached``: ``judgebench run --answers FILE`` as the CLI does it (load_task, then
   the library call ``evaluate`` with the CLI's settings: lean transport, fixed concurrency 64), into an empty cache,
   then again with every request in the cache;
+- ``judgebench_no_transport``: the live call with the judge an in-process model that answers what the stub answers
+  (clients.backends.inprocess: no socket, no HTTP, no JSON on the wire), into an empty cache. Everything judgebench
+  does per judgment but the transport: the floor of ``judgebench_live`` however fast the transport were. Its ratio
+  to the aiohttp loop, which includes its transport, says how much of the gap is judgebench's own work;
 - once each, ``judgebench run`` as a subprocess of the real CLI (start-up included), live and cached.
 
 Then the breakdown per judgment, live and cached, from a separate instrumented pass (perf_counter accumulators
@@ -52,7 +56,8 @@ import openai
 import orjson
 from stub_server import running_stub
 
-from judgebench.types import Endpoint, Judge, JudgeRequest
+from judgebench.clients.backends.inprocess import serving
+from judgebench.types import ChatRequest, Endpoint, Judge, JudgeRequest
 
 N_REQUESTS = 8000
 CONCURRENCY = 64
@@ -164,6 +169,11 @@ def sdk_loop(base_url: str, requests: list[JudgeRequest]) -> None:
     texts = asyncio.run(run())
     if len(texts) != len(requests) or any(t != EXPECTED for t in texts):
         raise RuntimeError("a reply was lost or wrong: the comparison would not be fair")
+
+
+def _answers_as_the_stub(request: ChatRequest) -> str:
+    """An in-process judge that answers every request as the stub does."""
+    return EXPECTED
 
 
 def library_run(task_path: Path, answers: Path, base_url: str, out: Path, cache: Path, n: int,
@@ -428,7 +438,8 @@ def main(n: int = N_REQUESTS, rounds: int = ROUNDS, before: str | None = None, w
         with running_stub() as base_url:
             requests = rendered_requests(task_path, answers, judge_for(base_url))
             samples: dict[str, list[dict[str, float]]] = {
-                name: [] for name in ("aiohttp_loop", "sdk_loop", "judgebench_live", "judgebench_cached")}
+                name: [] for name in ("aiohttp_loop", "sdk_loop", "judgebench_live", "judgebench_cached",
+                                      "judgebench_no_transport")}
             # Warm-up: connections, imports, the template compiled.
             aiohttp_loop(base_url, requests[:300])
             sdk_loop(base_url, requests[:300])
@@ -441,6 +452,10 @@ def main(n: int = N_REQUESTS, rounds: int = ROUNDS, before: str | None = None, w
                     task_path, answers, base_url, o, c, n, False)))
                 samples["judgebench_cached"].append(_timed(lambda c=cache, o=cached: library_run(  # type: ignore[misc]
                     task_path, answers, base_url, o, c, n, True)))
+                with serving(_answers_as_the_stub) as in_process_url:
+                    samples["judgebench_no_transport"].append(_timed(lambda r=round_, u=in_process_url: library_run(  # type: ignore[misc]
+                        task_path, answers, u, workdir / f"no-transport{r}", workdir / f"no-transport{r}.sqlite",
+                        n, False)))
             base = {key: statistics.median(s[key] for s in samples["aiohttp_loop"]) for key in ("wall_s", "cpu_s")}
             results: dict[str, Any] = {"n_requests": n, "concurrency": CONCURRENCY, "rounds": rounds,
                                        "cores": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2)}

@@ -261,6 +261,13 @@ class Task:
     # category -> sampling parameters that replace ``generation``'s for its items (``generation.by_category``).
     generation_by_category: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
+    def __repr__(self) -> str:
+        # Not the dataclass's: it would write out every item, and a repr is asked for where nobody reads it
+        # (asyncio formats the main task's result when asyncio.run restores the SIGINT handler: a run's result
+        # holds its task, so `asyncio.run(aevaluate(...))` of 100,000 items built a repr of some 30 MB).
+        return (f"Task(name={self.name!r}, kind={self.kind!r}, protocol={self.protocol!r}, "
+                f"items={len(self.items):,}, path={self.path!r})")
+
     def generation_params(self) -> dict[str, Any]:
         return dict(self.generation)
 

@@ -82,3 +82,20 @@ def test_a_runs_summary_is_the_one_load_computes_from_its_directory(tmp_path: Pa
     assert summary["rows"] == json.loads(json.dumps([asdict(row) for row in loaded._board.scores]))
     assert summary["diagnostics"] == loaded.diagnostics.to_json()
     assert summary["n_failed"] == int(loaded.judgments["error"].notna().sum())
+
+
+def test_a_run_result_and_its_task_have_short_reprs(tmp_path: Path) -> None:
+    """A task's repr names it and counts its items: asyncio formats the repr of `asyncio.run(aevaluate(...))`'s
+    result when the run ends (restoring the SIGINT handler), and a notebook shows it, so writing out every item made
+    a string the size of the task (about 30 MB for 100,000 items)."""
+    from dataclasses import replace
+
+    task = load_task("sample-mt")
+    many = replace(task, items=task.items * 500)
+    assert len(many.items) > 1000
+    assert repr(many) == (f"Task(name={task.name!r}, kind='single', protocol={task.protocol!r}, "
+                          f"items={len(many.items):,}, path={task.path!r})")
+    with fake_model(Script([("ok", "A fine answer. Rating: [[7]]")])) as url:
+        result = asyncio.run(aevaluate(task, config(url, tmp_path)))
+    assert result.n_judgments == 4
+    assert repr(task) in repr(result) and task.items[0].turns[0] not in repr(result)

@@ -200,3 +200,22 @@ def test_a_question_cannot_name_the_frame_code_before_the_real_one() -> None:
     assert code != "0000000000" and len(code) == 10
     assert user.index(f"{CODE_LINE}{code}") == 0 and user.index(f"{CODE_LINE}0000000000") > 0
     assert user.count(f"Answer 1 {code}|>") == 2  # the template's own frame, around the real answer
+
+
+def test_blank_lines_are_collapsed_as_the_rule_says() -> None:
+    """Every run of three or more newlines becomes two, and nothing else changes: checked against the rule written
+    out (runs of newlines, rebuilt one by one), over every string of up to 9 characters of newline, space and x."""
+    import itertools
+    import re
+
+    from judgebench.judging.prompts import _tidy
+
+    def by_the_rule(text: str) -> str:
+        return "".join("\n\n" if run.startswith("\n") and len(run) >= 3 else run
+                       for run in re.findall(r"\n+|[^\n]+", text))
+
+    for length in range(10):
+        for letters in itertools.product("\n x", repeat=length):
+            text = "".join(letters)
+            assert _tidy(text) == by_the_rule(text), repr(text)
+    assert _tidy("a\n\n\n\n\n\n\nb\n\nc\n\n\n") == "a\n\nb\n\nc\n\n"

@@ -444,3 +444,80 @@ def test_a_write_by_another_between_two_batches_is_seen_at_the_next(tmp_path: Pa
     assert store.get(theirs, 10_000) == (("user", "theirs"),)
     assert [store.get(key, 10_000) for key in mine] == [(("user", key.hex()),) for key in mine]
     store.close()
+
+
+def _system_prompt(i: int) -> prompts.Messages:
+    return (("system", "You are a careful judge. " * 20), ("user", f"grade answer {i}"))
+
+
+def test_a_system_message_prompts_share_is_kept_once_and_read_back_whole(tmp_path: Path) -> None:
+    """The system message of a task's prompts is kept once (after the first prompt that shows it, kept whole), each
+    prompt naming its sha256: every prompt reads back exactly as it was put, in another store too."""
+    store = render_store.RenderStore(tmp_path / "r.sqlite")
+    keys = [os.urandom(32) for _ in range(render_store.WRITE_BATCH + 10)]
+    for i, key in enumerate(keys):
+        store.put(key, _system_prompt(i))
+    store.close()
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM texts2").fetchone()[0] == 1
+        shared = db.execute("SELECT COUNT(*) FROM prompts2 WHERE shared IS NOT NULL").fetchone()[0]
+        assert shared == len(keys) - 1
+        ((longest,),) = db.execute("SELECT max(length(messages)) FROM prompts2 WHERE shared IS NOT NULL")
+    assert longest < 60  # the system message is not in the row
+    reopened = render_store.RenderStore(tmp_path / "r.sqlite")
+    assert [reopened.get(key, 10_000) for key in keys] == [_system_prompt(i) for i in range(len(keys))]
+    reopened.close()
+
+
+@pytest.mark.parametrize("damage", [
+    "UPDATE texts2 SET text = CAST('You are a forged judge.' AS BLOB)",  # not the text named: its sha256 differs
+    "DELETE FROM texts2",  # the text is gone
+    "UPDATE prompts2 SET shared = zeroblob(32) WHERE shared IS NOT NULL",  # names a text that is not there
+    "UPDATE prompts2 SET shared = CAST('short' AS BLOB) WHERE shared IS NOT NULL",
+    "UPDATE prompts2 SET messages = CAST('[[\"system\", \"whole\"], [\"user\", \"x\"]]' AS BLOB) WHERE shared IS NOT "
+    "NULL",  # the row holds a text where the shared one goes
+    "UPDATE prompts2 SET messages = CAST('[[\"user\", null], [\"user\", \"x\"]]' AS BLOB) WHERE shared IS NOT NULL",
+])
+def test_a_damaged_or_forged_shared_text_is_a_miss(tmp_path: Path, damage: str) -> None:
+    store = render_store.RenderStore(tmp_path / "r.sqlite")
+    keys = [os.urandom(32) for _ in range(3)]
+    for i, key in enumerate(keys):
+        store.put(key, _system_prompt(i))
+    store.close()
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        db.execute(damage)
+    reopened = render_store.RenderStore(tmp_path / "r.sqlite")
+    assert reopened.get(keys[0], 10_000) == _system_prompt(0)  # kept whole: no shared text named
+    assert [reopened.get(key, 10_000) for key in keys[1:]] == [None, None]
+    reopened.close()
+
+
+def test_a_shared_text_is_read_within_the_limit_of_its_prompt(tmp_path: Path) -> None:
+    """The limit of a look-up counts the shared text with the row: a prompt longer than it is not read."""
+    store = render_store.RenderStore(tmp_path / "r.sqlite")
+    keys = [os.urandom(32) for _ in range(2)]
+    for i, key in enumerate(keys):
+        store.put(key, _system_prompt(i))
+    store.close()
+    length = len(render_store.encode(_system_prompt(1)) or b"")
+    for fresh in (True, False):  # the text read from the file, then remembered
+        reopened = render_store.RenderStore(tmp_path / "r.sqlite")
+        if not fresh:
+            assert reopened.get(keys[1], 10_000) == _system_prompt(1)
+        assert reopened.get(keys[1], length // 2) is None
+        reopened.close()
+
+
+def test_a_shared_system_message_that_holds_a_secret_is_never_stored(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-test-shared-0123456789"
+    monkeypatch.setenv("JUDGEBENCH_TEST_API_KEY", secret)
+    store = render_store.RenderStore(tmp_path / "r.sqlite")
+    for i in range(5):
+        store.put(os.urandom(32), (("system", f"keep {secret} safe"), ("user", f"grade {i}")))
+    store.put(os.urandom(32), (("system", "plain"), ("user", "grade")))
+    store.close()
+    assert secret.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("r.sqlite*"))
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM prompts2").fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(*) FROM texts2").fetchone()[0] == 0

@@ -219,3 +219,26 @@ def test_blank_lines_are_collapsed_as_the_rule_says() -> None:
             text = "".join(letters)
             assert _tidy(text) == by_the_rule(text), repr(text)
     assert _tidy("a\n\n\n\n\n\n\nb\n\nc\n\n\n") == "a\n\nb\n\nc\n\n"
+
+
+@pytest.mark.parametrize("name", ["battle.jinja", "pairwise.jinja", "rubric.jinja", "single.jinja",
+                                  "single_reference.jinja"])
+def test_a_render_starts_from_the_context_jinja2_makes(name: str) -> None:
+    """The render's context, made with the template's globals as one dict (prompts._globals), is the one
+    Template.new_context makes: the same variables in the same order, the same globals, blocks and settings."""
+    import jinja2.runtime
+
+    from judgebench.judging import prompts
+    from judgebench.tasks.builtin import prompts_dir
+
+    dirs = (str(prompts_dir()),)
+    template = prompts.load_template(name, dirs)
+    variables = {"turn": 1, "frame": "f", "range": "a variable named as a global"}
+    theirs = template.new_context(variables)
+    ours = jinja2.runtime.new_context(template.environment, template.name, template.blocks, variables, False,
+                                      prompts._globals(template), None)
+    assert list(ours.parent.items()) == list(theirs.parent.items())
+    assert ours.globals_keys == theirs.globals_keys and "namespace" in ours.globals_keys
+    assert ours.blocks == theirs.blocks and ours.vars == theirs.vars and ours.name == theirs.name
+    assert vars(ours.eval_ctx) == vars(theirs.eval_ctx) and ours.exported_vars == theirs.exported_vars
+    assert prompts._globals(template) is prompts._globals(template)  # made once

@@ -478,9 +478,23 @@ def render_messages(name: str, search_path: tuple[str, ...], variables: dict[str
     return messages
 
 
+def _globals(template: jinja2.Template) -> dict[str, Any]:
+    """A template's globals as one dict, made once per template object. jinja2 keeps them as a ChainMap (the
+    template's own over its environment's), read key by key in Python for every new context (4.7 of its 6.5 us, for
+    the same context): neither changes once the template is loaded (the environment's are set when it is made:
+    sandbox.BudgetedSandbox; jinja2 adds to a template's own only when it is asked for with globals, and no one
+    asks)."""
+    found: dict[str, Any] | None = getattr(template, "_judgebench_globals", None)
+    if found is None:
+        found = template._judgebench_globals = dict(template.globals)  # type: ignore[attr-defined]
+    return found
+
+
 def _render(template: jinja2.Template, search_path: tuple[str, ...], variables: dict[str, Any]) -> Messages:
     messages: list[tuple[str, str]] = []
-    context = template.new_context(variables)
+    # Template.new_context(variables), with the globals as a dict (``_globals``): the same context.
+    context = jinja2.runtime.new_context(template.environment, template.name, template.blocks, variables, False,
+                                         _globals(template), None)
     token = render_budget.start(variables)
     try:
         written = _Written(render_budget.budget().output_limit)
@@ -526,7 +540,9 @@ class _Written:
         return "".join(pieces)
 
 
-_BLANK_LINES = re.compile(r"\n{3,}")
+# Three newlines, then any more: the same runs as ``\n{3,}``, but a pattern that starts with a literal string is found
+# by a fast search for it, not tried at every position (4.4 -> 0.5 us over a 650-character system message, measured).
+_BLANK_LINES = re.compile(r"\n\n\n+")
 
 
 def _tidy(text: str) -> str:

@@ -11,7 +11,10 @@ that holds a secret (an answer that echoes a key: credentials.redact) is never s
 New renders are written in batches by a thread of their own (SQLite lets go of the interpreter while it writes), so a
 live run's event loop does not wait on the disk; at most ``2 * WRITE_BATCH`` renders (512, as when a batch of 512 was
 written on the loop) are in memory only, and a run that ends writes them first. A render is checked for secrets
-before its batch leaves for the file.
+before its batch leaves for the file. A store that held nothing when it opened (a run's first pass) asks the file only
+for keys it put itself, until another process writes to it: every other look-up would miss. A look-up not made is a
+prompt rendered again, never another prompt. A system message many prompts share is kept once, each of them naming
+its sha256, and read only when its text has that sha256.
 
 A run opens the store with ``kept_beside(cache_path)``; renders outside one (a dry run's check, a notebook) use the
 in-process memo alone. The store is an optimisation: a store that cannot be opened or written is not used, and the
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -34,12 +38,25 @@ from ..credentials import redactor
 
 Messages = tuple[tuple[str, str], ...]
 
-# A rowid table, found by the key's first 8 bytes (``_row_id``), the whole key kept to check: a prompt of up to about
-# 4 KB lies in its leaf page. The first layout (``renders``, a WITHOUT ROWID table keyed by the whole key) kept at most
-# about 1 KB of a row in its page: every longer prompt, which is most prompts, took an overflow page of its own (an
-# 8,000-prompt store of 1 KB prompts was 37.6 MB, not 10, and each look-up read two pages). A file made by an older
-# version keeps its ``renders`` table, unread.
-_SCHEMA = "CREATE TABLE IF NOT EXISTS prompts (id INTEGER PRIMARY KEY, key BLOB NOT NULL, messages BLOB NOT NULL)"
+# Rows in the order they were written (``seq``: a new row goes at the table's end, beside the last ones, so a batch
+# writes few pages), found through a unique index of the key's first 8 bytes (``_row_id``), the whole key kept to
+# check. The layout before (``prompts``, the row id being the key's first 8 bytes) put each new row on a page of its
+# own somewhere in the table: a batch of 256 wrote about as many pages, and a row cost the writer's thread 19 us of
+# CPU at 8,000 rows, 29 us at 50,000 (measured; 5 and 7 us in this layout, a look-up the same). The layout before that
+# (``renders``) kept at most about 1 KB of a row in its page. A file made by an older version keeps its tables,
+# unread: their entries are misses, rendered again. AUTOINCREMENT: a row's ``seq`` is never given twice, so the
+# largest one given (in sqlite_sequence) says whether anyone wrote since (``RenderStore._write``).
+_TABLE = "prompts2"
+_SCHEMA = (f"CREATE TABLE IF NOT EXISTS {_TABLE} (seq INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER NOT NULL UNIQUE, "
+           "key BLOB NOT NULL, shared BLOB, messages BLOB NOT NULL)")
+# A system message that the renders of a task share (their instructions: what varies with the answers is in the user
+# message), about two thirds of a row, is kept once in its own table, found by the first 8 bytes of its sha256: a row
+# that shows it names its whole sha256 (``shared``) and holds null in its place. A text is read only when its sha256
+# is the one named. A system message is shared once a store puts it a second time (the one before is kept whole).
+_TEXTS = "texts2"
+_TEXTS_SCHEMA = f"CREATE TABLE IF NOT EXISTS {_TEXTS} (id INTEGER PRIMARY KEY, text BLOB NOT NULL)"
+# Shared texts a store remembers (those it put, those it read and checked): the system messages of a few tasks.
+_MOST_SHARED = 64
 ROLES = ("system", "user")
 # New renders are written this many at a time (and the rest when the run ends): one transaction, not one each. One
 # batch may be waiting while the one before is written: at most 512 renders are in memory only.
@@ -51,22 +68,29 @@ def path_beside(cache_path: Path) -> Path:
     return cache_path.with_name(f"{cache_path.stem}.renders{cache_path.suffix}")
 
 
-def encode(messages: Messages) -> bytes | None:
-    """The stored form of a prompt; None for text JSON cannot hold as UTF-8 (a lone surrogate): not stored."""
+def encode(messages: Messages, shared: bool = False) -> bytes | None:
+    """The stored form of a prompt, with null for its first message's text where that is ``shared`` (kept apart);
+    None for text JSON cannot hold as UTF-8 (a lone surrogate): not stored."""
     try:
-        return orjson.dumps(messages)
+        return orjson.dumps(((messages[0][0], None), *messages[1:]) if shared else messages)
     except orjson.JSONEncodeError:
         return None
 
 
-def decode(payload: bytes) -> Messages | None:
-    """A stored prompt, or None for an entry that is damaged or of another shape."""
+def decode(payload: bytes, shared: str | None = None) -> Messages | None:
+    """A stored prompt (its first message's text ``shared``, where the row names one), or None for an entry that is
+    damaged or of another shape."""
     try:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return None
     if type(data) is not list or not data:  # (orjson makes exact lists and strs)
         return None
+    if shared is not None:  # the first message is a system message whose text is null, and only that one
+        first = data[0]
+        if type(first) is not list or len(first) != 2 or first[0] != "system" or first[1] is not None:
+            return None
+        first[1] = shared
     user = False
     for message in data:
         if type(message) is not list or len(message) != 2 or type(message[1]) is not str:
@@ -79,6 +103,14 @@ def decode(payload: bytes) -> Messages | None:
     return tuple(map(tuple, data)) if user else None
 
 
+def _digest(text: str) -> bytes | None:
+    """sha256 of a text's UTF-8; None where it has none (a lone surrogate)."""
+    try:
+        return hashlib.sha256(text.encode()).digest()
+    except UnicodeEncodeError:
+        return None
+
+
 def _row_id(key: bytes) -> int:
     """The row of ``key``: its first 8 bytes as a signed 64-bit integer (SQLite's rowid). Two keys that share them
     share a row: the later replaces the earlier, which is then rendered again."""
@@ -89,14 +121,33 @@ def _connect(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
 
 
+# A store that held no prompt when it opened, and that no other process has written to since, holds only what it put
+# itself: a look-up of a key it never put cannot hit, and is not made (in a run's first pass, every look-up would be
+# a miss). The keys it put are kept as bits of this filter (one bit a key, by the key's row id): a clear bit is a key
+# never put; a set one is looked up as ever (another key may share the bit). 256 KB, however many keys.
+_FILTER_BITS = 1 << 21
+
+
+def _given(db: sqlite3.Connection) -> int:
+    """The largest ``seq`` ever given in the table (0 before its first row): it grows with every row written."""
+    found = db.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (_TABLE,)).fetchone()
+    return int(found[0]) if found is not None else 0
+
+
 class RenderStore:
     """A persistent map from a render's key to its messages (SQLite, WAL: several processes may share it)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         # Renders not yet handed to the writer, and the batch it is writing now: both are read as stored.
-        self._pending: dict[bytes, tuple[Messages, bytes]] = {}
-        self._in_flight: dict[bytes, tuple[Messages, bytes]] = {}
+        self._pending: dict[bytes, tuple[Messages, bytes | None, bytes]] = {}
+        self._in_flight: dict[bytes, tuple[Messages, bytes | None, bytes]] = {}
+        # Shared texts: those put (text -> sha256) and those to write with the next batch (sha256 -> text), the
+        # last system message put (shared when put again), and the texts read and checked (sha256 -> text, bytes).
+        self._shared: dict[str, bytes] = {}
+        self._texts_pending: dict[bytes, str] = {}
+        self._last_system: str | None = None
+        self._texts: dict[bytes, tuple[str, int]] = {}
         self._writing: Future[None] | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._db = _connect(path)
@@ -106,7 +157,18 @@ class RenderStore:
             # No memory-mapped reads: the pages a run touched count in its resident memory, and a 100,000-item run's
             # store is a few hundred MB (measured: peak RSS 429 MB with a 256 MB map, 319 MB without).
             self._db.execute(_SCHEMA)
-            self._db.execute("SELECT id, key, messages FROM prompts LIMIT 1").fetchall()
+            self._db.execute(_TEXTS_SCHEMA)
+            # Whether the file holds any prompt, and the last row given, in one snapshot: a row another process
+            # writes after it gives a larger one.
+            self._db.execute("BEGIN")
+            try:
+                empty = not self._db.execute(f"SELECT seq, id, key, shared, messages FROM {_TABLE} LIMIT 1").fetchall()
+                self._db.execute(f"SELECT id, text FROM {_TEXTS} LIMIT 1").fetchall()
+                self._given = _given(self._db)
+            finally:
+                self._db.execute("COMMIT")
+            # The keys this store put, while they are all it can hold (``_FILTER_BITS``); None: look every key up.
+            self._ours: bytearray | None = bytearray(_FILTER_BITS // 8) if empty else None
             # The writer's own connection (a connection is one transaction at a time): used by its thread alone.
             self._write_db = _connect(path)
         except sqlite3.Error:
@@ -125,17 +187,74 @@ class RenderStore:
         waiting = self._pending.get(key) or self._in_flight.get(key)
         if waiting is not None:
             return waiting[0]
-        row = self._db.execute("SELECT key, messages FROM prompts WHERE id = ? AND length(messages) <= ?",
-                               (_row_id(key), most_bytes)).fetchone()
-        if row is None or row[0] != key or not isinstance(row[1], bytes):
+        row_id = _row_id(key)
+        ours = self._ours
+        if ours is not None:
+            bit = row_id & (_FILTER_BITS - 1)
+            if not ours[bit >> 3] & (1 << (bit & 7)):
+                return None  # never put, and the file holds only what this store put
+        row = self._db.execute(f"SELECT key, shared, messages FROM {_TABLE} WHERE id = ? AND length(messages) <= ?",
+                               (row_id, most_bytes)).fetchone()
+        if row is None or row[0] != key or not isinstance(row[2], bytes):
             return None  # none, or another key's entry (the same first 8 bytes)
-        return decode(row[1])
+        if row[1] is None:
+            return decode(row[2])
+        shared = self._text(row[1], most_bytes - len(row[2]))
+        return decode(row[2], shared) if shared is not None else None
+
+    def _text(self, digest: object, most_bytes: int) -> str | None:
+        """The shared text of sha256 ``digest``, if it is at most ``most_bytes`` long (as UTF-8); None where there is
+        none, or what is kept does not have that sha256."""
+        if type(digest) is not bytes or len(digest) != 32:
+            return None
+        found = self._texts.get(digest)
+        if found is None:
+            row = self._db.execute(f"SELECT text FROM {_TEXTS} WHERE id = ? AND length(text) <= ?",
+                                   (_row_id(digest), most_bytes)).fetchone()
+            if row is None or not isinstance(row[0], bytes) or hashlib.sha256(row[0]).digest() != digest:
+                return None
+            try:
+                found = (row[0].decode(), len(row[0]))
+            except UnicodeDecodeError:
+                return None
+            self._remember(digest, found)
+        return found[0] if found[1] <= most_bytes else None
+
+    def _remember(self, digest: bytes, text: tuple[str, int]) -> None:
+        if len(self._texts) >= _MOST_SHARED:
+            self._texts.clear()
+        self._texts[digest] = text
+
+    def _share(self, messages: Messages) -> bytes | None:
+        """The sha256 of the prompt's system message where it is kept apart (``_TEXTS``): one this store put before."""
+        if messages[0][0] != "system":
+            return None
+        text = messages[0][1]
+        digest = self._shared.get(text)
+        if digest is None:
+            if text != self._last_system:
+                self._last_system = text
+                return None
+            digest = _digest(text)
+            if digest is None:
+                return None
+            if len(self._shared) >= _MOST_SHARED:
+                self._shared.clear()
+            self._shared[text] = digest
+            self._texts_pending[digest] = text
+            self._remember(digest, (text, len(text.encode())))
+        return digest
 
     def put(self, key: bytes, messages: Messages) -> None:
-        payload = encode(messages)
+        shared = self._share(messages)
+        payload = encode(messages, shared is not None)
         if payload is None:
             return
-        self._pending[key] = (messages, payload)
+        ours = self._ours
+        if ours is not None:
+            bit = _row_id(key) & (_FILTER_BITS - 1)
+            ours[bit >> 3] |= 1 << (bit & 7)
+        self._pending[key] = (messages, shared, payload)
         if len(self._pending) >= WRITE_BATCH:
             self._hand_over()
 
@@ -144,23 +263,34 @@ class RenderStore:
         any that holds a secret (rendered every time instead: the store is a file, and no file keeps a key)."""
         self._wait()
         pending, self._pending = self._pending, {}
+        texts, self._texts_pending = self._texts_pending, {}
         clean = redactor()
-        rows = sorted((_row_id(key), key, payload) for key, (messages, payload) in pending.items()
+        rows = sorted((_row_id(key), key, shared, payload) for key, (messages, shared, payload) in pending.items()
                       if all(clean(text) == text for _, text in messages))
+        shared_rows = sorted((_row_id(digest), text.encode()) for digest, text in texts.items()
+                             if clean(text) == text)
         self._in_flight = pending
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgebench-render-store")
-        self._writing = self._writer.submit(self._write, rows)
+        self._writing = self._writer.submit(self._write, rows, shared_rows)
 
-    def _write(self, rows: list[tuple[int, bytes, bytes]]) -> None:
-        """One transaction (in the writer's thread), rows in the table's order: each page they share is written
-        once."""
-        if not rows:
+    def _write(self, rows: list[tuple[int, bytes, bytes | None, bytes]], shared: list[tuple[int, bytes]]
+               ) -> None:
+        """One transaction (in the writer's thread), rows in the index's order: each page they share is written
+        once. While the store looks up only what it put (``_ours``), a row given since its last transaction is
+        another process's: from then on every key is looked up."""
+        if not rows and not shared:
             return
         db = self._write_db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany("INSERT OR REPLACE INTO prompts (id, key, messages) VALUES (?, ?, ?)", rows)
+            if self._ours is not None and _given(db) != self._given:
+                self._ours = None
+            # The texts first: a row is never read without the text it names (one transaction, besides).
+            db.executemany(f"INSERT OR REPLACE INTO {_TEXTS} (id, text) VALUES (?, ?)", shared)
+            db.executemany(f"INSERT OR REPLACE INTO {_TABLE} (id, key, shared, messages) VALUES (?, ?, ?, ?)", rows)
+            if self._ours is not None:
+                self._given = _given(db)
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -198,7 +328,7 @@ class RenderStore:
 
     def __len__(self) -> int:
         self._wait()
-        return int(self._db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]) + len(self._pending)
+        return int(self._db.execute(f"SELECT COUNT(*) FROM {_TABLE}").fetchone()[0]) + len(self._pending)
 
     def close(self) -> None:
         try:

@@ -200,3 +200,45 @@ def test_a_question_cannot_name_the_frame_code_before_the_real_one() -> None:
     assert code != "0000000000" and len(code) == 10
     assert user.index(f"{CODE_LINE}{code}") == 0 and user.index(f"{CODE_LINE}0000000000") > 0
     assert user.count(f"Answer 1 {code}|>") == 2  # the template's own frame, around the real answer
+
+
+def test_blank_lines_are_collapsed_as_the_rule_says() -> None:
+    """Every run of three or more newlines becomes two, and nothing else changes: checked against the rule written
+    out (runs of newlines, rebuilt one by one), over every string of up to 9 characters of newline, space and x."""
+    import itertools
+    import re
+
+    from judgebench.judging.prompts import _tidy
+
+    def by_the_rule(text: str) -> str:
+        return "".join("\n\n" if run.startswith("\n") and len(run) >= 3 else run
+                       for run in re.findall(r"\n+|[^\n]+", text))
+
+    for length in range(10):
+        for letters in itertools.product("\n x", repeat=length):
+            text = "".join(letters)
+            assert _tidy(text) == by_the_rule(text), repr(text)
+    assert _tidy("a\n\n\n\n\n\n\nb\n\nc\n\n\n") == "a\n\nb\n\nc\n\n"
+
+
+@pytest.mark.parametrize("name", ["battle.jinja", "pairwise.jinja", "rubric.jinja", "single.jinja",
+                                  "single_reference.jinja"])
+def test_a_render_starts_from_the_context_jinja2_makes(name: str) -> None:
+    """The render's context, made with the template's globals as one dict (prompts._globals), is the one
+    Template.new_context makes: the same variables in the same order, the same globals, blocks and settings."""
+    import jinja2.runtime
+
+    from judgebench.judging import prompts
+    from judgebench.tasks.builtin import prompts_dir
+
+    dirs = (str(prompts_dir()),)
+    template = prompts.load_template(name, dirs)
+    variables = {"turn": 1, "frame": "f", "range": "a variable named as a global"}
+    theirs = template.new_context(variables)
+    ours = jinja2.runtime.new_context(template.environment, template.name, template.blocks, variables, False,
+                                      prompts._globals(template), None)
+    assert list(ours.parent.items()) == list(theirs.parent.items())
+    assert ours.globals_keys == theirs.globals_keys and "namespace" in ours.globals_keys
+    assert ours.blocks == theirs.blocks and ours.vars == theirs.vars and ours.name == theirs.name
+    assert vars(ours.eval_ctx) == vars(theirs.eval_ctx) and ours.exported_vars == theirs.exported_vars
+    assert prompts._globals(template) is prompts._globals(template)  # made once

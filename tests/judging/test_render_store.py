@@ -145,7 +145,7 @@ def test_a_damaged_or_foreign_entry_is_rendered_again(tmp_path: Path, renders: l
     for payload in (b"not json", b"[]", b'[["system", "no user"]]', b'[["tool", "x"]]', b'[["user", 3]]',
                     b'{"user": "x"}'):
         with sqlite3.connect(path) as db:
-            db.execute("UPDATE prompts SET messages = ?", (payload,))
+            db.execute("UPDATE prompts2 SET messages = ?", (payload,))
         assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
     assert len(renders) == 7
     assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
@@ -173,11 +173,11 @@ def test_an_entry_longer_than_any_render_is_not_read(tmp_path: Path, renders: li
     assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
     forged = json.dumps([["user", "x" * (13 * budget.OUTPUT_LIMIT)]]).encode()
     with sqlite3.connect(render_store.path_beside(cache)) as db:
-        db.execute("UPDATE prompts SET messages = ?", (forged,))
+        db.execute("UPDATE prompts2 SET messages = ?", (forged,))
     assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
     assert len(renders) == 2
     with sqlite3.connect(render_store.path_beside(cache)) as db:
-        ((length,),) = db.execute("SELECT length(messages) FROM prompts").fetchall()
+        ((length,),) = db.execute("SELECT length(messages) FROM prompts2").fetchall()
     assert length < 100  # replaced by the real render
 
 
@@ -258,7 +258,7 @@ def test_a_render_that_holds_a_secret_is_never_stored(tmp_path: Path, monkeypatc
     store = render_store.path_beside(cache)
     assert secret.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob(f"{store.name}*"))
     with sqlite3.connect(store) as db:
-        assert db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0] == 1  # the plain render only
+        assert db.execute("SELECT COUNT(*) FROM prompts2").fetchone()[0] == 1  # the plain render only
     assert _render_in_run(cache, "t.jinja", dirs, echoed) == (("user", f"answer: my key is {secret}"),)
     assert len(renders) == 3  # rendered again, not read: the same prompt as rendering gives
 
@@ -279,7 +279,7 @@ def test_a_template_that_draws_at_random_is_rendered_every_time(tmp_path: Path, 
             prompts.render_messages("t.jinja", dirs, variables)  # the same process: the memo
     assert len(renders) == 4
     with sqlite3.connect(render_store.path_beside(cache)) as db:
-        assert db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM prompts2").fetchone()[0] == 0
 
 
 def test_keys_that_share_a_row_never_read_each_others_prompt(tmp_path: Path) -> None:
@@ -316,7 +316,7 @@ def test_batches_are_written_by_the_writer_and_read_back_meanwhile(tmp_path: Pat
     assert store._writer is not None  # batches went to the writer
     store.close()
     with sqlite3.connect(tmp_path / "r.sqlite") as db:
-        assert db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0] == len(keys) - 1
+        assert db.execute("SELECT COUNT(*) FROM prompts2").fetchone()[0] == len(keys) - 1
     assert secret.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("r.sqlite*"))
     reopened = render_store.RenderStore(tmp_path / "r.sqlite")
     assert reopened.get(keys[-1], 10_000) == (("user", f"prompt {len(keys) - 1}"),) and reopened.get(keys[7], 10_000) \
@@ -344,3 +344,180 @@ def test_renders_stored_while_a_window_reads_are_written_when_it_ends(tmp_path: 
         assert again is not None and len(again) == n
         with render_store.reading():
             assert [render_store.get(key, 1 << 20) for key in keys] == [(("user", f"prompt {i}"),) for i in range(n)]
+
+
+def _statements(store: render_store.RenderStore) -> list[str]:
+    """The SQL the store's reading connection runs from now on."""
+    said: list[str] = []
+    store._db.set_trace_callback(said.append)
+    return said
+
+
+def test_a_file_of_an_older_layout_is_read_safely(tmp_path: Path, renders: list[dict[str, Any]]) -> None:
+    """A store file made by an older version (its ``prompts`` and ``renders`` tables) is not read: an entry there,
+    even one for the very key of a render and forged to say something else, is a miss, and the render is made and
+    stored in the current table; the old tables are left as they were."""
+    (tmp_path / "t.jinja").write_text("{% block user %}hello {{ name }}{% endblock %}")
+    dirs = (str(tmp_path),)
+    assert _render_in_run(tmp_path / "new.sqlite", "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
+    with sqlite3.connect(render_store.path_beside(tmp_path / "new.sqlite")) as db:
+        ((row_id, key),) = db.execute("SELECT id, key FROM prompts2").fetchall()
+    cache = tmp_path / "old.sqlite"
+    forged = json.dumps([["user", "a stale prompt"]]).encode()
+    with sqlite3.connect(render_store.path_beside(cache)) as db:
+        db.execute("CREATE TABLE prompts (id INTEGER PRIMARY KEY, key BLOB NOT NULL, messages BLOB NOT NULL)")
+        db.execute("CREATE TABLE renders (key BLOB PRIMARY KEY, messages BLOB NOT NULL) WITHOUT ROWID")
+        db.execute("INSERT INTO prompts VALUES (?, ?, ?)", (row_id, key, forged))
+        db.execute("INSERT INTO renders VALUES (?, ?)", (key, forged))
+    assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
+    assert len(renders) == 2  # rendered, not read from the old tables
+    assert _render_in_run(cache, "t.jinja", dirs, {"name": "a"}) == (("user", "hello a"),)
+    assert len(renders) == 2  # read from the current table
+    with sqlite3.connect(render_store.path_beside(cache)) as db:
+        assert db.execute("SELECT messages FROM prompts").fetchall() == [(forged,)]
+        assert db.execute("SELECT messages FROM renders").fetchall() == [(forged,)]
+
+
+def test_a_store_opened_empty_looks_up_only_what_it_put(tmp_path: Path) -> None:
+    """In a run's first pass every look-up misses: a store that held nothing when it opened does not ask the file
+    for a key it never put, and asks it, as ever, for one it did (once written, it is read back from the file)."""
+    store = render_store.RenderStore(tmp_path / "r.sqlite")
+    said = _statements(store)
+    keys = [os.urandom(32) for _ in range(render_store.WRITE_BATCH + 1)]
+    for key in keys:
+        assert store.get(key, 10_000) is None
+        store.put(key, (("user", key.hex()),))
+    assert not [s for s in said if s.startswith("SELECT")]  # nothing asked
+    store.flush()
+    assert [store.get(key, 10_000) for key in keys] == [(("user", key.hex()),) for key in keys]
+    assert len([s for s in said if s.startswith("SELECT")]) == len(keys)  # each read back from the file
+    store.close()
+    reopened = render_store.RenderStore(tmp_path / "r.sqlite")  # not empty: every key is looked up
+    said = _statements(reopened)
+    assert reopened.get(os.urandom(32), 10_000) is None and len(said) == 1
+    reopened.close()
+
+
+_OTHER_PROCESS = ("import sys; from pathlib import Path; from judgebench.judging import render_store\n"
+                  "store = render_store.RenderStore(Path(sys.argv[1]))\n"
+                  "store.put(bytes.fromhex(sys.argv[2]), (('user', sys.argv[3]),))\n"
+                  "store.close()\n")
+
+
+def test_a_store_shared_with_another_process_reads_what_it_wrote_and_nothing_stale(tmp_path: Path) -> None:
+    """Two processes share one store. One that opened it empty skips look-ups only while the file holds nothing
+    but its own prompts: once the other has written (seen when this one next writes), every key is looked up
+    again, and the other's prompt is read. A skipped look-up is a render made again, never another prompt."""
+    path = tmp_path / "r.sqlite"
+    store = render_store.RenderStore(path)
+    theirs, ours = os.urandom(32), os.urandom(32)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", _OTHER_PROCESS, str(path), theirs.hex(), "theirs"], env=env, check=True)
+    assert store.get(theirs, 10_000) is None  # not looked up yet: rendered again, as before the other wrote
+    store.put(ours, (("user", "ours"),))
+    store.flush()  # this store's next write finds a row it did not write
+    assert store.get(theirs, 10_000) == (("user", "theirs"),) and store.get(ours, 10_000) == (("user", "ours"),)
+    # The other process writes the same key again with another prompt (as a render of edited code would have
+    # another key, this is a forged entry): the entry in the file is what is read, whoever wrote it last.
+    subprocess.run([sys.executable, "-c", _OTHER_PROCESS, str(path), ours.hex(), "replaced"], env=env, check=True)
+    assert store.get(ours, 10_000) == (("user", "replaced"),)
+    store.close()
+
+
+def test_a_write_by_another_between_two_batches_is_seen_at_the_next(tmp_path: Path) -> None:
+    """Another writer (a connection of its own, as another process's) writes after this store's first batch: the
+    next batch sees it, and from then on every key is looked up, the other's and this store's."""
+    path = tmp_path / "r.sqlite"
+    store = render_store.RenderStore(path)
+    mine = [os.urandom(32) for _ in range(3)]
+    for key in mine:
+        store.put(key, (("user", key.hex()),))
+    store.flush()
+    theirs = os.urandom(32)
+    other = render_store.RenderStore(path)
+    other.put(theirs, (("user", "theirs"),))
+    other.close()
+    said = _statements(store)
+    assert store.get(theirs, 10_000) is None and not said  # not seen yet: rendered again
+    store.put(os.urandom(32), (("user", "more"),))
+    store.flush()
+    assert store.get(theirs, 10_000) == (("user", "theirs"),)
+    assert [store.get(key, 10_000) for key in mine] == [(("user", key.hex()),) for key in mine]
+    store.close()
+
+
+def _system_prompt(i: int) -> prompts.Messages:
+    return (("system", "You are a careful judge. " * 20), ("user", f"grade answer {i}"))
+
+
+def test_a_system_message_prompts_share_is_kept_once_and_read_back_whole(tmp_path: Path) -> None:
+    """The system message of a task's prompts is kept once (after the first prompt that shows it, kept whole), each
+    prompt naming its sha256: every prompt reads back exactly as it was put, in another store too."""
+    store = render_store.RenderStore(tmp_path / "r.sqlite")
+    keys = [os.urandom(32) for _ in range(render_store.WRITE_BATCH + 10)]
+    for i, key in enumerate(keys):
+        store.put(key, _system_prompt(i))
+    store.close()
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM texts2").fetchone()[0] == 1
+        shared = db.execute("SELECT COUNT(*) FROM prompts2 WHERE shared IS NOT NULL").fetchone()[0]
+        assert shared == len(keys) - 1
+        ((longest,),) = db.execute("SELECT max(length(messages)) FROM prompts2 WHERE shared IS NOT NULL")
+    assert longest < 60  # the system message is not in the row
+    reopened = render_store.RenderStore(tmp_path / "r.sqlite")
+    assert [reopened.get(key, 10_000) for key in keys] == [_system_prompt(i) for i in range(len(keys))]
+    reopened.close()
+
+
+@pytest.mark.parametrize("damage", [
+    "UPDATE texts2 SET text = CAST('You are a forged judge.' AS BLOB)",  # not the text named: its sha256 differs
+    "DELETE FROM texts2",  # the text is gone
+    "UPDATE prompts2 SET shared = zeroblob(32) WHERE shared IS NOT NULL",  # names a text that is not there
+    "UPDATE prompts2 SET shared = CAST('short' AS BLOB) WHERE shared IS NOT NULL",
+    "UPDATE prompts2 SET messages = CAST('[[\"system\", \"whole\"], [\"user\", \"x\"]]' AS BLOB) WHERE shared IS NOT "
+    "NULL",  # the row holds a text where the shared one goes
+    "UPDATE prompts2 SET messages = CAST('[[\"user\", null], [\"user\", \"x\"]]' AS BLOB) WHERE shared IS NOT NULL",
+])
+def test_a_damaged_or_forged_shared_text_is_a_miss(tmp_path: Path, damage: str) -> None:
+    store = render_store.RenderStore(tmp_path / "r.sqlite")
+    keys = [os.urandom(32) for _ in range(3)]
+    for i, key in enumerate(keys):
+        store.put(key, _system_prompt(i))
+    store.close()
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        db.execute(damage)
+    reopened = render_store.RenderStore(tmp_path / "r.sqlite")
+    assert reopened.get(keys[0], 10_000) == _system_prompt(0)  # kept whole: no shared text named
+    assert [reopened.get(key, 10_000) for key in keys[1:]] == [None, None]
+    reopened.close()
+
+
+def test_a_shared_text_is_read_within_the_limit_of_its_prompt(tmp_path: Path) -> None:
+    """The limit of a look-up counts the shared text with the row: a prompt longer than it is not read."""
+    store = render_store.RenderStore(tmp_path / "r.sqlite")
+    keys = [os.urandom(32) for _ in range(2)]
+    for i, key in enumerate(keys):
+        store.put(key, _system_prompt(i))
+    store.close()
+    length = len(render_store.encode(_system_prompt(1)) or b"")
+    for fresh in (True, False):  # the text read from the file, then remembered
+        reopened = render_store.RenderStore(tmp_path / "r.sqlite")
+        if not fresh:
+            assert reopened.get(keys[1], 10_000) == _system_prompt(1)
+        assert reopened.get(keys[1], length // 2) is None
+        reopened.close()
+
+
+def test_a_shared_system_message_that_holds_a_secret_is_never_stored(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-test-shared-0123456789"
+    monkeypatch.setenv("JUDGEBENCH_TEST_API_KEY", secret)
+    store = render_store.RenderStore(tmp_path / "r.sqlite")
+    for i in range(5):
+        store.put(os.urandom(32), (("system", f"keep {secret} safe"), ("user", f"grade {i}")))
+    store.put(os.urandom(32), (("system", "plain"), ("user", "grade")))
+    store.close()
+    assert secret.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("r.sqlite*"))
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM prompts2").fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(*) FROM texts2").fetchone()[0] == 0

@@ -18,7 +18,7 @@ import contextlib
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -243,9 +243,10 @@ class Runner:
         finally:
             self._release(key)
 
-    async def _miss(self, request: ChatRequest, accept: Callable[[ChatReply], bool]) -> ChatReply:
-        """A request the cache does not hold: sent (the provider-batch executor collects or queues some instead)."""
-        return await self._send(request, accept)
+    def _miss(self, request: ChatRequest, accept: Callable[[ChatReply], bool]) -> Awaitable[ChatReply]:
+        """A request the cache does not hold: sent (the provider-batch executor collects or queues some instead).
+        (Not a coroutine of its own: every await of a live request resumes through each coroutine it passes.)"""
+        return self._send(request, accept)
 
     async def _send(self, request: ChatRequest, accept: Callable[[ChatReply], bool]) -> ChatReply:
         pool = self.pool(request.endpoint)
@@ -279,12 +280,15 @@ class Runner:
             self._succeeded(request, reply, accept)
             return reply
 
-    async def _attempt(self, pool: ReplicaPool, replica: Replica, request: ChatRequest, spent: float) -> ChatReply:
+    def _attempt(self, pool: ReplicaPool, replica: Replica, request: ChatRequest, spent: float
+                 ) -> Awaitable[ChatReply]:
+        """The attempt, bounded as a whole (awaited by ``_send``, where a refusal raised here is handled as one the
+        attempt raised)."""
         # Checked when the request's turn comes: requests queued before the endpoint was stopped are not sent either.
         self._refuse_if_stopped(pool.label)
         self.counters.requests += 1
         self._usage(request.endpoint).requests += 1
-        return await _within(replica.backend.complete(request), self.retry.attempt_s(spent), pool.label)
+        return _within(replica.backend.complete(request), self.retry.attempt_s(spent), pool.label)
 
     def _retry_wait(self, pool: ReplicaPool, replica: Replica, endpoint: Endpoint, attempt: int, spent: float,
                     exc: BackendError) -> float | None:
@@ -343,8 +347,15 @@ class Runner:
             self.tick()
             return reply
 
-        if len(requests) == 1:  # the common case (single grading, one turn): no task to create
-            return [await one(requests[0])]
+        if len(requests) == 1:  # the common case (single grading, one turn): no task, and no coroutine of ``one``
+            (request,) = requests
+            try:
+                reply = await self.call(request, accept=lambda reply: accept(request, reply))
+            except BackendError as exc:
+                self.tick(failed=1)
+                return [exc]
+            self.tick()
+            return [reply]
         return list(await asyncio.gather(*(one(r) for r in requests)))
 
     def known(self, groups: Sequence[Sequence[ChatRequest]],

@@ -218,6 +218,16 @@ class ReplicaPool:
                 self._hand_over()
             raise
 
+    def queued(self, rounds: int) -> bool:
+        """Whether at least ``rounds`` times the requests the replicas take at once are waiting for a slot."""
+        waiting = len(self._waiters)
+        if not waiting:
+            return False
+        room = 0
+        for replica in self.replicas:
+            room += replica.limit.value
+        return waiting >= rounds * room
+
     def _holder(self, prompt: object) -> Replica | None:
         """The healthy replica whose server holds the start of ``prompt``, where servers have slots: it was last
         given the same prompt, or (a tuple of messages) the conversation this one goes on with (a second turn)."""

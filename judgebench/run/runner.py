@@ -62,6 +62,15 @@ CLAIM_POLL_S = 0.2
 WRITE_DELAY_S = 0.02
 
 
+# A request queued behind this many rounds of requests (the replicas' limits, times this) for a slot is not sent
+# within WRITE_DELAY_S at any pace a server keeps: its look-up waits for the next transaction of stored replies.
+LOOKUP_ROUNDS = 2
+
+
+def _pool_key(endpoint: Endpoint) -> tuple[str, str, str, str]:
+    return (endpoint.provider, endpoint.identity(), endpoint.model, endpoint.transport)
+
+
 @dataclass
 class _Lookup:
     key: str
@@ -154,11 +163,17 @@ class Runner:
     # -- replicas -------------------------------------------------------------------------------------------
 
     def pool(self, endpoint: Endpoint) -> ReplicaPool:
-        key = (endpoint.provider, endpoint.identity(), endpoint.model, endpoint.transport)
+        key = _pool_key(endpoint)
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = ReplicaPool(endpoint, self._backend_factory, adaptive=self._adaptive)
         return pool
+
+    def _queued(self, endpoint: Endpoint) -> bool:
+        """Whether a request to ``endpoint`` would now wait behind rounds of others for a slot (its pool made only
+        when a request is sent: a run its cache answers makes none)."""
+        pool = self._pools.get(_pool_key(endpoint))
+        return pool is not None and pool.queued(LOOKUP_ROUNDS)
 
     # -- the cache, grouped ---------------------------------------------------------------------------------
 
@@ -191,11 +206,13 @@ class Runner:
                 if not lookup.future.done():
                     lookup.future.set_exception(self._write_error)
 
-    async def _lookup(self, key: str) -> tuple[ChatReply | None, bool]:
-        """(the cached reply or None, whether this process now holds the claim to send it)."""
+    async def _lookup(self, key: str, *, soon: bool = True) -> tuple[ChatReply | None, bool]:
+        """(the cached reply or None, whether this process now holds the claim to send it). ``soon``: in the
+        transaction at the end of this turn of the event loop; else, the request being queued behind rounds of others
+        (``ReplicaPool.queued``), in the next one of stored replies, a few milliseconds away at most."""
         future: asyncio.Future[tuple[ChatReply | None, bool]] = asyncio.get_running_loop().create_future()
         self._lookups.append(_Lookup(key, future))
-        self._schedule_flush(soon=True)
+        self._schedule_flush(soon=soon)
         return await future
 
     def _store(self, request: ChatRequest, reply: ChatReply) -> None:
@@ -221,7 +238,9 @@ class Runner:
         if self._write_error is not None:
             raise self._write_error
         key = request.cache_key()
-        cached, mine = await self._lookup(key)
+        # A request that would wait behind rounds of others for a slot has its look-up wait for company too: at a
+        # fast server's pace, a transaction each turn of the event loop was the cache's main cost.
+        cached, mine = await self._lookup(key, soon=not self._queued(request.endpoint))
         if cached is None and not mine:  # another process is sending it: wait for its reply
             self._waiting_on_others += 1
             try:

@@ -218,15 +218,18 @@ class ReplicaPool:
                 self._hand_over()
             raise
 
-    def queued(self, rounds: int) -> bool:
-        """Whether at least ``rounds`` times the requests the replicas take at once are waiting for a slot."""
+    def wait_s(self) -> float:
+        """About how long a request queued now would wait for a slot: the requests waiting ahead of it over the pace
+        the replicas answer at (each of a replica's slots frees once a latency); 0 before any has answered."""
         waiting = len(self._waiters)
         if not waiting:
-            return False
-        room = 0
+            return 0.0
+        pace = 0.0
         for replica in self.replicas:
-            room += replica.limit.value
-        return waiting >= rounds * room
+            latency_s = replica.limit.ewma_s
+            if not replica.down and latency_s:
+                pace += replica.limit.value / latency_s
+        return waiting / pace if pace else 0.0
 
     def _holder(self, prompt: object) -> Replica | None:
         """The healthy replica whose server holds the start of ``prompt``, where servers have slots: it was last

@@ -62,9 +62,9 @@ CLAIM_POLL_S = 0.2
 WRITE_DELAY_S = 0.02
 
 
-# A request queued behind this many rounds of requests (the replicas' limits, times this) for a slot is not sent
-# within WRITE_DELAY_S at any pace a server keeps: its look-up waits for the next transaction of stored replies.
-LOOKUP_ROUNDS = 2
+# A request that would wait this long for a slot (twice the longest its look-up may wait for company) has its look-up
+# wait for the next transaction of stored replies.
+LOOKUP_WAIT_S = 2 * WRITE_DELAY_S
 
 
 def _pool_key(endpoint: Endpoint) -> tuple[str, str, str, str]:
@@ -170,10 +170,10 @@ class Runner:
         return pool
 
     def _queued(self, endpoint: Endpoint) -> bool:
-        """Whether a request to ``endpoint`` would now wait behind rounds of others for a slot (its pool made only
-        when a request is sent: a run its cache answers makes none)."""
+        """Whether a request to ``endpoint`` would now wait LOOKUP_WAIT_S or longer for a slot, behind others (its
+        pool made only when a request is sent: a run its cache answers makes none)."""
         pool = self._pools.get(_pool_key(endpoint))
-        return pool is not None and pool.queued(LOOKUP_ROUNDS)
+        return pool is not None and pool.wait_s() >= LOOKUP_WAIT_S
 
     # -- the cache, grouped ---------------------------------------------------------------------------------
 
@@ -195,7 +195,8 @@ class Runner:
         releases, self._releases = self._releases, []
         lookups, self._lookups = self._lookups, []
         try:
-            keys = list(dict.fromkeys(lookup.key for lookup in lookups))
+            # (Not the look-up of a request cancelled meanwhile, as an interrupted run's: it claims what is never sent.)
+            keys = list(dict.fromkeys(lookup.key for lookup in lookups if not lookup.future.done()))
             found, mine = self.cache.exchange(writes, releases, keys, self.retry.max_elapsed_s + CLAIM_MARGIN_S)
             for lookup in lookups:
                 if not lookup.future.done():
@@ -208,8 +209,8 @@ class Runner:
 
     async def _lookup(self, key: str, *, soon: bool = True) -> tuple[ChatReply | None, bool]:
         """(the cached reply or None, whether this process now holds the claim to send it). ``soon``: in the
-        transaction at the end of this turn of the event loop; else, the request being queued behind rounds of others
-        (``ReplicaPool.queued``), in the next one of stored replies, a few milliseconds away at most."""
+        transaction at the end of this turn of the event loop; else, the request being queued behind others for longer
+        (``ReplicaPool.wait_s``), in the next one of stored replies, WRITE_DELAY_S away at most."""
         future: asyncio.Future[tuple[ChatReply | None, bool]] = asyncio.get_running_loop().create_future()
         self._lookups.append(_Lookup(key, future))
         self._schedule_flush(soon=soon)
@@ -238,8 +239,8 @@ class Runner:
         if self._write_error is not None:
             raise self._write_error
         key = request.cache_key()
-        # A request that would wait behind rounds of others for a slot has its look-up wait for company too: at a
-        # fast server's pace, a transaction each turn of the event loop was the cache's main cost.
+        # A request that would wait for a slot longer than its look-up may wait for company has it wait: at a fast
+        # server's pace, a transaction each turn of the event loop was the cache's main cost.
         cached, mine = await self._lookup(key, soon=not self._queued(request.endpoint))
         if cached is None and not mine:  # another process is sending it: wait for its reply
             self._waiting_on_others += 1

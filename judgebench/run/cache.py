@@ -220,7 +220,7 @@ class Cache:
                 time.sleep(0.05)
             except sqlite3.DatabaseError as exc:
                 raise self._unusable(exc) from None
-        self._checkpointer = _Checkpointer(path, limit)
+        self._checkpointer = _Checkpointer(path.absolute(), limit)  # (the same file if the process changes directory)
 
     def get(self, request: ChatRequest) -> ChatReply | None:
         return self.get_many([request.cache_key()]).get(request.cache_key())

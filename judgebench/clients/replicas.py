@@ -199,10 +199,11 @@ class ReplicaPool:
         if holder is not None and holder.room(time.monotonic()) > 0:
             self._take(holder, prompt)
             return holder
-        replica = self._pick()
-        if holder is None and replica is not None and not self._waiters:
-            self._take(replica, prompt)
-            return replica
+        if holder is None and not self._waiters:  # (behind waiting requests it waits its turn: no replica picked)
+            replica = self._pick()
+            if replica is not None:
+                self._take(replica, prompt)
+                return replica
         waiter: asyncio.Future[Replica] = asyncio.get_running_loop().create_future()
         self._waiters.append(_Waiter(waiter, prompt))
         self._hand_over()
@@ -217,15 +218,30 @@ class ReplicaPool:
                 self._hand_over()
             raise
 
+    def wait_s(self) -> float:
+        """About how long a request queued now would wait for a slot: the requests waiting ahead of it over the pace
+        the replicas answer at (each of a replica's slots frees once a latency); 0 before any has answered."""
+        waiting = len(self._waiters)
+        if not waiting:
+            return 0.0
+        pace = 0.0
+        for replica in self.replicas:
+            latency_s = replica.limit.ewma_s
+            if not replica.down and latency_s:
+                pace += replica.limit.value / latency_s
+        return waiting / pace if pace else 0.0
+
     def _holder(self, prompt: object) -> Replica | None:
         """The healthy replica whose server holds the start of ``prompt``, where servers have slots: it was last
         given the same prompt, or (a tuple of messages) the conversation this one goes on with (a second turn)."""
-        if prompt is None or not self._holds_prompts():
+        if prompt is None or not self._holds_prompts:
             return None
         return next((r for r in self.replicas if not r.down and _continues(prompt, r.last_prompt)), None)
 
+    @cached_property
     def _holds_prompts(self) -> bool:
-        """Whether a replica may hold a waiting request's prompt: servers with slots, more than one replica."""
+        """Whether a replica may hold a waiting request's prompt: servers with slots, more than one replica (asked
+        on every acquire and release; neither changes once the pool is made)."""
         return bool(self.endpoint.slots) and len(self.replicas) >= 2
 
     def _take(self, replica: Replica, prompt: object) -> None:
@@ -240,7 +256,7 @@ class ReplicaPool:
         """Give the room there is to waiting requests: first to one whose prompt a replica with room holds (it
         was given the same prompt last, perhaps while this one waited), then to the oldest whose prompt no
         healthy replica holds."""
-        if not self._holds_prompts():
+        if not self._holds_prompts:
             # No replica holds a prompt (one replica, or servers without slots): the oldest waiting requests take
             # the room there is, in order, each in O(1) (rebuilding the queue on every release cost O(waiting)).
             while self._waiters:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from ..errors import BackendError, BatchPending
 from ..judging import render_store
@@ -303,8 +303,9 @@ async def _not_known(pipeline: Pipeline, items: Sequence[Item], ready: Ready,
 
 
 def _judge_prepared(pipeline: Pipeline) -> Callable[[_Prepared], Awaitable[None]]:
-    async def work(prepared: _Prepared) -> None:
-        await pipeline.judge_prepared(*prepared)
+    # Not a coroutine around ``_judge_asks``'s: each await of a request resumes through every coroutine it passes.
+    def work(prepared: _Prepared) -> Awaitable[None]:
+        return cast("Awaitable[None]", pipeline._judge_asks(*prepared))  # (its judgments are in the sink)
 
     return work
 

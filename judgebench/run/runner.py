@@ -18,7 +18,7 @@ import contextlib
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +60,15 @@ CLAIM_MARGIN_S = 30.0
 CLAIM_POLL_S = 0.2
 # How long stored replies and released claims may wait for company in the cache's next transaction.
 WRITE_DELAY_S = 0.02
+
+
+# A request that would wait this long for a slot (twice the longest its look-up may wait for company) has its look-up
+# wait for the next transaction of stored replies.
+LOOKUP_WAIT_S = 2 * WRITE_DELAY_S
+
+
+def _pool_key(endpoint: Endpoint) -> tuple[str, str, str, str]:
+    return (endpoint.provider, endpoint.identity(), endpoint.model, endpoint.transport)
 
 
 @dataclass
@@ -154,11 +163,17 @@ class Runner:
     # -- replicas -------------------------------------------------------------------------------------------
 
     def pool(self, endpoint: Endpoint) -> ReplicaPool:
-        key = (endpoint.provider, endpoint.identity(), endpoint.model, endpoint.transport)
+        key = _pool_key(endpoint)
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = ReplicaPool(endpoint, self._backend_factory, adaptive=self._adaptive)
         return pool
+
+    def _queued(self, endpoint: Endpoint) -> bool:
+        """Whether a request to ``endpoint`` would now wait LOOKUP_WAIT_S or longer for a slot, behind others (its
+        pool made only when a request is sent: a run its cache answers makes none)."""
+        pool = self._pools.get(_pool_key(endpoint))
+        return pool is not None and pool.wait_s() >= LOOKUP_WAIT_S
 
     # -- the cache, grouped ---------------------------------------------------------------------------------
 
@@ -180,7 +195,8 @@ class Runner:
         releases, self._releases = self._releases, []
         lookups, self._lookups = self._lookups, []
         try:
-            keys = list(dict.fromkeys(lookup.key for lookup in lookups))
+            # (Not the look-up of a request cancelled meanwhile, as an interrupted run's: it claims what is never sent.)
+            keys = list(dict.fromkeys(lookup.key for lookup in lookups if not lookup.future.done()))
             found, mine = self.cache.exchange(writes, releases, keys, self.retry.max_elapsed_s + CLAIM_MARGIN_S)
             for lookup in lookups:
                 if not lookup.future.done():
@@ -191,11 +207,13 @@ class Runner:
                 if not lookup.future.done():
                     lookup.future.set_exception(self._write_error)
 
-    async def _lookup(self, key: str) -> tuple[ChatReply | None, bool]:
-        """(the cached reply or None, whether this process now holds the claim to send it)."""
+    async def _lookup(self, key: str, *, soon: bool = True) -> tuple[ChatReply | None, bool]:
+        """(the cached reply or None, whether this process now holds the claim to send it). ``soon``: in the
+        transaction at the end of this turn of the event loop; else, the request being queued behind others for longer
+        (``ReplicaPool.wait_s``), in the next one of stored replies, WRITE_DELAY_S away at most."""
         future: asyncio.Future[tuple[ChatReply | None, bool]] = asyncio.get_running_loop().create_future()
         self._lookups.append(_Lookup(key, future))
-        self._schedule_flush(soon=True)
+        self._schedule_flush(soon=soon)
         return await future
 
     def _store(self, request: ChatRequest, reply: ChatReply) -> None:
@@ -221,7 +239,9 @@ class Runner:
         if self._write_error is not None:
             raise self._write_error
         key = request.cache_key()
-        cached, mine = await self._lookup(key)
+        # A request that would wait for a slot longer than its look-up may wait for company has it wait: at a fast
+        # server's pace, a transaction each turn of the event loop was the cache's main cost.
+        cached, mine = await self._lookup(key, soon=not self._queued(request.endpoint))
         if cached is None and not mine:  # another process is sending it: wait for its reply
             self._waiting_on_others += 1
             try:
@@ -243,9 +263,10 @@ class Runner:
         finally:
             self._release(key)
 
-    async def _miss(self, request: ChatRequest, accept: Callable[[ChatReply], bool]) -> ChatReply:
-        """A request the cache does not hold: sent (the provider-batch executor collects or queues some instead)."""
-        return await self._send(request, accept)
+    def _miss(self, request: ChatRequest, accept: Callable[[ChatReply], bool]) -> Awaitable[ChatReply]:
+        """A request the cache does not hold: sent (the provider-batch executor collects or queues some instead).
+        (Not a coroutine of its own: every await of a live request resumes through each coroutine it passes.)"""
+        return self._send(request, accept)
 
     async def _send(self, request: ChatRequest, accept: Callable[[ChatReply], bool]) -> ChatReply:
         pool = self.pool(request.endpoint)
@@ -279,12 +300,15 @@ class Runner:
             self._succeeded(request, reply, accept)
             return reply
 
-    async def _attempt(self, pool: ReplicaPool, replica: Replica, request: ChatRequest, spent: float) -> ChatReply:
+    def _attempt(self, pool: ReplicaPool, replica: Replica, request: ChatRequest, spent: float
+                 ) -> Awaitable[ChatReply]:
+        """The attempt, bounded as a whole (awaited by ``_send``, where a refusal raised here is handled as one the
+        attempt raised)."""
         # Checked when the request's turn comes: requests queued before the endpoint was stopped are not sent either.
         self._refuse_if_stopped(pool.label)
         self.counters.requests += 1
         self._usage(request.endpoint).requests += 1
-        return await _within(replica.backend.complete(request), self.retry.attempt_s(spent), pool.label)
+        return _within(replica.backend.complete(request), self.retry.attempt_s(spent), pool.label)
 
     def _retry_wait(self, pool: ReplicaPool, replica: Replica, endpoint: Endpoint, attempt: int, spent: float,
                     exc: BackendError) -> float | None:
@@ -343,8 +367,15 @@ class Runner:
             self.tick()
             return reply
 
-        if len(requests) == 1:  # the common case (single grading, one turn): no task to create
-            return [await one(requests[0])]
+        if len(requests) == 1:  # the common case (single grading, one turn): no task, and no coroutine of ``one``
+            (request,) = requests
+            try:
+                reply = await self.call(request, accept=lambda reply: accept(request, reply))
+            except BackendError as exc:
+                self.tick(failed=1)
+                return [exc]
+            self.tick()
+            return [reply]
         return list(await asyncio.gather(*(one(r) for r in requests)))
 
     def known(self, groups: Sequence[Sequence[ChatRequest]],

@@ -113,3 +113,33 @@ def test_claims_of_an_ended_process_are_taken_at_once_and_a_live_ones_are_not(tm
         assert found == {} and mine == {"k-dead"}  # ours now, still
     finally:
         cache.close()
+
+
+@pytest.mark.parametrize("pages", [4, 10**9])
+def test_the_wal_is_checkpointed_off_the_committing_thread_and_only_past_its_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pages: int) -> None:
+    """The connection that commits never copies the WAL into the database itself (SQLite's automatic checkpoint
+    would, with two fsyncs, inside the event loop's transaction); the cache's checkpointer thread does, once the WAL
+    has grown past CHECKPOINT_PAGES. Every reply reads back either way, and after the cache is closed."""
+    from judgebench.run import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "CHECKPOINT_PAGES", pages)
+    path = tmp_path / "c.sqlite"
+    cache = Cache(path)
+    page_size = int(cache._db.execute("PRAGMA page_size").fetchone()[0])
+    assert cache._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    empty = path.stat().st_size
+    for batch in range(60):
+        cache.write_many([(f"k{batch}-{i}", "m", ChatReply("x" * 500)) for i in range(40)], ())
+    cache._checkpointer.close()  # (waits for a checkpoint under way)
+    wal = path.with_name(path.name + "-wal").stat().st_size
+    assert wal > 4 * page_size
+    if pages == 4:
+        assert path.stat().st_size > empty + 100 * page_size  # the rows were copied into the database
+    else:
+        assert path.stat().st_size == empty  # nothing copied: the WAL holds them all
+    assert len(cache) == 60 * 40
+    cache.close()
+    reopened = Cache(path)
+    assert len(reopened) == 60 * 40 and reopened.get_many(["k59-39"])["k59-39"].text == "x" * 500
+    reopened.close()

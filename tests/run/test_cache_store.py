@@ -143,3 +143,39 @@ def test_the_wal_is_checkpointed_off_the_committing_thread_and_only_past_its_lim
     reopened = Cache(path)
     assert len(reopened) == 60 * 40 and reopened.get_many(["k59-39"])["k59-39"].text == "x" * 500
     reopened.close()
+
+
+def test_the_wal_stays_bounded_when_the_checkpointers_thread_does_not_keep_up(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The WAL starts again only when a transaction begins with all of it copied: commits that follow each other
+    faster than the thread's checkpoints add frames while it copies, and the WAL grew by every commit (1.4 GB in 20 s
+    of back-to-back commits). Here the thread never gets anything done (the worst lag): past OVERDUE times the limit,
+    the committing connection checkpoints, and the WAL starts again."""
+    from judgebench.run import cache as cache_module
+
+    class Idle:  # a checkpointer's thread that never catches up
+        def __init__(self, **_: object) -> None:
+            pass
+
+        def start(self) -> None:
+            pass
+
+        def is_alive(self) -> bool:
+            return False
+
+        def join(self) -> None:
+            pass
+
+    monkeypatch.setattr(cache_module, "CHECKPOINT_PAGES", 4)
+    monkeypatch.setattr(cache_module.threading, "Thread", Idle)
+    path = tmp_path / "c.sqlite"
+    cache = Cache(path)
+    limit = 4 * int(cache._db.execute("PRAGMA page_size").fetchone()[0])
+    wal = path.with_name(path.name + "-wal")
+    peak = 0
+    for batch in range(200):
+        cache.write_many([(f"k{batch}-{i}", "m", ChatReply("x" * 500)) for i in range(10)], ())
+        peak = max(peak, wal.stat().st_size)
+    assert peak < 2 * cache_module._Checkpointer.OVERDUE * limit, (peak, limit)  # (else some 300 limits)
+    assert len(cache) == 200 * 10
+    cache.close()

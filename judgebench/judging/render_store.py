@@ -128,10 +128,13 @@ def _connect(path: Path) -> sqlite3.Connection:
 _FILTER_BITS = 1 << 21
 
 
-def _given(db: sqlite3.Connection) -> int:
-    """The largest ``seq`` ever given in the table (0 before its first row): it grows with every row written."""
+def _given(db: sqlite3.Connection) -> int | None:
+    """The largest ``seq`` ever given in the table (0 before its first row): it grows with every row written. None
+    where the file says something else there (it was edited by hand): anyone may have written."""
     found = db.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (_TABLE,)).fetchone()
-    return int(found[0]) if found is not None else 0
+    if found is None:
+        return 0
+    return found[0] if type(found[0]) is int else None
 
 
 class RenderStore:
@@ -168,7 +171,8 @@ class RenderStore:
             finally:
                 self._db.execute("COMMIT")
             # The keys this store put, while they are all it can hold (``_FILTER_BITS``); None: look every key up.
-            self._ours: bytearray | None = bytearray(_FILTER_BITS // 8) if empty else None
+            self._ours: bytearray | None = (bytearray(_FILTER_BITS // 8) if empty and self._given is not None
+                                            else None)
             # The writer's own connection (a connection is one transaction at a time): used by its thread alone.
             self._write_db = _connect(path)
         except sqlite3.Error:
@@ -284,13 +288,15 @@ class RenderStore:
         db = self._write_db
         db.execute("BEGIN IMMEDIATE")
         try:
-            if self._ours is not None and _given(db) != self._given:
+            if self._ours is not None and (self._given is None or _given(db) != self._given):
                 self._ours = None
             # The texts first: a row is never read without the text it names (one transaction, besides).
             db.executemany(f"INSERT OR REPLACE INTO {_TEXTS} (id, text) VALUES (?, ?)", shared)
             db.executemany(f"INSERT OR REPLACE INTO {_TABLE} (id, key, shared, messages) VALUES (?, ?, ?, ?)", rows)
             if self._ours is not None:
                 self._given = _given(db)
+                if self._given is None:
+                    self._ours = None
         except BaseException:
             db.execute("ROLLBACK")
             raise

@@ -521,3 +521,40 @@ def test_a_shared_system_message_that_holds_a_secret_is_never_stored(tmp_path: P
     with sqlite3.connect(tmp_path / "r.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM prompts2").fetchone()[0] == 1
         assert db.execute("SELECT COUNT(*) FROM texts2").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("seq", ["abc", None, 1.5, b"\x00"])
+def test_a_hand_edited_sequence_is_no_traceback_and_every_key_is_looked_up(tmp_path: Path, seq: object) -> None:
+    """sqlite_sequence is a table anyone may edit: a largest ``seq`` that is not an integer once raised ValueError
+    (or TypeError) out of the store's opening or its writer, a traceback where the store should only not be used.
+    Such a file says nothing of who wrote: every key is looked up, and what was stored is read."""
+    path = tmp_path / "r.sqlite"
+    ours, theirs = os.urandom(32), os.urandom(32)
+    store = render_store.RenderStore(path)
+    store.put(theirs, (("user", "theirs"),))
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE sqlite_sequence SET seq = ?", (seq,))
+        db.execute("DELETE FROM prompts2")  # empty, as a first pass finds it
+    opened_empty = render_store.RenderStore(path)
+    assert opened_empty._ours is None
+    opened_empty.put(ours, (("user", "ours"),))
+    opened_empty.close()
+    again = render_store.RenderStore(path)
+    assert again.get(ours, 10_000) == (("user", "ours"),)
+    again.close()
+    # Edited while a store that opened empty runs: at its next write, it looks every key up from then on.
+    other = tmp_path / "s.sqlite"
+    running = render_store.RenderStore(other)
+    running.put(ours, (("user", "ours"),))
+    running.flush()
+    assert running._ours is not None
+    with sqlite3.connect(other) as db:
+        db.execute("UPDATE sqlite_sequence SET seq = ?", (seq,))
+        db.execute("INSERT INTO prompts2 (id, key, messages) VALUES (?, ?, ?)",
+                   (render_store._row_id(theirs), theirs, b'[["user", "theirs"]]'))
+        db.execute("UPDATE sqlite_sequence SET seq = ?", (seq,))
+    running.put(os.urandom(32), (("user", "more"),))
+    running.flush()
+    assert running._ours is None and running.get(theirs, 10_000) == (("user", "theirs"),)
+    running.close()

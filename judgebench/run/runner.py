@@ -214,7 +214,15 @@ class Runner:
         future: asyncio.Future[tuple[ChatReply | None, bool]] = asyncio.get_running_loop().create_future()
         self._lookups.append(_Lookup(key, future))
         self._schedule_flush(soon=soon)
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # Cancelled once its transaction had claimed the request, before this task ran again (an interrupted
+            # run's): the claim is given up with the next transaction, not left for another host's process to wait
+            # out (the request is never sent).
+            if future.done() and not future.cancelled() and future.exception() is None and future.result()[1]:
+                self._release(key)
+            raise
 
     def _store(self, request: ChatRequest, reply: ChatReply) -> None:
         self._writes.append((request.cache_key(), request.endpoint.model, reply))

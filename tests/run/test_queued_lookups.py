@@ -7,6 +7,7 @@ for."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from judgebench.clients.backends.inprocess import serving
@@ -109,6 +110,34 @@ def test_a_lookup_cancelled_before_its_transaction_claims_nothing(tmp_path: Path
             assert other.claim(cancelled, ttl_s=30) and not other.claim(kept, ttl_s=30)
         finally:
             await runner.aclose()
+            cache.close()
+            other.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_call_cancelled_after_its_transaction_claimed_it_gives_the_claim_up(tmp_path: Path) -> None:
+    """The transaction claimed the request and answered its look-up, then the call was cancelled before its task ran
+    again (Ctrl-C between the two): the request is never sent, and its claim is given up, not left for another
+    host's process to wait out."""
+    endpoint = Endpoint("openai", "j", "m", base_url="http://127.0.0.1:9/v1")
+    request = ChatRequest(endpoint, (("user", "interrupted"),))
+
+    async def scenario() -> None:
+        cache = Cache(tmp_path / "c.sqlite")
+        other = Cache(tmp_path / "c.sqlite")
+        runner = Runner(cache, progress=False)
+        try:
+            call = asyncio.ensure_future(runner.call(request))
+            await asyncio.sleep(0)  # its look-up queued
+            runner.flush()  # its transaction: claimed, the look-up answered
+            call.cancel()  # before the call's task runs again
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+            assert runner.counters.requests == 0
+            await runner.aclose()
+            assert other.claim(request, ttl_s=30)
+        finally:
             cache.close()
             other.close()
 

@@ -558,3 +558,22 @@ def test_a_hand_edited_sequence_is_no_traceback_and_every_key_is_looked_up(tmp_p
     running.flush()
     assert running._ours is None and running.get(theirs, 10_000) == (("user", "theirs"),)
     running.close()
+
+
+def test_a_store_another_process_holds_while_it_is_made_is_waited_for(tmp_path: Path) -> None:
+    """Switching a new file to WAL needs it alone, and does not wait as statements do: a run starting beside another
+    on a new cache folder lost its store (a warning to delete the file) where it should wait a moment."""
+    import threading
+
+    path = tmp_path / "r.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")  # (the lock another process making the file holds a moment)
+    threading.Timer(0.3, lambda: holder.execute("COMMIT")).start()
+    store = render_store.RenderStore(path)
+    store.put(b"k" * 32, (("user", "u"),))
+    store.close()
+    holder.close()
+    again = render_store.RenderStore(path)
+    assert again.get(b"k" * 32, 10_000) == (("user", "u"),)
+    again.close()

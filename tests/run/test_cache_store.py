@@ -118,9 +118,10 @@ def test_claims_of_an_ended_process_are_taken_at_once_and_a_live_ones_are_not(tm
 @pytest.mark.parametrize("pages", [4, 10**9])
 def test_the_wal_is_checkpointed_off_the_committing_thread_and_only_past_its_limit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pages: int) -> None:
-    """The connection that commits never copies the WAL into the database itself (SQLite's automatic checkpoint
-    would, with two fsyncs, inside the event loop's transaction); the cache's checkpointer thread does, once the WAL
-    has grown past CHECKPOINT_PAGES. Every reply reads back either way, and after the cache is closed."""
+    """The connection that commits does not copy the WAL into the database itself (SQLite's automatic checkpoint
+    would, with two fsyncs, inside the event loop's transaction; it does only when the thread has fallen behind, the
+    next test); the cache's checkpointer thread does, once the WAL has grown past CHECKPOINT_PAGES. Every reply reads
+    back either way, and after the cache is closed."""
     from judgebench.run import cache as cache_module
 
     monkeypatch.setattr(cache_module, "CHECKPOINT_PAGES", pages)
